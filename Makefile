@@ -1,0 +1,49 @@
+# The only entry points a newcomer needs: make run, make test (and make lint).
+# Each target sets up what it needs on first use.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+# Debian packages as command=package pairs.
+RUN_PACKAGES := mosquitto=mosquitto
+TEST_PACKAGES := mosquitto=mosquitto node=nodejs npm=npm
+PYTEST_ARGS ?=
+
+.PHONY: run test lint system-run system-test clean help
+
+help:
+	@echo "make run   - start Mosquitto, the MQTT worker and the web panel with a demo club"
+	@echo "make test  - run the whole test suite"
+	@echo "make lint  - ruff"
+
+$(VENV_STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + ")")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+system-run:
+	@scripts/ensure-system-packages.sh $(RUN_PACKAGES)
+
+system-test:
+	@scripts/ensure-system-packages.sh $(TEST_PACKAGES)
+
+run: system-run $(VENV_STAMP)
+	$(PY) -m flask --app backend up
+
+lint: $(VENV_STAMP)
+	$(PY) -m ruff check .
+
+test: system-test $(VENV_STAMP) $(NODE_STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

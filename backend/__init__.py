@@ -1,0 +1,38 @@
+"""Vafa backend: `create_app(config)` builds the Flask app used by every entry point."""
+
+import logging
+
+from flask import Flask
+
+from backend.config import Config
+
+
+def create_app(config: Config | dict | None = None) -> Flask:
+    from backend import cli, database
+    from backend.extensions import csrf, db, migrate
+    from backend.web import admin, api
+
+    app = Flask(__name__, instance_relative_config=False)
+    settings = config if config is not None else Config()
+    app.config.from_mapping(settings.as_dict() if isinstance(settings, Config) else settings)
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        **database.engine_options(url),
+        **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
+    }
+    if database.is_sqlite(url):
+        app.config["INSTANCE_DIR"].mkdir(parents=True, exist_ok=True)
+
+    db.init_app(app)
+    csrf.init_app(app)
+    migrate.init_app(app, db, directory=str(database.MIGRATIONS_DIR))
+    with app.app_context():
+        database.configure_engine(db.engine)
+
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(api.bp)
+    cli.init_app(app)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    return app

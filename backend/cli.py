@@ -1,0 +1,117 @@
+"""`flask --app backend …` commands: thin wrappers over services."""
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+
+from backend.extensions import db
+
+
+def init_app(app: Flask) -> None:
+    for command in (seed_demo_command, mqtt_worker_command, broker_config_command, up_command):
+        app.cli.add_command(command)
+
+
+def _devices_dir() -> Path:
+    return Path(current_app.config["INSTANCE_DIR"]) / "devices"
+
+
+def _broker_dir() -> Path:
+    return Path(current_app.config["INSTANCE_DIR"]) / "mosquitto"
+
+
+def write_demo(result) -> list[Path]:
+    from backend.services import devices
+
+    return [
+        devices.write_terminal_config(
+            devices.terminal_config(
+                db.session, credentials,
+                mqtt_host=current_app.config["MQTT_HOST"],
+                mqtt_port=current_app.config["MQTT_PORT"],
+            ),
+            _devices_dir(),
+        )
+        for credentials in result.terminals
+    ]
+
+
+@click.command("seed-demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when a club already exists.")
+def seed_demo_command(if_empty: bool) -> None:
+    """Create the demo club: 2 branches, staff, tiers, 100 members, 2 terminals.
+
+    Terminal configs (with their secrets) are written to instance/devices/<id>/config.json.
+
+    Example: flask --app backend seed-demo --if-empty
+    """
+    from backend.services import demo
+
+    if demo.club_exists(db.session):
+        if if_empty:
+            click.echo("demo club already present; nothing to do")
+            return
+        raise click.ClickException("the database already has a club; use an empty database")
+    result = demo.seed_demo(db.session, datetime.now(UTC))
+    paths = write_demo(result)
+    click.echo(f"created the demo club with {result.member_count} members")
+    for path in paths:
+        click.echo(f"terminal config: {path}")
+
+
+@click.command("broker-config")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Directory for mosquitto.conf, passwd and acl.")
+def broker_config_command(out_dir: Path | None) -> None:
+    """Regenerate Mosquitto's config, password file and ACL from the device table.
+
+    Example: flask --app backend broker-config --out instance/mosquitto
+    """
+    from backend.services import devices
+
+    path = devices.write_broker_config(
+        db.session, out_dir or _broker_dir(),
+        port=current_app.config["MQTT_PORT"],
+        backend_username=current_app.config["MQTT_USERNAME"],
+        backend_password=current_app.config["MQTT_PASSWORD"],
+    )
+    db.session.rollback()
+    click.echo(str(path))
+
+
+@click.command("mqtt-worker")
+@click.option("--plain", is_flag=True, help="Plain subscription instead of a shared one.")
+def mqtt_worker_command(plain: bool) -> None:
+    """Answer terminal requests from the broker until interrupted.
+
+    Example: flask --app backend mqtt-worker
+    """
+    from backend.mqtt.worker import Worker
+
+    config = current_app.config
+    worker = Worker(
+        current_app._get_current_object(),
+        host=config["MQTT_HOST"], port=config["MQTT_PORT"],
+        username=config["MQTT_USERNAME"], password=config["MQTT_PASSWORD"],
+        shared_subscription=config["MQTT_SHARED_SUBSCRIPTION"] and not plain,
+    )
+    try:
+        worker.run_forever()
+    except KeyboardInterrupt:
+        worker.stop()
+
+
+@click.command("up")
+@click.option("--web-workers", default=2, show_default=True, type=click.IntRange(1, 16))
+def up_command(web_workers: int) -> None:
+    """Migrate, seed the demo club if empty, then run Mosquitto, the MQTT worker and the
+    web panel until Ctrl-C. This is what `make run` calls.
+
+    Example: flask --app backend up --web-workers 2
+    """
+    from backend import supervise
+
+    sys.exit(supervise.up(current_app._get_current_object(), web_workers=web_workers))

@@ -1,0 +1,48 @@
+"""Configuration from the environment, with development defaults under `instance/`."""
+
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_INSTANCE_DIR = PROJECT_ROOT / "instance"
+
+
+def _instance_secret(instance_dir: Path, name: str) -> str:
+    """A random secret created once and kept in `instance/` so restarts keep sessions."""
+    path = instance_dir / f"{name}.secret"
+    if path.exists():
+        return path.read_text().strip()
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    path.write_text(value + "\n")
+    path.chmod(0o600)
+    return value
+
+
+class Config:
+    """Settings read from environment variables; every one has a development default."""
+
+    def __init__(self, environ: dict[str, str] | None = None, **overrides):
+        env = os.environ if environ is None else environ
+        self.INSTANCE_DIR = Path(env.get("VAFA_INSTANCE_DIR", DEFAULT_INSTANCE_DIR))
+        self.SQLALCHEMY_DATABASE_URI = env.get(
+            "DATABASE_URL", f"sqlite:///{self.INSTANCE_DIR / 'vafa.sqlite3'}"
+        )
+        self.SECRET_KEY = env.get("SECRET_KEY") or _instance_secret(self.INSTANCE_DIR, "flask")
+        self.MQTT_HOST = env.get("VAFA_MQTT_HOST", "127.0.0.1")
+        self.MQTT_PORT = int(env.get("VAFA_MQTT_PORT", "18830"))
+        self.MQTT_USERNAME = env.get("VAFA_MQTT_USERNAME", "vafa-backend")
+        self.MQTT_PASSWORD = env.get("VAFA_MQTT_PASSWORD") or _instance_secret(
+            self.INSTANCE_DIR, "mqtt-backend"
+        )
+        # One worker may subscribe plainly; several share the load through MQTT v5's
+        # shared subscription (PROTOCOL.md "Transport").
+        self.MQTT_SHARED_SUBSCRIPTION = env.get("VAFA_MQTT_SHARED", "1") == "1"
+        self.WEB_PORT = int(env.get("VAFA_WEB_PORT", "5000"))
+        self.SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+        for key, value in overrides.items():
+            setattr(self, key, value)
+
+    def as_dict(self) -> dict:
+        return {key: value for key, value in vars(self).items() if key.isupper()}

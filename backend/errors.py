@@ -1,0 +1,78 @@
+"""Domain exceptions. Each carries the PROTOCOL.md code and an HTTP status, so the
+transports (MQTT worker, web views, API) map them without knowing the business rules."""
+
+
+class DomainError(Exception):
+    code = "UNAVAILABLE"
+    http_status = 500
+
+    def __init__(self, message: str = ""):
+        super().__init__(message or self.code)
+        self.message = message or self.code
+
+
+class BadRequest(DomainError):
+    code = "BAD_REQUEST"
+    http_status = 400
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class CardInvalid(DomainError):
+    code = "CARD_INVALID"
+    http_status = 400
+
+
+class CardUnknown(DomainError):
+    code = "CARD_UNKNOWN"
+    http_status = 404
+
+
+class CardBlocked(DomainError):
+    code = "CARD_BLOCKED"
+    http_status = 409
+
+
+class InsufficientCredit(DomainError):
+    code = "INSUFFICIENT_CREDIT"
+    http_status = 409
+
+    def __init__(self, balance_rials: int):
+        super().__init__(f"credit balance is {balance_rials} rials")
+        self.balance_rials = balance_rials
+
+
+class InsufficientBalance(DomainError):
+    """The ledger refused a movement that would take an account below zero."""
+
+    code = "INSUFFICIENT_CREDIT"
+    http_status = 409
+
+
+class LimitReached(DomainError):
+    code = "LIMIT"
+    http_status = 409
+
+
+class Replay(DomainError):
+    code = "REPLAY"
+    http_status = 409
+
+
+class Stale(DomainError):
+    code = "STALE"
+    http_status = 409
+
+
+class RefUnknown(DomainError):
+    code = "REF_UNKNOWN"
+    http_status = 404
+
+
+class UnknownDevice(DomainError):
+    """Frames from unknown or revoked devices are dropped without a reply."""
+
+    code = "UNKNOWN_DEVICE"
+    http_status = 403

@@ -1,0 +1,81 @@
+"""The club itself: settings, branches, staff and tiers."""
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from backend.models.base import Base, UTCDateTime, utc_now
+
+
+class Club(Base):
+    """The club's settings; one row (id 1) per installation."""
+
+    __tablename__ = "club"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    name_fa: Mapped[str] = mapped_column(String(120), default="")
+    # Rials one point is worth when points are converted to credit (L1).
+    point_value_rials: Mapped[int] = mapped_column(default=100)
+    # Offline replays older than this are refused with STALE (PROTOCOL.md).
+    offline_window_days: Mapped[int] = mapped_column(default=7)
+
+    __table_args__ = (
+        CheckConstraint("point_value_rials >= 0", name="point_value_not_negative"),
+        CheckConstraint("offline_window_days > 0", name="offline_window_positive"),
+    )
+
+
+class Branch(Base):
+    __tablename__ = "branch"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class StaffUser(Base):
+    """An admin or operator login for the web panel (B2)."""
+
+    __tablename__ = "staff_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(120))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id"))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+    branch: Mapped[Branch | None] = relationship()
+
+    __table_args__ = (CheckConstraint("role IN ('admin', 'operator')", name="role_known"),)
+
+
+class Tier(Base):
+    """A member group with its own earn and discount rules (L2).
+
+    Percentages are integer basis points (500 = 5 %) so no float ever touches money.
+    """
+
+    __tablename__ = "tier"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    name_fa: Mapped[str] = mapped_column(String(64), default="")
+    rank: Mapped[int] = mapped_column(default=0)
+    credit_percent_bp: Mapped[int] = mapped_column(default=0)
+    discount_percent_bp: Mapped[int] = mapped_column(default=0)
+    points_per_step: Mapped[int] = mapped_column(default=1)
+    point_step_rials: Mapped[int] = mapped_column(default=10_000)
+
+    __table_args__ = (
+        CheckConstraint("credit_percent_bp BETWEEN 0 AND 10000", name="credit_percent_range"),
+        CheckConstraint("discount_percent_bp BETWEEN 0 AND 10000", name="discount_percent_range"),
+        CheckConstraint("points_per_step >= 0", name="points_per_step_not_negative"),
+        CheckConstraint("point_step_rials > 0", name="point_step_positive"),
+    )

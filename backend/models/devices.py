@@ -1,0 +1,61 @@
+"""Terminals and the requests they sent (the exactly-once record)."""
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from backend.models.base import Base, UTCDateTime, utc_now
+from backend.models.club import Branch
+
+
+class Device(Base):
+    """A registered card-reader terminal (T6).
+
+    `key_hex` is the HMAC key frames are signed with; the backend must read it to verify,
+    so it is stored as is (protect the database accordingly). The MQTT password is stored
+    only as Mosquitto's PBKDF2 hash, ready for the broker's password file.
+    """
+
+    __tablename__ = "device"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
+    name: Mapped[str] = mapped_column(String(120), default="")
+    key_hex: Mapped[str] = mapped_column(String(64))
+    mqtt_password_hash: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    lang: Mapped[str] = mapped_column(String(2), default="en")
+    last_seq: Mapped[int] = mapped_column(default=0)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    firmware_version: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+    branch: Mapped[Branch] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'revoked')", name="status_known"),
+        CheckConstraint("length(key_hex) = 64", name="key_length"),
+    )
+
+
+class TerminalRequest(Base):
+    """One answered request per (device, request id), with the exact response body.
+
+    A repeated id gets `response_body` again byte-for-byte (PROTOCOL.md "Exactly-once").
+    """
+
+    __tablename__ = "terminal_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("device.id"))
+    request_id: Mapped[str] = mapped_column(String(32))
+    seq: Mapped[int]
+    op: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    response_body: Mapped[str] = mapped_column(Text)
+    ledger_transaction_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transaction.id"))
+
+    device: Mapped[Device] = relationship()
+
+    __table_args__ = (UniqueConstraint("device_id", "request_id"),)

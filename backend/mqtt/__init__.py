@@ -1,0 +1,1 @@
+"""MQTT transport: the worker that answers terminals."""

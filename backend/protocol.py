@@ -1,0 +1,196 @@
+"""The terminal protocol, version 1 (docs/protocol.md): framing, signatures, request
+validation and response bodies. Pure functions shared by the MQTT worker and the terminal
+service; no I/O."""
+
+import hashlib
+import hmac
+import json
+import re
+from dataclasses import dataclass
+
+from card_spec import is_valid_card_number
+
+PROTOCOL_VERSION = 1
+MAX_PAYLOAD_BYTES = 4096
+SIGNATURE_HEX_LENGTH = 64
+MAX_AMOUNT_RIALS = 10**13  # ten trillion rials: far above any shop purchase
+MAX_ITEMS = 50
+DEVICE_ID_PATTERN = re.compile(r"[a-z0-9-]{3,32}")
+REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
+OPS = ("lookup", "purchase", "refund", "topup")
+# Ops this backend version implements; the rest answer BAD_REQUEST naming the op.
+IMPLEMENTED_OPS = ("lookup", "purchase")
+
+REQUEST_TOPIC_PREFIX = "vafa/v1/dev/"
+
+
+class FrameError(ValueError):
+    """A frame to drop without reply (bad size, shape or signature)."""
+
+
+class ProtocolError(ValueError):
+    """A signed request whose body is wrong; answered with `code`."""
+
+    def __init__(self, code: str, message: str, request_id: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+
+
+def sign(body: bytes, key: bytes) -> str:
+    return hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def encode_frame(body: bytes, key: bytes) -> bytes:
+    return body + b"\n" + sign(body, key).encode("ascii")
+
+
+def decode_frame(payload: bytes, key: bytes) -> bytes:
+    """Return the body of a correctly signed frame; raise FrameError otherwise."""
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise FrameError(f"frame of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    body, separator, signature = payload.rpartition(b"\n")
+    if not separator or len(signature) != SIGNATURE_HEX_LENGTH:
+        raise FrameError("frame has no signature line")
+    expected = sign(body, key).encode("ascii")
+    if not hmac.compare_digest(expected, signature):
+        raise FrameError("signature mismatch")
+    return body
+
+
+def device_id_from_topic(topic: str, leaf: str) -> str:
+    """`vafa/v1/dev/<id>/<leaf>` → `<id>`; FrameError for any other topic."""
+    parts = topic.split("/")
+    if (
+        len(parts) != 5
+        or "/".join(parts[:3]) + "/" != REQUEST_TOPIC_PREFIX
+        or parts[4] != leaf
+        or not DEVICE_ID_PATTERN.fullmatch(parts[3])
+    ):
+        raise FrameError(f"unexpected topic {topic!r}")
+    return parts[3]
+
+
+def topic(device_id: str, leaf: str) -> str:
+    return f"{REQUEST_TOPIC_PREFIX}{device_id}/{leaf}"
+
+
+@dataclass(frozen=True)
+class Item:
+    sku: str
+    qty: int
+    price: int
+
+
+@dataclass(frozen=True)
+class Request:
+    id: str
+    seq: int
+    ts: int
+    op: str
+    card: str
+    amount: int | None
+    use_credit: int
+    items: tuple[Item, ...] | None
+    ref: str | None
+    offline: bool
+
+
+def _is_int(value) -> bool:
+    # bool is an int subclass in Python; JSON true must not pass as 1.
+    return type(value) is int
+
+
+def parse_request(body: bytes) -> Request:
+    """Validate a request body; ProtocolError carries the code and names the field."""
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise ProtocolError("BAD_REQUEST", f"body is not JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise ProtocolError("BAD_REQUEST", "body must be a JSON object")
+    request_id = data.get("id")
+    if not isinstance(request_id, str) or not REQUEST_ID_PATTERN.fullmatch(request_id):
+        raise ProtocolError("BAD_REQUEST", "id: must match [A-Za-z0-9_-]{1,32}")
+
+    def fail(field: str, message: str, code: str = "BAD_REQUEST"):
+        raise ProtocolError(code, f"{field}: {message}", request_id)
+
+    if data.get("v") != PROTOCOL_VERSION or not _is_int(data.get("v")):
+        fail("v", f"protocol version must be {PROTOCOL_VERSION}")
+    seq = data.get("seq")
+    if not _is_int(seq) or seq <= 0:
+        fail("seq", "must be a positive integer")
+    ts = data.get("ts")
+    if not _is_int(ts) or ts < 0:
+        fail("ts", "must be unix seconds")
+    op = data.get("op")
+    if op not in OPS:
+        fail("op", f"unknown op {op!r}")
+    if op not in IMPLEMENTED_OPS:
+        fail("op", f"{op} is not supported by this backend yet")
+    card = data.get("card")
+    if not isinstance(card, str) or not card.isascii() or not card.isdigit() or len(card) != 16:
+        fail("card", "must be 16 digits", "CARD_INVALID")
+    if not is_valid_card_number(card):
+        fail("card", "check digit is wrong", "CARD_INVALID")
+
+    amount = data.get("amount")
+    if op in ("purchase", "topup"):
+        if not _is_int(amount) or not 0 < amount <= MAX_AMOUNT_RIALS:
+            fail("amount", "must be a positive integer number of rials")
+    elif amount is not None:
+        fail("amount", f"not allowed with op {op}")
+    use_credit = data.get("use_credit", 0)
+    if not _is_int(use_credit) or use_credit < -1 or use_credit > MAX_AMOUNT_RIALS:
+        fail("use_credit", "must be 0, a positive amount of rials or -1")
+    if op != "purchase" and use_credit != 0:
+        fail("use_credit", f"not allowed with op {op}")
+
+    items = None
+    if "items" in data:
+        raw_items = data["items"]
+        if op != "purchase" or not isinstance(raw_items, list) or not raw_items:
+            fail("items", "must be a non-empty list on a purchase")
+        if len(raw_items) > MAX_ITEMS:
+            fail("items", f"at most {MAX_ITEMS} items")
+        parsed = []
+        for index, raw in enumerate(raw_items):
+            if not isinstance(raw, dict):
+                fail(f"items[{index}]", "must be an object")
+            sku, qty, price = raw.get("sku"), raw.get("qty"), raw.get("price")
+            if not isinstance(sku, str) or not 1 <= len(sku) <= 32:
+                fail(f"items[{index}].sku", "must be 1–32 characters")
+            if not _is_int(qty) or qty <= 0:
+                fail(f"items[{index}].qty", "must be a positive integer")
+            if not _is_int(price) or price < 0:
+                fail(f"items[{index}].price", "must be a non-negative integer of rials")
+            parsed.append(Item(sku, qty, price))
+        if sum(item.qty * item.price for item in parsed) != amount:
+            fail("items", "item totals do not add up to amount")
+        items = tuple(parsed)
+
+    ref = data.get("ref")
+    if ref is not None and (not isinstance(ref, str) or not REQUEST_ID_PATTERN.fullmatch(ref)):
+        fail("ref", "must be a request id")
+    offline = data.get("offline", False)
+    if not isinstance(offline, bool):
+        fail("offline", "must be true or false")
+    return Request(request_id, seq, ts, op, card, amount, use_credit, items, ref, offline)
+
+
+def encode_body(body: dict) -> bytes:
+    """Compact, stable JSON: what is stored is exactly what is signed and sent."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def error_body(request_id: str | None, code: str, message: str, now_ts: int) -> dict:
+    return {
+        "v": PROTOCOL_VERSION,
+        "id": request_id,
+        "ok": False,
+        "code": code,
+        "msg": message[:120],
+        "ts": now_ts,
+    }

@@ -1,0 +1,109 @@
+"""Terminal registration and the broker files derived from the device table."""
+
+import json
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend import broker
+from backend.errors import BadRequest
+from backend.models import Branch, Club, Device
+from backend.protocol import DEVICE_ID_PATTERN
+
+KEY_BYTES = 32
+
+
+@dataclass(frozen=True)
+class DeviceCredentials:
+    device_id: str
+    mqtt_password: str
+    key_hex: str
+
+
+def register_device(
+    session: Session, *, device_id: str, branch_id: int, name: str = "", lang: str = "en"
+) -> DeviceCredentials:
+    """Create a terminal with fresh secrets. The caller commits.
+
+    The secrets are returned once, to be written into the terminal's config; the database
+    keeps the HMAC key and only a hash of the MQTT password.
+    """
+    if not DEVICE_ID_PATTERN.fullmatch(device_id):
+        raise BadRequest("device_id", "must be 3–32 of a-z, 0-9 and -")
+    if lang not in ("en", "fa"):
+        raise BadRequest("lang", "must be en or fa")
+    if session.get(Branch, branch_id) is None:
+        raise BadRequest("branch_id", f"no branch {branch_id}")
+    if session.get(Device, device_id) is not None:
+        raise BadRequest("device_id", f"{device_id} is already registered")
+    password = secrets.token_urlsafe(24)
+    key_hex = secrets.token_hex(KEY_BYTES)
+    session.add(
+        Device(
+            id=device_id,
+            branch_id=branch_id,
+            name=name or device_id,
+            key_hex=key_hex,
+            mqtt_password_hash=broker.mosquitto_password_hash(password),
+            lang=lang,
+        )
+    )
+    session.flush()
+    return DeviceCredentials(device_id, password, key_hex)
+
+
+def terminal_config(
+    session: Session, credentials: DeviceCredentials, *, mqtt_host: str, mqtt_port: int
+) -> dict:
+    """The terminal's config.json (firmware/vafa/config.py reads it)."""
+    device = session.get(Device, credentials.device_id)
+    club = session.get(Club, 1)
+    return {
+        "device_id": device.id,
+        "key_hex": credentials.key_hex,
+        "lang": device.lang,
+        "club_name": club.name if club else "Vafa",
+        "mqtt": {
+            "host": mqtt_host,
+            "port": mqtt_port,
+            "user": device.id,
+            "password": credentials.mqtt_password,
+            "tls": False,
+            "keepalive_s": 30,
+        },
+        "wifi": {"ssid": "", "password": ""},
+        "pins": {
+            "scanner_uart": 1, "scanner_tx": 17, "scanner_rx": 16,
+            "printer_uart": 2, "printer_tx": 4, "printer_rx": 5,
+            "i2c_scl": 22, "i2c_sda": 21,
+            "keypad_rows": [13, 12, 14, 27], "keypad_cols": [26, 25, 33, 32],
+            "buzzer": 15, "led": 2,
+        },
+    }
+
+
+def write_terminal_config(config: dict, devices_dir: Path) -> Path:
+    path = devices_dir / config["device_id"] / "config.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(config, indent=2) + "\n")
+    path.chmod(0o600)
+    return path
+
+
+def write_broker_config(
+    session: Session, config_dir: Path, *, port: int, backend_username: str,
+    backend_password: str,
+) -> Path:
+    """Regenerate Mosquitto's password file and ACL from the active devices."""
+    devices = session.scalars(
+        select(Device).where(Device.status == "active").order_by(Device.id)
+    ).all()
+    return broker.write_broker_files(
+        config_dir,
+        port,
+        broker.BrokerUser(backend_username, broker.mosquitto_password_hash(backend_password)),
+        [broker.BrokerUser(device.id, device.mqtt_password_hash) for device in devices],
+    )

@@ -1,0 +1,1 @@
+"""HTTP transports: one blueprint per audience."""

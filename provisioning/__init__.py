@@ -1,0 +1,1 @@
+"""Technician CLI for terminals (feature O2). `python -m provisioning --help`."""

@@ -1,0 +1,3 @@
+from provisioning.cli import cli
+
+cli(prog_name="python -m provisioning")

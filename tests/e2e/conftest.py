@@ -1,0 +1,1 @@
+from tests.integration.conftest import stack  # noqa: F401  (same live stack fixture)

@@ -1,0 +1,81 @@
+"""Model factories: the smallest valid objects, with overridable fields."""
+
+import itertools
+
+from sqlalchemy.orm import Session
+
+from backend import ledger
+from backend.models import Branch, Card, Club, Member, StaffUser, Tier
+from backend.services import devices, staff
+from card_spec import make_card_number
+
+_serials = itertools.count(1000)
+
+
+def club(session: Session, **fields) -> Club:
+    existing = session.get(Club, 1)
+    if existing is not None:
+        return existing
+    row = Club(id=1, **{"name": "Test Club", "point_value_rials": 100, **fields})
+    session.add(row)
+    session.flush()
+    return row
+
+
+def branch(session: Session, **fields) -> Branch:
+    serial = next(_serials)
+    row = Branch(**{"code": f"b{serial}", "name": f"Branch {serial}", **fields})
+    session.add(row)
+    session.flush()
+    return row
+
+
+def tier(session: Session, **fields) -> Tier:
+    serial = next(_serials)
+    defaults = {
+        "code": f"tier{serial}", "name": "silver", "rank": 2, "credit_percent_bp": 500,
+        "discount_percent_bp": 500, "points_per_step": 1, "point_step_rials": 10_000,
+    }
+    row = Tier(**{**defaults, **fields})
+    session.add(row)
+    session.flush()
+    return row
+
+
+def member(session: Session, *, credit_rials: int = 0, points: int = 0, card_status="active",
+           **fields) -> Member:
+    serial = next(_serials)
+    if "tier_id" not in fields:
+        fields["tier_id"] = tier(session).id
+    row = Member(**{"first_name": "Sara", "last_name": "Ahmadi",
+                    "mobile": f"0912{serial:07d}", **fields})
+    session.add(row)
+    session.flush()
+    session.add(Card(number=make_card_number("990001", serial), member_id=row.id,
+                     status=card_status))
+    session.flush()
+    if credit_rials or points:
+        movements = [ledger.Movement("credit", credit_rials), ledger.Movement("points", points)]
+        ledger.post(session, member=ledger.lock_member(session, row.id),
+                    idempotency_key=f"factory:{row.id}", kind="grant", movements=movements,
+                    reason="test grant", now=row.joined_at)
+    return row
+
+
+def card_of(row: Member) -> str:
+    return row.cards[0].number
+
+
+def staff_user(session: Session, *, password="admin-password", **fields) -> StaffUser:
+    row = StaffUser(**{"username": "admin", "full_name": "Admin", "role": "admin",
+                       "password_hash": staff.hash_password(password), **fields})
+    session.add(row)
+    session.flush()
+    return row
+
+
+def device(session: Session, *, device_id="t01", branch_id=None, **fields):
+    club(session)
+    if branch_id is None:
+        branch_id = branch(session).id
+    return devices.register_device(session, device_id=device_id, branch_id=branch_id, **fields)

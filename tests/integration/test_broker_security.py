@@ -1,0 +1,132 @@
+"""Real Mosquitto with the generated password file and ACL, and a real worker."""
+
+import time
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import func, select
+
+from backend import protocol
+from backend.extensions import db
+from backend.models import LedgerEntry, Purchase, TerminalRequest
+
+
+def database_counts(stack):
+    with stack.app.app_context():
+        return tuple(db.session.scalar(select(func.count()).select_from(model))
+                     for model in (Purchase, LedgerEntry, TerminalRequest))
+
+
+def test_a_signed_purchase_is_answered_and_recorded(stack):
+    with stack.terminal("t01") as till:
+        till.send(till.request(1))
+        reply = till.wait_reply()
+    assert reply["ok"] is True
+    assert reply["bal"] == {"credit": 61_875, "points": 25}
+    assert database_counts(stack)[0] == 1
+
+
+def test_wrong_password_cannot_connect(stack):
+    config = stack.device_config("t01")
+    config["mqtt"]["password"] = "not-the-password"
+    terminal = type(stack.terminal("t01"))(config, stack.broker.port)
+    terminal.client.connect("127.0.0.1", stack.broker.port)
+    terminal.client.loop_start()
+    try:
+        assert terminal.connected.wait(5)
+        assert terminal.refused is not None
+    finally:
+        terminal.client.loop_stop()
+
+
+def test_a_device_cannot_publish_on_another_devices_topic(stack):
+    before = database_counts(stack)
+    seen_by_backend = []
+    spy = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="spy")
+    spy.username_pw_set(stack.app.config["MQTT_USERNAME"], stack.app.config["MQTT_PASSWORD"])
+    spy.on_message = lambda client, userdata, message: seen_by_backend.append(message.topic)
+    spy.connect("127.0.0.1", stack.broker.port)
+    spy.subscribe("vafa/v1/dev/t02/req", qos=1)
+    spy.loop_start()
+    time.sleep(0.2)
+    try:
+        with stack.terminal("t01") as intruder, stack.terminal("t02") as victim:
+            # Even a correctly signed body: the broker must not pass it on.
+            intruder.send_raw(
+                protocol.encode_frame(protocol.encode_body(intruder.request(1)), victim.key),
+                topic="vafa/v1/dev/t02/req",
+            )
+            assert victim.wait_reply(timeout_s=1.5) is None
+            assert intruder.wait_reply(timeout_s=0.1) is None
+    finally:
+        spy.loop_stop()
+        spy.disconnect()
+    assert seen_by_backend == []
+    assert database_counts(stack) == before
+
+
+def test_a_device_cannot_read_another_devices_replies(stack):
+    with stack.terminal("t02") as eavesdropper:
+        eavesdropper.client.subscribe("vafa/v1/dev/t01/res", qos=1)
+        time.sleep(0.2)
+        with stack.terminal("t01") as till:
+            till.send(till.request(1))
+            assert till.wait_reply()["ok"] is True
+        assert eavesdropper.wait_reply(timeout_s=0.5) is None
+
+
+def test_unsigned_and_wrongly_signed_frames_get_no_reply_and_change_nothing(stack):
+    before = database_counts(stack)
+    with stack.terminal("t01") as till:
+        body = protocol.encode_body(till.request(1))
+        till.send_raw(body)  # unsigned
+        till.send_raw(body + b"\n" + b"0" * 64)  # wrong signature
+        till.send_raw(protocol.encode_frame(body, b"k" * 32))  # someone else's key
+        assert till.wait_reply(timeout_s=1.5) is None
+    assert database_counts(stack) == before
+    assert stack.worker.counters["dropped_bad_signature"] == 3
+
+
+def test_oversize_frame_is_dropped(stack):
+    before = database_counts(stack)
+    with stack.terminal("t01") as till:
+        till.send(till.request(1, pad="x" * 5000))
+        assert till.wait_reply(timeout_s=1.5) is None
+    assert stack.worker.counters["dropped_oversize"] == 1
+    assert database_counts(stack) == before
+
+
+def test_bad_input_gets_its_code_and_changes_nothing(stack):
+    before = database_counts(stack)
+    with stack.terminal("t01") as till:
+        cases = [
+            (protocol.encode_frame(b"{oops", till.key), "BAD_REQUEST", None),
+            (till.request(1, op="steal"), "BAD_REQUEST", "t01-000001"),
+            (till.request(2, amount=-5), "BAD_REQUEST", "t01-000002"),
+            (till.request(3, amount=12.5), "BAD_REQUEST", "t01-000003"),
+            (till.request(4, card="99000100000000190"), "CARD_INVALID", "t01-000004"),
+            (till.request(5, card="9900010000000018"), "CARD_INVALID", "t01-000005"),
+            (till.request(6, card="9900011234567898"), "CARD_UNKNOWN", "t01-000006"),
+            (till.request(7, use_credit=10**9), "INSUFFICIENT_CREDIT", "t01-000007"),
+        ]
+        for payload, code, request_id in cases:
+            if isinstance(payload, dict):
+                till.send(payload)
+            else:
+                till.send_raw(payload)
+            reply = till.wait_reply()
+            assert reply is not None, code
+            assert (reply["ok"], reply["code"], reply["id"]) == (False, code, request_id)
+            assert reply["msg"]
+    assert database_counts(stack) == before
+
+
+def test_redelivered_request_gets_the_same_bytes_once(stack):
+    with stack.terminal("t01") as till:
+        frame = protocol.encode_frame(protocol.encode_body(till.request(1)), till.key)
+        till.send_raw(frame)
+        till.send_raw(frame)
+        first_frame_reply = till.wait_reply()
+        second_frame_reply = till.wait_reply()
+    assert first_frame_reply == second_frame_reply
+    assert database_counts(stack)[:2] == (1, 102)  # 100 welcome entries + spend-free earn

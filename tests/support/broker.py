@@ -1,0 +1,53 @@
+"""A real Mosquitto process for tests, configured with the project's generated files."""
+
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from backend.supervise import find_mosquitto
+
+START_TIMEOUT_S = 10
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class MosquittoProcess:
+    def __init__(self, config_dir: Path, port: int):
+        self.config_dir = config_dir
+        self.port = port
+        self.process: subprocess.Popen | None = None
+        self.log_path = config_dir.parent / "mosquitto.log"
+
+    def start(self) -> "MosquittoProcess":
+        assert self.process is None, "broker already started"
+        conf = self.config_dir / "mosquitto.conf"
+        assert conf.exists(), f"write the broker files into {self.config_dir} first"
+        self.log = self.log_path.open("w")
+        self.process = subprocess.Popen(
+            [find_mosquitto(), "-c", str(conf)], stdout=self.log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"mosquitto exited: {self.log_path.read_text()}")
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return self
+            time.sleep(0.05)
+        raise RuntimeError(f"mosquitto did not listen on {self.port}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        if self.process is not None:
+            self.log.close()
+        self.process = None

@@ -1,0 +1,100 @@
+import threading
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from backend import ledger
+from backend.errors import InsufficientBalance
+from backend.extensions import db as flask_db
+from backend.models import LedgerEntry, LedgerTransaction, Member
+from tests import factories
+
+NOW = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
+
+
+def post(session, member, key, credit=0, points=0):
+    return ledger.post(
+        session, member=ledger.lock_member(session, member.id), idempotency_key=key,
+        kind="grant", movements=[ledger.Movement("credit", credit),
+                                 ledger.Movement("points", points)],
+        reason="test", now=NOW,
+    )
+
+
+def test_balance_is_the_sum_of_entries_and_the_cache_agrees(db):
+    member = factories.member(db)
+    post(db, member, "a", credit=10_000, points=5)
+    post(db, member, "b", credit=-4_000)
+    assert ledger.balance_from_entries(db, member.id, "credit") == 6_000
+    assert ledger.balance_from_entries(db, member.id, "points") == 5
+    db.refresh(member)
+    assert (member.credit_balance_rials, member.points_balance) == (6_000, 5)
+
+
+def test_same_key_posts_once(db):
+    member = factories.member(db)
+    first = post(db, member, "once", credit=10_000)
+    second = post(db, member, "once", credit=10_000)
+    assert first.id == second.id
+    assert ledger.balance_from_entries(db, member.id, "credit") == 10_000
+    assert db.scalar(select(func.count()).select_from(LedgerTransaction)
+                     .where(LedgerTransaction.idempotency_key == "once")) == 1
+
+
+def test_overdraft_is_refused_and_writes_nothing(db):
+    member = factories.member(db, credit_rials=1_000)
+    entries_before = db.scalar(select(func.count()).select_from(LedgerEntry))
+    with pytest.raises(InsufficientBalance):
+        post(db, member, "too-much", credit=-1_001)
+    assert db.scalar(select(func.count()).select_from(LedgerEntry)) == entries_before
+    assert ledger.find_transaction(db, "too-much") is None
+    assert db.get(Member, member.id).credit_balance_rials == 1_000
+
+
+def test_zero_movements_leave_no_entries(db):
+    member = factories.member(db)
+    transaction = post(db, member, "zero", credit=0, points=3)
+    assert [(e.account, e.amount) for e in transaction.entries] == [("points", 3)]
+
+
+def test_concurrent_spends_never_overdraw(tmp_path_factory, databases, app):
+    """Eight threads each spend 30,000 of a 100,000 balance, on separate connections:
+    exactly three succeed, whichever database serialises them."""
+    from tests.conftest import build_app
+
+    live = build_app(tmp_path_factory, databases, app.database_kind)
+    with live.app_context():
+        session = flask_db.session
+        member = factories.member(session, credit_rials=100_000)
+        session.commit()
+        member_id = member.id
+
+    outcomes: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def spend(index: int):
+        with live.app_context():
+            session = flask_db.session
+            barrier.wait()
+            try:
+                locked = ledger.lock_member(session, member_id)
+                ledger.post(session, member=locked, idempotency_key=f"spend-{index}",
+                            kind="spend", movements=[ledger.Movement("credit", -30_000)],
+                            reason="race", now=NOW)
+                session.commit()
+                outcomes.append("ok")
+            except InsufficientBalance:
+                session.rollback()
+                outcomes.append("refused")
+
+    threads = [threading.Thread(target=spend, args=(index,)) for index in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["ok"] * 3 + ["refused"] * 5
+    with live.app_context():
+        session = flask_db.session
+        assert ledger.balance_from_entries(session, member_id, "credit") == 10_000
+        assert session.get(Member, member_id).credit_balance_rials == 10_000

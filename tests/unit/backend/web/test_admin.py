@@ -1,0 +1,56 @@
+from tests import factories
+
+
+def test_member_list_needs_a_signed_in_staff_user(client):
+    response = client.get("/members")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
+def test_wrong_password_is_refused_with_a_message(client, db):
+    factories.staff_user(db)
+    response = client.post("/login", data={"username": "admin", "password": "nope"})
+    assert response.status_code == 401
+    assert "نام کاربری یا گذرواژه نادرست است" in response.get_data(as_text=True)
+
+
+def test_member_list_shows_balances(client, auth, db):
+    factories.staff_user(db)
+    member = factories.member(db, credit_rials=1_234_500, points=77, first_name="Neda")
+    assert auth.login().status_code == 302
+    page = client.get("/members").get_data(as_text=True)
+    assert "Neda Ahmadi" in page
+    assert factories.card_of(member) in page
+    assert 'data-credit="1234500">1,234,500<' in page
+    assert 'data-points="77">77<' in page
+
+
+def test_member_search_by_card_number(client, auth, db):
+    factories.staff_user(db)
+    wanted = factories.member(db, first_name="Kaveh")
+    factories.member(db, first_name="Mina")
+    auth.login()
+    page = client.get("/members", query_string={"q": factories.card_of(wanted)}).get_data(
+        as_text=True)
+    assert "Kaveh" in page and "Mina" not in page
+
+
+def test_login_does_not_redirect_off_site(client, auth, db):
+    factories.staff_user(db)
+    response = client.post("/login?next=//evil.example/", data={
+        "username": "admin", "password": "admin-password"})
+    assert response.headers["Location"] == "/members"
+
+
+def test_health(client):
+    assert client.get("/api/v1/health").get_json() == {"ok": True}
+
+
+def test_login_form_without_csrf_token_is_refused(tmp_path_factory, databases, db):
+    from tests.conftest import build_app
+
+    strict = build_app(tmp_path_factory, databases, "sqlite", WTF_CSRF_ENABLED=True)
+    client = strict.test_client()
+    assert client.post("/login", data={"username": "a", "password": "b"}).status_code == 400
+    form = client.get("/login").get_data(as_text=True)
+    assert 'name="csrf_token"' in form
