@@ -1,0 +1,94 @@
+# config.json: load and validate (written by the backend seed / provisioning).
+import binascii
+import json
+
+from micropython import const
+
+DEFAULT_PORT = const(1883)
+DEFAULT_TLS_PORT = const(8883)
+DEFAULT_KEEPALIVE_S = const(30)
+KEY_LEN = const(32)
+
+DEFAULT_PINS = {
+    "scanner_uart": 1, "scanner_tx": 17, "scanner_rx": 16,
+    "printer_uart": 2, "printer_tx": 4, "printer_rx": 5,
+    "i2c_scl": 22, "i2c_sda": 21,
+    "keypad_rows": [13, 12, 14, 27], "keypad_cols": [26, 25, 33, 32],
+    "buzzer": 15, "led": 2,
+}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _valid_device_id(s):
+    if not isinstance(s, str) or not 3 <= len(s) <= 32:
+        return False
+    for c in s:
+        if not ("a" <= c <= "z" or "0" <= c <= "9" or c == "-"):
+            return False
+    return True
+
+
+def validate(cfg):
+    """Check ``cfg`` (dict from config.json), fill defaults, return it."""
+    if not isinstance(cfg, dict):
+        raise ConfigError("config must be a JSON object")
+    if not _valid_device_id(cfg.get("device_id")):
+        raise ConfigError("device_id must match [a-z0-9-]{3,32} (PROTOCOL.md)")
+    key_hex = cfg.get("key_hex")
+    if not isinstance(key_hex, str) or len(key_hex) != 2 * KEY_LEN:
+        raise ConfigError("key_hex must be 64 hex characters")
+    try:
+        binascii.unhexlify(key_hex)
+    except ValueError:
+        raise ConfigError("key_hex is not hex")
+    mqtt = cfg.get("mqtt")
+    if not isinstance(mqtt, dict) or not isinstance(mqtt.get("host"), str) or not mqtt["host"]:
+        raise ConfigError("mqtt.host is required")
+    tls = bool(mqtt.get("tls", False))
+    mqtt["tls"] = tls
+    port = mqtt.get("port") or (DEFAULT_TLS_PORT if tls else DEFAULT_PORT)
+    if not isinstance(port, int) or not 0 < port < 65536:
+        raise ConfigError("mqtt.port must be 1..65535")
+    mqtt["port"] = port
+    ka = mqtt.get("keepalive_s") or DEFAULT_KEEPALIVE_S
+    if not isinstance(ka, int) or ka < 5:
+        raise ConfigError("mqtt.keepalive_s must be an integer >= 5")
+    mqtt["keepalive_s"] = ka
+    if mqtt.get("user") is None:
+        mqtt["user"] = cfg["device_id"]
+    mqtt.setdefault("password", None)
+    cfg.setdefault("lang", "en")
+    cfg.setdefault("club_name", "Vafa")
+    wifi = cfg.get("wifi")
+    if not isinstance(wifi, dict):
+        wifi = {}
+    wifi.setdefault("ssid", "")
+    wifi.setdefault("password", "")
+    cfg["wifi"] = wifi
+    pins = cfg.get("pins")
+    if not isinstance(pins, dict):
+        pins = {}
+    for k in DEFAULT_PINS:
+        pins.setdefault(k, DEFAULT_PINS[k])
+    if len(pins["keypad_rows"]) != 4 or len(pins["keypad_cols"]) != 4:
+        raise ConfigError("pins.keypad_rows and pins.keypad_cols need 4 pins each")
+    cfg["pins"] = pins
+    return cfg
+
+
+def key_bytes(cfg):
+    return binascii.unhexlify(cfg["key_hex"])
+
+
+def load(path="config.json"):
+    try:
+        with open(path) as f:
+            cfg = json.load(f)
+    except OSError:
+        raise ConfigError("cannot read " + path)
+    except ValueError:
+        raise ConfigError(path + " is not valid JSON")
+    return validate(cfg)

@@ -1,0 +1,70 @@
+# Hardware interfaces used by vafa.app.App. Every part is one class that owns its
+# resources and releases them in deinit(). vafa.hw.esp32 has the real drivers; the
+# simulator and the tests provide fakes with the same methods.
+
+
+class Scanner:
+    def read(self):
+        """A complete scanned code (str) if one is ready, else None. Never blocks."""
+        return None
+
+    def deinit(self):
+        pass
+
+
+class Keypad:
+    def get_key(self):
+        """One key press as a one-character str ('0'-'9', 'C', 'B', 'E', 'U', 'L'), else None.
+        Never blocks."""
+        return None
+
+    def deinit(self):
+        pass
+
+
+class Display:
+    def show(self, lines):
+        """Replace the screen with ``lines`` (list of str, top to bottom)."""
+
+    def deinit(self):
+        pass
+
+
+class Printer:
+    def print_lines(self, lines):
+        """Print a receipt: initialise, the text lines, feed, cut."""
+
+    def deinit(self):
+        pass
+
+
+class Indicator:
+    def ok(self):
+        """Short confirmation beep/flash."""
+
+    def error(self):
+        """Error beep/flash."""
+
+    def tick(self, now_ms):
+        """Advance a running beep pattern; called by the app loop."""
+
+    def deinit(self):
+        pass
+
+
+class Hardware:
+    """The set of parts the app drives."""
+
+    def __init__(self, scanner, keypad, display, printer, indicator):
+        self.scanner = scanner
+        self.keypad = keypad
+        self.display = display
+        self.printer = printer
+        self.indicator = indicator
+
+    def deinit(self):
+        for part in (self.scanner, self.keypad, self.display, self.printer, self.indicator):
+            try:
+                part.deinit()
+            except Exception:  # best effort on shutdown
+                pass

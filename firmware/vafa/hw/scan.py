@@ -1,0 +1,72 @@
+# Barcode scanner byte stream -> codes. Hardware-independent so the ESP32 driver and the
+# tests share it.
+#
+# Lines end with CR, LF or CRLF. An optional AIM symbology identifier (``]`` + two
+# characters, e.g. ``]E0``, ``]C0``) is stripped. Lines with non-printable bytes, empty
+# lines and over-long lines are noise and dropped, as is a partial line that stalls for
+# longer than PARTIAL_MS. The same code read again within DEBOUNCE_MS is ignored.
+from micropython import const
+
+MAX_CODE = const(48)
+DEBOUNCE_MS = const(1500)
+PARTIAL_MS = const(300)
+
+
+try:
+    from time import ticks_diff as _diff
+except ImportError:  # CPython
+
+    def _diff(a, b):
+        return a - b
+
+
+class ScanDecoder:
+    def __init__(self, debounce_ms=DEBOUNCE_MS):
+        self._buf = bytearray()
+        self._overflow = False
+        self._last_code = None
+        self._last_ms = 0
+        self._last_byte_ms = 0
+        self._debounce = debounce_ms
+
+    def feed(self, data, now_ms):
+        """Feed received bytes; return the list of accepted codes."""
+        out = []
+        if self._buf and _diff(now_ms, self._last_byte_ms) > PARTIAL_MS:
+            self._buf = bytearray()  # stale partial read
+            self._overflow = False
+        if data:
+            self._last_byte_ms = now_ms
+        for b in data:
+            if b == 13 or b == 10:
+                if self._buf and not self._overflow:
+                    code = self._accept(bytes(self._buf), now_ms)
+                    if code is not None:
+                        out.append(code)
+                self._buf = bytearray()
+                self._overflow = False
+            elif len(self._buf) >= MAX_CODE:
+                self._overflow = True
+            else:
+                self._buf.append(b)
+        return out
+
+    def _accept(self, raw, now_ms):
+        for c in raw:
+            if c < 32 or c > 126:
+                return None
+        s = raw.decode()
+        if len(s) >= 3 and s[0] == "]":
+            s = s[3:]
+        s = s.strip()
+        if not s:
+            return None
+        if (
+            s == self._last_code
+            and _diff(now_ms, self._last_ms) < self._debounce
+        ):
+            self._last_ms = now_ms
+            return None
+        self._last_code = s
+        self._last_ms = now_ms
+        return s

@@ -1,0 +1,137 @@
+# Wire protocol v1 (see PROTOCOL.md): signed frames and request bodies.
+#
+# MicroPython has no ``hmac`` module, so HMAC-SHA256 (RFC 2104) is written out here on
+# top of ``hashlib.sha256`` and checked against the PROTOCOL.md test vectors under both
+# MicroPython and CPython.
+import binascii
+import hashlib
+import json
+
+from micropython import const
+
+PROTOCOL_VERSION = const(1)
+MAX_FRAME = const(4096)
+SIG_HEX_LEN = const(64)
+_BLOCK = const(64)
+
+_IPAD = bytes([0x36] * 64)
+_OPAD = bytes([0x5C] * 64)
+
+
+def _xor(a, b):
+    return bytes([x ^ y for x, y in zip(a, b)])
+
+
+def hmac_sha256(key, msg):
+    """HMAC-SHA256 digest (32 bytes) of ``msg`` with ``key``."""
+    if len(key) > _BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = key + bytes(_BLOCK - len(key))
+    inner = hashlib.sha256(_xor(key, _IPAD))
+    inner.update(msg)
+    outer = hashlib.sha256(_xor(key, _OPAD))
+    outer.update(inner.digest())
+    return outer.digest()
+
+
+def sign_hex(body, key):
+    """Lowercase hex HMAC-SHA256 of ``body`` as bytes (64 characters)."""
+    return binascii.hexlify(hmac_sha256(key, body))
+
+
+def encode_frame(body, key):
+    """``body + b"\\n" + hex signature``."""
+    if isinstance(body, str):
+        body = body.encode()
+    return body + b"\n" + sign_hex(body, key)
+
+
+def _equal(a, b):
+    # Compare without stopping at the first difference.
+    if len(a) != len(b):
+        return False
+    diff = 0
+    for i in range(len(a)):
+        diff |= a[i] ^ b[i]
+    return diff == 0
+
+
+def decode_frame(payload, key):
+    """Verify a signed frame; return the body bytes, or None if it must be dropped."""
+    if isinstance(payload, str):
+        payload = payload.encode()
+    n = len(payload)
+    if n > MAX_FRAME or n < SIG_HEX_LEN + 1:
+        return None
+    cut = n - SIG_HEX_LEN - 1
+    if payload[cut] != 10:  # b"\n"
+        return None
+    body = payload[:cut]
+    sig = payload[cut + 1:]
+    for c in sig:
+        # lowercase hex only
+        if not (48 <= c <= 57 or 97 <= c <= 102):
+            return None
+    try:
+        got = binascii.unhexlify(sig)
+    except ValueError:
+        return None
+    if not _equal(got, hmac_sha256(key, body)):
+        return None
+    return body
+
+
+def request_id(device_id, seq):
+    return "%s-%06d" % (device_id[:20], seq)
+
+
+def _jstr(s):
+    # Request strings are ASCII (ids, ops, card digits); json.dumps of an ASCII str is
+    # identical on MicroPython and CPython.
+    return json.dumps(str(s))
+
+
+def make_request(device_id, seq, ts, op, card, amount=None, use_credit=0):
+    """Request body bytes in the exact compact key order of PROTOCOL.md.
+
+    ``amount`` None (``lookup``) leaves out both ``amount`` and ``use_credit``.
+    """
+    parts = [
+        '{"v":%d' % PROTOCOL_VERSION,
+        '"id":' + _jstr(request_id(device_id, seq)),
+        '"seq":%d' % int(seq),
+        '"ts":%d' % int(ts),
+        '"op":' + _jstr(op),
+        '"card":' + _jstr(card),
+    ]
+    if amount is not None:
+        parts.append('"amount":%d' % int(amount))
+        parts.append('"use_credit":%d' % int(use_credit))
+    return (",".join(parts) + "}").encode()
+
+
+def parse_body(body):
+    """JSON object from verified body bytes, or None."""
+    try:
+        obj = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    return obj
+
+
+def fmt_amount(n):
+    """Integer rials with thousands separators: 250000 -> '250,000'."""
+    try:
+        n = int(n)
+    except (TypeError, ValueError):
+        return "?"
+    neg = n < 0
+    s = str(-n if neg else n)
+    out = ""
+    while len(s) > 3:
+        out = "," + s[-3:] + out
+        s = s[:-3]
+    out = s + out
+    return "-" + out if neg else out

@@ -1,0 +1,129 @@
+"""Simulated terminal hardware with the interfaces of firmware/vafa/hw."""
+
+from __future__ import annotations
+
+import collections
+
+from vafa import escpos
+from vafa.hw import Display, Hardware, Indicator, Keypad, Printer, Scanner
+
+VALID_KEYS = frozenset("0123456789CBEUL")
+
+
+class QueueScanner(Scanner):
+    """Codes queued by the script (or raw bytes through the firmware's scan decoder)."""
+
+    def __init__(self, codes=()):
+        self.queue: collections.deque[str] = collections.deque(codes)
+
+    def scan(self, code: str) -> None:
+        self.queue.append(code)
+
+    def read(self):
+        return self.queue.popleft() if self.queue else None
+
+
+class QueueKeypad(Keypad):
+    def __init__(self, keys=()):
+        self.queue: collections.deque[str] = collections.deque()
+        self.press(*keys)
+
+    def press(self, *keys: str) -> None:
+        for k in keys:
+            if k not in VALID_KEYS:
+                raise ValueError(f"not a terminal key: {k!r}")
+            self.queue.append(k)
+
+    def get_key(self):
+        return self.queue.popleft() if self.queue else None
+
+
+class CaptureDisplay(Display):
+    """Keeps the current screen and every screen shown."""
+
+    def __init__(self):
+        self.lines: list[str] = []
+        self.history: list[list[str]] = []
+
+    def show(self, lines):
+        self.lines = [str(x) for x in lines]
+        self.history.append(self.lines)
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def render_escpos(data: bytes) -> list[str]:
+    """Text lines of an ESC/POS byte stream (commands are interpreted or skipped)."""
+    lines: list[str] = []
+    cur = bytearray()
+    i, n = 0, len(data)
+    while i < n:
+        b = data[i]
+        if b == 0x1B and i + 1 < n:  # ESC
+            cmd = data[i + 1]
+            if cmd == 0x40:  # ESC @ init
+                i += 2
+            elif cmd == 0x64 and i + 2 < n:  # ESC d n: print and feed n lines
+                if cur:
+                    lines.append(cur.decode("ascii", "replace"))
+                    cur = bytearray()
+                i += 3
+            else:  # ESC x n (bold, align, font...): one parameter byte
+                i += 3
+        elif b == 0x1D and i + 1 < n:  # GS
+            cmd = data[i + 1]
+            if cmd == 0x56:  # GS V m [n]: cut
+                m = data[i + 2] if i + 2 < n else 0
+                i += 4 if m in (65, 66) else 3
+            else:
+                i += 3
+        elif b == 0x0A:
+            lines.append(cur.decode("ascii", "replace"))
+            cur = bytearray()
+            i += 1
+        elif b == 0x0D:
+            i += 1
+        else:
+            cur.append(b)
+            i += 1
+    if cur:
+        lines.append(cur.decode("ascii", "replace"))
+    return lines
+
+
+def count_cuts(data: bytes) -> int:
+    return data.count(b"\x1dV")
+
+
+class CapturePrinter(Printer):
+    """Captures exactly the ESC/POS bytes the ESP32 printer driver would send."""
+
+    def __init__(self, width: int = escpos.WIDTH):
+        self.width = width
+        self.data = bytearray()
+        self.receipts: list[bytes] = []
+
+    def print_lines(self, lines):
+        raw = escpos.encode_receipt(lines, self.width)
+        self.data.extend(raw)
+        self.receipts.append(raw)
+
+    def text_lines(self) -> list[str]:
+        return render_escpos(self.receipts[-1]) if self.receipts else []
+
+
+class RecordingIndicator(Indicator):
+    def __init__(self):
+        self.events: list[str] = []
+
+    def ok(self):
+        self.events.append("ok")
+
+    def error(self):
+        self.events.append("error")
+
+
+def build() -> Hardware:
+    return Hardware(QueueScanner(), QueueKeypad(), CaptureDisplay(), CapturePrinter(),
+                    RecordingIndicator())

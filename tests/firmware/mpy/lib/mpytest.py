@@ -1,0 +1,193 @@
+# ruff: noqa: UP031  (MicroPython test script: %-formatting kept on purpose)
+# Minimal test helpers and hardware fakes shared by the MicroPython test scripts
+# (and importable from CPython tests too).
+from vafa.hw import Display, Hardware, Indicator, Keypad, Printer, Scanner
+
+KEY = bytes(range(32))
+KEY_HEX = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+
+_passed = []
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+    _passed.append(what)
+
+
+def eq(a, b, what):
+    if a != b:
+        raise AssertionError("%s: %r != %r" % (what, a, b))
+    _passed.append(what)
+
+
+def raises(exc, fn, *args):
+    try:
+        fn(*args)
+    except exc:
+        return True
+    raise AssertionError("%r did not raise %r" % (fn, exc))
+
+
+def done(name):
+    print("%s: %d checks passed" % (name, len(_passed)))
+
+
+def config(device_id="t01"):
+    from vafa.config import validate
+
+    return validate({
+        "device_id": device_id, "key_hex": KEY_HEX, "lang": "en",
+        "club_name": "Vafa Demo Club",
+        "mqtt": {"host": "127.0.0.1", "port": 18830, "user": device_id,
+                 "password": "pw", "tls": False, "keepalive_s": 30},
+    })
+
+
+class FakeScanner(Scanner):
+    def __init__(self):
+        self.queue = []
+
+    def read(self):
+        return self.queue.pop(0) if self.queue else None
+
+
+class FakeKeypad(Keypad):
+    def __init__(self):
+        self.queue = []
+
+    def get_key(self):
+        return self.queue.pop(0) if self.queue else None
+
+
+class FakeDisplay(Display):
+    def __init__(self):
+        self.lines = []
+
+    def show(self, lines):
+        self.lines = list(lines)
+
+    def text(self):
+        return "\n".join(self.lines)
+
+
+class FakePrinter(Printer):
+    def __init__(self):
+        self.receipts = []
+
+    def print_lines(self, lines):
+        self.receipts.append(list(lines))
+
+
+class FakeIndicator(Indicator):
+    def __init__(self):
+        self.events = []
+
+    def ok(self):
+        self.events.append("ok")
+
+    def error(self):
+        self.events.append("error")
+
+
+class FakeNet:
+    """Stands in for vafa.net.Session."""
+
+    def __init__(self, connected=True):
+        self.connected = connected
+        self.published = []
+        self.handler = None
+        self.polls = 0
+
+    def set_handler(self, fn):
+        self.handler = fn
+
+    def publish_request(self, frame, now_ms=None):
+        if not self.connected:
+            return False
+        self.published.append(frame)
+        return True
+
+    def poll(self, now_ms=None):
+        self.polls += 1
+
+
+class FakeUMQTT:
+    """umqtt.simple.MQTTClient look-alike recording what the session does."""
+
+    instances = []
+
+    def __init__(self, fail_connect=False):
+        self.calls = []
+        self.inbox = []
+        self.cb = None
+        self.fail_connect = fail_connect
+        FakeUMQTT.instances.append(self)
+
+    def set_callback(self, f):
+        self.cb = f
+
+    def set_last_will(self, topic, msg, retain=False, qos=0):
+        self.calls.append(("will", topic, msg, retain, qos))
+
+    def connect(self, clean_session=True):
+        if self.fail_connect:
+            raise OSError(111)
+        self.calls.append(("connect", clean_session))
+        return False
+
+    def subscribe(self, topic, qos=0):
+        self.calls.append(("sub", topic, qos))
+
+    def publish(self, topic, msg, retain=False, qos=0):
+        self.calls.append(("pub", topic, msg, retain, qos))
+
+    def check_msg(self):
+        while self.inbox:
+            t, m = self.inbox.pop(0)
+            self.cb(t, m)
+
+    def ping(self):
+        self.calls.append(("ping",))
+
+    def disconnect(self):
+        self.calls.append(("disconnect",))
+
+
+_tmp_n = [0]
+
+
+def tmpdir():
+    """A fresh empty directory (MicroPython: in the in-memory FS; CPython: tempfile)."""
+    import sys
+
+    if sys.implementation.name != "micropython":
+        import tempfile
+
+        return tempfile.mkdtemp(prefix="vafa-fw-")
+    import os
+
+    _tmp_n[0] += 1
+    d = "/tmp/t%d" % _tmp_n[0]
+    os.mkdir(d)
+    return d
+
+
+class Clock:
+    def __init__(self, t=1000):
+        self.t = t
+
+    def __call__(self):
+        return self.t
+
+
+def make_app(net=None, store_root=None, device_id="t01"):
+    from vafa.app import App
+    from vafa.store import Store
+
+    hw = Hardware(FakeScanner(), FakeKeypad(), FakeDisplay(), FakePrinter(), FakeIndicator())
+    net = net if net is not None else FakeNet()
+    clock = Clock()
+    app = App(config(device_id), hw, net, Store(store_root or tmpdir()), ticks_fn=clock,
+              time_fn=lambda: 1763800000)
+    return app, hw, net, clock

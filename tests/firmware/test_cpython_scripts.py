@@ -1,0 +1,13 @@
+"""The same firmware test scripts, run under CPython (with the micropython shim)."""
+
+import runpy
+
+import pytest
+
+from .conftest import MPY_SCRIPTS
+
+
+@pytest.mark.parametrize("script", MPY_SCRIPTS, ids=lambda p: p.stem)
+def test_under_cpython(script, capsys):
+    runpy.run_path(str(script), run_name="__main__")
+    assert "checks passed" in capsys.readouterr().out

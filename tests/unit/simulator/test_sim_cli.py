@@ -1,0 +1,97 @@
+"""CLI argument validation and the paths that need no broker."""
+
+import json
+import socket
+
+import pytest
+
+from simulator import cli
+
+KEY_HEX = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def instance(tmp_path):
+    d = tmp_path / "instance" / "devices" / "t01"
+    d.mkdir(parents=True)
+    port = _free_port()  # nothing listens there
+    (d / "config.json").write_text(json.dumps({
+        "device_id": "t01", "key_hex": KEY_HEX, "lang": "en", "club_name": "Vafa Demo Club",
+        "mqtt": {"host": "127.0.0.1", "port": port, "user": "t01", "password": "pw",
+                 "tls": False, "keepalive_s": 30},
+    }))
+    return tmp_path / "instance", port
+
+
+def _run(capsys, *argv):
+    with pytest.raises(SystemExit) as e:
+        cli.parse_args(list(argv))
+    return e.value.code, capsys.readouterr().err
+
+
+def test_negative_amount_is_a_usage_error(capsys):
+    code, err = _run(capsys, "--headless", "--scan", "9900010000000019", "--amount", "-5")
+    assert code == 2 and "amount must be > 0" in err
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["--headless", "--scan", "9900010000000019", "--amount", "abc"], "integer"),
+    (["--headless", "--scan", "9900010000000019", "--amount", "0"], "> 0"),
+    (["--headless", "--amount", "100"], "--scan"),
+    (["--headless", "--scan", "9900010000000019"], "--amount"),
+    (["--headless", "--scan", "9900010000000019", "--lookup", "--amount", "5"], "--lookup"),
+    (["--headless", "--scan", "9900010000000019", "--amount", "5", "--use-credit", "-2"],
+     "use-credit"),
+    (["--headless", "--scan", "9900010000000019", "--amount", "5", "--timeout-s", "0"], "> 0"),
+])
+def test_usage_errors(capsys, argv, msg):
+    code, err = _run(capsys, *argv)
+    assert code == 2 and msg in err
+
+
+def test_script_keys():
+    a = cli.parse_args(["--headless", "--scan", "9900010000000019", "--amount", "250000",
+                        "--use-credit", "-1"])
+    assert cli.script_keys(a) == list("250000") + ["U", "E"]
+    a = cli.parse_args(["--headless", "--scan", "9900010000000019", "--lookup"])
+    assert cli.script_keys(a) == ["L"]
+    a = cli.parse_args(["--headless", "--scan", "9900010000000019", "--amount", "7"])
+    assert cli.script_keys(a) == ["7", "E"] and a.use_credit == 0 and a.timeout_s == 10
+
+
+def test_bad_card_is_refused_without_network(instance, capsys):
+    inst, _ = instance
+    code = cli.main(["--headless", "--instance-dir", str(inst), "--scan", "9900010000000018",
+                     "--amount", "1000"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "Invalid card" in out
+    assert "not a valid card" in err and "nothing was sent" in err
+    assert not (inst / "devices" / "t01" / "seq").exists()
+
+
+def test_missing_config(tmp_path, capsys):
+    code = cli.main(["--headless", "--instance-dir", str(tmp_path), "--scan",
+                     "9900010000000019", "--amount", "1000"])
+    assert code == 2
+    assert "config" in capsys.readouterr().err
+
+
+def test_broker_unreachable_names_host_and_port(instance, capsys):
+    inst, port = instance
+    code = cli.main(["--headless", "--instance-dir", str(inst), "--scan", "9900010000000019",
+                     "--amount", "1000", "--timeout-s", "3"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"127.0.0.1:{port}" in err and "cannot connect" in err
+
+
+def test_window_mode_not_available(capsys):
+    assert cli.main([]) == 2
+    assert "--headless" in capsys.readouterr().err

@@ -1,0 +1,60 @@
+"""Simulated hardware and the ESC/POS rendering of the simulated printer."""
+
+import pytest
+from vafa import escpos
+
+from simulator import hardware
+
+
+def test_queue_scanner_and_keypad():
+    s = hardware.QueueScanner(["9900010000000019"])
+    assert s.read() == "9900010000000019"
+    assert s.read() is None
+    k = hardware.QueueKeypad("12E")
+    assert [k.get_key() for _ in range(4)] == ["1", "2", "E", None]
+    with pytest.raises(ValueError):
+        k.press("X")
+
+
+def test_display_keeps_history():
+    d = hardware.CaptureDisplay()
+    d.show(["a", 1])
+    d.show(["b"])
+    assert d.lines == ["b"] and d.history == [["a", "1"], ["b"]]
+    assert d.text() == "b"
+
+
+def test_printer_captures_escpos_bytes_and_renders_text():
+    p = hardware.CapturePrinter()
+    p.print_lines(["Vafa Demo Club", "Pay: 237,500", "x" * 40])
+    raw = p.receipts[0]
+    assert raw == escpos.encode_receipt(["Vafa Demo Club", "Pay: 237,500", "x" * 40])
+    assert raw.startswith(b"\x1b@") and raw.endswith(b"\x1dVB\x00")
+    assert p.text_lines() == ["Vafa Demo Club", "Pay: 237,500", "x" * 32, "x" * 8]
+    assert hardware.count_cuts(bytes(p.data)) == 1
+
+
+def test_render_escpos_skips_commands():
+    data = b"\x1b@\x1b\x61\x01Centered\n\x1bE\x01Bold\x1bE\x00\r\n\x1bd\x02\x1dV\x00tail"
+    assert hardware.render_escpos(data) == ["Centered", "Bold", "tail"]
+
+
+def test_non_ascii_becomes_question_marks():
+    p = hardware.CapturePrinter()
+    p.print_lines(["سارا"])
+    assert p.text_lines() == ["????"]
+
+
+def test_indicator_records():
+    i = hardware.RecordingIndicator()
+    i.ok()
+    i.error()
+    i.tick(0)
+    assert i.events == ["ok", "error"]
+
+
+def test_build_has_all_parts():
+    hw = hardware.build()
+    for part in ("scanner", "keypad", "display", "printer", "indicator"):
+        assert getattr(hw, part) is not None
+    hw.deinit()
