@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from card_spec import normalize_digits
 from simulator import hardware
 from simulator.mqtt_adapter import PahoUMQTTClient
 
@@ -62,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--instance-dir", default="instance", type=Path,
                    help="instance directory holding devices/<id>/config.json (default: instance)")
     p.add_argument("--config", type=Path, help="config.json path (overrides --instance-dir)")
-    p.add_argument("--scan", metavar="CARD", help="card number the scanner reads")
+    # A barcode carries ASCII digits; a person typing the argument may use Persian ones.
+    p.add_argument("--scan", metavar="CARD", type=normalize_digits,
+                   help="card number the scanner reads")
     p.add_argument("--amount", type=_positive_amount, help="purchase amount in rials")
     p.add_argument("--use-credit", type=_use_credit, default=0, metavar="N|-1",
                    help="credit to spend: 0 none (default), -1 as much as allowed, N rials")

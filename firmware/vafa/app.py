@@ -9,21 +9,7 @@ from micropython import const
 
 from vafa import protocol
 from vafa.card import is_valid_card, mask_card
-
-try:
-    from time import ticks_add, ticks_diff, ticks_ms
-except ImportError:  # CPython
-    import time as _time
-
-    def ticks_ms():
-        return int(_time.monotonic() * 1000)
-
-    def ticks_diff(a, b):
-        return a - b
-
-    def ticks_add(a, d):
-        return a + d
-
+from vafa.clock import ticks_add, ticks_diff, ticks_ms
 
 IDLE = const(0)
 CARD = const(1)

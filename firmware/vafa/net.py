@@ -8,24 +8,11 @@ import json
 
 from micropython import const
 
+from vafa.clock import ticks_add, ticks_diff, ticks_ms
 from vafa.version import VERSION
 
 BACKOFF_MIN_MS = const(1000)
 BACKOFF_MAX_MS = const(30000)
-
-try:
-    from time import ticks_add, ticks_diff, ticks_ms
-except ImportError:  # CPython
-    import time as _time
-
-    def ticks_ms():
-        return int(_time.monotonic() * 1000)
-
-    def ticks_diff(a, b):
-        return a - b
-
-    def ticks_add(a, d):
-        return a + d
 
 
 def topic(device_id, leaf):
