@@ -8,7 +8,7 @@ VENV_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 # Debian packages as command=package pairs.
 RUN_PACKAGES := mosquitto=mosquitto
-TEST_PACKAGES := mosquitto=mosquitto node=nodejs npm=npm
+TEST_PACKAGES := mosquitto=mosquitto node=nodejs npm=npm xvfb-run=xvfb xauth=xauth
 PYTEST_ARGS ?=
 
 .PHONY: run test lint system-run system-test clean help

@@ -18,8 +18,6 @@ MAX_ITEMS = 50
 DEVICE_ID_PATTERN = re.compile(r"[a-z0-9-]{3,32}")
 REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
 OPS = ("lookup", "purchase", "refund", "topup")
-# Ops this backend version implements; the rest answer BAD_REQUEST naming the op.
-IMPLEMENTED_OPS = ("lookup", "purchase")
 
 REQUEST_TOPIC_PREFIX = "vafa/v1/dev/"
 
@@ -128,8 +126,6 @@ def parse_request(body: bytes) -> Request:
     op = data.get("op")
     if op not in OPS:
         fail("op", f"unknown op {op!r}")
-    if op not in IMPLEMENTED_OPS:
-        fail("op", f"{op} is not supported by this backend yet")
     card = data.get("card")
     if not isinstance(card, str) or not card.isascii() or not card.isdigit() or len(card) != 16:
         fail("card", "must be 16 digits", "CARD_INVALID")
@@ -137,7 +133,8 @@ def parse_request(body: bytes) -> Request:
         fail("card", "check digit is wrong", "CARD_INVALID")
 
     amount = data.get("amount")
-    if op in ("purchase", "topup"):
+    # A refund's amount is optional: without it the whole purchase is refunded.
+    if op in ("purchase", "topup") or (op == "refund" and amount is not None):
         if not _is_int(amount) or not 0 < amount <= MAX_AMOUNT_RIALS:
             fail("amount", "must be a positive integer number of rials")
     elif amount is not None:
@@ -172,11 +169,18 @@ def parse_request(body: bytes) -> Request:
         items = tuple(parsed)
 
     ref = data.get("ref")
-    if ref is not None and (not isinstance(ref, str) or not REQUEST_ID_PATTERN.fullmatch(ref)):
-        fail("ref", "must be a request id")
+    if op == "refund" and ref is None:
+        fail("ref", "a refund names the purchase's request id")
+    if ref is not None and (
+        op != "refund" or not isinstance(ref, str) or not REQUEST_ID_PATTERN.fullmatch(ref)
+    ):
+        fail("ref", "must be a request id, on a refund")
     offline = data.get("offline", False)
     if not isinstance(offline, bool):
         fail("offline", "must be true or false")
+    # Only earn-only purchases may wait in a terminal's journal (PROTOCOL.md).
+    if offline and (op != "purchase" or use_credit != 0):
+        fail("offline", "only purchases without spending credit can be replayed offline")
     return Request(request_id, seq, ts, op, card, amount, use_credit, items, ref, offline)
 
 

@@ -56,7 +56,7 @@ def prepare(app: Flask) -> None:
     from backend.cli import write_demo
     from backend.services import demo, devices
 
-    flask_migrate.upgrade(directory=str(Path(__file__).parent / "migrations"))
+    flask_migrate.upgrade(directory=str(Path(__file__).parent / "migrations"), revision="heads")
     if not demo.club_exists(db.session):
         result = demo.seed_demo(db.session, datetime.now(UTC))
         write_demo(result)

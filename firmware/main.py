@@ -7,9 +7,13 @@ import machine
 from micropython import const
 from vafa import config as vconfig
 from vafa.app import App
+from vafa.journal import Journal
 from vafa.net import Session
 from vafa.store import Store
 
+# The loop feeds the watchdog every LOOP_MS; only a hang (a socket that ignores its
+# timeout, a driver stuck on the bus) lets it expire and reset the board. 30 s is above
+# the worst bounded wait in a pass (socket timeout 5 s x connect + subscribe + publish).
 WDT_MS = const(30000)
 LOG_FILE = "error.log"
 LOG_MAX = const(8192)
@@ -95,7 +99,9 @@ async def main():
     synced = False
     net = Session(mqtt_factory(cfg), cfg["device_id"], keepalive_s=cfg["mqtt"]["keepalive_s"],
                   time_fn=time.time, link_ok=wlan.isconnected, log=log)
-    app = App(cfg, hw, net, Store("/data"), log=log)
+    journal = Journal("/data")
+    app = App(cfg, hw, net, Store("/data"), log=log, journal=journal,
+              config_loader=lambda: vconfig.load("config.json"))
     app.on_reboot = machine.reset
 
     def feed():

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
-import time
 from pathlib import Path
 
 from card_spec import normalize_digits
-from simulator import hardware
-from simulator.mqtt_adapter import PahoUMQTTClient
+from simulator import script as sim_script
 
 EXIT_OK = 0
 EXIT_REFUSED = 1  # ok:false from the backend, or the terminal refused the input
@@ -58,7 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
                "2 no response / broker unreachable / usage error.",
     )
     p.add_argument("--headless", action="store_true",
-                   help="run one scripted transaction and print display and receipt")
+                   help="no window: run one transaction (--scan ...) or a script of steps "
+                        "(--script/--steps) and print every display frame and receipt")
+    p.add_argument("--script", type=Path, metavar="FILE",
+                   help="steps, one per line (# comments): " + sim_script.STEP_HELP)
+    p.add_argument("--steps", metavar="STEPS",
+                   help="the same steps, comma separated, e.g. "
+                        "'scan:9900010000000019,keys:250000E,wait:500,net:off'")
     p.add_argument("--device", default="t01", help="device id (default: t01)")
     p.add_argument("--instance-dir", default="instance", type=Path,
                    help="instance directory holding devices/<id>/config.json (default: instance)")
@@ -70,8 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--use-credit", type=_use_credit, default=0, metavar="N|-1",
                    help="credit to spend: 0 none (default), -1 as much as allowed, N rials")
     p.add_argument("--lookup", action="store_true", help="balance lookup instead of a purchase")
+    p.add_argument("--screenshot", type=Path, metavar="PNG",
+                   help="window: run --steps/--script in the window, save a screenshot "
+                        "of it and exit")
     p.add_argument("--timeout-s", type=_positive_float, default=10.0,
-                   help="give up after this many seconds (default: 10)")
+                   help="give up waiting for a response or a connection after this many "
+                        "seconds (default: 10)")
     p.add_argument("-v", "--verbose", action="store_true", help="log firmware messages")
     return p
 
@@ -79,6 +86,26 @@ def build_parser() -> argparse.ArgumentParser:
 def parse_args(argv=None) -> argparse.Namespace:
     p = build_parser()
     a = p.parse_args(argv)
+    a.step_list = None
+    if a.script is not None or a.steps is not None:
+        if a.script is not None and a.steps is not None:
+            p.error("give --script or --steps, not both")
+        if a.scan or a.amount is not None or a.lookup:
+            p.error("--script/--steps cannot be combined with --scan/--amount/--lookup")
+        try:
+            text = a.script.read_text() if a.script is not None else a.steps
+            a.step_list = sim_script.parse(text, separator="\n" if a.script else ",")
+        except OSError as e:
+            p.error(f"cannot read script {a.script}: {e.strerror}")
+        except sim_script.StepError as e:
+            p.error(str(e))
+        a.headless = a.headless or a.screenshot is None
+        return a
+    if a.screenshot is not None:
+        a.step_list = []
+        if a.headless:
+            p.error("--screenshot is for the window, not --headless")
+        return a
     if not a.headless:
         return a
     if not a.scan:
@@ -113,106 +140,117 @@ def _print_screen(hw) -> None:
         print(line)
 
 
-def run_headless(args) -> int:
-    from vafa import app as vapp
-    from vafa import config as vconfig
-    from vafa.net import Session
-    from vafa.store import Store
+def _config_path(args) -> Path:
+    return args.config or args.instance_dir / "devices" / args.device / "config.json"
 
-    cfg_path = args.config or args.instance_dir / "devices" / args.device / "config.json"
+
+def _load_terminal(args, log):
+    from vafa import config as vconfig
+
+    from simulator.terminal import SimTerminal
+
     try:
-        cfg = vconfig.load(str(cfg_path))
+        return SimTerminal(_config_path(args), log=log)
     except vconfig.ConfigError as e:
         _err(f"{e} (config for device {args.device!r}; run the backend seed or pass --config)")
-        return EXIT_NO_RESPONSE
-    store_root = Path(cfg_path).resolve().parent
-    m = cfg["mqtt"]
-    broker = f"{m['host']}:{m['port']}"
-    log_lines: list[str] = []
+        return None
+
+
+def _print_report(term) -> None:
+    j = term.journal
+    if j.torn_records:
+        print(f"[journal] dropped {j.torn_records} torn record ({j.torn_bytes} bytes): "
+              "a sale being saved when the power went; it was never confirmed")
+
+
+def run_headless(args) -> int:
+    from vafa import app as vapp
 
     def log(s: str) -> None:
-        log_lines.append(s)
         if args.verbose:
             print(f"[firmware] {s}", file=sys.stderr)
 
-    def factory():
-        return PahoUMQTTClient(cfg["device_id"], m["host"], port=m["port"], user=m["user"],
-                               password=m["password"], keepalive=m["keepalive_s"],
-                               ssl=True if m["tls"] else None)
-
-    hw = hardware.build()
-    net = Session(factory, cfg["device_id"], keepalive_s=m["keepalive_s"], time_fn=time.time,
-                  log=log)
-    app = vapp.App(cfg, hw, net, Store(str(store_root)), log=log)
-    app.show_idle()
-
-    # The terminal refuses a bad card itself: nothing is sent, no broker needed.
-    app.on_scan(args.scan)
-    if app.outcome == vapp.OUT_INVALID_CARD:
-        _print_screen(hw)
-        _err(f"{args.scan!r} is not a valid card number (16 digits, Luhn); nothing was sent")
-        return EXIT_REFUSED
-    app.show_idle()
-
-    if not net.connect():
-        reason = log_lines[-1] if log_lines else "unknown reason"
-        _err(f"cannot connect to the MQTT broker at {broker}: {reason}")
+    term = _load_terminal(args, log)
+    if term is None:
         return EXIT_NO_RESPONSE
-
-    hw.scanner.scan(args.scan)
-    hw.keypad.press(*script_keys(args))
-
-    async def drive() -> bool:
-        task = asyncio.ensure_future(app.run())
-        deadline = time.monotonic() + args.timeout_s
-        credit_set = False
-        try:
-            while time.monotonic() < deadline:
-                if args.use_credit > 0 and not credit_set and app.state in (vapp.CARD,
-                                                                             vapp.AMOUNT):
-                    app.use_credit = args.use_credit  # a rial amount: no key for it yet
-                    credit_set = True
-                if app.outcome is not None and app.state == vapp.RESULT:
-                    return True
-                if task.done():
-                    task.result()  # re-raise a crash of the app loop
-                    return False
-                await asyncio.sleep(0.01)
-            return False
-        finally:
-            app.stop()
-            await task
-
+    hw, app = term.hw, term.app
     try:
-        finished = asyncio.run(drive())
-    finally:
-        net.close()
-        hw.deinit()
+        _print_report(term)
+        # The terminal refuses a bad card itself: nothing is sent, no broker needed.
+        app.on_scan(args.scan)
+        if app.outcome == vapp.OUT_INVALID_CARD:
+            _print_screen(hw)
+            _err(f"{args.scan!r} is not a valid card number (16 digits, Luhn); "
+                 "nothing was sent")
+            return EXIT_REFUSED
+        app.show_idle()
+        if not term.net.connect():
+            reason = term.log_lines[-1] if term.log_lines else "unknown reason"
+            _err(f"cannot connect to the MQTT broker at {term.broker}: {reason}")
+            return EXIT_NO_RESPONSE
+        hw.scanner.scan(args.scan)
+        hw.keypad.press(*script_keys(args))
+        credit_set = False
 
-    if not finished:
-        _print_screen(hw)
-        _err(f"timed out after {args.timeout_s:g} s waiting for the backend's response "
-             f"via the MQTT broker at {broker}")
-        return EXIT_NO_RESPONSE
+        def finished() -> bool:
+            nonlocal credit_set
+            if args.use_credit > 0 and not credit_set and app.state in (vapp.CARD,
+                                                                         vapp.AMOUNT):
+                app.use_credit = args.use_credit  # a rial amount: no key for it yet
+                credit_set = True
+            return app.outcome is not None and app.state == vapp.RESULT
+
+        done = term.run_until(finished, args.timeout_s)
+    finally:
+        term.close()
+
     _print_screen(hw)
+    if not done:
+        _err(f"timed out after {args.timeout_s:g} s waiting for the backend's response "
+             f"via the MQTT broker at {term.broker}")
+        return EXIT_NO_RESPONSE
     if app.outcome == vapp.OUT_NO_CONNECTION:
-        _err(f"no response from the backend via the MQTT broker at {broker} "
+        _err(f"no response from the backend via the MQTT broker at {term.broker} "
              f"after {vapp.MAX_RESENDS} resends")
         return EXIT_NO_RESPONSE
     if hw.printer.receipts:
         print("[receipt]")
         for line in hw.printer.text_lines():
             print(line)
-    if app.outcome == vapp.OUT_OK:
+    if app.outcome in (vapp.OUT_OK, vapp.OUT_OFFLINE):
         return EXIT_OK
     r = app.last_response or {}
     _err(f"{r.get('code', '?')}: {r.get('msg', '')}")
     return EXIT_REFUSED
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    if not args.headless:
-        print("window mode not yet available, use --headless", file=sys.stderr)
+def run_script(args) -> int:
+    def log(s: str) -> None:
+        if args.verbose:
+            print(f"[firmware] {s}", file=sys.stderr)
+
+    term = _load_terminal(args, log)
+    if term is None:
         return EXIT_NO_RESPONSE
+    try:
+        _print_report(term)
+        return sim_script.run(term, args.step_list, timeout_s=args.timeout_s,
+                              out=print, err=_err)
+    finally:
+        term.close()
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "load":
+        from simulator import load
+
+        return load.main(argv[1:])
+    args = parse_args(argv)
+    if args.step_list is not None and args.headless:
+        return run_script(args)
+    if not args.headless:
+        from simulator import window
+
+        return window.main(args)
     return run_headless(args)

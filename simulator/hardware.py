@@ -7,7 +7,7 @@ import collections
 from vafa import escpos
 from vafa.hw import Display, Hardware, Indicator, Keypad, Printer, Scanner
 
-VALID_KEYS = frozenset("0123456789CBEUL")
+VALID_KEYS = frozenset("0123456789CBEULR")
 
 
 class QueueScanner(Scanner):

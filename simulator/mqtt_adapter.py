@@ -24,7 +24,7 @@ class PahoUMQTTClient:
     thread."""
 
     def __init__(self, client_id, server, port=0, user=None, password=None, keepalive=0,
-                 ssl=None):
+                 ssl=None, link=None):
         self.client_id = client_id
         self.server = server
         self.port = port or (8883 if ssl else 1883)
@@ -32,6 +32,9 @@ class PahoUMQTTClient:
         self.password = password
         self.keepalive = keepalive or 60
         self.ssl = ssl
+        # A simulator.terminal.Link: while it is down every socket operation fails with
+        # OSError, like umqtt.simple on an ESP32 whose Wi-Fi dropped.
+        self.link = link
         self._cb = None
         self._will = None
         self._client: mqtt.Client | None = None
@@ -52,6 +55,8 @@ class PahoUMQTTClient:
         self._will = (topic, msg, qos, retain)
 
     def connect(self, clean_session=True, timeout=WAIT_S):
+        self._link_up()
+        timeout = timeout or WAIT_S
         c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id,
                         clean_session=clean_session, protocol=mqtt.MQTTv311)
         if self.user is not None:
@@ -136,7 +141,12 @@ class PahoUMQTTClient:
                 c.loop_stop()
 
     # -- paho callbacks (network thread) ---------------------------------------------
+    def _link_up(self) -> None:
+        if self.link is not None and not self.link.up:
+            raise OSError("network is down (simulated)")
+
     def _require(self) -> mqtt.Client:
+        self._link_up()
         if self._client is None or not self._connected:
             raise OSError("MQTT not connected")
         return self._client

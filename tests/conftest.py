@@ -21,7 +21,7 @@ from tests.support.broker import MosquittoProcess, free_port
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 DATABASE_KINDS = ["sqlite"] + (["postgresql"] if TEST_DATABASE_URL else [])
-NOW = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)  # a Saturday, 13 Azar 1405
+NOW = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)  # a Saturday: 30 Aban 1405, 13:00 in Tehran
 
 
 def make_config(instance_dir: Path, database_url: str, **overrides) -> Config:
@@ -79,7 +79,7 @@ def build_app(tmp_path_factory, databases, kind: str, **overrides):
     instance_dir = tmp_path_factory.mktemp("instance")
     app = create_app(make_config(instance_dir, databases.url(kind), **overrides))
     with app.app_context():
-        flask_migrate.upgrade(directory=str(Path("backend/migrations").resolve()))
+        flask_migrate.upgrade(directory=str(Path("backend/migrations").resolve()), revision="heads")
     return app
 
 

@@ -2,19 +2,24 @@
 
 Entries are append-only; a member's balance on an account is the sum of its entries, and
 the cached columns on `member` move in the same transaction. A transaction is posted at
-most once per idempotency key. Callers run inside their own database transaction and
-call `lock_member` before reading balances they will change.
+most once per idempotency key. Credit lives in lots (`credit_lot`): credit coming in
+opens a lot (with its expiry and branch); credit going out is taken from the
+soonest-expiring lots first, and each take is recorded as an allocation. The lots'
+remaining amounts always add up to the credit balance.
+
+Callers run inside their own database transaction and call `lock_member` before reading
+balances they will change.
 """
 
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from backend.errors import InsufficientBalance
-from backend.models import LedgerEntry, LedgerTransaction, Member
+from backend.models import CreditAllocation, CreditLot, LedgerEntry, LedgerTransaction, Member
 
 _BALANCE_COLUMNS = {"credit": "credit_balance_rials", "points": "points_balance"}
 
@@ -23,6 +28,13 @@ _BALANCE_COLUMNS = {"credit": "credit_balance_rials", "points": "points_balance"
 class Movement:
     account: str
     amount: int
+    # Credit coming in: when it expires (None: never) and where it was earned (None:
+    # spendable at every branch).
+    expires_at: datetime | None = None
+    branch_id: int | None = None
+    # Credit going out because an earlier award is taken back (refunds, expiry): it may
+    # come from any lot, expired or earned at another branch.
+    clawback: bool = False
 
 
 def lock_member(session: Session, member_id: int) -> Member:
@@ -30,7 +42,7 @@ def lock_member(session: Session, member_id: int) -> Member:
 
     An UPDATE rather than SELECT … FOR UPDATE because it locks on every database: a row
     lock on PostgreSQL, and on SQLite the statement runs inside the BEGIN IMMEDIATE
-    transaction that already holds the write lock.
+    transaction that already holds the write lock. Lock several members in id order.
     """
     result = session.execute(
         update(Member)
@@ -50,6 +62,33 @@ def find_transaction(session: Session, idempotency_key: str) -> LedgerTransactio
     ).one_or_none()
 
 
+def _open_lots(session: Session, member_id: int, now: datetime, spend_branch_id: int | None,
+               clawback: bool) -> list[CreditLot]:
+    statement = select(CreditLot).where(
+        CreditLot.member_id == member_id, CreditLot.remaining_rials > 0
+    )
+    if not clawback:
+        statement = statement.where(
+            or_(CreditLot.expires_at.is_(None), CreditLot.expires_at > now)
+        )
+        if spend_branch_id is not None:
+            statement = statement.where(
+                or_(CreditLot.branch_id.is_(None), CreditLot.branch_id == spend_branch_id)
+            )
+    # Soonest expiry first, never-expiring last, oldest first within each.
+    statement = statement.order_by(
+        CreditLot.expires_at.is_(None), CreditLot.expires_at, CreditLot.id
+    )
+    return list(session.scalars(statement))
+
+
+def spendable_credit(session: Session, member_id: int, now: datetime,
+                     spend_branch_id: int | None = None) -> int:
+    """Credit the member can spend now (unexpired; at this branch when the policy says)."""
+    return sum(lot.remaining_rials for lot in _open_lots(
+        session, member_id, now, spend_branch_id, clawback=False))
+
+
 def post(
     session: Session,
     *,
@@ -59,11 +98,14 @@ def post(
     movements: Iterable[Movement],
     reason: str,
     now: datetime,
+    spend_branch_id: int | None = None,
 ) -> LedgerTransaction:
     """Append `movements` for a member already locked with `lock_member`.
 
     Returns the existing transaction if `idempotency_key` was posted before. Raises
-    InsufficientBalance, writing nothing, if an account would go below zero.
+    InsufficientBalance, writing nothing, if an account would go below zero or credit
+    going out is not covered by spendable lots (`spend_branch_id` limits spending to
+    lots of that branch and lots valid everywhere).
     """
     existing = find_transaction(session, idempotency_key)
     if existing is not None:
@@ -79,27 +121,109 @@ def post(
         if balance < 0:
             raise InsufficientBalance(f"{account} balance would become {balance}")
 
+    # Plan lot consumption before writing anything, so a refusal leaves no trace.
+    plans: list[list[tuple[CreditLot, int]]] = []
+    taken: dict[int, int] = {}
+    for movement in movements:
+        plan: list[tuple[CreditLot, int]] = []
+        if movement.account == "credit" and movement.amount < 0:
+            needed = -movement.amount
+            for lot in _open_lots(session, member.id, now, spend_branch_id, movement.clawback):
+                available = lot.remaining_rials - taken.get(lot.id, 0)
+                if available <= 0:
+                    continue
+                take = min(available, needed)
+                plan.append((lot, take))
+                taken[lot.id] = taken.get(lot.id, 0) + take
+                needed -= take
+                if needed == 0:
+                    break
+            if needed:
+                raise InsufficientBalance(f"{needed} rials of credit are not spendable here")
+        plans.append(plan)
+
     transaction = LedgerTransaction(
-        idempotency_key=idempotency_key,
-        kind=kind,
-        member_id=member.id,
-        reason=reason,
+        idempotency_key=idempotency_key, kind=kind, member_id=member.id, reason=reason,
         created_at=now,
     )
     session.add(transaction)
-    for movement in movements:
-        transaction.entries.append(
-            LedgerEntry(
-                member_id=member.id,
-                account=movement.account,
-                amount=movement.amount,
+    session.flush()
+    for movement, plan in zip(movements, plans, strict=True):
+        entry = LedgerEntry(member_id=member.id, account=movement.account,
+                            amount=movement.amount, created_at=now)
+        transaction.entries.append(entry)
+        if movement.account != "credit":
+            continue
+        if movement.amount > 0:
+            session.add(CreditLot(
+                member_id=member.id, transaction_id=transaction.id,
+                branch_id=movement.branch_id, amount_rials=movement.amount,
+                remaining_rials=movement.amount, expires_at=movement.expires_at,
                 created_at=now,
-            )
-        )
+            ))
+        else:
+            session.flush()
+            for lot, take in plan:
+                lot.remaining_rials -= take
+                session.add(CreditAllocation(entry_id=entry.id, lot_id=lot.id,
+                                             amount_rials=take))
     for account, balance in new_balances.items():
         setattr(member, _BALANCE_COLUMNS[account], balance)
     session.flush()
     return transaction
+
+
+def expire_lots(session: Session, member: Member, now: datetime) -> int:
+    """Take expired credit out of a locked member's balance through ledger entries.
+
+    One transaction per lot, keyed by the lot, so running the job twice expires nothing
+    twice. Returns the rials expired.
+    """
+    expired = session.scalars(
+        select(CreditLot).where(
+            CreditLot.member_id == member.id,
+            CreditLot.remaining_rials > 0,
+            CreditLot.expires_at.is_not(None),
+            CreditLot.expires_at <= now,
+        ).order_by(CreditLot.id)
+    ).all()
+    total = 0
+    for lot in expired:
+        amount = lot.remaining_rials
+        transaction = LedgerTransaction(
+            idempotency_key=f"expiry:lot:{lot.id}", kind="expiry", member_id=member.id,
+            reason=f"credit from {lot.created_at:%Y-%m-%d} expired", created_at=now,
+        )
+        session.add(transaction)
+        entry = LedgerEntry(member_id=member.id, account="credit", amount=-amount,
+                            created_at=now)
+        transaction.entries.append(entry)
+        session.flush()
+        session.add(CreditAllocation(entry_id=entry.id, lot_id=lot.id, amount_rials=amount))
+        lot.remaining_rials = 0
+        member.credit_balance_rials -= amount
+        total += amount
+    assert member.credit_balance_rials >= 0
+    session.flush()
+    return total
+
+
+def latest_expiry_of_spend(session: Session, transaction_id: int) -> tuple[bool, datetime | None]:
+    """(spent any credit, the latest expiry among the lots it came from; None = never).
+
+    Credit given back by a refund gets this expiry, so a refund never makes expiring
+    credit permanent."""
+    rows = session.execute(
+        select(CreditLot.expires_at)
+        .join(CreditAllocation, CreditAllocation.lot_id == CreditLot.id)
+        .join(LedgerEntry, LedgerEntry.id == CreditAllocation.entry_id)
+        .where(LedgerEntry.transaction_id == transaction_id)
+    ).scalars().all()
+    if not rows:
+        return False, None
+    if any(expiry is None for expiry in rows):
+        return True, None
+    return True, max(rows)
 
 
 def balance_from_entries(session: Session, member_id: int, account: str) -> int:
@@ -107,6 +231,15 @@ def balance_from_entries(session: Session, member_id: int, account: str) -> int:
     total = session.scalar(
         select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
             LedgerEntry.member_id == member_id, LedgerEntry.account == account
+        )
+    )
+    return int(total)
+
+
+def credit_in_lots(session: Session, member_id: int) -> int:
+    total = session.scalar(
+        select(func.coalesce(func.sum(CreditLot.remaining_rials), 0)).where(
+            CreditLot.member_id == member_id
         )
     )
     return int(total)

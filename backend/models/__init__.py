@@ -4,21 +4,49 @@ from backend.models.base import Base, UTCDateTime, utc_now
 from backend.models.club import Branch, Club, StaffUser, Tier
 from backend.models.devices import Device, TerminalRequest
 from backend.models.ledger import LedgerEntry, LedgerTransaction, Purchase
+from backend.models.loyalty import (
+    CreditAllocation,
+    CreditGrant,
+    CreditLot,
+    CreditTransfer,
+    Offer,
+    OfferRedemption,
+    PaymentInstrument,
+    Product,
+    PurchaseItem,
+    Refund,
+    TierChange,
+)
 from backend.models.members import Card, Member
+from backend.models.provisioning import CardBatch, CardSerialCounter, EnrolmentToken
 
 __all__ = [
     "Base",
     "Branch",
     "Card",
+    "CardBatch",
+    "CardSerialCounter",
     "Club",
+    "CreditAllocation",
+    "CreditGrant",
+    "CreditLot",
+    "CreditTransfer",
     "Device",
+    "EnrolmentToken",
     "LedgerEntry",
     "LedgerTransaction",
     "Member",
+    "Offer",
+    "OfferRedemption",
+    "PaymentInstrument",
+    "Product",
     "Purchase",
+    "PurchaseItem",
+    "Refund",
     "StaffUser",
     "TerminalRequest",
     "Tier",
+    "TierChange",
     "UTCDateTime",
     "utc_now",
 ]

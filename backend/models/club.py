@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.models.base import Base, UTCDateTime, utc_now
@@ -20,10 +20,29 @@ class Club(Base):
     point_value_rials: Mapped[int] = mapped_column(default=100)
     # Offline replays older than this are refused with STALE (PROTOCOL.md).
     offline_window_days: Mapped[int] = mapped_column(default=7)
+    # L7: points multiplier per Iranian weekday in percent, Saturday first.
+    weekday_points_percent: Mapped[list[int]] = mapped_column(
+        JSON, default=lambda: [100] * 7
+    )
+    # L8: the tier's credit % is given as an immediate discount instead of as credit.
+    instant_cashback: Mapped[bool] = mapped_column(default=False)
+    # L3: the rolling window tier thresholds are measured over.
+    tier_window_days: Mapped[int] = mapped_column(default=365)
+    # B3: whether credit earned at one branch can be spent at another.
+    credit_cross_branch: Mapped[bool] = mapped_column(default=True)
+    # L10: referral rewards.
+    referral_join_bonus_rials: Mapped[int] = mapped_column(default=0)
+    referral_first_purchase_bonus_rials: Mapped[int] = mapped_column(default=0)
+    referral_commission_bp: Mapped[int] = mapped_column(default=0)
+    # L11: credit transfer limits (0 = transfers disabled).
+    max_transfer_rials: Mapped[int] = mapped_column(default=0)
+    max_transfer_per_day_rials: Mapped[int] = mapped_column(default=0)
 
     __table_args__ = (
         CheckConstraint("point_value_rials >= 0", name="point_value_not_negative"),
         CheckConstraint("offline_window_days > 0", name="offline_window_positive"),
+        CheckConstraint("tier_window_days > 0", name="tier_window_positive"),
+        CheckConstraint("referral_commission_bp BETWEEN 0 AND 10000", name="commission_range"),
     )
 
 
@@ -72,10 +91,18 @@ class Tier(Base):
     discount_percent_bp: Mapped[int] = mapped_column(default=0)
     points_per_step: Mapped[int] = mapped_column(default=1)
     point_step_rials: Mapped[int] = mapped_column(default=10_000)
+    # L3: thresholds over the club's rolling window to belong in this tier.
+    min_spend_rials: Mapped[int] = mapped_column(default=0)
+    min_purchases: Mapped[int] = mapped_column(default=0)
+    qualify_mode: Mapped[str] = mapped_column(String(8), default="all")
+    # L6: caps on credit spent (None = no cap).
+    max_credit_per_invoice_rials: Mapped[int | None] = mapped_column()
+    max_credit_per_day_rials: Mapped[int | None] = mapped_column()
 
     __table_args__ = (
         CheckConstraint("credit_percent_bp BETWEEN 0 AND 10000", name="credit_percent_range"),
         CheckConstraint("discount_percent_bp BETWEEN 0 AND 10000", name="discount_percent_range"),
         CheckConstraint("points_per_step >= 0", name="points_per_step_not_negative"),
         CheckConstraint("point_step_rials > 0", name="point_step_positive"),
+        CheckConstraint("qualify_mode IN ('all', 'any')", name="qualify_mode_known"),
     )

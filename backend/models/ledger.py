@@ -64,9 +64,13 @@ class Purchase(Base):
     credit_earned_rials: Mapped[int]
     points_earned: Mapped[int]
     offline: Mapped[bool] = mapped_column(default=False)
+    # Referrer's commission on this purchase (L10), reversed in proportion on refunds.
+    commission_member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
+    commission_rials: Mapped[int] = mapped_column(default=0)
+    refunded_amount_rials: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
-    member: Mapped[Member] = relationship()
+    member: Mapped[Member] = relationship(foreign_keys=[member_id])
 
     __table_args__ = (
         CheckConstraint("amount_rials > 0", name="amount_positive"),
@@ -75,4 +79,7 @@ class Purchase(Base):
             name="payable_adds_up",
         ),
         CheckConstraint("payable_rials >= 0", name="payable_not_negative"),
+        CheckConstraint(
+            "refunded_amount_rials BETWEEN 0 AND amount_rials", name="refund_within_amount"
+        ),
     )

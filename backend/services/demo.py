@@ -44,18 +44,29 @@ def seed_demo(session: Session, now: datetime, rng_seed: int = 1403) -> DemoResu
     if club_exists(session):
         raise RuntimeError("the database already has a club; the demo needs an empty one")
     rng = random.Random(rng_seed)
-    session.add(Club(id=1, name="Vafa Demo Club", name_fa="باشگاه مشتریان وفا",
-                     point_value_rials=100))
+    session.add(Club(
+        id=1, name="Vafa Demo Club", name_fa="باشگاه مشتریان وفا", point_value_rials=100,
+        # Double points on Saturdays, the first day of the Iranian week (L7).
+        weekday_points_percent=[200, 100, 100, 100, 100, 100, 100],
+        referral_join_bonus_rials=20_000, referral_first_purchase_bonus_rials=30_000,
+        referral_commission_bp=100, max_transfer_rials=2_000_000,
+        max_transfer_per_day_rials=5_000_000,
+    ))
     central = Branch(code="tehran", name="شعبه مرکزی تهران")
     second = Branch(code="isfahan", name="شعبه اصفهان")
     session.add_all([central, second])
     tiers = [
         Tier(code="bronze", name="bronze", name_fa="برنزی", rank=1, credit_percent_bp=200,
              discount_percent_bp=0, points_per_step=1, point_step_rials=10_000),
+        # Silver: 5 million toman or 10 purchases in a year; gold: 20 million toman and
+        # 20 purchases (L3).
         Tier(code="silver", name="silver", name_fa="نقره‌ای", rank=2, credit_percent_bp=500,
-             discount_percent_bp=500, points_per_step=1, point_step_rials=10_000),
+             discount_percent_bp=500, points_per_step=1, point_step_rials=10_000,
+             min_spend_rials=50_000_000, min_purchases=10, qualify_mode="any",
+             max_credit_per_invoice_rials=5_000_000),
         Tier(code="gold", name="gold", name_fa="طلایی", rank=3, credit_percent_bp=800,
-             discount_percent_bp=1000, points_per_step=2, point_step_rials=10_000),
+             discount_percent_bp=1000, points_per_step=2, point_step_rials=10_000,
+             min_spend_rials=200_000_000, min_purchases=20, qualify_mode="all"),
     ]
     session.add_all(tiers)
     session.flush()

@@ -107,3 +107,56 @@ def write_broker_config(
         broker.BrokerUser(backend_username, broker.mosquitto_password_hash(backend_password)),
         [broker.BrokerUser(device.id, device.mqtt_password_hash) for device in devices],
     )
+
+
+def revoke_device(session: Session, device_id: str) -> Device:
+    """Disable a terminal: the worker drops its frames from now on, and the next broker
+    files leave it out. The caller commits, then regenerates the broker files."""
+    device = session.get(Device, device_id)
+    if device is None:
+        raise BadRequest("device_id", f"no device {device_id}")
+    device.status = "revoked"
+    session.flush()
+    return device
+
+
+def reload_broker(pid_file: Path, conf_path: Path | None = None) -> bool:
+    """Send SIGHUP to our Mosquitto so it rereads the password file and ACL.
+
+    The pid comes from `pid_file`, else (Linux) from the process started with exactly
+    `-c <conf_path>` by this user, as `make run` starts it. False when there is none:
+    the files then apply at the broker's next start.
+    """
+    import os
+    import signal
+
+    pids = []
+    try:
+        pids.append(int(pid_file.read_text().strip()))
+    except (FileNotFoundError, ValueError):
+        if conf_path is not None:
+            pids = _pids_running_conf(conf_path)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGHUP)
+        except (ProcessLookupError, PermissionError):
+            continue
+        return True
+    return False
+
+
+def _pids_running_conf(conf_path: Path) -> list[int]:
+    import os
+
+    wanted = str(conf_path.resolve()).encode()
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if entry.stat().st_uid != os.getuid():
+                continue
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if Path(os.fsdecode(argv[0])).name == "mosquitto" and wanted in argv and b"-c" in argv:
+            found.append(int(entry.name))
+    return found

@@ -1,22 +1,124 @@
 """Recording a purchase: the same code for the terminal and the panel's purchase page."""
 
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from backend import engine, ledger
-from backend.models import Card, Member, Purchase
+from backend.engine.calendar import local_day_start
+from backend.errors import BadRequest
+from backend.models import (
+    Card,
+    Club,
+    Member,
+    Offer,
+    OfferRedemption,
+    Product,
+    Purchase,
+    PurchaseItem,
+    Tier,
+)
+from backend.services import tiers
+
+BASIS_POINTS = 10_000
 
 
-def tier_rules(member: Member) -> engine.TierRules:
-    tier = member.tier
+@dataclass(frozen=True)
+class ItemRequest:
+    sku: str
+    quantity: int
+    unit_price_rials: int
+
+
+@dataclass(frozen=True)
+class PurchaseResult:
+    purchase: Purchase
+    offer_names: tuple[str, ...]
+    tier_change: tiers.TierChangeResult | None
+
+
+def tier_rules(tier: Tier, gift_account: bool = False) -> engine.TierRules:
+    if gift_account:
+        # Gift-card holder accounts spend their credit but earn nothing (C4).
+        return engine.TierRules(0, 0, 0, 1, tier.max_credit_per_invoice_rials,
+                                tier.max_credit_per_day_rials, tier.code)
     return engine.TierRules(
         credit_percent_bp=tier.credit_percent_bp,
         discount_percent_bp=tier.discount_percent_bp,
         points_per_step=tier.points_per_step,
         point_step_rials=tier.point_step_rials,
+        max_credit_per_invoice_rials=tier.max_credit_per_invoice_rials,
+        max_credit_per_day_rials=tier.max_credit_per_day_rials,
+        code=tier.code,
     )
+
+
+def club_rules(club: Club) -> engine.ClubRules:
+    return engine.ClubRules(
+        weekday_points_percent=tuple(club.weekday_points_percent),
+        instant_cashback=club.instant_cashback,
+    )
+
+
+def engine_offer(row: Offer) -> engine.Offer:
+    return engine.Offer(
+        id=row.id, name=row.name, reward_kind=row.reward_kind, reward_value=row.reward_value,
+        priority=row.priority, exclusive=row.exclusive,
+        max_uses_per_member=row.max_uses_per_member,
+        reward_expiry_days=row.reward_expiry_days,
+        min_days_since_last_visit=row.min_days_since_last_visit,
+        min_visit_number=row.min_visit_number, max_visit_number=row.max_visit_number,
+        min_amount_rials=row.min_amount_rials,
+        birthday_window_days=row.birthday_window_days,
+        anniversary_window_days=row.anniversary_window_days,
+        starts_at=row.starts_at, ends_at=row.ends_at,
+        tier_codes=frozenset(code for code in row.tier_codes.split(",") if code),
+        first_purchase_only=row.first_purchase_only,
+    )
+
+
+def member_context(session: Session, member: Member, now: datetime) -> engine.MemberContext:
+    spent_today = session.scalar(
+        select(func.coalesce(func.sum(Purchase.credit_used_rials), 0)).where(
+            Purchase.member_id == member.id, Purchase.created_at >= local_day_start(now)
+        )
+    )
+    uses = dict(session.execute(
+        select(OfferRedemption.offer_id, func.count())
+        .where(OfferRedemption.member_id == member.id)
+        .group_by(OfferRedemption.offer_id)
+    ).all())
+    return engine.MemberContext(
+        previous_visits=member.purchase_count,
+        last_visit_at=member.last_visit_at,
+        birth_date=member.birth_date,
+        wedding_date=member.wedding_date,
+        credit_spent_today_rials=int(spent_today),
+        offer_uses=uses,
+    )
+
+
+def _load_items(session: Session, items: Sequence[ItemRequest]):
+    products, lines = [], []
+    for index, item in enumerate(items):
+        product = session.scalars(
+            select(Product).where(Product.sku == item.sku, Product.is_active)
+        ).one_or_none()
+        if product is None:
+            raise BadRequest(f"items[{index}].sku", f"no product {item.sku!r}")
+        if product.stock is not None and product.stock < item.quantity:
+            raise BadRequest(f"items[{index}]", f"only {product.stock} of {item.sku} in stock")
+        products.append(product)
+        lines.append(engine.LineItem(
+            sku=item.sku, quantity=item.quantity, unit_price_rials=item.unit_price_rials,
+            points_per_unit=product.points_per_unit,
+            discount_percent_bp=product.discount_percent_bp,
+            extra_credit_per_unit_rials=product.extra_credit_per_unit_rials,
+        ))
+    return products, lines
 
 
 def record_purchase_locked(
@@ -31,7 +133,8 @@ def record_purchase_locked(
     use_credit_rials: int,
     offline: bool,
     now: datetime,
-) -> Purchase:
+    items: Sequence[ItemRequest] = (),
+) -> PurchaseResult:
     """Price and record a purchase for a member locked with `ledger.lock_member`.
 
     Runs inside the caller's transaction; the caller commits. A key seen before returns
@@ -39,47 +142,111 @@ def record_purchase_locked(
     """
     existing = ledger.find_transaction(session, idempotency_key)
     if existing is not None:
-        return session.scalars(
+        purchase = session.scalars(
             select(Purchase).where(Purchase.ledger_transaction_id == existing.id)
         ).one()
+        return PurchaseResult(purchase, _offer_names(session, purchase), None)
+
+    club = session.get(Club, 1)
+    spend_branch = None if club.credit_cross_branch else branch_id
+    products, lines = _load_items(session, items)
+    offers = () if member.is_gift_account else [
+        engine_offer(row) for row in session.scalars(select(Offer).where(Offer.is_active))
+    ]
     outcome = engine.price_purchase(
         engine.PurchaseRequest(
             amount_rials=amount_rials,
             use_credit_rials=use_credit_rials,
-            credit_balance_rials=member.credit_balance_rials,
+            credit_balance_rials=ledger.spendable_credit(session, member.id, now, spend_branch),
         ),
-        tier_rules(member),
-    )
-    transaction = ledger.post(
-        session,
-        member=member,
-        idempotency_key=idempotency_key,
-        kind="purchase",
-        movements=[
-            ledger.Movement("credit", -outcome.credit_used_rials),
-            ledger.Movement("credit", outcome.credit_earned_rials),
-            ledger.Movement("points", outcome.points_earned),
-        ],
-        reason=f"purchase of {outcome.amount_rials} rials",
+        tier_rules(member.tier, member.is_gift_account),
+        club=club_rules(club),
+        member=member_context(session, member, now),
+        items=lines,
+        offers=offers,
         now=now,
     )
-    purchase = Purchase(
-        member_id=member.id,
-        card_id=card.id,
-        branch_id=branch_id,
-        device_id=device_id,
-        ledger_transaction_id=transaction.id,
-        amount_rials=outcome.amount_rials,
-        discount_rials=outcome.discount_rials,
-        credit_used_rials=outcome.credit_used_rials,
-        payable_rials=outcome.payable_rials,
-        credit_earned_rials=outcome.credit_earned_rials,
-        points_earned=outcome.points_earned,
-        offline=offline,
-        created_at=now,
+    earned_here = outcome.tier_credit_rials + outcome.item_credit_rials + sum(
+        offer.credit_rials for offer in outcome.offers if offer.credit_expiry_days is None
     )
-    member.total_spend_rials += outcome.payable_rials
-    member.purchase_count += 1
+    movements = [
+        ledger.Movement("credit", -outcome.credit_used_rials),
+        ledger.Movement("credit", earned_here, branch_id=branch_id),
+        ledger.Movement("points", outcome.points_earned),
+    ]
+    movements += [
+        ledger.Movement("credit", rials, expires_at=now + timedelta(days=days))
+        for rials, days in outcome.gift_credit
+    ]
+    transaction = ledger.post(
+        session, member=member, idempotency_key=idempotency_key, kind="purchase",
+        movements=movements, reason=f"purchase of {outcome.amount_rials:,} rials", now=now,
+        spend_branch_id=spend_branch,
+    )
+    purchase = Purchase(
+        member_id=member.id, card_id=card.id, branch_id=branch_id, device_id=device_id,
+        ledger_transaction_id=transaction.id, amount_rials=outcome.amount_rials,
+        discount_rials=outcome.discount_rials, credit_used_rials=outcome.credit_used_rials,
+        payable_rials=outcome.payable_rials, credit_earned_rials=outcome.credit_earned_rials,
+        points_earned=outcome.points_earned, offline=offline, created_at=now,
+    )
     session.add(purchase)
     session.flush()
-    return purchase
+    for product, item in zip(products, items, strict=True):
+        session.add(PurchaseItem(purchase_id=purchase.id, product_id=product.id,
+                                 quantity=item.quantity, unit_price_rials=item.unit_price_rials))
+        if product.stock is not None:
+            decremented = session.execute(
+                update(Product)
+                .where(Product.id == product.id, Product.stock >= item.quantity)
+                .values(stock=Product.stock - item.quantity)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            if decremented != 1:
+                raise BadRequest("items", f"only {product.stock} of {product.sku} in stock")
+    for offer in outcome.offers:
+        session.add(OfferRedemption(
+            offer_id=offer.offer_id, member_id=member.id, purchase_id=purchase.id,
+            discount_rials=offer.discount_rials, points=offer.points,
+            credit_rials=offer.credit_rials, created_at=now,
+        ))
+    first_purchase = member.purchase_count == 0
+    member.total_spend_rials += outcome.payable_rials
+    member.purchase_count += 1
+    member.last_visit_at = now
+    _reward_referrer(session, club, member, purchase, idempotency_key, first_purchase, now)
+    change = tiers.apply_on_purchase(session, club, member, now)
+    session.flush()
+    return PurchaseResult(purchase, tuple(offer.name for offer in outcome.offers), change)
+
+
+def _reward_referrer(session, club, member, purchase, key, first_purchase, now) -> None:
+    """Referrer's commission and first-purchase bonus (L10).
+
+    The referrer is locked after the member. Referral chains have no cycles, so locks
+    are always taken from referee to referrer: two purchases cannot deadlock."""
+    if member.referrer_id is None:
+        return
+    commission = purchase.payable_rials * club.referral_commission_bp // BASIS_POINTS
+    bonus = club.referral_first_purchase_bonus_rials if first_purchase else 0
+    if not commission and not bonus:
+        return
+    referrer = ledger.lock_member(session, member.referrer_id)
+    if commission:
+        ledger.post(session, member=referrer, idempotency_key=f"{key}:commission",
+                    kind="commission", movements=[ledger.Movement("credit", commission)],
+                    reason=f"commission on purchase {purchase.id} by member {member.id}",
+                    now=now)
+        purchase.commission_member_id = referrer.id
+        purchase.commission_rials = commission
+    if bonus:
+        ledger.post(session, member=referrer, idempotency_key=f"{key}:referral-first",
+                    kind="referral", movements=[ledger.Movement("credit", bonus)],
+                    reason=f"member {member.id}'s first purchase", now=now)
+
+
+def _offer_names(session: Session, purchase: Purchase) -> tuple[str, ...]:
+    return tuple(session.scalars(
+        select(Offer.name).join(OfferRedemption, OfferRedemption.offer_id == Offer.id)
+        .where(OfferRedemption.purchase_id == purchase.id).order_by(OfferRedemption.id)
+    ))

@@ -14,10 +14,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend import ledger
-from backend.errors import CardBlocked, CardUnknown, Replay, Stale, UnknownDevice
-from backend.models import Card, Club, Device, Member, TerminalRequest
+from backend.errors import CardBlocked, CardUnknown, RefUnknown, Replay, Stale, UnknownDevice
+from backend.models import Card, Club, Device, Member, Purchase, TerminalRequest
 from backend.protocol import PROTOCOL_VERSION, Request, encode_body
-from backend.services import purchases, texts
+from backend.services import purchases, refunds, texts, wallet
 
 log = logging.getLogger(__name__)
 
@@ -93,33 +93,12 @@ def _answer_in_transaction(
         if age > timedelta(days=club.offline_window_days):
             raise Stale(f"offline request is {age.days} days old")
 
-    card, member = find_member_by_card(session, request.card)
+    if request.op == "refund":
+        card, member = _refund_target(session, device_id, request)
+    else:
+        card, member = find_member_by_card(session, request.card)
     member = ledger.lock_member(session, member.id)
-    transaction_id = None
-    tx = None
-    if request.op == "purchase":
-        purchase = purchases.record_purchase_locked(
-            session,
-            member=member,
-            card=card,
-            branch_id=device.branch_id,
-            device_id=device.id,
-            idempotency_key=f"dev:{device.id}:{request.id}",
-            amount_rials=request.amount,
-            use_credit_rials=request.use_credit,
-            offline=request.offline,
-            now=now,
-        )
-        transaction_id = purchase.ledger_transaction_id
-        tx = {
-            "amount": purchase.amount_rials,
-            "discount": purchase.discount_rials,
-            "credit_used": purchase.credit_used_rials,
-            "payable": purchase.payable_rials,
-            "credit_earned": purchase.credit_earned_rials,
-            "points_earned": purchase.points_earned,
-            "offers": [],
-        }
+    transaction_id, tx, offers = _run_op(session, device, card, member, request, now)
     bal = {"credit": member.credit_balance_rials, "points": member.points_balance}
     lang = device.lang
     tier_name = member.tier.name_fa if lang == "fa" and member.tier.name_fa else member.tier.name
@@ -129,18 +108,15 @@ def _answer_in_transaction(
         "id": request.id,
         "ok": True,
         "code": "OK",
-        "msg": (
-            texts.thank_you(lang, member.first_name)
-            if tx is not None
-            else texts.balance_text(lang, member.first_name)
-        ),
+        "msg": texts.success_text(lang, request.op, member.first_name),
         "member": {"name": short_name, "tier": tier_name},
         "bal": bal,
     }
     if tx is not None:
         response["tx"] = tx
     club_name = club.name_fa if lang == "fa" and club.name_fa else club.name
-    response["receipt"] = texts.receipt_lines(lang, club_name, short_name, tier_name, tx, bal)
+    response["receipt"] = texts.receipt_lines(
+        lang, club_name, short_name, tier_name, request.op, tx, bal, offers)
     response["ts"] = int(now.timestamp())
     body = encode_body(response)
 
@@ -158,3 +134,70 @@ def _answer_in_transaction(
     )
     session.flush()
     return body
+
+
+def _refund_target(session: Session, device_id: str, request: Request) -> tuple[Card, Member]:
+    """The card and member of the purchase a refund names; the card must be theirs.
+
+    A card reported lost after the purchase may still be refunded."""
+    card = session.scalars(select(Card).where(Card.number == request.card)).one_or_none()
+    purchase = _purchase_by_request(session, device_id, request.ref)
+    if card is None or purchase is None or card.member_id != purchase.member_id:
+        raise RefUnknown(f"no purchase {request.ref} on this card from {device_id}")
+    return card, card.member
+
+
+def _purchase_by_request(session: Session, device_id: str, request_id: str) -> Purchase | None:
+    return session.scalars(
+        select(Purchase)
+        .join(TerminalRequest,
+              TerminalRequest.ledger_transaction_id == Purchase.ledger_transaction_id)
+        .where(TerminalRequest.device_id == device_id, TerminalRequest.request_id == request_id,
+               TerminalRequest.op == "purchase")
+    ).one_or_none()
+
+
+def _run_op(session, device, card, member, request: Request, now):
+    """Run the request's operation; returns (ledger transaction id, tx, offer names)."""
+    key = f"dev:{device.id}:{request.id}"
+    if request.op == "lookup":
+        return None, None, ()
+    if request.op == "purchase":
+        result = purchases.record_purchase_locked(
+            session, member=member, card=card, branch_id=device.branch_id, device_id=device.id,
+            idempotency_key=key, amount_rials=request.amount, use_credit_rials=request.use_credit,
+            offline=request.offline, now=now,
+            items=[purchases.ItemRequest(item.sku, item.qty, item.price)
+                   for item in request.items or ()],
+        )
+        purchase = result.purchase
+        tx = {
+            "amount": purchase.amount_rials,
+            "discount": purchase.discount_rials,
+            "credit_used": purchase.credit_used_rials,
+            "payable": purchase.payable_rials,
+            "credit_earned": purchase.credit_earned_rials,
+            "points_earned": purchase.points_earned,
+            "offers": list(result.offer_names),
+        }
+        if result.tier_change is not None:
+            tx["tier_up"] = result.tier_change.to_code
+        return purchase.ledger_transaction_id, tx, result.offer_names
+    if request.op == "refund":
+        purchase = _purchase_by_request(session, device.id, request.ref)
+        result = refunds.refund_purchase_locked(
+            session, purchase=purchase, amount_rials=request.amount, idempotency_key=key,
+            now=now)
+        refund = result.refund
+        tx = {
+            "refund": refund.amount_rials,
+            "cash_refund": refund.cash_refund_rials,
+            "credit_returned": refund.credit_returned_rials,
+            "credit_taken": refund.credit_taken_rials,
+            "points_taken": refund.points_taken,
+        }
+        return refund.ledger_transaction_id, tx, ()
+    assert request.op == "topup", request.op
+    transaction = wallet.top_up_locked(session, member=member, amount_rials=request.amount,
+                                       idempotency_key=key, now=now)
+    return transaction.id, {"topup": request.amount}, ()

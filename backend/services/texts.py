@@ -37,37 +37,58 @@ def error_text(lang: str, code: str, detail: str = "") -> str:
     return f"{text}: {detail}" if code == "BAD_REQUEST" and detail else text
 
 
-def thank_you(lang: str, first_name: str) -> str:
-    return f"از خرید شما متشکریم {first_name}" if lang == "fa" else f"Thank you {first_name}"
+SUCCESS_TEXTS = {
+    "en": {"purchase": "Thank you {name}", "lookup": "Balance of {name}",
+           "refund": "Refunded, {name}", "topup": "Wallet topped up, {name}"},
+    "fa": {"purchase": "از خرید شما متشکریم {name}", "lookup": "موجودی {name}",
+           "refund": "بازگشت خرید انجام شد {name}", "topup": "کیف پول شارژ شد {name}"},
+}
 
 
-def balance_text(lang: str, first_name: str) -> str:
-    return f"موجودی {first_name}" if lang == "fa" else f"Balance of {first_name}"
+def success_text(lang: str, op: str, first_name: str) -> str:
+    return SUCCESS_TEXTS.get(lang, SUCCESS_TEXTS["en"])[op].format(name=first_name)
 
 
 def format_rials(amount: int) -> str:
     return f"{amount:,}"
 
 
-def receipt_lines(lang: str, club_name: str, member_name: str, tier: str, tx, bal) -> list[str]:
-    """Lines the terminal prints below its own header. `tx` is None for a lookup."""
-    fa = lang == "fa"
-    lines = [club_name, member_name, ("سطح: " if fa else "Tier: ") + tier]
-    if tx is not None:
-        labels = (
-            ("مبلغ", "تخفیف", "اعتبار مصرفی", "قابل پرداخت", "اعتبار کسب‌شده", "امتیاز کسب‌شده")
-            if fa
-            else ("Amount", "Discount", "Credit used", "To pay", "Credit earned", "Points earned")
-        )
-        values = (
-            format_rials(tx["amount"]),
-            format_rials(tx["discount"]),
-            format_rials(tx["credit_used"]),
-            format_rials(tx["payable"]),
-            format_rials(tx["credit_earned"]),
-            str(tx["points_earned"]),
-        )
-        lines += [f"{label}: {value}" for label, value in zip(labels, values, strict=True)]
-    lines.append(("اعتبار: " if fa else "Credit: ") + format_rials(bal["credit"]))
-    lines.append(("امتیاز: " if fa else "Points: ") + str(bal["points"]))
+RECEIPT_LABELS = {
+    "en": {"tier": "Tier", "amount": "Amount", "discount": "Discount",
+           "credit_used": "Credit used", "payable": "To pay", "credit_earned": "Credit earned",
+           "points_earned": "Points earned", "refund": "Refunded", "cash_refund": "Cash back",
+           "credit_returned": "Credit returned", "credit_taken": "Credit taken back",
+           "points_taken": "Points taken back", "topup": "Top-up", "credit": "Credit",
+           "points": "Points", "offer": "Offer", "tier_up": "New tier"},
+    "fa": {"tier": "سطح", "amount": "مبلغ", "discount": "تخفیف", "credit_used": "اعتبار مصرفی",
+           "payable": "قابل پرداخت", "credit_earned": "اعتبار کسب‌شده",
+           "points_earned": "امتیاز کسب‌شده", "refund": "مبلغ بازگشتی",
+           "cash_refund": "پرداخت نقدی", "credit_returned": "اعتبار برگشتی",
+           "credit_taken": "اعتبار کسرشده", "points_taken": "امتیاز کسرشده",
+           "topup": "شارژ", "credit": "اعتبار", "points": "امتیاز", "offer": "پیشنهاد",
+           "tier_up": "سطح جدید"},
+}
+RECEIPT_FIELDS = {
+    "purchase": ("amount", "discount", "credit_used", "payable", "credit_earned",
+                 "points_earned"),
+    "refund": ("refund", "cash_refund", "credit_returned", "credit_taken", "points_taken"),
+    "topup": ("topup",),
+    "lookup": (),
+}
+POINT_FIELDS = ("points_earned", "points_taken")
+
+
+def receipt_lines(lang: str, club_name: str, member_name: str, tier: str, op: str, tx,
+                  bal, offers=()) -> list[str]:
+    """Lines the terminal prints below its own header; offers in the order they applied."""
+    labels = RECEIPT_LABELS.get(lang, RECEIPT_LABELS["en"])
+    lines = [club_name, member_name, f"{labels['tier']}: {tier}"]
+    for field in RECEIPT_FIELDS[op]:
+        value = tx[field]
+        lines.append(f"{labels[field]}: {value if field in POINT_FIELDS else format_rials(value)}")
+    lines += [f"{labels['offer']}: {name}" for name in offers]
+    if tx is not None and "tier_up" in tx:
+        lines.append(f"{labels['tier_up']}: {tx['tier_up']}")
+    lines.append(f"{labels['credit']}: {format_rials(bal['credit'])}")
+    lines.append(f"{labels['points']}: {bal['points']}")
     return lines

@@ -8,6 +8,7 @@ DEFAULT_PORT = const(1883)
 DEFAULT_TLS_PORT = const(8883)
 DEFAULT_KEEPALIVE_S = const(30)
 KEY_LEN = const(32)
+KEYS = "0123456789CBEULR"  # the keys vafa.app understands
 
 DEFAULT_PINS = {
     "scanner_uart": 1, "scanner_tx": 17, "scanner_rx": 16,
@@ -75,6 +76,10 @@ def validate(cfg):
         pins.setdefault(k, DEFAULT_PINS[k])
     if len(pins["keypad_rows"]) != 4 or len(pins["keypad_cols"]) != 4:
         raise ConfigError("pins.keypad_rows and pins.keypad_cols need 4 pins each")
+    km = pins.get("keymap")
+    if km is not None:
+        if not isinstance(km, str) or len(km) != 16 or [c for c in km if c not in KEYS]:
+            raise ConfigError("pins.keymap must be 16 characters from " + KEYS)
     cfg["pins"] = pins
     return cfg
 

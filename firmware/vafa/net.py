@@ -4,6 +4,14 @@
 # Persistent session (clean_session False), keepalive, retained last will on the state
 # topic, subscriptions to res and cmd (QoS 1) on every connect, retained online state.
 # Reconnects with bounded exponential backoff; poll() never blocks for long.
+#
+# umqtt.simple weaknesses covered here: it never retransmits a QoS 1 publish (the app
+# resends the same request id instead), it does not restore subscriptions after a
+# reconnect (we subscribe on every connect), and its socket is blocking with no timeout
+# (check_msg() even switches it back to blocking), so a dead peer could hang publish()
+# while it waits for PUBACK: after connect and after every check_msg() the socket gets
+# SOCKET_TIMEOUT_S, turning a hang into an OSError -> reconnect; the watchdog in main.py
+# is the last resort.
 import json
 
 from micropython import const
@@ -13,6 +21,7 @@ from vafa.version import VERSION
 
 BACKOFF_MIN_MS = const(1000)
 BACKOFF_MAX_MS = const(30000)
+SOCKET_TIMEOUT_S = const(5)
 
 
 def topic(device_id, leaf):
@@ -67,6 +76,14 @@ class Session:
         return ('{"online":true,"fw":%s,"queued":%d,"ts":%d}'
                 % (json.dumps(VERSION), self.queued, self._now_s())).encode()
 
+    def _arm_timeout(self, c):
+        sock = getattr(c, "sock", None)
+        if sock is not None:
+            try:
+                sock.settimeout(SOCKET_TIMEOUT_S)
+            except (AttributeError, OSError):
+                pass
+
     def connect(self, now_ms=None):
         """One connection attempt. Returns True when connected and subscribed."""
         if now_ms is None:
@@ -76,7 +93,9 @@ class Session:
             c = self._factory()
             c.set_callback(self._on_msg)
             c.set_last_will(self.t_state, self.state_body(False), retain=True, qos=1)
-            c.connect(clean_session=False)
+            # timeout bounds the TCP connect and CONNACK wait (umqtt.simple >= 1.4).
+            c.connect(clean_session=False, timeout=SOCKET_TIMEOUT_S)
+            self._arm_timeout(c)
             self.client = c
             c.subscribe(self.t_res, qos=1)
             c.subscribe(self.t_cmd, qos=1)
@@ -125,6 +144,7 @@ class Session:
             return
         try:
             self.client.check_msg()
+            self._arm_timeout(self.client)
             if ticks_diff(now_ms, self._last_out) >= self.keepalive_s * 500:
                 self.client.ping()
                 self._last_out = now_ms
@@ -139,6 +159,20 @@ class Session:
             return False
         try:
             self.client.publish(self.t_req, frame, retain=False, qos=1)
+        except Exception as e:
+            self._lost(now_ms, e)
+            return False
+        self._last_out = now_ms
+        return True
+
+    def publish_state(self, now_ms=None):
+        """Publish the retained state (queued count). False if not connected or failed."""
+        if now_ms is None:
+            now_ms = ticks_ms()
+        if not self.connected:
+            return False
+        try:
+            self.client.publish(self.t_state, self.state_body(True), retain=True, qos=1)
         except Exception as e:
             self._lost(now_ms, e)
             return False

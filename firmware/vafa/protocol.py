@@ -91,10 +91,13 @@ def _jstr(s):
     return json.dumps(str(s))
 
 
-def make_request(device_id, seq, ts, op, card, amount=None, use_credit=0):
+def make_request(device_id, seq, ts, op, card, amount=None, use_credit=0, ref=None,
+                 offline=False):
     """Request body bytes in the exact compact key order of PROTOCOL.md.
 
-    ``amount`` None (``lookup``) leaves out both ``amount`` and ``use_credit``.
+    ``amount`` None (``lookup``, full ``refund``) leaves out both ``amount`` and
+    ``use_credit``; ``ref`` names the refunded purchase; ``offline`` marks a journaled
+    request.
     """
     parts = [
         '{"v":%d' % PROTOCOL_VERSION,
@@ -107,6 +110,10 @@ def make_request(device_id, seq, ts, op, card, amount=None, use_credit=0):
     if amount is not None:
         parts.append('"amount":%d' % int(amount))
         parts.append('"use_credit":%d' % int(use_credit))
+    if ref is not None:
+        parts.append('"ref":' + _jstr(ref))
+    if offline:
+        parts.append('"offline":true')
     return (",".join(parts) + "}").encode()
 
 

@@ -1,5 +1,8 @@
-# Tiny flash store: a persistent, strictly increasing request sequence number.
+# Tiny flash store: a persistent, strictly increasing request sequence number, and the
+# terminal's last successful purchase (for "refund last", T7). Every value is replaced
+# by write-temp-then-rename so a power cut leaves the old or the new value.
 # Works on MicroPython (littlefs/FAT) and CPython.
+import json
 import os
 
 
@@ -9,6 +12,26 @@ def _read_int(path):
             return int(f.read().strip())
     except (OSError, ValueError):
         return None
+
+
+def replace_file(tmp, dst):
+    """Rename ``tmp`` over ``dst``; FAT cannot rename over an existing file."""
+    try:
+        os.rename(tmp, dst)
+    except OSError:
+        try:
+            os.remove(dst)
+        except OSError:
+            pass
+        os.rename(tmp, dst)
+
+
+def write_atomic(path, text):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+    replace_file(tmp, path)
 
 
 class Store:
@@ -21,6 +44,7 @@ class Store:
             pass  # exists
         self._seq_path = self._path("seq")
         self._tmp_path = self._path("seq.tmp")
+        self._last_path = self._path("last.json")
         self._seq = None
 
     def _path(self, name):
@@ -38,16 +62,28 @@ class Store:
     def next_seq(self):
         """Reserve and persist the next seq; returns it only once it is on flash."""
         n = self.last_seq() + 1
-        with open(self._tmp_path, "w") as f:
-            f.write(str(n))
-        try:
-            os.rename(self._tmp_path, self._seq_path)
-        except OSError:
-            # FAT cannot rename over an existing file; the temp file still holds n.
-            try:
-                os.remove(self._seq_path)
-            except OSError:
-                pass
-            os.rename(self._tmp_path, self._seq_path)
+        write_atomic(self._seq_path, str(n))
         self._seq = n
         return n
+
+    def last_purchase(self):
+        """{"id", "card", "amount"} of the last successful purchase, or None."""
+        try:
+            with open(self._last_path) as f:
+                d = json.loads(f.read())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(d, dict) or not isinstance(d.get("id"), str) \
+                or not isinstance(d.get("card"), str):
+            return None
+        return d
+
+    def set_last_purchase(self, request_id, card, amount):
+        write_atomic(self._last_path, json.dumps(
+            {"id": request_id, "card": card, "amount": int(amount)}))
+
+    def clear_last_purchase(self):
+        try:
+            os.remove(self._last_path)
+        except OSError:
+            pass

@@ -77,15 +77,25 @@ def test_run_loop_is_the_only_loop(tmp_path):
     assert len(net.published) == 1 and feeds and net.polls
 
 
-def test_offline_net_not_blocking(tmp_path):
+def test_offline_sale_is_journaled_and_spend_needs_the_network(tmp_path):
     net = FakeNet(connected=False)
     app, hw, net, clock = make_app(net=net, store_root=str(tmp_path))
     app.on_scan(CARD)
     for k in "1E":
         app.on_key(k)
-    assert app.state == A.SENDING and not net.published
+    assert app.state == A.RESULT and app.outcome == A.OUT_OFFLINE and not net.published
+    assert hw.display.lines[-2:] == ["Points will be", "added later"]
+    assert "Points will be added later" in hw.printer.receipts[-1]
+    assert len(app.journal) == 1 and net.queued == 1
+    body = json.loads(protocol.decode_frame(app.journal.peek()[1], KEY))
+    assert body["offline"] is True and body["use_credit"] == 0 and body["amount"] == 1
     app.on_key("C")
-    assert app.state == A.IDLE
+    assert app.state == A.IDLE and "Queued: 1" in hw.display.lines
+    app.on_scan(CARD)
+    for k in "5UE":
+        app.on_key(k)
+    assert app.outcome == A.OUT_NEEDS_ONLINE and "Needs connection" in hw.display.lines
+    assert len(app.journal) == 1 and not net.published
 
 
 def _cfg(**over):
@@ -99,8 +109,10 @@ def test_config_defaults_and_errors(tmp_path):
     assert c["mqtt"]["keepalive_s"] == 30 and c["mqtt"]["user"] == "t01"
     assert c["pins"]["keypad_rows"] == [13, 12, 14, 27]
     assert vconfig.key_bytes(c) == KEY
+    assert vconfig.validate(_cfg(pins={"keymap": "123U456B789CR0EL"}))["pins"]["keymap"]
     for bad in (_cfg(device_id="T 1"), _cfg(key_hex="zz" * 32), _cfg(key_hex="00"),
-                _cfg(mqtt={"host": ""}), _cfg(mqtt={"host": "h", "port": 70000})):
+                _cfg(mqtt={"host": ""}), _cfg(mqtt={"host": "h", "port": 70000}),
+                _cfg(pins={"keymap": "123"}), _cfg(pins={"keymap": "X" * 16})):
         with pytest.raises(vconfig.ConfigError):
             vconfig.validate(bad)
     p = tmp_path / "config.json"
@@ -109,3 +121,12 @@ def test_config_defaults_and_errors(tmp_path):
     p.write_text("{nope")
     with pytest.raises(vconfig.ConfigError):
         vconfig.load(str(p))
+
+
+def test_display_texts_fit_the_oled():
+    # vafa.hw.esp32 cannot be imported on CPython (machine); its OLED is 16 columns.
+    src = (vconfig.__file__.rsplit("/", 1)[0]) + "/hw/esp32.py"
+    assert "OLED_COLS = const(16)" in open(src).read()
+    receipt_only = {"later_receipt", "unconfirmed"}
+    too_long = {k: v for k, v in A.TEXT.items() if k not in receipt_only and len(v) > 16}
+    assert too_long == {}

@@ -26,7 +26,8 @@ def _mpy_cross():
 
 def test_sources_found():
     names = {p.relative_to(FIRMWARE).as_posix() for p in SOURCES}
-    assert {"main.py", "vafa/app.py", "vafa/hw/esp32.py", "vafa/protocol.py"} <= names
+    assert {"main.py", "vafa/app.py", "vafa/hw/esp32.py", "vafa/protocol.py",
+            "vafa/journal.py", "vafa/store.py"} <= names
 
 
 @pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.relative_to(FIRMWARE).as_posix())

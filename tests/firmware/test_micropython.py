@@ -33,7 +33,8 @@ def _run(*scripts):
 
 def test_scripts_found():
     names = {p.name for p in MPY_SCRIPTS}
-    assert {"test_card.py", "test_protocol.py", "test_app.py"} <= names
+    assert {"test_card.py", "test_protocol.py", "test_app.py", "test_journal.py",
+            "test_app_more.py", "test_store_net_scan.py"} <= names
 
 
 @pytest.mark.parametrize("script", MPY_SCRIPTS, ids=lambda p: p.stem)

@@ -14,8 +14,9 @@ class Scanner:
 
 class Keypad:
     def get_key(self):
-        """One key press as a one-character str ('0'-'9', 'C', 'B', 'E', 'U', 'L'), else None.
-        Never blocks."""
+        """One key press as a one-character str, else None. Never blocks.
+        '0'-'9' digits, 'C' clear/cancel, 'B' backspace, 'E' enter, 'U' use credit,
+        'L' balance lookup, 'R' refund last."""
         return None
 
     def deinit(self):

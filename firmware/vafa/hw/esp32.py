@@ -26,8 +26,9 @@ BEEP_FREQ = const(2700)
 BEEP_DUTY = const(512)
 
 # 4x4 membrane keypad, row by row:  1 2 3 A / 4 5 6 B / 7 8 9 C / * 0 # D
-# A = use credit, B = backspace, C = clear, D = balance lookup, * = backspace, # = enter.
-DEFAULT_KEYMAP = "123U456B789CB0EL"
+# A = use credit, B = backspace, C = clear, D = balance lookup, * = refund last,
+# # = enter. A config can remap them with pins.keymap (16 characters).
+DEFAULT_KEYMAP = "123U456B789CR0EL"
 
 
 class BarcodeScanner(_Scanner):

@@ -134,23 +134,47 @@ for i in range(3):
 clock.t += A.RESPONSE_TIMEOUT_MS
 app.tick(clock.t)
 eq(len(net.published), 4, "at most 3 resends")
+# an earn-only sale nobody answered goes to the journal, same id, marked offline
+eq(app.outcome, A.OUT_OFFLINE, "unanswered earn-only sale journaled")
+check("added later" in hw.display.lines, "points later shown")
+eq(app.journal.seqs(), [1], "journal holds seq 1")
+jb = protocol.decode_frame(app.journal.peek()[1], KEY)
+check(b'"id":"t01-000001","seq":1' in jb and jb.endswith(b',"offline":true}'),
+      "journal entry keeps the id")
+# a lookup nobody answers ends in "No connection"
+app.journal.ack(1)
+app.on_key("C")
+app.on_scan(CARD)
+app.on_key("L")
+n = len(net.published)
+for _ in range(4):
+    clock.t += A.RESPONSE_TIMEOUT_MS
+    app.tick(clock.t)
+eq(len(net.published), n + 3, "lookup: 3 resends")
 eq(app.outcome, A.OUT_NO_CONNECTION, "outcome no connection")
 check("No connection" in hw.display.lines, "No connection shown")
-app.on_message(RES_TOPIC, response("t01-000001"))
+app.on_message(RES_TOPIC, response("t01-000002"))
 eq(app.outcome, A.OUT_NO_CONNECTION, "late response ignored")
 
-# -- a request made while offline goes out when the connection comes back --------------
+# -- offline: an earn-only sale is journaled and replayed when the broker is back ------
 from mpytest import FakeNet  # noqa: E402
 
 net = FakeNet(connected=False)
 app, hw, net, clock = make_app(net=net)
 app.on_scan(CARD)
 type_keys(app, "700E")
-eq(net.published, [], "offline: not yet published")
+eq(net.published, [], "offline: nothing published")
+eq(app.outcome, A.OUT_OFFLINE, "offline sale journaled")
+eq(len(app.journal), 1, "one journal entry")
 net.connected = True
 clock.t += 20
 app.tick(clock.t)
-eq(len(net.published), 1, "published once connected")
+eq(len(net.published), 1, "replayed once connected")
+rb = protocol.decode_frame(net.published[0], KEY)
+check(rb.endswith(b'"amount":700,"use_credit":0,"offline":true}'), "replay carries offline")
+app.on_message(RES_TOPIC, response("t01-000001"))
+eq(len(app.journal), 0, "answered entry left the journal")
+eq(net.states[-1], 0, "state published with queued 0")
 
 # -- the loop step polls scanner, keypad, network ---------------------------------------
 app, hw, net, clock = make_app()

@@ -38,8 +38,8 @@ eq(d.feed(b"A1\rB2\r", 9200), ["A1", "B2"], "two codes in one read")
 
 # -- escpos ----------------------------------------------------------------------------
 data = escpos.encode_receipt(["Vafa", "x" * 40, "\u0633\u0627\u0631\u0627"])
-check(data.startswith(b"\x1b@"), "ESC @ first")
-check(data.endswith(b"\x1bd\x03\x1dVB\x00"), "feed then cut")
+check(data.startswith(b"\x1b@\x1bt\x00"), "ESC @, ESC t 0 first")
+check(data.endswith(b"\x1bd\x06\x1dV\x00"), "feed then cut")
 check(b"Vafa\n" + b"x" * 32 + b"\n" + b"x" * 8 + b"\n????\n" in data, "wrapped text")
 
 # -- net session on a umqtt.simple-shaped client ------------------------------------------
@@ -58,11 +58,18 @@ import json  # noqa: E402
 st = json.loads(c.calls[4][2])
 eq(st, {"online": True, "fw": "0.1.0", "queued": 0, "ts": 1763800000}, "state body")
 eq(c.calls[4][3:], (True, 1), "state retained qos1")
+eq(c.connect_timeout, 5, "connect is bounded by a timeout")
+eq(c.sock.timeouts, [5], "socket timeout set after connect")
+sess.queued = 4
+check(sess.publish_state(5), "state published")
+eq(json.loads(c.calls[-1][2])["queued"], 4, "state carries the journal count")
+eq(c.calls[-1][3:], (True, 1), "state retained qos1")
 check(sess.publish_request(b"frame", 10), "publish ok")
 eq(c.calls[-1], ("pub", "vafa/v1/dev/t1/req", b"frame", False, 1), "req qos1")
 c.inbox.append((b"vafa/v1/dev/t1/res", b"hello"))
 sess.poll(20)
 eq(got, [("vafa/v1/dev/t1/res", b"hello")], "message delivered")
+eq(c.sock.timeouts, [5, 5], "timeout restored after check_msg (umqtt makes it blocking)")
 sess.poll(15020)
 eq(c.calls[-1], ("ping",), "ping at keepalive/2")
 

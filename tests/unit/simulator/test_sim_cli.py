@@ -92,6 +92,64 @@ def test_broker_unreachable_names_host_and_port(instance, capsys):
     assert f"127.0.0.1:{port}" in err and "cannot connect" in err
 
 
-def test_window_mode_not_available(capsys):
-    assert cli.main([]) == 2
-    assert "--headless" in capsys.readouterr().err
+@pytest.mark.parametrize("argv,msg", [
+    (["--steps", "scan:9900010000000019,key:X"], "keys are one of"),
+    (["--steps", "key:12"], "exactly one"),
+    (["--steps", "wait:soon"], "milliseconds"),
+    (["--steps", "wait:-1"], "0..600000"),
+    (["--steps", "net:maybe"], "on or off"),
+    (["--steps", "dance"], "unknown step"),
+    (["--steps", " , "], "no steps"),
+    (["--steps", "reboot", "--script", "x"], "not both"),
+    (["--steps", "reboot", "--scan", "9900010000000019"], "cannot be combined"),
+    (["--script", "/nonexistent/steps.txt"], "cannot read script"),
+])
+def test_script_usage_errors(capsys, argv, msg):
+    code, err = _run(capsys, *argv)
+    assert code == 2 and msg in err
+
+
+def test_script_file_with_comments(tmp_path):
+    f = tmp_path / "steps.txt"
+    f.write_text("# a cashier's report\nnet:off\nscan:\u06f9\u06f9\u06f0\u06f0\u06f0"
+                 "\u06f10000000019\nkeys:25e  # enter\n\nwait:100\nreboot\ndrain:50\n")
+    a = cli.parse_args(["--script", str(f)])
+    assert [str(s) for s in a.step_list] == ["net:off", "scan:9900010000000019", "keys:25E",
+                                             "wait:100", "reboot", "drain:50"]
+    assert a.headless
+
+
+def test_offline_script_journals_without_a_broker(instance, capsys):
+    inst, _ = instance
+    code = cli.main(["--instance-dir", str(inst), "--steps",
+                     "net:off,scan:9900010000000019,keys:1500E,key:C,"
+                     "scan:9900010000000019,key:L,key:R"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "[step] keys:1500E" in out
+    assert "Saved offline" in out and "Amount: 1,500" in out
+    assert "Points will be added later" in out.split("[receipt]")[1]
+    assert "Needs connection" in out and "None to refund" in out
+    assert "[journal] queued 1" in out
+    assert (inst / "devices" / "t01" / "journal.log").stat().st_size > 0
+
+
+def test_drain_without_broker_fails_clearly(instance, capsys):
+    inst, port = instance
+    code = cli.main(["--instance-dir", str(inst), "--timeout-s", "1", "--steps", "net:on"])
+    assert code == 2
+    assert f"127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_window_without_a_display_says_so(instance, capsys, monkeypatch):
+    inst, _ = instance
+    monkeypatch.delenv("DISPLAY", raising=False)
+    assert cli.main(["--instance-dir", str(inst)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot open the window" in err and "--headless" in err
+
+
+def test_screenshot_is_for_the_window(capsys):
+    code, err = _run(capsys, "--headless", "--screenshot", "x.png", "--scan",
+                     "9900010000000019", "--amount", "5")
+    assert code == 2 and "not --headless" in err

@@ -29,7 +29,7 @@ def test_printer_captures_escpos_bytes_and_renders_text():
     p.print_lines(["Vafa Demo Club", "Pay: 237,500", "x" * 40])
     raw = p.receipts[0]
     assert raw == escpos.encode_receipt(["Vafa Demo Club", "Pay: 237,500", "x" * 40])
-    assert raw.startswith(b"\x1b@") and raw.endswith(b"\x1dVB\x00")
+    assert raw.startswith(b"\x1b@\x1bt\x00") and raw.endswith(b"\x1bd\x06\x1dV\x00")
     assert p.text_lines() == ["Vafa Demo Club", "Pay: 237,500", "x" * 32, "x" * 8]
     assert hardware.count_cuts(bytes(p.data)) == 1
 

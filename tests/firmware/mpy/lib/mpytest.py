@@ -98,6 +98,14 @@ class FakeNet:
         self.published = []
         self.handler = None
         self.polls = 0
+        self.queued = 0
+        self.states = []
+
+    def publish_state(self, now_ms=None):
+        if not self.connected:
+            return False
+        self.states.append(self.queued)
+        return True
 
     def set_handler(self, fn):
         self.handler = fn
@@ -110,6 +118,14 @@ class FakeNet:
 
     def poll(self, now_ms=None):
         self.polls += 1
+
+
+class FakeSocket:
+    def __init__(self):
+        self.timeouts = []
+
+    def settimeout(self, t):
+        self.timeouts.append(t)
 
 
 class FakeUMQTT:
@@ -130,10 +146,12 @@ class FakeUMQTT:
     def set_last_will(self, topic, msg, retain=False, qos=0):
         self.calls.append(("will", topic, msg, retain, qos))
 
-    def connect(self, clean_session=True):
+    def connect(self, clean_session=True, timeout=None):
         if self.fail_connect:
             raise OSError(111)
         self.calls.append(("connect", clean_session))
+        self.connect_timeout = timeout
+        self.sock = FakeSocket()
         return False
 
     def subscribe(self, topic, qos=0):
@@ -181,13 +199,23 @@ class Clock:
         return self.t
 
 
-def make_app(net=None, store_root=None, device_id="t01"):
+def make_app(net=None, store_root=None, device_id="t01", journal=True, log=None,
+             config_loader=None):
+    """App on fakes; ``journal`` True gives it a Journal in the same directory."""
     from vafa.app import App
+    from vafa.journal import Journal
     from vafa.store import Store
 
     hw = Hardware(FakeScanner(), FakeKeypad(), FakeDisplay(), FakePrinter(), FakeIndicator())
     net = net if net is not None else FakeNet()
     clock = Clock()
-    app = App(config(device_id), hw, net, Store(store_root or tmpdir()), ticks_fn=clock,
-              time_fn=lambda: 1763800000)
+    root = store_root or tmpdir()
+    if journal is True:
+        j = Journal(root)
+    elif journal is False:
+        j = None
+    else:
+        j = journal  # a Journal of the test's own (an empty one is falsy: no "or")
+    app = App(config(device_id), hw, net, Store(root), ticks_fn=clock,
+              time_fn=lambda: 1763800000, journal=j, log=log, config_loader=config_loader)
     return app, hw, net, clock

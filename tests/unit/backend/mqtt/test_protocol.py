@@ -62,7 +62,12 @@ def body(**changes):
     (body(id=...), "BAD_REQUEST", "id"),
     (body(v=2), "BAD_REQUEST", "v"),
     (body(op="steal"), "BAD_REQUEST", "op"),
-    (body(op="refund", amount=...), "BAD_REQUEST", "op"),
+    (body(op="refund", amount=...), "BAD_REQUEST", "ref"),
+    (body(op="lookup", amount=..., ref="t1-000001"), "BAD_REQUEST", "ref"),
+    (body(op="topup", use_credit=...), None, None),
+    (body(op="refund", ref="t1-000001", use_credit=...), None, None),
+    (body(offline=True, use_credit=-1), "BAD_REQUEST", "offline"),
+    (body(op="topup", use_credit=..., offline=True), "BAD_REQUEST", "offline"),
     (body(amount=-1), "BAD_REQUEST", "amount"),
     (body(amount=0), "BAD_REQUEST", "amount"),
     (body(amount=10.5), "BAD_REQUEST", "amount"),
@@ -82,7 +87,7 @@ def body(**changes):
 ])
 def test_bad_requests_get_their_code_and_name_the_field(raw, code, field):
     if code is None:
-        assert protocol.parse_request(raw).op == "lookup"
+        assert protocol.parse_request(raw).op == json.loads(raw)["op"]
         return
     with pytest.raises(protocol.ProtocolError) as raised:
         protocol.parse_request(raw)

@@ -1,0 +1,59 @@
+"""Local time for the club's rules: Tehran time, the Iranian week, Jalali anniversaries.
+
+Pure functions: the caller passes `now`; nothing here reads a clock.
+"""
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import jdatetime
+
+CLUB_TIMEZONE = ZoneInfo("Asia/Tehran")
+# Index 0 is Saturday, the first day of the Iranian week; 6 is Friday.
+WEEKDAY_NAMES = ("saturday", "sunday", "monday", "tuesday", "wednesday", "thursday", "friday")
+
+
+def local(moment: datetime) -> datetime:
+    assert moment.tzinfo is not None, "rules work on aware datetimes"
+    return moment.astimezone(CLUB_TIMEZONE)
+
+
+def iranian_weekday(moment: datetime) -> int:
+    """0 for Saturday … 6 for Friday, in the club's time zone."""
+    return (local(moment).weekday() + 2) % 7
+
+
+def local_day_start(moment: datetime) -> datetime:
+    """Midnight in Tehran of `moment`'s local day (for daily caps)."""
+    day = local(moment).date()
+    return datetime(day.year, day.month, day.day, tzinfo=CLUB_TIMEZONE)
+
+
+def days_from_jalali_anniversary(event: date, moment: datetime) -> int:
+    """Days between `moment`'s local date and the nearest Jalali anniversary of `event`.
+
+    Iranians keep birthdays and wedding anniversaries by the Jalali calendar, so the
+    anniversary is the same Jalali month and day; Esfand 30 falls back to Esfand 29 in
+    common years.
+    """
+    today = local(moment).date()
+    jalali_event = jdatetime.date.fromgregorian(date=event)
+    jalali_today = jdatetime.date.fromgregorian(date=today)
+    best = None
+    for year in (jalali_today.year - 1, jalali_today.year, jalali_today.year + 1):
+        day = jalali_event.day
+        if jalali_event.month == 12 and day == 30 and not _is_leap(year):
+            day = 29
+        anniversary = jdatetime.date(year, jalali_event.month, day).togregorian()
+        distance = abs((anniversary - today).days)
+        best = distance if best is None else min(best, distance)
+    return best
+
+
+def _is_leap(jalali_year: int) -> bool:
+    return jdatetime.date(jalali_year, 1, 1).isleap()
+
+
+def day_range(moment: datetime, days: int) -> tuple[datetime, datetime]:
+    """The rolling window of `days` days ending at `moment`."""
+    return moment - timedelta(days=days), moment

@@ -1,0 +1,222 @@
+"""Loyalty programme tables: credit lots, tier changes, products, offers, refunds,
+grants, transfers, cheques and instalments."""
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from backend.models.base import Base, UTCDateTime, utc_now
+
+
+class CreditLot(Base):
+    """A parcel of credit with its origin and expiry. Spending takes the soonest-expiring
+    lots first (L4); the lots' remaining amounts always add up to the credit balance.
+    `remaining_rials` moves only inside backend.ledger, next to the entries that justify it.
+    """
+
+    __tablename__ = "credit_lot"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"))
+    transaction_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transaction.id"))
+    # Where it was earned; None means spendable at every branch (B3).
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id"))
+    amount_rials: Mapped[int]
+    remaining_rials: Mapped[int]
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+    __table_args__ = (
+        CheckConstraint("amount_rials > 0", name="amount_positive"),
+        CheckConstraint("remaining_rials BETWEEN 0 AND amount_rials", name="remaining_range"),
+        Index("ix_credit_lot_member_open", "member_id", "remaining_rials"),
+    )
+
+
+class CreditAllocation(Base):
+    """Which lot paid for which spending entry: the audit trail of lot consumption."""
+
+    __tablename__ = "credit_allocation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entry.id"), index=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("credit_lot.id"), index=True)
+    amount_rials: Mapped[int]
+
+    lot: Mapped[CreditLot] = relationship()
+
+    __table_args__ = (CheckConstraint("amount_rials > 0", name="amount_positive"),)
+
+
+class TierChange(Base):
+    __tablename__ = "tier_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
+    from_tier_id: Mapped[int] = mapped_column(ForeignKey("tier.id"))
+    to_tier_id: Mapped[int] = mapped_column(ForeignKey("tier.id"))
+    reason: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class Product(Base):
+    """A product or service with its own rewards and stock (L5)."""
+
+    __tablename__ = "product"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    price_rials: Mapped[int] = mapped_column(default=0)
+    points_per_unit: Mapped[int] = mapped_column(default=0)
+    discount_percent_bp: Mapped[int] = mapped_column(default=0)
+    extra_credit_per_unit_rials: Mapped[int] = mapped_column(default=0)
+    # None: stock is not tracked (a service).
+    stock: Mapped[int | None] = mapped_column()
+    is_active: Mapped[bool] = mapped_column(default=True)
+
+    __table_args__ = (
+        CheckConstraint("stock IS NULL OR stock >= 0", name="stock_not_negative"),
+        CheckConstraint("discount_percent_bp BETWEEN 0 AND 10000", name="discount_range"),
+    )
+
+
+class PurchaseItem(Base):
+    __tablename__ = "purchase_item"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purchase_id: Mapped[int] = mapped_column(ForeignKey("purchase.id"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("product.id"))
+    quantity: Mapped[int]
+    unit_price_rials: Mapped[int]
+
+
+class Offer(Base):
+    """An offer or campaign (L9); see backend.engine.offers for the semantics."""
+
+    __tablename__ = "offer"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    priority: Mapped[int] = mapped_column(default=100)
+    exclusive: Mapped[bool] = mapped_column(default=False)
+    max_uses_per_member: Mapped[int | None] = mapped_column()
+    reward_kind: Mapped[str] = mapped_column(String(20))
+    reward_value: Mapped[int]
+    reward_expiry_days: Mapped[int | None] = mapped_column()
+    min_days_since_last_visit: Mapped[int | None] = mapped_column()
+    min_visit_number: Mapped[int | None] = mapped_column()
+    max_visit_number: Mapped[int | None] = mapped_column()
+    min_amount_rials: Mapped[int | None] = mapped_column()
+    birthday_window_days: Mapped[int | None] = mapped_column()
+    anniversary_window_days: Mapped[int | None] = mapped_column()
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Comma-separated tier codes; empty = every tier.
+    tier_codes: Mapped[str] = mapped_column(String(255), default="")
+    first_purchase_only: Mapped[bool] = mapped_column(default=False)
+
+    __table_args__ = (
+        CheckConstraint(
+            "reward_kind IN ('percent_discount', 'fixed_discount', 'bonus_points', "
+            "'bonus_credit', 'gift_credit')",
+            name="reward_kind_known",
+        ),
+        CheckConstraint("reward_value >= 0", name="reward_not_negative"),
+    )
+
+
+class OfferRedemption(Base):
+    __tablename__ = "offer_redemption"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    offer_id: Mapped[int] = mapped_column(ForeignKey("offer.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"))
+    purchase_id: Mapped[int] = mapped_column(ForeignKey("purchase.id"), index=True)
+    discount_rials: Mapped[int] = mapped_column(default=0)
+    points: Mapped[int] = mapped_column(default=0)
+    credit_rials: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+    __table_args__ = (Index("ix_offer_redemption_offer_member", "offer_id", "member_id"),)
+
+
+class Refund(Base):
+    """A full or partial refund of a purchase and what it reversed."""
+
+    __tablename__ = "refund"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purchase_id: Mapped[int] = mapped_column(ForeignKey("purchase.id"), index=True)
+    ledger_transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transaction.id"))
+    amount_rials: Mapped[int]
+    # Cash the shop pays back: the refunded payable share, less earned credit or points
+    # the member had already spent and so could not be taken back.
+    cash_refund_rials: Mapped[int]
+    credit_returned_rials: Mapped[int]
+    credit_taken_rials: Mapped[int]
+    points_taken: Mapped[int]
+    commission_taken_rials: Mapped[int] = mapped_column(default=0)
+    shortfall_rials: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+    __table_args__ = (CheckConstraint("amount_rials > 0", name="amount_positive"),)
+
+
+class CreditGrant(Base):
+    """Credit given by staff to a member or a whole tier (L4), optionally expiring."""
+
+    __tablename__ = "credit_grant"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reason: Mapped[str] = mapped_column(String(255))
+    tier_id: Mapped[int | None] = mapped_column(ForeignKey("tier.id"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
+    amount_rials: Mapped[int]
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    member_count: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+    __table_args__ = (CheckConstraint("amount_rials > 0", name="amount_positive"),)
+
+
+class CreditTransfer(Base):
+    __tablename__ = "credit_transfer"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    from_member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
+    to_member_id: Mapped[int] = mapped_column(ForeignKey("member.id"))
+    amount_rials: Mapped[int]
+    ledger_transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transaction.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+    __table_args__ = (
+        CheckConstraint("amount_rials > 0", name="amount_positive"),
+        CheckConstraint("from_member_id <> to_member_id", name="not_to_self"),
+    )
+
+
+class PaymentInstrument(Base):
+    """A member's cheque or instalment with its due date (L13)."""
+
+    __tablename__ = "payment_instrument"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    reference: Mapped[str] = mapped_column(String(64), default="")
+    amount_rials: Mapped[int]
+    due_date: Mapped[date] = mapped_column(Date())
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    note: Mapped[str] = mapped_column(Text, default="")
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('cheque', 'instalment')", name="kind_known"),
+        CheckConstraint("status IN ('pending', 'paid', 'bounced', 'cancelled')",
+                        name="status_known"),
+        CheckConstraint("amount_rials > 0", name="amount_positive"),
+    )

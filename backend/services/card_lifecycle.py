@@ -1,0 +1,76 @@
+"""Card lifecycle (C3) and gift cards (C4)."""
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend import ledger
+from backend.errors import BadRequest, CardUnknown
+from backend.models import Card, Member, Tier
+from card_spec import CardNumberError, parse_card_number
+
+
+def _card_number(text: str, field: str = "card") -> str:
+    try:
+        return parse_card_number(text)
+    except CardNumberError as error:
+        raise BadRequest(field, str(error)) from None
+
+
+def report_lost_card(session: Session, *, card_number: str, now: datetime) -> Card:
+    """Block a card at once: the next scan at any terminal answers CARD_BLOCKED."""
+    number = _card_number(card_number)
+    card = session.scalars(select(Card).where(Card.number == number)).one_or_none()
+    if card is None or card.member_id is None:
+        raise CardUnknown(f"no member has card …{number[-4:]}")
+    card.status = "blocked"
+    session.commit()
+    return card
+
+
+def issue_replacement(session: Session, *, member_id: int, new_card_number: str,
+                      now: datetime) -> Card:
+    """Give a member a new card. Balance, tier and history belong to the member, not the
+    card, so they carry over whole; every other card of the member is blocked."""
+    number = _card_number(new_card_number, "new_card")
+    member = ledger.lock_member(session, member_id)
+    card = session.scalars(select(Card).where(Card.number == number)).one_or_none()
+    if card is not None and card.member_id is not None:
+        raise BadRequest("new_card", "this card already belongs to a member")
+    for old in member.cards:
+        old.status = "blocked"
+    if card is None:
+        card = Card(number=number, issued_at=now)
+        session.add(card)
+    card.member_id = member.id
+    card.status = "active"
+    card.issued_at = now
+    session.commit()
+    return card
+
+
+def issue_gift_card(session: Session, *, card_number: str, value_rials: int,
+                    expires_at: datetime, now: datetime) -> Card:
+    """A gift card with prepaid credit that expires (C4). Its holder account spends the
+    credit at any terminal like a member's, and earns nothing."""
+    number = _card_number(card_number)
+    if type(value_rials) is not int or value_rials <= 0:
+        raise BadRequest("value", "must be a positive whole number of rials")
+    if expires_at <= now:
+        raise BadRequest("expires_at", "the expiry must be in the future")
+    if session.scalars(select(Card).where(Card.number == number)).one_or_none() is not None:
+        raise BadRequest("card", "this card number is already in use")
+    lowest = session.scalars(select(Tier).order_by(Tier.rank).limit(1)).one()
+    holder = Member(first_name="Gift card", last_name=number[-4:], mobile=None,
+                    tier_id=lowest.id, is_gift_account=True, joined_at=now)
+    session.add(holder)
+    session.flush()
+    card = Card(number=number, member_id=holder.id, issued_at=now)
+    session.add(card)
+    ledger.post(session, member=ledger.lock_member(session, holder.id),
+                idempotency_key=f"gift-card:{number}", kind="gift-card",
+                movements=[ledger.Movement("credit", value_rials, expires_at=expires_at)],
+                reason=f"gift card …{number[-4:]}", now=now)
+    session.commit()
+    return card

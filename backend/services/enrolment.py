@@ -1,0 +1,90 @@
+"""One-time enrolment tokens for provisioning QR codes (O2).
+
+A technician asks for a token for a terminal that does not exist yet; the QR code holds
+it with the Wi-Fi and broker settings. The terminal, in setup mode, scans the code and
+exchanges the token once, within 15 minutes, for its credentials, which are generated at
+that moment (only the token's SHA-256 is stored, and no secret is ever kept in clear).
+"""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from backend.errors import BadRequest, DomainError
+from backend.models import Branch, Device, EnrolmentToken
+from backend.protocol import DEVICE_ID_PATTERN
+from backend.services import devices
+
+TOKEN_LIFETIME = timedelta(minutes=15)
+TOKEN_BYTES = 16
+
+
+class TokenRefused(DomainError):
+    """An enrolment token that is unknown, already used or expired."""
+
+    code = "TOKEN_REFUSED"
+    http_status = 403
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    device_id: str
+    expires_at: datetime
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue_token(session: Session, *, device_id: str, branch_id: int, now: datetime,
+                name: str = "", lang: str = "en") -> IssuedToken:
+    """A token that enrols terminal `device_id` at `branch_id`. The caller commits."""
+    if not DEVICE_ID_PATTERN.fullmatch(device_id):
+        raise BadRequest("device_id", "must be 3–32 of a-z, 0-9 and -")
+    if lang not in ("en", "fa"):
+        raise BadRequest("lang", "must be en or fa")
+    if session.get(Branch, branch_id) is None:
+        raise BadRequest("branch_id", f"no branch {branch_id}")
+    if session.get(Device, device_id) is not None:
+        raise BadRequest("device_id", f"{device_id} is already registered")
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    expires_at = now + TOKEN_LIFETIME
+    session.add(EnrolmentToken(token_sha256=_digest(token), device_id=device_id,
+                               branch_id=branch_id, name=name or device_id, lang=lang,
+                               created_at=now, expires_at=expires_at))
+    session.flush()
+    return IssuedToken(token, device_id, expires_at)
+
+
+def redeem_token(session: Session, token: str, *, now: datetime) -> devices.DeviceCredentials:
+    """Use `token` once: registers its terminal with fresh secrets. The caller commits.
+
+    The conditional UPDATE marks the token used only if it is still unused and unexpired;
+    of two concurrent exchanges exactly one changes the row, the other is refused.
+    """
+    digest = _digest(token.strip())
+    claimed = session.execute(
+        update(EnrolmentToken)
+        .where(EnrolmentToken.token_sha256 == digest, EnrolmentToken.used_at.is_(None),
+               EnrolmentToken.expires_at > now)
+        .values(used_at=now)
+        .returning(EnrolmentToken.id)
+    ).scalar_one_or_none()
+    if claimed is None:
+        row = session.scalars(
+            select(EnrolmentToken).where(EnrolmentToken.token_sha256 == digest)
+        ).one_or_none()
+        if row is None:
+            raise TokenRefused("unknown enrolment token")
+        if row.used_at is not None:
+            raise TokenRefused("this enrolment token was already used")
+        raise TokenRefused("this enrolment token has expired; make a new QR code")
+    row = session.get(EnrolmentToken, claimed)
+    session.refresh(row)
+    return devices.register_device(session, device_id=row.device_id, branch_id=row.branch_id,
+                                   name=row.name, lang=row.lang)

@@ -1,0 +1,85 @@
+"""Tier changes (L2, L3): on each purchase (upward only) and nightly (both ways)."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from backend import engine, ledger
+from backend.models import Club, Member, Purchase, Tier, TierChange
+
+
+@dataclass(frozen=True)
+class TierChangeResult:
+    member_id: int
+    from_code: str
+    to_code: str
+    reason: str
+
+
+def thresholds(session: Session) -> tuple[list[Tier], list[engine.TierThreshold]]:
+    rows = list(session.scalars(select(Tier).order_by(Tier.rank)))
+    return rows, [
+        engine.TierThreshold(code=row.code, rank=row.rank, min_spend_rials=row.min_spend_rials,
+                             min_purchases=row.min_purchases, mode=row.qualify_mode)
+        for row in rows
+    ]
+
+
+def window_totals(session: Session, member_id: int, now: datetime, days: int) -> tuple[int, int]:
+    """(payable spend net of refunds, purchases) over the rolling window."""
+    spend, count = session.execute(
+        select(
+            func.coalesce(func.sum(
+                Purchase.payable_rials
+                - Purchase.payable_rials * Purchase.refunded_amount_rials / Purchase.amount_rials
+            ), 0),
+            func.count(Purchase.id),
+        ).where(Purchase.member_id == member_id, Purchase.created_at > now - timedelta(days=days),
+                Purchase.refunded_amount_rials < Purchase.amount_rials)
+    ).one()
+    return int(spend), int(count)
+
+
+def _apply(session, club, member, now, allow_downgrade) -> TierChangeResult | None:
+    if member.is_gift_account:
+        return None
+    rows, rules = thresholds(session)
+    spend, count = window_totals(session, member.id, now, club.tier_window_days)
+    decision = engine.decide_tier(rules, member.tier.code, spend, count,
+                                  club.tier_window_days, allow_downgrade)
+    if decision is None:
+        return None
+    target = next(row for row in rows if row.code == decision.code)
+    result = TierChangeResult(member.id, member.tier.code, target.code, decision.reason)
+    session.add(TierChange(member_id=member.id, from_tier_id=member.tier_id,
+                           to_tier_id=target.id, reason=decision.reason, created_at=now))
+    member.tier_id = target.id
+    session.flush()
+    session.refresh(member, ["tier"])
+    return result
+
+
+def apply_on_purchase(session: Session, club: Club, member: Member,
+                      now: datetime) -> TierChangeResult | None:
+    """Upgrade a locked member right after a purchase, if its thresholds are now met."""
+    return _apply(session, club, member, now, allow_downgrade=False)
+
+
+def evaluate_all(session: Session, now: datetime) -> list[TierChangeResult]:
+    """The nightly job: move every member to the tier their window earns, up or down.
+
+    Idempotent: a second run the same day finds nothing to change. One transaction."""
+    club = session.get(Club, 1)
+    changes = []
+    member_ids = session.scalars(
+        select(Member.id).where(Member.is_gift_account.is_(False)).order_by(Member.id)
+    ).all()
+    for member_id in member_ids:
+        member = ledger.lock_member(session, member_id)
+        change = _apply(session, club, member, now, allow_downgrade=True)
+        if change is not None:
+            changes.append(change)
+    session.commit()
+    return changes

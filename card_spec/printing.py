@@ -1,0 +1,290 @@
+"""Files for the card-printing house (C1, C2): barcodes, artwork, a CSV and a PDF sheet.
+
+Everything here works on card numbers alone (no database), so a batch can be rendered
+again from its numbers at any time. Sizes are in millimetres; raster output is 300 dpi.
+See docs/card-spec.md for the specification these functions implement.
+"""
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from barcode.charsets import code128 as code128_charset
+from barcode.codex import Code128
+from barcode.writer import ImageWriter, SVGWriter
+from PIL import Image, ImageDraw, ImageFont
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfgen import canvas
+
+from card_spec.numbers import CardNumberError, is_valid_card_number
+
+DPI = 300
+CARD_WIDTH_MM = 85.60  # ISO/IEC 7810 ID-1 (CR80)
+CARD_HEIGHT_MM = 53.98
+SAFE_MARGIN_MM = 3.0  # no text or barcode closer than this to the trim edge
+BLEED_MM = 2.0  # the front's background runs this far past the trim on the PDF sheet
+# Code 128 geometry: a module of exactly 4 pixels at 300 dpi (0.339 mm, 13.3 mil), so
+# every bar is a whole number of printer dots; quiet zones of 10 modules each side.
+MODULE_PX = 4
+# A millionth of a dot more than 4 dots: python-barcode adds module widths up in floats
+# and the rasteriser truncates, so an exact 4 * 25.4 / 300 sometimes lands on 87.9999…
+# and yields a 3-dot bar next to a 5-dot one.
+MODULE_MM = (MODULE_PX + 1e-6) * 25.4 / DPI
+QUIET_ZONE_MODULES = 10
+BAR_HEIGHT_MM = 12.0
+# The sheet: A4 portrait, 2 × 4 cards with 6 mm gutters, crop marks in the margins.
+SHEET_COLUMNS = 2
+SHEET_ROWS = 4
+GUTTER_MM = 6.0
+CROP_MARK_MM = 5.0
+CROP_MARK_GAP_MM = 3.0
+
+
+@dataclass(frozen=True)
+class Artwork:
+    """What the card's front shows: club name, optional logo and colours."""
+
+    club_name: str
+    tagline: str = "Customer club card"
+    logo: Path | None = None
+    background: str = "#0f4c81"
+    foreground: str = "#ffffff"
+
+
+def mm_to_px(value_mm: float) -> int:
+    return round(value_mm * DPI / 25.4)
+
+
+def _checked(number: str) -> str:
+    if not is_valid_card_number(number):
+        raise CardNumberError(f"not a valid card number: {number!r}")
+    return number
+
+
+def grouped(number: str) -> str:
+    """'9900010000000019' → '9900 0100 0000 0019', as printed under the barcode."""
+    return " ".join(number[i:i + 4] for i in range(0, len(number), 4))
+
+
+class _Code128(Code128):
+    """python-barcode's Code 128 with its leading-"99" bug fixed.
+
+    Up to 0.16.1 the start-code optimisation takes a first data pair "99" in code set C
+    for a redundant "switch to C" and drops it, so 9900010000000019 would be printed as
+    the 14 digits 00010000000019 (python-barcode issue #251, fixed upstream by pull
+    request #263, not yet released). Every card of prefix 990001 starts with 99. Only a
+    start code followed by a real switch to code set A or B is folded, as upstream now
+    does; the barcode round-trip test through zxing-cpp guards this.
+    """
+
+    def _try_to_optimize(self, encoded: list[int]) -> list[int]:
+        if encoded[0] == code128_charset.START_CODES["C"]:
+            return encoded
+        return super()._try_to_optimize(encoded)
+
+
+def _code128(number: str, writer) -> Code128:
+    return _Code128(_checked(number), writer=writer)
+
+
+def _options(text: bool) -> dict:
+    return {
+        "module_width": MODULE_MM,
+        "module_height": BAR_HEIGHT_MM,
+        "quiet_zone": QUIET_ZONE_MODULES * MODULE_MM,
+        "write_text": text,
+        "font_size": 8,
+        "text_distance": 3,
+        "dpi": DPI,
+    }
+
+
+def barcode_svg(number: str, *, text: bool = True) -> bytes:
+    """Code 128 (code set C) of the 16 digits as SVG, human-readable line below."""
+    out = io.BytesIO()
+    _code128(number, SVGWriter()).write(out, _options(text))
+    return out.getvalue()
+
+
+def barcode_image(number: str, *, text: bool = True) -> Image.Image:
+    """The barcode as a 300 dpi raster, quiet zones included."""
+    return _code128(number, ImageWriter(mode="L")).render(_options(text))
+
+
+def _png(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="PNG", dpi=(DPI, DPI))
+    return out.getvalue()
+
+
+def barcode_png(number: str, *, text: bool = True) -> bytes:
+    return _png(barcode_image(number, text=text))
+
+
+def _font(size_mm: float) -> ImageFont.FreeTypeFont:
+    return ImageFont.load_default(size=mm_to_px(size_mm))
+
+
+def _blank(colour: str) -> Image.Image:
+    return Image.new("RGB", (mm_to_px(CARD_WIDTH_MM), mm_to_px(CARD_HEIGHT_MM)), colour)
+
+
+def card_front(artwork: Artwork) -> Image.Image:
+    """The front: logo (or the club's initial in a disc) and the club's name."""
+    image = _blank(artwork.background)
+    draw = ImageDraw.Draw(image)
+    margin = mm_to_px(SAFE_MARGIN_MM + 2)
+    logo_size = mm_to_px(18)
+    if artwork.logo is not None:
+        with Image.open(artwork.logo) as logo:
+            logo = logo.convert("RGBA")
+            logo.thumbnail((logo_size, logo_size))
+            image.paste(logo, (margin, margin), logo)
+    else:
+        box = (margin, margin, margin + logo_size, margin + logo_size)
+        draw.ellipse(box, fill=artwork.foreground)
+        initial = (artwork.club_name.strip()[:1] or "V").upper()
+        draw.text(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2), initial,
+                  font=_font(11), fill=artwork.background, anchor="mm")
+    bottom = image.height - margin
+    draw.text((margin, bottom - mm_to_px(7)), artwork.club_name, font=_font(6.5),
+              fill=artwork.foreground, anchor="ls")
+    draw.text((margin, bottom), artwork.tagline, font=_font(3.2), fill=artwork.foreground,
+              anchor="ls")
+    return image
+
+
+def card_back(number: str, artwork: Artwork) -> Image.Image:
+    """The back: the barcode (quiet zones kept white) and the number in groups of 4."""
+    image = _blank("#ffffff")
+    draw = ImageDraw.Draw(image)
+    margin = mm_to_px(SAFE_MARGIN_MM + 1)
+    draw.text((margin, margin), f"{artwork.club_name} · {artwork.tagline}", font=_font(3),
+              fill="#000000", anchor="lt")
+    bars = barcode_image(number, text=False)
+    left = (image.width - bars.width) // 2
+    top = image.height - margin - mm_to_px(6) - bars.height
+    image.paste(bars, (left, top))
+    draw.text((image.width // 2, top + bars.height + mm_to_px(1)), grouped(number),
+              font=_font(3.6), fill="#000000", anchor="mt")
+    return image
+
+
+def write_csv(path: Path, numbers: Sequence[str], batch_label: str) -> None:
+    """The printing house's list: one row per card, in print order."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["sequence", "number", "barcode_text", "printed_text", "batch"])
+        for sequence, number in enumerate(numbers, start=1):
+            writer.writerow([sequence, _checked(number), number, grouped(number), batch_label])
+
+
+def _sheet_origin() -> tuple[float, float]:
+    """Bottom-left corner of the card grid on the page, in points; the grid is centred."""
+    width, height = A4
+    grid_w = (SHEET_COLUMNS * CARD_WIDTH_MM + (SHEET_COLUMNS - 1) * GUTTER_MM) * mm
+    grid_h = (SHEET_ROWS * CARD_HEIGHT_MM + (SHEET_ROWS - 1) * GUTTER_MM) * mm
+    return (width - grid_w) / 2, (height - grid_h) / 2
+
+
+def card_slots() -> list[tuple[float, float]]:
+    """Bottom-left corners (points) of the card positions, in reading order."""
+    left, bottom = _sheet_origin()
+    slots = []
+    for row in range(SHEET_ROWS):
+        for column in range(SHEET_COLUMNS):
+            x = left + column * (CARD_WIDTH_MM + GUTTER_MM) * mm
+            y = bottom + (SHEET_ROWS - 1 - row) * (CARD_HEIGHT_MM + GUTTER_MM) * mm
+            slots.append((x, y))
+    return slots
+
+
+def _crop_marks(pdf: canvas.Canvas) -> None:
+    """Trim lines continued into the page margins, clear of the cards and their bleed."""
+    left, bottom = _sheet_origin()
+    slots = card_slots()
+    xs = sorted({x for x, _ in slots} | {x + CARD_WIDTH_MM * mm for x, _ in slots})
+    ys = sorted({y for _, y in slots} | {y + CARD_HEIGHT_MM * mm for _, y in slots})
+    top, right = max(ys), max(xs)
+    gap, length = CROP_MARK_GAP_MM * mm, CROP_MARK_MM * mm
+    pdf.setLineWidth(0.25)
+    pdf.setStrokeColorRGB(0, 0, 0)
+    for x in xs:
+        pdf.line(x, bottom - gap, x, bottom - gap - length)
+        pdf.line(x, top + gap, x, top + gap + length)
+    for y in ys:
+        pdf.line(left - gap, y, left - gap - length, y)
+        pdf.line(right + gap, y, right + gap + length, y)
+
+
+def write_pdf_sheet(path: Path, numbers: Sequence[str], artwork: Artwork,
+                    front: Image.Image | None = None) -> int:
+    """Print-ready A4 sheets for duplex (flip on long edge): a page of 8 fronts, then a
+    page with the same 8 backs mirrored left-right so each back lands behind its front.
+    Returns the number of pages."""
+    per_sheet = SHEET_COLUMNS * SHEET_ROWS
+    front_reader = ImageReader(front or card_front(artwork))
+    pdf = canvas.Canvas(str(path), pagesize=A4)
+    pdf.setTitle(f"{artwork.club_name} cards")
+    width_pt, height_pt = CARD_WIDTH_MM * mm, CARD_HEIGHT_MM * mm
+    bleed = BLEED_MM * mm
+    slots = card_slots()
+    pages = 0
+    for start in range(0, len(numbers), per_sheet):
+        chunk = numbers[start:start + per_sheet]
+        for x, y in slots[:len(chunk)]:
+            pdf.setFillColor(artwork.background)
+            pdf.rect(x - bleed, y - bleed, width_pt + 2 * bleed, height_pt + 2 * bleed,
+                     stroke=0, fill=1)
+            pdf.drawImage(front_reader, x, y, width_pt, height_pt)
+        _crop_marks(pdf)
+        pdf.showPage()
+        for index, number in enumerate(chunk):
+            row, column = divmod(index, SHEET_COLUMNS)
+            x, y = slots[row * SHEET_COLUMNS + (SHEET_COLUMNS - 1 - column)]
+            back = ImageReader(io.BytesIO(_png(card_back(number, artwork))))
+            pdf.drawImage(back, x, y, width_pt, height_pt)
+        _crop_marks(pdf)
+        pdf.showPage()
+        pages += 2
+    pdf.save()
+    return pages
+
+
+@dataclass(frozen=True)
+class BatchFiles:
+    directory: Path
+    csv: Path
+    pdf: Path
+    front: Path
+    pages: int
+
+
+def write_batch(out_dir: Path, numbers: Sequence[str], *, batch_label: str,
+                artwork: Artwork) -> BatchFiles:
+    """Every file of a batch under `out_dir`:
+
+    cards.csv, sheet.pdf, artwork/front.png (the front is the same on every card),
+    artwork/<number>-back.png, barcodes/<number>.svg and barcodes/<number>.png.
+    """
+    for number in numbers:
+        _checked(number)
+    (out_dir / "barcodes").mkdir(parents=True, exist_ok=True)
+    (out_dir / "artwork").mkdir(exist_ok=True)
+    csv_path = out_dir / "cards.csv"
+    write_csv(csv_path, numbers, batch_label)
+    front = card_front(artwork)
+    front_path = out_dir / "artwork" / "front.png"
+    front.save(front_path, dpi=(DPI, DPI))
+    for number in numbers:
+        (out_dir / "barcodes" / f"{number}.svg").write_bytes(barcode_svg(number))
+        (out_dir / "barcodes" / f"{number}.png").write_bytes(barcode_png(number))
+        card_back(number, artwork).save(out_dir / "artwork" / f"{number}-back.png",
+                                        dpi=(DPI, DPI))
+    pdf_path = out_dir / "sheet.pdf"
+    pages = write_pdf_sheet(pdf_path, numbers, artwork, front)
+    return BatchFiles(out_dir, csv_path, pdf_path, front_path, pages)

@@ -1,0 +1,112 @@
+"""One simulated terminal: the real firmware App, Session, Store and Journal on simulated
+hardware and a paho network that can be switched off. Used by the headless CLI, the
+script runner, the Tk window and the tests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from simulator import hardware
+from simulator.mqtt_adapter import PahoUMQTTClient
+
+LOOP_S = 0.02  # the firmware's LOOP_MS
+
+
+class Link:
+    """The simulated Wi-Fi: ``up`` False makes every MQTT socket operation fail."""
+
+    def __init__(self, up: bool = True):
+        self.up = up
+
+    def is_up(self) -> bool:
+        return self.up
+
+
+class SimTerminal:
+    """``data_dir`` plays the device's flash (seq, journal, last purchase)."""
+
+    def __init__(self, config_path: Path, data_dir: Path | None = None,
+                 log: Callable[[str], None] | None = None, link: Link | None = None):
+        from vafa import config as vconfig
+
+        self.config_path = Path(config_path)
+        self.cfg = vconfig.load(str(self.config_path))  # ConfigError with a clear message
+        self.data_dir = Path(data_dir) if data_dir else self.config_path.resolve().parent
+        self.link = link or Link(True)
+        self.log_lines: list[str] = []
+        self._log_fn = log
+        self.boots = 0
+        self.hw = hardware.build()
+        self._boot()
+
+    @property
+    def broker(self) -> str:
+        m = self.cfg["mqtt"]
+        return f"{m['host']}:{m['port']}"
+
+    def log(self, s: str) -> None:
+        self.log_lines.append(s)
+        if len(self.log_lines) > 1000:  # bounded: a long window session keeps the tail
+            del self.log_lines[:500]
+        if self._log_fn is not None:
+            self._log_fn(s)
+
+    def _factory(self):
+        m = self.cfg["mqtt"]
+        return PahoUMQTTClient(self.cfg["device_id"], m["host"], port=m["port"], user=m["user"],
+                               password=m["password"], keepalive=m["keepalive_s"],
+                               ssl=True if m["tls"] else None, link=self.link)
+
+    def _boot(self) -> None:
+        from vafa import app as vapp
+        from vafa import config as vconfig
+        from vafa.journal import Journal
+        from vafa.net import Session
+        from vafa.store import Store
+
+        m = self.cfg["mqtt"]
+        self.net = Session(self._factory, self.cfg["device_id"], keepalive_s=m["keepalive_s"],
+                           time_fn=time.time, link_ok=self.link.is_up, log=self.log)
+        self.journal = Journal(str(self.data_dir))
+        self.app = vapp.App(self.cfg, self.hw, self.net, Store(str(self.data_dir)),
+                            log=self.log, journal=self.journal,
+                            config_loader=lambda: vconfig.load(str(self.config_path)))
+        self.app.on_reboot = self.reboot
+        self.boots += 1
+        self.app.show_idle()
+
+    def reboot(self) -> None:
+        """Power cycle: the session and the app start over from what is on 'flash'."""
+        self.net.close()
+        self._boot()
+
+    def set_network(self, up: bool) -> None:
+        self.link.up = up
+
+    def step(self) -> None:
+        self.app.safe_step()
+
+    def run_for(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            self.step()
+            time.sleep(LOOP_S)
+
+    def run_until(self, done: Callable[[], bool], timeout_s: float) -> bool:
+        """Run the loop until ``done()`` or the timeout; returns ``done()``."""
+        end = time.monotonic() + timeout_s
+        while not done():
+            if time.monotonic() >= end:
+                return False
+            self.step()
+            time.sleep(LOOP_S)
+        return True
+
+    def connect(self, timeout_s: float) -> bool:
+        return self.run_until(lambda: self.net.connected, timeout_s)
+
+    def close(self) -> None:
+        self.net.close()
+        self.hw.deinit()

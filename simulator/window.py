@@ -1,0 +1,226 @@
+"""``python -m simulator``: the terminal as a Tk window, running the same firmware App as
+the headless mode and the ESP32 (simulator.terminal.SimTerminal).
+
+Left: the OLED (128x64, 8 lines of 16 characters, drawn 3x), the status LED, the 4x4
+keypad. Right: the scanner (type a code or pick a demo card), the network switch, the
+journal's queued count, and the printed receipts as a paper strip.
+
+Keyboard: digits, Enter = E, BackSpace = B, Escape = C, u = use credit, l = balance,
+r = refund last, F2 = scan the selected card, F5 = network on/off.
+
+``--steps ... --screenshot FILE`` runs the steps in the window, saves a PNG of it and
+exits (used by the tests under Xvfb and for the README picture).
+"""
+
+from __future__ import annotations
+
+import sys
+import tkinter as tk
+from pathlib import Path
+from tkinter import ttk
+
+from card_spec.numbers import make_card_number
+from simulator.hardware import render_escpos
+
+OLED_SCALE = 3
+OLED_W, OLED_H = 128 * OLED_SCALE, 64 * OLED_SCALE
+OLED_ROWS, OLED_COLS = 8, 16
+LOOP_MS = 20
+MAX_RECEIPT_LINES = 2000  # the paper strip keeps the newest lines only
+DEMO_CARDS = [make_card_number("990001", serial) for serial in range(1, 6)] + [
+    "9900011234567898",  # valid, not issued: CARD_UNKNOWN
+    "9900010000000018",  # bad check digit: refused on the terminal
+]
+# (label, key) row by row, as on the membrane keypad (vafa.hw.esp32.DEFAULT_KEYMAP)
+KEYPAD = [
+    [("1", "1"), ("2", "2"), ("3", "3"), ("Credit", "U")],
+    [("4", "4"), ("5", "5"), ("6", "6"), ("Back", "B")],
+    [("7", "7"), ("8", "8"), ("9", "9"), ("Clear", "C")],
+    [("Refund", "R"), ("0", "0"), ("Enter", "E"), ("Balance", "L")],
+]
+SHORTCUTS = {"Return": "E", "KP_Enter": "E", "BackSpace": "B", "Escape": "C",
+             "u": "U", "l": "L", "r": "R"}
+
+
+class TerminalWindow:
+    def __init__(self, root: tk.Tk, term, title: str):
+        self.root = root
+        self.term = term
+        self.frames_seen = 0
+        self.receipts_seen = 0
+        self.events_seen = 0
+        root.title(title)
+        root.configure(bg="#2b2b2b")
+        root.resizable(False, False)
+
+        body = tk.Frame(root, bg="#2b2b2b", padx=12, pady=12)
+        body.pack()
+        device = tk.Frame(body, bg="#3c3f41", padx=14, pady=14, relief="ridge", bd=3)
+        device.grid(row=0, column=0, sticky="n")
+        self.oled = tk.Canvas(device, width=OLED_W, height=OLED_H, bg="black",
+                              highlightthickness=4, highlightbackground="#111")
+        self.oled.pack()
+        status = tk.Frame(device, bg="#3c3f41")
+        status.pack(fill="x", pady=(8, 8))
+        self.led = tk.Canvas(status, width=18, height=18, bg="#3c3f41", highlightthickness=0)
+        self.led_dot = self.led.create_oval(2, 2, 16, 16, fill="#333")
+        self.led.pack(side="left")
+        self.net_label = tk.Label(status, text="", fg="#ddd", bg="#3c3f41",
+                                  font=("TkDefaultFont", 10))
+        self.net_label.pack(side="left", padx=8)
+        pad = tk.Frame(device, bg="#3c3f41")
+        pad.pack()
+        for r, row in enumerate(KEYPAD):
+            for c, (label, key) in enumerate(row):
+                tk.Button(pad, text=label, width=7, height=2,
+                          command=lambda k=key: self.press(k)).grid(row=r, column=c,
+                                                                     padx=3, pady=3)
+
+        side = tk.Frame(body, bg="#2b2b2b", padx=12)
+        side.grid(row=0, column=1, sticky="n")
+        tk.Label(side, text="Scan card", fg="#ddd", bg="#2b2b2b").pack(anchor="w")
+        scan_row = tk.Frame(side, bg="#2b2b2b")
+        scan_row.pack(fill="x")
+        self.card = tk.StringVar(value=DEMO_CARDS[0])
+        self.card_box = ttk.Combobox(scan_row, textvariable=self.card, values=DEMO_CARDS,
+                                     width=20)
+        self.card_box.pack(side="left")
+        tk.Button(scan_row, text="Scan (F2)", command=self.scan).pack(side="left", padx=6)
+        self.net_on = tk.BooleanVar(value=term.link.up)
+        tk.Checkbutton(side, text="Network (F5)", variable=self.net_on,
+                       command=self.network_switched, fg="#ddd", bg="#2b2b2b",
+                       selectcolor="#2b2b2b", activebackground="#2b2b2b").pack(anchor="w",
+                                                                               pady=6)
+        self.queued_label = tk.Label(side, text="", fg="#ddd", bg="#2b2b2b")
+        self.queued_label.pack(anchor="w")
+        tk.Label(side, text="Receipt", fg="#ddd", bg="#2b2b2b").pack(anchor="w", pady=(8, 0))
+        self.paper = tk.Text(side, width=34, height=22, bg="#fbfbf3", fg="#222",
+                             font=("Courier", 10), relief="flat", padx=6, pady=6)
+        self.paper.pack()
+        self.paper.configure(state="disabled")
+
+        for keysym, key in SHORTCUTS.items():
+            root.bind(f"<KeyPress-{keysym}>", lambda e, k=key: self._key_event(e, k))
+        for d in "0123456789":
+            root.bind(f"<KeyPress-{d}>", lambda e, k=d: self._key_event(e, k))
+        root.bind("<F2>", lambda e: self.scan())
+        root.bind("<F5>", lambda e: self.toggle_network())
+        self.refresh()
+
+    # ---- input ----------------------------------------------------------------------
+    def _key_event(self, event, key):
+        if event.widget is self.card_box:
+            return None  # typing a card number into the scan field
+        self.press(key)
+        return "break"
+
+    def press(self, key: str) -> None:
+        self.term.hw.keypad.press(key)
+
+    def scan(self) -> None:
+        from card_spec import normalize_digits
+
+        code = normalize_digits(self.card.get().strip())
+        if code:
+            self.term.hw.scanner.scan(code)
+        self.root.focus_set()
+
+    def network_switched(self) -> None:
+        self.term.set_network(self.net_on.get())
+
+    def toggle_network(self) -> None:
+        self.net_on.set(not self.net_on.get())
+        self.network_switched()
+
+    # ---- output ---------------------------------------------------------------------
+    def refresh(self) -> None:
+        hw = self.term.hw
+        if len(hw.display.history) != self.frames_seen:
+            self.frames_seen = len(hw.display.history)
+            self.oled.delete("all")
+            for i, line in enumerate(hw.display.lines[:OLED_ROWS]):
+                self.oled.create_text(6, 4 + i * 8 * OLED_SCALE, anchor="nw",
+                                      text=str(line)[:OLED_COLS], fill="#9fe8ff",
+                                      font=("Courier", 8 * OLED_SCALE - 6, "bold"))
+        if len(hw.printer.receipts) != self.receipts_seen:
+            self.paper.configure(state="normal")
+            for raw in hw.printer.receipts[self.receipts_seen:]:
+                self.paper.insert("end", "\n".join(render_escpos(raw)) + "\n"
+                                  + "- " * 16 + "\n")
+            extra = int(self.paper.index("end-1c").split(".")[0]) - MAX_RECEIPT_LINES
+            if extra > 0:
+                self.paper.delete("1.0", f"{extra + 1}.0")
+            self.paper.see("end")
+            self.paper.configure(state="disabled")
+            self.receipts_seen = len(hw.printer.receipts)
+        events = hw.indicator.events
+        if len(events) != self.events_seen:
+            self.events_seen = len(events)
+            self.led.itemconfigure(self.led_dot,
+                                   fill="#3c3" if events[-1] == "ok" else "#e33")
+        if self.net_on.get() != self.term.link.up:  # switched by a script step
+            self.net_on.set(self.term.link.up)
+        net = self.term.net
+        self.net_label.configure(text=("MQTT connected " if net.connected else "offline ")
+                                 + self.term.broker)
+        self.queued_label.configure(text=f"Journal: {len(self.term.journal)} queued")
+
+    def tick(self) -> None:
+        self.term.step()
+        self.refresh()
+        self.root.after(LOOP_MS, self.tick)
+
+
+def screenshot(root: tk.Tk, path: Path) -> None:
+    from PIL import ImageGrab
+
+    root.update()
+    x, y = root.winfo_rootx(), root.winfo_rooty()
+    w, h = root.winfo_width(), root.winfo_height()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ImageGrab.grab(bbox=(x, y, x + w, y + h)).save(path)
+
+
+def main(args) -> int:
+    from vafa import config as vconfig
+
+    from simulator import cli, script
+    from simulator.terminal import SimTerminal
+
+    try:
+        root = tk.Tk()
+    except tk.TclError as e:
+        print(f"error: cannot open the window ({e}); use --headless, or run under "
+              "xvfb-run", file=sys.stderr)
+        return cli.EXIT_NO_RESPONSE
+    log = (lambda s: print(f"[firmware] {s}", file=sys.stderr)) if args.verbose else None
+    try:
+        term = SimTerminal(cli._config_path(args), log=log)
+    except vconfig.ConfigError as e:
+        root.destroy()
+        print(f"error: {e} (config for device {args.device!r}; run `make run` first or pass "
+              "--config)", file=sys.stderr)
+        return cli.EXIT_NO_RESPONSE
+    win = TerminalWindow(root, term, f"Vafa terminal {term.cfg['device_id']}")
+    code = cli.EXIT_OK
+    try:
+        if args.screenshot is not None:
+            # Automation: steps in the window, then a picture of it.
+            out = []
+            code = script.run(term, args.step_list or [], timeout_s=args.timeout_s,
+                              out=out.append, err=lambda s: print(f"error: {s}",
+                                                                  file=sys.stderr))
+            win.refresh()
+            screenshot(root, args.screenshot)
+            print("\n".join(out))
+            print(f"[screenshot] {args.screenshot}")
+        else:
+            root.after(LOOP_MS, win.tick)
+            root.mainloop()
+    finally:
+        term.close()
+        try:
+            root.destroy()
+        except tk.TclError:
+            pass  # already closed by the window manager
+    return code
