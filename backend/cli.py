@@ -11,7 +11,8 @@ from backend.extensions import db
 
 
 def init_app(app: Flask) -> None:
-    for command in (seed_demo_command, mqtt_worker_command, broker_config_command, up_command):
+    for command in (seed_demo_command, mqtt_worker_command, broker_config_command, up_command,
+                    nightly_command):
         app.cli.add_command(command)
 
 
@@ -115,3 +116,19 @@ def up_command(web_workers: int) -> None:
     from backend import supervise
 
     sys.exit(supervise.up(current_app._get_current_object(), web_workers=web_workers))
+
+
+@click.command("nightly")
+def nightly_command() -> None:
+    """Run the nightly jobs once: expire credit, then move members between tiers.
+
+    Both are idempotent, so running twice in a night changes nothing more.
+
+    Example: flask --app backend nightly
+    """
+    from backend.services import tiers, wallet
+
+    now = datetime.now(UTC)
+    expired = wallet.expire_credit(db.session, now)
+    changes = tiers.evaluate_all(db.session, now)
+    click.echo(f"expired {expired:,} rials of credit; {len(changes)} tier changes")

@@ -54,3 +54,24 @@ def test_login_form_without_csrf_token_is_refused(tmp_path_factory, databases, d
     assert client.post("/login", data={"username": "a", "password": "b"}).status_code == 400
     form = client.get("/login").get_data(as_text=True)
     assert 'name="csrf_token"' in form
+
+
+def test_nightly_command_expires_credit_and_reports(runner, db):
+    from datetime import UTC, datetime, timedelta
+
+    from backend.services import wallet
+
+    factories.club(db)
+    member = factories.member(db)
+    db.commit()
+    wallet.grant_credit(db, member_id=member.id, amount_rials=5_000, reason="test",
+                        expires_at=datetime.now(UTC) + timedelta(seconds=1),
+                        now=datetime.now(UTC) - timedelta(seconds=1))
+    import time
+
+    time.sleep(1.1)
+    result = runner.invoke(args=["nightly"])
+    assert result.exit_code == 0, result.output
+    assert "expired 5,000 rials" in result.output
+    db.refresh(member)
+    assert member.credit_balance_rials == 0
