@@ -60,8 +60,10 @@ class DatabaseFactory:
         if not self.schemas:
             return
         admin = create_engine(TEST_DATABASE_URL)
-        with admin.begin() as connection:
-            for schema in self.schemas:
+        # One transaction per schema: dropping them all at once takes a lock per table and
+        # exhausts PostgreSQL's lock table ("out of shared memory").
+        for schema in self.schemas:
+            with admin.begin() as connection:
                 connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
 

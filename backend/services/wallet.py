@@ -49,8 +49,15 @@ def transfer_credit(session: Session, *, from_member_id: int, to_member_id: int,
     sender, receiver = locked[from_member_id], locked[to_member_id]
     existing = ledger.find_transaction(session, f"{idempotency_key}:out")
     if existing is not None:
-        return session.scalars(select(CreditTransfer).where(
+        transfer = session.scalars(select(CreditTransfer).where(
             CreditTransfer.ledger_transaction_id == existing.id)).one()
+        if (transfer.from_member_id, transfer.to_member_id, transfer.amount_rials) != (
+            from_member_id, to_member_id, amount_rials
+        ):
+            session.rollback()
+            raise BadRequest("idempotency_key", "already used for a different transfer")
+        session.rollback()
+        return transfer
     if sender.is_gift_account or receiver.is_gift_account:
         raise BadRequest("member", "gift cards are redeemed, not transferred")
     if amount_rials > club.max_transfer_rials:

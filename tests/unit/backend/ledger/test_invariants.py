@@ -136,7 +136,7 @@ class LedgerMachine(RuleBasedStateMachine):
         try:
             wallet.transfer_credit(self.session, from_member_id=self.ids[giver],
                                    to_member_id=self.ids[taker], amount_rials=amount,
-                                   idempotency_key=f"t{self.seq}-{giver}-{taker}", now=self.now)
+                                   idempotency_key=f"{self.device}-t{self.seq}", now=self.now)
         except DomainError:
             self.session.rollback()
             return
