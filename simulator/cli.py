@@ -163,13 +163,20 @@ def _print_report(term) -> None:
               "a sale being saved when the power went; it was never confirmed")
 
 
+def _firmware_log(verbose: bool):
+    """The firmware's log callback: to stderr with -v, silent otherwise."""
+
+    def log(s: str) -> None:
+        if verbose:
+            print(f"[firmware] {s}", file=sys.stderr)
+
+    return log
+
+
 def run_headless(args) -> int:
     from vafa import app as vapp
 
-    def log(s: str) -> None:
-        if args.verbose:
-            print(f"[firmware] {s}", file=sys.stderr)
-
+    log = _firmware_log(args.verbose)
     term = _load_terminal(args, log)
     if term is None:
         return EXIT_NO_RESPONSE
@@ -225,10 +232,7 @@ def run_headless(args) -> int:
 
 
 def run_script(args) -> int:
-    def log(s: str) -> None:
-        if args.verbose:
-            print(f"[firmware] {s}", file=sys.stderr)
-
+    log = _firmware_log(args.verbose)
     term = _load_terminal(args, log)
     if term is None:
         return EXIT_NO_RESPONSE

@@ -23,14 +23,9 @@ class DeviceCredentials:
     key_hex: str
 
 
-def register_device(
-    session: Session, *, device_id: str, branch_id: int, name: str = "", lang: str = "en"
-) -> DeviceCredentials:
-    """Create a terminal with fresh secrets. The caller commits.
-
-    The secrets are returned once, to be written into the terminal's config; the database
-    keeps the HMAC key and only a hash of the MQTT password.
-    """
+def check_new_device(session: Session, *, device_id: str, branch_id: int, lang: str) -> None:
+    """Refuse a terminal that cannot be registered: bad id or language, unknown branch,
+    or an id already taken. Shared by registration and enrolment tokens."""
     if not DEVICE_ID_PATTERN.fullmatch(device_id):
         raise BadRequest("device_id", "must be 3–32 of a-z, 0-9 and -")
     if lang not in ("en", "fa"):
@@ -39,6 +34,17 @@ def register_device(
         raise BadRequest("branch_id", f"no branch {branch_id}")
     if session.get(Device, device_id) is not None:
         raise BadRequest("device_id", f"{device_id} is already registered")
+
+
+def register_device(
+    session: Session, *, device_id: str, branch_id: int, name: str = "", lang: str = "en"
+) -> DeviceCredentials:
+    """Create a terminal with fresh secrets. The caller commits.
+
+    The secrets are returned once, to be written into the terminal's config; the database
+    keeps the HMAC key and only a hash of the MQTT password.
+    """
+    check_new_device(session, device_id=device_id, branch_id=branch_id, lang=lang)
     password = secrets.token_urlsafe(24)
     key_hex = secrets.token_hex(KEY_BYTES)
     session.add(

@@ -14,9 +14,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from backend.errors import BadRequest, DomainError
-from backend.models import Branch, Device, EnrolmentToken
-from backend.protocol import DEVICE_ID_PATTERN
+from backend.errors import DomainError
+from backend.models import EnrolmentToken
 from backend.services import devices
 
 TOKEN_LIFETIME = timedelta(minutes=15)
@@ -44,14 +43,7 @@ def _digest(token: str) -> str:
 def issue_token(session: Session, *, device_id: str, branch_id: int, now: datetime,
                 name: str = "", lang: str = "en") -> IssuedToken:
     """A token that enrols terminal `device_id` at `branch_id`. The caller commits."""
-    if not DEVICE_ID_PATTERN.fullmatch(device_id):
-        raise BadRequest("device_id", "must be 3–32 of a-z, 0-9 and -")
-    if lang not in ("en", "fa"):
-        raise BadRequest("lang", "must be en or fa")
-    if session.get(Branch, branch_id) is None:
-        raise BadRequest("branch_id", f"no branch {branch_id}")
-    if session.get(Device, device_id) is not None:
-        raise BadRequest("device_id", f"{device_id} is already registered")
+    devices.check_new_device(session, device_id=device_id, branch_id=branch_id, lang=lang)
     token = secrets.token_urlsafe(TOKEN_BYTES)
     expires_at = now + TOKEN_LIFETIME
     session.add(EnrolmentToken(token_sha256=_digest(token), device_id=device_id,

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from backend.errors import BadRequest
 from backend.models import Device, EnrolmentToken
 from backend.services import enrolment
 from tests import factories
@@ -123,6 +124,6 @@ def test_enrolment_token_expires_after_15_minutes(db, branch):
 
 def test_no_token_for_a_registered_device(db, branch):
     factories.device(db, device_id="t13", branch_id=branch.id)
-    with pytest.raises(enrolment.BadRequest, match="already registered"):
+    with pytest.raises(BadRequest, match="already registered"):
         enrolment.issue_token(db, device_id="t13", branch_id=branch.id,
                               now=datetime.now(UTC))
