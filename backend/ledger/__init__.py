@@ -82,6 +82,13 @@ def _open_lots(session: Session, member_id: int, now: datetime, spend_branch_id:
     return list(session.scalars(statement))
 
 
+def _spendable(lot: CreditLot, now: datetime, spend_branch_id: int | None) -> bool:
+    """The Python twin of `_open_lots`' filter, for lots not yet in the database."""
+    if lot.expires_at is not None and lot.expires_at <= now:
+        return False
+    return spend_branch_id is None or lot.branch_id in (None, spend_branch_id)
+
+
 def spendable_credit(session: Session, member_id: int, now: datetime,
                      spend_branch_id: int | None = None) -> int:
     """Credit the member can spend now (unexpired; at this branch when the policy says)."""
@@ -121,26 +128,40 @@ def post(
         if balance < 0:
             raise InsufficientBalance(f"{account} balance would become {balance}")
 
-    # Plan lot consumption before writing anything, so a refusal leaves no trace.
+    # Plan lot consumption before writing anything, so a refusal leaves no trace. Credit
+    # coming in opens its lot here already, so a later movement of the same transaction
+    # may draw on it (a refund gives spent credit back and takes earned credit away).
     plans: list[list[tuple[CreditLot, int]]] = []
-    taken: dict[int, int] = {}
+    new_lots: list[CreditLot | None] = []
+    taken: dict[int, int] = {}  # by id() of the lot object: new lots have no row id yet
     for movement in movements:
         plan: list[tuple[CreditLot, int]] = []
-        if movement.account == "credit" and movement.amount < 0:
+        new_lot = None
+        if movement.account == "credit" and movement.amount > 0:
+            new_lot = CreditLot(
+                member_id=member.id, branch_id=movement.branch_id,
+                amount_rials=movement.amount, remaining_rials=movement.amount,
+                expires_at=movement.expires_at, created_at=now,
+            )
+        elif movement.account == "credit":
             needed = -movement.amount
-            for lot in _open_lots(session, member.id, now, spend_branch_id, movement.clawback):
-                available = lot.remaining_rials - taken.get(lot.id, 0)
+            candidates = _open_lots(session, member.id, now, spend_branch_id, movement.clawback)
+            candidates += [lot for lot in new_lots if lot is not None and (
+                movement.clawback or _spendable(lot, now, spend_branch_id))]
+            for lot in candidates:
+                available = lot.remaining_rials - taken.get(id(lot), 0)
                 if available <= 0:
                     continue
                 take = min(available, needed)
                 plan.append((lot, take))
-                taken[lot.id] = taken.get(lot.id, 0) + take
+                taken[id(lot)] = taken.get(id(lot), 0) + take
                 needed -= take
                 if needed == 0:
                     break
             if needed:
                 raise InsufficientBalance(f"{needed} rials of credit are not spendable here")
         plans.append(plan)
+        new_lots.append(new_lot)
 
     transaction = LedgerTransaction(
         idempotency_key=idempotency_key, kind=kind, member_id=member.id, reason=reason,
@@ -148,20 +169,14 @@ def post(
     )
     session.add(transaction)
     session.flush()
-    for movement, plan in zip(movements, plans, strict=True):
+    for movement, plan, new_lot in zip(movements, plans, new_lots, strict=True):
         entry = LedgerEntry(member_id=member.id, account=movement.account,
                             amount=movement.amount, created_at=now)
         transaction.entries.append(entry)
-        if movement.account != "credit":
-            continue
-        if movement.amount > 0:
-            session.add(CreditLot(
-                member_id=member.id, transaction_id=transaction.id,
-                branch_id=movement.branch_id, amount_rials=movement.amount,
-                remaining_rials=movement.amount, expires_at=movement.expires_at,
-                created_at=now,
-            ))
-        else:
+        if new_lot is not None:
+            new_lot.transaction_id = transaction.id
+            session.add(new_lot)
+        elif plan:
             session.flush()
             for lot, take in plan:
                 lot.remaining_rials -= take

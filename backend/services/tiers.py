@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Numeric, cast, func, select
 from sqlalchemy.orm import Session
 
 from backend import engine, ledger
@@ -32,8 +32,10 @@ def window_totals(session: Session, member_id: int, now: datetime, days: int) ->
     spend, count = session.execute(
         select(
             func.coalesce(func.sum(
+                # NUMERIC before multiplying: two amounts' product overflows BIGINT.
                 Purchase.payable_rials
-                - Purchase.payable_rials * Purchase.refunded_amount_rials / Purchase.amount_rials
+                - cast(Purchase.payable_rials, Numeric) * Purchase.refunded_amount_rials
+                / Purchase.amount_rials
             ), 0),
             func.count(Purchase.id),
         ).where(Purchase.member_id == member_id, Purchase.created_at > now - timedelta(days=days),

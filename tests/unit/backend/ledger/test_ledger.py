@@ -98,3 +98,29 @@ def test_concurrent_spends_never_overdraw(tmp_path_factory, databases, app):
         session = flask_db.session
         assert ledger.balance_from_entries(session, member_id, "credit") == 10_000
         assert session.get(Member, member_id).credit_balance_rials == 10_000
+
+
+def test_a_movement_may_draw_on_credit_the_same_transaction_brings_in(db):
+    """A refund gives spent credit back and takes earned credit away in one transaction;
+    when the member holds less than what is taken, the credit given back covers it."""
+    member = factories.member(db, credit_rials=1_000)
+    transaction = ledger.post(
+        db, member=ledger.lock_member(db, member.id), idempotency_key="refund-like",
+        kind="refund", reason="test", now=NOW,
+        movements=[ledger.Movement("credit", 5_000),
+                   ledger.Movement("credit", -4_500, clawback=True)],
+    )
+    assert [entry.amount for entry in transaction.entries] == [5_000, -4_500]
+    assert ledger.balance_from_entries(db, member.id, "credit") == 1_500
+    assert ledger.credit_in_lots(db, member.id) == 1_500
+    assert db.get(Member, member.id).credit_balance_rials == 1_500
+
+
+def test_amounts_past_32_bits_are_stored_exactly(db):
+    """A jeweller's member passes 2**31 rials (about 215 million toman) quickly."""
+    member = factories.member(db)
+    post(db, member, "big", credit=5_000_000_000_000)
+    post(db, member, "bigger", credit=4_000_000_000_000)
+    assert ledger.balance_from_entries(db, member.id, "credit") == 9_000_000_000_000
+    db.expire_all()
+    assert db.get(Member, member.id).credit_balance_rials == 9_000_000_000_000
