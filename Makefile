@@ -8,10 +8,10 @@ VENV_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 # Debian packages as command=package pairs.
 RUN_PACKAGES := mosquitto=mosquitto
-TEST_PACKAGES := mosquitto=mosquitto node=nodejs npm=npm xvfb-run=xvfb xauth=xauth
+TEST_PACKAGES := mosquitto=mosquitto node=nodejs npm=npm xvfb-run=xvfb xauth=xauth chromium=chromium
 PYTEST_ARGS ?=
 
-.PHONY: run test lint system-run system-test clean help
+.PHONY: run test lint system-run system-test clean help translations
 
 help:
 	@echo "make run   - start Mosquitto, the MQTT worker and the web panel with a demo club"
@@ -47,3 +47,11 @@ test: system-test $(VENV_STAMP) $(NODE_STAMP)
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache
+
+# Extract UI strings and merge new ones into the Persian catalogue (then translate them).
+translations: $(VENV_STAMP)
+	$(VENV)/bin/pybabel extract -F backend/translations/babel.cfg -k _l -k lazy_gettext -k N_ \
+		--no-location --sort-output -o backend/translations/messages.pot .
+	$(VENV)/bin/pybabel update -i backend/translations/messages.pot -d backend/translations \
+		-l fa --no-fuzzy-matching --ignore-obsolete
+	rm backend/translations/messages.pot

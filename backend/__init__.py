@@ -8,9 +8,9 @@ from backend.config import Config
 
 
 def create_app(config: Config | dict | None = None) -> Flask:
-    from backend import cli, database
-    from backend.extensions import csrf, db, migrate
-    from backend.web import admin, api
+    from backend import cli, database, i18n, web
+    from backend.extensions import babel, csrf, db, login_manager, migrate
+    from backend.web import admin, api, auth, portal
 
     app = Flask(__name__, instance_relative_config=False)
     settings = config if config is not None else Config()
@@ -22,15 +22,25 @@ def create_app(config: Config | dict | None = None) -> Flask:
     }
     if database.is_sqlite(url):
         app.config["INSTANCE_DIR"].mkdir(parents=True, exist_ok=True)
+    # Uploads (member import, logo) are bounded before any of it is read.
+    app.config.setdefault("MAX_CONTENT_LENGTH", 12 * 1024 * 1024)
+    catalogues = i18n.compile_catalogues(app.config["INSTANCE_DIR"] / "translations")
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(catalogues)
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", i18n.DEFAULT_LANGUAGE)
 
     db.init_app(app)
     csrf.init_app(app)
+    babel.init_app(app, locale_selector=auth.select_locale)
+    login_manager.init_app(app)
+    app.before_request(auth.prepare_request)
+    web.init_app(app)
     migrate.init_app(app, db, directory=str(database.MIGRATIONS_DIR))
     with app.app_context():
         database.configure_engine(db.engine)
 
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(portal.bp)
     cli.init_app(app)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"

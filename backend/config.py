@@ -41,6 +41,10 @@ class Config:
         self.MQTT_SHARED_SUBSCRIPTION = env.get("VAFA_MQTT_SHARED", "1") == "1"
         self.WEB_PORT = int(env.get("VAFA_WEB_PORT", "5000"))
         self.SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+        # Behind HTTPS in production, set VAFA_SECURE_COOKIES=1 (cookies over TLS only).
+        self.SESSION_COOKIE_SECURE = env.get("VAFA_SECURE_COOKIES", "0") == "1"
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_HTTPONLY = True
         for key, value in overrides.items():
             setattr(self, key, value)
 

@@ -1,6 +1,9 @@
 """Iranian identifiers and digit normalisation for every input boundary (O4)."""
 
 import re
+from datetime import date
+
+import jdatetime
 
 from card_spec import normalize_digits
 
@@ -48,3 +51,25 @@ def parse_national_code(text: str) -> str:
     if not is_valid_national_code(code):
         raise ValueError("the national code is not valid")
     return code
+
+
+_DATE = re.compile(r"(\d{4})\s*[/\-.]\s*(\d{1,2})\s*[/\-.]\s*(\d{1,2})")
+# Years below this are Solar Hijri (1405 ≈ 2026); the calendars' years never overlap.
+_FIRST_GREGORIAN_YEAR = 1700
+
+
+def parse_jalali_or_gregorian_date(text: str) -> date:
+    """`۱۴۰۵/۰۸/۳۰`, `1405-8-30`, `٢٠٢٦-١١-٢١` or `2026/11/21` → a Gregorian `date`.
+
+    The year tells the calendar apart. Raises ValueError with a reason for anything that
+    is not a real date in its calendar (e.g. 1405/12/30 in a common year)."""
+    match = _DATE.fullmatch(normalize_digits(str(text).strip()))
+    if match is None:
+        raise ValueError("a date looks like 1405/08/30 (Jalali) or 2026-11-21")
+    year, month, day = (int(part) for part in match.groups())
+    try:
+        if year < _FIRST_GREGORIAN_YEAR:
+            return jdatetime.date(year, month, day).togregorian()
+        return date(year, month, day)
+    except ValueError:
+        raise ValueError("that day does not exist in the calendar") from None

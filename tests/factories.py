@@ -3,10 +3,11 @@
 import itertools
 
 from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
 
 from backend import ledger
 from backend.models import Branch, Card, Club, Member, StaffUser, Tier
-from backend.services import devices, staff
+from backend.services import devices
 from card_spec import make_card_number
 
 _serials = itertools.count(1000)
@@ -62,13 +63,28 @@ def member(session: Session, *, credit_rials: int = 0, points: int = 0, card_sta
     return row
 
 
+def card_number(serial: int, prefix: str = "990001") -> str:
+    return make_card_number(prefix, serial)
+
+
 def card_of(row: Member) -> str:
     return row.cards[0].number
 
 
+# A cheap hash for tests: production hashes (scrypt) take ~100 ms each by design, which
+# would make every signed-in test wait for nothing. check_password_hash reads either.
+_TEST_HASHES: dict[str, str] = {}
+
+
+def cheap_password_hash(password: str) -> str:
+    if password not in _TEST_HASHES:
+        _TEST_HASHES[password] = generate_password_hash(password, method="pbkdf2:sha256:1000")
+    return _TEST_HASHES[password]
+
+
 def staff_user(session: Session, *, password="admin-password", **fields) -> StaffUser:
     row = StaffUser(**{"username": "admin", "full_name": "Admin", "role": "admin",
-                       "password_hash": staff.hash_password(password), **fields})
+                       "password_hash": cheap_password_hash(password), **fields})
     session.add(row)
     session.flush()
     return row

@@ -1,7 +1,7 @@
 """SQLAlchemy 2.0 models. Every schema change comes with an Alembic migration."""
 
 from backend.models.base import Base, UTCDateTime, utc_now
-from backend.models.club import Branch, Club, StaffUser, Tier
+from backend.models.club import AuditLog, Branch, Club, LoginAttempt, StaffUser, Tier
 from backend.models.devices import Device, TerminalRequest
 from backend.models.ledger import LedgerEntry, LedgerTransaction, Purchase
 from backend.models.loyalty import (
@@ -17,10 +17,11 @@ from backend.models.loyalty import (
     Refund,
     TierChange,
 )
-from backend.models.members import Card, Member
+from backend.models.members import Card, Member, MemberField, MemberRequest
 from backend.models.provisioning import CardBatch, CardSerialCounter, EnrolmentToken
 
 __all__ = [
+    "AuditLog",
     "Base",
     "Branch",
     "Card",
@@ -35,7 +36,10 @@ __all__ = [
     "EnrolmentToken",
     "LedgerEntry",
     "LedgerTransaction",
+    "LoginAttempt",
     "Member",
+    "MemberField",
+    "MemberRequest",
     "Offer",
     "OfferRedemption",
     "PaymentInstrument",

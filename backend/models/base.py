@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, MetaData
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -13,6 +13,11 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# Money (rials) and points: 64-bit. PostgreSQL's INTEGER stops at about 215 million
+# toman; SQLite's INTEGER is 64-bit already, so it keeps its own name there.
+Amount = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def utc_now() -> datetime:

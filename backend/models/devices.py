@@ -29,6 +29,10 @@ class Device(Base):
     last_seq: Mapped[int] = mapped_column(default=0)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     firmware_version: Mapped[str | None] = mapped_column(String(32))
+    # From the retained `state` topic (PROTOCOL.md): online flag and journal depth.
+    is_online: Mapped[bool] = mapped_column(default=False)
+    queued_count: Mapped[int] = mapped_column(default=0)
+    state_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
     branch: Mapped[Branch] = relationship()

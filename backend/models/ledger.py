@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from backend.models.base import Base, UTCDateTime, utc_now
+from backend.models.base import Amount, Base, UTCDateTime, utc_now
 from backend.models.members import Member
 
 ACCOUNTS = ("credit", "points")
@@ -35,7 +35,7 @@ class LedgerEntry(Base):
     transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transaction.id"), index=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
     account: Mapped[str] = mapped_column(String(16))
-    amount: Mapped[int]
+    amount: Mapped[int] = mapped_column(Amount)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
     transaction: Mapped[LedgerTransaction] = relationship(back_populates="entries")
@@ -57,17 +57,17 @@ class Purchase(Base):
     branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
     device_id: Mapped[str | None] = mapped_column(ForeignKey("device.id"))
     ledger_transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transaction.id"))
-    amount_rials: Mapped[int]
-    discount_rials: Mapped[int]
-    credit_used_rials: Mapped[int]
-    payable_rials: Mapped[int]
-    credit_earned_rials: Mapped[int]
-    points_earned: Mapped[int]
+    amount_rials: Mapped[int] = mapped_column(Amount)
+    discount_rials: Mapped[int] = mapped_column(Amount)
+    credit_used_rials: Mapped[int] = mapped_column(Amount)
+    payable_rials: Mapped[int] = mapped_column(Amount)
+    credit_earned_rials: Mapped[int] = mapped_column(Amount)
+    points_earned: Mapped[int] = mapped_column(Amount)
     offline: Mapped[bool] = mapped_column(default=False)
     # Referrer's commission on this purchase (L10), reversed in proportion on refunds.
     commission_member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
-    commission_rials: Mapped[int] = mapped_column(default=0)
-    refunded_amount_rials: Mapped[int] = mapped_column(default=0)
+    commission_rials: Mapped[int] = mapped_column(Amount, default=0)
+    refunded_amount_rials: Mapped[int] = mapped_column(Amount, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
     member: Mapped[Member] = relationship(foreign_keys=[member_id])

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from backend.models.base import Base, UTCDateTime, utc_now
+from backend.models.base import Amount, Base, UTCDateTime, utc_now
 
 
 class CreditLot(Base):
@@ -22,8 +22,8 @@ class CreditLot(Base):
     transaction_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transaction.id"))
     # Where it was earned; None means spendable at every branch (B3).
     branch_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id"))
-    amount_rials: Mapped[int]
-    remaining_rials: Mapped[int]
+    amount_rials: Mapped[int] = mapped_column(Amount)
+    remaining_rials: Mapped[int] = mapped_column(Amount)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
@@ -42,7 +42,7 @@ class CreditAllocation(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entry.id"), index=True)
     lot_id: Mapped[int] = mapped_column(ForeignKey("credit_lot.id"), index=True)
-    amount_rials: Mapped[int]
+    amount_rials: Mapped[int] = mapped_column(Amount)
 
     lot: Mapped[CreditLot] = relationship()
 
@@ -68,10 +68,10 @@ class Product(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     sku: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(120))
-    price_rials: Mapped[int] = mapped_column(default=0)
+    price_rials: Mapped[int] = mapped_column(Amount, default=0)
     points_per_unit: Mapped[int] = mapped_column(default=0)
     discount_percent_bp: Mapped[int] = mapped_column(default=0)
-    extra_credit_per_unit_rials: Mapped[int] = mapped_column(default=0)
+    extra_credit_per_unit_rials: Mapped[int] = mapped_column(Amount, default=0)
     # None: stock is not tracked (a service).
     stock: Mapped[int | None] = mapped_column()
     is_active: Mapped[bool] = mapped_column(default=True)
@@ -89,7 +89,7 @@ class PurchaseItem(Base):
     purchase_id: Mapped[int] = mapped_column(ForeignKey("purchase.id"), index=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("product.id"))
     quantity: Mapped[int]
-    unit_price_rials: Mapped[int]
+    unit_price_rials: Mapped[int] = mapped_column(Amount)
 
 
 class Offer(Base):
@@ -109,7 +109,7 @@ class Offer(Base):
     min_days_since_last_visit: Mapped[int | None] = mapped_column()
     min_visit_number: Mapped[int | None] = mapped_column()
     max_visit_number: Mapped[int | None] = mapped_column()
-    min_amount_rials: Mapped[int | None] = mapped_column()
+    min_amount_rials: Mapped[int | None] = mapped_column(Amount)
     birthday_window_days: Mapped[int | None] = mapped_column()
     anniversary_window_days: Mapped[int | None] = mapped_column()
     starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -135,9 +135,9 @@ class OfferRedemption(Base):
     offer_id: Mapped[int] = mapped_column(ForeignKey("offer.id"))
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id"))
     purchase_id: Mapped[int] = mapped_column(ForeignKey("purchase.id"), index=True)
-    discount_rials: Mapped[int] = mapped_column(default=0)
-    points: Mapped[int] = mapped_column(default=0)
-    credit_rials: Mapped[int] = mapped_column(default=0)
+    discount_rials: Mapped[int] = mapped_column(Amount, default=0)
+    points: Mapped[int] = mapped_column(Amount, default=0)
+    credit_rials: Mapped[int] = mapped_column(Amount, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
     __table_args__ = (Index("ix_offer_redemption_offer_member", "offer_id", "member_id"),)
@@ -151,15 +151,15 @@ class Refund(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     purchase_id: Mapped[int] = mapped_column(ForeignKey("purchase.id"), index=True)
     ledger_transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transaction.id"))
-    amount_rials: Mapped[int]
+    amount_rials: Mapped[int] = mapped_column(Amount)
     # Cash the shop pays back: the refunded payable share, less earned credit or points
     # the member had already spent and so could not be taken back.
-    cash_refund_rials: Mapped[int]
-    credit_returned_rials: Mapped[int]
-    credit_taken_rials: Mapped[int]
-    points_taken: Mapped[int]
-    commission_taken_rials: Mapped[int] = mapped_column(default=0)
-    shortfall_rials: Mapped[int] = mapped_column(default=0)
+    cash_refund_rials: Mapped[int] = mapped_column(Amount)
+    credit_returned_rials: Mapped[int] = mapped_column(Amount)
+    credit_taken_rials: Mapped[int] = mapped_column(Amount)
+    points_taken: Mapped[int] = mapped_column(Amount)
+    commission_taken_rials: Mapped[int] = mapped_column(Amount, default=0)
+    shortfall_rials: Mapped[int] = mapped_column(Amount, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
     __table_args__ = (CheckConstraint("amount_rials > 0", name="amount_positive"),)
@@ -174,10 +174,13 @@ class CreditGrant(Base):
     reason: Mapped[str] = mapped_column(String(255))
     tier_id: Mapped[int | None] = mapped_column(ForeignKey("tier.id"))
     member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"))
-    amount_rials: Mapped[int]
+    amount_rials: Mapped[int] = mapped_column(Amount)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     member_count: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    # The panel form's request key: a resubmitted form finds its grant instead of
+    # granting twice.
+    request_key: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     __table_args__ = (CheckConstraint("amount_rials > 0", name="amount_positive"),)
 
@@ -188,7 +191,7 @@ class CreditTransfer(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     from_member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
     to_member_id: Mapped[int] = mapped_column(ForeignKey("member.id"))
-    amount_rials: Mapped[int]
+    amount_rials: Mapped[int] = mapped_column(Amount)
     ledger_transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transaction.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
@@ -207,7 +210,7 @@ class PaymentInstrument(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     reference: Mapped[str] = mapped_column(String(64), default="")
-    amount_rials: Mapped[int]
+    amount_rials: Mapped[int] = mapped_column(Amount)
     due_date: Mapped[date] = mapped_column(Date())
     status: Mapped[str] = mapped_column(String(16), default="pending")
     note: Mapped[str] = mapped_column(Text, default="")

@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 from backend import protocol
 from backend.errors import DomainError, UnknownDevice
 from backend.extensions import db
-from backend.services import terminal, texts
+from backend.services import devices, terminal, texts
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,7 @@ RECONNECT_MIN_DELAY_S = 1
 RECONNECT_MAX_DELAY_S = 30
 # Bounds the requests the broker hands us before we acknowledged earlier ones.
 MAX_INFLIGHT_MESSAGES = 20
+STATE_SUBSCRIPTION = "vafa/v1/dev/+/state"
 
 
 def mask_card(number: str) -> str:
@@ -95,11 +96,17 @@ class Worker:
             return
         # Subscribe on every connect: the broker may have lost the session.
         client.subscribe(self.subscription, qos=1)
+        # Terminals' retained status for the panel. Not shared: MQTT 5 does not send
+        # retained messages to shared subscriptions, and applying a state twice is harmless.
+        client.subscribe(STATE_SUBSCRIPTION, qos=0)
         self.subscribed = True
         log.info("worker connected to %s:%s, subscribed %s", self.host, self.port,
                  self.subscription)
 
     def _on_message(self, client, userdata, message):
+        if message.topic.endswith("/state"):
+            self.handle_state(message.topic, message.payload)
+            return
         try:
             reply = self.handle(message.topic, message.payload)
             if reply is not None:
@@ -110,6 +117,23 @@ class Worker:
             # Not acknowledged: the broker redelivers it when this session reconnects.
             log.exception("request on %s failed; leaving it unacknowledged", message.topic)
             self.counters["crash"] += 1
+
+    def handle_state(self, topic: str, payload: bytes) -> bool:
+        """Record a terminal's online flag, firmware and queue depth; never replies."""
+        try:
+            device_id = protocol.device_id_from_topic(topic, "state")
+        except protocol.FrameError as error:
+            self._drop("bad_topic", error)
+            return False
+        with self.app.app_context():
+            try:
+                return devices.record_state(db.session, device_id, payload, datetime.now(UTC))
+            except Exception:
+                log.exception("state of %s not recorded", device_id)
+                return False
+            finally:
+                db.session.rollback()
+                db.session.remove()
 
     def handle(self, topic: str, payload: bytes) -> tuple[str, bytes] | None:
         """Process one frame; returns (topic, signed frame) to publish, or None to drop."""

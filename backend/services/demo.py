@@ -51,6 +51,9 @@ def seed_demo(session: Session, now: datetime, rng_seed: int = 1403) -> DemoResu
         referral_join_bonus_rials=20_000, referral_first_purchase_bonus_rials=30_000,
         referral_commission_bp=100, max_transfer_rials=2_000_000,
         max_transfer_per_day_rials=5_000_000,
+        # Members who join later (at the counter or by import) get what the demo's got.
+        welcome_credit_rials=50_000, contact_phone="021-88776655",
+        social_links={"instagram": "https://instagram.com/vafa.club"},
     ))
     central = Branch(code="tehran", name="شعبه مرکزی تهران")
     second = Branch(code="isfahan", name="شعبه اصفهان")

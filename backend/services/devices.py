@@ -3,6 +3,7 @@
 import json
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -166,3 +167,35 @@ def _pids_running_conf(conf_path: Path) -> list[int]:
         if Path(os.fsdecode(argv[0])).name == "mosquitto" and wanted in argv and b"-c" in argv:
             found.append(int(entry.name))
     return found
+
+
+MAX_STATE_BYTES = 512  # a state frame is ~60 bytes; anything larger is not ours
+
+
+def record_state(session: Session, device_id: str, payload: bytes, now: datetime) -> bool:
+    """Apply a terminal's retained `state` message (PROTOCOL.md): online flag, firmware
+    version and journal depth, shown on the panel's terminals page. Unknown devices and
+    malformed payloads are ignored (False); nothing else is written."""
+    if len(payload) > MAX_STATE_BYTES:
+        return False
+    try:
+        state = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    if not isinstance(state, dict) or type(state.get("online")) is not bool:
+        return False
+    device = session.get(Device, device_id)
+    if device is None:
+        return False
+    device.is_online = state["online"]
+    device.state_at = now
+    if state["online"]:
+        device.last_seen_at = now
+    firmware = state.get("fw")
+    if isinstance(firmware, str) and 0 < len(firmware) <= 32:
+        device.firmware_version = firmware
+    queued = state.get("queued")
+    if type(queued) is int and 0 <= queued <= 1_000_000:
+        device.queued_count = queued
+    session.commit()
+    return True

@@ -7,9 +7,13 @@ from sqlalchemy.orm import Session
 
 from backend import ledger
 from backend.errors import BadRequest
-from backend.models import Card, Club, Member, Tier
-from backend.validators import normalize_mobile, parse_national_code
-from card_spec import CardNumberError, parse_card_number
+from backend.models import Card, Club, Member, MemberField, Tier
+from backend.validators import (
+    normalize_mobile,
+    parse_jalali_or_gregorian_date,
+    parse_national_code,
+)
+from card_spec import CardNumberError, normalize_digits, parse_card_number
 
 MAX_REFERRAL_DEPTH = 1000  # bounds the cycle check; chains are far shorter in practice
 
@@ -27,8 +31,12 @@ def register_member(
     wedding_date: date | None = None,
     referrer_card_or_mobile: str | None = None,
     branch_id: int | None = None,
+    profile: dict | None = None,
+    custom_fields: dict | None = None,
 ) -> Member:
-    """Enrol a member with a card; pay the referrer's join bonus. One transaction."""
+    """Enrol a member with a card; pay the club's welcome credit and the referrer's join
+    bonus. `profile` holds the other M1 fields (PROFILE_FIELDS), `custom_fields` the
+    admin-defined ones by key. One transaction."""
     if not first_name.strip() or not last_name.strip():
         raise BadRequest("name", "first and last name are required")
     try:
@@ -46,15 +54,21 @@ def register_member(
             raise BadRequest("national_code", str(error)) from None
     if session.scalars(select(Member).where(Member.mobile == mobile)).first() is not None:
         raise BadRequest("mobile", "a member with this mobile number exists")
+    if national_code and session.scalars(
+            select(Member.id).where(Member.national_code == national_code)).first():
+        raise BadRequest("national_code", "a member with this national code exists")
     card = session.scalars(select(Card).where(Card.number == number)).one_or_none()
     if card is not None and card.member_id is not None:
         raise BadRequest("card", "this card already belongs to a member")
     referrer = find_referrer(session, referrer_card_or_mobile) if referrer_card_or_mobile else None
+    extra = check_profile(profile or {})
+    custom = check_custom_fields(session, custom_fields or {})
     lowest = session.scalars(select(Tier).order_by(Tier.rank).limit(1)).one()
     member = Member(first_name=first_name.strip(), last_name=last_name.strip(), mobile=mobile,
                     national_code=national_code or None, birth_date=birth_date,
                     wedding_date=wedding_date, tier_id=lowest.id, home_branch_id=branch_id,
-                    referrer_id=referrer.id if referrer else None, joined_at=now)
+                    referrer_id=referrer.id if referrer else None, joined_at=now,
+                    custom_fields=custom, **extra)
     session.add(member)
     session.flush()
     if card is None:
@@ -62,6 +76,11 @@ def register_member(
         session.add(card)
     card.member_id, card.status = member.id, "active"
     club = session.get(Club, 1)
+    if club.welcome_credit_rials:
+        ledger.post(session, member=ledger.lock_member(session, member.id),
+                    idempotency_key=f"welcome:{member.id}", kind="welcome",
+                    movements=[ledger.Movement("credit", club.welcome_credit_rials)],
+                    reason="welcome bonus", now=now)
     if referrer is not None and club.referral_join_bonus_rials:
         ledger.post(session, member=ledger.lock_member(session, referrer.id),
                     idempotency_key=f"referral-join:{member.id}", kind="referral",
@@ -99,3 +118,92 @@ def set_referrer(session: Session, *, member_id: int, referrer_id: int) -> None:
         cursor = cursor.referrer
     session.get(Member, member_id).referrer_id = referrer_id
     session.commit()
+
+
+# M1 fields besides names, mobile, card, national code, dates and referrer.
+PROFILE_FIELDS = ("gender", "province", "city", "neighbourhood", "address", "email",
+                  "home_phone", "work_phone", "father_name", "job", "weight_kg",
+                  "favourite_colour", "promotional_opt_out", "notes")
+
+
+def check_profile(profile: dict) -> dict:
+    unknown = set(profile) - set(PROFILE_FIELDS)
+    assert not unknown, f"unknown profile fields {unknown}"
+    if profile.get("gender", "") not in ("", "f", "m"):
+        raise BadRequest("gender", "Choose a gender.")
+    weight = profile.get("weight_kg")
+    if weight is not None and not (type(weight) is int and 1 <= weight <= 500):
+        raise BadRequest("weight_kg", "Enter a weight between 1 and 500.")
+    return {key: value for key, value in profile.items()}
+
+
+def check_custom_fields(session: Session, values: dict) -> dict:
+    """Validate values of the admin-defined fields; unknown keys are refused."""
+    fields = {field.key: field for field in session.scalars(
+        select(MemberField).where(MemberField.is_active))}
+    cleaned = {}
+    for key, raw in values.items():
+        field = fields.get(key)
+        if field is None:
+            raise BadRequest(f"custom_{key}", "This field does not exist.")
+        text = str(raw or "").strip()
+        if not text:
+            continue
+        if len(text) > 200:
+            raise BadRequest(f"custom_{key}", "At most 200 characters.")
+        if field.kind == "number":
+            digits = normalize_digits(text)
+            if not digits.lstrip("-").isdigit():
+                raise BadRequest(f"custom_{key}", "Enter a whole number.")
+            text = digits
+        elif field.kind == "date":
+            try:
+                text = parse_jalali_or_gregorian_date(text).isoformat()
+            except ValueError:
+                raise BadRequest(f"custom_{key}", "Enter a date like 1405/08/30.") from None
+        elif field.kind == "choice" and text not in field.choices:
+            raise BadRequest(f"custom_{key}", "Choose one of the options.")
+        cleaned[key] = text
+    for key, field in fields.items():
+        if field.required and key not in cleaned:
+            raise BadRequest(f"custom_{key}", "This field is required.")
+    return cleaned
+
+
+def update_member(session: Session, member_id: int, *, first_name: str, last_name: str,
+                  mobile: str, national_code: str | None, birth_date: date | None,
+                  wedding_date: date | None, branch_id: int | None, profile: dict,
+                  custom_fields: dict) -> Member:
+    """Edit a member's file. Balances, cards and tier are not edited here: they move only
+    through the ledger, the card lifecycle and the tier rules."""
+    member = session.get(Member, member_id)
+    if member is None or member.is_gift_account:
+        raise BadRequest("member", "No such member.")
+    if not first_name.strip() or not last_name.strip():
+        raise BadRequest("name", "first and last name are required")
+    try:
+        mobile = normalize_mobile(mobile)
+    except ValueError as error:
+        raise BadRequest("mobile", str(error)) from None
+    clash = session.scalars(select(Member.id).where(Member.mobile == mobile,
+                                                    Member.id != member_id)).first()
+    if clash is not None:
+        raise BadRequest("mobile", "a member with this mobile number exists")
+    if national_code:
+        try:
+            national_code = parse_national_code(national_code)
+        except ValueError as error:
+            raise BadRequest("national_code", str(error)) from None
+        clash = session.scalars(select(Member.id).where(Member.national_code == national_code,
+                                                        Member.id != member_id)).first()
+        if clash is not None:
+            raise BadRequest("national_code", "a member with this national code exists")
+    member.first_name, member.last_name = first_name.strip(), last_name.strip()
+    member.mobile, member.national_code = mobile, national_code or None
+    member.birth_date, member.wedding_date = birth_date, wedding_date
+    member.home_branch_id = branch_id
+    for key, value in check_profile(profile).items():
+        setattr(member, key, value)
+    member.custom_fields = check_custom_fields(session, custom_fields)
+    session.commit()
+    return member

@@ -99,11 +99,19 @@ def transfer_credit(session: Session, *, from_member_id: int, to_member_id: int,
 
 def grant_credit(session: Session, *, amount_rials: int, reason: str, now: datetime,
                  tier_id: int | None = None, member_id: int | None = None,
-                 expires_at: datetime | None = None) -> CreditGrant:
+                 expires_at: datetime | None = None,
+                 request_key: str | None = None) -> CreditGrant:
     """Credit one member or every member of a tier at once (L4), optionally expiring.
 
-    One transaction; each member's entry is keyed by grant and member."""
+    One transaction; each member's entry is keyed by grant and member. With a
+    `request_key`, a repeated call returns the first grant and grants nothing more."""
     _positive("amount", amount_rials)
+    if request_key is not None:
+        earlier = session.scalars(
+            select(CreditGrant).where(CreditGrant.request_key == request_key)).one_or_none()
+        if earlier is not None:
+            session.rollback()
+            return earlier
     if (tier_id is None) == (member_id is None):
         raise BadRequest("target", "grant to exactly one of a tier or a member")
     if expires_at is not None and expires_at <= now:
@@ -111,7 +119,8 @@ def grant_credit(session: Session, *, amount_rials: int, reason: str, now: datet
     if not reason.strip():
         raise BadRequest("reason", "say why the credit is given")
     grant = CreditGrant(reason=reason.strip(), tier_id=tier_id, member_id=member_id,
-                        amount_rials=amount_rials, expires_at=expires_at, created_at=now)
+                        amount_rials=amount_rials, expires_at=expires_at, created_at=now,
+                        request_key=request_key)
     session.add(grant)
     session.flush()
     if member_id is not None:

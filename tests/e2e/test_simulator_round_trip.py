@@ -86,3 +86,20 @@ def test_invalid_card_is_refused_on_the_terminal_and_nothing_is_sent(stack):
     assert result.returncode == 1
     assert sum(stack.worker.counters.values()) == 0
     assert member_state(stack)["purchases"] == 0
+
+
+def test_terminal_state_reaches_the_panel(stack):
+    """The firmware's retained `state` message marks the terminal online with its
+    firmware version; the panel's terminals page shows it."""
+    from backend.models import Device
+
+    assert simulate(stack, "--lookup", "--scan", SARA_CARD).returncode == 0
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with stack.app.app_context():
+            device = db.session.get(Device, "t01")
+            if device.state_at is not None:
+                break
+        time.sleep(0.1)
+    assert device.state_at is not None, "no state message was recorded"
+    assert device.firmware_version and device.queued_count == 0

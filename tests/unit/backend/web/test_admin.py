@@ -21,8 +21,8 @@ def test_member_list_shows_balances(client, auth, db):
     page = client.get("/members").get_data(as_text=True)
     assert "Neda Ahmadi" in page
     assert factories.card_of(member) in page
-    assert 'data-credit="1234500">1,234,500<' in page
-    assert 'data-points="77">77<' in page
+    assert 'data-credit="1234500">۱٬۲۳۴٬۵۰۰<' in page
+    assert 'data-points="77">۷۷<' in page
 
 
 def test_member_search_by_card_number(client, auth, db):
@@ -30,8 +30,10 @@ def test_member_search_by_card_number(client, auth, db):
     wanted = factories.member(db, first_name="Kaveh")
     factories.member(db, first_name="Mina")
     auth.login()
-    page = client.get("/members", query_string={"q": factories.card_of(wanted)}).get_data(
-        as_text=True)
+    # An exact card number goes straight to the member's page, as a cashier expects.
+    response = client.get("/members", query_string={"q": factories.card_of(wanted)})
+    assert response.headers["Location"] == f"/members/{wanted.id}"
+    page = client.get("/members", query_string={"q": "Kav"}).get_data(as_text=True)
     assert "Kaveh" in page and "Mina" not in page
 
 
@@ -39,7 +41,7 @@ def test_login_does_not_redirect_off_site(client, auth, db):
     factories.staff_user(db)
     response = client.post("/login?next=//evil.example/", data={
         "username": "admin", "password": "admin-password"})
-    assert response.headers["Location"] == "/members"
+    assert response.headers["Location"] == "/dashboard"
 
 
 def test_health(client):

@@ -1,0 +1,115 @@
+"""The staff panel (issue 5): one blueprint for admins and operators, whose pages differ
+only by what `backend.services.permissions` allows each user. Views parse the form,
+check the permission, call one service and render; the rules live in services."""
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from flask import Blueprint, current_app, flash
+from flask_babel import gettext
+from sqlalchemy import func, select
+
+from backend.errors import BadRequest, DomainError
+from backend.extensions import db
+from backend.web.auth import login_required, permission_required
+
+bp = Blueprint("admin", __name__)
+PAGE_SIZE = 25
+MAX_PAGE = 100_000
+
+
+def clock() -> datetime:
+    """Now, in UTC; tests pin it with the `CLOCK` config value."""
+    fixed = current_app.config.get("CLOCK")
+    return fixed() if fixed else datetime.now(UTC)
+
+
+def new_request_key() -> str:
+    return secrets.token_urlsafe(18)
+
+
+@dataclass
+class Page:
+    rows: list
+    total: int
+    number: int
+    size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+
+def page_number(value) -> int:
+    try:
+        number = int(value or 1)
+    except (TypeError, ValueError):
+        return 1
+    return min(max(number, 1), MAX_PAGE)
+
+
+def paginate(statement, number: int, size: int = PAGE_SIZE, scalars: bool = True) -> Page:
+    total = db.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+    query = statement.limit(size).offset((number - 1) * size)
+    rows = db.session.scalars(query).all() if scalars else db.session.execute(query).all()
+    return Page(list(rows), total, number, size)
+
+
+# Errors whose message carries numbers are shown by their code (the numbers that matter
+# are added back), so the catalogue needs one sentence per code, not per amount.
+CODE_MESSAGES = {
+    "LIMIT": "This is above the credit or transfer limit.",
+    "CARD_BLOCKED": "This card is blocked.",
+    "CARD_UNKNOWN": "No member has this card.",
+    "REF_UNKNOWN": "This purchase cannot be refunded any more.",
+    "UNAVAILABLE": "The service is busy; try again.",
+}
+
+
+def translate_error(error: DomainError) -> str:
+    """Domain messages are English sentences; the Persian catalogue translates them."""
+    if error.code == "INSUFFICIENT_CREDIT" and hasattr(error, "balance_rials"):
+        from flask import g
+
+        from backend.i18n import format_amount
+        return gettext("Not enough credit: the balance is %(amount)s.", amount=format_amount(
+            error.balance_rials, g.get("language", "fa"), g.get("currency_unit", "rial")))
+    if error.code in CODE_MESSAGES and not isinstance(error, BadRequest):
+        return gettext(CODE_MESSAGES[error.code])
+    text = error.message.split(": ", 1)[-1] if isinstance(error, BadRequest) else error.message
+    return gettext(text[:1].upper() + text[1:] if text else error.code)
+
+
+def apply_error(form, error: DomainError, field_map: dict | None = None) -> None:
+    """Show a service's error next to its field, or at the top of the form."""
+    message = translate_error(error)
+    field_name = getattr(error, "field", None)
+    field_name = (field_map or {}).get(field_name, field_name)
+    field = getattr(form, field_name, None) if field_name and form is not None else None
+    if field is not None and hasattr(field, "errors"):
+        field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
+    else:
+        flash(message, "error")
+
+
+from backend.web.admin import (  # noqa: E402  (views register themselves on `bp`)
+    catalogue,
+    dashboard,
+    members,
+    service_desk,
+    session_views,
+    settings,
+    staff,
+)
+
+__all__ = ["bp", "login_required", "permission_required", "catalogue", "dashboard", "members",
+           "service_desk", "session_views", "settings", "staff"]

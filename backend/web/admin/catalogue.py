@@ -1,0 +1,301 @@
+"""The club's catalogue pages: tiers, offers, products, branches, custom member fields,
+gift cards, terminals and the audit log. Each kind is one `Kind` description; list and
+form views are shared so every kind gets search, pagination and field-level errors."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import or_, select
+
+from backend.engine.calendar import CLUB_TIMEZONE
+from backend.errors import DomainError
+from backend.extensions import db
+from backend.models import AuditLog, Branch, Card, Device, Member, MemberField, Offer, Product, Tier
+from backend.services import audit, card_lifecycle, catalogue
+from backend.services.dashboard import ONLINE_STALE_AFTER
+from backend.services.permissions import allowed
+from backend.web.admin import apply_error, bp, clock, page_number, paginate
+from backend.web.auth import client_ip, login_required, permission_required
+from backend.web.forms import (
+    BranchForm,
+    GiftCardForm,
+    MemberFieldForm,
+    OfferForm,
+    ProductForm,
+    TierForm,
+)
+
+MAX_QUERY_LENGTH = 64
+
+
+def _local_midnight_utc(day) -> datetime | None:
+    if day is None:
+        return None
+    return datetime.combine(day, time(0, 0), tzinfo=CLUB_TIMEZONE).astimezone(UTC)
+
+
+def _local_day(moment):
+    return moment.astimezone(CLUB_TIMEZONE).date() if moment else None
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str            # catalogue.MODELS key
+    title: object        # page title (lazy translation)
+    form: type
+    permission: str
+    columns: tuple       # (attribute, heading, format) for the list
+    search: tuple        # searchable attributes
+    to_values: object    # form -> model values
+    to_form: object      # model -> form data (for GET on edit)
+
+
+def _tier_values(form):
+    return {"code": form.code.data, "name": form.name.data, "name_fa": form.name_fa.data,
+            "rank": form.rank.data or 0, "credit_percent_bp": form.credit_percent.data or 0,
+            "discount_percent_bp": form.discount_percent.data or 0,
+            "points_per_step": form.points_per_step.data or 0,
+            "point_step_rials": form.point_step.data, "min_spend_rials": form.min_spend.data or 0,
+            "min_purchases": form.min_purchases.data or 0, "qualify_mode": form.qualify_mode.data,
+            "max_credit_per_invoice_rials": form.max_credit_per_invoice.data,
+            "max_credit_per_day_rials": form.max_credit_per_day.data}
+
+
+def _tier_form(row):
+    return {"code": row.code, "name": row.name, "name_fa": row.name_fa, "rank": row.rank,
+            "credit_percent": row.credit_percent_bp, "discount_percent": row.discount_percent_bp,
+            "points_per_step": row.points_per_step, "point_step": row.point_step_rials,
+            "min_spend": row.min_spend_rials, "min_purchases": row.min_purchases,
+            "qualify_mode": row.qualify_mode,
+            "max_credit_per_invoice": row.max_credit_per_invoice_rials,
+            "max_credit_per_day": row.max_credit_per_day_rials}
+
+
+_OFFER_PLAIN = ("name", "is_active", "exclusive", "max_uses_per_member", "reward_kind",
+                "reward_value", "reward_expiry_days", "min_days_since_last_visit",
+                "min_visit_number", "max_visit_number", "birthday_window_days",
+                "anniversary_window_days", "tier_codes", "first_purchase_only")
+
+
+def _offer_values(form):
+    values = {key: getattr(form, key).data for key in _OFFER_PLAIN}
+    values["priority"] = form.priority.data if form.priority.data is not None else 100
+    values["min_amount_rials"] = form.min_amount.data
+    values["starts_at"] = _local_midnight_utc(form.starts_on.data)
+    values["ends_at"] = _local_midnight_utc(form.ends_on.data)
+    values["tier_codes"] = ",".join(code.strip() for code in form.tier_codes.data.split(",")
+                                    if code.strip())
+    return values
+
+
+def _offer_form(row):
+    data = {key: getattr(row, key) for key in _OFFER_PLAIN}
+    data.update(priority=row.priority, min_amount=row.min_amount_rials,
+                starts_on=_local_day(row.starts_at), ends_on=_local_day(row.ends_at))
+    return data
+
+
+def _product_values(form):
+    return {"sku": form.sku.data, "name": form.name.data, "price_rials": form.price.data or 0,
+            "points_per_unit": form.points_per_unit.data or 0,
+            "discount_percent_bp": form.discount_percent.data or 0,
+            "extra_credit_per_unit_rials": form.extra_credit_per_unit.data or 0,
+            "stock": form.stock.data, "is_active": form.is_active.data}
+
+
+def _product_form(row):
+    return {"sku": row.sku, "name": row.name, "price": row.price_rials,
+            "points_per_unit": row.points_per_unit, "discount_percent": row.discount_percent_bp,
+            "extra_credit_per_unit": row.extra_credit_per_unit_rials, "stock": row.stock,
+            "is_active": row.is_active}
+
+
+def _branch_values(form):
+    return {"code": form.code.data, "name": form.name.data, "phone": form.phone.data or "",
+            "address": form.address.data or "", "is_active": form.is_active.data}
+
+
+def _branch_form(row):
+    return {"code": row.code, "name": row.name, "phone": row.phone, "address": row.address,
+            "is_active": row.is_active}
+
+
+def _field_values(form):
+    choices = [choice.strip() for choice in (form.choices.data or "").split(",") if choice.strip()]
+    return {"key": form.key.data, "label": form.label.data, "label_fa": form.label_fa.data,
+            "kind": form.kind.data, "choices": choices, "required": form.required.data,
+            "is_active": form.is_active.data, "position": form.position.data or 0}
+
+
+def _field_form(row):
+    return {"key": row.key, "label": row.label, "label_fa": row.label_fa, "kind": row.kind,
+            "choices": ", ".join(row.choices or []), "required": row.required,
+            "is_active": row.is_active, "position": row.position}
+
+
+KINDS = {
+    "tiers": Kind("tier", _l("Tiers"), TierForm, "offers",
+                  (("code", _l("Code"), "text"), ("name", _l("Name (English)"), "text"),
+                   ("name_fa", _l("Name (Persian)"), "text"),
+                   ("rank", _l("Rank"), "number"), ("credit_percent_bp", _l("Credit back"), "bp"),
+                   ("discount_percent_bp", _l("Discount"), "bp"),
+                   ("min_spend_rials", _l("Minimum spend"), "money")),
+                  ("code", "name", "name_fa"), _tier_values, _tier_form),
+    "offers": Kind("offer", _l("Offers and campaigns"), OfferForm, "offers",
+                   (("name", _l("Name"), "text"), ("reward_kind", _l("Reward"), "reward"),
+                    ("reward_value", _l("Reward value"), "number"),
+                    ("is_active", _l("Active"), "bool"), ("starts_at", _l("Starts"), "date"),
+                    ("ends_at", _l("Ends"), "date")),
+                   ("name",), _offer_values, _offer_form),
+    "products": Kind("product", _l("Products and services"), ProductForm, "offers",
+                     (("sku", _l("SKU"), "text"), ("name", _l("Name"), "text"),
+                      ("price_rials", _l("Price"), "money"),
+                      ("points_per_unit", _l("Points per unit"), "number"),
+                      ("stock", _l("Stock"), "number"), ("is_active", _l("Active"), "bool")),
+                     ("sku", "name"), _product_values, _product_form),
+    "branches": Kind("branch", _l("Branches"), BranchForm, "settings",
+                     (("code", _l("Code"), "text"), ("name", _l("Name"), "text"),
+                      ("phone", _l("Phone"), "number"), ("is_active", _l("Active"), "bool")),
+                     ("code", "name"), _branch_values, _branch_form),
+    "member-fields": Kind("member_field", _l("Custom member fields"), MemberFieldForm,
+                          "settings",
+                          (("key", _l("Key"), "text"), ("label", _l("Label (English)"), "text"),
+                           ("label_fa", _l("Label (Persian)"), "text"),
+                           ("kind", _l("Kind"), "text"), ("required", _l("Required"), "bool"),
+                           ("is_active", _l("Active"), "bool")),
+                          ("key", "label", "label_fa"), _field_values, _field_form),
+}
+MODELS = {"tier": Tier, "offer": Offer, "product": Product, "branch": Branch,
+          "member_field": MemberField}
+
+
+def _kind(kind_name: str) -> Kind:
+    kind = KINDS.get(kind_name)
+    if kind is None:
+        abort(404)
+    return kind
+
+
+def _check(user, kind: Kind):
+    if not allowed(user, kind.permission):
+        abort(403)
+
+
+@bp.get("/catalogue/<kind_name>")
+@login_required  # the kind's own permission is checked in the view
+def catalogue_list(user, kind_name: str):
+    kind = _kind(kind_name)
+    _check(user, kind)
+    model = MODELS[kind.name]
+    statement = select(model)
+    query = request.args.get("q", "").strip()[:MAX_QUERY_LENGTH]
+    if query:
+        statement = statement.where(or_(*[getattr(model, column).ilike(f"%{query}%")
+                                          for column in kind.search]))
+    if request.args.get("active") == "1" and hasattr(model, "is_active"):
+        statement = statement.where(model.is_active)
+    page = paginate(statement.order_by(model.id), page_number(request.args.get("page")))
+    return render_template("catalogue/list.html", user=user, kind=kind, kind_name=kind_name,
+                           page=page, q=query, active=request.args.get("active"))
+
+
+@bp.route("/catalogue/<kind_name>/new", methods=["GET", "POST"])
+@bp.route("/catalogue/<kind_name>/<int:row_id>", methods=["GET", "POST"])
+@login_required  # the kind's own permission is checked in the view
+def catalogue_edit(user, kind_name: str, row_id: int | None = None):
+    kind = _kind(kind_name)
+    _check(user, kind)
+    row = None
+    if row_id is not None:
+        row = db.session.get(MODELS[kind.name], row_id)
+        if row is None:
+            abort(404)
+    form = kind.form(data=kind.to_form(row)) if row is not None and request.method == "GET" \
+        else kind.form()
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.validate_on_submit():
+            try:
+                audit.note(staff_user_id=user.id, ip=client_ip(),
+                           action=f"{'edit' if row else 'create'}_{kind.name}", entity=kind.name,
+                           entity_id=row_id or "",
+                           details={"values": _loggable(kind.to_values(form))})
+                catalogue.save(db.session, kind.name, row_id, kind.to_values(form))
+            except DomainError as error:
+                db.session.rollback()
+                apply_error(form, error, {"point_step_rials": "point_step"})
+            else:
+                flash(gettext("Saved."), "success")
+                return redirect(url_for("admin.catalogue_list", kind_name=kind_name))
+    return render_template("catalogue/form.html", user=user, kind=kind, kind_name=kind_name,
+                           form=form, row=row), status
+
+
+def _loggable(values: dict) -> dict:
+    return {key: value.isoformat() if isinstance(value, datetime) else value
+            for key, value in values.items()}
+
+
+@bp.route("/gift-cards", methods=["GET", "POST"])
+@permission_required("offers")
+def gift_cards(user):
+    """C4: issue a gift card with a value and an expiry; list the issued ones."""
+    form = GiftCardForm()
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.validate_on_submit():
+            try:
+                audit.note(staff_user_id=user.id, ip=client_ip(), action="issue_gift_card",
+                           entity="card", entity_id=form.card_number.data[-4:],
+                           details={"value_rials": form.value.data})
+                card_lifecycle.issue_gift_card(
+                    db.session, card_number=form.card_number.data, value_rials=form.value.data,
+                    expires_at=form.expires_on.as_utc_end_of_day(), now=clock())
+            except DomainError as error:
+                db.session.rollback()
+                apply_error(form, error, {"card": "card_number", "expires_at": "expires_on"})
+            else:
+                flash(gettext("Gift card issued."), "success")
+                return redirect(url_for("admin.gift_cards"))
+    statement = (select(Card, Member).join(Member, Member.id == Card.member_id)
+                 .where(Member.is_gift_account).order_by(Card.id.desc()))
+    page = paginate(statement, page_number(request.args.get("page")), scalars=False)
+    return render_template("catalogue/gift_cards.html", user=user, form=form, page=page), status
+
+
+@bp.get("/terminals")
+@permission_required("devices")
+def terminals(user):
+    statement = select(Device).order_by(Device.id)
+    query = request.args.get("q", "").strip()[:MAX_QUERY_LENGTH]
+    if query:
+        statement = statement.where(Device.id.ilike(f"%{query}%"))
+    status = request.args.get("status", "")
+    if status in ("active", "revoked"):
+        statement = statement.where(Device.status == status)
+    page = paginate(statement, page_number(request.args.get("page")))
+    now = clock()
+    online = {device.id: bool(device.is_online and device.state_at
+                              and device.state_at >= now - ONLINE_STALE_AFTER)
+              for device in page.rows}
+    return render_template("catalogue/terminals.html", user=user, page=page, online=online,
+                           q=query, status=status)
+
+
+@bp.get("/audit")
+@permission_required("reports")
+def audit_log(user):
+    statement = select(AuditLog).order_by(AuditLog.id.desc())
+    action = request.args.get("action", "").strip()[:48]
+    if action:
+        statement = statement.where(AuditLog.action == action)
+    staff_id = request.args.get("staff", type=int)
+    if staff_id:
+        statement = statement.where(AuditLog.staff_user_id == staff_id)
+    page = paginate(statement, page_number(request.args.get("page")))
+    return render_template("audit.html", user=user, page=page, action=action)

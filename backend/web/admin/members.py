@@ -1,0 +1,442 @@
+"""Members: list, create, edit, the member page, and serving them at the counter."""
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from sqlalchemy import or_, select
+
+from backend.errors import BadRequest, DomainError
+from backend.extensions import db
+from backend.models import (
+    Branch,
+    Card,
+    Member,
+    MemberField,
+    MemberRequest,
+    Purchase,
+    Tier,
+    TierChange,
+)
+from backend.services import audit, card_lifecycle, counter, members, statements, wallet
+from backend.services.members import PROFILE_FIELDS
+from backend.services.permissions import allowed, branch_scope, can_see_member
+from backend.validators import normalize_mobile
+from backend.web.admin import (
+    apply_error,
+    bp,
+    clock,
+    new_request_key,
+    page_number,
+    paginate,
+)
+from backend.web.auth import client_ip, permission_required
+from backend.web.forms import (
+    AmountReasonForm,
+    CounterPurchaseForm,
+    MemberForm,
+    RefundForm,
+    ReplaceCardForm,
+    TransferForm,
+)
+from card_spec import CardNumberError, normalize_digits, parse_card_number
+
+MAX_QUERY_LENGTH = 64
+
+
+def _exact_lookup(query: str) -> Member | None:
+    """A member by exact card number or mobile: how a cashier finds anyone (C5)."""
+    try:
+        number = parse_card_number(query)
+    except CardNumberError:
+        try:
+            mobile = normalize_mobile(query)
+        except ValueError:
+            return None
+        return db.session.scalars(select(Member).where(Member.mobile == mobile)).first()
+    return db.session.scalars(select(Member).join(Card, Card.member_id == Member.id)
+                              .where(Card.number == number)).first()
+
+
+@bp.get("/members")
+@permission_required("members")
+def members_list(user):
+    query = request.args.get("q", "").strip()[:MAX_QUERY_LENGTH]
+    if query:
+        found = _exact_lookup(query)
+        if found is not None and not found.is_gift_account:
+            return redirect(url_for("admin.member_detail", member_id=found.id))
+    statement = select(Member).where(Member.is_gift_account.is_(False))
+    scope = branch_scope(user)
+    if scope is not None:
+        statement = statement.where(Member.home_branch_id == scope)
+    if query:
+        digits = normalize_digits(query)
+        pattern = f"%{query}%"
+        statement = statement.where(or_(
+            Member.first_name.ilike(pattern), Member.last_name.ilike(pattern),
+            (Member.first_name + " " + Member.last_name).ilike(pattern),
+            Member.mobile.like(f"%{digits}%"), Member.national_code.like(f"%{digits}%"),
+            Member.id.in_(select(Card.member_id).where(Card.number.like(f"%{digits}%"))),
+        ))
+    tier_id = request.args.get("tier", type=int)
+    if tier_id:
+        statement = statement.where(Member.tier_id == tier_id)
+    branch_id = request.args.get("branch", type=int)
+    if branch_id and scope is None:
+        statement = statement.where(Member.home_branch_id == branch_id)
+    sort = request.args.get("sort", "newest")
+    order = {"newest": Member.id.desc(), "name": Member.last_name,
+             "credit": Member.credit_balance_rials.desc(),
+             "spend": Member.total_spend_rials.desc()}.get(sort, Member.id.desc())
+    page = paginate(statement.order_by(order, Member.id.desc()),
+                    page_number(request.args.get("page")))
+    return render_template(
+        "members/list.html", user=user, page=page, q=query, tier=tier_id, branch=branch_id,
+        sort=sort, tiers=db.session.scalars(select(Tier).order_by(Tier.rank)).all(),
+        branches=db.session.scalars(select(Branch).order_by(Branch.name)).all())
+
+
+def _custom_fields():
+    return db.session.scalars(select(MemberField).where(MemberField.is_active)
+                              .order_by(MemberField.position, MemberField.id)).all()
+
+
+def _member_form(user, member: Member | None = None) -> MemberForm:
+    form = MemberForm(obj=member) if member is not None and request.method == "GET" \
+        else MemberForm()
+    branches = db.session.scalars(select(Branch).where(Branch.is_active)
+                                  .order_by(Branch.name)).all()
+    scope = branch_scope(user)
+    if scope is not None:
+        # An operator's members always join at the operator's branch (_branch_choice).
+        branches = [branch for branch in branches if branch.id == scope]
+    form.home_branch_id.choices = [(0, "—")] + [(b.id, b.name) for b in branches]
+    if member is not None and request.method == "GET":
+        form.home_branch_id.data = member.home_branch_id or 0
+    elif member is None and request.method == "GET" and scope is not None:
+        form.home_branch_id.data = scope
+    return form
+
+
+def _custom_values(member: Member | None) -> dict:
+    if request.method == "POST":
+        return {field.key: request.form.get(f"custom_{field.key}", "")[:200]
+                for field in _custom_fields()}
+    return dict(member.custom_fields or {}) if member is not None else {}
+
+
+def _profile(form: MemberForm) -> dict:
+    return {key: getattr(form, key).data if getattr(form, key).data is not None else
+            (None if key == "weight_kg" else "") for key in PROFILE_FIELDS}
+
+
+def _branch_choice(user, form) -> int | None:
+    scope = branch_scope(user)
+    if scope is not None:
+        return scope
+    return form.home_branch_id.data or None
+
+
+@bp.route("/members/new", methods=["GET", "POST"])
+@permission_required("members")
+def member_new(user):
+    form = _member_form(user)
+    custom_values, custom_errors = _custom_values(None), {}
+    if form.validate_on_submit():
+        try:
+            if not form.card_number.data:
+                raise BadRequest("card_number", "A new member needs a card.")
+            audit.note(staff_user_id=user.id, ip=client_ip(), action="create_member",
+                       entity="member", details={"mobile": form.mobile.data,
+                                                 "card": form.card_number.data[-4:]})
+            member = members.register_member(
+                db.session, first_name=form.first_name.data, last_name=form.last_name.data,
+                mobile=form.mobile.data, card_number=form.card_number.data, now=clock(),
+                national_code=form.national_code.data or None,
+                birth_date=form.birth_date.data, wedding_date=form.wedding_date.data,
+                referrer_card_or_mobile=form.referrer.data or None,
+                branch_id=_branch_choice(user, form), profile=_profile(form),
+                custom_fields=custom_values)
+        except DomainError as error:
+            db.session.rollback()
+            _show_member_error(form, error, custom_errors)
+        else:
+            flash(gettext("Member created."), "success")
+            return redirect(url_for("admin.member_detail", member_id=member.id))
+    return render_template("members/form.html", user=user, form=form, member=None,
+                           custom_fields=_custom_fields(), custom_values=custom_values,
+                           custom_errors=custom_errors), 400 if form.errors or custom_errors \
+        or request.method == "POST" else 200
+
+
+def _show_member_error(form, error: DomainError, custom_errors: dict) -> None:
+    field = getattr(error, "field", "")
+    if field.startswith("custom_"):
+        custom_errors[field[len("custom_"):]] = error.message.split(": ", 1)[-1]
+        return
+    apply_error(form, error, {"card": "card_number", "name": "first_name",
+                              "new_card": "card_number"})
+
+
+def _visible_member(user, member_id: int) -> Member:
+    member = db.session.get(Member, member_id)
+    if member is None or member.is_gift_account:
+        abort(404)
+    return member
+
+
+@bp.route("/members/<int:member_id>/edit", methods=["GET", "POST"])
+@permission_required("members")
+def member_edit(user, member_id: int):
+    member = _visible_member(user, member_id)
+    if not can_see_member(user, member):
+        abort(403)
+    form = _member_form(user, member)
+    del form.card_number, form.referrer
+    custom_values, custom_errors = _custom_values(member), {}
+    if form.validate_on_submit():
+        try:
+            audit.note(staff_user_id=user.id, ip=client_ip(), action="edit_member",
+                       entity="member", entity_id=member.id)
+            members.update_member(
+                db.session, member.id, first_name=form.first_name.data,
+                last_name=form.last_name.data, mobile=form.mobile.data,
+                national_code=form.national_code.data or None,
+                birth_date=form.birth_date.data, wedding_date=form.wedding_date.data,
+                branch_id=_branch_choice(user, form), profile=_profile(form),
+                custom_fields=custom_values)
+        except DomainError as error:
+            db.session.rollback()
+            _show_member_error(form, error, custom_errors)
+        else:
+            flash(gettext("Saved."), "success")
+            return redirect(url_for("admin.member_detail", member_id=member.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("members/form.html", user=user, form=form, member=member,
+                           custom_fields=_custom_fields(), custom_values=custom_values,
+                           custom_errors=custom_errors), status
+
+
+def _history(member_id: int, number: int):
+    return paginate(statements.history_statement(member_id), number, size=20, scalars=False)
+
+
+def _forms(member: Member):
+    key = new_request_key
+    return {
+        "purchase": CounterPurchaseForm(request_key=key(), formdata=None),
+        "topup": AmountReasonForm(request_key=key(), formdata=None, prefix="topup"),
+        "grant": AmountReasonForm(request_key=key(), formdata=None, prefix="grant"),
+        "transfer": TransferForm(request_key=key(), formdata=None, prefix="transfer"),
+        "replace": _replace_form(member, formdata=None),
+    }
+
+
+def _replace_form(member: Member, **kwargs) -> ReplaceCardForm:
+    form = ReplaceCardForm(prefix="replace", **kwargs)
+    form.lost_card.choices = [("", "—")] + [(card.number, card.number) for card in member.cards
+                                            if card.status == "active"]
+    return form
+
+
+def _render_member(user, member: Member, forms: dict | None = None, status: int = 200):
+    all_forms = _forms(member)
+    all_forms.update(forms or {})
+    history = _history(member.id, page_number(request.args.get("page")))
+    purchase_rows = db.session.scalars(
+        select(Purchase).where(Purchase.member_id == member.id)
+        .order_by(Purchase.created_at.desc(), Purchase.id.desc()).limit(20)).all()
+    referrals = db.session.scalars(select(Member).where(Member.referrer_id == member.id)
+                                   .order_by(Member.id)).all()
+    requests = db.session.scalars(select(MemberRequest).where(
+        MemberRequest.member_id == member.id).order_by(MemberRequest.id.desc()).limit(20)).all()
+    tier_changes = db.session.scalars(select(TierChange).where(
+        TierChange.member_id == member.id).order_by(TierChange.id.desc()).limit(20)).all()
+    tiers = {tier.id: tier for tier in db.session.scalars(select(Tier))}
+    refund_forms = {p.id: RefundForm(formdata=None, request_key=new_request_key(),
+                                     purchase_id=p.id, prefix=f"refund{p.id}")
+                    for p in purchase_rows if p.refunded_amount_rials < p.amount_rials}
+    return render_template(
+        "members/detail.html", user=user, member=member, forms=all_forms, history=history,
+        purchases=purchase_rows, refund_forms=refund_forms, referrals=referrals,
+        requests=requests, tier_changes=tier_changes, tiers=tiers,
+        custom_fields=_custom_fields(), editable=can_see_member(user, member),
+        can=lambda name: allowed(user, name)), status
+
+
+@bp.get("/members/<int:member_id>")
+@permission_required("members")
+def member_detail(user, member_id: int):
+    return _render_member(user, _visible_member(user, member_id))
+
+
+def _operator_branch(user) -> int:
+    """The branch a counter action is recorded at: the operator's own; an admin's
+    actions are recorded at the first branch unless they belong to one."""
+    if user.branch_id is not None:
+        return user.branch_id
+    first = db.session.scalars(select(Branch.id).order_by(Branch.id)).first()
+    if first is None:
+        abort(409)
+    return first
+
+
+@bp.post("/members/<int:member_id>/purchase")
+@permission_required("purchases")
+def member_purchase(user, member_id: int):
+    member = _visible_member(user, member_id)
+    form = CounterPurchaseForm()
+    if form.validate_on_submit():
+        use_credit = -1 if form.use_all_credit.data else (form.use_credit.data or 0)
+        try:
+            audit.note(staff_user_id=user.id, ip=client_ip(), action="record_purchase",
+                       entity="member", entity_id=member.id,
+                       details={"amount_rials": form.amount.data})
+            result = counter.record_purchase(
+                db.session, member_id=member.id, branch_id=_operator_branch(user),
+                amount_rials=form.amount.data, use_credit_rials=use_credit,
+                request_key=form.request_key.data, now=clock())
+        except DomainError as error:
+            apply_error(form, error, {"use_credit": "use_credit"})
+        else:
+            flash(gettext("Purchase recorded."), "success")
+            return redirect(url_for("admin.member_detail", member_id=member.id,
+                                    purchase=result.purchase.id))
+    return _render_member(user, db.session.get(Member, member_id), {"purchase": form}, 400)
+
+
+@bp.post("/members/<int:member_id>/topup")
+@permission_required("purchases")
+def member_topup(user, member_id: int):
+    member = _visible_member(user, member_id)
+    form = AmountReasonForm(prefix="topup")
+    if form.validate_on_submit():
+        try:
+            audit.note(staff_user_id=user.id, ip=client_ip(), action="top_up",
+                       entity="member", entity_id=member.id,
+                       details={"amount_rials": form.amount.data})
+            counter.top_up(db.session, member_id=member.id, amount_rials=form.amount.data,
+                           request_key=form.request_key.data, now=clock())
+        except DomainError as error:
+            apply_error(form, error)
+        else:
+            flash(gettext("Wallet topped up."), "success")
+            return redirect(url_for("admin.member_detail", member_id=member.id))
+    return _render_member(user, db.session.get(Member, member_id), {"topup": form}, 400)
+
+
+@bp.post("/members/<int:member_id>/grant")
+@permission_required("credit_grants")
+def member_grant(user, member_id: int):
+    member = _visible_member(user, member_id)
+    form = AmountReasonForm(prefix="grant")
+    if form.validate_on_submit():
+        try:
+            if not form.reason.data:
+                raise BadRequest("reason", "Say why the credit is given.")
+            audit.note(staff_user_id=user.id, ip=client_ip(), action="grant_credit",
+                       entity="member", entity_id=member.id,
+                       details={"amount_rials": form.amount.data, "reason": form.reason.data})
+            wallet.grant_credit(db.session, amount_rials=form.amount.data,
+                                reason=form.reason.data, now=clock(), member_id=member.id,
+                                expires_at=form.expires_on.as_utc_end_of_day(),
+                                request_key=counter.request_key("grant", form.request_key.data))
+        except DomainError as error:
+            db.session.rollback()
+            apply_error(form, error, {"expires_at": "expires_on"})
+        else:
+            flash(gettext("Credit granted."), "success")
+            return redirect(url_for("admin.member_detail", member_id=member.id))
+    return _render_member(user, db.session.get(Member, member_id), {"grant": form}, 400)
+
+
+@bp.post("/members/<int:member_id>/transfer")
+@permission_required("credit_grants")
+def member_transfer(user, member_id: int):
+    member = _visible_member(user, member_id)
+    form = TransferForm(prefix="transfer")
+    if form.validate_on_submit():
+        receiver = _exact_lookup(form.to_member.data)
+        try:
+            if receiver is None or receiver.is_gift_account:
+                raise BadRequest("to_member", "No member has that card or mobile number.")
+            audit.note(staff_user_id=user.id, ip=client_ip(), action="transfer_credit",
+                       entity="member", entity_id=member.id,
+                       details={"to_member_id": receiver.id, "amount_rials": form.amount.data})
+            wallet.transfer_credit(db.session, from_member_id=member.id,
+                                   to_member_id=receiver.id, amount_rials=form.amount.data,
+                                   idempotency_key=f"panel:transfer:{form.request_key.data}",
+                                   now=clock())
+        except DomainError as error:
+            db.session.rollback()
+            apply_error(form, error, {"to": "to_member"})
+        else:
+            flash(gettext("Credit transferred."), "success")
+            return redirect(url_for("admin.member_detail", member_id=member.id))
+    return _render_member(user, db.session.get(Member, member_id), {"transfer": form}, 400)
+
+
+@bp.post("/members/<int:member_id>/refund/<int:purchase_id>")
+@permission_required("refunds")
+def member_refund(user, member_id: int, purchase_id: int):
+    member = _visible_member(user, member_id)
+    purchase = db.session.get(Purchase, purchase_id)
+    if purchase is None or purchase.member_id != member.id:
+        abort(404)
+    form = RefundForm(prefix=f"refund{purchase_id}")
+    if form.validate_on_submit():
+        try:
+            audit.note(staff_user_id=user.id, ip=client_ip(), action="refund_purchase",
+                       entity="purchase", entity_id=purchase_id,
+                       details={"amount_rials": form.amount.data})
+            counter.refund(db.session, purchase_id=purchase_id, amount_rials=form.amount.data,
+                           request_key=form.request_key.data, branch_id=branch_scope(user),
+                           now=clock())
+        except DomainError as error:
+            apply_error(form, error)
+            flash(gettext("The refund was not made:") + " " + "; ".join(
+                str(message) for messages in form.errors.values() for message in messages),
+                "error")
+        else:
+            flash(gettext("Purchase refunded."), "success")
+            return redirect(url_for("admin.member_detail", member_id=member.id))
+    return _render_member(user, db.session.get(Member, member_id), status=400)
+
+
+@bp.post("/members/<int:member_id>/replace-card")
+@permission_required("members")
+def member_replace_card(user, member_id: int):
+    """C3: block the lost card (if one is named) and issue the new one; the balance
+    belongs to the member, so it carries over whole."""
+    member = _visible_member(user, member_id)
+    form = _replace_form(member)
+    if form.validate_on_submit():
+        try:
+            audit.note(staff_user_id=user.id, ip=client_ip(), action="replace_card",
+                       entity="member", entity_id=member.id,
+                       details={"lost": form.lost_card.data[-4:],
+                                "new": form.new_card_number.data[-4:]})
+            card_lifecycle.issue_replacement(db.session, member_id=member.id,
+                                             new_card_number=form.new_card_number.data,
+                                             now=clock())
+        except DomainError as error:
+            db.session.rollback()
+            apply_error(form, error, {"new_card": "new_card_number"})
+        else:
+            flash(gettext("The new card is active; the old cards are blocked."), "success")
+            return redirect(url_for("admin.member_detail", member_id=member.id))
+    return _render_member(user, db.session.get(Member, member_id), {"replace": form}, 400)
+
+
+@bp.post("/members/<int:member_id>/block-card")
+@permission_required("members")
+def member_block_card(user, member_id: int):
+    """C3: report a card lost or stolen; the next scan anywhere answers CARD_BLOCKED."""
+    member = _visible_member(user, member_id)
+    number = request.form.get("card", "")
+    if number not in {card.number for card in member.cards}:
+        abort(404)
+    audit.note(staff_user_id=user.id, ip=client_ip(), action="block_card", entity="card",
+               entity_id=number[-4:], details={"member_id": member.id})
+    card_lifecycle.report_lost_card(db.session, card_number=number, now=clock())
+    flash(gettext("The card is blocked."), "success")
+    return redirect(url_for("admin.member_detail", member_id=member.id))

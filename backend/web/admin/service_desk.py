@@ -1,0 +1,93 @@
+"""Credit for a whole tier at once (L4) and members' requests (P3, S1)."""
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from sqlalchemy import select
+
+from backend.errors import DomainError
+from backend.extensions import db
+from backend.models import CreditGrant, Member, MemberRequest, Tier
+from backend.services import audit, counter, member_requests, wallet
+from backend.services.permissions import branch_scope
+from backend.web.admin import apply_error, bp, clock, new_request_key, page_number, paginate
+from backend.web.auth import client_ip, permission_required
+from backend.web.forms import AnswerForm, TierGrantForm
+
+
+def _tier_choices():
+    return [(tier.id, tier.name_fa or tier.name) for tier in
+            db.session.scalars(select(Tier).order_by(Tier.rank))]
+
+
+@bp.route("/credit-grants", methods=["GET", "POST"])
+@permission_required("credit_grants")
+def credit_grants(user):
+    form = TierGrantForm() if request.method == "POST" else TierGrantForm(
+        request_key=new_request_key())
+    form.tier_id.choices = _tier_choices()
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.validate_on_submit():
+            try:
+                audit.note(staff_user_id=user.id, ip=client_ip(), action="grant_tier_credit",
+                           entity="tier", entity_id=form.tier_id.data,
+                           details={"amount_rials": form.amount.data,
+                                    "reason": form.reason.data})
+                grant = wallet.grant_credit(
+                    db.session, amount_rials=form.amount.data, reason=form.reason.data,
+                    now=clock(), tier_id=form.tier_id.data,
+                    expires_at=form.expires_on.as_utc_end_of_day(),
+                    request_key=counter.request_key("tier-grant", form.request_key.data))
+            except DomainError as error:
+                db.session.rollback()
+                apply_error(form, error, {"expires_at": "expires_on"})
+            else:
+                flash(gettext("Credit granted to %(count)s members.",
+                              count=grant.member_count), "success")
+                return redirect(url_for("admin.credit_grants"))
+    page = paginate(select(CreditGrant).order_by(CreditGrant.id.desc()),
+                    page_number(request.args.get("page")))
+    tiers = {tier.id: tier for tier in db.session.scalars(select(Tier))}
+    return render_template("credit_grants.html", user=user, form=form, page=page,
+                           tiers=tiers), status
+
+
+@bp.get("/requests")
+@permission_required("members")
+def requests_list(user):
+    statement = select(MemberRequest).join(Member, Member.id == MemberRequest.member_id)
+    scope = branch_scope(user)
+    if scope is not None:
+        statement = statement.where(Member.home_branch_id == scope)
+    state = request.args.get("state", "open")
+    if state == "open":
+        statement = statement.where(MemberRequest.answered_at.is_(None))
+    page = paginate(statement.order_by(MemberRequest.id.desc()),
+                    page_number(request.args.get("page")))
+    forms = {row.id: AnswerForm(formdata=None, prefix=f"answer{row.id}", answer=row.answer)
+             for row in page.rows}
+    return render_template("requests.html", user=user, page=page, forms=forms, state=state)
+
+
+@bp.post("/requests/<int:request_id>")
+@permission_required("members")
+def request_answer(user, request_id: int):
+    if db.session.get(MemberRequest, request_id) is None:
+        abort(404)
+    form = AnswerForm(prefix=f"answer{request_id}")
+    if form.validate_on_submit():
+        try:
+            audit.note(staff_user_id=user.id, ip=client_ip(), action="answer_request",
+                       entity="member_request", entity_id=request_id)
+            member_requests.answer_request(db.session, request_id=request_id,
+                                           staff_user_id=user.id, answer=form.answer.data,
+                                           now=clock(), branch_id=branch_scope(user))
+        except DomainError as error:
+            db.session.rollback()
+            flash(gettext(error.message.split(": ", 1)[-1]), "error")
+        else:
+            flash(gettext("Answer sent."), "success")
+    else:
+        flash(gettext("This field is required."), "error")
+    return redirect(url_for("admin.requests_list"))

@@ -1,0 +1,85 @@
+"""Sign-in, sign-out, language and own password."""
+
+from flask import abort, redirect, render_template, request, session, url_for
+from flask_babel import gettext
+from flask_login import current_user, login_user, logout_user
+
+from backend.errors import BadRequest
+from backend.extensions import db
+from backend.i18n import LANGUAGES
+from backend.services import audit, staff
+from backend.web.admin import apply_error, bp, clock
+from backend.web.auth import client_ip, login_required
+from backend.web.forms import LoginForm, OwnPasswordForm
+
+
+def _safe_target(target: str) -> str:
+    # Only local paths: never redirect a signed-in user off the site.
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return url_for("admin.dashboard")
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    error = None
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = staff.authenticate(db.session, form.username.data, form.password.data,
+                                      ip=client_ip(), now=clock())
+        except staff.TooManyAttempts:
+            error, status = gettext("Too many failed sign-ins. Wait 15 minutes and try "
+                                    "again."), 429
+        else:
+            if user is None:
+                error, status = gettext("Wrong username or password."), 401
+            else:
+                # A fresh session on sign-in: nothing from before it survives (fixation).
+                session.clear()
+                login_user(user)
+                audit.note(staff_user_id=user.id, ip=client_ip(), action="sign_in",
+                           entity="staff_user", entity_id=user.id)
+                db.session.commit()
+                return redirect(_safe_target(request.args.get("next", "")))
+    elif request.method == "POST":
+        error, status = gettext("Wrong username or password."), 401
+    return render_template("login.html", form=form, error=error), status
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    session.clear()
+    return redirect(url_for("admin.login"))
+
+
+@bp.post("/language/<code>")
+def language(code: str):
+    if code not in LANGUAGES:
+        abort(404)
+    if current_user.is_authenticated:
+        staff.set_locale(db.session, current_user.id, code)
+    else:
+        session["lang"] = code
+    return redirect(_safe_target(request.form.get("next", "")))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def own_password(user):
+    form = OwnPasswordForm()
+    if form.validate_on_submit():
+        try:
+            audit.note(staff_user_id=user.id, ip=client_ip(), action="change_password",
+                       entity="staff_user", entity_id=user.id)
+            staff.change_own_password(db.session, user.id, form.current_password.data,
+                                      form.new_password.data)
+        except BadRequest as error:
+            apply_error(form, error, {"password": "new_password"})
+        else:
+            db.session.refresh(user)
+            login_user(user)  # keep this session; the others end with the new version
+            return redirect(url_for("admin.dashboard"))
+    return render_template("account_password.html", form=form, user=user)

@@ -1,0 +1,84 @@
+"""Staff: the admin creates operators and sets each one's branch and permissions (B2)."""
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from sqlalchemy import select
+
+from backend.errors import BadRequest, DomainError
+from backend.extensions import db
+from backend.models import Branch, StaffUser
+from backend.services import audit, staff
+from backend.services.permissions import PERMISSIONS
+from backend.web.admin import apply_error, bp, page_number, paginate
+from backend.web.auth import client_ip, permission_required
+from backend.web.forms import StaffForm
+
+PERMISSION_LABELS = {
+    "members": "Members and cards", "purchases": "Purchases and top-ups at the counter",
+    "refunds": "Refunds", "credit_grants": "Credit grants and transfers",
+    "offers": "Tiers, offers, products and gift cards", "reports": "Reports and the audit log",
+    "devices": "Terminals and card batches",
+    "settings": "Settings, branches, custom fields and import",
+}
+
+
+def _form(row: StaffUser | None) -> StaffForm:
+    form = StaffForm(obj=row) if row is not None and request.method == "GET" else StaffForm()
+    form.branch_id.choices = [("", "—")] + [
+        (branch.id, branch.name) for branch in
+        db.session.scalars(select(Branch).order_by(Branch.name))]
+    form.permissions.choices = [(name, gettext(PERMISSION_LABELS[name])) for name in PERMISSIONS]
+    if row is not None:
+        form.username.render_kw = {"readonly": True}
+    return form
+
+
+@bp.get("/staff")
+@permission_required("staff")
+def staff_list(user):
+    page = paginate(select(StaffUser).order_by(StaffUser.id), page_number(request.args.get("page")))
+    return render_template("staff/list.html", user=user, page=page, labels=PERMISSION_LABELS)
+
+
+@bp.route("/staff/new", methods=["GET", "POST"])
+@bp.route("/staff/<int:staff_id>", methods=["GET", "POST"])
+@permission_required("staff")
+def staff_edit(user, staff_id: int | None = None):
+    row = None
+    if staff_id is not None:
+        row = db.session.get(StaffUser, staff_id)
+        if row is None:
+            abort(404)
+    form = _form(row)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.validate_on_submit():
+            change = staff.StaffChange(
+                full_name=form.full_name.data, role=form.role.data,
+                branch_id=form.branch_id.data, permissions=form.permissions.data or [],
+                is_active=form.is_active.data, locale=form.locale.data)
+            try:
+                audit.note(staff_user_id=user.id, ip=client_ip(),
+                           action="edit_staff" if row else "create_staff", entity="staff_user",
+                           entity_id=staff_id or "",
+                           details={"username": row.username if row else form.username.data,
+                                    "role": change.role, "branch_id": change.branch_id,
+                                    "permissions": change.permissions,
+                                    "is_active": change.is_active,
+                                    "password_changed": bool(form.password.data)})
+                if row is None:
+                    if not form.password.data:
+                        raise BadRequest("password", "This field is required.")
+                    staff.create_staff(db.session, username=form.username.data,
+                                       password=form.password.data, change=change)
+                else:
+                    staff.update_staff(db.session, row.id, change, acting_user_id=user.id,
+                                       new_password=form.password.data or "")
+            except DomainError as error:
+                db.session.rollback()
+                apply_error(form, error)
+            else:
+                flash(gettext("Saved."), "success")
+                return redirect(url_for("admin.staff_list"))
+    return render_template("staff/form.html", user=user, form=form, row=row), status

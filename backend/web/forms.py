@@ -1,0 +1,415 @@
+"""Form fields that speak Persian (O4) and the panel's forms.
+
+Every field here accepts Persian (۰–۹), Arabic-Indic (٠–٩) and Latin digits; amounts are
+typed in the club's display unit (rial or toman) and stored as integer rials; dates are
+typed Jalali (or Gregorian) and stored as Gregorian `date`. Messages are English msgids,
+translated when rendered. CSRF comes with FlaskForm.
+"""
+
+from datetime import UTC, datetime, time
+
+from flask import g
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    Field,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget, TextInput
+
+from backend.engine.calendar import CLUB_TIMEZONE
+from backend.i18n import date_input_value, parse_amount
+from backend.validators import (
+    normalize_mobile,
+    parse_jalali_or_gregorian_date,
+    parse_national_code,
+)
+from card_spec import CardNumberError, normalize_digits, parse_card_number
+
+MAX_AMOUNT_RIALS = 10**13  # ten thousand billion rials: beyond any real purchase
+
+
+def display_unit() -> str:
+    return g.get("currency_unit", "rial")
+
+
+def display_language() -> str:
+    return g.get("language", "fa")
+
+
+class StrippedStringField(StringField):
+    """Text with surrounding spaces and control characters removed."""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data is not None:
+            self.data = "".join(ch for ch in self.data if ch >= " " or ch in "\n\t").strip()
+
+
+class DigitsIntegerField(IntegerField):
+    """An integer typed with any digits (۱۲۳, ١٢٣, 123) and optional thousands separators."""
+
+    def process_formdata(self, valuelist):
+        if not valuelist or not valuelist[0].strip():
+            self.data = None
+            return
+        try:
+            self.data = parse_amount(valuelist[0])
+        except ValueError as error:
+            self.data = None
+            raise ValueError(_l(str(error))) from None
+
+
+class AmountField(Field):
+    """Money typed in the display unit, kept as integer rials."""
+
+    widget = TextInput()
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        kwargs.setdefault("render_kw", {"inputmode": "numeric", "dir": "ltr"})
+        super().__init__(label, validators, **kwargs)
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        if self.data is None:
+            return ""
+        unit = display_unit()
+        return str(self.data // 10 if unit == "toman" else self.data)
+
+    def process_formdata(self, valuelist):
+        if not valuelist or not valuelist[0].strip():
+            self.data = None
+            return
+        try:
+            value = parse_amount(valuelist[0], display_unit())
+        except ValueError as error:
+            self.data = None
+            raise ValueError(_l(str(error))) from None
+        if value > MAX_AMOUNT_RIALS:
+            self.data = None
+            raise ValueError(_l("That amount is too large."))
+        self.data = value
+
+
+class JalaliDateField(Field):
+    """A date typed Jalali (۱۴۰۵/۰۸/۳۰) or Gregorian (2026-11-21); shown in the user's
+    calendar. The browser tests type Persian digits into it."""
+
+    widget = TextInput()
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        kwargs.setdefault("render_kw", {"placeholder": "1405/08/30", "dir": "ltr",
+                                        "autocomplete": "off", "data-jalali": "1"})
+        super().__init__(label, validators, **kwargs)
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        return date_input_value(self.data, display_language())
+
+    def process_formdata(self, valuelist):
+        if not valuelist or not valuelist[0].strip():
+            self.data = None
+            return
+        try:
+            self.data = parse_jalali_or_gregorian_date(valuelist[0])
+        except ValueError:
+            self.data = None
+            raise ValueError(_l("Enter a date like 1405/08/30.")) from None
+
+    def as_utc_end_of_day(self) -> datetime | None:
+        """The end of the typed local day, as a UTC instant (for expiries)."""
+        if self.data is None:
+            return None
+        local = datetime.combine(self.data, time(23, 59, 59), tzinfo=CLUB_TIMEZONE)
+        return local.astimezone(UTC)
+
+
+class MobileField(StrippedStringField):
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data:
+            try:
+                self.data = normalize_mobile(self.data)
+            except ValueError:
+                raise ValueError(_l("A mobile number looks like 09121234567.")) from None
+
+
+class NationalCodeField(StrippedStringField):
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data:
+            try:
+                self.data = parse_national_code(self.data)
+            except ValueError:
+                raise ValueError(_l("This national code is not valid.")) from None
+
+
+class CardNumberField(StrippedStringField):
+    def __init__(self, label=None, validators=None, **kwargs):
+        kwargs.setdefault("render_kw", {"inputmode": "numeric", "dir": "ltr",
+                                        "autocomplete": "off"})
+        super().__init__(label, validators, **kwargs)
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data:
+            try:
+                self.data = parse_card_number(self.data)
+            except CardNumberError:
+                raise ValueError(_l("A card number has 16 digits and a valid check digit.")
+                                 ) from None
+
+
+class PhoneField(StrippedStringField):
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.data:
+            digits = normalize_digits(self.data).replace(" ", "").replace("-", "")
+            if not digits.lstrip("+").isdigit() or not 4 <= len(digits) <= 16:
+                raise ValueError(_l("Enter a phone number."))
+            self.data = digits
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def required():
+    return DataRequired(message=_l("This field is required."))
+
+
+class LoginForm(FlaskForm):
+    username = StrippedStringField(_l("Username"), [required(), Length(max=64)])
+    password = PasswordField(_l("Password"), [required(), Length(max=256)])
+
+
+GENDERS = [("", "—"), ("f", _l("Female")), ("m", _l("Male"))]
+
+
+class MemberForm(FlaskForm):
+    first_name = StrippedStringField(_l("First name"), [required(), Length(max=64)])
+    last_name = StrippedStringField(_l("Last name"), [required(), Length(max=64)])
+    mobile = MobileField(_l("Mobile"), [required()], render_kw={"dir": "ltr",
+                                                                 "inputmode": "tel"})
+    card_number = CardNumberField(_l("Card number"), [Optional()])
+    national_code = NationalCodeField(_l("National code"), [Optional()],
+                                      render_kw={"dir": "ltr", "inputmode": "numeric"})
+    gender = SelectField(_l("Gender"), choices=GENDERS, validate_choice=True)
+    birth_date = JalaliDateField(_l("Birth date"), [Optional()])
+    wedding_date = JalaliDateField(_l("Wedding anniversary"), [Optional()])
+    referrer = StrippedStringField(_l("Referrer (card or mobile)"), [Optional(), Length(max=20)])
+    province = StrippedStringField(_l("Province"), [Optional(), Length(max=64)])
+    city = StrippedStringField(_l("City"), [Optional(), Length(max=64)])
+    neighbourhood = StrippedStringField(_l("Neighbourhood"), [Optional(), Length(max=64)])
+    address = TextAreaField(_l("Address"), [Optional(), Length(max=500)])
+    email = StrippedStringField(_l("Email"), [
+        Optional(), Email(message=_l("Enter an email address.")), Length(max=254)])
+    home_phone = PhoneField(_l("Home phone"), [Optional()])
+    work_phone = PhoneField(_l("Work phone"), [Optional()])
+    father_name = StrippedStringField(_l("Father's name"), [Optional(), Length(max=64)])
+    job = StrippedStringField(_l("Job"), [Optional(), Length(max=64)])
+    weight_kg = DigitsIntegerField(_l("Weight (kg)"), [Optional(), NumberRange(1, 500)])
+    favourite_colour = StrippedStringField(_l("Favourite colour"), [Optional(), Length(max=32)])
+    home_branch_id = SelectField(_l("Home branch"), coerce=int, validate_choice=True, default=0)
+    promotional_opt_out = BooleanField(_l("No promotional messages"))
+    notes = TextAreaField(_l("Notes"), [Optional(), Length(max=2000)])
+
+
+class CounterPurchaseForm(FlaskForm):
+    request_key = HiddenField()
+    amount = AmountField(_l("Purchase amount"), [required()])
+    use_credit = AmountField(_l("Pay with credit (0 for none)"), [Optional()])
+    use_all_credit = BooleanField(_l("Use as much credit as allowed"))
+
+
+class AmountReasonForm(FlaskForm):
+    request_key = HiddenField()
+    amount = AmountField(_l("Amount"), [required()])
+    reason = StrippedStringField(_l("Reason"), [Optional(), Length(max=200)])
+    expires_on = JalaliDateField(_l("Expires on (optional)"), [Optional()])
+
+
+class TransferForm(FlaskForm):
+    request_key = HiddenField()
+    to_member = StrippedStringField(_l("To member (card or mobile)"), [required(), Length(max=20)])
+    amount = AmountField(_l("Amount"), [required()])
+
+
+class RefundForm(FlaskForm):
+    request_key = HiddenField()
+    purchase_id = HiddenField()
+    amount = AmountField(_l("Amount to refund (empty: the whole purchase)"), [Optional()])
+
+
+class ReplaceCardForm(FlaskForm):
+    lost_card = SelectField(_l("Lost card"), validate_choice=True)
+    new_card_number = CardNumberField(_l("New card number"), [required()])
+
+
+class TierForm(FlaskForm):
+    code = StrippedStringField(_l("Code"), [required(), Length(max=32)])
+    name = StrippedStringField(_l("Name (English)"), [required(), Length(max=64)])
+    name_fa = StrippedStringField(_l("Name (Persian)"), [Optional(), Length(max=64)])
+    rank = DigitsIntegerField(_l("Rank (higher is better)"), [Optional(), NumberRange(0, 1000)])
+    credit_percent = DigitsIntegerField(_l("Credit back (basis points, 500 = 5%)"),
+                                        [Optional(), NumberRange(0, 10000)])
+    discount_percent = DigitsIntegerField(_l("Discount (basis points)"),
+                                          [Optional(), NumberRange(0, 10000)])
+    points_per_step = DigitsIntegerField(_l("Points per step"), [Optional(), NumberRange(0, 10**6)])
+    point_step = AmountField(_l("Step amount"), [required()])
+    min_spend = AmountField(_l("Minimum spend to qualify"), [Optional()])
+    min_purchases = DigitsIntegerField(_l("Minimum purchases to qualify"),
+                                       [Optional(), NumberRange(0, 10**6)])
+    qualify_mode = SelectField(_l("Qualify by"), choices=[("all", _l("both thresholds")),
+                                                         ("any", _l("either threshold"))])
+    max_credit_per_invoice = AmountField(_l("Most credit per invoice"), [Optional()])
+    max_credit_per_day = AmountField(_l("Most credit per day"), [Optional()])
+
+
+REWARD_KINDS = [
+    ("percent_discount", _l("Percent discount (basis points)")),
+    ("fixed_discount", _l("Fixed discount (rials)")),
+    ("bonus_points", _l("Bonus points")),
+    ("bonus_credit", _l("Bonus credit (rials)")),
+    ("gift_credit", _l("Gift credit with expiry (rials)")),
+]
+
+
+class OfferForm(FlaskForm):
+    name = StrippedStringField(_l("Name"), [required(), Length(max=120)])
+    is_active = BooleanField(_l("Active"), default=True)
+    priority = DigitsIntegerField(_l("Priority (lower applies first)"),
+                                  [Optional(), NumberRange(0, 10000)])
+    exclusive = BooleanField(_l("Exclusive (no other offer with it)"))
+    max_uses_per_member = DigitsIntegerField(_l("Most uses per member"),
+                                             [Optional(), NumberRange(1, 10**6)])
+    reward_kind = SelectField(_l("Reward"), choices=REWARD_KINDS)
+    reward_value = DigitsIntegerField(_l("Reward value"), [required(), NumberRange(0, 10**12)])
+    reward_expiry_days = DigitsIntegerField(_l("Reward expires after (days)"),
+                                            [Optional(), NumberRange(1, 3650)])
+    min_days_since_last_visit = DigitsIntegerField(_l("Days since last visit at least"),
+                                                   [Optional(), NumberRange(1, 3650)])
+    min_visit_number = DigitsIntegerField(_l("From visit number"), [Optional(),
+                                                                    NumberRange(1, 10**6)])
+    max_visit_number = DigitsIntegerField(_l("Up to visit number"), [Optional(),
+                                                                     NumberRange(1, 10**6)])
+    min_amount = AmountField(_l("Purchase of at least"), [Optional()])
+    birthday_window_days = DigitsIntegerField(_l("Birthday: days either side"),
+                                              [Optional(), NumberRange(0, 60)])
+    anniversary_window_days = DigitsIntegerField(_l("Anniversary: days either side"),
+                                                 [Optional(), NumberRange(0, 60)])
+    starts_on = JalaliDateField(_l("Starts on"), [Optional()])
+    ends_on = JalaliDateField(_l("Ends on"), [Optional()])
+    tier_codes = StrippedStringField(_l("Tiers (codes, comma separated; empty: all)"),
+                                     [Optional(), Length(max=255)])
+    first_purchase_only = BooleanField(_l("First purchase only"))
+
+
+class ProductForm(FlaskForm):
+    sku = StrippedStringField(_l("SKU"), [required(), Length(max=32)])
+    name = StrippedStringField(_l("Name"), [required(), Length(max=120)])
+    price = AmountField(_l("Price"), [Optional()])
+    points_per_unit = DigitsIntegerField(_l("Points per unit"), [Optional(), NumberRange(0, 10**6)])
+    discount_percent = DigitsIntegerField(_l("Discount (basis points)"),
+                                          [Optional(), NumberRange(0, 10000)])
+    extra_credit_per_unit = AmountField(_l("Extra credit per unit"), [Optional()])
+    stock = DigitsIntegerField(_l("Stock (empty: not tracked)"), [Optional(),
+                                                                  NumberRange(0, 10**9)])
+    is_active = BooleanField(_l("Active"), default=True)
+
+
+class BranchForm(FlaskForm):
+    code = StrippedStringField(_l("Code"), [required(), Length(max=32)])
+    name = StrippedStringField(_l("Name"), [required(), Length(max=120)])
+    phone = PhoneField(_l("Phone"), [Optional()])
+    address = TextAreaField(_l("Address"), [Optional(), Length(max=500)])
+    is_active = BooleanField(_l("Active"), default=True)
+
+
+class MemberFieldForm(FlaskForm):
+    key = StrippedStringField(_l("Key (latin letters)"), [required(), Length(max=32)])
+    label = StrippedStringField(_l("Label (English)"), [required(), Length(max=64)])
+    label_fa = StrippedStringField(_l("Label (Persian)"), [Optional(), Length(max=64)])
+    kind = SelectField(_l("Kind"), choices=[("text", _l("Text")), ("number", _l("Number")),
+                                            ("date", _l("Date")), ("choice", _l("Choice"))])
+    choices = StrippedStringField(_l("Choices (comma separated)"), [Optional(), Length(max=500)])
+    required = BooleanField(_l("Required"))
+    is_active = BooleanField(_l("Active"), default=True)
+    position = DigitsIntegerField(_l("Position"), [Optional(), NumberRange(0, 1000)])
+
+
+class StaffForm(FlaskForm):
+    username = StrippedStringField(_l("Username"), [required(), Length(max=64)])
+    full_name = StrippedStringField(_l("Full name"), [required(), Length(max=120)])
+    role = SelectField(_l("Role"), choices=[("operator", _l("Operator")), ("admin", _l("Admin"))])
+    branch_id = SelectField(_l("Branch"), coerce=lambda v: int(v) if v not in ("", None) else None)
+    permissions = MultiCheckboxField(_l("Permissions"))
+    locale = SelectField(_l("Language"), choices=[("fa", "فارسی"), ("en", "English")])
+    is_active = BooleanField(_l("Active"), default=True)
+    password = PasswordField(_l("Password (empty: unchanged)"), [Optional(), Length(max=256)])
+
+
+class SettingsForm(FlaskForm):
+    name = StrippedStringField(_l("Club name (English)"), [required(), Length(max=120)])
+    name_fa = StrippedStringField(_l("Club name (Persian)"), [Optional(), Length(max=120)])
+    currency_display = SelectField(_l("Show amounts in"), choices=[("rial", _l("Rial")),
+                                                                   ("toman", _l("Toman"))])
+    point_value = AmountField(_l("Value of one point"), [Optional()])
+    offline_window_days = DigitsIntegerField(_l("Offline window (days)"),
+                                             [required(), NumberRange(1, 60)])
+    tier_window_days = DigitsIntegerField(_l("Tier window (days)"),
+                                          [required(), NumberRange(1, 3650)])
+    instant_cashback = BooleanField(_l("Give the tier's credit as an instant discount"))
+    credit_cross_branch = BooleanField(_l("Credit earned at one branch is spendable at all"))
+    welcome_credit = AmountField(_l("Welcome credit for new members"), [Optional()])
+    referral_join_bonus = AmountField(_l("Referrer's bonus when a friend joins"), [Optional()])
+    referral_first_purchase_bonus = AmountField(_l("Referrer's bonus on the first purchase"),
+                                                [Optional()])
+    referral_commission_bp = DigitsIntegerField(_l("Referrer's commission (basis points)"),
+                                                [Optional(), NumberRange(0, 10000)])
+    max_transfer = AmountField(_l("Most credit per transfer (0: no transfers)"), [Optional()])
+    max_transfer_per_day = AmountField(_l("Most credit transferred per day"), [Optional()])
+    contact_phone = PhoneField(_l("Contact phone"), [Optional()])
+    contact_address = TextAreaField(_l("Contact address"), [Optional(), Length(max=500)])
+    instagram = StrippedStringField(_l("Instagram link"), [Optional(), Length(max=200)])
+    telegram = StrippedStringField(_l("Telegram link"), [Optional(), Length(max=200)])
+    website = StrippedStringField(_l("Website"), [Optional(), Length(max=200)])
+
+
+class GiftCardForm(FlaskForm):
+    card_number = CardNumberField(_l("Card number"), [required()])
+    value = AmountField(_l("Value"), [required()])
+    expires_on = JalaliDateField(_l("Expires on"), [required()])
+
+
+def positive_amount(form, field):
+    if field.data is not None and field.data <= 0:
+        raise ValidationError(_l("Enter an amount above zero."))
+
+
+class OwnPasswordForm(FlaskForm):
+    current_password = PasswordField(_l("Current password"), [required(), Length(max=256)])
+    new_password = PasswordField(_l("New password"), [required(), Length(max=256)])
+
+
+class TierGrantForm(FlaskForm):
+    request_key = HiddenField()
+    tier_id = SelectField(_l("Tier"), coerce=int, validate_choice=True)
+    amount = AmountField(_l("Amount for each member"), [required(), positive_amount])
+    reason = StrippedStringField(_l("Reason"), [required(), Length(max=200)])
+    expires_on = JalaliDateField(_l("Expires on (optional)"), [Optional()])
+
+
+class AnswerForm(FlaskForm):
+    answer = TextAreaField(_l("Answer"), [required(), Length(max=2000)])

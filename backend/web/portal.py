@@ -1,0 +1,343 @@
+"""The members' portal (P1–P4): mobile-first pages, Persian by default, installable.
+
+A member only ever sees their own data: no portal URL takes a member id, and the few
+that name a row (a purchase, a request) answer 404 unless the row is the signed-in
+member's — whether it exists or not.
+"""
+
+import io
+from functools import wraps
+
+import qrcode
+import qrcode.image.svg
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from itsdangerous import BadSignature, URLSafeSerializer
+from markupsafe import Markup
+from sqlalchemy import select
+from wtforms import BooleanField, PasswordField, TextAreaField
+from wtforms.validators import Length, Optional
+
+from backend.errors import DomainError
+from backend.extensions import db
+from backend.models import Club, Member, MemberRequest, Offer, Purchase
+from backend.services import member_auth, member_requests, members, staff, statements, wallet
+from backend.web.admin import apply_error, clock, new_request_key, page_number, paginate
+from backend.web.auth import client_ip
+from backend.web.forms import (
+    AmountField,
+    MobileField,
+    StrippedStringField,
+    positive_amount,
+    required,
+)
+
+bp = Blueprint("portal", __name__, url_prefix="/portal")
+HISTORY_PAGE_SIZE = 20
+
+
+class SignInForm(FlaskForm):
+    mobile = MobileField(_l("Mobile"), [required()], render_kw={"dir": "ltr",
+                                                                 "inputmode": "tel",
+                                                                 "autocomplete": "username"})
+    password = PasswordField(_l("Password"), [required(), Length(max=256)],
+                             render_kw={"autocomplete": "current-password"})
+
+
+class TransferForm(FlaskForm):
+    request_key = StrippedStringField(render_kw={"hidden": True})
+    to_member = StrippedStringField(_l("To member (card or mobile)"),
+                                    [required(), Length(max=20)], render_kw={"dir": "ltr"})
+    amount = AmountField(_l("Amount"), [required(), positive_amount])
+
+
+class RequestForm(FlaskForm):
+    subject = StrippedStringField(_l("Subject"), [required(), Length(max=120)])
+    body = TextAreaField(_l("Message"), [required(), Length(max=2000)])
+
+
+class ProfileForm(FlaskForm):
+    email = StrippedStringField(_l("Email"), [Optional(), Length(max=254)],
+                                render_kw={"dir": "ltr"})
+    promotional_opt_out = BooleanField(_l("No promotional messages"))
+    current_password = PasswordField(_l("Current password"), [Optional(), Length(max=256)])
+    new_password = PasswordField(_l("New password"), [Optional(), Length(max=256)])
+
+
+def current_member() -> Member | None:
+    member_id = session.get("member_id")
+    if member_id is None:
+        return None
+    member = db.session.get(Member, member_id)
+    if member is None or member.is_gift_account or \
+            session.get("member_fp") != member_auth.fingerprint(member):
+        session.pop("member_id", None)
+        return None
+    return member
+
+
+def member_required(view):
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        member = current_member()
+        if member is None:
+            return redirect(url_for("portal.sign_in", next=request.path))
+        g.member = member
+        return view(*args, member=member, **kwargs)
+
+    return wrapped
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+def sign_in():
+    form = SignInForm()
+    error, status = None, 200
+    if form.validate_on_submit():
+        try:
+            member = member_auth.authenticate(db.session, form.mobile.data, form.password.data,
+                                              ip=client_ip(), now=clock())
+        except staff.TooManyAttempts:
+            error, status = gettext("Too many failed sign-ins. Wait 15 minutes and try "
+                                    "again."), 429
+        else:
+            if member is None:
+                error, status = gettext("Wrong mobile number or password."), 401
+            else:
+                language = session.get("lang")
+                session.clear()
+                if language:
+                    session["lang"] = language
+                session["member_id"] = member.id
+                session["member_fp"] = member_auth.fingerprint(member)
+                return redirect(url_for("portal.home"))
+    elif request.method == "POST":
+        error, status = gettext("Wrong mobile number or password."), 401
+    return render_template("portal/sign_in.html", form=form, error=error), status
+
+
+@bp.post("/sign-out")
+def sign_out():
+    session.pop("member_id", None)
+    session.pop("member_fp", None)
+    return redirect(url_for("portal.sign_in"))
+
+
+@bp.get("/")
+@member_required
+def home(member):
+    progress = statements.tier_progress(db.session, member, clock())
+    recent = db.session.execute(statements.history_statement(member.id).limit(5)).all()
+    return render_template("portal/home.html", member=member, progress=progress,
+                           recent=recent, card_svg=_card_qr(member))
+
+
+@bp.get("/history")
+@member_required
+def history(member):
+    page = paginate(statements.history_statement(member.id),
+                    page_number(request.args.get("page")), size=HISTORY_PAGE_SIZE,
+                    scalars=False)
+    purchases = {row.ledger_transaction_id: row for row in db.session.scalars(
+        select(Purchase).where(Purchase.member_id == member.id, Purchase.ledger_transaction_id
+                               .in_([entry.id for entry in page.rows])))}
+    return render_template("portal/history.html", member=member, page=page,
+                           purchases=purchases)
+
+
+@bp.get("/purchases/<int:purchase_id>")
+@member_required
+def purchase(member, purchase_id: int):
+    row = db.session.get(Purchase, purchase_id)
+    if row is None or row.member_id != member.id:
+        abort(404)  # the same answer whether it exists or belongs to someone else
+    return render_template("portal/purchase.html", member=member, purchase=row)
+
+
+@bp.get("/offers")
+@member_required
+def offers(member):
+    now = clock()
+    rows = [offer for offer in db.session.scalars(
+        select(Offer).where(Offer.is_active).order_by(Offer.priority, Offer.id))
+        if (offer.starts_at is None or offer.starts_at <= now)
+        and (offer.ends_at is None or offer.ends_at > now)
+        and (not offer.tier_codes or member.tier.code in offer.tier_codes.split(","))]
+    return render_template("portal/offers.html", member=member, offers=rows)
+
+
+@bp.route("/transfer", methods=["GET", "POST"])
+@member_required
+def transfer(member):
+    form = TransferForm() if request.method == "POST" else TransferForm(
+        request_key=new_request_key())
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.validate_on_submit():
+            try:
+                receiver = members.find_referrer(db.session, form.to_member.data)
+                wallet.transfer_credit(
+                    db.session, from_member_id=member.id, to_member_id=receiver.id,
+                    amount_rials=form.amount.data,
+                    idempotency_key=f"portal:transfer:{member.id}:{form.request_key.data[:64]}",
+                    now=clock())
+            except DomainError as error:
+                db.session.rollback()
+                apply_error(form, error, {"referrer": "to_member", "to": "to_member"})
+            else:
+                flash(gettext("Credit transferred."), "success")
+                return redirect(url_for("portal.home"))
+    return render_template("portal/transfer.html", member=member, form=form), status
+
+
+def referral_code(member_id: int) -> str:
+    """A signed, shareable stand-in for the member: the link must not reveal a mobile
+    number or a card number to whoever it is forwarded to."""
+    return URLSafeSerializer(current_app.secret_key, salt="vafa-referral").dumps(member_id)
+
+
+def referrer_from_code(code: str) -> int | None:
+    try:
+        value = URLSafeSerializer(current_app.secret_key, salt="vafa-referral").loads(code)
+    except BadSignature:
+        return None
+    return value if isinstance(value, int) else None
+
+
+def _svg(data: str) -> Markup:
+    image = qrcode.make(data, image_factory=qrcode.image.svg.SvgPathImage, box_size=8,
+                        border=2)
+    output = io.BytesIO()
+    image.save(output)
+    svg = output.getvalue().decode()
+    return Markup(svg[svg.index("<svg"):])  # drop the XML declaration; ours, not user input
+
+
+def _card_qr(member: Member) -> Markup | None:
+    active = [card.number for card in member.cards if card.status == "active"]
+    return _svg(active[0]) if active else None
+
+
+@bp.get("/refer")
+@member_required
+def refer(member):
+    """P4: a link and QR code that open the join page with this member as referrer."""
+    link = url_for("portal.join", ref=referral_code(member.id), _external=True)
+    friends = db.session.scalars(select(Member).where(Member.referrer_id == member.id)
+                                 .order_by(Member.id.desc())).all()
+    earned = db.session.execute(
+        statements.history_statement(member.id)).all()
+    referral_rials = sum(row.credit for row in earned
+                         if row.kind in ("referral", "commission", "commission-refund"))
+    return render_template("portal/refer.html", member=member, link=link, qr=_svg(link),
+                           friends=friends, referral_rials=referral_rials)
+
+
+@bp.get("/join")
+def join():
+    """Self-registration needs the SMS verification service (issue 6); until it lands,
+    the page sends people to a branch, keeping the referrer's link working."""
+    referrer_id = referrer_from_code(request.args.get("ref", "")[:100])
+    referrer = db.session.get(Member, referrer_id) if referrer_id else None
+    return render_template("portal/join.html", referrer=referrer)
+
+
+@bp.route("/requests", methods=["GET", "POST"])
+@member_required
+def requests_page(member):
+    form = RequestForm()
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.validate_on_submit():
+            try:
+                member_requests.submit_request(db.session, member_id=member.id,
+                                               subject=form.subject.data, body=form.body.data,
+                                               now=clock())
+            except DomainError as error:
+                db.session.rollback()
+                apply_error(form, error)
+            else:
+                flash(gettext("Your message was sent. The answer will appear here."), "success")
+                return redirect(url_for("portal.requests_page"))
+    rows = db.session.scalars(select(MemberRequest).where(MemberRequest.member_id == member.id)
+                              .order_by(MemberRequest.id.desc())).all()
+    return render_template("portal/requests.html", member=member, form=form, rows=rows), status
+
+
+@bp.get("/requests/<int:request_id>")
+@member_required
+def request_detail(member, request_id: int):
+    row = db.session.get(MemberRequest, request_id)
+    if row is None or row.member_id != member.id:
+        abort(404)
+    return render_template("portal/request.html", member=member, row=row)
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@member_required
+def profile(member):
+    form = ProfileForm(obj=member) if request.method == "GET" else ProfileForm()
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.validate_on_submit():
+            try:
+                if form.new_password.data:
+                    member_auth.set_password(db.session, member.id, form.new_password.data,
+                                             current_password=form.current_password.data or "")
+                    session["member_fp"] = member_auth.fingerprint(member)
+                member.email = form.email.data or ""
+                member.promotional_opt_out = form.promotional_opt_out.data
+                db.session.commit()
+            except DomainError as error:
+                db.session.rollback()
+                apply_error(form, error, {"password": "new_password"})
+            else:
+                flash(gettext("Saved."), "success")
+                return redirect(url_for("portal.profile"))
+    return render_template("portal/profile.html", member=member, form=form), status
+
+
+@bp.get("/club")
+def club_page():
+    club = db.session.get(Club, 1)
+    return render_template("portal/club.html", member=current_member(), club_info=club)
+
+
+@bp.get("/manifest.webmanifest")
+def manifest():
+    club = db.session.get(Club, 1)
+    name = (club.name_fa or club.name) if club else "Vafa"
+    body = {
+        "name": name, "short_name": name[:12], "lang": "fa", "dir": "rtl",
+        "start_url": url_for("portal.home"), "scope": url_for("portal.home"),
+        "display": "standalone", "background_color": "#ffffff", "theme_color": "#1d4ed8",
+        "icons": [{"src": url_for("static", filename="portal/icon.svg"), "sizes": "any",
+                   "type": "image/svg+xml"}],
+    }
+    response = current_app.response_class(
+        current_app.json.dumps(body), mimetype="application/manifest+json")
+    return response
+
+
+@bp.get("/sw.js")
+def service_worker():
+    # Served from /portal/ so its scope is the portal; the script itself is static.
+    response = current_app.send_static_file("portal/sw.js")
+    response.headers["Service-Worker-Allowed"] = url_for("portal.home")
+    response.headers["Cache-Control"] = "no-cache"
+    return response

@@ -1,0 +1,40 @@
+"""The members' portal on a phone-sized screen, in a real browser."""
+
+from datetime import UTC, datetime
+
+from backend.extensions import db
+from backend.models import Branch
+from backend.services import counter, member_auth, members
+from tests.browser.conftest import screenshot
+from tests.factories import card_number
+
+
+def test_member_signs_in_on_a_phone_and_sees_every_rial(browser, live_server):
+    with live_server.app.app_context():
+        member = members.register_member(db.session, first_name="Leila", last_name="Karimi",
+                                         mobile="09198887766", card_number=card_number(777101),
+                                         now=datetime.now(UTC))
+        member_auth.set_password(db.session, member.id, "leila-pass-1")
+        branch_id = db.session.query(Branch.id).first()[0]
+        counter.record_purchase(db.session, member_id=member.id, branch_id=branch_id,
+                                amount_rials=300_000, use_credit_rials=0,
+                                request_key="browser-portal-purchase", now=datetime.now(UTC))
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                  has_touch=True, locale="fa-IR")
+    page = context.new_page()
+    page.goto(f"{live_server.url}/portal/sign-in")
+    page.fill("#mobile", "۰۹۱۹۸۸۸۷۷۶۶")
+    page.fill("#password", "leila-pass-1")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#credit-balance")
+    # 50,000 welcome + 2 % of 300,000 back (bronze) = 56,000.
+    assert page.inner_text("#credit-balance") == "۵۶٬۰۰۰ ریال"
+    assert page.inner_text("#points-balance") == "۳۰"
+    assert page.locator(".qr svg").count() == 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scroll
+    screenshot(page, "portal-phone-fa")
+    page.click("nav.tabs >> text=سابقه")
+    page.wait_for_selector("ul.history")
+    history = page.inner_text("ul.history")
+    assert "خرید ۳۰۰٬۰۰۰ ریالی" in history and "هدیهٔ خوش‌آمد" in history
+    context.close()
