@@ -819,8 +819,8 @@ def commit(session: Session, checked: Checked, *, token: str, filename: str,
         existing = find_import(session, token)
         if existing is not None:  # the same commit, posted twice at once
             return existing
-        raise BadRequest("file", "The club's members changed while importing; "
-                                 "check the file again.") from None
+        raise BadRequest("file", N_("The club's members changed while importing; check "
+                                    "the file again.")) from None
     return record
 
 

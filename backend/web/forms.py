@@ -11,6 +11,7 @@ from datetime import UTC, datetime, time
 from flask import g
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     Field,
@@ -413,3 +414,22 @@ class TierGrantForm(FlaskForm):
 
 class AnswerForm(FlaskForm):
     answer = TextAreaField(_l("Answer"), [required(), Length(max=2000)])
+
+
+class ImportUploadForm(FlaskForm):
+    """M3: the filled-in template; the member import service checks the file itself."""
+
+    file = FileField(_l("Filled-in template (.xlsx)"),
+                     [FileRequired(message=_l("Choose a file."))],
+                     render_kw={"accept": ".xlsx,application/vnd.openxmlformats-officedocument"
+                                          ".spreadsheetml.sheet"})
+
+
+class ImportCommitForm(FlaskForm):
+    # Names the rows the preview showed; the commit refuses when they changed.
+    digest = HiddenField()
+    give_welcome_credit = BooleanField(_l("Give each imported member the welcome credit"))
+
+
+class ImportDiscardForm(FlaskForm):
+    """Import none of the rows (the CSRF token is its only field)."""
