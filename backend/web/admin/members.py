@@ -3,6 +3,7 @@
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from sqlalchemy import or_, select
+from wtforms import SelectChoice
 
 from backend.errors import BadRequest, DomainError
 from backend.extensions import db
@@ -109,7 +110,8 @@ def _member_form(user, member: Member | None = None) -> MemberForm:
     if scope is not None:
         # An operator's members always join at the operator's branch (_branch_choice).
         branches = [branch for branch in branches if branch.id == scope]
-    form.home_branch_id.choices = [(0, "—")] + [(b.id, b.name) for b in branches]
+    form.home_branch_id.choices = [SelectChoice(0, "—")] + [SelectChoice(b.id, b.name)
+                                                            for b in branches]
     if member is not None and request.method == "GET":
         form.home_branch_id.data = member.home_branch_id or 0
     elif member is None and request.method == "GET" and scope is not None:
@@ -233,8 +235,8 @@ def _forms(member: Member):
 
 def _replace_form(member: Member, **kwargs) -> ReplaceCardForm:
     form = ReplaceCardForm(prefix="replace", **kwargs)
-    form.lost_card.choices = [("", "—")] + [(card.number, card.number) for card in member.cards
-                                            if card.status == "active"]
+    form.lost_card.choices = [SelectChoice("", "—")] + [
+        SelectChoice(card.number) for card in member.cards if card.status == "active"]
     return form
 
 

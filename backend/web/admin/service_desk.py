@@ -3,6 +3,7 @@
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from sqlalchemy import select
+from wtforms import SelectChoice
 
 from backend.errors import DomainError
 from backend.extensions import db
@@ -15,7 +16,7 @@ from backend.web.forms import AnswerForm, TierGrantForm
 
 
 def _tier_choices():
-    return [(tier.id, tier.name_fa or tier.name) for tier in
+    return [SelectChoice(tier.id, tier.name_fa or tier.name) for tier in
             db.session.scalars(select(Tier).order_by(Tier.rank))]
 
 

@@ -3,6 +3,7 @@
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from sqlalchemy import select
+from wtforms import SelectChoice
 
 from backend.errors import BadRequest, DomainError
 from backend.extensions import db
@@ -24,10 +25,11 @@ PERMISSION_LABELS = {
 
 def _form(row: StaffUser | None) -> StaffForm:
     form = StaffForm(obj=row) if row is not None and request.method == "GET" else StaffForm()
-    form.branch_id.choices = [("", "—")] + [
-        (branch.id, branch.name) for branch in
+    form.branch_id.choices = [SelectChoice("", "—")] + [
+        SelectChoice(branch.id, branch.name) for branch in
         db.session.scalars(select(Branch).order_by(Branch.name))]
-    form.permissions.choices = [(name, gettext(PERMISSION_LABELS[name])) for name in PERMISSIONS]
+    form.permissions.choices = [SelectChoice(name, gettext(PERMISSION_LABELS[name]))
+                                for name in PERMISSIONS]
     if row is not None:
         form.username.render_kw = {"readonly": True}
     return form
