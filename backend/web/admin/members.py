@@ -244,9 +244,12 @@ def _render_member(user, member: Member, forms: dict | None = None, status: int 
     all_forms = _forms(member)
     all_forms.update(forms or {})
     history = _history(member.id, page_number(request.args.get("page")))
-    purchase_rows = db.session.scalars(
+    # Paginated too: a refund of an older purchase starts from its row here.
+    purchase_page = paginate(
         select(Purchase).where(Purchase.member_id == member.id)
-        .order_by(Purchase.created_at.desc(), Purchase.id.desc()).limit(20)).all()
+        .order_by(Purchase.created_at.desc(), Purchase.id.desc()),
+        page_number(request.args.get("purchases_page")), size=20)
+    purchase_rows = purchase_page.rows
     referrals = db.session.scalars(select(Member).where(Member.referrer_id == member.id)
                                    .order_by(Member.id)).all()
     requests = db.session.scalars(select(MemberRequest).where(
@@ -259,7 +262,8 @@ def _render_member(user, member: Member, forms: dict | None = None, status: int 
                     for p in purchase_rows if p.refunded_amount_rials < p.amount_rials}
     return render_template(
         "members/detail.html", user=user, member=member, forms=all_forms, history=history,
-        purchases=purchase_rows, refund_forms=refund_forms, referrals=referrals,
+        purchases=purchase_rows, purchase_page=purchase_page, refund_forms=refund_forms,
+        referrals=referrals,
         requests=requests, tier_changes=tier_changes, tiers=tiers,
         custom_fields=_custom_fields(), editable=can_see_member(user, member),
         can=lambda name: allowed(user, name)), status

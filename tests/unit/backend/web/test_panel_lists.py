@@ -170,3 +170,21 @@ def test_audit_address_is_the_client_behind_a_trusted_proxy(tmp_path_factory, da
     assert signed_in_address(proxied, "198.51.100.7, 203.0.113.9") == "203.0.113.9"
     direct = build_app(tmp_path_factory, databases, "sqlite")
     assert signed_in_address(direct, "203.0.113.9") == "127.0.0.1"  # a header is not proof
+
+
+def test_member_purchases_are_paginated_so_old_ones_can_be_refunded(client, db, app):
+    from backend.services import counter
+
+    sign_in_admin(client, db, app)
+    branch = factories.branch(db)
+    member = factories.member(db, home_branch_id=branch.id)
+    purchases = [counter.record_purchase(
+        db, member_id=member.id, branch_id=branch.id, amount_rials=10_000 * (number + 1),
+        use_credit_rials=0, request_key=f"old-purchase-{number:08d}",
+        now=NOW - timedelta(days=30 - number)).purchase for number in range(23)]
+    first_page = client.get(f"/members/{member.id}").get_data(as_text=True)
+    assert first_page.count('<tr data-purchase="') == 20
+    assert f'data-purchase="{purchases[0].id}"' not in first_page
+    second_page = client.get(f"/members/{member.id}?purchases_page=2").get_data(as_text=True)
+    assert second_page.count('<tr data-purchase="') == 3
+    assert f"/members/{member.id}/refund/{purchases[0].id}" in second_page
