@@ -11,6 +11,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     from backend import cli, database, i18n, web
     from backend.extensions import babel, csrf, db, login_manager, migrate
     from backend.web import admin, api, auth, portal
+    from backend.web.admin import member_import
 
     app = Flask(__name__, instance_relative_config=False)
     settings = config if config is not None else Config()
@@ -41,6 +42,13 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(portal.bp)
+    app.register_blueprint(member_import.bp)
+    proxies = int(app.config.get("TRUSTED_PROXIES", 0))
+    assert 0 <= proxies <= 5, "VAFA_TRUSTED_PROXIES counts proxies: 0 to 5"
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     cli.init_app(app)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"

@@ -45,6 +45,10 @@ class Config:
         self.SESSION_COOKIE_SECURE = env.get("VAFA_SECURE_COOKIES", "0") == "1"
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_HTTPONLY = True
+        # Reverse proxies in front of gunicorn whose X-Forwarded-For/-Proto are believed
+        # (0: none). The audit log's address and the sign-in limit per address need the
+        # client's address, not the proxy's; headers from anyone else are ignored.
+        self.TRUSTED_PROXIES = int(env.get("VAFA_TRUSTED_PROXIES", "0"))
         for key, value in overrides.items():
             setattr(self, key, value)
 

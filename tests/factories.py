@@ -95,3 +95,28 @@ def device(session: Session, *, device_id="t01", branch_id=None, **fields):
     if branch_id is None:
         branch_id = branch(session).id
     return devices.register_device(session, device_id=device_id, branch_id=branch_id, **fields)
+
+
+def import_workbook(path, rows: list[dict], *, keys: tuple[str, ...] | None = None,
+                    headers: list | None = None):
+    """A member-import file: the template's headers for `keys` (by default the keys the
+    rows use, in template order) and one row per dict; cell values are written as given
+    (strings stay text, numbers and dates become Excel numbers and dates)."""
+    import openpyxl
+
+    from backend.services.member_import import BUILTIN_COLUMNS, SHEET_TITLE
+
+    by_key = {column.key: column for column in BUILTIN_COLUMNS}
+    if keys is None:
+        used = {key for row in rows for key in row}
+        keys = tuple([column.key for column in BUILTIN_COLUMNS if column.key in used]
+                     + sorted(used - set(by_key)))
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = SHEET_TITLE
+    sheet.append(headers if headers is not None else
+                 [by_key[key].header if key in by_key else key for key in keys])
+    for row in rows:
+        sheet.append([row.get(key) for key in keys])
+    book.save(path)
+    return path

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from backend.errors import InsufficientBalance
@@ -258,3 +258,61 @@ def credit_in_lots(session: Session, member_id: int) -> int:
         )
     )
     return int(total)
+
+
+@dataclass(frozen=True)
+class OpeningCredit:
+    """Credit for a member created in the current transaction (see `post_opening_credits`)."""
+
+    member_id: int
+    idempotency_key: str
+    amount: int
+
+
+OPENING_CREDIT_BATCH = 500  # rows per executemany, and keys per IN (…) when reading ids
+
+
+def post_opening_credits(session: Session, credits: list[OpeningCredit], *, kind: str,
+                         reason: str, now: datetime) -> int:
+    """The bulk twin of `post` for the member import: one incoming, never-expiring credit
+    movement valid at every branch for each of many members who joined in this very
+    transaction, written with executemany instead of a flush per member.
+
+    The members are new rows no other transaction can see, so nothing is locked, and
+    their balances start at zero, so nothing can go negative. Each credit writes what
+    `post` would: a transaction (unique idempotency key — a repeated key fails the whole
+    caller's transaction), an entry, a lot, and the cached balance. Returns the rials
+    posted."""
+    total = 0
+    for start in range(0, len(credits), OPENING_CREDIT_BATCH):
+        batch = credits[start:start + OPENING_CREDIT_BATCH]
+        assert all(credit.amount > 0 for credit in batch), "opening credit must be positive"
+        # executemany without RETURNING (one short statement, pipelined on psycopg), then
+        # the ids by their unique keys.
+        session.execute(insert(LedgerTransaction.__table__), [
+            {"idempotency_key": credit.idempotency_key, "kind": kind,
+             "member_id": credit.member_id, "reason": reason, "created_at": now}
+            for credit in batch])
+        keys = [credit.idempotency_key for credit in batch]
+        ids_by_key = dict(session.execute(
+            select(LedgerTransaction.idempotency_key, LedgerTransaction.id)
+            .where(LedgerTransaction.idempotency_key.in_(keys))).all())
+        transaction_ids = [ids_by_key[key] for key in keys]
+        session.execute(insert(LedgerEntry.__table__), [
+            {"transaction_id": transaction_id, "member_id": credit.member_id,
+             "account": "credit", "amount": credit.amount, "created_at": now}
+            for credit, transaction_id in zip(batch, transaction_ids, strict=True)])
+        session.execute(insert(CreditLot.__table__), [
+            {"member_id": credit.member_id, "transaction_id": transaction_id,
+             "branch_id": None, "amount_rials": credit.amount,
+             "remaining_rials": credit.amount, "expires_at": None, "created_at": now}
+            for credit, transaction_id in zip(batch, transaction_ids, strict=True)])
+        member = Member.__table__
+        session.execute(
+            update(member).where(member.c.id == bindparam("credited_member_id"))
+            .values(credit_balance_rials=member.c.credit_balance_rials
+                    + bindparam("credited_amount")),
+            [{"credited_member_id": credit.member_id, "credited_amount": credit.amount}
+             for credit in batch])
+        total += sum(credit.amount for credit in batch)
+    return total

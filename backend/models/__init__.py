@@ -3,6 +3,7 @@
 from backend.models.base import Base, UTCDateTime, utc_now
 from backend.models.club import AuditLog, Branch, Club, LoginAttempt, StaffUser, Tier
 from backend.models.devices import Device, TerminalRequest
+from backend.models.imports import MemberImport
 from backend.models.ledger import LedgerEntry, LedgerTransaction, Purchase
 from backend.models.loyalty import (
     CreditAllocation,
@@ -39,6 +40,7 @@ __all__ = [
     "LoginAttempt",
     "Member",
     "MemberField",
+    "MemberImport",
     "MemberRequest",
     "Offer",
     "OfferRedemption",

@@ -146,28 +146,37 @@ def check_custom_fields(session: Session, values: dict) -> dict:
         field = fields.get(key)
         if field is None:
             raise BadRequest(f"custom_{key}", "This field does not exist.")
-        text = str(raw or "").strip()
-        if not text:
-            continue
-        if len(text) > 200:
-            raise BadRequest(f"custom_{key}", "At most 200 characters.")
-        if field.kind == "number":
-            digits = normalize_digits(text)
-            if not digits.lstrip("-").isdigit():
-                raise BadRequest(f"custom_{key}", "Enter a whole number.")
-            text = digits
-        elif field.kind == "date":
-            try:
-                text = parse_jalali_or_gregorian_date(text).isoformat()
-            except ValueError:
-                raise BadRequest(f"custom_{key}", "Enter a date like 1405/08/30.") from None
-        elif field.kind == "choice" and text not in field.choices:
-            raise BadRequest(f"custom_{key}", "Choose one of the options.")
-        cleaned[key] = text
+        text = clean_custom_value(field, raw)
+        if text:
+            cleaned[key] = text
     for key, field in fields.items():
         if field.required and key not in cleaned:
             raise BadRequest(f"custom_{key}", "This field is required.")
     return cleaned
+
+
+def clean_custom_value(field: MemberField, raw) -> str:
+    """One admin-defined field's value as stored ("" for none); the member form and the
+    member import share it. Raises BadRequest naming `custom_<key>`."""
+    key = field.key
+    text = str(raw or "").strip()
+    if not text:
+        return ""
+    if len(text) > 200:
+        raise BadRequest(f"custom_{key}", "At most 200 characters.")
+    if field.kind == "number":
+        digits = normalize_digits(text)
+        if not digits.lstrip("-").isdigit():
+            raise BadRequest(f"custom_{key}", "Enter a whole number.")
+        text = digits
+    elif field.kind == "date":
+        try:
+            text = parse_jalali_or_gregorian_date(text).isoformat()
+        except ValueError:
+            raise BadRequest(f"custom_{key}", "Enter a date like 1405/08/30.") from None
+    elif field.kind == "choice" and text not in field.choices:
+        raise BadRequest(f"custom_{key}", "Choose one of the options.")
+    return text
 
 
 def update_member(session: Session, member_id: int, *, first_name: str, last_name: str,

@@ -11,12 +11,14 @@ from datetime import UTC, datetime, time
 from flask import g
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     Field,
     HiddenField,
     IntegerField,
     PasswordField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -194,7 +196,7 @@ class LoginForm(FlaskForm):
     password = PasswordField(_l("Password"), [required(), Length(max=256)])
 
 
-GENDERS = [("", "—"), ("f", _l("Female")), ("m", _l("Male"))]
+GENDERS = [SelectChoice("", "—"), SelectChoice("f", _l("Female")), SelectChoice("m", _l("Male"))]
 
 
 class MemberForm(FlaskForm):
@@ -271,18 +273,18 @@ class TierForm(FlaskForm):
     min_spend = AmountField(_l("Minimum spend to qualify"), [Optional()])
     min_purchases = DigitsIntegerField(_l("Minimum purchases to qualify"),
                                        [Optional(), NumberRange(0, 10**6)])
-    qualify_mode = SelectField(_l("Qualify by"), choices=[("all", _l("both thresholds")),
-                                                         ("any", _l("either threshold"))])
+    qualify_mode = SelectField(_l("Qualify by"), choices=[
+        SelectChoice("all", _l("both thresholds")), SelectChoice("any", _l("either threshold"))])
     max_credit_per_invoice = AmountField(_l("Most credit per invoice"), [Optional()])
     max_credit_per_day = AmountField(_l("Most credit per day"), [Optional()])
 
 
 REWARD_KINDS = [
-    ("percent_discount", _l("Percent discount (basis points)")),
-    ("fixed_discount", _l("Fixed discount (rials)")),
-    ("bonus_points", _l("Bonus points")),
-    ("bonus_credit", _l("Bonus credit (rials)")),
-    ("gift_credit", _l("Gift credit with expiry (rials)")),
+    SelectChoice("percent_discount", _l("Percent discount (basis points)")),
+    SelectChoice("fixed_discount", _l("Fixed discount (rials)")),
+    SelectChoice("bonus_points", _l("Bonus points")),
+    SelectChoice("bonus_credit", _l("Bonus credit (rials)")),
+    SelectChoice("gift_credit", _l("Gift credit with expiry (rials)")),
 ]
 
 
@@ -341,8 +343,9 @@ class MemberFieldForm(FlaskForm):
     key = StrippedStringField(_l("Key (latin letters)"), [required(), Length(max=32)])
     label = StrippedStringField(_l("Label (English)"), [required(), Length(max=64)])
     label_fa = StrippedStringField(_l("Label (Persian)"), [Optional(), Length(max=64)])
-    kind = SelectField(_l("Kind"), choices=[("text", _l("Text")), ("number", _l("Number")),
-                                            ("date", _l("Date")), ("choice", _l("Choice"))])
+    kind = SelectField(_l("Kind"), choices=[
+        SelectChoice("text", _l("Text")), SelectChoice("number", _l("Number")),
+        SelectChoice("date", _l("Date")), SelectChoice("choice", _l("Choice"))])
     choices = StrippedStringField(_l("Choices (comma separated)"), [Optional(), Length(max=500)])
     required = BooleanField(_l("Required"))
     is_active = BooleanField(_l("Active"), default=True)
@@ -352,10 +355,12 @@ class MemberFieldForm(FlaskForm):
 class StaffForm(FlaskForm):
     username = StrippedStringField(_l("Username"), [required(), Length(max=64)])
     full_name = StrippedStringField(_l("Full name"), [required(), Length(max=120)])
-    role = SelectField(_l("Role"), choices=[("operator", _l("Operator")), ("admin", _l("Admin"))])
+    role = SelectField(_l("Role"), choices=[SelectChoice("operator", _l("Operator")),
+                                            SelectChoice("admin", _l("Admin"))])
     branch_id = SelectField(_l("Branch"), coerce=lambda v: int(v) if v not in ("", None) else None)
     permissions = MultiCheckboxField(_l("Permissions"))
-    locale = SelectField(_l("Language"), choices=[("fa", "فارسی"), ("en", "English")])
+    locale = SelectField(_l("Language"), choices=[SelectChoice("fa", "فارسی"),
+                                                  SelectChoice("en", "English")])
     is_active = BooleanField(_l("Active"), default=True)
     password = PasswordField(_l("Password (empty: unchanged)"), [Optional(), Length(max=256)])
 
@@ -363,8 +368,8 @@ class StaffForm(FlaskForm):
 class SettingsForm(FlaskForm):
     name = StrippedStringField(_l("Club name (English)"), [required(), Length(max=120)])
     name_fa = StrippedStringField(_l("Club name (Persian)"), [Optional(), Length(max=120)])
-    currency_display = SelectField(_l("Show amounts in"), choices=[("rial", _l("Rial")),
-                                                                   ("toman", _l("Toman"))])
+    currency_display = SelectField(_l("Show amounts in"), choices=[
+        SelectChoice("rial", _l("Rial")), SelectChoice("toman", _l("Toman"))])
     point_value = AmountField(_l("Value of one point"), [Optional()])
     offline_window_days = DigitsIntegerField(_l("Offline window (days)"),
                                              [required(), NumberRange(1, 60)])
@@ -413,3 +418,22 @@ class TierGrantForm(FlaskForm):
 
 class AnswerForm(FlaskForm):
     answer = TextAreaField(_l("Answer"), [required(), Length(max=2000)])
+
+
+class ImportUploadForm(FlaskForm):
+    """M3: the filled-in template; the member import service checks the file itself."""
+
+    file = FileField(_l("Filled-in template (.xlsx)"),
+                     [FileRequired(message=_l("Choose a file."))],
+                     render_kw={"accept": ".xlsx,application/vnd.openxmlformats-officedocument"
+                                          ".spreadsheetml.sheet"})
+
+
+class ImportCommitForm(FlaskForm):
+    # Names the rows the preview showed; the commit refuses when they changed.
+    digest = HiddenField()
+    give_welcome_credit = BooleanField(_l("Give each imported member the welcome credit"))
+
+
+class ImportDiscardForm(FlaskForm):
+    """Import none of the rows (the CSRF token is its only field)."""

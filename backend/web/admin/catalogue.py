@@ -3,7 +3,7 @@ gift cards, terminals and the audit log. Each kind is one `Kind` description; li
 form views are shared so every kind gets search, pagination and field-level errors."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
@@ -13,10 +13,22 @@ from sqlalchemy import or_, select
 from backend.engine.calendar import CLUB_TIMEZONE
 from backend.errors import DomainError
 from backend.extensions import db
-from backend.models import AuditLog, Branch, Card, Device, Member, MemberField, Offer, Product, Tier
+from backend.models import (
+    AuditLog,
+    Branch,
+    Card,
+    Device,
+    Member,
+    MemberField,
+    Offer,
+    Product,
+    StaffUser,
+    Tier,
+)
 from backend.services import audit, card_lifecycle, catalogue
 from backend.services.dashboard import ONLINE_STALE_AFTER
 from backend.services.permissions import allowed
+from backend.validators import parse_jalali_or_gregorian_date
 from backend.web.admin import apply_error, bp, clock, page_number, paginate
 from backend.web.auth import client_ip, login_required, permission_required
 from backend.web.forms import (
@@ -27,6 +39,7 @@ from backend.web.forms import (
     ProductForm,
     TierForm,
 )
+from card_spec import normalize_digits
 
 MAX_QUERY_LENGTH = 64
 
@@ -264,8 +277,18 @@ def gift_cards(user):
                 return redirect(url_for("admin.gift_cards"))
     statement = (select(Card, Member).join(Member, Member.id == Card.member_id)
                  .where(Member.is_gift_account).order_by(Card.id.desc()))
+    query = normalize_digits(request.args.get("q", "").strip()[:MAX_QUERY_LENGTH])
+    if query:
+        statement = statement.where(Card.number.like(f"%{query}%"))
+    card_status = request.args.get("status", "")
+    if card_status in ("active", "blocked"):
+        statement = statement.where(Card.status == card_status)
+    if request.args.get("credit") == "1":
+        statement = statement.where(Member.credit_balance_rials > 0)
     page = paginate(statement, page_number(request.args.get("page")), scalars=False)
-    return render_template("catalogue/gift_cards.html", user=user, form=form, page=page), status
+    return render_template("catalogue/gift_cards.html", user=user, form=form, page=page,
+                           q=query, status=card_status, credit=request.args.get("credit")
+                           ), status
 
 
 @bp.get("/terminals")
@@ -297,5 +320,29 @@ def audit_log(user):
     staff_id = request.args.get("staff", type=int)
     if staff_id:
         statement = statement.where(AuditLog.staff_user_id == staff_id)
+    query = request.args.get("q", "").strip()[:MAX_QUERY_LENGTH]
+    if query:  # what was changed: the entity or its id, or the address it came from
+        statement = statement.where(or_(AuditLog.entity.ilike(f"%{query}%"),
+                                        AuditLog.entity_id == normalize_digits(query),
+                                        AuditLog.ip == query))
+    days = {}
+    for name in ("from", "to"):
+        typed = request.args.get(name, "").strip()[:32]
+        try:
+            days[name] = parse_jalali_or_gregorian_date(typed) if typed else None
+        except ValueError:
+            flash(gettext("Enter a date like 1405/08/30."), "error")
+            days[name] = None
+    if days["from"]:
+        statement = statement.where(AuditLog.at >= _local_midnight_utc(days["from"]))
+    if days["to"]:
+        statement = statement.where(
+            AuditLog.at < _local_midnight_utc(days["to"] + timedelta(days=1)))
     page = paginate(statement, page_number(request.args.get("page")))
-    return render_template("audit.html", user=user, page=page, action=action)
+    staff_users = db.session.scalars(select(StaffUser).order_by(StaffUser.username)).all()
+    actions = db.session.scalars(select(AuditLog.action).distinct().order_by(
+        AuditLog.action)).all()
+    return render_template("audit.html", user=user, page=page, action=action, q=query,
+                           staff_id=staff_id, staff_users=staff_users, actions=actions,
+                           day_from=request.args.get("from", "")[:32],
+                           day_to=request.args.get("to", "")[:32])

@@ -3,6 +3,7 @@
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from sqlalchemy import or_, select
+from wtforms import SelectChoice
 
 from backend.errors import BadRequest, DomainError
 from backend.extensions import db
@@ -109,7 +110,8 @@ def _member_form(user, member: Member | None = None) -> MemberForm:
     if scope is not None:
         # An operator's members always join at the operator's branch (_branch_choice).
         branches = [branch for branch in branches if branch.id == scope]
-    form.home_branch_id.choices = [(0, "—")] + [(b.id, b.name) for b in branches]
+    form.home_branch_id.choices = [SelectChoice(0, "—")] + [SelectChoice(b.id, b.name)
+                                                            for b in branches]
     if member is not None and request.method == "GET":
         form.home_branch_id.data = member.home_branch_id or 0
     elif member is None and request.method == "GET" and scope is not None:
@@ -233,8 +235,8 @@ def _forms(member: Member):
 
 def _replace_form(member: Member, **kwargs) -> ReplaceCardForm:
     form = ReplaceCardForm(prefix="replace", **kwargs)
-    form.lost_card.choices = [("", "—")] + [(card.number, card.number) for card in member.cards
-                                            if card.status == "active"]
+    form.lost_card.choices = [SelectChoice("", "—")] + [
+        SelectChoice(card.number) for card in member.cards if card.status == "active"]
     return form
 
 
@@ -242,9 +244,12 @@ def _render_member(user, member: Member, forms: dict | None = None, status: int 
     all_forms = _forms(member)
     all_forms.update(forms or {})
     history = _history(member.id, page_number(request.args.get("page")))
-    purchase_rows = db.session.scalars(
+    # Paginated too: a refund of an older purchase starts from its row here.
+    purchase_page = paginate(
         select(Purchase).where(Purchase.member_id == member.id)
-        .order_by(Purchase.created_at.desc(), Purchase.id.desc()).limit(20)).all()
+        .order_by(Purchase.created_at.desc(), Purchase.id.desc()),
+        page_number(request.args.get("purchases_page")), size=20)
+    purchase_rows = purchase_page.rows
     referrals = db.session.scalars(select(Member).where(Member.referrer_id == member.id)
                                    .order_by(Member.id)).all()
     requests = db.session.scalars(select(MemberRequest).where(
@@ -257,7 +262,8 @@ def _render_member(user, member: Member, forms: dict | None = None, status: int 
                     for p in purchase_rows if p.refunded_amount_rials < p.amount_rials}
     return render_template(
         "members/detail.html", user=user, member=member, forms=all_forms, history=history,
-        purchases=purchase_rows, refund_forms=refund_forms, referrals=referrals,
+        purchases=purchase_rows, purchase_page=purchase_page, refund_forms=refund_forms,
+        referrals=referrals,
         requests=requests, tier_changes=tier_changes, tiers=tiers,
         custom_fields=_custom_fields(), editable=can_see_member(user, member),
         can=lambda name: allowed(user, name)), status

@@ -2,7 +2,8 @@
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from wtforms import SelectChoice
 
 from backend.errors import DomainError
 from backend.extensions import db
@@ -12,10 +13,13 @@ from backend.services.permissions import branch_scope
 from backend.web.admin import apply_error, bp, clock, new_request_key, page_number, paginate
 from backend.web.auth import client_ip, permission_required
 from backend.web.forms import AnswerForm, TierGrantForm
+from card_spec import normalize_digits
+
+MAX_QUERY_LENGTH = 64
 
 
 def _tier_choices():
-    return [(tier.id, tier.name_fa or tier.name) for tier in
+    return [SelectChoice(tier.id, tier.name_fa or tier.name) for tier in
             db.session.scalars(select(Tier).order_by(Tier.rank))]
 
 
@@ -46,11 +50,18 @@ def credit_grants(user):
                 flash(gettext("Credit granted to %(count)s members.",
                               count=grant.member_count), "success")
                 return redirect(url_for("admin.credit_grants"))
-    page = paginate(select(CreditGrant).order_by(CreditGrant.id.desc()),
+    statement = select(CreditGrant)
+    tier_filter = request.args.get("tier", type=int)
+    if tier_filter:
+        statement = statement.where(CreditGrant.tier_id == tier_filter)
+    query = request.args.get("q", "").strip()[:MAX_QUERY_LENGTH]
+    if query:
+        statement = statement.where(CreditGrant.reason.ilike(f"%{query}%"))
+    page = paginate(statement.order_by(CreditGrant.id.desc()),
                     page_number(request.args.get("page")))
-    tiers = {tier.id: tier for tier in db.session.scalars(select(Tier))}
+    tiers = {tier.id: tier for tier in db.session.scalars(select(Tier).order_by(Tier.rank))}
     return render_template("credit_grants.html", user=user, form=form, page=page,
-                           tiers=tiers), status
+                           tiers=tiers, tier_filter=tier_filter, q=query), status
 
 
 @bp.get("/requests")
@@ -63,11 +74,19 @@ def requests_list(user):
     state = request.args.get("state", "open")
     if state == "open":
         statement = statement.where(MemberRequest.answered_at.is_(None))
+    query = request.args.get("q", "").strip()[:MAX_QUERY_LENGTH]
+    if query:
+        pattern, digits = f"%{query}%", normalize_digits(query)
+        statement = statement.where(or_(
+            MemberRequest.subject.ilike(pattern), MemberRequest.body.ilike(pattern),
+            (Member.first_name + " " + Member.last_name).ilike(pattern),
+            Member.mobile.like(f"%{digits}%")))
     page = paginate(statement.order_by(MemberRequest.id.desc()),
                     page_number(request.args.get("page")))
     forms = {row.id: AnswerForm(formdata=None, prefix=f"answer{row.id}", answer=row.answer)
              for row in page.rows}
-    return render_template("requests.html", user=user, page=page, forms=forms, state=state)
+    return render_template("requests.html", user=user, page=page, forms=forms, state=state,
+                           q=query)
 
 
 @bp.post("/requests/<int:request_id>")

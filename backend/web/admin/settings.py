@@ -16,7 +16,7 @@ from backend.errors import DomainError
 from backend.extensions import db
 from backend.models import Club
 from backend.services import audit, branding, catalogue
-from backend.web.admin import apply_error, bp
+from backend.web.admin import apply_error, bp, translate_error
 from backend.web.auth import client_ip, permission_required
 from backend.web.forms import SettingsForm
 
@@ -62,7 +62,7 @@ def settings(user):
     if club is None:
         abort(404)
     form = SettingsForm(data=_form_data(club)) if request.method == "GET" else SettingsForm()
-    status = 200
+    status, logo_error = 200, ""
     if request.method == "POST":
         status = 400
         if form.validate_on_submit():
@@ -77,11 +77,15 @@ def settings(user):
                 catalogue.save_settings(db.session, values)
             except DomainError as error:
                 db.session.rollback()
-                apply_error(form, error)
+                if getattr(error, "field", "") == "logo":  # not a WTForms field: the file
+                    logo_error = translate_error(error)
+                else:
+                    apply_error(form, error)
             else:
                 flash(gettext("Saved."), "success")
                 return redirect(url_for("admin.settings"))
-    return render_template("settings.html", user=user, form=form, club=club), status
+    return render_template("settings.html", user=user, form=form, club=club,
+                           logo_error=logo_error), status
 
 
 @bp.get("/club-logo")

@@ -2,7 +2,8 @@
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from wtforms import SelectChoice
 
 from backend.errors import BadRequest, DomainError
 from backend.extensions import db
@@ -13,6 +14,7 @@ from backend.web.admin import apply_error, bp, page_number, paginate
 from backend.web.auth import client_ip, permission_required
 from backend.web.forms import StaffForm
 
+MAX_QUERY_LENGTH = 64
 PERMISSION_LABELS = {
     "members": "Members and cards", "purchases": "Purchases and top-ups at the counter",
     "refunds": "Refunds", "credit_grants": "Credit grants and transfers",
@@ -24,10 +26,11 @@ PERMISSION_LABELS = {
 
 def _form(row: StaffUser | None) -> StaffForm:
     form = StaffForm(obj=row) if row is not None and request.method == "GET" else StaffForm()
-    form.branch_id.choices = [("", "—")] + [
-        (branch.id, branch.name) for branch in
+    form.branch_id.choices = [SelectChoice("", "—")] + [
+        SelectChoice(branch.id, branch.name) for branch in
         db.session.scalars(select(Branch).order_by(Branch.name))]
-    form.permissions.choices = [(name, gettext(PERMISSION_LABELS[name])) for name in PERMISSIONS]
+    form.permissions.choices = [SelectChoice(name, gettext(PERMISSION_LABELS[name]))
+                                for name in PERMISSIONS]
     if row is not None:
         form.username.render_kw = {"readonly": True}
     return form
@@ -36,8 +39,20 @@ def _form(row: StaffUser | None) -> StaffForm:
 @bp.get("/staff")
 @permission_required("staff")
 def staff_list(user):
-    page = paginate(select(StaffUser).order_by(StaffUser.id), page_number(request.args.get("page")))
-    return render_template("staff/list.html", user=user, page=page, labels=PERMISSION_LABELS)
+    statement = select(StaffUser)
+    query = request.args.get("q", "").strip()[:MAX_QUERY_LENGTH]
+    if query:
+        statement = statement.where(or_(StaffUser.username.ilike(f"%{query}%"),
+                                        StaffUser.full_name.ilike(f"%{query}%")))
+    role = request.args.get("role", "")
+    if role in ("admin", "operator"):
+        statement = statement.where(StaffUser.role == role)
+    active = request.args.get("active", "")
+    if active in ("1", "0"):
+        statement = statement.where(StaffUser.is_active.is_(active == "1"))
+    page = paginate(statement.order_by(StaffUser.id), page_number(request.args.get("page")))
+    return render_template("staff/list.html", user=user, page=page, labels=PERMISSION_LABELS,
+                           q=query, role=role, active=active)
 
 
 @bp.route("/staff/new", methods=["GET", "POST"])

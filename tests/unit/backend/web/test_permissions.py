@@ -20,6 +20,10 @@ ADMIN_AND_GRANTED = {"operator": FORBIDDEN, "operator_granted": OK, "admin": OK}
 ADMIN_ONLY = {"operator": FORBIDDEN, "operator_granted": FORBIDDEN, "admin": OK}
 
 
+NO_UPLOAD = "N0-such-upload-token-00000000000"  # well-formed, never issued
+UPLOAD_UNKNOWN = {"operator": FORBIDDEN, "operator_granted": NOT_FOUND, "admin": NOT_FOUND}
+
+
 def forms(expected: dict) -> dict:
     return {role: (FORM if status == OK else status) for role, status in expected.items()}
 
@@ -74,6 +78,15 @@ TABLE = [
     # An empty answer is refused with a message on the list page.
     ("POST", "/requests/{request}", {"operator": REDIRECT, "operator_granted": REDIRECT,
                                      "admin": REDIRECT}),
+    # Member import (M3): the "settings" right; the permission is checked before the
+    # upload is looked up, so a refused user learns nothing about tokens.
+    ("GET", "/import", ADMIN_AND_GRANTED),
+    ("POST", "/import", forms(ADMIN_AND_GRANTED)),
+    ("GET", "/import/template.xlsx", ADMIN_AND_GRANTED),
+    ("GET", f"/import/{NO_UPLOAD}", UPLOAD_UNKNOWN),
+    ("GET", f"/import/{NO_UPLOAD}/rejected.xlsx", UPLOAD_UNKNOWN),
+    ("POST", f"/import/{NO_UPLOAD}/commit", UPLOAD_UNKNOWN),
+    ("POST", f"/import/{NO_UPLOAD}/discard", UPLOAD_UNKNOWN),
 ]
 CASES = [(method, path, role, expected.get(role, LOGIN))
          for method, path, expected in TABLE for role in ROLES]
@@ -136,3 +149,13 @@ def test_every_panel_route_is_in_the_table(app):
             prefix = str(rule).split("<")[0].rstrip("/")
             assert any(path.startswith(prefix) or prefix.startswith(path)
                        for path in covered), f"{rule} has no row in the permission table"
+
+
+def test_every_import_route_is_in_the_table(app):
+    """The member import is a blueprint of its own; its pages are checked the same way."""
+    covered = {(method, path) for method, path, _ in TABLE}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith("member_import."):
+            path = str(rule).replace("<token>", NO_UPLOAD)
+            for method in rule.methods - {"HEAD", "OPTIONS"}:
+                assert (method, path) in covered, f"{method} {rule} has no row in the table"
