@@ -138,7 +138,9 @@ def authenticate(kind: str) -> Principal:
     else:
         principal = Principal(row, staff=db.session.get(StaffUser, row.staff_user_id))
     if kind == "staff" and principal.staff is None:
-        raise Forbidden("this endpoint is for staff and integration tokens")
+        # As in the portal: for a member, staff URLs (which name other members' rows)
+        # do not exist.
+        raise NotFound("no such resource for a member token; members use /me")
     if kind == "member" and principal.member is None:
         raise Forbidden("this endpoint is for member tokens (POST /api/v1/member-tokens)")
     g.principal = principal
@@ -208,12 +210,14 @@ def operation(method: str, rule: str, *, summary: str, tag: str, auth: str = "st
               query: type[Schema] | None = None, body: type[Schema] | None = None,
               response: type[Schema] | None = None, status: int = 200,
               paginated: bool = False, idempotent: bool = False, errors: tuple = (),
-              extra_statuses: tuple = ()):
+              extra_statuses: tuple = (), guard=None):
     """Route, authorise, validate and document one API view.
 
     The view is called as `view(principal, **path, args=…, data=…, key=…)` (only what
     applies) and returns an object for `response` (a `Page` when paginated), optionally
-    with a status code."""
+    with a status code. `guard(principal, **path)` runs after the permission check and
+    before the body is read, for checks that depend on the row (e.g. an operator's
+    branch), so a refused caller learns nothing from validation errors."""
     assert auth in ("none", "staff", "member", "any"), auth
     assert permission is None or auth == "staff"
 
@@ -236,6 +240,8 @@ def operation(method: str, rule: str, *, summary: str, tag: str, auth: str = "st
                     raise Forbidden(f"only {role} staff may do this")
                 if permission is not None and not allowed(principal.staff, permission):
                     raise Forbidden(f"this needs the {permission!r} permission")
+            if guard is not None:
+                guard(principal, **path)
             kwargs = dict(path)
             if query is not None:
                 kwargs["args"] = load(query, request.args.to_dict(), query=True)

@@ -149,15 +149,20 @@ def get_member(principal, member_id: int):
     return visible_member(member_id)
 
 
-@operation("PATCH", "/members/<int:member_id>", summary="Update a member", tag="Members",
-           permission="members", body=MemberUpdateIn, response=MemberOut,
-           errors=(400, 401, 403, 404))
-def update_member(principal, member_id: int, data):
-    """Only the fields sent change. Operators edit their own branch's members only.
-    Balances, cards and tier never change here: only through the ledger and the rules."""
+def editable_member(principal, member_id: int) -> Member:
     member = visible_member(member_id)
     if not can_see_member(principal.staff, member):
         raise Forbidden("operators edit their own branch's members only")
+    return member
+
+
+@operation("PATCH", "/members/<int:member_id>", summary="Update a member", tag="Members",
+           permission="members", body=MemberUpdateIn, response=MemberOut,
+           errors=(400, 401, 403, 404), guard=editable_member)
+def update_member(principal, member_id: int, data):
+    """Only the fields sent change. Operators edit their own branch's members only.
+    Balances, cards and tier never change here: only through the ledger and the rules."""
+    member = editable_member(principal, member_id)
     branch_id = _branch_for(principal, data.get("home_branch_id", member.home_branch_id))
     _check_branch(branch_id)
     _note(principal, "edit_member", member.id)

@@ -16,8 +16,9 @@ from backend.web.api.schemas import Integer, Text
 
 
 class DeviceIn(Schema):
-    device_id = Text(required=True, validate=validate.Length(min=1, max=32),
-                     metadata={"example": "t05"})
+    device_id = Text(required=True, validate=validate.Regexp(
+        r"^[a-z0-9-]{3,32}$", error="must be 3–32 of a-z, 0-9 and -"),
+        metadata={"example": "t05"})
     branch_id = Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1))
     name = Text(load_default="", validate=validate.Length(max=64))
     lang = fields.String(load_default="en", validate=validate.OneOf(["en", "fa"]))

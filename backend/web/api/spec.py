@@ -111,8 +111,8 @@ def _operation(spec: APISpec, op: Operation, path_parameters: list[dict]) -> dic
     statuses = set(op.errors) | {400}
     if op.auth != "none":
         statuses |= {401, 403}
-    if path_parameters:
-        statuses.add(404)
+    if path_parameters or op.auth == "staff":
+        statuses.add(404)  # member tokens on staff paths get 404, as in the portal
     for status in sorted(statuses):
         responses[str(status)] = {"description": STATUS_TEXT.get(status, "Error"),
                                   "content": {"application/json": {"schema": "Error"}}}
