@@ -66,7 +66,7 @@ def test_fuzzing_finds_no_server_error_and_no_undocumented_answer(app, db, clien
         @given(case=operation.as_strategy())
         @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
                   suppress_health_check=list(HealthCheck))
-        def fuzz(case):
+        def fuzz(case, kind=kind):
             sent = dict(headers[kind])
             if case.path == "/tokens/current":  # revokes its token: a throwaway one
                 sent["Authorization"] = "Bearer " + api_tokens.issue(
