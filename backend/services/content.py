@@ -21,7 +21,7 @@ def _tier_codes(session: Session, text: str) -> str:
     known = set(session.scalars(select(Tier.code)))
     unknown = [code for code in codes if code not in known]
     if unknown:
-        raise BadRequest("tier_codes", "No tier with the code " + ", ".join(unknown) + ".")
+        raise BadRequest("tier_codes", "A tier code in the list does not exist.")
     return ",".join(dict.fromkeys(codes))
 
 

@@ -33,24 +33,22 @@ def parse_questions(text: str) -> list[QuestionSpec]:
     `choice: Which branch? | North, South`, `text: Anything else?` (free text is
     optional; ratings and choices must be answered)."""
     specs = []
-    for number, line in enumerate((text or "").splitlines(), start=1):
+    for line in (text or "").splitlines():
         line = line.strip()
         if not line:
             continue
         kind, sep, rest = line.partition(":")
         kind = kind.strip().lower()
         if not sep or kind not in KINDS:
-            raise BadRequest("questions", f"Line {number}: start with rating:, choice: or "
-                                          "text:")
+            raise BadRequest("questions", "Start each line with rating:, choice: or text:")
         prompt, _, options = rest.partition("|")
         prompt = prompt.strip()
         if not prompt or len(prompt) > 255:
-            raise BadRequest("questions", f"Line {number}: write the question (at most 255 "
-                                          "characters).")
+            raise BadRequest("questions", "Write each question in at most 255 characters.")
         choices = tuple(dict.fromkeys(o.strip()[:80] for o in options.split(",") if o.strip()))
         if kind == "choice" and not 2 <= len(choices) <= MAX_CHOICES:
-            raise BadRequest("questions", f"Line {number}: a choice question needs 2 to 12 "
-                                          "options after |, separated by commas.")
+            raise BadRequest("questions", "A choice question needs 2 to 12 options after |, "
+                                          "separated by commas.")
         specs.append(QuestionSpec(kind, prompt, choices if kind == "choice" else (),
                                   kind != "text"))
     if not specs:
