@@ -2,32 +2,19 @@
 and asked), survey reports ("reports"), the happy-call list (every operator, their
 branch's calls) and each staff user's own API integration tokens."""
 
-from datetime import UTC, datetime, time
-
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from sqlalchemy import select
 
-from backend.engine.calendar import CLUB_TIMEZONE
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.models import ApiToken, Branch, FaqEntry, NewsPost, Purchase, Survey
 from backend.services import api_tokens, audit, branding, content, happy_calls, surveys
 from backend.services.permissions import branch_scope
 from backend.web.admin import apply_error, bp, clock, page_number, paginate
+from backend.web.admin.catalogue import _local_day, _local_midnight_utc
 from backend.web.auth import client_ip, login_required, permission_required
 from backend.web.engagement_forms import ApiTokenForm, CallForm, FaqForm, NewsForm, SurveyForm
-
-
-def _local_start(day) -> datetime | None:
-    if day is None:
-        return None
-    return datetime.combine(day, time(0, 0), tzinfo=CLUB_TIMEZONE).astimezone(UTC)
-
-
-def _local_day(moment):
-    return moment.astimezone(CLUB_TIMEZONE).date() if moment else None
-
 
 # ---- news and events ---------------------------------------------------------------------
 
@@ -60,9 +47,9 @@ def news_edit(user, post_id: int | None = None):
         if form.validate_on_submit():
             values = {"kind": form.kind.data, "title": form.title.data,
                       "body": (form.body.data or "").strip(),
-                      "event_at": _local_start(form.event_on.data),
-                      "publish_from": _local_start(form.publish_on.data),
-                      "publish_until": _local_start(form.publish_until_on.data),
+                      "event_at": _local_midnight_utc(form.event_on.data),
+                      "publish_from": _local_midnight_utc(form.publish_on.data),
+                      "publish_until": _local_midnight_utc(form.publish_until_on.data),
                       "tier_codes": form.tier_codes.data or "", "is_active": form.is_active.data}
             try:
                 upload = request.files.get("image")
