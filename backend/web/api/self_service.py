@@ -9,7 +9,7 @@ from backend.errors import NotFound
 from backend.extensions import db
 from backend.models import MemberRequest, Offer, Purchase
 from backend.services import member_requests, wallet
-from backend.web.api import clock, operation, paginate
+from backend.web.api import Page, clock, operation, paginate
 from backend.web.api.members import (
     balance_of,
     find_receiver,
@@ -79,7 +79,6 @@ def my_offers(principal, args):
         and (offer.ends_at is None or offer.ends_at > now)
         and (not offer.tier_codes or member.tier.code in offer.tier_codes.split(","))]
     start = (args["page"] - 1) * args["per_page"]
-    from backend.web.api import Page
     return Page(rows[start:start + args["per_page"]], args["page"], args["per_page"],
                 len(rows))
 
