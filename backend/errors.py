@@ -76,3 +76,25 @@ class UnknownDevice(DomainError):
 
     code = "UNKNOWN_DEVICE"
     http_status = 403
+
+
+class Unauthorized(DomainError):
+    """No credentials, or credentials that are wrong, expired or revoked (API)."""
+
+    code = "UNAUTHORIZED"
+    http_status = 401
+
+
+class Forbidden(DomainError):
+    """Signed in, but this user's role or permissions do not allow the action."""
+
+    code = "FORBIDDEN"
+    http_status = 403
+
+
+class NotFound(DomainError):
+    """No such row for this caller: also the answer for rows that belong to someone
+    else, so ids of other members' data reveal nothing."""
+
+    code = "NOT_FOUND"
+    http_status = 404

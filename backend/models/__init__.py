@@ -1,8 +1,18 @@
 """SQLAlchemy 2.0 models. Every schema change comes with an Alembic migration."""
 
+from backend.models.api_tokens import ApiToken
 from backend.models.base import Base, UTCDateTime, utc_now
 from backend.models.club import AuditLog, Branch, Club, LoginAttempt, StaffUser, Tier
 from backend.models.devices import Device, TerminalRequest
+from backend.models.engagement import (
+    CallTask,
+    FaqEntry,
+    NewsPost,
+    Survey,
+    SurveyAnswer,
+    SurveyQuestion,
+    SurveyResponse,
+)
 from backend.models.imports import MemberImport
 from backend.models.ledger import LedgerEntry, LedgerTransaction, Purchase
 from backend.models.loyalty import (
@@ -22,6 +32,14 @@ from backend.models.members import Card, Member, MemberField, MemberRequest
 from backend.models.provisioning import CardBatch, CardSerialCounter, EnrolmentToken
 
 __all__ = [
+    "ApiToken",
+    "CallTask",
+    "FaqEntry",
+    "NewsPost",
+    "Survey",
+    "SurveyAnswer",
+    "SurveyQuestion",
+    "SurveyResponse",
     "AuditLog",
     "Base",
     "Branch",

@@ -18,26 +18,37 @@ LOGO_BOX = (512, 512)
 
 
 def store_logo(data: bytes, uploads_dir: Path) -> str:
+    return store_image(data, uploads_dir, field="logo", prefix="logo", box=LOGO_BOX)
+
+
+NEWS_IMAGE_BOX = (1200, 1200)
+
+
+def store_image(data: bytes, uploads_dir: Path, *, field: str, prefix: str,
+                box: tuple[int, int]) -> str:
+    """Check an uploaded image, re-encode it as PNG within `box` and keep it under a
+    name of ours; errors name `field`."""
     if not data:
-        raise BadRequest("logo", "Choose an image file.")
+        raise BadRequest(field, "Choose an image file.")
     if len(data) > MAX_LOGO_BYTES:
-        raise BadRequest("logo", "The logo must be smaller than 1 MB.")
+        raise BadRequest(field, "The logo must be smaller than 1 MB." if field == "logo"
+                         else "The image must be smaller than 1 MB.")
     try:
         with Image.open(io.BytesIO(data)) as probe:
             if probe.format not in ("PNG", "JPEG", "WEBP", "GIF"):
-                raise BadRequest("logo", "Upload a PNG, JPEG or WebP image.")
+                raise BadRequest(field, "Upload a PNG, JPEG or WebP image.")
             if probe.width * probe.height > MAX_LOGO_PIXELS:
-                raise BadRequest("logo", "The image is too large.")
+                raise BadRequest(field, "The image is too large.")
             probe.verify()
         with Image.open(io.BytesIO(data)) as image:
             image = image.convert("RGBA")
-            image.thumbnail(LOGO_BOX)
+            image.thumbnail(box)
             output = io.BytesIO()
             image.save(output, format="PNG")
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        raise BadRequest("logo", "This file is not an image we can read.") from None
+        raise BadRequest(field, "This file is not an image we can read.") from None
     png = output.getvalue()
-    name = f"logo-{hashlib.sha256(png).hexdigest()[:16]}.png"
+    name = f"{prefix}-{hashlib.sha256(png).hexdigest()[:16]}.png"
     uploads_dir.mkdir(parents=True, exist_ok=True)
     (uploads_dir / name).write_bytes(png)
     return name

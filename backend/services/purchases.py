@@ -21,7 +21,7 @@ from backend.models import (
     PurchaseItem,
     Tier,
 )
-from backend.services import tiers
+from backend.services import happy_calls, tiers
 
 BASIS_POINTS = 10_000
 
@@ -192,6 +192,9 @@ def record_purchase_locked(
     )
     session.add(purchase)
     session.flush()
+    if not member.is_gift_account:
+        # S2: the happy call, in this transaction; flushed with the rows below.
+        session.add(happy_calls.task_for(purchase))
     for product, item in zip(products, items, strict=True):
         session.add(PurchaseItem(purchase_id=purchase.id, product_id=product.id,
                                  quantity=item.quantity, unit_price_rials=item.unit_price_rials))

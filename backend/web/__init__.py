@@ -4,9 +4,11 @@ number and date filters, security headers and error pages."""
 from flask import Flask, g, render_template, request
 from flask_babel import gettext
 from flask_login import current_user
+from werkzeug.exceptions import HTTPException
 
 from backend import i18n
 from backend.services.permissions import allowed
+from backend.web import api
 
 # Content-Security-Policy: everything from our own origin; inline styles are allowed for
 # the small per-page style attributes, scripts are never inline.
@@ -58,7 +60,7 @@ def init_app(app: Flask) -> None:
     def error_page(status: int, title: str):
         def handler(error):
             if request.path.startswith("/api/"):
-                return {"error": title.upper().replace(" ", "_"), "message": title}, status
+                return api.http_error(error)
             return render_template("error.html", status=status, message=gettext(title)), status
         return handler
 
@@ -66,3 +68,8 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(404, error_page(404, "This page does not exist."))
     app.register_error_handler(413, error_page(413, "The file is too large."))
     app.register_error_handler(429, error_page(429, "Too many requests."))
+
+    @app.errorhandler(HTTPException)
+    def other_http_errors(error):
+        # The API answers JSON for every status (e.g. 405); pages keep werkzeug's own.
+        return api.http_error(error) if request.path.startswith("/api/") else error

@@ -88,3 +88,33 @@ DOMAIN_MESSAGES = (
     N_('This purchase cannot be refunded any more.'),
     N_('The service is busy; try again.'),
 )
+
+# Issue 6: news, FAQ, surveys, happy calls and API tokens.
+ENGAGEMENT_MESSAGES = (
+    N_('A tier code in the list does not exist.'),
+    N_('Choose news or event.'),
+    N_('An event needs its date.'),
+    N_('At most 10000 characters.'),
+    N_('The end must come after the start.'),
+    N_('Start each line with rating:, choice: or text:'),
+    N_('Write each question in at most 255 characters.'),
+    N_('A choice question needs 2 to 12 options after |, separated by commas.'),
+    N_('Add at least one question.'),
+    N_('At most 30 questions.'),
+    N_('This survey has answers; its questions can no longer change.'),
+    N_('This question needs an answer.'),
+    N_('Choose a rating from 1 to 5.'),
+    N_('Choose one of the options.'),
+    N_('At most 2000 characters.'),
+    N_('No such question in this survey.'),
+    N_('This survey is closed or already answered.'),
+    N_('No such call.'),
+    N_('This call is closed already.'),
+    N_('Choose what happened on the call.'),
+    N_('At most 1000 characters.'),
+    N_('The image must be smaller than 1 MB.'),
+    N_('Give the token a name, e.g. the system that will use it.'),
+    N_('At most 80 characters.'),
+    N_('Between 1 and 3650 days, or empty for no expiry.'),
+    N_('At most 20 integration tokens; revoke an old one first.'),
+)

@@ -341,3 +341,7 @@ def service_worker():
     response.headers["Service-Worker-Allowed"] = url_for("portal.home")
     response.headers["Cache-Control"] = "no-cache"
     return response
+
+
+# News and events, surveys and the FAQ (issue 6) register on this blueprint.
+from backend.web import portal_engagement  # noqa: E402,F401

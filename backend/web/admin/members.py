@@ -2,14 +2,13 @@
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from wtforms import SelectChoice
 
 from backend.errors import BadRequest, DomainError
 from backend.extensions import db
 from backend.models import (
     Branch,
-    Card,
     Member,
     MemberField,
     MemberRequest,
@@ -17,10 +16,17 @@ from backend.models import (
     Tier,
     TierChange,
 )
-from backend.services import audit, card_lifecycle, counter, members, statements, wallet
+from backend.services import (
+    audit,
+    card_lifecycle,
+    counter,
+    member_search,
+    members,
+    statements,
+    wallet,
+)
 from backend.services.members import PROFILE_FIELDS
 from backend.services.permissions import allowed, branch_scope, can_see_member
-from backend.validators import normalize_mobile
 from backend.web.admin import (
     apply_error,
     bp,
@@ -38,23 +44,13 @@ from backend.web.forms import (
     ReplaceCardForm,
     TransferForm,
 )
-from card_spec import CardNumberError, normalize_digits, parse_card_number
 
 MAX_QUERY_LENGTH = 64
 
 
 def _exact_lookup(query: str) -> Member | None:
     """A member by exact card number or mobile: how a cashier finds anyone (C5)."""
-    try:
-        number = parse_card_number(query)
-    except CardNumberError:
-        try:
-            mobile = normalize_mobile(query)
-        except ValueError:
-            return None
-        return db.session.scalars(select(Member).where(Member.mobile == mobile)).first()
-    return db.session.scalars(select(Member).join(Card, Card.member_id == Member.id)
-                              .where(Card.number == number)).first()
+    return member_search.exact_lookup(db.session, query)
 
 
 @bp.get("/members")
@@ -65,25 +61,11 @@ def members_list(user):
         found = _exact_lookup(query)
         if found is not None and not found.is_gift_account:
             return redirect(url_for("admin.member_detail", member_id=found.id))
-    statement = select(Member).where(Member.is_gift_account.is_(False))
     scope = branch_scope(user)
-    if scope is not None:
-        statement = statement.where(Member.home_branch_id == scope)
-    if query:
-        digits = normalize_digits(query)
-        pattern = f"%{query}%"
-        statement = statement.where(or_(
-            Member.first_name.ilike(pattern), Member.last_name.ilike(pattern),
-            (Member.first_name + " " + Member.last_name).ilike(pattern),
-            Member.mobile.like(f"%{digits}%"), Member.national_code.like(f"%{digits}%"),
-            Member.id.in_(select(Card.member_id).where(Card.number.like(f"%{digits}%"))),
-        ))
     tier_id = request.args.get("tier", type=int)
-    if tier_id:
-        statement = statement.where(Member.tier_id == tier_id)
     branch_id = request.args.get("branch", type=int)
-    if branch_id and scope is None:
-        statement = statement.where(Member.home_branch_id == branch_id)
+    statement = member_search.search_statement(scope_branch_id=scope, query=query,
+                                               tier_id=tier_id, branch_id=branch_id)
     sort = request.args.get("sort", "newest")
     order = {"newest": Member.id.desc(), "name": Member.last_name,
              "credit": Member.credit_balance_rials.desc(),

@@ -61,7 +61,7 @@ def test_register_validates_and_needs_an_admin(client, db, branch):
     assert response.status_code == 403
     admin = login(client)
     for body, field in (({"device_id": "T 9", "branch_id": branch.id}, "device_id"),
-                        ({"device_id": "t09", "branch_id": "1"}, "branch_id"),
+                        ({"device_id": "t09", "branch_id": "one"}, "branch_id"),
                         ({"device_id": "t09", "branch_id": 99999}, "branch_id")):
         response = client.post("/api/v1/devices", headers=admin, json=body)
         assert response.status_code == 400 and response.json["field"] == field

@@ -87,6 +87,27 @@ TABLE = [
     ("GET", f"/import/{NO_UPLOAD}/rejected.xlsx", UPLOAD_UNKNOWN),
     ("POST", f"/import/{NO_UPLOAD}/commit", UPLOAD_UNKNOWN),
     ("POST", f"/import/{NO_UPLOAD}/discard", UPLOAD_UNKNOWN),
+    # Issue 6: news, FAQ and surveys are what members are told ("offers"); results are
+    # reports; every operator makes their branch's happy calls; every user keeps tokens.
+    ("GET", "/news", ADMIN_AND_GRANTED),
+    ("GET", "/news/new", ADMIN_AND_GRANTED),
+    ("POST", "/news/new", forms(ADMIN_AND_GRANTED)),
+    ("GET", "/faq", ADMIN_AND_GRANTED),
+    ("GET", "/faq/new", ADMIN_AND_GRANTED),
+    ("POST", "/faq/new", forms(ADMIN_AND_GRANTED)),
+    ("GET", "/surveys", ADMIN_AND_GRANTED),
+    ("GET", "/surveys/new", ADMIN_AND_GRANTED),
+    ("POST", "/surveys/new", forms(ADMIN_AND_GRANTED)),
+    ("GET", "/surveys/happy-call/report", {"operator": FORBIDDEN, "operator_granted": REDIRECT,
+                                           "admin": REDIRECT}),
+    ("GET", "/calls", ALL),
+    ("GET", "/calls/{call}", ALL),
+    ("POST", "/calls/{call}", forms(ALL)),
+    # A call at another branch does not exist for its operators.
+    ("GET", "/calls/{other_call}", {"operator": NOT_FOUND, "operator_granted": NOT_FOUND,
+                                    "admin": OK}),
+    ("GET", "/account/tokens", ALL),
+    ("POST", "/account/tokens", forms(ALL)),
 ]
 CASES = [(method, path, role, expected.get(role, LOGIN))
          for method, path, expected in TABLE for role in ROLES]
@@ -114,8 +135,18 @@ def world(db):
     from backend.services import member_requests
     question = member_requests.submit_request(db, member_id=own.id, subject="Card",
                                               body="Where is my card?", now=datetime.now(UTC))
+    other_sale = counter.record_purchase(db, member_id=other.id, branch_id=other_branch.id,
+                                         amount_rials=50_000, use_credit_rials=0,
+                                         request_key="permission-table-other-sale",
+                                         now=datetime.now(UTC)).purchase
+    from sqlalchemy import select
+
+    from backend.models import CallTask
+    call, other_call = (db.scalars(select(CallTask.id).where(CallTask.purchase_id == sale.id))
+                        .one() for sale in (purchase, other_sale))
     return {"own": own.id, "other": other.id, "purchase": purchase.id,
-            "operator_id": operator.id, "request": question.id}
+            "operator_id": operator.id, "request": question.id, "call": call,
+            "other_call": other_call}
 
 
 LOGINS = {"operator": "operator", "operator_granted": "granted", "admin": "admin"}

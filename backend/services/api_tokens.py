@@ -1,0 +1,122 @@
+"""Bearer tokens for the JSON API (O5): issue, resolve, revoke.
+
+A token is 32 random bytes (URL-safe text) shown once; the table keeps its SHA-256, a
+short prefix to tell tokens apart, its owner, expiry and revocation. A token acts with
+exactly its owner's rights: a staff user's permissions and branch, or one member's data.
+"""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.errors import BadRequest, Unauthorized
+from backend.models import ApiToken, Member, StaffUser
+
+TOKEN_PREFIX = "vafa_"
+STAFF_TOKEN_TTL = timedelta(hours=1)
+MEMBER_TOKEN_TTL = timedelta(days=30)
+MAX_INTEGRATION_TOKEN_DAYS = 3650
+# last_used_at is written at most this often per token, so reads stay reads.
+LAST_USED_RESOLUTION = timedelta(minutes=5)
+MAX_ACTIVE_INTEGRATION_TOKENS = 20
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    row: ApiToken
+
+
+def issue(session: Session, *, kind: str, now: datetime, ttl: timedelta | None,
+          staff_user_id: int | None = None, member_id: int | None = None,
+          name: str = "") -> IssuedToken:
+    """Make a token and commit it; the plain token exists only in the return value."""
+    assert kind in ("staff", "member", "integration"), kind
+    assert (staff_user_id is None) != (member_id is None), "a token has exactly one owner"
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(kind=kind, token_hash=digest(token), prefix=token[:12], name=name[:80],
+                   staff_user_id=staff_user_id, member_id=member_id, created_at=now,
+                   expires_at=now + ttl if ttl is not None else None)
+    session.add(row)
+    session.commit()
+    return IssuedToken(token, row)
+
+
+def issue_integration(session: Session, *, staff_user_id: int, name: str,
+                      valid_days: int | None, now: datetime) -> IssuedToken:
+    """A long-lived token a staff user makes in the panel for a CRM or accounting system.
+    It acts as that user (their permissions and branch) until it expires or is revoked."""
+    name = (name or "").strip()
+    if not name:
+        raise BadRequest("name", "Give the token a name, e.g. the system that will use it.")
+    if len(name) > 80:
+        raise BadRequest("name", "At most 80 characters.")
+    if valid_days is not None and not 1 <= valid_days <= MAX_INTEGRATION_TOKEN_DAYS:
+        raise BadRequest("valid_days", "Between 1 and 3650 days, or empty for no expiry.")
+    active = session.scalars(select(ApiToken.id).where(
+        ApiToken.staff_user_id == staff_user_id, ApiToken.kind == "integration",
+        ApiToken.revoked_at.is_(None))).all()
+    if len(active) >= MAX_ACTIVE_INTEGRATION_TOKENS:
+        raise BadRequest("name", "At most 20 integration tokens; revoke an old one first.")
+    ttl = timedelta(days=valid_days) if valid_days is not None else None
+    return issue(session, kind="integration", staff_user_id=staff_user_id, name=name, ttl=ttl,
+                 now=now)
+
+
+def resolve(session: Session, token: str, now: datetime,
+            staff_ttl: timedelta | None = None) -> ApiToken:
+    """The live token row for a presented token, with its owner still allowed in.
+    `staff_ttl` is the configured life of sign-in staff tokens: shortening it in the
+    configuration shortens the tokens already out, too."""
+    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == digest(token))).first() \
+        if token.startswith(TOKEN_PREFIX) and len(token) <= 100 else None
+    if row is None:
+        raise Unauthorized("the token is not valid")
+    if row.revoked_at is not None:
+        raise Unauthorized("the token has been revoked")
+    if (row.expires_at is not None and row.expires_at <= now) or (
+            row.kind == "staff" and staff_ttl is not None and row.created_at + staff_ttl <= now):
+        raise Unauthorized("the token has expired; ask for a new one")
+    if row.staff_user_id is not None:
+        user = session.get(StaffUser, row.staff_user_id)
+        if user is None or not user.is_active:
+            raise Unauthorized("the token's user no longer exists or is disabled")
+    else:
+        member = session.get(Member, row.member_id)
+        if member is None or member.is_gift_account:
+            raise Unauthorized("the token's member no longer exists")
+    if row.last_used_at is None or row.last_used_at <= now - LAST_USED_RESOLUTION:
+        row.last_used_at = now
+        session.commit()
+    return row
+
+
+def revoke(session: Session, token_id: int, now: datetime, *, staff_user_id: int | None = None,
+           member_id: int | None = None) -> ApiToken:
+    """Revoke a token of this owner (a token of anyone else is "not found")."""
+    row = session.get(ApiToken, token_id)
+    if row is None or (staff_user_id is not None and row.staff_user_id != staff_user_id) or (
+            member_id is not None and row.member_id != member_id):
+        raise BadRequest("token", "No such token.")
+    if row.revoked_at is None:
+        row.revoked_at = now
+    session.commit()
+    return row
+
+
+def revoke_all_of_member(session: Session, member_id: int, now: datetime) -> int:
+    """Sign a member out of every app (e.g. after a password change)."""
+    rows = session.scalars(select(ApiToken).where(ApiToken.member_id == member_id,
+                                                  ApiToken.revoked_at.is_(None))).all()
+    for row in rows:
+        row.revoked_at = now
+    session.commit()
+    return len(rows)

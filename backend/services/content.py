@@ -1,0 +1,106 @@
+"""News and events (N4, P2) and the FAQ (P3): written by admins, read by members.
+
+A post is shown to a member while it is active, inside its publish window, and either
+for every member (no tier codes) or for the member's tier."""
+
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from backend.errors import BadRequest
+from backend.models import FaqEntry, Member, NewsPost, Tier
+
+NEWS_FIELDS = ("kind", "title", "body", "image_filename", "event_at", "publish_from",
+               "publish_until", "tier_codes", "is_active")
+MAX_BODY_LENGTH = 10_000
+
+
+def _tier_codes(session: Session, text: str) -> str:
+    codes = [code.strip() for code in (text or "").split(",") if code.strip()]
+    known = set(session.scalars(select(Tier.code)))
+    unknown = [code for code in codes if code not in known]
+    if unknown:
+        raise BadRequest("tier_codes", "A tier code in the list does not exist.")
+    return ",".join(dict.fromkeys(codes))
+
+
+def save_post(session: Session, post_id: int | None, values: dict, now: datetime) -> NewsPost:
+    unknown = set(values) - set(NEWS_FIELDS)
+    assert not unknown, f"unknown news fields {unknown}"
+    values = dict(values)
+    if not (values.get("title") or "").strip():
+        raise BadRequest("title", "This field is required.")
+    values["title"] = values["title"].strip()[:160]
+    if len(values.get("body") or "") > MAX_BODY_LENGTH:
+        raise BadRequest("body", "At most 10000 characters.")
+    if values.get("kind", "news") not in ("news", "event"):
+        raise BadRequest("kind", "Choose news or event.")
+    values["publish_from"] = values.get("publish_from") or now
+    until = values.get("publish_until")
+    if until is not None and until <= values["publish_from"]:
+        raise BadRequest("publish_until", "The end must come after the start.")
+    if values.get("kind") == "event" and values.get("event_at") is None:
+        raise BadRequest("event_at", "An event needs its date.")
+    values["tier_codes"] = _tier_codes(session, values.get("tier_codes", ""))
+    if post_id is None:
+        row = NewsPost(created_at=now, **values)
+        session.add(row)
+    else:
+        row = session.get(NewsPost, post_id)
+        if row is None:
+            raise BadRequest("id", "No such row.")
+        for key, value in values.items():
+            setattr(row, key, value)
+    session.commit()
+    return row
+
+
+def visible_posts_statement(member: Member | None, now: datetime):
+    """Posts a member (or, with None, any visitor: posts for every tier) may read,
+    newest first."""
+    statement = select(NewsPost).where(
+        NewsPost.is_active, NewsPost.publish_from <= now,
+        or_(NewsPost.publish_until.is_(None), NewsPost.publish_until > now))
+    tier_code = member.tier.code if member is not None else None
+    audience = [NewsPost.tier_codes == ""]
+    if tier_code:
+        # Codes match [a-z0-9_-] (catalogue), so a comma-delimited LIKE is exact.
+        audience.append(("," + NewsPost.tier_codes + ",").like(f"%,{tier_code},%"))
+    return statement.where(or_(*audience)).order_by(NewsPost.publish_from.desc(),
+                                                     NewsPost.id.desc())
+
+
+def visible_post(session: Session, member: Member | None, post_id: int,
+                 now: datetime) -> NewsPost | None:
+    return session.scalars(visible_posts_statement(member, now)
+                           .where(NewsPost.id == post_id)).first()
+
+
+def save_faq(session: Session, entry_id: int | None, values: dict) -> FaqEntry:
+    question = (values.get("question") or "").strip()
+    answer = (values.get("answer") or "").strip()
+    if not question:
+        raise BadRequest("question", "This field is required.")
+    if not answer:
+        raise BadRequest("answer", "This field is required.")
+    if len(question) > 255 or len(answer) > MAX_BODY_LENGTH:
+        raise BadRequest("answer", "At most 10000 characters.")
+    clean = {"question": question, "answer": answer,
+             "position": int(values.get("position") or 0),
+             "is_active": bool(values.get("is_active", True))}
+    if entry_id is None:
+        row = FaqEntry(**clean)
+        session.add(row)
+    else:
+        row = session.get(FaqEntry, entry_id)
+        if row is None:
+            raise BadRequest("id", "No such row.")
+        for key, value in clean.items():
+            setattr(row, key, value)
+    session.commit()
+    return row
+
+
+def faq_statement():
+    return select(FaqEntry).where(FaqEntry.is_active).order_by(FaqEntry.position, FaqEntry.id)

@@ -1,0 +1,81 @@
+"""Happy calls (S2): every purchase puts its member on the branch's call list, due within
+24 hours; an operator phones them and fills in the happy-call survey, or notes that
+nobody answered, or moves the call to later. The answers feed the survey report."""
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.errors import BadRequest
+from backend.models import CallTask, Purchase
+from backend.services import surveys
+
+CALL_WITHIN = timedelta(hours=24)
+CALL_LATER_BY = timedelta(hours=3)
+# After this many tries ("call later" each time) the call is closed as not answered.
+MAX_ATTEMPTS = 3
+OUTCOMES = ("answered", "no_answer", "call_later")
+MAX_NOTE_LENGTH = 1_000
+
+
+def task_for(purchase: Purchase) -> CallTask:
+    """The call task of a new purchase: the caller adds it in the purchase's own
+    transaction (one INSERT, flushed with the purchase's other rows)."""
+    return CallTask(purchase_id=purchase.id, member_id=purchase.member_id,
+                    branch_id=purchase.branch_id, due_at=purchase.created_at + CALL_WITHIN,
+                    status="open", attempts=0, note="")
+
+
+def call_list_statement(*, branch_id: int | None, state: str, now: datetime):
+    """Open calls by due time (`state` "due": due in the next 24 h and not late,
+    "overdue": past due, "open": both) or closed ones ("closed"), newest first."""
+    statement = select(CallTask)
+    if branch_id is not None:
+        statement = statement.where(CallTask.branch_id == branch_id)
+    if state == "closed":
+        return statement.where(CallTask.status != "open").order_by(
+            CallTask.closed_at.desc(), CallTask.id.desc())
+    statement = statement.where(CallTask.status == "open")
+    if state == "due":
+        statement = statement.where(CallTask.due_at > now)
+    elif state == "overdue":
+        statement = statement.where(CallTask.due_at <= now)
+    return statement.order_by(CallTask.due_at, CallTask.id)
+
+
+def visible_task(session: Session, task_id: int, branch_id: int | None) -> CallTask | None:
+    """A task the user may see: any for admins (branch_id None), their branch's for
+    operators; None otherwise, whether it exists or not."""
+    task = session.get(CallTask, task_id)
+    if task is None or (branch_id is not None and task.branch_id != branch_id):
+        return None
+    return task
+
+
+def record_call(session: Session, *, task_id: int, branch_id: int | None, staff_user_id: int,
+                outcome: str, answers: dict, note: str, now: datetime) -> CallTask:
+    """One call's outcome, in one transaction."""
+    task = visible_task(session, task_id, branch_id)
+    if task is None:
+        raise BadRequest("task", "No such call.")
+    if task.status != "open":
+        raise BadRequest("outcome", "This call is closed already.")
+    if outcome not in OUTCOMES:
+        raise BadRequest("outcome", "Choose what happened on the call.")
+    note = (note or "").strip()
+    if len(note) > MAX_NOTE_LENGTH:
+        raise BadRequest("note", "At most 1000 characters.")
+    task.attempts += 1
+    task.staff_user_id, task.note = staff_user_id, note
+    if outcome == "answered":
+        survey = surveys.happy_call_survey(session, now)
+        surveys.record_answers(session, survey, member_id=task.member_id, answers=answers,
+                               now=now, staff_user_id=staff_user_id, call_task_id=task.id)
+        task.status, task.closed_at = "done", now
+    elif outcome == "no_answer" or task.attempts >= MAX_ATTEMPTS:
+        task.status, task.closed_at = "no_answer", now
+    else:
+        task.due_at = now + CALL_LATER_BY
+    session.commit()
+    return task
