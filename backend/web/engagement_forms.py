@@ -3,7 +3,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, RadioField, SelectField, TextAreaField
+from wtforms import BooleanField, RadioField, SelectChoice, SelectField, TextAreaField
 from wtforms.validators import Length, NumberRange, Optional
 
 from backend.web.forms import (
@@ -15,7 +15,8 @@ from backend.web.forms import (
 
 
 class NewsForm(FlaskForm):
-    kind = SelectField(_l("Kind"), choices=[("news", _l("News")), ("event", _l("Event"))])
+    kind = SelectField(_l("Kind"), choices=[SelectChoice("news", _l("News")),
+                                            SelectChoice("event", _l("Event"))])
     title = StrippedStringField(_l("Title"), [required(), Length(max=160)])
     body = TextAreaField(_l("Text"), [Optional(), Length(max=10_000)])
     image = FileField(_l("Image (optional; PNG, JPEG or WebP, at most 1 MB)"))
@@ -46,8 +47,9 @@ class SurveyForm(FlaskForm):
 
 class CallForm(FlaskForm):
     outcome = RadioField(_l("Outcome"), choices=[
-        ("answered", _l("Answered: survey filled in")), ("no_answer", _l("No answer")),
-        ("call_later", _l("Call later"))], default="answered")
+        SelectChoice("answered", _l("Answered: survey filled in")),
+        SelectChoice("no_answer", _l("No answer")),
+        SelectChoice("call_later", _l("Call later"))], default="answered")
     note = TextAreaField(_l("Note"), [Optional(), Length(max=1000)])
 
 
