@@ -159,18 +159,20 @@ def card_front(artwork: Artwork) -> Image.Image:
 
 
 def card_back(number: str, artwork: Artwork) -> Image.Image:
-    """The back: the barcode (quiet zones kept white) and the number in groups of 4."""
-    image = _blank("#ffffff")
+    """The back: the barcode (quiet zones kept white) and the number in groups of 4.
+
+    Black on white, so a greyscale image: a third of the bytes to write and embed."""
+    image = Image.new("L", (mm_to_px(CARD_WIDTH_MM), mm_to_px(CARD_HEIGHT_MM)), 255)
     draw = ImageDraw.Draw(image)
     margin = mm_to_px(SAFE_MARGIN_MM + 1)
     draw.text((margin, margin), f"{artwork.club_name} · {artwork.tagline}", font=_font(3),
-              fill="#000000", anchor="lt")
+              fill=0, anchor="lt")
     bars = barcode_image(number, text=False)
     left = (image.width - bars.width) // 2
     top = image.height - margin - mm_to_px(6) - bars.height
     image.paste(bars, (left, top))
     draw.text((image.width // 2, top + bars.height + mm_to_px(1)), grouped(number),
-              font=_font(3.6), fill="#000000", anchor="mt")
+              font=_font(3.6), fill=0, anchor="mt")
     return image
 
 
@@ -221,38 +223,62 @@ def _crop_marks(pdf: canvas.Canvas) -> None:
         pdf.line(right + gap, y, right + gap + length, y)
 
 
-def write_pdf_sheet(path: Path, numbers: Sequence[str], artwork: Artwork,
-                    front: Image.Image | None = None) -> int:
+class PdfSheet:
     """Print-ready A4 sheets for duplex (flip on long edge): a page of 8 fronts, then a
     page with the same 8 backs mirrored left-right so each back lands behind its front.
-    Returns the number of pages."""
-    per_sheet = SHEET_COLUMNS * SHEET_ROWS
-    front_reader = ImageReader(front or card_front(artwork))
-    pdf = canvas.Canvas(str(path), pagesize=A4)
-    pdf.setTitle(f"{artwork.club_name} cards")
-    width_pt, height_pt = CARD_WIDTH_MM * mm, CARD_HEIGHT_MM * mm
-    bleed = BLEED_MM * mm
-    slots = card_slots()
-    pages = 0
-    for start in range(0, len(numbers), per_sheet):
-        chunk = numbers[start:start + per_sheet]
-        for x, y in slots[:len(chunk)]:
+
+    Cards are added one at a time (`add`), so a batch of any size is never held in memory
+    whole: at most one sheet's backs wait for their page."""
+
+    def __init__(self, path: Path, artwork: Artwork, front: Image.Image | None = None):
+        self.artwork = artwork
+        self.pdf = canvas.Canvas(str(path), pagesize=A4)
+        self.pdf.setTitle(f"{artwork.club_name} cards")
+        self.front = ImageReader(front or card_front(artwork))
+        self.pending: list[Image.Image] = []
+        self.pages = 0
+
+    def add(self, back: Image.Image) -> None:
+        self.pending.append(back)
+        if len(self.pending) == SHEET_COLUMNS * SHEET_ROWS:
+            self._sheet()
+
+    def _sheet(self) -> None:
+        pdf, artwork = self.pdf, self.artwork
+        width_pt, height_pt = CARD_WIDTH_MM * mm, CARD_HEIGHT_MM * mm
+        bleed = BLEED_MM * mm
+        slots = card_slots()
+        for x, y in slots[:len(self.pending)]:
             pdf.setFillColor(artwork.background)
             pdf.rect(x - bleed, y - bleed, width_pt + 2 * bleed, height_pt + 2 * bleed,
                      stroke=0, fill=1)
-            pdf.drawImage(front_reader, x, y, width_pt, height_pt)
+            pdf.drawImage(self.front, x, y, width_pt, height_pt)
         _crop_marks(pdf)
         pdf.showPage()
-        for index, number in enumerate(chunk):
+        for index, back in enumerate(self.pending):
             row, column = divmod(index, SHEET_COLUMNS)
             x, y = slots[row * SHEET_COLUMNS + (SHEET_COLUMNS - 1 - column)]
-            back = ImageReader(io.BytesIO(_png(card_back(number, artwork))))
-            pdf.drawImage(back, x, y, width_pt, height_pt)
+            pdf.drawImage(ImageReader(back), x, y, width_pt, height_pt)
         _crop_marks(pdf)
         pdf.showPage()
-        pages += 2
-    pdf.save()
-    return pages
+        self.pages += 2
+        self.pending = []
+
+    def close(self) -> int:
+        """Write the last, partly filled sheet and the file; returns the page count."""
+        if self.pending:
+            self._sheet()
+        self.pdf.save()
+        return self.pages
+
+
+def write_pdf_sheet(path: Path, numbers: Sequence[str], artwork: Artwork,
+                    front: Image.Image | None = None) -> int:
+    """The PDF sheets of `numbers` (see PdfSheet); returns the number of pages."""
+    sheet = PdfSheet(path, artwork, front)
+    for number in numbers:
+        sheet.add(card_back(number, artwork))
+    return sheet.close()
 
 
 @dataclass(frozen=True)
@@ -280,11 +306,13 @@ def write_batch(out_dir: Path, numbers: Sequence[str], *, batch_label: str,
     front = card_front(artwork)
     front_path = out_dir / "artwork" / "front.png"
     front.save(front_path, dpi=(DPI, DPI))
+    pdf_path = out_dir / "sheet.pdf"
+    sheet = PdfSheet(pdf_path, artwork, front)
     for number in numbers:
         (out_dir / "barcodes" / f"{number}.svg").write_bytes(barcode_svg(number))
         (out_dir / "barcodes" / f"{number}.png").write_bytes(barcode_png(number))
-        card_back(number, artwork).save(out_dir / "artwork" / f"{number}-back.png",
-                                        dpi=(DPI, DPI))
-    pdf_path = out_dir / "sheet.pdf"
-    pages = write_pdf_sheet(pdf_path, numbers, artwork, front)
+        back = card_back(number, artwork)  # rendered once, for the PNG and the sheet
+        back.save(out_dir / "artwork" / f"{number}-back.png", dpi=(DPI, DPI), compress_level=3)
+        sheet.add(back)
+    pages = sheet.close()
     return BatchFiles(out_dir, csv_path, pdf_path, front_path, pages)
