@@ -129,6 +129,9 @@ def test_concurrent_batches_get_disjoint_contiguous_ranges(
             thread.start()
         for thread in threads:
             thread.join(30)
+        with Session(engine) as session:
+            stocked = session.scalars(select(Card.number).where(
+                Card.batch_id.in_([batch.id for batch in results]))).all()
         engine.dispose()
     assert errors == []
     first_free = 111 if with_counter else 101
@@ -137,3 +140,6 @@ def test_concurrent_batches_get_disjoint_contiguous_ranges(
     assert ranges[0][0] == first_free
     assert ranges[1][0] == ranges[0][1] + 1  # contiguous, no overlap, no gap
     assert ranges[1][1] == first_free + 16 - 1
+    # Both batches' cards are in stock, each number once.
+    expected = {make_card_number("990001", serial) for serial in range(first_free, first_free + 16)}
+    assert sorted(stocked) == sorted(expected)
