@@ -316,3 +316,30 @@ def write_batch(out_dir: Path, numbers: Sequence[str], *, batch_label: str,
         sheet.add(back)
     pages = sheet.close()
     return BatchFiles(out_dir, csv_path, pdf_path, front_path, pages)
+
+
+def write_batch_zip(zip_path: Path, numbers: Sequence[str], *, batch_label: str,
+                    artwork: Artwork) -> Path:
+    """Every file of `write_batch` in one zip (the panel's download), under a folder named
+    after the batch. Written next to `zip_path` and renamed over it when complete, so a
+    reader never sees half a zip."""
+    import os
+    import tempfile
+    import zipfile
+
+    zip_path.parent.mkdir(parents=True, exist_ok=True)
+    folder = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in batch_label) or "cards"
+    with tempfile.TemporaryDirectory(dir=zip_path.parent, prefix=".building-") as work:
+        files_dir = Path(work) / folder
+        write_batch(files_dir, numbers, batch_label=batch_label, artwork=artwork)
+        partial = Path(work) / "batch.zip"
+        # PNG and PDF are compressed already: storing them saves time for nothing lost.
+        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED) as archive:
+            for path in sorted(files_dir.rglob("*")):
+                if path.is_file():
+                    compress = zipfile.ZIP_DEFLATED if path.suffix in (".csv", ".svg") \
+                        else zipfile.ZIP_STORED
+                    archive.write(path, path.relative_to(work).as_posix(),
+                                  compress_type=compress)
+        os.replace(partial, zip_path)
+    return zip_path

@@ -161,6 +161,32 @@ def artwork(session: Session, uploads_dir: Path | None = None, *, club_name: str
     return Artwork(club_name or (club.name if club else "Vafa"), logo=logo)
 
 
+MAX_FILES_BATCH = 1_000  # cards whose files the panel prepares within one request (~20 s)
+
+
+def batch_files_zip(session: Session, batch_id: int, cache_dir: Path,
+                    uploads_dir: Path | None = None) -> Path:
+    """The zip of a batch's printing files (card_spec.printing.write_batch_zip), made once
+    and kept in `cache_dir` under a name that changes with the artwork's inputs (club name,
+    logo, label), so a new logo yields fresh files and an unchanged batch is not redrawn."""
+    import hashlib
+
+    from card_spec.printing import write_batch_zip
+
+    batch = get_batch(session, batch_id)
+    if batch.count > MAX_FILES_BATCH:
+        raise BadRequest("batch_id", f"batch {batch_id} has more than {MAX_FILES_BATCH} cards; "
+                         f"write its files with `python -m card_spec files --batch {batch_id}`")
+    front = artwork(session, uploads_dir)
+    fingerprint = hashlib.sha256(repr((batch.label, front)).encode()).hexdigest()[:16]
+    path = cache_dir / f"batch-{batch_id}-{fingerprint}.zip"
+    if not path.is_file():
+        for stale in cache_dir.glob(f"batch-{batch_id}-*.zip"):
+            stale.unlink(missing_ok=True)
+        write_batch_zip(path, batch.numbers, batch_label=batch.label, artwork=front)
+    return path
+
+
 def card_number(text: str, field: str = "card") -> str:
     try:
         return parse_card_number(text)

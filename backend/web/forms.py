@@ -413,3 +413,11 @@ class TierGrantForm(FlaskForm):
 
 class AnswerForm(FlaskForm):
     answer = TextAreaField(_l("Answer"), [required(), Length(max=2000)])
+
+
+class CardBatchForm(FlaskForm):
+    count = DigitsIntegerField(_l("Number of cards"), [required(), NumberRange(1, 1_000)],
+                               render_kw={"dir": "ltr", "inputmode": "numeric"})
+    prefix = StrippedStringField(_l("Issuer prefix"), [required(), Length(max=6)],
+                                 render_kw={"dir": "ltr", "inputmode": "numeric"})
+    label = StrippedStringField(_l("Label"), [Optional(), Length(max=120)])

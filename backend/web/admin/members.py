@@ -56,6 +56,15 @@ def _exact_lookup(query: str) -> Member | None:
                               .where(Card.number == number)).first()
 
 
+def _card_in_stock(query: str) -> str | None:
+    try:
+        number = parse_card_number(query)
+    except CardNumberError:
+        return None
+    return db.session.scalars(select(Card.number).where(Card.number == number,
+                                                        Card.status == "issued")).first()
+
+
 @bp.get("/members")
 @permission_required("members")
 def members_list(user):
@@ -64,6 +73,12 @@ def members_list(user):
         found = _exact_lookup(query)
         if found is not None and not found.is_gift_account:
             return redirect(url_for("admin.member_detail", member_id=found.id))
+        in_stock = _card_in_stock(query) if found is None else None
+        if in_stock is not None:
+            # C3: a pre-printed card handed out at the counter starts a new member's file.
+            flash(gettext("Card %(number)s is in stock: enrol the member who gets it.",
+                          number=in_stock), "success")
+            return redirect(url_for("admin.member_new", card=in_stock))
     statement = select(Member).where(Member.is_gift_account.is_(False))
     scope = branch_scope(user)
     if scope is not None:
@@ -141,6 +156,8 @@ def _branch_choice(user, form) -> int | None:
 def member_new(user):
     form = _member_form(user)
     custom_values, custom_errors = _custom_values(None), {}
+    if request.method == "GET" and request.args.get("card"):
+        form.card_number.data = request.args["card"][:32]
     if form.validate_on_submit():
         try:
             if not form.card_number.data:

@@ -59,6 +59,9 @@ TABLE = [
     ("GET", "/gift-cards", ADMIN_AND_GRANTED),
     ("POST", "/gift-cards", forms(ADMIN_AND_GRANTED)),
     ("GET", "/terminals", ADMIN_AND_GRANTED),
+    ("GET", "/card-batches", ADMIN_AND_GRANTED),
+    ("POST", "/card-batches", forms(ADMIN_AND_GRANTED)),
+    ("GET", "/card-batches/{batch}/files.zip", ADMIN_AND_GRANTED),
     ("GET", "/audit", ADMIN_AND_GRANTED),
     ("GET", "/settings", ADMIN_AND_GRANTED),
     ("POST", "/settings", forms(ADMIN_AND_GRANTED)),
@@ -101,8 +104,10 @@ def world(db):
     from backend.services import member_requests
     question = member_requests.submit_request(db, member_id=own.id, subject="Card",
                                               body="Where is my card?", now=datetime.now(UTC))
+    from backend.services import cards
+    batch = cards.create_batch(db, prefix="990009", count=1)
     return {"own": own.id, "other": other.id, "purchase": purchase.id,
-            "operator_id": operator.id, "request": question.id}
+            "operator_id": operator.id, "request": question.id, "batch": batch.id}
 
 
 LOGINS = {"operator": "operator", "operator_granted": "granted", "admin": "admin"}
