@@ -148,6 +148,7 @@ def test_concurrent_batches_get_disjoint_contiguous_ranges(
 def test_files_writes_a_recorded_batch_again_without_allocating(app, db, tmp_path):
     factories.club(db, name="Vafa Demo Club")
     batch = cards.create_batch(db, prefix="990003", count=2, label="reprint")
+    db.commit()
     out = tmp_path / "again"
     result = CliRunner().invoke(cli, ["files", "--batch", str(batch.id), "--out", str(out),
                                       "--json"], obj={"app": app})
