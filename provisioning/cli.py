@@ -336,7 +336,10 @@ def qr(api: ApiClient, device_id: str, branch_id: int, name: str, lang: str, wif
     out.write_bytes(qrcodes.png(text))
     if show and not as_json:
         click.echo(qrcodes.ascii_art(text))
-    _emit(as_json, {"device_id": device_id, "png": str(out), "expires_at": issued["expires_at"]},
+    # The payload is in the JSON too: a script (or the simulator's --enrol-qr) can use it
+    # without reading the PNG. It holds the Wi-Fi password and the token, like the code.
+    _emit(as_json, {"device_id": device_id, "png": str(out), "expires_at": issued["expires_at"],
+                    "payload": text},
           [f"QR code for {device_id}: {out} (valid until {issued['expires_at']}, once)"])
 
 
