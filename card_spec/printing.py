@@ -133,11 +133,15 @@ def _blank(colour: str) -> Image.Image:
     return Image.new("RGB", (mm_to_px(CARD_WIDTH_MM), mm_to_px(CARD_HEIGHT_MM)), colour)
 
 
-def card_front(artwork: Artwork) -> Image.Image:
-    """The front: logo (or the club's initial in a disc) and the club's name."""
-    image = _blank(artwork.background)
+def card_front(artwork: Artwork, *, bleed_mm: float = 0) -> Image.Image:
+    """The front: logo (or the club's initial in a disc) and the club's name. With
+    `bleed_mm`, the background runs that far past the trim on every side and the content
+    stays where it is relative to the trim."""
+    bleed = mm_to_px(bleed_mm)
+    image = Image.new("RGB", (mm_to_px(CARD_WIDTH_MM) + 2 * bleed,
+                              mm_to_px(CARD_HEIGHT_MM) + 2 * bleed), artwork.background)
     draw = ImageDraw.Draw(image)
-    margin = mm_to_px(SAFE_MARGIN_MM + 2)
+    margin = mm_to_px(SAFE_MARGIN_MM + 2) + bleed
     logo_size = mm_to_px(18)
     if artwork.logo is not None:
         with Image.open(artwork.logo) as logo:
@@ -281,6 +285,62 @@ def write_pdf_sheet(path: Path, numbers: Sequence[str], artwork: Artwork,
     return sheet.close()
 
 
+CORNER_RADIUS_MM = 3.18  # ISO/IEC 7810 ID-1
+PVC_MICRONS = 760
+
+
+def print_specification(numbers: Sequence[str], *, batch_label: str, artwork: Artwork) -> str:
+    """README.txt of a batch: everything the printing house needs, with the numbers of
+    this batch, so nobody has to call (docs/card-spec.md is the long form)."""
+    quiet_mm = QUIET_ZONE_MODULES * MODULE_MM
+    bleed_w, bleed_h = CARD_WIDTH_MM + 2 * BLEED_MM, CARD_HEIGHT_MM + 2 * BLEED_MM
+    mark_end_mm = CROP_MARK_GAP_MM + CROP_MARK_MM
+    return f"""{artwork.club_name} — club cards, batch {batch_label}
+{"=" * 60}
+Cards: {len(numbers)}, numbers {numbers[0]} to {numbers[-1]}, in print order in cards.csv.
+Every number is different; every card is printed once.
+
+CARD
+  PVC {PVC_MICRONS} micron, ISO/IEC 7810 ID-1 (CR80):
+  {CARD_WIDTH_MM:.2f} x {CARD_HEIGHT_MM:.2f} mm, corners rounded {CORNER_RADIUS_MM} mm.
+  Safe area: nothing within {SAFE_MARGIN_MM:.0f} mm of the trim.
+
+FRONT (the same on every card)
+  artwork/front-bleed.png  {DPI} dpi, sRGB, {BLEED_MM:.0f} mm bleed on every side
+                           ({bleed_w:.2f} x {bleed_h:.2f} mm): use this one.
+  artwork/front.png        the same at trim size, for proofs.
+  Background {artwork.background}, text {artwork.foreground} (sRGB).
+
+BACK (one per card, black on white: no bleed needed)
+  artwork/<number>-back.png  {DPI} dpi greyscale, trim size. The barcode and the number
+  under it must print in black on white, at 100 %, never scaled or re-rasterised.
+
+BARCODE (on the back)
+  Code 128, code set C; content: exactly the 16 digits of the card number.
+  Module (narrowest bar) {MODULE_MM:.3f} mm = {MODULE_PX} dots at {DPI} dpi; bar height
+  {BAR_HEIGHT_MM:.0f} mm; quiet zones {quiet_mm:.1f} mm left and right, kept white.
+  Under the bars: the number in groups of four, e.g. {grouped(numbers[0])}.
+  barcodes/<number>.svg (vector) and .png ({DPI} dpi): the barcode alone, if you lay
+  out the back yourselves.
+
+PRINT-READY SHEETS
+  sheet.pdf: A4 portrait, {SHEET_COLUMNS} x {SHEET_ROWS} cards a sheet, {GUTTER_MM:.0f} mm gutters.
+  Pages go fronts, backs, fronts, backs…: print duplex, flip on the LONG edge,
+  at 100 % (no "fit to page"). The fronts' background runs {BLEED_MM:.0f} mm past the
+  trim; crop marks continue every trim line {CROP_MARK_GAP_MM:.0f}–{mark_end_mm:.0f} mm outside
+  the card grid.
+
+LIST
+  cards.csv (UTF-8, comma separated, header row):
+  sequence, number, barcode_text, printed_text, batch.
+
+CHECK BEFORE DELIVERY
+  Scan the first and the last card of every sheet with a 1D barcode scanner: it must
+  read exactly the number printed under the bars. Back and front must belong to the
+  same sheet position (duplex registration).
+"""
+
+
 @dataclass(frozen=True)
 class BatchFiles:
     directory: Path
@@ -294,7 +354,8 @@ def write_batch(out_dir: Path, numbers: Sequence[str], *, batch_label: str,
                 artwork: Artwork) -> BatchFiles:
     """Every file of a batch under `out_dir`:
 
-    cards.csv, sheet.pdf, artwork/front.png (the front is the same on every card),
+    README.txt (the print specification), cards.csv, sheet.pdf, artwork/front.png and
+    artwork/front-bleed.png (the front is the same on every card),
     artwork/<number>-back.png, barcodes/<number>.svg and barcodes/<number>.png.
     """
     for number in numbers:
@@ -306,6 +367,10 @@ def write_batch(out_dir: Path, numbers: Sequence[str], *, batch_label: str,
     front = card_front(artwork)
     front_path = out_dir / "artwork" / "front.png"
     front.save(front_path, dpi=(DPI, DPI))
+    card_front(artwork, bleed_mm=BLEED_MM).save(out_dir / "artwork" / "front-bleed.png",
+                                                 dpi=(DPI, DPI))
+    (out_dir / "README.txt").write_text(
+        print_specification(numbers, batch_label=batch_label, artwork=artwork), encoding="utf-8")
     pdf_path = out_dir / "sheet.pdf"
     sheet = PdfSheet(pdf_path, artwork, front)
     for number in numbers:
