@@ -133,11 +133,15 @@ def _blank(colour: str) -> Image.Image:
     return Image.new("RGB", (mm_to_px(CARD_WIDTH_MM), mm_to_px(CARD_HEIGHT_MM)), colour)
 
 
-def card_front(artwork: Artwork) -> Image.Image:
-    """The front: logo (or the club's initial in a disc) and the club's name."""
-    image = _blank(artwork.background)
+def card_front(artwork: Artwork, *, bleed_mm: float = 0) -> Image.Image:
+    """The front: logo (or the club's initial in a disc) and the club's name. With
+    `bleed_mm`, the background runs that far past the trim on every side and the content
+    stays where it is relative to the trim."""
+    bleed = mm_to_px(bleed_mm)
+    image = Image.new("RGB", (mm_to_px(CARD_WIDTH_MM) + 2 * bleed,
+                              mm_to_px(CARD_HEIGHT_MM) + 2 * bleed), artwork.background)
     draw = ImageDraw.Draw(image)
-    margin = mm_to_px(SAFE_MARGIN_MM + 2)
+    margin = mm_to_px(SAFE_MARGIN_MM + 2) + bleed
     logo_size = mm_to_px(18)
     if artwork.logo is not None:
         with Image.open(artwork.logo) as logo:
@@ -159,18 +163,20 @@ def card_front(artwork: Artwork) -> Image.Image:
 
 
 def card_back(number: str, artwork: Artwork) -> Image.Image:
-    """The back: the barcode (quiet zones kept white) and the number in groups of 4."""
-    image = _blank("#ffffff")
+    """The back: the barcode (quiet zones kept white) and the number in groups of 4.
+
+    Black on white, so a greyscale image: a third of the bytes to write and embed."""
+    image = Image.new("L", (mm_to_px(CARD_WIDTH_MM), mm_to_px(CARD_HEIGHT_MM)), 255)
     draw = ImageDraw.Draw(image)
     margin = mm_to_px(SAFE_MARGIN_MM + 1)
     draw.text((margin, margin), f"{artwork.club_name} · {artwork.tagline}", font=_font(3),
-              fill="#000000", anchor="lt")
+              fill=0, anchor="lt")
     bars = barcode_image(number, text=False)
     left = (image.width - bars.width) // 2
     top = image.height - margin - mm_to_px(6) - bars.height
     image.paste(bars, (left, top))
     draw.text((image.width // 2, top + bars.height + mm_to_px(1)), grouped(number),
-              font=_font(3.6), fill="#000000", anchor="mt")
+              font=_font(3.6), fill=0, anchor="mt")
     return image
 
 
@@ -221,38 +227,118 @@ def _crop_marks(pdf: canvas.Canvas) -> None:
         pdf.line(right + gap, y, right + gap + length, y)
 
 
-def write_pdf_sheet(path: Path, numbers: Sequence[str], artwork: Artwork,
-                    front: Image.Image | None = None) -> int:
+class PdfSheet:
     """Print-ready A4 sheets for duplex (flip on long edge): a page of 8 fronts, then a
     page with the same 8 backs mirrored left-right so each back lands behind its front.
-    Returns the number of pages."""
-    per_sheet = SHEET_COLUMNS * SHEET_ROWS
-    front_reader = ImageReader(front or card_front(artwork))
-    pdf = canvas.Canvas(str(path), pagesize=A4)
-    pdf.setTitle(f"{artwork.club_name} cards")
-    width_pt, height_pt = CARD_WIDTH_MM * mm, CARD_HEIGHT_MM * mm
-    bleed = BLEED_MM * mm
-    slots = card_slots()
-    pages = 0
-    for start in range(0, len(numbers), per_sheet):
-        chunk = numbers[start:start + per_sheet]
-        for x, y in slots[:len(chunk)]:
+
+    Cards are added one at a time (`add`), so a batch of any size is never held in memory
+    whole: at most one sheet's backs wait for their page."""
+
+    def __init__(self, path: Path, artwork: Artwork, front: Image.Image | None = None):
+        self.artwork = artwork
+        self.pdf = canvas.Canvas(str(path), pagesize=A4)
+        self.pdf.setTitle(f"{artwork.club_name} cards")
+        self.front = ImageReader(front or card_front(artwork))
+        self.pending: list[Image.Image] = []
+        self.pages = 0
+
+    def add(self, back: Image.Image) -> None:
+        self.pending.append(back)
+        if len(self.pending) == SHEET_COLUMNS * SHEET_ROWS:
+            self._sheet()
+
+    def _sheet(self) -> None:
+        pdf, artwork = self.pdf, self.artwork
+        width_pt, height_pt = CARD_WIDTH_MM * mm, CARD_HEIGHT_MM * mm
+        bleed = BLEED_MM * mm
+        slots = card_slots()
+        for x, y in slots[:len(self.pending)]:
             pdf.setFillColor(artwork.background)
             pdf.rect(x - bleed, y - bleed, width_pt + 2 * bleed, height_pt + 2 * bleed,
                      stroke=0, fill=1)
-            pdf.drawImage(front_reader, x, y, width_pt, height_pt)
+            pdf.drawImage(self.front, x, y, width_pt, height_pt)
         _crop_marks(pdf)
         pdf.showPage()
-        for index, number in enumerate(chunk):
+        for index, back in enumerate(self.pending):
             row, column = divmod(index, SHEET_COLUMNS)
             x, y = slots[row * SHEET_COLUMNS + (SHEET_COLUMNS - 1 - column)]
-            back = ImageReader(io.BytesIO(_png(card_back(number, artwork))))
-            pdf.drawImage(back, x, y, width_pt, height_pt)
+            pdf.drawImage(ImageReader(back), x, y, width_pt, height_pt)
         _crop_marks(pdf)
         pdf.showPage()
-        pages += 2
-    pdf.save()
-    return pages
+        self.pages += 2
+        self.pending = []
+
+    def close(self) -> int:
+        """Write the last, partly filled sheet and the file; returns the page count."""
+        if self.pending:
+            self._sheet()
+        self.pdf.save()
+        return self.pages
+
+
+def write_pdf_sheet(path: Path, numbers: Sequence[str], artwork: Artwork,
+                    front: Image.Image | None = None) -> int:
+    """The PDF sheets of `numbers` (see PdfSheet); returns the number of pages."""
+    sheet = PdfSheet(path, artwork, front)
+    for number in numbers:
+        sheet.add(card_back(number, artwork))
+    return sheet.close()
+
+
+CORNER_RADIUS_MM = 3.18  # ISO/IEC 7810 ID-1
+PVC_MICRONS = 760
+
+
+def print_specification(numbers: Sequence[str], *, batch_label: str, artwork: Artwork) -> str:
+    """README.txt of a batch: everything the printing house needs, with the numbers of
+    this batch, so nobody has to call (docs/card-spec.md is the long form)."""
+    quiet_mm = QUIET_ZONE_MODULES * MODULE_MM
+    bleed_w, bleed_h = CARD_WIDTH_MM + 2 * BLEED_MM, CARD_HEIGHT_MM + 2 * BLEED_MM
+    mark_end_mm = CROP_MARK_GAP_MM + CROP_MARK_MM
+    return f"""{artwork.club_name} — club cards, batch {batch_label}
+{"=" * 60}
+Cards: {len(numbers)}, numbers {numbers[0]} to {numbers[-1]}, in print order in cards.csv.
+Every number is different; every card is printed once.
+
+CARD
+  PVC {PVC_MICRONS} micron, ISO/IEC 7810 ID-1 (CR80):
+  {CARD_WIDTH_MM:.2f} x {CARD_HEIGHT_MM:.2f} mm, corners rounded {CORNER_RADIUS_MM} mm.
+  Safe area: nothing within {SAFE_MARGIN_MM:.0f} mm of the trim.
+
+FRONT (the same on every card)
+  artwork/front-bleed.png  {DPI} dpi, sRGB, {BLEED_MM:.0f} mm bleed on every side
+                           ({bleed_w:.2f} x {bleed_h:.2f} mm): use this one.
+  artwork/front.png        the same at trim size, for proofs.
+  Background {artwork.background}, text {artwork.foreground} (sRGB).
+
+BACK (one per card, black on white: no bleed needed)
+  artwork/<number>-back.png  {DPI} dpi greyscale, trim size. The barcode and the number
+  under it must print in black on white, at 100 %, never scaled or re-rasterised.
+
+BARCODE (on the back)
+  Code 128, code set C; content: exactly the 16 digits of the card number.
+  Module (narrowest bar) {MODULE_MM:.3f} mm = {MODULE_PX} dots at {DPI} dpi; bar height
+  {BAR_HEIGHT_MM:.0f} mm; quiet zones {quiet_mm:.1f} mm left and right, kept white.
+  Under the bars: the number in groups of four, e.g. {grouped(numbers[0])}.
+  barcodes/<number>.svg (vector) and .png ({DPI} dpi): the barcode alone, if you lay
+  out the back yourselves.
+
+PRINT-READY SHEETS
+  sheet.pdf: A4 portrait, {SHEET_COLUMNS} x {SHEET_ROWS} cards a sheet, {GUTTER_MM:.0f} mm gutters.
+  Pages go fronts, backs, fronts, backs…: print duplex, flip on the LONG edge,
+  at 100 % (no "fit to page"). The fronts' background runs {BLEED_MM:.0f} mm past the
+  trim; crop marks continue every trim line {CROP_MARK_GAP_MM:.0f}–{mark_end_mm:.0f} mm outside
+  the card grid.
+
+LIST
+  cards.csv (UTF-8, comma separated, header row):
+  sequence, number, barcode_text, printed_text, batch.
+
+CHECK BEFORE DELIVERY
+  Scan the first and the last card of every sheet with a 1D barcode scanner: it must
+  read exactly the number printed under the bars. Back and front must belong to the
+  same sheet position (duplex registration).
+"""
 
 
 @dataclass(frozen=True)
@@ -268,7 +354,8 @@ def write_batch(out_dir: Path, numbers: Sequence[str], *, batch_label: str,
                 artwork: Artwork) -> BatchFiles:
     """Every file of a batch under `out_dir`:
 
-    cards.csv, sheet.pdf, artwork/front.png (the front is the same on every card),
+    README.txt (the print specification), cards.csv, sheet.pdf, artwork/front.png and
+    artwork/front-bleed.png (the front is the same on every card),
     artwork/<number>-back.png, barcodes/<number>.svg and barcodes/<number>.png.
     """
     for number in numbers:
@@ -280,11 +367,44 @@ def write_batch(out_dir: Path, numbers: Sequence[str], *, batch_label: str,
     front = card_front(artwork)
     front_path = out_dir / "artwork" / "front.png"
     front.save(front_path, dpi=(DPI, DPI))
+    card_front(artwork, bleed_mm=BLEED_MM).save(out_dir / "artwork" / "front-bleed.png",
+                                                 dpi=(DPI, DPI))
+    (out_dir / "README.txt").write_text(
+        print_specification(numbers, batch_label=batch_label, artwork=artwork), encoding="utf-8")
+    pdf_path = out_dir / "sheet.pdf"
+    sheet = PdfSheet(pdf_path, artwork, front)
     for number in numbers:
         (out_dir / "barcodes" / f"{number}.svg").write_bytes(barcode_svg(number))
         (out_dir / "barcodes" / f"{number}.png").write_bytes(barcode_png(number))
-        card_back(number, artwork).save(out_dir / "artwork" / f"{number}-back.png",
-                                        dpi=(DPI, DPI))
-    pdf_path = out_dir / "sheet.pdf"
-    pages = write_pdf_sheet(pdf_path, numbers, artwork, front)
+        back = card_back(number, artwork)  # rendered once, for the PNG and the sheet
+        back.save(out_dir / "artwork" / f"{number}-back.png", dpi=(DPI, DPI), compress_level=3)
+        sheet.add(back)
+    pages = sheet.close()
     return BatchFiles(out_dir, csv_path, pdf_path, front_path, pages)
+
+
+def write_batch_zip(zip_path: Path, numbers: Sequence[str], *, batch_label: str,
+                    artwork: Artwork) -> Path:
+    """Every file of `write_batch` in one zip (the panel's download), under a folder named
+    after the batch. Written next to `zip_path` and renamed over it when complete, so a
+    reader never sees half a zip."""
+    import os
+    import tempfile
+    import zipfile
+
+    zip_path.parent.mkdir(parents=True, exist_ok=True)
+    folder = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in batch_label) or "cards"
+    with tempfile.TemporaryDirectory(dir=zip_path.parent, prefix=".building-") as work:
+        files_dir = Path(work) / folder
+        write_batch(files_dir, numbers, batch_label=batch_label, artwork=artwork)
+        partial = Path(work) / "batch.zip"
+        # PNG and PDF are compressed already: storing them saves time for nothing lost.
+        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED) as archive:
+            for path in sorted(files_dir.rglob("*")):
+                if path.is_file():
+                    compress = zipfile.ZIP_DEFLATED if path.suffix in (".csv", ".svg") \
+                        else zipfile.ZIP_STORED
+                    archive.write(path, path.relative_to(work).as_posix(),
+                                  compress_type=compress)
+        os.replace(partial, zip_path)
+    return zip_path

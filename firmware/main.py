@@ -17,6 +17,9 @@ from vafa.store import Store
 WDT_MS = const(30000)
 LOG_FILE = "error.log"
 LOG_MAX = const(8192)
+CONFIG_FILE = "config.json"
+WIFI_JOIN_MS = const(20000)  # setup mode's wait for the shop's Wi-Fi, under WDT_MS
+SETUP_HOLD_MS = const(1500)  # C (clear) held at power-on within this forces setup mode
 
 
 def log(msg):
@@ -82,18 +85,84 @@ def mqtt_factory(cfg):
     return make
 
 
+def wifi_join(ssid, password, feed):
+    """Join ``ssid`` and wait (bounded) until connected; True when it worked."""
+    import network
+
+    wlan = network.WLAN(network.STA_IF)
+    wlan.active(True)
+    wlan.connect(ssid, password)
+    deadline = time.ticks_add(time.ticks_ms(), WIFI_JOIN_MS)
+    while not wlan.isconnected():
+        if time.ticks_diff(deadline, time.ticks_ms()) <= 0:
+            wlan.disconnect()
+            return False
+        feed()
+        time.sleep_ms(100)
+    return True
+
+
+def setup_requested(keypad):
+    """True when C (clear) is down within SETUP_HOLD_MS of power-on: a technician holds
+    it while plugging in to re-enrol the terminal."""
+    deadline = time.ticks_add(time.ticks_ms(), SETUP_HOLD_MS)
+    while time.ticks_diff(deadline, time.ticks_ms()) > 0:
+        if keypad.get_key() == "C":
+            return True
+        time.sleep_ms(20)
+    return False
+
+
+async def setup_mode(hw, wdt):
+    """Scan the provisioning QR code until enrolled, then reboot into normal mode."""
+    from vafa import enrol
+    from vafa.http import post_json
+
+    setup = enrol.Setup(hw, lambda ssid, pw: wifi_join(ssid, pw, wdt.feed), post_json,
+                        CONFIG_FILE, pins=enrol.local_pins(CONFIG_FILE), log=log)
+    setup.start()
+    while setup.enrolled is None:
+        setup.step()
+        wdt.feed()
+        await asyncio.sleep_ms(20)
+    await asyncio.sleep_ms(2000)  # let the technician read "Enrolled <id>"
+    machine.reset()
+
+
 def on_loop_error(loop, context):
     log_exception(context.get("exception") or RuntimeError(context.get("message")))
     machine.reset()
 
 
 async def main():
+    from vafa import enrol
     from vafa.hw import esp32
 
-    cfg = vconfig.load("config.json")
+    try:
+        cfg = vconfig.load(CONFIG_FILE)
+    except vconfig.ConfigError as e:
+        log("no usable config (%s): setup mode" % (e,))
+        cfg = None
     wdt = machine.WDT(timeout=WDT_MS)
     asyncio.get_event_loop().set_exception_handler(on_loop_error)
+    if cfg is None:
+        pins = dict(vconfig.DEFAULT_PINS)
+        pins.update(enrol.local_pins(CONFIG_FILE) or {})
+        hw = esp32.build(pins, max_code=enrol.MAX_QR)
+        try:
+            await setup_mode(hw, wdt)
+        finally:
+            hw.deinit()
+        return
     hw = esp32.build(cfg["pins"])
+    if setup_requested(hw.keypad):
+        hw.deinit()
+        hw = esp32.build(cfg["pins"], max_code=enrol.MAX_QR)
+        try:
+            await setup_mode(hw, wdt)
+        finally:
+            hw.deinit()
+        return
     hw.display.show([cfg["club_name"], "", "Starting..."])
     wlan = wifi_up(cfg)
     synced = False
@@ -101,7 +170,7 @@ async def main():
                   time_fn=time.time, link_ok=wlan.isconnected, log=log)
     journal = Journal("/data")
     app = App(cfg, hw, net, Store("/data"), log=log, journal=journal,
-              config_loader=lambda: vconfig.load("config.json"))
+              config_loader=lambda: vconfig.load(CONFIG_FILE))
     app.on_reboot = machine.reset
 
     def feed():

@@ -196,9 +196,12 @@ def revoke(api: ApiClient, device_id: str, as_json: bool) -> None:
 
 
 @cli.command("image")
-@click.option("--config", "config_path", required=True,
+@click.option("--config", "config_path", default=None,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The terminal's config.json (from `register`).")
+@click.option("--setup", "setup_mode", is_flag=True,
+              help="No credentials: the terminal starts in setup mode and enrols from a "
+                   "`qr` code (pins from --config if given, else the default wiring).")
 @click.option("--micropython", "micropython_bin", default=None,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="MicroPython firmware .bin for the board (from micropython.org).")
@@ -214,19 +217,29 @@ def revoke(api: ApiClient, device_id: str, as_json: bool) -> None:
               type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Extra modules for /lib (umqtt, ssd1306) when the board has no network.")
 @_json_option
-def image(config_path: Path, micropython_bin: Path | None, out_dir: Path, chip: str,
-          fs_offset: int, fs_size: int, lib_dir: Path | None, as_json: bool) -> None:
+def image(config_path: Path | None, setup_mode: bool, micropython_bin: Path | None,
+          out_dir: Path, chip: str, fs_offset: int, fs_size: int, lib_dir: Path | None,
+          as_json: bool) -> None:
     """Build the terminal's files, a LittleFS image of them, and one flashable .bin.
 
     Firmware modules are compiled with mpy-cross (its version must match the
     MicroPython .bin's). Without --micropython only files/ and vfs.littlefs are made.
 
+    With --setup the image holds no credentials: the terminal scans a `qr` code at the
+    shop and enrols itself (one image for every new board).
+
     Example: python -m provisioning image --config t03.json --micropython mp.bin --out build/t03
     """
     from provisioning import image as images
 
-    config = terminal_config.load(config_path)
-    problems = terminal_config.problems(config)
+    if config_path is None and not setup_mode:
+        raise click.UsageError("give --config (a registered terminal) or --setup")
+    config = terminal_config.load(config_path) if config_path else {}
+    if setup_mode:
+        config = terminal_config.setup_config(config.get("pins"))
+        problems = terminal_config.pin_problems(config["pins"])
+    else:
+        problems = terminal_config.problems(config)
     if problems:
         raise click.ClickException(f"{config_path}: " + "; ".join(problems))
     try:
@@ -336,7 +349,10 @@ def qr(api: ApiClient, device_id: str, branch_id: int, name: str, lang: str, wif
     out.write_bytes(qrcodes.png(text))
     if show and not as_json:
         click.echo(qrcodes.ascii_art(text))
-    _emit(as_json, {"device_id": device_id, "png": str(out), "expires_at": issued["expires_at"]},
+    # The payload is in the JSON too: a script (or the simulator's --enrol-qr) can use it
+    # without reading the PNG. It holds the Wi-Fi password and the token, like the code.
+    _emit(as_json, {"device_id": device_id, "png": str(out), "expires_at": issued["expires_at"],
+                    "payload": text},
           [f"QR code for {device_id}: {out} (valid until {issued['expires_at']}, once)"])
 
 

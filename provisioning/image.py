@@ -159,6 +159,7 @@ def build_image(config: dict, out_dir: Path, *, micropython_bin: Path | None,
     filesystem.write_bytes(build_littlefs(files_dir, fs_size))
     merged = None
     if micropython_bin is not None:
-        merged = merge(micropython_bin, filesystem, out_dir / f"{config['device_id']}-flash.bin",
+        merged = merge(micropython_bin, filesystem,
+                       out_dir / f"{config.get('device_id', 'setup')}-flash.bin",
                        chip=chip, fs_offset=fs_offset)
     return TerminalImage(files_dir, filesystem, merged, fs_offset, files)

@@ -38,20 +38,42 @@ def problems(config: dict) -> list[str]:
     if not isinstance(pins, dict):
         found.append("pins: missing")
     else:
-        for name in PIN_FIELDS:
-            value = pins.get(name)
-            if name.endswith("_uart"):
-                if value not in (1, 2):
-                    found.append(f"pins.{name}: must be UART 1 or 2")
-            elif value not in ESP32_USABLE_GPIOS:
-                found.append(f"pins.{name}: GPIO {value} is not usable on an ESP32")
-        for name in ("keypad_rows", "keypad_cols"):
-            value = pins.get(name)
-            if not isinstance(value, list) or len(value) != 4 or not all(
-                pin in ESP32_USABLE_GPIOS for pin in value
-            ):
-                found.append(f"pins.{name}: must be 4 usable GPIOs")
+        found.extend(pin_problems(pins))
     return found
+
+
+def pin_problems(pins: dict) -> list[str]:
+    found = []
+    for name in PIN_FIELDS:
+        value = pins.get(name)
+        if name.endswith("_uart"):
+            if value not in (1, 2):
+                found.append(f"pins.{name}: must be UART 1 or 2")
+        elif value not in ESP32_USABLE_GPIOS:
+            found.append(f"pins.{name}: GPIO {value} is not usable on an ESP32")
+    for name in ("keypad_rows", "keypad_cols"):
+        value = pins.get(name)
+        if not isinstance(value, list) or len(value) != 4 or not all(
+            pin in ESP32_USABLE_GPIOS for pin in value
+        ):
+            found.append(f"pins.{name}: must be 4 usable GPIOs")
+    return found
+
+
+# The wiring of docs/terminal.md, as firmware/vafa/config.py DEFAULT_PINS.
+DEFAULT_PINS = {
+    "scanner_uart": 1, "scanner_tx": 17, "scanner_rx": 16,
+    "printer_uart": 2, "printer_tx": 4, "printer_rx": 5,
+    "i2c_scl": 22, "i2c_sda": 21,
+    "keypad_rows": [13, 12, 14, 27], "keypad_cols": [26, 25, 33, 32],
+    "buzzer": 15, "led": 2,
+}
+
+
+def setup_config(pins: dict | None = None) -> dict:
+    """config.json of a terminal not enrolled yet: its wiring only, no id, no secrets, so
+    the firmware starts in setup mode (firmware/vafa/enrol.py) and keeps these pins."""
+    return {"pins": {**DEFAULT_PINS, **(pins or {})}}
 
 
 def load(path: Path) -> dict:

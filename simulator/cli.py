@@ -66,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--instance-dir", default="instance", type=Path,
                    help="instance directory holding devices/<id>/config.json (default: instance)")
     p.add_argument("--config", type=Path, help="config.json path (overrides --instance-dir)")
+    p.add_argument("--enrol-qr", metavar="JSON",
+                   help="setup mode first: the terminal scans this provisioning QR code "
+                        "(`python -m provisioning qr --json` prints its payload), enrols over "
+                        "HTTP and writes --config, then runs --scan/--steps, if any, with its "
+                        "new credentials")
     # A barcode carries ASCII digits; a person typing the argument may use Persian ones.
     p.add_argument("--scan", metavar="CARD", type=normalize_digits,
                    help="card number the scanner reads")
@@ -87,6 +92,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = build_parser()
     a = p.parse_args(argv)
     a.step_list = None
+    if a.enrol_qr is not None:
+        if a.config is None:
+            p.error("--enrol-qr needs --config PATH: where the terminal keeps its config.json")
+        if a.screenshot is not None:
+            p.error("--enrol-qr runs headless; it cannot take --screenshot")
+        a.headless = True
     if a.script is not None or a.steps is not None:
         if a.script is not None and a.steps is not None:
             p.error("give --script or --steps, not both")
@@ -108,6 +119,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         return a
     if not a.headless:
         return a
+    if a.enrol_qr is not None and not a.scan and a.amount is None and not a.lookup:
+        return a  # enrol only
     if not a.scan:
         p.error("--headless needs --scan CARD")
     if a.lookup and a.amount is not None:
@@ -244,6 +257,26 @@ def run_script(args) -> int:
         term.close()
 
 
+def run_enrol(args) -> int:
+    from simulator.terminal import enrol
+
+    log = _firmware_log(args.verbose)
+    setup = enrol(args.config, args.enrol_qr, log=log, timeout_s=args.timeout_s)
+    shown = []
+    for frame in setup.hw.display.history:
+        if frame != (shown[-1] if shown else None):
+            print("[display]")
+            for line in frame:
+                print(line)
+            shown.append(frame)
+    if setup.enrolled is None:
+        _err(f"setup mode: {' '.join(setup.lines[1:])} ({setup.reason})")
+        return EXIT_NO_RESPONSE if setup.reason in ("no_server", "wifi_failed") \
+            else EXIT_REFUSED
+    print(f"[setup] enrolled as {setup.enrolled['device_id']}; config written to {args.config}")
+    return EXIT_OK
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "load":
@@ -251,6 +284,10 @@ def main(argv=None) -> int:
 
         return load.main(argv[1:])
     args = parse_args(argv)
+    if args.enrol_qr is not None:
+        code = run_enrol(args)
+        if code != EXIT_OK or (args.step_list is None and not args.scan):
+            return code
     if args.step_list is not None and args.headless:
         return run_script(args)
     if not args.headless:

@@ -24,6 +24,42 @@ class Link:
         return self.up
 
 
+class SimWifi:
+    """The simulated Wi-Fi join of setup mode: succeeds while the link is up."""
+
+    def __init__(self, link: Link):
+        self.link = link
+        self.joined: tuple[str, str] | None = None
+
+    def __call__(self, ssid: str, password: str) -> bool:
+        if not self.link.up:
+            return False
+        self.joined = (ssid, password)
+        return True
+
+
+def enrol(config_path: Path, qr_text: str, *, hw=None, log: Callable[[str], None] | None = None,
+          link: Link | None = None, timeout_s: float = 10.0):
+    """Setup mode of the real firmware (vafa.enrol) on simulated hardware: the scanner
+    reads `qr_text`, the token goes to the backend over real HTTP (vafa.http), and
+    config.json is written to `config_path`. Returns the firmware's Setup object; its
+    `enrolled` is the new config, or None with `reason` saying why not."""
+    from vafa import enrol as venrol
+    from vafa.http import post_json
+
+    hw = hw or hardware.build()
+    setup = venrol.Setup(hw, SimWifi(link or Link(True)),
+                         lambda url, body: post_json(url, body, timeout_s=timeout_s),
+                         str(config_path), pins=venrol.local_pins(str(config_path)), log=log)
+    Path(config_path).parent.mkdir(parents=True, exist_ok=True)
+    setup.start()
+    hw.scanner.scan(qr_text)
+    # One scanned code is one pass of the setup loop; bounded like the firmware's.
+    for _attempt in range(len(hw.scanner.queue)):
+        setup.step()
+    return setup
+
+
 class SimTerminal:
     """``data_dir`` plays the device's flash (seq, journal, last purchase)."""
 

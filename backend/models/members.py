@@ -77,7 +77,13 @@ class Member(Base):
 
 
 class Card(Base):
-    """A 16-digit PVC card (C1, C3). Status: active or blocked (lost/stolen)."""
+    """A 16-digit PVC card (C1, C3).
+
+    Lifecycle: `issued` — printed in a batch and in stock, no member yet (`batch_id` set);
+    `active` — assigned to a member (assignment at the counter activates it at once, as
+    the member is holding it); `blocked` — lost, stolen or spoiled, never usable again.
+    Cards printed outside Vafa (before the club's first batch) start `active` when
+    assigned, with no batch."""
 
     __tablename__ = "card"
 
@@ -86,11 +92,15 @@ class Card(Base):
     member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="active")
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("card_batch.id"), index=True)
+    # When the card was given to its member; None while in stock.
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     member: Mapped[Member | None] = relationship(back_populates="cards")
 
     __table_args__ = (
-        CheckConstraint("status IN ('active', 'blocked')", name="status_known"),
+        CheckConstraint("status IN ('issued', 'active', 'blocked')", name="status_known"),
+        CheckConstraint("status <> 'issued' OR member_id IS NULL", name="issued_in_stock"),
         CheckConstraint("length(number) = 16", name="number_length"),
     )
 

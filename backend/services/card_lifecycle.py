@@ -8,14 +8,9 @@ from sqlalchemy.orm import Session
 from backend import ledger
 from backend.errors import BadRequest, CardUnknown
 from backend.models import Card, Member, Tier
-from card_spec import CardNumberError, parse_card_number
+from backend.services import cards
 
-
-def _card_number(text: str, field: str = "card") -> str:
-    try:
-        return parse_card_number(text)
-    except CardNumberError as error:
-        raise BadRequest(field, str(error)) from None
+_card_number = cards.card_number
 
 
 def report_lost_card(session: Session, *, card_number: str, now: datetime) -> Card:
@@ -35,17 +30,10 @@ def issue_replacement(session: Session, *, member_id: int, new_card_number: str,
     card, so they carry over whole; every other card of the member is blocked."""
     number = _card_number(new_card_number, "new_card")
     member = ledger.lock_member(session, member_id)
-    card = session.scalars(select(Card).where(Card.number == number)).one_or_none()
-    if card is not None and card.member_id is not None:
-        raise BadRequest("new_card", "this card already belongs to a member")
+    card = cards.card_to_assign(session, number, field="new_card")
     for old in member.cards:
         old.status = "blocked"
-    if card is None:
-        card = Card(number=number, issued_at=now)
-        session.add(card)
-    card.member_id = member.id
-    card.status = "active"
-    card.issued_at = now
+    cards.assign(card, member.id, now)
     session.commit()
     return card
 
@@ -59,15 +47,13 @@ def issue_gift_card(session: Session, *, card_number: str, value_rials: int,
         raise BadRequest("value", "must be a positive whole number of rials")
     if expires_at <= now:
         raise BadRequest("expires_at", "the expiry must be in the future")
-    if session.scalars(select(Card).where(Card.number == number)).one_or_none() is not None:
-        raise BadRequest("card", "this card number is already in use")
+    card = cards.card_to_assign(session, number, field="card")
     lowest = session.scalars(select(Tier).order_by(Tier.rank).limit(1)).one()
     holder = Member(first_name="Gift card", last_name=number[-4:], mobile=None,
                     tier_id=lowest.id, is_gift_account=True, joined_at=now)
     session.add(holder)
     session.flush()
-    card = Card(number=number, member_id=holder.id, issued_at=now)
-    session.add(card)
+    cards.assign(card, holder.id, now)
     ledger.post(session, member=ledger.lock_member(session, holder.id),
                 idempotency_key=f"gift-card:{number}", kind="gift-card",
                 movements=[ledger.Movement("credit", value_rials, expires_at=expires_at)],

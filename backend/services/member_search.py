@@ -24,6 +24,16 @@ def exact_lookup(session: Session, query: str) -> Member | None:
                            .where(Card.number == number)).first()
 
 
+def card_in_stock(session: Session, query: str) -> str | None:
+    """The number typed, when it is a printed card in stock (issued, no member yet: C3)."""
+    try:
+        number = parse_card_number(query)
+    except CardNumberError:
+        return None
+    return session.scalars(select(Card.number).where(Card.number == number,
+                                                     Card.status == "issued")).first()
+
+
 def search_statement(*, scope_branch_id: int | None, query: str = "", tier_id: int | None = None,
                      branch_id: int | None = None):
     """People (not gift-card accounts) matching `query` in names, mobile, national code or

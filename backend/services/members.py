@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from backend import ledger
 from backend.errors import BadRequest
 from backend.models import Card, Club, Member, MemberField, Tier
+from backend.services import cards
 from backend.validators import (
     normalize_mobile,
     parse_jalali_or_gregorian_date,
@@ -57,9 +58,7 @@ def register_member(
     if national_code and session.scalars(
             select(Member.id).where(Member.national_code == national_code)).first():
         raise BadRequest("national_code", "a member with this national code exists")
-    card = session.scalars(select(Card).where(Card.number == number)).one_or_none()
-    if card is not None and card.member_id is not None:
-        raise BadRequest("card", "this card already belongs to a member")
+    card = cards.card_to_assign(session, number, field="card")
     referrer = find_referrer(session, referrer_card_or_mobile) if referrer_card_or_mobile else None
     extra = check_profile(profile or {})
     custom = check_custom_fields(session, custom_fields or {})
@@ -71,10 +70,7 @@ def register_member(
                     custom_fields=custom, **extra)
     session.add(member)
     session.flush()
-    if card is None:
-        card = Card(number=number, issued_at=now)
-        session.add(card)
-    card.member_id, card.status = member.id, "active"
+    cards.assign(card, member.id, now)
     club = session.get(Club, 1)
     if club.welcome_credit_rials:
         ledger.post(session, member=ledger.lock_member(session, member.id),

@@ -437,3 +437,11 @@ class ImportCommitForm(FlaskForm):
 
 class ImportDiscardForm(FlaskForm):
     """Import none of the rows (the CSRF token is its only field)."""
+
+
+class CardBatchForm(FlaskForm):
+    count = DigitsIntegerField(_l("Number of cards"), [required(), NumberRange(1, 1_000)],
+                               render_kw={"dir": "ltr", "inputmode": "numeric"})
+    prefix = StrippedStringField(_l("Issuer prefix"), [required(), Length(max=6)],
+                                 render_kw={"dir": "ltr", "inputmode": "numeric"})
+    label = StrippedStringField(_l("Label"), [Optional(), Length(max=120)])

@@ -87,6 +87,9 @@ DOMAIN_MESSAGES = (
     N_('No member has this card.'),
     N_('This purchase cannot be refunded any more.'),
     N_('The service is busy; try again.'),
+    N_('No card with this number was issued; check the number'),
+    N_('This card is blocked'),
+    N_('An issuer prefix has 6 digits'),
 )
 
 # Issue 6: news, FAQ, surveys, happy calls and API tokens.

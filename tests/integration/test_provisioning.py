@@ -6,29 +6,13 @@ import subprocess
 import sys
 import threading
 
-import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from backend.extensions import db
 from backend.models import Branch, Device
 from provisioning.cli import cli
 from provisioning.verify import Watcher
-
-
-@pytest.fixture
-def api(stack):
-    """The stack's app behind a real HTTP server; the backend knows the broker's files
-    and pid, as on a single-machine install."""
-    stack.app.config["BROKER_DIR"] = str(stack.broker.config_dir)
-    (stack.broker.config_dir / "mosquitto.pid").write_text(str(stack.broker.process.pid))
-    server = make_server("127.0.0.1", 0, stack.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/api/v1"
-    server.shutdown()
-    thread.join(5)
 
 
 def simulate(config_path, *args):

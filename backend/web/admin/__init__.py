@@ -102,6 +102,7 @@ def apply_error(form, error: DomainError, field_map: dict | None = None) -> None
 
 
 from backend.web.admin import (  # noqa: E402  (views register themselves on `bp`)
+    card_batches,
     catalogue,
     dashboard,
     engagement,
@@ -113,4 +114,4 @@ from backend.web.admin import (  # noqa: E402  (views register themselves on `bp
 )
 
 __all__ = ["bp", "login_required", "permission_required", "catalogue", "dashboard", "members",
-           "engagement", "service_desk", "session_views", "settings", "staff"]
+           "engagement", "service_desk", "session_views", "settings", "staff", "card_batches"]

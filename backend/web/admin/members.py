@@ -61,6 +61,12 @@ def members_list(user):
         found = _exact_lookup(query)
         if found is not None and not found.is_gift_account:
             return redirect(url_for("admin.member_detail", member_id=found.id))
+        in_stock = member_search.card_in_stock(db.session, query) if found is None else None
+        if in_stock is not None:
+            # C3: a pre-printed card handed out at the counter starts a new member's file.
+            flash(gettext("Card %(number)s is in stock: enrol the member who gets it.",
+                          number=in_stock), "success")
+            return redirect(url_for("admin.member_new", card=in_stock))
     scope = branch_scope(user)
     tier_id = request.args.get("tier", type=int)
     branch_id = request.args.get("branch", type=int)
@@ -125,6 +131,8 @@ def _branch_choice(user, form) -> int | None:
 def member_new(user):
     form = _member_form(user)
     custom_values, custom_errors = _custom_values(None), {}
+    if request.method == "GET" and request.args.get("card"):
+        form.card_number.data = request.args["card"][:32]
     if form.validate_on_submit():
         try:
             if not form.card_number.data:

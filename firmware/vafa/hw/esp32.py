@@ -32,9 +32,11 @@ DEFAULT_KEYMAP = "123U456B789CR0EL"
 
 
 class BarcodeScanner(_Scanner):
-    def __init__(self, uart_id, tx, rx, baud=SCANNER_BAUD):
-        self._uart = UART(uart_id, baudrate=baud, tx=tx, rx=rx, rxbuf=256, timeout=0)
-        self._dec = ScanDecoder()
+    def __init__(self, uart_id, tx, rx, baud=SCANNER_BAUD, max_code=None):
+        # Setup mode reads QR codes of a few hundred bytes: a buffer to hold one whole.
+        self._uart = UART(uart_id, baudrate=baud, tx=tx, rx=rx, rxbuf=1024 if max_code else 256,
+                          timeout=0)
+        self._dec = ScanDecoder(max_code=max_code, utf8=True) if max_code else ScanDecoder()
         self._codes = []
 
     def read(self):
@@ -163,10 +165,11 @@ class Indicator(_Indicator):
         self._led.value(0)
 
 
-def build(pins):
-    """Hardware from the config's pin map."""
+def build(pins, max_code=None):
+    """Hardware from the config's pin map; ``max_code`` for setup mode's QR codes."""
     return Hardware(
-        scanner=BarcodeScanner(pins["scanner_uart"], pins["scanner_tx"], pins["scanner_rx"]),
+        scanner=BarcodeScanner(pins["scanner_uart"], pins["scanner_tx"], pins["scanner_rx"],
+                               max_code=max_code),
         keypad=MatrixKeypad(pins["keypad_rows"], pins["keypad_cols"],
                             pins.get("keymap", DEFAULT_KEYMAP)),
         display=Display(pins["i2c_scl"], pins["i2c_sda"]),

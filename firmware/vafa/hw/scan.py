@@ -5,6 +5,7 @@
 # characters, e.g. ``]E0``, ``]C0``) is stripped. Lines with non-printable bytes, empty
 # lines and over-long lines are noise and dropped, as is a partial line that stalls for
 # longer than PARTIAL_MS. The same code read again within DEBOUNCE_MS is ignored.
+# Setup mode reads a QR code's JSON: up to max_code bytes, UTF-8 allowed (a Persian SSID).
 from micropython import const
 
 MAX_CODE = const(48)
@@ -21,7 +22,9 @@ except ImportError:  # CPython
 
 
 class ScanDecoder:
-    def __init__(self, debounce_ms=DEBOUNCE_MS):
+    def __init__(self, debounce_ms=DEBOUNCE_MS, max_code=MAX_CODE, utf8=False):
+        self._max = max_code
+        self._utf8 = utf8
         self._buf = bytearray()
         self._overflow = False
         self._last_code = None
@@ -45,7 +48,7 @@ class ScanDecoder:
                         out.append(code)
                 self._buf = bytearray()
                 self._overflow = False
-            elif len(self._buf) >= MAX_CODE:
+            elif len(self._buf) >= self._max:
                 self._overflow = True
             else:
                 self._buf.append(b)
@@ -53,9 +56,12 @@ class ScanDecoder:
 
     def _accept(self, raw, now_ms):
         for c in raw:
-            if c < 32 or c > 126:
+            if c < 32 or c == 127 or (c > 126 and not self._utf8):
                 return None
-        s = raw.decode()
+        try:
+            s = raw.decode()
+        except UnicodeError:  # broken UTF-8: noise
+            return None
         if len(s) >= 3 and s[0] == "]":
             s = s[3:]
         s = s.strip()

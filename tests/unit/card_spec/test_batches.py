@@ -129,6 +129,9 @@ def test_concurrent_batches_get_disjoint_contiguous_ranges(
             thread.start()
         for thread in threads:
             thread.join(30)
+        with Session(engine) as session:
+            stocked = session.scalars(select(Card.number).where(
+                Card.batch_id.in_([batch.id for batch in results]))).all()
         engine.dispose()
     assert errors == []
     first_free = 111 if with_counter else 101
@@ -137,3 +140,25 @@ def test_concurrent_batches_get_disjoint_contiguous_ranges(
     assert ranges[0][0] == first_free
     assert ranges[1][0] == ranges[0][1] + 1  # contiguous, no overlap, no gap
     assert ranges[1][1] == first_free + 16 - 1
+    # Both batches' cards are in stock, each number once.
+    expected = {make_card_number("990001", serial) for serial in range(first_free, first_free + 16)}
+    assert sorted(stocked) == sorted(expected)
+
+
+def test_files_writes_a_recorded_batch_again_without_allocating(app, db, tmp_path):
+    factories.club(db, name="Vafa Demo Club")
+    batch = cards.create_batch(db, prefix="990003", count=2, label="reprint")
+    db.commit()
+    out = tmp_path / "again"
+    result = CliRunner().invoke(cli, ["files", "--batch", str(batch.id), "--out", str(out),
+                                      "--json"], obj={"app": app})
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert (summary["first_number"], summary["count"]) == (batch.numbers[0], 2)
+    assert (out / "cards.csv").read_text().count("reprint") == 2
+    assert db.scalars(select(CardBatch)).all() == [db.get(CardBatch, batch.id)]
+    result = CliRunner().invoke(cli, ["files", "--batch", "999", "--out", str(tmp_path / "x")],
+                                obj={"app": app})
+    assert result.exit_code == 1 and "no batch 999" in result.output
+    assert "Example: python -m card_spec files" in CliRunner().invoke(
+        cli, ["files", "--help"]).output

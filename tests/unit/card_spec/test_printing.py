@@ -71,6 +71,13 @@ def test_write_batch_writes_every_file(tmp_path):
         assert Image.open(tmp_path / "artwork" / f"{number}-back.png").size == (1011, 638)
     front = Image.open(files.front)
     assert front.size == (1011, 638)
+    # 2 mm bleed each side (24 px at 300 dpi), the content kept in place.
+    bleed = Image.open(tmp_path / "artwork" / "front-bleed.png")
+    assert bleed.size == (1011 + 2 * 24, 638 + 2 * 24)
+    assert bleed.crop((24, 24, 24 + 1011, 24 + 638)).tobytes() == front.convert("RGB").tobytes()
+    readme = (tmp_path / "README.txt").read_text(encoding="utf-8")
+    assert f"Cards: 9, numbers {numbers[0]} to {numbers[-1]}" in readme
+    assert "Code 128, code set C" in readme and "flip on the LONG edge" in readme
     pdf = files.pdf.read_bytes()
     assert pdf.startswith(b"%PDF")
     # 9 cards: two sheets of 8 slots, each a fronts page and a backs page.

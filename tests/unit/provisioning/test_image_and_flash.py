@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from esptool.bin_image import ESP32FirmwareImage, ImageSegment
 from PIL import Image
 
+import simulator  # noqa: F401  (puts the firmware on sys.path for the setup-image test)
 from provisioning import image, qr
 from provisioning.cli import cli
 from tests.unit.provisioning.test_cli import GOOD
@@ -161,7 +162,27 @@ def test_qr_code_decodes_to_the_payload(tmp_path):
 
 
 @pytest.mark.parametrize("command", sorted(cli.commands))
-def test_every_command_has_an_example(command):
+def test_every_command_has_an_example_and_json_output(command):
     result = CliRunner().invoke(cli, [command, "--help"])
     assert result.exit_code == 0
-    assert "Example: " in result.output
+    assert "Example: " in result.output and "--json" in result.output
+
+
+def test_a_setup_image_holds_no_credentials_and_starts_setup_mode(tmp_path, micropython_bin):
+    from vafa import config as vconfig
+    from vafa import enrol
+
+    out = tmp_path / "setup"
+    result = CliRunner().invoke(cli, ["image", "--setup", "--micropython", str(micropython_bin),
+                                      "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["merged"] == str(out / "setup-flash.bin")
+    mounted = image.read_littlefs((out / "vfs.littlefs").read_bytes())
+    config = json.loads(mounted["config.json"])
+    assert config == {"pins": vconfig.DEFAULT_PINS}  # the firmware's own default wiring
+    path = out / "files" / "config.json"
+    with pytest.raises(vconfig.ConfigError):
+        vconfig.load(str(path))  # no id, no secrets: main.py starts setup mode
+    assert enrol.local_pins(str(path)) == vconfig.DEFAULT_PINS
+    result = CliRunner().invoke(cli, ["image", "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "--setup" in result.output

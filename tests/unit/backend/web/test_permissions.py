@@ -63,6 +63,9 @@ TABLE = [
     ("GET", "/gift-cards", ADMIN_AND_GRANTED),
     ("POST", "/gift-cards", forms(ADMIN_AND_GRANTED)),
     ("GET", "/terminals", ADMIN_AND_GRANTED),
+    ("GET", "/card-batches", ADMIN_AND_GRANTED),
+    ("POST", "/card-batches", forms(ADMIN_AND_GRANTED)),
+    ("GET", "/card-batches/{batch}/files.zip", ADMIN_AND_GRANTED),
     ("GET", "/audit", ADMIN_AND_GRANTED),
     ("GET", "/settings", ADMIN_AND_GRANTED),
     ("POST", "/settings", forms(ADMIN_AND_GRANTED)),
@@ -144,9 +147,11 @@ def world(db):
     from backend.models import CallTask
     call, other_call = (db.scalars(select(CallTask.id).where(CallTask.purchase_id == sale.id))
                         .one() for sale in (purchase, other_sale))
+    from backend.services import cards
+    batch = cards.create_batch(db, prefix="990009", count=1)
     return {"own": own.id, "other": other.id, "purchase": purchase.id,
             "operator_id": operator.id, "request": question.id, "call": call,
-            "other_call": other_call}
+            "other_call": other_call, "batch": batch.id}
 
 
 LOGINS = {"operator": "operator", "operator_granted": "granted", "admin": "admin"}
