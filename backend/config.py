@@ -45,6 +45,12 @@ class Config:
         self.SESSION_COOKIE_SECURE = env.get("VAFA_SECURE_COOKIES", "0") == "1"
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_HTTPONLY = True
+        # Messages: the address members reach the portal at (links in SMS), Kavenegar's
+        # API host (tests point it at a local fake), the issuer prefix of the digital
+        # cards members who join online get.
+        self.PUBLIC_URL = env.get("VAFA_PUBLIC_URL", f"http://127.0.0.1:{self.WEB_PORT}")
+        self.KAVENEGAR_HOST = env.get("VAFA_KAVENEGAR_HOST", "api.kavenegar.com")
+        self.DIGITAL_CARD_PREFIX = env.get("VAFA_DIGITAL_CARD_PREFIX", "990009")
         for key, value in overrides.items():
             setattr(self, key, value)
 

@@ -158,6 +158,8 @@ class Campaign(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
     channel: Mapped[str] = mapped_column(String(8), default="sms")
+    # The language the text is written in: numbers and dates in it are shown in this one.
+    language: Mapped[str] = mapped_column(String(2), default="fa")
     body: Mapped[str] = mapped_column(Text)
     # The segment's criteria as chosen on the form (backend.notifications.campaigns).
     segment: Mapped[dict] = mapped_column(JSON, default=dict)
@@ -180,6 +182,7 @@ class Campaign(Base):
     __table_args__ = (
         CheckConstraint("channel IN ('sms', 'email')", name="channel_known"),
         CheckConstraint("status IN ('draft', 'sent')", name="status_known"),
+        CheckConstraint("language IN ('fa', 'en')", name="language_known"),
         CheckConstraint("holdout_percent BETWEEN 0 AND 50", name="holdout_percent_range"),
     )
 
