@@ -76,16 +76,21 @@ def settings(session: Session) -> MessageSettings:
     return row
 
 
-def claim(session: Session, now: datetime, limit: int = BATCH_SIZE) -> list[int]:
-    """Mark up to `limit` due messages "sending" for this process; commit; their ids."""
+def due_rows(now: datetime, limit: int):
+    """The next due messages, locked; rows another process holds are skipped (only
+    PostgreSQL has row locks; SQLite renders no FOR UPDATE and has the database lock)."""
     due = or_(
         and_(Message.status == "queued", Message.next_attempt_at <= now),
         and_(Message.status == "sending", Message.lease_until < now),
     )
-    ids = list(session.scalars(
-        select(Message.id).where(due)
-        .order_by(Message.priority, Message.next_attempt_at, Message.id)
-        .limit(limit).with_for_update(skip_locked=True)))
+    return (select(Message.id).where(due)
+            .order_by(Message.priority, Message.next_attempt_at, Message.id)
+            .limit(limit).with_for_update(skip_locked=True))
+
+
+def claim(session: Session, now: datetime, limit: int = BATCH_SIZE) -> list[int]:
+    """Mark up to `limit` due messages "sending" for this process; commit; their ids."""
+    ids = list(session.scalars(due_rows(now, limit)))
     if ids:
         session.execute(
             update(Message).where(Message.id.in_(ids))
