@@ -11,6 +11,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     from backend import cli, database, i18n, web
     from backend.extensions import babel, csrf, db, login_manager, migrate
     from backend.web import admin, api, auth, portal
+    from backend.web import notifications as messages_panel
 
     app = Flask(__name__, instance_relative_config=False)
     settings = config if config is not None else Config()
@@ -41,6 +42,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(portal.bp)
+    app.register_blueprint(messages_panel.bp)
     cli.init_app(app)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
