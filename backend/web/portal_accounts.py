@@ -6,6 +6,7 @@ cookie, never in a URL."""
 from flask import (
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -20,6 +21,7 @@ from wtforms.validators import Length
 
 from backend.errors import DomainError
 from backend.extensions import db
+from backend.i18n import format_number
 from backend.models import Member
 from backend.services import member_accounts, member_auth, verification
 from backend.web.admin import apply_error, clock, translate_error
@@ -78,8 +80,9 @@ def _show(form, error: DomainError) -> int:
 
 
 def _code_sent() -> None:
+    minutes = int(verification.CODE_TTL.total_seconds() // 60)
     flash(gettext("We sent a code by SMS. It is valid for %(minutes)s minutes.",
-                  minutes=int(verification.CODE_TTL.total_seconds() // 60)), "success")
+                  minutes=format_number(minutes, g.get("language", "fa"))), "success")
 
 
 @bp.route("/join", methods=["GET", "POST"])
