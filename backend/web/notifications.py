@@ -64,6 +64,8 @@ STATUS_NAMES = {"queued": _l("Queued"), "sending": _l("Sending"), "sent": _l("Se
                 "delivered": _l("Delivered"), "failed": _l("Failed"),
                 "cancelled": _l("Cancelled")}
 LANGUAGE_CHOICES = [("fa", "فارسی"), ("en", "English")]
+# Text inputs, not type=number: browsers refuse Persian digits in number inputs.
+DIGITS = {"type": "text", "inputmode": "numeric", "dir": "ltr"}
 
 
 class MessageSettingsForm(FlaskForm):
@@ -78,7 +80,8 @@ class MessageSettingsForm(FlaskForm):
         ("console", _l("Console (writes to a file; sends nothing)")), ("smtp", "SMTP")])
     smtp_host = StrippedStringField(_l("SMTP server"), [Optional(), Length(max=255)],
                                     render_kw={"dir": "ltr"})
-    smtp_port = DigitsIntegerField(_l("SMTP port"), [required(), NumberRange(1, 65535)])
+    smtp_port = DigitsIntegerField(_l("SMTP port"), [required(), NumberRange(1, 65535)],
+                                   render_kw=DIGITS)
     smtp_security = SelectField(_l("SMTP security"), choices=[
         ("starttls", "STARTTLS"), ("ssl", "SSL/TLS"), ("none", _l("None"))])
     smtp_username = StrippedStringField(_l("SMTP user name"), [Optional(), Length(max=255)],
@@ -88,16 +91,18 @@ class MessageSettingsForm(FlaskForm):
     email_from = StrippedStringField(_l("Sender email address"), [
         Optional(), Email(message=_l("Enter an email address.")), Length(max=254)],
         render_kw={"dir": "ltr"})
-    sms_quota = DigitsIntegerField(_l("SMS quota (parts)"), [required(),
-                                                             NumberRange(0, 10**9)])
+    sms_quota = DigitsIntegerField(_l("SMS quota (parts)"), [required(), NumberRange(0, 10**9)],
+                                   render_kw=DIGITS)
     sms_promotional_reserve = DigitsIntegerField(
-        _l("SMS parts kept for transactional messages"), [required(), NumberRange(0, 10**9)])
+        _l("SMS parts kept for transactional messages"), [required(), NumberRange(0, 10**9)],
+        render_kw=DIGITS)
     sms_part_price = AmountField(_l("Price of one SMS part"), [Optional()])
     default_language = SelectField(_l("Language of messages"), choices=LANGUAGE_CHOICES)
     expiry_reminder_days = DigitsIntegerField(_l("Remind of expiring credit (days before)"),
-                                              [required(), NumberRange(1, 60)])
+                                              [required(), NumberRange(1, 60)],
+                                              render_kw=DIGITS)
     holdout_percent = DigitsIntegerField(_l("Hold-out of new campaigns (percent)"),
-                                         [required(), NumberRange(0, 50)])
+                                         [required(), NumberRange(0, 50)], render_kw=DIGITS)
 
 
 class CampaignForm(FlaskForm):
@@ -109,16 +114,17 @@ class CampaignForm(FlaskForm):
     tier_ids = MultiCheckboxField(_l("Tiers (none: all)"), coerce=int)
     branch_id = SelectField(_l("Home branch"), coerce=int, default=0)
     visited_within_days = DigitsIntegerField(_l("Visited in the last … days"),
-                                             [Optional(), NumberRange(1, 3650)])
+                                             [Optional(), NumberRange(1, 3650)],
+                                             render_kw=DIGITS)
     absent_for_days = DigitsIntegerField(_l("Not visited for … days"),
-                                         [Optional(), NumberRange(1, 3650)])
+                                         [Optional(), NumberRange(1, 3650)], render_kw=DIGITS)
     min_spend = AmountField(_l("Spent at least"), [Optional()])
     max_spend = AmountField(_l("Spent at most"), [Optional()])
     min_purchases = DigitsIntegerField(_l("At least … purchases"),
-                                       [Optional(), NumberRange(1, 10**6)])
+                                       [Optional(), NumberRange(1, 10**6)], render_kw=DIGITS)
     birthday_month = SelectField(_l("Birthday month"), coerce=int, default=0)
     holdout_percent = DigitsIntegerField(_l("Hold-out (percent, not sent, for comparison)"),
-                                         [Optional(), NumberRange(0, 50)])
+                                         [Optional(), NumberRange(0, 50)], render_kw=DIGITS)
     offer_id = SelectField(_l("Linked offer"), coerce=int, default=0)
 
 
