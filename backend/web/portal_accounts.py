@@ -112,36 +112,45 @@ def join():
     return render_template("portal/join.html", form=form, referrer=referrer), status
 
 
-@bp.route("/join/verify", methods=["GET", "POST"])
-def join_verify():
-    pending = session.get("join")
-    if not pending:
-        return redirect(url_for("portal.join"))
-    form = CodePasswordForm()
+def _verify_step(*, purpose: str, mobile: str, form: CodeForm, complete, welcome: str,
+                 title: str, action: str, back: str, endpoint: str):
+    """The second page of each flow: the code (and a password), or "send it again".
+    `complete(form)` runs the service and returns the member to sign in."""
     status = 200
     if request.method == "POST":
         status = 400
         if request.form.get("resend"):
-            return _resend("join", pending["mobile"], "portal.join_verify")
+            return _resend(purpose, mobile, endpoint)
         if form.validate_on_submit():
             try:
-                member = member_accounts.complete_join(
-                    db.session, first_name=pending["first_name"],
-                    last_name=pending["last_name"], mobile=pending["mobile"],
-                    code=form.code.data, password=form.password.data,
-                    referrer_id=pending.get("referrer_id"), now=clock(), secret=_secret(),
-                    card_prefix=current_app.config["DIGITAL_CARD_PREFIX"])
+                member = complete(form)
             except DomainError as error:
                 db.session.rollback()
                 status = _show(form, error)
             else:
                 start_member_session(member)
-                flash(gettext("Welcome to the club! Your card is below; show it at the "
-                              "counter."), "success")
+                if welcome:
+                    flash(welcome, "success")
                 return redirect(url_for("portal.home"))
-    return render_template("portal/code_step.html", form=form, mobile=pending["mobile"],
-                           title=gettext("Confirm your mobile"),
-                           action=gettext("Join"), back=url_for("portal.join")), status
+    return render_template("portal/code_step.html", form=form, mobile=mobile, title=title,
+                           action=action, back=back), status
+
+
+@bp.route("/join/verify", methods=["GET", "POST"])
+def join_verify():
+    pending = session.get("join")
+    if not pending:
+        return redirect(url_for("portal.join"))
+    return _verify_step(
+        purpose="join", mobile=pending["mobile"], form=CodePasswordForm(),
+        complete=lambda form: member_accounts.complete_join(
+            db.session, first_name=pending["first_name"], last_name=pending["last_name"],
+            mobile=pending["mobile"], code=form.code.data, password=form.password.data,
+            referrer_id=pending.get("referrer_id"), now=clock(), secret=_secret(),
+            card_prefix=current_app.config["DIGITAL_CARD_PREFIX"]),
+        welcome=gettext("Welcome to the club! Your card is below; show it at the counter."),
+        title=gettext("Confirm your mobile"), action=gettext("Join"),
+        back=url_for("portal.join"), endpoint="portal.join_verify")
 
 
 def _resend(purpose: str, mobile: str, endpoint: str):
@@ -193,27 +202,12 @@ def code_sign_in_verify():
     mobile = session.get("code_sign_in")
     if not mobile:
         return redirect(url_for("portal.code_sign_in"))
-    form = CodeForm()
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if request.form.get("resend"):
-            return _resend("sign_in", mobile, "portal.code_sign_in_verify")
-        if form.validate_on_submit():
-            try:
-                member = member_accounts.complete_sign_in(
-                    db.session, mobile=mobile, code=form.code.data, now=clock(),
-                    secret=_secret())
-            except DomainError as error:
-                db.session.rollback()
-                status = _show(form, error)
-            else:
-                start_member_session(member)
-                return redirect(url_for("portal.home"))
-    return render_template("portal/code_step.html", form=form, mobile=mobile,
-                           title=gettext("Sign in with a code by SMS"),
-                           action=gettext("Sign in"), back=url_for("portal.code_sign_in")
-                           ), status
+    return _verify_step(
+        purpose="sign_in", mobile=mobile, form=CodeForm(),
+        complete=lambda form: member_accounts.complete_sign_in(
+            db.session, mobile=mobile, code=form.code.data, now=clock(), secret=_secret()),
+        welcome="", title=gettext("Sign in with a code by SMS"), action=gettext("Sign in"),
+        back=url_for("portal.code_sign_in"), endpoint="portal.code_sign_in_verify")
 
 
 @bp.route("/forgot", methods=["GET", "POST"])
@@ -229,25 +223,11 @@ def forgot_password_verify():
         return redirect(url_for("portal.forgot_password"))
     form = CodePasswordForm()
     form.password.label.text = gettext("New password")
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if request.form.get("resend"):
-            return _resend("reset", mobile, "portal.forgot_password_verify")
-        if form.validate_on_submit():
-            try:
-                member = member_accounts.complete_reset(
-                    db.session, mobile=mobile, code=form.code.data,
-                    password=form.password.data, now=clock(), secret=_secret())
-            except DomainError as error:
-                db.session.rollback()
-                status = _show(form, error)
-            else:
-                start_member_session(member)
-                flash(gettext("Your new password is set."), "success")
-                return redirect(url_for("portal.home"))
-    return render_template("portal/code_step.html", form=form, mobile=mobile,
-                           title=gettext("Choose a new password"),
-                           action=gettext("Save"), back=url_for("portal.forgot_password")
-                           ), status
-
+    return _verify_step(
+        purpose="reset", mobile=mobile, form=form,
+        complete=lambda form: member_accounts.complete_reset(
+            db.session, mobile=mobile, code=form.code.data, password=form.password.data,
+            now=clock(), secret=_secret()),
+        welcome=gettext("Your new password is set."), title=gettext("Choose a new password"),
+        action=gettext("Save"), back=url_for("portal.forgot_password"),
+        endpoint="portal.forgot_password_verify")

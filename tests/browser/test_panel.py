@@ -107,8 +107,8 @@ def test_admin_previews_and_sends_a_campaign_with_a_hold_out(page, live_server):
 
     with live_server.app.app_context():
         bronze_id = db.session.scalars(select(Tier.id).where(Tier.code == "bronze")).one()
-        for index in range(5):
-            members.register_member(db.session, first_name=f"عضو{index}", last_name="نمونه",
+        for index, name in enumerate(("آرش", "بهاره", "پویا", "ترانه", "ژاله")):
+            members.register_member(db.session, first_name=name, last_name="نیکپور",
                                     mobile=f"0937000{index:04d}",
                                     card_number=card_number(778000 + index),
                                     now=datetime.now(UTC))
