@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 TICK_S = 2.0
 DELIVERY_CHECK_INTERVAL = timedelta(seconds=60)
+# Daily jobs are due by the hour; looking once a minute keeps idle ticks to one short
+# transaction (on SQLite every transaction takes the write lock the purchases need).
+DAILY_CHECK_INTERVAL = timedelta(seconds=60)
 
 
 def build_providers(app: Flask, session) -> dict:
@@ -53,6 +56,7 @@ class Scheduler:
         self.provider_override = provider_override
         self.run_daily = run_daily
         self._last_delivery_check: datetime | None = None
+        self._last_daily_check: datetime | None = None
 
     def tick(self) -> TickReport:
         report = TickReport()
@@ -68,8 +72,11 @@ class Scheduler:
                         or now - self._last_delivery_check >= DELIVERY_CHECK_INTERVAL):
                     self._last_delivery_check = now
                     report.deliveries = dispatcher.check_deliveries(session, chosen, now)
-                if self.run_daily:
-                    report.daily = daily.run_due(session, self.clock())
+                now = self.clock()
+                if self.run_daily and (self._last_daily_check is None
+                                       or now - self._last_daily_check >= DAILY_CHECK_INTERVAL):
+                    self._last_daily_check = now
+                    report.daily = daily.run_due(session, now)
             except Exception:
                 session.rollback()
                 log.exception("jobs tick failed; the next tick tries again")
