@@ -11,6 +11,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     from backend import cli, database, i18n, web
     from backend.extensions import babel, csrf, db, login_manager, migrate
     from backend.web import admin, api, auth, portal
+    from backend.web import notifications as messages_panel
     from backend.web.admin import member_import
 
     app = Flask(__name__, instance_relative_config=False)
@@ -49,6 +50,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+    app.register_blueprint(messages_panel.bp)
     cli.init_app(app)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"

@@ -14,6 +14,7 @@ def init_app(app: Flask) -> None:
     for command in (seed_demo_command, mqtt_worker_command, broker_config_command, up_command,
                     nightly_command):
         app.cli.add_command(command)
+    app.cli.add_command(jobs_command)
 
 
 def _devices_dir() -> Path:
@@ -132,3 +133,49 @@ def nightly_command() -> None:
     expired = wallet.expire_credit(db.session, now)
     changes = tiers.evaluate_all(db.session, now)
     click.echo(f"expired {expired:,} rials of credit; {len(changes)} tier changes")
+
+
+@click.command("jobs")
+@click.option("--once", is_flag=True,
+              help="Run one tick (send a batch, the due daily jobs) and exit.")
+@click.option("--tick-seconds", default=2.0, show_default=True,
+              type=click.FloatRange(0.1, 60), help="Pause between ticks when idle.")
+@click.option("--run", "job_names", multiple=True,
+              help="Run these daily jobs now (if not yet run today) and exit.")
+def jobs_command(once: bool, tick_seconds: float, job_names: tuple[str, ...]) -> None:
+    """Send queued SMS and email, check deliveries and run the daily jobs (nightly
+    credit expiry and tier moves, birthdays, anniversaries, expiring credit) until
+    Ctrl-C. `make run` starts it; several may run at once on PostgreSQL.
+
+    Example: flask --app backend jobs --once
+    """
+    import signal
+    import threading
+
+    from backend.notifications import daily, jobs
+
+    app = current_app._get_current_object()
+    if job_names:
+        unknown = [name for name in job_names if name not in daily.JOBS_BY_NAME]
+        if unknown:
+            raise click.BadParameter(
+                f"no daily job {unknown[0]!r}; known: {', '.join(daily.JOBS_BY_NAME)}",
+                param_hint="--run")
+        now = jobs.app_clock(app)()
+        for name in job_names:
+            summary = daily.run_job(db.session, daily.JOBS_BY_NAME[name], now)
+            click.echo(f"{name}: {summary or 'already run today'}")
+        return
+    scheduler = jobs.Scheduler(app)
+    if once:
+        report = scheduler.tick()
+        click.echo(f"sent {report.dispatch.sent}, retried {report.dispatch.retried}, "
+                   f"failed {report.dispatch.failed}, cancelled {report.dispatch.cancelled}; "
+                   f"daily: {report.daily or 'nothing due'}")
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        scheduler.run_forever(stop, tick_s=tick_seconds)
+    except KeyboardInterrupt:
+        stop.set()

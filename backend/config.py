@@ -49,6 +49,12 @@ class Config:
         # (0: none). The audit log's address and the sign-in limit per address need the
         # client's address, not the proxy's; headers from anyone else are ignored.
         self.TRUSTED_PROXIES = int(env.get("VAFA_TRUSTED_PROXIES", "0"))
+        # Messages: the address members reach the portal at (links in SMS), Kavenegar's
+        # API host (tests point it at a local fake), the issuer prefix of the digital
+        # cards members who join online get.
+        self.PUBLIC_URL = env.get("VAFA_PUBLIC_URL", f"http://127.0.0.1:{self.WEB_PORT}")
+        self.KAVENEGAR_HOST = env.get("VAFA_KAVENEGAR_HOST", "api.kavenegar.com")
+        self.DIGITAL_CARD_PREFIX = env.get("VAFA_DIGITAL_CARD_PREFIX", "990009")
         for key, value in overrides.items():
             setattr(self, key, value)
 

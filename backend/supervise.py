@@ -112,6 +112,7 @@ def up(app: Flask, web_workers: int) -> int:
         wait_for_port(host, mqtt_port, start("mosquitto", [mosquitto, "-c", str(broker_conf)]),
                       "mosquitto")
         start("mqtt-worker", [sys.executable, "-m", "flask", "--app", "backend", "mqtt-worker"])
+        start("jobs", [sys.executable, "-m", "flask", "--app", "backend", "jobs"])
         gunicorn = start("web", [
             sys.executable, "-m", "gunicorn", "--workers", str(web_workers),
             "--bind", f"127.0.0.1:{web_port}", "--access-logfile", "-",
@@ -141,6 +142,7 @@ def print_banner(config) -> None:
         f"  Demo logins:    admin / {DEMO_LOGINS['admin']}    "
         f"operator / {DEMO_LOGINS['operator']}\n"
         f"  MQTT broker:    {config['MQTT_HOST']}:{config['MQTT_PORT']} (instance/mosquitto)\n"
+        "  Messages:       instance/outbox/sms.log (console provider; the jobs process sends)\n"
         "  Try a purchase from a second shell:\n"
         "    .venv/bin/python -m simulator --headless --device t01 "
         "--scan 9900010000000019 --amount 250000\n"

@@ -29,6 +29,15 @@ from backend.models.loyalty import (
     TierChange,
 )
 from backend.models.members import Card, Member, MemberField, MemberRequest
+from backend.models.messages import (
+    Campaign,
+    CampaignRecipient,
+    JobRun,
+    Message,
+    MessageSettings,
+    MessageTemplate,
+    VerificationCode,
+)
 from backend.models.provisioning import CardBatch, CardSerialCounter, EnrolmentToken
 
 __all__ = [
@@ -73,4 +82,12 @@ __all__ = [
     "TierChange",
     "UTCDateTime",
     "utc_now",
+    # Messages (backend/models/messages.py).
+    "Campaign",
+    "CampaignRecipient",
+    "JobRun",
+    "Message",
+    "MessageSettings",
+    "MessageTemplate",
+    "VerificationCode",
 ]

@@ -43,6 +43,8 @@ class Member(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     # N2: promotional messages respect this; transactional ones ignore it.
     promotional_opt_out: Mapped[bool] = mapped_column(default=False)
+    # N1: the language of the member's SMS and email; "" means the club's default.
+    message_language: Mapped[str] = mapped_column(String(2), default="")
     notes: Mapped[str] = mapped_column(Text, default="")
     referrer_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"), index=True)
     last_visit_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from backend import ledger
 from backend.errors import BadRequest
 from backend.models import Card, Club, Member, MemberField, Tier
+from backend.notifications import outbox
 from backend.services import cards
 from backend.validators import (
     normalize_mobile,
@@ -34,10 +35,14 @@ def register_member(
     branch_id: int | None = None,
     profile: dict | None = None,
     custom_fields: dict | None = None,
+    notify: bool = False,
+    password_hash: str | None = None,
 ) -> Member:
     """Enrol a member with a card; pay the club's welcome credit and the referrer's join
     bonus. `profile` holds the other M1 fields (PROFILE_FIELDS), `custom_fields` the
-    admin-defined ones by key. One transaction."""
+    admin-defined ones by key. `notify` queues the login details by SMS (M2);
+    `password_hash` sets the portal password chosen when joining online. One
+    transaction."""
     if not first_name.strip() or not last_name.strip():
         raise BadRequest("name", "first and last name are required")
     try:
@@ -67,7 +72,7 @@ def register_member(
                     national_code=national_code or None, birth_date=birth_date,
                     wedding_date=wedding_date, tier_id=lowest.id, home_branch_id=branch_id,
                     referrer_id=referrer.id if referrer else None, joined_at=now,
-                    custom_fields=custom, **extra)
+                    custom_fields=custom, password_hash=password_hash, **extra)
     session.add(member)
     session.flush()
     cards.assign(card, member.id, now)
@@ -78,10 +83,15 @@ def register_member(
                     movements=[ledger.Movement("credit", club.welcome_credit_rials)],
                     reason="welcome bonus", now=now)
     if referrer is not None and club.referral_join_bonus_rials:
-        ledger.post(session, member=ledger.lock_member(session, referrer.id),
+        sponsor = ledger.lock_member(session, referrer.id)
+        ledger.post(session, member=sponsor,
                     idempotency_key=f"referral-join:{member.id}", kind="referral",
                     movements=[ledger.Movement("credit", club.referral_join_bonus_rials)],
                     reason=f"member {member.id} joined", now=now)
+        outbox.credit_increase(session, sponsor, club.referral_join_bonus_rials,
+                               f"referral-join:{member.id}", now)
+    if notify:
+        outbox.welcome(session, member, number, now)
     session.commit()
     return member
 

@@ -21,6 +21,7 @@ from backend.models import (
     PurchaseItem,
     Tier,
 )
+from backend.notifications import outbox
 from backend.services import happy_calls, tiers
 
 BASIS_POINTS = 10_000
@@ -218,6 +219,7 @@ def record_purchase_locked(
     member.purchase_count += 1
     member.last_visit_at = now
     _reward_referrer(session, club, member, purchase, idempotency_key, first_purchase, now)
+    outbox.purchase_thanks(session, member, purchase, now)
     change = tiers.apply_on_purchase(session, club, member, now)
     session.flush()
     return PurchaseResult(purchase, tuple(offer.name for offer in outcome.offers), change)

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from backend import engine, ledger
 from backend.models import Club, Member, Purchase, Tier, TierChange
+from backend.notifications import outbox
 
 
 @dataclass(frozen=True)
@@ -55,11 +56,16 @@ def _apply(session, club, member, now, allow_downgrade) -> TierChangeResult | No
         return None
     target = next(row for row in rows if row.code == decision.code)
     result = TierChangeResult(member.id, member.tier.code, target.code, decision.reason)
-    session.add(TierChange(member_id=member.id, from_tier_id=member.tier_id,
-                           to_tier_id=target.id, reason=decision.reason, created_at=now))
+    change = TierChange(member_id=member.id, from_tier_id=member.tier_id,
+                        to_tier_id=target.id, reason=decision.reason, created_at=now)
+    session.add(change)
+    upgrade = target.rank > member.tier.rank
     member.tier_id = target.id
     session.flush()
     session.refresh(member, ["tier"])
+    if upgrade:
+        outbox.tier_upgrade(session, member, {"fa": target.name_fa or target.name,
+                                              "en": target.name}, change.id, now)
     return result
 
 

@@ -17,6 +17,7 @@ from backend.models import (
     LedgerEntry,
     Member,
 )
+from backend.notifications import outbox
 
 
 def _positive(name: str, value) -> int:
@@ -29,9 +30,11 @@ def top_up_locked(session: Session, *, member: Member, amount_rials: int, idempo
                   now: datetime):
     """Cash paid into the wallet (L8): credit that never expires, spendable everywhere."""
     _positive("amount", amount_rials)
-    return ledger.post(session, member=member, idempotency_key=idempotency_key, kind="topup",
-                       movements=[ledger.Movement("credit", amount_rials)],
-                       reason=f"top-up of {amount_rials:,} rials", now=now)
+    transaction = ledger.post(session, member=member, idempotency_key=idempotency_key,
+                              kind="topup", movements=[ledger.Movement("credit", amount_rials)],
+                              reason=f"top-up of {amount_rials:,} rials", now=now)
+    outbox.credit_increase(session, member, amount_rials, idempotency_key, now)
+    return transaction
 
 
 def transfer_credit(session: Session, *, from_member_id: int, to_member_id: int,
@@ -89,6 +92,7 @@ def transfer_credit(session: Session, *, from_member_id: int, to_member_id: int,
         ],
         reason=f"transfer from member {sender.id}", now=now,
     )
+    outbox.credit_increase(session, receiver, amount_rials, f"{idempotency_key}:in", now)
     transfer = CreditTransfer(from_member_id=sender.id, to_member_id=receiver.id,
                               amount_rials=amount_rials, ledger_transaction_id=outgoing.id,
                               created_at=now)
@@ -135,6 +139,7 @@ def grant_credit(session: Session, *, amount_rials: int, reason: str, now: datet
                     kind="grant", movements=[ledger.Movement("credit", amount_rials,
                                                              expires_at=expires_at)],
                     reason=grant.reason, now=now)
+        outbox.credit_increase(session, member, amount_rials, f"grant:{grant.id}:{target}", now)
     grant.member_count = len(member_ids)
     session.commit()
     return grant

@@ -28,7 +28,7 @@ from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeSerializer
 from markupsafe import Markup
 from sqlalchemy import select
-from wtforms import BooleanField, PasswordField, TextAreaField
+from wtforms import BooleanField, PasswordField, SelectField, TextAreaField
 from wtforms.validators import Length, Optional
 
 from backend.errors import DomainError
@@ -73,6 +73,8 @@ class ProfileForm(FlaskForm):
     email = StrippedStringField(_l("Email"), [Optional(), Length(max=254)],
                                 render_kw={"dir": "ltr"})
     promotional_opt_out = BooleanField(_l("No promotional messages"))
+    message_language = SelectField(_l("Messages in"), choices=[
+        ("", _l("The club's language")), ("fa", "فارسی"), ("en", "English")], default="")
     current_password = PasswordField(_l("Current password"), [Optional(), Length(max=256)])
     new_password = PasswordField(_l("New password"), [Optional(), Length(max=256)])
 
@@ -246,15 +248,6 @@ def refer(member):
                            friends=friends, referral_rials=referral_rials)
 
 
-@bp.get("/join")
-def join():
-    """Self-registration needs the SMS verification service (issue 6); until it lands,
-    the page sends people to a branch, keeping the referrer's link working."""
-    referrer_id = referrer_from_code(request.args.get("ref", "")[:100])
-    referrer = db.session.get(Member, referrer_id) if referrer_id else None
-    return render_template("portal/join.html", referrer=referrer)
-
-
 @bp.route("/requests", methods=["GET", "POST"])
 @member_required
 def requests_page(member):
@@ -302,6 +295,7 @@ def profile(member):
                     session["member_fp"] = member_auth.fingerprint(member)
                 member.email = form.email.data or ""
                 member.promotional_opt_out = form.promotional_opt_out.data
+                member.message_language = form.message_language.data or ""
                 db.session.commit()
             except DomainError as error:
                 db.session.rollback()
@@ -343,5 +337,6 @@ def service_worker():
     return response
 
 
-# News and events, surveys and the FAQ (issue 6) register on this blueprint.
-from backend.web import portal_engagement  # noqa: E402,F401
+# Views kept in their own modules, registered on this blueprint: joining, signing in
+# with an SMS code and a forgotten password (M2, P1); news, surveys and the FAQ (P2, P3).
+from backend.web import portal_accounts, portal_engagement  # noqa: E402, F401

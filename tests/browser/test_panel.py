@@ -97,3 +97,44 @@ def test_date_fields_offer_a_jalali_calendar(page, live_server):
     typed = page.input_value("#birth_date")
     # Today in the Jalali calendar: a 14xx year, whichever digits the picker writes.
     assert re.fullmatch(r"(14|۱۴)\S\S/\S\S/\S\S", typed), typed
+
+
+def test_admin_previews_and_sends_a_campaign_with_a_hold_out(page, live_server):
+    """N3 in the browser: SMS texts with Jalali samples, a campaign's preview of count
+    and SMS parts, the send, and its hold-out on the campaign's page."""
+    from backend.models import CampaignRecipient, Tier
+    from backend.notifications import campaigns
+
+    with live_server.app.app_context():
+        bronze_id = db.session.scalars(select(Tier.id).where(Tier.code == "bronze")).one()
+        for index, name in enumerate(("آرش", "بهاره", "پویا", "ترانه", "ژاله")):
+            members.register_member(db.session, first_name=name, last_name="نیکپور",
+                                    mobile=f"0937000{index:04d}",
+                                    card_number=card_number(778000 + index),
+                                    now=datetime.now(UTC))
+        eligible = len(campaigns.eligible_members(
+            db.session, campaigns.Segment(tier_ids=(bronze_id,)), "sms", datetime.now(UTC)))
+        db.session.rollback()
+    sign_in(page, live_server, "admin", "admin1234")
+    page.click("nav.side >> text=متن پیامک‌ها")
+    assert "تبریک سارا عزیز! سطح عضویت شما به نقره‌ای ارتقا یافت." in page.inner_text(
+        "#text-tier_upgrade")
+    page.click("nav.side >> text=کمپین‌های پیامکی")
+    page.click("text=کمپین تازه")
+    page.fill("#name", "هفتهٔ برنزی")
+    page.fill("#body", "{first_name} عزیز، این هفته خرید اعضای {tier} ده درصد تخفیف دارد.")
+    page.check(f"input[name=tier_ids][value='{bronze_id}']")
+    page.fill("#holdout_percent", "۲۰")
+    page.click("button[value=preview]")
+    page.wait_for_selector("#campaign-preview")
+    held = (eligible * 20 + 50) // 100
+    assert page.inner_text("#preview-eligible") == str(eligible).translate(PERSIAN)
+    assert page.inner_text("#preview-held-out") == str(held).translate(PERSIAN)
+    assert page.inner_text("#preview-parts") == "۱"  # under 70 characters: one UCS-2 part
+    screenshot(page, "messages-campaign-preview-fa")
+    page.click("#send-campaign")
+    page.wait_for_selector("#campaign-counts")
+    assert page.inner_text("#campaign-held-out") == str(held).translate(PERSIAN)
+    with live_server.app.app_context():
+        rows = db.session.scalars(select(CampaignRecipient)).all()
+        assert len(rows) == eligible and sum(row.held_out for row in rows) == held

@@ -38,3 +38,44 @@ def test_member_signs_in_on_a_phone_and_sees_every_rial(browser, live_server):
     history = page.inner_text("ul.history")
     assert "خرید ۳۰۰٬۰۰۰ ریالی" in history and "هدیهٔ خوش‌آمد" in history
     context.close()
+
+
+def test_a_visitor_joins_on_a_phone_with_the_sms_code(browser, live_server):
+    """M2 end to end: the join form, the code by SMS (the console provider's file, as a
+    developer would read it), a password, and the new member's home with the welcome
+    credit and the digital card."""
+    import json
+    from pathlib import Path
+
+    from backend.notifications import jobs
+
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                  has_touch=True, locale="fa-IR")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.goto(f"{live_server.url}/portal/sign-in")
+    page.click("text=هنوز عضو نیستید؟ عضو شوید")
+    page.fill("#first_name", "مهسا")
+    page.fill("#last_name", "کاظمی")
+    page.fill("#mobile", "۰۹۳۳ ۴۴۴ ۵۵۶۶")
+    page.click("#join-form button[type=submit]")
+    page.wait_for_selector("#code")
+    assert "۰۹۳۳۴۴۴۵۵۶۶" in page.inner_text("main")
+    screenshot(page, "portal-join-code-fa")
+    # The jobs process would send it within seconds; here one tick does.
+    jobs.Scheduler(live_server.app, run_daily=False).tick()
+    log = Path(live_server.app.config["INSTANCE_DIR"]) / "outbox" / "sms.log"
+    sent = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    [otp] = [line for line in sent if line["to"] == "09334445566"]
+    code = otp["body"].split(": ", 1)[1][:6]
+    assert code.isdigit()
+    page.fill("#code", code)
+    page.fill("#password", "mahsa-pass-1")
+    page.click("#code-form button[type=submit]")
+    page.wait_for_selector("#credit-balance")
+    assert page.inner_text("#credit-balance") == "۵۰٬۰۰۰ ریال"
+    assert "به باشگاه خوش آمدید" in page.inner_text("main")
+    assert page.locator(".qr svg").count() == 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(page, "portal-join-phone-fa")
+    context.close()

@@ -147,7 +147,7 @@ def member_new(user):
                 birth_date=form.birth_date.data, wedding_date=form.wedding_date.data,
                 referrer_card_or_mobile=form.referrer.data or None,
                 branch_id=_branch_choice(user, form), profile=_profile(form),
-                custom_fields=custom_values)
+                custom_fields=custom_values, notify=True)
         except DomainError as error:
             db.session.rollback()
             _show_member_error(form, error, custom_errors)

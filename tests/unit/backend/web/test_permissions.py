@@ -111,6 +111,23 @@ TABLE = [
                                     "admin": OK}),
     ("GET", "/account/tokens", ALL),
     ("POST", "/account/tokens", forms(ALL)),
+    # Messages (backend/web/notifications.py): settings, texts and outbox need
+    # "settings"; campaigns need "offers".
+    ("GET", "/messages/", ADMIN_AND_GRANTED),
+    ("GET", "/messages/settings", ADMIN_AND_GRANTED),
+    ("POST", "/messages/settings", forms(ADMIN_AND_GRANTED)),
+    ("GET", "/messages/texts", ADMIN_AND_GRANTED),
+    ("POST", "/messages/texts", forms(ADMIN_AND_GRANTED)),
+    ("GET", "/messages/outbox", ADMIN_AND_GRANTED),
+    ("POST", "/messages/outbox/999999/retry", {"operator": FORBIDDEN,
+                                               "operator_granted": REDIRECT,
+                                               "admin": REDIRECT}),
+    ("GET", "/messages/campaigns", ADMIN_AND_GRANTED),
+    ("GET", "/messages/campaigns/new", ADMIN_AND_GRANTED),
+    ("POST", "/messages/campaigns/new", forms(ADMIN_AND_GRANTED)),
+    ("GET", "/messages/campaigns/999999", {"operator": FORBIDDEN,
+                                           "operator_granted": NOT_FOUND,
+                                           "admin": NOT_FOUND}),
 ]
 CASES = [(method, path, role, expected.get(role, LOGIN))
          for method, path, expected in TABLE for role in ROLES]
@@ -195,3 +212,12 @@ def test_every_import_route_is_in_the_table(app):
             path = str(rule).replace("<token>", NO_UPLOAD)
             for method in rule.methods - {"HEAD", "OPTIONS"}:
                 assert (method, path) in covered, f"{method} {rule} has no row in the table"
+
+
+def test_every_messages_route_is_in_the_table(app):
+    """The same for the messages pages, which have a blueprint of their own."""
+    covered = {path.split("{")[0].split("999999")[0].rstrip("/") for _, path, _ in TABLE}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith("notifications."):
+            prefix = str(rule).split("<")[0].rstrip("/")
+            assert prefix in covered, f"{rule} has no row in the permission table"

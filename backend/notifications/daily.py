@@ -1,0 +1,221 @@
+"""Daily jobs, each run once per local (Tehran) day by whichever jobs process gets there.
+
+A job is due once the local time passes its hour (nobody wants a birthday SMS at
+midnight). `job_run` has one row per (job, day): the process that inserts it runs the
+job, the others see it; a run whose process died is retaken when its lease runs out.
+Each job is idempotent on its own as well — the nightly jobs by their ledger keys,
+the messages by their dedupe keys — so even a forced second run changes nothing more.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+import jdatetime
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backend.engine.calendar import CLUB_TIMEZONE, local
+from backend.models import CreditLot, JobRun, Member, Message, VerificationCode
+from backend.notifications import outbox
+
+log = logging.getLogger(__name__)
+
+JOB_LEASE = timedelta(minutes=30)
+# Verification codes live minutes; a day keeps enough for the rate limits' windows.
+CODE_RETENTION = timedelta(days=1)
+IN_CHUNK = 500  # ids per IN (…) list
+
+
+@dataclass(frozen=True)
+class DailyJob:
+    name: str
+    local_hour: int  # due from this hour of the local day on
+    run: Callable[[Session, datetime], str]
+
+
+def local_day(now: datetime) -> date:
+    return local(now).date()
+
+
+def end_of_local_day(now: datetime) -> datetime:
+    day = local_day(now) + timedelta(days=1)
+    return datetime.combine(day, time(0), tzinfo=CLUB_TIMEZONE)
+
+
+def is_jalali_anniversary(event: date, today: date) -> bool:
+    """Whether `today` is the Jalali anniversary of `event` (same month and day).
+
+    Esfand 30 exists in leap years only: in a common year its people are greeted on
+    Esfand 29, the year's last day; in a leap year on the 30th (and the 29th's on the
+    29th)."""
+    born = jdatetime.date.fromgregorian(date=event)
+    now = jdatetime.date.fromgregorian(date=today)
+    if (born.month, born.day) == (now.month, now.day):
+        return True
+    return (born.month, born.day) == (12, 30) and (now.month, now.day) == (12, 29) \
+        and not now.isleap()
+
+
+def _existing_keys(session: Session, keys: list[str]) -> set[str]:
+    found = set()
+    for start in range(0, len(keys), IN_CHUNK):
+        found.update(session.scalars(select(Message.dedupe_key).where(
+            Message.dedupe_key.in_(keys[start:start + IN_CHUNK]))))
+    return found
+
+
+def _greet(session: Session, now: datetime, kind: str, column) -> str:
+    today = local_day(now)
+    jalali_year = jdatetime.date.fromgregorian(date=today).year
+    rows = session.execute(
+        select(Member.id, column).where(
+            column.is_not(None), Member.is_gift_account.is_(False),
+            Member.mobile.is_not(None), Member.promotional_opt_out.is_(False))
+        .order_by(Member.id)).all()
+    chosen = [member_id for member_id, event in rows if is_jalali_anniversary(event, today)]
+    keys = {member_id: f"{kind}:{jalali_year}:{member_id}" for member_id in chosen}
+    done = _existing_keys(session, list(keys.values()))
+    queued = 0
+    for member_id in chosen:
+        if keys[member_id] in done:
+            continue
+        member = session.get(Member, member_id)
+        if outbox.enqueue(session, kind=kind, recipient=member.mobile, member=member, now=now,
+                          dedupe_key=keys[member_id], expires_at=end_of_local_day(now)):
+            queued += 1
+    session.commit()
+    return f"{queued} {kind} messages queued"
+
+
+def birthday_messages(session: Session, now: datetime) -> str:
+    """N1: greet the members whose Jalali birthday is today (promotional)."""
+    return _greet(session, now, "birthday", Member.birth_date)
+
+
+def anniversary_messages(session: Session, now: datetime) -> str:
+    """N1: greet the members whose Jalali wedding anniversary is today (promotional)."""
+    return _greet(session, now, "anniversary", Member.wedding_date)
+
+
+def credit_expiry_reminders(session: Session, now: datetime) -> str:
+    """N1: tell members what credit expires within the next `expiry_reminder_days`:
+    one message per member and local expiry day, sent once (its dedupe key)."""
+    from backend.notifications.dispatcher import settings
+
+    days = settings(session).expiry_reminder_days
+    rows = session.execute(
+        select(CreditLot.member_id, CreditLot.expires_at, CreditLot.remaining_rials)
+        .join(Member, Member.id == CreditLot.member_id)
+        .where(CreditLot.remaining_rials > 0, CreditLot.expires_at > now,
+               CreditLot.expires_at <= now + timedelta(days=days),
+               Member.mobile.is_not(None), Member.is_gift_account.is_(False))
+        .order_by(CreditLot.member_id, CreditLot.expires_at)).all()
+    expiring: dict[tuple[int, date], int] = {}
+    for member_id, expires_at, remaining in rows:
+        key = (member_id, local_day(expires_at))
+        expiring[key] = expiring.get(key, 0) + remaining
+    keys = {key: f"credit_expiring:{key[0]}:{key[1].isoformat()}" for key in expiring}
+    done = _existing_keys(session, list(keys.values()))
+    queued = 0
+    for (member_id, day), amount in expiring.items():
+        if keys[(member_id, day)] in done:
+            continue
+        member = session.get(Member, member_id)
+        outbox.enqueue(session, kind="credit_expiring", recipient=member.mobile,
+                       member=member, now=now, dedupe_key=keys[(member_id, day)],
+                       params={"amount": amount, "date": day.isoformat()})
+        queued += 1
+    session.commit()
+    return f"{queued} expiry reminders queued"
+
+
+def nightly(session: Session, now: datetime) -> str:
+    """The loyalty's nightly jobs (what `flask nightly` runs): expire credit, then move
+    members between tiers. Both idempotent; both commit."""
+    from backend.services import tiers, wallet
+
+    expired = wallet.expire_credit(session, now)
+    changes = tiers.evaluate_all(session, now)
+    return f"expired {expired} rials of credit; {len(changes)} tier changes"
+
+
+def cleanup(session: Session, now: datetime) -> str:
+    removed = session.execute(delete(VerificationCode).where(
+        VerificationCode.created_at < now - CODE_RETENTION)).rowcount
+    session.commit()
+    return f"{removed} old verification codes removed"
+
+
+DAILY_JOBS = (
+    DailyJob("nightly", 1, nightly),
+    DailyJob("cleanup", 3, cleanup),
+    DailyJob("birthdays", 9, birthday_messages),
+    DailyJob("anniversaries", 9, anniversary_messages),
+    DailyJob("credit_expiring", 10, credit_expiry_reminders),
+)
+JOBS_BY_NAME = {job.name: job for job in DAILY_JOBS}
+
+
+def claim(session: Session, name: str, day: date, now: datetime) -> JobRun | None:
+    """This process's run of `name` for `day`, or None if it is done or running
+    elsewhere. Commits the claim."""
+    row = session.scalars(select(JobRun).where(JobRun.name == name, JobRun.day == day)
+                          ).one_or_none()
+    if row is None:
+        try:
+            with session.begin_nested():
+                row = JobRun(name=name, day=day, status="running", started_at=now,
+                             lease_until=now + JOB_LEASE)
+                session.add(row)
+        except IntegrityError:
+            session.rollback()
+            return None  # another process inserted it first
+        session.commit()
+        return row
+    if row.status == "done":
+        session.rollback()
+        return None
+    taken = session.execute(
+        update(JobRun).where(JobRun.id == row.id, JobRun.status == "running",
+                             JobRun.lease_until < now)
+        .values(started_at=now, lease_until=now + JOB_LEASE)
+        .execution_options(synchronize_session=False)).rowcount
+    session.commit()
+    return session.get(JobRun, row.id, populate_existing=True) if taken == 1 else None
+
+
+def run_job(session: Session, job: DailyJob, now: datetime) -> str | None:
+    """Run `job` for today if nobody did; its summary, or None when it was not run."""
+    run = claim(session, job.name, local_day(now), now)
+    if run is None:
+        return None
+    run_id = run.id
+    summary = job.run(session, now)
+    session.execute(update(JobRun).where(JobRun.id == run_id).values(
+        status="done", finished_at=now, summary=summary[:255])
+        .execution_options(synchronize_session=False))
+    session.commit()
+    log.info("daily job %s: %s", job.name, summary)
+    return summary
+
+
+def run_due(session: Session, now: datetime) -> dict[str, str]:
+    """Every daily job whose hour has come and that has not run today."""
+    hour = local(now).hour
+    results = {}
+    for job in DAILY_JOBS:
+        if hour < job.local_hour:
+            continue
+        try:
+            summary = run_job(session, job, now)
+        except Exception:
+            session.rollback()
+            log.exception("daily job %s failed; it is tried again when its lease ends",
+                          job.name)
+            continue
+        if summary is not None:
+            results[job.name] = summary
+    return results

@@ -1,0 +1,345 @@
+"""Panel pages for messages (N1–N3): the overview and settings, the automatic messages'
+texts ("SMS texts"), campaigns, and the outbox. Settings, texts and the outbox need the
+"settings" permission; campaigns the "offers" one (offers and campaigns are one idea in
+the glossary)."""
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import HiddenField, PasswordField, SelectField, TextAreaField
+from wtforms.validators import Email, Length, NumberRange, Optional
+
+from backend.errors import DomainError
+from backend.extensions import db
+from backend.models import Branch, Campaign, Message, Offer, Tier
+from backend.notifications import admin as messages_admin
+from backend.notifications import campaigns, sms, templates
+from backend.notifications.dispatcher import settings as message_settings
+from backend.services import audit
+from backend.web.admin import (
+    apply_error,
+    clock,
+    new_request_key,
+    page_number,
+    paginate,
+    translate_error,
+)
+from backend.web.auth import client_ip, permission_required
+from backend.web.forms import (
+    AmountField,
+    DigitsIntegerField,
+    MultiCheckboxField,
+    StrippedStringField,
+    required,
+)
+
+bp = Blueprint("notifications", __name__, url_prefix="/messages")
+
+JALALI_MONTHS = [_l("Farvardin"), _l("Ordibehesht"), _l("Khordad"), _l("Tir"), _l("Mordad"),
+                 _l("Shahrivar"), _l("Mehr"), _l("Aban"), _l("Azar"), _l("Dey"),
+                 _l("Bahman"), _l("Esfand")]
+KIND_NAMES = {
+    "purchase": _l("Thank you for a purchase"),
+    "credit_increase": _l("Credit added"),
+    "tier_upgrade": _l("Tier upgrade"),
+    "credit_expiring": _l("Credit about to expire"),
+    "welcome": _l("Welcome and login details"),
+    "birthday": _l("Birthday"),
+    "anniversary": _l("Wedding anniversary"),
+    "otp": _l("Verification code"),
+}
+STATUS_NAMES = {"queued": _l("Queued"), "sending": _l("Sending"), "sent": _l("Sent"),
+                "delivered": _l("Delivered"), "failed": _l("Failed"),
+                "cancelled": _l("Cancelled")}
+LANGUAGE_CHOICES = [("fa", "فارسی"), ("en", "English")]
+# Text inputs, not type=number: browsers refuse Persian digits in number inputs.
+DIGITS = {"type": "text", "inputmode": "numeric", "dir": "ltr"}
+
+
+class MessageSettingsForm(FlaskForm):
+    sms_provider = SelectField(_l("SMS provider"), choices=[
+        ("console", _l("Console (writes to a file; sends nothing)")),
+        ("kavenegar", "Kavenegar")])
+    kavenegar_api_key = PasswordField(_l("Kavenegar API key (empty: unchanged)"),
+                                      [Optional(), Length(max=128)])
+    sms_sender = StrippedStringField(_l("Sender line number"), [Optional(), Length(max=20)],
+                                     render_kw={"dir": "ltr"})
+    email_provider = SelectField(_l("Email provider"), choices=[
+        ("console", _l("Console (writes to a file; sends nothing)")), ("smtp", "SMTP")])
+    smtp_host = StrippedStringField(_l("SMTP server"), [Optional(), Length(max=255)],
+                                    render_kw={"dir": "ltr"})
+    smtp_port = DigitsIntegerField(_l("SMTP port"), [required(), NumberRange(1, 65535)],
+                                   render_kw=DIGITS)
+    smtp_security = SelectField(_l("SMTP security"), choices=[
+        ("starttls", "STARTTLS"), ("ssl", "SSL/TLS"), ("none", _l("None"))])
+    smtp_username = StrippedStringField(_l("SMTP user name"), [Optional(), Length(max=255)],
+                                        render_kw={"dir": "ltr"})
+    smtp_password = PasswordField(_l("SMTP password (empty: unchanged)"),
+                                  [Optional(), Length(max=255)])
+    email_from = StrippedStringField(_l("Sender email address"), [
+        Optional(), Email(message=_l("Enter an email address.")), Length(max=254)],
+        render_kw={"dir": "ltr"})
+    sms_quota = DigitsIntegerField(_l("SMS quota (parts)"), [required(), NumberRange(0, 10**9)],
+                                   render_kw=DIGITS)
+    sms_promotional_reserve = DigitsIntegerField(
+        _l("SMS parts kept for transactional messages"), [required(), NumberRange(0, 10**9)],
+        render_kw=DIGITS)
+    sms_part_price = AmountField(_l("Price of one SMS part"), [Optional()])
+    default_language = SelectField(_l("Language of messages"), choices=LANGUAGE_CHOICES)
+    expiry_reminder_days = DigitsIntegerField(_l("Remind of expiring credit (days before)"),
+                                              [required(), NumberRange(1, 60)],
+                                              render_kw=DIGITS)
+    holdout_percent = DigitsIntegerField(_l("Hold-out of new campaigns (percent)"),
+                                         [required(), NumberRange(0, 50)], render_kw=DIGITS)
+
+
+class CampaignForm(FlaskForm):
+    request_key = HiddenField()
+    name = StrippedStringField(_l("Name"), [required(), Length(max=120)])
+    channel = SelectField(_l("Send by"), choices=[("sms", _l("SMS")), ("email", _l("Email"))])
+    language = SelectField(_l("Language of the text"), choices=LANGUAGE_CHOICES)
+    body = TextAreaField(_l("Text"), [required(), Length(max=1000)], render_kw={"rows": 4})
+    tier_ids = MultiCheckboxField(_l("Tiers (none: all)"), coerce=int)
+    branch_id = SelectField(_l("Home branch"), coerce=int, default=0)
+    visited_within_days = DigitsIntegerField(_l("Visited in the last … days"),
+                                             [Optional(), NumberRange(1, 3650)],
+                                             render_kw=DIGITS)
+    absent_for_days = DigitsIntegerField(_l("Not visited for … days"),
+                                         [Optional(), NumberRange(1, 3650)], render_kw=DIGITS)
+    min_spend = AmountField(_l("Spent at least"), [Optional()])
+    max_spend = AmountField(_l("Spent at most"), [Optional()])
+    min_purchases = DigitsIntegerField(_l("At least … purchases"),
+                                       [Optional(), NumberRange(1, 10**6)], render_kw=DIGITS)
+    birthday_month = SelectField(_l("Birthday month"), coerce=int, default=0)
+    holdout_percent = DigitsIntegerField(_l("Hold-out (percent, not sent, for comparison)"),
+                                         [Optional(), NumberRange(0, 50)], render_kw=DIGITS)
+    offer_id = SelectField(_l("Linked offer"), coerce=int, default=0)
+
+
+def _campaign_form() -> CampaignForm:
+    form = CampaignForm()
+    tiers = db.session.scalars(select(Tier).order_by(Tier.rank)).all()
+    form.tier_ids.choices = [(tier.id, tier.name_fa or tier.name) for tier in tiers]
+    form.branch_id.choices = [(0, _l("Any"))] + [
+        (branch.id, branch.name) for branch in db.session.scalars(
+            select(Branch).where(Branch.is_active).order_by(Branch.name))]
+    form.birthday_month.choices = [(0, _l("Any"))] + [
+        (index + 1, name) for index, name in enumerate(JALALI_MONTHS)]
+    form.offer_id.choices = [(0, _l("None"))] + [
+        (offer.id, offer.name) for offer in db.session.scalars(
+            select(Offer).where(Offer.is_active).order_by(Offer.name))]
+    if request.method == "GET":
+        form.request_key.data = new_request_key()
+        form.holdout_percent.data = message_settings(db.session).holdout_percent
+    return form
+
+
+def _segment(form: CampaignForm) -> campaigns.Segment:
+    return campaigns.Segment(
+        tier_ids=tuple(form.tier_ids.data or ()), branch_id=form.branch_id.data or None,
+        visited_within_days=form.visited_within_days.data,
+        absent_for_days=form.absent_for_days.data, min_spend_rials=form.min_spend.data,
+        max_spend_rials=form.max_spend.data, min_purchases=form.min_purchases.data,
+        birthday_month=form.birthday_month.data or None)
+
+
+def _show_error(form, error: DomainError) -> None:
+    if isinstance(error, campaigns.NotEnoughSms):
+        flash(gettext("Not enough SMS left: this campaign needs %(needed)s parts and "
+                      "%(left)s are left for promotional messages.",
+                      needed=error.needed, left=error.left), "error")
+    elif hasattr(error, "msgid"):
+        form.body.errors = [gettext(error.msgid, **error.params)]
+    else:
+        apply_error(form, error, {"segment": None})
+
+
+@bp.get("/")
+@permission_required("settings")
+def overview(user):
+    return render_template("messages/overview.html", user=user,
+                           info=messages_admin.overview(db.session, clock()),
+                           status_names=STATUS_NAMES)
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@permission_required("settings")
+def settings_page(user):
+    current = message_settings(db.session)
+    if request.method == "GET":
+        form = MessageSettingsForm(obj=current)
+        form.sms_part_price.data = current.sms_part_price_rials
+    else:
+        form = MessageSettingsForm()
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.validate_on_submit():
+            values = {name: getattr(form, name).data for name in messages_admin.SETTINGS_FIELDS
+                      if name != "sms_part_price_rials"}
+            values["sms_part_price_rials"] = form.sms_part_price.data or 0
+            for name in ("sms_sender", "smtp_host", "smtp_username", "email_from",
+                         "kavenegar_api_key", "smtp_password"):
+                values[name] = values[name] or ""
+            try:
+                audit.note(staff_user_id=user.id, ip=client_ip(), action="edit_message_settings",
+                           entity="message_settings", entity_id=1, details={"values": {
+                               key: ("(changed)" if value else "") if key in
+                               messages_admin.SECRET_FIELDS else value
+                               for key, value in values.items()}})
+                messages_admin.save_settings(db.session, values)
+            except DomainError as error:
+                db.session.rollback()
+                apply_error(form, error)
+            else:
+                flash(gettext("Saved."), "success")
+                return redirect(url_for("notifications.settings_page"))
+    return render_template("messages/settings.html", user=user, form=form,
+                           current=current), status
+
+
+@bp.route("/texts", methods=["GET", "POST"])
+@permission_required("settings")
+def texts_page(user):
+    """"SMS texts": every automatic message in both languages, switched on or off."""
+    current = message_settings(db.session)
+    texts = messages_admin.template_texts(db.session)
+    enabled = {kind for kind in templates.KINDS if kind not in (current.disabled_kinds or [])}
+    errors, status = {}, 200
+    if request.method == "POST":
+        texts = {key: request.form.get(f"text_{key[0]}_{key[1]}", "")[:2000] for key in texts}
+        enabled = {kind for kind in templates.KINDS
+                   if request.form.get(f"enabled_{kind}") or not templates.KINDS[kind].can_disable}
+        audit.note(staff_user_id=user.id, ip=client_ip(), action="edit_message_texts",
+                   entity="message_template", details={"enabled": sorted(enabled)})
+        errors = messages_admin.save_templates(db.session, texts, enabled, clock())
+        if not errors:
+            flash(gettext("Saved."), "success")
+            return redirect(url_for("notifications.texts_page"))
+        db.session.rollback()
+        status = 400
+    club_unit = g.get("currency_unit", "rial")
+    rows = []
+    for kind, spec in templates.KINDS.items():
+        samples = {}
+        for language in templates.LANGUAGES:
+            try:
+                samples[language] = templates.render(
+                    texts[(kind, language)], templates.sample_values(kind, language, club_unit))
+            except (KeyError, ValueError, IndexError):
+                samples[language] = ""
+        rows.append({
+            "kind": kind, "name": KIND_NAMES[kind], "spec": spec,
+            "placeholders": templates.allowed_placeholders(kind),
+            "texts": {language: texts[(kind, language)] for language in templates.LANGUAGES},
+            "errors": {language: gettext(errors[(kind, language)].msgid,
+                                         **errors[(kind, language)].params)
+                       for language in templates.LANGUAGES if (kind, language) in errors},
+            "samples": samples,
+            "parts": {language: sms.parts(text) for language, text in samples.items()},
+            "enabled": kind in enabled,
+        })
+    return render_template("messages/texts.html", user=user, rows=rows), status
+
+
+@bp.get("/campaigns")
+@permission_required("offers")
+def campaigns_list(user):
+    page = paginate(select(Campaign).order_by(Campaign.id.desc()),
+                    page_number(request.args.get("page")))
+    counts = {row.id: campaigns.status_counts(db.session, row.id) for row in page.rows}
+    return render_template("messages/campaigns.html", user=user, page=page, counts=counts)
+
+
+@bp.route("/campaigns/new", methods=["GET", "POST"])
+@permission_required("offers")
+def campaign_new(user):
+    form = _campaign_form()
+    result, sample, status = None, "", 200
+    if request.method == "POST":
+        status = 400
+        if form.validate_on_submit():
+            holdout = form.holdout_percent.data if form.holdout_percent.data is not None else 0
+            arguments = {"segment": _segment(form), "channel": form.channel.data,
+                         "body": form.body.data, "language": form.language.data,
+                         "holdout_percent": holdout, "offer_id": form.offer_id.data or None}
+            try:
+                if request.form.get("action") == "send":
+                    audit.note(staff_user_id=user.id, ip=client_ip(), action="send_campaign",
+                               entity="campaign", details={
+                                   "name": form.name.data,
+                                   "segment": arguments["segment"].as_json()})
+                    campaign = campaigns.send(
+                        db.session, name=form.name.data,
+                        request_key=(form.request_key.data or new_request_key())[:64],
+                        staff_user_id=user.id, now=clock(), config=_config(), **arguments)
+                    flash(gettext("The campaign is on its way."), "success")
+                    return redirect(url_for("notifications.campaign_detail",
+                                            campaign_id=campaign.id))
+                result = campaigns.preview(db.session, now=clock(), config=_config(),
+                                           **arguments)
+                sample = next(iter(result.bodies.values()), "")
+                status = 200
+            except DomainError as error:
+                db.session.rollback()
+                _show_error(form, error)
+    return render_template("messages/campaign_form.html", user=user, form=form,
+                           preview=result, sample=sample,
+                           placeholders=templates.CAMPAIGN_PLACEHOLDERS), status
+
+
+def _config() -> dict:
+    return current_app.config
+
+
+@bp.get("/campaigns/<int:campaign_id>")
+@permission_required("offers")
+def campaign_detail(user, campaign_id: int):
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None:
+        abort(404)
+    return render_template("messages/campaign.html", user=user, campaign=campaign,
+                           counts=campaigns.status_counts(db.session, campaign.id),
+                           status_names=STATUS_NAMES, months=JALALI_MONTHS,
+                           tiers={tier.id: tier for tier in db.session.scalars(select(Tier))},
+                           branches={branch.id: branch for branch in db.session.scalars(
+                               select(Branch))})
+
+
+@bp.get("/outbox")
+@permission_required("settings")
+def outbox(user):
+    status = request.args.get("status", "")
+    statement = select(Message).order_by(Message.id.desc())
+    if status in STATUS_NAMES:
+        statement = statement.where(Message.status == status)
+    page = paginate(statement, page_number(request.args.get("page")))
+    return render_template("messages/outbox.html", user=user, page=page, status=status,
+                           status_names=STATUS_NAMES, kind_names=KIND_NAMES)
+
+
+@bp.post("/outbox/<int:message_id>/retry")
+@permission_required("settings")
+def retry(user, message_id: int):
+    try:
+        audit.note(staff_user_id=user.id, ip=client_ip(), action="retry_message",
+                   entity="message", entity_id=message_id)
+        messages_admin.retry(db.session, message_id, clock())
+    except DomainError as error:
+        db.session.rollback()
+        flash(translate_error(error), "error")
+    else:
+        flash(gettext("The message is queued again."), "success")
+    return redirect(url_for("notifications.outbox", status="failed"))
