@@ -41,6 +41,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(portal.bp)
+    from backend.web.admin import reports as report_views
+    app.register_blueprint(report_views.bp)
     cli.init_app(app)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"

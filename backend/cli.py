@@ -14,6 +14,7 @@ def init_app(app: Flask) -> None:
     for command in (seed_demo_command, mqtt_worker_command, broker_config_command, up_command,
                     nightly_command):
         app.cli.add_command(command)
+    app.cli.add_command(seed_reports_command)
 
 
 def _devices_dir() -> Path:
@@ -132,3 +133,40 @@ def nightly_command() -> None:
     expired = wallet.expire_credit(db.session, now)
     changes = tiers.evaluate_all(db.session, now)
     click.echo(f"expired {expired:,} rials of credit; {len(changes)} tier changes")
+    from backend.services.reports import segments
+
+    report = segments.nightly(db.session, now)
+    click.echo(f"LRFM: {report.scores.scored} members scored; segment rules: "
+               f"{sum(run.members_changed for run in report.rules)} members moved or listed")
+
+
+@click.command("seed-reports")
+@click.option("--members", default=100_000, show_default=True, type=click.IntRange(1, 5_000_000))
+@click.option("--purchases", default=2_000_000, show_default=True,
+              type=click.IntRange(0, 100_000_000))
+@click.option("--years", default=3, show_default=True, type=click.IntRange(1, 20))
+@click.option("--seed", "rng_seed", default=1405, show_default=True, type=int,
+              help="Random seed: the same seed gives the same data.")
+def seed_reports_command(members: int, purchases: int, years: int, rng_seed: int) -> None:
+    """Generate members and purchases (with their ledger) for measuring the reports, then
+    score LRFM. See docs/reports.md for what is generated.
+
+    Example: flask --app backend seed-reports --members 100000 --purchases 2000000
+    """
+    from backend.services.reports import lrfm, seed
+
+    now = datetime.now(UTC)
+
+    def progress(done_members: int, done_purchases: int) -> None:
+        if done_members % 20_000 == 0 or done_members == members:
+            click.echo(f"{done_members:,} members, {done_purchases:,} purchases")
+
+    result = seed.seed_reports(db.session, members=members, purchases=purchases, now=now,
+                               years=years, rng_seed=rng_seed, progress=progress)
+    lrfm.recompute(db.session, now)
+    db.session.commit()
+    broken = seed.check_ledger(db.session)
+    if broken:
+        raise click.ClickException(f"{broken} members' balances differ from their ledger")
+    click.echo(f"added {result.members:,} members and {result.purchases:,} purchases in "
+               f"{result.seconds:.0f} s; ledger checked")

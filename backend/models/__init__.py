@@ -19,6 +19,12 @@ from backend.models.loyalty import (
 )
 from backend.models.members import Card, Member, MemberField, MemberRequest
 from backend.models.provisioning import CardBatch, CardSerialCounter, EnrolmentToken
+from backend.models.reports import (
+    MemberScore,
+    SegmentAudienceMember,
+    SegmentRule,
+    SegmentRuleRun,
+)
 
 __all__ = [
     "AuditLog",
@@ -40,6 +46,7 @@ __all__ = [
     "Member",
     "MemberField",
     "MemberRequest",
+    "MemberScore",
     "Offer",
     "OfferRedemption",
     "PaymentInstrument",
@@ -47,6 +54,9 @@ __all__ = [
     "Purchase",
     "PurchaseItem",
     "Refund",
+    "SegmentAudienceMember",
+    "SegmentRule",
+    "SegmentRuleRun",
     "StaffUser",
     "TerminalRequest",
     "Tier",
