@@ -1,4 +1,4 @@
-"""LRFM scores and segments (L12), recomputed nightly in one INSERT … SELECT.
+"""LRFM scores and segments (L12), recomputed nightly by INSERT … SELECT in the database.
 
 For every member with at least one purchase not refunded in full (all history up to now):
 
@@ -32,7 +32,7 @@ Segments, first rule that matches (docs/reports.md):
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Integer, and_, case, cast, func, literal, or_, select, true
+from sqlalchemy import Integer, and_, case, cast, exists, func, literal, or_, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -51,7 +51,7 @@ def _score(value, descending: bool = False):
     below = func.rank().over(order_by=order) - 1
     equal = func.count().over(partition_by=value)
     scored = func.count().over()
-    return cast(1 + (5 * (2 * below + equal)) / (2 * scored), Integer)
+    return cast(1 + (5 * (2 * below + equal)) // (2 * scored), Integer)
 
 
 def _segment(columns, days_since_first):
@@ -68,6 +68,24 @@ def _segment(columns, days_since_first):
     )
 
 
+def _upsert(session: Session, source) -> None:
+    """INSERT … SELECT … ON CONFLICT (member_id) DO UPDATE: the same statement on SQLite
+    and PostgreSQL. `previous_segment` moves only when the day changes."""
+    names = ["member_id", "computed_on", "first_purchase_at", "last_purchase_at",
+             "length_days", "recency_days", "frequency", "monetary_rials", "length_score",
+             "recency_score", "frequency_score", "monetary_score", "segment"]
+    # WHERE keeps SQLite from reading ON CONFLICT as a join constraint.
+    source = source.where(true())
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    insert = dialect.insert(MemberScore).from_select(names, source)
+    table = MemberScore.__table__
+    updated = {name: insert.excluded[name] for name in names if name != "member_id"}
+    updated["previous_segment"] = case(
+        (table.c.computed_on < insert.excluded.computed_on, table.c.segment),
+        else_=table.c.previous_segment)
+    session.execute(insert.on_conflict_do_update(index_elements=["member_id"], set_=updated))
+
+
 @dataclass(frozen=True)
 class ScoreRun:
     scored: int
@@ -75,16 +93,18 @@ class ScoreRun:
 
 
 def recompute(session: Session, now: datetime) -> ScoreRun:
-    """Score every member as of `now` and store it in `member_score` (one statement, an
-    upsert keyed by member). `previous_segment` keeps the segment of the last earlier day,
-    so running twice on one day changes nothing more. The caller commits."""
+    """Score every member as of `now` and store it in `member_score` (two upserts keyed by
+    member: buyers, then members without a purchase). `previous_segment` keeps the segment
+    of the last earlier day, so running twice on one day changes nothing more. The caller
+    commits."""
     as_of = literal(now, UTCDateTime())
     stats = (select(Purchase.member_id.label("member_id"),
                     func.min(Purchase.created_at).label("first_at"),
                     func.max(Purchase.created_at).label("last_at"),
                     func.count(Purchase.id).label("frequency"),
                     func.sum(net_sales()).label("monetary"))
-             .where(counted_purchase(), Purchase.created_at <= now)
+             .where(counted_purchase(), Purchase.created_at <= now,
+                    Purchase.member_id.not_in(select(Member.id).where(Member.is_gift_account)))
              .group_by(Purchase.member_id).subquery())
     measured = select(stats, whole_days(stats.c.last_at, stats.c.first_at).label("length_days"),
                       whole_days(as_of, stats.c.last_at).label("recency_days")).subquery()
@@ -97,28 +117,28 @@ def recompute(session: Session, now: datetime) -> ScoreRun:
     ).subquery()
     columns = {name: ranked.c[name] for name in ranked.c.keys()}
     segment = _segment(columns, ranked.c.recency_days + ranked.c.length_days)
-    source = (select(
-        Member.id.label("member_id"), literal(local_date(now)).label("computed_on"),
+    today = literal(local_date(now))
+    buyers = (select(
+        ranked.c.member_id, today.label("computed_on"),
         ranked.c.first_at.label("first_purchase_at"), ranked.c.last_at.label("last_purchase_at"),
-        ranked.c.length_days, ranked.c.recency_days,
-        func.coalesce(ranked.c.frequency, 0).label("frequency"),
-        func.coalesce(ranked.c.monetary, 0).label("monetary_rials"),
-        ranked.c.length_score, ranked.c.recency_score, ranked.c.frequency_score,
-        ranked.c.monetary_score, segment.label("segment"),
-        literal(None).label("previous_segment"))
-        .select_from(Member).outerjoin(ranked, ranked.c.member_id == Member.id)
-        # WHERE keeps SQLite from reading ON CONFLICT as a join constraint.
-        .where(Member.is_gift_account.is_(False), true()))
-    names = [column.name for column in source.selected_columns]
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    insert = dialect.insert(MemberScore).from_select(names, source)
-    table = MemberScore.__table__
-    updated = {name: insert.excluded[name] for name in names
-               if name not in ("member_id", "previous_segment")}
-    updated["previous_segment"] = case(
-        (table.c.computed_on < insert.excluded.computed_on, table.c.segment),
-        else_=table.c.previous_segment)
-    session.execute(insert.on_conflict_do_update(index_elements=["member_id"], set_=updated))
+        ranked.c.length_days, ranked.c.recency_days, ranked.c.frequency,
+        ranked.c.monetary.label("monetary_rials"), ranked.c.length_score,
+        ranked.c.recency_score, ranked.c.frequency_score, ranked.c.monetary_score,
+        segment.label("segment"))
+        .join(Member, Member.id == ranked.c.member_id)
+        .where(Member.is_gift_account.is_(False)))
+    # Members without a counted purchase: no scores. A separate statement because a LEFT
+    # JOIN onto the ranked rows makes SQLite scan them once per member.
+    null = literal(None, Integer)
+    others = (select(
+        Member.id, today, literal(None, UTCDateTime()), literal(None, UTCDateTime()), null, null,
+        literal(0, Integer), literal(0, Integer), null, null, null, null,
+        literal("no_purchase"))
+        .where(Member.is_gift_account.is_(False), ~exists(
+            select(Purchase.id).where(Purchase.member_id == Member.id, counted_purchase(),
+                                      Purchase.created_at <= now))))
+    for source in (buyers, others):
+        _upsert(session, source)
     scored = session.scalar(select(func.count()).select_from(MemberScore)
                             .where(MemberScore.frequency > 0))
     members = session.scalar(select(func.count()).select_from(MemberScore))
