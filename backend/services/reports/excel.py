@@ -66,6 +66,8 @@ def cell_value(value, kind: str, language: str, unit: str, translate: Callable[[
         return jalali(value).strftime("%Y/%m") if language == "fa" else value.strftime("%Y-%m")
     if kind == "segment":
         return translate(SEGMENT_TITLES.get(value, value))
+    if kind == "msgid":
+        return translate(value)
     return str(value)
 
 

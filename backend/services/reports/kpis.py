@@ -127,11 +127,11 @@ def table(session: Session, filters: Filters) -> Table:
              "definition": kpi.definition}
             for kpi in KPIS]
     return Table("kpis", N_("Key indicators"),
-                 [Column("kpi", N_("Indicator"), "text"),
+                 [Column("kpi", N_("Indicator"), "msgid"),
                   Column("value", N_("This period"), "auto"),
                   Column("before", N_("Period before"), "auto"),
                   Column("change", N_("Change"), "percent"),
-                  Column("definition", N_("Definition"), "text")],
+                  Column("definition", N_("Definition"), "msgid")],
                  rows, align_by="key")
 
 

@@ -83,7 +83,7 @@ def summary(session: Session, filters: Filters) -> Table:
                   Column("length", "L", "float"), Column("recency", "R", "float"),
                   Column("frequency", "F", "float"), Column("monetary", "M", "float"),
                   Column("spend", N_("Total spend"), "money"),
-                  Column("rule", N_("Rule"), "text")],
+                  Column("rule", N_("Rule"), "msgid")],
                  rows, [Chart("bar", "segment", ("members",), N_("Members"))],
                  align_by="code")
 

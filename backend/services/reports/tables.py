@@ -12,9 +12,10 @@ def N_(text: str) -> str:
 
 # Column kinds: text, int, money (int rials), percent (ratio 0…1, or None), float,
 # date (local date), datetime (aware UTC), month/week/day (a bucket's first local date),
-# segment (an LRFM segment's code, shown by its name), auto (the row's own "kind").
+# segment (an LRFM segment's code, shown by its name), msgid (English text the renderer
+# translates), auto (the row's own "kind").
 KINDS = ("text", "int", "money", "percent", "float", "date", "datetime", "month", "week", "day",
-         "segment", "auto")
+         "segment", "msgid", "auto")
 
 
 @dataclass(frozen=True)

@@ -146,6 +146,8 @@ def format_cell(value, kind: str) -> str:
         return periods.bucket_label(periods.Bucket(0, value, value), kind, language)
     if kind == "segment":
         return gettext(segments.SEGMENT_TITLES.get(value, value))
+    if kind == "msgid":
+        return gettext(value)
     return localise_digits(str(value), language)
 
 
@@ -192,6 +194,14 @@ def _choices():
             db.session.scalars(select(Tier).order_by(Tier.rank)).all())
 
 
+def read_only() -> None:
+    """End the request's transaction (which on SQLite holds the write lock from its first
+    statement) and go on in a read-only one: reports may take a second, purchases must
+    not wait for them (backend/database.py)."""
+    db.session.rollback()
+    db.session.connection(execution_options={"read_only": True})
+
+
 def _report_or_404(name: str):
     report = REPORTS.get(name)
     if report is None:
@@ -209,6 +219,7 @@ def index(user):
 @permission_required("reports")
 def show(user, name):
     report = _report_or_404(name)
+    read_only()
     choice = parse_filters(user, report)
     page = page_number(request.args.get("page"))
     tables = build(db.session, report, choice.filters, page=page)
@@ -230,6 +241,7 @@ def show(user, name):
 @permission_required("reports")
 def export(user, name):
     report = _report_or_404(name)
+    read_only()
     choice = parse_filters(user, report)
     if choice.errors:
         abort(400)
