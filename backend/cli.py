@@ -15,6 +15,7 @@ def init_app(app: Flask) -> None:
                     nightly_command):
         app.cli.add_command(command)
     app.cli.add_command(seed_reports_command)
+    app.cli.add_command(bench_reports_command)
 
 
 def _devices_dir() -> Path:
@@ -170,3 +171,17 @@ def seed_reports_command(members: int, purchases: int, years: int, rng_seed: int
         raise click.ClickException(f"{broken} members' balances differ from their ledger")
     click.echo(f"added {result.members:,} members and {result.purchases:,} purchases in "
                f"{result.seconds:.0f} s; ledger checked")
+
+
+@click.command("bench-reports")
+@click.option("--repeat", default=3, show_default=True, type=click.IntRange(1, 20))
+def bench_reports_command(repeat: int) -> None:
+    """Render every report page and print its time (best and median of --repeat runs).
+
+    Example: flask --app backend bench-reports --repeat 3
+    """
+    from backend.services.reports import bench
+
+    for timing in bench.page_timings(current_app._get_current_object(), repeat=repeat):
+        click.echo(f"{timing.best_seconds:7.3f} s  {timing.median_seconds:7.3f} s  "
+                   f"{timing.status}  {timing.path}")

@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, case, distinct, func, select
+from sqlalchemy import Integer, Select, case, distinct, exists, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from backend.models import Club, Member, Offer, OfferRedemption, Purchase, Tier
@@ -39,7 +39,6 @@ from backend.services.reports.sql import (
     as_int,
     counted_purchase,
     net_sales,
-    purchase_conditions,
     ratio,
 )
 
@@ -129,9 +128,13 @@ class OfferEffect:
 
 
 def offer_effects(session: Session, filters: Filters) -> list[OfferEffect]:
-    """Every offer redeemed in the period, measured with `measure_effect`: exposure at the
-    period's start, windows of the period's length, cost = discounts + credit + points
-    (at the club's point value) the offer gave in the period."""
+    """Every offer redeemed in the period, measured as `measure_effect` would: exposure at
+    the period's start, windows of the period's length, cost = discounts + credit + points
+    (at the club's point value) the offer gave in the period.
+
+    All offers at once, in two queries over one per-member pass of the two windows
+    (rather than two passes per offer): the treated groups, and the comparison groups —
+    members who bought in the period, in the offer's target tiers, who did not redeem."""
     period = filters.period
     club = session.get(Club, 1)
     point_value = club.point_value_rials if club is not None else 0
@@ -149,23 +152,63 @@ def offer_effects(session: Session, filters: Filters) -> list[OfferEffect]:
                                       + OfferRedemption.credit_rials
                                       + OfferRedemption.points * point_value), 0))
         .where(*in_period).group_by(OfferRedemption.offer_id)).all()
-    results = []
-    for offer_id, redemptions, cost in used:
-        offer = session.get(Offer, offer_id)
-        treated = select(OfferRedemption.member_id).where(
-            OfferRedemption.offer_id == offer_id, *in_period).distinct()
-        # Members who also came in the period (at the branch, of the tier) but did not
-        # use the offer, limited to the tiers the offer targets.
-        control = select(Purchase.member_id).where(
-            *purchase_conditions(filters), Purchase.member_id.not_in(treated)).distinct()
-        tier_codes = [code for code in offer.tier_codes.split(",") if code]
-        if tier_codes:
-            control = control.where(Purchase.member_id.in_(
-                select(Member.id).join(Tier, Tier.id == Member.tier_id)
-                .where(Tier.code.in_(tier_codes))))
-        effect = measure_effect(session, treated=treated, exposed_at=period.start,
-                                control=control, window_days=period.days,
-                                cost_rials=int(cost), branch_id=filters.branch_id)
-        results.append(OfferEffect(offer_id, offer.name, redemptions, effect))
+    if not used:
+        return []
+    window = timedelta(days=period.days)
+    exposed_at = period.start
+    after = Purchase.created_at >= exposed_at
+    conditions = [counted_purchase(), Purchase.created_at >= exposed_at - window,
+                  Purchase.created_at < exposed_at + window]
+    if filters.branch_id is not None:
+        conditions.append(Purchase.branch_id == filters.branch_id)
+    if filters.tier_id is not None:
+        conditions.append(Purchase.member_id.in_(
+            select(Member.id).where(Member.tier_id == filters.tier_id)))
+    per_member = (select(Purchase.member_id.label("member_id"),
+                         func.sum(case((after, 0), else_=net_sales())).label("before"),
+                         func.sum(case((after, net_sales()), else_=0)).label("after"),
+                         func.max(case((after, 1), else_=0)).label("came"))
+                  .where(*conditions).group_by(Purchase.member_id).cte("per_member"))
+    treated = (select(OfferRedemption.offer_id, OfferRedemption.member_id)
+               .where(*in_period).distinct().cte("treated"))
+    offers = {offer.id: offer for offer in session.scalars(
+        select(Offer).where(Offer.id.in_([offer_id for offer_id, _, _ in used])))}
+    tiers = {tier.code: tier.id for tier in session.scalars(select(Tier))}
+    pairs = [select(literal(offer_id, Integer).label("offer_id"),
+                    literal(tier_id, Integer).label("tier_id"))
+             for offer_id, offer in offers.items()
+             for tier_id in ([tiers[code] for code in offer.tier_codes.split(",")
+                              if code in tiers] if offer.tier_codes else tiers.values())]
+    eligible = (union_all(*pairs) if len(pairs) > 1 else pairs[0]).cte("eligible")
+
+    def outcome_query(select_from, offer_id, where=()):
+        return session.execute(
+            select(offer_id, func.count(),
+                   func.coalesce(func.sum(per_member.c.before), 0),
+                   func.coalesce(func.sum(per_member.c.after), 0),
+                   func.coalesce(func.sum(per_member.c.came), 0))
+            .select_from(select_from).where(*where).group_by(offer_id)).all()
+
+    treated_rows = outcome_query(
+        treated.outerjoin(per_member, per_member.c.member_id == treated.c.member_id),
+        treated.c.offer_id)
+    control_rows = outcome_query(
+        per_member.join(Member, Member.id == per_member.c.member_id)
+        .join(eligible, eligible.c.tier_id == Member.tier_id),
+        eligible.c.offer_id,
+        (per_member.c.came == 1, ~exists(select(treated.c.member_id).where(
+            treated.c.offer_id == eligible.c.offer_id,
+            treated.c.member_id == per_member.c.member_id))))
+
+    def outcomes(rows):
+        return {row[0]: GroupOutcome(int(row[1]), as_int(row[4]), as_int(row[2]),
+                                     as_int(row[3])) for row in rows}
+
+    treated_by_offer, control_by_offer = outcomes(treated_rows), outcomes(control_rows)
+    empty = GroupOutcome(0, 0, 0, 0)
+    results = [OfferEffect(offer_id, offers[offer_id].name, redemptions,
+                           Effect(treated_by_offer.get(offer_id, empty),
+                                  control_by_offer.get(offer_id, empty), int(cost)))
+               for offer_id, redemptions, cost in used]
     results.sort(key=lambda item: (-item.redemptions, item.offer_id))
     return results

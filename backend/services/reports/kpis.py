@@ -6,8 +6,8 @@ full, at the filtered branch, by a member of the filtered tier."""
 
 from dataclasses import dataclass
 
-from sqlalchemy import exists, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import Session
 
 from backend.models import Club, Member, Purchase
 from backend.services.reports import periods
@@ -64,64 +64,84 @@ KPIS = (
 )
 
 
-def _active(filters: Filters, period: periods.Period):
-    return (select(Purchase.member_id)
-            .where(*purchase_conditions(filters, period)).distinct())
-
-
 def values(session: Session, filters: Filters, period: periods.Period) -> dict:
     """Every KPI for `period` (filters' branch and tier), as raw numbers."""
-    before = periods.previous(period)
-    conditions = purchase_conditions(filters, period)
-    totals = session.execute(
-        select(func.count(Purchase.id), func.count(func.distinct(Purchase.member_id)),
-               func.coalesce(func.sum(net_sales()), 0),
-               func.coalesce(func.sum(Purchase.credit_used_rials), 0),
-               func.coalesce(func.sum(Purchase.credit_earned_rials), 0),
-               func.coalesce(func.sum(Purchase.discount_rials), 0),
-               func.coalesce(func.sum(Purchase.points_earned), 0))
-        .where(*conditions)).one()
-    purchases, active, sales = totals[0], totals[1], as_int(totals[2])
-    credit_used, credit_earned, discounts, points = (as_int(value) for value in totals[3:])
-    per_member = select(func.count(Purchase.id).label("n")).where(*conditions) \
-        .group_by(Purchase.member_id).subquery()
-    repeaters = session.scalar(select(func.count()).where(per_member.c.n >= 2))
-    earlier = _active(filters, before).subquery()
-    later = aliased(Purchase)
-    active_before = session.scalar(select(func.count()).select_from(earlier))
-    retained = session.scalar(select(func.count()).select_from(earlier).where(exists(
-        select(later.id).where(later.member_id == earlier.c.member_id,
-                               *purchase_conditions(filters, period, later)))))
-    member_filter = member_conditions(filters)
-    joined = session.scalar(select(func.count(Member.id)).where(
-        *member_filter, Member.joined_at >= period.start, Member.joined_at < period.end))
-    existing = session.scalar(select(func.count(Member.id)).where(
-        *member_filter, Member.joined_at < period.start))
+    return _values(session, filters, [period])[0]
+
+
+def _values(session: Session, filters: Filters, targets: list[periods.Period]) -> list[dict]:
+    """The KPIs of consecutive periods (each the `periods.previous` of the next), in two
+    queries: one pass over the purchases of the periods and the one before the first,
+    grouped by member — per-member flags give active, retained and repeat buyers, sums
+    give the money — and one pass over members for joins."""
+    windows = [periods.previous(targets[0]), *targets]
+    for earlier, later in zip(windows, windows[1:], strict=False):
+        assert periods.previous(later) == earlier, "periods must follow each other"
+
+    # First per member and window (the window is found once per purchase, by integer
+    # position), then per member across windows: far fewer CASEs per purchase row.
+    position = case(*[(Purchase.created_at < window.end, index)
+                      for index, window in enumerate(windows[:-1])], else_=len(windows) - 1)
+    sums = {"sales": net_sales(), "credit_used": Purchase.credit_used_rials,
+            "credit_earned": Purchase.credit_earned_rials,
+            "discounts": Purchase.discount_rials, "points": Purchase.points_earned}
+    by_window = (select(Purchase.member_id.label("member_id"), position.label("window"),
+                        func.count(Purchase.id).label("purchases"),
+                        *[func.sum(value).label(name) for name, value in sums.items()])
+                 .where(*purchase_conditions(filters, periods.Period(windows[0].first,
+                                                                     windows[-1].last)))
+                 .group_by(Purchase.member_id, position).subquery())
+    row = by_window.c
+    columns = [func.max(case((row.window == index, 1), else_=0)).label(f"active_{index}")
+               for index in range(len(windows))]
+    for index in range(1, len(windows)):
+        columns += [func.sum(case((row.window == index, row[name]), else_=0))
+                    .label(f"{name}_{index}") for name in ("purchases", *sums)]
+    per_member = select(*columns).group_by(row.member_id).subquery()
+    column = per_member.c
+    outer = []
+    for index in range(1, len(windows)):
+        outer += [func.sum(column[f"{name}_{index}"]) for name in ("purchases", "active", *sums)]
+        outer += [func.sum(case((column[f"purchases_{index}"] >= 2, 1), else_=0)),
+                  func.sum(column[f"active_{index - 1}"]),
+                  func.sum(column[f"active_{index - 1}"] * column[f"active_{index}"])]
+    totals = [as_int(value) for value in session.execute(select(*outer)).one()]
     club = session.get(Club, 1)
     point_value = club.point_value_rials if club is not None else 0
-    reward_cost = discounts + credit_earned + points * point_value
-    retention = ratio(retained, active_before)
-    return {
-        "active_members": active,
-        "retention_rate": retention,
-        "churn_rate": None if retention is None else 1 - retention,
-        "new_members": joined,
-        "member_growth": ratio(joined, existing),
-        "purchase_frequency": ratio(purchases, active),
-        "average_order": None if not purchases else sales // purchases,
-        "redemption_rate": ratio(credit_used, credit_earned),
-        "repeat_rate": ratio(repeaters, active),
-        "sales": sales,
-        "reward_cost": reward_cost,
-        "reward_cost_share": ratio(reward_cost, sales),
-    }
+    results = []
+    for index, period in enumerate(targets):
+        (purchases, active, sales, credit_used, credit_earned, discounts, points, repeaters,
+         active_before, retained) = totals[index * 10:(index + 1) * 10]
+        # No condition on joined_at: one sequential pass over members beats an index
+        # range that covers nearly all of them.
+        joined, existing = (int(value) for value in session.execute(select(
+            func.coalesce(func.sum(case((and_(Member.joined_at >= period.start,
+                                              Member.joined_at < period.end), 1), else_=0)), 0),
+            func.coalesce(func.sum(case((Member.joined_at < period.start, 1), else_=0)), 0))
+            .where(*member_conditions(filters))).one())
+        reward_cost = discounts + credit_earned + points * point_value
+        retention = ratio(retained, active_before)
+        results.append({
+            "active_members": active,
+            "retention_rate": retention,
+            "churn_rate": None if retention is None else 1 - retention,
+            "new_members": joined,
+            "member_growth": ratio(joined, existing),
+            "purchase_frequency": ratio(purchases, active),
+            "average_order": None if not purchases else sales // purchases,
+            "redemption_rate": ratio(credit_used, credit_earned),
+            "repeat_rate": ratio(repeaters, active),
+            "sales": sales,
+            "reward_cost": reward_cost,
+            "reward_cost_share": ratio(reward_cost, sales),
+        })
+    return results
 
 
 def table(session: Session, filters: Filters) -> Table:
     """The KPIs of the period next to the period before, with the change."""
-    now = values(session, filters, filters.period)
-    before_period = periods.previous(filters.period)
-    before = values(session, filters, before_period)
+    before, now = _values(session, filters, [periods.previous(filters.period),
+                                             filters.period])
     rows = [{"key": kpi.key, "kpi": kpi.title, "kind": kpi.kind, "value": now[kpi.key],
              "before": before[kpi.key], "change": change(now[kpi.key], before[kpi.key]),
              "definition": kpi.definition}

@@ -44,3 +44,12 @@ def test_nightly_scores_members(runner, db):
     result = runner.invoke(args=["nightly"])
     assert result.exit_code == 0, result.output
     assert "LRFM:" in result.output
+
+
+def test_bench_reports_renders_every_page(runner, db):
+    runner.invoke(args=["seed-reports", "--members", "10", "--purchases", "50"])
+    result = runner.invoke(args=["bench-reports", "--repeat", "1"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert any(line.endswith("/reports/kpis") for line in lines)
+    assert all("  200  /reports/" in line for line in lines), result.output
