@@ -195,40 +195,49 @@ def purchases(session: Session, filters: Filters, page: int = 1,
          Column("paid", N_("Amount paid"), "money"), Column("points", N_("Points earned")),
          Column("credit_earned", N_("Credit issued"), "money"),
          Column("refunded", N_("Refunded"), "money")],
-        rows, total_rows=_count(session, statement))
+        rows, total_rows=session.scalar(select(func.count(Purchase.id)).where(*conditions)))
 
 
 def transactions(session: Session, filters: Filters, page: int = 1,
                  limit: int | None = PAGE_SIZE) -> Table:
     """The ledger's transactions in the period with what each did to credit and points.
-    Branch filters members by home branch (a top-up or grant has no branch)."""
+    Branch filters members by home branch (a top-up or grant has no branch).
+
+    The page is chosen on `ledger_transaction` alone (its time index), and only that
+    page's entries are summed."""
+    conditions = [LedgerTransaction.created_at >= filters.period.start,
+                  LedgerTransaction.created_at < filters.period.end]
+    member_filter = member_conditions(filters)[1:]  # gift accounts' movements are shown
+    if member_filter:
+        conditions.append(LedgerTransaction.member_id.in_(
+            select(Member.id).where(*member_filter)))
+    chosen = (select(LedgerTransaction.id).where(*conditions)
+              .order_by(LedgerTransaction.created_at.desc(), LedgerTransaction.id.desc()))
+    page_ids = _page(chosen, page, limit).subquery()
     moved = (select(LedgerEntry.transaction_id.label("transaction_id"),
                     func.sum(case((LedgerEntry.account == "credit", LedgerEntry.amount),
                                   else_=0)).label("credit"),
                     func.sum(case((LedgerEntry.account == "points", LedgerEntry.amount),
                                   else_=0)).label("points"))
-             .where(LedgerEntry.created_at >= filters.period.start,
-                    LedgerEntry.created_at < filters.period.end)
+             .where(LedgerEntry.transaction_id.in_(select(page_ids.c.id)))
              .group_by(LedgerEntry.transaction_id).subquery())
-    member_filter = member_conditions(filters)[1:]  # gift accounts' movements are shown
     statement = (select(LedgerTransaction, Member.first_name, Member.last_name,
                         moved.c.credit, moved.c.points)
-                 .join(moved, moved.c.transaction_id == LedgerTransaction.id)
+                 .join(page_ids, page_ids.c.id == LedgerTransaction.id)
                  .join(Member, Member.id == LedgerTransaction.member_id)
-                 .where(*member_filter)
+                 .outerjoin(moved, moved.c.transaction_id == LedgerTransaction.id)
                  .order_by(LedgerTransaction.created_at.desc(), LedgerTransaction.id.desc()))
     rows = [{"transaction_id": tx.id, "at": tx.created_at, "name": f"{first} {last}",
              "kind": tx.kind, "reason": tx.reason, "credit": as_int(credit),
              "points": as_int(points)}
-            for tx, first, last, credit, points in session.execute(
-                _page(statement, page, limit))]
+            for tx, first, last, credit, points in session.execute(statement)]
     return Table(
         "transactions", N_("Transaction detail"),
         [Column("transaction_id", N_("Number")), Column("at", N_("When"), "datetime"),
          Column("name", N_("Member"), "text"), Column("kind", N_("Kind"), "text"),
          Column("reason", N_("Reason"), "text"), Column("credit", N_("Credit"), "money"),
          Column("points", N_("Points"))],
-        rows, total_rows=_count(session, statement))
+        rows, total_rows=session.scalar(select(func.count()).where(*conditions)))
 
 
 LOYAL_SEGMENTS = ("champions", "loyal")

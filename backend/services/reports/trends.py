@@ -3,7 +3,7 @@ distributions of visit frequency, gaps between visits and amounts paid; join coh
 
 Each function runs a handful of GROUP BY queries and returns a `Table`."""
 
-from sqlalchemy import Integer, and_, case, cast, func, select
+from sqlalchemy import Integer, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from backend.models import Member, Purchase, PurchaseItem
@@ -159,16 +159,17 @@ def cohorts(session: Session, filters: Filters) -> Table:
     purchase_filter = [counted_purchase()]
     if filters.branch_id is not None:
         purchase_filter.append(Purchase.branch_id == filters.branch_id)
+    # Distinct (member, month) pairs first — one range scan of the period's purchases —
+    # then each pair's member and joining month.
+    pairs = (select(Purchase.member_id.label("member_id"), bought.c.i.label("month"))
+             .select_from(bought).join(Purchase, in_bucket(Purchase.created_at, bought))
+             .where(*purchase_filter).group_by(Purchase.member_id, bought.c.i).subquery())
     active = session.execute(
-        select(joined_bucket.c.i.label("cohort"), bought.c.i.label("month"),
-               func.count(func.distinct(Member.id)))
-        .select_from(joined_bucket)
-        .join(Member, in_bucket(Member.joined_at, joined_bucket))
-        .join(Purchase, Purchase.member_id == Member.id)
-        .join(bought, and_(in_bucket(Purchase.created_at, bought),
-                           bought.c.i >= joined_bucket.c.i))
-        .where(*member_filter, *purchase_filter)
-        .group_by(joined_bucket.c.i, bought.c.i)).all()
+        select(joined_bucket.c.i.label("cohort"), pairs.c.month, func.count())
+        .select_from(pairs).join(Member, Member.id == pairs.c.member_id)
+        .join(joined_bucket, in_bucket(Member.joined_at, joined_bucket))
+        .where(*member_filter, pairs.c.month >= joined_bucket.c.i)
+        .group_by(joined_bucket.c.i, pairs.c.month)).all()
     shares = {(cohort, month - cohort): count for cohort, month, count in active}
     offsets = len(months)
     rows = []
