@@ -163,9 +163,19 @@ def seed_reports(session: Session, *, members: int, purchases: int, now: datetim
     ids = {model: _next_id(session, model) for model in
            (Member, Card, Purchase, LedgerTransaction, LedgerEntry, CreditLot,
             OfferRedemption, PurchaseItem)}
-    # Purchases per member: long-tailed weights; one member in ten never buys.
-    weights = [0.0 if rng.random() < 0.1 else rng.lognormvariate(0, 1.1)
-               for _ in range(members)]
+    # Each member's life in the club: joining (more join later: the club grows), and the
+    # last day they come (a third stop at some point; the rest are still coming).
+    lives = []
+    for _ in range(members):
+        joined = min(now - context.span * (1 - math.sqrt(rng.random())),
+                     now - timedelta(hours=1))
+        last_day = now if rng.random() > 0.35 else joined + (now - joined) * rng.random()
+        lives.append((joined, last_day))
+    # Purchases per member: a long-tailed rate times the days they come; one member in
+    # ten never buys.
+    weights = [0.0 if rng.random() < 0.1 else
+               rng.lognormvariate(0, 1.0) * max(1.0, (last_day - joined).total_seconds() / 86400)
+               for joined, last_day in lives]
     scale = purchases / (sum(weights) or 1)
     counts = [int(weight * scale) for weight in weights]
     for index in rng.sample(range(members), min(members, purchases - sum(counts))):
@@ -176,7 +186,7 @@ def seed_reports(session: Session, *, members: int, purchases: int, now: datetim
     for chunk_start in range(0, members, MEMBERS_PER_CHUNK):
         rows = {name: [] for name in _ORDER}
         for offset in range(chunk_start, min(members, chunk_start + MEMBERS_PER_CHUNK)):
-            _member(rng, rows, planned, ids, offset, counts[offset], context)
+            _member(rng, rows, planned, ids, offset, counts[offset], lives[offset], context)
         _flush(writer, rows)
         if progress:
             progress(min(members, chunk_start + MEMBERS_PER_CHUNK), 0)
@@ -215,18 +225,14 @@ def _shop_time(rng: random.Random, start: datetime, end: datetime) -> datetime:
     return max(start, min(end, local.astimezone(UTC)))
 
 
-def _member(rng, rows, planned, ids, offset, count, context: _Context) -> None:
+def _member(rng, rows, planned, ids, offset, count, life, context: _Context) -> None:
     """One member's row and card, and their purchases priced into `planned`."""
     now, tiers = context.now, context.tiers
     member_id, card_id = ids[Member], ids[Card]
     ids[Member] += 1
     ids[Card] += 1
-    # More members join later (the club grows): density rising towards `now`.
-    joined = now - context.span * (1 - math.sqrt(rng.random()))
-    joined = min(joined, now - timedelta(hours=1))
+    joined, last_day = life
     home = context.branch_ids[offset % len(context.branch_ids)]
-    # A third stop coming at some point; the rest are still active.
-    last_day = now if rng.random() > 0.35 else joined + (now - joined) * rng.random()
     moments = sorted(_shop_time(rng, joined, last_day) for _ in range(count))
     amounts = [max(20_000, int(rng.lognormvariate(14.0, 0.9)) // 1000 * 1000)
                for _ in range(count)]
