@@ -18,13 +18,11 @@ GRANULARITIES = ("day", "week", "month")
 MAX_BUCKETS = 400
 
 
-@dataclass(frozen=True)
-class Period:
-    first: date  # local (Tehran) date, included
-    last: date   # local date, included
+class _LocalDays:
+    """Local dates `first` … `last` (included) as the UTC instants the database sees."""
 
-    def __post_init__(self):
-        assert self.first <= self.last, (self.first, self.last)
+    first: date
+    last: date
 
     @property
     def days(self) -> int:
@@ -36,23 +34,24 @@ class Period:
 
     @property
     def end(self) -> datetime:
-        """The instant after the period: midnight that starts the day after `last`."""
+        """The instant after: the midnight that starts the day after `last`."""
         return local_midnight_utc(self.last + timedelta(days=1))
 
 
 @dataclass(frozen=True)
-class Bucket:
+class Period(_LocalDays):
+    first: date  # local (Tehran) date, included
+    last: date   # local date, included
+
+    def __post_init__(self):
+        assert self.first <= self.last, (self.first, self.last)
+
+
+@dataclass(frozen=True)
+class Bucket(_LocalDays):
     index: int
     first: date
     last: date
-
-    @property
-    def start(self) -> datetime:
-        return local_midnight_utc(self.first)
-
-    @property
-    def end(self) -> datetime:
-        return local_midnight_utc(self.last + timedelta(days=1))
 
 
 def local_midnight_utc(day: date) -> datetime:
