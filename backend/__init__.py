@@ -51,6 +51,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     app.register_blueprint(messages_panel.bp)
+    from backend.web.admin import reports as report_views
+    app.register_blueprint(report_views.bp)
     cli.init_app(app)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"

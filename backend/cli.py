@@ -15,6 +15,8 @@ def init_app(app: Flask) -> None:
                     nightly_command):
         app.cli.add_command(command)
     app.cli.add_command(jobs_command)
+    app.cli.add_command(seed_reports_command)
+    app.cli.add_command(bench_reports_command)
 
 
 def _devices_dir() -> Path:
@@ -121,18 +123,62 @@ def up_command(web_workers: int) -> None:
 
 @click.command("nightly")
 def nightly_command() -> None:
-    """Run the nightly jobs once: expire credit, then move members between tiers.
+    """Run the nightly jobs once: expire credit, move members between tiers, score LRFM
+    and run the segment rules (the jobs process runs them every night by itself).
 
-    Both are idempotent, so running twice in a night changes nothing more.
+    All are idempotent, so running twice in a night changes nothing more.
 
     Example: flask --app backend nightly
     """
-    from backend.services import tiers, wallet
+    from backend.notifications import daily
+
+    click.echo(daily.nightly(db.session, datetime.now(UTC)))
+
+
+@click.command("seed-reports")
+@click.option("--members", default=100_000, show_default=True, type=click.IntRange(1, 5_000_000))
+@click.option("--purchases", default=2_000_000, show_default=True,
+              type=click.IntRange(0, 100_000_000))
+@click.option("--years", default=3, show_default=True, type=click.IntRange(1, 20))
+@click.option("--seed", "rng_seed", default=1405, show_default=True, type=int,
+              help="Random seed: the same seed gives the same data.")
+def seed_reports_command(members: int, purchases: int, years: int, rng_seed: int) -> None:
+    """Generate members and purchases (with their ledger) for measuring the reports, then
+    score LRFM. See docs/reports.md for what is generated.
+
+    Example: flask --app backend seed-reports --members 100000 --purchases 2000000
+    """
+    from backend.services.reports import lrfm, seed
 
     now = datetime.now(UTC)
-    expired = wallet.expire_credit(db.session, now)
-    changes = tiers.evaluate_all(db.session, now)
-    click.echo(f"expired {expired:,} rials of credit; {len(changes)} tier changes")
+
+    def progress(done_members: int, done_purchases: int) -> None:
+        if done_members % 20_000 == 0 or done_members == members:
+            click.echo(f"{done_members:,} members, {done_purchases:,} purchases")
+
+    result = seed.seed_reports(db.session, members=members, purchases=purchases, now=now,
+                               years=years, rng_seed=rng_seed, progress=progress)
+    lrfm.recompute(db.session, now)
+    db.session.commit()
+    broken = seed.check_ledger(db.session)
+    if broken:
+        raise click.ClickException(f"{broken} members' balances differ from their ledger")
+    click.echo(f"added {result.members:,} members and {result.purchases:,} purchases in "
+               f"{result.seconds:.0f} s; ledger checked")
+
+
+@click.command("bench-reports")
+@click.option("--repeat", default=3, show_default=True, type=click.IntRange(1, 20))
+def bench_reports_command(repeat: int) -> None:
+    """Render every report page and print its time (best and median of --repeat runs).
+
+    Example: flask --app backend bench-reports --repeat 3
+    """
+    from backend.services.reports import bench
+
+    for timing in bench.page_timings(current_app._get_current_object(), repeat=repeat):
+        click.echo(f"{timing.best_seconds:7.3f} s  {timing.median_seconds:7.3f} s  "
+                   f"{timing.status}  {timing.path}")
 
 
 @click.command("jobs")

@@ -39,6 +39,12 @@ from backend.models.messages import (
     VerificationCode,
 )
 from backend.models.provisioning import CardBatch, CardSerialCounter, EnrolmentToken
+from backend.models.reports import (
+    MemberScore,
+    SegmentAudienceMember,
+    SegmentRule,
+    SegmentRuleRun,
+)
 
 __all__ = [
     "ApiToken",
@@ -69,6 +75,7 @@ __all__ = [
     "MemberField",
     "MemberImport",
     "MemberRequest",
+    "MemberScore",
     "Offer",
     "OfferRedemption",
     "PaymentInstrument",
@@ -76,6 +83,9 @@ __all__ = [
     "Purchase",
     "PurchaseItem",
     "Refund",
+    "SegmentAudienceMember",
+    "SegmentRule",
+    "SegmentRuleRun",
     "StaffUser",
     "TerminalRequest",
     "Tier",

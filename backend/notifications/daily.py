@@ -133,13 +133,19 @@ def credit_expiry_reminders(session: Session, now: datetime) -> str:
 
 
 def nightly(session: Session, now: datetime) -> str:
-    """The loyalty's nightly jobs (what `flask nightly` runs): expire credit, then move
-    members between tiers. Both idempotent; both commit."""
+    """The loyalty's nightly jobs (what `flask nightly` runs): expire credit, move members
+    between tiers, then score LRFM and run the segment rules. Each is idempotent and
+    commits."""
     from backend.services import tiers, wallet
+    from backend.services.reports import segments
 
     expired = wallet.expire_credit(session, now)
     changes = tiers.evaluate_all(session, now)
-    return f"expired {expired} rials of credit; {len(changes)} tier changes"
+    report = segments.nightly(session, now)
+    moved = sum(run.members_changed for run in report.rules)
+    return (f"expired {expired:,} rials of credit; {len(changes)} tier changes; "
+            f"LRFM: {report.scores.scored} members scored; segment rules: {moved} members "
+            f"moved or listed")
 
 
 def cleanup(session: Session, now: datetime) -> str:

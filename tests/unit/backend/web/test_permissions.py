@@ -8,7 +8,10 @@ refused user gets 403 before anything is read; an anonymous visitor is sent to s
 import pytest
 
 from backend.services.permissions import PERMISSIONS
+from backend.services.reports import REPORTS
 from tests import factories
+
+REPORT_NAMES = sorted(REPORTS)
 
 ROLES = ("anonymous", "operator", "operator_granted", "admin")
 OK, FORM, REDIRECT, LOGIN, FORBIDDEN, NOT_FOUND = 200, 400, 302, "login", 403, 404
@@ -128,6 +131,18 @@ TABLE = [
     ("GET", "/messages/campaigns/999999", {"operator": FORBIDDEN,
                                            "operator_granted": NOT_FOUND,
                                            "admin": NOT_FOUND}),
+    # Reports (issue 7): every report page and its Excel export; segment rules move
+    # members between tiers, so they need "offers".
+    ("GET", "/reports/", ADMIN_AND_GRANTED),
+    *[("GET", f"/reports/{name}", ADMIN_AND_GRANTED) for name in REPORT_NAMES],
+    *[("GET", f"/reports/{name}/excel", ADMIN_AND_GRANTED) for name in REPORT_NAMES],
+    ("GET", "/reports/no-such-report", {"operator": FORBIDDEN, "operator_granted": NOT_FOUND,
+                                        "admin": NOT_FOUND}),
+    ("GET", "/reports/segment-rules", ADMIN_AND_GRANTED),
+    ("POST", "/reports/segment-rules", forms(ADMIN_AND_GRANTED)),
+    ("POST", "/reports/segment-rules/0/active", {"operator": FORBIDDEN,
+                                                 "operator_granted": NOT_FOUND,
+                                                 "admin": NOT_FOUND}),
 ]
 CASES = [(method, path, role, expected.get(role, LOGIN))
          for method, path, expected in TABLE for role in ROLES]
@@ -221,3 +236,12 @@ def test_every_messages_route_is_in_the_table(app):
         if rule.endpoint.startswith("notifications."):
             prefix = str(rule).split("<")[0].rstrip("/")
             assert prefix in covered, f"{rule} has no row in the permission table"
+
+
+def test_every_report_route_is_in_the_table(app):
+    covered = {path.split("{")[0].rstrip("/") for _, path, _ in TABLE}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith("reports."):
+            prefix = str(rule).split("<")[0].rstrip("/")
+            assert prefix in covered or any(path.startswith(prefix + "/") for path in covered), \
+                f"{rule} has no row in the permission table"
