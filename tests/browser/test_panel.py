@@ -110,7 +110,7 @@ def test_admin_previews_and_sends_a_campaign_with_a_hold_out(page, live_server):
         for index, name in enumerate(("آرش", "بهاره", "پویا", "ترانه", "ژاله")):
             members.register_member(db.session, first_name=name, last_name="نیکپور",
                                     mobile=f"0937000{index:04d}",
-                                    card_number=card_number(778000 + index),
+                                    card_number=card_number(779000 + index),
                                     now=datetime.now(UTC))
         eligible = len(campaigns.eligible_members(
             db.session, campaigns.Segment(tier_ids=(bronze_id,)), "sms", datetime.now(UTC)))
