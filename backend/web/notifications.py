@@ -18,7 +18,7 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import HiddenField, PasswordField, SelectField, TextAreaField
+from wtforms import HiddenField, PasswordField, SelectChoice, SelectField, TextAreaField
 from wtforms.validators import Email, Length, NumberRange, Optional
 
 from backend.errors import DomainError
@@ -63,27 +63,29 @@ KIND_NAMES = {
 STATUS_NAMES = {"queued": _l("Queued"), "sending": _l("Sending"), "sent": _l("Sent"),
                 "delivered": _l("Delivered"), "failed": _l("Failed"),
                 "cancelled": _l("Cancelled")}
-LANGUAGE_CHOICES = [("fa", "فارسی"), ("en", "English")]
+LANGUAGE_CHOICES = [SelectChoice("fa", "فارسی"), SelectChoice("en", "English")]
 # Text inputs, not type=number: browsers refuse Persian digits in number inputs.
 DIGITS = {"type": "text", "inputmode": "numeric", "dir": "ltr"}
 
 
 class MessageSettingsForm(FlaskForm):
     sms_provider = SelectField(_l("SMS provider"), choices=[
-        ("console", _l("Console (writes to a file; sends nothing)")),
-        ("kavenegar", "Kavenegar")])
+        SelectChoice("console", _l("Console (writes to a file; sends nothing)")),
+        SelectChoice("kavenegar", "Kavenegar")])
     kavenegar_api_key = PasswordField(_l("Kavenegar API key (empty: unchanged)"),
                                       [Optional(), Length(max=128)])
     sms_sender = StrippedStringField(_l("Sender line number"), [Optional(), Length(max=20)],
                                      render_kw={"dir": "ltr"})
     email_provider = SelectField(_l("Email provider"), choices=[
-        ("console", _l("Console (writes to a file; sends nothing)")), ("smtp", "SMTP")])
+        SelectChoice("console", _l("Console (writes to a file; sends nothing)")),
+        SelectChoice("smtp", "SMTP")])
     smtp_host = StrippedStringField(_l("SMTP server"), [Optional(), Length(max=255)],
                                     render_kw={"dir": "ltr"})
     smtp_port = DigitsIntegerField(_l("SMTP port"), [required(), NumberRange(1, 65535)],
                                    render_kw=DIGITS)
     smtp_security = SelectField(_l("SMTP security"), choices=[
-        ("starttls", "STARTTLS"), ("ssl", "SSL/TLS"), ("none", _l("None"))])
+        SelectChoice("starttls", "STARTTLS"), SelectChoice("ssl", "SSL/TLS"),
+        SelectChoice("none", _l("None"))])
     smtp_username = StrippedStringField(_l("SMTP user name"), [Optional(), Length(max=255)],
                                         render_kw={"dir": "ltr"})
     smtp_password = PasswordField(_l("SMTP password (empty: unchanged)"),
@@ -108,7 +110,8 @@ class MessageSettingsForm(FlaskForm):
 class CampaignForm(FlaskForm):
     request_key = HiddenField()
     name = StrippedStringField(_l("Name"), [required(), Length(max=120)])
-    channel = SelectField(_l("Send by"), choices=[("sms", _l("SMS")), ("email", _l("Email"))])
+    channel = SelectField(_l("Send by"), choices=[SelectChoice("sms", _l("SMS")),
+                                                  SelectChoice("email", _l("Email"))])
     language = SelectField(_l("Language of the text"), choices=LANGUAGE_CHOICES)
     body = TextAreaField(_l("Text"), [required(), Length(max=1000)], render_kw={"rows": 4})
     tier_ids = MultiCheckboxField(_l("Tiers (none: all)"), coerce=int)
@@ -131,14 +134,14 @@ class CampaignForm(FlaskForm):
 def _campaign_form() -> CampaignForm:
     form = CampaignForm()
     tiers = db.session.scalars(select(Tier).order_by(Tier.rank)).all()
-    form.tier_ids.choices = [(tier.id, tier.name_fa or tier.name) for tier in tiers]
-    form.branch_id.choices = [(0, _l("Any"))] + [
-        (branch.id, branch.name) for branch in db.session.scalars(
+    form.tier_ids.choices = [SelectChoice(tier.id, tier.name_fa or tier.name) for tier in tiers]
+    form.branch_id.choices = [SelectChoice(0, _l("Any"))] + [
+        SelectChoice(branch.id, branch.name) for branch in db.session.scalars(
             select(Branch).where(Branch.is_active).order_by(Branch.name))]
-    form.birthday_month.choices = [(0, _l("Any"))] + [
-        (index + 1, name) for index, name in enumerate(JALALI_MONTHS)]
-    form.offer_id.choices = [(0, _l("None"))] + [
-        (offer.id, offer.name) for offer in db.session.scalars(
+    form.birthday_month.choices = [SelectChoice(0, _l("Any"))] + [
+        SelectChoice(index + 1, name) for index, name in enumerate(JALALI_MONTHS)]
+    form.offer_id.choices = [SelectChoice(0, _l("None"))] + [
+        SelectChoice(offer.id, offer.name) for offer in db.session.scalars(
             select(Offer).where(Offer.is_active).order_by(Offer.name))]
     if request.method == "GET":
         form.request_key.data = new_request_key()

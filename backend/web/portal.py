@@ -28,7 +28,7 @@ from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeSerializer
 from markupsafe import Markup
 from sqlalchemy import select
-from wtforms import BooleanField, PasswordField, SelectField, TextAreaField
+from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, TextAreaField
 from wtforms.validators import Length, Optional
 
 from backend.errors import DomainError
@@ -74,7 +74,8 @@ class ProfileForm(FlaskForm):
                                 render_kw={"dir": "ltr"})
     promotional_opt_out = BooleanField(_l("No promotional messages"))
     message_language = SelectField(_l("Messages in"), choices=[
-        ("", _l("The club's language")), ("fa", "فارسی"), ("en", "English")], default="")
+        SelectChoice("", _l("The club's language")), SelectChoice("fa", "فارسی"),
+        SelectChoice("en", "English")], default="")
     current_password = PasswordField(_l("Current password"), [Optional(), Length(max=256)])
     new_password = PasswordField(_l("New password"), [Optional(), Length(max=256)])
 
