@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from backend.errors import BadRequest, Unauthorized
@@ -113,10 +113,10 @@ def revoke(session: Session, token_id: int, now: datetime, *, staff_user_id: int
 
 
 def revoke_all_of_member(session: Session, member_id: int, now: datetime) -> int:
-    """Sign a member out of every app (e.g. after a password change)."""
-    rows = session.scalars(select(ApiToken).where(ApiToken.member_id == member_id,
-                                                  ApiToken.revoked_at.is_(None))).all()
-    for row in rows:
-        row.revoked_at = now
-    session.commit()
-    return len(rows)
+    """Sign a member out of every app, in the caller's transaction (a password change
+    commits with its revocations, or neither happens)."""
+    return session.execute(
+        update(ApiToken)
+        .where(ApiToken.member_id == member_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    ).rowcount

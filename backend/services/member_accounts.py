@@ -15,7 +15,7 @@ from werkzeug.security import generate_password_hash
 
 from backend.errors import BadRequest
 from backend.models import Member
-from backend.services import cards, member_auth, members, verification
+from backend.services import api_tokens, cards, member_auth, members, verification
 from card_spec import make_card_number
 
 
@@ -100,5 +100,6 @@ def complete_reset(session: Session, *, mobile: str, code: str, password: str,
         session.rollback()
         raise verification.CodeRefused("The code is not right.")
     member.password_hash = generate_password_hash(password)
+    api_tokens.revoke_all_of_member(session, member.id, now)
     session.commit()
     return member

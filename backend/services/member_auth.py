@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from backend.errors import BadRequest
-from backend.models import LoginAttempt, Member
-from backend.services import staff
+from backend.models import LoginAttempt, Member, utc_now
+from backend.services import api_tokens, staff
 from backend.validators import normalize_mobile
 
 MIN_PASSWORD_LENGTH = 8
@@ -62,5 +62,7 @@ def set_password(session: Session, member_id: int, password: str,
     if len(password) < MIN_PASSWORD_LENGTH:
         raise BadRequest("password", "A password has at least 8 characters.")
     member.password_hash = generate_password_hash(password)
+    # A new password signs the member out of every app too, not only the portal.
+    api_tokens.revoke_all_of_member(session, member.id, utc_now())
     session.commit()
     return member

@@ -95,6 +95,19 @@ def test_member_sign_in_with_persian_digits(client, db, api_world):
     assert wrong.status_code == 401
 
 
+def test_a_new_password_signs_the_member_out_of_every_app(client, db, api_world):
+    from backend.services import member_auth
+
+    headers = member_headers(client, api_world.own)
+    assert client.get(f"{API}/me", headers=headers).status_code == 200
+    member_auth.set_password(db, api_world.own.id, "a-new-password-2",
+                             current_password="member-pass-1")
+    response = client.get(f"{API}/me", headers=headers)
+    assert response.status_code == 401 and "revoked" in response.get_json()["message"]
+    assert client.get(f"{API}/me", headers=member_headers(
+        client, api_world.own, "a-new-password-2")).status_code == 200
+
+
 def test_a_member_token_never_reads_another_member_s_data(client, db, api_world):
     headers = member_headers(client, api_world.other)
     own = api_world.own
