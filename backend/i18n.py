@@ -10,6 +10,7 @@ UTC and shown in Tehran time: Jalali with Persian digits in Persian, Gregorian i
 """
 
 import re
+import tempfile
 from datetime import date, datetime
 from pathlib import Path
 
@@ -34,10 +35,13 @@ def compile_catalogues(target_dir: Path, source_dir: Path = TRANSLATIONS_DIR) ->
         mo_path.parent.mkdir(parents=True, exist_ok=True)
         with po_path.open("rb") as source:
             catalogue = read_po(source, locale=po_path.parts[-3])
-        temporary = mo_path.with_suffix(".mo.tmp")
-        with temporary.open("wb") as target:
+        # A temporary file of this process's own: gunicorn workers, the MQTT worker and the
+        # jobs process all start at once and compile side by side; the rename is atomic, so
+        # nobody reads half a file, and the last rename wins with identical bytes.
+        with tempfile.NamedTemporaryFile(dir=mo_path.parent, prefix=".messages-",
+                                         suffix=".tmp", delete=False) as target:
             write_mo(target, catalogue)
-        temporary.replace(mo_path)  # atomic: another worker never reads half a file
+        Path(target.name).replace(mo_path)
     return target_dir
 
 

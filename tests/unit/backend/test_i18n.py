@@ -79,3 +79,21 @@ def test_catalogue_compiles_and_every_template_string_is_translated(tmp_path):
     assert not missing, f"untranslated: {sorted(missing)}"
     compiled = i18n.compile_catalogues(tmp_path)
     assert (compiled / "fa/LC_MESSAGES/messages.mo").stat().st_size > 1000
+
+
+def test_processes_starting_together_compile_the_catalogue_side_by_side(tmp_path):
+    """`make run` starts gunicorn's workers, the MQTT worker and the jobs process at once;
+    each compiles the catalogue into the same directory."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from babel.messages.mofile import read_mo
+
+    from backend.i18n import compile_catalogues
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for _ in range(3):
+            list(pool.map(lambda _: compile_catalogues(tmp_path), range(8)))
+    mo_path = tmp_path / "fa" / "LC_MESSAGES" / "messages.mo"
+    with mo_path.open("rb") as compiled:
+        assert read_mo(compiled).get("Members").string == "اعضا"
+    assert [path.name for path in mo_path.parent.iterdir()] == ["messages.mo"]
