@@ -18,7 +18,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.config.from_mapping(settings.as_dict() if isinstance(settings, Config) else settings)
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
-        **database.engine_options(url),
+        **database.engine_options(url, app.config.get("SQLITE_BUSY_TIMEOUT_MS",
+                                                      database.SQLITE_BUSY_TIMEOUT_MS)),
         **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
     }
     if database.is_sqlite(url):
@@ -37,7 +38,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
     web.init_app(app)
     migrate.init_app(app, db, directory=str(database.MIGRATIONS_DIR))
     with app.app_context():
-        database.configure_engine(db.engine)
+        database.configure_engine(db.engine, app.config.get("SQLITE_BUSY_TIMEOUT_MS",
+                                                            database.SQLITE_BUSY_TIMEOUT_MS))
 
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)

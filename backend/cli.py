@@ -85,10 +85,13 @@ def broker_config_command(out_dir: Path | None) -> None:
 
 @click.command("mqtt-worker")
 @click.option("--plain", is_flag=True, help="Plain subscription instead of a shared one.")
-def mqtt_worker_command(plain: bool) -> None:
+@click.option("--client-id", default=None,
+              help="Stable MQTT client id (default VAFA_MQTT_CLIENT_ID or vafa-worker-<host>); "
+                   "each worker needs its own so a restart resumes its session.")
+def mqtt_worker_command(plain: bool, client_id: str | None) -> None:
     """Answer terminal requests from the broker until interrupted.
 
-    Example: flask --app backend mqtt-worker
+    Example: flask --app backend mqtt-worker --client-id vafa-worker-2
     """
     from backend.mqtt.worker import Worker
 
@@ -98,6 +101,7 @@ def mqtt_worker_command(plain: bool) -> None:
         host=config["MQTT_HOST"], port=config["MQTT_PORT"],
         username=config["MQTT_USERNAME"], password=config["MQTT_PASSWORD"],
         shared_subscription=config["MQTT_SHARED_SUBSCRIPTION"] and not plain,
+        client_id=client_id or config.get("MQTT_CLIENT_ID"),
     )
     try:
         worker.run_forever()

@@ -2,6 +2,7 @@
 
 import os
 import secrets
+import socket
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -39,6 +40,14 @@ class Config:
         # One worker may subscribe plainly; several share the load through MQTT v5's
         # shared subscription (PROTOCOL.md "Transport").
         self.MQTT_SHARED_SUBSCRIPTION = env.get("VAFA_MQTT_SHARED", "1") == "1"
+        # Each MQTT worker keeps one stable client id, so a restarted worker resumes its
+        # broker session and gets the requests it had not acknowledged (several workers
+        # on one host: give each its own, e.g. `mqtt-worker --client-id`).
+        self.MQTT_CLIENT_ID = (env.get("VAFA_MQTT_CLIENT_ID")
+                               or f"vafa-worker-{socket.gethostname()}")
+        # How long a SQLite writer waits for the write lock before the request is answered
+        # UNAVAILABLE (the terminal retries the same id).
+        self.SQLITE_BUSY_TIMEOUT_MS = int(env.get("VAFA_SQLITE_BUSY_TIMEOUT_MS", "15000"))
         self.WEB_PORT = int(env.get("VAFA_WEB_PORT", "5000"))
         self.SQLALCHEMY_ENGINE_OPTIONS: dict = {}
         # Behind HTTPS in production, set VAFA_SECURE_COOKIES=1 (cookies over TLS only).
