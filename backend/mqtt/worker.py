@@ -18,6 +18,7 @@ Faults (docs/RELIABILITY.md):
 """
 
 import hashlib
+import json
 import logging
 import os
 import time
@@ -64,7 +65,7 @@ class PauseAfterCommit:
     """Pauses a worker between a request's database commit and its MQTT acknowledgement,
     so a test can `kill -9` it exactly there. When the trigger file exists, the first
     worker to commit an accepted request takes it (rename: exactly one worker wins),
-    writes `<trigger>.paused` with its pid and the request topic, and sleeps (at most
+    writes `<trigger>.paused` with its pid, the request topic and id, and sleeps (at most
     PAUSE_LIMIT_S, then carries on)."""
 
     def __init__(self, trigger: Path):
@@ -84,7 +85,8 @@ class PauseAfterCommit:
         except OSError:
             return  # no trigger, or another worker took it
         marker = self.trigger.with_name(self.trigger.name + ".paused")
-        marker.write_text(f"{os.getpid()} {topic}\n")
+        request_id = json.loads(frame.rpartition(b"\n")[0]).get("id")
+        marker.write_text(f"{os.getpid()} {topic} {request_id}\n")
         log.warning("test hook: paused after commit of a request on %s", topic)
         time.sleep(PAUSE_LIMIT_S)
 
