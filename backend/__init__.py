@@ -8,7 +8,7 @@ from backend.config import Config
 
 
 def create_app(config: Config | dict | None = None) -> Flask:
-    from backend import cli, database, i18n, web
+    from backend import cli, database, encryption, i18n, log_redaction, web
     from backend.extensions import babel, csrf, db, login_manager, migrate
     from backend.web import admin, api, auth, portal
     from backend.web.admin import member_import
@@ -30,6 +30,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(catalogues)
     app.config.setdefault("BABEL_DEFAULT_LOCALE", i18n.DEFAULT_LANGUAGE)
 
+    encryption.init_app(app)
     db.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=auth.select_locale)
@@ -52,6 +53,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     cli.init_app(app)
+    log_redaction.install()
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )

@@ -5,6 +5,8 @@ import secrets
 import socket
 from pathlib import Path
 
+from backend import encryption
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_INSTANCE_DIR = PROJECT_ROOT / "instance"
 
@@ -31,6 +33,10 @@ class Config:
             "DATABASE_URL", f"sqlite:///{self.INSTANCE_DIR / 'vafa.sqlite3'}"
         )
         self.SECRET_KEY = env.get("SECRET_KEY") or _instance_secret(self.INSTANCE_DIR, "flask")
+        # Secrets stored in the database (device keys, the SMS API key) are encrypted with
+        # this key, kept outside it (backend/encryption.py).
+        self.ENCRYPTION_KEYS = encryption.keys_from(env.get("VAFA_ENCRYPTION_KEY", "")) or [
+            encryption.load_or_create_key(self.INSTANCE_DIR)]
         self.MQTT_HOST = env.get("VAFA_MQTT_HOST", "127.0.0.1")
         self.MQTT_PORT = int(env.get("VAFA_MQTT_PORT", "18830"))
         self.MQTT_USERNAME = env.get("VAFA_MQTT_USERNAME", "vafa-backend")
