@@ -381,7 +381,9 @@ class Till(threading.Thread):
                 self.sim.step()
                 if self.current is not None:
                     if self._finish_sale():
-                        next_sale = time.monotonic() + self.rng.uniform(0.05, 0.4)
+                        # Slower while offline, so a long outage fits the journal (256).
+                        pause_s = (0.05, 0.4) if self.link.up else (0.6, 1.2)
+                        next_sale = time.monotonic() + self.rng.uniform(*pause_s)
                     elif time.monotonic() - self.current_started > SALE_TIMEOUT_S:
                         raise RuntimeError(f"{self.device_id}: sale stuck in state "
                                            f"{app.state}")
