@@ -6,13 +6,14 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from backend.extensions import db
 
 
 def init_app(app: Flask) -> None:
     for command in (seed_demo_command, mqtt_worker_command, broker_config_command, up_command,
-                    nightly_command):
+                    nightly_command, backup_command, restore_command):
         app.cli.add_command(command)
 
 
@@ -136,3 +137,53 @@ def nightly_command() -> None:
     expired = wallet.expire_credit(db.session, now)
     changes = tiers.evaluate_all(db.session, now)
     click.echo(f"expired {expired:,} rials of credit; {len(changes)} tier changes")
+
+
+@click.command("backup")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Backup file (default instance/backups/vafa-<UTC time>.*).")
+@with_appcontext
+def backup_command(out_path: Path | None) -> None:
+    """Write a consistent backup of the database, also while terminals are selling: SQLite's
+    online backup API, or pg_dump for PostgreSQL.
+
+    Example: flask --app backend backup --out /srv/backups/vafa-nightly.sqlite3
+    """
+    from backend.errors import BadRequest
+    from backend.services import backups
+
+    url = current_app.config["SQLALCHEMY_DATABASE_URI"]
+    if out_path is None:
+        suffix = "sqlite3" if url.startswith("sqlite") else "dump"
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        out_path = Path(current_app.config["INSTANCE_DIR"]) / "backups" / f"vafa-{stamp}.{suffix}"
+    try:
+        path = backups.backup(url, out_path)
+    except BadRequest as error:
+        raise click.ClickException(error.message) from None
+    click.echo(str(path))
+    click.echo("Device keys in it are encrypted: keep a copy of VAFA_ENCRYPTION_KEY or "
+               "instance/secret.key apart from the backups.", err=True)
+
+
+@click.command("restore")
+@click.argument("backup_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Confirm that the database is to be replaced.")
+@with_appcontext
+def restore_command(backup_file: Path, yes: bool) -> None:
+    """Replace the database with a backup made by `backup`. Stop the workers and the web
+    first; the same encryption key must be configured.
+
+    Example: flask --app backend restore --yes instance/backups/vafa-20261121-093000.sqlite3
+    """
+    from backend.errors import BadRequest
+    from backend.services import backups
+
+    if not yes:
+        raise click.ClickException("restore replaces the whole database: add --yes")
+    db.engine.dispose()
+    try:
+        backups.restore(current_app.config["SQLALCHEMY_DATABASE_URI"], backup_file)
+    except BadRequest as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"restored {backup_file}")
