@@ -128,3 +128,35 @@ def test_temporary_faults_are_recognised(error):
     assert is_temporary_fault(error)
     assert not is_temporary_fault(RuntimeError("bug"))
     assert not is_temporary_fault(protocol.FrameError("bad"))
+
+
+def test_a_storm_of_hostile_frames_never_stalls_the_worker(stack):
+    """More bad frames than the broker's in-flight window (20), through the real broker:
+    dropped or refused, each acknowledged, and the next real sale is answered."""
+    import random
+
+    rng = random.Random(10)
+    before = counts(stack)
+    with stack.terminal("t01") as till:
+        good = protocol.encode_frame(protocol.encode_body(till.request(1)), till.key)
+        for number in range(60):
+            kind = number % 4
+            if kind == 0:
+                frame = rng.randbytes(rng.randrange(1, 300))
+            elif kind == 1:
+                frame = protocol.encode_frame(rng.randbytes(rng.randrange(1, 300)), till.key)
+            elif kind == 2:
+                frame = good[:-rng.randrange(1, 64)]
+            else:
+                frame = good.replace(b'"amount":250000', b'"amount":1e999')
+            till.send_raw(frame)
+        till.send(till.request(2))
+        replies = []
+        while (reply := till.wait_reply(timeout_s=5)) is not None:
+            replies.append(reply)
+            if reply["id"] == "t01-000002":
+                break
+    assert replies[-1]["id"] == "t01-000002" and replies[-1]["ok"] is True
+    assert all(reply["ok"] is False for reply in replies[:-1])
+    assert stack.worker.counters["crash"] == 0
+    assert counts(stack)[0] == before[0] + 1
