@@ -25,7 +25,9 @@ def create_app(config: Config | dict | None = None) -> Flask:
     if database.is_sqlite(url):
         app.config["INSTANCE_DIR"].mkdir(parents=True, exist_ok=True)
     # Uploads (member import, logo) are bounded before any of it is read.
-    app.config.setdefault("MAX_CONTENT_LENGTH", 12 * 1024 * 1024)
+    # (Flask's defaults hold the key with None, so setdefault would leave it unbounded.)
+    if app.config.get("MAX_CONTENT_LENGTH") is None:
+        app.config["MAX_CONTENT_LENGTH"] = 12 * 1024 * 1024
     catalogues = i18n.compile_catalogues(app.config["INSTANCE_DIR"] / "translations")
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(catalogues)
     app.config.setdefault("BABEL_DEFAULT_LOCALE", i18n.DEFAULT_LANGUAGE)
