@@ -21,6 +21,20 @@ def _devices_dir() -> Path:
     return Path(current_app.config["INSTANCE_DIR"]) / "devices"
 
 
+def tls_listener(config):
+    """The TLS listener the configuration asks for, or None (all three files or none)."""
+    from backend.broker import TlsListener
+
+    files = [config.get(name, "") for name in ("MQTT_TLS_CERTFILE", "MQTT_TLS_KEYFILE",
+                                               "MQTT_TLS_CAFILE")]
+    if not any(files):
+        return None
+    if not all(files) or not all(Path(name).is_file() for name in files):
+        raise click.ClickException("VAFA_MQTT_TLS_CERTFILE, _KEYFILE and _CAFILE must all "
+                                   "name existing files")
+    return TlsListener(config["MQTT_TLS_PORT"], *(Path(name) for name in files))
+
+
 def _broker_dir() -> Path:
     return Path(current_app.config["INSTANCE_DIR"]) / "mosquitto"
 
@@ -68,7 +82,9 @@ def seed_demo_command(if_empty: bool) -> None:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="Directory for mosquitto.conf, passwd and acl.")
 def broker_config_command(out_dir: Path | None) -> None:
-    """Regenerate Mosquitto's config, password file and ACL from the device table.
+    """Regenerate Mosquitto's config, password file and ACL from the device table. With
+    VAFA_MQTT_TLS_CERTFILE, _KEYFILE and _CAFILE set, it adds a TLS listener on
+    VAFA_MQTT_TLS_PORT (8883).
 
     Example: flask --app backend broker-config --out instance/mosquitto
     """
@@ -79,6 +95,7 @@ def broker_config_command(out_dir: Path | None) -> None:
         port=current_app.config["MQTT_PORT"],
         backend_username=current_app.config["MQTT_USERNAME"],
         backend_password=current_app.config["MQTT_PASSWORD"],
+        tls=tls_listener(current_app.config),
     )
     db.session.rollback()
     click.echo(str(path))

@@ -54,6 +54,12 @@ class Config:
         # How long a SQLite writer waits for the write lock before the request is answered
         # UNAVAILABLE (the terminal retries the same id).
         self.SQLITE_BUSY_TIMEOUT_MS = int(env.get("VAFA_SQLITE_BUSY_TIMEOUT_MS", "15000"))
+        # Production: a TLS listener for the terminals (PROTOCOL.md: 8883) in the generated
+        # Mosquitto config when a certificate is given (docs/RELIABILITY.md "Broker TLS").
+        self.MQTT_TLS_PORT = int(env.get("VAFA_MQTT_TLS_PORT", "8883"))
+        self.MQTT_TLS_CERTFILE = env.get("VAFA_MQTT_TLS_CERTFILE", "")
+        self.MQTT_TLS_KEYFILE = env.get("VAFA_MQTT_TLS_KEYFILE", "")
+        self.MQTT_TLS_CAFILE = env.get("VAFA_MQTT_TLS_CAFILE", "")
         self.WEB_PORT = int(env.get("VAFA_WEB_PORT", "5000"))
         self.SQLALCHEMY_ENGINE_OPTIONS: dict = {}
         # Behind HTTPS in production, set VAFA_SECURE_COOKIES=1 (cookies over TLS only).
