@@ -11,12 +11,13 @@ RUN_PACKAGES := mosquitto=mosquitto
 TEST_PACKAGES := mosquitto=mosquitto node=nodejs npm=npm xvfb-run=xvfb xauth=xauth chromium=chromium
 PYTEST_ARGS ?=
 
-.PHONY: run test lint system-run system-test clean help translations
+.PHONY: run test lint system-run system-test clean help translations chaos
 
 help:
 	@echo "make run   - start Mosquitto, the MQTT worker and the web panel with a demo club"
 	@echo "make test  - run the whole test suite"
 	@echo "make lint  - ruff"
+	@echo "make chaos - the fault-injection run (minutes; SQLite, and PostgreSQL when reachable)"
 
 $(VENV_STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + ")")'
@@ -44,6 +45,11 @@ lint: $(VENV_STAMP)
 test: system-test $(VENV_STAMP) $(NODE_STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+# Faults injected while terminals sell; prints the result table and writes it into
+# docs/RELIABILITY.md. A reduced run of the same suite is part of `make test`.
+chaos: system-run $(VENV_STAMP)
+	$(PY) -m tests.chaos --full --write-docs
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

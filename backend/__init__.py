@@ -8,7 +8,7 @@ from backend.config import Config
 
 
 def create_app(config: Config | dict | None = None) -> Flask:
-    from backend import cli, database, i18n, web
+    from backend import cli, database, encryption, i18n, log_redaction, web
     from backend.extensions import babel, csrf, db, login_manager, migrate
     from backend.web import admin, api, auth, portal
     from backend.web import notifications as messages_panel
@@ -19,17 +19,21 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.config.from_mapping(settings.as_dict() if isinstance(settings, Config) else settings)
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
-        **database.engine_options(url),
+        **database.engine_options(url, app.config.get("SQLITE_BUSY_TIMEOUT_MS",
+                                                      database.SQLITE_BUSY_TIMEOUT_MS)),
         **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
     }
     if database.is_sqlite(url):
         app.config["INSTANCE_DIR"].mkdir(parents=True, exist_ok=True)
     # Uploads (member import, logo) are bounded before any of it is read.
-    app.config.setdefault("MAX_CONTENT_LENGTH", 12 * 1024 * 1024)
+    # (Flask's defaults hold the key with None, so setdefault would leave it unbounded.)
+    if app.config.get("MAX_CONTENT_LENGTH") is None:
+        app.config["MAX_CONTENT_LENGTH"] = 12 * 1024 * 1024
     catalogues = i18n.compile_catalogues(app.config["INSTANCE_DIR"] / "translations")
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(catalogues)
     app.config.setdefault("BABEL_DEFAULT_LOCALE", i18n.DEFAULT_LANGUAGE)
 
+    encryption.init_app(app)
     db.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=auth.select_locale)
@@ -38,7 +42,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
     web.init_app(app)
     migrate.init_app(app, db, directory=str(database.MIGRATIONS_DIR))
     with app.app_context():
-        database.configure_engine(db.engine)
+        database.configure_engine(db.engine, app.config.get("SQLITE_BUSY_TIMEOUT_MS",
+                                                            database.SQLITE_BUSY_TIMEOUT_MS))
 
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
@@ -54,6 +59,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     from backend.web.admin import reports as report_views
     app.register_blueprint(report_views.bp)
     cli.init_app(app)
+    log_redaction.install()
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )

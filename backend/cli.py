@@ -6,21 +6,34 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from backend.extensions import db
 
 
 def init_app(app: Flask) -> None:
     for command in (seed_demo_command, mqtt_worker_command, broker_config_command, up_command,
-                    nightly_command):
+                    nightly_command, jobs_command, seed_reports_command, bench_reports_command,
+                    backup_command, restore_command):
         app.cli.add_command(command)
-    app.cli.add_command(jobs_command)
-    app.cli.add_command(seed_reports_command)
-    app.cli.add_command(bench_reports_command)
 
 
 def _devices_dir() -> Path:
     return Path(current_app.config["INSTANCE_DIR"]) / "devices"
+
+
+def tls_listener(config):
+    """The TLS listener the configuration asks for, or None (all three files or none)."""
+    from backend.broker import TlsListener
+
+    files = [config.get(name, "") for name in ("MQTT_TLS_CERTFILE", "MQTT_TLS_KEYFILE",
+                                               "MQTT_TLS_CAFILE")]
+    if not any(files):
+        return None
+    if not all(files) or not all(Path(name).is_file() for name in files):
+        raise click.ClickException("VAFA_MQTT_TLS_CERTFILE, _KEYFILE and _CAFILE must all "
+                                   "name existing files")
+    return TlsListener(config["MQTT_TLS_PORT"], *(Path(name) for name in files))
 
 
 def _broker_dir() -> Path:
@@ -70,7 +83,9 @@ def seed_demo_command(if_empty: bool) -> None:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="Directory for mosquitto.conf, passwd and acl.")
 def broker_config_command(out_dir: Path | None) -> None:
-    """Regenerate Mosquitto's config, password file and ACL from the device table.
+    """Regenerate Mosquitto's config, password file and ACL from the device table. With
+    VAFA_MQTT_TLS_CERTFILE, _KEYFILE and _CAFILE set, it adds a TLS listener on
+    VAFA_MQTT_TLS_PORT (8883).
 
     Example: flask --app backend broker-config --out instance/mosquitto
     """
@@ -81,6 +96,7 @@ def broker_config_command(out_dir: Path | None) -> None:
         port=current_app.config["MQTT_PORT"],
         backend_username=current_app.config["MQTT_USERNAME"],
         backend_password=current_app.config["MQTT_PASSWORD"],
+        tls=tls_listener(current_app.config),
     )
     db.session.rollback()
     click.echo(str(path))
@@ -88,10 +104,13 @@ def broker_config_command(out_dir: Path | None) -> None:
 
 @click.command("mqtt-worker")
 @click.option("--plain", is_flag=True, help="Plain subscription instead of a shared one.")
-def mqtt_worker_command(plain: bool) -> None:
+@click.option("--client-id", default=None,
+              help="Stable MQTT client id (default VAFA_MQTT_CLIENT_ID or vafa-worker-<host>); "
+                   "each worker needs its own so a restart resumes its session.")
+def mqtt_worker_command(plain: bool, client_id: str | None) -> None:
     """Answer terminal requests from the broker until interrupted.
 
-    Example: flask --app backend mqtt-worker
+    Example: flask --app backend mqtt-worker --client-id vafa-worker-2
     """
     from backend.mqtt.worker import Worker
 
@@ -101,6 +120,7 @@ def mqtt_worker_command(plain: bool) -> None:
         host=config["MQTT_HOST"], port=config["MQTT_PORT"],
         username=config["MQTT_USERNAME"], password=config["MQTT_PASSWORD"],
         shared_subscription=config["MQTT_SHARED_SUBSCRIPTION"] and not plain,
+        client_id=client_id or config.get("MQTT_CLIENT_ID"),
     )
     try:
         worker.run_forever()
@@ -225,3 +245,53 @@ def jobs_command(once: bool, tick_seconds: float, job_names: tuple[str, ...]) ->
         scheduler.run_forever(stop, tick_s=tick_seconds)
     except KeyboardInterrupt:
         stop.set()
+
+
+@click.command("backup")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Backup file (default instance/backups/vafa-<UTC time>.*).")
+@with_appcontext
+def backup_command(out_path: Path | None) -> None:
+    """Write a consistent backup of the database, also while terminals are selling: SQLite's
+    online backup API, or pg_dump for PostgreSQL.
+
+    Example: flask --app backend backup --out /srv/backups/vafa-nightly.sqlite3
+    """
+    from backend.errors import BadRequest
+    from backend.services import backups
+
+    url = current_app.config["SQLALCHEMY_DATABASE_URI"]
+    if out_path is None:
+        suffix = "sqlite3" if url.startswith("sqlite") else "dump"
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        out_path = Path(current_app.config["INSTANCE_DIR"]) / "backups" / f"vafa-{stamp}.{suffix}"
+    try:
+        path = backups.backup(url, out_path)
+    except BadRequest as error:
+        raise click.ClickException(error.message) from None
+    click.echo(str(path))
+    click.echo("Device keys in it are encrypted: keep a copy of VAFA_ENCRYPTION_KEY or "
+               "instance/secret.key apart from the backups.", err=True)
+
+
+@click.command("restore")
+@click.argument("backup_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Confirm that the database is to be replaced.")
+@with_appcontext
+def restore_command(backup_file: Path, yes: bool) -> None:
+    """Replace the database with a backup made by `backup`. Stop the workers and the web
+    first; the same encryption key must be configured.
+
+    Example: flask --app backend restore --yes instance/backups/vafa-20261121-093000.sqlite3
+    """
+    from backend.errors import BadRequest
+    from backend.services import backups
+
+    if not yes:
+        raise click.ClickException("restore replaces the whole database: add --yes")
+    db.engine.dispose()
+    try:
+        backups.restore(current_app.config["SQLALCHEMY_DATABASE_URI"], backup_file)
+    except BadRequest as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"restored {backup_file}")

@@ -2,7 +2,10 @@
 
 import os
 import secrets
+import socket
 from pathlib import Path
+
+from backend import encryption
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_INSTANCE_DIR = PROJECT_ROOT / "instance"
@@ -30,6 +33,10 @@ class Config:
             "DATABASE_URL", f"sqlite:///{self.INSTANCE_DIR / 'vafa.sqlite3'}"
         )
         self.SECRET_KEY = env.get("SECRET_KEY") or _instance_secret(self.INSTANCE_DIR, "flask")
+        # Secrets stored in the database (device keys, the SMS API key) are encrypted with
+        # this key, kept outside it (backend/encryption.py).
+        self.ENCRYPTION_KEYS = encryption.keys_from(env.get("VAFA_ENCRYPTION_KEY", "")) or [
+            encryption.load_or_create_key(self.INSTANCE_DIR)]
         self.MQTT_HOST = env.get("VAFA_MQTT_HOST", "127.0.0.1")
         self.MQTT_PORT = int(env.get("VAFA_MQTT_PORT", "18830"))
         self.MQTT_USERNAME = env.get("VAFA_MQTT_USERNAME", "vafa-backend")
@@ -39,6 +46,20 @@ class Config:
         # One worker may subscribe plainly; several share the load through MQTT v5's
         # shared subscription (PROTOCOL.md "Transport").
         self.MQTT_SHARED_SUBSCRIPTION = env.get("VAFA_MQTT_SHARED", "1") == "1"
+        # Each MQTT worker keeps one stable client id, so a restarted worker resumes its
+        # broker session and gets the requests it had not acknowledged (several workers
+        # on one host: give each its own, e.g. `mqtt-worker --client-id`).
+        self.MQTT_CLIENT_ID = (env.get("VAFA_MQTT_CLIENT_ID")
+                               or f"vafa-worker-{socket.gethostname()}")
+        # How long a SQLite writer waits for the write lock before the request is answered
+        # UNAVAILABLE (the terminal retries the same id).
+        self.SQLITE_BUSY_TIMEOUT_MS = int(env.get("VAFA_SQLITE_BUSY_TIMEOUT_MS", "15000"))
+        # Production: a TLS listener for the terminals (PROTOCOL.md: 8883) in the generated
+        # Mosquitto config when a certificate is given (docs/RELIABILITY.md "Broker TLS").
+        self.MQTT_TLS_PORT = int(env.get("VAFA_MQTT_TLS_PORT", "8883"))
+        self.MQTT_TLS_CERTFILE = env.get("VAFA_MQTT_TLS_CERTFILE", "")
+        self.MQTT_TLS_KEYFILE = env.get("VAFA_MQTT_TLS_KEYFILE", "")
+        self.MQTT_TLS_CAFILE = env.get("VAFA_MQTT_TLS_CAFILE", "")
         self.WEB_PORT = int(env.get("VAFA_WEB_PORT", "5000"))
         self.SQLALCHEMY_ENGINE_OPTIONS: dict = {}
         # Behind HTTPS in production, set VAFA_SECURE_COOKIES=1 (cookies over TLS only).

@@ -20,13 +20,13 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def engine_options(url: str) -> dict:
+def engine_options(url: str, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> dict:
     if is_sqlite(url):
-        return {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
+        return {"connect_args": {"timeout": sqlite_busy_timeout_ms / 1000}}
     return {"pool_pre_ping": True}
 
 
-def configure_engine(engine: Engine) -> None:
+def configure_engine(engine: Engine, sqlite_busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> None:
     if engine.dialect.name != "sqlite":
         return
 
@@ -37,7 +37,7 @@ def configure_engine(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={int(sqlite_busy_timeout_ms)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -48,3 +48,16 @@ def configure_engine(engine: Engine) -> None:
             connection.exec_driver_sql("BEGIN")
         else:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def is_temporary_fault(error: BaseException) -> bool:
+    """A database fault that goes away by itself: the server is unreachable or restarting,
+    the connection broke, the pool is exhausted, or SQLite's write lock was held past the
+    busy timeout. Retrying the same request later is safe (nothing was committed by the
+    failed attempt); anything else is a bug or bad data and is not retried blindly."""
+    from sqlalchemy import exc
+
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, exc.OperationalError | exc.InterfaceError | exc.TimeoutError
+                      | exc.DisconnectionError)

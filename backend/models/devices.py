@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from backend.encryption import EncryptedText
 from backend.models.base import Base, UTCDateTime, utc_now
 from backend.models.club import Branch
 
@@ -13,8 +14,9 @@ class Device(Base):
     """A registered card-reader terminal (T6).
 
     `key_hex` is the HMAC key frames are signed with; the backend must read it to verify,
-    so it is stored as is (protect the database accordingly). The MQTT password is stored
-    only as Mosquitto's PBKDF2 hash, ready for the broker's password file.
+    so it is stored encrypted (backend/encryption.py) with a key kept outside the
+    database. The MQTT password is stored only as Mosquitto's PBKDF2 hash, ready for the
+    broker's password file.
     """
 
     __tablename__ = "device"
@@ -22,7 +24,7 @@ class Device(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
     name: Mapped[str] = mapped_column(String(120), default="")
-    key_hex: Mapped[str] = mapped_column(String(64))
+    key_hex: Mapped[str] = mapped_column(EncryptedText())
     mqtt_password_hash: Mapped[str] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16), default="active")
     lang: Mapped[str] = mapped_column(String(2), default="en")
@@ -39,7 +41,6 @@ class Device(Base):
 
     __table_args__ = (
         CheckConstraint("status IN ('active', 'revoked')", name="status_known"),
-        CheckConstraint("length(key_hex) = 64", name="key_length"),
     )
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from backend.encryption import EncryptedText
 from backend.models.base import Amount, Base, UTCDateTime, utc_now
 
 MESSAGE_STATUSES = ("queued", "sending", "sent", "delivered", "failed", "cancelled")
@@ -35,7 +36,8 @@ class MessageSettings(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     # "console" writes messages to instance/outbox/*.log (development, tests, demo).
     sms_provider: Mapped[str] = mapped_column(String(16), default="console")
-    kavenegar_api_key: Mapped[str] = mapped_column(String(128), default="")
+    # Secrets, encrypted at rest under the instance key (backend/encryption.py).
+    kavenegar_api_key: Mapped[str] = mapped_column(EncryptedText(), default="")
     # The provider's line number the SMS comes from; empty: the account's default line.
     sms_sender: Mapped[str] = mapped_column(String(20), default="")
     email_provider: Mapped[str] = mapped_column(String(16), default="console")
@@ -43,7 +45,7 @@ class MessageSettings(Base):
     smtp_port: Mapped[int] = mapped_column(default=587)
     smtp_security: Mapped[str] = mapped_column(String(8), default="starttls")
     smtp_username: Mapped[str] = mapped_column(String(255), default="")
-    smtp_password: Mapped[str] = mapped_column(String(255), default="")
+    smtp_password: Mapped[str] = mapped_column(EncryptedText(), default="")
     email_from: Mapped[str] = mapped_column(String(254), default="")
     # N3: SMS parts the club may send in all (what it bought from the provider), and
     # parts sent so far. The dispatcher moves `sms_used` with one conditional UPDATE.

@@ -3,19 +3,35 @@
 A request is acknowledged (paho-mqtt `manual_ack`) only after its transaction committed
 and its reply was handed to the client, so a crash means redelivery; redelivery is
 harmless because the service answers a repeated (device, id) from its stored response.
+
+Faults (docs/RELIABILITY.md):
+- A temporary database fault (unreachable, connection lost, SQLite write lock held past
+  the busy timeout) anywhere in the handling is answered `UNAVAILABLE` and acknowledged:
+  the failed attempt committed nothing and the terminal retries the same id. The reply is
+  signed with the device key from the last successful load (a small cache used for
+  nothing else), since the fault may be in loading the device itself; a device never seen
+  since start gets no reply and retries after its 5 s timeout.
+- Any other exception leaves the request unacknowledged and the worker reconnects, so the
+  broker redelivers it (after a bounded backoff, logged). A frame that fails
+  MAX_ATTEMPTS_PER_FRAME times is acknowledged and dropped as poison, so one bad frame
+  can never stall the worker's in-flight window.
 """
 
+import hashlib
+import json
 import logging
+import os
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from datetime import UTC, datetime
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from flask import Flask
 from paho.mqtt.enums import CallbackAPIVersion
-from sqlalchemy.exc import OperationalError
 
 from backend import protocol
+from backend.database import is_temporary_fault
 from backend.errors import DomainError, UnknownDevice
 from backend.extensions import db
 from backend.services import devices, terminal, texts
@@ -28,10 +44,51 @@ RECONNECT_MAX_DELAY_S = 30
 # Bounds the requests the broker hands us before we acknowledged earlier ones.
 MAX_INFLIGHT_MESSAGES = 20
 STATE_SUBSCRIPTION = "vafa/v1/dev/+/state"
+# Keys of recently seen devices, only for signing UNAVAILABLE while the database is down.
+MAX_CACHED_KEYS = 10_000
+# A frame whose handling raised something unexpected is redelivered this many times in
+# all, then acknowledged and dropped as poison.
+MAX_ATTEMPTS_PER_FRAME = 3
+MAX_TRACKED_FAILURES = 1_000
+REDELIVERY_BACKOFF_S = (0.5, 2.0)  # wait before reconnecting, by attempt
+# Test hook of the chaos suite (tests/chaos): the path of a trigger file. Unset in
+# production, where the worker holds None and checks nothing.
+PAUSE_AFTER_COMMIT_ENV = "VAFA_TEST_PAUSE_AFTER_COMMIT"
+PAUSE_LIMIT_S = 120
 
 
 def mask_card(number: str) -> str:
     return "…" + number[-4:] if len(number) >= 4 else "…"
+
+
+class PauseAfterCommit:
+    """Pauses a worker between a request's database commit and its MQTT acknowledgement,
+    so a test can `kill -9` it exactly there. When the trigger file exists, the first
+    worker to commit an accepted request takes it (rename: exactly one worker wins),
+    writes `<trigger>.paused` with its pid, the request topic and id, and sleeps (at most
+    PAUSE_LIMIT_S, then carries on)."""
+
+    def __init__(self, trigger: Path):
+        self.trigger = trigger
+
+    @classmethod
+    def from_environ(cls) -> "PauseAfterCommit | None":
+        path = os.environ.get(PAUSE_AFTER_COMMIT_ENV)
+        return cls(Path(path)) if path else None
+
+    def maybe_pause(self, topic: str, frame: bytes) -> None:
+        if b'"ok":true' not in frame:
+            return
+        taken = self.trigger.with_name(f"{self.trigger.name}.{os.getpid()}")
+        try:
+            self.trigger.rename(taken)
+        except OSError:
+            return  # no trigger, or another worker took it
+        marker = self.trigger.with_name(self.trigger.name + ".paused")
+        request_id = json.loads(frame.rpartition(b"\n")[0]).get("id")
+        marker.write_text(f"{os.getpid()} {topic} {request_id}\n")
+        log.warning("test hook: paused after commit of a request on %s", topic)
+        time.sleep(PAUSE_LIMIT_S)
 
 
 class Worker:
@@ -51,6 +108,9 @@ class Worker:
         self.port = port
         self.shared_subscription = shared_subscription
         self.counters: Counter[str] = Counter()
+        self._keys: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
+        self._failures: OrderedDict[bytes, int] = OrderedDict()
+        self._pause_hook = PauseAfterCommit.from_environ()
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id or f"vafa-worker-{int(time.time() * 1000) % 10**9}",
@@ -111,12 +171,38 @@ class Worker:
             reply = self.handle(message.topic, message.payload)
             if reply is not None:
                 reply_topic, frame = reply
+                if self._pause_hook is not None:
+                    self._pause_hook.maybe_pause(message.topic, frame)
                 client.publish(reply_topic, frame, qos=1)
             client.ack(message.mid, message.qos)
         except Exception:
-            # Not acknowledged: the broker redelivers it when this session reconnects.
-            log.exception("request on %s failed; leaving it unacknowledged", message.topic)
             self.counters["crash"] += 1
+            self._redeliver_later(client, message)
+
+    def _redeliver_later(self, client, message) -> None:
+        """Leave a failed request unacknowledged and reconnect, so the broker redelivers
+        it; after MAX_ATTEMPTS_PER_FRAME failures acknowledge and drop it (poison)."""
+        digest = hashlib.sha256(message.topic.encode() + b"\0" + message.payload).digest()
+        attempts = self._failures.pop(digest, 0) + 1
+        if attempts >= MAX_ATTEMPTS_PER_FRAME:
+            log.exception("request on %s failed %d times; dropped as poison", message.topic,
+                          attempts)
+            self.counters["dropped_poison"] += 1
+            client.ack(message.mid, message.qos)
+            return
+        self._failures[digest] = attempts
+        while len(self._failures) > MAX_TRACKED_FAILURES:
+            self._failures.popitem(last=False)
+        delay_s = REDELIVERY_BACKOFF_S[min(attempts, len(REDELIVERY_BACKOFF_S)) - 1]
+        log.exception("request on %s failed (attempt %d); unacknowledged, reconnecting in "
+                      "%.1f s for redelivery", message.topic, attempts, delay_s)
+        self.counters["redelivery"] += 1
+        time.sleep(delay_s)
+        try:
+            client.reconnect()
+        except OSError as error:
+            # paho's loop keeps reconnecting with its own backoff.
+            log.error("reconnect for redelivery failed: %s", error)
 
     def handle_state(self, topic: str, payload: bytes) -> bool:
         """Record a terminal's online flag, firmware and queue depth; never replies."""
@@ -143,8 +229,11 @@ class Worker:
             try:
                 return self._handle(session, topic, payload)
             finally:
-                session.rollback()
-                session.remove()
+                try:
+                    session.rollback()
+                    session.remove()
+                except Exception as error:  # a dead connection: the pool replaces it
+                    log.warning("session clean-up failed: %s", error)
                 log.debug("frame handled in %.1f ms", (time.perf_counter() - started) * 1000)
 
     def _handle(self, session, topic: str, payload: bytes) -> tuple[str, bytes] | None:
@@ -154,17 +243,22 @@ class Worker:
             return self._drop("bad_topic", error)
         if len(payload) > protocol.MAX_PAYLOAD_BYTES:
             return self._drop("oversize", f"{len(payload)} bytes from {device_id}")
+        now = datetime.now(UTC)
+        now_ts = int(now.timestamp())
         try:
             device = terminal.load_active_device(session, device_id)
             key = bytes.fromhex(device.key_hex)
             lang = device.lang
+            self._remember_key(device_id, key, lang)
             body = protocol.decode_frame(payload, key)
         except UnknownDevice as error:
             return self._drop("unknown_device", error)
         except protocol.FrameError as error:
             return self._drop("bad_signature", f"{device_id}: {error}")
-        now = datetime.now(UTC)
-        now_ts = int(now.timestamp())
+        except Exception as error:
+            if not is_temporary_fault(error):
+                raise
+            return self._unavailable_before_load(device_id, payload, now_ts, error)
         request_id = None
         try:
             request = protocol.parse_request(body)
@@ -182,10 +276,41 @@ class Worker:
         except DomainError as error:
             response = self._error(lang, request_id, error.code, error.message, now_ts)
             log.info("%s/%s refused %s: %s", device_id, request_id, error.code, error.message)
-        except OperationalError as error:
+        except Exception as error:
+            if not is_temporary_fault(error):
+                raise
             # Database unavailable or locked for too long: the terminal may retry the id.
             response = self._error(lang, request_id, "UNAVAILABLE", "", now_ts)
-            log.error("%s/%s database fault: %s", device_id, request_id, error)
+            log.error("%s/%s database fault: %s", device_id, request_id,
+                      str(error).splitlines()[0])
+        return protocol.topic(device_id, "res"), protocol.encode_frame(response, key)
+
+    def _remember_key(self, device_id: str, key: bytes, lang: str) -> None:
+        self._keys[device_id] = (key, lang)
+        self._keys.move_to_end(device_id)
+        if len(self._keys) > MAX_CACHED_KEYS:
+            self._keys.popitem(last=False)
+
+    def _unavailable_before_load(self, device_id: str, payload: bytes, now_ts: int, error):
+        """The database failed while loading the device: answer UNAVAILABLE if the frame
+        verifies with the key this worker last saw for it, else leave it to the
+        terminal's retry. Either way nothing was written."""
+        log.error("%s: database fault loading the device: %s", device_id,
+                  str(error).splitlines()[0])
+        cached = self._keys.get(device_id)
+        if cached is None:
+            self.counters["unavailable_unsigned"] += 1
+            return None
+        key, lang = cached
+        try:
+            body = protocol.decode_frame(payload, key)
+        except protocol.FrameError as frame_error:
+            return self._drop("bad_signature", f"{device_id}: {frame_error}")
+        try:
+            request_id = protocol.parse_request(body).id
+        except protocol.ProtocolError as protocol_error:
+            request_id = protocol_error.request_id
+        response = self._error(lang, request_id, "UNAVAILABLE", "", now_ts)
         return protocol.topic(device_id, "res"), protocol.encode_frame(response, key)
 
     def _error(self, lang, request_id, code, detail, now_ts) -> bytes:

@@ -102,7 +102,7 @@ def write_terminal_config(config: dict, devices_dir: Path) -> Path:
 
 def write_broker_config(
     session: Session, config_dir: Path, *, port: int, backend_username: str,
-    backend_password: str,
+    backend_password: str, tls: broker.TlsListener | None = None,
 ) -> Path:
     """Regenerate Mosquitto's password file and ACL from the active devices."""
     devices = session.scalars(
@@ -113,6 +113,7 @@ def write_broker_config(
         port,
         broker.BrokerUser(backend_username, broker.mosquitto_password_hash(backend_password)),
         [broker.BrokerUser(device.id, device.mqtt_password_hash) for device in devices],
+        tls=tls,
     )
 
 

@@ -33,6 +33,7 @@ IDLE_TIMEOUT_MS = const(60000)  # a half-typed sale is abandoned after a minute 
 # A new request waits for the journal to drain at most this long, then is treated like
 # one that got no answer (journaled if earn-only, else "No connection").
 DRAIN_WAIT_MS = const(20000)
+UNAVAILABLE_RETRY_MS = const(1000)  # an UNAVAILABLE answer is retried after this
 REPLAY_PAUSE_MS = const(10000)  # after MAX_RESENDS unanswered replays, or UNAVAILABLE
 MAX_CRASHES = const(10)  # consecutive handler crashes before run() gives up (main resets)
 MAX_REJECTED = const(8)  # rejected replays kept for display/report
@@ -522,10 +523,15 @@ class App:
         self.inflight = None
         self.last_response = r
         if not r.get("ok"):
-            if r.get("code") == "UNAVAILABLE" and inf["sends"] <= MAX_RESENDS:
-                # Temporary backend fault: the protocol allows a retry of the same id.
-                inf["deadline"] = self._ticks()
-                self.inflight = inf
+            if r.get("code") == "UNAVAILABLE":
+                # Temporary backend fault: retry the same id after a pause, and once the
+                # resends are spent treat it like no answer (an earn-only sale is
+                # journaled), since nothing was written.
+                if inf["sends"] <= MAX_RESENDS:
+                    inf["deadline"] = ticks_add(self._ticks(), UNAVAILABLE_RETRY_MS)
+                    self.inflight = inf
+                else:
+                    self._give_up(inf)
                 return
             self.outcome = OUT_ERROR
             self.hw.indicator.error()

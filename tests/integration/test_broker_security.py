@@ -130,3 +130,53 @@ def test_redelivered_request_gets_the_same_bytes_once(stack):
         second_frame_reply = till.wait_reply()
     assert first_frame_reply == second_frame_reply
     assert database_counts(stack)[:2] == (1, 102)  # 100 welcome entries + spend-free earn
+
+
+def test_anonymous_clients_are_refused_by_the_generated_config(stack):
+    conf = (stack.broker.config_dir / "mosquitto.conf").read_text()
+    assert "allow_anonymous false" in conf and "password_file" in conf and "acl_file" in conf
+    refused = []
+    anonymous = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="anonymous")
+    anonymous.on_connect = lambda client, userdata, flags, reason_code, properties: \
+        refused.append(reason_code.is_failure)
+    anonymous.connect("127.0.0.1", stack.broker.port)
+    anonymous.loop_start()
+    try:
+        deadline = time.monotonic() + 5
+        while not refused and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        anonymous.loop_stop()
+    assert refused == [True]
+
+
+def test_a_revoked_device_cannot_connect_and_its_frames_are_dropped(stack):
+    import os
+    import signal
+
+    from backend.services import devices
+
+    with stack.terminal("t02") as till:
+        frame = protocol.encode_frame(protocol.encode_body(till.request(1)), till.key)
+    with stack.app.app_context():
+        devices.revoke_device(db.session, "t02")
+        db.session.commit()
+        devices.write_broker_config(
+            db.session, stack.broker.config_dir, port=stack.broker.port,
+            backend_username=stack.app.config["MQTT_USERNAME"],
+            backend_password=stack.app.config["MQTT_PASSWORD"])
+        db.session.rollback()
+    os.kill(stack.broker.process.pid, signal.SIGHUP)  # Mosquitto re-reads passwd and ACL
+    time.sleep(0.5)
+    revoked = stack.terminal("t02")
+    revoked.client.connect("127.0.0.1", stack.broker.port)
+    revoked.client.loop_start()
+    try:
+        assert revoked.connected.wait(5) and revoked.refused is not None
+    finally:
+        revoked.client.loop_stop()
+    # A frame it signed earlier, replayed by anyone, changes nothing either.
+    before = database_counts(stack)
+    assert stack.worker.handle("vafa/v1/dev/t02/req", frame) is None
+    assert stack.worker.counters["dropped_unknown_device"] == 1
+    assert database_counts(stack) == before

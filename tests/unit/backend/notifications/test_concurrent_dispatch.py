@@ -34,6 +34,7 @@ class Recorder:
 def engine(request, tmp_path_factory, databases):
     app = build_app(tmp_path_factory, databases, request.param)
     with app.app_context():
+        flask_db.engine.app = app  # threads push the app's context (secrets need its key)
         yield flask_db.engine
         flask_db.engine.dispose()
 
@@ -68,7 +69,7 @@ def test_two_dispatchers_send_every_message_once(engine):
 
     def work():
         try:
-            with Session(engine) as session:
+            with engine.app.app_context(), Session(engine) as session:
                 for _ in range(100):  # bounded; 40 messages need far fewer rounds
                     report = dispatcher.dispatch_due(session, {"sms": recorder},
                                                      lambda: NOW, limit=3)

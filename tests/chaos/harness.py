@@ -1,0 +1,803 @@
+"""The fault-injection run (issue 10): real Mosquitto (persistence on), two real worker
+processes on an MQTT 5 shared subscription, a real database (SQLite, or PostgreSQL behind a
+TCP proxy that can be cut), simulated terminals running the real firmware app, and six
+faults injected while they sell. `tests.chaos.checker` then compares what every terminal
+was told with the ledger.
+
+Everything runs on this machine's loopback; every wait and loop has a bound.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from backend import create_app
+from backend.config import Config
+from backend.extensions import db
+from backend.mqtt.worker import PAUSE_AFTER_COMMIT_ENV
+from simulator import shim
+from tests.support.broker import MosquittoProcess, free_port
+
+shim.install()  # the firmware's `vafa` package, as the simulator runs it
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+WORKER_START_S = 30
+SALE_TIMEOUT_S = 90  # a sale that waits for a drain, 4 sends and a journal write, bounded
+DRAIN_TIMEOUT_S = 120
+BROKER_PASSWORD = "chaos-backend-password"
+CLUB_OFFLINE_WINDOW_DAYS = 1
+SQLITE_BUSY_TIMEOUT_MS = 1500
+SPEND_SHARE = 0.2  # sales that pay with credit (need the backend online)
+RAW_DEVICE = "chaos-raw"
+
+
+@dataclass(frozen=True)
+class Durations:
+    """Seconds per phase. `reduced` is the run inside `make test`; `full` is `make chaos`."""
+
+    terminals: int
+    settle_s: float
+    offline_s: float
+    broker_down_s: float
+    database_down_s: float
+    duplicate_rounds: int
+    firmware_timeouts: dict = field(default_factory=dict)
+
+
+REDUCED = Durations(terminals=4, settle_s=2.5, offline_s=4, broker_down_s=2, database_down_s=4,
+                    duplicate_rounds=4, firmware_timeouts={
+                        # The firmware's own timeouts, shortened so the run fits in a minute;
+                        # the full run keeps the real ones.
+                        "app.RESPONSE_TIMEOUT_MS": 2000, "app.REPLAY_PAUSE_MS": 2000,
+                        "app.DRAIN_WAIT_MS": 8000, "net.BACKOFF_MAX_MS": 2000})
+FULL = Durations(terminals=8, settle_s=12, offline_s=120, broker_down_s=10,
+                 database_down_s=20, duplicate_rounds=25)
+
+
+# ---- database ------------------------------------------------------------------------
+
+class CuttableProxy:
+    """A TCP forwarder between the workers and PostgreSQL. `cut()` closes every connection
+    and refuses new ones (accepts and closes at once) until `restore()`: the database as
+    the workers see it during a network partition or a server restart."""
+
+    MAX_CONNECTIONS = 64
+
+    def __init__(self, target_host: str, target_port: int):
+        self.target = (target_host, target_port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.open = True
+        self.pairs: list[tuple[socket.socket, socket.socket]] = []
+        self.lock = threading.Lock()
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.closed:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            with self.lock:
+                if not self.open or len(self.pairs) >= self.MAX_CONNECTIONS:
+                    client.close()
+                    continue
+                try:
+                    upstream = socket.create_connection(self.target, timeout=5)
+                except OSError:
+                    client.close()
+                    continue
+                upstream.settimeout(None)
+                self.pairs.append((client, upstream))
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for each in (source, sink):
+                try:
+                    each.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                each.close()
+            with self.lock:
+                self.pairs = [pair for pair in self.pairs if source not in pair]
+
+    def cut(self) -> None:
+        with self.lock:
+            self.open = False
+            pairs, self.pairs = self.pairs, []
+        for pair in pairs:
+            for each in pair:
+                try:
+                    each.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def restore(self) -> None:
+        with self.lock:
+            self.open = True
+
+    def close(self) -> None:
+        self.closed = True
+        self.cut()
+        self.listener.close()
+
+
+# What .ci/run uses; tried when neither TEST_DATABASE_URL nor DATABASE_URL is set.
+CI_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def postgres_base_url() -> str:
+    url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL", "")
+    return url if url.startswith("postgresql") else CI_POSTGRES_URL
+
+
+def postgres_reachable() -> bool:
+    url = postgres_base_url()
+    try:
+        engine = create_engine(url, connect_args={"connect_timeout": 3})
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+class Database:
+    """An isolated database for one run: a SQLite file, or a PostgreSQL schema of its own
+    (dropped at the end) reached by the workers through a CuttableProxy."""
+
+    def __init__(self, kind: str, workdir: Path):
+        self.kind = kind
+        self.schema = None
+        self.proxy = None
+        if kind == "sqlite":
+            self.path = workdir / "vafa.sqlite3"
+            self.url = self.worker_url = f"sqlite:///{self.path}"
+            return
+        base = postgres_base_url()
+        self.schema = f"vafa_chaos_{os.getpid()}_{int(time.time())}"
+        admin = create_engine(base)
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{self.schema}"'))
+        admin.dispose()
+        separator = "&" if "?" in base else "?"
+        # The schema goes into search_path, which pg_dump and the workers see too.
+        self.url = f"{base}{separator}options=-csearch_path%3D{self.schema}"
+        parsed = make_url(self.url)
+        self.proxy = CuttableProxy(parsed.host or "127.0.0.1", parsed.port or 5432)
+        self.worker_url = parsed.set(host="127.0.0.1", port=self.proxy.port).render_as_string(
+            hide_password=False)
+
+    def hold_unavailable(self, seconds: float) -> None:
+        """Make the database unavailable to the workers for `seconds`: SQLite's write lock
+        held by another connection (writers wait the busy timeout, then fail), or the
+        PostgreSQL proxy cut."""
+        if self.kind == "sqlite":
+            connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                time.sleep(seconds)
+            finally:
+                connection.execute("ROLLBACK")
+                connection.close()
+        else:
+            self.proxy.cut()
+            try:
+                time.sleep(seconds)
+            finally:
+                self.proxy.restore()
+
+    def drop(self) -> None:
+        if self.proxy is not None:
+            self.proxy.close()
+        if self.schema is not None:
+            admin = create_engine(postgres_base_url())
+            with admin.begin() as connection:
+                connection.execute(text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
+            admin.dispose()
+
+
+# ---- workers -------------------------------------------------------------------------
+
+class WorkerProcess:
+    """`flask --app backend mqtt-worker` with a stable client id, as in production."""
+
+    def __init__(self, env: dict, client_id: str, log_path: Path):
+        self.env = env
+        self.client_id = client_id
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+        self.starts = 0
+
+    def _subscriptions(self) -> int:
+        try:
+            return self.log_path.read_text(errors="replace").count("subscribed $share")
+        except OSError:
+            return 0
+
+    def start(self) -> None:
+        seen = self._subscriptions()
+        log = self.log_path.open("a")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "backend", "mqtt-worker",
+             "--client-id", self.client_id],
+            env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
+        log.close()
+        self.starts += 1
+        self.wait_subscribed(seen)
+
+    def wait_subscribed(self, seen: int) -> None:
+        deadline = time.monotonic() + WORKER_START_S
+        while self._subscriptions() <= seen:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited: {self.log_path.read_text()[-2000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"worker did not subscribe: {self.log_path}")
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+# ---- terminals -----------------------------------------------------------------------
+
+@dataclass
+class Sale:
+    """One sale as the terminal (and its cashier) saw it."""
+
+    device: str
+    phase: str
+    card: str
+    amount: int
+    use_credit: int
+    request_id: str | None = None
+    outcome: str | None = None  # vafa.app OUT_*
+    code: str | None = None  # the response code shown, if any
+    response: dict | None = None  # the OK response's body
+    journaled: bool = False
+    sent: bool = False  # the request left the terminal at least once
+    offline_result: str | None = None  # "confirmed", or the refusal code of a replay
+    power_cut: bool = False  # the record was torn by a power cut while being written
+
+    @property
+    def acknowledged(self) -> bool:
+        """The terminal was told the backend has it."""
+        return self.outcome == "ok" or self.offline_result == "confirmed"
+
+    @property
+    def refused(self) -> bool:
+        """The terminal was told definitively that nothing happened."""
+        if self.offline_result not in (None, "confirmed"):
+            return self.offline_result != "UNAVAILABLE"
+        return self.outcome == "error" and self.code not in ("UNAVAILABLE", None)
+
+
+class Till(threading.Thread):
+    """A simulated terminal (the real firmware app) with a cashier who keeps selling."""
+
+    def __init__(self, run: ChaosRun, device_id: str, seed: int):
+        super().__init__(daemon=True, name=f"till-{device_id}")
+        from simulator.terminal import Link, SimTerminal
+
+        self.run_ = run
+        self.device_id = device_id
+        self.rng = random.Random(seed)
+        self.clock_offset_s = 0.0
+        self.link = Link(True)
+        self.sales: list[Sale] = []
+        self.by_id: dict[str, Sale] = {}
+        self.torn_records = 0
+        self.selling = True
+        self.stopping = False
+        self.power_cut_armed = False
+        self.power_cuts = 0
+        self.crash: BaseException | None = None
+        self.current: Sale | None = None
+        self.current_started = 0.0
+        self.gave_up: set[str] = set()  # ids sent, unanswered, then journaled
+        till = self
+
+        class ChaosTerminal(SimTerminal):
+            def _boot(self):
+                super()._boot()
+                self.app._time = lambda: int(time.time() + till.clock_offset_s)
+
+        config = run.instance_dir / "devices" / device_id / "config.json"
+        flash = run.workdir / "flash" / device_id
+        flash.mkdir(parents=True, exist_ok=True)
+        self.sim = ChaosTerminal(config, data_dir=flash,
+                                 log=self._log, link=self.link)
+
+    # The firmware's log lines name what happened to a request id.
+    _CONFIRMED = re.compile(r"offline sale (\S+) confirmed")
+    _REFUSED = re.compile(r"offline sale (\S+) refused by the backend: (\S+)")
+    _GAVE_UP = re.compile(r"no answer to (\S+): journaled")
+    _TORN = re.compile(r"journal: dropped (\d+) torn")
+
+    def _log(self, line: str) -> None:
+        if line.startswith("crash in handler"):
+            # The firmware survives it, but a crash under these faults is a defect.
+            self.crash = RuntimeError(f"{self.device_id}: {line}")
+        elif match := self._CONFIRMED.search(line):
+            self._offline(match.group(1), "confirmed")
+        elif match := self._REFUSED.search(line):
+            self._offline(match.group(1), match.group(2))
+        elif match := self._GAVE_UP.search(line):
+            self.gave_up.add(match.group(1))
+        elif match := self._TORN.search(line):
+            self.torn_records += int(match.group(1))
+
+    def _offline(self, request_id: str, result: str) -> None:
+        sale = self.by_id.get(request_id)
+        if sale is not None:
+            sale.offline_result = result
+
+    def run(self) -> None:
+        from simulator.terminal import LOOP_S
+
+        try:
+            next_sale = time.monotonic()
+            while not self.stopping:
+                app = self.sim.app
+                if self.current is None and self.selling and app.state == 0 \
+                        and time.monotonic() >= next_sale:
+                    self._start_sale()
+                self.sim.step()
+                if self.current is not None:
+                    if self._finish_sale():
+                        # Slower while offline, so a long outage fits the journal (256).
+                        pause_s = (0.05, 0.4) if self.link.up else (0.6, 1.2)
+                        next_sale = time.monotonic() + self.rng.uniform(*pause_s)
+                    elif time.monotonic() - self.current_started > SALE_TIMEOUT_S:
+                        raise RuntimeError(f"{self.device_id}: sale stuck in state "
+                                           f"{app.state}")
+                time.sleep(LOOP_S)
+        except BaseException as error:  # reported by the run, never swallowed
+            self.crash = error
+
+    def _start_sale(self) -> None:
+        app = self.sim.app
+        card = self.rng.choice(self.run_.cards)
+        amount = self.rng.randrange(10_000, 2_000_000, 1000)
+        use_credit = -1 if self.rng.random() < SPEND_SHARE else 0
+        sale = Sale(self.device_id, self.run_.phase, card, amount, use_credit)
+        self.seq_before = self.sim.app.store.last_seq()
+        app.outcome = None
+        self.sim.hw.scanner.scan(card)
+        self.sim.hw.keypad.press(*str(amount), *(["U"] if use_credit else []), "E")
+        self.current, self.current_started = sale, time.monotonic()
+        self.sales.append(sale)
+
+    def _finish_sale(self) -> bool:
+        app = self.sim.app
+        if app.state != 4 or app.outcome is None:  # RESULT, with this sale's outcome
+            return False
+        sale = self.current
+        seq = app.store.last_seq()
+        if seq > self.seq_before:
+            from vafa import protocol
+
+            sale.request_id = protocol.request_id(self.device_id, seq)
+            self.by_id[sale.request_id] = sale
+        sale.outcome = app.outcome
+        sale.journaled = app.outcome == "offline"
+        sale.sent = app.outcome in ("ok", "error", "no_connection") or (
+            sale.request_id in self.gave_up)
+        if app.outcome in ("ok", "error"):
+            response = app.last_response or {}
+            sale.code = response.get("code")
+            if app.outcome == "ok":
+                sale.response = response
+        self.current = None
+        if sale.journaled and self.power_cut_armed:
+            self.power_cut_armed = False
+            self._power_cut_mid_write(sale)
+        else:
+            self.sim.hw.keypad.press("C")
+        return True
+
+    def _power_cut_mid_write(self, sale: Sale) -> None:
+        """The power fails while this sale's journal record is being written: part of
+        the record is on flash and the cashier never saw "Saved offline". The terminal
+        then boots again from what is on flash."""
+        journal = self.sim.journal
+        log = Path(journal.log_path)
+        data = log.read_bytes()
+        assert len(data) == journal.size_bytes()
+        _seq, payload_offset, payload_length = journal._index[-1]
+        record_length = 6 + payload_length + 4  # length and seq, payload, CRC32
+        assert payload_offset - 6 + record_length == len(data)
+        keep = self.rng.randrange(1, record_length)
+        log.write_bytes(data[:len(data) - record_length + keep])
+        sale.power_cut = True
+        sale.outcome = "power_cut"
+        self.power_cuts += 1
+        self.sim.reboot()
+
+    @property
+    def idle(self) -> bool:
+        app = self.sim.app
+        return (self.current is None and app.state == 0 and app.replay is None
+                and app.queued() == 0 and self.sim.net.connected)
+
+    def close(self) -> None:
+        self.stopping = True
+        if self.ident is not None:
+            self.join(10)
+        self.sim.close()
+
+
+class RawTerminal:
+    """A terminal below the firmware for the duplicate/out-of-order fault: the same frame
+    published several times at once, and two requests in flight in the wrong order."""
+
+    def __init__(self, run: ChaosRun):
+        from tests.support.stack import FakeTerminal
+
+        config = json.loads((run.instance_dir / "devices" / RAW_DEVICE / "config.json")
+                            .read_text())
+        self.terminal = FakeTerminal(config, run.broker.port)
+        self.run_ = run
+        self.seq = 0
+        self.sales: list[Sale] = []
+        self.replies: dict[str, list[bytes]] = {}
+
+    def _body(self, seq: int, card: str, amount: int) -> dict:
+        return {"v": 1, "id": f"{RAW_DEVICE}-{seq:06d}", "seq": seq, "ts": int(time.time()),
+                "op": "purchase", "card": card, "amount": amount, "use_credit": 0}
+
+    def round(self, rng: random.Random) -> None:
+        from backend import protocol
+
+        terminal = self.terminal
+        first, second = self.seq + 1, self.seq + 2
+        self.seq += 2
+        bodies = {seq: self._body(seq, rng.choice(self.run_.cards),
+                                  rng.randrange(10_000, 900_000, 1000))
+                  for seq in (first, second)}
+        frames = {seq: protocol.encode_frame(protocol.encode_body(body), terminal.key)
+                  for seq, body in bodies.items()}
+        for body in bodies.values():
+            sale = Sale(RAW_DEVICE, self.run_.phase, body["card"], body["amount"], 0,
+                        request_id=body["id"], sent=True)
+            self.sales.append(sale)
+        # Out of order: the later seq first, then the earlier one three times at once
+        # (duplicate deliveries the two workers may take concurrently), then a retry of
+        # the later one.
+        terminal.send_raw(frames[second])
+        for _ in range(3):
+            terminal.send_raw(frames[first])
+        terminal.send_raw(frames[second])
+        expected = 5
+        got: list[dict] = []
+        deadline = time.monotonic() + 10
+        while len(got) < expected and time.monotonic() < deadline:
+            with terminal.arrived:
+                while not terminal.replies and time.monotonic() < deadline:
+                    terminal.arrived.wait(0.2)
+                frames_in = list(terminal.replies)
+                terminal.replies.clear()
+            for frame in frames_in:
+                body = protocol.decode_frame(frame, terminal.key)
+                reply = json.loads(body)
+                got.append(reply)
+                self.replies.setdefault(reply["id"], []).append(body)
+        for sale in self.sales[-2:]:
+            answers = [reply for reply in got if reply["id"] == sale.request_id]
+            ok = [reply for reply in answers if reply["ok"]]
+            if ok:
+                sale.outcome, sale.code, sale.response = "ok", "OK", ok[0]
+            elif answers:
+                sale.outcome, sale.code = "error", answers[-1]["code"]
+            else:
+                sale.outcome = "no_connection"
+
+
+# ---- the run -------------------------------------------------------------------------
+
+@dataclass
+class PhaseResult:
+    name: str
+    notes: list[str] = field(default_factory=list)
+
+
+class ChaosRun:
+    def __init__(self, kind: str, workdir: Path, durations: Durations, seed: int = 10):
+        self.kind = kind
+        self.workdir = workdir
+        self.durations = durations
+        self.rng = random.Random(seed)
+        self.instance_dir = workdir / "instance"
+        self.trigger = workdir / "pause-after-commit"
+        self.phase = "start"
+        self.phases: list[PhaseResult] = []
+        self.tills: list[Till] = []
+        self.raw: RawTerminal | None = None
+        self.workers: list[WorkerProcess] = []
+        self.database: Database | None = None
+        self.broker: MosquittoProcess | None = None
+        self.app = None
+        self.cards: list[str] = []
+        self.before: dict = {}
+        self.evidence: Counter = Counter()
+        self.killed_request: tuple[str, str] | None = None
+
+    # -- set-up -----------------------------------------------------------------------
+    def config(self, url: str) -> Config:
+        return Config(environ={
+            "VAFA_INSTANCE_DIR": str(self.instance_dir), "DATABASE_URL": url,
+            "SECRET_KEY": "chaos-secret", "VAFA_MQTT_PASSWORD": BROKER_PASSWORD,
+            "VAFA_MQTT_PORT": str(self.broker.port)})
+
+    def set_up(self) -> None:
+        import flask_migrate
+
+        from backend.cli import write_demo
+        from backend.models import Club
+        from backend.services import demo, devices
+
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.database = Database(self.kind, self.workdir)
+        self.broker = MosquittoProcess(self.workdir / "mosquitto", free_port())
+        self.app = create_app(self.config(self.database.url))
+        with self.app.app_context():
+            flask_migrate.upgrade(directory=str(PROJECT_ROOT / "backend/migrations"),
+                                  revision="heads")
+            result = demo.seed_demo(db.session, datetime.now(UTC))
+            club = db.session.get(Club, 1)
+            club.offline_window_days = CLUB_OFFLINE_WINDOW_DAYS
+            extra = [devices.register_device(db.session, device_id=device_id, branch_id=1)
+                     for device_id in [f"t{n:02d}" for n in range(3, self.durations.terminals
+                                                                      + 1)] + [RAW_DEVICE]]
+            db.session.commit()
+            result.terminals.extend(extra)
+            write_demo(result)
+            devices.write_broker_config(
+                db.session, self.broker.config_dir, port=self.broker.port,
+                backend_username=self.app.config["MQTT_USERNAME"],
+                backend_password=BROKER_PASSWORD)
+            db.session.rollback()
+        from tests.chaos import checker
+
+        self.cards = checker.demo_cards(self.app)
+        self.before = checker.totals(self.app)
+        self.broker.start()
+        env = dict(os.environ, DATABASE_URL=self.database.worker_url,
+                   VAFA_INSTANCE_DIR=str(self.instance_dir), SECRET_KEY="chaos-secret",
+                   VAFA_MQTT_PASSWORD=BROKER_PASSWORD, VAFA_MQTT_PORT=str(self.broker.port),
+                   VAFA_SQLITE_BUSY_TIMEOUT_MS=str(SQLITE_BUSY_TIMEOUT_MS),
+                   **{PAUSE_AFTER_COMMIT_ENV: str(self.trigger)})
+        env.pop("TEST_DATABASE_URL", None)
+        self.workers = [WorkerProcess(env, f"chaos-worker-{n}", self.workdir / f"worker-{n}.log")
+                        for n in (1, 2)]
+        for worker in self.workers:
+            worker.start()
+        self._patch_firmware()
+        self.tills = [Till(self, f"t{n:02d}", seed=n)
+                      for n in range(1, self.durations.terminals + 1)]
+        for till in self.tills:
+            assert till.sim.connect(10), f"{till.device_id} did not connect"
+        self.raw = RawTerminal(self)
+        self.raw.terminal.__enter__()
+
+    def _patch_firmware(self) -> None:
+        import vafa.app
+        import vafa.net
+
+        modules = {"app": vafa.app, "net": vafa.net}
+        self._restore = []
+        for name, value in self.durations.firmware_timeouts.items():
+            module, attribute = name.split(".")
+            self._restore.append((modules[module], attribute,
+                                  getattr(modules[module], attribute)))
+            setattr(modules[module], attribute, value)
+
+    # -- phases -----------------------------------------------------------------------
+    def _phase(self, name: str) -> PhaseResult:
+        self.phase = name
+        result = PhaseResult(name)
+        self.phases.append(result)
+        return result
+
+    def _settle(self, seconds: float | None = None) -> None:
+        self._wait(seconds if seconds is not None else self.durations.settle_s)
+
+    def _wait(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self._check_tills()
+            time.sleep(0.1)
+
+    def _check_tills(self) -> None:
+        for till in self.tills:
+            if till.crash is not None:
+                raise RuntimeError(f"{till.device_id} crashed") from till.crash
+
+    def fault_worker_killed(self) -> None:
+        result = self._phase("worker killed between commit and ack")
+        self._settle(1)
+        self.trigger.write_text("pause")
+        marker = self.trigger.with_name(self.trigger.name + ".paused")
+        deadline = time.monotonic() + 20
+        while not marker.exists():
+            assert time.monotonic() < deadline, "no worker paused after a commit"
+            self._wait(0.05)
+        time.sleep(0.2)
+        pid_text, topic, request_id = marker.read_text().split()[:3]
+        worker = next(w for w in self.workers if w.process.pid == int(pid_text))
+        worker.kill()
+        self.killed_request = (topic.split("/")[3], request_id)
+        result.notes.append(f"kill -9 of {worker.client_id} after it committed "
+                            f"{request_id}, before its ack")
+        marker.unlink()
+        self.evidence["workers killed"] += 1
+        worker.start()  # same client id: its session's unacknowledged request comes back
+        self._settle()
+
+    def fault_broker_restart(self) -> None:
+        result = self._phase("Mosquitto restarted")
+        self._settle(1)
+        self.broker.stop()
+        self._wait(self.durations.broker_down_s)
+        self.broker.start()
+        result.notes.append(f"broker down {self.durations.broker_down_s:g} s, persistence on")
+        self._settle()
+        # The raw terminal's paho client reconnects by itself.
+
+    def fault_terminal_offline_power_cut(self) -> None:
+        result = self._phase("terminal offline, power cut mid-journal-write, reboot")
+        till = self.tills[0]
+        till.link.up = False
+        self._wait(self.durations.offline_s)
+        till.power_cut_armed = True
+        deadline = time.monotonic() + 30
+        while till.power_cut_armed:
+            assert time.monotonic() < deadline, "no offline sale to cut the power on"
+            self._wait(0.05)
+        self._wait(1)
+        till.link.up = True
+        self.evidence["torn"] = till.torn_records
+        journaled = sum(1 for sale in till.sales if sale.journaled)
+        result.notes.append(f"{till.device_id} offline {self.durations.offline_s:g} s, "
+                            f"{journaled} sales journaled; {till.torn_records} torn record "
+                            "dropped at boot")
+        self._settle()
+
+    def fault_duplicates(self) -> None:
+        result = self._phase("duplicates, retries, out of order across 2 workers")
+        for _ in range(self.durations.duplicate_rounds):
+            self.raw.round(self.rng)
+            self._check_tills()
+        replay = sum(1 for sale in self.raw.sales if sale.code == "REPLAY")
+        result.notes.append(f"{self.durations.duplicate_rounds} rounds of 5 frames; "
+                            f"{replay} REPLAY for the overtaken seq")
+        self._settle()
+
+    def fault_database(self) -> None:
+        result = self._phase("database unavailable")
+        self._settle(1)
+        how = "SQLite write lock held" if self.kind == "sqlite" else "proxy to PostgreSQL cut"
+        faults_before = self.worker_log_count("database fault")
+        self.database.hold_unavailable(self.durations.database_down_s)
+        self._settle()
+        self.evidence["UNAVAILABLE"] = self.worker_log_count("database fault") - faults_before
+        result.notes.append(f"{how} {self.durations.database_down_s:g} s; "
+                            f"{self.evidence['UNAVAILABLE']} requests answered UNAVAILABLE "
+                            "and retried")
+
+    def fault_clock(self) -> None:
+        result = self._phase("clock hours off; offline replay past the window")
+        behind, ahead = self.tills[1], self.tills[2]
+        behind.clock_offset_s = -(CLUB_OFFLINE_WINDOW_DAYS * 24 + 6) * 3600
+        ahead.clock_offset_s = 5 * 3600
+        behind.link.up = False
+        journaled = sum(1 for sale in behind.sales if sale.journaled)
+        deadline = time.monotonic() + max(30.0, self.durations.offline_s)
+        self._wait(self.durations.offline_s / 2)
+        while sum(1 for sale in behind.sales if sale.journaled) < journaled + 2:
+            assert time.monotonic() < deadline, "the terminal journaled nothing"
+            self._wait(0.1)
+        behind.link.up = True
+        self._settle()
+        behind.clock_offset_s = ahead.clock_offset_s = 0
+        self.evidence["STALE"] = sum(1 for sale in behind.sales
+                                     if sale.offline_result == "STALE")
+        result.notes.append(f"{behind.device_id} 30 h behind and offline: "
+                            f"{self.evidence['STALE']} replays refused STALE; "
+                            f"{ahead.device_id} 5 h ahead")
+
+    FAULTS = ("fault_worker_killed", "fault_broker_restart",
+              "fault_terminal_offline_power_cut", "fault_duplicates", "fault_database",
+              "fault_clock")
+
+    def run(self) -> list:
+        from tests.chaos import checker
+
+        started = time.monotonic()
+        self.set_up()
+        try:
+            self._phase("warm-up (no fault)")
+            for till in self.tills:
+                till.start()
+            self._settle(2)
+            for fault in self.FAULTS:
+                getattr(self, fault)()
+            self.drain()
+            self.elapsed_s = time.monotonic() - started
+            return checker.check(self)
+        finally:
+            self.tear_down()
+
+    def drain(self) -> None:
+        """Stop selling and wait until every terminal is idle with an empty journal."""
+        for till in self.tills:
+            till.selling = False
+        deadline = time.monotonic() + DRAIN_TIMEOUT_S
+        while not all(till.idle for till in self.tills):
+            if time.monotonic() > deadline:
+                busy = [(t.device_id, t.sim.app.state, t.sim.app.queued()) for t in self.tills
+                        if not t.idle]
+                raise RuntimeError(f"terminals did not drain: {busy}")
+            self._wait(0.2)
+        self._wait(1)  # late duplicate deliveries
+
+    def tear_down(self) -> None:
+        for till in self.tills:
+            till.close()
+        if self.raw is not None:
+            self.raw.terminal.__exit__()
+        for worker in self.workers:
+            worker.stop()
+        if self.broker is not None:
+            self.broker.stop()
+        for module, attribute, value in getattr(self, "_restore", []):
+            setattr(module, attribute, value)
+        if self.app is not None:
+            with self.app.app_context():
+                db.engine.dispose()
+        if self.database is not None:
+            self.database.drop()
+
+    def worker_log_count(self, text: str) -> int:
+        return sum(worker.log_path.read_text(errors="replace").count(text)
+                   for worker in self.workers)
+
+    def all_sales(self) -> list[Sale]:
+        sales = [sale for till in self.tills for sale in till.sales]
+        return sales + (self.raw.sales if self.raw else [])
