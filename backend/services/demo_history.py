@@ -307,12 +307,18 @@ class _Club:
         self._move_tier(state, moment, allow_downgrade=False)
 
 
-def write_history(session: Session, plans: list[PlannedMember], card_ids: dict[int, int],
-                  now: datetime, *, settle_tiers: bool = True) -> HistoryResult:
-    """Simulate `plans` (members already flushed, joined before `now`, none with a
-    balance yet) in time order and write their rows; the members' cached columns and
-    tiers are set to where the simulation leaves them — with `settle_tiers`, after the
-    nightly run `now` would make. The caller commits."""
+@dataclass(frozen=True)
+class Snapshot:
+    """A member as the simulation leaves them at a moment."""
+
+    tier_code: str
+    last_visit: datetime | None
+    spend_rials: int
+    purchases: int
+
+
+def _simulate(session: Session, plans: list[PlannedMember], card_ids: dict[int, int],
+              now: datetime, until: datetime) -> _Club:
     writer = _Writer(session)
     club = _Club(session, writer, now)
     # (moment, order, sequence, kind, payload): joins first at a moment, then nightly
@@ -334,7 +340,7 @@ def write_history(session: Session, plans: list[PlannedMember], card_ids: dict[i
                 events.append((check, 1, sequence, "nightly", member.id))
                 sequence += 1
     heapq.heapify(events)
-    while events:
+    while events and events[0][0] < until:
         moment, _, _, kind, payload = heapq.heappop(events)
         if kind == "join":
             club.join(payload, card_ids[payload.member.id])
@@ -342,10 +348,29 @@ def write_history(session: Session, plans: list[PlannedMember], card_ids: dict[i
             club.nightly(payload, moment)
         else:
             club.purchase(*payload)
+    return club
+
+
+def snapshots(session: Session, plans: list[PlannedMember], card_ids: dict[int, int],
+              now: datetime, moment: datetime) -> dict[int, Snapshot]:
+    """Members (by id) as the plans leave them just before `moment`, writing nothing: to
+    pick a past campaign's audience by what members were then."""
+    club = _simulate(session, plans, card_ids, now, moment)
+    return {member_id: Snapshot(state.tier.code, state.last_visit, state.spend, state.count)
+            for member_id, state in club.states.items()}
+
+
+def write_history(session: Session, plans: list[PlannedMember], card_ids: dict[int, int],
+                  now: datetime, *, settle_tiers: bool = True) -> HistoryResult:
+    """Simulate `plans` (members already flushed, joined before `now`, none with a
+    balance yet) in time order and write their rows; the members' cached columns and
+    tiers are set to where the simulation leaves them — with `settle_tiers`, after the
+    nightly run `now` would make. The caller commits."""
+    club = _simulate(session, plans, card_ids, now, now)
     if settle_tiers:
         for member_id in club.states:  # the nightly run of the seed day, as if run now
             club.nightly(member_id, now)
-    writer.flush(session)
+    club.writer.flush(session)
     for state in club.states.values():
         member = state.plan.member
         member.tier_id = state.tier.id
