@@ -54,6 +54,11 @@ def live_server(tmp_path_factory, databases):
                       branch_id=central.id, password_hash=cheap_password_hash("operator1234")),
         ])
         session.commit()
+    yield from serve(app)
+
+
+def serve(app):
+    """Serve `app` in a thread until the fixture ends."""
     port = free_port()
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -73,13 +78,7 @@ def demo_server(tmp_path_factory, databases):
                     TESTING=False)
     with app.app_context():
         demo.seed_demo(db.session, now())
-    port = free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield type("Live", (), {"url": f"http://127.0.0.1:{port}", "app": app})
-    server.shutdown()
-    thread.join(timeout=5)
+    yield from serve(app)
 
 
 # Package scope, not session: the sync API keeps an asyncio loop running on this thread
