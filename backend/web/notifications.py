@@ -339,7 +339,8 @@ def campaign_detail(user, campaign_id: int):
     rule_id = (campaign.segment or {}).get("audience_rule_id")
     return render_template("messages/campaign.html", user=user, campaign=campaign,
                            counts=campaigns.status_counts(db.session, campaign.id),
-                           effect=campaign_effects.measure(db.session, campaign, clock()),
+                           effect=campaign_effects.measure(db.session, campaign, clock())
+                           if campaign.sent_at is not None else None,
                            verdicts=campaign_effects.VERDICTS, format_cell=format_cell,
                            segment_titles=SEGMENT_TITLES,
                            audience_rule=db.session.get(SegmentRule, rule_id) if rule_id

@@ -55,4 +55,8 @@ def test_the_demo_club_in_the_reports_for_the_docs(page, demo_server):
     assert "جشنوارهٔ پاییز" in page.inner_text("#table-campaigns")
     assert page.locator("#campaigns-definition").is_visible()
     screenshot(page, "reports-demo-campaigns-fa", docs=True)
+    page.click("#table-campaigns td a")  # the campaign's own page, with the same numbers
+    page.wait_for_selector("#campaign-effect")
+    assert page.get_attribute("#effect-verdict", "data-verdict") == "too_few"
+    screenshot(page, "messages-demo-campaign-fa")
     assert not problems, problems
