@@ -9,7 +9,9 @@ Amounts are integer rials; the club shows rial or toman (rial / 10). Dates are s
 UTC and shown in Tehran time: Jalali with Persian digits in Persian, Gregorian in English.
 """
 
+import os
 import re
+import tempfile
 from datetime import date, datetime
 from pathlib import Path
 
@@ -34,10 +36,18 @@ def compile_catalogues(target_dir: Path, source_dir: Path = TRANSLATIONS_DIR) ->
         mo_path.parent.mkdir(parents=True, exist_ok=True)
         with po_path.open("rb") as source:
             catalogue = read_po(source, locale=po_path.parts[-3])
-        temporary = mo_path.with_suffix(".mo.tmp")
-        with temporary.open("wb") as target:
-            write_mo(target, catalogue)
-        temporary.replace(mo_path)  # atomic: another worker never reads half a file
+        # A temporary file of this writer's own: `make run` starts several processes at
+        # once (web workers, MQTT worker, jobs), each compiling; a shared name let one
+        # rename another's file from under it and the web worker fail to boot.
+        handle, name = tempfile.mkstemp(dir=mo_path.parent, prefix=f"{mo_path.name}.",
+                                        suffix=".tmp")
+        temporary = Path(name)
+        try:
+            with os.fdopen(handle, "wb") as target:
+                write_mo(target, catalogue)
+            temporary.replace(mo_path)  # atomic: another worker never reads half a file
+        finally:
+            temporary.unlink(missing_ok=True)
     return target_dir
 
 

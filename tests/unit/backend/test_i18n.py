@@ -79,3 +79,14 @@ def test_catalogue_compiles_and_every_template_string_is_translated(tmp_path):
     assert not missing, f"untranslated: {sorted(missing)}"
     compiled = i18n.compile_catalogues(tmp_path)
     assert (compiled / "fa/LC_MESSAGES/messages.mo").stat().st_size > 1000
+
+
+def test_processes_compiling_at_once_do_not_trip_over_each_other(tmp_path):
+    """`make run` starts several processes that each compile the catalogue at start-up."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        for result in [pool.submit(i18n.compile_catalogues, tmp_path) for _ in range(24)]:
+            result.result()  # raises what a compile raised
+    compiled = tmp_path / "fa" / "LC_MESSAGES"
+    assert [path.name for path in compiled.iterdir()] == ["messages.mo"]  # no leftovers
