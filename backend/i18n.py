@@ -9,6 +9,7 @@ Amounts are integer rials; the club shows rial or toman (rial / 10). Dates are s
 UTC and shown in Tehran time: Jalali with Persian digits in Persian, Gregorian in English.
 """
 
+import os
 import re
 import tempfile
 from datetime import date, datetime
@@ -35,13 +36,18 @@ def compile_catalogues(target_dir: Path, source_dir: Path = TRANSLATIONS_DIR) ->
         mo_path.parent.mkdir(parents=True, exist_ok=True)
         with po_path.open("rb") as source:
             catalogue = read_po(source, locale=po_path.parts[-3])
-        # A temporary file of this process's own: gunicorn workers, the MQTT worker and the
-        # jobs process all start at once and compile side by side; the rename is atomic, so
-        # nobody reads half a file, and the last rename wins with identical bytes.
-        with tempfile.NamedTemporaryFile(dir=mo_path.parent, prefix=".messages-",
-                                         suffix=".tmp", delete=False) as target:
-            write_mo(target, catalogue)
-        Path(target.name).replace(mo_path)
+        # A temporary file of this writer's own: `make run` starts several processes at
+        # once (web workers, MQTT worker, jobs), each compiling; a shared name let one
+        # rename another's file from under it and the web worker fail to boot.
+        handle, name = tempfile.mkstemp(dir=mo_path.parent, prefix=f"{mo_path.name}.",
+                                        suffix=".tmp")
+        temporary = Path(name)
+        try:
+            with os.fdopen(handle, "wb") as target:
+                write_mo(target, catalogue)
+            temporary.replace(mo_path)  # atomic: another worker never reads half a file
+        finally:
+            temporary.unlink(missing_ok=True)
     return target_dir
 
 

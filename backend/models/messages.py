@@ -178,6 +178,9 @@ class Campaign(Base):
     recipient_count: Mapped[int] = mapped_column(default=0)
     held_out_count: Mapped[int] = mapped_column(default=0)
     sms_parts: Mapped[int] = mapped_column(Amount, default=0)
+    # What one SMS part cost when it was sent (message settings then): the campaign's
+    # cost in the effectiveness report does not move when the price changes later.
+    sms_part_price_rials: Mapped[int] = mapped_column(Amount, default=0)
 
     offer = relationship("Offer")
 

@@ -1,5 +1,8 @@
 """Campaigns (N3): pick a segment, preview count and cost, send with a hold-out group.
 
+A segment combines the member's tier, home branch, visits, spend, birthday month, LRFM
+segment (L12, as of the last nightly scoring) and a segment rule's audience list.
+
 Eligible members are those the segment selects who can and may get the message: not a
 gift account, with a mobile (SMS) or email (email), and not opted out of promotional
 messages. At send time a random `holdout_percent` of them is held out — recorded in
@@ -27,11 +30,15 @@ from backend.models import (
     CampaignRecipient,
     Club,
     Member,
+    MemberScore,
     Message,
     MessageSettings,
     Offer,
+    SegmentAudienceMember,
+    SegmentRule,
     Tier,
 )
+from backend.models.reports import SEGMENTS
 from backend.notifications import outbox, sms, templates
 from backend.notifications.dispatcher import common_values, settings
 
@@ -70,6 +77,11 @@ class Segment:
     min_purchases: int | None = None
     # Jalali month of birth, 1 (Farvardin) … 12 (Esfand).
     birthday_month: int | None = None
+    # LRFM segments (backend.models.reports.SEGMENTS) as of the last nightly scoring; a
+    # member in any of them matches.
+    lrfm_segments: tuple[str, ...] = ()
+    # The member list a segment rule with the "audience" action keeps (L12).
+    audience_rule_id: int | None = None
 
     def as_json(self) -> dict:
         return {key: list(value) if isinstance(value, tuple) else value
@@ -79,6 +91,7 @@ class Segment:
     def from_json(cls, data: dict) -> "Segment":
         values = dict(data or {})
         values["tier_ids"] = tuple(values.get("tier_ids", ()))
+        values["lrfm_segments"] = tuple(values.get("lrfm_segments", ()))
         return cls(**values)
 
 
@@ -109,6 +122,12 @@ def check_segment(session: Session, segment: Segment) -> None:
         raise BadRequest("branch_id", "Choose a branch.")
     if segment.birthday_month is not None and not 1 <= segment.birthday_month <= 12:
         raise BadRequest("birthday_month", "Choose a month.")
+    if any(code not in SEGMENTS for code in segment.lrfm_segments):
+        raise BadRequest("lrfm_segments", "Choose segments from the list.")
+    if segment.audience_rule_id is not None:
+        rule = session.get(SegmentRule, segment.audience_rule_id)
+        if rule is None or rule.action != "audience":
+            raise BadRequest("audience_rule_id", "Choose an audience rule from the list.")
     for name in ("visited_within_days", "absent_for_days", "min_spend_rials",
                  "max_spend_rials", "min_purchases"):
         value = getattr(segment, name)
@@ -142,6 +161,12 @@ def eligible_statement(segment: Segment, channel: str, now: datetime):
         statement = statement.where(Member.purchase_count >= segment.min_purchases)
     if segment.birthday_month is not None:
         statement = statement.where(Member.birth_date.is_not(None))
+    if segment.lrfm_segments:
+        statement = statement.where(Member.id.in_(select(MemberScore.member_id).where(
+            MemberScore.segment.in_(segment.lrfm_segments))))
+    if segment.audience_rule_id is not None:
+        statement = statement.where(Member.id.in_(select(SegmentAudienceMember.member_id).where(
+            SegmentAudienceMember.rule_id == segment.audience_rule_id)))
     return statement.order_by(Member.id)
 
 
@@ -256,7 +281,7 @@ def send(session: Session, *, name: str, segment: Segment, channel: str, body: s
         status="sent", request_key=request_key, created_by_id=staff_user_id,
         created_at=now, sent_at=now, eligible_count=result.eligible,
         recipient_count=result.eligible - len(held), held_out_count=len(held),
-        sms_parts=sent_parts)
+        sms_parts=sent_parts, sms_part_price_rials=settings(session).sms_part_price_rials)
     session.add(campaign)
     session.flush()
     queued = {}

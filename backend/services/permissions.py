@@ -13,7 +13,8 @@ PERMISSIONS = (
     "purchases",      # record purchases and top-ups at the counter
     "refunds",        # refund purchases
     "credit_grants",  # grant credit to a member or a tier, transfer between members
-    "offers",         # tiers, offers, products and gift cards
+    "offers",         # tiers, offers and campaigns, products, gift cards, news, FAQ,
+                      # surveys, segment rules
     "reports",        # reports and exports, the audit log
     "devices",        # terminals and card batches
     "settings",       # club settings, branches, custom fields, member import

@@ -17,17 +17,21 @@ from flask import (
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from sqlalchemy import func, select
 from wtforms import HiddenField, PasswordField, SelectChoice, SelectField, TextAreaField
 from wtforms.validators import Email, Length, NumberRange, Optional
 
 from backend.errors import DomainError
 from backend.extensions import db
-from backend.models import Branch, Campaign, Message, Offer, Tier
+from backend.i18n import format_number
+from backend.models import Branch, Campaign, MemberScore, Message, Offer, SegmentRule, Tier
+from backend.models.reports import SEGMENTS
 from backend.notifications import admin as messages_admin
 from backend.notifications import campaigns, sms, templates
 from backend.notifications.dispatcher import settings as message_settings
 from backend.services import audit
+from backend.services.reports import campaign_effects
+from backend.services.reports.segments import SEGMENT_TITLES
 from backend.web.admin import (
     apply_error,
     clock,
@@ -36,6 +40,7 @@ from backend.web.admin import (
     paginate,
     translate_error,
 )
+from backend.web.admin.reports import format_cell, read_only
 from backend.web.auth import client_ip, permission_required
 from backend.web.forms import (
     AmountField,
@@ -126,6 +131,8 @@ class CampaignForm(FlaskForm):
     min_purchases = DigitsIntegerField(_l("At least … purchases"),
                                        [Optional(), NumberRange(1, 10**6)], render_kw=DIGITS)
     birthday_month = SelectField(_l("Birthday month"), coerce=int, default=0)
+    lrfm_segments = MultiCheckboxField(_l("LRFM segments (none: any)"))
+    audience_rule_id = SelectField(_l("Audience of a segment rule"), coerce=int, default=0)
     holdout_percent = DigitsIntegerField(_l("Hold-out (percent, not sent, for comparison)"),
                                          [Optional(), NumberRange(0, 50)], render_kw=DIGITS)
     offer_id = SelectField(_l("Linked offer"), coerce=int, default=0)
@@ -140,6 +147,19 @@ def _campaign_form() -> CampaignForm:
             select(Branch).where(Branch.is_active).order_by(Branch.name))]
     form.birthday_month.choices = [SelectChoice(0, _l("Any"))] + [
         SelectChoice(index + 1, name) for index, name in enumerate(JALALI_MONTHS)]
+    # Members per segment as of the last nightly scoring, so the admin sees the sizes.
+    sizes = dict(db.session.execute(select(MemberScore.segment, func.count())
+                                    .group_by(MemberScore.segment)).all())
+    form.lrfm_segments.choices = [
+        SelectChoice(code, gettext("%(segment)s (%(count)s)",
+                                   segment=gettext(SEGMENT_TITLES[code]),
+                                   count=format_number(sizes.get(code, 0),
+                                                       g.get("language", "fa"))))
+        for code in SEGMENTS]
+    form.audience_rule_id.choices = [SelectChoice(0, _l("None"))] + [
+        SelectChoice(rule.id, rule.name) for rule in db.session.scalars(
+            select(SegmentRule).where(SegmentRule.action == "audience", SegmentRule.is_active)
+            .order_by(SegmentRule.name))]
     form.offer_id.choices = [SelectChoice(0, _l("None"))] + [
         SelectChoice(offer.id, offer.name) for offer in db.session.scalars(
             select(Offer).where(Offer.is_active).order_by(Offer.name))]
@@ -155,7 +175,9 @@ def _segment(form: CampaignForm) -> campaigns.Segment:
         visited_within_days=form.visited_within_days.data,
         absent_for_days=form.absent_for_days.data, min_spend_rials=form.min_spend.data,
         max_spend_rials=form.max_spend.data, min_purchases=form.min_purchases.data,
-        birthday_month=form.birthday_month.data or None)
+        birthday_month=form.birthday_month.data or None,
+        lrfm_segments=tuple(form.lrfm_segments.data or ()),
+        audience_rule_id=form.audience_rule_id.data or None)
 
 
 def _show_error(form, error: DomainError) -> None:
@@ -310,11 +332,19 @@ def _config() -> dict:
 @bp.get("/campaigns/<int:campaign_id>")
 @permission_required("offers")
 def campaign_detail(user, campaign_id: int):
+    read_only()  # measuring reads purchases: never hold up the counter for it
     campaign = db.session.get(Campaign, campaign_id)
     if campaign is None:
         abort(404)
+    rule_id = (campaign.segment or {}).get("audience_rule_id")
     return render_template("messages/campaign.html", user=user, campaign=campaign,
                            counts=campaigns.status_counts(db.session, campaign.id),
+                           effect=campaign_effects.measure(db.session, campaign, clock())
+                           if campaign.sent_at is not None else None,
+                           verdicts=campaign_effects.VERDICTS, format_cell=format_cell,
+                           segment_titles=SEGMENT_TITLES,
+                           audience_rule=db.session.get(SegmentRule, rule_id) if rule_id
+                           else None,
                            status_names=STATUS_NAMES, months=JALALI_MONTHS,
                            tiers={tier.id: tier for tier in db.session.scalars(select(Tier))},
                            branches={branch.id: branch for branch in db.session.scalars(

@@ -8,8 +8,8 @@ from flask_login import current_user
 
 from backend.errors import DomainError
 from backend.extensions import db
-from backend.models import NewsPost
-from backend.services import content, surveys
+from backend.models import Member, NewsPost, StaffUser
+from backend.services import api_tokens, content, surveys
 from backend.services.permissions import allowed
 from backend.web.admin import clock, page_number, paginate
 from backend.web.portal import bp, current_member, member_required
@@ -27,22 +27,56 @@ def news(member):
                            open_surveys=open_surveys)
 
 
+def _image_reader():
+    """Who asks for a news image: the portal's signed-in member, else the owner of a
+    bearer token (the app and integrations use `image_url` with the API's header), else
+    nobody. Returns (member, staff user), either may be None."""
+    member = current_member()
+    staff_user = current_user if current_user.is_authenticated else None
+    if member is not None or staff_user is not None:
+        return member, staff_user
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None, None
+    try:
+        row = api_tokens.resolve(db.session, token.strip(), clock())
+    except DomainError:
+        return None, None
+    if row.member_id is not None:
+        return db.session.get(Member, row.member_id), None
+    return None, db.session.get(StaffUser, row.staff_user_id)
+
+
 @bp.get("/news/<int:post_id>/image")
 def news_image(post_id: int):
-    """A post's image: public once the post is published (as the post's title is to any
-    member); before that, for staff who edit news only."""
+    """A post's image, to whoever may read the post: anyone for a published post for every
+    tier; a member of the audience's tiers (portal session or member token) for a post
+    for some tiers; staff with "offers" (panel session or staff token) for any post,
+    drafts included. Others get 404, as for a post that does not exist.
+
+    Only images of posts for every tier may sit in shared caches; the others are marked
+    private, so a proxy never hands one member's image to another."""
     post = db.session.get(NewsPost, post_id)
     if post is None or not post.image_filename:
         abort(404)
-    published = content.visible_post(db.session, None, post_id, clock()) is not None or (
-        (member := current_member()) is not None
-        and content.visible_post(db.session, member, post_id, clock()) is not None)
-    staff = current_user.is_authenticated and allowed(current_user, "offers")
-    if not (published or staff):
+    member, staff_user = _image_reader()
+    public = content.visible_post(db.session, None, post_id, clock()) is not None
+    readable = public or (member is not None and content.visible_post(
+        db.session, member, post_id, clock()) is not None)
+    staff = staff_user is not None and allowed(staff_user, "offers")
+    if not (readable or staff):
         abort(404)
     from flask import send_from_directory
-    return send_from_directory(current_app.config["INSTANCE_DIR"] / "uploads",
-                               post.image_filename, mimetype="image/png", max_age=3600)
+    response = send_from_directory(current_app.config["INSTANCE_DIR"] / "uploads",
+                                   post.image_filename, mimetype="image/png", max_age=3600)
+    if not public:
+        response.cache_control.public = False
+        response.cache_control.private = True
+        if not readable:  # a draft or a post out of its window: staff only, never kept
+            response.cache_control.no_store = True
+            response.cache_control.max_age = None
+        response.vary.update(("Cookie", "Authorization"))
+    return response
 
 
 @bp.get("/faq")

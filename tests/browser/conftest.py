@@ -5,6 +5,8 @@ file with CSRF on, as in production. Screenshots go to tests/artifacts/ (kept by
 artefacts; docs/images has copies for the README).
 """
 
+import os
+import shutil
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +26,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 
 
 @pytest.fixture(scope="session")
@@ -51,6 +54,11 @@ def live_server(tmp_path_factory, databases):
                       branch_id=central.id, password_hash=cheap_password_hash("operator1234")),
         ])
         session.commit()
+    yield from serve(app)
+
+
+def serve(app):
+    """Serve `app` in a thread until the fixture ends."""
     port = free_port()
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -58,6 +66,19 @@ def live_server(tmp_path_factory, databases):
     yield type("Live", (), {"url": f"http://127.0.0.1:{port}", "app": app})
     server.shutdown()
     thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def demo_server(tmp_path_factory, databases):
+    """The panel over the demo club `make run` makes, with its past: for pages that
+    need data to look like anything (the docs' screenshots)."""
+    from backend.services import demo
+
+    app = build_app(tmp_path_factory, databases, "sqlite", WTF_CSRF_ENABLED=True,
+                    TESTING=False)
+    with app.app_context():
+        demo.seed_demo(db.session, now())
+    yield from serve(app)
 
 
 # Package scope, not session: the sync API keeps an asyncio loop running on this thread
@@ -83,10 +104,16 @@ def page(browser):
     context.close()
 
 
-def screenshot(page, name: str) -> Path:
+def screenshot(page, name: str, docs: bool = False) -> Path:
+    """The page as tests/artifacts/<name>.png; with `docs`, also as docs/images/<name>.png
+    when that is missing or VAFA_UPDATE_SCREENSHOT=1 (the docs' copies stay put
+    otherwise, so a test run does not rewrite them)."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
+    target = DOCS_IMAGES / f"{name}.png"
+    if docs and (not target.exists() or os.environ.get("VAFA_UPDATE_SCREENSHOT") == "1"):
+        shutil.copyfile(path, target)
     return path
 
 

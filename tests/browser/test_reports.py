@@ -1,6 +1,8 @@
 """Report charts drawn by the vendored Chart.js under the panel's Content-Security-Policy,
 in a real browser."""
 
+import json
+
 from tests.browser.conftest import screenshot, sign_in
 
 
@@ -33,3 +35,28 @@ def test_cohort_heat_map(page, live_server):
     page.goto(f"{live_server.url}/reports/cohorts")
     page.wait_for_selector("table.heat")
     assert page.locator("table.heat thead th").count() >= 3
+
+
+def test_the_demo_club_in_the_reports_for_the_docs(page, demo_server):
+    """The demo's past on the report pages, in Persian: the screenshots in
+    docs/reports.md (refreshed with VAFA_UPDATE_SCREENSHOT=1)."""
+    problems = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    sign_in(page, demo_server, "admin", "admin1234")
+    page.goto(f"{demo_server.url}/reports/sales?preset=last_12_months&step=month")
+    page.wait_for_selector("canvas[data-drawn='1']")
+    spec = json.loads(page.locator("canvas[data-chart]").first.get_attribute("data-chart"))
+    sales = spec["datasets"][0]["data"]
+    assert len(sales) >= 12 and sum(value > 0 for value in sales) >= 10  # months of visits
+    screenshot(page, "reports-demo-sales-fa", docs=True)
+    page.set_viewport_size({"width": 1500, "height": 900})  # every column in sight
+    page.goto(f"{demo_server.url}/reports/campaigns")
+    page.wait_for_selector("canvas[data-drawn='1']")
+    assert "جشنوارهٔ پاییز" in page.inner_text("#table-campaigns")
+    assert page.locator("#campaigns-definition").is_visible()
+    screenshot(page, "reports-demo-campaigns-fa", docs=True)
+    page.click("#table-campaigns td a")  # the campaign's own page, with the same numbers
+    page.wait_for_selector("#campaign-effect")
+    assert page.get_attribute("#effect-verdict", "data-verdict") == "too_few"
+    screenshot(page, "messages-demo-campaign-fa")
+    assert not problems, problems

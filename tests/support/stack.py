@@ -40,7 +40,8 @@ def start_stack(app: Flask, broker: MosquittoProcess) -> Stack:
     instance_dir = Path(app.config["INSTANCE_DIR"])
     app.config["MQTT_PORT"] = broker.port
     with app.app_context():
-        result = demo.seed_demo(db.session, datetime.now(UTC))
+        # The bare demo club: Sara's balances start at the welcome credit alone.
+        result = demo.seed_demo(db.session, datetime.now(UTC), history=False)
         write_demo(result)
         devices.write_broker_config(
             db.session, broker.config_dir, port=broker.port,

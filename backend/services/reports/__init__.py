@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from backend.services.reports import kpis, lists, periods, segments, trends
+from backend.services.reports import campaign_effects, kpis, lists, periods, segments, trends
 from backend.services.reports.sql import Filters
 from backend.services.reports.tables import N_, Table, compare
 
@@ -38,6 +38,10 @@ REPORTS: dict[str, Report] = {report.key: report for report in (
            N_("Retention, churn, growth, frequency, order value, redemption and offer "
               "effectiveness, next to the period before."),
            (kpis.table, kpis.offers_table)),
+    Report("campaigns", N_("Campaign effectiveness"),
+           N_("Campaigns sent in the period against their hold-out groups: incremental "
+              "sales, cost, ROI and how sure the answer is."),
+           (campaign_effects.table,), default_preset="last_90_days"),
     Report("sales", N_("Sales and visits"),
            N_("Sales, amounts paid, purchases, visiting and new members, credit and units "
               "sold by day, week or month."),

@@ -13,24 +13,45 @@ Sales are list amounts net of refunds (`amount − refunded`), so the discounts 
 gives are counted once, in its cost, not also as lost revenue. ROI is on revenue: Vafa
 does not know the shop's margins.
 
-Campaigns (built elsewhere) call `measure_effect` with their recipients as the treated
-group, the hold-out chosen at random at send time as the control, and the send time as
-the exposure: randomisation makes the two groups comparable. Offers have no hold-out:
-they apply by themselves at the till. `offer_effects` therefore compares the members who
-redeemed an offer in the period with the members who also bought in the period (same
-branch and tier filters, in the offer's target tiers) but did not redeem it. Both groups
-came to the shop, so coming is not mistaken for the offer's effect; the difference in
-differences removes their different spending levels. What remains is selection by the
-offer's own conditions (a "spend over 5 million" offer picks big spenders), so the result
-is an estimate, not an experiment — the page and docs/reports.md say so. An offer that
-brings lapsed members back is under-counted, because coming back is what is held equal.
+How sure: each member's change (after − before) varies, so the difference of the two
+groups' mean changes has a standard error (Welch's: √(s²ₜ/nₜ + s²꜀/n꜀), with members who
+bought nothing in either window counted as a change of 0). ±1.96 standard errors is the
+95 % interval under the normal approximation (`Effect.margin_per_member_rials`): an
+incremental figure inside it could be chance. The approximation is fair from a few dozen
+members per group; below that the figure is a hint, and the pages say so.
+
+Campaigns (backend.services.reports.campaign_effects) call `measure_effect` with their
+recipients as the treated group, the hold-out chosen at random at send time as the
+control, and the send time as the exposure: randomisation makes the two groups
+comparable. Offers have no hold-out: they apply by themselves at the till.
+`offer_effects` therefore compares the members who redeemed an offer in the period with
+the members who also bought in the period (same branch and tier filters, in the offer's
+target tiers) but did not redeem it. Both groups came to the shop, so coming is not
+mistaken for the offer's effect; the difference in differences removes their different
+spending levels. What remains is selection by the offer's own conditions (a "spend over
+5 million" offer picks big spenders), so the result is an estimate, not an experiment —
+the page and docs/reports.md say so. An offer that brings lapsed members back is
+under-counted, because coming back is what is held equal.
 """
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, Select, case, distinct, exists, func, literal, select, union_all
+from sqlalchemy import (
+    Float,
+    Integer,
+    Select,
+    case,
+    cast,
+    distinct,
+    exists,
+    func,
+    literal,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from backend.models import Club, Member, Offer, OfferRedemption, Purchase, Tier
@@ -42,6 +63,9 @@ from backend.services.reports.sql import (
     ratio,
 )
 
+# Two-sided 95 % for the normal approximation of the difference of two means.
+Z_95 = 1.96
+
 
 @dataclass(frozen=True)
 class GroupOutcome:
@@ -49,10 +73,23 @@ class GroupOutcome:
     buyers_after: int
     sales_before_rials: int
     sales_after_rials: int
+    # Σ over the group's members of (sales after − sales before)², for the spread of the
+    # change; None when not measured (offer_effects).
+    change_sum_squares: float | None = None
 
     @property
     def change_per_member(self) -> float | None:
         return ratio(self.sales_after_rials - self.sales_before_rials, self.members)
+
+    @property
+    def change_variance(self) -> float | None:
+        """The sample variance of the per-member change (members without a purchase in
+        either window changed by 0); None for fewer than two members."""
+        if self.change_sum_squares is None or self.members < 2:
+            return None
+        total = self.sales_after_rials - self.sales_before_rials
+        spread = self.change_sum_squares - total * total / self.members
+        return max(0.0, spread / (self.members - 1))
 
 
 @dataclass(frozen=True)
@@ -75,6 +112,25 @@ class Effect:
             return None
         return (incremental - self.cost_rials) / self.cost_rials
 
+    @property
+    def incremental_per_member_rials(self) -> float | None:
+        """The treated group's change per member less the control group's."""
+        treated, control = self.treated.change_per_member, self.control.change_per_member
+        if treated is None or control is None:
+            return None
+        return treated - control
+
+    @property
+    def margin_per_member_rials(self) -> float | None:
+        """Half the 95 % interval of `incremental_per_member_rials` (Welch's standard
+        error of a difference of two means, normal approximation): an effect smaller than
+        this could be chance. None when either group has fewer than two members."""
+        treated, control = self.treated.change_variance, self.control.change_variance
+        if treated is None or control is None:
+            return None
+        return Z_95 * math.sqrt(treated / self.treated.members
+                                + control / self.control.members)
+
 
 def _as_select(members: Select | Iterable[int]) -> Select:
     if isinstance(members, Select):
@@ -94,12 +150,19 @@ def _outcome(session: Session, members: Select, exposed_at: datetime, window: ti
                   Purchase.created_at < exposed_at + window]
     if branch_id is not None:
         conditions.append(Purchase.branch_id == branch_id)
-    before_sum, after_sum, buyers = session.execute(
-        select(func.coalesce(func.sum(case((after, 0), else_=net_sales())), 0),
-               func.coalesce(func.sum(case((after, net_sales()), else_=0)), 0),
-               func.count(distinct(case((after, Purchase.member_id), else_=None))))
-        .where(*conditions)).one()
-    return GroupOutcome(int(size or 0), int(buyers or 0), as_int(before_sum), as_int(after_sum))
+    # Per member first, so the spread of the change comes in the same pass.
+    per_member = (select(func.sum(case((after, 0), else_=net_sales())).label("before"),
+                         func.sum(case((after, net_sales()), else_=0)).label("after"),
+                         func.max(case((after, 1), else_=0)).label("came"))
+                  .where(*conditions).group_by(Purchase.member_id).subquery())
+    change = cast(per_member.c.after - per_member.c.before, Float)
+    before_sum, after_sum, buyers, squares = session.execute(
+        select(func.coalesce(func.sum(per_member.c.before), 0),
+               func.coalesce(func.sum(per_member.c.after), 0),
+               func.coalesce(func.sum(per_member.c.came), 0),
+               func.coalesce(func.sum(change * change), 0.0))).one()
+    return GroupOutcome(int(size or 0), int(buyers or 0), as_int(before_sum), as_int(after_sum),
+                        float(squares))
 
 
 def measure_effect(session: Session, *, treated: Select | Iterable[int], exposed_at: datetime,

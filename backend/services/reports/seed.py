@@ -349,10 +349,14 @@ def _flush(writer: _BulkWriter, rows: dict[str, list]) -> None:
 
 
 def _fix_sequences(session: Session) -> None:
+    fix_sequences(session, [model for model, _ in _COLUMNS.values()])
+
+
+def fix_sequences(session: Session, models) -> None:
     """Explicit ids leave PostgreSQL's sequences behind; move them past the last id."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    for model, _ in _COLUMNS.values():
+    for model in models:
         table = model.__table__.name
         session.execute(text(
             f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "

@@ -5,6 +5,7 @@ PostgreSQL; the aggregation happens in the database, never in Python loops over 
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Float, Integer, Numeric, and_, cast, func, literal, select, union_all
 from sqlalchemy.ext.compiler import compiles
@@ -25,9 +26,13 @@ class Filters:
     branch_id: int | None = None
     tier_id: int | None = None
     compare: bool = False
+    # The moment the report is made, for measures that run up to now (campaigns measured
+    # over the days since their send); None: the clock.
+    now: datetime | None = None
 
     def with_period(self, period: Period) -> "Filters":
-        return Filters(period, self.granularity, self.branch_id, self.tier_id, False)
+        return Filters(period, self.granularity, self.branch_id, self.tier_id, False,
+                       self.now)
 
 
 class days_between(FunctionElement):

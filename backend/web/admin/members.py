@@ -240,12 +240,19 @@ def _render_member(user, member: Member, forms: dict | None = None, status: int 
         .order_by(Purchase.created_at.desc(), Purchase.id.desc()),
         page_number(request.args.get("purchases_page")), size=20)
     purchase_rows = purchase_page.rows
-    referrals = db.session.scalars(select(Member).where(Member.referrer_id == member.id)
-                                   .order_by(Member.id)).all()
-    requests = db.session.scalars(select(MemberRequest).where(
-        MemberRequest.member_id == member.id).order_by(MemberRequest.id.desc()).limit(20)).all()
-    tier_changes = db.session.scalars(select(TierChange).where(
-        TierChange.member_id == member.id).order_by(TierChange.id.desc()).limit(20)).all()
+    # The side lists are paged too, each by its own query argument (a member who
+    # referred hundreds or wrote for years still gets a page that loads).
+    lists = {
+        "referrals": paginate(select(Member).where(Member.referrer_id == member.id)
+                              .order_by(Member.id),
+                              page_number(request.args.get("referrals_page")), size=20),
+        "requests": paginate(select(MemberRequest).where(MemberRequest.member_id == member.id)
+                             .order_by(MemberRequest.id.desc()),
+                             page_number(request.args.get("requests_page")), size=20),
+        "tier_changes": paginate(select(TierChange).where(TierChange.member_id == member.id)
+                                 .order_by(TierChange.id.desc()),
+                                 page_number(request.args.get("tier_changes_page")), size=20),
+    }
     tiers = {tier.id: tier for tier in db.session.scalars(select(Tier))}
     refund_forms = {p.id: RefundForm(formdata=None, request_key=new_request_key(),
                                      purchase_id=p.id, prefix=f"refund{p.id}")
@@ -253,8 +260,8 @@ def _render_member(user, member: Member, forms: dict | None = None, status: int 
     return render_template(
         "members/detail.html", user=user, member=member, forms=all_forms, history=history,
         purchases=purchase_rows, purchase_page=purchase_page, refund_forms=refund_forms,
-        referrals=referrals,
-        requests=requests, tier_changes=tier_changes, tiers=tiers,
+        lists=lists, referrals=lists["referrals"].rows, requests=lists["requests"].rows,
+        tier_changes=lists["tier_changes"].rows, tiers=tiers,
         custom_fields=_custom_fields(), editable=can_see_member(user, member),
         can=lambda name: allowed(user, name)), status
 

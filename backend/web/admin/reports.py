@@ -107,7 +107,7 @@ def parse_filters(user, report) -> Choice:
     if scope is not None:
         branch_id = scope
     compare = request.args.get("compare") == "1" and bool(report.comparable)
-    return Choice(Filters(period, step, branch_id, tier_id, compare), preset, errors)
+    return Choice(Filters(period, step, branch_id, tier_id, compare, clock()), preset, errors)
 
 
 # Rendering: one function per column kind, in the reader's language and money unit.

@@ -10,7 +10,15 @@ from backend.extensions import db
 from backend.models import CreditGrant, Member, MemberRequest, Tier
 from backend.services import audit, counter, member_requests, wallet
 from backend.services.permissions import branch_scope
-from backend.web.admin import apply_error, bp, clock, new_request_key, page_number, paginate
+from backend.web.admin import (
+    apply_error,
+    bp,
+    clock,
+    new_request_key,
+    page_number,
+    paginate,
+    translate_error,
+)
 from backend.web.auth import client_ip, permission_required
 from backend.web.forms import AnswerForm, TierGrantForm
 from card_spec import normalize_digits
@@ -64,9 +72,9 @@ def credit_grants(user):
                            tiers=tiers, tier_filter=tier_filter, q=query), status
 
 
-@bp.get("/requests")
-@permission_required("members")
-def requests_list(user):
+def _requests_page(user, failed: tuple[int, AnswerForm] | None = None):
+    """The requests list for the query string's state, search and page; `failed` puts a
+    rejected answer form (with its errors) back on its request."""
     statement = select(MemberRequest).join(Member, Member.id == MemberRequest.member_id)
     scope = branch_scope(user)
     if scope is not None:
@@ -85,13 +93,25 @@ def requests_list(user):
                     page_number(request.args.get("page")))
     forms = {row.id: AnswerForm(formdata=None, prefix=f"answer{row.id}", answer=row.answer)
              for row in page.rows}
+    if failed is not None:
+        if failed[0] not in forms:
+            return None  # no longer on this page: the caller says it another way
+        forms[failed[0]] = failed[1]
     return render_template("requests.html", user=user, page=page, forms=forms, state=state,
                            q=query)
+
+
+@bp.get("/requests")
+@permission_required("members")
+def requests_list(user):
+    return _requests_page(user)
 
 
 @bp.post("/requests/<int:request_id>")
 @permission_required("members")
 def request_answer(user, request_id: int):
+    """Answer a request; a refused answer comes back next to its field, on the list the
+    form was sent from (its query string rides on the form's action)."""
     if db.session.get(MemberRequest, request_id) is None:
         abort(404)
     form = AnswerForm(prefix=f"answer{request_id}")
@@ -104,9 +124,12 @@ def request_answer(user, request_id: int):
                                            now=clock(), branch_id=branch_scope(user))
         except DomainError as error:
             db.session.rollback()
-            flash(gettext(error.message.split(": ", 1)[-1]), "error")
+            form.answer.errors = [translate_error(error)]
         else:
             flash(gettext("Answer sent."), "success")
-    else:
-        flash(gettext("This field is required."), "error")
-    return redirect(url_for("admin.requests_list"))
+            return redirect(url_for("admin.requests_list", **request.args.to_dict()))
+    shown = _requests_page(user, (request_id, form))
+    if shown is None:
+        flash(form.answer.errors[0], "error")
+        return redirect(url_for("admin.requests_list", **request.args.to_dict()))
+    return shown, 400

@@ -18,7 +18,9 @@ MAX_QUERY_LENGTH = 64
 PERMISSION_LABELS = {
     "members": "Members and cards", "purchases": "Purchases and top-ups at the counter",
     "refunds": "Refunds", "credit_grants": "Credit grants and transfers",
-    "offers": "Tiers, offers, products and gift cards", "reports": "Reports and the audit log",
+    "offers": "Tiers, offers and campaigns, products, gift cards, news, FAQ, surveys and "
+              "segment rules",
+    "reports": "Reports and the audit log",
     "devices": "Terminals and card batches",
     "settings": "Settings, branches, custom fields and import",
 }

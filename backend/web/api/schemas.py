@@ -408,8 +408,9 @@ class NewsOut(Schema):
     title = fields.String()
     body = fields.String()
     image_url = fields.Method("image_link", allow_none=True,
-                              metadata={"type": "string", "description": "Path of the image, "
-                                                                         "or null."})
+                              metadata={"type": "string", "description": (
+                                  "Path of the image on this host, or null; fetch it "
+                                  "with the same Authorization header.")})
     event_at = fields.DateTime(allow_none=True)
     publish_from = fields.DateTime()
     publish_until = fields.DateTime(allow_none=True)

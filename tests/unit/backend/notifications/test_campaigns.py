@@ -9,7 +9,16 @@ import pytest
 from sqlalchemy import func, select
 
 from backend.errors import BadRequest
-from backend.models import Campaign, CampaignRecipient, Member, Message, Offer
+from backend.models import (
+    Campaign,
+    CampaignRecipient,
+    Member,
+    MemberScore,
+    Message,
+    Offer,
+    SegmentAudienceMember,
+    SegmentRule,
+)
 from backend.notifications import campaigns, dispatcher, providers
 from backend.notifications.campaigns import Segment
 from tests import factories
@@ -64,6 +73,50 @@ def test_segment_criteria(db, world):
         ids(db, Segment(birthday_month=13))
     with pytest.raises(BadRequest):
         ids(db, Segment(tier_ids=(999_999,)))
+
+
+def score(db, member, segment):
+    db.add(MemberScore(member_id=member.id, computed_on=NOW.date(), segment=segment))
+    db.flush()
+
+
+def test_lrfm_segments_and_rule_audiences(db, world):
+    w = world
+    score(db, w["regular"], "champions")
+    score(db, w["lapsed"], "at_risk")
+    score(db, w["never"], "no_purchase")
+    score(db, w["opted_out"], "at_risk")  # still never eligible
+    rule = SegmentRule(name="Win back", segment="at_risk", action="audience")
+    mover = SegmentRule(name="Demote", segment="lost", action="move_tier",
+                        tier_id=w["bronze"].id)
+    db.add_all([rule, mover])
+    db.flush()
+    # The rule's list as the nightly job left it: the lapsed member and the opted-out one.
+    db.add_all([SegmentAudienceMember(rule_id=rule.id, member_id=w["lapsed"].id),
+                SegmentAudienceMember(rule_id=rule.id, member_id=w["opted_out"].id)])
+    db.flush()
+    assert ids(db, Segment(lrfm_segments=("at_risk",))) == {w["lapsed"].id}
+    assert ids(db, Segment(lrfm_segments=("at_risk", "champions"))) == {
+        w["regular"].id, w["lapsed"].id}
+    assert ids(db, Segment(lrfm_segments=("lost",))) == set()
+    assert ids(db, Segment(audience_rule_id=rule.id)) == {w["lapsed"].id}
+    # With the other criteria, all of them must hold.
+    assert ids(db, Segment(audience_rule_id=rule.id, tier_ids=(w["gold"].id,))) == set()
+    assert ids(db, Segment(lrfm_segments=("champions", "no_purchase"),
+                           branch_id=w["north"].id)) == {w["regular"].id}
+    result = campaigns.preview(db, segment=Segment(lrfm_segments=("at_risk", "champions")),
+                               channel="sms", body="Hi {first_name}", language="en",
+                               holdout_percent=50, offer_id=None, now=NOW)
+    assert (result.eligible, result.recipients, result.held_out) == (2, 1, 1)
+    with pytest.raises(BadRequest) as refused:
+        ids(db, Segment(lrfm_segments=("vip",)))
+    assert refused.value.field == "lrfm_segments"
+    with pytest.raises(BadRequest) as refused:
+        ids(db, Segment(audience_rule_id=mover.id))  # moves tiers, keeps no list
+    assert refused.value.field == "audience_rule_id"
+    segment = Segment(lrfm_segments=("at_risk",), audience_rule_id=rule.id)
+    assert segment.as_json() == {"lrfm_segments": ["at_risk"], "audience_rule_id": rule.id}
+    assert Segment.from_json(segment.as_json()) == segment
 
 
 def test_segment_round_trips_as_json():

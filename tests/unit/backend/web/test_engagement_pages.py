@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from backend.models import ApiToken, CallTask, NewsPost, Survey
 from backend.services import api_tokens
+from tests import factories
 from tests.conftest import NOW
-from tests.unit.backend.web.conftest import MEMBER_PASSWORD
+from tests.unit.backend.web.conftest import MEMBER_PASSWORD, member_headers, staff_headers
 
 
 @pytest.fixture
@@ -146,3 +147,47 @@ def test_integration_token_is_shown_once_and_revocable(client, db, api_world):
     client.post("/logout")
     staff_sign_in(client, "granted")
     assert client.post(f"/account/tokens/{row.id}/revoke").status_code == 404  # not theirs
+
+
+def test_news_images_go_only_to_who_may_read_the_post(client, db, api_world, pinned):
+    """An image of a post for some tiers is served to members of those tiers (portal
+    session or member token) and to staff with "offers", marked private; a post for
+    every tier is public and may be cached by anyone; drafts are staff-only, never
+    stored."""
+    factories.tier(db, code="gold", name="gold", rank=3)
+    staff_sign_in(client, "admin")
+    posts = {}
+    for title, tiers, active in (("For all", "", "y"), ("For silver", "silver", "y"),
+                                 ("For gold", "gold", "y"), ("Draft", "", "")):
+        data = {"kind": "news", "title": title, "body": "…", "tier_codes": tiers,
+                "image": (io.BytesIO(png()), "p.png")}
+        if active:
+            data["is_active"] = "y"
+        assert client.post("/news/new", data=data,
+                           content_type="multipart/form-data").status_code == 302
+        posts[title] = db.scalars(select(NewsPost).where(NewsPost.title == title)).one().id
+    draft = client.get(f"/portal/news/{posts['Draft']}/image")
+    assert draft.status_code == 200 and draft.cache_control.no_store
+    client.post("/logout")
+
+    def image(title, **headers):
+        return client.get(f"/portal/news/{posts[title]}/image", headers=headers)
+
+    # Anyone: the post for every tier, cacheable; nothing else.
+    assert image("For all").status_code == 200 and image("For all").cache_control.public
+    assert [image(title).status_code for title in ("For silver", "For gold", "Draft")] == [
+        404, 404, 404]
+    # A silver member in the portal: silver's image, private; not gold's.
+    member_sign_in(client, api_world.own)
+    silver = image("For silver")
+    assert silver.status_code == 200 and silver.cache_control.private
+    assert not silver.cache_control.public and "Authorization" in silver.vary
+    assert (image("For gold").status_code, image("Draft").status_code) == (404, 404)
+    client.post("/portal/sign-out")
+    # The app, with a member token or a staff token.
+    member_token = member_headers(client, api_world.other)
+    assert image("For silver", **member_token).status_code == 200
+    assert image("For gold", **member_token).status_code == 404
+    assert image("For gold", Authorization="Bearer vafa_not-a-token").status_code == 404
+    assert image("Draft", **staff_headers(client, "admin")).status_code == 200
+    assert image("Draft", **staff_headers(client, "operator")).status_code == 404

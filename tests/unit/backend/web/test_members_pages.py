@@ -260,3 +260,59 @@ def test_operator_answers_a_members_request(client, db, app):
     assert question.answer == "فردا آماده است." and question.answered_at is not None
     assert isinstance(question, MemberRequest)
     assert "کارتم" not in client.get("/requests").get_data(as_text=True)  # no longer open
+
+
+def test_an_empty_answer_is_refused_next_to_its_field(client, db):
+    from backend.services import member_requests
+
+    member = factories.member(db)
+    older = member_requests.submit_request(db, member_id=member.id, subject="Hours",
+                                           body="When do you open?", now=NOW)
+    question = member_requests.submit_request(db, member_id=member.id, subject="کارت",
+                                              body="کارتم کی می‌رسد؟", now=NOW)
+    sign_in(client, db)
+    response = client.post(f"/requests/{question.id}?state=all&q=%DA%A9%D8%A7%D8%B1%D8%AA",
+                           data={f"answer{question.id}-answer": "   "})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    # The message sits by this request's answer box, on the list it was sent from.
+    assert f'data-error-for="answer{question.id}-answer">پر کردن این فیلد لازم است.<' in page
+    assert f'data-error-for="answer{older.id}-answer"' not in page
+    assert 'name="q" value="کارت"' in page and "When do you open?" not in page
+    db.refresh(question)
+    assert question.answered_at is None
+    # A good answer goes back to the same list.
+    sent = client.post(f"/requests/{question.id}?state=all",
+                       data={f"answer{question.id}-answer": "فردا."})
+    assert sent.status_code == 302 and sent.headers["Location"].endswith("/requests?state=all")
+
+
+def test_the_member_page_pages_its_side_lists(client, db):
+    from backend.models import MemberRequest, TierChange
+
+    bronze = factories.tier(db, code="bronze", name="bronze", rank=1)
+    silver = factories.tier(db, code="silver", name="silver", rank=2)
+    member = factories.member(db, tier_id=bronze.id)
+    for index in range(23):
+        factories.member(db, first_name=f"Friend{index:02d}", referrer_id=member.id)
+        db.add(MemberRequest(member_id=member.id, subject=f"Question {index:02d}", body="…",
+                             created_at=NOW))
+        db.add(TierChange(member_id=member.id, from_tier_id=bronze.id, to_tier_id=silver.id,
+                          reason=f"change {index:02d}", created_at=NOW))
+    db.flush()
+    sign_in(client, db)
+    first = client.get(f"/members/{member.id}").get_data(as_text=True)
+    # Newest requests and tier changes first, referrals by when they joined; 20 a page.
+    assert "Question 22" in first and "Question 02" not in first
+    assert "change 22" in first and "change 02" not in first
+    assert "Friend00" in first and "Friend22" not in first
+    for pager in ("requests-pager", "tier-changes-pager", "referrals-pager"):
+        assert f'id="{pager}"' in first
+    second = client.get(f"/members/{member.id}?requests_page=2&referrals_page=2"
+                        ).get_data(as_text=True)
+    assert "Question 02" in second and "Question 22" not in second
+    assert "Friend22" in second and "Friend00" not in second
+    assert "change 22" in second  # tier changes stay on their first page
+    # Each pager keeps the other lists where they are and lands on its own list.
+    assert (f'href="/members/{member.id}?requests_page=1&amp;referrals_page=2#requests-pager"'
+            in second)

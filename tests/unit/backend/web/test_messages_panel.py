@@ -1,9 +1,19 @@
 """The panel's message pages: SMS texts, settings, campaigns with preview and hold-out,
 the outbox, and login details sent when a member is registered at the counter (M2)."""
 
+from datetime import date
+
 from sqlalchemy import select
 
-from backend.models import Campaign, CampaignRecipient, Message, MessageTemplate
+from backend.models import (
+    Campaign,
+    CampaignRecipient,
+    MemberScore,
+    Message,
+    MessageTemplate,
+    SegmentAudienceMember,
+    SegmentRule,
+)
 from backend.notifications import dispatcher
 from tests import factories
 
@@ -101,6 +111,44 @@ def test_campaign_preview_then_send_with_hold_out(client, db):
     assert len(db.scalars(select(Campaign)).all()) == 1
     assert campaign.created_by_id is not None
     assert "طلایی‌ها" in text(client.get("/messages/campaigns"))
+
+
+def test_campaign_for_an_lrfm_segment_or_a_rule_audience(client, db):
+    admin(db, client)
+    members = [factories.member(db) for _ in range(5)]
+    for member, segment in zip(members, ("at_risk", "at_risk", "at_risk", "lost",
+                                         "champions"), strict=True):
+        db.add(MemberScore(member_id=member.id, computed_on=date(2026, 11, 21),
+                           segment=segment))
+    rule = SegmentRule(name="بازگرداندن", segment="lost", action="audience")
+    db.add(rule)
+    db.flush()
+    db.add(SegmentAudienceMember(rule_id=rule.id, member_id=members[3].id))
+    db.flush()
+    page = text(client.get("/messages/campaigns/new"))
+    # Each segment with its size as of the last scoring; the audience rule to pick.
+    assert 'value="at_risk"' in page and "در خطر ریزش (۳)" in page
+    assert f'<option value="{rule.id}">بازگرداندن</option>' in page
+    form = {"name": "Win back", "channel": "sms", "language": "en", "body": "We miss you",
+            "branch_id": "0", "birthday_month": "0", "offer_id": "0", "holdout_percent": "0",
+            "request_key": "panel-campaign-key-03", "audience_rule_id": "0",
+            "action": "preview"}
+    page = text(client.post("/messages/campaigns/new",
+                            data={**form, "lrfm_segments": ["at_risk", "champions"]}))
+    assert 'id="preview-eligible">۴<' in page
+    page = text(client.post("/messages/campaigns/new",
+                            data={**form, "lrfm_segments": "lost",
+                                  "audience_rule_id": str(rule.id)}))
+    assert 'id="preview-eligible">۱<' in page
+    response = client.post("/messages/campaigns/new", data={
+        **form, "lrfm_segments": "lost", "audience_rule_id": str(rule.id), "action": "send"})
+    assert response.status_code == 302
+    [campaign] = db.scalars(select(Campaign)).all()
+    assert campaign.segment == {"lrfm_segments": ["lost"], "audience_rule_id": rule.id}
+    detail = text(client.get(response.headers["Location"]))
+    assert "ازدست‌رفته" in detail and "بازگرداندن" in detail
+    refused = client.post("/messages/campaigns/new", data={**form, "lrfm_segments": "vip"})
+    assert refused.status_code == 400
 
 
 def test_a_campaign_above_the_quota_cannot_be_sent(client, db):

@@ -37,6 +37,10 @@ def test_staff_list_searches_and_filters(client, db, app):
     assert ">admin<" in by_role and "maryam" not in by_role
     inactive = listed("active=0")
     assert ">old<" in inactive and "maryam" not in inactive
+    # The "offers" permission names everything it opens, news and surveys included.
+    form = client.get("/staff/new").get_data(as_text=True)
+    assert "سطح‌ها، پیشنهادها و کمپین‌ها، کالاها، کارت هدیه، اخبار، پرسش‌های پرتکرار، " \
+           "نظرسنجی‌ها و قاعده‌های بخش‌بندی" in form
 
 
 def test_requests_are_searched_by_text_name_and_mobile(client, db, app):

@@ -81,9 +81,8 @@ TABLE = [
     ("GET", "/credit-grants", ADMIN_AND_GRANTED),
     ("POST", "/credit-grants", forms(ADMIN_AND_GRANTED)),
     ("GET", "/requests", ALL),
-    # An empty answer is refused with a message on the list page.
-    ("POST", "/requests/{request}", {"operator": REDIRECT, "operator_granted": REDIRECT,
-                                     "admin": REDIRECT}),
+    # An empty answer comes back next to its field on the list page.
+    ("POST", "/requests/{request}", forms(ALL)),
     # Member import (M3): the "settings" right; the permission is checked before the
     # upload is looked up, so a refused user learns nothing about tokens.
     ("GET", "/import", ADMIN_AND_GRANTED),

@@ -13,6 +13,10 @@ from sqlalchemy import select
 from backend.models import SegmentRule
 from tests import factories
 from tests.unit.backend.services.reports.conftest import paper  # noqa: F401  (fixture)
+from tests.unit.backend.services.reports.test_campaign_effects import (  # noqa: F401
+    AFTER_ABAN,
+    campaign,
+)
 
 ABAN = {"from": "۱۴۰۵/۰۸/۰۱", "to": "1405/08/30"}  # any digits are accepted
 
@@ -141,3 +145,29 @@ def test_segment_rules_page(admin, paper):  # noqa: F811
     refused = admin.post("/reports/segment-rules", data={"name": "x", "segment": "at_risk",
                                                          "action": "move_tier"})
     assert refused.status_code == 400
+
+
+def test_campaign_effectiveness_page_workbook_and_campaign_page(admin, app, campaign):  # noqa: F811
+    app.config["CLOCK"] = lambda: AFTER_ABAN
+    try:
+        page = admin.get("/reports/campaigns", query_string=ABAN).get_data(as_text=True)
+        # The campaign links to its own page; numbers as in test_campaign_effects.py.
+        assert f'href="/messages/campaigns/{campaign.id}">Autumn<' in page
+        for value in (1_700_000, 1_889_026, 10_200_000, 145_000):
+            assert f'data-value="{value}"' in page
+        assert "اعضا برای داوری کم‌اند" in page and 'id="campaigns-definition"' in page
+        book = open_workbook(admin.get("/reports/campaigns/excel", query_string=ABAN))
+        sheet = book["اثربخشی کمپین‌ها"]
+        headers = [cell.value for cell in sheet[1]]
+        row = dict(zip(headers, [cell.value for cell in sheet[2]], strict=True))
+        assert (row["کمپین"], row["گیرندگان"], row["گروه کنترل"]) == ("Autumn", 6, 6)
+        assert (row["فروش افزوده"], row["هزینه"]) == (10_200_000, 145_000)
+        assert row["بازگشت سرمایه"] == pytest.approx(10_055_000 / 145_000)
+        assert sheet.max_row == 2
+        detail = admin.get(f"/messages/campaigns/{campaign.id}").get_data(as_text=True)
+        assert re.search(r'id="effect-incremental">\s*۱۰٬۲۰۰٬۰۰۰', detail)
+        assert re.search(r'id="effect-per-member">\s*۱٬۷۰۰٬۰۰۰ ± ۱٬۸۸۹٬۰۲۶', detail)
+        assert re.search(r'id="effect-cost">\s*۱۴۵٬۰۰۰', detail)
+        assert 'data-verdict="too_few"' in detail
+    finally:
+        app.config.pop("CLOCK", None)
