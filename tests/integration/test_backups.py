@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 
 from backend import create_app
 from backend.extensions import db
-from backend.models import Card, Device, LedgerEntry, LedgerTransaction, Member
+from backend.models import Card, Device, LedgerEntry, LedgerTransaction, Member, Purchase
 from backend.protocol import Request
 from backend.services import demo, terminal
 from tests.conftest import TEST_DATABASE_URL, build_app, make_config
@@ -51,7 +51,9 @@ def ledger_state(app, up_to_transaction: int | None = None) -> dict:
         cached = {member.id: (member.credit_balance_rials, member.points_balance)
                   for member in session.scalars(select(Member))}
         last = session.scalar(select(func.max(LedgerTransaction.id)))
-        count = session.scalar(select(func.count()).select_from(LedgerTransaction))
+        # Purchases, not ledger transactions: a referee's purchase also posts its
+        # referrer's commission.
+        count = session.scalar(select(func.count()).select_from(Purchase))
         key = session.get(Device, "t01").key_hex
         session.rollback()
     from_entries = {member: (sums.get((member, "credit"), 0), sums.get((member, "points"), 0))
@@ -83,6 +85,7 @@ def test_backup_under_load_restores_identical_balances(tmp_path_factory, databas
     live = build_app(tmp_path_factory, databases, app.database_kind)
     with live.app_context():
         demo.seed_demo(db.session, datetime.now(UTC))
+    seeded = ledger_state(live)["count"]  # the demo club's past purchases
     stop, committed = threading.Event(), []
     load = threading.Thread(target=sell, args=(live, stop, committed), daemon=True)
     load.start()
@@ -117,8 +120,7 @@ def test_backup_under_load_restores_identical_balances(tmp_path_factory, databas
         drop()
     # One consistent moment of the source: the purchases committed before the backup
     # began, perhaps some during it, none after it ended.
-    welcome = 100
-    assert welcome + before_backup <= copy["count"] <= welcome + after_backup
+    assert seeded + before_backup <= copy["count"] <= seeded + after_backup
     source = ledger_state(live, up_to_transaction=copy["last"])
     assert copy["cached"] == copy["entries"] == source["entries"]
     assert copy["key"] == source["key"]
