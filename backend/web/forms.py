@@ -439,6 +439,18 @@ class ImportDiscardForm(FlaskForm):
     """Import none of the rows (the CSRF token is its only field)."""
 
 
+TERMINAL_COMMANDS = [SelectChoice("display", _l("Show a message on its screen")),
+                     SelectChoice("config", _l("Reload its config file")),
+                     SelectChoice("reboot", _l("Restart it (after the sale in progress)"))]
+
+
+class TerminalCommandForm(FlaskForm):
+    operation = SelectField(_l("Command"), choices=TERMINAL_COMMANDS, validate_choice=True)
+    # Checked line by line by backend.services.terminal_commands (8 lines of 16).
+    text = TextAreaField(_l("Message (Latin letters, up to 8 lines of 16 characters)"),
+                         [Length(max=200)], render_kw={"dir": "ltr", "rows": 4})
+
+
 class CardBatchForm(FlaskForm):
     count = DigitsIntegerField(_l("Number of cards"), [required(), NumberRange(1, 1_000)],
                                render_kw={"dir": "ltr", "inputmode": "numeric"})

@@ -72,6 +72,7 @@ CODE_MESSAGES = {
     "CARD_UNKNOWN": "No member has this card.",
     "REF_UNKNOWN": "This purchase cannot be refunded any more.",
     "UNAVAILABLE": "The service is busy; try again.",
+    "BROKER_UNAVAILABLE": "The message broker cannot be reached; nothing was sent. Try again.",
 }
 
 

@@ -5,7 +5,7 @@ form views are shared so every kind gets search, pagination and field-level erro
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
@@ -25,9 +25,10 @@ from backend.models import (
     StaffUser,
     Tier,
 )
-from backend.services import audit, card_lifecycle, catalogue
+from backend.mqtt.publisher import BrokerPublisher
+from backend.services import audit, card_lifecycle, catalogue, terminal_commands
 from backend.services.dashboard import ONLINE_STALE_AFTER
-from backend.services.permissions import allowed
+from backend.services.permissions import allowed, branch_scope
 from backend.validators import parse_jalali_or_gregorian_date
 from backend.web.admin import apply_error, bp, clock, page_number, paginate
 from backend.web.auth import client_ip, login_required, permission_required
@@ -37,6 +38,7 @@ from backend.web.forms import (
     MemberFieldForm,
     OfferForm,
     ProductForm,
+    TerminalCommandForm,
     TierForm,
 )
 from card_spec import normalize_digits
@@ -307,7 +309,46 @@ def terminals(user):
                               and device.state_at >= now - ONLINE_STALE_AFTER)
               for device in page.rows}
     return render_template("catalogue/terminals.html", user=user, page=page, online=online,
-                           q=query, status=status)
+                           q=query, status=status, scope=branch_scope(user))
+
+
+def command_publisher():
+    """The broker publisher of this app (tests may install another in `extensions`)."""
+    return current_app.extensions.get("vafa_publisher") or BrokerPublisher.from_config(
+        current_app.config)
+
+
+@bp.route("/terminals/<device_id>/command", methods=["GET", "POST"])
+@permission_required("devices")
+def terminal_command(user, device_id):
+    """Send one command to a terminal: a message on its screen, a config reload, a
+    restart. Operators reach the terminals of their own branch only."""
+    device = db.session.get(Device, device_id[:32])
+    scope = branch_scope(user)
+    if device is None or (scope is not None and device.branch_id != scope):
+        abort(404)
+    form = TerminalCommandForm()
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.validate_on_submit():
+            try:
+                command = terminal_commands.send_command(
+                    db.session, command_publisher().publish, device.id, form.operation.data,
+                    form.text.data or "", clock(), branch_id=scope)
+            except DomainError as error:
+                db.session.rollback()
+                apply_error(form, error)
+            else:
+                audit.note(staff_user_id=user.id, ip=client_ip(), action="terminal_command",
+                           entity="device", entity_id=device.id,
+                           details={"op": command.body["op"], "id": command.body["id"],
+                                    "lines": command.body.get("lines", [])})
+                db.session.commit()
+                flash(gettext("Sent to terminal %(device)s.", device=device.id), "success")
+                return redirect(url_for("admin.terminal_command", device_id=device.id))
+    return render_template("catalogue/terminal_command.html", user=user, device=device,
+                           form=form), status
 
 
 @bp.get("/audit")
