@@ -58,6 +58,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.register_blueprint(messages_panel.bp)
     from backend.web.admin import reports as report_views
     app.register_blueprint(report_views.bp)
+    from backend.web import ops
+    app.register_blueprint(ops.bp)
     cli.init_app(app)
     log_redaction.install()
     logging.basicConfig(

@@ -61,6 +61,10 @@ class Config:
         self.MQTT_TLS_KEYFILE = env.get("VAFA_MQTT_TLS_KEYFILE", "")
         self.MQTT_TLS_CAFILE = env.get("VAFA_MQTT_TLS_CAFILE", "")
         self.WEB_PORT = int(env.get("VAFA_WEB_PORT", "5000"))
+        # /metrics answers loopback callers, and others presenting this bearer token.
+        self.METRICS_TOKEN = env.get("VAFA_METRICS_TOKEN", "")
+        # The MQTT worker's own /metrics on 127.0.0.1 (0 = off); each worker needs its own.
+        self.WORKER_METRICS_PORT = int(env.get("VAFA_WORKER_METRICS_PORT", "0"))
         self.SQLALCHEMY_ENGINE_OPTIONS: dict = {}
         # Behind HTTPS in production, set VAFA_SECURE_COOKIES=1 (cookies over TLS only).
         self.SESSION_COOKIE_SECURE = env.get("VAFA_SECURE_COOKIES", "0") == "1"

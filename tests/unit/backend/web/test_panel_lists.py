@@ -139,8 +139,8 @@ def test_terminals_page_shows_what_the_state_topic_said(client, db, app):
     assert '<td class="num">۳</td><td><a href="/terminals/t01/command">' in row("t01")
     for offline in ("t02", "t03"):
         assert '<span class="badge">برون‌خط</span>' in row(offline)
-    assert ">1.4.1<" in row("t02") and row("t02").endswith('<td class="num">۷</td><td><a href="/terminals/t02/command">'
-                                                     'ارسال فرمان</a></td>')
+    assert ">1.4.1<" in row("t02") and row("t02").endswith(
+        '<td class="num">۷</td><td><a href="/terminals/t02/command">ارسال فرمان</a></td>')
     assert '<span class="badge bad">باطل‌شده</span>' in row("t04")
     assert "/command" not in row("t04")  # a revoked terminal no longer listens
     only_revoked = client.get("/terminals?status=revoked").get_data(as_text=True)

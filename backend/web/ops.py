@@ -1,0 +1,44 @@
+"""Operations endpoints: `/metrics` for Prometheus.
+
+Served to the machine itself (a scraper on loopback) or to a caller presenting
+`VAFA_METRICS_TOKEN` as a bearer token; anyone else gets 404, so the endpoint's existence
+is not advertised. Behind a trusted proxy `remote_addr` is the real client (ProxyFix in
+create_app), so a proxy on the same machine does not make every visitor "local".
+"""
+
+import hmac
+from ipaddress import ip_address
+
+from flask import Blueprint, Response, abort, current_app, request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from backend.extensions import csrf, db
+from backend.metrics import database_registry
+from backend.services.dashboard import ONLINE_STALE_AFTER
+from backend.web.admin import clock
+
+bp = Blueprint("ops", __name__)
+
+
+def _may_scrape() -> bool:
+    token = current_app.config.get("METRICS_TOKEN") or ""
+    offered = request.headers.get("Authorization", "")
+    if token and hmac.compare_digest(offered.encode(), f"Bearer {token}".encode()):
+        return True
+    try:
+        return ip_address(request.remote_addr or "").is_loopback
+    except ValueError:
+        return False
+
+
+@bp.get("/metrics")
+@csrf.exempt
+def metrics():
+    if not _may_scrape():
+        abort(404)
+    try:
+        registry = database_registry(db.session, clock(), ONLINE_STALE_AFTER)
+    finally:
+        db.session.rollback()
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST,
+                    headers={"Cache-Control": "no-store"})
