@@ -11,13 +11,14 @@ RUN_PACKAGES := mosquitto=mosquitto
 TEST_PACKAGES := mosquitto=mosquitto node=nodejs npm=npm xvfb-run=xvfb xauth=xauth chromium=chromium
 PYTEST_ARGS ?=
 
-.PHONY: run test lint system-run system-test clean help translations chaos
+.PHONY: run test lint system-run system-test clean help translations chaos bench
 
 help:
 	@echo "make run   - start Mosquitto, the MQTT worker and the web panel with a demo club"
 	@echo "make test  - run the whole test suite"
 	@echo "make lint  - ruff"
 	@echo "make chaos - the fault-injection run (minutes; SQLite, and PostgreSQL when reachable)"
+	@echo "make bench - the benchmarks (~25 min; QUICK=1 under a minute) into docs/BENCHMARKS.md"
 
 $(VENV_STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found " + sys.version.split()[0] + ")")'
@@ -61,3 +62,9 @@ translations: $(VENV_STAMP)
 	$(VENV)/bin/pybabel update -i backend/translations/messages.pot -d backend/translations \
 		-l fa --no-fuzzy-matching --ignore-obsolete
 	rm backend/translations/messages.pot
+
+# Benchmarks (issue 9): starts its own Mosquitto, workers and databases, writes
+# bench/results/<date>.json and the tables and charts in docs/BENCHMARKS.md.
+# QUICK=1: under a minute, results only. PostgreSQL: BENCH_DATABASE_URL or 127.0.0.1:5432.
+bench: system-run $(VENV_STAMP)
+	$(PY) -m bench $(if $(QUICK),--quick) $(BENCH_ARGS)
