@@ -3,7 +3,9 @@
 //   node tests/firmware/run_micropython.mjs tests/firmware/mpy/test_protocol.py [more.py ...]
 //
 // The firmware package (firmware/vafa) and the helpers in tests/firmware/mpy/lib are copied
-// into the interpreter's in-memory filesystem under /lib (on sys.path). Each script runs in
+// into the interpreter's in-memory filesystem under /lib (on sys.path). VAFA_FIRMWARE_LIB
+// names another directory to copy as /lib/vafa instead: bench/firmware.py passes the
+// package compiled by mpy-cross (.mpy files are copied like .py ones). Each script runs in
 // a fresh interpreter; the exit code is non-zero when any script raises.
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join, dirname, basename, resolve } from "node:path";
@@ -21,7 +23,7 @@ function copyTree(FS, src, dst) {
     const st = statSync(s);
     if (st.isDirectory()) {
       if (name !== "__pycache__") copyTree(FS, s, d);
-    } else if (name.endsWith(".py")) {
+    } else if (name.endsWith(".py") || name.endsWith(".mpy")) {
       FS.writeFile(d, readFileSync(s));
     }
   }
@@ -34,12 +36,15 @@ async function runOne(script) {
     stdout: (line) => process.stdout.write(line + "\n"),
     stderr: (line) => process.stderr.write(line + "\n"),
   });
-  copyTree(mp.FS, join(root, "firmware", "vafa"), "/lib/vafa");
+  copyTree(mp.FS, process.env.VAFA_FIRMWARE_LIB || join(root, "firmware", "vafa"), "/lib/vafa");
   copyTree(mp.FS, join(here, "mpy", "lib"), "/lib");
   mp.FS.mkdirTree("/tmp");
-  const code = readFileSync(script, "utf8");
+  // A line "# --8<-- runPython" splits a script into parts run one after the other in the
+  // same interpreter: this port's gc.collect() frees nothing while Python code is running,
+  // only between runPython calls, so a heap measurement starts a new part.
+  const parts = readFileSync(script, "utf8").split(/^# --8<-- runPython$/m);
   try {
-    mp.runPython(code);
+    for (const part of parts) mp.runPython(part);
   } catch (e) {
     process.stderr.write(`FAIL ${basename(script)}: ${e && e.message ? e.message : e}\n`);
     return false;

@@ -1,0 +1,221 @@
+# ruff: noqa: UP031  (MicroPython script: %-formatting kept on purpose)
+# Run by bench/firmware.py under the real MicroPython interpreter (WebAssembly port, via
+# tests/firmware/run_micropython.mjs): heap in use after importing every firmware module,
+# then after one purchase through the app's real flow. Only the MQTT client (the network
+# transport under vafa.net.Session) and the hardware parts are fakes; the fake broker
+# answers with a response signed with the terminal's key. Prints one line
+# "BENCH_JSON {...}".
+import gc
+import json
+import sys
+
+KEY_HEX = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+CARD = "9900010000000019"
+AMOUNT_KEYS = "250000E"
+MAX_STEPS = 50  # loop passes the purchase may take before the bench gives up
+
+
+def heap():
+    gc.collect()
+    return gc.mem_alloc()
+
+
+# The ESP32 drivers import machine, which this port lacks; importing them only needs the
+# names (nothing is constructed here). On the board machine lives in ROM.
+class _Peripheral:
+    OUT = 1
+    IN = 0
+    PULL_UP = 2
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+
+class _Machine:
+    Pin = I2C = PWM = UART = _Peripheral
+
+
+sys.modules["machine"] = _Machine
+# Standard modules the firmware uses that the ESP32 port has built in (C, no heap) but
+# this port ships as frozen Python that allocates when imported (binascii: 7 KB): loaded
+# before the baseline so that they are not counted as the firmware's.
+for name in ("binascii", "hashlib", "json", "os", "time"):
+    __import__(name)
+# --8<-- runPython
+baseline = heap()
+after_each = []
+# IMPORTS: bench/firmware.py puts each module's import in a part of its own here.
+# --8<-- runPython
+after_import = heap()
+# --8<-- runPython
+
+# ---- one purchase ------------------------------------------------------------------
+import os  # noqa: E402
+
+from vafa import config as vconfig  # noqa: E402
+from vafa import protocol  # noqa: E402
+from vafa.app import App  # noqa: E402
+from vafa.hw import Display, Hardware, Indicator, Keypad, Printer, Scanner  # noqa: E402
+from vafa.journal import Journal  # noqa: E402
+from vafa.net import Session  # noqa: E402
+from vafa.store import Store  # noqa: E402
+
+KEY = bytes(bytearray(int(KEY_HEX[i:i + 2], 16) for i in range(0, 64, 2)))
+
+
+class QueueScanner(Scanner):
+    def __init__(self):
+        self.queue = []
+
+    def read(self):
+        return self.queue.pop(0) if self.queue else None
+
+
+class QueueKeypad(Keypad):
+    def __init__(self):
+        self.queue = []
+
+    def get_key(self):
+        return self.queue.pop(0) if self.queue else None
+
+
+class ScreenDisplay(Display):
+    def __init__(self):
+        self.lines = []
+
+    def show(self, lines):
+        self.lines = list(lines)
+
+
+class PaperPrinter(Printer):
+    def __init__(self):
+        self.receipts = 0
+        self.last = None
+
+    def print_lines(self, lines):
+        self.receipts += 1
+        self.last = list(lines)
+
+
+class Beeper(Indicator):
+    def __init__(self):
+        self.last = None
+
+    def ok(self):
+        self.last = "ok"
+
+    def error(self):
+        self.last = "error"
+
+
+class FakeBrokerClient:
+    """umqtt.simple.MQTTClient look-alike: a request published on .../req is answered at
+    once on .../res, signed with the terminal's key as the backend does."""
+
+    def __init__(self):
+        self.cb = None
+        self.inbox = []
+        self.requests = 0
+
+    def set_callback(self, f):
+        self.cb = f
+
+    def set_last_will(self, topic, msg, retain=False, qos=0):
+        pass
+
+    def connect(self, clean_session=True, timeout=None):
+        return False
+
+    def subscribe(self, topic, qos=0):
+        pass
+
+    def publish(self, topic, msg, retain=False, qos=0):
+        if not topic.endswith("/req"):
+            return
+        body = protocol.decode_frame(msg, KEY)
+        if body is None:
+            raise AssertionError("request not correctly signed")
+        req = json.loads(body)
+        self.requests += 1
+        amount = req["amount"]
+        discount = amount // 20
+        res = {"v": 1, "id": req["id"], "ok": True, "code": "OK", "msg": "Thank you Sara",
+               "member": {"name": "Sara A.", "tier": "silver"},
+               "bal": {"credit": 61875, "points": 25},
+               "tx": {"amount": amount, "discount": discount, "credit_used": 0,
+                      "payable": amount - discount, "credit_earned": 11875,
+                      "points_earned": 25, "offers": []},
+               "receipt": ["Vafa Demo Club", "Sara A.", "Tier: silver",
+                           "Amount: 250,000", "Discount: 12,500", "Pay: 237,500",
+                           "Points: +25", "Thank you"],
+               "ts": req["ts"]}
+        self.inbox.append((topic[:-3] + "res",
+                           protocol.encode_frame(json.dumps(res).encode(), KEY)))
+
+    def check_msg(self):
+        while self.inbox:
+            t, m = self.inbox.pop(0)
+            self.cb(t.encode(), m)
+
+    def ping(self):
+        pass
+
+    def disconnect(self):
+        pass
+
+
+# --8<-- runPython
+# The bench's own code (this script's classes and functions) is not the firmware's.
+bench_code = heap() - after_import
+# --8<-- runPython
+os.mkdir("/data")
+cfg = vconfig.validate({
+    "device_id": "t01", "key_hex": KEY_HEX, "lang": "en", "club_name": "Vafa Demo Club",
+    "mqtt": {"host": "broker.invalid", "port": 1883, "user": "t01", "password": "pw",
+             "tls": False, "keepalive_s": 30},
+})
+broker = FakeBrokerClient()
+hw = Hardware(QueueScanner(), QueueKeypad(), ScreenDisplay(), PaperPrinter(), Beeper())
+clock = [1000]
+net = Session(lambda: broker, "t01", keepalive_s=30, time_fn=lambda: 1763800000)
+app = App(cfg, hw, net, Store("/data"), ticks_fn=lambda: clock[0],
+          time_fn=lambda: 1763800000, journal=Journal("/data"))
+# --8<-- runPython
+phases = [["imported", after_import], ["app built", heap() - bench_code]]
+app.show_idle()
+app.step(clock[0])  # connects
+if not net.connected:
+    raise AssertionError("fake broker not connected")
+# --8<-- runPython
+phases.append(["connected", heap() - bench_code])
+hw.scanner.queue.append(CARD)
+clock[0] += 20
+app.step(clock[0])
+# --8<-- runPython
+phases.append(["card scanned", heap() - bench_code])
+hw.keypad.queue.extend(AMOUNT_KEYS)
+for _ in range(MAX_STEPS):
+    clock[0] += 20
+    app.step(clock[0])
+    if hw.printer.receipts:
+        break
+if broker.requests != 1 or hw.printer.receipts != 1 or hw.indicator.last != "ok":
+    raise AssertionError("purchase did not complete: requests=%d receipts=%d beep=%r"
+                         % (broker.requests, hw.printer.receipts, hw.indicator.last))
+if "Pay: 237,500" not in hw.display.lines:
+    raise AssertionError("unexpected display %r" % (hw.display.lines,))
+# --8<-- runPython
+after_purchase = heap() - bench_code  # the app still holds the result on screen, as on the board
+
+impl = sys.implementation
+print("BENCH_JSON " + json.dumps({
+    "micropython_version": "%d.%d.%d" % impl.version[:3],
+    "heap_baseline_bytes": baseline,
+    "heap_after_import_bytes": after_import,
+    "heap_after_purchase_bytes": after_purchase,
+    "heap_bench_code_bytes": bench_code,
+    "heap_total_bytes": gc.mem_alloc() + gc.mem_free(),
+    "heap_after_each_import": after_each,
+    "heap_phases": phases + [["purchase answered", after_purchase]],
+    "display": hw.display.lines,
+}))
