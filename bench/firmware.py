@@ -114,8 +114,13 @@ def _visit(name, deps, order, path):
     order.append(name)
 
 
-def run_purchase(vafa_lib):
-    """bench/firmware_purchase.py under MicroPython with ``vafa_lib`` as /lib/vafa."""
+# Modules only setup mode loads (firmware/main.py imports them when enrolling).
+SETUP_MODE_MODULES = frozenset({"vafa.enrol", "vafa.http"})
+
+
+def run_purchase(vafa_lib, skip=frozenset()):
+    """bench/firmware_purchase.py under MicroPython with ``vafa_lib`` as /lib/vafa,
+    importing every firmware module except those in ``skip`` first."""
     node = shutil.which("node")
     if node is None:
         raise BenchError("node is not installed (make test installs it)")
@@ -125,6 +130,8 @@ def run_purchase(vafa_lib):
     imports = []
     previous = None
     for name in vafa_modules():
+        if name in skip:
+            continue
         if previous is not None:
             imports.append(f"after_each.append([{previous!r}, heap()])\n")
         imports.append(f"__import__({name!r})\n{SPLIT}")
@@ -148,6 +155,7 @@ def measure(quick=False):
     with tempfile.TemporaryDirectory(prefix="vafa-bench-mpy-") as tmp:
         sizes = compile_all(tmp)
         compiled = run_purchase(Path(tmp) / "vafa")
+        normal_mode = run_purchase(Path(tmp) / "vafa", skip=SETUP_MODE_MODULES)
     from_source = run_purchase(FIRMWARE / "vafa")
     previous = compiled["heap_baseline_bytes"]
     by_module = {}
@@ -162,6 +170,8 @@ def measure(quick=False):
         "heap_baseline_bytes": compiled["heap_baseline_bytes"],
         "heap_import_by_module_bytes": by_module,
         "heap_phases_bytes": dict(compiled["heap_phases"]),
+        # A terminal selling in normal mode never loads setup mode's modules.
+        "heap_after_purchase_normal_mode_bytes": normal_mode["heap_after_purchase_bytes"],
         "heap_after_import_source_bytes": from_source["heap_after_import_bytes"],
         "heap_after_purchase_source_bytes": from_source["heap_after_purchase_bytes"],
         "heap_bench_code_bytes": compiled["heap_bench_code_bytes"],

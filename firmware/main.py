@@ -135,7 +135,6 @@ def on_loop_error(loop, context):
 
 
 async def main():
-    from vafa import enrol
     from vafa.hw import esp32
 
     try:
@@ -146,6 +145,9 @@ async def main():
     wdt = machine.WDT(timeout=WDT_MS)
     asyncio.get_event_loop().set_exception_handler(on_loop_error)
     if cfg is None:
+        # Setup mode's modules (enrol, http: about 7 KB of heap) load only when needed.
+        from vafa import enrol
+
         pins = dict(vconfig.DEFAULT_PINS)
         pins.update(enrol.local_pins(CONFIG_FILE) or {})
         hw = esp32.build(pins, max_code=enrol.MAX_QR)
@@ -156,6 +158,8 @@ async def main():
         return
     hw = esp32.build(cfg["pins"])
     if setup_requested(hw.keypad):
+        from vafa import enrol
+
         hw.deinit()
         hw = esp32.build(cfg["pins"], max_code=enrol.MAX_QR)
         try:

@@ -42,6 +42,7 @@ def results():
               "configurations": configurations,
               "extras": {"firmware": {"heap_after_import_bytes": 30_000,
                                       "heap_after_purchase_bytes": 51_200,
+                                      "heap_after_purchase_normal_mode_bytes": 40_960,
                                       "mpy_total_bytes": 40_960,
                                       "mpy_files": {"app.mpy": 20_480, "net.mpy": 20_480}},
                          "reports": {"members": 100_000, "purchases": 2_000_000, "seed_s": 350.0,
@@ -77,8 +78,11 @@ def test_targets_met_missed_and_not_measured():
     assert pg["met"] is None and pg["measured"] is None
     share = targets["worker throughput / echo baseline (SQLite, 1 worker)"]
     assert (share["measured"], share["met"]) == (0.469, False)
-    heap = targets["firmware heap in use after a purchase"]
+    heap = targets["firmware heap in use after a purchase, every module imported (setup "
+                   "mode's too)"]
     assert (heap["measured"], heap["met"]) == (50.0, False)
+    selling = targets["firmware heap in use after a purchase, as a selling terminal loads it"]
+    assert (selling["measured"], selling["met"]) == (40.0, True)
     assert targets["all .mpy files together"]["met"] is True
     rss = targets["worker peak RSS"]
     assert (rss["measured"], rss["met"]) == (160.0, False)  # the echo's RSS is not a worker's
