@@ -26,6 +26,48 @@ P99_LIMIT_MS = 100.0  # "maximum sustained": p99 under this ...
 MIN_ACHIEVED_SHARE = 0.97  # ... and at least this share of the offered rate answered
 
 
+REFINE_RATIO = 1.1  # the search stops when its bracket is this narrow ...
+MIN_SEARCH_RATE = 5  # ... or its failing end this low (per second)
+
+
+class RateSearch:
+    """The maximum-sustained search after the fixed rates: up from the highest passing
+    rate by `factor` until a step fails, then bisecting (geometric mean) between the
+    highest passing and the lowest failing rate until they are within REFINE_RATIO; at
+    most `max_steps` steps. When every fixed rate fails it bisects below the lowest."""
+
+    def __init__(self, fixed: list[dict], factor: float, max_steps: int):
+        assert fixed and factor > 1 and max_steps >= 0
+        self.passing = max((s["offered_per_s"] for s in fixed if s["sustained"]), default=0)
+        above = [s["offered_per_s"] for s in fixed
+                 if not s["sustained"] and s["offered_per_s"] > self.passing]
+        self.failing = min(above, default=None)
+        self.factor = factor
+        self.steps_left = max_steps
+
+    def next_rate(self) -> int | None:
+        if self.steps_left <= 0:
+            return None
+        if self.failing is None:
+            rate = round(self.passing * self.factor)
+        else:
+            if self.failing <= MIN_SEARCH_RATE or (
+                    self.passing and self.failing / self.passing <= REFINE_RATIO):
+                return None
+            rate = (round((self.passing * self.failing) ** 0.5) if self.passing
+                    else self.failing // 2)
+            if not self.passing < rate < self.failing:
+                return None
+        self.steps_left -= 1
+        return rate
+
+    def record(self, rate: float, sustained: bool) -> None:
+        if sustained:
+            self.passing = max(self.passing, rate)
+        else:
+            self.failing = rate if self.failing is None else min(self.failing, rate)
+
+
 @dataclass(frozen=True)
 class Configuration:
     name: str
@@ -78,7 +120,7 @@ QUICK = Plan(quick=True, fixed_rates=(50, 200, 500), step_s=1.5, warmup_s=0.5,
              configurations=("echo", "sqlite-1"))
 # `make bench`: ~8 s per step; the whole run about 25 minutes with the reports' seed.
 FULL = Plan(quick=False, fixed_rates=(50, 200, 500), step_s=8.0, warmup_s=1.5,
-            search_factor=1.25, max_search_steps=12, terminals=100, members_per_terminal=10,
+            search_factor=1.25, max_search_steps=8, terminals=100, members_per_terminal=10,
             configurations=tuple(c.name for c in CONFIGURATIONS))
 
 
@@ -128,31 +170,15 @@ def measure_configuration(stack: BenchStack, config: Configuration, plan: Plan) 
             return result
 
         fixed = [step(rate) for rate in plan.fixed_rates]
-        # The highest rate with p99 < 100 ms and the offered rate achieved: up from the
-        # highest fixed rate by a factor per step, or down from it when even that fails.
         search: list[dict] = []
         passing = [s for s in fixed if s["sustained"]]
-        top = fixed[-1]
-        if top["sustained"]:
-            rate = top["offered_per_s"]
-            for _ in range(plan.max_search_steps):
-                rate = round(rate * plan.search_factor)
-                result = step(rate)
-                search.append(result)
-                if not result["sustained"]:
-                    break
+        rates = RateSearch(fixed, plan.search_factor, plan.max_search_steps)
+        while (rate := rates.next_rate()) is not None:
+            result = step(rate)
+            search.append(result)
+            rates.record(rate, result["sustained"])
+            if result["sustained"]:
                 passing.append(result)
-        else:
-            rate = top["offered_per_s"]
-            for _ in range(plan.max_search_steps):
-                rate = round(rate / plan.search_factor)
-                if rate <= (passing[-1]["offered_per_s"] if passing else 0):
-                    break
-                result = step(rate)
-                search.append(result)
-                if result["sustained"]:
-                    passing.append(result)
-                    break
         best = max(passing, key=lambda s: s["offered_per_s"], default=None)
         return {
             "description": config.description,
