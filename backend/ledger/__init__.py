@@ -106,17 +106,20 @@ def post(
     reason: str,
     now: datetime,
     spend_branch_id: int | None = None,
+    key_checked: bool = False,
 ) -> LedgerTransaction:
     """Append `movements` for a member already locked with `lock_member`.
 
-    Returns the existing transaction if `idempotency_key` was posted before. Raises
+    Returns the existing transaction if `idempotency_key` was posted before (callers that
+    looked the key up themselves in this transaction pass `key_checked=True`). Raises
     InsufficientBalance, writing nothing, if an account would go below zero or credit
     going out is not covered by spendable lots (`spend_branch_id` limits spending to
     lots of that branch and lots valid everywhere).
     """
-    existing = find_transaction(session, idempotency_key)
-    if existing is not None:
-        return existing
+    if not key_checked:
+        existing = find_transaction(session, idempotency_key)
+        if existing is not None:
+            return existing
     movements = [m for m in movements if m.amount != 0]
     new_balances = {
         account: getattr(member, column) for account, column in _BALANCE_COLUMNS.items()
@@ -169,15 +172,21 @@ def post(
     )
     session.add(transaction)
     session.flush()
+    spends: list[tuple[LedgerEntry, list[tuple[CreditLot, int]]]] = []
     for movement, plan, new_lot in zip(movements, plans, new_lots, strict=True):
-        entry = LedgerEntry(member_id=member.id, account=movement.account,
-                            amount=movement.amount, created_at=now)
-        transaction.entries.append(entry)
+        # By id, not `transaction.entries.append`: appending loads the (empty) collection
+        # of the new transaction with a SELECT first.
+        entry = LedgerEntry(transaction_id=transaction.id, member_id=member.id,
+                            account=movement.account, amount=movement.amount, created_at=now)
+        session.add(entry)
         if new_lot is not None:
             new_lot.transaction_id = transaction.id
             session.add(new_lot)
         elif plan:
-            session.flush()
+            spends.append((entry, plan))
+    if spends:
+        session.flush()  # the spending entries' ids, for their allocations
+        for entry, plan in spends:
             for lot, take in plan:
                 lot.remaining_rials -= take
                 session.add(CreditAllocation(entry_id=entry.id, lot_id=lot.id,

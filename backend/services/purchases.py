@@ -81,17 +81,22 @@ def engine_offer(row: Offer) -> engine.Offer:
     )
 
 
-def member_context(session: Session, member: Member, now: datetime) -> engine.MemberContext:
+def member_context(session: Session, member: Member, now: datetime, *,
+                   spends_credit: bool = True,
+                   counts_offer_uses: bool = True) -> engine.MemberContext:
+    """What the engine needs to know about the member. A purchase that spends no credit
+    meets no credit cap, and offers without a per-member limit need no use counts: the
+    terminal's hot path skips those two queries then (the engine reads neither)."""
     spent_today = session.scalar(
         select(func.coalesce(func.sum(Purchase.credit_used_rials), 0)).where(
             Purchase.member_id == member.id, Purchase.created_at >= local_day_start(now)
         )
-    )
+    ) if spends_credit else 0
     uses = dict(session.execute(
         select(OfferRedemption.offer_id, func.count())
         .where(OfferRedemption.member_id == member.id)
         .group_by(OfferRedemption.offer_id)
-    ).all())
+    ).all()) if counts_offer_uses else {}
     return engine.MemberContext(
         previous_visits=member.purchase_count,
         last_visit_at=member.last_visit_at,
@@ -162,7 +167,9 @@ def record_purchase_locked(
         ),
         tier_rules(member.tier, member.is_gift_account),
         club=club_rules(club),
-        member=member_context(session, member, now),
+        member=member_context(
+            session, member, now, spends_credit=use_credit_rials != 0,
+            counts_offer_uses=any(offer.max_uses_per_member is not None for offer in offers)),
         items=lines,
         offers=offers,
         now=now,
@@ -182,7 +189,7 @@ def record_purchase_locked(
     transaction = ledger.post(
         session, member=member, idempotency_key=idempotency_key, kind="purchase",
         movements=movements, reason=f"purchase of {outcome.amount_rials:,} rials", now=now,
-        spend_branch_id=spend_branch,
+        spend_branch_id=spend_branch, key_checked=True,
     )
     purchase = Purchase(
         member_id=member.id, card_id=card.id, branch_id=branch_id, device_id=device_id,

@@ -29,12 +29,18 @@ def load_active_device(session: Session, device_id: str) -> Device:
     return device
 
 
-def find_member_by_card(session: Session, card_number: str) -> tuple[Card, Member]:
+def find_card(session: Session, card_number: str) -> Card:
+    """The active card with this number that belongs to a member."""
     card = session.scalars(select(Card).where(Card.number == card_number)).one_or_none()
     if card is None or card.member_id is None:
         raise CardUnknown(f"no member has card …{card_number[-4:]}")
     if card.status != "active":
         raise CardBlocked(f"card …{card_number[-4:]} is blocked")
+    return card
+
+
+def find_member_by_card(session: Session, card_number: str) -> tuple[Card, Member]:
+    card = find_card(session, card_number)
     return card, card.member
 
 
@@ -72,21 +78,24 @@ def _answer_in_transaction(
 ) -> bytes:
     # The device row lock serialises this device's requests across workers; on SQLite
     # the transaction already holds the database's write lock.
-    locked = session.execute(
+    # RETURNING the sequence number read under the lock: the device row the worker loaded
+    # before may be stale by now (another worker's request), its other columns are not.
+    last_seq = session.execute(
         update(Device)
         .where(Device.id == device_id, Device.status == "active")
         .values(last_seen_at=now)
+        .returning(Device.last_seq)
         .execution_options(synchronize_session=False)
-    ).rowcount
-    if locked != 1:
+    ).scalar_one_or_none()
+    if last_seq is None:
         raise UnknownDevice(f"device {device_id!r} is unknown or revoked")
     stored = _stored_response(session, device_id, request.id)
     if stored is not None:
         log.info("repeat of %s/%s answered from store", device_id, request.id)
         return stored
-    device = session.get(Device, device_id, populate_existing=True)
-    if request.seq <= device.last_seq:
-        raise Replay(f"seq {request.seq} is not above {device.last_seq}")
+    if request.seq <= last_seq:
+        raise Replay(f"seq {request.seq} is not above {last_seq}")
+    device = session.get(Device, device_id)
     club = session.get(Club, 1)
     if request.offline:
         age = now - datetime.fromtimestamp(request.ts, tz=now.tzinfo)
@@ -95,9 +104,11 @@ def _answer_in_transaction(
 
     if request.op == "refund":
         card, member = _refund_target(session, device_id, request)
+        member_id = member.id
     else:
-        card, member = find_member_by_card(session, request.card)
-    member = ledger.lock_member(session, member.id)
+        card = find_card(session, request.card)
+        member_id = card.member_id
+    member = ledger.lock_member(session, member_id)
     transaction_id, tx, offers = _run_op(session, device, card, member, request, now)
     bal = {"credit": member.credit_balance_rials, "points": member.points_balance}
     lang = device.lang
