@@ -156,9 +156,14 @@ def record_purchase_locked(
     club = session.get(Club, 1)
     spend_branch = None if club.credit_cross_branch else branch_id
     products, lines = _load_items(session, items)
+    # Rows, not ORM objects: the engine reads them once and nothing changes them.
     offers = () if member.is_gift_account else [
-        engine_offer(row) for row in session.scalars(select(Offer).where(Offer.is_active))
+        engine_offer(row) for row in session.execute(
+            select(Offer.__table__).where(Offer.__table__.c.is_active))
     ]
+    # All tiers at once (a handful): member.tier below and the tier check after the
+    # purchase then need no query of their own.
+    tier_thresholds = tiers.thresholds(session)
     outcome = engine.price_purchase(
         engine.PurchaseRequest(
             amount_rials=amount_rials,
@@ -227,7 +232,7 @@ def record_purchase_locked(
     member.last_visit_at = now
     _reward_referrer(session, club, member, purchase, idempotency_key, first_purchase, now)
     outbox.purchase_thanks(session, member, purchase, now)
-    change = tiers.apply_on_purchase(session, club, member, now)
+    change = tiers.apply_on_purchase(session, club, member, now, tier_thresholds)
     session.flush()
     return PurchaseResult(purchase, tuple(offer.name for offer in outcome.offers), change)
 

@@ -45,10 +45,11 @@ def window_totals(session: Session, member_id: int, now: datetime, days: int) ->
     return int(spend), int(count)
 
 
-def _apply(session, club, member, now, allow_downgrade) -> TierChangeResult | None:
+def _apply(session, club, member, now, allow_downgrade,
+           known_thresholds=None) -> TierChangeResult | None:
     if member.is_gift_account:
         return None
-    rows, rules = thresholds(session)
+    rows, rules = known_thresholds or thresholds(session)
     spend, count = window_totals(session, member.id, now, club.tier_window_days)
     decision = engine.decide_tier(rules, member.tier.code, spend, count,
                                   club.tier_window_days, allow_downgrade)
@@ -69,10 +70,14 @@ def _apply(session, club, member, now, allow_downgrade) -> TierChangeResult | No
     return result
 
 
-def apply_on_purchase(session: Session, club: Club, member: Member,
-                      now: datetime) -> TierChangeResult | None:
-    """Upgrade a locked member right after a purchase, if its thresholds are now met."""
-    return _apply(session, club, member, now, allow_downgrade=False)
+def apply_on_purchase(
+    session: Session, club: Club, member: Member, now: datetime,
+    known_thresholds: tuple[list[Tier], list[engine.TierThreshold]] | None = None,
+) -> TierChangeResult | None:
+    """Upgrade a locked member right after a purchase, if its thresholds are now met
+    (`known_thresholds`: `thresholds(session)` read earlier in this transaction)."""
+    return _apply(session, club, member, now, allow_downgrade=False,
+                  known_thresholds=known_thresholds)
 
 
 def evaluate_all(session: Session, now: datetime) -> list[TierChangeResult]:
