@@ -140,13 +140,17 @@ def record_purchase_locked(
     offline: bool,
     now: datetime,
     items: Sequence[ItemRequest] = (),
+    key_is_new: bool = False,
 ) -> PurchaseResult:
     """Price and record a purchase for a member locked with `ledger.lock_member`.
 
     Runs inside the caller's transaction; the caller commits. A key seen before returns
-    the purchase recorded under it, changing nothing.
+    the purchase recorded under it, changing nothing. `key_is_new`: the caller already
+    knows the key was never posted (the terminal found no stored answer for the request
+    its key is made of, in this transaction), which saves looking it up; the ledger's
+    unique key still refuses a second posting.
     """
-    existing = ledger.find_transaction(session, idempotency_key)
+    existing = None if key_is_new else ledger.find_transaction(session, idempotency_key)
     if existing is not None:
         purchase = session.scalars(
             select(Purchase).where(Purchase.ledger_transaction_id == existing.id)
@@ -230,15 +234,18 @@ def record_purchase_locked(
     member.total_spend_rials += outcome.payable_rials
     member.purchase_count += 1
     member.last_visit_at = now
-    _reward_referrer(session, club, member, purchase, idempotency_key, first_purchase, now)
+    _reward_referrer(session, club, member, purchase, idempotency_key, first_purchase, now,
+                     key_is_new)
     outbox.purchase_thanks(session, member, purchase, now)
     change = tiers.apply_on_purchase(session, club, member, now, tier_thresholds)
     session.flush()
     return PurchaseResult(purchase, tuple(offer.name for offer in outcome.offers), change)
 
 
-def _reward_referrer(session, club, member, purchase, key, first_purchase, now) -> None:
-    """Referrer's commission and first-purchase bonus (L10).
+def _reward_referrer(session, club, member, purchase, key, first_purchase, now,
+                     key_is_new=False) -> None:
+    """Referrer's commission and first-purchase bonus (L10). Their keys derive from the
+    purchase's and are posted only with it, so a new purchase key means new keys here.
 
     The referrer is locked after the member. Referral chains have no cycles, so locks
     are always taken from referee to referrer: two purchases cannot deadlock."""
@@ -253,13 +260,14 @@ def _reward_referrer(session, club, member, purchase, key, first_purchase, now) 
         ledger.post(session, member=referrer, idempotency_key=f"{key}:commission",
                     kind="commission", movements=[ledger.Movement("credit", commission)],
                     reason=f"commission on purchase {purchase.id} by member {member.id}",
-                    now=now)
+                    now=now, key_checked=key_is_new)
         purchase.commission_member_id = referrer.id
         purchase.commission_rials = commission
     if bonus:
         ledger.post(session, member=referrer, idempotency_key=f"{key}:referral-first",
                     kind="referral", movements=[ledger.Movement("credit", bonus)],
-                    reason=f"member {member.id}'s first purchase", now=now)
+                    reason=f"member {member.id}'s first purchase", now=now,
+                    key_checked=key_is_new)
 
 
 def _offer_names(session: Session, purchase: Purchase) -> tuple[str, ...]:

@@ -180,6 +180,9 @@ def _run_op(session, device, card, member, request: Request, now):
             offline=request.offline, now=now,
             items=[purchases.ItemRequest(item.sku, item.qty, item.price)
                    for item in request.items or ()],
+            # No stored answer for (device, id) in this transaction, so no ledger
+            # transaction under its key either: both commit together.
+            key_is_new=True,
         )
         purchase = result.purchase
         tx = {

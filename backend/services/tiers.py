@@ -50,6 +50,8 @@ def _apply(session, club, member, now, allow_downgrade,
     if member.is_gift_account:
         return None
     rows, rules = known_thresholds or thresholds(session)
+    if not allow_downgrade and member.tier.rank >= max(row.rank for row in rows):
+        return None  # already at the top: a purchase can only move a member up
     spend, count = window_totals(session, member.id, now, club.tier_window_days)
     decision = engine.decide_tier(rules, member.tier.code, spend, count,
                                   club.tier_window_days, allow_downgrade)
