@@ -16,11 +16,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, func, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.errors import InsufficientBalance
 from backend.models import CreditAllocation, CreditLot, LedgerEntry, LedgerTransaction, Member
 
+_TRANSACTIONS = LedgerTransaction.__table__
+_ENTRIES = LedgerEntry.__table__
+_LOTS = CreditLot.__table__
+_ALLOCATIONS = CreditAllocation.__table__
 _BALANCE_COLUMNS = {"credit": "credit_balance_rials", "points": "points_balance"}
 
 
@@ -173,28 +178,65 @@ def post(
         plans.append(plan)
         new_lots.append(new_lot)
 
-    # Everything below is written by one flush: the rows reference each other through
-    # relationships, so no row id is needed before the INSERTs (each extra flush is a
-    # unit-of-work pass on the terminal's hot path).
-    transaction = LedgerTransaction(
-        idempotency_key=idempotency_key, kind=kind, member_id=member.id, reason=reason,
-        created_at=now,
-    )
-    session.add(transaction)
-    for movement, plan, new_lot in zip(movements, plans, new_lots, strict=True):
-        entry = LedgerEntry(member_id=member.id, account=movement.account,
-                            amount=movement.amount, created_at=now)
-        transaction.entries.append(entry)  # a new transaction: nothing to load
-        if new_lot is not None:
-            new_lot.transaction = transaction
-            session.add(new_lot)
+    # Written with Core statements, not ORM objects: the posting is on every purchase's
+    # path and its rows are never read back in the transaction (docs/hot-path.md). New
+    # lots go in with what later movements of this posting took from them already.
+    transaction_id = session.execute(
+        insert(_TRANSACTIONS).returning(_TRANSACTIONS.c.id),
+        {"idempotency_key": idempotency_key, "kind": kind, "member_id": member.id,
+         "reason": reason, "created_at": now},
+    ).scalar_one()
+    entry_ids = session.execute(
+        insert(_ENTRIES).returning(_ENTRIES.c.id, sort_by_parameter_order=True),
+        [{"transaction_id": transaction_id, "member_id": member.id,
+          "account": movement.account, "amount": movement.amount, "created_at": now}
+         for movement in movements],
+    ).scalars().all() if movements else []
+    lot_ids: dict[int, int] = {}  # id() of a new lot object -> its row id
+    for new_lot in new_lots:
+        if new_lot is None:
+            continue
+        lot_ids[id(new_lot)] = session.execute(
+            insert(_LOTS).returning(_LOTS.c.id),
+            {"member_id": member.id, "transaction_id": transaction_id,
+             "branch_id": new_lot.branch_id, "amount_rials": new_lot.amount_rials,
+             "remaining_rials": new_lot.amount_rials - taken.get(id(new_lot), 0),
+             "expires_at": new_lot.expires_at, "created_at": now},
+        ).scalar_one()
+    allocations = []
+    for entry_id, plan in zip(entry_ids, plans, strict=True):
         for lot, take in plan:
-            lot.remaining_rials -= take
-            session.add(CreditAllocation(entry=entry, lot=lot, amount_rials=take))
+            allocations.append({"entry_id": entry_id, "lot_id": lot_ids.get(id(lot), lot.id),
+                                "amount_rials": take})
+    if allocations:
+        session.execute(insert(_ALLOCATIONS), allocations)
+    for lot_id, take in _takes_from_existing_lots(plans, lot_ids):
+        session.execute(
+            update(_LOTS).where(_LOTS.c.id == lot_id)
+            .values(remaining_rials=_LOTS.c.remaining_rials - take))
+    for lot in {id(lot): lot for plan in plans for lot, _ in plan
+                if id(lot) not in lot_ids}.values():
+        # Keep loaded lot objects true to their rows for the rest of the transaction.
+        set_committed_value(lot, "remaining_rials", lot.remaining_rials - taken[id(lot)])
+    transaction = LedgerTransaction(
+        id=transaction_id, idempotency_key=idempotency_key, kind=kind, member_id=member.id,
+        reason=reason, created_at=now)
+    make_transient_to_detached(transaction)
+    session.add(transaction)  # persistent without a statement: the row exists
     for account, balance in new_balances.items():
         setattr(member, _BALANCE_COLUMNS[account], balance)
     session.flush()
     return transaction
+
+
+def _takes_from_existing_lots(plans, new_lot_ids) -> list[tuple[int, int]]:
+    """(lot id, rials) taken from lots that existed before the posting, one per lot."""
+    takes: dict[int, int] = {}
+    for plan in plans:
+        for lot, take in plan:
+            if id(lot) not in new_lot_ids:
+                takes[lot.id] = takes.get(lot.id, 0) + take
+    return sorted(takes.items())
 
 
 def expire_lots(session: Session, member: Member, now: datetime) -> int:

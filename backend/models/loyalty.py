@@ -27,9 +27,6 @@ class CreditLot(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
-    # Lets the ledger write a transaction with its lots in one flush (no row id needed).
-    transaction: Mapped["LedgerTransaction | None"] = relationship()  # noqa: F821
-
     __table_args__ = (
         CheckConstraint("amount_rials > 0", name="amount_positive"),
         CheckConstraint("remaining_rials BETWEEN 0 AND amount_rials", name="remaining_range"),
@@ -48,7 +45,6 @@ class CreditAllocation(Base):
     amount_rials: Mapped[int] = mapped_column(Amount)
 
     lot: Mapped[CreditLot] = relationship()
-    entry: Mapped["LedgerEntry"] = relationship()  # noqa: F821
 
     __table_args__ = (CheckConstraint("amount_rials > 0", name="amount_positive"),)
 
