@@ -223,9 +223,10 @@ def post(
         reason=reason, created_at=now)
     make_transient_to_detached(transaction)
     session.add(transaction)  # persistent without a statement: the row exists
+    # The member's balances are flushed with the caller's next statement (one UPDATE with
+    # whatever else the use case changes on the member).
     for account, balance in new_balances.items():
         setattr(member, _BALANCE_COLUMNS[account], balance)
-    session.flush()
     return transaction
 
 

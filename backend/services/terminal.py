@@ -9,9 +9,10 @@ backend.errors exceptions, roll everything back and store nothing.
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from backend import ledger
 from backend.errors import CardBlocked, CardUnknown, RefUnknown, Replay, Stale, UnknownDevice
@@ -20,6 +21,8 @@ from backend.protocol import PROTOCOL_VERSION, Request, encode_body
 from backend.services import purchases, refunds, texts, wallet
 
 log = logging.getLogger(__name__)
+_DEVICES = Device.__table__
+_REQUESTS = TerminalRequest.__table__
 
 
 def load_active_device(session: Session, device_id: str) -> Device:
@@ -131,19 +134,16 @@ def _answer_in_transaction(
     response["ts"] = int(now.timestamp())
     body = encode_body(response)
 
-    device.last_seq = request.seq
-    session.add(
-        TerminalRequest(
-            device_id=device.id,
-            request_id=request.id,
-            seq=request.seq,
-            op=request.op,
-            received_at=now,
-            response_body=body.decode("utf-8"),
-            ledger_transaction_id=transaction_id,
-        )
-    )
-    session.flush()
+    # Core statements: nothing reads these rows back in the transaction. A concurrent
+    # answer to the same (device, id) fails the INSERT's unique key (IntegrityError).
+    session.execute(
+        update(_DEVICES).where(_DEVICES.c.id == device.id).values(last_seq=request.seq))
+    set_committed_value(device, "last_seq", request.seq)
+    session.execute(insert(_REQUESTS), {
+        "device_id": device.id, "request_id": request.id, "seq": request.seq,
+        "op": request.op, "received_at": now, "response_body": body.decode("utf-8"),
+        "ledger_transaction_id": transaction_id,
+    })
     return body
 
 
