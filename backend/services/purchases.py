@@ -4,8 +4,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from backend import engine, ledger
 from backend.engine.calendar import local_day_start
@@ -25,6 +25,7 @@ from backend.notifications import outbox
 from backend.services import happy_calls, tiers
 
 BASIS_POINTS = 10_000
+_PURCHASES = Purchase.__table__
 
 
 @dataclass(frozen=True)
@@ -200,15 +201,23 @@ def record_purchase_locked(
         movements=movements, reason=f"purchase of {outcome.amount_rials:,} rials", now=now,
         spend_branch_id=spend_branch, key_checked=True,
     )
-    purchase = Purchase(
-        member_id=member.id, card_id=card.id, branch_id=branch_id, device_id=device_id,
-        ledger_transaction_id=transaction.id, amount_rials=outcome.amount_rials,
-        discount_rials=outcome.discount_rials, credit_used_rials=outcome.credit_used_rials,
-        payable_rials=outcome.payable_rials, credit_earned_rials=outcome.credit_earned_rials,
-        points_earned=outcome.points_earned, offline=offline, created_at=now,
-    )
+    # INSERT … RETURNING id, then an ORM object made persistent without a statement
+    # (every column is given): callers get a Purchase, the hot path skips a flush.
+    columns = {
+        "member_id": member.id, "card_id": card.id, "branch_id": branch_id,
+        "device_id": device_id, "ledger_transaction_id": transaction.id,
+        "amount_rials": outcome.amount_rials, "discount_rials": outcome.discount_rials,
+        "credit_used_rials": outcome.credit_used_rials, "payable_rials": outcome.payable_rials,
+        "credit_earned_rials": outcome.credit_earned_rials,
+        "points_earned": outcome.points_earned, "offline": offline,
+        "commission_member_id": None, "commission_rials": 0, "refunded_amount_rials": 0,
+        "created_at": now,
+    }
+    purchase_id = session.execute(
+        insert(_PURCHASES).returning(_PURCHASES.c.id), columns).scalar_one()
+    purchase = Purchase(id=purchase_id, **columns)
+    make_transient_to_detached(purchase)
     session.add(purchase)
-    session.flush()
     if not member.is_gift_account:
         # S2: the happy call, in this transaction; flushed with the rows below.
         session.add(happy_calls.task_for(purchase))

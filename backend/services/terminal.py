@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from backend import ledger
 from backend.errors import CardBlocked, CardUnknown, RefUnknown, Replay, Stale, UnknownDevice
@@ -25,8 +24,13 @@ _DEVICES = Device.__table__
 _REQUESTS = TerminalRequest.__table__
 
 
-def load_active_device(session: Session, device_id: str) -> Device:
-    device = session.get(Device, device_id)
+def load_active_device(session: Session, device_id: str):
+    """The device's row (`key_hex` decrypted, `lang`, …): a read-only row, not an ORM
+    object, since nothing on the request path changes it through the ORM."""
+    device = session.execute(
+        select(_DEVICES.c.id, _DEVICES.c.status, _DEVICES.c.key_hex, _DEVICES.c.lang)
+        .where(_DEVICES.c.id == device_id)
+    ).one_or_none()
     if device is None or device.status != "active":
         raise UnknownDevice(f"device {device_id!r} is unknown or revoked")
     return device
@@ -81,24 +85,23 @@ def _answer_in_transaction(
 ) -> bytes:
     # The device row lock serialises this device's requests across workers; on SQLite
     # the transaction already holds the database's write lock.
-    # RETURNING the sequence number read under the lock: the device row the worker loaded
-    # before may be stale by now (another worker's request), its other columns are not.
-    last_seq = session.execute(
-        update(Device)
-        .where(Device.id == device_id, Device.status == "active")
+    # The device's row comes back from the lock itself (RETURNING), so its sequence
+    # number is the one no other worker can move until this transaction ends.
+    device = session.execute(
+        update(_DEVICES)
+        .where(_DEVICES.c.id == device_id, _DEVICES.c.status == "active")
         .values(last_seen_at=now)
-        .returning(Device.last_seq)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
-    if last_seq is None:
+        .returning(_DEVICES.c.id, _DEVICES.c.branch_id, _DEVICES.c.lang, _DEVICES.c.last_seq)
+    ).one_or_none()
+    if device is None:
         raise UnknownDevice(f"device {device_id!r} is unknown or revoked")
+    last_seq = device.last_seq
     stored = _stored_response(session, device_id, request.id)
     if stored is not None:
         log.info("repeat of %s/%s answered from store", device_id, request.id)
         return stored
     if request.seq <= last_seq:
         raise Replay(f"seq {request.seq} is not above {last_seq}")
-    device = session.get(Device, device_id)
     club = session.get(Club, 1)
     if request.offline:
         age = now - datetime.fromtimestamp(request.ts, tz=now.tzinfo)
@@ -138,7 +141,6 @@ def _answer_in_transaction(
     # answer to the same (device, id) fails the INSERT's unique key (IntegrityError).
     session.execute(
         update(_DEVICES).where(_DEVICES.c.id == device.id).values(last_seq=request.seq))
-    set_committed_value(device, "last_seq", request.seq)
     session.execute(insert(_REQUESTS), {
         "device_id": device.id, "request_id": request.id, "seq": request.seq,
         "op": request.op, "received_at": now, "response_body": body.decode("utf-8"),
