@@ -26,6 +26,19 @@ _TRANSACTIONS = LedgerTransaction.__table__
 _ENTRIES = LedgerEntry.__table__
 _LOTS = CreditLot.__table__
 _ALLOCATIONS = CreditAllocation.__table__
+# Built once (building a statement and its cache key costs about as much as running it).
+_LOCK_MEMBER = (
+    update(Member)
+    .where(Member.id == bindparam("member_key"))
+    .values(lock_version=Member.lock_version + 1)
+    .returning(Member)
+    .execution_options(synchronize_session=False, populate_existing=True))
+_INSERT_TRANSACTION = insert(_TRANSACTIONS).returning(_TRANSACTIONS.c.id)
+_INSERT_ENTRIES = insert(_ENTRIES).returning(_ENTRIES.c.id, sort_by_parameter_order=True)
+_INSERT_LOT = insert(_LOTS).returning(_LOTS.c.id)
+_INSERT_ALLOCATIONS = insert(_ALLOCATIONS)
+_TAKE_FROM_LOT = (update(_LOTS).where(_LOTS.c.id == bindparam("lot_key"))
+                  .values(remaining_rials=_LOTS.c.remaining_rials - bindparam("take_rials")))
 _BALANCE_COLUMNS = {"credit": "credit_balance_rials", "points": "points_balance"}
 
 
@@ -51,13 +64,7 @@ def lock_member(session: Session, member_id: int) -> Member:
     The row comes back from the UPDATE itself (RETURNING, read under the lock): one
     statement instead of an UPDATE and a SELECT.
     """
-    member = session.execute(
-        update(Member)
-        .where(Member.id == member_id)
-        .values(lock_version=Member.lock_version + 1)
-        .returning(Member)
-        .execution_options(synchronize_session=False, populate_existing=True)
-    ).scalar_one_or_none()
+    member = session.execute(_LOCK_MEMBER, {"member_key": member_id}).scalar_one_or_none()
     assert member is not None, f"member {member_id} does not exist"
     return member
 
@@ -103,9 +110,24 @@ def spendable_credit(session: Session, member_id: int, now: datetime,
 
     A SUM in the database: every purchase opens a lot, so loading them all as objects
     made each purchase slower the more the member had bought."""
-    return int(session.scalar(
-        select(func.coalesce(func.sum(CreditLot.remaining_rials), 0))
-        .where(*_open_lot_conditions(member_id, now, spend_branch_id, clawback=False))))
+    if spend_branch_id is None:
+        return int(session.scalar(_SPENDABLE_ANYWHERE, {"member_key": member_id, "now": now}))
+    return int(session.scalar(_SPENDABLE_AT_BRANCH, {
+        "member_key": member_id, "now": now, "branch_key": spend_branch_id}))
+
+
+def _spendable_sum(at_branch: bool):
+    lot = CreditLot
+    conditions = [lot.member_id == bindparam("member_key"), lot.remaining_rials > 0,
+                  or_(lot.expires_at.is_(None), lot.expires_at > bindparam("now"))]
+    if at_branch:
+        conditions.append(or_(lot.branch_id.is_(None), lot.branch_id == bindparam("branch_key")))
+    # The same filter as _open_lot_conditions(clawback=False), built once.
+    return select(func.coalesce(func.sum(lot.remaining_rials), 0)).where(*conditions)
+
+
+_SPENDABLE_ANYWHERE = _spendable_sum(at_branch=False)
+_SPENDABLE_AT_BRANCH = _spendable_sum(at_branch=True)
 
 
 def post(
@@ -182,12 +204,12 @@ def post(
     # path and its rows are never read back in the transaction (docs/hot-path.md). New
     # lots go in with what later movements of this posting took from them already.
     transaction_id = session.execute(
-        insert(_TRANSACTIONS).returning(_TRANSACTIONS.c.id),
+        _INSERT_TRANSACTION,
         {"idempotency_key": idempotency_key, "kind": kind, "member_id": member.id,
          "reason": reason, "created_at": now},
     ).scalar_one()
     entry_ids = session.execute(
-        insert(_ENTRIES).returning(_ENTRIES.c.id, sort_by_parameter_order=True),
+        _INSERT_ENTRIES,
         [{"transaction_id": transaction_id, "member_id": member.id,
           "account": movement.account, "amount": movement.amount, "created_at": now}
          for movement in movements],
@@ -197,7 +219,7 @@ def post(
         if new_lot is None:
             continue
         lot_ids[id(new_lot)] = session.execute(
-            insert(_LOTS).returning(_LOTS.c.id),
+            _INSERT_LOT,
             {"member_id": member.id, "transaction_id": transaction_id,
              "branch_id": new_lot.branch_id, "amount_rials": new_lot.amount_rials,
              "remaining_rials": new_lot.amount_rials - taken.get(id(new_lot), 0),
@@ -209,11 +231,9 @@ def post(
             allocations.append({"entry_id": entry_id, "lot_id": lot_ids.get(id(lot), lot.id),
                                 "amount_rials": take})
     if allocations:
-        session.execute(insert(_ALLOCATIONS), allocations)
+        session.execute(_INSERT_ALLOCATIONS, allocations)
     for lot_id, take in _takes_from_existing_lots(plans, lot_ids):
-        session.execute(
-            update(_LOTS).where(_LOTS.c.id == lot_id)
-            .values(remaining_rials=_LOTS.c.remaining_rials - take))
+        session.execute(_TAKE_FROM_LOT, {"lot_key": lot_id, "take_rials": take})
     for lot in {id(lot): lot for plan in plans for lot, _ in plan
                 if id(lot) not in lot_ids}.values():
         # Keep loaded lot objects true to their rows for the rest of the transaction.

@@ -26,6 +26,9 @@ from backend.services import happy_calls, tiers
 
 BASIS_POINTS = 10_000
 _PURCHASES = Purchase.__table__
+# Built once: they run on every purchase (docs/hot-path.md).
+_INSERT_PURCHASE = insert(_PURCHASES).returning(_PURCHASES.c.id)
+_ACTIVE_OFFERS = select(Offer.__table__).where(Offer.__table__.c.is_active)
 
 
 @dataclass(frozen=True)
@@ -163,8 +166,7 @@ def record_purchase_locked(
     products, lines = _load_items(session, items)
     # Rows, not ORM objects: the engine reads them once and nothing changes them.
     offers = () if member.is_gift_account else [
-        engine_offer(row) for row in session.execute(
-            select(Offer.__table__).where(Offer.__table__.c.is_active))
+        engine_offer(row) for row in session.execute(_ACTIVE_OFFERS)
     ]
     # All tiers at once (a handful): member.tier below and the tier check after the
     # purchase then need no query of their own.
@@ -213,8 +215,7 @@ def record_purchase_locked(
         "commission_member_id": None, "commission_rials": 0, "refunded_amount_rials": 0,
         "created_at": now,
     }
-    purchase_id = session.execute(
-        insert(_PURCHASES).returning(_PURCHASES.c.id), columns).scalar_one()
+    purchase_id = session.execute(_INSERT_PURCHASE, columns).scalar_one()
     purchase = Purchase(id=purchase_id, **columns)
     make_transient_to_detached(purchase)
     session.add(purchase)

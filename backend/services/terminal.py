@@ -9,7 +9,7 @@ backend.errors exceptions, roll everything back and store nothing.
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,15 +22,28 @@ from backend.services import purchases, refunds, texts, wallet
 log = logging.getLogger(__name__)
 _DEVICES = Device.__table__
 _REQUESTS = TerminalRequest.__table__
+# The hot path's statements, built once with bound parameters: building a statement and
+# its cache key cost about as much as running it (docs/hot-path.md).
+_LOAD_DEVICE = (select(_DEVICES.c.id, _DEVICES.c.status, _DEVICES.c.key_hex, _DEVICES.c.lang)
+                .where(_DEVICES.c.id == bindparam("device_key")))
+_LOCK_DEVICE = (
+    update(_DEVICES)
+    .where(_DEVICES.c.id == bindparam("device_key"), _DEVICES.c.status == "active")
+    .values(last_seen_at=bindparam("seen_at"))
+    .returning(_DEVICES.c.id, _DEVICES.c.branch_id, _DEVICES.c.lang, _DEVICES.c.last_seq))
+_SET_LAST_SEQ = (update(_DEVICES).where(_DEVICES.c.id == bindparam("device_key"))
+                 .values(last_seq=bindparam("new_seq")))
+_INSERT_REQUEST = insert(_REQUESTS)
+_STORED_RESPONSE = select(TerminalRequest.response_body).where(
+    TerminalRequest.device_id == bindparam("device_key"),
+    TerminalRequest.request_id == bindparam("request_key"))
+_FIND_CARD = select(Card).where(Card.number == bindparam("card_number"))
 
 
 def load_active_device(session: Session, device_id: str):
     """The device's row (`key_hex` decrypted, `lang`, …): a read-only row, not an ORM
     object, since nothing on the request path changes it through the ORM."""
-    device = session.execute(
-        select(_DEVICES.c.id, _DEVICES.c.status, _DEVICES.c.key_hex, _DEVICES.c.lang)
-        .where(_DEVICES.c.id == device_id)
-    ).one_or_none()
+    device = session.execute(_LOAD_DEVICE, {"device_key": device_id}).one_or_none()
     if device is None or device.status != "active":
         raise UnknownDevice(f"device {device_id!r} is unknown or revoked")
     return device
@@ -38,7 +51,7 @@ def load_active_device(session: Session, device_id: str):
 
 def find_card(session: Session, card_number: str) -> Card:
     """The active card with this number that belongs to a member."""
-    card = session.scalars(select(Card).where(Card.number == card_number)).one_or_none()
+    card = session.scalars(_FIND_CARD, {"card_number": card_number}).one_or_none()
     if card is None or card.member_id is None:
         raise CardUnknown(f"no member has card …{card_number[-4:]}")
     if card.status != "active":
@@ -73,9 +86,7 @@ def answer(session: Session, device_id: str, request: Request, now: datetime) ->
 
 def _stored_response(session: Session, device_id: str, request_id: str) -> bytes | None:
     stored = session.scalars(
-        select(TerminalRequest.response_body).where(
-            TerminalRequest.device_id == device_id, TerminalRequest.request_id == request_id
-        )
+        _STORED_RESPONSE, {"device_key": device_id, "request_key": request_id}
     ).one_or_none()
     return None if stored is None else stored.encode("utf-8")
 
@@ -88,11 +99,7 @@ def _answer_in_transaction(
     # The device's row comes back from the lock itself (RETURNING), so its sequence
     # number is the one no other worker can move until this transaction ends.
     device = session.execute(
-        update(_DEVICES)
-        .where(_DEVICES.c.id == device_id, _DEVICES.c.status == "active")
-        .values(last_seen_at=now)
-        .returning(_DEVICES.c.id, _DEVICES.c.branch_id, _DEVICES.c.lang, _DEVICES.c.last_seq)
-    ).one_or_none()
+        _LOCK_DEVICE, {"device_key": device_id, "seen_at": now}).one_or_none()
     if device is None:
         raise UnknownDevice(f"device {device_id!r} is unknown or revoked")
     last_seq = device.last_seq
@@ -139,9 +146,8 @@ def _answer_in_transaction(
 
     # Core statements: nothing reads these rows back in the transaction. A concurrent
     # answer to the same (device, id) fails the INSERT's unique key (IntegrityError).
-    session.execute(
-        update(_DEVICES).where(_DEVICES.c.id == device.id).values(last_seq=request.seq))
-    session.execute(insert(_REQUESTS), {
+    session.execute(_SET_LAST_SEQ, {"device_key": device.id, "new_seq": request.seq})
+    session.execute(_INSERT_REQUEST, {
         "device_id": device.id, "request_id": request.id, "seq": request.seq,
         "op": request.op, "received_at": now, "response_body": body.decode("utf-8"),
         "ledger_transaction_id": transaction_id,

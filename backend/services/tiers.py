@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Numeric, cast, func, select
+from sqlalchemy import Numeric, bindparam, cast, func, select
 from sqlalchemy.orm import Session
 
 from backend import engine, ledger
@@ -20,7 +20,7 @@ class TierChangeResult:
 
 
 def thresholds(session: Session) -> tuple[list[Tier], list[engine.TierThreshold]]:
-    rows = list(session.scalars(select(Tier).order_by(Tier.rank)))
+    rows = list(session.scalars(_ALL_TIERS))
     return rows, [
         engine.TierThreshold(code=row.code, rank=row.rank, min_spend_rials=row.min_spend_rials,
                              min_purchases=row.min_purchases, mode=row.qualify_mode)
@@ -31,18 +31,23 @@ def thresholds(session: Session) -> tuple[list[Tier], list[engine.TierThreshold]
 def window_totals(session: Session, member_id: int, now: datetime, days: int) -> tuple[int, int]:
     """(payable spend net of refunds, purchases) over the rolling window."""
     spend, count = session.execute(
-        select(
-            func.coalesce(func.sum(
-                # NUMERIC before multiplying: two amounts' product overflows BIGINT.
-                Purchase.payable_rials
-                - cast(Purchase.payable_rials, Numeric) * Purchase.refunded_amount_rials
-                / Purchase.amount_rials
-            ), 0),
-            func.count(Purchase.id),
-        ).where(Purchase.member_id == member_id, Purchase.created_at > now - timedelta(days=days),
-                Purchase.refunded_amount_rials < Purchase.amount_rials)
+        _WINDOW_TOTALS, {"member_key": member_id, "since": now - timedelta(days=days)}
     ).one()
     return int(spend), int(count)
+
+
+# Built once: this runs after every purchase (docs/hot-path.md).
+_WINDOW_TOTALS = select(
+    func.coalesce(func.sum(
+        # NUMERIC before multiplying: two amounts' product overflows BIGINT.
+        Purchase.payable_rials
+        - cast(Purchase.payable_rials, Numeric) * Purchase.refunded_amount_rials
+        / Purchase.amount_rials
+    ), 0),
+    func.count(Purchase.id),
+).where(Purchase.member_id == bindparam("member_key"), Purchase.created_at > bindparam("since"),
+        Purchase.refunded_amount_rials < Purchase.amount_rials)
+_ALL_TIERS = select(Tier).order_by(Tier.rank)
 
 
 def _apply(session, club, member, now, allow_downgrade,
