@@ -11,6 +11,7 @@ Use `EncryptedText` as a column type: the attribute holds the plaintext, the col
 token. Encryption needs an app context (every database access in the backend has one).
 """
 
+import functools
 import os
 import tempfile
 from pathlib import Path
@@ -70,9 +71,20 @@ def encrypt(plaintext: str) -> str:
     return _fernet().encrypt(plaintext.encode("utf-8")).decode("ascii")
 
 
+# Decrypted tokens, by (keys, token): a token always decrypts to the same value under the
+# same keys, and the worker decrypts its device's key on every request (docs/hot-path.md).
+# Bounded; holds only what the process had decrypted anyway.
+MAX_CACHED_SECRETS = 4096
+
+
+@functools.lru_cache(maxsize=MAX_CACHED_SECRETS)
+def _decrypt_cached(fernet: MultiFernet, token: str) -> str:
+    return fernet.decrypt(token.encode("ascii")).decode("utf-8")
+
+
 def decrypt(token: str) -> str:
     try:
-        return _fernet().decrypt(token.encode("ascii")).decode("utf-8")
+        return _decrypt_cached(_fernet(), token)
     except InvalidToken:
         # Never the value itself in the message: it is a secret.
         raise RuntimeError("a stored secret cannot be decrypted with the configured key "

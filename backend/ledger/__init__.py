@@ -16,11 +16,29 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, func, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.errors import InsufficientBalance
 from backend.models import CreditAllocation, CreditLot, LedgerEntry, LedgerTransaction, Member
 
+_TRANSACTIONS = LedgerTransaction.__table__
+_ENTRIES = LedgerEntry.__table__
+_LOTS = CreditLot.__table__
+_ALLOCATIONS = CreditAllocation.__table__
+# Built once (building a statement and its cache key costs about as much as running it).
+_LOCK_MEMBER = (
+    update(Member)
+    .where(Member.id == bindparam("member_key"))
+    .values(lock_version=Member.lock_version + 1)
+    .returning(Member)
+    .execution_options(synchronize_session=False, populate_existing=True))
+_INSERT_TRANSACTION = insert(_TRANSACTIONS).returning(_TRANSACTIONS.c.id)
+_INSERT_ENTRIES = insert(_ENTRIES).returning(_ENTRIES.c.id, sort_by_parameter_order=True)
+_INSERT_LOT = insert(_LOTS).returning(_LOTS.c.id)
+_INSERT_ALLOCATIONS = insert(_ALLOCATIONS)
+_TAKE_FROM_LOT = (update(_LOTS).where(_LOTS.c.id == bindparam("lot_key"))
+                  .values(remaining_rials=_LOTS.c.remaining_rials - bindparam("take_rials")))
 _BALANCE_COLUMNS = {"credit": "credit_balance_rials", "points": "points_balance"}
 
 
@@ -43,16 +61,11 @@ def lock_member(session: Session, member_id: int) -> Member:
     An UPDATE rather than SELECT … FOR UPDATE because it locks on every database: a row
     lock on PostgreSQL, and on SQLite the statement runs inside the BEGIN IMMEDIATE
     transaction that already holds the write lock. Lock several members in id order.
+    The row comes back from the UPDATE itself (RETURNING, read under the lock): one
+    statement instead of an UPDATE and a SELECT.
     """
-    result = session.execute(
-        update(Member)
-        .where(Member.id == member_id)
-        .values(lock_version=Member.lock_version + 1)
-        .execution_options(synchronize_session=False)
-    )
-    assert result.rowcount == 1, f"member {member_id} does not exist"
-    member = session.get(Member, member_id, populate_existing=True)
-    assert member is not None
+    member = session.execute(_LOCK_MEMBER, {"member_key": member_id}).scalar_one_or_none()
+    assert member is not None, f"member {member_id} does not exist"
     return member
 
 
@@ -62,19 +75,21 @@ def find_transaction(session: Session, idempotency_key: str) -> LedgerTransactio
     ).one_or_none()
 
 
+def _open_lot_conditions(member_id: int, now: datetime, spend_branch_id: int | None,
+                         clawback: bool) -> list:
+    conditions = [CreditLot.member_id == member_id, CreditLot.remaining_rials > 0]
+    if not clawback:
+        conditions.append(or_(CreditLot.expires_at.is_(None), CreditLot.expires_at > now))
+        if spend_branch_id is not None:
+            conditions.append(
+                or_(CreditLot.branch_id.is_(None), CreditLot.branch_id == spend_branch_id))
+    return conditions
+
+
 def _open_lots(session: Session, member_id: int, now: datetime, spend_branch_id: int | None,
                clawback: bool) -> list[CreditLot]:
     statement = select(CreditLot).where(
-        CreditLot.member_id == member_id, CreditLot.remaining_rials > 0
-    )
-    if not clawback:
-        statement = statement.where(
-            or_(CreditLot.expires_at.is_(None), CreditLot.expires_at > now)
-        )
-        if spend_branch_id is not None:
-            statement = statement.where(
-                or_(CreditLot.branch_id.is_(None), CreditLot.branch_id == spend_branch_id)
-            )
+        *_open_lot_conditions(member_id, now, spend_branch_id, clawback))
     # Soonest expiry first, never-expiring last, oldest first within each.
     statement = statement.order_by(
         CreditLot.expires_at.is_(None), CreditLot.expires_at, CreditLot.id
@@ -91,9 +106,28 @@ def _spendable(lot: CreditLot, now: datetime, spend_branch_id: int | None) -> bo
 
 def spendable_credit(session: Session, member_id: int, now: datetime,
                      spend_branch_id: int | None = None) -> int:
-    """Credit the member can spend now (unexpired; at this branch when the policy says)."""
-    return sum(lot.remaining_rials for lot in _open_lots(
-        session, member_id, now, spend_branch_id, clawback=False))
+    """Credit the member can spend now (unexpired; at this branch when the policy says).
+
+    A SUM in the database: every purchase opens a lot, so loading them all as objects
+    made each purchase slower the more the member had bought."""
+    if spend_branch_id is None:
+        return int(session.scalar(_SPENDABLE_ANYWHERE, {"member_key": member_id, "now": now}))
+    return int(session.scalar(_SPENDABLE_AT_BRANCH, {
+        "member_key": member_id, "now": now, "branch_key": spend_branch_id}))
+
+
+def _spendable_sum(at_branch: bool):
+    lot = CreditLot
+    conditions = [lot.member_id == bindparam("member_key"), lot.remaining_rials > 0,
+                  or_(lot.expires_at.is_(None), lot.expires_at > bindparam("now"))]
+    if at_branch:
+        conditions.append(or_(lot.branch_id.is_(None), lot.branch_id == bindparam("branch_key")))
+    # The same filter as _open_lot_conditions(clawback=False), built once.
+    return select(func.coalesce(func.sum(lot.remaining_rials), 0)).where(*conditions)
+
+
+_SPENDABLE_ANYWHERE = _spendable_sum(at_branch=False)
+_SPENDABLE_AT_BRANCH = _spendable_sum(at_branch=True)
 
 
 def post(
@@ -106,17 +140,20 @@ def post(
     reason: str,
     now: datetime,
     spend_branch_id: int | None = None,
+    key_checked: bool = False,
 ) -> LedgerTransaction:
     """Append `movements` for a member already locked with `lock_member`.
 
-    Returns the existing transaction if `idempotency_key` was posted before. Raises
+    Returns the existing transaction if `idempotency_key` was posted before (callers that
+    looked the key up themselves in this transaction pass `key_checked=True`). Raises
     InsufficientBalance, writing nothing, if an account would go below zero or credit
     going out is not covered by spendable lots (`spend_branch_id` limits spending to
     lots of that branch and lots valid everywhere).
     """
-    existing = find_transaction(session, idempotency_key)
-    if existing is not None:
-        return existing
+    if not key_checked:
+        existing = find_transaction(session, idempotency_key)
+        if existing is not None:
+            return existing
     movements = [m for m in movements if m.amount != 0]
     new_balances = {
         account: getattr(member, column) for account, column in _BALANCE_COLUMNS.items()
@@ -163,29 +200,64 @@ def post(
         plans.append(plan)
         new_lots.append(new_lot)
 
+    # Written with Core statements, not ORM objects: the posting is on every purchase's
+    # path and its rows are never read back in the transaction (docs/hot-path.md). New
+    # lots go in with what later movements of this posting took from them already.
+    transaction_id = session.execute(
+        _INSERT_TRANSACTION,
+        {"idempotency_key": idempotency_key, "kind": kind, "member_id": member.id,
+         "reason": reason, "created_at": now},
+    ).scalar_one()
+    entry_ids = session.execute(
+        _INSERT_ENTRIES,
+        [{"transaction_id": transaction_id, "member_id": member.id,
+          "account": movement.account, "amount": movement.amount, "created_at": now}
+         for movement in movements],
+    ).scalars().all() if movements else []
+    lot_ids: dict[int, int] = {}  # id() of a new lot object -> its row id
+    for new_lot in new_lots:
+        if new_lot is None:
+            continue
+        lot_ids[id(new_lot)] = session.execute(
+            _INSERT_LOT,
+            {"member_id": member.id, "transaction_id": transaction_id,
+             "branch_id": new_lot.branch_id, "amount_rials": new_lot.amount_rials,
+             "remaining_rials": new_lot.amount_rials - taken.get(id(new_lot), 0),
+             "expires_at": new_lot.expires_at, "created_at": now},
+        ).scalar_one()
+    allocations = []
+    for entry_id, plan in zip(entry_ids, plans, strict=True):
+        for lot, take in plan:
+            allocations.append({"entry_id": entry_id, "lot_id": lot_ids.get(id(lot), lot.id),
+                                "amount_rials": take})
+    if allocations:
+        session.execute(_INSERT_ALLOCATIONS, allocations)
+    for lot_id, take in _takes_from_existing_lots(plans, lot_ids):
+        session.execute(_TAKE_FROM_LOT, {"lot_key": lot_id, "take_rials": take})
+    for lot in {id(lot): lot for plan in plans for lot, _ in plan
+                if id(lot) not in lot_ids}.values():
+        # Keep loaded lot objects true to their rows for the rest of the transaction.
+        set_committed_value(lot, "remaining_rials", lot.remaining_rials - taken[id(lot)])
     transaction = LedgerTransaction(
-        idempotency_key=idempotency_key, kind=kind, member_id=member.id, reason=reason,
-        created_at=now,
-    )
-    session.add(transaction)
-    session.flush()
-    for movement, plan, new_lot in zip(movements, plans, new_lots, strict=True):
-        entry = LedgerEntry(member_id=member.id, account=movement.account,
-                            amount=movement.amount, created_at=now)
-        transaction.entries.append(entry)
-        if new_lot is not None:
-            new_lot.transaction_id = transaction.id
-            session.add(new_lot)
-        elif plan:
-            session.flush()
-            for lot, take in plan:
-                lot.remaining_rials -= take
-                session.add(CreditAllocation(entry_id=entry.id, lot_id=lot.id,
-                                             amount_rials=take))
+        id=transaction_id, idempotency_key=idempotency_key, kind=kind, member_id=member.id,
+        reason=reason, created_at=now)
+    make_transient_to_detached(transaction)
+    session.add(transaction)  # persistent without a statement: the row exists
+    # The member's balances are flushed with the caller's next statement (one UPDATE with
+    # whatever else the use case changes on the member).
     for account, balance in new_balances.items():
         setattr(member, _BALANCE_COLUMNS[account], balance)
-    session.flush()
     return transaction
+
+
+def _takes_from_existing_lots(plans, new_lot_ids) -> list[tuple[int, int]]:
+    """(lot id, rials) taken from lots that existed before the posting, one per lot."""
+    takes: dict[int, int] = {}
+    for plan in plans:
+        for lot, take in plan:
+            if id(lot) not in new_lot_ids:
+                takes[lot.id] = takes.get(lot.id, 0) + take
+    return sorted(takes.items())
 
 
 def expire_lots(session: Session, member: Member, now: datetime) -> int:

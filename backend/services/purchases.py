@@ -4,8 +4,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from backend import engine, ledger
 from backend.engine.calendar import local_day_start
@@ -25,6 +25,10 @@ from backend.notifications import outbox
 from backend.services import happy_calls, tiers
 
 BASIS_POINTS = 10_000
+_PURCHASES = Purchase.__table__
+# Built once: they run on every purchase (docs/hot-path.md).
+_INSERT_PURCHASE = insert(_PURCHASES).returning(_PURCHASES.c.id)
+_ACTIVE_OFFERS = select(Offer.__table__).where(Offer.__table__.c.is_active)
 
 
 @dataclass(frozen=True)
@@ -81,17 +85,22 @@ def engine_offer(row: Offer) -> engine.Offer:
     )
 
 
-def member_context(session: Session, member: Member, now: datetime) -> engine.MemberContext:
+def member_context(session: Session, member: Member, now: datetime, *,
+                   spends_credit: bool = True,
+                   counts_offer_uses: bool = True) -> engine.MemberContext:
+    """What the engine needs to know about the member. A purchase that spends no credit
+    meets no credit cap, and offers without a per-member limit need no use counts: the
+    terminal's hot path skips those two queries then (the engine reads neither)."""
     spent_today = session.scalar(
         select(func.coalesce(func.sum(Purchase.credit_used_rials), 0)).where(
             Purchase.member_id == member.id, Purchase.created_at >= local_day_start(now)
         )
-    )
+    ) if spends_credit else 0
     uses = dict(session.execute(
         select(OfferRedemption.offer_id, func.count())
         .where(OfferRedemption.member_id == member.id)
         .group_by(OfferRedemption.offer_id)
-    ).all())
+    ).all()) if counts_offer_uses else {}
     return engine.MemberContext(
         previous_visits=member.purchase_count,
         last_visit_at=member.last_visit_at,
@@ -135,13 +144,17 @@ def record_purchase_locked(
     offline: bool,
     now: datetime,
     items: Sequence[ItemRequest] = (),
+    key_is_new: bool = False,
 ) -> PurchaseResult:
     """Price and record a purchase for a member locked with `ledger.lock_member`.
 
     Runs inside the caller's transaction; the caller commits. A key seen before returns
-    the purchase recorded under it, changing nothing.
+    the purchase recorded under it, changing nothing. `key_is_new`: the caller already
+    knows the key was never posted (the terminal found no stored answer for the request
+    its key is made of, in this transaction), which saves looking it up; the ledger's
+    unique key still refuses a second posting.
     """
-    existing = ledger.find_transaction(session, idempotency_key)
+    existing = None if key_is_new else ledger.find_transaction(session, idempotency_key)
     if existing is not None:
         purchase = session.scalars(
             select(Purchase).where(Purchase.ledger_transaction_id == existing.id)
@@ -151,9 +164,13 @@ def record_purchase_locked(
     club = session.get(Club, 1)
     spend_branch = None if club.credit_cross_branch else branch_id
     products, lines = _load_items(session, items)
+    # Rows, not ORM objects: the engine reads them once and nothing changes them.
     offers = () if member.is_gift_account else [
-        engine_offer(row) for row in session.scalars(select(Offer).where(Offer.is_active))
+        engine_offer(row) for row in session.execute(_ACTIVE_OFFERS)
     ]
+    # All tiers at once (a handful): member.tier below and the tier check after the
+    # purchase then need no query of their own.
+    tier_thresholds = tiers.thresholds(session)
     outcome = engine.price_purchase(
         engine.PurchaseRequest(
             amount_rials=amount_rials,
@@ -162,7 +179,9 @@ def record_purchase_locked(
         ),
         tier_rules(member.tier, member.is_gift_account),
         club=club_rules(club),
-        member=member_context(session, member, now),
+        member=member_context(
+            session, member, now, spends_credit=use_credit_rials != 0,
+            counts_offer_uses=any(offer.max_uses_per_member is not None for offer in offers)),
         items=lines,
         offers=offers,
         now=now,
@@ -182,17 +201,24 @@ def record_purchase_locked(
     transaction = ledger.post(
         session, member=member, idempotency_key=idempotency_key, kind="purchase",
         movements=movements, reason=f"purchase of {outcome.amount_rials:,} rials", now=now,
-        spend_branch_id=spend_branch,
+        spend_branch_id=spend_branch, key_checked=True,
     )
-    purchase = Purchase(
-        member_id=member.id, card_id=card.id, branch_id=branch_id, device_id=device_id,
-        ledger_transaction_id=transaction.id, amount_rials=outcome.amount_rials,
-        discount_rials=outcome.discount_rials, credit_used_rials=outcome.credit_used_rials,
-        payable_rials=outcome.payable_rials, credit_earned_rials=outcome.credit_earned_rials,
-        points_earned=outcome.points_earned, offline=offline, created_at=now,
-    )
+    # INSERT … RETURNING id, then an ORM object made persistent without a statement
+    # (every column is given): callers get a Purchase, the hot path skips a flush.
+    columns = {
+        "member_id": member.id, "card_id": card.id, "branch_id": branch_id,
+        "device_id": device_id, "ledger_transaction_id": transaction.id,
+        "amount_rials": outcome.amount_rials, "discount_rials": outcome.discount_rials,
+        "credit_used_rials": outcome.credit_used_rials, "payable_rials": outcome.payable_rials,
+        "credit_earned_rials": outcome.credit_earned_rials,
+        "points_earned": outcome.points_earned, "offline": offline,
+        "commission_member_id": None, "commission_rials": 0, "refunded_amount_rials": 0,
+        "created_at": now,
+    }
+    purchase_id = session.execute(_INSERT_PURCHASE, columns).scalar_one()
+    purchase = Purchase(id=purchase_id, **columns)
+    make_transient_to_detached(purchase)
     session.add(purchase)
-    session.flush()
     if not member.is_gift_account:
         # S2: the happy call, in this transaction; flushed with the rows below.
         session.add(happy_calls.task_for(purchase))
@@ -218,15 +244,18 @@ def record_purchase_locked(
     member.total_spend_rials += outcome.payable_rials
     member.purchase_count += 1
     member.last_visit_at = now
-    _reward_referrer(session, club, member, purchase, idempotency_key, first_purchase, now)
+    _reward_referrer(session, club, member, purchase, idempotency_key, first_purchase, now,
+                     key_is_new)
     outbox.purchase_thanks(session, member, purchase, now)
-    change = tiers.apply_on_purchase(session, club, member, now)
+    change = tiers.apply_on_purchase(session, club, member, now, tier_thresholds)
     session.flush()
     return PurchaseResult(purchase, tuple(offer.name for offer in outcome.offers), change)
 
 
-def _reward_referrer(session, club, member, purchase, key, first_purchase, now) -> None:
-    """Referrer's commission and first-purchase bonus (L10).
+def _reward_referrer(session, club, member, purchase, key, first_purchase, now,
+                     key_is_new=False) -> None:
+    """Referrer's commission and first-purchase bonus (L10). Their keys derive from the
+    purchase's and are posted only with it, so a new purchase key means new keys here.
 
     The referrer is locked after the member. Referral chains have no cycles, so locks
     are always taken from referee to referrer: two purchases cannot deadlock."""
@@ -241,13 +270,14 @@ def _reward_referrer(session, club, member, purchase, key, first_purchase, now) 
         ledger.post(session, member=referrer, idempotency_key=f"{key}:commission",
                     kind="commission", movements=[ledger.Movement("credit", commission)],
                     reason=f"commission on purchase {purchase.id} by member {member.id}",
-                    now=now)
+                    now=now, key_checked=key_is_new)
         purchase.commission_member_id = referrer.id
         purchase.commission_rials = commission
     if bonus:
         ledger.post(session, member=referrer, idempotency_key=f"{key}:referral-first",
                     kind="referral", movements=[ledger.Movement("credit", bonus)],
-                    reason=f"member {member.id}'s first purchase", now=now)
+                    reason=f"member {member.id}'s first purchase", now=now,
+                    key_checked=key_is_new)
 
 
 def _offer_names(session: Session, purchase: Purchase) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ backend.errors exceptions, roll everything back and store nothing.
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,21 +20,47 @@ from backend.protocol import PROTOCOL_VERSION, Request, encode_body
 from backend.services import purchases, refunds, texts, wallet
 
 log = logging.getLogger(__name__)
+_DEVICES = Device.__table__
+_REQUESTS = TerminalRequest.__table__
+# The hot path's statements, built once with bound parameters: building a statement and
+# its cache key cost about as much as running it (docs/hot-path.md).
+_LOAD_DEVICE = (select(_DEVICES.c.id, _DEVICES.c.status, _DEVICES.c.key_hex, _DEVICES.c.lang)
+                .where(_DEVICES.c.id == bindparam("device_key")))
+_LOCK_DEVICE = (
+    update(_DEVICES)
+    .where(_DEVICES.c.id == bindparam("device_key"), _DEVICES.c.status == "active")
+    .values(last_seen_at=bindparam("seen_at"))
+    .returning(_DEVICES.c.id, _DEVICES.c.branch_id, _DEVICES.c.lang, _DEVICES.c.last_seq))
+_SET_LAST_SEQ = (update(_DEVICES).where(_DEVICES.c.id == bindparam("device_key"))
+                 .values(last_seq=bindparam("new_seq")))
+_INSERT_REQUEST = insert(_REQUESTS)
+_STORED_RESPONSE = select(TerminalRequest.response_body).where(
+    TerminalRequest.device_id == bindparam("device_key"),
+    TerminalRequest.request_id == bindparam("request_key"))
+_FIND_CARD = select(Card).where(Card.number == bindparam("card_number"))
 
 
-def load_active_device(session: Session, device_id: str) -> Device:
-    device = session.get(Device, device_id)
+def load_active_device(session: Session, device_id: str):
+    """The device's row (`key_hex` decrypted, `lang`, …): a read-only row, not an ORM
+    object, since nothing on the request path changes it through the ORM."""
+    device = session.execute(_LOAD_DEVICE, {"device_key": device_id}).one_or_none()
     if device is None or device.status != "active":
         raise UnknownDevice(f"device {device_id!r} is unknown or revoked")
     return device
 
 
-def find_member_by_card(session: Session, card_number: str) -> tuple[Card, Member]:
-    card = session.scalars(select(Card).where(Card.number == card_number)).one_or_none()
+def find_card(session: Session, card_number: str) -> Card:
+    """The active card with this number that belongs to a member."""
+    card = session.scalars(_FIND_CARD, {"card_number": card_number}).one_or_none()
     if card is None or card.member_id is None:
         raise CardUnknown(f"no member has card …{card_number[-4:]}")
     if card.status != "active":
         raise CardBlocked(f"card …{card_number[-4:]} is blocked")
+    return card
+
+
+def find_member_by_card(session: Session, card_number: str) -> tuple[Card, Member]:
+    card = find_card(session, card_number)
     return card, card.member
 
 
@@ -60,9 +86,7 @@ def answer(session: Session, device_id: str, request: Request, now: datetime) ->
 
 def _stored_response(session: Session, device_id: str, request_id: str) -> bytes | None:
     stored = session.scalars(
-        select(TerminalRequest.response_body).where(
-            TerminalRequest.device_id == device_id, TerminalRequest.request_id == request_id
-        )
+        _STORED_RESPONSE, {"device_key": device_id, "request_key": request_id}
     ).one_or_none()
     return None if stored is None else stored.encode("utf-8")
 
@@ -72,21 +96,19 @@ def _answer_in_transaction(
 ) -> bytes:
     # The device row lock serialises this device's requests across workers; on SQLite
     # the transaction already holds the database's write lock.
-    locked = session.execute(
-        update(Device)
-        .where(Device.id == device_id, Device.status == "active")
-        .values(last_seen_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if locked != 1:
+    # The device's row comes back from the lock itself (RETURNING), so its sequence
+    # number is the one no other worker can move until this transaction ends.
+    device = session.execute(
+        _LOCK_DEVICE, {"device_key": device_id, "seen_at": now}).one_or_none()
+    if device is None:
         raise UnknownDevice(f"device {device_id!r} is unknown or revoked")
+    last_seq = device.last_seq
     stored = _stored_response(session, device_id, request.id)
     if stored is not None:
         log.info("repeat of %s/%s answered from store", device_id, request.id)
         return stored
-    device = session.get(Device, device_id, populate_existing=True)
-    if request.seq <= device.last_seq:
-        raise Replay(f"seq {request.seq} is not above {device.last_seq}")
+    if request.seq <= last_seq:
+        raise Replay(f"seq {request.seq} is not above {last_seq}")
     club = session.get(Club, 1)
     if request.offline:
         age = now - datetime.fromtimestamp(request.ts, tz=now.tzinfo)
@@ -95,9 +117,11 @@ def _answer_in_transaction(
 
     if request.op == "refund":
         card, member = _refund_target(session, device_id, request)
+        member_id = member.id
     else:
-        card, member = find_member_by_card(session, request.card)
-    member = ledger.lock_member(session, member.id)
+        card = find_card(session, request.card)
+        member_id = card.member_id
+    member = ledger.lock_member(session, member_id)
     transaction_id, tx, offers = _run_op(session, device, card, member, request, now)
     bal = {"credit": member.credit_balance_rials, "points": member.points_balance}
     lang = device.lang
@@ -120,19 +144,14 @@ def _answer_in_transaction(
     response["ts"] = int(now.timestamp())
     body = encode_body(response)
 
-    device.last_seq = request.seq
-    session.add(
-        TerminalRequest(
-            device_id=device.id,
-            request_id=request.id,
-            seq=request.seq,
-            op=request.op,
-            received_at=now,
-            response_body=body.decode("utf-8"),
-            ledger_transaction_id=transaction_id,
-        )
-    )
-    session.flush()
+    # Core statements: nothing reads these rows back in the transaction. A concurrent
+    # answer to the same (device, id) fails the INSERT's unique key (IntegrityError).
+    session.execute(_SET_LAST_SEQ, {"device_key": device.id, "new_seq": request.seq})
+    session.execute(_INSERT_REQUEST, {
+        "device_id": device.id, "request_id": request.id, "seq": request.seq,
+        "op": request.op, "received_at": now, "response_body": body.decode("utf-8"),
+        "ledger_transaction_id": transaction_id,
+    })
     return body
 
 
@@ -169,6 +188,9 @@ def _run_op(session, device, card, member, request: Request, now):
             offline=request.offline, now=now,
             items=[purchases.ItemRequest(item.sku, item.qty, item.price)
                    for item in request.items or ()],
+            # No stored answer for (device, id) in this transaction, so no ledger
+            # transaction under its key either: both commit together.
+            key_is_new=True,
         )
         purchase = result.purchase
         tx = {

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Numeric, cast, func, select
+from sqlalchemy import Numeric, bindparam, cast, func, select
 from sqlalchemy.orm import Session
 
 from backend import engine, ledger
@@ -20,7 +20,7 @@ class TierChangeResult:
 
 
 def thresholds(session: Session) -> tuple[list[Tier], list[engine.TierThreshold]]:
-    rows = list(session.scalars(select(Tier).order_by(Tier.rank)))
+    rows = list(session.scalars(_ALL_TIERS))
     return rows, [
         engine.TierThreshold(code=row.code, rank=row.rank, min_spend_rials=row.min_spend_rials,
                              min_purchases=row.min_purchases, mode=row.qualify_mode)
@@ -31,24 +31,32 @@ def thresholds(session: Session) -> tuple[list[Tier], list[engine.TierThreshold]
 def window_totals(session: Session, member_id: int, now: datetime, days: int) -> tuple[int, int]:
     """(payable spend net of refunds, purchases) over the rolling window."""
     spend, count = session.execute(
-        select(
-            func.coalesce(func.sum(
-                # NUMERIC before multiplying: two amounts' product overflows BIGINT.
-                Purchase.payable_rials
-                - cast(Purchase.payable_rials, Numeric) * Purchase.refunded_amount_rials
-                / Purchase.amount_rials
-            ), 0),
-            func.count(Purchase.id),
-        ).where(Purchase.member_id == member_id, Purchase.created_at > now - timedelta(days=days),
-                Purchase.refunded_amount_rials < Purchase.amount_rials)
+        _WINDOW_TOTALS, {"member_key": member_id, "since": now - timedelta(days=days)}
     ).one()
     return int(spend), int(count)
 
 
-def _apply(session, club, member, now, allow_downgrade) -> TierChangeResult | None:
+# Built once: this runs after every purchase (docs/hot-path.md).
+_WINDOW_TOTALS = select(
+    func.coalesce(func.sum(
+        # NUMERIC before multiplying: two amounts' product overflows BIGINT.
+        Purchase.payable_rials
+        - cast(Purchase.payable_rials, Numeric) * Purchase.refunded_amount_rials
+        / Purchase.amount_rials
+    ), 0),
+    func.count(Purchase.id),
+).where(Purchase.member_id == bindparam("member_key"), Purchase.created_at > bindparam("since"),
+        Purchase.refunded_amount_rials < Purchase.amount_rials)
+_ALL_TIERS = select(Tier).order_by(Tier.rank)
+
+
+def _apply(session, club, member, now, allow_downgrade,
+           known_thresholds=None) -> TierChangeResult | None:
     if member.is_gift_account:
         return None
-    rows, rules = thresholds(session)
+    rows, rules = known_thresholds or thresholds(session)
+    if not allow_downgrade and member.tier.rank >= max(row.rank for row in rows):
+        return None  # already at the top: a purchase can only move a member up
     spend, count = window_totals(session, member.id, now, club.tier_window_days)
     decision = engine.decide_tier(rules, member.tier.code, spend, count,
                                   club.tier_window_days, allow_downgrade)
@@ -69,10 +77,14 @@ def _apply(session, club, member, now, allow_downgrade) -> TierChangeResult | No
     return result
 
 
-def apply_on_purchase(session: Session, club: Club, member: Member,
-                      now: datetime) -> TierChangeResult | None:
-    """Upgrade a locked member right after a purchase, if its thresholds are now met."""
-    return _apply(session, club, member, now, allow_downgrade=False)
+def apply_on_purchase(
+    session: Session, club: Club, member: Member, now: datetime,
+    known_thresholds: tuple[list[Tier], list[engine.TierThreshold]] | None = None,
+) -> TierChangeResult | None:
+    """Upgrade a locked member right after a purchase, if its thresholds are now met
+    (`known_thresholds`: `thresholds(session)` read earlier in this transaction)."""
+    return _apply(session, club, member, now, allow_downgrade=False,
+                  known_thresholds=known_thresholds)
 
 
 def evaluate_all(session: Session, now: datetime) -> list[TierChangeResult]:

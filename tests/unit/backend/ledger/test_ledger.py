@@ -124,3 +124,42 @@ def test_amounts_past_32_bits_are_stored_exactly(db):
     assert ledger.balance_from_entries(db, member.id, "credit") == 9_000_000_000_000
     db.expire_all()
     assert db.get(Member, member.id).credit_balance_rials == 9_000_000_000_000
+
+
+def test_lots_loaded_in_the_transaction_stay_in_step_with_their_rows(db):
+    """A posting writes its lots with Core statements; lot objects the session loaded
+    before must show what the rows hold, or a second spend in the same transaction would
+    plan against stale amounts."""
+    from backend.models import CreditAllocation, CreditLot
+
+    member = factories.member(db, credit_rials=10_000)
+    lot = db.scalars(select(CreditLot).where(CreditLot.member_id == member.id)).one()
+    post(db, member, "spend-1", credit=-3_000)
+    assert lot.remaining_rials == 7_000
+    assert db.scalar(select(CreditLot.__table__.c.remaining_rials)
+                     .where(CreditLot.__table__.c.id == lot.id)) == 7_000
+    post(db, member, "spend-2", credit=-7_000)
+    assert lot.remaining_rials == 0
+    with pytest.raises(InsufficientBalance):
+        post(db, member, "spend-3", credit=-1)
+    assert db.scalar(select(func.sum(CreditAllocation.amount_rials))
+                     .where(CreditAllocation.lot_id == lot.id)) == 10_000
+    assert ledger.credit_in_lots(db, member.id) == 0
+    assert db.get(Member, member.id).credit_balance_rials == 0
+
+
+def test_spendable_credit_sums_only_unexpired_lots_valid_at_the_branch(db):
+    from datetime import timedelta
+
+    member = factories.member(db)
+    here, there = factories.branch(db), factories.branch(db)
+    locked = ledger.lock_member(db, member.id)
+    ledger.post(db, member=locked, idempotency_key="lots", kind="grant", reason="test",
+                now=NOW, movements=[
+                    ledger.Movement("credit", 1_000),  # everywhere, never expires
+                    ledger.Movement("credit", 200, branch_id=here.id),
+                    ledger.Movement("credit", 30, branch_id=there.id),
+                    ledger.Movement("credit", 4, expires_at=NOW + timedelta(days=1))])
+    assert ledger.spendable_credit(db, member.id, NOW) == 1_234
+    assert ledger.spendable_credit(db, member.id, NOW, here.id) == 1_204
+    assert ledger.spendable_credit(db, member.id, NOW + timedelta(days=2), there.id) == 1_030

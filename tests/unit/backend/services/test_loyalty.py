@@ -158,6 +158,18 @@ def test_daily_cap_counts_earlier_purchases_of_the_local_day(shop):
     assert purchase.credit_used_rials == 300_000
 
 
+def test_a_purchase_spending_nothing_passes_a_used_up_daily_cap(shop):
+    """The terminal skips the day's spend query when no credit is spent: the cap can
+    only stop a spend."""
+    shop.silver.max_credit_per_day_rials = 100_000
+    sara = shop.member(credit_rials=1_000_000)
+    assert shop.buy(sara, 500_000, use_credit=-1).purchase.credit_used_rials == 100_000
+    later = NOW + timedelta(minutes=5)
+    assert shop.buy(sara, 500_000, at=later).purchase.credit_used_rials == 0
+    with pytest.raises(LimitReached):
+        shop.buy(sara, 500_000, use_credit=1_000, at=later + timedelta(minutes=1))
+
+
 def test_spending_more_than_the_balance_is_refused(shop):
     sara = shop.member(credit_rials=10_000)
     with pytest.raises(InsufficientCredit):
