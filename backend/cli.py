@@ -107,14 +107,25 @@ def broker_config_command(out_dir: Path | None) -> None:
 @click.option("--client-id", default=None,
               help="Stable MQTT client id (default VAFA_MQTT_CLIENT_ID or vafa-worker-<host>); "
                    "each worker needs its own so a restart resumes its session.")
-def mqtt_worker_command(plain: bool, client_id: str | None) -> None:
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
+              help="Serve Prometheus metrics on 127.0.0.1:PORT/metrics (default "
+                   "VAFA_WORKER_METRICS_PORT; 0 = off).")
+def mqtt_worker_command(plain: bool, client_id: str | None, metrics_port: int | None) -> None:
     """Answer terminal requests from the broker until interrupted.
 
-    Example: flask --app backend mqtt-worker --client-id vafa-worker-2
+    Example: flask --app backend mqtt-worker --client-id vafa-worker-2 --metrics-port 9108
     """
+    from backend.metrics import serve_worker_metrics
     from backend.mqtt.worker import Worker
 
     config = current_app.config
+    port = config.get("WORKER_METRICS_PORT", 0) if metrics_port is None else metrics_port
+    if port:
+        try:
+            serve_worker_metrics(port)
+        except OSError as error:
+            raise click.ClickException(
+                f"cannot serve metrics on 127.0.0.1:{port}: {error}") from None
     worker = Worker(
         current_app._get_current_object(),
         host=config["MQTT_HOST"], port=config["MQTT_PORT"],

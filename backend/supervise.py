@@ -17,6 +17,7 @@ from backend.extensions import db
 
 PORT_WAIT_S = 10
 SHUTDOWN_WAIT_S = 5
+DEFAULT_WORKER_METRICS_PORT = 9108  # skipped (no worker metrics) when the port is taken
 MOSQUITTO_CANDIDATES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
 
 
@@ -111,7 +112,12 @@ def up(app: Flask, web_workers: int) -> int:
         broker_conf = Path(config["INSTANCE_DIR"]) / "mosquitto" / "mosquitto.conf"
         wait_for_port(host, mqtt_port, start("mosquitto", [mosquitto, "-c", str(broker_conf)]),
                       "mosquitto")
-        start("mqtt-worker", [sys.executable, "-m", "flask", "--app", "backend", "mqtt-worker"])
+        worker_argv = [sys.executable, "-m", "flask", "--app", "backend", "mqtt-worker"]
+        metrics_port = config.get("WORKER_METRICS_PORT") or DEFAULT_WORKER_METRICS_PORT
+        if not port_open("127.0.0.1", metrics_port):
+            worker_argv += ["--metrics-port", str(metrics_port)]
+            config["WORKER_METRICS_PORT"] = metrics_port  # for the banner
+        start("mqtt-worker", worker_argv)
         start("jobs", [sys.executable, "-m", "flask", "--app", "backend", "jobs"])
         gunicorn = start("web", [
             sys.executable, "-m", "gunicorn", "--workers", str(web_workers),
@@ -143,6 +149,9 @@ def print_banner(config) -> None:
         f"operator / {DEMO_LOGINS['operator']}\n"
         f"  MQTT broker:    {config['MQTT_HOST']}:{config['MQTT_PORT']} (instance/mosquitto)\n"
         "  Messages:       instance/outbox/sms.log (console provider; the jobs process sends)\n"
+        f"  Metrics:        http://127.0.0.1:{config['WEB_PORT']}/metrics"
+        + (f" and the worker's http://127.0.0.1:{config['WORKER_METRICS_PORT']}/metrics\n"
+           if config.get("WORKER_METRICS_PORT") else "\n") +
         "  Try a purchase from a second shell:\n"
         "    .venv/bin/python -m simulator --headless --device t01 "
         "--scan 9900010000000019 --amount 250000\n"
