@@ -734,6 +734,14 @@ class ChaosRun:
             assert time.monotonic() < deadline, "the terminal journaled nothing"
             self._wait(0.1)
         behind.link.up = True
+        # Wait for the backend's verdict on every sale journaled while it was offline (a
+        # fixed settle was too short on a busy machine), bounded, then settle as usual.
+        offline_sales = [sale for sale in list(behind.sales) if sale.journaled][journaled:]
+        drained_by = time.monotonic() + DRAIN_TIMEOUT_S
+        while any(sale.offline_result in (None, "UNAVAILABLE") for sale in offline_sales):
+            if time.monotonic() > drained_by:
+                break  # the checker reports what stayed unconfirmed
+            self._wait(0.1)
         self._settle()
         behind.clock_offset_s = ahead.clock_offset_s = 0
         self.evidence["STALE"] = sum(1 for sale in behind.sales
