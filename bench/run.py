@@ -172,7 +172,10 @@ def measure_configuration(stack: BenchStack, config: Configuration, plan: Plan) 
         fixed = [step(rate) for rate in plan.fixed_rates]
         search: list[dict] = []
         passing = [s for s in fixed if s["sustained"]]
-        rates = RateSearch(fixed, plan.search_factor, plan.max_search_steps)
+        # The echo consumer goes far beyond the workers: twice the steps, so that its
+        # maximum is found rather than cut off by the bound (the ratios divide by it).
+        rates = RateSearch(fixed, plan.search_factor,
+                           plan.max_search_steps * (2 if config.baseline else 1))
         while (rate := rates.next_rate()) is not None:
             result = step(rate)
             search.append(result)
