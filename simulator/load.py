@@ -39,6 +39,7 @@ RESPONSE_TIMEOUT_S = 5.0  # PROTOCOL.md: the terminal waits 5 s for a response
 CONNECT_TIMEOUT_S = 10.0
 MAX_TERMINALS = 1000
 MAX_DURATION_S = 3600.0
+MAX_WARMUP_S = 600.0
 DEFAULT_CARD = "9900010000000019"
 MISC_INTERVAL_S = 1.0  # paho's keepalive bookkeeping
 MAX_SELECT_WAIT_S = 0.005
@@ -390,6 +391,15 @@ def build_parser() -> argparse.ArgumentParser:
             return v
         return parse
 
+    def warmup(s: str) -> float:
+        try:
+            v = float(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {s!r}") from None
+        if not 0 <= v <= MAX_WARMUP_S:
+            raise argparse.ArgumentTypeError(f"must be >= 0 and <= {MAX_WARMUP_S:g}")
+        return v
+
     def share(s: str) -> float:
         try:
             v = float(s)
@@ -411,7 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=positive(float, MAX_DURATION_S), required=True,
                    help="seconds measured (after the warm-up; in-flight requests get up to "
                         "5 s more)")
-    p.add_argument("--warmup", type=float, default=1.0,
+    p.add_argument("--warmup", type=warmup, default=1.0,
                    help="seconds sent before measuring, excluded from the stats (default 1)")
     p.add_argument("--instance-dir", type=Path, default=Path("instance"),
                    help="holds devices/<id>/config.json (default: instance)")

@@ -13,8 +13,8 @@ from backend.models import TerminalRequest
 def test_two_terminals_for_two_seconds(stack):
     r = subprocess.run(
         [sys.executable, "-m", "simulator", "load", "--terminals", "2", "--rate", "20",
-         "--duration", "2", "--instance-dir", str(stack.instance_dir), "--op", "lookup",
-         "--json"], capture_output=True, text=True, timeout=60)
+         "--duration", "2", "--warmup", "0", "--instance-dir", str(stack.instance_dir),
+         "--op", "lookup", "--json"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
     s = json.loads(r.stdout)
     assert s["errors"] == 0 and s["terminals"] == 2

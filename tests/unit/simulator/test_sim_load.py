@@ -29,6 +29,8 @@ def test_summary():
     (["--terminals", "0", "--rate", "1", "--duration", "1"], "> 0"),
     (["--terminals", "1", "--rate", "x", "--duration", "1"], "not a number"),
     (["--terminals", "1", "--rate", "1"], "--duration"),
+    (["--terminals", "1", "--rate", "1", "--duration", "1", "--warmup", "-1"], ">= 0"),
+    (["--terminals", "1", "--rate", "1", "--duration", "1", "--warmup", "1e9"], "<= 600"),
 ])
 def test_usage_errors(argv, msg, capsys):
     with pytest.raises(SystemExit) as e:
