@@ -380,34 +380,21 @@ class LoadGenerator:
 # ---- CLI -----------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
-    def positive(kind, limit):
-        def parse(s: str):
+    def bounded(kind, low, high, *, above_low=False):
+        """An argparse type: a `kind` number in [low, high], or (low, high] when above_low."""
+        def parse(text: str):
             try:
-                v = kind(s)
+                value = kind(text)
             except ValueError:
-                raise argparse.ArgumentTypeError(f"not a number: {s!r}") from None
-            if not 0 < v <= limit:
-                raise argparse.ArgumentTypeError(f"must be > 0 and <= {limit}")
-            return v
+                raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+            if not ((low < value) if above_low else (low <= value)) or value > high:
+                raise argparse.ArgumentTypeError(
+                    f"must be {'>' if above_low else '>='} {low:g} and <= {high:g}")
+            return value
         return parse
 
-    def warmup(s: str) -> float:
-        try:
-            v = float(s)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {s!r}") from None
-        if not 0 <= v <= MAX_WARMUP_S:
-            raise argparse.ArgumentTypeError(f"must be >= 0 and <= {MAX_WARMUP_S:g}")
-        return v
-
-    def share(s: str) -> float:
-        try:
-            v = float(s)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {s!r}") from None
-        if not 0 <= v <= 1:
-            raise argparse.ArgumentTypeError("must be between 0 and 1")
-        return v
+    def positive(kind, limit):
+        return bounded(kind, 0, limit, above_low=True)
 
     p = argparse.ArgumentParser(
         prog="python -m simulator load",
@@ -421,7 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=positive(float, MAX_DURATION_S), required=True,
                    help="seconds measured (after the warm-up; in-flight requests get up to "
                         "5 s more)")
-    p.add_argument("--warmup", type=warmup, default=1.0,
+    p.add_argument("--warmup", type=bounded(float, 0, MAX_WARMUP_S), default=1.0,
                    help="seconds sent before measuring, excluded from the stats (default 1)")
     p.add_argument("--instance-dir", type=Path, default=Path("instance"),
                    help="holds devices/<id>/config.json (default: instance)")
@@ -432,7 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="purchase amount in rials (default 10,000)")
     p.add_argument("--spend", action="store_true",
                    help="pay with credit: use_credit -1 (as much as the rules allow)")
-    p.add_argument("--replay-share", type=share, default=0.0,
+    p.add_argument("--replay-share", type=bounded(float, 0, 1), default=0.0,
                    help="share of terminals replaying journaled sales (offline: true), "
                         "e.g. 0.1")
     p.add_argument("--expect", choices=("backend", "echo"), default="backend",
