@@ -28,13 +28,12 @@ class BrokerPublisher:
     """Publishes one QoS 1 message and returns once the broker acknowledged it."""
 
     def __init__(self, host: str, port: int, username: str, password: str,
-                 timeout_s: float = PUBLISH_TIMEOUT_S, ca_file: str = ""):
+                 timeout_s: float = PUBLISH_TIMEOUT_S):
         self.host = host
         self.port = port
         self.username = username
         self.password = password
         self.timeout_s = timeout_s
-        self.ca_file = ca_file
 
     @classmethod
     def from_config(cls, config) -> BrokerPublisher:
@@ -52,8 +51,6 @@ class BrokerPublisher:
 
         client = mqtt.Client(CallbackAPIVersion.VERSION2, clean_session=True)
         client.username_pw_set(self.username, self.password)
-        if self.ca_file:
-            client.tls_set(ca_certs=self.ca_file)
         client.on_connect = on_connect
         try:
             client.connect(self.host, self.port, keepalive=int(self.timeout_s) + 5)

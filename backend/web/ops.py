@@ -12,7 +12,7 @@ from ipaddress import ip_address
 from flask import Blueprint, Response, abort, current_app, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from backend.extensions import csrf, db
+from backend.extensions import db
 from backend.metrics import database_registry
 from backend.services.dashboard import ONLINE_STALE_AFTER
 from backend.web.admin import clock
@@ -32,7 +32,6 @@ def _may_scrape() -> bool:
 
 
 @bp.get("/metrics")
-@csrf.exempt
 def metrics():
     if not _may_scrape():
         abort(404)

@@ -312,12 +312,6 @@ def terminals(user):
                            q=query, status=status, scope=branch_scope(user))
 
 
-def command_publisher():
-    """The broker publisher of this app (tests may install another in `extensions`)."""
-    return current_app.extensions.get("vafa_publisher") or BrokerPublisher.from_config(
-        current_app.config)
-
-
 @bp.route("/terminals/<device_id>/command", methods=["GET", "POST"])
 @permission_required("devices")
 def terminal_command(user, device_id):
@@ -332,9 +326,10 @@ def terminal_command(user, device_id):
     if request.method == "POST":
         status = 400
         if form.validate_on_submit():
+            publisher = BrokerPublisher.from_config(current_app.config)
             try:
                 command = terminal_commands.send_command(
-                    db.session, command_publisher().publish, device.id, form.operation.data,
+                    db.session, publisher.publish, device.id, form.operation.data,
                     form.text.data or "", clock(), branch_id=scope)
             except DomainError as error:
                 db.session.rollback()
