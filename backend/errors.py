@@ -98,3 +98,34 @@ class NotFound(DomainError):
 
     code = "NOT_FOUND"
     http_status = 404
+
+
+class IdReused(DomainError):
+    """A known (device, request id) with a different request (a reflashed or swapped
+    terminal restarting its sequence): never the other request's stored answer."""
+
+    code = "ID_REUSED"
+    http_status = 409
+
+
+class PinWrong(DomainError):
+    """A refund without the right PIN, or while the terminal's refunds are locked after
+    too many wrong PINs."""
+
+    code = "PIN_WRONG"
+    http_status = 403
+
+
+class TooLate(DomainError):
+    """A refund outside the refund window set in the panel."""
+
+    code = "TOO_LATE"
+    http_status = 409
+
+
+class NotAllowed(DomainError):
+    """An operation this terminal may not perform, or over its per-transaction or
+    per-day limit (the message says which and how much)."""
+
+    code = "NOT_ALLOWED"
+    http_status = 403

@@ -335,7 +335,7 @@ class Worker:
 
     def _error(self, lang, request_id, code, detail, now_ts) -> bytes:
         self._count(code)
-        message = texts.error_text(lang, code, detail if code == "BAD_REQUEST" else "")
+        message = texts.error_text(lang, code, detail)
         return protocol.encode_body(protocol.error_body(request_id, code, message, now_ts))
 
     def _drop(self, reason: str, detail) -> None:

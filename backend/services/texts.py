@@ -15,6 +15,10 @@ ERROR_TEXTS = {
         "STALE": "Offline sale too old",
         "REF_UNKNOWN": "Unknown purchase",
         "UNAVAILABLE": "Try again",
+        "ID_REUSED": "Terminal number reused - try again",
+        "PIN_WRONG": "Wrong or missing PIN",
+        "TOO_LATE": "Too late to refund",
+        "NOT_ALLOWED": "Not allowed on this terminal",
     },
     "fa": {
         "CARD_INVALID": "کارت نامعتبر است",
@@ -27,14 +31,22 @@ ERROR_TEXTS = {
         "STALE": "خرید آفلاین قدیمی است",
         "REF_UNKNOWN": "خرید پیدا نشد",
         "UNAVAILABLE": "دوباره تلاش کنید",
+        "ID_REUSED": "شماره پایانه تکراری است - دوباره تلاش کنید",
+        "PIN_WRONG": "رمز نادرست است",
+        "TOO_LATE": "مهلت بازگشت خرید گذشته است",
+        "NOT_ALLOWED": "این پایانه مجاز نیست",
     },
 }
 
 
+# Codes whose reply adds the error's own message: BAD_REQUEST names the field so a
+# technician can see what the terminal got wrong; NOT_ALLOWED says which limit and how much.
+DETAIL_CODES = frozenset({"BAD_REQUEST", "NOT_ALLOWED"})
+
+
 def error_text(lang: str, code: str, detail: str = "") -> str:
     text = ERROR_TEXTS.get(lang, ERROR_TEXTS["en"]).get(code, code)
-    # BAD_REQUEST names the field so a technician can see what the terminal got wrong.
-    return f"{text}: {detail}" if code == "BAD_REQUEST" and detail else text
+    return f"{text}: {detail}" if code in DETAIL_CODES and detail else text
 
 
 SUCCESS_TEXTS = {
