@@ -67,6 +67,14 @@ class Branch(Base):
     phone: Mapped[str] = mapped_column(String(32), default="")
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    # Issue 15: the refund PIN (a hash) and window of the branch's terminals, unless a
+    # terminal has its own (backend/services/terminal_policy.py).
+    refund_pin_hash: Mapped[str | None] = mapped_column(String(255))
+    refund_window_hours: Mapped[int] = mapped_column(default=24)
+
+    __table_args__ = (
+        CheckConstraint("refund_window_hours > 0", name="refund_window_positive"),
+    )
 
 
 class StaffUser(Base):

@@ -2,11 +2,11 @@
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.encryption import EncryptedText
-from backend.models.base import Base, UTCDateTime, utc_now
+from backend.models.base import Amount, Base, UTCDateTime, utc_now
 from backend.models.club import Branch
 
 
@@ -36,11 +36,30 @@ class Device(Base):
     queued_count: Mapped[int] = mapped_column(default=0)
     state_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    # Issue 17: what this terminal may do with money (backend/services/terminal_policy.py).
+    # A top-up creates store credit out of cash the terminal cannot prove it took, so it
+    # is off until an admin turns it on with both limits; None = no limit (refunds only).
+    topup_allowed: Mapped[bool] = mapped_column(default=False)
+    topup_max_rials: Mapped[int | None] = mapped_column(Amount)
+    topup_max_per_day_rials: Mapped[int | None] = mapped_column(Amount)
+    refund_allowed: Mapped[bool] = mapped_column(default=True)
+    refund_max_rials: Mapped[int | None] = mapped_column(Amount)
+    refund_max_per_day_rials: Mapped[int | None] = mapped_column(Amount)
+    # Issue 15: the refund PIN and window; None = the branch's.
+    refund_pin_hash: Mapped[str | None] = mapped_column(String(255))
+    refund_window_hours: Mapped[int | None] = mapped_column()
+    # Set after too many wrong PINs: refunds are refused (PIN_WRONG) until then.
+    refund_locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     branch: Mapped[Branch] = relationship()
 
     __table_args__ = (
         CheckConstraint("status IN ('active', 'revoked')", name="status_known"),
+        CheckConstraint("topup_max_rials > 0", name="topup_max_positive"),
+        CheckConstraint("topup_max_per_day_rials > 0", name="topup_max_per_day_positive"),
+        CheckConstraint("refund_max_rials > 0", name="refund_max_positive"),
+        CheckConstraint("refund_max_per_day_rials > 0", name="refund_max_per_day_positive"),
+        CheckConstraint("refund_window_hours > 0", name="refund_window_positive"),
     )
 
 
@@ -60,7 +79,14 @@ class TerminalRequest(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
     response_body: Mapped[str] = mapped_column(Text)
     ledger_transaction_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transaction.id"))
+    # What the panel shows of a refused sale (issue 15): the card's last 4 digits only.
+    card_last4: Mapped[str | None] = mapped_column(String(4))
+    amount_rials: Mapped[int | None] = mapped_column(Amount)
 
     device: Mapped[Device] = relationship()
 
-    __table_args__ = (UniqueConstraint("device_id", "request_id"),)
+    __table_args__ = (
+        UniqueConstraint("device_id", "request_id"),
+        # A terminal's requests of a day: its daily limits and its page in the panel.
+        Index("ix_terminal_request_device_received", "device_id", "received_at"),
+    )

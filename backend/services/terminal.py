@@ -17,7 +17,7 @@ from backend import ledger
 from backend.errors import CardBlocked, CardUnknown, RefUnknown, Replay, Stale, UnknownDevice
 from backend.models import Card, Club, Device, Member, Purchase, TerminalRequest
 from backend.protocol import PROTOCOL_VERSION, Request, encode_body
-from backend.services import purchases, refunds, texts, wallet
+from backend.services import purchases, refunds, terminal_policy, texts, wallet
 
 log = logging.getLogger(__name__)
 _DEVICES = Device.__table__
@@ -79,8 +79,9 @@ def answer(session: Session, device_id: str, request: Request, now: datetime) ->
         if stored is None:
             raise
         return stored
-    except BaseException:
+    except BaseException as error:
         session.rollback()
+        terminal_policy.record_refusal(session, error, now)  # its audit row outlives it
         raise
 
 
@@ -121,6 +122,7 @@ def _answer_in_transaction(
     else:
         card = find_card(session, request.card)
         member_id = card.member_id
+    terminal_policy.check(session, device, request, card, now)  # top-up and refund rules
     member = ledger.lock_member(session, member_id)
     transaction_id, tx, offers = _run_op(session, device, card, member, request, now)
     bal = {"credit": member.credit_balance_rials, "points": member.points_balance}
@@ -151,6 +153,7 @@ def _answer_in_transaction(
         "device_id": device.id, "request_id": request.id, "seq": request.seq,
         "op": request.op, "received_at": now, "response_body": body.decode("utf-8"),
         "ledger_transaction_id": transaction_id,
+        "card_last4": request.card[-4:], "amount_rials": request.amount,
     })
     return body
 

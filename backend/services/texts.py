@@ -40,8 +40,9 @@ ERROR_TEXTS = {
 
 
 # Codes whose reply adds the error's own message: BAD_REQUEST names the field so a
-# technician can see what the terminal got wrong; NOT_ALLOWED says which limit and how much.
-DETAIL_CODES = frozenset({"BAD_REQUEST", "NOT_ALLOWED"})
+# technician can see what the terminal got wrong; NOT_ALLOWED says which limit and how much;
+# PIN_WRONG and TOO_LATE say what to do (backend/services/terminal_policy.py TEXTS).
+DETAIL_CODES = frozenset({"BAD_REQUEST", "NOT_ALLOWED", "PIN_WRONG", "TOO_LATE"})
 
 
 def error_text(lang: str, code: str, detail: str = "") -> str:
