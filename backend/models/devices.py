@@ -79,9 +79,6 @@ class TerminalRequest(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
     response_body: Mapped[str] = mapped_column(Text)
     ledger_transaction_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transaction.id"))
-    # What the panel shows of a refused sale (issue 15): the card's last 4 digits only.
-    card_last4: Mapped[str | None] = mapped_column(String(4))
-    amount_rials: Mapped[int | None] = mapped_column(Amount)
 
     device: Mapped[Device] = relationship()
 

@@ -153,7 +153,6 @@ def _answer_in_transaction(
         "device_id": device.id, "request_id": request.id, "seq": request.seq,
         "op": request.op, "received_at": now, "response_body": body.decode("utf-8"),
         "ledger_transaction_id": transaction_id,
-        "card_last4": request.card[-4:], "amount_rials": request.amount,
     })
     return body
 

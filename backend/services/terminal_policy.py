@@ -41,7 +41,7 @@ PIN_PATTERN = re.compile(r"[0-9]{4,8}")
 MAX_WRONG_PINS = 5
 WRONG_PIN_PERIOD = timedelta(minutes=15)
 LOCK_DURATION = timedelta(minutes=15)
-MAX_WINDOW_HOURS = 90 * 24
+MAX_WINDOW_HOURS = 90 * 24  # 2160, as the messages say
 MAX_LIMIT_RIALS = 10**13
 
 # Audit actions (entity "device", entity_id the terminal): every refusal of this module,
@@ -251,8 +251,7 @@ def hash_pin(typed: str) -> str:
 
 def _check_window(hours: int | None) -> None:
     if hours is not None and not 1 <= hours <= MAX_WINDOW_HOURS:
-        raise BadRequest("refund_window_hours",
-                         f"The refund window is 1 to {MAX_WINDOW_HOURS} hours.")
+        raise BadRequest("refund_window_hours", "The refund window is 1 to 2160 hours.")
 
 
 @dataclass(frozen=True)

@@ -457,3 +457,40 @@ class CardBatchForm(FlaskForm):
     prefix = StrippedStringField(_l("Issuer prefix"), [required(), Length(max=6)],
                                  render_kw={"dir": "ltr", "inputmode": "numeric"})
     label = StrippedStringField(_l("Label"), [Optional(), Length(max=120)])
+
+
+_NUMERIC = {"dir": "ltr", "inputmode": "numeric", "autocomplete": "off"}
+# A PIN typed once and never shown again; any digits (۱۲۳۴, ١٢٣٤, 1234), checked by
+# backend.services.terminal_policy.hash_pin.
+_PIN = {"dir": "ltr", "inputmode": "numeric", "autocomplete": "new-password", "maxlength": 16}
+
+
+class TerminalSettingsForm(FlaskForm):
+    """Issue 17 item 5, issue 15 item 8: what a terminal may do with money."""
+
+    topup_allowed = BooleanField(_l("Top-ups allowed on this terminal"))
+    topup_max_rials = AmountField(_l("Most per top-up"), [Optional()])
+    topup_max_per_day_rials = AmountField(_l("Most top-ups per day"), [Optional()])
+    refund_allowed = BooleanField(_l("Refunds allowed on this terminal"), default=True)
+    refund_max_rials = AmountField(_l("Most per refund (empty: no limit)"), [Optional()])
+    refund_max_per_day_rials = AmountField(_l("Most refunds per day (empty: no limit)"),
+                                           [Optional()])
+    refund_window_hours = DigitsIntegerField(
+        _l("Refund window in hours (empty: the branch's)"),
+        [Optional(), NumberRange(1, 2160)], render_kw=_NUMERIC)
+    refund_pin = PasswordField(_l("This terminal's own refund PIN, 4 to 8 digits "
+                                  "(empty: unchanged)"), [Optional(), Length(max=16)],
+                               render_kw=_PIN)
+    clear_refund_pin = BooleanField(_l("Use the branch's refund PIN"))
+
+
+class BranchRefundForm(FlaskForm):
+    """The refund PIN and window of a branch: the default of its terminals."""
+
+    refund_window_hours = DigitsIntegerField(_l("Refund window in hours"),
+                                             [required(), NumberRange(1, 2160)],
+                                             render_kw=_NUMERIC)
+    refund_pin = PasswordField(_l("Refund PIN, 4 to 8 digits (empty: unchanged)"),
+                               [Optional(), Length(max=16)], render_kw=_PIN)
+    clear_refund_pin = BooleanField(_l("Remove the PIN (refunds are refused until one is "
+                                       "set)"))

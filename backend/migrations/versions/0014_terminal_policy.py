@@ -1,4 +1,4 @@
-"""terminal permissions, limits and refund PIN (issue 17 item 5, issue 15 items 3 and 8)
+"""terminal permissions, limits and refund PIN (issue 17 item 5, issue 15 item 8)
 
 Revision ID: 0014
 Revises: 0013
@@ -7,8 +7,7 @@ Create Date: 2026-12-02 00:00:00
 Every terminal, the existing ones included, starts with top-up OFF (a top-up creates
 store credit on the terminal's word alone) and refund on; refunds then need a PIN set
 for the terminal or its branch. Branches get a 24-hour refund window. A terminal's
-requests keep the card's last 4 digits and the amount, so the panel can show the sales
-it refused.
+requests are indexed by day, for its daily limits and its page in the panel.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -16,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0014'
-down_revision = '0012'  # TEMP until b1's 0013 is merged
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
@@ -51,8 +50,6 @@ def upgrade():
         batch_op.create_check_constraint(batch_op.f('ck_branch_refund_window_positive'),
                                          'refund_window_hours > 0')
     with op.batch_alter_table('terminal_request', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('card_last4', sa.String(length=4), nullable=True))
-        batch_op.add_column(sa.Column('amount_rials', AMOUNT, nullable=True))
         batch_op.create_index('ix_terminal_request_device_received',
                               ['device_id', 'received_at'], unique=False)
 
@@ -60,8 +57,6 @@ def upgrade():
 def downgrade():
     with op.batch_alter_table('terminal_request', schema=None) as batch_op:
         batch_op.drop_index('ix_terminal_request_device_received')
-        batch_op.drop_column('amount_rials')
-        batch_op.drop_column('card_last4')
     with op.batch_alter_table('branch', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('ck_branch_refund_window_positive'), type_='check')
         batch_op.drop_column('refund_window_hours')

@@ -112,7 +112,9 @@ from backend.web.admin import (  # noqa: E402  (views register themselves on `bp
     session_views,
     settings,
     staff,
+    terminals,
 )
 
 __all__ = ["bp", "login_required", "permission_required", "catalogue", "dashboard", "members",
-           "engagement", "service_desk", "session_views", "settings", "staff", "card_batches"]
+           "engagement", "service_desk", "session_views", "settings", "staff", "card_batches",
+           "terminals"]
