@@ -50,6 +50,36 @@ def configure_engine(engine: Engine, sqlite_busy_timeout_ms: int = SQLITE_BUSY_T
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def bound_lock_wait(engine: Engine, lock_wait_ms: int, statement_timeout_ms: int) -> None:
+    """Bound how long this engine's connections wait for a lock: SQLite's busy timeout,
+    PostgreSQL's lock_timeout and statement_timeout. A wait past it raises
+    OperationalError, a temporary fault. For the MQTT worker, whose every frame must be
+    answered well within the terminal's timeout (issue 17 item 10).
+
+    Applied once per pooled connection when it is next checked out, so connections opened
+    before this call are bounded too; costs a dict lookup per checkout afterwards."""
+    assert 0 < lock_wait_ms <= statement_timeout_ms, "lock wait must be within the timeout"
+    marker = ("vafa_lock_wait", lock_wait_ms, statement_timeout_ms)
+    if engine.dialect.name == "sqlite":
+        statements = [f"PRAGMA busy_timeout={int(lock_wait_ms)}"]
+    else:
+        statements = [f"SET lock_timeout = {int(lock_wait_ms)}",
+                      f"SET statement_timeout = {int(statement_timeout_ms)}"]
+
+    @event.listens_for(engine, "checkout")
+    def _bound(dbapi_connection, record, _proxy):
+        if record.info.get("vafa_lock_wait") == marker:
+            return
+        cursor = dbapi_connection.cursor()
+        for statement in statements:
+            cursor.execute(statement)
+        cursor.close()
+        if engine.dialect.name != "sqlite":
+            # psycopg opened a transaction for the SETs; a rollback would undo them.
+            dbapi_connection.commit()
+        record.info["vafa_lock_wait"] = marker
+
+
 def is_temporary_fault(error: BaseException) -> bool:
     """A database fault that goes away by itself: the server is unreachable or restarting,
     the connection broke, the pool is exhausted, or SQLite's write lock was held past the

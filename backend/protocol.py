@@ -15,6 +15,16 @@ MAX_PAYLOAD_BYTES = 4096
 SIGNATURE_HEX_LENGTH = 64
 MAX_AMOUNT_RIALS = 10**13  # ten trillion rials: far above any shop purchase
 MAX_ITEMS = 50
+# Frame bounds (docs/protocol.md "Frame bounds"), checked before and while parsing, so no
+# signed body can make the parser recurse, a number overflow a database column or a
+# conversion, or a field outgrow its column: the worst body is answered BAD_REQUEST.
+MAX_JSON_DEPTH = 3  # the request object > its `items` list > an item object
+MAX_INT_DIGITS = 19  # 10**13 rials has 14; no field needs more
+MAX_SEQ = 2**31 - 1  # `seq` columns are 32-bit integers
+MAX_TS = 2**32 - 1  # unix seconds up to 2106
+MAX_AGE_S = 2**31 - 1
+MAX_ITEM_QTY = 1_000_000
+PIN_PATTERN = re.compile(r"[0-9]{4,8}")
 DEVICE_ID_PATTERN = re.compile(r"[a-z0-9-]{3,32}")
 REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
 OPS = ("lookup", "purchase", "refund", "topup")
@@ -27,13 +37,23 @@ class FrameError(ValueError):
 
 
 class ProtocolError(ValueError):
-    """A signed request whose body is wrong; answered with `code`."""
+    """A signed request whose body is wrong; answered with `code`.
 
-    def __init__(self, code: str, message: str, request_id: str | None = None):
+    With a readable `request_id` the refusal is stored like any answer (the same bytes
+    for the same id forever), so it also carries what the store keeps: `seq` (0 when the
+    body's is not a valid one), `op` ("" when unknown), `offline`, and the `digest` of the
+    body's semantic fields."""
+
+    def __init__(self, code: str, message: str, request_id: str | None = None, *,
+                 seq: int = 0, op: str = "", offline: bool = False, digest: str = ""):
         super().__init__(message)
         self.code = code
         self.message = message
         self.request_id = request_id
+        self.seq = seq
+        self.op = op
+        self.offline = offline
+        self.digest = digest
 
 
 def sign(body: bytes, key: bytes) -> str:
@@ -93,6 +113,40 @@ class Request:
     items: tuple[Item, ...] | None
     ref: str | None
     offline: bool
+    # Issue 15's additions (docs/protocol.md), optional on the wire.
+    clk: bool = True  # False: the terminal's clock was not synced when it built this
+    age_s: int | None = None  # offline replays: seconds since the sale, by monotonic ticks
+    pin: str | None = None  # refunds: the PIN the cashier typed
+
+
+SEMANTIC_FIELDS = ("op", "card", "amount", "use_credit", "items", "ref")
+
+
+def semantic_digest(op, card, amount, use_credit, items, ref) -> str:
+    """SHA-256 hex of a request's semantic fields: what a repeated id must repeat.
+
+    `items` as a list of [sku, qty, price]. Computed the same way from a valid Request and
+    from the raw fields of a refused body, so a retried frame matches its stored answer
+    whatever its age_s or signature."""
+    canonical = json.dumps([op, card, amount, use_credit, items, ref], ensure_ascii=True,
+                           separators=(",", ":"), sort_keys=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def request_digest(request: Request) -> str:
+    items = None if request.items is None else [
+        [item.sku, item.qty, item.price] for item in request.items]
+    return semantic_digest(request.op, request.card, request.amount, request.use_credit,
+                           items, request.ref)
+
+
+def _raw_digest(data: dict) -> str:
+    items = data.get("items")
+    if isinstance(items, list):
+        items = [[item.get("sku"), item.get("qty"), item.get("price")]
+                 if isinstance(item, dict) else item for item in items]
+    return semantic_digest(data.get("op"), data.get("card"), data.get("amount"),
+                           data.get("use_credit", 0), items, data.get("ref"))
 
 
 def _is_int(value) -> bool:
@@ -100,28 +154,69 @@ def _is_int(value) -> bool:
     return type(value) is int
 
 
+# Strings (with their escapes) and brackets: the depth pre-scan skips brackets in strings.
+_DEPTH_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _check_depth(body: bytes) -> None:
+    """Refuse a body nested deeper than MAX_JSON_DEPTH before json.loads sees it: the C
+    parser recurses per level and raises RecursionError (not ValueError) near 1,000."""
+    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
+        return  # the usual body: too few brackets to be deep
+    depth = 0
+    for token in _DEPTH_TOKENS.finditer(body):
+        opener = token.group()
+        if opener in (b"[", b"{"):
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise ProtocolError("BAD_REQUEST", f"body nested deeper than {MAX_JSON_DEPTH}")
+        elif opener in (b"]", b"}"):
+            depth -= 1
+
+
+def _bounded_int(text: str) -> int | float:
+    # An integer longer than any field allows becomes a value every check refuses, so the
+    # refusal still names the field and the request id (int() of thousands of digits is
+    # slow, and past 4,300 digits a ValueError).
+    if len(text) > MAX_INT_DIGITS + 1:
+        return float("inf")
+    return int(text)
+
+
+def _loads(body: bytes):
+    _check_depth(body)
+    return json.loads(body.decode("utf-8"), parse_int=_bounded_int)
+
+
 def parse_request(body: bytes) -> Request:
     """Validate a request body; ProtocolError carries the code and names the field."""
     try:
-        data = json.loads(body.decode("utf-8"))
+        data = _loads(body)
     except (UnicodeDecodeError, ValueError) as error:
+        if isinstance(error, ProtocolError):
+            raise
         raise ProtocolError("BAD_REQUEST", f"body is not JSON: {error}") from None
     if not isinstance(data, dict):
         raise ProtocolError("BAD_REQUEST", "body must be a JSON object")
     request_id = data.get("id")
     if not isinstance(request_id, str) or not REQUEST_ID_PATTERN.fullmatch(request_id):
         raise ProtocolError("BAD_REQUEST", "id: must match [A-Za-z0-9_-]{1,32}")
+    raw_seq = data.get("seq")
+    valid_seq = raw_seq if _is_int(raw_seq) and 0 < raw_seq <= MAX_SEQ else 0
+    raw_op = data.get("op")
 
     def fail(field: str, message: str, code: str = "BAD_REQUEST"):
-        raise ProtocolError(code, f"{field}: {message}", request_id)
+        raise ProtocolError(code, f"{field}: {message}", request_id, seq=valid_seq,
+                            op=raw_op if raw_op in OPS else "",
+                            offline=data.get("offline") is True, digest=_raw_digest(data))
 
     if data.get("v") != PROTOCOL_VERSION or not _is_int(data.get("v")):
         fail("v", f"protocol version must be {PROTOCOL_VERSION}")
-    seq = data.get("seq")
-    if not _is_int(seq) or seq <= 0:
-        fail("seq", "must be a positive integer")
+    seq = raw_seq
+    if not valid_seq:
+        fail("seq", f"must be an integer from 1 to {MAX_SEQ}")
     ts = data.get("ts")
-    if not _is_int(ts) or ts < 0:
+    if not _is_int(ts) or not 0 <= ts <= MAX_TS:
         fail("ts", "must be unix seconds")
     op = data.get("op")
     if op not in OPS:
@@ -159,9 +254,9 @@ def parse_request(body: bytes) -> Request:
             sku, qty, price = raw.get("sku"), raw.get("qty"), raw.get("price")
             if not isinstance(sku, str) or not 1 <= len(sku) <= 32:
                 fail(f"items[{index}].sku", "must be 1–32 characters")
-            if not _is_int(qty) or qty <= 0:
-                fail(f"items[{index}].qty", "must be a positive integer")
-            if not _is_int(price) or price < 0:
+            if not _is_int(qty) or not 0 < qty <= MAX_ITEM_QTY:
+                fail(f"items[{index}].qty", f"must be an integer from 1 to {MAX_ITEM_QTY}")
+            if not _is_int(price) or not 0 <= price <= MAX_AMOUNT_RIALS:
                 fail(f"items[{index}].price", "must be a non-negative integer of rials")
             parsed.append(Item(sku, qty, price))
         if sum(item.qty * item.price for item in parsed) != amount:
@@ -181,7 +276,20 @@ def parse_request(body: bytes) -> Request:
     # Only earn-only purchases may wait in a terminal's journal (PROTOCOL.md).
     if offline and (op != "purchase" or use_credit != 0):
         fail("offline", "only purchases without spending credit can be replayed offline")
-    return Request(request_id, seq, ts, op, card, amount, use_credit, items, ref, offline)
+    clk = data.get("clk", 1)
+    if not _is_int(clk) or clk not in (0, 1):
+        fail("clk", "must be 0 (clock not synced) or 1")
+    age_s = data.get("age_s")
+    if age_s is not None and (not _is_int(age_s) or not 0 <= age_s <= MAX_AGE_S):
+        fail("age_s", "must be a non-negative integer of seconds")
+    if age_s is not None and not offline:
+        fail("age_s", "only on an offline replay")
+    pin = data.get("pin")
+    if pin is not None and (op != "refund" or not isinstance(pin, str)
+                            or not PIN_PATTERN.fullmatch(pin)):
+        fail("pin", "must be 4-8 digits, on a refund")
+    return Request(request_id, seq, ts, op, card, amount, use_credit, items, ref, offline,
+                   clk=clk == 1, age_s=age_s, pin=pin)
 
 
 def encode_body(body: dict) -> bytes:

@@ -2,7 +2,15 @@
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.encryption import EncryptedText
@@ -66,7 +74,11 @@ class Device(Base):
 class TerminalRequest(Base):
     """One answered request per (device, request id), with the exact response body.
 
-    A repeated id gets `response_body` again byte-for-byte (PROTOCOL.md "Exactly-once").
+    A repeated id gets `response_body` again byte-for-byte (PROTOCOL.md "Exactly-once"),
+    refusals included, provided its semantic fields have the same `digest`; another
+    request under a known id gets ID_REUSED. `code` is the answer's code (OK or the
+    refusal), `offline` whether it was a journaled replay: the panel lists refused
+    offline sales from these. `seq` is 0 for a refused body whose seq was not valid.
     """
 
     __tablename__ = "terminal_request"
@@ -78,6 +90,14 @@ class TerminalRequest(Base):
     op: Mapped[str] = mapped_column(String(16))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
     response_body: Mapped[str] = mapped_column(Text)
+    # Rows stored before revision 0013 have no digest, code or offline flag.
+    digest: Mapped[str | None] = mapped_column(String(64))
+    code: Mapped[str | None] = mapped_column(String(24))
+    offline: Mapped[bool | None] = mapped_column(Boolean)
+    # What the shop needs to see of a refused sale: the card (when it was 16 digits) and
+    # the amount (when it was a valid one).
+    card_number: Mapped[str | None] = mapped_column(String(16))
+    amount_rials: Mapped[int | None] = mapped_column(Amount)
     ledger_transaction_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transaction.id"))
 
     device: Mapped[Device] = relationship()

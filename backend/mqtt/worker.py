@@ -5,19 +5,22 @@ and its reply was handed to the client, so a crash means redelivery; redelivery 
 harmless because the service answers a repeated (device, id) from its stored response.
 
 Faults (docs/RELIABILITY.md):
-- A temporary database fault (unreachable, connection lost, SQLite write lock held past
-  the busy timeout) anywhere in the handling is answered `UNAVAILABLE` and acknowledged:
-  the failed attempt committed nothing and the terminal retries the same id. The reply is
-  signed with the device key from the last successful load (a small cache used for
-  nothing else), since the fault may be in loading the device itself; a device never seen
-  since start gets no reply and retries after its 5 s timeout.
-- Any other exception leaves the request unacknowledged and the worker reconnects, so the
-  broker redelivers it (after a bounded backoff, logged). A frame that fails
-  MAX_ATTEMPTS_PER_FRAME times is acknowledged and dropped as poison, so one bad frame
-  can never stall the worker's in-flight window.
+- A temporary database fault (unreachable, connection lost, a lock held past the
+  worker's bounded lock wait) anywhere in the handling is answered `UNAVAILABLE` and
+  acknowledged: the failed attempt committed nothing and the terminal retries the same id
+  (its retries are bounded). The reply is signed with the device key from the last
+  successful load (a small cache used for nothing else), since the fault may be in
+  loading the device itself; a device never seen since start gets no reply and retries
+  after its 5 s timeout.
+- No frame can hold the worker (issue 17): a body is bounded before and while it is
+  parsed (protocol.py), and any other exception a frame raises, whatever its type, is
+  logged, counted (`crash`), answered `UNAVAILABLE` when the device is known, and
+  acknowledged, so the broker never hands it back, before or after a restart.
+- The worker's database lock wait is bounded (WORKER_LOCK_WAIT_MS) well below the
+  terminal's 5 s timeout, so another process holding SQLite's write lock (or a
+  PostgreSQL row lock) costs each frame at most that, answered `UNAVAILABLE`.
 """
 
-import hashlib
 import json
 import logging
 import os
@@ -32,7 +35,7 @@ from flask import Flask
 from paho.mqtt.enums import CallbackAPIVersion
 
 from backend import metrics, protocol
-from backend.database import is_temporary_fault
+from backend.database import bound_lock_wait, is_temporary_fault
 from backend.errors import DomainError, UnknownDevice
 from backend.extensions import db
 from backend.services import devices, terminal, texts
@@ -47,15 +50,22 @@ MAX_INFLIGHT_MESSAGES = 20
 STATE_SUBSCRIPTION = "vafa/v1/dev/+/state"
 # Keys of recently seen devices, only for signing UNAVAILABLE while the database is down.
 MAX_CACHED_KEYS = 10_000
-# A frame whose handling raised something unexpected is redelivered this many times in
-# all, then acknowledged and dropped as poison.
-MAX_ATTEMPTS_PER_FRAME = 3
-MAX_TRACKED_FAILURES = 1_000
-REDELIVERY_BACKOFF_S = (0.5, 2.0)  # wait before reconnecting, by attempt
+# How long the worker's transactions wait for a database lock (SQLite's write lock, a
+# PostgreSQL row lock) before the frame is answered UNAVAILABLE: well below the
+# terminal's 5 s reply timeout, so a held lock cannot tie the worker up for long.
+WORKER_LOCK_WAIT_MS = 1_500
+# PostgreSQL: a statement that runs longer than this is cancelled (UNAVAILABLE too).
+WORKER_STATEMENT_TIMEOUT_MS = 3_000
 # Test hook of the chaos suite (tests/chaos): the path of a trigger file. Unset in
 # production, where the worker holds None and checks nothing.
 PAUSE_AFTER_COMMIT_ENV = "VAFA_TEST_PAUSE_AFTER_COMMIT"
 PAUSE_LIMIT_S = 120
+
+
+def _code_of(response: bytes) -> str:
+    """The `code` of a response body the service built (`…"ok":…,"code":"X",…`)."""
+    start = response.find(b'"code":"') + 8
+    return response[start:response.find(b'"', start)].decode("ascii")
 
 
 def mask_card(number: str) -> str:
@@ -110,7 +120,6 @@ class Worker:
         self.shared_subscription = shared_subscription
         self.counters: Counter[str] = Counter()
         self._keys: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
-        self._failures: OrderedDict[bytes, int] = OrderedDict()
         self._pause_hook = PauseAfterCommit.from_environ()
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -139,13 +148,21 @@ class Worker:
         )
 
     def run_forever(self) -> None:
+        self.bound_lock_wait()
         self.connect()
         self.client.loop_forever(retry_first_connection=True)
 
     def start(self) -> None:
         """Run the network loop in a background thread (tests, embedding)."""
+        self.bound_lock_wait()
         self.connect()
         self.client.loop_start()
+
+    def bound_lock_wait(self) -> None:
+        """Bound the lock wait of this process's database connections (a worker serving
+        terminals: the web panel keeps its longer wait)."""
+        with self.app.app_context():
+            bound_lock_wait(db.engine, WORKER_LOCK_WAIT_MS, WORKER_STATEMENT_TIMEOUT_MS)
 
     def stop(self) -> None:
         self.client.disconnect()
@@ -183,41 +200,19 @@ class Worker:
         started = time.perf_counter()
         try:
             reply = self.handle(message.topic, message.payload)
-            if reply is not None:
-                reply_topic, frame = reply
-                if self._pause_hook is not None:
-                    self._pause_hook.maybe_pause(message.topic, frame)
-                client.publish(reply_topic, frame, qos=1)
-                metrics.REPLY_SECONDS.observe(time.perf_counter() - started)
-            client.ack(message.mid, message.qos)
         except Exception:
+            # handle() answers every exception of a frame itself; this is the last guard
+            # so that nothing a frame raises can leave it for redelivery.
+            log.exception("frame on %s not handled; acknowledged", message.topic)
             self._count("crash")
-            self._redeliver_later(client, message)
-
-    def _redeliver_later(self, client, message) -> None:
-        """Leave a failed request unacknowledged and reconnect, so the broker redelivers
-        it; after MAX_ATTEMPTS_PER_FRAME failures acknowledge and drop it (poison)."""
-        digest = hashlib.sha256(message.topic.encode() + b"\0" + message.payload).digest()
-        attempts = self._failures.pop(digest, 0) + 1
-        if attempts >= MAX_ATTEMPTS_PER_FRAME:
-            log.exception("request on %s failed %d times; dropped as poison", message.topic,
-                          attempts)
-            self._count("dropped_poison")
-            client.ack(message.mid, message.qos)
-            return
-        self._failures[digest] = attempts
-        while len(self._failures) > MAX_TRACKED_FAILURES:
-            self._failures.popitem(last=False)
-        delay_s = REDELIVERY_BACKOFF_S[min(attempts, len(REDELIVERY_BACKOFF_S)) - 1]
-        log.exception("request on %s failed (attempt %d); unacknowledged, reconnecting in "
-                      "%.1f s for redelivery", message.topic, attempts, delay_s)
-        self._count("redelivery")
-        time.sleep(delay_s)
-        try:
-            client.reconnect()
-        except OSError as error:
-            # paho's loop keeps reconnecting with its own backoff.
-            log.error("reconnect for redelivery failed: %s", error)
+            reply = None
+        if reply is not None:
+            reply_topic, frame = reply
+            if self._pause_hook is not None:
+                self._pause_hook.maybe_pause(message.topic, frame)
+            client.publish(reply_topic, frame, qos=1)
+            metrics.REPLY_SECONDS.observe(time.perf_counter() - started)
+        client.ack(message.mid, message.qos)
 
     def handle_state(self, topic: str, payload: bytes) -> bool:
         """Record a terminal's online flag, firmware and queue depth; never replies."""
@@ -276,33 +271,49 @@ class Worker:
             return self._unavailable_before_load(device_id, payload, now_ts, error)
         request_id = None
         try:
-            request = protocol.parse_request(body)
+            try:
+                request = protocol.parse_request(body)
+            except protocol.ProtocolError as error:
+                request_id = error.request_id
+                log.warning("%s/%s refused %s: %s", device_id, request_id, error.code,
+                            error.message)
+                if request_id is None:
+                    # No id to store it under: answered, not stored.
+                    response = self._error(lang, None, error.code, error.message, now_ts)
+                else:
+                    response = terminal.refuse_body(session, device_id, error, now)
+                    self._count(error.code)
+                return protocol.topic(device_id, "res"), protocol.encode_frame(response, key)
             request_id = request.id
+            if terminal.clock_ahead(request, now):
+                self._count("clock_ahead_clamped")
             response = terminal.answer(session, device_id, request, now)
-            self._count("OK")
+            code = _code_of(response)
+            self._count(code)
             if request.offline:
                 metrics.OFFLINE_REPLAYS.inc()
             # Debug, not info: a line per sale costs a record (formatted and redacted when
             # made, backend.log_redaction) on the hot path; refusals and faults stay info+.
-            if log.isEnabledFor(logging.DEBUG):
+            if code != "OK":
+                log.info("%s/%s %s refused %s", device_id, request.id, request.op, code)
+            elif log.isEnabledFor(logging.DEBUG):
                 log.debug("%s/%s %s card %s: OK", device_id, request.id, request.op,
                           mask_card(request.card))
-        except protocol.ProtocolError as error:
-            request_id = error.request_id
-            response = self._error(lang, request_id, error.code, error.message, now_ts)
-            log.warning("%s/%s refused %s: %s", device_id, request_id, error.code, error.message)
         except UnknownDevice as error:
             return self._drop("unknown_device", error)
-        except DomainError as error:
-            response = self._error(lang, request_id, error.code, error.message, now_ts)
-            log.info("%s/%s refused %s: %s", device_id, request_id, error.code, error.message)
         except Exception as error:
-            if not is_temporary_fault(error):
-                raise
-            # Database unavailable or locked for too long: the terminal may retry the id.
+            if is_temporary_fault(error):
+                # Database unavailable or locked for too long: the terminal may retry the id.
+                log.error("%s/%s database fault: %s", device_id, request_id,
+                          str(error).splitlines()[0] if str(error) else type(error).__name__)
+            else:
+                # A bug or a body no check foresaw: whatever it raised (RecursionError,
+                # OverflowError from a driver, …), answered and acknowledged, never
+                # redelivered, so it cannot hold this worker or the others.
+                log.exception("%s/%s request failed; answered UNAVAILABLE", device_id,
+                              request_id)
+                self._count("crash")
             response = self._error(lang, request_id, "UNAVAILABLE", "", now_ts)
-            log.error("%s/%s database fault: %s", device_id, request_id,
-                      str(error).splitlines()[0])
         return protocol.topic(device_id, "res"), protocol.encode_frame(response, key)
 
     def _remember_key(self, device_id: str, key: bytes, lang: str) -> None:

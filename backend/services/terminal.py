@@ -2,24 +2,51 @@
 
 One database transaction per request: lock the device row, return the stored response
 if this (device, id) was answered before, check the sequence number, run the operation,
-and store the response body in the same transaction as its balance effects. Errors raise
-backend.errors exceptions, roll everything back and store nothing.
+and store the response body in the same transaction as its balance effects.
+
+Refusals are answers too (issue 17): a refused request rolls back everything it did and
+its refusal is stored in a transaction of its own, so a retry of the same frame gets the
+same bytes even after the member's balance changed. Only UNAVAILABLE (nothing decided)
+and bodies without a readable id are not stored. Each stored answer keeps the digest of
+its request's semantic fields; another request under a known id gets ID_REUSED (a
+reflashed terminal restarting its sequence), never the other request's answer.
 """
 
 import logging
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend import ledger
-from backend.errors import CardBlocked, CardUnknown, RefUnknown, Replay, Stale, UnknownDevice
+from backend.errors import (
+    CardBlocked,
+    CardUnknown,
+    DomainError,
+    RefUnknown,
+    Replay,
+    Stale,
+    UnknownDevice,
+)
 from backend.models import Card, Club, Device, Member, Purchase, TerminalRequest
-from backend.protocol import PROTOCOL_VERSION, Request, encode_body
+from backend.protocol import (
+    PROTOCOL_VERSION,
+    ProtocolError,
+    Request,
+    encode_body,
+    error_body,
+    request_digest,
+)
 from backend.services import purchases, refunds, terminal_policy, texts, wallet
 
 log = logging.getLogger(__name__)
+# A synced terminal clock may run a little ahead of ours; beyond this an offline sale's
+# ts is not believed and the sale is dated on arrival (issue 17 item 6).
+MAX_CLOCK_AHEAD = timedelta(seconds=300)
+# Refusals that tell the terminal its sequence floor (it re-issues under a higher seq).
+SEQ_FLOOR_CODES = frozenset({"REPLAY", "ID_REUSED"})
 _DEVICES = Device.__table__
 _REQUESTS = TerminalRequest.__table__
 # The hot path's statements, built once with bound parameters: building a statement and
@@ -33,11 +60,36 @@ _LOCK_DEVICE = (
     .returning(_DEVICES.c.id, _DEVICES.c.branch_id, _DEVICES.c.lang, _DEVICES.c.last_seq))
 _SET_LAST_SEQ = (update(_DEVICES).where(_DEVICES.c.id == bindparam("device_key"))
                  .values(last_seq=bindparam("new_seq")))
+_DEVICE_SEQ = select(_DEVICES.c.lang, _DEVICES.c.last_seq).where(
+    _DEVICES.c.id == bindparam("device_key"))
 _INSERT_REQUEST = insert(_REQUESTS)
-_STORED_RESPONSE = select(TerminalRequest.response_body).where(
-    TerminalRequest.device_id == bindparam("device_key"),
-    TerminalRequest.request_id == bindparam("request_key"))
+_STORED_RESPONSE = select(_REQUESTS.c.response_body, _REQUESTS.c.digest).where(
+    _REQUESTS.c.device_id == bindparam("device_key"),
+    _REQUESTS.c.request_id == bindparam("request_key"))
 _FIND_CARD = select(Card).where(Card.number == bindparam("card_number"))
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What the store keeps of a request besides its answer (TerminalRequest's columns)."""
+
+    request_id: str
+    seq: int  # 0: the body's seq was not a valid one
+    op: str
+    offline: bool
+    digest: str
+    card_number: str | None
+    amount_rials: int | None
+
+    @classmethod
+    def of_request(cls, request: Request) -> "Asked":
+        return cls(request.id, request.seq, request.op, request.offline,
+                   request_digest(request), request.card, request.amount)
+
+    @classmethod
+    def of_refused_body(cls, error: ProtocolError) -> "Asked":
+        return cls(error.request_id, error.seq, error.op, error.offline, error.digest,
+                   None, None)
 
 
 def load_active_device(session: Session, device_id: str):
@@ -64,36 +116,149 @@ def find_member_by_card(session: Session, card_number: str) -> tuple[Card, Membe
     return card, card.member
 
 
+def clock_ahead(request: Request, now: datetime) -> bool:
+    """An offline replay from a synced clock dated beyond MAX_CLOCK_AHEAD from now: its
+    ts is not believed and the sale is dated on arrival."""
+    return (request.offline and request.clk
+            and request.ts > (now + MAX_CLOCK_AHEAD).timestamp())
+
+
+def sale_time(request: Request, now: datetime, offline_window: timedelta) -> datetime:
+    """When the sale happened (the purchase is recorded then), or Stale.
+
+    Online: now. Offline replay from an unsynced clock (`clk` 0): now minus the terminal's
+    monotonic `age_s`, never the terminal's clock. From a synced clock: its `ts`, clamped
+    to now when ahead of it. Either way refused STALE beyond the club's offline window."""
+    if not request.offline:
+        return now
+    if not request.clk:
+        sale_at = now - timedelta(seconds=request.age_s or 0)
+    else:
+        sale_at = datetime.fromtimestamp(request.ts, tz=UTC)
+        if sale_at > now + MAX_CLOCK_AHEAD:
+            log.warning("offline sale dated %s, %d s ahead of the backend's clock: dated on "
+                        "arrival", sale_at.isoformat(), (sale_at - now).total_seconds())
+        sale_at = min(sale_at, now)
+    age = now - sale_at
+    if age > offline_window:
+        raise Stale(f"offline request is {age.days} days old")
+    return sale_at
+
+
 def answer(session: Session, device_id: str, request: Request, now: datetime) -> bytes:
-    """Return the response body for `request`, committing its effects exactly once."""
+    """Return the response body for `request`, committing its effects exactly once.
+
+    A refusal is stored and returned like an answer; raises only UnknownDevice, database
+    faults and bugs (nothing committed)."""
+    asked = Asked.of_request(request)
     try:
-        body = _answer_in_transaction(session, device_id, request, now)
+        body = _answer_in_transaction(session, device_id, request, asked, now)
         session.commit()
         return body
     except IntegrityError:
         # Another worker answered the same (device, id) between our check and insert:
         # its committed response is the answer.
         session.rollback()
-        stored = _stored_response(session, device_id, request.id)
+        return _answer_after_race(session, device_id, asked, now)
+    except UnknownDevice:
         session.rollback()
-        if stored is None:
-            raise
-        return stored
-    except BaseException as error:
+        raise
+    except DomainError as refusal:
+        session.rollback()  # whatever the refused operation wrote
+        terminal_policy.record_refusal(session, refusal, now)  # its audit row, a PIN lock
+        return _store_refusal(session, device_id, asked, refusal.code, refusal.message, now)
+    except BaseException:
         session.rollback()
-        terminal_policy.record_refusal(session, error, now)  # its audit row outlives it
         raise
 
 
-def _stored_response(session: Session, device_id: str, request_id: str) -> bytes | None:
-    stored = session.scalars(
+def refuse_body(session: Session, device_id: str, error: ProtocolError,
+                now: datetime) -> bytes:
+    """Store and return the refusal of a body that failed validation but names its id."""
+    assert error.request_id is not None, "a body without an id is answered, not stored"
+    return _store_refusal(session, device_id, Asked.of_refused_body(error), error.code,
+                          error.message, now)
+
+
+def refusal_body(lang: str, request_id: str | None, code: str, detail: str, now: datetime,
+                 last_seq: int | None = None) -> bytes:
+    body = error_body(request_id, code, texts.error_text(lang, code, detail),
+                      int(now.timestamp()))
+    if code in SEQ_FLOOR_CODES:
+        body["last_seq"] = last_seq
+    return encode_body(body)
+
+
+def _stored(session: Session, device_id: str, request_id: str):
+    return session.execute(
         _STORED_RESPONSE, {"device_key": device_id, "request_key": request_id}
     ).one_or_none()
-    return None if stored is None else stored.encode("utf-8")
+
+
+def _stored_or_reused(stored, asked: Asked, lang: str, last_seq: int, now: datetime) -> bytes:
+    """The stored answer if it answered this request (a row from before digests were
+    kept answers any), else ID_REUSED: never another request's answer."""
+    if stored.digest is None or stored.digest == asked.digest:
+        return stored.response_body.encode("utf-8")
+    log.warning("request id %s reused by a different request (seq %d, last %d)",
+                asked.request_id, asked.seq, last_seq)
+    return refusal_body(lang, asked.request_id, "ID_REUSED", "", now, last_seq)
+
+
+def _answer_after_race(session: Session, device_id: str, asked: Asked, now: datetime) -> bytes:
+    try:
+        stored = _stored(session, device_id, asked.request_id)
+        if stored is None:
+            raise RuntimeError(f"{device_id}/{asked.request_id}: unique key refused the "
+                               "answer but no answer is stored")
+        device = session.execute(_DEVICE_SEQ, {"device_key": device_id}).one()
+        return _stored_or_reused(stored, asked, device.lang, device.last_seq, now)
+    finally:
+        session.rollback()
+
+
+def _insert_answer(session: Session, device_id: str, asked: Asked, code: str, body: bytes,
+                   now: datetime, transaction_id: int | None) -> None:
+    session.execute(_INSERT_REQUEST, {
+        "device_id": device_id, "request_id": asked.request_id, "seq": asked.seq,
+        "op": asked.op, "received_at": now, "response_body": body.decode("utf-8"),
+        "ledger_transaction_id": transaction_id, "digest": asked.digest, "code": code,
+        "offline": asked.offline, "card_number": asked.card_number,
+        "amount_rials": asked.amount_rials,
+    })
+
+
+def _store_refusal(session: Session, device_id: str, asked: Asked, code: str, detail: str,
+                   now: datetime) -> bytes:
+    """Store a refusal in a transaction of its own (the device row locked again, the
+    store checked again: a concurrent worker may have answered the id meanwhile)."""
+    try:
+        device = session.execute(
+            _LOCK_DEVICE, {"device_key": device_id, "seen_at": now}).one_or_none()
+        if device is None:
+            raise UnknownDevice(f"device {device_id!r} is unknown or revoked")
+        stored = _stored(session, device_id, asked.request_id)
+        if stored is not None:
+            body = _stored_or_reused(stored, asked, device.lang, device.last_seq, now)
+        else:
+            body = refusal_body(device.lang, asked.request_id, code, detail, now,
+                                device.last_seq)
+            # The refused request's seq is used up, like an accepted one's.
+            if asked.seq > device.last_seq:
+                session.execute(_SET_LAST_SEQ, {"device_key": device_id, "new_seq": asked.seq})
+            _insert_answer(session, device_id, asked, code, body, now, None)
+        session.commit()
+        return body
+    except IntegrityError:
+        session.rollback()
+        return _answer_after_race(session, device_id, asked, now)
+    except BaseException:
+        session.rollback()
+        raise
 
 
 def _answer_in_transaction(
-    session: Session, device_id: str, request: Request, now: datetime
+    session: Session, device_id: str, request: Request, asked: Asked, now: datetime
 ) -> bytes:
     # The device row lock serialises this device's requests across workers; on SQLite
     # the transaction already holds the database's write lock.
@@ -104,17 +269,14 @@ def _answer_in_transaction(
     if device is None:
         raise UnknownDevice(f"device {device_id!r} is unknown or revoked")
     last_seq = device.last_seq
-    stored = _stored_response(session, device_id, request.id)
+    stored = _stored(session, device_id, request.id)
     if stored is not None:
         log.info("repeat of %s/%s answered from store", device_id, request.id)
-        return stored
+        return _stored_or_reused(stored, asked, device.lang, last_seq, now)
     if request.seq <= last_seq:
         raise Replay(f"seq {request.seq} is not above {last_seq}")
     club = session.get(Club, 1)
-    if request.offline:
-        age = now - datetime.fromtimestamp(request.ts, tz=now.tzinfo)
-        if age > timedelta(days=club.offline_window_days):
-            raise Stale(f"offline request is {age.days} days old")
+    sold_at = sale_time(request, now, timedelta(days=club.offline_window_days))
 
     if request.op == "refund":
         card, member = _refund_target(session, device_id, request)
@@ -124,7 +286,7 @@ def _answer_in_transaction(
         member_id = card.member_id
     terminal_policy.check(session, device, request, card, now)  # top-up and refund rules
     member = ledger.lock_member(session, member_id)
-    transaction_id, tx, offers = _run_op(session, device, card, member, request, now)
+    transaction_id, tx, offers = _run_op(session, device, card, member, request, sold_at)
     bal = {"credit": member.credit_balance_rials, "points": member.points_balance}
     lang = device.lang
     tier_name = member.tier.name_fa if lang == "fa" and member.tier.name_fa else member.tier.name
@@ -149,11 +311,7 @@ def _answer_in_transaction(
     # Core statements: nothing reads these rows back in the transaction. A concurrent
     # answer to the same (device, id) fails the INSERT's unique key (IntegrityError).
     session.execute(_SET_LAST_SEQ, {"device_key": device.id, "new_seq": request.seq})
-    session.execute(_INSERT_REQUEST, {
-        "device_id": device.id, "request_id": request.id, "seq": request.seq,
-        "op": request.op, "received_at": now, "response_body": body.decode("utf-8"),
-        "ledger_transaction_id": transaction_id,
-    })
+    _insert_answer(session, device.id, asked, "OK", body, now, transaction_id)
     return body
 
 
@@ -179,7 +337,8 @@ def _purchase_by_request(session: Session, device_id: str, request_id: str) -> P
 
 
 def _run_op(session, device, card, member, request: Request, now):
-    """Run the request's operation; returns (ledger transaction id, tx, offer names)."""
+    """Run the request's operation; returns (ledger transaction id, tx, offer names).
+    `now` is when the sale happened (an offline purchase's date, see sale_time)."""
     key = f"dev:{device.id}:{request.id}"
     if request.op == "lookup":
         return None, None, ()

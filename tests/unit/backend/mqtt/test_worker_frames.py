@@ -2,7 +2,10 @@
 — bad JSON, wrong types, huge numbers, unicode tricks, oversize, truncated or wrong
 signatures, a valid signature over garbage. The worker never raises or hangs, drops what
 PROTOCOL.md says to drop, answers the rest with a signed refusal naming the request id it
-could read, and a refused frame writes nothing."""
+could read, and a refused frame changes nothing but storing its refusal (once, when it
+has a readable id)."""
+
+import itertools
 
 import json
 
@@ -17,7 +20,8 @@ from backend.mqtt.worker import Worker
 from tests import factories
 
 CODES = {"CARD_INVALID", "CARD_UNKNOWN", "CARD_BLOCKED", "INSUFFICIENT_CREDIT", "LIMIT",
-         "BAD_REQUEST", "REPLAY", "STALE", "REF_UNKNOWN", "UNAVAILABLE"}
+         "BAD_REQUEST", "REPLAY", "STALE", "REF_UNKNOWN", "UNAVAILABLE", "ID_REUSED"}
+UNIQUE = itertools.count(1)
 TOPIC = "vafa/v1/dev/fz-01/req"
 SETTINGS = settings(max_examples=150, deadline=2000,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -64,7 +68,12 @@ def check_answer(db, worker, payload: bytes, key: bytes, before) -> dict | None:
         assert body["code"] == "OK"
     else:
         assert body["code"] in CODES
-        assert counts(db) == before  # a refusal writes nothing
+        # A refusal changes nothing; it is stored (one row) only under a readable id.
+        after = counts(db)
+        assert after[:2] == before[:2]
+        stored = 0 if body["id"] is None or body["code"] in ("ID_REUSED", "UNAVAILABLE") else 1
+        assert after[2] - before[2] in (0, stored)  # 0: the same id's refusal, again
+    assert worker.counters["crash"] == 0
     return body
 
 
@@ -94,7 +103,9 @@ def test_any_signed_json_value_is_answered_or_refused(worker, db, value):
 def test_one_hostile_field_in_a_valid_request(worker, db, field, value, drop):
     handler, key = worker
     before = counts(db)
-    request = {"v": 1, "id": "fz-000001", "seq": 1, "ts": 1763800000, "op": "purchase",
+    number = next(UNIQUE)
+    request = {"v": 1, "id": f"fz-{number:06d}", "seq": number, "ts": 1763800000,
+               "op": "purchase",
                "card": "9900010000000027", "amount": 250000, "use_credit": 0}
     if drop:
         request.pop(field, None)
@@ -105,7 +116,10 @@ def test_one_hostile_field_in_a_valid_request(worker, db, field, value, drop):
     assert body is not None
     if not body["ok"] and isinstance(request.get("id"), str) and \
             protocol.REQUEST_ID_PATTERN.fullmatch(request["id"]):
-        assert body["id"] == request["id"]  # the refusal names the request it could read
+        if body["id"] is None:  # too deep to parse at all: nothing read, nothing stored
+            assert body["msg"] == f"Bad request: body nested deeper than {protocol.MAX_JSON_DEPTH}"
+        else:
+            assert body["id"] == request["id"]  # the refusal names the request it read
 
 
 @SETTINGS
