@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from backend import ledger
-from backend.models import Branch, Card, Club, Member, StaffUser, Tier
+from backend.models import Branch, Card, Club, Device, Member, StaffUser, Tier
 from backend.services import devices
 from card_spec import make_card_number
 
@@ -90,11 +90,21 @@ def staff_user(session: Session, *, password="admin-password", **fields) -> Staf
     return row
 
 
-def device(session: Session, *, device_id="t01", branch_id=None, **fields):
+def device(session: Session, *, device_id="t01", branch_id=None, name="", lang="en",
+           **settings):
+    """A registered terminal; `settings` are Device columns set after registration
+    (top-up and refund permissions, limits, PIN hash)."""
     club(session)
     if branch_id is None:
         branch_id = branch(session).id
-    return devices.register_device(session, device_id=device_id, branch_id=branch_id, **fields)
+    credentials = devices.register_device(session, device_id=device_id, branch_id=branch_id,
+                                          name=name, lang=lang)
+    if settings:
+        row = session.get(Device, device_id)
+        for column, value in settings.items():
+            setattr(row, column, value)
+        session.flush()
+    return credentials
 
 
 def import_workbook(path, rows: list[dict], *, keys: tuple[str, ...] | None = None,

@@ -459,6 +459,7 @@ class CardBatchForm(FlaskForm):
     label = StrippedStringField(_l("Label"), [Optional(), Length(max=120)])
 
 
+# Text inputs, never type=number (which refuses Persian digits in some browsers).
 _NUMERIC = {"dir": "ltr", "inputmode": "numeric", "autocomplete": "off"}
 # A PIN typed once and never shown again; any digits (۱۲۳۴, ١٢٣٤, 1234), checked by
 # backend.services.terminal_policy.hash_pin.
@@ -477,7 +478,7 @@ class TerminalSettingsForm(FlaskForm):
                                            [Optional()])
     refund_window_hours = DigitsIntegerField(
         _l("Refund window in hours (empty: the branch's)"),
-        [Optional(), NumberRange(1, 2160)], render_kw=_NUMERIC)
+        [Optional(), NumberRange(1, 2160)], widget=TextInput(), render_kw=_NUMERIC)
     refund_pin = PasswordField(_l("This terminal's own refund PIN, 4 to 8 digits "
                                   "(empty: unchanged)"), [Optional(), Length(max=16)],
                                render_kw=_PIN)
@@ -489,7 +490,7 @@ class BranchRefundForm(FlaskForm):
 
     refund_window_hours = DigitsIntegerField(_l("Refund window in hours"),
                                              [required(), NumberRange(1, 2160)],
-                                             render_kw=_NUMERIC)
+                                             widget=TextInput(), render_kw=_NUMERIC)
     refund_pin = PasswordField(_l("Refund PIN, 4 to 8 digits (empty: unchanged)"),
                                [Optional(), Length(max=16)], render_kw=_PIN)
     clear_refund_pin = BooleanField(_l("Remove the PIN (refunds are refused until one is "

@@ -25,6 +25,8 @@ from tests import factories
 START = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
 MEMBERS = 3
 INVOICE_CAP_RIALS = 150_000
+REFUND_PIN = "1234"
+REFUND_HOURS = 2160
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +49,12 @@ class LedgerMachine(RuleBasedStateMachine):
         branch = factories.branch(self.session)
         tier = factories.tier(self.session, max_credit_per_invoice_rials=INVOICE_CAP_RIALS)
         self.device = f"d{branch.id:05d}"
-        factories.device(self.session, device_id=self.device, branch_id=branch.id)
+        # This terminal may top up (limits above anything drawn here) and knows its refund
+        # PIN; refunds stay inside their longest window unless time passes beyond it.
+        factories.device(self.session, device_id=self.device, branch_id=branch.id,
+                         topup_allowed=True, topup_max_rials=10**12,
+                         topup_max_per_day_rials=10**12, refund_window_hours=REFUND_HOURS,
+                         refund_pin_hash=factories.cheap_password_hash(REFUND_PIN))
         self.members = [factories.member(self.session, tier_id=tier.id) for _ in range(MEMBERS)]
         self.session.commit()
         self.ids = [member.id for member in self.members]
@@ -110,9 +117,11 @@ class LedgerMachine(RuleBasedStateMachine):
         left = purchase.amount_rials - purchase.refunded_amount_rials
         amount = None if part is None else max(1, left // part)
         reply = self.answer(self.request(op="refund", card=self.cards[who], ref=request_id,
-                                         amount=amount))
+                                         amount=amount, pin=REFUND_PIN))
         if isinstance(reply, DomainError):
-            assert left == 0 and reply.code == "REF_UNKNOWN"
+            too_late = self.now - purchase.created_at > timedelta(hours=REFUND_HOURS)
+            assert (left == 0 and reply.code == "REF_UNKNOWN") or (
+                too_late and reply.code == "TOO_LATE")
             return
         tx = reply["tx"]
         self.expected[member_id] += tx["credit_returned"] - tx["credit_taken"]
