@@ -144,7 +144,7 @@ def _check_limits(device, request, op: str, amount: int, each: int | None,
     if each is not None and amount > each:
         raise _refuse(NotAllowed, device, request, f"{op}_each", limit=each)
     if per_day is not None:
-        left = max(0, per_day - done_today())
+        left = max(0, per_day - int(done_today()))  # PostgreSQL's sum is a Decimal
         if amount > left:
             raise _refuse(NotAllowed, device, request, f"{op}_day", limit=per_day, left=left)
 
