@@ -103,30 +103,19 @@ def _refuse(error_class, device, request, reason: str, wrong_pin=False, **number
     return error
 
 
-@dataclass(frozen=True)
-class _Settings:
-    topup_allowed: bool
-    topup_max_rials: int | None
-    topup_max_per_day_rials: int | None
-    refund_allowed: bool
-    refund_max_rials: int | None
-    refund_max_per_day_rials: int | None
-    pin_hash: str | None
-    window_hours: int
-    locked_until: datetime | None
-
-
+# The terminal's settings, the PIN and window resolved against its branch's.
 _LOAD_SETTINGS = (
     select(Device.topup_allowed, Device.topup_max_rials, Device.topup_max_per_day_rials,
            Device.refund_allowed, Device.refund_max_rials, Device.refund_max_per_day_rials,
-           func.coalesce(Device.refund_pin_hash, Branch.refund_pin_hash),
-           func.coalesce(Device.refund_window_hours, Branch.refund_window_hours),
-           Device.refund_locked_until)
+           func.coalesce(Device.refund_pin_hash, Branch.refund_pin_hash).label("pin_hash"),
+           func.coalesce(Device.refund_window_hours,
+                         Branch.refund_window_hours).label("window_hours"),
+           Device.refund_locked_until.label("locked_until"))
     .join(Branch, Branch.id == Device.branch_id))
 
 
-def _settings(session: Session, device_id: str) -> _Settings:
-    return _Settings(*session.execute(_LOAD_SETTINGS.where(Device.id == device_id)).one())
+def _settings(session: Session, device_id: str):
+    return session.execute(_LOAD_SETTINGS.where(Device.id == device_id)).one()
 
 
 def check(session: Session, device, request, card, now: datetime) -> None:

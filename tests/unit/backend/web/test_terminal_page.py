@@ -10,29 +10,16 @@ from sqlalchemy import select
 from backend.models import AuditLog, Branch, Device, TerminalRequest
 from tests import factories
 from tests.conftest import NOW
+from tests.unit.backend.web import test_terminal_command_page as command_page
 
 SETTINGS = {"topup_allowed": "y", "topup_max_rials": "۵۰۰٬۰۰۰",
             "topup_max_per_day_rials": "٢٠٠٠٠٠٠", "refund_allowed": "y",
             "refund_max_rials": "", "refund_max_per_day_rials": "", "refund_window_hours": "۴۸",
             "refund_pin": "۱۳۵۷"}
 
-
-@pytest.fixture
-def branches(db, app):
-    app.config["CLOCK"] = lambda: NOW
-    factories.club(db)
-    central = factories.branch(db, name="Central")
-    north = factories.branch(db, name="North")
-    factories.device(db, device_id="t01", branch_id=central.id)
-    factories.device(db, device_id="t02", branch_id=north.id)
-    return central, north
-
-
-def sign_in(client, db, *, role="admin", permissions=(), branch_id=None):
-    factories.staff_user(db, username="someone", role=role, branch_id=branch_id,
-                         permissions=list(permissions))
-    assert client.post("/login", data={"username": "someone",
-                                       "password": "admin-password"}).status_code == 302
+# The command page's club: branches Central (t01) and North (t02), the clock at NOW.
+branches = command_page.branches
+sign_in = command_page.sign_in
 
 
 def test_admin_allows_top_ups_with_limits_and_sets_the_pin_in_persian_digits(client, db,
