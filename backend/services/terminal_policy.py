@@ -62,7 +62,7 @@ TEXTS = {
         "topup_day": "daily top-up limit {limit}, {left} left today",
         "refund_day": "daily refund limit {limit}, {left} left today",
         "pin_missing": "set a refund PIN in the panel",
-        "pin_wrong": "{tries} tries left",
+        "pin_wrong": "tries left: {tries}",
         "pin_locked": "refunds locked for {minutes} min",
         "too_late": "refund only within {hours} h",
     },
@@ -74,7 +74,7 @@ TEXTS = {
         "topup_day": "سقف روزانهٔ شارژ {limit} ریال، {left} ریال مانده",
         "refund_day": "سقف روزانهٔ بازگشت {limit} ریال، {left} ریال مانده",
         "pin_missing": "رمز بازگشت خرید را در پنل تعیین کنید",
-        "pin_wrong": "{tries} بار دیگر",
+        "pin_wrong": "{tries} فرصت دیگر",
         "pin_locked": "بازگشت خرید {minutes} دقیقه قفل شد",
         "too_late": "بازگشت فقط تا {hours} ساعت",
     },
@@ -130,12 +130,13 @@ def check(session: Session, device, request, card, now: datetime) -> None:
 
 def _check_limits(device, request, op: str, amount: int, each: int | None,
                   per_day: int | None, done_today) -> None:
-    if each is not None and amount > each:
+    """Refuse above the lower of the two limits, naming it: the message then says how much
+    the terminal may still do now."""
+    left = None if per_day is None else max(0, per_day - int(done_today()))  # a Decimal on PG
+    if each is not None and amount > each and (left is None or each <= left):
         raise _refuse(NotAllowed, device, request, f"{op}_each", limit=each)
-    if per_day is not None:
-        left = max(0, per_day - int(done_today()))  # PostgreSQL's sum is a Decimal
-        if amount > left:
-            raise _refuse(NotAllowed, device, request, f"{op}_day", limit=per_day, left=left)
+    if left is not None and amount > left:
+        raise _refuse(NotAllowed, device, request, f"{op}_day", limit=per_day, left=left)
 
 
 def _check_topup(session, device, request, now) -> None:

@@ -121,12 +121,15 @@ def test_top_ups_within_the_limits_per_transaction_and_per_local_day(db, till):
     refused = till.top_up(200_001)
     assert refused["code"] == NotAllowed.code, refused
     assert detail(refused) == "daily top-up limit 1,000,000, 200,000 left today"
+    # Above both limits, the lower one is named: what may still be done now.
+    refused = till.top_up(600_000)
+    assert detail(refused) == "daily top-up limit 1,000,000, 200,000 left today"
     assert till.top_up(200_000)["ok"]
     assert till.credit() == 10_000 + 1_000_000
     # NOW is 13:00 in Tehran; the next local day starts at 20:30 UTC.
     assert till.top_up(500_000, at=NOW + timedelta(hours=11, minutes=1))["ok"]
     assert [row.details["reason"] for row in till.audits("terminal_refused")] == [
-        "topup_each", "topup_day"]
+        "topup_each", "topup_day", "topup_day"]
 
 
 def test_top_ups_are_never_allowed_without_both_limits(db, till):
@@ -188,7 +191,7 @@ def test_five_wrong_pins_in_15_minutes_lock_refunds_for_15_minutes(db, till):
         refused = till.refund(ref, pin="0000", at=NOW + timedelta(minutes=minute))
         assert refused["code"] == PinWrong.code, refused
         messages.append(detail(refused))
-    assert messages == ["4 tries left", "3 tries left", "2 tries left", "1 tries left",
+    assert messages == ["tries left: 4", "tries left: 3", "tries left: 2", "tries left: 1",
                         "refunds locked for 15 min"]
     locked_at = NOW + timedelta(minutes=4)
     assert till.device.refund_locked_until == locked_at + timedelta(minutes=15)
