@@ -157,8 +157,7 @@ def _check_refund(session, device, request, card, now) -> None:
         raise _refuse(PinWrong, device, request, "pin_locked", minutes=minutes)
     if settings.pin_hash is None:
         raise _refuse(PinWrong, device, request, "pin_missing")
-    pin = getattr(request, "pin", None)
-    if not pin or not check_password_hash(settings.pin_hash, str(pin)):
+    if not request.pin or not check_password_hash(settings.pin_hash, request.pin):
         tries = MAX_WRONG_PINS - 1 - _wrong_pins(session, device.id, now)
         if tries <= 0:
             raise _refuse(PinWrong, device, request, "pin_locked", wrong_pin=True,
