@@ -32,11 +32,13 @@ class Till:
         self.seq = 0
         db.commit()  # refusals roll back; the set-up must survive that
 
-    def request(self, op, *, card=None, amount=None, ref=None, pin=None) -> Request:
+    def request(self, op, *, card=None, amount=None, ref=None, pin=None, sold_at=None
+                ) -> Request:
         self.seq += 1
         fields = dict(id=f"{self.device_id}-{self.seq:06d}", seq=self.seq,
-                      ts=int(NOW.timestamp()), op=op, card=card or self.card, amount=amount,
-                      use_credit=0, items=None, ref=ref, offline=False)
+                      ts=int((sold_at or NOW).timestamp()), op=op, card=card or self.card,
+                      amount=amount, use_credit=0, items=None, ref=ref,
+                      offline=sold_at is not None)
         return Request(**fields, pin=pin)
 
     def answer(self, request, at=NOW) -> dict:
@@ -224,6 +226,15 @@ def test_refund_window_of_the_branch_and_of_the_terminal(db, till):
     till.settings(refund_window_hours=48)
     assert till.refund(ref, at=NOW + timedelta(hours=47))["ok"]
     assert till.audits()[-1].details["reason"] == "too_late"
+
+
+def test_offline_sales_are_refunded_within_the_window_from_their_sale(db, till):
+    till.branch_pin()
+    early, late = (till.answer(till.request("purchase", amount=80_000, sold_at=NOW - ago))
+                   for ago in (timedelta(hours=25), timedelta(hours=20)))
+    assert early["ok"] and late["ok"]
+    assert till.refund(early["id"])["code"] == TooLate.code  # 25 h after the sale
+    assert till.refund(late["id"])["ok"]
 
 
 def test_refund_names_a_purchase_of_the_scanned_card(db, till):
