@@ -308,8 +308,14 @@ def terminals(user):
     online = {device.id: bool(device.is_online and device.state_at
                               and device.state_at >= now - ONLINE_STALE_AFTER)
               for device in page.rows}
+    scope = branch_scope(user)
+    # The refund PIN and window are set per branch: links to the branches this user has.
+    branches = select(Branch).where(Branch.is_active).order_by(Branch.id)
+    if scope is not None:
+        branches = branches.where(Branch.id == scope)
+    branches = db.session.scalars(branches).all()
     return render_template("catalogue/terminals.html", user=user, page=page, online=online,
-                           q=query, status=status, scope=branch_scope(user))
+                           q=query, status=status, scope=scope, branches=branches)
 
 
 @bp.route("/terminals/<device_id>/command", methods=["GET", "POST"])

@@ -29,8 +29,12 @@ def test_admin_allows_top_ups_with_limits_and_sets_the_pin_in_persian_digits(cli
     assert 'id="topup_max_rials"' in page and 'inputmode="numeric"' in page
     assert 'type="number"' not in page
     assert "رمز بازگشت خرید" in page
+    row = client.get("/terminals").get_data(as_text=True).split('data-device="t01"')[1]
+    assert "خاموش" in row.split("</tr>")[0]  # top-ups: off
     response = client.post("/terminals/t01", data=SETTINGS)
     assert response.status_code == 302
+    row = client.get("/terminals").get_data(as_text=True).split('data-device="t01"')[1]
+    assert "مجاز" in row.split("</tr>")[0]
     device = db.get(Device, "t01")
     assert (device.topup_allowed, device.topup_max_rials, device.topup_max_per_day_rials,
             device.refund_window_hours) == (True, 500_000, 2_000_000, 48)
@@ -113,6 +117,9 @@ def test_operators_need_devices_and_reach_their_branch_only(client, db, branches
     assert db.get(Device, "t02").topup_allowed is False
     listing = client.get("/terminals").get_data(as_text=True)
     assert 'href="/terminals/t01"' in listing and 'href="/terminals/t02"' not in listing
+    links = listing.split('id="branch-refund-links"')[1].split("</p>")[0]
+    assert f"/terminals/branches/{central.id}" in links
+    assert f"/terminals/branches/{north.id}" not in links
 
 
 def test_refusals_and_refused_sales_are_listed_in_persian(client, db, branches):
