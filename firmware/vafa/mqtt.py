@@ -261,6 +261,7 @@ class Client:
         self._last_progress = 0
         self._ping_at = None
         self._clean = False
+        self._handshaking = False
         self.bytes_in = 0
 
     # -- set-up ------------------------------------------------------------------------
@@ -375,11 +376,13 @@ class Client:
                 self.sock = self.tls.wrap_socket(self.sock, server_hostname=self.host,
                                                  do_handshake_on_connect=False)
             self.state = OPENING
+            self._handshaking = self.tls is not None
             self._out = b""
             self._queue(connect_packet(self.client_id, self.user, self.password,
                                        self.keepalive_s, self._will, self._clean), now_ms)
         self._write(now_ms)
-        self._read(now_ms)
+        if not self._handshaking:  # one TLS handshake step per pass: its crypto is slow
+            self._read(now_ms)
         if self.state != CLOSED:
             self._timers(now_ms)
 
@@ -390,6 +393,7 @@ class Client:
         if n:
             self._out = self._out[n:]
             self._last_progress = now_ms
+            self._handshaking = False  # TLS: a write went through, so the handshake is done
 
     def _read(self, now_ms):
         budget = READ_BUDGET

@@ -59,6 +59,7 @@ class Session:
         self._token = 0
         self._pending = {}  # token -> packet id of a request publish awaiting PUBACK
         self._failed = []  # tokens whose publish was never acknowledged
+        self._now = None
 
     def set_handler(self, fn):
         """``fn(topic_str, payload_bytes)`` for every message received."""
@@ -83,11 +84,17 @@ class Session:
         return ('{"online":true,"fw":%s,"queued":%d,"ts":%d}'
                 % (json.dumps(VERSION), self.queued, self._now_s())).encode()
 
+    def _ticks(self, now_ms):
+        # Callers without a time (the app's publishes) get the last poll()'s: the same
+        # clock as the Client's timers, in tests a fake one.
+        if now_ms is not None:
+            return now_ms
+        return self._now if self._now is not None else ticks_ms()
+
     def connect(self, now_ms=None):
         """Start one connection attempt (returns at once; poll() completes it). False
         when it could not even start."""
-        if now_ms is None:
-            now_ms = ticks_ms()
+        now_ms = self._ticks(now_ms)
         self._drop()
         c = None
         try:
@@ -150,8 +157,8 @@ class Session:
 
     def poll(self, now_ms=None):
         """Deliver waiting messages, keep the connection alive, reconnect when due."""
-        if now_ms is None:
-            now_ms = ticks_ms()
+        now_ms = self._ticks(now_ms)
+        self._now = now_ms
         c = self.client
         if c is None:
             if self._link_ok is not None and not self._link_ok():
@@ -173,8 +180,7 @@ class Session:
                 del self._pending[token]  # PUBACK arrived
 
     def _publish(self, t, body, now_ms, retain):
-        if now_ms is None:
-            now_ms = ticks_ms()
+        now_ms = self._ticks(now_ms)
         if not self.connected:
             return 0
         try:
@@ -208,8 +214,9 @@ class Session:
             try:
                 # Queued only: DISCONNECT follows; the broker keeps the retained offline
                 # state only if this gets written before the close, else the will does it.
-                c.publish(self.t_state, self.state_body(False), ticks_ms(), retain=True)
-                c.step(ticks_ms())
+                now_ms = self._ticks(None)
+                c.publish(self.t_state, self.state_body(False), now_ms, retain=True)
+                c.step(now_ms)
             except Exception:
                 pass
         self._drop()
