@@ -177,7 +177,9 @@ class Sockets:
     """The few socket calls the client makes, on MicroPython's ``socket`` and ``select``
     modules (or stand-ins with the same behaviour: the simulator's CPython adapter, the
     tests' strict fakes). getaddrinfo() is the one call that can block (DNS on the
-    ESP32): the address is cached until forget()."""
+    ESP32): the address is cached; after forget() it is looked up once more, and if that
+    lookup fails the old address is kept (the broker's address rarely changes, and a
+    terminal whose Wi-Fi is back before the internet must not block on DNS each try)."""
 
     def __init__(self, socket_mod=None, select_mod=None):
         if socket_mod is None:
@@ -186,21 +188,30 @@ class Sockets:
             import select as select_mod
         self.socket = socket_mod
         self.select = select_mod
-        self._cache = {}
+        self._key = None
+        self._addr = None
+        self._stale = False
         self.lookups = 0
 
     def resolve(self, host, port):
         key = (host, port)
-        addr = self._cache.get(key)
-        if addr is None:
-            self.lookups += 1
+        if self._key == key and self._addr is not None and not self._stale:
+            return self._addr
+        self.lookups += 1
+        self._stale = False
+        try:
             info = self.socket.getaddrinfo(host, port, 0, self.socket.SOCK_STREAM)[0]
-            addr = (info[0], info[-1])
-            self._cache = {key: addr}  # one broker: keep one entry
-        return addr
+        except OSError:
+            if self._key == key and self._addr is not None:
+                return self._addr
+            raise
+        self._key = key
+        self._addr = (info[0], info[-1])
+        return self._addr
 
     def forget(self):
-        self._cache = {}
+        """Look the address up again at the next connect."""
+        self._stale = True
 
     def open(self, family, address):
         """A non-blocking socket with its connect started."""

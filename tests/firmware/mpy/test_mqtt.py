@@ -208,6 +208,20 @@ eq(w.lookups, 1, "no lookup during the first five failures")
 sess._next_try = None
 sess.poll(clock.t)
 eq(w.lookups, 2, "looked up again after RESOLVE_AFTER_FAILS failures")
+w.dns_fail = True  # the internet is gone, the LAN and the broker are not
+w.broker = "up"
+sess._drop()
+n_sockets = len(w.sockets)
+for _ in range(6):
+    sess._next_try = None
+    sess.poll(clock.t)
+    clock.t += 20
+    sess.poll(clock.t)
+    sess._drop()
+check(w.lookups <= 3, "a failed lookup is not retried at every attempt")
+eq(len(w.sockets), n_sockets + 6, "every attempt connects to the cached address")
+eq(w.sockets[-1].address, ("10.0.0.5", 1883), "the cached address")
+w.dns_fail = False
 # busy (the cashier typing): no new attempt starts
 w.broker = "up"
 sess._drop()
