@@ -13,8 +13,8 @@ from vafa.store import Store
 
 # The loop feeds the watchdog every LOOP_MS; only a hang (a driver stuck on the bus) lets
 # it expire and reset the board. 30 s is above the longest call in a pass: a DNS lookup
-# (lwIP gives up after about 15 s; docs/terminal.md), done at most once per 5 failed
-# connects. Every socket is non-blocking (vafa.mqtt).
+# (lwIP gives up after about 7 s per DNS server, 21 s with three; docs/terminal.md),
+# done rarely. Every socket is non-blocking (vafa.mqtt).
 WDT_MS = const(30000)
 LOG_FILE = "error.log"
 LOG_MAX = const(8192)
