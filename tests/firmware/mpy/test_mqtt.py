@@ -75,6 +75,15 @@ eq(got, [(b"vafa/v1/dev/t1/res", b"answer")], "message delivered")
 for _ in range(2):
     c.step(clock.t)
 eq(w.mqtt.client_pubacks, [w.mqtt._pid], "QoS 1 message acknowledged")
+# PUBACK goes out before the handler runs: a handler that reboots the board (cmd reboot)
+# must not get the same message again from the persistent session after the reboot.
+acked_in_handler = []
+c.set_callback(lambda t, m: acked_in_handler.append(list(w.mqtt.client_pubacks)))
+w.write_chunk = 64
+s0.inject(w.mqtt.publish_bytes("vafa/v1/dev/t1/cmd", b"reboot", qos=1))
+c.step(clock.t)
+eq(acked_in_handler, [[w.mqtt._pid - 1, w.mqtt._pid]], "acknowledged before the handler ran")
+w.write_chunk = 7
 # keepalive: PINGREQ at keepalive/2 without output, PINGRESP expected
 clock.t += 15000
 c.step(clock.t)
