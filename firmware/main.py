@@ -71,7 +71,7 @@ def mqtt_factory(cfg):
 
     m = cfg["mqtt"]
     tls_ctx = None
-    note = None
+    note = ""
     refused = None
     if m["tls"]:
         try:

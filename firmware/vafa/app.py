@@ -204,18 +204,21 @@ class App:
 
     def show_ready(self):
         lines = [self.club_name, "", TEXT["ready"]]
+        lines += self._tls_lines()
         n = self.queued()
         if n:
             lines.append(TEXT["queued"] + str(n))
         if not self.net.connected:
             lines.append(TEXT["offline"])
-        m = self.cfg.get("mqtt") or {}
-        if m.get("tls") and m.get("insecure"):
-            lines.append(TEXT["insecure"])
-        note = getattr(self.net, "note", None)  # e.g. "NO CA.PEM" (main.py)
-        if note:
-            lines.append(note)
         self._show(lines)
+
+    def _tls_lines(self):
+        """What the idle screen says about TLS: "INSECURE TLS" (config mqtt.insecure,
+        development only), or the session's note (e.g. "NO CA.PEM": TLS refused)."""
+        m = self.cfg.get("mqtt") or {}
+        out = [TEXT["insecure"]] if m.get("tls") and m.get("insecure") else []
+        note = getattr(self.net, "note", "")
+        return out + [note] if note else out
 
     def typing(self):
         """True while the cashier is in the middle of a sale (vafa.net.Session starts no

@@ -84,9 +84,10 @@ def tls_context(insecure=False):
     try:
         return tlsconf.context(insecure=insecure, ssl_mod=ssl)
     except tlsconf.TlsRefused:
-        if not hasattr(ssl, "create_default_context"):
+        system_cas = getattr(ssl, "create_default_context", None)  # CPython only
+        if system_cas is None:
             raise
-        return ssl.create_default_context()
+        return system_cas()
 
 
 def post_json(url, body, timeout_s=TIMEOUT_S, max_bytes=MAX_RESPONSE, insecure=False):

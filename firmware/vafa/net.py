@@ -48,7 +48,7 @@ class Session:
         self._link_ok = link_ok
         self._log = log
         self.busy = busy
-        self.note = None  # shown on the idle screen, e.g. "NO CA.PEM" (main.py)
+        self.note = ""  # shown on the idle screen, e.g. "NO CA.PEM" (main.py)
         self._handler = None
         self.client = None
         self.connected = False

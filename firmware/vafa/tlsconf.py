@@ -35,11 +35,17 @@ def context(insecure=False, ca_file=CA_FILE, ssl_mod=None):
     pem = read_ca(ca_file)
     if pem is not None:
         ctx.load_verify_locations(cadata=pem)
-        ctx.verify_mode = ssl_mod.CERT_REQUIRED
+        _set(ctx, "verify_mode", ssl_mod.CERT_REQUIRED)
         return ctx
     if not insecure:
         raise TlsRefused("no %s: refusing an unverified TLS connection" % ca_file)
     if hasattr(ctx, "check_hostname"):
-        ctx.check_hostname = False  # CPython: must go before CERT_NONE
-    ctx.verify_mode = ssl_mod.CERT_NONE
+        _set(ctx, "check_hostname", False)  # CPython: must go before CERT_NONE
+    _set(ctx, "verify_mode", ssl_mod.CERT_NONE)
     return ctx
+
+
+def _set(ctx, name, value):
+    # setattr: the 1.22 stubs omit SSLContext.verify_mode, which the 1.22 C module has
+    # (extmod/modssl_mbedtls.c, ssl_context_attr); check_hostname is CPython's only.
+    setattr(ctx, name, value)
