@@ -66,7 +66,6 @@ def sync_clock():
 def mqtt_factory(cfg):
     """A factory of vafa.mqtt.Client for the Session, and the note for the idle screen
     (None, or why TLS is not as it should be)."""
-    from vafa import tlsconf
     from vafa.mqtt import Client, Sockets
 
     m = cfg["mqtt"]
@@ -74,6 +73,8 @@ def mqtt_factory(cfg):
     note = ""
     refused = None
     if m["tls"]:
+        from vafa import tlsconf
+
         try:
             tls_ctx = tlsconf.context(insecure=m["insecure"])
         except tlsconf.TlsRefused as e:

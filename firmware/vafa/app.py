@@ -424,7 +424,8 @@ class App:
             earn = _earn_only(inf) and self.journal is not None
             if not inf["sent"]:
                 self._try_first_send(now_ms)
-                wait_ms = FALLBACK_MS if earn else DRAIN_WAIT_MS
+                # Waiting for the journal to drain is worth it only while connected.
+                wait_ms = FALLBACK_MS if earn or not self.net.connected else DRAIN_WAIT_MS
                 if (self.inflight is inf and not inf["sent"]
                         and ticks_diff(now_ms, inf["created"]) >= wait_ms):
                     self._give_up(inf)

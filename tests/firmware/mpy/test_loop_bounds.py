@@ -160,4 +160,21 @@ eq(rig.app.state, A.SENDING, "sent, waiting for the response")
 eq(len([p for p in rig.world.mqtt.published if p[0].endswith("/req")]), 1, "one request")
 rig.run(A.FALLBACK_MS + 500)
 eq(rig.app.state, A.SENDING, "acknowledged by the broker: no fallback, awaits the answer")
+
+# -- a balance lookup waiting for the journal when the connection drops -------------------------
+from mpytest import FakeNet, make_app  # noqa: E402
+
+app, hw, net, clock = make_app(net=FakeNet(connected=True))
+app.journal.append(1, b'{"id":"t01-000001"}\n' + b"0" * 64)
+net.queued = 1
+app.on_scan(CARD)
+app.on_key("L")
+eq(app.state, A.SENDING, "lookup waits for the journal to drain")
+net.connected = False
+clock.t += A.FALLBACK_MS - 20
+app.tick(clock.t)
+eq(app.state, A.SENDING, "still waiting")
+clock.t += 20
+app.tick(clock.t)
+eq(app.outcome, A.OUT_NO_CONNECTION, "connection gone: 'No connection' within FALLBACK_MS")
 done("test_loop_bounds")
