@@ -1,9 +1,10 @@
 # ruff: noqa: UP031  (MicroPython script: %-formatting kept on purpose)
 # Run by bench/firmware.py under the real MicroPython interpreter (WebAssembly port, via
 # tests/firmware/run_micropython.mjs): heap in use after importing every firmware module,
-# then after one purchase through the app's real flow. Only the MQTT client (the network
-# transport under vafa.net.Session) and the hardware parts are fakes; the fake broker
-# answers with a response signed with the terminal's key. Prints one line
+# then after one purchase through the app's real flow, over the real MQTT client
+# (vafa.mqtt). Only the sockets (tests/firmware/mpy/lib/fakenet.py: MicroPython's
+# non-blocking behaviour, an in-process broker) and the hardware parts are fakes; the
+# fake broker answers with a response signed with the terminal's key. Prints one line
 # "BENCH_JSON {...}".
 import gc
 import json
@@ -52,11 +53,14 @@ after_import = heap()
 # ---- one purchase ------------------------------------------------------------------
 import os  # noqa: E402
 
+import fakenet  # noqa: E402  (tests/firmware/mpy/lib, on /lib)
+from mpytest import Clock  # noqa: E402
 from vafa import config as vconfig  # noqa: E402
 from vafa import protocol  # noqa: E402
 from vafa.app import App  # noqa: E402
 from vafa.hw import Display, Hardware, Indicator, Keypad, Printer, Scanner  # noqa: E402
 from vafa.journal import Journal  # noqa: E402
+from vafa.mqtt import Client  # noqa: E402
 from vafa.net import Session  # noqa: E402
 from vafa.store import Store  # noqa: E402
 
@@ -108,60 +112,28 @@ class Beeper(Indicator):
         self.last = "error"
 
 
-class FakeBrokerClient:
-    """umqtt.simple.MQTTClient look-alike: a request published on .../req is answered at
-    once on .../res, signed with the terminal's key as the backend does."""
-
-    def __init__(self):
-        self.cb = None
-        self.inbox = []
-        self.requests = 0
-
-    def set_callback(self, f):
-        self.cb = f
-
-    def set_last_will(self, topic, msg, retain=False, qos=0):
-        pass
-
-    def connect(self, clean_session=True, timeout=None):
-        return False
-
-    def subscribe(self, topic, qos=0):
-        pass
-
-    def publish(self, topic, msg, retain=False, qos=0):
-        if not topic.endswith("/req"):
-            return
-        body = protocol.decode_frame(msg, KEY)
-        if body is None:
-            raise AssertionError("request not correctly signed")
-        req = json.loads(body)
-        self.requests += 1
-        amount = req["amount"]
-        discount = amount // 20
-        res = {"v": 1, "id": req["id"], "ok": True, "code": "OK", "msg": "Thank you Sara",
-               "member": {"name": "Sara A.", "tier": "silver"},
-               "bal": {"credit": 61875, "points": 25},
-               "tx": {"amount": amount, "discount": discount, "credit_used": 0,
-                      "payable": amount - discount, "credit_earned": 11875,
-                      "points_earned": 25, "offers": []},
-               "receipt": ["Vafa Demo Club", "Sara A.", "Tier: silver",
-                           "Amount: 250,000", "Discount: 12,500", "Pay: 237,500",
-                           "Points: +25", "Thank you"],
-               "ts": req["ts"]}
-        self.inbox.append((topic[:-3] + "res",
-                           protocol.encode_frame(json.dumps(res).encode(), KEY)))
-
-    def check_msg(self):
-        while self.inbox:
-            t, m = self.inbox.pop(0)
-            self.cb(t.encode(), m)
-
-    def ping(self):
-        pass
-
-    def disconnect(self):
-        pass
+def answer(topic, msg):
+    """The backend: a request published on .../req is answered at once on .../res,
+    signed with the terminal's key."""
+    if not topic.endswith("/req"):
+        return None
+    body = protocol.decode_frame(msg, KEY)
+    if body is None:
+        raise AssertionError("request not correctly signed")
+    req = json.loads(body)
+    amount = req["amount"]
+    discount = amount // 20
+    res = {"v": 1, "id": req["id"], "ok": True, "code": "OK", "msg": "Thank you Sara",
+           "member": {"name": "Sara A.", "tier": "silver"},
+           "bal": {"credit": 61875, "points": 25},
+           "tx": {"amount": amount, "discount": discount, "credit_used": 0,
+                  "payable": amount - discount, "credit_earned": 11875,
+                  "points_earned": 25, "offers": []},
+           "receipt": ["Vafa Demo Club", "Sara A.", "Tier: silver",
+                       "Amount: 250,000", "Discount: 12,500", "Pay: 237,500",
+                       "Points: +25", "Thank you"],
+           "ts": req["ts"]}
+    return topic[:-3] + "res", protocol.encode_frame(json.dumps(res).encode(), KEY)
 
 
 # --8<-- runPython
@@ -174,34 +146,44 @@ cfg = vconfig.validate({
     "mqtt": {"host": "broker.invalid", "port": 1883, "user": "t01", "password": "pw",
              "tls": False, "keepalive_s": 30},
 })
-broker = FakeBrokerClient()
 hw = Hardware(QueueScanner(), QueueKeypad(), ScreenDisplay(), PaperPrinter(), Beeper())
-clock = [1000]
-net = Session(lambda: broker, "t01", keepalive_s=30, time_fn=lambda: 1763800000)
-app = App(cfg, hw, net, Store("/data"), ticks_fn=lambda: clock[0],
+clock = Clock(1000)
+world = fakenet.World(clock)
+world.write_chunk = 4096  # a socket that takes whole packets
+broker = world.mqtt
+broker.answer = answer
+socks = fakenet.sockets(world)
+net = Session(lambda: Client("t01", "broker.invalid", 1883, user="t01", password="pw",
+                             sockets=socks), "t01", keepalive_s=30, time_fn=lambda: 1763800000)
+app = App(cfg, hw, net, Store("/data"), ticks_fn=lambda: clock.t,
           time_fn=lambda: 1763800000, journal=Journal("/data"))
 # --8<-- runPython
 phases = [["imported", after_import], ["app built", heap() - bench_code]]
 app.show_idle()
-app.step(clock[0])  # connects
+for _ in range(MAX_STEPS):  # connects: TCP, CONNECT, CONNACK, over the fake socket
+    clock.t += 20
+    app.step(clock.t)
+    if net.connected:
+        break
 if not net.connected:
     raise AssertionError("fake broker not connected")
 # --8<-- runPython
 phases.append(["connected", heap() - bench_code])
 hw.scanner.queue.append(CARD)
-clock[0] += 20
-app.step(clock[0])
+clock.t += 20
+app.step(clock.t)
 # --8<-- runPython
 phases.append(["card scanned", heap() - bench_code])
 hw.keypad.queue.extend(AMOUNT_KEYS)
 for _ in range(MAX_STEPS):
-    clock[0] += 20
-    app.step(clock[0])
+    clock.t += 20
+    app.step(clock.t)
     if hw.printer.receipts:
         break
-if broker.requests != 1 or hw.printer.receipts != 1 or hw.indicator.last != "ok":
+requests = len([1 for p in broker.published if p[0].endswith("/req")])
+if requests != 1 or hw.printer.receipts != 1 or hw.indicator.last != "ok":
     raise AssertionError("purchase did not complete: requests=%d receipts=%d beep=%r"
-                         % (broker.requests, hw.printer.receipts, hw.indicator.last))
+                         % (requests, hw.printer.receipts, hw.indicator.last))
 if "Pay: 237,500" not in hw.display.lines:
     raise AssertionError("unexpected display %r" % (hw.display.lines,))
 # --8<-- runPython

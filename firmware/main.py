@@ -11,9 +11,10 @@ from vafa.journal import Journal
 from vafa.net import Session
 from vafa.store import Store
 
-# The loop feeds the watchdog every LOOP_MS; only a hang (a socket that ignores its
-# timeout, a driver stuck on the bus) lets it expire and reset the board. 30 s is above
-# the worst bounded wait in a pass (socket timeout 5 s x connect + subscribe + publish).
+# The loop feeds the watchdog every LOOP_MS; only a hang (a driver stuck on the bus) lets
+# it expire and reset the board. 30 s is above the longest call in a pass: a DNS lookup
+# (lwIP gives up after about 7 s per DNS server, 21 s with three; docs/terminal.md),
+# done rarely. Every socket is non-blocking (vafa.mqtt).
 WDT_MS = const(30000)
 LOG_FILE = "error.log"
 LOG_MAX = const(8192)
@@ -63,26 +64,36 @@ def sync_clock():
 
 
 def mqtt_factory(cfg):
-    from umqtt.simple import MQTTClient
+    """A factory of vafa.mqtt.Client for the Session, and the note for the idle screen
+    (None, or why TLS is not as it should be)."""
+    from vafa.mqtt import Client, Sockets
 
     m = cfg["mqtt"]
-    ssl_ctx = None
+    tls_ctx = None
+    note = ""
+    refused = None
     if m["tls"]:
-        import ssl
+        from vafa import tlsconf
 
-        ssl_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         try:
-            ssl_ctx.load_verify_locations(cafile="ca.pem")
-            ssl_ctx.verify_mode = ssl.CERT_REQUIRED
-        except OSError:
-            ssl_ctx.verify_mode = ssl.CERT_NONE
-            log("no ca.pem: broker certificate NOT verified")
+            tls_ctx = tlsconf.context(insecure=m["insecure"])
+        except tlsconf.TlsRefused as e:
+            refused = e
+            note = "NO CA.PEM"
+            log("%s: MQTT stays offline" % (e,))
+        else:
+            if m["insecure"] and tlsconf.read_ca() is None:
+                log("INSECURE: no ca.pem, broker certificate NOT verified (development only)")
+    sockets = Sockets()  # one for the session: it caches the broker's address
 
     def make():
-        return MQTTClient(cfg["device_id"], m["host"], port=m["port"], user=m["user"],
-                          password=m["password"], keepalive=m["keepalive_s"], ssl=ssl_ctx)
+        if refused is not None:
+            raise refused
+        return Client(cfg["device_id"], m["host"], m["port"], user=m["user"],
+                      password=m["password"], keepalive_s=m["keepalive_s"], tls=tls_ctx,
+                      sockets=sockets)
 
-    return make
+    return make, note
 
 
 def wifi_join(ssid, password, feed):
@@ -170,12 +181,17 @@ async def main():
     hw.display.show([cfg["club_name"], "", "Starting..."])
     wlan = wifi_up(cfg)
     synced = False
-    net = Session(mqtt_factory(cfg), cfg["device_id"], keepalive_s=cfg["mqtt"]["keepalive_s"],
+    make_client, note = mqtt_factory(cfg)
+    net = Session(make_client, cfg["device_id"], keepalive_s=cfg["mqtt"]["keepalive_s"],
                   time_fn=time.time, link_ok=wlan.isconnected, log=log)
+    net.note = note
     journal = Journal("/data")
     app = App(cfg, hw, net, Store("/data"), log=log, journal=journal,
               config_loader=lambda: vconfig.load(CONFIG_FILE))
     app.on_reboot = machine.reset
+    # No connection attempt (DNS, TLS handshake: the steps that can take long) starts
+    # while the cashier is typing a sale.
+    net.busy = app.typing
 
     def feed():
         nonlocal synced

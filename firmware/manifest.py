@@ -2,9 +2,10 @@
 # MicroPython freeze manifest for the Vafa terminal firmware.
 # Build: make BOARD=ESP32_GENERIC FROZEN_MANIFEST=/path/to/firmware/manifest.py
 # The version here must equal vafa/version.py (checked by tests/firmware).
-metadata(version="0.1.0", description="Vafa loyalty terminal firmware (ESP32, MicroPython)")
+# No umqtt: the firmware has its own MQTT client (vafa/mqtt.py), since the frozen umqtt
+# differs between MicroPython releases and a frozen module shadows /lib.
+metadata(version="0.2.0", description="Vafa loyalty terminal firmware (ESP32, MicroPython)")
 
-require("umqtt.simple")
 require("ssd1306")
 package("vafa")
 module("main.py")

@@ -204,7 +204,7 @@ def run_headless(args) -> int:
                  "nothing was sent")
             return EXIT_REFUSED
         app.show_idle()
-        if not term.net.connect():
+        if not term.connect_once(args.timeout_s):
             reason = term.log_lines[-1] if term.log_lines else "unknown reason"
             _err(f"cannot connect to the MQTT broker at {term.broker}: {reason}")
             return EXIT_NO_RESPONSE

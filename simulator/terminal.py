@@ -1,5 +1,6 @@
-"""One simulated terminal: the real firmware App, Session, Store and Journal on simulated
-hardware and a paho network that can be switched off. Used by the headless CLI, the
+"""One simulated terminal: the real firmware App, Session, MQTT client (vafa.mqtt over
+CPython sockets with MicroPython's non-blocking behaviour, simulator.netio), Store and
+Journal on simulated hardware and a network that can be switched off. Used by the headless CLI, the
 script runner, the Tk window and the tests."""
 
 from __future__ import annotations
@@ -8,8 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from simulator import hardware
-from simulator.mqtt_adapter import PahoUMQTTClient
+from simulator import hardware, netio
 
 LOOP_S = 0.02  # the firmware's LOOP_MS
 
@@ -90,10 +90,16 @@ class SimTerminal:
             self._log_fn(s)
 
     def _factory(self):
+        from vafa.mqtt import Client
+
         m = self.cfg["mqtt"]
-        return PahoUMQTTClient(self.cfg["device_id"], m["host"], port=m["port"], user=m["user"],
-                               password=m["password"], keepalive=m["keepalive_s"],
-                               ssl=True if m["tls"] else None, link=self.link)
+        # As on the board: TLS verifies against ca.pem in the device's root (here the
+        # config's directory) and is refused without it unless mqtt.insecure.
+        tls = netio.tls_context(self.config_path.parent, m["insecure"], self.link) \
+            if m["tls"] else None
+        return Client(self.cfg["device_id"], m["host"], m["port"], user=m["user"],
+                      password=m["password"], keepalive_s=m["keepalive_s"], tls=tls,
+                      sockets=self._sockets)
 
     def _boot(self) -> None:
         from vafa import app as vapp
@@ -103,6 +109,7 @@ class SimTerminal:
         from vafa.store import Store
 
         m = self.cfg["mqtt"]
+        self._sockets = netio.sockets(self.link)  # a reboot forgets the cached address
         self.net = Session(self._factory, self.cfg["device_id"], keepalive_s=m["keepalive_s"],
                            time_fn=time.time, link_ok=self.link.is_up, log=self.log)
         self.journal = Journal(str(self.data_dir))
@@ -110,6 +117,7 @@ class SimTerminal:
                             log=self.log, journal=self.journal,
                             config_loader=lambda: vconfig.load(str(self.config_path)))
         self.app.on_reboot = self.reboot
+        self.net.busy = self.app.typing
         self.boots += 1
         self.app.show_idle()
 
@@ -142,6 +150,14 @@ class SimTerminal:
 
     def connect(self, timeout_s: float) -> bool:
         return self.run_until(lambda: self.net.connected, timeout_s)
+
+    def connect_once(self, timeout_s: float) -> bool:
+        """One connection attempt, run to its end (connected, or failed: the reason is
+        the last log line)."""
+        if not self.net.connect():
+            return False
+        return self.run_until(lambda: self.net.connected or self.net.client is None,
+                              timeout_s) and self.net.connected
 
     def close(self) -> None:
         self.net.close()

@@ -33,6 +33,10 @@ IDLE_TIMEOUT_MS = const(60000)  # a half-typed sale is abandoned after a minute 
 # A new request waits for the journal to drain at most this long, then is treated like
 # one that got no answer (journaled if earn-only, else "No connection").
 DRAIN_WAIT_MS = const(20000)
+# An earn-only sale that cannot go out (not connected, its publish failed or got no
+# PUBACK, the journal still draining) is journaled within this: the cashier never waits
+# for the network longer than that.
+FALLBACK_MS = const(2000)
 UNAVAILABLE_RETRY_MS = const(1000)  # an UNAVAILABLE answer is retried after this
 REPLAY_PAUSE_MS = const(10000)  # after MAX_RESENDS unanswered replays, or UNAVAILABLE
 MAX_CRASHES = const(10)  # consecutive handler crashes before run() gives up (main resets)
@@ -82,6 +86,7 @@ TEXT = {
     "refund_keys": "E: yes  C: no",
     "no_refund": "None to refund",
     "refunded": "Refunded",
+    "insecure": "INSECURE TLS",
 }
 
 
@@ -199,12 +204,26 @@ class App:
 
     def show_ready(self):
         lines = [self.club_name, "", TEXT["ready"]]
+        lines += self._tls_lines()
         n = self.queued()
         if n:
             lines.append(TEXT["queued"] + str(n))
         if not self.net.connected:
             lines.append(TEXT["offline"])
         self._show(lines)
+
+    def _tls_lines(self):
+        """What the idle screen says about TLS: "INSECURE TLS" (config mqtt.insecure,
+        development only), or the session's note (e.g. "NO CA.PEM": TLS refused)."""
+        m = self.cfg.get("mqtt") or {}
+        out = [TEXT["insecure"]] if m.get("tls") and m.get("insecure") else []
+        note = getattr(self.net, "note", "")
+        return out + [note] if note else out
+
+    def typing(self):
+        """True while the cashier is in the middle of a sale (vafa.net.Session starts no
+        connection attempt then)."""
+        return self.state in (CARD, AMOUNT, REFUND)
 
     def _to_result(self, lines, ms):
         self.state = RESULT
@@ -335,10 +354,26 @@ class App:
 
     def _try_first_send(self, now):
         inf = self.inflight
-        if self._channel_free() and self.net.publish_request(inf["frame"]):
+        if not self._channel_free():
+            if _earn_only(inf) and not self.net.connected and self.journal is not None:
+                self._give_up(inf)  # offline: journaled at once, no waiting
+            return
+        token = self.net.publish_request(inf["frame"])
+        if token:
             inf["sent"] = True
             inf["sends"] = 1
+            inf["token"] = token
             inf["deadline"] = ticks_add(now, RESPONSE_TIMEOUT_MS)
+        elif _earn_only(inf) and self.journal is not None:
+            self._give_up(inf)
+
+    def _send_failed(self, inf):
+        """The request's publish is known lost: the connection dropped, or the broker
+        never acknowledged it (vafa.net.Session.request_failed)."""
+        if not self.net.connected:
+            return True
+        failed = getattr(self.net, "request_failed", None)
+        return failed is not None and failed(inf.get("token"))
 
     def _give_up(self, inf):
         self.inflight = None
@@ -386,16 +421,28 @@ class App:
         st = self.state
         if st == SENDING and self.inflight is not None:
             inf = self.inflight
+            earn = _earn_only(inf) and self.journal is not None
             if not inf["sent"]:
                 self._try_first_send(now_ms)
-                if not inf["sent"] and ticks_diff(now_ms, inf["created"]) >= DRAIN_WAIT_MS:
+                # Waiting for the journal to drain is worth it only while connected.
+                wait_ms = FALLBACK_MS if earn or not self.net.connected else DRAIN_WAIT_MS
+                if (self.inflight is inf and not inf["sent"]
+                        and ticks_diff(now_ms, inf["created"]) >= wait_ms):
                     self._give_up(inf)
+            elif earn and self._send_failed(inf):
+                # Same id in the journal: if the broker did get it, the backend's
+                # (device, id) idempotency answers the replay with the same result.
+                self._give_up(inf)
             elif ticks_diff(now_ms, inf["deadline"]) >= 0:
                 if inf["sends"] <= MAX_RESENDS:
                     inf["sends"] += 1
                     inf["deadline"] = ticks_add(now_ms, RESPONSE_TIMEOUT_MS)
                     self._say("no response to %s, resend %d" % (inf["id"], inf["sends"] - 1))
-                    self.net.publish_request(inf["frame"])
+                    token = self.net.publish_request(inf["frame"])
+                    if token:
+                        inf["token"] = token
+                    elif earn:
+                        self._give_up(inf)
                 else:
                     self._give_up(inf)
         elif st == RESULT and self.result_until is not None:

@@ -50,6 +50,11 @@ def validate(cfg):
         raise ConfigError("mqtt.host is required")
     tls = bool(mqtt.get("tls", False))
     mqtt["tls"] = tls
+    # Development only: TLS without verifying the broker (no ca.pem); shown on the display.
+    insecure = mqtt.get("insecure", False)
+    if not isinstance(insecure, bool):
+        raise ConfigError("mqtt.insecure must be true or false")
+    mqtt["insecure"] = insecure
     port = mqtt.get("port") or (DEFAULT_TLS_PORT if tls else DEFAULT_PORT)
     if not isinstance(port, int) or not 0 < port < 65536:
         raise ConfigError("mqtt.port must be 1..65535")

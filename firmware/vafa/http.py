@@ -6,7 +6,6 @@ from micropython import const
 TIMEOUT_S = const(10)
 MAX_RESPONSE = const(8192)  # an enrolment answer is ~1 KB
 RECV_CHUNK = const(512)
-CA_FILE = "ca.pem"
 
 
 class HttpError(Exception):
@@ -74,34 +73,41 @@ def parse_response(data):
     return status, body
 
 
-def _tls(sock, host):
+def tls_context(insecure=False):
+    """The device verifies against ca.pem (vafa.tlsconf) and refuses without it unless
+    ``insecure``; CPython (the simulator) without ca.pem verifies against the system's
+    CAs instead."""
     import ssl
 
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    from vafa import tlsconf
+
     try:
-        ctx.load_verify_locations(cafile=CA_FILE)  # the device's pinned CA
-    except OSError:
-        if hasattr(ctx, "load_default_certs"):
-            ctx.load_default_certs()  # CPython: the system's CAs
-        else:
-            ctx.verify_mode = ssl.CERT_NONE  # a device without ca.pem: as for MQTT
-    return ctx.wrap_socket(sock, server_hostname=host)
+        return tlsconf.context(insecure=insecure, ssl_mod=ssl)
+    except tlsconf.TlsRefused:
+        system_cas = getattr(ssl, "create_default_context", None)  # CPython only
+        if system_cas is None:
+            raise
+        return system_cas()
 
 
-def post_json(url, body, timeout_s=TIMEOUT_S, max_bytes=MAX_RESPONSE):
+def post_json(url, body, timeout_s=TIMEOUT_S, max_bytes=MAX_RESPONSE, insecure=False):
     """POST ``body`` (bytes of JSON) to ``url``; returns (status, body bytes). Raises
-    OSError when the server cannot be reached, HttpError on a bad or too large answer."""
+    OSError when the server cannot be reached (vafa.tlsconf.TlsRefused, an OSError, for
+    https:// without ca.pem unless ``insecure``), HttpError on a bad or too large answer.
+    Setup mode only: a blocking socket, bounded by ``timeout_s`` on the plain socket
+    (which also bounds the TLS reads above it; a TLS socket has no settimeout)."""
     import socket  # only here: ports without sockets still import the parsing above
 
     tls, host, port, path = split_url(url)
+    ctx = tls_context(insecure) if tls else None  # refused before any byte is sent
     info = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
     address = info[-1]
     sock = socket.socket(info[0], socket.SOCK_STREAM)
     try:
         sock.settimeout(timeout_s)
         sock.connect(address)
-        if tls:
-            sock = _tls(sock, host)
+        if ctx is not None:
+            sock = ctx.wrap_socket(sock, server_hostname=host)
         data = request_bytes(host, port, path, body)
         if hasattr(sock, "sendall"):
             sock.sendall(data)

@@ -1,17 +1,14 @@
-# MQTT session on a umqtt.simple-shaped client (micropython-lib ``umqtt.simple`` on the
-# ESP32, a paho-mqtt adapter in the simulator).
+# The terminal's MQTT session on vafa.mqtt.Client (our own non-blocking client: the
+# frozen umqtt differs by MicroPython release and blocks).
 #
 # Persistent session (clean_session False), keepalive, retained last will on the state
 # topic, subscriptions to res and cmd (QoS 1) on every connect, retained online state.
-# Reconnects with bounded exponential backoff; poll() never blocks for long.
-#
-# umqtt.simple weaknesses covered here: it never retransmits a QoS 1 publish (the app
-# resends the same request id instead), it does not restore subscriptions after a
-# reconnect (we subscribe on every connect), and its socket is blocking with no timeout
-# (check_msg() even switches it back to blocking), so a dead peer could hang publish()
-# while it waits for PUBACK: after connect and after every check_msg() the socket gets
-# SOCKET_TIMEOUT_S, turning a hang into an OSError -> reconnect; the watchdog in main.py
-# is the last resort.
+# poll() never waits: a connection is started by one poll() and finished by later ones
+# (vafa.mqtt's bounded steps); reconnects follow a bounded exponential backoff counted
+# on the loop's ticks. A QoS 1 request whose PUBACK does not come within
+# vafa.mqtt.PUBACK_TIMEOUT_MS, or whose connection dropped first, is reported by
+# request_failed(), so the app falls back to the journal at once instead of waiting for
+# its resends.
 import json
 
 from micropython import const
@@ -21,7 +18,10 @@ from vafa.version import VERSION
 
 BACKOFF_MIN_MS = const(1000)
 BACKOFF_MAX_MS = const(30000)
-SOCKET_TIMEOUT_S = const(5)
+# After this many failed connects in a row the cached broker address is looked up
+# again (DNS can block on the ESP32: done rarely, see docs/terminal.md).
+RESOLVE_AFTER_FAILS = const(5)
+MAX_FAILED_TOKENS = const(8)
 
 
 def topic(device_id, leaf):
@@ -29,11 +29,14 @@ def topic(device_id, leaf):
 
 
 class Session:
-    """``client_factory()`` returns a fresh umqtt.simple-like client (already given its
-    client id, server, port, user, password, keepalive and ssl)."""
+    """``client_factory()`` returns a fresh, unconnected vafa.mqtt.Client (client id,
+    host, port, user, password, keepalive, TLS context and Sockets already given).
+    ``busy()`` (optional) True means the cashier is typing: no new connection attempt
+    (its DNS lookup and TLS handshake are the only steps that can take long) is started
+    then."""
 
     def __init__(self, client_factory, device_id, keepalive_s=30, time_fn=None,
-                 link_ok=None, log=None):
+                 link_ok=None, log=None, busy=None):
         self._factory = client_factory
         self.device_id = device_id
         self.keepalive_s = keepalive_s
@@ -44,14 +47,20 @@ class Session:
         self._time = time_fn
         self._link_ok = link_ok
         self._log = log
+        self.busy = busy
+        self.note = ""  # shown on the idle screen, e.g. "NO CA.PEM" (main.py)
         self._handler = None
         self.client = None
         self.connected = False
         self.queued = 0
         self._backoff = BACKOFF_MIN_MS
         self._next_try = None  # None: try at once
-        self._last_out = 0
+        self._fails = 0
         self.connects = 0
+        self._token = 0
+        self._pending = {}  # token -> packet id of a request publish awaiting PUBACK
+        self._failed = []  # tokens whose publish was never acknowledged
+        self._now = None
 
     def set_handler(self, fn):
         """``fn(topic_str, payload_bytes)`` for every message received."""
@@ -76,42 +85,50 @@ class Session:
         return ('{"online":true,"fw":%s,"queued":%d,"ts":%d}'
                 % (json.dumps(VERSION), self.queued, self._now_s())).encode()
 
-    def _arm_timeout(self, c):
-        sock = getattr(c, "sock", None)
-        if sock is not None:
-            try:
-                sock.settimeout(SOCKET_TIMEOUT_S)
-            except (AttributeError, OSError):
-                pass
+    def _ticks(self, now_ms):
+        # Callers without a time (the app's publishes) get the last poll()'s: the same
+        # clock as the Client's timers, in tests a fake one.
+        if now_ms is not None:
+            return now_ms
+        return self._now if self._now is not None else ticks_ms()
 
     def connect(self, now_ms=None):
-        """One connection attempt. Returns True when connected and subscribed."""
-        if now_ms is None:
-            now_ms = ticks_ms()
+        """Start one connection attempt (returns at once; poll() completes it). False
+        when it could not even start."""
+        now_ms = self._ticks(now_ms)
         self._drop()
+        c = None
         try:
             c = self._factory()
             c.set_callback(self._on_msg)
             c.set_last_will(self.t_state, self.state_body(False), retain=True, qos=1)
-            # timeout bounds the TCP connect and CONNACK wait (umqtt.simple >= 1.4).
-            c.connect(clean_session=False, timeout=SOCKET_TIMEOUT_S)
-            self._arm_timeout(c)
             self.client = c
-            c.subscribe(self.t_res, qos=1)
-            c.subscribe(self.t_cmd, qos=1)
-            c.publish(self.t_state, self.state_body(True), retain=True, qos=1)
-        except Exception as e:  # OSError, MQTTException, ...
-            self._say("mqtt connect failed: %r" % (e,))
-            self._drop()
-            self._schedule(now_ms)
+            c.connect(now_ms, clean_session=False)
+        except Exception as e:  # OSError (DNS, socket), MQTTError
+            self._failed_attempt(now_ms, e, c)
             return False
+        return True
+
+    def _failed_attempt(self, now_ms, e, c):
+        self._say("mqtt connect failed: %r" % (e,))
+        self._drop()
+        self._fails += 1
+        if self._fails >= RESOLVE_AFTER_FAILS and c is not None and c.sockets is not None:
+            c.sockets.forget()
+            self._fails = 0
+        self._schedule(now_ms)
+
+    def _up(self, now_ms):
+        c = self.client
+        c.subscribe(self.t_res, now_ms, qos=1)
+        c.subscribe(self.t_cmd, now_ms, qos=1)
+        c.publish(self.t_state, self.state_body(True), now_ms, retain=True, qos=1)
         self.connected = True
         self.connects += 1
+        self._fails = 0
         self._backoff = BACKOFF_MIN_MS
         self._next_try = None
-        self._last_out = now_ms
         self._say("mqtt connected")
-        return True
 
     def _schedule(self, now_ms):
         self._next_try = ticks_add(now_ms, self._backoff)
@@ -122,68 +139,85 @@ class Session:
         self.client = None
         self.connected = False
         if c is not None:
+            for token, pid in self._pending.items():
+                if pid in c.inflight:
+                    self._failed = (self._failed + [token])[-MAX_FAILED_TOKENS:]
             try:
                 c.disconnect()
             except Exception:
                 pass
+        self._pending = {}
 
     def _lost(self, now_ms, e):
+        if not self.connected:
+            self._failed_attempt(now_ms, e, self.client)
+            return
         self._say("mqtt connection lost: %r" % (e,))
         self._drop()
         self._schedule(now_ms)
 
     def poll(self, now_ms=None):
         """Deliver waiting messages, keep the connection alive, reconnect when due."""
-        if now_ms is None:
-            now_ms = ticks_ms()
-        if not self.connected:
+        now_ms = self._ticks(now_ms)
+        self._now = now_ms
+        c = self.client
+        if c is None:
             if self._link_ok is not None and not self._link_ok():
+                return
+            if self.busy is not None and self.busy():
                 return
             if self._next_try is None or ticks_diff(now_ms, self._next_try) >= 0:
                 self.connect(now_ms)
             return
         try:
-            self.client.check_msg()
-            self._arm_timeout(self.client)
-            if ticks_diff(now_ms, self._last_out) >= self.keepalive_s * 500:
-                self.client.ping()
-                self._last_out = now_ms
+            c.step(now_ms)
+            if not self.connected and c.connected:
+                self._up(now_ms)
         except Exception as e:
             self._lost(now_ms, e)
+            return
+        for token in list(self._pending):
+            if self._pending[token] not in c.inflight:
+                del self._pending[token]  # PUBACK arrived
+
+    def _publish(self, t, body, now_ms, retain):
+        now_ms = self._ticks(now_ms)
+        if not self.connected:
+            return 0
+        try:
+            return self.client.publish(t, body, now_ms, retain=retain, qos=1)
+        except Exception as e:
+            self._lost(now_ms, e)
+            return 0
 
     def publish_request(self, frame, now_ms=None):
-        """Publish a signed request frame (QoS 1). False if not connected or it failed."""
-        if now_ms is None:
-            now_ms = ticks_ms()
-        if not self.connected:
-            return False
-        try:
-            self.client.publish(self.t_req, frame, retain=False, qos=1)
-        except Exception as e:
-            self._lost(now_ms, e)
-            return False
-        self._last_out = now_ms
-        return True
+        """Queue a signed request frame (QoS 1). Returns a token for request_failed()
+        (true), or 0 when not connected or it failed."""
+        pid = self._publish(self.t_req, frame, now_ms, False)
+        if not pid:
+            return 0
+        self._token += 1
+        self._pending[self._token] = pid
+        return self._token
+
+    def request_failed(self, token):
+        """True when the publish behind ``token`` was never acknowledged by the broker
+        (the connection dropped or its PUBACK did not come in time)."""
+        return token in self._failed
 
     def publish_state(self, now_ms=None):
         """Publish the retained state (queued count). False if not connected or failed."""
-        if now_ms is None:
-            now_ms = ticks_ms()
-        if not self.connected:
-            return False
-        try:
-            self.client.publish(self.t_state, self.state_body(True), retain=True, qos=1)
-        except Exception as e:
-            self._lost(now_ms, e)
-            return False
-        self._last_out = now_ms
-        return True
+        return bool(self._publish(self.t_state, self.state_body(True), now_ms, True))
 
     def close(self):
         c = self.client
         if c is not None and self.connected:
             try:
-                c.publish(self.t_state, self.state_body(False), retain=True, qos=1)
+                # Queued only: DISCONNECT follows; the broker keeps the retained offline
+                # state only if this gets written before the close, else the will does it.
+                now_ms = self._ticks(None)
+                c.publish(self.t_state, self.state_body(False), now_ms, retain=True)
+                c.step(now_ms)
             except Exception:
                 pass
         self._drop()

@@ -46,7 +46,7 @@ def test_manifest_version_matches_version_py():
     kw = {k.arg: ast.literal_eval(k.value) for k in meta.keywords}
     ns = {}
     exec((FIRMWARE / "vafa" / "version.py").read_text(), ns)
-    assert kw["version"] == ns["VERSION"] == "0.1.0"
+    assert kw["version"] == ns["VERSION"] == "0.2.0"
     assert kw.get("description")
     assert [ast.literal_eval(c.args[0]) for c in calls["package"]] == ["vafa"]
     assert [ast.literal_eval(c.args[0]) for c in calls["module"]] == ["main.py"]

@@ -70,6 +70,12 @@ app.tick(clock.t)
 eq(len(net.published), 1, "still one in flight")
 app.on_message(RES, err("t01-000001", "UNAVAILABLE"))
 eq(app.journal.seqs(), [1, 2, 3], "UNAVAILABLE keeps the entry")
+eq(app.state, A.SENDING, "the new sale still waits")
+clock.t += A.FALLBACK_MS
+app.tick(clock.t)
+# The waiting earn-only sale gave up after FALLBACK_MS: journaled behind the others.
+eq(app.journal.seqs(), [1, 2, 3, 4], "waiting sale journaled within FALLBACK_MS")
+eq(app.outcome, A.OUT_OFFLINE, "waiting sale saved offline")
 clock.t += A.REPLAY_PAUSE_MS
 app.tick(clock.t)
 eq(len(net.published), 2, "retried after the pause")
@@ -79,7 +85,7 @@ app.tick(clock.t)
 eq(body_of(net.published[2])["id"], "t01-000002", "then the second")
 app.on_message(RES, err("t01-000002", "STALE"))
 eq(app.rejected, [("t01-000002", "STALE", "stale")], "refused replay reported")
-eq(app.journal.seqs(), [3], "a refused entry leaves the journal too")
+eq(app.journal.seqs(), [3, 4], "a refused entry leaves the journal too")
 # no answer at all: resends, then a pause, never dropped
 app.tick(clock.t)
 eq(body_of(net.published[3])["id"], "t01-000003", "third")
@@ -87,9 +93,7 @@ for _ in range(A.MAX_RESENDS + 1):
     clock.t += A.RESPONSE_TIMEOUT_MS
     app.tick(clock.t)
 eq(len(net.published), 4 + A.MAX_RESENDS, "resends of the replay")
-# the waiting sale gave up after DRAIN_WAIT_MS: earn-only, so it joined the journal
-eq(app.journal.seqs(), [3, 4], "unanswered entry kept, waiting sale journaled behind it")
-eq(app.outcome, A.OUT_OFFLINE, "waiting sale saved offline")
+eq(app.journal.seqs(), [3, 4], "unanswered entry kept")
 clock.t += A.REPLAY_PAUSE_MS
 app.tick(clock.t)
 eq(body_of(net.published[-1])["id"], "t01-000003", "replay resumes after the pause")

@@ -100,6 +100,7 @@ class FakeNet:
         self.polls = 0
         self.queued = 0
         self.states = []
+        self.failed = []  # tokens whose publish the test declares lost
 
     def publish_state(self, now_ms=None):
         if not self.connected:
@@ -112,64 +113,15 @@ class FakeNet:
 
     def publish_request(self, frame, now_ms=None):
         if not self.connected:
-            return False
+            return 0
         self.published.append(frame)
-        return True
+        return len(self.published)  # a token, as vafa.net.Session returns
+
+    def request_failed(self, token):
+        return token in self.failed
 
     def poll(self, now_ms=None):
         self.polls += 1
-
-
-class FakeSocket:
-    def __init__(self):
-        self.timeouts = []
-
-    def settimeout(self, t):
-        self.timeouts.append(t)
-
-
-class FakeUMQTT:
-    """umqtt.simple.MQTTClient look-alike recording what the session does."""
-
-    instances = []
-
-    def __init__(self, fail_connect=False):
-        self.calls = []
-        self.inbox = []
-        self.cb = None
-        self.fail_connect = fail_connect
-        FakeUMQTT.instances.append(self)
-
-    def set_callback(self, f):
-        self.cb = f
-
-    def set_last_will(self, topic, msg, retain=False, qos=0):
-        self.calls.append(("will", topic, msg, retain, qos))
-
-    def connect(self, clean_session=True, timeout=None):
-        if self.fail_connect:
-            raise OSError(111)
-        self.calls.append(("connect", clean_session))
-        self.connect_timeout = timeout
-        self.sock = FakeSocket()
-        return False
-
-    def subscribe(self, topic, qos=0):
-        self.calls.append(("sub", topic, qos))
-
-    def publish(self, topic, msg, retain=False, qos=0):
-        self.calls.append(("pub", topic, msg, retain, qos))
-
-    def check_msg(self):
-        while self.inbox:
-            t, m = self.inbox.pop(0)
-            self.cb(t, m)
-
-    def ping(self):
-        self.calls.append(("ping",))
-
-    def disconnect(self):
-        self.calls.append(("disconnect",))
 
 
 _tmp_n = [0]
