@@ -98,7 +98,8 @@ def read_text(image: Image.Image, *, lang: str = "fas+eng", psm: int = PSM_LINE,
 
 
 # Letters OCR (and people) use interchangeably: Arabic kaf/yeh for the Persian ones.
-_FOLD = str.maketrans({"ك": "ک", "ي": "ی", "ى": "ی", "ة": "ه", "ۀ": "ه", "أ": "ا", "إ": "ا"})
+_FOLD = str.maketrans({"ك": "ک", "ي": "ی", "ى": "ی", "ة": "ه", "ۀ": "ه", "أ": "ا", "إ": "ا",
+                       "٬": ",", "،": ","})
 _DROP = {"\u200c", "\u200d", "\u0640", "\u200e", "\u200f"}  # ZWNJ, ZWJ, tatweel, marks
 
 
