@@ -14,8 +14,8 @@ from pathlib import Path
 from barcode.charsets import code128 as code128_charset
 from barcode.codex import Code128
 from barcode.writer import ImageWriter, SVGWriter
-from PIL import Image, ImageChops, ImageDraw, ImageFont
-from reportlab.lib.colors import CMYKColor, rgb2cmyk, toColor
+from PIL import Image, ImageDraw, ImageFont
+from reportlab.lib.colors import CMYKColor, toColor
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader
@@ -54,17 +54,23 @@ INITIAL_MM = 11.0  # type size of the club's initial in the disc (no logo)
 NAME_MM = 6.5  # type size of the club's name, made smaller when a long name would not fit
 NAME_RAISE_MM = 7.0  # the name's baseline above the tagline's
 TAGLINE_MM = 3.2
+DEFAULT_TAGLINES = {False: "Customer club card", True: "کارت باشگاه مشتریان"}
 
 
 @dataclass(frozen=True)
 class Artwork:
-    """What the card's front shows: club name, optional logo and colours."""
+    """What the card's front shows: club name, optional logo and colours. Without a
+    tagline, a Persian (right-to-left) name gets a Persian one."""
 
     club_name: str
-    tagline: str = "Customer club card"
+    tagline: str | None = None
     logo: Path | None = None
     background: str = "#0f4c81"
     foreground: str = "#ffffff"
+
+    def __post_init__(self):
+        if self.tagline is None:
+            object.__setattr__(self, "tagline", DEFAULT_TAGLINES[text.is_rtl(self.club_name)])
 
 
 def mm_to_px(value_mm: float) -> int:
@@ -147,26 +153,41 @@ def _name_size_mm(width_of, available: float) -> float:
     """The club name's type size: NAME_MM, or smaller so that the name fits `available`
     (`width_of(size_mm)` measures it in the same unit)."""
     width = width_of(NAME_MM)
-    return NAME_MM if width <= available else NAME_MM * available / width
+    # 3 % to spare: glyphs overhang their advance a little, and sizes round to pixels.
+    return NAME_MM if width <= available else NAME_MM * available * 0.97 / width
+
+
+def _cmyk_of_rgb(red: float, green: float, blue: float) -> tuple[float, float, float, float]:
+    black = 1 - max(red, green, blue)
+    if black >= 1:
+        return 0.0, 0.0, 0.0, 1.0
+    return tuple(round((1 - value - black) / (1 - black), 4)
+                 for value in (red, green, blue)) + (round(black, 4),)
 
 
 def cmyk(colour: str) -> tuple[float, float, float, float]:
-    """An sRGB colour ('#0f4c81', a name) as CMYK fractions, with the grey component
-    printed in black (reportlab's rgb2cmyk: K = 1 - max(R, G, B)), so dark colours do not
-    pile up three inks. The printing house matches it to its press from a proof."""
+    """An sRGB colour ('#0f4c81', a name) as CMYK fractions with the grey component in
+    black (K = 1 - max(R, G, B), C = (1 - R - K) / (1 - K), …): dark colours do not pile
+    up three inks, and (1 - C)(1 - K) gives R back. No ICC profile: the printing house
+    matches it to its press from a proof."""
     rgb = toColor(colour)
-    return rgb2cmyk(rgb.red, rgb.green, rgb.blue)
+    return _cmyk_of_rgb(rgb.red, rgb.green, rgb.blue)
 
 
 def cmyk_image(image: Image.Image) -> Image.Image:
     """`image` (opaque) in CMYK by the same formula as `cmyk`, pixel by pixel (Pillow's
-    own convert("CMYK") leaves K at 0)."""
-    red, green, blue = image.convert("RGB").split()
-    brightest = ImageChops.lighter(ImageChops.lighter(red, green), blue)
-    return Image.merge("CMYK", (ImageChops.subtract(brightest, red),
-                                ImageChops.subtract(brightest, green),
-                                ImageChops.subtract(brightest, blue),
-                                ImageChops.invert(brightest)))
+    own convert("CMYK") leaves K at 0). Logos are at most 213 x 213 pixels."""
+    rgb = image.convert("RGB")
+    raw = rgb.tobytes()
+    table: dict[bytes, bytes] = {}
+    out = bytearray()
+    for offset in range(0, len(raw), 3):
+        pixel = raw[offset:offset + 3]
+        if pixel not in table:
+            table[pixel] = bytes(round(value * 255) for value in
+                                 _cmyk_of_rgb(*(channel / 255 for channel in pixel)))
+        out += table[pixel]
+    return Image.frombytes("CMYK", rgb.size, bytes(out))
 
 
 def _logo_image(artwork: Artwork) -> Image.Image:

@@ -168,6 +168,21 @@ def test_persian_name_is_set_right_to_left_from_the_right_edge():
     assert front.getpixel(disc_centre) > 200  # the white disc, top right
 
 
+def test_a_long_name_is_made_smaller_to_fit_between_the_margins():
+    name = "Kafe Lamiz, the coffee house with a name far too long for one card"
+    front = printing.card_front(printing.Artwork(name)).convert("L")
+    zone = name_zone(front)
+    margin = printing.mm_to_px(printing.CONTENT_MARGIN_MM)
+    left, _, right, _ = zone.point(lambda value: 255 if value > 128 else 0).getbbox()
+    assert margin - 5 <= left and right <= front.width - margin
+
+
+def test_a_persian_name_gets_a_persian_tagline():
+    assert printing.Artwork("کافه لمیز").tagline == "کارت باشگاه مشتریان"
+    assert printing.Artwork("Cafe Lamiz").tagline == "Customer club card"
+    assert printing.Artwork("کافه لمیز", tagline="Since 1400").tagline == "Since 1400"
+
+
 @pytest.mark.parametrize("artwork", [PERSIAN, MIXED], ids=["persian", "mixed"])
 def test_front_pdf_passes_print_house_checks(tmp_path, artwork):
     pdf = tmp_path / "front.pdf"
@@ -232,7 +247,9 @@ def test_cmyk_conversion_generates_black():
     assert printing.cmyk("#ffffff") == (0, 0, 0, 0)
     assert printing.cmyk("#000000") == (0, 0, 0, 1)
     c, m, y, k = printing.cmyk("#0f4c81")
-    assert y == 0 and k == pytest.approx(1 - 0x81 / 255) and c > m > 0
+    assert (round(c, 2), round(m, 2), y, round(k, 2)) == (0.88, 0.41, 0, 0.49)
+    # Multiplied back, the inks give the sRGB colour again.
+    assert [round(255 * (1 - ink) * (1 - k)) for ink in (c, m, y)] == [0x0f, 0x4c, 0x81]
     image = printing.cmyk_image(Image.new("RGB", (1, 1), "#0f4c81"))
     assert image.mode == "CMYK"
     assert image.getpixel((0, 0)) == tuple(round(v * 255) for v in (c, m, y, k))

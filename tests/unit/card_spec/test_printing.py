@@ -79,6 +79,8 @@ def test_write_batch_writes_every_file(tmp_path):
     readme = (tmp_path / "README.txt").read_text(encoding="utf-8")
     assert f"Cards: 9, numbers {numbers[0]} to {numbers[-1]}" in readme
     assert "Code 128, code set C" in readme and "flip on the LONG edge" in readme
+    assert "artwork/front.pdf" in readme and "DeviceCMYK" in readme
+    assert "C 88% M 41% Y 0% K 49%" in readme  # the default #0f4c81, black generated
     pdf = files.pdf.read_bytes()
     assert pdf.startswith(b"%PDF")
     # 9 cards: two sheets of 8 slots, each a fronts page and a backs page.
