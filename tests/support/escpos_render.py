@@ -14,13 +14,17 @@ Commands (Epson ESC/POS, standard mode):
 | `ESC @` | initialise: modes, alignment, line spacing and code page reset |
 | `ESC t n` | code page (CODE_PAGES: 0 PC437, 16 WPC1252, …) |
 | `ESC a n` | alignment 0/48 left, 1/49 centre, 2/50 right (taken at the line's start) |
-| `ESC ! n`, `ESC E n`, `ESC - n`, `ESC M n`, `GS ! n` | font A/B, bold, underline, size |
+| `ESC ! E G - M n`, `GS ! n`, `GS B n` | font A/B, bold, underline, size, reverse |
 | `ESC 2`, `ESC 3 n` | default (30 dots) or n-dot line spacing |
 | text, `LF`, `CR` (ignored), `HT` | characters in 12x24 (font A) or 9x17 (font B) cells |
 | `ESC d n`, `ESC J n` | print and feed n lines / n dots |
 | `GS V m [n]` | cut (m 0/48 full, 1/49 partial; 65/66 feed n dots first) |
 | `GS v 0 m xL xH yL yH d…` | raster bit image, MSB first, 1 = ink; m scales x2 |
 | `GS ( k` (cn 49) | QR: model (fn 65), module (67), error level (69), store (80), print (81) |
+
+Not supported (an error, not a skip): `GS ( L` and `ESC *` images (python-escpos's
+"graphics" and "bitImageColumn"; its default is `GS v 0`), page mode, upside-down,
+Kanji and multi-byte code pages.
 
 Text uses DejaVu Sans Mono (Debian fonts-dejavu-core) drawn in the printer's cells: the
 stand-in for the printer's ROM font, good enough to be read by OCR; glyph shapes are not
@@ -66,6 +70,7 @@ class _Mode:
     font: str = "a"
     bold: bool = False
     underline: int = 0
+    reverse: bool = False  # GS B: white on black
     width_times: int = 1
     height_times: int = 1
     align: int = 0  # 0 left, 1 centre, 2 right
@@ -90,7 +95,8 @@ _glyph_cache: dict[tuple, Image.Image] = {}
 
 def _glyph(char: str, mode: _Mode) -> Image.Image:
     """One character in its cell, ink 0 / paper 255 (thermal dots: no grey)."""
-    key = (char, mode.font, mode.bold, mode.underline, mode.width_times, mode.height_times)
+    key = (char, mode.font, mode.bold, mode.underline, mode.reverse, mode.width_times,
+           mode.height_times)
     if key not in _glyph_cache:
         (width, height), size = FONTS[mode.font]
         path = BOLD_FONT_PATH if mode.bold else FONT_PATH
@@ -104,6 +110,8 @@ def _glyph(char: str, mode: _Mode) -> Image.Image:
         if mode.underline:
             draw.rectangle((0, height - mode.underline, width - 1, height - 1), fill=INK)
         cell = cell.point(lambda value: INK if value < 128 else PAPER)
+        if mode.reverse:
+            cell = cell.point(lambda value: PAPER - value)
         if mode.width_times > 1 or mode.height_times > 1:
             cell = cell.resize((width * mode.width_times, height * mode.height_times),
                                Image.Resampling.NEAREST)
@@ -240,7 +248,7 @@ def render(data: bytes, *, width_dots: int = PAPER_DOTS) -> Receipt:
                 printer.mode = _Mode()
             elif command in (0x32,):  # ESC 2: default line spacing
                 printer.mode.line_spacing = DEFAULT_LINE_SPACING
-            elif command in (0x74, 0x61, 0x21, 0x45, 0x2D, 0x4D, 0x33, 0x64, 0x4A):
+            elif command in (0x74, 0x61, 0x21, 0x45, 0x47, 0x2D, 0x4D, 0x33, 0x64, 0x4A):
                 (value,) = take(1, start)
                 position += 1
                 if command == 0x74:  # ESC t n
@@ -259,7 +267,7 @@ def render(data: bytes, *, width_dots: int = PAPER_DOTS) -> Receipt:
                     printer.mode.height_times = 2 if value & 16 else 1
                     printer.mode.width_times = 2 if value & 32 else 1
                     printer.mode.underline = 1 if value & 128 else 0
-                elif command == 0x45:  # ESC E n
+                elif command in (0x45, 0x47):  # ESC E n, ESC G n: bold, double-strike
                     printer.mode.bold = bool(value & 1)
                 elif command == 0x2D:  # ESC - n
                     printer.mode.underline = value % 48 if value % 48 in (0, 1, 2) else 0
@@ -289,6 +297,10 @@ def render(data: bytes, *, width_dots: int = PAPER_DOTS) -> Receipt:
                 elif cut not in (0, 1, 48, 49):
                     raise EscposError(f"byte {start}: GS V {cut}")
                 printer.cuts.append(printer.height)
+            elif command == 0x42:  # GS B n: reverse (white on black)
+                (value,) = take(1, start)
+                position += 1
+                printer.mode.reverse = bool(value & 1)
             elif command == 0x21:  # GS ! n: character size
                 (value,) = take(1, start)
                 position += 1

@@ -97,6 +97,12 @@ def read_text(image: Image.Image, *, lang: str = "fas+eng", psm: int = PSM_LINE,
     return result.stdout.replace("\u200e", "").replace("\u200f", "").strip()
 
 
+def read_lines(image: Image.Image, *, lang: str = "fas+eng", scale: float = 1.0) -> list[str]:
+    """The non-empty lines Tesseract reads in a block of text (a whole receipt)."""
+    read = read_text(image, lang=lang, psm=PSM_BLOCK, scale=scale)
+    return [line.strip() for line in read.splitlines() if line.strip()]
+
+
 # Letters OCR (and people) use interchangeably: Arabic kaf/yeh for the Persian ones.
 _FOLD = str.maketrans({"ك": "ک", "ي": "ی", "ى": "ی", "ة": "ه", "ۀ": "ه", "أ": "ا", "إ": "ا",
                        "٬": ",", "،": ","})

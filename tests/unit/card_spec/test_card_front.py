@@ -154,6 +154,18 @@ def test_front_pdf_mixed_name_keeps_zwnj_and_puts_the_latin_word_left(tmp_path):
     assert ocr.similarity(persian, "کافه\u200cی") >= 0.8, persian
 
 
+def test_back_header_reads_back_in_persian_from_the_right():
+    back = printing.card_back(make_card_number("990001", 7), PERSIAN)
+    margin = printing.mm_to_px(printing.SAFE_MARGIN_MM + 1)
+    header = back.crop((0, margin - 5, back.width, margin + printing.mm_to_px(4)))
+    ARTIFACTS.mkdir(exist_ok=True)
+    header.save(ARTIFACTS / "card-back-header.png")
+    read = ocr.read_text(header, lang="fas")
+    assert ocr.similarity(read.replace("·", ""), PERSIAN.club_name + PERSIAN.tagline) >= 0.8, read
+    left, _, right, _ = header.point(lambda value: 255 - value).getbbox()
+    assert right == pytest.approx(back.width - margin, abs=3) and left > margin
+
+
 def test_persian_name_is_set_right_to_left_from_the_right_edge():
     """A right-to-left name ends at the right margin (and the disc moves to the right)."""
     front = printing.card_front(PERSIAN).convert("L")

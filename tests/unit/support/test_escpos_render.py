@@ -99,6 +99,20 @@ def test_text_sizes_alignment_and_wrapping():
     assert 168 <= left < 180 and 204 < right <= 216 and lower > 24
 
 
+def test_reverse_and_bold_text():
+    p = printer()
+    p.hw("INIT")
+    p.set(invert=True, bold=True)
+    p.text("AB\n")
+    receipt = render(p.output)
+    cells = receipt.image.crop((0, 0, 24, 24))
+    plain = render(b"\x1b@AB\n").image.crop((0, 0, 24, 24))
+    # Reverse: mostly ink (white letters on black), where plain text is mostly paper.
+    ink = sum(1 for value in cells.tobytes() if value == INK)
+    assert ink > 24 * 24 / 2 > sum(1 for value in plain.tobytes() if value == INK)
+    assert receipt.image.getpixel((30, 10)) == PAPER  # only the two cells are reversed
+
+
 def test_native_qr_code_decodes_to_the_stored_link():
     link = "https://club.example/p/9900010000000019"
     p = printer()

@@ -55,6 +55,22 @@ def test_persian_raster_line_reads_back():
     assert ocr.similarity(read, PERSIAN) >= 0.8, read
 
 
+def test_a_whole_receipt_reads_back_line_by_line():
+    p = Dummy()
+    p.hw("INIT")
+    p.text("Vafa Demo Club\n")
+    p.image(persian_raster("باشگاه مشتریان وفا"))
+    p.text(ENGLISH + "\n")
+    p.cut()
+    paper = render(p.output).image
+    save(paper, "ocr-receipt-mixed")
+    english = ocr.read_lines(paper, lang="eng")
+    assert [ocr.normalise(line) for line in (english[0], english[-1])] == [
+        ocr.normalise("Vafa Demo Club"), ocr.normalise(ENGLISH)]
+    persian = ocr.read_lines(paper, lang="fas")
+    assert max(ocr.similarity(line, "باشگاه مشتریان وفا") for line in persian) >= 0.8, persian
+
+
 def test_unshaped_persian_does_not_pass():
     """The check can fail: letters drawn one by one, unjoined and left to right (what a
     renderer without shaping prints), do not read back as the line."""
