@@ -22,7 +22,7 @@ from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen import canvas
 
-from card_spec import text
+from card_spec import text as card_text
 from card_spec.numbers import CardNumberError, is_valid_card_number
 
 DPI = 300
@@ -70,7 +70,7 @@ class Artwork:
 
     def __post_init__(self):
         if self.tagline is None:
-            object.__setattr__(self, "tagline", DEFAULT_TAGLINES[text.is_rtl(self.club_name)])
+            object.__setattr__(self, "tagline", DEFAULT_TAGLINES[card_text.is_rtl(self.club_name)])
 
 
 def mm_to_px(value_mm: float) -> int:
@@ -146,7 +146,7 @@ def barcode_png(number: str, *, text: bool = True) -> bytes:
 def _font(size_mm: float, weight: str = "regular") -> ImageFont.FreeTypeFont:
     """Vazirmatn, shaped by libraqm: Persian joins and runs right to left (Pillow's own
     font has Latin letters only and drew a Persian name as empty boxes)."""
-    return text.pil_font(mm_to_px(size_mm), weight)
+    return card_text.pil_font(mm_to_px(size_mm), weight)
 
 
 def _name_size_mm(width_of, available: float) -> float:
@@ -215,7 +215,7 @@ def card_front(artwork: Artwork, *, bleed_mm: float = 0) -> Image.Image:
                               mm_to_px(CARD_HEIGHT_MM) + 2 * bleed), artwork.background)
     draw = ImageDraw.Draw(image)
     margin = mm_to_px(CONTENT_MARGIN_MM) + bleed
-    rtl = text.is_rtl(artwork.club_name)
+    rtl = card_text.is_rtl(artwork.club_name)
     logo_size = mm_to_px(LOGO_MM)
     logo_left = image.width - margin - logo_size if rtl else margin
     if artwork.logo is not None:
@@ -250,13 +250,13 @@ def draw_front_pdf(pdf: canvas.Canvas, artwork: Artwork, x: float, y: float) -> 
     bleed, margin = BLEED_MM * mm, CONTENT_MARGIN_MM * mm
     background, foreground = CMYKColor(*cmyk(artwork.background)), \
         CMYKColor(*cmyk(artwork.foreground))
-    rtl = text.is_rtl(artwork.club_name)
+    rtl = card_text.is_rtl(artwork.club_name)
     pdf.setFillColor(background)
     pdf.rect(x - bleed, y - bleed, width + 2 * bleed, height + 2 * bleed, stroke=0, fill=1)
     logo_size = LOGO_MM * mm
     logo_left = x + width - margin - logo_size if rtl else x + margin
     logo_top = y + height - margin
-    bold, regular = text.pdf_font_name("bold"), text.pdf_font_name("regular")
+    bold, regular = card_text.pdf_font_name("bold"), card_text.pdf_font_name("regular")
     if artwork.logo is not None:
         logo = _logo_image(artwork)
         logo_w, logo_h = logo.width * 25.4 / DPI * mm, logo.height * 25.4 / DPI * mm
@@ -271,10 +271,10 @@ def draw_front_pdf(pdf: canvas.Canvas, artwork: Artwork, x: float, y: float) -> 
         pdf.setFillColor(background)
         pdf.setFont(bold, size)
         pdf.drawCentredString(centre_x, centre_y - (ascent + descent) / 2,
-                              text.shaped_line(_initial(artwork), bold, size))
+                              card_text.shaped_line(_initial(artwork), bold, size))
     available = (CARD_WIDTH_MM - 2 * CONTENT_MARGIN_MM) * mm
-    name_mm = _name_size_mm(lambda size: text.line_width(
-        text.shaped_line(artwork.club_name, bold, size * mm), size * mm), available)
+    name_mm = _name_size_mm(lambda size: card_text.line_width(
+        card_text.shaped_line(artwork.club_name, bold, size * mm), size * mm), available)
     draw = pdf.drawRightString if rtl else pdf.drawString
     text_x = x + width - margin if rtl else x + margin
     pdf.setFillColor(foreground)
@@ -282,7 +282,7 @@ def draw_front_pdf(pdf: canvas.Canvas, artwork: Artwork, x: float, y: float) -> 
             (bold, name_mm, margin + NAME_RAISE_MM * mm, artwork.club_name),
             (regular, TAGLINE_MM, margin, artwork.tagline)):
         pdf.setFont(font, size_mm * mm)
-        draw(text_x, y + baseline, text.shaped_line(line, font, size_mm * mm))
+        draw(text_x, y + baseline, card_text.shaped_line(line, font, size_mm * mm))
 
 
 def _print_canvas(path: Path, artwork: Artwork, pagesize: tuple[float, float],
@@ -290,7 +290,7 @@ def _print_canvas(path: Path, artwork: Artwork, pagesize: tuple[float, float],
     """A canvas that refuses any RGB colour (enforceColorSpace) and whose only font is
     the embedded Vazirmatn (the initial font too: else an unembedded Helvetica is listed)."""
     pdf = canvas.Canvas(str(path), pagesize=pagesize, enforceColorSpace="cmyk",
-                        initialFontName=text.pdf_font_name("regular"))
+                        initialFontName=card_text.pdf_font_name("regular"))
     pdf.setTitle(title)
     return pdf
 
@@ -318,7 +318,7 @@ def card_back(number: str, artwork: Artwork) -> Image.Image:
     draw = ImageDraw.Draw(image)
     margin = mm_to_px(SAFE_MARGIN_MM + 1)
     header = f"{artwork.club_name} · {artwork.tagline}"
-    if text.is_rtl(header):
+    if card_text.is_rtl(header):
         draw.text((image.width - margin, margin), header, font=_font(3), fill=0, anchor="rt")
     else:
         draw.text((margin, margin), header, font=_font(3), fill=0, anchor="lt")
