@@ -6,9 +6,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
-# Debian packages as command=package pairs.
-RUN_PACKAGES := mosquitto=mosquitto
-TEST_PACKAGES := mosquitto=mosquitto node=nodejs npm=npm xvfb-run=xvfb xauth=xauth chromium=chromium
+# Debian packages as command=package pairs; "-=package" for one with no command (checked
+# with dpkg). libfribidi0: Pillow's bundled libraqm loads it to lay out Persian (card_spec).
+# Tests: Tesseract with its Persian model reads rendered cards, receipts and screens back;
+# poppler-utils (pdftoppm, pdffonts) renders and checks the card PDFs; DejaVu Sans Mono
+# stands in for the printer's ROM font in the reference ESC/POS renderer (tests/support).
+RUN_PACKAGES := mosquitto=mosquitto -=libfribidi0
+TEST_PACKAGES := mosquitto=mosquitto node=nodejs npm=npm xvfb-run=xvfb xauth=xauth chromium=chromium \
+	-=libfribidi0 tesseract=tesseract-ocr -=tesseract-ocr-fas -=tesseract-ocr-eng \
+	pdftoppm=poppler-utils -=fonts-dejavu-core
 PYTEST_ARGS ?=
 
 .PHONY: run test lint system-run system-test clean help translations chaos bench

@@ -15,18 +15,23 @@ from barcode.charsets import code128 as code128_charset
 from barcode.codex import Code128
 from barcode.writer import ImageWriter, SVGWriter
 from PIL import Image, ImageDraw, ImageFont
+from reportlab.lib.colors import CMYKColor, toColor
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader
+from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen import canvas
 
+from card_spec import text as card_text
 from card_spec.numbers import CardNumberError, is_valid_card_number
 
 DPI = 300
 CARD_WIDTH_MM = 85.60  # ISO/IEC 7810 ID-1 (CR80)
 CARD_HEIGHT_MM = 53.98
 SAFE_MARGIN_MM = 3.0  # no text or barcode closer than this to the trim edge
-BLEED_MM = 2.0  # the front's background runs this far past the trim on the PDF sheet
+# The front's background runs this far past the trim (PDFs and front-bleed.png): the
+# usual 3 mm a card printer's cutting tolerance asks for.
+BLEED_MM = 3.0
 # Code 128 geometry: a module of exactly 4 pixels at 300 dpi (0.339 mm, 13.3 mil), so
 # every bar is a whole number of printer dots; quiet zones of 10 modules each side.
 MODULE_PX = 4
@@ -41,18 +46,31 @@ SHEET_COLUMNS = 2
 SHEET_ROWS = 4
 GUTTER_MM = 6.0
 CROP_MARK_MM = 5.0
-CROP_MARK_GAP_MM = 3.0
+CROP_MARK_GAP_MM = 3.0  # crop marks start where the bleed ends, never inside it
+# The front's layout (both the PNGs and the PDFs draw it from these).
+CONTENT_MARGIN_MM = SAFE_MARGIN_MM + 2  # logo and text keep clear of the safe area
+LOGO_MM = 18.0
+INITIAL_MM = 11.0  # type size of the club's initial in the disc (no logo)
+NAME_MM = 6.5  # type size of the club's name, made smaller when a long name would not fit
+NAME_RAISE_MM = 7.0  # the name's baseline above the tagline's
+TAGLINE_MM = 3.2
+DEFAULT_TAGLINES = {False: "Customer club card", True: "کارت باشگاه مشتریان"}
 
 
 @dataclass(frozen=True)
 class Artwork:
-    """What the card's front shows: club name, optional logo and colours."""
+    """What the card's front shows: club name, optional logo and colours. Without a
+    tagline, a Persian (right-to-left) name gets a Persian one."""
 
     club_name: str
-    tagline: str = "Customer club card"
+    tagline: str | None = None
     logo: Path | None = None
     background: str = "#0f4c81"
     foreground: str = "#ffffff"
+
+    def __post_init__(self):
+        if self.tagline is None:
+            object.__setattr__(self, "tagline", DEFAULT_TAGLINES[card_text.is_rtl(self.club_name)])
 
 
 def mm_to_px(value_mm: float) -> int:
@@ -125,8 +143,62 @@ def barcode_png(number: str, *, text: bool = True) -> bytes:
     return _png(barcode_image(number, text=text))
 
 
-def _font(size_mm: float) -> ImageFont.FreeTypeFont:
-    return ImageFont.load_default(size=mm_to_px(size_mm))
+def _font(size_mm: float, weight: str = "regular") -> ImageFont.FreeTypeFont:
+    """Vazirmatn, shaped by libraqm: Persian joins and runs right to left (Pillow's own
+    font has Latin letters only and drew a Persian name as empty boxes)."""
+    return card_text.pil_font(mm_to_px(size_mm), weight)
+
+
+def _name_size_mm(width_of, available: float) -> float:
+    """The club name's type size: NAME_MM, or smaller so that the name fits `available`
+    (`width_of(size_mm)` measures it in the same unit)."""
+    width = width_of(NAME_MM)
+    # 3 % to spare: glyphs overhang their advance a little, and sizes round to pixels.
+    return NAME_MM if width <= available else NAME_MM * available * 0.97 / width
+
+
+def _cmyk_of_rgb(red: float, green: float, blue: float) -> tuple[float, float, float, float]:
+    black = 1 - max(red, green, blue)
+    if black >= 1:
+        return 0.0, 0.0, 0.0, 1.0
+    return tuple(round((1 - value - black) / (1 - black), 4)
+                 for value in (red, green, blue)) + (round(black, 4),)
+
+
+def cmyk(colour: str) -> tuple[float, float, float, float]:
+    """An sRGB colour ('#0f4c81', a name) as CMYK fractions with the grey component in
+    black (K = 1 - max(R, G, B), C = (1 - R - K) / (1 - K), …): dark colours do not pile
+    up three inks, and (1 - C)(1 - K) gives R back. No ICC profile: the printing house
+    matches it to its press from a proof."""
+    rgb = toColor(colour)
+    return _cmyk_of_rgb(rgb.red, rgb.green, rgb.blue)
+
+
+def cmyk_image(image: Image.Image) -> Image.Image:
+    """`image` (opaque) in CMYK by the same formula as `cmyk`, pixel by pixel (Pillow's
+    own convert("CMYK") leaves K at 0). Logos are at most 213 x 213 pixels."""
+    rgb = image.convert("RGB")
+    raw = rgb.tobytes()
+    table: dict[bytes, bytes] = {}
+    out = bytearray()
+    for offset in range(0, len(raw), 3):
+        pixel = raw[offset:offset + 3]
+        if pixel not in table:
+            table[pixel] = bytes(round(value * 255) for value in
+                                 _cmyk_of_rgb(*(channel / 255 for channel in pixel)))
+        out += table[pixel]
+    return Image.frombytes("CMYK", rgb.size, bytes(out))
+
+
+def _logo_image(artwork: Artwork) -> Image.Image:
+    """The logo fitted in its square, flattened onto the background (no transparency
+    reaches the printer)."""
+    with Image.open(artwork.logo) as logo:
+        logo = logo.convert("RGBA")
+        logo.thumbnail((mm_to_px(LOGO_MM), mm_to_px(LOGO_MM)))
+        flat = Image.new("RGB", logo.size, artwork.background)
+        flat.paste(logo, (0, 0), logo)
+        return flat
 
 
 def _blank(colour: str) -> Image.Image:
@@ -136,30 +208,106 @@ def _blank(colour: str) -> Image.Image:
 def card_front(artwork: Artwork, *, bleed_mm: float = 0) -> Image.Image:
     """The front: logo (or the club's initial in a disc) and the club's name. With
     `bleed_mm`, the background runs that far past the trim on every side and the content
-    stays where it is relative to the trim."""
+    stays where it is relative to the trim. A right-to-left (Persian) name is set from the
+    right edge and the logo moves to the top right."""
     bleed = mm_to_px(bleed_mm)
     image = Image.new("RGB", (mm_to_px(CARD_WIDTH_MM) + 2 * bleed,
                               mm_to_px(CARD_HEIGHT_MM) + 2 * bleed), artwork.background)
     draw = ImageDraw.Draw(image)
-    margin = mm_to_px(SAFE_MARGIN_MM + 2) + bleed
-    logo_size = mm_to_px(18)
+    margin = mm_to_px(CONTENT_MARGIN_MM) + bleed
+    rtl = card_text.is_rtl(artwork.club_name)
+    logo_size = mm_to_px(LOGO_MM)
+    logo_left = image.width - margin - logo_size if rtl else margin
     if artwork.logo is not None:
-        with Image.open(artwork.logo) as logo:
-            logo = logo.convert("RGBA")
-            logo.thumbnail((logo_size, logo_size))
-            image.paste(logo, (margin, margin), logo)
+        logo = _logo_image(artwork)
+        image.paste(logo, (logo_left + logo_size - logo.width if rtl else logo_left, margin))
     else:
-        box = (margin, margin, margin + logo_size, margin + logo_size)
+        box = (logo_left, margin, logo_left + logo_size, margin + logo_size)
         draw.ellipse(box, fill=artwork.foreground)
-        initial = (artwork.club_name.strip()[:1] or "V").upper()
-        draw.text(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2), initial,
-                  font=_font(11), fill=artwork.background, anchor="mm")
+        draw.text(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2), _initial(artwork),
+                  font=_font(INITIAL_MM, "bold"), fill=artwork.background, anchor="mm")
     bottom = image.height - margin
-    draw.text((margin, bottom - mm_to_px(7)), artwork.club_name, font=_font(6.5),
-              fill=artwork.foreground, anchor="ls")
-    draw.text((margin, bottom), artwork.tagline, font=_font(3.2), fill=artwork.foreground,
-              anchor="ls")
+    x, anchor = (image.width - margin, "rs") if rtl else (margin, "ls")
+    available = mm_to_px(CARD_WIDTH_MM - 2 * CONTENT_MARGIN_MM)
+    name_mm = _name_size_mm(lambda size: _font(size, "bold").getlength(artwork.club_name),
+                            available)
+    draw.text((x, bottom - mm_to_px(NAME_RAISE_MM)), artwork.club_name,
+              font=_font(name_mm, "bold"), fill=artwork.foreground, anchor=anchor)
+    draw.text((x, bottom), artwork.tagline, font=_font(TAGLINE_MM), fill=artwork.foreground,
+              anchor=anchor)
     return image
+
+
+def _initial(artwork: Artwork) -> str:
+    return (artwork.club_name.strip()[:1] or "V").upper()
+
+
+def draw_front_pdf(pdf: canvas.Canvas, artwork: Artwork, x: float, y: float) -> None:
+    """The front as vectors at the trim's bottom-left corner (`x`, `y`, points): the
+    background runs BLEED_MM past the trim; every colour is CMYK; the text is Vazirmatn,
+    shaped (card_spec.text), embedded in the PDF as a subset. Same layout as card_front."""
+    width, height = CARD_WIDTH_MM * mm, CARD_HEIGHT_MM * mm
+    bleed, margin = BLEED_MM * mm, CONTENT_MARGIN_MM * mm
+    background, foreground = CMYKColor(*cmyk(artwork.background)), \
+        CMYKColor(*cmyk(artwork.foreground))
+    rtl = card_text.is_rtl(artwork.club_name)
+    pdf.setFillColor(background)
+    pdf.rect(x - bleed, y - bleed, width + 2 * bleed, height + 2 * bleed, stroke=0, fill=1)
+    logo_size = LOGO_MM * mm
+    logo_left = x + width - margin - logo_size if rtl else x + margin
+    logo_top = y + height - margin
+    bold, regular = card_text.pdf_font_name("bold"), card_text.pdf_font_name("regular")
+    if artwork.logo is not None:
+        logo = _logo_image(artwork)
+        logo_w, logo_h = logo.width * 25.4 / DPI * mm, logo.height * 25.4 / DPI * mm
+        left = logo_left + logo_size - logo_w if rtl else logo_left
+        pdf.drawImage(ImageReader(cmyk_image(logo)), left, logo_top - logo_h, logo_w, logo_h)
+    else:
+        centre_x, centre_y = logo_left + logo_size / 2, logo_top - logo_size / 2
+        pdf.setFillColor(foreground)
+        pdf.circle(centre_x, centre_y, logo_size / 2, stroke=0, fill=1)
+        size = INITIAL_MM * mm
+        ascent, descent = pdfmetrics.getAscentDescent(bold, size)
+        pdf.setFillColor(background)
+        pdf.setFont(bold, size)
+        pdf.drawCentredString(centre_x, centre_y - (ascent + descent) / 2,
+                              card_text.shaped_line(_initial(artwork), bold, size))
+    available = (CARD_WIDTH_MM - 2 * CONTENT_MARGIN_MM) * mm
+    name_mm = _name_size_mm(lambda size: card_text.line_width(
+        card_text.shaped_line(artwork.club_name, bold, size * mm), size * mm), available)
+    draw = pdf.drawRightString if rtl else pdf.drawString
+    text_x = x + width - margin if rtl else x + margin
+    pdf.setFillColor(foreground)
+    for font, size_mm, baseline, line in (
+            (bold, name_mm, margin + NAME_RAISE_MM * mm, artwork.club_name),
+            (regular, TAGLINE_MM, margin, artwork.tagline)):
+        pdf.setFont(font, size_mm * mm)
+        draw(text_x, y + baseline, card_text.shaped_line(line, font, size_mm * mm))
+
+
+def _print_canvas(path: Path, artwork: Artwork, pagesize: tuple[float, float],
+                  title: str) -> canvas.Canvas:
+    """A canvas that refuses any RGB colour (enforceColorSpace) and whose only font is
+    the embedded Vazirmatn (the initial font too: else an unembedded Helvetica is listed)."""
+    pdf = canvas.Canvas(str(path), pagesize=pagesize, enforceColorSpace="cmyk",
+                        initialFontName=card_text.pdf_font_name("regular"))
+    pdf.setTitle(title)
+    return pdf
+
+
+def write_front_pdf(path: Path, artwork: Artwork) -> None:
+    """The front alone, the file a printing house imposes itself: one page of the card
+    plus BLEED_MM on every side, TrimBox the card, BleedBox the page, CMYK, fonts
+    embedded."""
+    bleed = BLEED_MM * mm
+    width, height = CARD_WIDTH_MM * mm, CARD_HEIGHT_MM * mm
+    page = (width + 2 * bleed, height + 2 * bleed)
+    pdf = _print_canvas(path, artwork, page, f"{artwork.club_name} card front")
+    pdf.setTrimBox((bleed, bleed, bleed + width, bleed + height))
+    pdf.setBleedBox((0, 0, *page))
+    draw_front_pdf(pdf, artwork, bleed, bleed)
+    pdf.showPage()
+    pdf.save()
 
 
 def card_back(number: str, artwork: Artwork) -> Image.Image:
@@ -169,8 +317,11 @@ def card_back(number: str, artwork: Artwork) -> Image.Image:
     image = Image.new("L", (mm_to_px(CARD_WIDTH_MM), mm_to_px(CARD_HEIGHT_MM)), 255)
     draw = ImageDraw.Draw(image)
     margin = mm_to_px(SAFE_MARGIN_MM + 1)
-    draw.text((margin, margin), f"{artwork.club_name} · {artwork.tagline}", font=_font(3),
-              fill=0, anchor="lt")
+    header = f"{artwork.club_name} · {artwork.tagline}"
+    if card_text.is_rtl(header):
+        draw.text((image.width - margin, margin), header, font=_font(3), fill=0, anchor="rt")
+    else:
+        draw.text((margin, margin), header, font=_font(3), fill=0, anchor="lt")
     bars = barcode_image(number, text=False)
     left = (image.width - bars.width) // 2
     top = image.height - margin - mm_to_px(6) - bars.height
@@ -209,16 +360,24 @@ def card_slots() -> list[tuple[float, float]]:
     return slots
 
 
-def _crop_marks(pdf: canvas.Canvas) -> None:
-    """Trim lines continued into the page margins, clear of the cards and their bleed."""
+def _grid_box() -> tuple[float, float, float, float]:
+    """The card grid on the sheet (points): the TrimBox of the sheet's pages."""
     left, bottom = _sheet_origin()
+    right = max(x for x, _ in card_slots()) + CARD_WIDTH_MM * mm
+    top = max(y for _, y in card_slots()) + CARD_HEIGHT_MM * mm
+    return left, bottom, right, top
+
+
+def _crop_marks(pdf: canvas.Canvas) -> None:
+    """Trim lines continued into the page margins, clear of the cards and their bleed;
+    in black ink only (K 100 %)."""
+    left, bottom, right, top = _grid_box()
     slots = card_slots()
     xs = sorted({x for x, _ in slots} | {x + CARD_WIDTH_MM * mm for x, _ in slots})
     ys = sorted({y for _, y in slots} | {y + CARD_HEIGHT_MM * mm for _, y in slots})
-    top, right = max(ys), max(xs)
     gap, length = CROP_MARK_GAP_MM * mm, CROP_MARK_MM * mm
     pdf.setLineWidth(0.25)
-    pdf.setStrokeColorRGB(0, 0, 0)
+    pdf.setStrokeColor(CMYKColor(0, 0, 0, 1))
     for x in xs:
         pdf.line(x, bottom - gap, x, bottom - gap - length)
         pdf.line(x, top + gap, x, top + gap + length)
@@ -231,14 +390,25 @@ class PdfSheet:
     """Print-ready A4 sheets for duplex (flip on long edge): a page of 8 fronts, then a
     page with the same 8 backs mirrored left-right so each back lands behind its front.
 
-    Cards are added one at a time (`add`), so a batch of any size is never held in memory
-    whole: at most one sheet's backs wait for their page."""
+    The front is drawn once as vectors (a form XObject placed in every slot: CMYK, the
+    club's name in embedded Vazirmatn); the backs are the 300 dpi greyscale images. Every
+    page has a TrimBox (the card grid) and a BleedBox (the grid plus BLEED_MM); the crop
+    marks lie outside both. Cards are added one at a time (`add`), so a batch of any
+    size is never held in memory whole: at most one sheet's backs wait for their page."""
 
-    def __init__(self, path: Path, artwork: Artwork, front: Image.Image | None = None):
+    _FRONT_FORM = "card-front"
+
+    def __init__(self, path: Path, artwork: Artwork):
         self.artwork = artwork
-        self.pdf = canvas.Canvas(str(path), pagesize=A4)
-        self.pdf.setTitle(f"{artwork.club_name} cards")
-        self.front = ImageReader(front or card_front(artwork))
+        self.pdf = _print_canvas(path, artwork, A4, f"{artwork.club_name} cards")
+        left, bottom, right, top = _grid_box()
+        bleed = BLEED_MM * mm
+        self.pdf.setTrimBox((left, bottom, right, top))
+        self.pdf.setBleedBox((left - bleed, bottom - bleed, right + bleed, top + bleed))
+        width, height = CARD_WIDTH_MM * mm + 2 * bleed, CARD_HEIGHT_MM * mm + 2 * bleed
+        self.pdf.beginForm(self._FRONT_FORM, 0, 0, width, height)
+        draw_front_pdf(self.pdf, artwork, bleed, bleed)
+        self.pdf.endForm()
         self.pending: list[Image.Image] = []
         self.pages = 0
 
@@ -248,15 +418,15 @@ class PdfSheet:
             self._sheet()
 
     def _sheet(self) -> None:
-        pdf, artwork = self.pdf, self.artwork
+        pdf = self.pdf
         width_pt, height_pt = CARD_WIDTH_MM * mm, CARD_HEIGHT_MM * mm
         bleed = BLEED_MM * mm
         slots = card_slots()
         for x, y in slots[:len(self.pending)]:
-            pdf.setFillColor(artwork.background)
-            pdf.rect(x - bleed, y - bleed, width_pt + 2 * bleed, height_pt + 2 * bleed,
-                     stroke=0, fill=1)
-            pdf.drawImage(self.front, x, y, width_pt, height_pt)
+            pdf.saveState()
+            pdf.translate(x - bleed, y - bleed)
+            pdf.doForm(self._FRONT_FORM)
+            pdf.restoreState()
         _crop_marks(pdf)
         pdf.showPage()
         for index, back in enumerate(self.pending):
@@ -276,10 +446,9 @@ class PdfSheet:
         return self.pages
 
 
-def write_pdf_sheet(path: Path, numbers: Sequence[str], artwork: Artwork,
-                    front: Image.Image | None = None) -> int:
+def write_pdf_sheet(path: Path, numbers: Sequence[str], artwork: Artwork) -> int:
     """The PDF sheets of `numbers` (see PdfSheet); returns the number of pages."""
-    sheet = PdfSheet(path, artwork, front)
+    sheet = PdfSheet(path, artwork)
     for number in numbers:
         sheet.add(card_back(number, artwork))
     return sheet.close()
@@ -295,6 +464,7 @@ def print_specification(numbers: Sequence[str], *, batch_label: str, artwork: Ar
     quiet_mm = QUIET_ZONE_MODULES * MODULE_MM
     bleed_w, bleed_h = CARD_WIDTH_MM + 2 * BLEED_MM, CARD_HEIGHT_MM + 2 * BLEED_MM
     mark_end_mm = CROP_MARK_GAP_MM + CROP_MARK_MM
+    bg, fg = cmyk(artwork.background), cmyk(artwork.foreground)
     return f"""{artwork.club_name} — club cards, batch {batch_label}
 {"=" * 60}
 Cards: {len(numbers)}, numbers {numbers[0]} to {numbers[-1]}, in print order in cards.csv.
@@ -306,10 +476,16 @@ CARD
   Safe area: nothing within {SAFE_MARGIN_MM:.0f} mm of the trim.
 
 FRONT (the same on every card)
-  artwork/front-bleed.png  {DPI} dpi, sRGB, {BLEED_MM:.0f} mm bleed on every side
-                           ({bleed_w:.2f} x {bleed_h:.2f} mm): use this one.
-  artwork/front.png        the same at trim size, for proofs.
-  Background {artwork.background}, text {artwork.foreground} (sRGB).
+  artwork/front.pdf        use this one: vectors, one page of {bleed_w:.2f} x {bleed_h:.2f} mm
+                           = the card and {BLEED_MM:.0f} mm bleed on every side; TrimBox the
+                           card, BleedBox the page. All colours DeviceCMYK, fonts embedded
+                           (Vazirmatn, subset), no RGB and no transparency.
+  Background C {bg[0]:.0%} M {bg[1]:.0%} Y {bg[2]:.0%} K {bg[3]:.0%}, \
+text C {fg[0]:.0%} M {fg[1]:.0%} Y {fg[2]:.0%} K {fg[3]:.0%}
+  (from the club's sRGB {artwork.background} and {artwork.foreground}, black generated:
+  please match to your press from a proof).
+  artwork/front-bleed.png  the same as a {DPI} dpi sRGB image with the bleed, for houses that
+                           take images only; artwork/front.png at trim size, for proofs.
 
 BACK (one per card, black on white: no bleed needed)
   artwork/<number>-back.png  {DPI} dpi greyscale, trim size. The barcode and the number
@@ -326,9 +502,10 @@ BARCODE (on the back)
 PRINT-READY SHEETS
   sheet.pdf: A4 portrait, {SHEET_COLUMNS} x {SHEET_ROWS} cards a sheet, {GUTTER_MM:.0f} mm gutters.
   Pages go fronts, backs, fronts, backs…: print duplex, flip on the LONG edge,
-  at 100 % (no "fit to page"). The fronts' background runs {BLEED_MM:.0f} mm past the
-  trim; crop marks continue every trim line {CROP_MARK_GAP_MM:.0f}–{mark_end_mm:.0f} mm outside
-  the card grid.
+  at 100 % (no "fit to page"). The fronts are the vector front of front.pdf (CMYK,
+  fonts embedded) and run {BLEED_MM:.0f} mm past the trim; the backs are {DPI} dpi greyscale.
+  TrimBox: the card grid; BleedBox: the grid plus {BLEED_MM:.0f} mm. Crop marks continue every
+  trim line {CROP_MARK_GAP_MM:.0f}–{mark_end_mm:.0f} mm outside the card grid, in black only.
 
 LIST
   cards.csv (UTF-8, comma separated, header row):
@@ -354,8 +531,8 @@ def write_batch(out_dir: Path, numbers: Sequence[str], *, batch_label: str,
                 artwork: Artwork) -> BatchFiles:
     """Every file of a batch under `out_dir`:
 
-    README.txt (the print specification), cards.csv, sheet.pdf, artwork/front.png and
-    artwork/front-bleed.png (the front is the same on every card),
+    README.txt (the print specification), cards.csv, sheet.pdf, artwork/front.pdf,
+    artwork/front.png and artwork/front-bleed.png (the front is the same on every card),
     artwork/<number>-back.png, barcodes/<number>.svg and barcodes/<number>.png.
     """
     for number in numbers:
@@ -372,7 +549,8 @@ def write_batch(out_dir: Path, numbers: Sequence[str], *, batch_label: str,
     (out_dir / "README.txt").write_text(
         print_specification(numbers, batch_label=batch_label, artwork=artwork), encoding="utf-8")
     pdf_path = out_dir / "sheet.pdf"
-    sheet = PdfSheet(pdf_path, artwork, front)
+    write_front_pdf(out_dir / "artwork" / "front.pdf", artwork)
+    sheet = PdfSheet(pdf_path, artwork)
     for number in numbers:
         (out_dir / "barcodes" / f"{number}.svg").write_bytes(barcode_svg(number))
         (out_dir / "barcodes" / f"{number}.png").write_bytes(barcode_png(number))

@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the project needs when they are missing.
 # Usage: scripts/ensure-system-packages.sh COMMAND=PACKAGE [COMMAND=PACKAGE ...]
-# A COMMAND is found on PATH or in /usr/sbin; missing ones are installed with apt-get when
-# we are root (or have sudo); otherwise the script names the packages and fails.
+# A COMMAND is found on PATH or in /usr/sbin; a COMMAND of "-" (a package with no command:
+# a library, a language model) means the package itself is checked with dpkg. Missing
+# ones are installed with apt-get when we are root (or have sudo); otherwise the script
+# names the packages and fails.
 set -euo pipefail
 
 missing=()
 for pair in "$@"; do
   command_name=${pair%%=*}
   package=${pair#*=}
-  if ! command -v "$command_name" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$command_name" ]; then
+  if [ "$command_name" = "-" ]; then
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed"; then
+      missing+=("$package")
+    fi
+  elif ! command -v "$command_name" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$command_name" ]; then
     missing+=("$package")
   fi
 done

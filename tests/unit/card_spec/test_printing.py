@@ -71,13 +71,16 @@ def test_write_batch_writes_every_file(tmp_path):
         assert Image.open(tmp_path / "artwork" / f"{number}-back.png").size == (1011, 638)
     front = Image.open(files.front)
     assert front.size == (1011, 638)
-    # 2 mm bleed each side (24 px at 300 dpi), the content kept in place.
+    # 3 mm bleed each side (35 px at 300 dpi), the content kept in place.
     bleed = Image.open(tmp_path / "artwork" / "front-bleed.png")
-    assert bleed.size == (1011 + 2 * 24, 638 + 2 * 24)
-    assert bleed.crop((24, 24, 24 + 1011, 24 + 638)).tobytes() == front.convert("RGB").tobytes()
+    assert bleed.size == (1011 + 2 * 35, 638 + 2 * 35)
+    assert bleed.crop((35, 35, 35 + 1011, 35 + 638)).tobytes() == front.convert("RGB").tobytes()
+    assert (tmp_path / "artwork" / "front.pdf").read_bytes().startswith(b"%PDF")
     readme = (tmp_path / "README.txt").read_text(encoding="utf-8")
     assert f"Cards: 9, numbers {numbers[0]} to {numbers[-1]}" in readme
     assert "Code 128, code set C" in readme and "flip on the LONG edge" in readme
+    assert "artwork/front.pdf" in readme and "DeviceCMYK" in readme
+    assert "C 88% M 41% Y 0% K 49%" in readme  # the default #0f4c81, black generated
     pdf = files.pdf.read_bytes()
     assert pdf.startswith(b"%PDF")
     # 9 cards: two sheets of 8 slots, each a fronts page and a backs page.
