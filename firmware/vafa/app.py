@@ -164,8 +164,8 @@ class App:
             net.queued = len(journal)
             net.dead = journal.dead
             if journal.torn_records:
-                self._say("journal: dropped %d torn record(s), %d bytes (power cut while "
-                          "saving; that sale was never confirmed)"
+                self._say("journal: dropped %d torn record(s), %d bytes (a write cut short "
+                          "by a power cut or a full flash; that sale was never confirmed)"
                           % (journal.torn_records, journal.torn_bytes))
             if journal.lost_records:
                 self._say("journal: LOST %d damaged record(s), %d bytes (flash error)"

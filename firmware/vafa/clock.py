@@ -78,8 +78,9 @@ class Clock:
         self.synced = synced
         self.source = "rtc" if synced else None
         self.boot_id = _boot_id()
-        self._up_ms = 0
+        # Ticks start at 0 at power-on (MicroPython), so they are the uptime at first.
         self._last_ticks = self._ticks()
+        self._up_ms = self._last_ticks
         self._offset_ms = None  # unix ms - uptime ms, once synced here
         self.corrections = 0
 
