@@ -185,6 +185,13 @@ def measure(quick=False):
         "heap_full_journal_bytes": compiled["heap_full_journal_bytes"],
         "heap_full_journal_normal_mode_bytes": normal_mode["heap_full_journal_bytes"],
         "heap_full_journal_phases_bytes": dict(compiled["heap_full_journal_phases"]),
+        # What the running terminal holds beyond the loaded bytecode (sessions, app,
+        # journal state, the request in flight): about what frozen firmware needs on
+        # top of the interpreter, since freezing keeps the bytecode in flash.
+        "heap_full_journal_data_bytes": normal_mode["heap_full_journal_bytes"]
+        - normal_mode["heap_after_import_bytes"],
+        "heap_purchase_data_bytes": normal_mode["heap_after_purchase_bytes"]
+        - normal_mode["heap_after_import_bytes"],
         "journal_entries": compiled["journal_entries"],
         "journal_bytes": compiled["journal_bytes"],
         "heap_full_journal_target_met":

@@ -230,8 +230,10 @@ while len(fill) < fill.max_entries - 1:
 app.store.raise_floor(seq)
 del fill, body, sale
 # --8<-- runPython
-# Reboot onto it with the broker unreachable (the previous app is dropped).
-app = net = None
+# Reboot onto it with the broker unreachable. The previous app, session and client are
+# dropped (the old client's callback would keep the old app alive).
+app = net = broker = None
+broker = FakeBrokerClient()
 broker.down = True
 hw.printer.receipts = 0
 net = Session(lambda: broker, "t01", keepalive_s=30, time_fn=lambda: 1763800000)
