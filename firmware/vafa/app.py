@@ -560,7 +560,14 @@ class App:
         from vafa.journal import decode_sale
 
         sale = decode_sale(payload)
-        body = protocol.parse_body(sale[1]) if sale is not None else None
+        if sale is None:
+            # A signed frame journaled by firmware 0.1: sent as it is.
+            body = protocol.decode_frame(payload, self.key)
+            body = protocol.parse_body(body) if body is not None else None
+            if body is None or body.get("seq") != seq:
+                return None, None
+            return body.get("id"), payload
+        body = protocol.parse_body(sale[1])
         if body is None or body.get("seq") != seq or body.get("op") != "purchase":
             return None, None
         (clk, boot, up, _, _), clock = sale[0], self.clock
@@ -664,11 +671,12 @@ class App:
     def _has_origin(self, seq, origin):
         from vafa.journal import decode_sale
 
-        for s, p in self.journal.entries():
+        found = False
+        for s, p in self.journal.entries():  # to the end: the generator closes the log
             d = decode_sale(p)
             if s != seq and d is not None and d[0][3] == origin:
-                return True
-        return False
+                found = True
+        return found
 
     def _reissue_entry(self, rp, r):
         """REPLAY / ID_REUSED for a journaled sale: nothing was recorded; save it again

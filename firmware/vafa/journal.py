@@ -135,6 +135,21 @@ def next_record(f, pos, end):
     return end, None, end - start
 
 
+def _legacy_record(f, pos, end):
+    """(seq, payload) of a valid firmware 0.1 record at ``pos``, or None."""
+    if end - pos < 6 + _TAIL:
+        return None
+    f.seek(pos)
+    head = f.read(6)
+    n = _u16(head, 0) - 4
+    if head[0] == _MAGIC0 or n <= 0 or n > 4096 or pos + 6 + n + _TAIL > end:
+        return None
+    rest = f.read(n + _TAIL)
+    if _u32(rest, n) != binascii.crc32(rest[:n], binascii.crc32(head)) & 0xFFFFFFFF:
+        return None
+    return _u32(head, 2), rest[:n]
+
+
 def _payload_at(f, pos, n):
     f.seek(pos + _HEAD)
     return f.read(n)
@@ -210,6 +225,14 @@ class Journal:
         end = _file_size(self.log_path)
         if not end:
             return
+        with open(self.log_path, "rb") as f:
+            legacy = _legacy_record(f, 0, end) is not None
+        if legacy:
+            try:
+                self._migrate_legacy(end)
+            except OSError:
+                return  # no room to convert: kept as it is, tried again at the next boot
+            end = _file_size(self.log_path)
         pos = 0
         stale = 0
         with open(self.log_path, "rb") as f:
@@ -242,6 +265,29 @@ class Journal:
                 # No room for the rewrite: the log stays as it is (readable: the bad
                 # bytes are skipped again) and the next append retries first.
                 self._damaged = True
+
+    def _migrate_legacy(self, end):
+        """Firmware 0.1 wrote ``length u16 | seq u32 | signed frame | CRC32`` without a
+        marker; its records are rewritten in this format (the payload stays the signed
+        frame, sent as it is), so an update never drops queued sales. Its first bad
+        record ends the old log, as that firmware's reader did."""
+        tmp = self.log_path + ".tmp"
+        pos = 0
+        try:
+            with open(self.log_path, "rb") as f, open(tmp, "wb") as g:
+                while True:
+                    r = _legacy_record(f, pos, end)
+                    if r is None:
+                        break
+                    seq, payload = r
+                    if len(payload) <= MAX_PAYLOAD:
+                        g.write(encode_record(seq, payload))
+                    pos += 6 + len(payload) + _TAIL
+                g.flush()
+            replace_file(tmp, self.log_path)
+        except OSError:
+            _remove(tmp)
+            raise
 
     def _compact(self):
         """Rewrite the log with only the unacked entries, record by record (temp
@@ -330,21 +376,19 @@ class Journal:
             return seq, _payload_at(f, at, n)
 
     def entries(self):
-        """[(seq, payload)] of every unacked entry, oldest first. Reads the whole log:
-        for tests and rare checks, not for the loop."""
-        out = []
+        """Yields (seq, payload) of every unacked entry, oldest first, one record read
+        at a time (the log stays open meanwhile: do not append or ack while iterating)."""
         if self._head is None:
-            return out
+            return
         pos, end = self._head[0], self._size
         with open(self.log_path, "rb") as f:
-            while pos < end and len(out) < self._count:
+            while pos < end:
                 at, r, _ = next_record(f, pos, end)
                 if r is None:
                     break
                 if r[0] > self._acked:
-                    out.append((r[0], _payload_at(f, at, r[1])))
+                    yield r[0], _payload_at(f, at, r[1])
                 pos = at + r[2]
-        return out
 
     def seqs(self):
         return [e[0] for e in self.entries()]

@@ -286,6 +286,31 @@ check(app.store.last_sale_of(CARD)["id"] == "t01-000071", "refund last follows t
 app.on_message(RES, ok("t01-000071"))
 eq(len(app.journal), 0, "drained")
 
+# a power cut between saving the re-issued copy and dropping the old entry: the copy counts
+net.connected = False
+sell(app, 3000)
+seq_old = app.journal.seqs()[0]
+from vafa.journal import decode_sale, encode_sale  # noqa: E402
+
+meta, raw = decode_sale(app.journal.peek()[1])
+copy = json.loads(raw)
+new_seq = app.store.next_seq()
+copy_body = protocol.make_request("t01", new_seq, copy["ts"], "purchase", CARD, 3000, 0,
+                                  None, True)
+app.journal.append(new_seq, encode_sale(meta[0], meta[1], meta[2], meta[3], 1, copy_body))
+app, hw = board_app(board, root, net, cfg)  # the reboot
+app.clock.set(board.time(), "ntp")
+net.connected = True
+n = len(net.published)
+step(app, board)
+eq(body(net.published[-1])["seq"], seq_old, "the old entry replays first")
+app.on_message(RES, refused("t01-%06d" % seq_old, "REPLAY", last_seq=new_seq))
+eq(app.journal.seqs(), [new_seq], "it is dropped, not copied a second time")
+step(app, board)
+eq(body(net.published[-1])["seq"], new_seq, "the copy replays")
+app.on_message(RES, ok("t01-%06d" % new_seq))
+eq(len(net.published), n + 2, "two sends in all")
+
 # -- refund window: an old sale is refused on the terminal --------------------------------------
 board.advance((cfg["refund_window_s"] + 5) * 1000)
 app.on_key("C")

@@ -185,4 +185,48 @@ eq(json.loads(protocol.decode_frame(net.published[-1], KEY))["id"], "t01-000002"
    "the next entry replays")
 eq(Journal(root).dead, 1, "kept in journal.dead across a reboot")
 umount(root)
+
+# -- a flipped bit in the first record's marker is not taken for the old format -------------
+flash = FakeFlash()
+root = mount(flash, "/f6")
+j = Journal(root)
+for i in range(1, 4):
+    j.append(i, payload(i))
+log = root + "/" + LOG_NAME
+bad = bytearray(read(log))
+bad[0] ^= 0x04
+write(log, bytes(bad))
+eq(Journal(root).seqs(), [2, 3], "first record lost, the rest kept")
+umount(root)
+
+# -- a journal written by firmware 0.1 (no marker, signed frames) is kept across the update --
+import binascii  # noqa: E402
+
+
+def legacy_record(seq, frame):
+    head = bytes([(len(frame) + 4) >> 8, (len(frame) + 4) & 255]) \
+        + bytes([(seq >> s) & 255 for s in (24, 16, 8, 0)])
+    crc = binascii.crc32(frame, binascii.crc32(head)) & 0xFFFFFFFF
+    return head + frame + bytes([(crc >> s) & 255 for s in (24, 16, 8, 0)])
+
+
+frames = [protocol.encode_frame(protocol.make_request("t01", i, 1763800000, "purchase", CARD,
+                                                      1000 * i, 0, None, True), KEY)
+          for i in (1, 2)]
+flash = FakeFlash()
+root = mount(flash, "/f7")
+write(root + "/" + LOG_NAME, legacy_record(1, frames[0]) + legacy_record(2, frames[1]))
+net = FakeNet(connected=True)
+app, hw, net, clock = make_app(net=net, store_root=root)
+eq(app.journal.seqs(), [1, 2], "old entries kept")
+eq(app.journal.torn_records + app.journal.lost_records, 0, "nothing dropped")
+check(read(root + "/" + LOG_NAME)[:2] == b"\xa5\x5a", "converted to the new format")
+clock.t += 20
+app.tick(clock.t)
+eq(net.published, [frames[0]], "an old entry is sent as it was signed")
+app.on_message(RES, signed({"v": 1, "id": "t01-000001", "ok": True, "code": "OK"}))
+clock.t += 20
+app.tick(clock.t)
+eq(net.published[-1], frames[1], "then the next")
+umount(root)
 done("test_journal_flash")
