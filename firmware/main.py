@@ -171,7 +171,8 @@ async def main():
 
     # Unsynced until NTP or a verified response says the time (no battery clock).
     clock = Clock(set_fn=set_rtc, log=log)
-    sntp = Sntp(clock, cfg["ntp_host"], link_ok=wlan.isconnected, log=log)
+    sntp = Sntp(clock, cfg["ntp_host"], link_ok=wlan.isconnected, log=log,
+                dns_server=lambda: wlan.ifconfig()[3])
     net = Session(mqtt_factory(cfg), cfg["device_id"], keepalive_s=cfg["mqtt"]["keepalive_s"],
                   time_fn=time.time, link_ok=wlan.isconnected, log=log)
     journal = Journal("/data")

@@ -174,6 +174,9 @@ class FakeUDP:
 
 
 class FakeSocketModule:
+    """MicroPython's socket module as Sntp uses it: no getaddrinfo here, on purpose
+    (it blocks on DNS); sendto() takes an (IP, port) tuple."""
+
     AF_INET = 2
     SOCK_DGRAM = 2
 
@@ -182,13 +185,6 @@ class FakeSocketModule:
         self.sent = []
         self.inbox = []
         self.closed = 0
-        self.dns_fails = 0
-
-    def getaddrinfo(self, host, port):
-        if self.dns_fails:
-            self.dns_fails -= 1
-            raise OSError(-2)
-        return [(2, 2, 0, "", ("10.0.0.1", port))]
 
     def socket(self, af, kind):
         return FakeUDP(self)
@@ -204,21 +200,26 @@ def answer(req, unix, stratum=2):
     return bytes(p)
 
 
+def dns_answer(query, ip, rcode=0):
+    # header (id, answer, recursion available, 1 question, 1 answer), the question as
+    # asked, then a CNAME-free A record whose name is a pointer to the question
+    head = query[:2] + bytes([0x81, 0x80 | rcode, 0, 1, 0, 1, 0, 0, 0, 0])
+    rr = b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + bytes(ip)
+    return head + query[12:] + rr
+
+
 world = FakeSocketModule()
-world.dns_fails = 1
 b3 = FakeBoardClock()
 clock3 = Clock(ticks_fn=b3.ticks_ms, time_fn=b3.time)
-sntp = ntp.Sntp(clock3, "10.0.0.1", socket_mod=world)
+link = [False]
+sntp = ntp.Sntp(clock3, "10.0.0.1", socket_mod=world, link_ok=lambda: link[0])
 sntp.poll(b3.ticks_ms())
-eq((world.sent, sntp.attempts), ([], 1), "DNS failed: nothing sent")
-b3.advance(999)
+eq(world.sent, [], "no Wi-Fi: nothing sent")
+link[0] = True
 sntp.poll(b3.ticks_ms())
-eq(sntp.attempts, 1, "backoff: no retry before 1 s")
-b3.advance(1)
-sntp.poll(b3.ticks_ms())
-eq(len(world.sent), 1, "retry after 1 s")
-req = world.sent[0][0]
-eq((len(req), req[0] & 7), (48, 3), "a client request")
+eq(len(world.sent), 1, "an NTP request to the IP address, no DNS")
+req, addr = world.sent[0]
+eq((len(req), req[0] & 7, addr), (48, 3, ("10.0.0.1", 123)), "a client request")
 check(not world.socks[-1].blocking, "the socket is non-blocking")
 b3.advance(20)
 sntp.poll(b3.ticks_ms())
@@ -231,16 +232,49 @@ check(not clock3.synced, "foreign and unsynced answers ignored")
 b3.advance(ntp.ATTEMPT_MS)
 sntp.poll(b3.ticks_ms())
 eq(world.closed, 1, "attempt abandoned after ATTEMPT_MS")
-b3.advance(2000)
+b3.advance(999)
 sntp.poll(b3.ticks_ms())
-eq(len(world.sent), 2, "retried after a doubled backoff")
+eq(len(world.sent), 1, "backoff: no retry before 1 s")
+b3.advance(1)
+sntp.poll(b3.ticks_ms())
+eq(len(world.sent), 2, "retry after 1 s")
+b3.advance(ntp.ATTEMPT_MS)
+sntp.poll(b3.ticks_ms())
+b3.advance(1999)
+sntp.poll(b3.ticks_ms())
+eq(len(world.sent), 2, "the backoff doubled")
+b3.advance(1)
+sntp.poll(b3.ticks_ms())
+eq(len(world.sent), 3, "retried after 2 s")
 world.inbox.append(answer(world.sent[-1][0], NOW))
 b3.advance(20)
 sntp.poll(b3.ticks_ms())
 check(clock3.synced and clock3.now() == NOW and clock3.source == "ntp", "synced by NTP")
 b3.advance(1000)
 sntp.poll(b3.ticks_ms())
-eq(len(world.sent), 2, "no more requests once synced")
+eq(len(world.sent), 3, "no more requests once synced")
+# a host name: resolved with one non-blocking DNS query to the Wi-Fi's DNS server
+world = FakeSocketModule()
+b4 = FakeBoardClock()
+clock4 = Clock(ticks_fn=b4.ticks_ms, time_fn=b4.time)
+sntp = ntp.Sntp(clock4, "pool.ntp.org", socket_mod=world, dns_server=lambda: "192.168.1.1")
+sntp.poll(b4.ticks_ms())
+query, addr = world.sent[0]
+eq(addr, ("192.168.1.1", 53), "DNS query to the Wi-Fi's server")
+check(b"\x04pool\x03ntp\x03org\x00\x00\x01\x00\x01" in query, "an A query for the name")
+b4.advance(20)
+sntp.poll(b4.ticks_ms())
+eq(len(world.sent), 1, "waiting for DNS without blocking")
+world.inbox.append(dns_answer(query, (9, 9, 9, 9), rcode=3))  # NXDOMAIN
+world.inbox.append(dns_answer(query, (162, 159, 200, 1)))
+b4.advance(20)
+sntp.poll(b4.ticks_ms())
+eq(world.sent[-1][1], ("162.159.200.1", 123), "then NTP to the address it answered")
+world.inbox.append(answer(world.sent[-1][0], NOW + 5))
+b4.advance(20)
+sntp.poll(b4.ticks_ms())
+eq(clock4.now(), NOW + 5, "synced")
+eq(ntp.parse_dns(b"\x00" * 11, 0), None, "a short DNS answer is ignored")
 
 # -- seq floor: from the config, and from REPLAY / ID_REUSED; re-issue once -----------------
 cfg = config()
