@@ -8,7 +8,7 @@
 #
 # Outage (T5): an earn-only purchase (use_credit 0) made while the broker is unreachable,
 # or whose request got no answer after MAX_RESENDS resends, goes into the flash journal
-# (vafa.journal) as a signed frame with "offline":true and the same id; the journal is
+# (vafa.journal) as its request body with "offline":true and the same id; the journal is
 # replayed in order, one entry in flight, before any new request is sent. A journaled
 # sale is kept unsigned and signed at replay time with its age (age_s, by the ticks) and,
 # when the clock got synced in the same boot since, its corrected ts.
@@ -171,7 +171,7 @@ class App:
                 self._say("journal: LOST %d damaged record(s), %d bytes (flash error)"
                           % (journal.lost_records, journal.lost_bytes))
             if journal.dead:
-                self._say("journal: %d entr(y/ies) set aside in %s (never answered)"
+                self._say("journal: %d never-answered entries set aside in %s"
                           % (journal.dead, journal.dead_path))
         net.set_handler(self.on_message)
 

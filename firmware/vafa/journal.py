@@ -28,6 +28,9 @@
 # is then replayed once more after a reboot: the backend answers a known id with its
 # stored answer) and is written again at the next ack.
 #
+# A log of firmware 0.1 (records without MAGIC, payloads signed frames) is converted on
+# open, its frames kept as they are.
+#
 # An entry the backend never answers is moved aside by move_dead(): its record is
 # appended to journal.dead (bounded: DEAD_MAX_BYTES, the older half kept as
 # journal.dead.old) and it leaves the journal, so the entries behind it replay.
