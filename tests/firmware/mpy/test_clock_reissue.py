@@ -287,6 +287,17 @@ for bad in (-1, "7", True):
 c2 = config()
 c2["refund_window_s"] = 0
 raises(ConfigError, validate, c2)
+# the enrolment reply's seq_floor (in the config or next to it) reaches config.json
+from mpytest import KEY_HEX  # noqa: E402
+from vafa.enrol import config_from_answer  # noqa: E402
+
+qr = {"mqtt": {"host": "b", "port": 8883, "tls": True}, "wifi": {"ssid": "s", "password": "p"}}
+enrolled = {"device_id": "t01", "key_hex": KEY_HEX, "mqtt": {"user": "t01", "password": "x"}}
+eq(config_from_answer(qr, {"config": enrolled, "seq_floor": 812})["seq_floor"], 812,
+   "seq_floor next to the config")
+eq(config_from_answer(qr, {"config": dict(enrolled, seq_floor=9)})["seq_floor"], 9,
+   "seq_floor in the config")
+eq(config_from_answer(qr, {"config": enrolled})["seq_floor"], 0, "none: 0")
 root = tmpdir()
 net = FakeNet()
 board = FakeBoardClock(unix_s=NOW)
