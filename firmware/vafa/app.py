@@ -45,6 +45,10 @@ MAX_REJECTED = const(8)  # rejected replays kept for display/report
 # replay rounds (each MAX_RESENDS + 1 sends, then REPLAY_PAUSE_MS) while the broker was
 # connected is moved aside to journal.dead, so it cannot block the entries behind it.
 MAX_REPLAY_ROUNDS = const(6)
+# A set-aside entry is sent again, once, every DEAD_RETRY_MS while the journal is empty
+# and the terminal idle: a backend worker that was down while the broker was up looks
+# like an entry nobody answers, and the id keeps a retry from ever crediting twice.
+DEAD_RETRY_MS = const(600000)
 # A sale answered REPLAY / ID_REUSED (its seq or id was used before, e.g. after a
 # reflash) is re-issued under a new seq at most this often.
 MAX_REISSUES = const(2)
@@ -159,6 +163,7 @@ class App:
         self._refund_target = None
         self._pin = ""
         self._replay_rounds = (None, 0)  # (seq of the head entry, unanswered rounds)
+        self._dead_retry_at = None
         self._running = False
         if journal is not None:
             net.queued = len(journal)
@@ -531,9 +536,11 @@ class App:
                 self.show_idle()
 
     def _replay_tick(self, now_ms):
-        if not self.queued():
-            return
         rp = self.replay
+        if not self.queued() and rp is None:
+            if self.net.connected and self.journal is not None and self.journal.dead:
+                self._dead_tick(now_ms)
+            return
         if not self.net.connected:
             if rp is not None:
                 # Sent again from the journal once connected; a round cut short by the
@@ -596,9 +603,46 @@ class App:
         self._say("replaying %s" % rid)
         self.net.publish_request(frame)
 
+    def _dead_tick(self, now_ms):
+        """Send the set-aside entry tried longest ago once, when due and idle."""
+        if self._dead_retry_at is None:
+            self._dead_retry_at = ticks_add(now_ms, DEAD_RETRY_MS)
+        if self.state != IDLE or ticks_diff(now_ms, self._dead_retry_at) < 0:
+            return
+        self._dead_retry_at = ticks_add(now_ms, DEAD_RETRY_MS)
+        entry = self.journal.dead_peek()
+        if entry is None:
+            return
+        rid, frame = self._replay_frame(entry[0], entry[1])
+        if frame is None:
+            self._drop_entry({"seq": entry[0], "dead": True}, to_end=True)
+            return
+        # One send: its deadline ends the try (sends already at the resend bound).
+        self.replay = {"seq": entry[0], "id": rid, "frame": frame, "dead": True,
+                       "sends": MAX_RESENDS + 1,
+                       "deadline": ticks_add(now_ms, RESPONSE_TIMEOUT_MS)}
+        self._say("trying set-aside %s again" % rid)
+        self.net.publish_request(frame)
+
+    def _drop_entry(self, rp, to_end=False):
+        """The entry ``rp`` names is answered: out of the journal, or of journal.dead
+        (``to_end``: only behind the other set-aside ones). False: the flash is full."""
+        try:
+            if rp.get("dead"):
+                self.journal.dead_drop(rp["seq"], to_end)
+                self.net.dead = self.journal.dead
+                return True
+            return self.journal.ack(rp["seq"])
+        except OSError as e:
+            self._say("journal: cannot drop entry %d (%r)" % (rp["seq"], e))
+            return False
+
     def _replay_round_failed(self, now_ms, why):
         rp = self.replay
         self.replay = None
+        if rp.get("dead"):
+            self._drop_entry(rp, to_end=True)  # the others get their turn first
+            return
         seq, rounds = self._replay_rounds
         rounds = rounds + 1 if seq == rp["seq"] else 1
         self._replay_rounds = (rp["seq"], rounds)
@@ -655,7 +699,7 @@ class App:
             return
         if code in REISSUE_CODES and self._reissue_entry(rp, r):
             return
-        if not self.journal.ack(rp["seq"]):
+        if not self._drop_entry(rp):
             self._say("flash full: the journal cursor for %s is kept in RAM" % rp["id"])
         self.replayed = (self.replayed + [rp["id"]])[-MAX_REJECTED * 4:]
         if r.get("ok"):
@@ -685,7 +729,8 @@ class App:
         from vafa.journal import JournalFull, decode_sale, encode_sale
 
         self.store.raise_floor(r.get("last_seq"))
-        seq, payload = self.journal.peek()
+        seq = rp["seq"]
+        payload = (self.journal.dead_peek() if rp.get("dead") else self.journal.peek())[1]
         sale = decode_sale(payload)
         if sale is None or sale[0][4] >= MAX_REISSUES:
             self._say("offline sale %s: %s again, not re-issued" % (rp["id"], r.get("code")))
@@ -694,7 +739,7 @@ class App:
         body = protocol.parse_body(sale[1])
         # A power cut between the append below and the ack leaves both: keep the copy.
         if self._has_origin(seq, origin):
-            self.journal.ack(seq)
+            self._drop_entry(rp)
             self._say("offline sale %s was re-issued already" % rp["id"])
             self._queued_changed()
             return True
@@ -711,7 +756,7 @@ class App:
             self.replay_pause_until = ticks_add(self._ticks(), REPLAY_PAUSE_MS)
             return True  # kept; replayed (and re-issued) again after the pause
         new_id = protocol.request_id(self.device_id, new_seq)
-        self.journal.ack(seq)
+        self._drop_entry(rp)
         try:
             self.store.rename_sale(rp["id"], new_id)
         except OSError:

@@ -33,7 +33,8 @@
 #
 # An entry the backend never answers is moved aside by move_dead(): its record is
 # appended to journal.dead (bounded: DEAD_MAX_BYTES, the older half kept as
-# journal.dead.old) and it leaves the journal, so the entries behind it replay.
+# journal.dead.old) and it leaves the journal, so the entries behind it replay. The app
+# tries set-aside entries again now and then (dead_peek / dead_drop).
 import binascii
 import os
 
@@ -457,6 +458,58 @@ class Journal:
         if self._head is None:
             self._count = 0  # the rest of the log is unreadable now: nothing left
         return saved
+
+    def dead_peek(self):
+        """(seq, payload) of the entry set aside longest ago, or None."""
+        for path in (self.dead_path + ".old", self.dead_path):
+            end = _file_size(path)
+            if end:
+                with open(path, "rb") as f:
+                    at, r, _ = next_record(f, 0, end)
+                    if r is not None:
+                        return r[0], _payload_at(f, at, r[1])
+        return None
+
+    def dead_drop(self, seq, to_end=False):
+        """Remove the set-aside entry ``seq`` (the one dead_peek() gave); ``to_end``
+        puts it behind the others of its file instead, so they get their turn first.
+        Raises OSError."""
+        for path in (self.dead_path + ".old", self.dead_path):
+            end = _file_size(path)
+            if not end:
+                continue
+            tmp = path + ".tmp"
+            first = None
+            try:
+                with open(path, "rb") as f, open(tmp, "wb") as g:
+                    pos = 0
+                    while pos < end:
+                        at, r, _ = next_record(f, pos, end)
+                        if r is None:
+                            break
+                        f.seek(at)
+                        rec = f.read(r[2])
+                        if first is None:
+                            if r[0] != seq:
+                                break
+                            first = rec
+                        else:
+                            g.write(rec)
+                        pos = at + r[2]
+                    if first is not None and to_end:
+                        g.write(first)  # behind the others of its file: same size
+                    g.flush()
+                if first is None:
+                    _remove(tmp)
+                    continue
+                replace_file(tmp, path)
+            except OSError:
+                _remove(tmp)
+                raise
+            if not to_end:
+                self.dead -= 1
+            return True
+        return False
 
     def move_dead(self, seq):
         """Move the oldest entry (``seq``) aside to journal.dead and out of the journal.

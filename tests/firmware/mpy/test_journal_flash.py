@@ -184,6 +184,50 @@ app.tick(clock.t)
 eq(json.loads(protocol.decode_frame(net.published[-1], KEY))["id"], "t01-000002",
    "the next entry replays")
 eq(Journal(root).dead, 1, "kept in journal.dead across a reboot")
+# the backend may only have been down: once the journal is empty, the set-aside entry is
+# tried again now and then, with its own id (the backend never credits an id twice)
+app.on_message(RES, signed({"v": 1, "id": "t01-000002", "ok": True, "code": "OK"}))
+eq(len(app.journal), 0, "journal empty")
+n = len(net.published)
+clock.t += A.DEAD_RETRY_MS - 40
+app.tick(clock.t)
+eq(len(net.published), n, "not before DEAD_RETRY_MS")
+clock.t += A.DEAD_RETRY_MS
+app.tick(clock.t)
+eq(len(net.published), n + 1, "tried once")
+eq(json.loads(protocol.decode_frame(net.published[-1], KEY))["id"], "t01-000001",
+   "the set-aside entry, same id")
+clock.t += A.RESPONSE_TIMEOUT_MS
+app.tick(clock.t)
+eq((len(net.published), app.journal.dead), (n + 1, 1), "no answer: one send, still aside")
+clock.t += A.DEAD_RETRY_MS
+app.tick(clock.t)
+app.on_message(RES, signed({"v": 1, "id": "t01-000001", "ok": True, "code": "OK"}))
+eq((app.journal.dead, net.dead), (0, 0), "answered at last: gone from journal.dead")
+check([x for x in logs if "offline sale t01-000001 confirmed" in x], "and confirmed")
+eq(Journal(root).dead, 0, "for good")
+umount(root)
+
+# -- journal.dead is bounded, and its entries take turns when retried ------------------------
+flash = FakeFlash()
+root = mount(flash, "/f8")
+rec = len(encode_record(1, payload(1)))
+j = Journal(root, dead_max_bytes=2 * rec)
+for i in range(1, 6):
+    j.append(i, payload(i))
+for i in range(1, 5):
+    check(j.move_dead(i), "set aside %d" % i)
+eq((j.seqs(), j.dead), ([5], 4), "four set aside")
+j = Journal(root, dead_max_bytes=2 * rec)  # reboot
+eq(j.dead, 4, "counted after a reboot (.old included)")
+eq(j.dead_peek()[0], 1, "the oldest first")
+j.dead_drop(1, to_end=True)
+eq(j.dead_peek()[0], 2, "an unanswered one goes behind the others")
+j.dead_drop(2)
+eq((j.dead_peek()[0], j.dead), (1, 3), "an answered one leaves")
+j.move_dead(5)  # a fifth: journal.dead is full, the older file is replaced
+check(j.dead <= 4 and Journal(root).dead == j.dead, "bounded: at most two files' worth")
+check(len(read(root + "/journal.dead")) <= 2 * rec, "journal.dead within its bound")
 umount(root)
 
 # -- a flipped bit in the first record's marker is not taken for the old format -------------
