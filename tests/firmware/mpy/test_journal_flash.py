@@ -143,6 +143,31 @@ eq(app.journal.seqs(), [1], "after a reboot: the saved sale only")
 eq(app.journal.lost_records, 0, "nothing reported lost (the cut-off write is a torn tail)")
 umount(root)
 
+# -- the flash fills up while the journal drains: the acks go on in RAM --------------------
+flash = FakeFlash()
+root = mount(flash, "/f9")
+net = FakeNet(connected=False)
+logs = []
+app, hw, net, clock = make_app(net=net, store_root=root, log=logs.append)
+sell(app, 1000)
+sell(app, 2000)
+net.connected = True
+app.on_key("C")
+flash.fill(leave_bytes=0)
+clock.t += 20
+app.tick(clock.t)
+app.on_message(RES, signed({"v": 1, "id": "t01-000001", "ok": True, "code": "OK"}))
+check([x for x in logs if "kept in RAM" in x], "a cursor that cannot be written is logged")
+eq(Journal(root).seqs(), [1, 2], "on flash the old cursor (the entry would replay again)")
+clock.t += 20
+app.tick(clock.t)
+eq(json.loads(protocol.decode_frame(net.published[-1], KEY))["id"], "t01-000002",
+   "the next entry replays")
+app.on_message(RES, signed({"v": 1, "id": "t01-000002", "ok": True, "code": "OK"}))
+eq((read(root + "/journal.ack"), app.journal.ack_unsaved), (b"2", False),
+   "the emptied log made room: the cursor is on flash")
+umount(root)
+
 # -- an entry the backend never answers is moved aside; the next one replays ----------------
 flash = FakeFlash()
 root = mount(flash, "/f5")

@@ -71,6 +71,7 @@ class FakeFlash:
         if "w" in mode:
             if path not in self.files and self.free_bytes_for(path) <= 0:
                 raise OSError(ENOSPC)
+            self._freed(len(self.files.get(path, b"")))
             self.files[path] = bytearray()
         elif "a" in mode:
             if path not in self.files:
@@ -89,16 +90,21 @@ class FakeFlash:
             raise OSError(ENOENT)
         return (0x8000, 0, 0, 0, 0, 0, len(self.files[path]), 0, 0, 0)
 
+    def _freed(self, n):
+        if self.budget is not None:
+            self.budget += n  # what other data left for us stays; this comes back
+
     def remove(self, path):
         path = self._norm(path)
         if path not in self.files:
             raise OSError(ENOENT)
-        del self.files[path]
+        self._freed(len(self.files.pop(path)))
 
     def rename(self, a, b):
         a, b = self._norm(a), self._norm(b)
         if a not in self.files:
             raise OSError(ENOENT)
+        self._freed(len(self.files.get(b, b"")))
         self.files[b] = self.files.pop(a)
 
     def mkdir(self, path):
