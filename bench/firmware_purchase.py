@@ -1,11 +1,13 @@
 # ruff: noqa: UP031  (MicroPython script: %-formatting kept on purpose)
 # Run by bench/firmware.py under the real MicroPython interpreter (WebAssembly port, via
 # tests/firmware/run_micropython.mjs): heap in use after importing every firmware module,
-# then after one purchase through the app's real flow, over the real MQTT client
-# (vafa.mqtt). Only the sockets (tests/firmware/mpy/lib/fakenet.py: MicroPython's
-# non-blocking behaviour, an in-process broker) and the hardware parts are fakes; the
-# fake broker answers with a response signed with the terminal's key. Prints one line
-# "BENCH_JSON {...}".
+# then after one purchase through the app's real flow, then with a FULL offline journal:
+# the terminal reboots onto a journal one entry short of full, saves one more sale
+# offline (the journal is then full: MAX_ENTRIES or MAX_BYTES), and starts replaying it
+# when the broker is back. All over the real MQTT client (vafa.mqtt): only the sockets
+# (tests/firmware/mpy/lib/fakenet.py: MicroPython's non-blocking behaviour, an in-process
+# broker) and the hardware parts are fakes; the fake broker answers with a response
+# signed with the terminal's key. Prints one line "BENCH_JSON {...}".
 import gc
 import json
 import sys
@@ -189,6 +191,67 @@ if "Pay: 237,500" not in hw.display.lines:
 # --8<-- runPython
 after_purchase = heap() - bench_code  # the app still holds the result on screen, as on the board
 
+# --8<-- runPython
+# ---- a full journal --------------------------------------------------------------------
+# Fill the journal with sales as the app saves them, to one entry short of full (bench
+# work: its garbage is collected before the next measurement).
+from vafa.journal import encode_sale  # noqa: E402
+fill = Journal("/data")
+seq = app.store.last_seq()
+while len(fill) < fill.max_entries - 1:
+    body = protocol.make_request("t01", seq + 1, 1763800000, "purchase", CARD, 250000, 0,
+                                 None, True)
+    sale = encode_sale(1, 7, 1000, seq + 1, 0, body)
+    if not fill.room_for(2 * len(sale)):
+        break
+    seq += 1
+    fill.append(seq, sale)
+app.store.raise_floor(seq)
+del fill, body, sale
+# --8<-- runPython
+# Reboot onto it with the broker unreachable. The previous app, session and client are
+# dropped (the old client's callback would keep the old app alive).
+app = net = None
+world.broker = "refuse"
+hw.printer.receipts = 0
+net = Session(lambda: Client("t01", "broker.invalid", 1883, user="t01", password="pw",
+                             sockets=socks), "t01", keepalive_s=30, time_fn=lambda: 1763800000)
+app = App(cfg, hw, net, Store("/data"), ticks_fn=lambda: clock.t,
+          time_fn=lambda: 1763800000, journal=Journal("/data"))
+# --8<-- runPython
+full_phases = [["full journal opened", heap() - bench_code]]
+app.show_idle()
+hw.scanner.queue.append(CARD)
+hw.keypad.queue.extend(AMOUNT_KEYS)
+for _ in range(MAX_STEPS):
+    clock.t += 20
+    app.step(clock.t)
+    if hw.printer.receipts:
+        break
+if net.connected or hw.printer.receipts != 1 or "Saved offline" not in hw.display.lines:
+    raise AssertionError("offline sale not saved: %r" % (hw.display.lines,))
+journal_entries = len(app.journal)
+journal_bytes = app.journal.size_bytes()
+if app.journal.room_for(300):
+    raise AssertionError("the journal is not full: %d entries, %d bytes"
+                         % (journal_entries, journal_bytes))
+# --8<-- runPython
+full_phases.append(["offline sale saved, journal full", heap() - bench_code])
+world.broker = "up"
+requests_before = len([1 for p in broker.published if p[0].endswith("/req")])
+replayed = requests_before
+for _ in range(MAX_STEPS * 4):
+    clock.t += 250  # past the reconnect backoff
+    app.step(clock.t)
+    replayed = len([1 for p in broker.published if p[0].endswith("/req")])
+    if replayed > requests_before + 1:
+        break
+if replayed <= requests_before + 1:
+    raise AssertionError("the full journal did not replay")
+# --8<-- runPython
+full_phases.append(["replaying the full journal", heap() - bench_code])
+heap_full_journal = max(x[1] for x in full_phases)
+
 impl = sys.implementation
 print("BENCH_JSON " + json.dumps({
     "micropython_version": "%d.%d.%d" % impl.version[:3],
@@ -199,5 +262,9 @@ print("BENCH_JSON " + json.dumps({
     "heap_total_bytes": gc.mem_alloc() + gc.mem_free(),
     "heap_after_each_import": after_each,
     "heap_phases": phases + [["purchase answered", after_purchase]],
+    "heap_full_journal_bytes": heap_full_journal,
+    "heap_full_journal_phases": full_phases,
+    "journal_entries": journal_entries,
+    "journal_bytes": journal_bytes,
     "display": hw.display.lines,
 }))

@@ -55,6 +55,7 @@ def evaluate_targets(results: dict) -> list[dict]:
     share = (round(sqlite_max / echo_max, 3) if sqlite_max is not None and echo_max else None)
     heap = firmware.get("heap_after_purchase_bytes")
     heap_selling = firmware.get("heap_after_purchase_normal_mode_bytes")
+    heap_journal = firmware.get("heap_full_journal_normal_mode_bytes")
     mpy = firmware.get("mpy_total_bytes")
     return [
         target("p99 tap-to-reply at 200/s, SQLite, 1 worker", 25,
@@ -67,6 +68,9 @@ def evaluate_targets(results: dict) -> list[dict]:
                "too)", 48, None if heap is None else round(heap / KIB, 1), "KiB", True),
         target("firmware heap in use after a purchase, as a selling terminal loads it", 48,
                None if heap_selling is None else round(heap_selling / KIB, 1), "KiB", True),
+        target("firmware heap in use with a full offline journal, as a selling terminal "
+               "loads it", 48, None if heap_journal is None else round(heap_journal / KIB, 1),
+               "KiB", True),
         target("all .mpy files together", 64, None if mpy is None else round(mpy / KIB, 1),
                "KiB", True),
         target("worker peak RSS", 150,
@@ -178,6 +182,10 @@ def _render_extras(extras: dict) -> list[str]:
                   f"| heap in use after one purchase, without setup mode's modules "
                   f"(a selling terminal) | "
                   f"{_fmt(firmware.get('heap_after_purchase_normal_mode_bytes'))} |",
+                  f"| heap in use with a full offline journal "
+                  f"({_fmt(firmware.get('journal_entries'))} entries, "
+                  f"{_fmt(firmware.get('journal_bytes'))} B), a selling terminal | "
+                  f"{_fmt(firmware.get('heap_full_journal_normal_mode_bytes'))} |",
                   f"| all .mpy files | {_fmt(firmware.get('mpy_total_bytes'))} |"]
         for name, size in sorted(firmware.get("mpy_files", {}).items()):
             lines.append(f"| `{name}` | {_fmt(size)} |")

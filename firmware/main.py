@@ -54,13 +54,10 @@ def wifi_up(cfg):
     return wlan
 
 
-def sync_clock():
-    try:
-        import ntptime
-
-        ntptime.settime()
-    except Exception as e:
-        log("ntp failed: %r" % (e,))
+def set_rtc(unix_s):
+    # The RTC keeps the time for log lines and across a soft reset (not a power cut).
+    tm = time.gmtime(unix_s - 946684800 if time.gmtime(0)[0] == 2000 else unix_s)
+    machine.RTC().datetime((tm[0], tm[1], tm[2], tm[6] + 1, tm[3], tm[4], tm[5], 0))
 
 
 def mqtt_factory(cfg):
@@ -180,29 +177,33 @@ async def main():
         return
     hw.display.show([cfg["club_name"], "", "Starting..."])
     wlan = wifi_up(cfg)
-    synced = False
+    from vafa.clock import Clock
+    from vafa.ntp import Sntp
+
+    # Unsynced until NTP or a verified response says the time (no battery clock).
+    clock = Clock(set_fn=set_rtc, log=log)
+    sntp = Sntp(clock, cfg["ntp_host"], link_ok=wlan.isconnected, log=log,
+                dns_server=lambda: wlan.ifconfig()[3])
     make_client, note = mqtt_factory(cfg)
     net = Session(make_client, cfg["device_id"], keepalive_s=cfg["mqtt"]["keepalive_s"],
                   time_fn=time.time, link_ok=wlan.isconnected, log=log)
     net.note = note
     journal = Journal("/data")
     app = App(cfg, hw, net, Store("/data"), log=log, journal=journal,
-              config_loader=lambda: vconfig.load(CONFIG_FILE))
+              config_loader=lambda: vconfig.load(CONFIG_FILE), clock=clock)
     app.on_reboot = machine.reset
     # No connection attempt (DNS, TLS handshake: the steps that can take long) starts
     # while the cashier is typing a sale.
     net.busy = app.typing
 
     def feed():
-        nonlocal synced
         wdt.feed()
-        if not synced and wlan.isconnected():
-            synced = True
-            sync_clock()
+        sntp.poll(time.ticks_ms())  # never waits: one UDP datagram at a time
 
     try:
         await app.run(feed=feed)
     finally:
+        sntp.close()
         net.close()
         hw.deinit()
 

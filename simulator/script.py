@@ -7,7 +7,9 @@ A step is ``name`` or ``name:argument``:
     keys:250000E            several keys in a row
     wait:500                run the terminal loop for 500 ms
     net:off / net:on        pull / plug the network (net:on waits for the broker)
-    reboot                  power cycle: the app restarts from what is on flash
+    reboot                  reset: the app restarts from what is on flash
+    power-cut               power lost and back: as reboot, and the board's clock restarts
+                            at 2000-01-01, unsynced (no battery clock)
     drain:10000             run until the offline journal is empty, at most 10,000 ms
 
 Every new display frame and every receipt is printed as it appears, so support staff
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 
 from simulator.hardware import VALID_KEYS, render_escpos
 
-STEP_HELP = ("scan:CARD, key:K, keys:KEYS, wait:MS, net:on|off, reboot, drain:MS "
+STEP_HELP = ("scan:CARD, key:K, keys:KEYS, wait:MS, net:on|off, reboot, power-cut, drain:MS "
              "(keys: 0-9 C B E U L R)")
 MAX_STEPS = 10_000
 MAX_WAIT_MS = 600_000  # one wait/drain step runs at most ten minutes
@@ -77,8 +79,8 @@ def parse_step(text: str, where: str = "step") -> Step:
         if arg.lower() not in ("on", "off"):
             raise StepError(f"{where}: net takes on or off, got {arg!r}")
         return Step("net", arg.lower())
-    if name == "reboot" and not arg:
-        return Step("reboot")
+    if name in ("reboot", "power-cut") and not arg:
+        return Step(name)
     raise StepError(f"{where}: unknown step {text.strip()!r}; steps: {STEP_HELP}")
 
 
@@ -156,8 +158,13 @@ def run(term, steps: list[Step], timeout_s: float, out: Callable[[str], None] = 
                 return EXIT_FAILED
             if step.arg == "off":
                 term.step()  # the session notices at once, as on a dropped Wi-Fi link
-        elif step.name == "reboot":
-            term.reboot()
+        elif step.name in ("reboot", "power-cut"):
+            if step.name == "reboot":
+                term.reboot()
+            else:
+                term.power_cut()
+                out(f"[clock] power cut: the board's clock restarts at "
+                    f"{term.app.clock.now()} (2000-01-01), unsynced")
             shown.flush()
             if term.journal.torn_records:
                 out(f"[journal] dropped {term.journal.torn_records} torn record "
@@ -170,7 +177,7 @@ def run(term, steps: list[Step], timeout_s: float, out: Callable[[str], None] = 
                     f"{step.arg} ms")
                 return EXIT_FAILED
             out(f"[journal] drained; confirmed {len(term.app.replayed)}, "
-                f"refused {len(term.app.rejected)}")
+                f"refused {len(term.app.rejected)}, set aside {term.journal.dead}")
             for rid, code, msg in term.app.rejected:
                 out(f"[journal] refused {rid}: {code} {msg}")
         if step.name in ("scan", "keys"):

@@ -12,6 +12,39 @@ from pathlib import Path
 from simulator import hardware, netio
 
 LOOP_S = 0.02  # the firmware's LOOP_MS
+EPOCH_2000_S = 946_684_800  # where the ESP32's RTC restarts after a power cut
+
+
+class BoardClock:
+    """The board's clocks: ticks since power-on (wrapping at 2**30 ms like
+    MicroPython's) and an RTC without a battery. The host's time stands for an RTC that
+    was set (by NTP at an earlier boot: the simulator has no NTP server); a power cut
+    restarts the ticks and puts the RTC at 2000-01-01, and the firmware's clock is then
+    unsynced until a verified response carries the time."""
+
+    def __init__(self):
+        self._boot_at = time.monotonic()
+        self._rtc_offset_s = 0.0  # RTC = host time + offset
+        self.rtc_set = True
+
+    def ticks_ms(self) -> int:
+        return int((time.monotonic() - self._boot_at) * 1000) & (2**30 - 1)
+
+    def time(self) -> int:
+        return int(time.time() + self._rtc_offset_s)
+
+    def settime(self, unix_s: int) -> None:
+        self._rtc_offset_s = unix_s - time.time()
+        self.rtc_set = True
+
+    def reset(self) -> None:
+        """A soft reset: the ticks restart, the RTC keeps running."""
+        self._boot_at = time.monotonic()
+
+    def power_cut(self) -> None:
+        self._boot_at = time.monotonic()
+        self._rtc_offset_s = EPOCH_2000_S - time.time()
+        self.rtc_set = False
 
 
 class Link:
@@ -74,6 +107,7 @@ class SimTerminal:
         self.log_lines: list[str] = []
         self._log_fn = log
         self.boots = 0
+        self.board = BoardClock()
         self.hw = hardware.build()
         self._boot()
 
@@ -104,6 +138,7 @@ class SimTerminal:
     def _boot(self) -> None:
         from vafa import app as vapp
         from vafa import config as vconfig
+        from vafa.clock import Clock
         from vafa.journal import Journal
         from vafa.net import Session
         from vafa.store import Store
@@ -113,17 +148,30 @@ class SimTerminal:
         self.net = Session(self._factory, self.cfg["device_id"], keepalive_s=m["keepalive_s"],
                            time_fn=time.time, link_ok=self.link.is_up, log=self.log)
         self.journal = Journal(str(self.data_dir))
+        board = self.board
+        # Wall time through app._time (the chaos harness shifts it); the uptime from the
+        # board's ticks. The app's timers keep vafa.clock's ticks, which the session uses.
+        clock = Clock(ticks_fn=board.ticks_ms, time_fn=lambda: self.app._time(),
+                      set_fn=board.settime, synced=board.rtc_set, log=self.log)
         self.app = vapp.App(self.cfg, self.hw, self.net, Store(str(self.data_dir)),
                             log=self.log, journal=self.journal,
-                            config_loader=lambda: vconfig.load(str(self.config_path)))
+                            config_loader=lambda: vconfig.load(str(self.config_path)),
+                            clock=clock, time_fn=board.time)
         self.app.on_reboot = self.reboot
         self.net.busy = self.app.typing
         self.boots += 1
         self.app.show_idle()
 
     def reboot(self) -> None:
-        """Power cycle: the session and the app start over from what is on 'flash'."""
+        """Reset: the session and the app start over from what is on 'flash'."""
         self.net.close()
+        self.board.reset()
+        self._boot()
+
+    def power_cut(self) -> None:
+        """Power lost and back: as reboot(), and the clock is back at 2000-01-01."""
+        self.net.close()
+        self.board.power_cut()
         self._boot()
 
     def set_network(self, up: bool) -> None:

@@ -1,13 +1,17 @@
 # The terminal application: a hardware-independent, event-driven state machine.
 #
 #   IDLE --scan valid card--> CARD --digit--> AMOUNT --E--> SENDING --response--> RESULT
-#   CARD/AMOUNT --L--> SENDING (lookup);  IDLE/CARD/RESULT --R--> REFUND --E--> SENDING
+#   CARD/AMOUNT --L--> SENDING (lookup)
+#   IDLE --R--> REFUND (scan card) --scan--> REFUND (PIN) --E--> SENDING
+#   CARD/AMOUNT/RESULT --R--> REFUND (PIN) of that card's last sale --E--> SENDING
 #   any state --C--> IDLE;  RESULT --timeout--> IDLE;  CARD/AMOUNT/REFUND --idle--> IDLE
 #
 # Outage (T5): an earn-only purchase (use_credit 0) made while the broker is unreachable,
 # or whose request got no answer after MAX_RESENDS resends, goes into the flash journal
-# (vafa.journal) as a signed frame with "offline":true and the same id; the journal is
-# replayed in order, one entry in flight, before any new request is sent.
+# (vafa.journal) as its request body with "offline":true and the same id; the journal is
+# replayed in order, one entry in flight, before any new request is sent. A journaled
+# sale is kept unsigned and signed at replay time with its age (age_s, by the ticks) and,
+# when the clock got synced in the same boot since, its corrected ts.
 #
 # Events: on_scan(code), on_key(k), on_message(topic, payload), tick(now_ms). run() is
 # the one asyncio loop that polls the hardware and the network every LOOP_MS.
@@ -15,7 +19,7 @@ from micropython import const
 
 from vafa import protocol
 from vafa.card import is_valid_card, mask_card
-from vafa.clock import ticks_add, ticks_diff, ticks_ms
+from vafa.clock import Clock, board_time, ticks_add, ticks_diff, ticks_ms
 
 IDLE = const(0)
 CARD = const(1)
@@ -41,6 +45,19 @@ UNAVAILABLE_RETRY_MS = const(1000)  # an UNAVAILABLE answer is retried after thi
 REPLAY_PAUSE_MS = const(10000)  # after MAX_RESENDS unanswered replays, or UNAVAILABLE
 MAX_CRASHES = const(10)  # consecutive handler crashes before run() gives up (main resets)
 MAX_REJECTED = const(8)  # rejected replays kept for display/report
+# An entry that got no answer (or only answers failing the signature) in this many
+# replay rounds (each MAX_RESENDS + 1 sends, then REPLAY_PAUSE_MS) while the broker was
+# connected is moved aside to journal.dead, so it cannot block the entries behind it.
+MAX_REPLAY_ROUNDS = const(6)
+# A set-aside entry is sent again, once, every DEAD_RETRY_MS while the journal is empty
+# and the terminal idle: a backend worker that was down while the broker was up looks
+# like an entry nobody answers, and the id keeps a retry from ever crediting twice.
+DEAD_RETRY_MS = const(600000)
+# A sale answered REPLAY / ID_REUSED (its seq or id was used before, e.g. after a
+# reflash) is re-issued under a new seq at most this often.
+MAX_REISSUES = const(2)
+PIN_MIN = const(4)
+PIN_MAX = const(8)
 LOOP_MS = const(20)
 MAX_AMOUNT_DIGITS = const(12)
 
@@ -53,6 +70,9 @@ OUT_OFFLINE = "offline"  # journaled, confirmed later
 OUT_JOURNAL_FULL = "journal_full"
 OUT_NEEDS_ONLINE = "needs_online"
 OUT_NOTHING_TO_REFUND = "nothing_to_refund"
+OUT_FLASH_FULL = "flash_full"
+OUT_TOO_LATE = "too_late"
+REISSUE_CODES = ("REPLAY", "ID_REUSED")
 
 # Display texts fit the OLED's 16 columns (vafa.hw.esp32.OLED_COLS); receipt texts the
 # printer's 32.
@@ -83,21 +103,18 @@ TEXT = {
     "offline": "Offline",
     "queued": "Queued: ",
     "refund_q": "Refund last?",
+    "refund_scan": "Refund last",
+    "scan_card": "Scan the card",
+    "pin": "PIN: ",
+    "too_late": "Too late",
+    "refund_window": "for a refund",
+    "flash_full": "Memory full",
+    "reissue_failed": "Sale not sent",
     "refund_keys": "E: yes  C: no",
     "no_refund": "None to refund",
     "refunded": "Refunded",
     "insecure": "INSECURE TLS",
 }
-
-
-def _unix_time():
-    import time
-
-    t = int(time.time())
-    # Ports with the 2000 epoch: convert to unix seconds.
-    if t < 946684800:
-        t += 946684800
-    return t
 
 
 def _earn_only(inf):
@@ -109,19 +126,25 @@ class App:
     ``hw`` a vafa.hw.Hardware, ``net`` a vafa.net.Session (or anything with
     ``connected``, ``queued``, ``publish_request(frame)``, ``publish_state()``,
     ``poll(now_ms)``, ``set_handler(fn)``), ``store`` a vafa.store.Store, ``journal`` a
-    vafa.journal.Journal (None: no offline sales). ``ticks_fn``/``time_fn`` override the
-    clocks (tests); ``config_loader()`` returns a fresh validated config (cmd "config")."""
+    vafa.journal.Journal (None: no offline sales). ``clock`` a vafa.clock.Clock (None:
+    one on ``ticks_fn``/``time_fn`` that trusts the RTC: tests); ``config_loader()``
+    returns a fresh validated config (cmd "config")."""
 
     def __init__(self, cfg, hw, net, store, ticks_fn=None, time_fn=None, log=None,
-                 journal=None, config_loader=None):
+                 journal=None, config_loader=None, clock=None):
         self.hw = hw
         self.net = net
         self.store = store
         self.journal = journal
         self.config_loader = config_loader
         self._ticks = ticks_fn or ticks_ms
-        self._time = time_fn or _unix_time
+        self._time = time_fn or board_time
         self._log = log
+        if clock is None:
+            # Through self._ticks / self._time so that a test may swap them later.
+            clock = Clock(ticks_fn=lambda: self._ticks(), time_fn=lambda: self._time(),
+                          synced=True, log=log)
+        self.clock = clock
         self._apply_config(cfg)
         self.state = IDLE
         self.card = None
@@ -143,13 +166,23 @@ class App:
         self._reboot_pending = False
         self._pending_display = None
         self._refund_target = None
+        self._pin = ""
+        self._replay_rounds = (None, 0)  # (seq of the head entry, unanswered rounds)
+        self._dead_retry_at = None
         self._running = False
         if journal is not None:
             net.queued = len(journal)
+            net.dead = journal.dead
             if journal.torn_records:
-                self._say("journal: dropped %d torn record(s), %d bytes (power cut while "
-                          "saving; that sale was never confirmed)"
+                self._say("journal: dropped %d torn record(s), %d bytes (a write cut short "
+                          "by a power cut or a full flash; that sale was never confirmed)"
                           % (journal.torn_records, journal.torn_bytes))
+            if journal.lost_records:
+                self._say("journal: LOST %d damaged record(s), %d bytes (flash error)"
+                          % (journal.lost_records, journal.lost_bytes))
+            if journal.dead:
+                self._say("journal: %d never-answered entries set aside in %s"
+                          % (journal.dead, journal.dead_path))
         net.set_handler(self.on_message)
 
     def _apply_config(self, cfg):
@@ -159,6 +192,10 @@ class App:
         self.device_id = cfg["device_id"]
         self.key = key_bytes(cfg)
         self.club_name = cfg.get("club_name", "")
+        self.refund_window_s = cfg.get("refund_window_s", 86400)
+        floor = cfg.get("seq_floor", 0)
+        if isinstance(floor, int) and floor > self.store.seq_floor:
+            self.store.seq_floor = floor
 
     # ---- helpers -------------------------------------------------------------------
     def _say(self, s):
@@ -252,6 +289,9 @@ class App:
             self._to_result([TEXT["invalid"], TEXT["try_again"]], MESSAGE_MS)
             self.card = None
             return
+        if self.state == REFUND and self._refund_target is None:
+            self._ask_refund(code)
+            return
         self.card = code
         self.digits = ""
         self.use_credit = 0
@@ -265,14 +305,12 @@ class App:
             self.show_idle()
             return
         st = self.state
-        if k == "R" and st in (IDLE, CARD, RESULT):
-            self._ask_refund()
+        if k == "R" and st in (IDLE, CARD, AMOUNT, RESULT):
+            # The card on screen (or of the result shown), else ask for one.
+            self._ask_refund(self.card if st != IDLE else None)
             return
         if st == REFUND:
-            if k == "E":
-                last = self._refund_target
-                self.card = last["card"]
-                self._send("refund", None, 0, ref=last["id"])
+            self._refund_key(k)
             return
         if st == RESULT:
             if k == "E":
@@ -303,23 +341,72 @@ class App:
         elif k == "L":
             self._send("lookup", None, 0)
 
-    def _ask_refund(self):
-        last = self.store.last_purchase()
+    def _sale_age_s(self, sale):
+        """Seconds since a remembered sale, or None when this terminal cannot know
+        (another boot and no synced time on both sides)."""
+        clock = self.clock
+        if sale.get("boot") == clock.boot_id:
+            return (clock.uptime_ms() - sale.get("up", 0)) // 1000
+        if sale.get("clk") and clock.synced:
+            return clock.now() - sale.get("ts", 0)
+        return None
+
+    def _ask_refund(self, card):
+        """Refund last: the last sale of ``card`` (None: ask for the card first)."""
+        self._refund_target = None
+        self._pin = ""
+        self.result_until = None
+        if card is None:
+            self.state = REFUND
+            self.card = None
+            self._show([TEXT["refund_scan"], TEXT["scan_card"], "C: cancel"])
+            return
+        self.card = card
+        last = self.store.last_sale_of(card)
         if last is None:
-            self._message([TEXT["no_refund"]], OUT_NOTHING_TO_REFUND)
+            self._message([TEXT["no_refund"], "Card " + mask_card(card)],
+                          OUT_NOTHING_TO_REFUND)
+            return
+        age = self._sale_age_s(last)
+        if age is not None and age > self.refund_window_s:
+            self._say("refund of %s refused here: %d s old" % (last["id"], age))
+            self._message([TEXT["too_late"], TEXT["refund_window"], last["id"]],
+                          OUT_TOO_LATE)
             return
         self._refund_target = last
         self.state = REFUND
-        self.result_until = None
+        self._show_refund()
+
+    def _show_refund(self):
+        last = self._refund_target
         self._show([TEXT["refund_q"], "Card " + mask_card(last["card"]),
                     protocol.fmt_amount(last.get("amount", 0)), last["id"],
-                    TEXT["refund_keys"]])
+                    TEXT["pin"] + "*" * len(self._pin), TEXT["refund_keys"]])
+
+    def _refund_key(self, k):
+        if self._refund_target is None:
+            return  # waiting for the card
+        if "0" <= k <= "9" and len(k) == 1:
+            if len(self._pin) < PIN_MAX:
+                self._pin += k
+            self._show_refund()
+        elif k == "B":
+            self._pin = self._pin[:-1]
+            self._show_refund()
+        elif k == "E":
+            if len(self._pin) < PIN_MIN:
+                self.hw.indicator.error()
+                return
+            last, pin = self._refund_target, self._pin
+            self._pin = ""
+            self.card = last["card"]
+            self._send("refund", None, 0, ref=last["id"], pin=pin)
 
     def _channel_free(self):
         # One request in flight per terminal, and journal entries go first.
         return self.net.connected and self.replay is None and not self.queued()
 
-    def _send(self, op, amount, use_credit, ref=None):
+    def _send(self, op, amount, use_credit, ref=None, pin=None):
         earn_only = op == "purchase" and not use_credit
         if not self.net.connected:
             if not earn_only:
@@ -328,29 +415,55 @@ class App:
                               OUT_NEEDS_ONLINE)
                 return
             if self.journal is not None:
-                self._journal_sale(self.store.next_seq(), amount)
+                seq = self._reserve_seq(earn_only)
+                if seq is not None:
+                    self._journal_sale(seq, amount)
                 return
-        seq = self.store.next_seq()
-        body = protocol.make_request(
-            self.device_id, seq, self._time(), op, self.card, amount, use_credit, ref
-        )
+        seq = self._reserve_seq(earn_only)
+        if seq is None:
+            return
         now = self._ticks()
-        self.inflight = {
-            "id": protocol.request_id(self.device_id, seq),
-            "seq": seq,
-            "frame": protocol.encode_frame(body, self.key),
-            "op": op,
-            "amount": amount,
-            "use_credit": use_credit,
-            "sends": 0,
-            "created": now,
-            "deadline": now,
-            "sent": False,
-        }
+        self.inflight = self._request(seq, op, amount, use_credit, ref, pin)
+        self.inflight["created"] = now
+        self.inflight["deadline"] = now
         self.state = SENDING
         self.outcome = None
         self._show([TEXT["sending"]])
         self._try_first_send(now)
+
+    def _reserve_seq(self, earn_only):
+        """store.next_seq(), or None after telling the cashier the flash is full."""
+        try:
+            return self.store.next_seq()
+        except OSError as e:
+            self._say("cannot save the request number (%r): flash full?" % (e,))
+            self._message([TEXT["flash_full"], TEXT["not_saved"] if earn_only
+                           else TEXT["try_again"]], OUT_FLASH_FULL)
+            return None
+
+    def _request(self, seq, op, amount, use_credit, ref, pin):
+        """An inflight request: the signed frame and what re-issuing it needs."""
+        clock = self.clock
+        ts = clock.now()
+        body = protocol.make_request(self.device_id, seq, ts, op, self.card, amount,
+                                     use_credit, ref, clk=clock.synced, pin=pin)
+        return {
+            "id": protocol.request_id(self.device_id, seq),
+            "seq": seq,
+            "frame": protocol.encode_frame(body, self.key),
+            "op": op,
+            "card": self.card,
+            "amount": amount,
+            "use_credit": use_credit,
+            "ref": ref,
+            "pin": pin,
+            "ts": ts,
+            "clk": clock.synced,
+            "up": clock.uptime_ms(),
+            "reissued": 0,
+            "sends": 0,
+            "sent": False,
+        }
 
     def _try_first_send(self, now):
         inf = self.inflight
@@ -386,19 +499,27 @@ class App:
     def _journal_sale(self, seq, amount):
         """Journal an earn-only purchase for replay; same id as any online attempt, so
         the backend's (device, id) idempotency can never credit it twice."""
-        body = protocol.make_request(self.device_id, seq, self._time(), "purchase",
-                                     self.card, amount, 0, None, True)
-        frame = protocol.encode_frame(body, self.key)
-        from vafa.journal import JournalFull
+        from vafa.journal import JournalFull, encode_sale
 
+        clock = self.clock
+        ts, up = clock.now(), clock.uptime_ms()
+        body = protocol.make_request(self.device_id, seq, ts, "purchase", self.card, amount,
+                                     0, None, True, clk=clock.synced)
+        rid = protocol.request_id(self.device_id, seq)
         try:
-            self.journal.append(seq, frame)
+            self.journal.append(seq, encode_sale(clock.synced, clock.boot_id, up, seq, 0,
+                                                 body))
         except JournalFull as e:
             self._say("%s: sale of %d refused" % (e, amount))
             self._message([TEXT["journal_full"], TEXT["not_saved"], TEXT["needs_online"]],
                           OUT_JOURNAL_FULL)
             return
-        rid = protocol.request_id(self.device_id, seq)
+        except OSError as e:  # 28: the flash is full; nothing of it counts as saved
+            self._say("journal write failed (%r): sale %s of %d NOT saved" % (e, rid, amount))
+            self._message([TEXT["flash_full"], TEXT["not_saved"], TEXT["needs_online"]],
+                          OUT_FLASH_FULL)
+            return
+        self._remember_sale(rid, self.card, amount, ts, clock.synced, up)
         self._say("journaled %s (%d queued)" % (rid, len(self.journal)))
         self._queued_changed()
         amt = TEXT["amount"] + " " + protocol.fmt_amount(amount)
@@ -406,6 +527,13 @@ class App:
                        TEXT["later"], TEXT["later2"]], OUT_OFFLINE, ok=True)
         self.hw.printer.print_lines([self.club_name, "Card " + mask_card(self.card), rid, amt,
                                      TEXT["unconfirmed"], TEXT["later_receipt"]])
+
+    def _remember_sale(self, rid, card, amount, ts, clk, up):
+        # For "refund last"; the sale itself is saved (journal or backend) already.
+        try:
+            self.store.add_sale(rid, card, amount, ts, clk, self.clock.boot_id, up)
+        except OSError as e:
+            self._say("cannot remember sale %s for refund (%r)" % (rid, e))
 
     def _queued_changed(self):
         self.net.queued = self.queued()
@@ -417,6 +545,7 @@ class App:
         if now_ms is None:
             now_ms = self._ticks()
         self.hw.indicator.tick(now_ms)
+        self.clock.uptime_ms()  # keeps the uptime across ticks wrapping
         self._replay_tick(now_ms)
         st = self.state
         if st == SENDING and self.inflight is not None:
@@ -454,29 +583,132 @@ class App:
                 self.show_idle()
 
     def _replay_tick(self, now_ms):
-        if not self.queued() or not self.net.connected:
-            return
         rp = self.replay
+        if not self.queued() and rp is None:
+            if self.net.connected and self.journal is not None and self.journal.dead:
+                self._dead_tick(now_ms)
+            return
+        if not self.net.connected:
+            if rp is not None:
+                # Sent again from the journal once connected; a round cut short by the
+                # link does not count against the entry.
+                self.replay = None
+            return
         if rp is None:
             if (self.replay_pause_until is not None
                     and ticks_diff(now_ms, self.replay_pause_until) < 0):
                 return
             self.replay_pause_until = None
-            seq, frame = self.journal.peek()
-            body = protocol.parse_body(frame[:-protocol.SIG_HEX_LEN - 1]) or {}
-            self.replay = {"seq": seq, "id": body.get("id"), "frame": frame, "sends": 1,
-                           "deadline": ticks_add(now_ms, RESPONSE_TIMEOUT_MS)}
-            self._say("replaying %s" % body.get("id"))
-            self.net.publish_request(frame)
+            self._start_replay(now_ms)
         elif ticks_diff(now_ms, rp["deadline"]) >= 0:
             if rp["sends"] <= MAX_RESENDS:
                 rp["sends"] += 1
                 rp["deadline"] = ticks_add(now_ms, RESPONSE_TIMEOUT_MS)
                 self.net.publish_request(rp["frame"])
             else:
-                self._say("no answer to replay of %s; pausing" % rp["id"])
-                self.replay = None
-                self.replay_pause_until = ticks_add(now_ms, REPLAY_PAUSE_MS)
+                self._replay_round_failed(now_ms, "no answer")
+
+    def _replay_frame(self, seq, payload):
+        """(id, signed frame) of a journaled sale as sent now: age_s by the ticks, and
+        the ts corrected when the clock got synced since the sale in this boot."""
+        from vafa.journal import decode_sale
+
+        sale = decode_sale(payload)
+        if sale is None:
+            # A signed frame journaled by firmware 0.1: sent as it is.
+            body = protocol.decode_frame(payload, self.key)
+            body = protocol.parse_body(body) if body is not None else None
+            if body is None or body.get("seq") != seq:
+                return None, None
+            return body.get("id"), payload
+        body = protocol.parse_body(sale[1])
+        if body is None or body.get("seq") != seq or body.get("op") != "purchase":
+            return None, None
+        (clk, boot, up, _, _), clock = sale[0], self.clock
+        ts = body.get("ts", 0)
+        if boot == clock.boot_id:
+            age_s = (clock.uptime_ms() - up) // 1000
+            if not clk and clock.synced:
+                ts, clk = clock.now() - age_s, 1
+        else:
+            age_s = clock.uptime_ms() // 1000  # at least this long ago: a lower bound
+        frame = protocol.encode_frame(protocol.make_request(
+            self.device_id, seq, ts, "purchase", body.get("card"), body.get("amount"), 0,
+            None, True, clk=clk, age_s=age_s), self.key)
+        return body.get("id"), frame
+
+    def _start_replay(self, now_ms):
+        seq, payload = self.journal.peek()
+        rid, frame = self._replay_frame(seq, payload)
+        if frame is None:
+            # Not a sale this firmware can send (damaged, or an older format).
+            self._say("journal entry %d cannot be replayed" % seq)
+            self._set_aside(seq, "unreadable")
+            return
+        self.replay = {"seq": seq, "id": rid, "frame": frame, "sends": 1,
+                       "deadline": ticks_add(now_ms, RESPONSE_TIMEOUT_MS)}
+        self._say("replaying %s" % rid)
+        self.net.publish_request(frame)
+
+    def _dead_tick(self, now_ms):
+        """Send the set-aside entry tried longest ago once, when due and idle."""
+        if self._dead_retry_at is None:
+            self._dead_retry_at = ticks_add(now_ms, DEAD_RETRY_MS)
+        if self.state != IDLE or ticks_diff(now_ms, self._dead_retry_at) < 0:
+            return
+        self._dead_retry_at = ticks_add(now_ms, DEAD_RETRY_MS)
+        entry = self.journal.dead_peek()
+        if entry is None:
+            return
+        rid, frame = self._replay_frame(entry[0], entry[1])
+        if frame is None:
+            self._drop_entry({"seq": entry[0], "dead": True}, to_end=True)
+            return
+        # One send: its deadline ends the try (sends already at the resend bound).
+        self.replay = {"seq": entry[0], "id": rid, "frame": frame, "dead": True,
+                       "sends": MAX_RESENDS + 1,
+                       "deadline": ticks_add(now_ms, RESPONSE_TIMEOUT_MS)}
+        self._say("trying set-aside %s again" % rid)
+        self.net.publish_request(frame)
+
+    def _drop_entry(self, rp, to_end=False):
+        """The entry ``rp`` names is answered: out of the journal, or of journal.dead
+        (``to_end``: only behind the other set-aside ones). False: the flash is full."""
+        try:
+            if rp.get("dead"):
+                self.journal.dead_drop(rp["seq"], to_end)
+                self.net.dead = self.journal.dead
+                return True
+            return self.journal.ack(rp["seq"])
+        except OSError as e:
+            self._say("journal: cannot drop entry %d (%r)" % (rp["seq"], e))
+            return False
+
+    def _replay_round_failed(self, now_ms, why):
+        rp = self.replay
+        self.replay = None
+        if rp.get("dead"):
+            self._drop_entry(rp, to_end=True)  # the others get their turn first
+            return
+        seq, rounds = self._replay_rounds
+        rounds = rounds + 1 if seq == rp["seq"] else 1
+        self._replay_rounds = (rp["seq"], rounds)
+        if rounds >= MAX_REPLAY_ROUNDS:
+            self._set_aside(rp["seq"], "%s in %d rounds" % (why, rounds))
+            return
+        self._say("%s to replay of %s; pausing" % (why, rp["id"]))
+        self.replay_pause_until = ticks_add(now_ms, REPLAY_PAUSE_MS)
+
+    def _set_aside(self, seq, why):
+        """Move the oldest entry to journal.dead so that the ones behind it replay."""
+        self.replay = None
+        self._replay_rounds = (None, 0)
+        rid = protocol.request_id(self.device_id, seq)
+        kept = self.journal.move_dead(seq)
+        self.net.dead = self.journal.dead
+        self._say("offline sale %s set aside (%s)%s; %d set aside in all" % (
+            rid, why, "" if kept else ", NOT kept: flash full", self.journal.dead))
+        self._queued_changed()
 
     # ---- network -------------------------------------------------------------------
     def on_message(self, topic, payload):
@@ -486,6 +718,10 @@ class App:
         if body is None:
             self.security_events += 1
             self._say("dropped frame with a bad signature on " + topic)
+            if self.replay is not None and topic.endswith("/res"):
+                # The answer the replay waits for may be this one, signed with a key
+                # this terminal does not have: that round is over.
+                self._replay_round_failed(self._ticks(), "bad signature")
             return
         msg = protocol.parse_body(body)
         if msg is None:
@@ -502,11 +738,16 @@ class App:
     def _on_replay_response(self, r):
         rp = self.replay
         self.replay = None
-        if r.get("code") == "UNAVAILABLE":
+        self._replay_rounds = (None, 0)
+        code = r.get("code")
+        if code == "UNAVAILABLE":
             self._say("backend unavailable for %s; retrying later" % rp["id"])
             self.replay_pause_until = ticks_add(self._ticks(), REPLAY_PAUSE_MS)
             return
-        self.journal.ack(rp["seq"])
+        if code in REISSUE_CODES and self._reissue_entry(rp, r):
+            return
+        if not self._drop_entry(rp):
+            self._say("flash full: the journal cursor for %s is kept in RAM" % rp["id"])
         self.replayed = (self.replayed + [rp["id"]])[-MAX_REJECTED * 4:]
         if r.get("ok"):
             self._say("offline sale %s confirmed" % rp["id"])
@@ -517,6 +758,60 @@ class App:
         self._queued_changed()
         if self.state == IDLE:
             self.show_ready()
+
+    def _has_origin(self, seq, origin):
+        from vafa.journal import decode_sale
+
+        found = False
+        for s, p in self.journal.entries():  # to the end: the generator closes the log
+            d = decode_sale(p)
+            if s != seq and d is not None and d[0][3] == origin:
+                found = True
+        return found
+
+    def _reissue_entry(self, rp, r):
+        """REPLAY / ID_REUSED for a journaled sale: nothing was recorded; save it again
+        under a seq above the backend's last_seq and drop the old entry. False when it
+        cannot (then it is refused like any other code)."""
+        from vafa.journal import JournalFull, decode_sale, encode_sale
+
+        self.store.raise_floor(r.get("last_seq"))
+        seq = rp["seq"]
+        payload = (self.journal.dead_peek() if rp.get("dead") else self.journal.peek())[1]
+        sale = decode_sale(payload)
+        if sale is None or sale[0][4] >= MAX_REISSUES:
+            self._say("offline sale %s: %s again, not re-issued" % (rp["id"], r.get("code")))
+            return False
+        clk, boot, up, origin, reissues = sale[0]
+        body = protocol.parse_body(sale[1])
+        # A power cut between the append below and the ack leaves both: keep the copy.
+        if self._has_origin(seq, origin):
+            self._drop_entry(rp)
+            self._say("offline sale %s was re-issued already" % rp["id"])
+            self._queued_changed()
+            return True
+        try:
+            new_seq = self.store.next_seq()
+            new_body = protocol.make_request(
+                self.device_id, new_seq, body.get("ts", 0), "purchase", body.get("card"),
+                body.get("amount"), 0, None, True, clk=clk)
+            self.journal.append(new_seq, encode_sale(clk, boot, up, origin, reissues + 1,
+                                                     new_body))
+        except (OSError, JournalFull) as e:
+            self._say("offline sale %s could not be re-issued (%r); retrying later"
+                      % (rp["id"], e))
+            self.replay_pause_until = ticks_add(self._ticks(), REPLAY_PAUSE_MS)
+            return True  # kept; replayed (and re-issued) again after the pause
+        new_id = protocol.request_id(self.device_id, new_seq)
+        self._drop_entry(rp)
+        try:
+            self.store.rename_sale(rp["id"], new_id)
+        except OSError:
+            pass
+        self._say("offline sale %s re-issued as %s (%s, backend at seq %r)"
+                  % (rp["id"], new_id, r.get("code"), r.get("last_seq")))
+        self._queued_changed()
+        return True
 
     def _on_cmd(self, msg):
         op = msg.get("op")
@@ -569,7 +864,12 @@ class App:
             return  # late duplicate or someone else's id
         self.inflight = None
         self.last_response = r
+        # Our own answer: its ts is the backend's clock now, unless it is a stored answer
+        # to an earlier send of this id (a few seconds old: then never turn time back).
+        self.clock.observe(r.get("ts"), backward_ok=inf["sends"] == 1)
         if not r.get("ok"):
+            if r.get("code") in REISSUE_CODES and self._reissue_online(inf, r):
+                return
             if r.get("code") == "UNAVAILABLE":
                 # Temporary backend fault: retry the same id after a pause, and once the
                 # resends are spent treat it like no answer (an earn-only sale is
@@ -593,10 +893,14 @@ class App:
         tx = r.get("tx")
         lines = []
         if inf["op"] == "refund":
-            self.store.clear_last_purchase()
+            try:
+                self.store.remove_sale(inf["ref"])
+            except OSError as e:
+                self._say("cannot forget refunded sale %s (%r)" % (inf["ref"], e))
             lines.append(TEXT["refunded"])
         elif inf["op"] == "purchase":
-            self.store.set_last_purchase(inf["id"], self.card, inf["amount"])
+            self._remember_sale(inf["id"], inf["card"], inf["amount"], inf["ts"], inf["clk"],
+                                inf["up"])
         lines += [
             str(member.get("name", "")),
             TEXT["tier"] + str(member.get("tier", "")),
@@ -612,6 +916,37 @@ class App:
             self.hw.printer.print_lines([str(x) for x in receipt])
         elif isinstance(tx, dict):
             self.hw.printer.print_lines(self._fallback_receipt(r, lines))
+
+    def _reissue_online(self, inf, r):
+        """REPLAY / ID_REUSED: this seq (or id) was used before, e.g. by this board before
+        a reflash; nothing was recorded. Raise the floor to the backend's last_seq and
+        send the request again under a new seq, once. False: show the refusal."""
+        self.store.raise_floor(r.get("last_seq"))
+        if inf["reissued"]:
+            self._say("%s answered %s again; not re-issued" % (inf["id"], r.get("code")))
+            return False
+        try:
+            seq = self.store.next_seq()
+        except OSError as e:
+            self._say("re-issue of %s failed (%r)" % (inf["id"], e))
+            self.outcome = OUT_FLASH_FULL
+            self.hw.indicator.error()
+            self._to_result([TEXT["reissue_failed"], TEXT["flash_full"], TEXT["try_again"]],
+                            RESULT_MS)
+            return True
+        card, self.card = self.card, inf["card"]
+        new = self._request(seq, inf["op"], inf["amount"], inf["use_credit"], inf["ref"],
+                            inf["pin"])
+        self.card = card
+        self._say("%s answered %s (backend at seq %r): re-issued as %s"
+                  % (inf["id"], r.get("code"), r.get("last_seq"), new["id"]))
+        now = self._ticks()
+        new["reissued"] = 1
+        new["created"] = now
+        new["deadline"] = now
+        self.inflight = new
+        self._try_first_send(now)
+        return True
 
     def _fallback_receipt(self, r, shown):
         tx = r["tx"]

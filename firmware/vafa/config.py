@@ -8,6 +8,8 @@ DEFAULT_PORT = const(1883)
 DEFAULT_TLS_PORT = const(8883)
 DEFAULT_KEEPALIVE_S = const(30)
 KEY_LEN = const(32)
+DEFAULT_REFUND_WINDOW_S = const(86400)  # the backend checks its own window again
+DEFAULT_NTP_HOST = "pool.ntp.org"
 KEYS = "0123456789CBEULR"  # the keys vafa.app understands
 
 DEFAULT_PINS = {
@@ -30,6 +32,10 @@ def _valid_device_id(s):
         if not ("a" <= c <= "z" or "0" <= c <= "9" or c == "-"):
             return False
     return True
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def validate(cfg):
@@ -66,6 +72,20 @@ def validate(cfg):
     if mqtt.get("user") is None:
         mqtt["user"] = cfg["device_id"]
     mqtt.setdefault("password", None)
+    floor = cfg.get("seq_floor", 0)
+    if floor is None:
+        floor = 0
+    if not _is_int(floor) or not 0 <= floor < 2**31:
+        raise ConfigError("seq_floor must be an integer >= 0 (the backend's last seq)")
+    cfg["seq_floor"] = floor
+    window = cfg.get("refund_window_s", DEFAULT_REFUND_WINDOW_S)
+    if not _is_int(window) or window <= 0:
+        raise ConfigError("refund_window_s must be an integer > 0 (seconds)")
+    cfg["refund_window_s"] = window
+    ntp_host = cfg.get("ntp_host", DEFAULT_NTP_HOST)
+    if not isinstance(ntp_host, str) or not ntp_host:
+        raise ConfigError("ntp_host must be a host name or IP address")
+    cfg["ntp_host"] = ntp_host
     cfg.setdefault("lang", "en")
     cfg.setdefault("club_name", "Vafa")
     wifi = cfg.get("wifi")

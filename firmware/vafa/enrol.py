@@ -106,6 +106,10 @@ def config_from_answer(qr, answer, pins=None):
     if not isinstance(cfg, dict) or not isinstance(cfg.get("mqtt"), dict):
         raise EnrolError("the answer holds no config", "bad_answer")
     cfg = dict(cfg)
+    if "seq_floor" not in cfg and "seq_floor" in answer:
+        # The backend's last accepted seq for this id: a re-enrolled board never
+        # reuses a request id (the reply may carry it next to the config).
+        cfg["seq_floor"] = answer["seq_floor"]
     mqtt = dict(cfg["mqtt"])
     mqtt["host"], mqtt["port"], mqtt["tls"] = (qr["mqtt"]["host"], qr["mqtt"]["port"],
                                                qr["mqtt"]["tls"])

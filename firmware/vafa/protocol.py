@@ -92,12 +92,14 @@ def _jstr(s):
 
 
 def make_request(device_id, seq, ts, op, card, amount=None, use_credit=0, ref=None,
-                 offline=False):
+                 offline=False, clk=True, age_s=None, pin=None):
     """Request body bytes in the exact compact key order of PROTOCOL.md.
 
     ``amount`` None (``lookup``, full ``refund``) leaves out both ``amount`` and
     ``use_credit``; ``ref`` names the refunded purchase; ``offline`` marks a journaled
-    request.
+    request. ``clk`` False adds ``"clk":0`` (the terminal's clock was not synced);
+    ``age_s`` (replays) is the sale's age by the terminal's ticks; ``pin`` the refund
+    PIN.
     """
     parts = [
         '{"v":%d' % PROTOCOL_VERSION,
@@ -114,6 +116,12 @@ def make_request(device_id, seq, ts, op, card, amount=None, use_credit=0, ref=No
         parts.append('"ref":' + _jstr(ref))
     if offline:
         parts.append('"offline":true')
+    if not clk:
+        parts.append('"clk":0')
+    if age_s is not None:
+        parts.append('"age_s":%d' % int(age_s))
+    if pin is not None:
+        parts.append('"pin":' + _jstr(pin))
     return (",".join(parts) + "}").encode()
 
 

@@ -440,9 +440,10 @@ class Till(threading.Thread):
         log = Path(journal.log_path)
         data = log.read_bytes()
         assert len(data) == journal.size_bytes()
-        _seq, payload_offset, payload_length = journal._index[-1]
-        record_length = 6 + payload_length + 4  # length and seq, payload, CRC32
-        assert payload_offset - 6 + record_length == len(data)
+        from vafa.journal import encode_record
+
+        *_, (seq, payload) = journal.entries()  # the record just written is the last
+        record_length = len(encode_record(seq, payload))
         keep = self.rng.randrange(1, record_length)
         log.write_bytes(data[:len(data) - record_length + keep])
         sale.power_cut = True

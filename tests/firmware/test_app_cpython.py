@@ -8,6 +8,7 @@ from mpytest import KEY, KEY_HEX, FakeNet, make_app
 from vafa import app as A
 from vafa import config as vconfig
 from vafa import protocol
+from vafa.journal import decode_sale
 
 CARD = "9900010000000019"
 
@@ -87,7 +88,9 @@ def test_offline_sale_is_journaled_and_spend_needs_the_network(tmp_path):
     assert hw.display.lines[-2:] == ["Points will be", "added later"]
     assert "Points will be added later" in hw.printer.receipts[-1]
     assert len(app.journal) == 1 and net.queued == 1
-    body = json.loads(protocol.decode_frame(app.journal.peek()[1], KEY))
+    meta, raw = decode_sale(app.journal.peek()[1])
+    body = json.loads(raw)
+    assert meta[0] == 1 and meta[1] == app.clock.boot_id  # synced, this boot
     assert body["offline"] is True and body["use_credit"] == 0 and body["amount"] == 1
     app.on_key("C")
     assert app.state == A.IDLE and "Queued: 1" in hw.display.lines

@@ -2,6 +2,7 @@
 from mpytest import KEY, check, done, eq, make_app
 from vafa import app as A
 from vafa import protocol
+from vafa.journal import decode_sale
 
 CARD = "9900010000000019"
 RES_TOPIC = "vafa/v1/dev/t1/res"
@@ -138,7 +139,7 @@ eq(len(net.published), 4, "at most 3 resends")
 eq(app.outcome, A.OUT_OFFLINE, "unanswered earn-only sale journaled")
 check("added later" in hw.display.lines, "points later shown")
 eq(app.journal.seqs(), [1], "journal holds seq 1")
-jb = protocol.decode_frame(app.journal.peek()[1], KEY)
+jb = decode_sale(app.journal.peek()[1])[1]  # unsigned: signed again at replay
 check(b'"id":"t01-000001","seq":1' in jb and jb.endswith(b',"offline":true}'),
       "journal entry keeps the id")
 # a lookup nobody answers ends in "No connection"
@@ -171,7 +172,8 @@ clock.t += 20
 app.tick(clock.t)
 eq(len(net.published), 1, "replayed once connected")
 rb = protocol.decode_frame(net.published[0], KEY)
-check(rb.endswith(b'"amount":700,"use_credit":0,"offline":true}'), "replay carries offline")
+check(rb.endswith(b'"amount":700,"use_credit":0,"offline":true,"age_s":0}'),
+      "replay carries offline and the sale's age")
 app.on_message(RES_TOPIC, response("t01-000001"))
 eq(len(app.journal), 0, "answered entry left the journal")
 eq(net.states[-1], 0, "state published with queued 0")

@@ -52,7 +52,11 @@ sell(app, 10, "U")  # spending credit needs the backend
 eq(app.outcome, A.OUT_NEEDS_ONLINE, "spend refused offline")
 app.on_key("C")
 app.on_key("R")
-eq(app.outcome, A.OUT_NOTHING_TO_REFUND, "no online purchase to refund yet")
+eq((app.state, hw.display.lines[1]), (A.REFUND, "Scan the card"), "refund asks for the card")
+app.on_scan(CARD)
+check("t01-000003" in hw.display.lines and "3,000" in hw.display.lines,
+      "a journaled sale counts for refund last")
+app.on_key("C")
 
 # reboot, network back: the journal goes first, one entry at a time
 app, hw, net, clock = make_app(net=net, store_root=root, log=logs.append)
@@ -112,32 +116,53 @@ eq((last["id"], "offline" in last), ("t01-000005", False), "online sale")
 app.on_message(RES, ok("t01-000005", tx={"amount": 500, "payable": 500}))
 eq(app.outcome, A.OUT_OK, "online sale ok")
 
-# -- refund last: persisted, survives a reboot, sent with ref ---------------------------------
+# -- refund last: persisted, survives a reboot, sent with ref, card and PIN --------------------
 app, hw, net, clock = make_app(net=net, store_root=root)
 app.show_idle()
 app.on_key("R")
+app.on_scan(CARD)
 eq(app.state, A.REFUND, "refund confirmation")
-check("Refund last?" in hw.display.lines and "500" in hw.display.lines, "refund shown")
+check("Refund last?" in hw.display.lines and "500" in hw.display.lines
+      and "t01-000005" in hw.display.lines, "the card's last sale shown")
 n = len(net.published)
 app.on_key("C")
 eq((app.state, len(net.published)), (A.IDLE, n), "C cancels the refund")
-app.on_key("R")
+app.on_scan(CARD)
+app.on_key("R")  # R with the card on screen: no second scan
+eq(app.state, A.REFUND, "R on a card screen")
+for k in "12B34":
+    app.on_key(k)
+check("PIN: ***" in hw.display.lines, "PIN shown as stars")
+app.on_key("E")
+eq(len(net.published), n, "a 3-digit PIN is not sent")
+app.on_key("5")
 app.on_key("E")
 rb = protocol.decode_frame(net.published[-1], KEY)
 eq(rb, b'{"v":1,"id":"t01-000006","seq":6,"ts":1763800000,"op":"refund",'
-       b'"card":"9900010000000019","ref":"t01-000005"}', "refund request body")
+       b'"card":"9900010000000019","ref":"t01-000005","pin":"1345"}', "refund request body")
 app.on_message(RES, ok("t01-000006", tx={"amount": -500}))
 eq(hw.display.lines[0], "Refunded", "refund shown")
 app.on_key("C")
 app.on_key("R")
-eq(app.outcome, A.OUT_NOTHING_TO_REFUND, "refunded purchase cannot be refunded again")
-net.connected = False
-sell(app, 700)
-app, hw, net, clock = make_app(net=net, store_root=root)
-net.connected = False
-app.store.set_last_purchase("t01-000004", CARD, 500)
+app.on_scan(CARD)
+check("t01-000004" in hw.display.lines, "the refunded sale is gone: the one before it")
+app.on_key("C")
+app.on_scan("9900010000000027")
 app.on_key("R")
-app.on_key("E")
+eq(app.outcome, A.OUT_NOTHING_TO_REFUND, "another card has nothing to refund")
+app.on_key("C")
+app.on_scan(CARD)
+app.on_key("R")
+for k in "1111E":
+    app.on_key(k)
+app.on_message(RES, err("t01-000007", "PIN_WRONG"))
+eq(hw.display.lines[:2], ["pin_wrong", "PIN_WRONG"], "the backend's PIN_WRONG shown")
+net.connected = False
+app.on_key("C")
+app.on_scan(CARD)
+app.on_key("R")
+for k in "1234E":
+    app.on_key(k)
 eq(app.outcome, A.OUT_NEEDS_ONLINE, "refund needs the backend")
 
 # -- journal full: the earn-only sale is refused with a message, nothing dropped -------------

@@ -37,7 +37,7 @@ j.append(2, P2)
 j.append(3, P3)
 eq(j.peek(), (1, P1), "oldest first")
 log = root + "/" + LOG_NAME
-eq(len(read(log)), 3 * (6 + len(P1) + 4), "three framed records on flash")
+eq(len(read(log)), 3 * (8 + len(P1) + 4), "three framed records on flash")
 j2 = Journal(root)  # reboot
 eq(j2.seqs(), [1, 2, 3], "all three after reboot")
 eq((j2.torn_records, j2.torn_bytes), (0, 0), "nothing torn")
@@ -51,7 +51,7 @@ eq(j2.peek(), (2, P2), "next after ack")
 eq(read(root + "/" + ACK_NAME), b"1", "ack cursor on flash")
 j3 = Journal(root)
 eq(j3.seqs(), [2, 3], "acked entry gone after reboot")
-eq(len(read(log)), 2 * (6 + len(P1) + 4), "compacted on open")
+eq(len(read(log)), 2 * (8 + len(P1) + 4), "compacted on open")
 # crash after writing the cursor's temp file, before the rename
 write(root + "/" + ACK_NAME + ".tmp", b"2")
 eq(Journal(root).seqs(), [3], "temp cursor honoured")
