@@ -95,8 +95,6 @@ def test_power_cut_keeps_a_saved_sale_and_dates_the_replay_by_its_age(stack):
     assert request_ids(stack) == ["t01-000001"]
 
 
-@pytest.mark.xfail(strict=True, reason="the backend dates a clk:0 replay by arrival - age_s "
-                   "(helper b1's change); until then it refuses it STALE")
 def test_sale_after_a_power_cut_is_not_refused_for_the_terminal_clock(stack):
     r = steps(stack, f"power-cut,net:off,scan:{SARA_CARD},keys:100000E,net:on,drain:15000")
     assert r.returncode == 0, r.stdout + r.stderr
