@@ -24,8 +24,15 @@ FS_BLOCK_SIZE = 4096
 DEFAULT_FS_OFFSET = 0x200000
 DEFAULT_FS_SIZE = 0x200000
 # Where the MicroPython .bin is written, per chip (micropython.org download pages).
-FIRMWARE_OFFSETS = {"esp32": 0x1000, "esp32s2": 0x1000, "esp32s3": 0x0, "esp32c3": 0x0}
+FIRMWARE_OFFSETS = {"esp32": 0x1000, "esp32s3": 0x0, "esp32c3": 0x0}
+# The chip id of an ESP image's extended header (esptool's IMAGE_CHIP_ID).
+CHIP_IDS = {"esp32": 0, "esp32s3": 9, "esp32c3": 5}
 ESP_IMAGE_MAGIC = 0xE9
+# ESP-IDF's esp_app_desc_t, at the start of the application's first segment: magic, then
+# secure_version and two reserved words, then the version string (32 bytes, NUL-padded).
+APP_DESC_MAGIC = (0xABCD5432).to_bytes(4, "little")
+APP_DESC_VERSION_AT = 16
+CA_FILE = "ca.pem"
 LFS_OPTIONS = {"read_size": 32, "prog_size": 32, "lookahead_size": 32, "block_cycles": 100,
                # LittleFS on-disk version 2.0, readable by every MicroPython with VfsLfs2.
                "disk_version": 0x00020000}
@@ -42,6 +49,7 @@ class TerminalImage:
     merged: Path | None
     fs_offset: int
     files: list[str]
+    release: str
 
 
 def compile_firmware(firmware_dir: Path, out_dir: Path) -> list[str]:
@@ -70,10 +78,73 @@ def compile_firmware(firmware_dir: Path, out_dir: Path) -> list[str]:
     return written
 
 
+def is_littlefs(data: bytes) -> bool:
+    """A LittleFS image: its superblock (block 0) names itself at byte 8."""
+    return data[8:16] == b"littlefs"
+
+
+def micropython_release(data: bytes) -> str | None:
+    """The MicroPython version a firmware .bin was built as ("v1.24.1"), from the ESP-IDF
+    app descriptor, or None when there is none."""
+    at = data.find(APP_DESC_MAGIC)
+    if at < 0:
+        return None
+    raw = data[at + APP_DESC_VERSION_AT:at + APP_DESC_VERSION_AT + 32].split(b"\0")[0]
+    return raw.decode("ascii", "replace") or None
+
+
+def check_ca(path: Path) -> bytes:
+    """The broker's CA certificate(s), PEM, for ca.pem; ImageError when not that."""
+    from cryptography import x509
+
+    data = path.read_bytes()
+    try:
+        certificates = x509.load_pem_x509_certificates(data)
+    except ValueError:
+        raise ImageError(f"{path}: not a PEM certificate (-----BEGIN CERTIFICATE-----)") from None
+    for certificate in certificates:
+        try:
+            constraints = certificate.extensions.get_extension_for_class(
+                x509.BasicConstraints).value
+        except x509.ExtensionNotFound:
+            continue
+        if constraints.ca:
+            return data
+    raise ImageError(f"{path}: no CA certificate in it (BasicConstraints CA:TRUE); give the "
+                     f"certificate of the authority that signed the broker's")
+
+
+def check_release(files_dir: Path, files: list[str], release: str,
+                  firmware_dir: Path) -> None:
+    """Every module the firmware imports is built into `release` or in the image, and
+    every .mpy is in a format `release` loads."""
+    from provisioning import releases
+
+    provided = {Path(name).parts[0].removesuffix(".py").removesuffix(".mpy")
+                for name in files if not name.startswith("lib/")}
+    provided |= {Path(name).parts[1].removesuffix(".py").removesuffix(".mpy")
+                 for name in files if name.startswith("lib/")}
+    missing = releases.missing_modules(firmware_dir, release, provided)
+    if missing:
+        raise ImageError(
+            f"MicroPython {release} has no " + ", ".join(
+                f"{name} (imported by {where})" for name, where in missing.items())
+            + ": add it to the firmware or give it with --lib")
+    for name in files:
+        if name.endswith(".mpy"):
+            problem = releases.mpy_problem((files_dir / name).read_bytes(), release)
+            if problem:
+                raise ImageError(f"{name}: {problem}")
+
+
 def stage_files(config: dict, out_dir: Path, *, firmware_dir: Path = FIRMWARE_DIR,
-                lib_dir: Path | None = None) -> list[str]:
+                lib_dir: Path | None = None, ca: bytes | None = None) -> list[str]:
     """Everything the terminal's filesystem holds, under `out_dir`."""
     files = compile_firmware(firmware_dir, out_dir)
+    if ca is not None:
+        # The firmware verifies the broker (and https enrolment) against /ca.pem.
+        (out_dir / CA_FILE).write_bytes(ca)
+        files.append(CA_FILE)
     (out_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     (out_dir / "config.json").chmod(0o600)
     files.append("config.json")
@@ -143,18 +214,43 @@ def merge(micropython_bin: Path, filesystem: Path, out: Path, *, chip: str,
     return out
 
 
+def resolve_release(micropython_bin: Path | None, release: str | None) -> str:
+    """The target release: --release, checked against the one the .bin names."""
+    from provisioning import releases
+
+    named = micropython_release(micropython_bin.read_bytes()) if micropython_bin else None
+    try:
+        found = releases.release_of(named) if named else None
+        chosen = releases.release_of(release) if release else found
+    except releases.ReleaseError as error:
+        raise ImageError(str(error)) from None
+    if chosen is None:
+        raise ImageError("give --release (the MicroPython release the board runs, e.g. 1.24)")
+    if found is not None and found != chosen:
+        raise ImageError(f"--release {release}, but {micropython_bin} is MicroPython {named}")
+    return chosen
+
+
 def build_image(config: dict, out_dir: Path, *, micropython_bin: Path | None,
                 chip: str = "esp32", fs_offset: int = DEFAULT_FS_OFFSET,
                 fs_size: int = DEFAULT_FS_SIZE, firmware_dir: Path = FIRMWARE_DIR,
-                lib_dir: Path | None = None) -> TerminalImage:
+                lib_dir: Path | None = None, release: str | None = None,
+                ca: bytes | None = None) -> TerminalImage:
     """files/ (what goes on the filesystem), vfs.littlefs and, given a MicroPython .bin,
     <device>-flash.bin to write at the chip's firmware offset."""
     if chip not in FIRMWARE_OFFSETS:
         raise ImageError(f"chip must be one of {', '.join(FIRMWARE_OFFSETS)}")
+    target = resolve_release(micropython_bin, release)
+    if micropython_bin is not None:
+        data = micropython_bin.read_bytes()
+        if data[:1] == bytes([ESP_IMAGE_MAGIC]) and len(data) >= 24 and int.from_bytes(
+                data[12:14], "little") != CHIP_IDS[chip]:
+            raise ImageError(f"{micropython_bin} is not a MicroPython build for the {chip}")
     files_dir = out_dir / "files"
     if files_dir.exists():
         shutil.rmtree(files_dir)
-    files = stage_files(config, files_dir, firmware_dir=firmware_dir, lib_dir=lib_dir)
+    files = stage_files(config, files_dir, firmware_dir=firmware_dir, lib_dir=lib_dir, ca=ca)
+    check_release(files_dir, files, target, firmware_dir)
     filesystem = out_dir / "vfs.littlefs"
     filesystem.write_bytes(build_littlefs(files_dir, fs_size))
     merged = None
@@ -162,4 +258,4 @@ def build_image(config: dict, out_dir: Path, *, micropython_bin: Path | None,
         merged = merge(micropython_bin, filesystem,
                        out_dir / f"{config.get('device_id', 'setup')}-flash.bin",
                        chip=chip, fs_offset=fs_offset)
-    return TerminalImage(files_dir, filesystem, merged, fs_offset, files)
+    return TerminalImage(files_dir, filesystem, merged, fs_offset, files, target)
