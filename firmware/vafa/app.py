@@ -82,6 +82,7 @@ TEXT = {
     "refund_keys": "E: yes  C: no",
     "no_refund": "None to refund",
     "refunded": "Refunded",
+    "no_paper": "No printer paper",
 }
 
 
@@ -204,6 +205,9 @@ class App:
             lines.append(TEXT["queued"] + str(n))
         if not self.net.connected:
             lines.append(TEXT["offline"])
+        # Asked on every idle screen (the driver never blocks and rate-limits the question).
+        if self.hw.printer.paper_ok() is False:
+            lines.append(TEXT["no_paper"])
         self._show(lines)
 
     def _to_result(self, lines, ms):
