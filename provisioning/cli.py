@@ -367,8 +367,7 @@ def flash(obj, port: str, image_path: Path, chip: str | None, fs_offset: int, ba
     board = (obj or {}).get("board") or flashing.SerialBoard(port)
     try:
         kind, found = flashing.check_before_flash(
-            board, image_path.read_bytes(), chip=chip, fs_offset=fs_offset, force=force,
-            erase=not no_erase)
+            board, image_path.read_bytes(), chip=chip, fs_offset=fs_offset, force=force)
     except flashing.FlashError as error:
         raise click.ClickException(str(error)) from None
     commands = flashing.flash_commands(port, image_path, chip=found, kind=kind, baud=baud,

@@ -55,16 +55,23 @@ class SerialBoard:
         return found
 
     def read_file(self, path: str) -> bytes | None:
-        """A file of the running MicroPython's filesystem (mpremote fs cp), None if absent
-        (or no MicroPython answering: a board being flashed for the first time)."""
+        """A file of the running MicroPython's filesystem (mpremote fs cp): None when it
+        does not exist, or when no MicroPython answers (a board flashed for the first
+        time: it has no journal). Any other failure is a FlashError: a journal that
+        could not be read must not be erased unread."""
         with tempfile.TemporaryDirectory() as folder:
             local = Path(folder) / "copy"
             result = subprocess.run(
                 [sys.executable, "-m", "mpremote", "connect", self.port, "fs", "cp",
-                 f":{path}", str(local)], capture_output=True, timeout=60)
-            if result.returncode != 0 or not local.exists():
+                 f":{path}", str(local)], capture_output=True, text=True, timeout=120)
+            if result.returncode == 0 and local.exists():
+                return local.read_bytes()
+            said = (result.stderr + result.stdout).strip()
+            if any(sign in said for sign in ("No such file", "ENOENT", "could not enter raw "
+                                                                       "repl")):
                 return None
-            return local.read_bytes()
+            raise FlashError(f"could not read {path} from the board ({said[-200:]}); "
+                             f"--force flashes without looking at its journal")
 
 
 def parse_chip(esptool_output: str) -> str | None:
@@ -137,7 +144,7 @@ def unsent_sales(log: bytes | None, ack: bytes | None) -> list[int]:
 
 
 def check_before_flash(board, data: bytes, *, chip: str | None, fs_offset: int,
-                       force: bool, erase: bool) -> tuple[str, str]:
+                       force: bool) -> tuple[str, str]:
     """(kind, chip) of a file that may be written, or FlashError saying why not."""
     kind = image_kind(data)
     found = board.chip()
@@ -152,7 +159,8 @@ def check_before_flash(board, data: bytes, *, chip: str | None, fs_offset: int,
         raise FlashError(f"the image's config.json has the {config.get('chip', 'esp32')} "
                          f"pin map, the board is an {found}: make the image with --chip "
                          f"{found}")
-    if (erase or kind == "filesystem") and not force:
+    # Always: a merged image rewrites the filesystem even without erasing first.
+    if not force:
         seqs = unsent_sales(*(board.read_file(path) for path in JOURNAL_FILES))
         if seqs:
             raise FlashError(

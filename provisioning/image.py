@@ -9,6 +9,7 @@ application, to be written at 0x1000 on the ESP32 and at 0x0 on the S2/S3/C3.
 """
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -90,7 +91,9 @@ def micropython_release(data: bytes) -> str | None:
     if at < 0:
         return None
     raw = data[at + APP_DESC_VERSION_AT:at + APP_DESC_VERSION_AT + 32].split(b"\0")[0]
-    return raw.decode("ascii", "replace") or None
+    text = raw.decode("ascii", "replace")
+    # Only a MicroPython version ("v1.24.1", "v1.25.0-preview..."); else unknown.
+    return text if re.match(r"v?\d+\.\d+", text) else None
 
 
 def check_ca(path: Path) -> bytes:

@@ -333,6 +333,9 @@ def test_flash_refuses_to_erase_unsent_sales(tmp_path, flash_bin):
     board = FakeBoard(files=journal_files(tmp_path, [7, 8, 9]))
     result = invoke("flash", "--port", "p", "--image", flash_bin, obj={"board": board})
     assert result.exit_code == 1 and "3 unsent sale(s) (seq 7..9)" in result.output
+    result = invoke("flash", "--port", "p", "--image", flash_bin, "--no-erase",
+                    obj={"board": board})
+    assert result.exit_code == 1 and "unsent" in result.output  # the image rewrites /data
     assert board.commands == []
     result = invoke("flash", "--port", "p", "--image", flash_bin, "--force",
                     obj={"board": board})
