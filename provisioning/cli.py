@@ -262,10 +262,12 @@ def _seq_floor(obj, config: dict, seq_floor: int | None) -> None:
 @click.option("--out", "out_dir", required=True,
               type=click.Path(file_okay=False, path_type=Path), help="Output directory.")
 @click.option("--chip", type=CHIP_OPTION, default="esp32", show_default=True)
-@click.option("--fs-offset", type=DigitsInt(0x1000, base=16), default="0x200000",
-              show_default=True, help="Offset of MicroPython's vfs partition.")
-@click.option("--fs-size", type=DigitsInt(0x1000, base=16), default="0x200000",
-              show_default=True, help="Size of MicroPython's vfs partition.")
+@click.option("--fs-offset", type=DigitsInt(0x1000, base=16), default=None,
+              help="Offset of MicroPython's vfs partition (default: from the .bin's "
+                   "partition table, else 0x200000).")
+@click.option("--fs-size", type=DigitsInt(0x1000, base=16), default=None,
+              help="Size of MicroPython's vfs partition (default: from the .bin, else "
+                   "0x200000).")
 @click.option("--lib", "lib_dir", default=None,
               type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Extra modules for /lib.")
@@ -284,7 +286,8 @@ def _seq_floor(obj, config: dict, seq_floor: int | None) -> None:
 @_json_option
 @click.pass_obj
 def image(obj, config_path: Path | None, setup_mode: bool, micropython_bin: Path | None,
-          release: str | None, out_dir: Path, chip: str, fs_offset: int, fs_size: int,
+          release: str | None, out_dir: Path, chip: str, fs_offset: int | None,
+          fs_size: int | None,
           lib_dir: Path | None, ca_path: Path | None, insecure: bool, seq_floor: int | None,
           token: str | None, api_url: str, as_json: bool) -> None:
     """Build the terminal's files, a LittleFS image of them, and one flashable .bin.
@@ -327,10 +330,10 @@ def image(obj, config_path: Path | None, setup_mode: bool, micropython_bin: Path
     offset = images.FIRMWARE_OFFSETS[chip]
     _emit(as_json, {
         "files_dir": str(built.files_dir), "files": built.files, "release": built.release,
-        "filesystem": str(built.filesystem), "fs_offset": fs_offset,
+        "filesystem": str(built.filesystem), "fs_offset": built.fs_offset,
         "merged": str(built.merged) if built.merged else None, "flash_offset": offset,
     }, [f"{len(built.files)} files in {built.files_dir} (MicroPython {built.release})",
-        f"LittleFS image: {built.filesystem} (for {fs_offset:#x})",
+        f"LittleFS image: {built.filesystem} (for {built.fs_offset:#x})",
         f"flash image: {built.merged} (write at {offset:#x}; `python -m provisioning flash`)"
         if built.merged else "no --micropython given: no flash image"])
 

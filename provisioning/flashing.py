@@ -24,6 +24,7 @@ from provisioning.image import (
     ImageError,
     is_littlefs,
     read_littlefs,
+    vfs_partition,
 )
 
 DEFAULT_BAUD = 460800
@@ -154,6 +155,12 @@ def check_before_flash(board, data: bytes, *, chip: str | None, fs_offset: int,
         made_for = image_chip(data)
         if made_for is not None and made_for != found:
             raise FlashError(f"the image is for an {made_for}, the board is an {found}")
+        try:
+            # A whole firmware (bootloader, partition table, application), not an
+            # application image alone, which at this offset would replace the bootloader.
+            fs_offset = vfs_partition(data, found).offset
+        except ImageError as error:
+            raise FlashError(str(error)) from None
     config = image_config(data, kind, found, fs_offset)
     if config is not None and config.get("chip", "esp32") != found:
         raise FlashError(f"the image's config.json has the {config.get('chip', 'esp32')} "

@@ -34,6 +34,12 @@ ESP_IMAGE_MAGIC = 0xE9
 APP_DESC_MAGIC = (0xABCD5432).to_bytes(4, "little")
 APP_DESC_VERSION_AT = 16
 CA_FILE = "ca.pem"
+# ESP-IDF's partition table: at flash 0x8000, 32-byte entries (magic AA 50, type, subtype,
+# offset u32, size u32, label[16], flags u32), ended by an MD5 entry (EB EB) or 0xFF.
+PARTITION_TABLE_OFFSET = 0x8000
+PARTITION_MAGIC = b"\xaa\x50"
+PARTITION_TYPE_DATA = 0x01
+MAX_PARTITIONS = 95  # 0xC00 bytes of table
 LFS_OPTIONS = {"read_size": 32, "prog_size": 32, "lookahead_size": 32, "block_cycles": 100,
                # LittleFS on-disk version 2.0, readable by every MicroPython with VfsLfs2.
                "disk_version": 0x00020000}
@@ -94,6 +100,44 @@ def micropython_release(data: bytes) -> str | None:
     text = raw.decode("ascii", "replace")
     # Only a MicroPython version ("v1.24.1", "v1.25.0-preview..."); else unknown.
     return text if re.match(r"v?\d+\.\d+", text) else None
+
+
+@dataclass(frozen=True)
+class Partition:
+    label: str
+    type: int
+    subtype: int
+    offset: int
+    size: int
+
+
+def partition_table(data: bytes, base: int) -> list[Partition]:
+    """The partition table in a firmware .bin written at `base` (empty when none)."""
+    start = PARTITION_TABLE_OFFSET - base
+    found = []
+    for index in range(MAX_PARTITIONS):
+        entry = data[start + 32 * index:start + 32 * (index + 1)]
+        if len(entry) < 32 or entry[:2] != PARTITION_MAGIC:
+            break
+        found.append(Partition(entry[12:28].split(b"\0")[0].decode("ascii", "replace"),
+                               entry[2], entry[3], int.from_bytes(entry[4:8], "little"),
+                               int.from_bytes(entry[8:12], "little")))
+    return found
+
+
+def vfs_partition(data: bytes, chip: str) -> Partition:
+    """MicroPython's `vfs` data partition in a full firmware .bin; ImageError when the
+    file has no partition table (an application image alone, not a whole firmware)."""
+    table = partition_table(data, FIRMWARE_OFFSETS[chip])
+    if not table:
+        raise ImageError(f"no partition table at {PARTITION_TABLE_OFFSET:#x}: not a whole "
+                         f"MicroPython firmware for the {chip} (bootloader, partition table "
+                         f"and application, written at {FIRMWARE_OFFSETS[chip]:#x})")
+    for partition in table:
+        if partition.label == "vfs" and partition.type == PARTITION_TYPE_DATA:
+            return partition
+    raise ImageError("the firmware's partition table has no `vfs` data partition: "
+                     + ", ".join(p.label for p in table))
 
 
 def check_ca(path: Path) -> bytes:
@@ -235,20 +279,33 @@ def resolve_release(micropython_bin: Path | None, release: str | None) -> str:
 
 
 def build_image(config: dict, out_dir: Path, *, micropython_bin: Path | None,
-                chip: str = "esp32", fs_offset: int = DEFAULT_FS_OFFSET,
-                fs_size: int = DEFAULT_FS_SIZE, firmware_dir: Path = FIRMWARE_DIR,
+                chip: str = "esp32", fs_offset: int | None = None,
+                fs_size: int | None = None, firmware_dir: Path = FIRMWARE_DIR,
                 lib_dir: Path | None = None, release: str | None = None,
                 ca: bytes | None = None) -> TerminalImage:
     """files/ (what goes on the filesystem), vfs.littlefs and, given a MicroPython .bin,
-    <device>-flash.bin to write at the chip's firmware offset."""
+    <device>-flash.bin to write at the chip's firmware offset. The filesystem's offset
+    and size are the .bin's `vfs` partition (`fs_offset`/`fs_size`, when given, must
+    agree); without a .bin they default to the 4 MiB layout."""
     if chip not in FIRMWARE_OFFSETS:
         raise ImageError(f"chip must be one of {', '.join(FIRMWARE_OFFSETS)}")
     target = resolve_release(micropython_bin, release)
     if micropython_bin is not None:
         data = micropython_bin.read_bytes()
-        if data[:1] == bytes([ESP_IMAGE_MAGIC]) and len(data) >= 24 and int.from_bytes(
-                data[12:14], "little") != CHIP_IDS[chip]:
+        if not data or data[0] != ESP_IMAGE_MAGIC:
+            raise ImageError(f"{micropython_bin} is not an ESP firmware image "
+                             f"(first byte 0xE9)")
+        if len(data) < 24 or int.from_bytes(data[12:14], "little") != CHIP_IDS[chip]:
             raise ImageError(f"{micropython_bin} is not a MicroPython build for the {chip}")
+        vfs = vfs_partition(data, chip)
+        for name, given, found in (("--fs-offset", fs_offset, vfs.offset),
+                                   ("--fs-size", fs_size, vfs.size)):
+            if given is not None and given != found:
+                raise ImageError(f"{name} {given:#x}, but the firmware's vfs partition has "
+                                 f"{found:#x}")
+        fs_offset, fs_size = vfs.offset, vfs.size
+    fs_offset = DEFAULT_FS_OFFSET if fs_offset is None else fs_offset
+    fs_size = DEFAULT_FS_SIZE if fs_size is None else fs_size
     files_dir = out_dir / "files"
     if files_dir.exists():
         shutil.rmtree(files_dir)

@@ -7,6 +7,8 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 import trustme
@@ -35,19 +37,50 @@ def app_descriptor(version: str) -> bytes:
             + b"micropython".ljust(32, b"\0") + b"\0" * 160)
 
 
-def firmware_bin(path, *, version="v1.24.1", image_class=ESP32FirmwareImage,
-                 entry=0x40080400):
-    """A small but valid application image made by esptool's own image writer, standing
-    in for the MicroPython .bin (which is not downloaded in tests)."""
-    firmware = image_class()
-    firmware.entrypoint = entry
-    first = app_descriptor(version) if version else b"\x00" * 256
-    segments = [ImageSegment(0x3F400020, first.ljust(1024, b"\x00")),
-                ImageSegment(0x40080000, b"\x01" * 512)]
-    for segment, name in zip(segments, (".flash.appdesc", ".iram"), strict=True):
+def esp_image(image_class, entry, segments) -> bytes:
+    """An ESP image made by esptool's own image writer."""
+    built = image_class()
+    built.entrypoint = entry
+    built.segments = []
+    for address, data, name in segments:
+        segment = ImageSegment(address, data)
         segment.name = name
-    firmware.segments = segments
-    firmware.save(str(path))
+        built.segments.append(segment)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "image.bin"
+        built.save(str(path))
+        return path.read_bytes()
+
+
+def partition_entry(label, type_, subtype, offset, size) -> bytes:
+    return (b"\xaa\x50" + bytes([type_, subtype]) + offset.to_bytes(4, "little")
+            + size.to_bytes(4, "little") + label.encode().ljust(16, b"\0") + b"\0" * 4)
+
+
+# MicroPython's partitions-4MiB.csv.
+PARTITIONS = [("nvs", 1, 2, 0x9000, 0x6000), ("phy_init", 1, 1, 0xF000, 0x1000),
+              ("factory", 0, 0, 0x10000, 0x1F0000), ("vfs", 1, 0x81, 0x200000, 0x200000)]
+
+
+def firmware_bin(path, *, version="v1.24.1", image_class=ESP32FirmwareImage,
+                 partitions=PARTITIONS):
+    """A MicroPython .bin as micropython.org ships it (not downloaded in tests): the
+    bootloader, the partition table at 0x8000 and the application (its first segment
+    starting with the app descriptor) at 0x10000, from the chip's firmware offset."""
+    c3 = image_class is ESP32C3FirmwareImage
+    base = 0x0 if c3 else 0x1000
+    iram = 0x40380000 if c3 else 0x40080000
+    bootloader = esp_image(image_class, iram + 0x400, [(iram, b"\x00" * 1024, ".iram")])
+    first = app_descriptor(version) if version else b"\x00" * 256
+    app = esp_image(image_class, iram + 0x400, [(0x3F400020, first.ljust(1024, b"\x00"),
+                                                 ".flash.appdesc"),
+                                                (iram, b"\x01" * 512, ".iram")])
+    table = b"".join(partition_entry(*entry) for entry in partitions)
+    data = bytearray(b"\xff" * (0x10000 - base + len(app)))
+    data[:len(bootloader)] = bootloader
+    data[0x8000 - base:0x8000 - base + len(table)] = table
+    data[0x10000 - base:] = app
+    path.write_bytes(bytes(data))
     return path
 
 
@@ -97,6 +130,7 @@ def test_image_builds_files_littlefs_and_a_merged_bin(tmp_path, config_path, mic
                            str(out / "t05-flash.bin")], capture_output=True, text=True)
     assert info.returncode == 0, info.stdout + info.stderr
     assert "Entry point: 0x40080400" in info.stdout and "(valid)" in info.stdout
+    assert summary["fs_offset"] == 0x200000  # the .bin's vfs partition
 
 
 def test_image_refuses_bad_inputs(tmp_path, config_path):
@@ -111,12 +145,34 @@ def test_image_refuses_bad_inputs(tmp_path, config_path):
     assert result.exit_code == 1 and "lang: must be en or fa" in result.output
 
 
-def test_firmware_that_runs_into_the_filesystem_is_refused(tmp_path, config_path):
+def test_firmware_that_runs_into_the_filesystem_is_refused(tmp_path, config_path,
+                                                         micropython_bin):
     huge = tmp_path / "huge.bin"
-    huge.write_bytes(b"\xe9" + b"\x00" * 0x200000)
+    huge.write_bytes(micropython_bin.read_bytes().ljust(0x200000, b"\x00"))
     with pytest.raises(image.ImageError, match="runs into the filesystem"):
         image.build_image(json.loads(config_path.read_text()), tmp_path / "o",
                           micropython_bin=huge, release="1.24")
+
+
+def test_the_filesystem_goes_where_the_firmwares_partition_table_says(tmp_path, config_path):
+    config = json.loads(config_path.read_text())
+    eight_mib = firmware_bin(tmp_path / "8m.bin", partitions=[
+        *PARTITIONS[:3], ("vfs", 1, 0x81, 0x200000, 0x600000)])
+    built = image.build_image(config, tmp_path / "a", micropython_bin=eight_mib)
+    assert (built.fs_offset, (tmp_path / "a" / "vfs.littlefs").stat().st_size) == (
+        0x200000, 0x600000)
+    with pytest.raises(image.ImageError, match="--fs-size 0x200000, but the firmware's vfs "
+                                               "partition has 0x600000"):
+        image.build_image(config, tmp_path / "b", micropython_bin=eight_mib,
+                          fs_size=0x200000)
+    no_vfs = firmware_bin(tmp_path / "novfs.bin", partitions=PARTITIONS[:3])
+    with pytest.raises(image.ImageError, match="no `vfs` data partition"):
+        image.build_image(config, tmp_path / "c", micropython_bin=no_vfs)
+    app_only = tmp_path / "app.bin"
+    app_only.write_bytes(esp_image(ESP32FirmwareImage, 0x40080400,
+                                   [(0x3F400020, app_descriptor("v1.24.1"), ".appdesc")]))
+    with pytest.raises(image.ImageError, match="no partition table at 0x8000"):
+        image.build_image(config, tmp_path / "d", micropython_bin=app_only)
 
 
 def test_the_target_release_is_known_and_agrees_with_the_bin(tmp_path, config_path,
@@ -131,8 +187,7 @@ def test_the_target_release_is_known_and_agrees_with_the_bin(tmp_path, config_pa
     old = firmware_bin(tmp_path / "old.bin", version="v1.20.0")
     result = invoke(*base, "--micropython", old)
     assert result.exit_code == 1 and "v1.20.0 is not supported" in result.output
-    c3 = firmware_bin(tmp_path / "c3.bin", image_class=ESP32C3FirmwareImage,
-                      entry=0x40380000)
+    c3 = firmware_bin(tmp_path / "c3.bin", image_class=ESP32C3FirmwareImage)
     result = invoke(*base, "--micropython", c3)
     assert result.exit_code == 1 and "not a MicroPython build for the esp32" in result.output
 
@@ -289,6 +344,14 @@ def test_flash_refuses_what_is_not_an_image(tmp_path):
         result = invoke("flash", "--port", "p", "--image", path, obj={"board": board})
         assert result.exit_code == 1 and "not a firmware image" in result.output
         assert board.commands == []
+    # An application image alone: at the firmware offset it would replace the bootloader.
+    app_only = tmp_path / "app.bin"
+    app_only.write_bytes(esp_image(ESP32FirmwareImage, 0x40080400,
+                                   [(0x3F400020, app_descriptor("v1.24.1"), ".appdesc")]))
+    board = FakeBoard()
+    result = invoke("flash", "--port", "p", "--image", app_only, obj={"board": board})
+    assert result.exit_code == 1 and "no partition table" in result.output
+    assert board.commands == []
 
 
 def test_flash_refuses_another_chip_or_pin_map(tmp_path, config_path, flash_bin):
@@ -299,8 +362,7 @@ def test_flash_refuses_another_chip_or_pin_map(tmp_path, config_path, flash_bin)
                     obj={"board": FakeBoard()})
     assert result.exit_code == 1 and "--chip esp32s3, but the board" in result.output
     # An ESP32-C3 build with the ESP32 pin map inside (made by hand, as before the checks).
-    c3_bin = firmware_bin(tmp_path / "c3.bin", image_class=ESP32C3FirmwareImage,
-                          entry=0x40380000)
+    c3_bin = firmware_bin(tmp_path / "c3.bin", image_class=ESP32C3FirmwareImage)
     wrong = tmp_path / "wrong"
     wrong.mkdir()
     (wrong / "config.json").write_text(json.dumps({**GOOD, "chip": "esp32"}))
