@@ -41,6 +41,29 @@ RULES = {
     "reportOptionalContextManager": "none",
 }
 
+# Where a release's stubs are wrong about the device, checked against the MicroPython
+# source at that release's tag: (releases, rule, message start) -> the evidence. Such an
+# error is not counted; test_every_stub_gap_is_still_needed fails once nothing produces it.
+STUB_GAPS = {
+    (("1.22",), "reportAttributeAccessIssue",
+     'Cannot assign to attribute "verify_mode" for class "SSLContext"'):
+        "v1.22 extmod/modssl_mbedtls.c ssl_context_attr loads and stores verify_mode; the "
+        "1.22 stubs' SSLContext lacks the attribute (the 1.23 ones have it)",
+    (("1.22", "1.23"), "reportGeneralTypeIssues",
+     'Object of type "BufferedWriter" cannot be used with "with"'):
+        "every release's file objects have __enter__/__exit__ (py/stream + the VFS file "
+        "types); the 1.22/1.23 io stubs leave them off the binary writer only",
+}
+
+
+def _gap(diagnostic: dict, release: str):
+    for key in STUB_GAPS:
+        releases_, rule, start = key
+        if (release in releases_ and diagnostic.get("rule") == rule
+                and diagnostic["message"].startswith(start)):
+            return key
+    return None
+
 
 def stubs(release: str) -> Path:
     """The release's stubs folder, installed once (into a temporary folder renamed into
@@ -105,9 +128,17 @@ def _listing(errors: list[dict], root: Path) -> str:
 
 @pytest.mark.parametrize("release", releases.RELEASES)
 def test_firmware_type_checks_against_the_stubs(release, tmp_path):
-    errors = typecheck(FIRMWARE, release, tmp_path)
+    errors = [d for d in typecheck(FIRMWARE, release, tmp_path) if _gap(d, release) is None]
     assert not errors, (f"{len(errors)} errors against MicroPython {release}'s stubs:\n"
                         + _listing(errors, FIRMWARE))
+
+
+def test_every_stub_gap_is_still_needed(tmp_path):
+    used = set()
+    for release in sorted({r for key in STUB_GAPS for r in key[0]}):
+        for diagnostic in typecheck(FIRMWARE, release, tmp_path / release):
+            used.add(_gap(diagnostic, release))
+    assert set(STUB_GAPS) <= used, f"no longer needed: {set(STUB_GAPS) - used}"
 
 
 def test_the_check_finds_what_the_board_lacks(tmp_path):
