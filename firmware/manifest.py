@@ -5,6 +5,5 @@
 metadata(version="0.1.0", description="Vafa loyalty terminal firmware (ESP32, MicroPython)")
 
 require("umqtt.simple")
-require("ssd1306")
 package("vafa")
 module("main.py")

@@ -316,6 +316,10 @@ def image(obj, config_path: Path | None, setup_mode: bool, micropython_bin: Path
         problems = terminal_config.problems(config)
     if problems:
         raise click.ClickException(f"{config_path or 'setup'}: " + "; ".join(problems))
+    if setup_mode and insecure:
+        # A setup image's config has no broker yet, and the QR code never carries a way
+        # to skip verification: the enrolled terminal verifies against this image's CA.
+        raise click.UsageError("--insecure needs --config (a setup image takes --ca)")
     ca = _tls_files(config, ca_path, insecure)
     if not setup_mode:
         if token and not (obj or {}).get("api"):
@@ -332,7 +336,10 @@ def image(obj, config_path: Path | None, setup_mode: bool, micropython_bin: Path
         "files_dir": str(built.files_dir), "files": built.files, "release": built.release,
         "filesystem": str(built.filesystem), "fs_offset": built.fs_offset,
         "merged": str(built.merged) if built.merged else None, "flash_offset": offset,
+        "ca": ca is not None,
     }, [f"{len(built.files)} files in {built.files_dir} (MicroPython {built.release})",
+        *([] if ca is not None or not setup_mode else [
+            "no --ca: the terminal can enrol and connect only without TLS"]),
         f"LittleFS image: {built.filesystem} (for {built.fs_offset:#x})",
         f"flash image: {built.merged} (write at {offset:#x}; `python -m provisioning flash`)"
         if built.merged else "no --micropython given: no flash image"])

@@ -471,7 +471,8 @@ def test_every_command_has_an_example_and_json_output(command):
     assert "Example: " in result.output and "--json" in result.output
 
 
-def test_a_setup_image_holds_no_credentials_and_starts_setup_mode(tmp_path, micropython_bin):
+def test_a_setup_image_holds_no_credentials_and_starts_setup_mode(tmp_path, micropython_bin,
+                                                                  ca_pem):
     from vafa import config as vconfig
     from vafa import enrol
 
@@ -489,8 +490,13 @@ def test_a_setup_image_holds_no_credentials_and_starts_setup_mode(tmp_path, micr
     assert enrol.local_pins(str(path)) == vconfig.DEFAULT_PINS
     result = invoke("image", "--out", tmp_path / "o")
     assert result.exit_code == 2 and "--setup" in result.output
+    result = invoke("image", "--setup", "--insecure", "--release", "1.24", "--out",
+                    tmp_path / "i")
+    assert result.exit_code == 2 and "--insecure needs --config" in result.output
     result = invoke("image", "--setup", "--chip", "esp32c3", "--release", "1.29", "--out",
-                    tmp_path / "c3", "--json")
+                    tmp_path / "c3", "--ca", ca_pem, "--json")
     assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["ca"] is True
+    assert (tmp_path / "c3" / "files" / "ca.pem").read_bytes() == ca_pem.read_bytes()
     c3 = json.loads((tmp_path / "c3" / "files" / "config.json").read_text())
     assert c3 == {"chip": "esp32c3", "pins": vconfig.pins_module.MAPS["esp32c3"]}
