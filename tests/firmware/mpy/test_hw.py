@@ -59,6 +59,13 @@ def same_pixels(oled, frame, what):
     check(True, what)
 
 
+# The double is the device's own framebuf: it draws a str byte by byte, any byte outside
+# 32-127 as glyph 127, so one Persian letter (2 UTF-8 bytes) is two garbage glyphs.
+f1, f2 = expected(["\u0633"]), expected(["\x7f\x7f"])
+check(all(f1.pixel(x, y) == f2.pixel(x, y) for x in range(24) for y in range(8))
+      and any(f1.pixel(x, y) for x in range(8, 16) for y in range(8)),
+      "framebuf draws UTF-8 bytes, as on the board")
+
 oled = fresh()
 p = pins.MAPS["esp32"]
 display = esp32.Display(p["i2c_scl"], p["i2c_sda"])
