@@ -500,3 +500,17 @@ def test_a_setup_image_holds_no_credentials_and_starts_setup_mode(tmp_path, micr
     assert (tmp_path / "c3" / "files" / "ca.pem").read_bytes() == ca_pem.read_bytes()
     c3 = json.loads((tmp_path / "c3" / "files" / "config.json").read_text())
     assert c3 == {"chip": "esp32c3", "pins": vconfig.pins_module.MAPS["esp32c3"]}
+
+
+def test_image_refuses_a_pin_map_of_another_chip(tmp_path, config_path):
+    c3 = firmware_bin(tmp_path / "c3.bin", image_class=ESP32C3FirmwareImage)
+    result = invoke("image", "--config", config_path, "--micropython", c3, "--chip",
+                    "esp32c3", "--seq-floor", "0", "--out", tmp_path / "a")
+    assert result.exit_code == 2 and "is for an esp32, not an esp32c3" in result.output
+    old = json.loads(config_path.read_text())
+    del old["chip"]  # a config from before chips were named: checked as the --chip's
+    config_path.write_text(json.dumps(old))
+    result = invoke("image", "--config", config_path, "--micropython", c3, "--chip",
+                    "esp32c3", "--seq-floor", "0", "--out", tmp_path / "b")
+    assert result.exit_code == 1
+    assert "pins.scanner_rx: GPIO 34 does not exist on the ESP32-C3" in result.output
