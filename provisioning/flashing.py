@@ -17,6 +17,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from littlefs import LittleFSError
+
 from provisioning.image import (
     CHIP_IDS,
     DEFAULT_FS_OFFSET,
@@ -113,19 +115,26 @@ def image_chip(data: bytes) -> str | None:
 
 
 def image_config(data: bytes, kind: str, chip: str, fs_offset: int) -> dict | None:
-    """config.json inside a merged image's (or a filesystem image's) LittleFS, if any."""
+    """config.json inside a merged image's (or a filesystem image's) LittleFS; None when
+    the image carries no filesystem or no config.json. A filesystem that is there but
+    unreadable, or a config.json that is not JSON, is a FlashError."""
     start = 0 if kind == "filesystem" else fs_offset - FIRMWARE_OFFSETS[chip]
     filesystem = data[start:]
-    if start <= 0 and kind != "filesystem" or not is_littlefs(filesystem):
+    if start < 0 or not is_littlefs(filesystem):
         return None
     try:
         text = read_littlefs(filesystem).get("config.json")
-    except (ImageError, OSError, ValueError, RuntimeError):
+    except LittleFSError as error:
+        raise FlashError(f"the image's filesystem cannot be read ({error})") from None
+    if text is None:
         return None
     try:
-        return json.loads(text) if text else None
+        config = json.loads(text)
     except ValueError:
-        return None
+        config = None
+    if not isinstance(config, dict):
+        raise FlashError("the image's config.json is not a JSON object")
+    return config
 
 
 def unsent_sales(log: bytes | None, ack: bytes | None) -> list[int]:

@@ -86,8 +86,9 @@ def compile_firmware(firmware_dir: Path, out_dir: Path) -> list[str]:
 
 
 def is_littlefs(data: bytes) -> bool:
-    """A LittleFS image: its superblock (block 0) names itself at byte 8."""
-    return data[8:16] == b"littlefs"
+    """A LittleFS image: its superblock, in block 0 or 1 (the pair is written in turns),
+    names itself at byte 8 of the block."""
+    return b"littlefs" in (data[8:16], data[FS_BLOCK_SIZE + 8:FS_BLOCK_SIZE + 16])
 
 
 def micropython_release(data: bytes) -> str | None:
