@@ -172,7 +172,7 @@ def register(api: ApiClient, device_id: str, branch_id: int, name: str, lang: st
         config["mqtt"]["port"] = mqtt_port
     config["wifi"] = {"ssid": wifi_ssid, "password": wifi_password}
     # The wiring comes from firmware/vafa/pins.py, the one place it is defined.
-    config["chip"], config["pins"] = chip, terminal_config.pins.pin_map(chip)
+    config["chip"], config["pins"] = chip, terminal_config.chips.pin_map(chip)
     config.setdefault("seq_floor", 0)  # a new device: the backend has no seq of it yet
     path = _write_config(config, out or Path("instance") / "devices" / device_id / "config.json")
     reloaded = answer["broker"]["reloaded"]

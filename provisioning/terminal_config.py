@@ -1,24 +1,12 @@
 """Checks of a terminal's config.json before it is copied onto a device."""
 
-import importlib.util
 import json
 import re
 from pathlib import Path
 
-_PINS_FILE = Path(__file__).resolve().parents[1] / "firmware" / "vafa" / "pins.py"
+from provisioning import chips
 
-
-def _load_pins_module():
-    """firmware/vafa/pins.py, the one place the wiring is defined (it runs on MicroPython
-    and CPython alike), loaded by path: the firmware is not a CPython package."""
-    spec = importlib.util.spec_from_file_location("vafa_pins", _PINS_FILE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-pins = _load_pins_module()
-CHIPS = pins.CHIPS
+CHIPS = chips.CHIPS
 
 DEVICE_ID = re.compile(r"[a-z0-9-]{3,32}")
 KEY_HEX = re.compile(r"[0-9a-f]{64}")
@@ -46,7 +34,7 @@ def problems(config: dict) -> list[str]:
             found.append("mqtt.user: must equal device_id (the broker ACL is per device)")
         if not isinstance(mqtt.get("password"), str) or len(mqtt["password"]) < 16:
             found.append("mqtt.password: must be at least 16 characters")
-    chip = config.get("chip", pins.DEFAULT_CHIP)
+    chip = config.get("chip", chips.DEFAULT_CHIP)
     if chip not in CHIPS:
         found.append(f"chip: must be one of {', '.join(CHIPS)}")
     elif not isinstance(config.get("pins"), dict):
@@ -61,21 +49,21 @@ def problems(config: dict) -> list[str]:
     return found
 
 
-def pin_problems(pin_map: dict, chip: str = pins.DEFAULT_CHIP) -> list[str]:
+def pin_problems(pin_map: dict, chip: str = chips.DEFAULT_CHIP) -> list[str]:
     """Pins that do not exist on `chip`, belong to its flash/PSRAM/USB/REPL, are input-only
-    where an output is needed, or are used twice (firmware/vafa/pins.py)."""
-    return pins.problems(pin_map, chip)
+    where an output is needed, or are used twice (provisioning/chips.py)."""
+    return chips.problems(pin_map, chip)
 
 
 # The reference wiring of docs/hardware.md, per chip.
-DEFAULT_PINS = pins.pin_map(pins.DEFAULT_CHIP)
+DEFAULT_PINS = chips.pin_map(chips.DEFAULT_CHIP)
 
 
-def setup_config(pin_map: dict | None = None, chip: str = pins.DEFAULT_CHIP) -> dict:
+def setup_config(pin_map: dict | None = None, chip: str = chips.DEFAULT_CHIP) -> dict:
     """config.json of a terminal not enrolled yet: its chip and wiring only, no id, no
     secrets, so the firmware starts in setup mode (firmware/vafa/enrol.py) and keeps these
     pins."""
-    return {"chip": chip, "pins": {**pins.pin_map(chip), **(pin_map or {})}}
+    return {"chip": chip, "pins": {**chips.pin_map(chip), **(pin_map or {})}}
 
 
 def load(path: Path) -> dict:

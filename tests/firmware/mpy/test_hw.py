@@ -118,10 +118,9 @@ eq(hw.indicator._pwm.duty_u16(), esp32.BEEP_DUTY_U16, "beep on, duty_u16")
 hw.deinit()
 check(shared.closed, "shared UART freed once, by Hardware")
 
-# -- every chip's map builds (pins exist in its model, the drivers accept them) ------------
+# -- every chip's map builds (the drivers accept it; provisioning/chips.py validates it) ---
 for chip in pins.CHIPS:
     fresh()
-    eq(pins.problems(pins.MAPS[chip], chip), [], chip + ": map valid")
     esp32.build(pins.pin_map(chip)).deinit()
     check(True, chip + ": build and deinit")
 

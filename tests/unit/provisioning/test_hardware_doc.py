@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from provisioning.terminal_config import pins
+from provisioning import chips as pins
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "hardware.md"
 
