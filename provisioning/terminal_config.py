@@ -4,12 +4,12 @@ import json
 import re
 from pathlib import Path
 
+from provisioning import chips
+
+CHIPS = chips.CHIPS
+
 DEVICE_ID = re.compile(r"[a-z0-9-]{3,32}")
 KEY_HEX = re.compile(r"[0-9a-f]{64}")
-PIN_FIELDS = ("scanner_uart", "scanner_tx", "scanner_rx", "printer_uart", "printer_tx",
-              "printer_rx", "i2c_scl", "i2c_sda", "buzzer", "led")
-# ESP32 GPIOs that exist; 6–11 drive the flash chip and must never be used.
-ESP32_USABLE_GPIOS = set(range(0, 6)) | set(range(12, 24)) | {25, 26, 27, 32, 33, 34, 35, 36, 39}
 
 
 def problems(config: dict) -> list[str]:
@@ -34,46 +34,36 @@ def problems(config: dict) -> list[str]:
             found.append("mqtt.user: must equal device_id (the broker ACL is per device)")
         if not isinstance(mqtt.get("password"), str) or len(mqtt["password"]) < 16:
             found.append("mqtt.password: must be at least 16 characters")
-    pins = config.get("pins")
-    if not isinstance(pins, dict):
+    chip = config.get("chip", chips.DEFAULT_CHIP)
+    if chip not in CHIPS:
+        found.append(f"chip: must be one of {', '.join(CHIPS)}")
+    elif not isinstance(config.get("pins"), dict):
         found.append("pins: missing")
     else:
-        found.extend(pin_problems(pins))
+        found.extend(pin_problems(config["pins"], chip))
+    if isinstance(mqtt, dict) and not isinstance(mqtt.get("insecure", False), bool):
+        found.append("mqtt.insecure: must be true or false")
+    floor = config.get("seq_floor", 0)
+    if type(floor) is not int or floor < 0:
+        found.append("seq_floor: must be a whole number >= 0")
     return found
 
 
-def pin_problems(pins: dict) -> list[str]:
-    found = []
-    for name in PIN_FIELDS:
-        value = pins.get(name)
-        if name.endswith("_uart"):
-            if value not in (1, 2):
-                found.append(f"pins.{name}: must be UART 1 or 2")
-        elif value not in ESP32_USABLE_GPIOS:
-            found.append(f"pins.{name}: GPIO {value} is not usable on an ESP32")
-    for name in ("keypad_rows", "keypad_cols"):
-        value = pins.get(name)
-        if not isinstance(value, list) or len(value) != 4 or not all(
-            pin in ESP32_USABLE_GPIOS for pin in value
-        ):
-            found.append(f"pins.{name}: must be 4 usable GPIOs")
-    return found
+def pin_problems(pin_map: dict, chip: str = chips.DEFAULT_CHIP) -> list[str]:
+    """Pins that do not exist on `chip`, belong to its flash/PSRAM/USB/REPL, are input-only
+    where an output is needed, or are used twice (provisioning/chips.py)."""
+    return chips.problems(pin_map, chip)
 
 
-# The wiring of docs/terminal.md, as firmware/vafa/config.py DEFAULT_PINS.
-DEFAULT_PINS = {
-    "scanner_uart": 1, "scanner_tx": 17, "scanner_rx": 16,
-    "printer_uart": 2, "printer_tx": 4, "printer_rx": 5,
-    "i2c_scl": 22, "i2c_sda": 21,
-    "keypad_rows": [13, 12, 14, 27], "keypad_cols": [26, 25, 33, 32],
-    "buzzer": 15, "led": 2,
-}
+# The reference wiring of docs/hardware.md, per chip.
+DEFAULT_PINS = chips.pin_map(chips.DEFAULT_CHIP)
 
 
-def setup_config(pins: dict | None = None) -> dict:
-    """config.json of a terminal not enrolled yet: its wiring only, no id, no secrets, so
-    the firmware starts in setup mode (firmware/vafa/enrol.py) and keeps these pins."""
-    return {"pins": {**DEFAULT_PINS, **(pins or {})}}
+def setup_config(pin_map: dict | None = None, chip: str = chips.DEFAULT_CHIP) -> dict:
+    """config.json of a terminal not enrolled yet: its chip and wiring only, no id, no
+    secrets, so the firmware starts in setup mode (firmware/vafa/enrol.py) and keeps these
+    pins."""
+    return {"chip": chip, "pins": {**chips.pin_map(chip), **(pin_map or {})}}
 
 
 def load(path: Path) -> dict:

@@ -114,6 +114,7 @@ TEXT = {
     "no_refund": "None to refund",
     "refunded": "Refunded",
     "insecure": "INSECURE TLS",
+    "no_paper": "No printer paper",
 }
 
 
@@ -247,6 +248,9 @@ class App:
             lines.append(TEXT["queued"] + str(n))
         if not self.net.connected:
             lines.append(TEXT["offline"])
+        # Asked on every idle screen (the driver never blocks and rate-limits the question).
+        if self.hw.printer.paper_ok() is False:
+            lines.append(TEXT["no_paper"])
         self._show(lines)
 
     def _tls_lines(self):

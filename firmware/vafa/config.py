@@ -4,6 +4,8 @@ import json
 
 from micropython import const
 
+from vafa import pins as pins_module
+
 DEFAULT_PORT = const(1883)
 DEFAULT_TLS_PORT = const(8883)
 DEFAULT_KEEPALIVE_S = const(30)
@@ -12,13 +14,8 @@ DEFAULT_REFUND_WINDOW_S = const(86400)  # the backend checks its own window agai
 DEFAULT_NTP_HOST = "pool.ntp.org"
 KEYS = "0123456789CBEULR"  # the keys vafa.app understands
 
-DEFAULT_PINS = {
-    "scanner_uart": 1, "scanner_tx": 17, "scanner_rx": 16,
-    "printer_uart": 2, "printer_tx": 4, "printer_rx": 5,
-    "i2c_scl": 22, "i2c_sda": 21,
-    "keypad_rows": [13, 12, 14, 27], "keypad_cols": [26, 25, 33, 32],
-    "buzzer": 15, "led": 2,
-}
+# The wiring lives in vafa.pins, one map per chip; a config without "chip" is an ESP32.
+DEFAULT_PINS = pins_module.pin_map(pins_module.DEFAULT_CHIP)
 
 
 class ConfigError(ValueError):
@@ -94,11 +91,16 @@ def validate(cfg):
     wifi.setdefault("ssid", "")
     wifi.setdefault("password", "")
     cfg["wifi"] = wifi
+    chip = cfg.get("chip") or pins_module.DEFAULT_CHIP
+    if chip not in pins_module.MAPS:
+        raise ConfigError("chip must be one of " + ", ".join(pins_module.CHIPS))
+    cfg["chip"] = chip
     pins = cfg.get("pins")
     if not isinstance(pins, dict):
         pins = {}
-    for k in DEFAULT_PINS:
-        pins.setdefault(k, DEFAULT_PINS[k])
+    defaults = pins_module.pin_map(chip)
+    for k in defaults:
+        pins.setdefault(k, defaults[k])
     if len(pins["keypad_rows"]) != 4 or len(pins["keypad_cols"]) != 4:
         raise ConfigError("pins.keypad_rows and pins.keypad_cols need 4 pins each")
     km = pins.get("keymap")

@@ -7,7 +7,7 @@ import pytest
 from mpytest import KEY, KEY_HEX, FakeNet, make_app
 from vafa import app as A
 from vafa import config as vconfig
-from vafa import protocol
+from vafa import pins, protocol
 from vafa.journal import decode_sale
 
 CARD = "9900010000000019"
@@ -110,12 +110,15 @@ def _cfg(**over):
 def test_config_defaults_and_errors(tmp_path):
     c = vconfig.validate(_cfg())
     assert c["mqtt"]["keepalive_s"] == 30 and c["mqtt"]["user"] == "t01"
-    assert c["pins"]["keypad_rows"] == [13, 12, 14, 27]
+    assert c["pins"] == pins.MAPS["esp32"] and c["chip"] == "esp32"  # vafa/pins.py
+    c3 = vconfig.validate(_cfg(chip="esp32c3"))
+    assert c3["pins"] == pins.MAPS["esp32c3"]
     assert vconfig.key_bytes(c) == KEY
     assert vconfig.validate(_cfg(pins={"keymap": "123U456B789CR0EL"}))["pins"]["keymap"]
     for bad in (_cfg(device_id="T 1"), _cfg(key_hex="zz" * 32), _cfg(key_hex="00"),
                 _cfg(mqtt={"host": ""}), _cfg(mqtt={"host": "h", "port": 70000}),
-                _cfg(pins={"keymap": "123"}), _cfg(pins={"keymap": "X" * 16})):
+                _cfg(pins={"keymap": "123"}), _cfg(pins={"keymap": "X" * 16}),
+                _cfg(chip="esp8266")):
         with pytest.raises(vconfig.ConfigError):
             vconfig.validate(bad)
     p = tmp_path / "config.json"

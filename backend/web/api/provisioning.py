@@ -46,6 +46,8 @@ class DeviceOut(Schema):
     lang = fields.String()
     firmware_version = fields.String(allow_none=True)
     last_seen_at = fields.DateTime(allow_none=True)
+    last_seq = fields.Integer(metadata={"description": "The highest request seq accepted from "
+                                                       "it: a reflashed terminal's seq_floor."})
 
 
 class RevokedOut(Schema):

@@ -4,7 +4,7 @@
 
 
 class Scanner:
-    def read(self):
+    def read(self) -> "str | None":
         """A complete scanned code (str) if one is ready, else None. Never blocks."""
         return None
 
@@ -13,7 +13,7 @@ class Scanner:
 
 
 class Keypad:
-    def get_key(self):
+    def get_key(self) -> "str | None":
         """One key press as a one-character str, else None. Never blocks.
         '0'-'9' digits, 'C' clear/cancel, 'B' backspace, 'E' enter, 'U' use credit,
         'L' balance lookup, 'R' refund last."""
@@ -34,6 +34,11 @@ class Display:
 class Printer:
     def print_lines(self, lines):
         """Print a receipt: initialise, the text lines, feed, cut."""
+
+    def paper_ok(self, now_ms=None) -> "bool | None":
+        """Whether the printer has paper: True/False as it last reported, None when it
+        cannot tell (no status line wired, no answer yet). Never blocks."""
+        return None
 
     def deinit(self):
         pass
@@ -56,12 +61,14 @@ class Indicator:
 class Hardware:
     """The set of parts the app drives."""
 
-    def __init__(self, scanner, keypad, display, printer, indicator):
+    def __init__(self, scanner, keypad, display, printer, indicator, shared_uart=None):
         self.scanner = scanner
         self.keypad = keypad
         self.display = display
         self.printer = printer
         self.indicator = indicator
+        # A UART the scanner and the printer share (ESP32-C3): freed after both.
+        self._shared_uart = shared_uart
 
     def deinit(self):
         for part in (self.scanner, self.keypad, self.display, self.printer, self.indicator):
@@ -69,3 +76,5 @@ class Hardware:
                 part.deinit()
             except Exception:  # best effort on shutdown
                 pass
+        if self._shared_uart is not None:
+            self._shared_uart.deinit()

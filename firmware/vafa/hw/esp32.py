@@ -13,17 +13,25 @@ from vafa.hw import Keypad as _Keypad
 from vafa.hw import Printer as _Printer
 from vafa.hw import Scanner as _Scanner
 from vafa.hw.scan import ScanDecoder
+from vafa.hw.ssd1306 import SSD1306
 
 SCANNER_BAUD = const(9600)
 PRINTER_BAUD = const(9600)
-OLED_W = const(128)
-OLED_H = const(64)
 OLED_ADDR = const(0x3C)
 OLED_COLS = const(16)
 OLED_ROWS = const(8)
+GLYPH_PX = const(8)
 DEBOUNCE_SCANS = const(2)
 BEEP_FREQ = const(2700)
-BEEP_DUTY = const(512)
+BEEP_DUTY_U16 = const(32768)  # half of 65535: the loudest a passive buzzer gets
+# ESC/POS real-time status (DLE EOT n=4: the paper roll sensor). The printer answers one
+# byte at once, even mid-job; the status is asked again at most this often.
+PAPER_STATUS_REQUEST = b"\x10\x04\x04"
+PAPER_POLL_MS = const(2000)
+# The answer's fixed bits: 0 and 7 clear, 1 and 4 set; bits 5-6 set = paper end.
+_STATUS_FIXED_MASK = const(0x93)
+_STATUS_FIXED = const(0x12)
+_STATUS_PAPER_END = const(0x60)
 
 # 4x4 membrane keypad, row by row:  1 2 3 A / 4 5 6 B / 7 8 9 C / * 0 # D
 # A = use credit, B = backspace, C = clear, D = balance lookup, * = refund last,
@@ -31,11 +39,22 @@ BEEP_DUTY = const(512)
 DEFAULT_KEYMAP = "123U456B789CR0EL"
 
 
+def _uart(uart_id, tx, rx, baud, **options):
+    # A pin left out keeps the UART's default pin, which on the ESP32 is a flash pin: only
+    # pass the wired ones, and vafa.pins never lets a shared UART miss both.
+    if tx is None:
+        return UART(uart_id, baudrate=baud, rx=rx, **options)
+    if rx is None:
+        return UART(uart_id, baudrate=baud, tx=tx, **options)
+    return UART(uart_id, baudrate=baud, tx=tx, rx=rx, **options)
+
+
 class BarcodeScanner(_Scanner):
-    def __init__(self, uart_id, tx, rx, baud=SCANNER_BAUD, max_code=None):
+    def __init__(self, uart_id, tx, rx, baud=SCANNER_BAUD, max_code=None, uart=None):
         # Setup mode reads QR codes of a few hundred bytes: a buffer to hold one whole.
-        self._uart = UART(uart_id, baudrate=baud, tx=tx, rx=rx, rxbuf=1024 if max_code else 256,
-                          timeout=0)
+        self._owns_uart = uart is None
+        self._uart = uart or _uart(uart_id, tx, rx, baud, rxbuf=1024 if max_code else 256,
+                                   timeout=0)
         self._dec = ScanDecoder(max_code=max_code, utf8=True) if max_code else ScanDecoder()
         self._codes = []
 
@@ -52,15 +71,18 @@ class BarcodeScanner(_Scanner):
         return None
 
     def deinit(self):
-        self._uart.deinit()
+        if self._owns_uart:
+            self._uart.deinit()
 
 
 class MatrixKeypad(_Keypad):
-    """Rows driven low one at a time, columns read with pull-ups; a key counts once it
-    reads the same for DEBOUNCE_SCANS scans, and is reported once per press."""
+    """Rows are open-drain outputs: pulled low one at a time, otherwise released (never
+    driven high), so two keys pressed in one column connect a low row to a floating one
+    instead of shorting two driven pins. Columns are read with pull-ups; a key counts once
+    it reads the same for DEBOUNCE_SCANS scans, and is reported once per press."""
 
     def __init__(self, row_pins, col_pins, keymap=DEFAULT_KEYMAP):
-        self._rows = [Pin(p, Pin.OUT, value=1) for p in row_pins]
+        self._rows = [Pin(p, Pin.OPEN_DRAIN, value=1) for p in row_pins]
         self._cols = [Pin(p, Pin.IN, Pin.PULL_UP) for p in col_pins]
         self._map = keymap
         self._candidate = None
@@ -74,7 +96,7 @@ class MatrixKeypad(_Keypad):
             for c, col in enumerate(self._cols):
                 if col.value() == 0 and found is None:
                     found = self._map[r * len(self._cols) + c]
-            row.value(1)
+            row.value(1)  # released: open drain, the pull-ups hold it high
         return found
 
     def get_key(self):
@@ -95,19 +117,26 @@ class MatrixKeypad(_Keypad):
             p.init(Pin.IN)
 
 
+def fit_line(text, cols=OLED_COLS):
+    """What one display row can show: framebuf's font has glyphs for ASCII 32-126 only and
+    draws a string byte by byte, so a UTF-8 character would become two or three garbage
+    glyphs and push the rest off the row. Each non-ASCII character becomes one "?"."""
+    out = []
+    for ch in str(text):
+        if len(out) >= cols:
+            break
+        out.append(ch if " " <= ch <= "~" else "?")
+    return "".join(out)
+
+
 class Display(_Display):
     def __init__(self, scl, sda, addr=OLED_ADDR, i2c_id=0):
-        import ssd1306
-
         self._i2c = I2C(i2c_id, scl=Pin(scl), sda=Pin(sda), freq=400000)
-        self._oled = ssd1306.SSD1306_I2C(OLED_W, OLED_H, self._i2c, addr=addr)
+        self._oled = SSD1306(self._i2c, addr)
 
     def show(self, lines):
-        o = self._oled
-        o.fill(0)
-        for i, line in enumerate(lines[:OLED_ROWS]):
-            o.text(str(line)[:OLED_COLS], 0, i * 8, 1)
-        o.show()
+        render(self._oled, lines)
+        self._oled.show()
 
     def deinit(self):
         try:
@@ -116,25 +145,57 @@ class Display(_Display):
             pass
 
 
+def render(frame, lines):
+    """Draw ``lines`` on a 128x64 framebuf: 8 rows of 16 glyphs."""
+    frame.fill(0)
+    for i, line in enumerate(lines[:OLED_ROWS]):
+        frame.text(fit_line(line), 0, i * GLYPH_PX, 1)
+
+
 class ReceiptPrinter(_Printer):
-    def __init__(self, uart_id, tx, rx, baud=PRINTER_BAUD, width=escpos.WIDTH):
-        self._uart = UART(uart_id, baudrate=baud, tx=tx, rx=rx, txbuf=4096)
+    def __init__(self, uart_id, tx, rx, baud=PRINTER_BAUD, width=escpos.WIDTH, uart=None):
+        self._owns_uart = uart is None
+        # rx None (not wired): no paper sensing. A UART shared with the scanner carries the
+        # scanner's bytes on RX, never status bytes.
+        self._senses_paper = rx is not None and uart is None
+        self._uart = uart or _uart(uart_id, tx, rx, baud, txbuf=4096, rxbuf=256, timeout=0)
         self._width = width
+        self._paper = None  # unknown until the printer answers
+        self._asked_ms = None
 
     def print_lines(self, lines):
         # The UART driver buffers the bytes; write() returns without waiting for them.
         self._uart.write(escpos.encode_receipt(lines, self._width))
 
+    def paper_ok(self, now_ms=None):
+        """True/False from the printer's last paper-sensor answer, None when unknown (no
+        RX wired, or no answer yet). Never blocks: reads what has arrived, and asks again
+        when the last question is PAPER_POLL_MS old."""
+        if not self._senses_paper:
+            return None
+        now_ms = time.ticks_ms() if now_ms is None else now_ms
+        waiting = self._uart.any()
+        if waiting:
+            for byte in self._uart.read(waiting) or b"":
+                if byte & _STATUS_FIXED_MASK == _STATUS_FIXED:  # else not a status byte
+                    self._paper = not byte & _STATUS_PAPER_END
+        if self._asked_ms is None or time.ticks_diff(now_ms, self._asked_ms) >= PAPER_POLL_MS:
+            self._uart.write(PAPER_STATUS_REQUEST)
+            self._asked_ms = now_ms
+        return self._paper
+
     def deinit(self):
-        self._uart.deinit()
+        if self._owns_uart:
+            self._uart.deinit()
 
 
 class Indicator(_Indicator):
-    """Buzzer (PWM) and LED. Patterns run from tick(), so nothing sleeps."""
+    """Buzzer (PWM) and an optional LED. Patterns run from tick(), so nothing sleeps."""
 
     def __init__(self, buzzer_pin, led_pin):
-        self._pwm = PWM(Pin(buzzer_pin), freq=BEEP_FREQ, duty=0)
-        self._led = Pin(led_pin, Pin.OUT, value=0)
+        # duty_u16: the one duty argument every supported release and chip has.
+        self._pwm = PWM(Pin(buzzer_pin), freq=BEEP_FREQ, duty_u16=0)
+        self._led = None if led_pin is None else Pin(led_pin, Pin.OUT, value=0)
         self._steps = []  # [(on, duration_ms)]
         self._until = None
 
@@ -156,23 +217,32 @@ class Indicator(_Indicator):
             self._until = None
             return
         on, ms = self._steps.pop(0)
-        self._pwm.duty(BEEP_DUTY if on else 0)
-        self._led.value(on)
+        self._pwm.duty_u16(BEEP_DUTY_U16 if on else 0)
+        if self._led is not None:
+            self._led.value(on)
         self._until = time.ticks_add(now_ms, ms)
 
     def deinit(self):
         self._pwm.deinit()
-        self._led.value(0)
+        if self._led is not None:
+            self._led.value(0)
 
 
 def build(pins, max_code=None):
-    """Hardware from the config's pin map; ``max_code`` for setup mode's QR codes."""
+    """Hardware from the config's pin map (vafa.pins); ``max_code`` for setup mode's QR
+    codes. A scanner and printer on one UART (ESP32-C3) share one UART object."""
+    shared = None
+    if pins["scanner_uart"] == pins["printer_uart"]:
+        shared = _uart(pins["scanner_uart"], pins["printer_tx"], pins["scanner_rx"],
+                       SCANNER_BAUD, txbuf=4096, rxbuf=1024 if max_code else 256, timeout=0)
     return Hardware(
         scanner=BarcodeScanner(pins["scanner_uart"], pins["scanner_tx"], pins["scanner_rx"],
-                               max_code=max_code),
+                               max_code=max_code, uart=shared),
         keypad=MatrixKeypad(pins["keypad_rows"], pins["keypad_cols"],
                             pins.get("keymap", DEFAULT_KEYMAP)),
         display=Display(pins["i2c_scl"], pins["i2c_sda"]),
-        printer=ReceiptPrinter(pins["printer_uart"], pins["printer_tx"], pins["printer_rx"]),
-        indicator=Indicator(pins["buzzer"], pins["led"]),
+        printer=ReceiptPrinter(pins["printer_uart"], pins["printer_tx"], pins["printer_rx"],
+                               uart=shared),
+        indicator=Indicator(pins["buzzer"], pins.get("led")),
+        shared_uart=shared,
     )

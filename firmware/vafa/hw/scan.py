@@ -6,6 +6,8 @@
 # lines and over-long lines are noise and dropped, as is a partial line that stalls for
 # longer than PARTIAL_MS. The same code read again within DEBOUNCE_MS is ignored.
 # Setup mode reads a QR code's JSON: up to max_code bytes, UTF-8 allowed (a Persian SSID).
+import time
+
 from micropython import const
 
 MAX_CODE = const(48)
@@ -13,12 +15,12 @@ DEBOUNCE_MS = const(1500)
 PARTIAL_MS = const(300)
 
 
-try:
-    from time import ticks_diff as _diff
-except ImportError:  # CPython
+def _subtract(ticks1, ticks2):
+    return ticks1 - ticks2
 
-    def _diff(a, b):
-        return a - b
+
+# MicroPython's wrap-around tick difference; plain subtraction on CPython (the simulator).
+_diff = getattr(time, "ticks_diff", _subtract)
 
 
 class ScanDecoder:

@@ -88,7 +88,8 @@ def test_revoke_disables_and_removes_from_the_broker(app, client, db, branch):
     broker_dir = app.config["INSTANCE_DIR"] / "mosquitto"
     assert "t07" not in (broker_dir / "passwd").read_text()
     assert "t07" not in (broker_dir / "acl").read_text()
-    assert client.get("/api/v1/devices/t07", headers=admin).json["status"] == "revoked"
+    shown = client.get("/api/v1/devices/t07", headers=admin).json
+    assert shown["status"] == "revoked" and shown["last_seq"] == 0
     assert client.post("/api/v1/devices/nope/revoke", headers=admin).status_code == 400
 
 
@@ -127,3 +128,14 @@ def test_no_token_for_a_registered_device(db, branch):
     with pytest.raises(BadRequest, match="already registered"):
         enrolment.issue_token(db, device_id="t13", branch_id=branch.id,
                               now=datetime.now(UTC))
+
+
+def test_a_device_shows_its_last_accepted_seq(client, db, branch):
+    """`image` writes it into config.json as seq_floor, so a reflashed terminal never
+    reuses a request id the backend already answered."""
+    factories.staff_user(db)
+    factories.device(db, device_id="t08", branch_id=branch.id)
+    db.get(Device, "t08").last_seq = 1207
+    db.commit()
+    response = client.get("/api/v1/devices/t08", headers=login(client))
+    assert response.status_code == 200 and response.json["last_seq"] == 1207

@@ -1,19 +1,24 @@
 """`image`, `flash`, `deploy` and `qr` through CliRunner: the LittleFS image is mounted
-back with littlefs-python, the merged image checked with `esptool image-info`, serial
-ports replaced by a recording runner, QR codes decoded with zxing-cpp."""
+back with littlefs-python, the merged image checked with `esptool image-info`, the serial
+board replaced by a strict fake (its chip, its files, the commands it was given), QR codes
+decoded with zxing-cpp."""
 
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
+import trustme
 import zxingcpp
 from click.testing import CliRunner
-from esptool.bin_image import ESP32FirmwareImage, ImageSegment
+from esptool.bin_image import ESP32C3FirmwareImage, ESP32FirmwareImage, ImageSegment
 from PIL import Image
 
 import simulator  # noqa: F401  (puts the firmware on sys.path for the setup-image test)
-from provisioning import image, qr
+from provisioning import flashing, image, qr, releases
 from provisioning.cli import cli
 from tests.unit.provisioning.test_cli import GOOD
 
@@ -26,29 +31,84 @@ def config_path(tmp_path):
     return path
 
 
+def app_descriptor(version: str) -> bytes:
+    """ESP-IDF's esp_app_desc_t as the start of a MicroPython build's first segment."""
+    return (image.APP_DESC_MAGIC + b"\0" * 12 + version.encode().ljust(32, b"\0")
+            + b"micropython".ljust(32, b"\0") + b"\0" * 160)
+
+
+def esp_image(image_class, entry, segments) -> bytes:
+    """An ESP image made by esptool's own image writer."""
+    built = image_class()
+    built.entrypoint = entry
+    built.segments = []
+    for address, data, name in segments:
+        segment = ImageSegment(address, data)
+        segment.name = name
+        built.segments.append(segment)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "image.bin"
+        built.save(str(path))
+        return path.read_bytes()
+
+
+def partition_entry(label, type_, subtype, offset, size) -> bytes:
+    return (b"\xaa\x50" + bytes([type_, subtype]) + offset.to_bytes(4, "little")
+            + size.to_bytes(4, "little") + label.encode().ljust(16, b"\0") + b"\0" * 4)
+
+
+# MicroPython's partitions-4MiB.csv.
+PARTITIONS = [("nvs", 1, 2, 0x9000, 0x6000), ("phy_init", 1, 1, 0xF000, 0x1000),
+              ("factory", 0, 0, 0x10000, 0x1F0000), ("vfs", 1, 0x81, 0x200000, 0x200000)]
+
+
+def firmware_bin(path, *, version="v1.24.1", image_class=ESP32FirmwareImage,
+                 partitions=PARTITIONS):
+    """A MicroPython .bin as micropython.org ships it (not downloaded in tests): the
+    bootloader, the partition table at 0x8000 and the application (its first segment
+    starting with the app descriptor) at 0x10000, from the chip's firmware offset."""
+    c3 = image_class is ESP32C3FirmwareImage
+    base = 0x0 if c3 else 0x1000
+    iram = 0x40380000 if c3 else 0x40080000
+    bootloader = esp_image(image_class, iram + 0x400, [(iram, b"\x00" * 1024, ".iram")])
+    first = app_descriptor(version) if version else b"\x00" * 256
+    app = esp_image(image_class, iram + 0x400, [(0x3F400020, first.ljust(1024, b"\x00"),
+                                                 ".flash.appdesc"),
+                                                (iram, b"\x01" * 512, ".iram")])
+    table = b"".join(partition_entry(*entry) for entry in partitions)
+    data = bytearray(b"\xff" * (0x10000 - base + len(app)))
+    data[:len(bootloader)] = bootloader
+    data[0x8000 - base:0x8000 - base + len(table)] = table
+    data[0x10000 - base:] = app
+    path.write_bytes(bytes(data))
+    return path
+
+
 @pytest.fixture
 def micropython_bin(tmp_path):
-    """A small but valid ESP32 application image made by esptool's own image writer,
-    standing in for the MicroPython .bin (which is not downloaded in tests)."""
-    firmware = ESP32FirmwareImage()
-    firmware.entrypoint = 0x40080400
-    segments = [ImageSegment(0x40080000, b"\x00" * 1024), ImageSegment(0x3FFB0000, b"\x01" * 512)]
-    for segment, name in zip(segments, (".iram", ".dram"), strict=True):
-        segment.name = name
-    firmware.segments = segments
-    path = tmp_path / "micropython.bin"
-    firmware.save(str(path))
+    return firmware_bin(tmp_path / "micropython.bin")
+
+
+@pytest.fixture
+def ca_pem(tmp_path):
+    path = tmp_path / "ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(path))
     return path
+
+
+def invoke(*args, obj=None):
+    return CliRunner().invoke(cli, [str(arg) for arg in args], obj=obj)
 
 
 def test_image_builds_files_littlefs_and_a_merged_bin(tmp_path, config_path, micropython_bin):
     out = tmp_path / "build"
-    result = CliRunner().invoke(cli, ["image", "--config", str(config_path), "--micropython",
-                                      str(micropython_bin), "--out", str(out), "--json"])
+    result = invoke("image", "--config", config_path, "--micropython", micropython_bin,
+                    "--out", out, "--seq-floor", "۴۱", "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
-    assert {"main.py", "config.json", "vafa/app.mpy", "vafa/hw/esp32.mpy"} <= set(
-        summary["files"])
+    assert summary["release"] == "1.24"  # from the .bin's app descriptor
+    assert {"main.py", "config.json", "vafa/app.mpy", "vafa/hw/esp32.mpy",
+            "vafa/hw/ssd1306.mpy", "vafa/pins.mpy"} <= set(summary["files"])
     # Compiled modules are MicroPython bytecode: .mpy files start with "M".
     assert (out / "files" / "vafa" / "app.mpy").read_bytes()[:1] == b"M"
 
@@ -56,7 +116,9 @@ def test_image_builds_files_littlefs_and_a_merged_bin(tmp_path, config_path, mic
               for path in (out / "files").rglob("*") if path.is_file()}
     mounted = image.read_littlefs((out / "vfs.littlefs").read_bytes())
     assert mounted == staged
-    assert json.loads(mounted["config.json"])["device_id"] == "t05"
+    config = json.loads(mounted["config.json"])
+    assert config["device_id"] == "t05" and config["chip"] == "esp32"
+    assert config["seq_floor"] == 41
 
     merged = (out / "t05-flash.bin").read_bytes()
     base, fs_offset = 0x1000, 0x200000
@@ -67,86 +129,323 @@ def test_image_builds_files_littlefs_and_a_merged_bin(tmp_path, config_path, mic
     info = subprocess.run([sys.executable, "-m", "esptool", "--chip", "esp32", "image-info",
                            str(out / "t05-flash.bin")], capture_output=True, text=True)
     assert info.returncode == 0, info.stdout + info.stderr
-    assert "Entry point: 0x40080400" in info.stdout and "Checksum: 0xef (valid)" in info.stdout
+    assert "Entry point: 0x40080400" in info.stdout and "(valid)" in info.stdout
+    assert summary["fs_offset"] == 0x200000  # the .bin's vfs partition
 
 
 def test_image_refuses_bad_inputs(tmp_path, config_path):
     not_firmware = tmp_path / "x.bin"
     not_firmware.write_bytes(b"\x00" * 64)
-    result = CliRunner().invoke(cli, ["image", "--config", str(config_path), "--micropython",
-                                      str(not_firmware), "--out", str(tmp_path / "o")])
+    result = invoke("image", "--config", config_path, "--micropython", not_firmware,
+                    "--release", "1.24", "--seq-floor", "0", "--out", tmp_path / "o")
     assert result.exit_code == 1 and "not an ESP firmware image" in result.output
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({**GOOD, "lang": "de"}))
-    result = CliRunner().invoke(cli, ["image", "--config", str(bad), "--out",
-                                      str(tmp_path / "o")])
+    result = invoke("image", "--config", bad, "--out", tmp_path / "o")
     assert result.exit_code == 1 and "lang: must be en or fa" in result.output
 
 
-def test_firmware_that_runs_into_the_filesystem_is_refused(tmp_path, config_path):
+def test_firmware_that_runs_into_the_filesystem_is_refused(tmp_path, config_path,
+                                                         micropython_bin):
     huge = tmp_path / "huge.bin"
-    huge.write_bytes(b"\xe9" + b"\x00" * 0x200000)
+    huge.write_bytes(micropython_bin.read_bytes().ljust(0x200000, b"\x00"))
     with pytest.raises(image.ImageError, match="runs into the filesystem"):
         image.build_image(json.loads(config_path.read_text()), tmp_path / "o",
-                          micropython_bin=huge)
+                          micropython_bin=huge, release="1.24")
 
 
-class Recorder:
-    def __init__(self, fail_at: int | None = None):
-        self.commands, self.fail_at = [], fail_at
+def test_the_filesystem_goes_where_the_firmwares_partition_table_says(tmp_path, config_path):
+    config = json.loads(config_path.read_text())
+    eight_mib = firmware_bin(tmp_path / "8m.bin", partitions=[
+        *PARTITIONS[:3], ("vfs", 1, 0x81, 0x200000, 0x600000)])
+    built = image.build_image(config, tmp_path / "a", micropython_bin=eight_mib)
+    assert (built.fs_offset, (tmp_path / "a" / "vfs.littlefs").stat().st_size) == (
+        0x200000, 0x600000)
+    with pytest.raises(image.ImageError, match="--fs-size 0x200000, but the firmware's vfs "
+                                               "partition has 0x600000"):
+        image.build_image(config, tmp_path / "b", micropython_bin=eight_mib,
+                          fs_size=0x200000)
+    no_vfs = firmware_bin(tmp_path / "novfs.bin", partitions=PARTITIONS[:3])
+    with pytest.raises(image.ImageError, match="no `vfs` data partition"):
+        image.build_image(config, tmp_path / "c", micropython_bin=no_vfs)
+    app_only = tmp_path / "app.bin"
+    app_only.write_bytes(esp_image(ESP32FirmwareImage, 0x40080400,
+                                   [(0x3F400020, app_descriptor("v1.24.1"), ".appdesc")]))
+    with pytest.raises(image.ImageError, match="no partition table at 0x8000"):
+        image.build_image(config, tmp_path / "d", micropython_bin=app_only)
 
-    def __call__(self, argv):
+
+def test_the_target_release_is_known_and_agrees_with_the_bin(tmp_path, config_path,
+                                                             micropython_bin):
+    base = ["image", "--config", config_path, "--seq-floor", "0", "--out", tmp_path / "o"]
+    result = invoke(*base)
+    assert result.exit_code == 1 and "give --release" in result.output
+    result = invoke(*base, "--release", "1.21")
+    assert result.exit_code == 1 and "1.21 is not supported" in result.output
+    result = invoke(*base, "--micropython", micropython_bin, "--release", "1.29")
+    assert result.exit_code == 1 and "is MicroPython v1.24.1" in result.output
+    old = firmware_bin(tmp_path / "old.bin", version="v1.20.0")
+    result = invoke(*base, "--micropython", old)
+    assert result.exit_code == 1 and "v1.20.0 is not supported" in result.output
+    c3 = firmware_bin(tmp_path / "c3.bin", image_class=ESP32C3FirmwareImage)
+    result = invoke(*base, "--micropython", c3)
+    assert result.exit_code == 1 and "not a MicroPython build for the esp32" in result.output
+
+
+def test_a_module_the_release_lacks_is_refused(tmp_path):
+    """The fault of issue 15 item 6: `import ssd1306`, in no stock ESP32 build."""
+    firmware = tmp_path / "firmware"
+    shutil.copytree(image.FIRMWARE_DIR, firmware, ignore=shutil.ignore_patterns("__pycache__"))
+    esp32 = firmware / "vafa" / "hw" / "esp32.py"
+    esp32.write_text(esp32.read_text().replace("from vafa.hw.ssd1306 import SSD1306",
+                                               "from ssd1306 import SSD1306_I2C as SSD1306"))
+    config = json.loads(json.dumps(GOOD))
+    with pytest.raises(image.ImageError, match=r"MicroPython 1.22 has no ssd1306 \(imported "
+                                               r"by vafa/hw/esp32.py\)"):
+        image.build_image(config, tmp_path / "o", micropython_bin=None, release="1.22",
+                          firmware_dir=firmware)
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "ssd1306.py").write_text("class SSD1306_I2C:\n    pass\n")
+    built = image.build_image(config, tmp_path / "o", micropython_bin=None, release="1.22",
+                              firmware_dir=firmware, lib_dir=lib)
+    assert "lib/ssd1306.py" in built.files  # given with --lib: the image carries it
+
+
+def test_the_mpy_format_must_be_the_releases():
+    bytecode = b"M\x06\x00\x1f" + b"\x00" * 8  # mpy-cross's default: no native code
+    for release in releases.RELEASES:
+        assert releases.mpy_problem(bytecode, release) is None
+    assert "version 5" in releases.mpy_problem(b"M\x05\x00\x1f", "1.24")
+    native_63 = bytes([ord("M"), 6, (3 << 2) | 3, 0x1F])  # xtensawin, sub-version 3
+    assert releases.mpy_problem(native_63, "1.23") is None
+    assert "needs 6.2" in releases.mpy_problem(native_63, "1.22")
+    assert releases.mpy_problem(b"#!/usr", "1.24") == "not an .mpy file"
+
+
+def test_image_checks_every_mpy_it_carries(tmp_path, monkeypatch):
+    monkeypatch.setitem(releases.RELEASES, "1.24", (5, 0))  # as if 1.24 loaded version 5
+    with pytest.raises(image.ImageError, match=r"vafa/.*\.mpy: \.mpy version 6, "
+                                               r"MicroPython 1.24 loads version 5"):
+        image.build_image(json.loads(json.dumps(GOOD)), tmp_path / "o", micropython_bin=None,
+                          release="1.24")
+
+
+def test_tls_needs_the_brokers_ca_and_installs_it_as_ca_pem(tmp_path, config_path, ca_pem):
+    config = json.loads(config_path.read_text())
+    config["mqtt"]["tls"] = True
+    config_path.write_text(json.dumps(config))
+    base = ["image", "--config", config_path, "--release", "1.24", "--seq-floor", "0"]
+    result = invoke(*base, "--out", tmp_path / "a")
+    assert result.exit_code == 2 and "give --ca FILE" in result.output
+    result = invoke(*base, "--out", tmp_path / "b", "--ca", ca_pem)
+    assert result.exit_code == 0, result.output
+    mounted = image.read_littlefs((tmp_path / "b" / "vfs.littlefs").read_bytes())
+    assert mounted["ca.pem"] == ca_pem.read_bytes()
+    assert "insecure" not in json.loads(mounted["config.json"])["mqtt"]
+    result = invoke(*base, "--out", tmp_path / "c", "--insecure")
+    assert result.exit_code == 0, result.output
+    mounted = image.read_littlefs((tmp_path / "c" / "vfs.littlefs").read_bytes())
+    assert "ca.pem" not in mounted
+    assert json.loads(mounted["config.json"])["mqtt"]["insecure"] is True
+    leaf = tmp_path / "leaf.pem"
+    trustme.CA().issue_cert("mqtt.example").cert_chain_pems[0].write_to_path(str(leaf))
+    result = invoke(*base, "--out", tmp_path / "d", "--ca", leaf)
+    assert result.exit_code == 1 and "no CA certificate" in result.output
+    result = invoke(*base, "--out", tmp_path / "e", "--ca", config_path)
+    assert result.exit_code == 1 and "not a PEM certificate" in result.output
+    # deploy of TLS files without a ca.pem is refused
+    (tmp_path / "b" / "files" / "ca.pem").unlink()
+    result = invoke("deploy", "--port", "p", "--files", tmp_path / "b" / "files",
+                    obj={"board": FakeBoard()})
+    assert result.exit_code == 1 and "no ca.pem" in result.output
+
+
+class FakeApi:
+    """ApiClient.device as the backend answers it (DeviceOut)."""
+
+    def __init__(self, last_seq):
+        self.last_seq, self.asked = last_seq, []
+
+    def device(self, device_id: str) -> dict:
+        self.asked.append(device_id)
+        return {"device_id": device_id, "status": "active", "last_seq": self.last_seq}
+
+
+def test_the_seq_floor_comes_from_the_backend(tmp_path, config_path):
+    base = ["image", "--config", config_path, "--release", "1.24", "--json"]
+    result = invoke(*base, "--out", tmp_path / "a")
+    assert result.exit_code == 2 and "--seq-floor" in result.output
+    api = FakeApi(last_seq=1207)
+    result = invoke(*base, "--out", tmp_path / "b", obj={"api": api})
+    assert result.exit_code == 0, result.output
+    assert api.asked == ["t05"]
+    config = json.loads((tmp_path / "b" / "files" / "config.json").read_text())
+    assert config["seq_floor"] == 1207
+
+
+class FakeBoard:
+    """A board on a serial port, as strict as SerialBoard: chip() is what esptool would
+    find, read_file() the MicroPython filesystem (None when absent), run() records."""
+
+    def __init__(self, chip="esp32", files=None, fail_at=None):
+        self._chip, self.files, self.fail_at = chip, dict(files or {}), fail_at
+        self.commands, self.read = [], []
+
+    def chip(self) -> str:
+        return self._chip
+
+    def read_file(self, path: str) -> bytes | None:
+        assert path.startswith("/"), path
+        self.read.append(path)
+        return self.files.get(path)
+
+    def run(self, argv) -> int:
         self.commands.append(list(argv))
         return 2 if len(self.commands) == self.fail_at else 0
 
 
-def test_flash_erases_then_writes_at_the_chip_offset(tmp_path):
-    bin_path = tmp_path / "t05-flash.bin"
-    bin_path.write_bytes(b"\xe9")
-    recorder = Recorder()
-    result = CliRunner().invoke(cli, ["flash", "--port", "/dev/ttyUSB0", "--image",
-                                      str(bin_path), "--baud", "۹۶۰۰"], obj={"runner": recorder})
+@pytest.fixture
+def flash_bin(tmp_path, config_path, micropython_bin):
+    out = tmp_path / "build"
+    result = invoke("image", "--config", config_path, "--micropython", micropython_bin,
+                    "--out", out, "--seq-floor", "0")
     assert result.exit_code == 0, result.output
-    erase, write = recorder.commands
+    return out / "t05-flash.bin"
+
+
+def test_flash_erases_then_writes_at_the_chip_offset(flash_bin):
+    board = FakeBoard()
+    result = invoke("flash", "--port", "/dev/ttyUSB0", "--image", flash_bin, "--baud", "۹۶۰۰",
+                    obj={"board": board})
+    assert result.exit_code == 0, result.output
+    erase, write = board.commands
     assert erase[1:] == ["-m", "esptool", "--chip", "esp32", "--port", "/dev/ttyUSB0",
                          "--baud", "9600", "erase-flash"]
-    assert write[-5:] == ["write-flash", "--flash-size", "detect", "0x1000", str(bin_path)]
-    recorder = Recorder()
-    CliRunner().invoke(cli, ["flash", "--port", "COM3", "--image", str(bin_path), "--chip",
-                             "esp32s3", "--no-erase"], obj={"runner": recorder})
-    assert len(recorder.commands) == 1 and recorder.commands[0][-2] == "0x0"
+    assert write[-5:] == ["write-flash", "--flash-size", "detect", "0x1000", str(flash_bin)]
+    assert board.read == list(flashing.JOURNAL_FILES)  # looked before erasing
 
 
-def test_flash_reports_a_failing_step(tmp_path):
-    bin_path = tmp_path / "a.bin"
-    bin_path.write_bytes(b"\xe9")
-    result = CliRunner().invoke(cli, ["flash", "--port", "/dev/ttyUSB9", "--image",
-                                      str(bin_path)], obj={"runner": Recorder(fail_at=1)})
+def test_flash_writes_a_filesystem_image_at_its_offset_without_erasing(flash_bin):
+    """It used to write vfs.littlefs at the bootloader's offset."""
+    board = FakeBoard()
+    filesystem = flash_bin.with_name("vfs.littlefs")
+    result = invoke("flash", "--port", "p", "--image", filesystem, obj={"board": board})
+    assert result.exit_code == 0, result.output
+    (write,) = board.commands
+    assert write[-3:] == ["detect", "0x200000", str(filesystem)]
+
+
+def test_flash_refuses_what_is_not_an_image(tmp_path):
+    for content in (b"\x00" * 4096, b"PK\x03\x04zip", b""):
+        path = tmp_path / "x.bin"
+        path.write_bytes(content)
+        board = FakeBoard()
+        result = invoke("flash", "--port", "p", "--image", path, obj={"board": board})
+        assert result.exit_code == 1 and "not a firmware image" in result.output
+        assert board.commands == []
+    # An application image alone: at the firmware offset it would replace the bootloader.
+    app_only = tmp_path / "app.bin"
+    app_only.write_bytes(esp_image(ESP32FirmwareImage, 0x40080400,
+                                   [(0x3F400020, app_descriptor("v1.24.1"), ".appdesc")]))
+    board = FakeBoard()
+    result = invoke("flash", "--port", "p", "--image", app_only, obj={"board": board})
+    assert result.exit_code == 1 and "no partition table" in result.output
+    assert board.commands == []
+
+
+def test_flash_refuses_another_chip_or_pin_map(tmp_path, config_path, flash_bin):
+    board = FakeBoard(chip="esp32c3")
+    result = invoke("flash", "--port", "p", "--image", flash_bin, obj={"board": board})
+    assert result.exit_code == 1 and "is for an esp32, the board is an esp32c3" in result.output
+    result = invoke("flash", "--port", "p", "--image", flash_bin, "--chip", "esp32s3",
+                    obj={"board": FakeBoard()})
+    assert result.exit_code == 1 and "--chip esp32s3, but the board" in result.output
+    # An ESP32-C3 build with the ESP32 pin map inside (made by hand, as before the checks).
+    c3_bin = firmware_bin(tmp_path / "c3.bin", image_class=ESP32C3FirmwareImage)
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    (wrong / "config.json").write_text(json.dumps({**GOOD, "chip": "esp32"}))
+    fs = tmp_path / "fs.bin"
+    fs.write_bytes(image.build_littlefs(wrong))
+    merged = image.merge(c3_bin, fs, tmp_path / "merged.bin", chip="esp32c3",
+                         fs_offset=0x200000)
+    board = FakeBoard(chip="esp32c3")
+    result = invoke("flash", "--port", "p", "--image", merged, obj={"board": board})
+    assert result.exit_code == 1 and "esp32 pin map, the board is an esp32c3" in result.output
+    assert board.commands == []
+
+
+def journal_files(tmp_path, seqs, acked=None):
+    from vafa.journal import Journal
+
+    folder = tmp_path / "journal"
+    folder.mkdir()
+    journal = Journal(str(folder))
+    for seq in seqs:
+        journal.append(seq, b'{"op":"purchase","amount":250000}')
+    for seq in seqs:
+        if acked is not None and seq <= acked:
+            journal.ack(seq)  # its answer arrived
+    return {"/data/" + path.name: path.read_bytes() for path in folder.iterdir()
+            if path.name in ("journal.log", "journal.ack")}
+
+
+def test_flash_refuses_to_erase_unsent_sales(tmp_path, flash_bin):
+    board = FakeBoard(files=journal_files(tmp_path, [7, 8, 9]))
+    result = invoke("flash", "--port", "p", "--image", flash_bin, obj={"board": board})
+    assert result.exit_code == 1 and "3 unsent sale(s) (seq 7..9)" in result.output
+    result = invoke("flash", "--port", "p", "--image", flash_bin, "--no-erase",
+                    obj={"board": board})
+    assert result.exit_code == 1 and "unsent" in result.output  # the image rewrites /data
+    assert board.commands == []
+    result = invoke("flash", "--port", "p", "--image", flash_bin, "--force",
+                    obj={"board": board})
+    assert result.exit_code == 0, result.output
+    assert board.commands[0][-1] == "erase-flash"
+
+
+def test_flash_goes_ahead_when_every_sale_was_answered(tmp_path, flash_bin):
+    board = FakeBoard(files=journal_files(tmp_path, [7, 8], acked=8))
+    result = invoke("flash", "--port", "p", "--image", flash_bin, obj={"board": board})
+    assert result.exit_code == 0, result.output
+    assert len(board.commands) == 2
+
+
+def test_flash_reports_a_failing_step(flash_bin):
+    result = invoke("flash", "--port", "/dev/ttyUSB9", "--image", flash_bin,
+                    obj={"board": FakeBoard(fail_at=1)})
     assert result.exit_code == 1 and "exit code 2" in result.output
 
 
-def test_deploy_installs_packages_then_copies_config_last(tmp_path, config_path):
+def test_esptool_chip_names():
+    assert flashing.parse_chip("Chip type:          ESP32-D0WD-V3 (revision v3.1)") == "esp32"
+    assert flashing.parse_chip("Chip is ESP32-C3 (QFN32) (revision v0.4)") == "esp32c3"
+    assert flashing.parse_chip("Detecting chip type... ESP32-S3\n") == "esp32s3"
+    assert flashing.parse_chip("Chip type: ESP32-S2FH4 (revision v0.0)") == "esp32s2"
+    assert flashing.parse_chip("A fatal error occurred: No serial data received.") is None
+
+
+def test_deploy_copies_config_last(tmp_path, config_path):
     files = tmp_path / "files"
     image.stage_files(json.loads(config_path.read_text()), files)
-    recorder = Recorder()
-    result = CliRunner().invoke(cli, ["deploy", "--port", "/dev/ttyACM0", "--files", str(files),
-                                      "--json"], obj={"runner": recorder})
+    board = FakeBoard()
+    result = invoke("deploy", "--port", "/dev/ttyACM0", "--files", files, "--json",
+                    obj={"board": board})
     assert result.exit_code == 0, result.output
-    tails = [command[command.index("/dev/ttyACM0") + 1:] for command in recorder.commands]
-    assert tails[:2] == [["mip", "install", "umqtt.simple"], ["mip", "install", "ssd1306"]]
+    tails = [command[command.index("/dev/ttyACM0") + 1:] for command in board.commands]
+    assert not [tail for tail in tails if "mip" in tail]  # the image carries every module
     assert ["fs", "cp", "-r", str(files / "vafa"), ":"] in tails
     assert ["fs", "cp", str(files / "main.py"), ":main.py"] in tails
     assert tails[-2:] == [["fs", "cp", str(files / "config.json"), ":config.json"], ["reset"]]
-    assert json.loads(result.output)["commands"] == recorder.commands
+    assert json.loads(result.output)["commands"] == board.commands
 
 
-def test_dry_run_only_prints(tmp_path):
-    bin_path = tmp_path / "a.bin"
-    bin_path.write_bytes(b"\xe9")
-    recorder = Recorder()
-    result = CliRunner().invoke(cli, ["flash", "--port", "p", "--image", str(bin_path),
-                                      "--dry-run"], obj={"runner": recorder})
-    assert result.exit_code == 0 and recorder.commands == []
+def test_dry_run_only_prints(flash_bin):
+    board = FakeBoard()
+    result = invoke("flash", "--port", "p", "--image", flash_bin, "--dry-run",
+                    obj={"board": board})
+    assert result.exit_code == 0 and board.commands == []
     assert "write-flash" in result.output
 
 
@@ -158,31 +457,60 @@ def test_qr_code_decodes_to_the_payload(tmp_path):
     path.write_bytes(qr.png(text))
     found = zxingcpp.read_barcodes(Image.open(path))
     assert [(code.format.name, code.text) for code in found] == [("QRCode", text)]
-    assert json.loads(found[0].text)["wifi"]["ssid"] == "فروشگاه"
+    payload = json.loads(found[0].text)
+    assert payload["wifi"]["ssid"] == "فروشگاه"
+    # Nothing in the code can make the board skip certificate checks.
+    assert set(payload) == {"t", "v", "api", "token", "wifi", "mqtt"}
+    assert set(payload["mqtt"]) == {"host", "port", "tls"}
 
 
 @pytest.mark.parametrize("command", sorted(cli.commands))
 def test_every_command_has_an_example_and_json_output(command):
-    result = CliRunner().invoke(cli, [command, "--help"])
+    result = invoke(command, "--help")
     assert result.exit_code == 0
     assert "Example: " in result.output and "--json" in result.output
 
 
-def test_a_setup_image_holds_no_credentials_and_starts_setup_mode(tmp_path, micropython_bin):
+def test_a_setup_image_holds_no_credentials_and_starts_setup_mode(tmp_path, micropython_bin,
+                                                                  ca_pem):
     from vafa import config as vconfig
     from vafa import enrol
 
     out = tmp_path / "setup"
-    result = CliRunner().invoke(cli, ["image", "--setup", "--micropython", str(micropython_bin),
-                                      "--out", str(out), "--json"])
+    result = invoke("image", "--setup", "--micropython", micropython_bin, "--out", out,
+                    "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["merged"] == str(out / "setup-flash.bin")
     mounted = image.read_littlefs((out / "vfs.littlefs").read_bytes())
     config = json.loads(mounted["config.json"])
-    assert config == {"pins": vconfig.DEFAULT_PINS}  # the firmware's own default wiring
+    assert config == {"chip": "esp32", "pins": vconfig.DEFAULT_PINS}  # vafa/pins.py
     path = out / "files" / "config.json"
     with pytest.raises(vconfig.ConfigError):
         vconfig.load(str(path))  # no id, no secrets: main.py starts setup mode
     assert enrol.local_pins(str(path)) == vconfig.DEFAULT_PINS
-    result = CliRunner().invoke(cli, ["image", "--out", str(tmp_path / "o")])
+    result = invoke("image", "--out", tmp_path / "o")
     assert result.exit_code == 2 and "--setup" in result.output
+    result = invoke("image", "--setup", "--insecure", "--release", "1.24", "--out",
+                    tmp_path / "i")
+    assert result.exit_code == 2 and "--insecure needs --config" in result.output
+    result = invoke("image", "--setup", "--chip", "esp32c3", "--release", "1.29", "--out",
+                    tmp_path / "c3", "--ca", ca_pem, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["ca"] is True
+    assert (tmp_path / "c3" / "files" / "ca.pem").read_bytes() == ca_pem.read_bytes()
+    c3 = json.loads((tmp_path / "c3" / "files" / "config.json").read_text())
+    assert c3 == {"chip": "esp32c3", "pins": vconfig.pins_module.MAPS["esp32c3"]}
+
+
+def test_image_refuses_a_pin_map_of_another_chip(tmp_path, config_path):
+    c3 = firmware_bin(tmp_path / "c3.bin", image_class=ESP32C3FirmwareImage)
+    result = invoke("image", "--config", config_path, "--micropython", c3, "--chip",
+                    "esp32c3", "--seq-floor", "0", "--out", tmp_path / "a")
+    assert result.exit_code == 2 and "is for an esp32, not an esp32c3" in result.output
+    old = json.loads(config_path.read_text())
+    del old["chip"]  # a config from before chips were named: checked as the --chip's
+    config_path.write_text(json.dumps(old))
+    result = invoke("image", "--config", config_path, "--micropython", c3, "--chip",
+                    "esp32c3", "--seq-floor", "0", "--out", tmp_path / "b")
+    assert result.exit_code == 1
+    assert "pins.scanner_rx: GPIO 34 does not exist on the ESP32-C3" in result.output
