@@ -190,8 +190,8 @@ async def main():
     net.note = note
     journal = Journal("/data")
     app = App(cfg, hw, net, Store("/data"), log=log, journal=journal,
-              config_loader=lambda: vconfig.load(CONFIG_FILE), clock=clock)
-    app.on_reboot = machine.reset
+              config_loader=lambda: vconfig.load(CONFIG_FILE), clock=clock,
+              on_reboot=machine.reset)
     # No connection attempt (DNS, TLS handshake: the steps that can take long) starts
     # while the cashier is typing a sale.
     net.busy = app.typing

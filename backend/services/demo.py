@@ -42,7 +42,7 @@ from backend.models import (
     Tier,
 )
 from backend.notifications import campaigns, sms
-from backend.services import demo_history, devices, staff
+from backend.services import demo_history, devices, staff, terminal_policy
 from backend.services.demo_history import PlannedMember, PlannedPurchase
 from card_spec import make_card_number
 
@@ -50,6 +50,8 @@ DEMO_PREFIX = "990001"
 DEMO_MEMBER_COUNT = 100
 DEMO_LOGINS = {"admin": "admin1234", "operator": "operator1234"}
 DEMO_WELCOME_CREDIT_RIALS = 50_000
+# Both demo branches' refund PIN (a real club sets its own on the branch page).
+DEMO_REFUND_PIN = "1234"
 # Tiers hold this long after the demo is made without a new purchase.
 TIER_MARGIN_DAYS = 45
 OLDEST_MEMBER_DAYS = 700
@@ -280,8 +282,9 @@ def seed_demo(session: Session, now: datetime, rng_seed: int = 1403, *,
         social_links={"instagram": "https://instagram.com/vafa.club"},
     )
     session.add(club)
-    central = Branch(code="tehran", name="شعبه مرکزی تهران")
-    second = Branch(code="isfahan", name="شعبه اصفهان")
+    pin_hash = terminal_policy.hash_pin(DEMO_REFUND_PIN)
+    central = Branch(code="tehran", name="شعبه مرکزی تهران", refund_pin_hash=pin_hash)
+    second = Branch(code="isfahan", name="شعبه اصفهان", refund_pin_hash=pin_hash)
     session.add_all([central, second])
     tiers = [
         Tier(code="bronze", name="bronze", name_fa="برنزی", rank=1, credit_percent_bp=200,

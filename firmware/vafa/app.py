@@ -132,7 +132,7 @@ class App:
     returns a fresh validated config (cmd "config")."""
 
     def __init__(self, cfg, hw, net, store, ticks_fn=None, time_fn=None, log=None,
-                 journal=None, config_loader=None, clock=None):
+                 journal=None, config_loader=None, clock=None, on_reboot=None):
         self.hw = hw
         self.net = net
         self.store = store
@@ -163,7 +163,7 @@ class App:
         self.lines = []
         self.security_events = 0
         self.crashes = 0
-        self.on_reboot = None
+        self.on_reboot = on_reboot  # e.g. machine.reset; None: reboot commands are ignored
         self._reboot_pending = False
         self._pending_display = None
         self._refund_target = None
@@ -524,7 +524,7 @@ class App:
                           OUT_FLASH_FULL)
             return
         self._remember_sale(rid, self.card, amount, ts, clock.synced, up)
-        self._say("journaled %s (%d queued)" % (rid, len(self.journal)))
+        self._say("journaled %s (%d queued)" % (rid, self.queued()))
         self._queued_changed()
         amt = TEXT["amount"] + " " + protocol.fmt_amount(amount)
         self._message([TEXT["saved_offline"], "Card " + mask_card(self.card), amt,
@@ -633,12 +633,12 @@ class App:
         if boot == clock.boot_id:
             age_s = (clock.uptime_ms() - up) // 1000
             if not clk and clock.synced:
-                ts, clk = clock.now() - age_s, 1
+                ts, clk = clock.now() - age_s, True
         else:
             age_s = clock.uptime_ms() // 1000  # at least this long ago: a lower bound
         frame = protocol.encode_frame(protocol.make_request(
             self.device_id, seq, ts, "purchase", body.get("card"), body.get("amount"), 0,
-            None, True, clk=clk, age_s=age_s), self.key)
+            None, True, clk=bool(clk), age_s=age_s), self.key)
         return body.get("id"), frame
 
     def _start_replay(self, now_ms):
@@ -798,7 +798,7 @@ class App:
             new_seq = self.store.next_seq()
             new_body = protocol.make_request(
                 self.device_id, new_seq, body.get("ts", 0), "purchase", body.get("card"),
-                body.get("amount"), 0, None, True, clk=clk)
+                body.get("amount"), 0, None, True, clk=bool(clk))
             self.journal.append(new_seq, encode_sale(clk, boot, up, origin, reissues + 1,
                                                      new_body))
         except (OSError, JournalFull) as e:

@@ -10,22 +10,29 @@
 # age of a sale independently of wall time (PROTOCOL: ``clk``, ``age_s``).
 from micropython import const
 
-try:
-    from time import ticks_add, ticks_diff, ticks_ms
-except ImportError:  # CPython: wraps like MicroPython's (period 2**30), so it is as strict
-    import time as _time
+import time as _time
 
-    _PERIOD = 1 << 30
-    _HALF = 1 << 29
+# CPython has no ticks_*: a stand-in that wraps like MicroPython's (period 2**30), so it is
+# as strict. getattr keeps the device's own functions where they exist.
+_PERIOD = const(1 << 30)
+_HALF = const(1 << 29)
 
-    def ticks_ms():
-        return int(_time.monotonic() * 1000) & (_PERIOD - 1)
 
-    def ticks_diff(a, b):
-        return ((a - b + _HALF) & (_PERIOD - 1)) - _HALF
+def _cpython_ticks_ms():
+    return int(getattr(_time, "monotonic")() * 1000) & (_PERIOD - 1)
 
-    def ticks_add(a, d):
-        return (a + d) & (_PERIOD - 1)
+
+def _cpython_ticks_diff(a, b):
+    return ((a - b + _HALF) & (_PERIOD - 1)) - _HALF
+
+
+def _cpython_ticks_add(a, d):
+    return (a + d) & (_PERIOD - 1)
+
+
+ticks_ms = getattr(_time, "ticks_ms", _cpython_ticks_ms)
+ticks_diff = getattr(_time, "ticks_diff", _cpython_ticks_diff)
+ticks_add = getattr(_time, "ticks_add", _cpython_ticks_add)
 
 EPOCH_2000_S = const(946684800)  # 2000-01-01 in unix seconds: the RTC after a power cut
 # A time before this cannot be right (the firmware is newer): 2024-01-01.

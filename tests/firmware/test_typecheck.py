@@ -45,10 +45,6 @@ RULES = {
 # source at that release's tag: (releases, rule, message start) -> the evidence. Such an
 # error is not counted; test_every_stub_gap_is_still_needed fails once nothing produces it.
 STUB_GAPS = {
-    (("1.22",), "reportAttributeAccessIssue",
-     'Cannot assign to attribute "verify_mode" for class "SSLContext"'):
-        "v1.22 extmod/modssl_mbedtls.c ssl_context_attr loads and stores verify_mode; the "
-        "1.22 stubs' SSLContext lacks the attribute (the 1.23 ones have it)",
     (("1.22", "1.23"), "reportGeneralTypeIssues",
      'Object of type "BufferedWriter" cannot be used with "with"'):
         "every release's file objects have __enter__/__exit__ (py/stream + the VFS file "
