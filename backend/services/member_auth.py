@@ -1,8 +1,8 @@
 """Members signing in to the portal (P1) with their mobile and a password.
 
-Attempts share the staff sign-in's table and limits (per account and per address), with
-the account recorded as `member:<mobile>`. A portal session carries a fingerprint of the
-password hash, so changing the password ends every other session.
+Attempts are slowed like the staff's (backend.services.throttle: per account and
+address), with the account recorded as `member:<mobile>`. A portal session carries a
+fingerprint of the password hash, so changing the password ends every other session.
 """
 
 import hashlib
@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from backend.errors import BadRequest
-from backend.models import LoginAttempt, Member, utc_now
-from backend.services import api_tokens, staff
+from backend.models import Member, utc_now
+from backend.services import api_tokens, staff, throttle
 from backend.validators import normalize_mobile
 
 MIN_PASSWORD_LENGTH = 8
@@ -35,17 +35,13 @@ def authenticate(session: Session, mobile: str, password: str, *, ip: str,
     except ValueError:
         mobile = mobile.strip()[:20]
     account = account_name(mobile)
-    if (staff._recent_failures(session, LoginAttempt.username, account, now)
-            >= staff.MAX_FAILURES_PER_ACCOUNT
-            or staff._recent_failures(session, LoginAttempt.ip, ip, now)
-            >= staff.MAX_FAILURES_PER_IP):
-        raise staff.TooManyAttempts("too many failed sign-ins; wait 15 minutes and try again")
+    throttle.check(session, account, ip, now)
     member = session.scalars(select(Member).where(Member.mobile == mobile,
                                                   Member.is_gift_account.is_(False))).first()
     stored = member.password_hash if member is not None and member.password_hash else None
     valid = check_password_hash(stored or staff._DUMMY_HASH, password)
     ok = stored is not None and valid
-    session.add(LoginAttempt(username=account, ip=ip[:45], succeeded=ok, at=now))
+    throttle.record(session, account, ip, ok, now)
     session.commit()
     return member if ok else None
 
