@@ -5,9 +5,10 @@ Card numbers (16 digits in any script, with or without spaces or dashes between 
 become `…1234`, their last four digits; 64-hex-digit strings (device keys, signatures)
 become `[secret]`; Iranian mobile numbers (09…, +98 9…, 0098 9…, any script) keep their
 prefix and last four digits, `0912***4567` (`mask_mobiles`). The record's message is
-formatted and redacted at creation, and so is its traceback, so every handler (files, gunicorn's access log, test capture) gets the
-redacted text. A log record factory rather than a handler filter: filters on loggers do not
-see records of child loggers, and handlers added later would not have one.
+formatted and redacted at creation, and so is its traceback, so every handler (files,
+gunicorn's access log, test capture) gets the redacted text. A log record factory rather
+than a handler filter: filters on loggers do not see records of child loggers, and
+handlers added later would not have one.
 """
 
 import logging
