@@ -2,7 +2,8 @@
 
 Attempts are slowed like the staff's (backend.services.throttle: per account and
 address), with the account recorded as `member:<mobile>`. A portal session carries a
-fingerprint of the password hash, so changing the password ends every other session.
+fingerprint of the password hash and the member's session version, so changing the
+password or signing out (`end_sessions`) ends every other session — a copied cookie too.
 """
 
 import hashlib
@@ -25,7 +26,16 @@ def account_name(mobile: str) -> str:
 
 
 def fingerprint(member: Member) -> str:
-    return hashlib.sha256((member.password_hash or "").encode()).hexdigest()[:16]
+    material = f"{member.session_version or 0}:{member.password_hash or ''}"
+    return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+
+def end_sessions(session: Session, member_id: int) -> None:
+    """Sign the member out of every portal session (signing out ends them all)."""
+    member = session.get(Member, member_id)
+    if member is not None:
+        member.session_version = (member.session_version or 0) + 1
+        session.commit()
 
 
 def authenticate(session: Session, mobile: str, password: str, *, ip: str,

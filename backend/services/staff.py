@@ -114,6 +114,15 @@ def update_staff(session: Session, user_id: int, change: StaffChange, *,
     return user
 
 
+def end_sessions(session: Session, user_id: int) -> None:
+    """Sign the user out everywhere: every session's stored id carries the old version
+    (backend.web.auth.load_user), so a copied cookie ends with the real one."""
+    user = session.get(StaffUser, user_id)
+    if user is not None:
+        user.session_version += 1
+        session.commit()
+
+
 def set_locale(session: Session, user_id: int, locale: str) -> None:
     if locale not in ("fa", "en"):
         raise BadRequest("locale", "Choose a language.")

@@ -2,7 +2,9 @@
 
 Flask-Login keeps the signed-in user in Flask's signed session cookie (HttpOnly,
 SameSite=Lax; Secure when VAFA_SECURE_COOKIES=1). The stored id includes the user's
-session version, so changing a password or deactivating a user ends their sessions.
+session version, checked against the database on every request: signing out, changing
+a password or deactivating a user raises it and so ends every session of that user,
+including a copy of the cookie taken before (issue 17 item 11).
 """
 
 from functools import wraps

@@ -132,6 +132,9 @@ def sign_in():
 
 @bp.post("/sign-out")
 def sign_out():
+    member = current_member()
+    if member is not None:
+        member_auth.end_sessions(db.session, member.id)  # every session, copies too
     session.pop("member_id", None)
     session.pop("member_fp", None)
     return redirect(url_for("portal.sign_in"))

@@ -49,6 +49,9 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    if current_user.is_authenticated:
+        # Every session of this user ends, not only this browser's cookie.
+        staff.end_sessions(db.session, current_user.id)
     logout_user()
     session.clear()
     return redirect(url_for("admin.login"))
