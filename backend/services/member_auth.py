@@ -45,13 +45,13 @@ def authenticate(session: Session, mobile: str, password: str, *, ip: str,
     except ValueError:
         mobile = mobile.strip()[:20]
     account = account_name(mobile)
-    throttle.check(session, account, ip, now)
+    attempt = throttle.begin(session, account, ip, now)
     member = session.scalars(select(Member).where(Member.mobile == mobile,
                                                   Member.is_gift_account.is_(False))).first()
     stored = member.password_hash if member is not None and member.password_hash else None
     valid = check_password_hash(stored or staff._DUMMY_HASH, password)
     ok = stored is not None and valid
-    throttle.record(session, account, ip, ok, now)
+    throttle.finish(attempt, ok)
     session.commit()
     return member if ok else None
 

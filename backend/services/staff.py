@@ -31,15 +31,15 @@ def hash_password(password: str) -> str:
 def authenticate(session: Session, username: str, password: str, *, ip: str = "",
                  now: datetime | None = None) -> StaffUser | None:
     """The active user with these credentials, or None. Every attempt is recorded and
-    committed; while this address must wait for this account (throttle.check),
+    committed; while this address must wait for this account (throttle.begin),
     TooManyAttempts is raised before the password is even checked."""
     now = now or datetime.now().astimezone()
     username = username.strip().lower()[:64]
-    throttle.check(session, username, ip, now)
+    attempt = throttle.begin(session, username, ip, now)
     user = session.scalars(select(StaffUser).where(StaffUser.username == username)).one_or_none()
     valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
     ok = user is not None and user.is_active and valid
-    throttle.record(session, username, ip, ok, now)
+    throttle.finish(attempt, ok)
     session.commit()
     return user if ok else None
 

@@ -12,9 +12,12 @@ ADDRESS_WINDOW), against one address spraying many accounts.
 Rows are `LoginAttempt`s (account names: a staff username, `member:<mobile>`), kept in
 the database so the limits hold across every web process. The address is
 `backend.web.auth.client_ip()`: the peer, or with VAFA_TRUSTED_PROXIES the client the
-trusted proxies name (ProxyFix). The check reads, then the attempt is written: requests
-racing each other from one address may all be checked before any failure is counted —
-at most one burst per delay, each try still paying a password hash.
+trusted proxies name (ProxyFix).
+
+Tries racing each other: `begin` writes and commits the try first (as a failure until
+`finish`), then counts only the tries written before it, so of a burst sent at once
+only the first few (FREE_FAILURES, or one after a wait) reach the password check; a
+refused try is deleted again and never counts.
 """
 
 import math
@@ -52,19 +55,22 @@ def delay_after(failures: int) -> timedelta:
     return min(MAX_DELAY, FIRST_DELAY * 2 ** doublings)
 
 
-def wait_left(session: Session, account: str, ip: str, now: datetime) -> timedelta:
-    """Zero when `account` may be tried from `ip` now, else how long to wait."""
+def wait_left(session: Session, account: str, ip: str, now: datetime,
+              before_id: int | None = None) -> timedelta:
+    """Zero when `account` may be tried from `ip` now, else how long to wait; counting
+    only the tries recorded before `before_id` when given."""
     ip = ip[:45]
+    earlier = [LoginAttempt.id < before_id] if before_id is not None else []
     since = now - FAILURE_MEMORY
     last_success = session.scalar(select(func.max(LoginAttempt.at)).where(
         LoginAttempt.username == account, LoginAttempt.ip == ip,
-        LoginAttempt.succeeded.is_(True), LoginAttempt.at > since))
+        LoginAttempt.succeeded.is_(True), LoginAttempt.at > since, *earlier))
     if last_success is not None:
         since = max(since, last_success)
     failures, last_failure = session.execute(
         select(func.count(), func.max(LoginAttempt.at)).where(
             LoginAttempt.username == account, LoginAttempt.ip == ip,
-            LoginAttempt.succeeded.is_(False), LoginAttempt.at > since)).one()
+            LoginAttempt.succeeded.is_(False), LoginAttempt.at > since, *earlier)).one()
     waits = [timedelta(0)]
     if failures:
         waits.append(last_failure + delay_after(failures) - now)
@@ -73,7 +79,7 @@ def wait_left(session: Session, account: str, ip: str, now: datetime) -> timedel
         recent = session.scalars(
             select(LoginAttempt.at).where(LoginAttempt.ip == ip,
                                           LoginAttempt.succeeded.is_(False),
-                                          LoginAttempt.at > window)
+                                          LoginAttempt.at > window, *earlier)
             .order_by(LoginAttempt.at.desc()).limit(MAX_FAILURES_PER_ADDRESS)).all()
         if len(recent) >= MAX_FAILURES_PER_ADDRESS:
             # Free again when the oldest of the last MAX failures leaves the window.
@@ -81,12 +87,21 @@ def wait_left(session: Session, account: str, ip: str, now: datetime) -> timedel
     return max(waits)
 
 
-def check(session: Session, account: str, ip: str, now: datetime) -> None:
-    """Raise TooManyAttempts (nothing recorded) when `account` must wait at `ip`."""
-    left = wait_left(session, account, ip, now)
+def begin(session: Session, account: str, ip: str, now: datetime) -> LoginAttempt:
+    """Record a try of `account` from `ip` (a failure until `finish`) and commit it, so
+    tries running at the same time see it; raise TooManyAttempts, the try deleted,
+    when this address must wait for this account."""
+    attempt = LoginAttempt(username=account[:64], ip=ip[:45], succeeded=False, at=now)
+    session.add(attempt)
+    session.commit()
+    left = wait_left(session, account, ip, now, before_id=attempt.id)
     if left > timedelta(0):
+        session.delete(attempt)
+        session.commit()
         raise TooManyAttempts(left)
+    return attempt
 
 
-def record(session: Session, account: str, ip: str, succeeded: bool, now: datetime) -> None:
-    session.add(LoginAttempt(username=account[:64], ip=ip[:45], succeeded=succeeded, at=now))
+def finish(attempt: LoginAttempt, succeeded: bool) -> None:
+    """The try's outcome; the caller commits."""
+    attempt.succeeded = succeeded

@@ -116,3 +116,16 @@ def test_a_mobile_gets_a_bounded_number_of_codes_an_hour_whoever_asks(db):
     with pytest.raises(verification.TooManyCodes, match="an hour"):
         ask(db, "10.0.1.1", NOW + timedelta(minutes=20))
     ask(db, "10.0.1.1", NOW + timedelta(hours=1, seconds=1))  # the window moved on
+
+
+def test_a_burst_of_tries_at_once_gets_only_the_free_ones(db):
+    """Tries racing each other: each is written before it is checked, so a burst sent
+    before any of them finished still reaches the password check only FREE_FAILURES
+    times; the refused ones are not kept."""
+    started = []
+    with pytest.raises(TooManyAttempts):
+        for _ in range(10):
+            started.append(throttle.begin(db, "admin", ATTACKER, NOW))
+    assert len(started) == throttle.FREE_FAILURES
+    assert db.scalar(select(func.count()).select_from(LoginAttempt)) == throttle.FREE_FAILURES
+    assert throttle.begin(db, "admin", OFFICE, NOW) is not None
