@@ -94,6 +94,8 @@ def broker_config_command(out_dir: Path | None) -> None:
     path = devices.write_broker_config(
         db.session, out_dir or _broker_dir(),
         port=current_app.config["MQTT_PORT"],
+        backend_port=current_app.config["MQTT_BACKEND_PORT"],
+        backend_host=current_app.config["MQTT_BACKEND_HOST"],
         backend_username=current_app.config["MQTT_USERNAME"],
         backend_password=current_app.config["MQTT_PASSWORD"],
         tls=tls_listener(current_app.config),
@@ -128,7 +130,7 @@ def mqtt_worker_command(plain: bool, client_id: str | None, metrics_port: int | 
                 f"cannot serve metrics on 127.0.0.1:{port}: {error}") from None
     worker = Worker(
         current_app._get_current_object(),
-        host=config["MQTT_HOST"], port=config["MQTT_PORT"],
+        host=config["MQTT_BACKEND_HOST"], port=config["MQTT_BACKEND_PORT"],
         username=config["MQTT_USERNAME"], password=config["MQTT_PASSWORD"],
         shared_subscription=config["MQTT_SHARED_SUBSCRIPTION"] and not plain,
         client_id=client_id or config.get("MQTT_CLIENT_ID"),

@@ -39,6 +39,11 @@ class Config:
             encryption.load_or_create_key(self.INSTANCE_DIR)]
         self.MQTT_HOST = env.get("VAFA_MQTT_HOST", "127.0.0.1")
         self.MQTT_PORT = int(env.get("VAFA_MQTT_PORT", "18830"))
+        # The backend's own listener (workers, the panel's publisher): backend accounts
+        # only, loopback unless the workers run elsewhere (backend/broker.py).
+        self.MQTT_BACKEND_HOST = env.get("VAFA_MQTT_BACKEND_HOST", "127.0.0.1")
+        self.MQTT_BACKEND_PORT = int(env.get("VAFA_MQTT_BACKEND_PORT",
+                                             str(self.MQTT_PORT + 1)))
         self.MQTT_USERNAME = env.get("VAFA_MQTT_USERNAME", "vafa-backend")
         self.MQTT_PASSWORD = env.get("VAFA_MQTT_PASSWORD") or _instance_secret(
             self.INSTANCE_DIR, "mqtt-backend"
@@ -49,6 +54,7 @@ class Config:
         # Each MQTT worker keeps one stable client id, so a restarted worker resumes its
         # broker session and gets the requests it had not acknowledged (several workers
         # on one host: give each its own, e.g. `mqtt-worker --client-id`).
+        # (The worker prefixes it with "backend:", which no terminal can use.)
         self.MQTT_CLIENT_ID = (env.get("VAFA_MQTT_CLIENT_ID")
                                or f"vafa-worker-{socket.gethostname()}")
         # How long a SQLite writer waits for the write lock before the request is answered

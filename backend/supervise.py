@@ -64,7 +64,8 @@ def prepare(app: Flask) -> None:
         click.echo(f"Created the demo club: {result.member_count} members, 2 terminals.")
     devices.write_broker_config(
         db.session, Path(app.config["INSTANCE_DIR"]) / "mosquitto",
-        port=app.config["MQTT_PORT"], backend_username=app.config["MQTT_USERNAME"],
+        port=app.config["MQTT_PORT"], backend_port=app.config["MQTT_BACKEND_PORT"],
+        backend_host=app.config["MQTT_BACKEND_HOST"], backend_username=app.config["MQTT_USERNAME"],
         backend_password=app.config["MQTT_PASSWORD"],
     )
     db.session.rollback()

@@ -133,7 +133,8 @@ class BenchStack:
         self.app = create_app(Config(environ={
             "VAFA_INSTANCE_DIR": str(self.instance_dir), "DATABASE_URL": self.url,
             "SECRET_KEY": "bench-secret", "VAFA_MQTT_PASSWORD": BROKER_PASSWORD,
-            "VAFA_MQTT_PORT": str(self.broker.port)}))
+            "VAFA_MQTT_PORT": str(self.broker.port),
+            "VAFA_MQTT_BACKEND_PORT": str(self.broker.backend_port)}))
         now = datetime.now(UTC)
         with self.app.app_context():
             flask_migrate.upgrade(directory=str(PROJECT_ROOT / "backend/migrations"),
@@ -149,6 +150,7 @@ class BenchStack:
             self.cards = self._seed_members(db.session, make_card_number, now)
             devices.write_broker_config(
                 db.session, self.broker.config_dir, port=self.broker.port,
+                backend_port=self.broker.backend_port,
                 backend_username=self.app.config["MQTT_USERNAME"],
                 backend_password=BROKER_PASSWORD)
             db.session.rollback()
@@ -174,10 +176,7 @@ class BenchStack:
         self.stop_broker()
         shutil.rmtree(self.broker.config_dir / "data", ignore_errors=True)
         (self.broker.config_dir / "data").mkdir()
-        conf = self.broker.config_dir / "mosquitto.conf"
-        if "set_tcp_nodelay" not in conf.read_text():
-            conf.write_text(conf.read_text() + "set_tcp_nodelay true\n")
-        self.broker.start()
+        self.broker.start()  # the generated config, unchanged
 
     def stop_broker(self) -> None:
         if self.broker is not None:
@@ -197,7 +196,8 @@ class BenchStack:
     def _env(self) -> dict:
         env = dict(os.environ, DATABASE_URL=self.url, VAFA_INSTANCE_DIR=str(self.instance_dir),
                    SECRET_KEY="bench-secret", VAFA_MQTT_PASSWORD=BROKER_PASSWORD,
-                   VAFA_MQTT_PORT=str(self.broker.port))
+                   VAFA_MQTT_PORT=str(self.broker.port),
+                   VAFA_MQTT_BACKEND_PORT=str(self.broker.backend_port))
         env.pop("TEST_DATABASE_URL", None)
         return env
 
@@ -215,7 +215,7 @@ class BenchStack:
 
     def start_echo(self) -> ManagedProcess:
         echo = ManagedProcess(
-            [sys.executable, "-m", "bench.echo", "--port", str(self.broker.port),
+            [sys.executable, "-m", "bench.echo", "--port", str(self.broker.backend_port),
              "--username", self.app.config["MQTT_USERNAME"], "--password", BROKER_PASSWORD],
             self._env(), self.workdir / "echo.log", "echo: subscribed").start()
         self.processes.append(echo)

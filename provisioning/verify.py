@@ -1,7 +1,7 @@
 """`verify`: watch a terminal come online and answer a balance lookup end to end.
 
-Connects to the broker with the terminal's own credentials under a second client id
-(its ACL lets it read its own `state` and `res`), waits for the retained
+Connects to the broker with the terminal's password as its read-only watcher account
+`<device>.watch` (its ACL lets it read the device's `state` and `res`), waits for the retained
 `{"online": true, …}` state, then for a signed, successful reply on `res` — the answer
 to the lookup the technician makes at the terminal with a test card. Nothing is sent
 in the terminal's name, so its request sequence is never disturbed.
@@ -17,6 +17,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from backend import protocol
+from backend.broker import WATCH_SUFFIX
 
 
 class VerifyError(Exception):
@@ -43,9 +44,12 @@ class Watcher:
         self.replies: list[dict] = []
         self.changed = threading.Condition()
         self.refused: str | None = None
+        # The device's read-only watcher account (backend/broker.py WATCH_SUFFIX): on the
+        # terminals' listener the client id is the username, so logging in as the device
+        # itself would throw the terminal off.
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
                                   client_id=f"{self.device_id}-verify-{secrets.token_hex(3)}")
-        self.client.username_pw_set(mqtt_config["user"], mqtt_config["password"])
+        self.client.username_pw_set(mqtt_config["user"] + WATCH_SUFFIX, mqtt_config["password"])
         if mqtt_config.get("tls"):
             self.client.tls_set()
         self.client.on_connect = self._on_connect

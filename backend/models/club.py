@@ -95,7 +95,8 @@ class StaffUser(Base):
     permissions: Mapped[list[str]] = mapped_column(JSON, default=list)
     # O4: the panel's language for this user.
     locale: Mapped[str] = mapped_column(String(2), default="fa")
-    # Bumped on password change and deactivation; sessions carry it, so old ones die.
+    # Bumped on sign-out, password change and deactivation; sessions carry it (the
+    # Flask-Login id, backend.web.auth.load_user), so every older session dies.
     session_version: Mapped[int] = mapped_column(default=0)
 
     branch: Mapped[Branch | None] = relationship()

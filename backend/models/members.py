@@ -41,6 +41,9 @@ class Member(Base):
     custom_fields: Mapped[dict] = mapped_column(JSON, default=dict)
     # Portal sign-in (P1); None until the member sets a password or verifies by SMS.
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    # Raised when the member signs out (or sets a password): portal sessions carry it
+    # (member_auth.fingerprint), so a copied cookie dies with the session it came from.
+    session_version: Mapped[int] = mapped_column(default=0)
     # N2: promotional messages respect this; transactional ones ignore it.
     promotional_opt_out: Mapped[bool] = mapped_column(default=False)
     # N1: the language of the member's SMS and email; "" means the club's default.

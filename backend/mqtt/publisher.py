@@ -9,11 +9,13 @@ reported as `BrokerUnavailable`, never a hung request.
 
 from __future__ import annotations
 
+import secrets
 import threading
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from backend.broker import backend_client_id
 from backend.errors import DomainError
 
 PUBLISH_TIMEOUT_S = 5.0
@@ -37,8 +39,8 @@ class BrokerPublisher:
 
     @classmethod
     def from_config(cls, config) -> BrokerPublisher:
-        return cls(config["MQTT_HOST"], config["MQTT_PORT"], config["MQTT_USERNAME"],
-                   config["MQTT_PASSWORD"])
+        return cls(config["MQTT_BACKEND_HOST"], config["MQTT_BACKEND_PORT"],
+                   config["MQTT_USERNAME"], config["MQTT_PASSWORD"])
 
     def publish(self, topic: str, payload: bytes) -> None:
         connected = threading.Event()
@@ -49,7 +51,9 @@ class BrokerPublisher:
                 refusal.append(str(reason_code))
             connected.set()
 
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, clean_session=True)
+        # A random backend id: several web processes publish at once without colliding.
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, clean_session=True,
+                             client_id=backend_client_id(f"panel-{secrets.token_hex(6)}"))
         client.username_pw_set(self.username, self.password)
         client.on_connect = on_connect
         try:

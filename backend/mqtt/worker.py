@@ -24,6 +24,7 @@ Faults (docs/RELIABILITY.md):
 import json
 import logging
 import os
+import secrets
 import socket
 import time
 from collections import Counter, OrderedDict
@@ -35,6 +36,7 @@ from flask import Flask
 from paho.mqtt.enums import CallbackAPIVersion
 
 from backend import metrics, protocol
+from backend.broker import backend_client_id
 from backend.database import bound_lock_wait, is_temporary_fault
 from backend.errors import DomainError, UnknownDevice
 from backend.extensions import db
@@ -123,7 +125,9 @@ class Worker:
         self._pause_hook = PauseAfterCommit.from_environ()
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=client_id or f"vafa-worker-{int(time.time() * 1000) % 10**9}",
+            # On the backend's listener; "backend:" ids are out of every terminal's reach
+            # (backend/broker.py). Without a stable id a restart starts a new session.
+            client_id=backend_client_id(client_id or f"worker-{secrets.token_hex(6)}"),
             protocol=mqtt.MQTTv5,
             manual_ack=True,
         )

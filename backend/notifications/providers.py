@@ -2,6 +2,7 @@
 
 - `ConsoleProvider` (the default): appends each message to `instance/outbox/<channel>.log`
   as a JSON line and logs it — development, tests and the demo send nothing anywhere.
+  Mobile numbers are masked in both (`0912***4567`); the text, a code included, is kept.
 - `KavenegarProvider`: SMS through Kavenegar's HTTP API with the `kavenegar` package.
 - `SmtpProvider`: email through any SMTP server (smtplib, email.message).
 
@@ -25,6 +26,8 @@ from typing import Protocol
 
 import kavenegar
 import requests
+
+from backend.log_redaction import mask_mobiles
 
 log = logging.getLogger(__name__)
 
@@ -76,15 +79,16 @@ class ConsoleProvider:
         self.path = Path(directory) / f"{channel}.log"
 
     def send(self, message: Outgoing) -> SendResult:
+        recipient = mask_mobiles(message.recipient)
         line = json.dumps({"at": datetime.now(UTC).isoformat(timespec="seconds"),
-                           "id": message.id, "to": message.recipient,
-                           "subject": message.subject, "body": message.body},
+                           "id": message.id, "to": recipient,
+                           "subject": message.subject, "body": mask_mobiles(message.body)},
                           ensure_ascii=False)
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as out:
                 out.write(line + "\n")
-        log.info("%s to %s: %s", message.channel, message.recipient, message.body)
+        log.info("%s to %s: %s", message.channel, recipient, mask_mobiles(message.body))
         return SendResult(reference=f"console-{message.id}", delivered=True)
 
     def delivery_status(self, references: list[str]) -> dict[str, str]:

@@ -101,10 +101,13 @@ def write_terminal_config(config: dict, devices_dir: Path) -> Path:
 
 
 def write_broker_config(
-    session: Session, config_dir: Path, *, port: int, backend_username: str,
-    backend_password: str, tls: broker.TlsListener | None = None,
+    session: Session, config_dir: Path, *, port: int, backend_port: int,
+    backend_username: str, backend_password: str, tls: broker.TlsListener | None = None,
+    backend_host: str = "127.0.0.1",
 ) -> Path:
-    """Regenerate Mosquitto's password file and ACL from the active devices."""
+    """Regenerate Mosquitto's password files and ACLs from the active devices: the
+    terminals listen on `port` (and TLS), the backend's account on
+    `backend_host:backend_port` (backend.broker.mosquitto_conf)."""
     devices = session.scalars(
         select(Device).where(Device.status == "active").order_by(Device.id)
     ).all()
@@ -113,7 +116,7 @@ def write_broker_config(
         port,
         broker.BrokerUser(backend_username, broker.mosquitto_password_hash(backend_password)),
         [broker.BrokerUser(device.id, device.mqtt_password_hash) for device in devices],
-        tls=tls,
+        tls=tls, backend_port=backend_port, backend_bind_address=backend_host,
     )
 
 

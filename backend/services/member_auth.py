@@ -1,8 +1,9 @@
 """Members signing in to the portal (P1) with their mobile and a password.
 
-Attempts share the staff sign-in's table and limits (per account and per address), with
-the account recorded as `member:<mobile>`. A portal session carries a fingerprint of the
-password hash, so changing the password ends every other session.
+Attempts are slowed like the staff's (backend.services.throttle: per account and
+address), with the account recorded as `member:<mobile>`. A portal session carries a
+fingerprint of the password hash and the member's session version, so changing the
+password or signing out (`end_sessions`) ends every other session — a copied cookie too.
 """
 
 import hashlib
@@ -13,8 +14,8 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from backend.errors import BadRequest
-from backend.models import LoginAttempt, Member, utc_now
-from backend.services import api_tokens, staff
+from backend.models import Member, utc_now
+from backend.services import api_tokens, staff, throttle
 from backend.validators import normalize_mobile
 
 MIN_PASSWORD_LENGTH = 8
@@ -25,7 +26,16 @@ def account_name(mobile: str) -> str:
 
 
 def fingerprint(member: Member) -> str:
-    return hashlib.sha256((member.password_hash or "").encode()).hexdigest()[:16]
+    material = f"{member.session_version or 0}:{member.password_hash or ''}"
+    return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+
+def end_sessions(session: Session, member_id: int) -> None:
+    """Sign the member out of every portal session (signing out ends them all)."""
+    member = session.get(Member, member_id)
+    if member is not None:
+        member.session_version = (member.session_version or 0) + 1
+        session.commit()
 
 
 def authenticate(session: Session, mobile: str, password: str, *, ip: str,
@@ -35,17 +45,13 @@ def authenticate(session: Session, mobile: str, password: str, *, ip: str,
     except ValueError:
         mobile = mobile.strip()[:20]
     account = account_name(mobile)
-    if (staff._recent_failures(session, LoginAttempt.username, account, now)
-            >= staff.MAX_FAILURES_PER_ACCOUNT
-            or staff._recent_failures(session, LoginAttempt.ip, ip, now)
-            >= staff.MAX_FAILURES_PER_IP):
-        raise staff.TooManyAttempts("too many failed sign-ins; wait 15 minutes and try again")
+    attempt = throttle.begin(session, account, ip, now)
     member = session.scalars(select(Member).where(Member.mobile == mobile,
                                                   Member.is_gift_account.is_(False))).first()
     stored = member.password_hash if member is not None and member.password_hash else None
     valid = check_password_hash(stored or staff._DUMMY_HASH, password)
     ok = stored is not None and valid
-    session.add(LoginAttempt(username=account, ip=ip[:45], succeeded=ok, at=now))
+    throttle.finish(attempt, ok)
     session.commit()
     return member if ok else None
 

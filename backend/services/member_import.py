@@ -41,7 +41,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from backend import ledger
+from backend import ledger, spreadsheets
 from backend.errors import BadRequest
 from backend.models import Branch, Card, Club, Member, MemberField, MemberImport, Tier
 from backend.services import audit
@@ -242,7 +242,7 @@ def template_workbook(session: Session) -> bytes:
     sheet = book.active
     sheet.title = SHEET_TITLE
     sheet.sheet_view.rightToLeft = True
-    sheet.append([column.header for column in columns])
+    sheet.append(spreadsheets.row(sheet, [column.header for column in columns]))
     required_fill = PatternFill("solid", fgColor="FDE68A")
     other_fill = PatternFill("solid", fgColor="E5E7EB")
     for index, column in enumerate(columns, start=1):
@@ -274,13 +274,15 @@ def template_workbook(session: Session) -> bytes:
         "the header row as it is.",
     ]
     for line in lines:
-        notes.append([line])
+        notes.append(spreadsheets.row(notes, [line]))
     notes.append([])
-    notes.append(["ستون", "کلید", "لازم", "نمونه", "توضیح", "Description"])
+    notes.append(spreadsheets.row(notes, ["ستون", "کلید", "لازم", "نمونه", "توضیح",
+                                          "Description"]))
     heading_row = notes.max_row
     for column in columns:
-        notes.append([column.label_fa, column.key, "بله" if column.required else "",
-                      column.example, column.help_fa, column.help_en])
+        notes.append(spreadsheets.row(notes, [
+            column.label_fa, column.key, "بله" if column.required else "", column.example,
+            column.help_fa, column.help_en]))
     for cell in notes[heading_row]:
         cell.font = Font(bold=True)
     notes["A1"].font = Font(bold=True, size=13)
@@ -902,11 +904,13 @@ def rejected_workbook(columns: list[list[str]], rows: list[dict],
     sheet = book.create_sheet(SHEET_TITLE)
     sheet.sheet_view.rightToLeft = True
     sheet.freeze_panes = "A2"
-    sheet.append([f"ردیف ({SOURCE_ROW})",
-                  *[header for _, header in columns], f"خطاها ({ERRORS})"])
+    sheet.append(spreadsheets.row(sheet, [f"ردیف ({SOURCE_ROW})",
+                                          *[header for _, header in columns],
+                                          f"خطاها ({ERRORS})"]))
     for row in rows:
-        sheet.append([row["row"], *row["values"][:len(columns)],
-                      "\n".join(explain(error) for error in row["errors"])])
+        sheet.append(spreadsheets.row(sheet, [
+            row["row"], *row["values"][:len(columns)],
+            "\n".join(explain(error) for error in row["errors"])]))
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

@@ -1,21 +1,22 @@
-"""Staff accounts: sign-in with a rate limit, and the admin's staff management (B1, B2)."""
+"""Staff accounts: sign-in slowed per (account, address) (backend.services.throttle), and
+the admin's staff management (B1, B2)."""
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from backend.errors import BadRequest, DomainError
-from backend.models import Branch, LoginAttempt, StaffUser
+from backend.errors import BadRequest
+from backend.models import Branch, StaffUser
+from backend.services import throttle
 from backend.services.permissions import clean_permissions
+from backend.services.throttle import TooManyAttempts
 
-# Failed sign-ins allowed in the window before the account, or the address, must wait.
-MAX_FAILURES_PER_ACCOUNT = 5
-MAX_FAILURES_PER_IP = 20
-FAILURE_WINDOW = timedelta(minutes=15)
+__all__ = ["TooManyAttempts", "authenticate"]  # TooManyAttempts: views import it from here
+
 MIN_PASSWORD_LENGTH = 8
 _USERNAME = re.compile(r"[a-z0-9_.-]{3,64}")
 # A hash computed once, checked when the username is unknown, so the answer takes as long
@@ -23,39 +24,22 @@ _USERNAME = re.compile(r"[a-z0-9_.-]{3,64}")
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
-class TooManyAttempts(DomainError):
-    code = "RATE_LIMITED"
-    http_status = 429
-
-
 def hash_password(password: str) -> str:
     return generate_password_hash(password)
-
-
-def _recent_failures(session: Session, column, value: str, now: datetime) -> int:
-    return session.scalar(
-        select(func.count()).select_from(LoginAttempt).where(
-            column == value, LoginAttempt.succeeded.is_(False),
-            LoginAttempt.at > now - FAILURE_WINDOW)
-    )
 
 
 def authenticate(session: Session, username: str, password: str, *, ip: str = "",
                  now: datetime | None = None) -> StaffUser | None:
     """The active user with these credentials, or None. Every attempt is recorded and
-    committed; too many recent failures for the account or the address raise
-    TooManyAttempts before the password is even checked."""
+    committed; while this address must wait for this account (throttle.begin),
+    TooManyAttempts is raised before the password is even checked."""
     now = now or datetime.now().astimezone()
     username = username.strip().lower()[:64]
-    if (_recent_failures(session, LoginAttempt.username, username, now)
-            >= MAX_FAILURES_PER_ACCOUNT
-            or (ip and _recent_failures(session, LoginAttempt.ip, ip, now)
-                >= MAX_FAILURES_PER_IP)):
-        raise TooManyAttempts("too many failed sign-ins; wait 15 minutes and try again")
+    attempt = throttle.begin(session, username, ip, now)
     user = session.scalars(select(StaffUser).where(StaffUser.username == username)).one_or_none()
     valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
     ok = user is not None and user.is_active and valid
-    session.add(LoginAttempt(username=username, ip=ip[:45], succeeded=ok, at=now))
+    throttle.finish(attempt, ok)
     session.commit()
     return user if ok else None
 
@@ -128,6 +112,15 @@ def update_staff(session: Session, user_id: int, change: StaffChange, *,
         user.session_version += 1
     session.commit()
     return user
+
+
+def end_sessions(session: Session, user_id: int) -> None:
+    """Sign the user out everywhere: every session's stored id carries the old version
+    (backend.web.auth.load_user), so a copied cookie ends with the real one."""
+    user = session.get(StaffUser, user_id)
+    if user is not None:
+        user.session_version += 1
+        session.commit()
 
 
 def set_locale(session: Session, user_id: int, locale: str) -> None:

@@ -5,8 +5,12 @@ A code is six random digits. Only an HMAC of it (keyed with the app's secret, bo
 the mobile and the purpose) is stored, so the table alone does not give codes away —
 six digits are too few for a plain hash. A code expires after CODE_TTL, allows
 MAX_ATTEMPTS wrong tries, is consumed once, and a new code replaces the older ones.
-Requests are rate-limited per mobile and per address; the limits count rows, so they
-hold across every web worker.
+
+Requests are limited per (mobile, address) — one a minute per purpose, MAX_PER_MOBILE_AND_IP
+an hour — so someone asking for codes from elsewhere does not stop the member asking from
+theirs; a mobile gets at most MAX_PER_MOBILE codes an hour whoever asks (SMS cost, and a
+bound on guessing: MAX_ATTEMPTS tries per code), an address at most MAX_PER_IP. The
+limits count rows, so they hold across every web worker.
 
 The outbox copy of the code is removed once it is sent or expired (the dispatcher's
 redaction), and an expired code is never sent.
@@ -29,8 +33,9 @@ from card_spec import normalize_digits
 CODE_TTL = timedelta(minutes=2)
 CODE_DIGITS = 6
 MAX_ATTEMPTS = 5
-RESEND_AFTER = timedelta(seconds=60)
-MAX_PER_MOBILE = 5   # codes per mobile and purpose in RATE_WINDOW
+RESEND_AFTER = timedelta(seconds=60)  # per (mobile, purpose, address)
+MAX_PER_MOBILE_AND_IP = 5  # codes per (mobile, address) in RATE_WINDOW
+MAX_PER_MOBILE = 10  # codes per mobile in RATE_WINDOW, whoever asks
 MAX_PER_IP = 20      # codes per address in RATE_WINDOW
 RATE_WINDOW = timedelta(hours=1)
 PURPOSES = ("sign_in", "join", "reset")
@@ -75,13 +80,15 @@ def request_code(session: Session, *, mobile: str, purpose: str, ip: str, now: d
     ip = (ip or "")[:45]
     window = now - RATE_WINDOW
     latest = session.scalar(select(func.max(VerificationCode.created_at)).where(
-        VerificationCode.mobile == mobile, VerificationCode.purpose == purpose))
+        VerificationCode.mobile == mobile, VerificationCode.purpose == purpose,
+        VerificationCode.ip == ip))
     if latest is not None and now - latest < RESEND_AFTER:
         raise TooManyCodes("Wait a minute before asking for another code.")
-    if (_count(session, VerificationCode.mobile == mobile, VerificationCode.purpose == purpose,
-               VerificationCode.created_at > window) >= MAX_PER_MOBILE
-            or (ip and _count(session, VerificationCode.ip == ip,
-                              VerificationCode.created_at > window) >= MAX_PER_IP)):
+    recent = VerificationCode.created_at > window
+    if (_count(session, VerificationCode.mobile == mobile, VerificationCode.ip == ip,
+               recent) >= MAX_PER_MOBILE_AND_IP
+            or _count(session, VerificationCode.mobile == mobile, recent) >= MAX_PER_MOBILE
+            or (ip and _count(session, VerificationCode.ip == ip, recent) >= MAX_PER_IP)):
         raise TooManyCodes("Too many codes were asked for. Try again in an hour.")
     code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
     session.add(VerificationCode(mobile=mobile, purpose=purpose, ip=ip, created_at=now,

@@ -2,17 +2,19 @@
 
 Flask-Login keeps the signed-in user in Flask's signed session cookie (HttpOnly,
 SameSite=Lax; Secure when VAFA_SECURE_COOKIES=1). The stored id includes the user's
-session version, so changing a password or deactivating a user ends their sessions.
+session version, checked against the database on every request: signing out, changing
+a password or deactivating a user raises it and so ends every session of that user,
+including a copy of the cookie taken before (issue 17 item 11).
 """
 
 from functools import wraps
 
 from flask import abort, g, redirect, request, session, url_for
-from flask_babel import refresh
+from flask_babel import gettext, refresh
 from flask_login import current_user
 
 from backend.extensions import db, login_manager
-from backend.i18n import DEFAULT_LANGUAGE, LANGUAGES
+from backend.i18n import DEFAULT_LANGUAGE, LANGUAGES, format_number
 from backend.models import Club, StaffUser
 from backend.services.permissions import allowed
 
@@ -39,7 +41,16 @@ def select_locale() -> str:
 
 
 def client_ip() -> str:
+    """The client's address: the peer, or behind VAFA_TRUSTED_PROXIES reverse proxies the
+    address they forwarded (ProxyFix, backend/__init__.py); anyone else's
+    X-Forwarded-For is ignored."""
     return (request.remote_addr or "")[:45]
+
+
+def too_many_attempts(refusal) -> str:
+    """The sign-in pages' words for a throttled try (backend.services.throttle)."""
+    return gettext("Too many failed sign-ins from here. Try again in %(seconds)s seconds.",
+                   seconds=format_number(refusal.retry_after_s, g.get("language", "fa")))
 
 
 def prepare_request() -> None:

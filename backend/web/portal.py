@@ -36,7 +36,7 @@ from backend.extensions import db
 from backend.models import Club, Member, MemberRequest, Offer, Purchase
 from backend.services import member_auth, member_requests, members, staff, statements, wallet
 from backend.web.admin import apply_error, clock, new_request_key, page_number, paginate
-from backend.web.auth import client_ip
+from backend.web.auth import client_ip, too_many_attempts
 from backend.web.forms import (
     AmountField,
     MobileField,
@@ -112,9 +112,8 @@ def sign_in():
         try:
             member = member_auth.authenticate(db.session, form.mobile.data, form.password.data,
                                               ip=client_ip(), now=clock())
-        except staff.TooManyAttempts:
-            error, status = gettext("Too many failed sign-ins. Wait 15 minutes and try "
-                                    "again."), 429
+        except staff.TooManyAttempts as refusal:
+            error, status = too_many_attempts(refusal), 429
         else:
             if member is None:
                 error, status = gettext("Wrong mobile number or password."), 401
@@ -133,6 +132,9 @@ def sign_in():
 
 @bp.post("/sign-out")
 def sign_out():
+    member = current_member()
+    if member is not None:
+        member_auth.end_sessions(db.session, member.id)  # every session, copies too
     session.pop("member_id", None)
     session.pop("member_fp", None)
     return redirect(url_for("portal.sign_in"))

@@ -564,7 +564,8 @@ class ChaosRun:
         return Config(environ={
             "VAFA_INSTANCE_DIR": str(self.instance_dir), "DATABASE_URL": url,
             "SECRET_KEY": "chaos-secret", "VAFA_MQTT_PASSWORD": BROKER_PASSWORD,
-            "VAFA_MQTT_PORT": str(self.broker.port)})
+            "VAFA_MQTT_PORT": str(self.broker.port),
+            "VAFA_MQTT_BACKEND_PORT": str(self.broker.backend_port)})
 
     def set_up(self) -> None:
         import flask_migrate
@@ -591,6 +592,7 @@ class ChaosRun:
             write_demo(result)
             devices.write_broker_config(
                 db.session, self.broker.config_dir, port=self.broker.port,
+                backend_port=self.broker.backend_port,
                 backend_username=self.app.config["MQTT_USERNAME"],
                 backend_password=BROKER_PASSWORD)
             db.session.rollback()
@@ -602,6 +604,7 @@ class ChaosRun:
         env = dict(os.environ, DATABASE_URL=self.database.worker_url,
                    VAFA_INSTANCE_DIR=str(self.instance_dir), SECRET_KEY="chaos-secret",
                    VAFA_MQTT_PASSWORD=BROKER_PASSWORD, VAFA_MQTT_PORT=str(self.broker.port),
+                   VAFA_MQTT_BACKEND_PORT=str(self.broker.backend_port),
                    VAFA_SQLITE_BUSY_TIMEOUT_MS=str(SQLITE_BUSY_TIMEOUT_MS),
                    **{PAUSE_AFTER_COMMIT_ENV: str(self.trigger)})
         env.pop("TEST_DATABASE_URL", None)

@@ -14,7 +14,7 @@ from simulator.terminal import SimTerminal
 def publish(stack, device_id, payload):
     c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-cmd", clean_session=True)
     c.username_pw_set(stack.app.config["MQTT_USERNAME"], stack.app.config["MQTT_PASSWORD"])
-    c.connect("127.0.0.1", stack.broker.port)
+    c.connect("127.0.0.1", stack.broker.backend_port)
     c.loop_start()
     try:
         c.publish(protocol.topic(device_id, "cmd"), payload, qos=1).wait_for_publish(5)

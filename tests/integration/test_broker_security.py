@@ -1,5 +1,6 @@
 """Real Mosquitto with the generated password file and ACL, and a real worker."""
 
+import threading
 import time
 
 import paho.mqtt.client as mqtt
@@ -45,7 +46,7 @@ def test_a_device_cannot_publish_on_another_devices_topic(stack):
     spy = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="spy")
     spy.username_pw_set(stack.app.config["MQTT_USERNAME"], stack.app.config["MQTT_PASSWORD"])
     spy.on_message = lambda client, userdata, message: seen_by_backend.append(message.topic)
-    spy.connect("127.0.0.1", stack.broker.port)
+    spy.connect("127.0.0.1", stack.broker.backend_port)
     spy.subscribe("vafa/v1/dev/t02/req", qos=1)
     spy.loop_start()
     time.sleep(0.2)
@@ -163,6 +164,7 @@ def test_a_revoked_device_cannot_connect_and_its_frames_are_dropped(stack):
         db.session.commit()
         devices.write_broker_config(
             db.session, stack.broker.config_dir, port=stack.broker.port,
+            backend_port=stack.broker.backend_port,
             backend_username=stack.app.config["MQTT_USERNAME"],
             backend_password=stack.app.config["MQTT_PASSWORD"])
         db.session.rollback()
@@ -180,3 +182,108 @@ def test_a_revoked_device_cannot_connect_and_its_frames_are_dropped(stack):
     assert stack.worker.handle("vafa/v1/dev/t02/req", frame) is None
     assert stack.worker.counters["dropped_unknown_device"] == 1
     assert database_counts(stack) == before
+
+
+def _login(port: int, username: str, password: str, client_id: str) -> mqtt.Client | None:
+    """Connect and wait for the CONNACK: the client when accepted, None when refused."""
+    answered = threading.Event()
+    outcome = []
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                         protocol=mqtt.MQTTv5)
+    client.username_pw_set(username, password)
+
+    def on_connect(client, userdata, flags, reason_code, properties):
+        outcome.append(not reason_code.is_failure)
+        answered.set()
+
+    client.on_connect = on_connect
+    client.connect("127.0.0.1", port, keepalive=30)
+    client.loop_start()
+    assert answered.wait(5), "no CONNACK"
+    if outcome == [True]:
+        return client
+    client.loop_stop()
+    return None
+
+
+def _watch_disconnects(worker) -> list:
+    disconnects = []
+    worker.client.on_disconnect = lambda *args: disconnects.append(args)
+    return disconnects
+
+
+def test_a_terminal_claiming_the_workers_client_id_does_not_throw_it_off(stack):
+    """Issue 17 item 2: logging in as t01 with the worker's client id used to take the
+    worker's session over. The terminals' listener makes the id the username, so the
+    impostor only gets "t01", and the worker goes on answering t02."""
+    worker_id = stack.worker.client._client_id.decode()
+    assert worker_id.startswith("backend:")
+    disconnects = _watch_disconnects(stack.worker)
+    t01 = stack.device_config("t01")["mqtt"]
+    answered = 0
+    with stack.terminal("t02") as till:
+        for seq in range(1, 11):
+            impostor = _login(stack.broker.port, t01["user"], t01["password"], worker_id)
+            assert impostor is not None  # t01's own login works, under its own id
+            till.send(till.request(seq, op="lookup", amount=None, use_credit=None))
+            reply = till.wait_reply()
+            answered += reply is not None and reply["ok"] is True
+            impostor.disconnect()
+            impostor.loop_stop()
+    assert answered == 10
+    assert disconnects == []
+    assert stack.worker.client.is_connected()
+
+
+def test_a_terminal_cannot_log_in_on_the_backend_listener(stack):
+    t01 = stack.device_config("t01")["mqtt"]
+    worker_id = stack.worker.client._client_id.decode()
+    disconnects = _watch_disconnects(stack.worker)
+    assert _login(stack.broker.backend_port, t01["user"], t01["password"], worker_id) is None
+    assert _login(stack.broker.backend_port, t01["user"], t01["password"], "t01") is None
+    # and the backend's account is not valid on the terminals' listener
+    assert _login(stack.broker.port, stack.app.config["MQTT_USERNAME"],
+                  stack.app.config["MQTT_PASSWORD"], "backend:x") is None
+    with stack.terminal("t02") as till:
+        till.send(till.request(1, op="lookup", amount=None, use_credit=None))
+        assert till.wait_reply()["ok"] is True
+    assert disconnects == []
+
+
+def test_a_terminal_cannot_throw_another_terminal_off(stack):
+    t01 = stack.device_config("t01")["mqtt"]
+    with stack.terminal("t02") as victim:
+        impostor = _login(stack.broker.port, t01["user"], t01["password"], "t02")
+        try:
+            victim.send(victim.request(1, op="lookup", amount=None, use_credit=None))
+            assert victim.wait_reply()["ok"] is True
+            assert victim.client.is_connected()
+        finally:
+            impostor.disconnect()
+            impostor.loop_stop()
+
+
+def test_two_workers_share_the_subscription_without_kicking_each_other(stack):
+    from backend.mqtt.worker import Worker
+
+    second = Worker(stack.app, host="127.0.0.1", port=stack.broker.backend_port,
+                    username=stack.app.config["MQTT_USERNAME"],
+                    password=stack.app.config["MQTT_PASSWORD"], client_id="second-worker")
+    first_disconnects = _watch_disconnects(stack.worker)
+    second_disconnects = _watch_disconnects(second)
+    second.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not second.subscribed:
+            assert time.monotonic() < deadline, "second worker did not subscribe"
+            time.sleep(0.02)
+        with stack.terminal("t01") as till:
+            for seq in range(1, 21):
+                till.send(till.request(seq, op="lookup", amount=None, use_credit=None))
+                assert till.wait_reply()["ok"] is True
+        assert first_disconnects == [] and second_disconnects == []
+        # MQTT 5 shared subscription: both took part.
+        handled = [sum(w.counters.values()) for w in (stack.worker, second)]
+        assert all(count > 0 for count in handled), handled
+    finally:
+        second.stop()

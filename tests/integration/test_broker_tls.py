@@ -63,8 +63,10 @@ def tls_broker(tmp_path):
     device = broker.BrokerUser("t01", broker.mosquitto_password_hash("device-secret"))
     backend = broker.BrokerUser("vafa-backend", broker.mosquitto_password_hash("backend"))
     tls = broker.TlsListener(tls_port, certfile, keyfile, cafile, bind_address="127.0.0.1")
-    broker.write_broker_files(tmp_path / "mosquitto", plain_port, backend, [device], tls=tls)
-    process = MosquittoProcess(tmp_path / "mosquitto", plain_port).start()
+    process = MosquittoProcess(tmp_path / "mosquitto", plain_port)
+    broker.write_broker_files(tmp_path / "mosquitto", plain_port, backend, [device], tls=tls,
+                              backend_port=process.backend_port)
+    process.start()
     yield tls, cafile
     process.stop()
 

@@ -43,7 +43,7 @@ def test_a_message_from_the_panel_reaches_the_terminal_signed(stack):
 
 
 def test_a_broker_that_is_down_is_reported_and_nothing_is_audited(stack):
-    stack.app.config["MQTT_PORT"] = 1  # nothing listens there
+    stack.app.config["MQTT_BACKEND_PORT"] = 1  # nothing listens there
     panel = stack.app.test_client()
     panel.post("/login", data={"username": "admin", "password": DEMO_LOGINS["admin"]})
     response = panel.post("/terminals/t01/command", data={"operation": "reboot", "text": ""})

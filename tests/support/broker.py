@@ -17,9 +17,13 @@ def free_port() -> int:
 
 
 class MosquittoProcess:
-    def __init__(self, config_dir: Path, port: int):
+    """`port` is the terminals' listener, `backend_port` the backend's (a free one unless
+    given); the generated mosquitto.conf must name both."""
+
+    def __init__(self, config_dir: Path, port: int, backend_port: int | None = None):
         self.config_dir = config_dir
         self.port = port
+        self.backend_port = backend_port or free_port()
         self.process: subprocess.Popen | None = None
         self.log_path = config_dir.parent / "mosquitto.log"
 
@@ -32,14 +36,18 @@ class MosquittoProcess:
             [find_mosquitto(), "-c", str(conf)], stdout=self.log, stderr=subprocess.STDOUT
         )
         deadline = time.monotonic() + START_TIMEOUT_S
+        waiting = [self.port, self.backend_port]
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"mosquitto exited: {self.log_path.read_text()}")
             with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return self
+                if probe.connect_ex(("127.0.0.1", waiting[0])) == 0:
+                    waiting.pop(0)
+                    if not waiting:
+                        return self
+                    continue
             time.sleep(0.05)
-        raise RuntimeError(f"mosquitto did not listen on {self.port}")
+        raise RuntimeError(f"mosquitto did not listen on {waiting}")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -39,18 +39,19 @@ class Stack:
 def start_stack(app: Flask, broker: MosquittoProcess) -> Stack:
     instance_dir = Path(app.config["INSTANCE_DIR"])
     app.config["MQTT_PORT"] = broker.port
+    app.config["MQTT_BACKEND_PORT"] = broker.backend_port
     with app.app_context():
         # The bare demo club: Sara's balances start at the welcome credit alone.
         result = demo.seed_demo(db.session, datetime.now(UTC), history=False)
         write_demo(result)
         devices.write_broker_config(
-            db.session, broker.config_dir, port=broker.port,
+            db.session, broker.config_dir, port=broker.port, backend_port=broker.backend_port,
             backend_username=app.config["MQTT_USERNAME"],
             backend_password=app.config["MQTT_PASSWORD"],
         )
         db.session.rollback()
     broker.start()
-    worker = Worker(app, host="127.0.0.1", port=broker.port,
+    worker = Worker(app, host="127.0.0.1", port=broker.backend_port,
                     username=app.config["MQTT_USERNAME"], password=app.config["MQTT_PASSWORD"])
     worker.start()
     deadline = time.monotonic() + CONNECT_TIMEOUT_S

@@ -14,11 +14,11 @@ from datetime import datetime
 
 import jdatetime
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from backend import spreadsheets
 from backend.engine.calendar import CLUB_TIMEZONE
 from backend.i18n import amount_in_unit
 from backend.services.reports.periods import Period, jalali
@@ -102,7 +102,7 @@ def workbook(tables: list[Table], about: About, *, language: str, unit: str,
              (translate(N_("Amounts in")), unit_name),
              (translate(N_("Made at")), _datetime_value(about.generated_at, language))]
     for label, value in rows:
-        info.append([_bold(info, label), value])
+        info.append([_bold(info, label), spreadsheets.cell(info, value)])
     for table in tables:
         _table_sheet(book, table, language, unit, title, translate, used)
     buffer = io.BytesIO()
@@ -117,7 +117,7 @@ def _period_text(period: Period, language: str) -> str:
 
 
 def _bold(sheet, value):
-    cell = WriteOnlyCell(sheet, value=value)
+    cell = spreadsheets.cell(sheet, value)
     cell.font = Font(bold=True)
     return cell
 
@@ -150,9 +150,10 @@ def _table_sheet(book, table, language, unit, title, translate, used) -> None:
                 shade = int(255 - min(1.0, float(value)) * 160)
                 fill = f"{shade:02X}{shade:02X}FF"
             if number_format is None and fill is None:
-                cells.append(value)
+                cells.append(spreadsheets.cell(sheet, value) if isinstance(value, str)
+                             else value)
                 continue
-            cell = WriteOnlyCell(sheet, value=value)
+            cell = spreadsheets.cell(sheet, value)
             if number_format is not None:
                 cell.number_format = formats.setdefault(number_format, number_format)
             if fill is not None:

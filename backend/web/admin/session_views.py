@@ -9,7 +9,7 @@ from backend.extensions import db
 from backend.i18n import LANGUAGES
 from backend.services import audit, staff
 from backend.web.admin import apply_error, bp, clock
-from backend.web.auth import client_ip, login_required
+from backend.web.auth import client_ip, login_required, too_many_attempts
 from backend.web.forms import LoginForm, OwnPasswordForm
 
 
@@ -29,9 +29,8 @@ def login():
         try:
             user = staff.authenticate(db.session, form.username.data, form.password.data,
                                       ip=client_ip(), now=clock())
-        except staff.TooManyAttempts:
-            error, status = gettext("Too many failed sign-ins. Wait 15 minutes and try "
-                                    "again."), 429
+        except staff.TooManyAttempts as refusal:
+            error, status = too_many_attempts(refusal), 429
         else:
             if user is None:
                 error, status = gettext("Wrong username or password."), 401
@@ -50,6 +49,9 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    if current_user.is_authenticated:
+        # Every session of this user ends, not only this browser's cookie.
+        staff.end_sessions(db.session, current_user.id)
     logout_user()
     session.clear()
     return redirect(url_for("admin.login"))

@@ -73,8 +73,9 @@ def _refresh_broker() -> dict:
     config = current_app.config
     broker_dir = Path(config.get("BROKER_DIR") or Path(config["INSTANCE_DIR"]) / "mosquitto")
     devices.write_broker_config(
-        db.session, broker_dir, port=config["MQTT_PORT"],
-        backend_username=config["MQTT_USERNAME"], backend_password=config["MQTT_PASSWORD"],
+        db.session, broker_dir, port=config["MQTT_PORT"], backend_port=config["MQTT_BACKEND_PORT"],
+        backend_host=config["MQTT_BACKEND_HOST"], backend_username=config["MQTT_USERNAME"],
+        backend_password=config["MQTT_PASSWORD"],
     )
     pid_file = Path(config.get("BROKER_PID_FILE") or broker_dir / "mosquitto.pid")
     reloaded = devices.reload_broker(pid_file, broker_dir / "mosquitto.conf")

@@ -26,7 +26,8 @@ ERROR_CODES = {
     "NOT_FOUND": "No such row for this caller (also for rows that are someone else's).",
     "METHOD_NOT_ALLOWED": "The path exists, the method does not.",
     "PAYLOAD_TOO_LARGE": "The body is larger than the server accepts.",
-    "RATE_LIMITED": "Too many failed sign-ins: wait 15 minutes.",
+    "RATE_LIMITED": "Too many failed sign-ins (or codes asked for) from this address: the "
+                    "message says how long to wait.",
     "CARD_INVALID": "The card number's check digit is wrong.",
     "CARD_UNKNOWN": "No member has this card.",
     "CARD_BLOCKED": "The card is blocked, or the member has no active card.",

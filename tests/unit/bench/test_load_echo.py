@@ -15,7 +15,8 @@ def _start(broker, device_ids):
     broker_files.write_broker_files(
         broker.config_dir, broker.port,
         broker_files.BrokerUser("vafa-backend", hashed(BACKEND_PASSWORD)),
-        [broker_files.BrokerUser(d, hashed(f"pw-{d}")) for d in device_ids])
+        [broker_files.BrokerUser(d, hashed(f"pw-{d}")) for d in device_ids],
+        backend_port=broker.backend_port)
     broker.start()
 
 
@@ -28,7 +29,8 @@ def _specs(broker, device_ids):
 def test_echo_round_trip_counts_and_ids(broker):
     devices = ["lt-1", "lt-2", "lt-3"]
     _start(broker, devices)
-    consumer = echo.make_client("127.0.0.1", broker.port, "vafa-backend", BACKEND_PASSWORD)
+    consumer = echo.make_client("127.0.0.1", broker.backend_port, "vafa-backend",
+                                BACKEND_PASSWORD)
     consumer.loop_start()
     generator = LoadGenerator(_specs(broker, devices), Workload(expect="echo"))
     try:

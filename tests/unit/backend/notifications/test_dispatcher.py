@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from backend.log_redaction import mask_mobiles
 from backend.models import Message, MessageTemplate
 from backend.notifications import dispatcher, outbox, providers
 from backend.services import counter, verification
@@ -48,7 +49,7 @@ def test_a_purchase_thank_you_goes_out_in_persian(db, clock, tmp_path):
         "امتیاز: ۲۵. موجودی اعتبار: ۲۱٬۸۷۵ ریال\nباشگاه وفا")
     assert message.parts == 2
     line = json.loads((tmp_path / "sms.log").read_text(encoding="utf-8").splitlines()[-1])
-    assert (line["to"], line["body"]) == (member.mobile, message.body)
+    assert (line["to"], line["body"]) == (mask_mobiles(member.mobile), message.body)
     assert purchase.credit_earned_rials == 11_875
 
 
@@ -264,7 +265,7 @@ def test_codes_go_first_and_are_not_kept_readable(db, clock, tmp_path):
     assert code.status == "delivered" and queued(db, kind="purchase")[0].status == "queued"
     assert code.params == {} and code.body == dispatcher.REDACTED
     sent = json.loads((tmp_path / "sms.log").read_text(encoding="utf-8"))
-    assert sent["to"] == "09120000002" and sent["body"].split(": ")[1][:6].isdigit()
+    assert sent["to"] == "0912***0002" and sent["body"].split(": ")[1][:6].isdigit()
 
 
 def test_an_expired_code_is_never_sent(db, clock, tmp_path):

@@ -71,7 +71,7 @@ def test_limits_per_mobile_and_per_address(db):
     ask(db)
     with pytest.raises(TooManyCodes, match="Wait a minute"):
         ask(db, now=NOW + timedelta(seconds=30))
-    for minute in range(1, verification.MAX_PER_MOBILE):
+    for minute in range(1, verification.MAX_PER_MOBILE_AND_IP):
         ask(db, now=NOW + timedelta(minutes=minute))
     with pytest.raises(TooManyCodes, match="an hour"):
         ask(db, now=NOW + timedelta(minutes=10))

@@ -2,6 +2,7 @@
 audit log, uploads checked before they are kept."""
 
 import io
+from datetime import timedelta
 
 import pytest
 from PIL import Image
@@ -9,30 +10,82 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DatabaseError
 
 from backend.models import AuditLog, Club, LoginAttempt
-from backend.services import staff
+from backend.services import throttle
 from tests import factories
+from tests.conftest import NOW
+
+ATTACKER, OFFICE = {"REMOTE_ADDR": "198.51.100.66"}, {"REMOTE_ADDR": "203.0.113.10"}
 
 
-def test_sign_in_is_rate_limited_per_account(client, db):
+class Clock:
+    def __init__(self):
+        self.now = NOW
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def pinned(app, monkeypatch):
+    clock = Clock()
+    monkeypatch.setitem(app.config, "CLOCK", clock)
+    return clock
+
+
+def test_guessing_from_one_address_does_not_lock_the_user_out(client, db, pinned):
+    """Issue 17 item 7: five wrong passwords used to lock the account for everyone."""
     factories.staff_user(db)
-    for _ in range(staff.MAX_FAILURES_PER_ACCOUNT):
-        assert client.post("/login", data={"username": "admin",
-                                           "password": "wrong"}).status_code == 401
-    # Even the right password waits now: the limit is checked before the password.
-    response = client.post("/login", data={"username": "admin", "password": "admin-password"})
+    for minute in range(5):  # a minute apart: past each wait (2 s, 4 s)
+        pinned.now = NOW + timedelta(minutes=minute)
+        assert client.post("/login", data={"username": "admin", "password": "wrong"},
+                           environ_base=ATTACKER).status_code == 401
+    # The guesser waits, even with the right password (checked before the password)…
+    response = client.post("/login", data={"username": "admin", "password": "admin-password"},
+                           environ_base=ATTACKER)
     assert response.status_code == 429
-    assert "۱۵ دقیقه صبر کنید" in response.get_data(as_text=True)
-    # Refused attempts are not counted again, so a lockout ends 15 minutes after the last
-    # real try.
-    assert len(db.scalars(select(LoginAttempt)).all()) == staff.MAX_FAILURES_PER_ACCOUNT
+    assert "ثانیهٔ دیگر دوباره تلاش کنید" in response.get_data(as_text=True)
+    # …and refused tries are not counted, so the wait does not grow while refused.
+    assert len(db.scalars(select(LoginAttempt)).all()) == 5
+    # The real user, from the office, signs in at the same moment.
+    response = client.post("/login", data={"username": "admin", "password": "admin-password"},
+                           environ_base=OFFICE)
+    assert response.status_code == 302
 
 
-def test_sign_in_is_rate_limited_per_address(client, db):
+def test_sign_in_is_rate_limited_per_address(client, db, pinned):
     factories.staff_user(db)
-    for number in range(staff.MAX_FAILURES_PER_IP):
-        client.post("/login", data={"username": f"guess{number}", "password": "x"})
-    response = client.post("/login", data={"username": "admin", "password": "admin-password"})
+    for number in range(throttle.MAX_FAILURES_PER_ADDRESS):
+        client.post("/login", data={"username": f"guess{number}", "password": "x"},
+                    environ_base=ATTACKER)
+    response = client.post("/login", data={"username": "admin", "password": "admin-password"},
+                           environ_base=ATTACKER)
     assert response.status_code == 429
+    assert client.post("/login", data={"username": "admin", "password": "admin-password"},
+                       environ_base=OFFICE).status_code == 302
+
+
+def test_the_address_is_the_client_behind_trusted_proxies_only(tmp_path_factory, databases):
+    """VAFA_TRUSTED_PROXIES=1: the proxy's X-Forwarded-For names the client; without it a
+    forwarded header is anyone's claim and the peer's address counts."""
+    from backend.extensions import db as flask_db
+    from tests.conftest import build_app
+
+    def office_gets_in(app) -> bool:
+        app.config["CLOCK"] = lambda: NOW
+        with app.app_context():
+            factories.club(flask_db.session)
+            factories.staff_user(flask_db.session)
+            flask_db.session.commit()
+            client = app.test_client()
+            for _ in range(throttle.FREE_FAILURES):
+                client.post("/login", data={"username": "admin", "password": "x"},
+                            headers={"X-Forwarded-For": "198.51.100.66"})
+            return client.post("/login", data={"username": "admin",
+                                               "password": "admin-password"},
+                               headers={"X-Forwarded-For": "203.0.113.10"}).status_code == 302
+
+    assert office_gets_in(build_app(tmp_path_factory, databases, "sqlite", TRUSTED_PROXIES=1))
+    assert not office_gets_in(build_app(tmp_path_factory, databases, "sqlite"))
 
 
 def test_password_change_ends_other_sessions(app, client, db):
