@@ -11,9 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0015'
-# 0014 comes from another branch of this session; until it is merged this revision
-# follows 0012 (the coordinator relinks it to '0014').
-down_revision = '0012'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
