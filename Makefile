@@ -8,7 +8,8 @@ VENV_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 # Debian packages as command=package pairs.
 RUN_PACKAGES := mosquitto=mosquitto
-TEST_PACKAGES := mosquitto=mosquitto node=nodejs npm=npm xvfb-run=xvfb xauth=xauth chromium=chromium
+TEST_PACKAGES := mosquitto=mosquitto node=nodejs npm=npm xvfb-run=xvfb xauth=xauth chromium=chromium \
+	systemd-analyze=systemd caddy=caddy promtool=prometheus ss=iproute2 pg_dump=postgresql-client
 PYTEST_ARGS ?=
 
 .PHONY: run test lint system-run system-test clean help translations chaos bench

@@ -397,33 +397,49 @@ def migrate_command() -> None:
 
 
 @click.command("init")
-@click.option("--name", prompt="Club name (English)", help="The club's name in English.")
-@click.option("--name-fa", prompt="Club name (Persian)", default="",
-              help="The club's name in Persian (optional).")
-@click.option("--currency", type=click.Choice(["toman", "rial"]), default="toman",
-              show_default=True, prompt="Show amounts in", help="How the panel shows amounts "
-              "(stored in rials either way).")
+@click.option("--name", default=None, help="The club's name in English.")
+@click.option("--name-fa", default=None, help="The club's name in Persian (optional).")
+@click.option("--currency", type=click.Choice(["toman", "rial"]), default=None,
+              help="How the panel shows amounts (stored in rials either way; default toman).")
 @click.option("--logo", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="The club's logo (PNG, JPEG or WebP; optional).")
-@click.option("--branch", "branch_name", prompt="First branch", help="The first branch's name.")
+@click.option("--branch", "branch_name", default=None, help="The first branch's name.")
 @click.option("--branch-code", default="main", show_default=True,
               help="The first branch's code (a–z, digits, dash).")
-@click.option("--admin", "admin_username", prompt="Admin username",
-              help="The first admin's username.")
-@click.option("--admin-name", prompt="Admin's full name", help="The first admin's name.")
+@click.option("--admin", "admin_username", default=None, help="The first admin's username.")
+@click.option("--admin-name", default=None, help="The first admin's name.")
 @click.option("--password-stdin", is_flag=True,
-              help="Read the admin's password from the first line of stdin (for scripts).")
+              help="Read the admin's password from the first line of stdin (for scripts: "
+                   "then nothing is asked, and --name, --branch, --admin, --admin-name are "
+                   "needed).")
 @with_appcontext
-def init_command(name: str, name_fa: str, currency: str, logo: Path | None, branch_name: str,
-                 branch_code: str, admin_username: str, admin_name: str,
+def init_command(name: str | None, name_fa: str | None, currency: str | None,
+                 logo: Path | None, branch_name: str | None, branch_code: str,
+                 admin_username: str | None, admin_name: str | None,
                  password_stdin: bool) -> None:
     """Start a real club on an empty database: migrate, then create the club, its first
-    branch and its first admin with a password they choose. (`make run` makes the demo
-    club instead.)
+    branch and its first admin with a password they choose. Without options it asks.
+    (`make run` makes the demo club instead.)
 
     Example: vafa init --name "Shirin Bakery" --name-fa "شیرینی شیرین" --currency toman \\
     --branch "Tajrish" --admin owner --admin-name "Sara Ahmadi" --password-stdin < pass.txt
     """
+    def ask(value, option: str, text: str, **prompt):
+        if value is not None:
+            return value
+        if password_stdin:
+            if "default" in prompt:
+                return prompt["default"]
+            raise click.UsageError(f"{option} is needed with --password-stdin")
+        return click.prompt(text, **prompt)
+
+    name = ask(name, "--name", "Club name (English)")
+    name_fa = ask(name_fa, "--name-fa", "Club name (Persian)", default="")
+    currency = ask(currency, "--currency", "Show amounts in", default="toman",
+                   type=click.Choice(["toman", "rial"]))
+    branch_name = ask(branch_name, "--branch", "First branch")
+    admin_username = ask(admin_username, "--admin", "Admin username")
+    admin_name = ask(admin_name, "--admin-name", "Admin's full name")
     from backend.errors import BadRequest
     from backend.services import first_run
 

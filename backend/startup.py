@@ -109,6 +109,10 @@ def check_schema(engine: Engine, migrations_dir: Path) -> None:
         logging.getLogger(__name__).warning("schema revision not checked: %s",
                                             str(error).splitlines()[0])
         return
+    finally:
+        # No pooled connection survives the check: gunicorn --preload forks after this,
+        # and a connection must never be shared by two processes.
+        engine.dispose()
     if not at:
         return
     known, heads = code_revisions(migrations_dir)

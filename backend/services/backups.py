@@ -24,6 +24,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import sqlite3
 import subprocess
 from dataclasses import dataclass, field
@@ -184,17 +185,23 @@ def copy_off(command: str, path: Path, timeout_s: float) -> None:
     else:
         argv.append(str(path))
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s,
-                              stdin=subprocess.DEVNULL)
+        # A session of its own: on timeout the whole group is killed, also what the
+        # command started (ssh under rsync), which would otherwise hold the pipes open.
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, start_new_session=True)
     except FileNotFoundError:
         raise BadRequest("copy_command", f"{argv[0]} not found") from None
+    try:
+        stdout, stderr = process.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
         raise BadRequest("copy_command", f"{Path(argv[0]).name} did not finish in "
                          f"{timeout_s:g} s and was stopped") from None
-    if done.returncode != 0:
-        output = (done.stderr or done.stdout or "").strip()[-OUTPUT_TAIL_CHARS:]
+    if process.returncode != 0:
+        output = (stderr or stdout or "").strip()[-OUTPUT_TAIL_CHARS:]
         raise BadRequest("copy_command", f"{Path(argv[0]).name} exited with code "
-                         f"{done.returncode}: {output}")
+                         f"{process.returncode}: {output}")
 
 
 @dataclass
