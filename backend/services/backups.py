@@ -68,7 +68,12 @@ def postgres_target(url: str) -> PostgresTarget:
             name, _, value = part.removeprefix("-c").partition("=")
             if name.strip() == "search_path":
                 schema = value.split(",")[0].strip().strip('"') or None
-    plain = parsed.set(drivername="postgresql", password=None, query={})
+    # Other query parameters stay: `host=/var/run/postgresql` (the Unix socket, peer
+    # authentication: docs/deploy.md) must reach pg_dump too.
+    query = {key: value for key, value in parsed.query.items() if key != "options"}
+    # (URL.set() takes None as "unchanged": the password is dropped with _replace, so it
+    # never appears on pg_dump's command line, which every local user can read.)
+    plain = parsed.set(drivername="postgresql", query=query)._replace(password=None)
     return PostgresTarget(plain.render_as_string(hide_password=False), parsed.password, schema)
 
 

@@ -306,3 +306,12 @@ def test_restore_of_a_backup_taken_while_terminals_sold(stack, app, tmp_path):
     for device_id in ("t01", "t02"):
         seqs = [seq for (device, _), (seq, _, _) in requests_.items() if device == device_id]
         assert floors[device_id] == max(seqs)
+
+
+def test_pg_dump_gets_the_socket_and_schema_of_the_url():
+    from backend.services.backups import postgres_target
+
+    target = postgres_target("postgresql+psycopg://vafa:s3cret@/vafa?host=/var/run/postgresql"
+                             "&options=-csearch_path%3Dclub_a")
+    assert target.uri == "postgresql://vafa@/vafa?host=%2Fvar%2Frun%2Fpostgresql"
+    assert (target.password, target.schema) == ("s3cret", "club_a")
