@@ -11,7 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,8 +62,9 @@ def wait_for_port(host: str, port: int, process: subprocess.Popen, name: str) ->
     raise click.ClickException(f"{name} did not open {host}:{port} in {PORT_WAIT_S} s")
 
 
-def prepare(app: Flask) -> None:
-    """Migrate the database, seed the demo club when empty, write the broker files."""
+def prepare(app: Flask) -> bool:
+    """Migrate the database, seed the demo club when empty, write the broker files.
+    Returns whether the database holds the demo club (whose logins the banner shows)."""
     from datetime import UTC, datetime
 
     from backend.cli import write_demo
@@ -80,7 +80,12 @@ def prepare(app: Flask) -> None:
         port=app.config["MQTT_PORT"], backend_username=app.config["MQTT_USERNAME"],
         backend_password=app.config["MQTT_PASSWORD"],
     )
+    from backend.models import Club
+
+    club = db.session.get(Club, 1)
+    is_demo = club is not None and club.is_demo
     db.session.rollback()
+    return is_demo
 
 
 @dataclass
@@ -129,10 +134,12 @@ def up(app: Flask, web_workers: int) -> int:
                 f"port {port} is already in use; stop what uses it or set {what}"
             )
     mosquitto = find_mosquitto()
-    prepare(app)
+    is_demo = prepare(app)
     env = dict(os.environ)
     children: list[Child] = []
-    stop = threading.Event()
+    # A plain flag, not a threading.Event: a signal handler that takes the Event's lock
+    # while the main thread holds it (inside Event.wait) would deadlock.
+    stopping = [False]
 
     def start(name: str, argv: list[str]) -> subprocess.Popen:
         child = Child(name, argv, env)
@@ -151,8 +158,11 @@ def up(app: Flask, web_workers: int) -> int:
             except subprocess.TimeoutExpired:
                 process.kill()
 
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    def on_signal(_signum, _frame):
+        stopping[0] = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
     try:
         broker_conf = Path(config["INSTANCE_DIR"]) / "mosquitto" / "mosquitto.conf"
         wait_for_port(host, mqtt_port, start("mosquitto", [mosquitto, "-c", str(broker_conf)]),
@@ -170,27 +180,29 @@ def up(app: Flask, web_workers: int) -> int:
             "backend.wsgi:app",
         ])
         wait_for_port("127.0.0.1", web_port, gunicorn, "gunicorn")
-        print_banner(config)
+        print_banner(config, is_demo)
         # Until Ctrl-C (or SIGTERM): a child that dies is restarted, with backoff.
-        while not stop.wait(SUPERVISE_POLL_S):
+        while not stopping[0]:
             now = time.monotonic()
             for child in children:
                 child.check(now)
+            time.sleep(SUPERVISE_POLL_S)  # a signal is acted on within this
         click.echo("\nStopping…")
         return 0
     finally:
         stop_all()
 
 
-def print_banner(config) -> None:
+def print_banner(config, is_demo: bool = True) -> None:
     from backend.services.demo import DEMO_LOGINS
 
     click.echo(
         "\n"
         f"  Vafa is running.\n"
         f"  Web panel:      http://127.0.0.1:{config['WEB_PORT']}/\n"
-        f"  Demo logins:    admin / {DEMO_LOGINS['admin']}    "
-        f"operator / {DEMO_LOGINS['operator']}\n"
+        + (f"  Demo logins:    admin / {DEMO_LOGINS['admin']}    "
+           f"operator / {DEMO_LOGINS['operator']}\n" if is_demo else
+           "  Sign in with your club's own admin (not the demo).\n") +
         f"  MQTT broker:    {config['MQTT_HOST']}:{config['MQTT_PORT']} (instance/mosquitto)\n"
         "  Messages:       instance/outbox/sms.log (console provider; the jobs process sends)\n"
         f"  Metrics:        http://127.0.0.1:{config['WEB_PORT']}/metrics"

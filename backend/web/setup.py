@@ -7,7 +7,16 @@ code in `instance/setup.code`, so whoever reaches the server first cannot take i
 
 import logging
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import lazy_gettext as _l
 from flask_login import login_user
 from flask_wtf import FlaskForm
@@ -99,6 +108,7 @@ def setup_page():
                 status = 400
             else:
                 first_run.forget_setup_code(instance_dir)
+                session.clear()  # a fresh session for the new admin (fixation)
                 login_user(admin)
                 return redirect(url_for("admin.dashboard"))
     elif request.method == "POST":
