@@ -11,10 +11,13 @@ NODE_STAMP := node_modules/.installed
 # Tests: Tesseract with its Persian model reads rendered cards, receipts and screens back;
 # poppler-utils (pdftoppm, pdffonts) renders and checks the card PDFs; DejaVu Sans Mono
 # stands in for the printer's ROM font in the reference ESC/POS renderer (tests/support).
+# systemd, caddy, prometheus: deploy/'s units, Caddyfile and alert rules are checked by
+# their own tools (tests/integration/test_deploy.py); pg_dump: PostgreSQL backups.
 RUN_PACKAGES := mosquitto=mosquitto -=libfribidi0
 TEST_PACKAGES := mosquitto=mosquitto node=nodejs npm=npm xvfb-run=xvfb xauth=xauth chromium=chromium \
 	-=libfribidi0 tesseract=tesseract-ocr -=tesseract-ocr-fas -=tesseract-ocr-eng \
-	pdftoppm=poppler-utils -=fonts-dejavu-core
+	pdftoppm=poppler-utils -=fonts-dejavu-core \
+	systemd-analyze=systemd caddy=caddy promtool=prometheus ss=iproute2 pg_dump=postgresql-client
 PYTEST_ARGS ?=
 
 .PHONY: run test lint typecheck system-run system-test clean help translations chaos bench

@@ -8,13 +8,15 @@ from backend.config import Config
 
 
 def create_app(config: Config | dict | None = None) -> Flask:
-    from backend import cli, database, encryption, i18n, log_redaction, web
+    from backend import cli, database, encryption, i18n, log_redaction, startup, web
     from backend.extensions import babel, csrf, db, login_manager, migrate
     from backend.web import admin, api, auth, portal
     from backend.web import notifications as messages_panel
     from backend.web.admin import member_import
 
     app = Flask(__name__, instance_relative_config=False)
+    # Before anything is written (the instance's secrets, the SQLite file): owner only.
+    startup.private_umask()
     settings = config if config is not None else Config()
     app.config.from_mapping(settings.as_dict() if isinstance(settings, Config) else settings)
     url = app.config["SQLALCHEMY_DATABASE_URI"]
@@ -25,6 +27,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     }
     if database.is_sqlite(url):
         app.config["INSTANCE_DIR"].mkdir(parents=True, exist_ok=True)
+    startup.secure_instance(app.config["INSTANCE_DIR"], url)
     # Uploads (member import, logo) are bounded before any of it is read.
     # (Flask's defaults hold the key with None, so setdefault would leave it unbounded.)
     if app.config.get("MAX_CONTENT_LENGTH") is None:
@@ -44,6 +47,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
     with app.app_context():
         database.configure_engine(db.engine, app.config.get("SQLITE_BUSY_TIMEOUT_MS",
                                                             database.SQLITE_BUSY_TIMEOUT_MS))
+        if app.config.get("SCHEMA_CHECK", True):
+            startup.check_schema(db.engine, database.MIGRATIONS_DIR)
 
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
@@ -60,6 +65,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.register_blueprint(report_views.bp)
     from backend.web import ops
     app.register_blueprint(ops.bp)
+    from backend.web import setup as setup_views
+    app.register_blueprint(setup_views.bp)
     cli.init_app(app)
     log_redaction.install()
     logging.basicConfig(

@@ -14,8 +14,30 @@ from backend.extensions import db
 def init_app(app: Flask) -> None:
     for command in (seed_demo_command, mqtt_worker_command, broker_config_command, up_command,
                     nightly_command, jobs_command, seed_reports_command, bench_reports_command,
-                    backup_command, restore_command):
+                    backup_command, restore_command, init_command, create_admin_command,
+                    migrate_command):
         app.cli.add_command(command)
+
+
+def main() -> None:
+    """The `vafa` console script: the same commands as `flask --app backend …`.
+
+    Example: vafa init; vafa backup; vafa migrate
+    """
+    from flask.cli import FlaskGroup
+
+    from backend import create_app
+    from backend.startup import SchemaTooNew
+
+    def make_app():
+        try:
+            return create_app()
+        except SchemaTooNew as error:
+            raise click.ClickException(str(error)) from None
+
+    group = FlaskGroup(name="vafa", create_app=make_app, add_version_option=False,
+                       load_dotenv=False, help="Vafa's admin commands (docs/deploy.md).")
+    group.main(prog_name="vafa")
 
 
 def _devices_dir() -> Path:
@@ -262,27 +284,46 @@ def jobs_command(once: bool, tick_seconds: float, job_names: tuple[str, ...]) ->
 
 @click.command("backup")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Backup file (default instance/backups/vafa-<UTC time>.*).")
+              default=None, help="Backup file (default VAFA_BACKUP_DIR/vafa-<UTC time>.*).")
+@click.option("--scheduled", is_flag=True,
+              help="Into VAFA_BACKUP_DIR, keep the newest VAFA_BACKUP_KEEP, then run "
+                   "VAFA_BACKUP_COPY_COMMAND with the file (what the systemd timer runs).")
 @with_appcontext
-def backup_command(out_path: Path | None) -> None:
+def backup_command(out_path: Path | None, scheduled: bool) -> None:
     """Write a consistent backup of the database, also while terminals are selling: SQLite's
     online backup API, or pg_dump for PostgreSQL.
 
-    Example: flask --app backend backup --out /srv/backups/vafa-nightly.sqlite3
+    Example: vafa backup --out /srv/backups/vafa-nightly.sqlite3
     """
     from backend.errors import BadRequest
     from backend.services import backups
 
-    url = current_app.config["SQLALCHEMY_DATABASE_URI"]
-    if out_path is None:
-        suffix = "sqlite3" if url.startswith("sqlite") else "dump"
-        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        out_path = Path(current_app.config["INSTANCE_DIR"]) / "backups" / f"vafa-{stamp}.{suffix}"
+    config = current_app.config
+    url = config["SQLALCHEMY_DATABASE_URI"]
+    directory = Path(config.get("BACKUP_DIR") or Path(config["INSTANCE_DIR"]) / "backups")
+    if scheduled and out_path is not None:
+        raise click.UsageError("--scheduled names its own files: leave out --out")
     try:
-        path = backups.backup(url, out_path)
+        if scheduled:
+            result = backups.scheduled_backup(
+                url, directory, datetime.now(UTC), keep=config.get("BACKUP_KEEP", 14),
+                copy_command=config.get("BACKUP_COPY_COMMAND", ""),
+                copy_timeout_s=config.get("BACKUP_COPY_TIMEOUT_S", 600))
+            path = result.path
+        else:
+            path = backups.backup(url, out_path or directory / backups.backup_name(
+                url, datetime.now(UTC)))
     except BadRequest as error:
         raise click.ClickException(error.message) from None
     click.echo(str(path))
+    if scheduled:
+        for removed in result.removed:
+            click.echo(f"removed {removed.name} (keeping {config.get('BACKUP_KEEP', 14)})")
+        if result.copied is False:
+            raise click.ClickException(f"the backup was not copied off the machine: "
+                                       f"{result.copy_error}")
+        if result.copied:
+            click.echo("copied off the machine")
     click.echo("Device keys in it are encrypted: keep a copy of VAFA_ENCRYPTION_KEY or "
                "instance/secret.key apart from the backups.", err=True)
 
@@ -308,3 +349,144 @@ def restore_command(backup_file: Path, yes: bool) -> None:
     except BadRequest as error:
         raise click.ClickException(error.message) from None
     click.echo(f"restored {backup_file}")
+
+
+def _read_password(password_stdin: bool, username: str, also_not: tuple[str, ...]) -> str:
+    """The new admin's password: one line on stdin (scripts), or typed twice; a weak one
+    is refused with the reason (and asked again when typed)."""
+    from backend.errors import BadRequest
+    from backend.services import first_run
+
+    attempts = 1 if password_stdin else 3
+    for attempt in range(attempts):
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = click.prompt("Password for the admin", hide_input=True,
+                                    confirmation_prompt="Password again")
+        try:
+            first_run.check_password_strength(password, username, also_not=also_not)
+            return password
+        except BadRequest as error:
+            message = error.message.split(": ", 1)[-1]
+            if attempt == attempts - 1:
+                raise click.ClickException(message) from None
+            click.echo(message, err=True)
+    raise AssertionError("unreachable")
+
+
+def _upgrade_schema() -> str:
+    import flask_migrate
+
+    from backend.database import MIGRATIONS_DIR
+    from backend.startup import code_revisions, database_revisions
+
+    _known, heads = code_revisions(MIGRATIONS_DIR)
+    if database_revisions(db.engine) != heads:
+        flask_migrate.upgrade(directory=str(MIGRATIONS_DIR), revision="heads")
+    return ", ".join(sorted(database_revisions(db.engine)))
+
+
+@click.command("migrate")
+@with_appcontext
+def migrate_command() -> None:
+    """Bring the database's schema up to this version (Alembic `upgrade heads`). Part of
+    an upgrade: stop, `vafa backup`, install the new version, `vafa migrate`, start.
+
+    Example: vafa migrate
+    """
+    click.echo(f"database at schema revision {_upgrade_schema()}")
+
+
+@click.command("init")
+@click.option("--name", default=None, help="The club's name in English.")
+@click.option("--name-fa", default=None, help="The club's name in Persian (optional).")
+@click.option("--currency", type=click.Choice(["toman", "rial"]), default=None,
+              help="How the panel shows amounts (stored in rials either way; default toman).")
+@click.option("--logo", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="The club's logo (PNG, JPEG or WebP; optional).")
+@click.option("--branch", "branch_name", default=None, help="The first branch's name.")
+@click.option("--branch-code", default="main", show_default=True,
+              help="The first branch's code (a–z, digits, dash).")
+@click.option("--admin", "admin_username", default=None, help="The first admin's username.")
+@click.option("--admin-name", default=None, help="The first admin's name.")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the admin's password from the first line of stdin (for scripts: "
+                   "then nothing is asked, and --name, --branch, --admin, --admin-name are "
+                   "needed).")
+@with_appcontext
+def init_command(name: str | None, name_fa: str | None, currency: str | None,
+                 logo: Path | None, branch_name: str | None, branch_code: str,
+                 admin_username: str | None, admin_name: str | None,
+                 password_stdin: bool) -> None:
+    """Start a real club on an empty database: migrate, then create the club, its first
+    branch and its first admin with a password they choose. Without options it asks.
+    (`make run` makes the demo club instead.)
+
+    Example: vafa init --name "Shirin Bakery" --name-fa "شیرینی شیرین" --currency toman \\
+    --branch "Tajrish" --admin owner --admin-name "Sara Ahmadi" --password-stdin < pass.txt
+    """
+    def ask(value, option: str, text: str, **prompt):
+        if value is not None:
+            return value
+        if password_stdin:
+            if "default" in prompt:
+                return prompt["default"]
+            raise click.UsageError(f"{option} is needed with --password-stdin")
+        return click.prompt(text, **prompt)
+
+    name = ask(name, "--name", "Club name (English)")
+    name_fa = ask(name_fa, "--name-fa", "Club name (Persian)", default="")
+    currency = ask(currency, "--currency", "Show amounts in", default="toman",
+                   type=click.Choice(["toman", "rial"]))
+    branch_name = ask(branch_name, "--branch", "First branch")
+    admin_username = ask(admin_username, "--admin", "Admin username")
+    admin_name = ask(admin_name, "--admin-name", "Admin's full name")
+    from backend.errors import BadRequest
+    from backend.services import first_run
+
+    _upgrade_schema()
+    if not first_run.setup_needed(db.session):
+        raise click.ClickException("this database already has a club; add an admin with "
+                                   "`vafa create-admin`")
+    db.session.rollback()
+    password = _read_password(password_stdin, admin_username.strip().lower(), (name, name_fa))
+    instance_dir = Path(current_app.config["INSTANCE_DIR"])
+    try:
+        admin = first_run.create_club(db.session, first_run.ClubSetup(
+            name=name, name_fa=name_fa, currency_display=currency,
+            logo=logo.read_bytes() if logo else None, branch_name=branch_name,
+            branch_code=branch_code, admin_username=admin_username,
+            admin_password=password, admin_full_name=admin_name), instance_dir / "uploads")
+    except BadRequest as error:
+        raise click.ClickException(error.message) from None
+    first_run.forget_setup_code(instance_dir)
+    click.echo(f"created the club {name!r} with the branch {branch_name!r} and the admin "
+               f"{admin.username!r}; sign in at {current_app.config['PUBLIC_URL']}/login")
+
+
+@click.command("create-admin")
+@click.option("--username", prompt="Admin username")
+@click.option("--name", "full_name", prompt="Admin's full name")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of stdin (for scripts).")
+@with_appcontext
+def create_admin_command(username: str, full_name: str, password_stdin: bool) -> None:
+    """Add an admin login (e.g. when the only admin's password is lost).
+
+    Example: vafa create-admin --username owner2 --name "Reza Karimi"
+    """
+    from backend.errors import BadRequest
+    from backend.models import Club
+    from backend.services import first_run
+
+    club = db.session.get(Club, 1)
+    also_not = (club.name, club.name_fa) if club else ()
+    db.session.rollback()
+    password = _read_password(password_stdin, username.strip().lower(), also_not)
+    try:
+        admin = first_run.create_admin(db.session, username=username, password=password,
+                                       full_name=full_name)
+    except BadRequest as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"created the admin {admin.username!r}")

@@ -86,6 +86,13 @@ class Config:
         self.PUBLIC_URL = env.get("VAFA_PUBLIC_URL", f"http://127.0.0.1:{self.WEB_PORT}")
         self.KAVENEGAR_HOST = env.get("VAFA_KAVENEGAR_HOST", "api.kavenegar.com")
         self.DIGITAL_CARD_PREFIX = env.get("VAFA_DIGITAL_CARD_PREFIX", "990009")
+        # Scheduled backups (`vafa backup --scheduled`, deploy/systemd/vafa-backup.timer):
+        # where, how many are kept, and a command that copies each off the machine
+        # (run with the file's path, bounded in time; docs/deploy.md "Backups").
+        self.BACKUP_DIR = Path(env.get("VAFA_BACKUP_DIR") or self.INSTANCE_DIR / "backups")
+        self.BACKUP_KEEP = int(env.get("VAFA_BACKUP_KEEP", "14"))
+        self.BACKUP_COPY_COMMAND = env.get("VAFA_BACKUP_COPY_COMMAND", "")
+        self.BACKUP_COPY_TIMEOUT_S = float(env.get("VAFA_BACKUP_COPY_TIMEOUT_S", "600"))
         for key, value in overrides.items():
             setattr(self, key, value)
 

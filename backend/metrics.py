@@ -5,7 +5,8 @@ Two sources, because they live in different processes:
   replays, security events) in `WORKER_REGISTRY` and serves it on its own loopback port
   (`VAFA_WORKER_METRICS_PORT`, 0 = off) with prometheus-client's HTTP server;
 - the web app's `/metrics` reads the state that is in the database at scrape time
-  (outbox depth, terminals online/offline/revoked, sales queued on terminals).
+  (outbox depth, terminals online/offline/revoked, sales queued on terminals, the SMS
+  quota left).
 
 Label values come from closed sets (protocol codes, drop reasons, statuses), so the number
 of series is bounded.
@@ -67,4 +68,10 @@ def database_registry(session: Session, now: datetime, stale_after) -> Collector
         terminals.labels(name).set(count)
     queued.set(session.scalar(select(func.coalesce(func.sum(Device.queued_count), 0)).where(
         Device.status == "active")) or 0)
+    from backend.models import MessageSettings
+
+    settings = session.get(MessageSettings, 1)
+    quota = Gauge("vafa_sms_quota_remaining", "SMS parts the club may still send (quota "
+                  "bought minus parts sent)", registry=registry)
+    quota.set(max(0, settings.sms_quota - settings.sms_used) if settings else 0)
     return registry

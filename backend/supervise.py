@@ -1,4 +1,9 @@
-"""`make run`: everything a newcomer needs, started together and stopped by Ctrl-C."""
+"""`make run`: everything a newcomer needs, started together and stopped by Ctrl-C.
+
+The broker, the MQTT worker, the jobs process and the web are supervised: one that dies
+is logged and started again with exponential backoff (issue 17.8); only Ctrl-C (SIGINT)
+or SIGTERM stops them all. Production runs the same processes under systemd instead
+(deploy/systemd/), which restarts them the same way."""
 
 import os
 import shutil
@@ -7,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -18,6 +24,12 @@ from backend.extensions import db
 PORT_WAIT_S = 10
 SHUTDOWN_WAIT_S = 5
 DEFAULT_WORKER_METRICS_PORT = 9108  # skipped (no worker metrics) when the port is taken
+# A crashed child is started again after 1, 2, 4 … s (at most 30 s); one that ran a
+# minute before dying starts again from 1 s.
+RESTART_FIRST_DELAY_S = 1.0
+RESTART_MAX_DELAY_S = 30.0
+STABLE_AFTER_S = 60.0
+SUPERVISE_POLL_S = 0.2
 MOSQUITTO_CANDIDATES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
 
 
@@ -50,8 +62,9 @@ def wait_for_port(host: str, port: int, process: subprocess.Popen, name: str) ->
     raise click.ClickException(f"{name} did not open {host}:{port} in {PORT_WAIT_S} s")
 
 
-def prepare(app: Flask) -> None:
-    """Migrate the database, seed the demo club when empty, write the broker files."""
+def prepare(app: Flask) -> bool:
+    """Migrate the database, seed the demo club when empty, write the broker files.
+    Returns whether the database holds the demo club (whose logins the banner shows)."""
     from datetime import UTC, datetime
 
     from backend.cli import write_demo
@@ -68,7 +81,49 @@ def prepare(app: Flask) -> None:
         backend_host=app.config["MQTT_BACKEND_HOST"], backend_username=app.config["MQTT_USERNAME"],
         backend_password=app.config["MQTT_PASSWORD"],
     )
+    from backend.models import Club
+
+    club = db.session.get(Club, 1)
+    is_demo = club is not None and club.is_demo
     db.session.rollback()
+    return is_demo
+
+
+@dataclass
+class Child:
+    """One supervised process: restarted with exponential backoff when it dies."""
+
+    name: str
+    argv: list[str]
+    env: dict
+    process: subprocess.Popen | None = None
+    started_at: float = 0.0
+    failures: int = 0  # deaths in a row, each within STABLE_AFTER_S of its start
+    restart_at: float | None = None
+
+    def start(self) -> subprocess.Popen:
+        # Own process group: Ctrl-C reaches us once and we stop the children in order.
+        self.process = subprocess.Popen(self.argv, env=self.env, start_new_session=True)
+        self.started_at, self.restart_at = time.monotonic(), None
+        click.echo(f"started {self.name} (pid {self.process.pid})")
+        return self.process
+
+    def check(self, now: float) -> None:
+        """Notice a death and schedule the restart; restart when it is due."""
+        if self.restart_at is None and self.process.poll() is not None:
+            ran_s = now - self.started_at
+            self.failures = 1 if ran_s >= STABLE_AFTER_S else self.failures + 1
+            delay_s = restart_delay_s(self.failures)
+            click.echo(f"{self.name} exited with code {self.process.returncode} after "
+                       f"{ran_s:.0f} s; restarting in {delay_s:g} s", err=True)
+            self.restart_at = now + delay_s
+        if self.restart_at is not None and now >= self.restart_at:
+            self.start()
+
+
+def restart_delay_s(failures: int) -> float:
+    """1, 2, 4, … seconds for deaths in a row, at most RESTART_MAX_DELAY_S."""
+    return min(RESTART_MAX_DELAY_S, RESTART_FIRST_DELAY_S * 2 ** max(0, failures - 1))
 
 
 def up(app: Flask, web_workers: int) -> int:
@@ -80,32 +135,32 @@ def up(app: Flask, web_workers: int) -> int:
                 f"port {port} is already in use; stop what uses it or set {what}"
             )
     mosquitto = find_mosquitto()
-    prepare(app)
+    is_demo = prepare(app)
     env = dict(os.environ)
-    processes: list[tuple[str, subprocess.Popen]] = []
+    children: list[Child] = []
+    # A plain flag, not a threading.Event: a signal handler that takes the Event's lock
+    # while the main thread holds it (inside Event.wait) would deadlock.
+    stopping = [False]
 
     def start(name: str, argv: list[str]) -> subprocess.Popen:
-        # Own process group: Ctrl-C reaches us once and we stop the children in order.
-        process = subprocess.Popen(argv, env=env, start_new_session=True)
-        processes.append((name, process))
-        return process
+        child = Child(name, argv, env)
+        children.append(child)
+        return child.start()
 
     def stop_all() -> None:
-        for _name, process in reversed(processes):
-            if process.poll() is None:
-                process.terminate()
+        running = [child.process for child in reversed(children)
+                   if child.process is not None and child.process.poll() is None]
+        for process in running:
+            process.terminate()
         deadline = time.monotonic() + SHUTDOWN_WAIT_S
-        for _name, process in processes:
+        for process in running:
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 process.kill()
 
-    stopping = False
-
-    def on_signal(signum, _frame):
-        nonlocal stopping
-        stopping = True
+    def on_signal(_signum, _frame):
+        stopping[0] = True
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
@@ -126,28 +181,29 @@ def up(app: Flask, web_workers: int) -> int:
             "backend.wsgi:app",
         ])
         wait_for_port("127.0.0.1", web_port, gunicorn, "gunicorn")
-        print_banner(config)
-        while not stopping:
-            for name, process in processes:
-                if process.poll() is not None:
-                    click.echo(f"{name} exited with code {process.returncode}; stopping", err=True)
-                    return 1
-            time.sleep(0.5)
+        print_banner(config, is_demo)
+        # Until Ctrl-C (or SIGTERM): a child that dies is restarted, with backoff.
+        while not stopping[0]:
+            now = time.monotonic()
+            for child in children:
+                child.check(now)
+            time.sleep(SUPERVISE_POLL_S)  # a signal is acted on within this
         click.echo("\nStopping…")
         return 0
     finally:
         stop_all()
 
 
-def print_banner(config) -> None:
+def print_banner(config, is_demo: bool = True) -> None:
     from backend.services.demo import DEMO_LOGINS
 
     click.echo(
         "\n"
         f"  Vafa is running.\n"
         f"  Web panel:      http://127.0.0.1:{config['WEB_PORT']}/\n"
-        f"  Demo logins:    admin / {DEMO_LOGINS['admin']}    "
-        f"operator / {DEMO_LOGINS['operator']}\n"
+        + (f"  Demo logins:    admin / {DEMO_LOGINS['admin']}    "
+           f"operator / {DEMO_LOGINS['operator']}\n" if is_demo else
+           "  Sign in with your club's own admin (not the demo).\n") +
         f"  MQTT broker:    {config['MQTT_HOST']}:{config['MQTT_PORT']} (instance/mosquitto)\n"
         "  Messages:       instance/outbox/sms.log (console provider; the jobs process sends)\n"
         f"  Metrics:        http://127.0.0.1:{config['WEB_PORT']}/metrics"

@@ -47,6 +47,8 @@ class Club(Base):
     social_links: Mapped[dict] = mapped_column(JSON, default=dict)
     # M2: credit given to every new member on joining (0 = none).
     welcome_credit_rials: Mapped[int] = mapped_column(Amount, default=0)
+    # O3: the demo club (`make run`) has known passwords; the panel says so on every page.
+    is_demo: Mapped[bool] = mapped_column(default=False)
 
     __table_args__ = (
         CheckConstraint("point_value_rials >= 0", name="point_value_not_negative"),

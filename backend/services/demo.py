@@ -272,6 +272,7 @@ def seed_demo(session: Session, now: datetime, rng_seed: int = 1403, *,
     rng = random.Random(rng_seed)
     club = Club(
         id=1, name="Vafa Demo Club", name_fa="باشگاه مشتریان وفا", point_value_rials=100,
+        is_demo=True,
         # Double points on Saturdays, the first day of the Iranian week (L7).
         weekday_points_percent=[200, 100, 100, 100, 100, 100, 100],
         referral_join_bonus_rials=20_000, referral_first_purchase_bonus_rials=30_000,

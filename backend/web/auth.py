@@ -55,6 +55,8 @@ def too_many_attempts(refusal) -> str:
 
 def prepare_request() -> None:
     """Per-request display settings: language and the club's money unit."""
+    if request.endpoint == "ops.healthz":
+        return  # answers on its own, also when the database does not
     # Flask-Babel caches the locale on the app context, which tests (and CLI commands
     # that render) share between requests: start every request from the user's choice.
     refresh()
