@@ -190,7 +190,7 @@ class Worker:
         """One outcome: the worker's own counters (tests read them) and Prometheus's."""
         self.counters[name] += 1
         metrics.FRAMES.labels(name).inc()
-        if name.startswith("dropped_") and name != "dropped_poison":
+        if name.startswith("dropped_"):
             metrics.SECURITY_EVENTS.labels(name.removeprefix("dropped_")).inc()
 
     def _on_message(self, client, userdata, message):
