@@ -15,35 +15,11 @@ from backend import protocol
 from backend.extensions import db
 from backend.models import Purchase
 from backend.mqtt.worker import Worker
+from tests.support.poison import poison_bodies
 from tests.support.stack import CONNECT_TIMEOUT_S
 
 REPLY_BOUND_S = 1.0  # PROTOCOL.md "Latency": a reply within 1 s of receipt
 SALES = 30
-
-
-def poison_bodies(device_id: str, first_seq: int) -> list[bytes]:
-    """Signed-body poison of each kind issue 17 found, each under its own id."""
-    def body(number: int, **fields) -> dict:
-        return {"v": 1, "id": f"{device_id}-p{number:04d}", "seq": first_seq + number,
-                "ts": int(time.time()), "op": "purchase", "card": "9900010000000019",
-                "amount": 250_000, "use_credit": 0, **fields}
-
-    bodies = []
-    for number in range(0, 40, 8):
-        nested = b"[" * 2000 + b"]" * 2000
-        bodies.append(b'{"v":1,"id":"' + f"{device_id}-p{number:04d}".encode()
-                      + b'","x":' + nested + b"}")
-        bodies.append(protocol.encode_body(body(number + 1, seq=2**63)))
-        bodies.append(protocol.encode_body(body(number + 2, seq=2**64 + 7)))
-        bodies.append(protocol.encode_body(body(number + 3, ts=10**18)))
-        bodies.append(protocol.encode_body(body(number + 4, card="9" * 3000)))
-        bodies.append(protocol.encode_body(body(number + 5, items=[
-            {"sku": "A", "qty": 10**15, "price": 1}] * 3, amount=3 * 10**15)))
-        bodies.append(b'{"v":1,"id":"' + f"{device_id}-p{number + 6:04d}".encode()
-                      + b'","seq":' + b"9" * 3900 + b"}")
-        bodies.append(protocol.encode_body(body(number + 7, offline=True, age_s=2**40)))
-    assert all(len(b) + 65 <= protocol.MAX_PAYLOAD_BYTES for b in bodies)
-    return bodies
 
 
 def sell(till, first_seq: int, count: int) -> list[float]:
