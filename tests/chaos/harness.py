@@ -324,6 +324,7 @@ class Till(threading.Thread):
         self.link = Link(True)
         self.sales: list[Sale] = []
         self.by_id: dict[str, Sale] = {}
+        self.early_results: dict[str, str] = {}
         self.torn_records = 0
         self.selling = True
         self.stopping = False
@@ -369,6 +370,10 @@ class Till(threading.Thread):
         sale = self.by_id.get(request_id)
         if sale is not None:
             sale.offline_result = result
+        else:
+            # The replay's verdict can come before the cashier's screen let the sale go
+            # (_finish_sale names it): kept until then.
+            self.early_results[request_id] = result
 
     def run(self) -> None:
         from simulator.terminal import LOOP_S
@@ -417,6 +422,8 @@ class Till(threading.Thread):
 
             sale.request_id = protocol.request_id(self.device_id, seq)
             self.by_id[sale.request_id] = sale
+            if sale.request_id in self.early_results:
+                sale.offline_result = self.early_results.pop(sale.request_id)
         sale.outcome = app.outcome
         sale.journaled = app.outcome == "offline"
         sale.sent = app.outcome in ("ok", "error", "no_connection") or (
