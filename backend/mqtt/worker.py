@@ -38,7 +38,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from backend import metrics, protocol
 from backend.broker import backend_client_id
 from backend.database import bound_lock_wait, is_temporary_fault
-from backend.errors import DomainError, UnknownDevice
+from backend.errors import UnknownDevice
 from backend.extensions import db
 from backend.services import devices, terminal, texts
 
@@ -194,7 +194,7 @@ class Worker:
         """One outcome: the worker's own counters (tests read them) and Prometheus's."""
         self.counters[name] += 1
         metrics.FRAMES.labels(name).inc()
-        if name.startswith("dropped_") and name != "dropped_poison":
+        if name.startswith("dropped_"):
             metrics.SECURITY_EVENTS.labels(name.removeprefix("dropped_")).inc()
 
     def _on_message(self, client, userdata, message):

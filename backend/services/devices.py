@@ -72,6 +72,9 @@ def terminal_config(
         "device_id": device.id,
         "key_hex": credentials.key_hex,
         "lang": device.lang,
+        # The terminal never issues a seq at or below this (docs/protocol.md): after a
+        # reflash its counter starts above what the backend already accepted.
+        "seq_floor": device.last_seq,
         "club_name": club.name if club else "Vafa",
         "mqtt": {
             "host": mqtt_host,

@@ -4,6 +4,8 @@ A technician asks for a token for a terminal that does not exist yet; the QR cod
 it with the Wi-Fi and broker settings. The terminal, in setup mode, scans the code and
 exchanges the token once, within 15 minutes, for its credentials, which are generated at
 that moment (only the token's SHA-256 is stored, and no secret is ever kept in clear).
+The reply's config carries `seq_floor`, the device's last accepted seq
+(`devices.terminal_config`), so the terminal's counter starts above it.
 """
 
 import hashlib

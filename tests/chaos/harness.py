@@ -1,8 +1,8 @@
 """The fault-injection run (issue 10): real Mosquitto (persistence on), two real worker
 processes on an MQTT 5 shared subscription, a real database (SQLite, or PostgreSQL behind a
-TCP proxy that can be cut), simulated terminals running the real firmware app, and six
-faults injected while they sell. `tests.chaos.checker` then compares what every terminal
-was told with the ledger.
+TCP proxy that can be cut), simulated terminals running the real firmware app, and eight
+faults injected while they sell (the last two are issue 17's attacks).
+`tests.chaos.checker` then compares what every terminal was told with the ledger.
 
 Everything runs on this machine's loopback; every wait and loop has a bound.
 """
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from backend import create_app
@@ -59,6 +59,8 @@ class Durations:
     database_down_s: float
     duplicate_rounds: int
     firmware_timeouts: dict = field(default_factory=dict)
+    poison_rounds: int = 2  # × 8 poison frames
+    refusal_rounds: int = 2
 
 
 REDUCED = Durations(terminals=4, settle_s=2.5, offline_s=4, broker_down_s=2, database_down_s=4,
@@ -68,7 +70,7 @@ REDUCED = Durations(terminals=4, settle_s=2.5, offline_s=4, broker_down_s=2, dat
                         "app.RESPONSE_TIMEOUT_MS": 2000, "app.REPLAY_PAUSE_MS": 2000,
                         "app.DRAIN_WAIT_MS": 8000, "net.BACKOFF_MAX_MS": 2000})
 FULL = Durations(terminals=8, settle_s=12, offline_s=120, broker_down_s=10,
-                 database_down_s=20, duplicate_rounds=25)
+                 database_down_s=20, duplicate_rounds=25, poison_rounds=5, refusal_rounds=8)
 
 
 # ---- database ------------------------------------------------------------------------
@@ -322,6 +324,7 @@ class Till(threading.Thread):
         self.link = Link(True)
         self.sales: list[Sale] = []
         self.by_id: dict[str, Sale] = {}
+        self.early_results: dict[str, str] = {}
         self.torn_records = 0
         self.selling = True
         self.stopping = False
@@ -367,6 +370,10 @@ class Till(threading.Thread):
         sale = self.by_id.get(request_id)
         if sale is not None:
             sale.offline_result = result
+        else:
+            # The replay's verdict can come before the cashier's screen let the sale go
+            # (_finish_sale names it): kept until then.
+            self.early_results[request_id] = result
 
     def run(self) -> None:
         from simulator.terminal import LOOP_S
@@ -415,6 +422,8 @@ class Till(threading.Thread):
 
             sale.request_id = protocol.request_id(self.device_id, seq)
             self.by_id[sale.request_id] = sale
+            if sale.request_id in self.early_results:
+                sale.offline_result = self.early_results.pop(sale.request_id)
         sale.outcome = app.outcome
         sale.journaled = app.outcome == "offline"
         sale.sent = app.outcome in ("ok", "error", "no_connection") or (
@@ -505,9 +514,26 @@ class RawTerminal:
         for _ in range(3):
             terminal.send_raw(frames[first])
         terminal.send_raw(frames[second])
-        expected = 5
+        got = self.collect(5)
+        for sale in self.sales[-2:]:
+            answers = [reply for reply in got if reply["id"] == sale.request_id]
+            ok = [reply for reply in answers if reply["ok"]]
+            if ok:
+                sale.outcome, sale.code, sale.response = "ok", "OK", ok[0]
+            elif answers:
+                sale.outcome, sale.code = "error", answers[-1]["code"]
+            else:
+                sale.outcome = "no_connection"
+
+
+    def collect(self, expected: int, timeout_s: float = 10) -> list[dict]:
+        """The replies that arrive until `expected` did or `timeout_s` passed; every
+        reply's body is kept per id for the checker."""
+        from backend import protocol
+
+        terminal = self.terminal
         got: list[dict] = []
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + timeout_s
         while len(got) < expected and time.monotonic() < deadline:
             with terminal.arrived:
                 while not terminal.replies and time.monotonic() < deadline:
@@ -519,15 +545,56 @@ class RawTerminal:
                 reply = json.loads(body)
                 got.append(reply)
                 self.replies.setdefault(reply["id"], []).append(body)
-        for sale in self.sales[-2:]:
-            answers = [reply for reply in got if reply["id"] == sale.request_id]
-            ok = [reply for reply in answers if reply["ok"]]
-            if ok:
-                sale.outcome, sale.code, sale.response = "ok", "OK", ok[0]
-            elif answers:
-                sale.outcome, sale.code = "error", answers[-1]["code"]
-            else:
-                sale.outcome = "no_connection"
+        return got
+
+    def send(self, body: dict, times: int = 1) -> None:
+        from backend import protocol
+
+        frame = protocol.encode_frame(protocol.encode_body(body), self.terminal.key)
+        for _ in range(times):
+            self.terminal.send_raw(frame)
+
+    def poison_burst(self, rounds: int) -> list[bytes]:
+        """Signed poison frames (tests/support/poison.py), all published at once."""
+        from backend import protocol
+        from tests.support.poison import poison_bodies
+
+        bodies = poison_bodies(RAW_DEVICE, self.seq + 1, rounds)
+        self.seq += len(bodies)  # their valid seqs are used up by their stored refusals
+        for body in bodies:
+            self.terminal.send_raw(protocol.encode_frame(body, self.terminal.key))
+        return bodies
+
+    def refused_then_retried(self, card: str, balance_rials: int) -> tuple[Sale, Sale]:
+        """A spend above the member's credit is refused; a purchase on the same card then
+        earns more than was missing; the refused frame is sent again, three times at once
+        (the two workers take them concurrently). Every answer must be the first refusal,
+        and the spend is never charged (issue 17 item 3)."""
+        spend_seq, earn_seq = self.seq + 1, self.seq + 2
+        self.seq += 2
+        spend = self._body(spend_seq, card, 900_000)
+        spend["use_credit"] = balance_rials + 1_000
+        earn = self._body(earn_seq, card, 900_000)
+        refused = Sale(RAW_DEVICE, self.run_.phase, card, 900_000, spend["use_credit"],
+                       request_id=spend["id"], sent=True)
+        earned = Sale(RAW_DEVICE, self.run_.phase, card, 900_000, 0, request_id=earn["id"],
+                      sent=True)
+        self.sales += [refused, earned]
+        self.send(spend)
+        first = self.collect(1)
+        refused.outcome, refused.code = "error", first[0]["code"] if first else None
+        if first and first[0]["ok"]:  # the member had more credit than read: a plain sale
+            refused.outcome, refused.response = "ok", first[0]
+        self.send(earn)
+        answer = self.collect(1)
+        if answer and answer[0]["ok"]:
+            earned.outcome, earned.code, earned.response = "ok", "OK", answer[0]
+        else:
+            earned.outcome = "error" if answer else "no_connection"
+            earned.code = answer[0]["code"] if answer else None
+        self.send(spend, times=3)
+        self.collect(3)
+        return refused, earned
 
 
 # ---- the run -------------------------------------------------------------------------
@@ -754,9 +821,57 @@ class ChaosRun:
                             f"{self.evidence['STALE']} replays refused STALE; "
                             f"{ahead.device_id} 5 h ahead")
 
+    def fault_poison_burst(self) -> None:
+        """Issue 17 item 1: signed poison frames from one terminal while the others sell,
+        and a worker killed mid-burst and restarted (the broker hands back what it had not
+        acknowledged)."""
+        result = self._phase("poison frames from one terminal, worker restarted mid-burst")
+        self._settle(1)
+        crashes_before = self.worker_log_count("request failed")
+        bodies = self.raw.poison_burst(self.durations.poison_rounds)
+        worker = self.workers[0]
+        worker.kill()
+        worker.start()
+        got = self.raw.collect(len(bodies), timeout_s=30)
+        ids = {reply["id"] for reply in got} - {None}
+        codes = Counter(reply["code"] for reply in got)
+        crashes = self.worker_log_count("request failed") - crashes_before
+        self.evidence["poison answered"] = len(ids)
+        self.evidence["poison crashes"] = crashes
+        result.notes.append(
+            f"{len(bodies)} signed poison frames from {RAW_DEVICE} (JSON 2,000 deep, seq "
+            f">= 2^63, 3,000-digit fields); {worker.client_id} killed -9 mid-burst; "
+            f"{len(got)} replies ({', '.join(f'{n} {c}' for c, n in sorted(codes.items()))})"
+            f", {crashes} worker exceptions")
+        self._settle()
+
+    def fault_refused_then_retried(self) -> None:
+        """Issue 17 item 3: a refused spend retried after the balance grew stays refused."""
+        from backend.models import Card, Member
+
+        result = self._phase("refused spend retried after the balance changed")
+        self._settle(1)
+        retried = 0
+        for index in range(self.durations.refusal_rounds):
+            with self.app.app_context():
+                card, balance = db.session.execute(
+                    select(Card.number, Member.credit_balance_rials)
+                    .join(Member, Member.id == Card.member_id)
+                    .where(Card.number.in_(self.cards))
+                    .order_by(Member.credit_balance_rials, Card.number)
+                    .offset(index)).first()
+                db.session.rollback()
+            refused, _ = self.raw.refused_then_retried(card, balance)
+            retried += refused.outcome == "error"
+            self._check_tills()
+        result.notes.append(f"{retried} spends refused, then their card earned credit and "
+                            "each refused frame came again 3 times at once")
+        self.evidence["refused then retried"] = retried
+        self._settle()
+
     FAULTS = ("fault_worker_killed", "fault_broker_restart",
               "fault_terminal_offline_power_cut", "fault_duplicates", "fault_database",
-              "fault_clock")
+              "fault_clock", "fault_poison_burst", "fault_refused_then_retried")
 
     def run(self) -> list:
         from tests.chaos import checker

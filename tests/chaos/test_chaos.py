@@ -1,6 +1,7 @@
 """The reduced fault-injection run inside `make test` (`make chaos` is the full one):
 real Mosquitto, two real worker processes, the real database, firmware terminals selling
-through all six faults; nothing acknowledged is lost and nothing is charged twice."""
+through all eight faults (issue 17's poison burst and refused-then-retried spends
+among them); nothing acknowledged is lost and nothing is charged twice."""
 
 import pytest
 
@@ -21,5 +22,8 @@ def test_reduced_chaos_run_loses_nothing_and_doubles_nothing(kind, tmp_path):
     assert run.evidence["UNAVAILABLE"] > 0
     assert run.evidence["STALE"] >= 2
     assert run.evidence["torn"] == 1
+    assert run.evidence["poison answered"] >= harness.REDUCED.poison_rounds * 6  # with an id
+    assert run.evidence["poison crashes"] == 0
+    assert run.evidence["refused then retried"] > 0
     assert all(row.attempted > 0 and row.acknowledged > 0 for row in verdict.rows)
     assert len(verdict.rows) == 1 + len(harness.ChaosRun.FAULTS)

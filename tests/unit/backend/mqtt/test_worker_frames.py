@@ -6,7 +6,6 @@ could read, and a refused frame changes nothing but storing its refusal (once, w
 has a readable id)."""
 
 import itertools
-
 import json
 
 import pytest

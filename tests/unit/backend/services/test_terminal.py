@@ -308,3 +308,18 @@ def test_revoked_device_is_refused(db, till):
     db.commit()
     with pytest.raises(UnknownDevice):
         terminal.answer(db, till, request(factories.card_of(member)), NOW)
+
+
+def test_the_terminal_config_and_the_enrolment_reply_carry_the_seq_floor(db, till):
+    """Issue 15 item 2: a reflashed terminal learns its floor from its config."""
+    from backend.services import devices, enrolment
+
+    member = factories.member(db)
+    terminal.answer(db, till, request(factories.card_of(member), seq=41), NOW)
+    credentials = devices.DeviceCredentials(till, "password", "00" * 32)
+    config = devices.terminal_config(db, credentials, mqtt_host="h", mqtt_port=1)
+    assert config["seq_floor"] == 41
+    issued = enrolment.issue_token(db, device_id="t77", branch_id=db.get(Device, till).branch_id,
+                                   now=NOW)
+    enrolled = enrolment.redeem_token(db, issued.token, now=NOW)
+    assert devices.terminal_config(db, enrolled, mqtt_host="h", mqtt_port=1)["seq_floor"] == 0
