@@ -196,6 +196,7 @@ after_purchase = heap() - bench_code  # the app still holds the result on screen
 # Fill the journal with sales as the app saves them, to one entry short of full (bench
 # work: its garbage is collected before the next measurement).
 from vafa.journal import encode_sale  # noqa: E402
+
 fill = Journal("/data")
 seq = app.store.last_seq()
 while len(fill) < fill.max_entries - 1:

@@ -8,9 +8,9 @@
 # wall time is synced (from NTP, vafa.ntp, or from the signed ``ts`` of a verified
 # response), and keeps a monotonic uptime that the offline journal uses to measure the
 # age of a sale independently of wall time (PROTOCOL: ``clk``, ``age_s``).
-from micropython import const
-
 import time as _time
+
+from micropython import const
 
 # CPython has no ticks_*: a stand-in that wraps like MicroPython's (period 2**30), so it is
 # as strict. getattr keeps the device's own functions where they exist.

@@ -5,7 +5,6 @@ network back exactly the intact sales are credited, once each, in order."""
 import subprocess
 import sys
 
-import pytest
 from sqlalchemy import select
 
 from backend.extensions import db
