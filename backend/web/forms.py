@@ -28,7 +28,13 @@ from wtforms.validators import DataRequired, Email, Length, NumberRange, Optiona
 from wtforms.widgets import CheckboxInput, ListWidget, TextInput
 
 from backend.engine.calendar import CLUB_TIMEZONE
-from backend.i18n import date_input_value, parse_amount
+from backend.i18n import (
+    basis_points_text,
+    date_input_value,
+    parse_amount,
+    parse_number,
+    parse_percent,
+)
 from backend.validators import (
     normalize_mobile,
     parse_jalali_or_gregorian_date,
@@ -56,18 +62,52 @@ class StrippedStringField(StringField):
             self.data = "".join(ch for ch in self.data if ch >= " " or ch in "\n\t").strip()
 
 
+# Numbers are text inputs, never type=number: browsers drop Persian digits typed into a
+# number input (the field arrives empty). inputmode still brings up the digit keyboard.
+NUMERIC_INPUT = {"dir": "ltr", "inputmode": "numeric", "autocomplete": "off"}
+DECIMAL_INPUT = {"dir": "ltr", "inputmode": "decimal", "autocomplete": "off"}
+
+# Parse messages of backend.i18n.parse_number, translated when the field shows them.
+_PARSE_MESSAGES = {
+    "Enter a whole number.": _l("Enter a whole number."),
+    "Enter a number.": _l("Enter a number."),
+    "Digits are grouped by three, like 1,250,000.":
+        _l("Digits are grouped by three, like 1,250,000."),
+    "That amount is too large.": _l("That amount is too large."),
+    "Enter a percentage like 5 or 5.5.": _l("Enter a percentage like 5 or 5.5."),
+}
+
+
+def _parse_error(error: ValueError) -> ValueError:
+    return ValueError(_PARSE_MESSAGES.get(str(error), _l("Enter a whole number.")))
+
+
+def _text_input_kwargs(kwargs: dict, defaults: dict) -> dict:
+    """The field's own render_kw on top of the numeric defaults (a field that passes
+    dir or placeholder keeps inputmode)."""
+    kwargs["render_kw"] = {**defaults, **(kwargs.get("render_kw") or {})}
+    kwargs["widget"] = TextInput()
+    return kwargs
+
+
 class DigitsIntegerField(IntegerField):
-    """An integer typed with any digits (۱۲۳, ١٢٣, 123) and optional thousands separators."""
+    """An integer typed with any digits (۱۲۳, ١٢٣, 123) and optional thousands separators
+    (۱٬۰۰۰, 1,000, ۱ ۰۰۰); a text input with the numeric keyboard."""
+
+    widget = TextInput()
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators, **_text_input_kwargs(kwargs, NUMERIC_INPUT))
 
     def process_formdata(self, valuelist):
         if not valuelist or not valuelist[0].strip():
             self.data = None
             return
         try:
-            self.data = parse_amount(valuelist[0])
+            self.data = parse_number(valuelist[0])
         except ValueError as error:
             self.data = None
-            raise ValueError(_l(str(error))) from None
+            raise _parse_error(error) from None
 
 
 class AmountField(Field):
@@ -76,16 +116,17 @@ class AmountField(Field):
     widget = TextInput()
 
     def __init__(self, label=None, validators=None, **kwargs):
-        kwargs.setdefault("render_kw", {"inputmode": "numeric", "dir": "ltr"})
-        super().__init__(label, validators, **kwargs)
+        super().__init__(label, validators, **_text_input_kwargs(kwargs, NUMERIC_INPUT))
 
     def _value(self):
         if self.raw_data:
             return self.raw_data[0]
         if self.data is None:
             return ""
-        unit = display_unit()
-        return str(self.data // 10 if unit == "toman" else self.data)
+        if display_unit() == "toman":
+            whole, rials = divmod(self.data, 10)
+            return f"{whole}.{rials}" if rials else str(whole)
+        return str(self.data)
 
     def process_formdata(self, valuelist):
         if not valuelist or not valuelist[0].strip():
@@ -95,11 +136,36 @@ class AmountField(Field):
             value = parse_amount(valuelist[0], display_unit())
         except ValueError as error:
             self.data = None
-            raise ValueError(_l(str(error))) from None
+            raise _parse_error(error) from None
         if value > MAX_AMOUNT_RIALS:
             self.data = None
             raise ValueError(_l("That amount is too large."))
         self.data = value
+
+
+class PercentField(Field):
+    """A percentage typed as people write it (۵, ۵٫۵, 12.25, ۱۰٪), kept as integer basis
+    points: `form.field.data` is 550 for ۵٫۵. Validators (NumberRange) see basis points."""
+
+    widget = TextInput()
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators, **_text_input_kwargs(kwargs, DECIMAL_INPUT))
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        return "" if self.data is None else basis_points_text(self.data)
+
+    def process_formdata(self, valuelist):
+        if not valuelist or not valuelist[0].strip():
+            self.data = None
+            return
+        try:
+            self.data = parse_percent(valuelist[0])
+        except ValueError as error:
+            self.data = None
+            raise _parse_error(error) from None
 
 
 class JalaliDateField(Field):
