@@ -6,7 +6,7 @@ typed Jalali (or Gregorian) and stored as Gregorian `date`. Messages are English
 translated when rendered. CSRF comes with FlaskForm.
 """
 
-from datetime import UTC, datetime, time
+from datetime import datetime
 
 from flask import g
 from flask_babel import lazy_gettext as _l
@@ -27,7 +27,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget, TextInput
 
-from backend.engine.calendar import CLUB_TIMEZONE
+from backend.engine.calendar import local_day_end_utc, local_day_start_utc
 from backend.i18n import (
     basis_points_text,
     date_input_value,
@@ -194,12 +194,14 @@ class JalaliDateField(Field):
             self.data = None
             raise ValueError(_l("Enter a date like 1405/08/30.")) from None
 
+    def as_utc_start_of_day(self) -> datetime | None:
+        """The first instant of the typed Tehran day, in UTC (for a start)."""
+        return None if self.data is None else local_day_start_utc(self.data)
+
     def as_utc_end_of_day(self) -> datetime | None:
-        """The end of the typed local day, as a UTC instant (for expiries)."""
-        if self.data is None:
-            return None
-        local = datetime.combine(self.data, time(23, 59, 59), tzinfo=CLUB_TIMEZONE)
-        return local.astimezone(UTC)
+        """The last instant of the typed Tehran day, in UTC (for an end or an expiry: the
+        typed day is included)."""
+        return None if self.data is None else local_day_end_utc(self.data)
 
 
 class MobileField(StrippedStringField):
@@ -330,10 +332,8 @@ class TierForm(FlaskForm):
     name = StrippedStringField(_l("Name (English)"), [required(), Length(max=64)])
     name_fa = StrippedStringField(_l("Name (Persian)"), [Optional(), Length(max=64)])
     rank = DigitsIntegerField(_l("Rank (higher is better)"), [Optional(), NumberRange(0, 1000)])
-    credit_percent = DigitsIntegerField(_l("Credit back (basis points, 500 = 5%)"),
-                                        [Optional(), NumberRange(0, 10000)])
-    discount_percent = DigitsIntegerField(_l("Discount (basis points)"),
-                                          [Optional(), NumberRange(0, 10000)])
+    credit_percent = PercentField(_l("Credit back (%)"), [Optional(), NumberRange(0, 10000)])
+    discount_percent = PercentField(_l("Discount (%)"), [Optional(), NumberRange(0, 10000)])
     points_per_step = DigitsIntegerField(_l("Points per step"), [Optional(), NumberRange(0, 10**6)])
     point_step = AmountField(_l("Step amount"), [required()])
     min_spend = AmountField(_l("Minimum spend to qualify"), [Optional()])
@@ -346,12 +346,62 @@ class TierForm(FlaskForm):
 
 
 REWARD_KINDS = [
-    SelectChoice("percent_discount", _l("Percent discount (basis points)")),
-    SelectChoice("fixed_discount", _l("Fixed discount (rials)")),
+    SelectChoice("percent_discount", _l("Percent discount")),
+    SelectChoice("fixed_discount", _l("Fixed discount")),
     SelectChoice("bonus_points", _l("Bonus points")),
-    SelectChoice("bonus_credit", _l("Bonus credit (rials)")),
-    SelectChoice("gift_credit", _l("Gift credit with expiry (rials)")),
+    SelectChoice("bonus_credit", _l("Bonus credit")),
+    SelectChoice("gift_credit", _l("Gift credit with expiry")),
 ]
+MONEY_REWARDS = ("fixed_discount", "bonus_credit", "gift_credit")
+
+
+class RewardValueField(Field):
+    """An offer's reward value, typed the way its kind reads: a percentage for a percent
+    discount (kept as basis points), an amount in the display unit for discounts and
+    credit (kept as rials), a count for points. The kind is the form's `reward_kind`."""
+
+    widget = TextInput()
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators, **_text_input_kwargs(kwargs, DECIMAL_INPUT))
+        self.kind_of = lambda: None  # set by the form: the chosen reward kind
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        if self.data is None:
+            return ""
+        kind = self.kind_of()
+        if kind == "percent_discount":
+            return basis_points_text(self.data)
+        if kind in MONEY_REWARDS and display_unit() == "toman":
+            whole, rials = divmod(self.data, 10)
+            return f"{whole}.{rials}" if rials else str(whole)
+        return str(self.data)
+
+    def process_formdata(self, valuelist):
+        self.data = None  # parsed in pre_validate, once the kind is known
+
+    def pre_validate(self, form):
+        typed = self.raw_data[0].strip() if self.raw_data else ""
+        if not typed:
+            self.data = None
+            raise ValidationError(_l("This field is required."))
+        kind = form.reward_kind.data
+        try:
+            if kind == "percent_discount":
+                self.data = parse_percent(typed)
+            elif kind in MONEY_REWARDS:
+                self.data = parse_amount(typed, display_unit())
+            else:
+                self.data = parse_number(typed)
+        except ValueError as error:
+            self.data = None
+            raise ValidationError(_parse_error(error).args[0]) from None
+        if kind == "percent_discount" and self.data > 10_000:
+            raise ValidationError(_l("At most 100%."))
+        if self.data > MAX_AMOUNT_RIALS:
+            raise ValidationError(_l("That amount is too large."))
 
 
 class OfferForm(FlaskForm):
@@ -363,7 +413,7 @@ class OfferForm(FlaskForm):
     max_uses_per_member = DigitsIntegerField(_l("Most uses per member"),
                                              [Optional(), NumberRange(1, 10**6)])
     reward_kind = SelectField(_l("Reward"), choices=REWARD_KINDS)
-    reward_value = DigitsIntegerField(_l("Reward value"), [required(), NumberRange(0, 10**12)])
+    reward_value = RewardValueField(_l("Reward value (percent, amount or points)"))
     reward_expiry_days = DigitsIntegerField(_l("Reward expires after (days)"),
                                             [Optional(), NumberRange(1, 3650)])
     min_days_since_last_visit = DigitsIntegerField(_l("Days since last visit at least"),
@@ -383,14 +433,17 @@ class OfferForm(FlaskForm):
                                      [Optional(), Length(max=255)])
     first_purchase_only = BooleanField(_l("First purchase only"))
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.reward_value.kind_of = lambda: self.reward_kind.data
+
 
 class ProductForm(FlaskForm):
     sku = StrippedStringField(_l("SKU"), [required(), Length(max=32)])
     name = StrippedStringField(_l("Name"), [required(), Length(max=120)])
     price = AmountField(_l("Price"), [Optional()])
     points_per_unit = DigitsIntegerField(_l("Points per unit"), [Optional(), NumberRange(0, 10**6)])
-    discount_percent = DigitsIntegerField(_l("Discount (basis points)"),
-                                          [Optional(), NumberRange(0, 10000)])
+    discount_percent = PercentField(_l("Discount (%)"), [Optional(), NumberRange(0, 10000)])
     extra_credit_per_unit = AmountField(_l("Extra credit per unit"), [Optional()])
     stock = DigitsIntegerField(_l("Stock (empty: not tracked)"), [Optional(),
                                                                   NumberRange(0, 10**9)])
@@ -447,8 +500,8 @@ class SettingsForm(FlaskForm):
     referral_join_bonus = AmountField(_l("Referrer's bonus when a friend joins"), [Optional()])
     referral_first_purchase_bonus = AmountField(_l("Referrer's bonus on the first purchase"),
                                                 [Optional()])
-    referral_commission_bp = DigitsIntegerField(_l("Referrer's commission (basis points)"),
-                                                [Optional(), NumberRange(0, 10000)])
+    referral_commission_bp = PercentField(_l("Referrer's commission (%)"),
+                                          [Optional(), NumberRange(0, 10000)])
     max_transfer = AmountField(_l("Most credit per transfer (0: no transfers)"), [Optional()])
     max_transfer_per_day = AmountField(_l("Most credit transferred per day"), [Optional()])
     contact_phone = PhoneField(_l("Contact phone"), [Optional()])
