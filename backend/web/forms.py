@@ -6,6 +6,7 @@ typed Jalali (or Gregorian) and stored as Gregorian `date`. Messages are English
 translated when rendered. CSRF comes with FlaskForm.
 """
 
+import re
 from datetime import datetime
 
 from flask import g
@@ -253,6 +254,12 @@ class PhoneField(StrippedStringField):
 class MultiCheckboxField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
+
+
+def split_list(text: str | None) -> list[str]:
+    """Items typed with commas between them: the Latin comma or the Persian one (،, what
+    the Persian keyboard types), surrounding spaces dropped, empty items skipped."""
+    return [item.strip() for item in re.split(r"[,،]", text or "") if item.strip()]
 
 
 def required():

@@ -40,6 +40,7 @@ from backend.web.forms import (
     ProductForm,
     TerminalCommandForm,
     TierForm,
+    split_list,
 )
 from card_spec import normalize_digits
 
@@ -104,8 +105,7 @@ def _offer_values(form):
     values["min_amount_rials"] = form.min_amount.data
     values["starts_at"] = _local_midnight_utc(form.starts_on.data)
     values["ends_at"] = _local_end_of_day_utc(form.ends_on.data)
-    values["tier_codes"] = ",".join(code.strip() for code in form.tier_codes.data.split(",")
-                                    if code.strip())
+    values["tier_codes"] = ",".join(split_list(form.tier_codes.data))
     return values
 
 
@@ -142,7 +142,7 @@ def _branch_form(row):
 
 
 def _field_values(form):
-    choices = [choice.strip() for choice in (form.choices.data or "").split(",") if choice.strip()]
+    choices = split_list(form.choices.data)
     return {"key": form.key.data, "label": form.label.data, "label_fa": form.label_fa.data,
             "kind": form.kind.data, "choices": choices, "required": form.required.data,
             "is_active": form.is_active.data, "position": form.position.data or 0}
