@@ -223,6 +223,12 @@ _REASONS_FA = [
     (r"transfer from member (\d+)", "انتقال از عضو شمارهٔ {0}"),
     (r"transfer to member (\d+)", "انتقال به عضو شمارهٔ {0}"),
     (r"(\d+) points at (\d+) rials each", "تبدیل {0} امتیاز، هر امتیاز {1} ریال"),
+    # Tier changes (backend.engine.tiers.decide_tier).
+    (r"upgrade: ([\d,]+) rials in (\d+) purchases over (\d+) days",
+     "ارتقا: {0} ریال در {1} خرید طی {2} روز"),
+    (r"downgrade: ([\d,]+) rials in (\d+) purchases over (\d+) days",
+     "تنزل: {0} ریال در {1} خرید طی {2} روز"),
+    (r"segment \w+: rule (\d+) \((.*)\)", "قاعدهٔ بخش‌بندی شمارهٔ {0} ({1})"),
 ]
 _REASON_PATTERNS = [(re.compile(pattern), template) for pattern, template in _REASONS_FA]
 

@@ -113,8 +113,8 @@ def parse_filters(user, report) -> Choice:
 # Rendering: one function per column kind, in the reader's language and money unit.
 
 def column_title(column: Column) -> str:
-    title = gettext(column.title, number=column.number) if column.number is not None \
-        else gettext(column.title)
+    title = gettext(column.title, number=format_number(column.number, g.get("language", "fa"))) \
+        if column.number is not None else gettext(column.title)
     if column.variant == "compared":
         return gettext("%(title)s, period before", title=title)
     if column.variant == "change":
