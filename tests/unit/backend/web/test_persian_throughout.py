@@ -106,3 +106,15 @@ def test_audit_log_shows_actions_and_details_in_persian(client, db, app):
 def test_demo_members_have_persian_names():
     for name in demo.FIRST_NAMES + demo.LAST_NAMES:
         assert re.fullmatch(r"[\u0600-\u06FF\u200c ]+", name), name
+
+
+def test_report_cells_read_reasons_kinds_and_percentages_in_persian(app):
+    from backend.services.reports.lists import LEDGER_KIND_TITLES
+    from backend.web.admin.reports import format_cell
+
+    with app.test_request_context():
+        g.language = "fa"
+        assert format_cell("purchase of 250,000 rials", "text") == "خرید ۲۵۰٬۰۰۰ ریالی"
+        assert format_cell("Nowruz gift 2", "text") == "Nowruz gift ۲"  # typed by staff
+        assert format_cell(LEDGER_KIND_TITLES["welcome"], "msgid") == "هدیهٔ خوش‌آمد"
+        assert format_cell(0.571, "percent") == "۵۷٫۱٪"
