@@ -3,14 +3,14 @@ gift cards, terminals and the audit log. Each kind is one `Kind` description; li
 form views are shared so every kind gets search, pagination and field-level errors."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
-from backend.engine.calendar import CLUB_TIMEZONE
+from backend.engine.calendar import CLUB_TIMEZONE, local_day_end_utc, local_day_start_utc
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.models import (
@@ -30,6 +30,7 @@ from backend.services import audit, card_lifecycle, catalogue, terminal_commands
 from backend.services.dashboard import ONLINE_STALE_AFTER
 from backend.services.permissions import allowed, branch_scope
 from backend.validators import parse_jalali_or_gregorian_date
+from backend.web import audit_labels
 from backend.web.admin import apply_error, bp, clock, page_number, paginate
 from backend.web.auth import client_ip, login_required, permission_required
 from backend.web.forms import (
@@ -40,6 +41,7 @@ from backend.web.forms import (
     ProductForm,
     TerminalCommandForm,
     TierForm,
+    split_list,
 )
 from card_spec import normalize_digits
 
@@ -47,9 +49,12 @@ MAX_QUERY_LENGTH = 64
 
 
 def _local_midnight_utc(day) -> datetime | None:
-    if day is None:
-        return None
-    return datetime.combine(day, time(0, 0), tzinfo=CLUB_TIMEZONE).astimezone(UTC)
+    return None if day is None else local_day_start_utc(day)
+
+
+def _local_end_of_day_utc(day) -> datetime | None:
+    """A typed end date is included: the end is the day's last instant in Tehran."""
+    return None if day is None else local_day_end_utc(day)
 
 
 def _local_day(moment):
@@ -100,9 +105,8 @@ def _offer_values(form):
     values["priority"] = form.priority.data if form.priority.data is not None else 100
     values["min_amount_rials"] = form.min_amount.data
     values["starts_at"] = _local_midnight_utc(form.starts_on.data)
-    values["ends_at"] = _local_midnight_utc(form.ends_on.data)
-    values["tier_codes"] = ",".join(code.strip() for code in form.tier_codes.data.split(",")
-                                    if code.strip())
+    values["ends_at"] = _local_end_of_day_utc(form.ends_on.data)
+    values["tier_codes"] = ",".join(split_list(form.tier_codes.data))
     return values
 
 
@@ -139,7 +143,7 @@ def _branch_form(row):
 
 
 def _field_values(form):
-    choices = [choice.strip() for choice in (form.choices.data or "").split(",") if choice.strip()]
+    choices = split_list(form.choices.data)
     return {"key": form.key.data, "label": form.label.data, "label_fa": form.label_fa.data,
             "kind": form.kind.data, "choices": choices, "required": form.required.data,
             "is_active": form.is_active.data, "position": form.position.data or 0}
@@ -161,7 +165,7 @@ KINDS = {
                   ("code", "name", "name_fa"), _tier_values, _tier_form),
     "offers": Kind("offer", _l("Offers and campaigns"), OfferForm, "offers",
                    (("name", _l("Name"), "text"), ("reward_kind", _l("Reward"), "reward"),
-                    ("reward_value", _l("Reward value"), "number"),
+                    ("reward_value", _l("Reward value"), "reward_value"),
                     ("is_active", _l("Active"), "bool"), ("starts_at", _l("Starts"), "date"),
                     ("ends_at", _l("Ends"), "date")),
                    ("name",), _offer_values, _offer_form),
@@ -386,5 +390,8 @@ def audit_log(user):
         AuditLog.action)).all()
     return render_template("audit.html", user=user, page=page, action=action, q=query,
                            staff_id=staff_id, staff_users=staff_users, actions=actions,
+                           action_label=audit_labels.action_label,
+                           entity_label=audit_labels.entity_label,
+                           detail_lines=audit_labels.detail_lines,
                            day_from=request.args.get("from", "")[:32],
                            day_to=request.args.get("to", "")[:32])

@@ -43,6 +43,7 @@ from backend.web.forms import (
     RefundForm,
     ReplaceCardForm,
     TransferForm,
+    shown_number,
 )
 
 MAX_QUERY_LENGTH = 64
@@ -65,7 +66,7 @@ def members_list(user):
         if in_stock is not None:
             # C3: a pre-printed card handed out at the counter starts a new member's file.
             flash(gettext("Card %(number)s is in stock: enrol the member who gets it.",
-                          number=in_stock), "success")
+                          number=shown_number(in_stock)), "success")
             return redirect(url_for("admin.member_new", card=in_stock))
     scope = branch_scope(user)
     tier_id = request.args.get("tier", type=int)
@@ -256,7 +257,8 @@ def _render_member(user, member: Member, forms: dict | None = None, status: int 
     tiers = {tier.id: tier for tier in db.session.scalars(select(Tier))}
     refund_forms = {p.id: RefundForm(formdata=None, request_key=new_request_key(),
                                      purchase_id=p.id, prefix=f"refund{p.id}")
-                    for p in purchase_rows if p.refunded_amount_rials < p.amount_rials}
+                    for p in purchase_rows if p.refunded_amount_rials < p.amount_rials
+                    and counter.may_refund(user, p)}
     return render_template(
         "members/detail.html", user=user, member=member, forms=all_forms, history=history,
         purchases=purchase_rows, purchase_page=purchase_page, refund_forms=refund_forms,
@@ -392,7 +394,7 @@ def member_refund(user, member_id: int, purchase_id: int):
                        entity="purchase", entity_id=purchase_id,
                        details={"amount_rials": form.amount.data})
             counter.refund(db.session, purchase_id=purchase_id, amount_rials=form.amount.data,
-                           request_key=form.request_key.data, branch_id=branch_scope(user),
+                           request_key=form.request_key.data, staff_user_id=user.id,
                            now=clock())
         except DomainError as error:
             apply_error(form, error)
