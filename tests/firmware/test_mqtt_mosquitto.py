@@ -31,14 +31,14 @@ STEP_S = 0.005  # the loop's pace while a test waits for an outcome
 @pytest.fixture
 def mosquitto(tmp_path):
     cafile, certfile, keyfile = write_pki(tmp_path / "pki")
-    plain, tls_port = free_port(), free_port()
+    plain, tls_port, backend_port = free_port(), free_port(), free_port()
     tls = broker_files.TlsListener(tls_port, certfile, keyfile, cafile, bind_address="127.0.0.1")
     broker_files.write_broker_files(
         tmp_path / "mosquitto", plain,
         broker_files.BrokerUser(BACKEND, broker_files.mosquitto_password_hash(BACKEND_PW)),
         [broker_files.BrokerUser(DEVICE, broker_files.mosquitto_password_hash(DEVICE_PW))],
-        tls=tls)
-    process = MosquittoProcess(tmp_path / "mosquitto", plain).start()
+        tls=tls, backend_port=backend_port)
+    process = MosquittoProcess(tmp_path / "mosquitto", plain, backend_port).start()
     process.tls_port = tls_port
     process.cafile = cafile
     yield process
@@ -80,7 +80,7 @@ class Backend:
 
 @pytest.fixture
 def backend(mosquitto):
-    b = Backend(mosquitto.port)
+    b = Backend(mosquitto.backend_port)
     yield b
     b.close()
 
@@ -153,7 +153,7 @@ def test_the_last_will_is_published_retained_when_the_link_dies(mosquitto, backe
     assert backend.wait_for(lambda got: (STATE, b'{"online":true}', False) in got)
     c.close()  # no DISCONNECT: the broker publishes the will
     assert backend.wait_for(lambda got: (STATE, b'{"online":false}', False) in got)
-    late = Backend(mosquitto.port)  # a subscriber arriving later gets it retained
+    late = Backend(mosquitto.backend_port)  # a subscriber arriving later gets it retained
     try:
         assert late.wait_for(lambda got: (STATE, b'{"online":false}', True) in got)
     finally:

@@ -136,11 +136,14 @@ def test_terminals_page_shows_what_the_state_topic_said(client, db, app):
     # Online, last seen at NOW (13:00 in Tehran), firmware and queued sales as reported.
     assert '<span class="badge good">برخط</span>' in row("t01")
     assert ">۱۴۰۵/۰۸/۳۰ ۱۳:۰۰<" in row("t01") and ">1.4.2<" in row("t01")
-    assert '<td class="num">۳</td><td><a href="/terminals/t01/command">' in row("t01")
+    # Queued sales, then top-up (off by default), then the command link.
+    assert ('<td class="num">۳</td><td><span class="badge">خاموش</span></td>'
+            '<td><a href="/terminals/t01/command">') in row("t01")
     for offline in ("t02", "t03"):
         assert '<span class="badge">برون‌خط</span>' in row(offline)
     assert ">1.4.1<" in row("t02") and row("t02").endswith(
-        '<td class="num">۷</td><td><a href="/terminals/t02/command">ارسال فرمان</a></td>')
+        '<td class="num">۷</td><td><span class="badge">خاموش</span></td>'
+        '<td><a href="/terminals/t02/command">ارسال فرمان</a></td>')
     assert '<span class="badge bad">باطل‌شده</span>' in row("t04")
     assert "/command" not in row("t04")  # a revoked terminal no longer listens
     only_revoked = client.get("/terminals?status=revoked").get_data(as_text=True)
