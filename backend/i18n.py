@@ -152,6 +152,9 @@ _REASONS_FA = [
     (r"transfer from member (\d+)", "انتقال از عضو شمارهٔ {0}"),
     (r"transfer to member (\d+)", "انتقال به عضو شمارهٔ {0}"),
     (r"(\d+) points at (\d+) rials each", "تبدیل {0} امتیاز، هر امتیاز {1} ریال"),
+    (r"points from (\d{4}-\d\d-\d\d) expired", "انقضای امتیاز {0}"),
+    (r"reward (\d+) for (\d+) points", "جایزهٔ شمارهٔ {0} با {1} امتیاز"),
+    (r"reward for completing the profile", "هدیهٔ تکمیل نمایه"),
 ]
 _REASON_PATTERNS = [(re.compile(pattern), template) for pattern, template in _REASONS_FA]
 

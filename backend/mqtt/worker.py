@@ -36,7 +36,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from backend import metrics, protocol
 from backend.database import bound_lock_wait, is_temporary_fault
-from backend.errors import DomainError, UnknownDevice
+from backend.errors import UnknownDevice
 from backend.extensions import db
 from backend.services import devices, terminal, texts
 

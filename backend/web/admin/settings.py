@@ -40,6 +40,14 @@ def _form_data(club: Club) -> dict:
     data["referral_commission_bp"] = club.referral_commission_bp
     data["contact_phone"] = club.contact_phone
     data.update({link: (club.social_links or {}).get(link, "") for link in _LINKS})
+    data["points_min_convert"] = club.points_min_convert
+    data["points_expiry_days"] = club.points_expiry_days
+    data["profile_reward_kind"] = club.profile_reward_kind
+    reward = club.profile_reward_value
+    data["profile_reward_credit"] = reward if club.profile_reward_kind == "credit" else None
+    data["profile_reward_points"] = reward if club.profile_reward_kind == "points" else None
+    weekdays = list(club.weekday_points_percent or [100] * 7)
+    data.update({f"weekday_{day}": weekdays[day] for day in range(7)})
     return data
 
 
