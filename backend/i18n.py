@@ -12,7 +12,7 @@ UTC and shown in Tehran time: Jalali with Persian digits in Persian, Gregorian i
 import os
 import re
 import tempfile
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import jdatetime
@@ -89,20 +89,81 @@ def format_amount(amount_rials: int, language: str, unit: str = "rial",
     return f"{text} {names[language][unit]}"
 
 
+# What people type between digit groups: Latin and Arabic commas, the Arabic thousands
+# separator (٬, Shift+2 on the Persian keyboard), spaces of every width, ZWNJ, underscore.
+_GROUP_SEPARATORS = (",", "٬", "،", " ", "\u00a0", "\u202f", "\u2009", "\u200c", "_")
+_DECIMAL_POINTS = (".", "٫")  # Latin point, Arabic decimal separator (Shift+3)
+_MAX_DIGITS = 15
+_GROUPED = re.compile(r"\d{1,3}(?:,\d{3})+")
+
+
+def parse_number(text: str, decimals: int = 0) -> int:
+    """A typed non-negative number, in units of 10**-decimals (`parse_number("۵٫۵", 2)`
+    is 550). Persian, Arabic-Indic and Latin digits; thousands grouped with any of
+    `_GROUP_SEPARATORS` (groups of three); `.` or `٫` is the decimal point when at most
+    `decimals` digits follow it, else it groups thousands as Iranian prices are often
+    written (`۱۲.۵۰۰`). Anything ambiguous or malformed raises ValueError with a message
+    id, so `۵,۵` never silently becomes 55."""
+    cleaned = normalize_digits(str(text)).strip()
+    for separator in _GROUP_SEPARATORS:
+        cleaned = cleaned.replace(separator, ",")
+    for point in _DECIMAL_POINTS:
+        cleaned = cleaned.replace(point, ".")
+    if not cleaned or not cleaned.isascii() or cleaned.strip("0123456789.,"):
+        raise ValueError("Enter a whole number." if decimals == 0 else "Enter a number.")
+    whole, fraction = cleaned, ""
+    if cleaned.count(".") == 1 and len(cleaned.partition(".")[2]) <= decimals:
+        whole, _, fraction = cleaned.partition(".")
+        if not fraction or "," in fraction:
+            raise ValueError("Enter a number.")
+    elif "." in cleaned:
+        if "," in cleaned:  # 1,234.567: two kinds of grouping
+            raise ValueError("Enter a whole number." if decimals == 0 else "Enter a number.")
+        whole = cleaned.replace(".", ",")
+    if "," in whole:
+        if not _GROUPED.fullmatch(whole):
+            raise ValueError("Digits are grouped by three, like 1,250,000.")
+        whole = whole.replace(",", "")
+    if not whole.isdigit():
+        raise ValueError("Enter a whole number." if decimals == 0 else "Enter a number.")
+    if len(whole.lstrip("0")) + decimals > _MAX_DIGITS:
+        raise ValueError("That amount is too large.")
+    return int(whole) * 10**decimals + int(fraction.ljust(decimals, "0") or 0)
+
+
 def parse_amount(text: str, unit: str = "rial") -> int:
     """Parse a typed amount in the display unit into integer rials.
 
     Accepts Persian, Arabic-Indic and Latin digits and the separators people type
-    (`,` `٬` `،` spaces). Raises ValueError with a message for anything else."""
-    cleaned = normalize_digits(str(text).strip())
-    for separator in (",", "٬", "،", " ", "\u200c", "_"):
-        cleaned = cleaned.replace(separator, "")
-    if not cleaned.isascii() or not cleaned.isdigit():
-        raise ValueError("Enter a whole number.")
-    value = int(cleaned)
-    if len(cleaned) > 15:
-        raise ValueError("That amount is too large.")
-    return value * 10 if unit == "toman" else value
+    (`,` `٬` `،` `.` `٫` spaces); toman may carry one decimal (۱۲٫۵ toman = 125 rials).
+    Raises ValueError with a message for anything else."""
+    if unit == "toman":
+        return parse_number(text, 1)
+    return parse_number(text, 0)
+
+
+def parse_percent(text: str) -> int:
+    """A typed percentage (`۵`, `۵٫۵`, `12.25%`, `٪۱۰`) as integer basis points."""
+    cleaned = str(text).strip().strip("%٪").strip()
+    try:
+        return parse_number(cleaned, 2)
+    except ValueError as error:
+        if str(error) == "That amount is too large.":
+            raise
+        raise ValueError("Enter a percentage like 5 or 5.5.") from None
+
+
+def basis_points_text(basis_points: int) -> str:
+    """Basis points as the percentage people type: 500 → `5`, 550 → `5.5`, 1 → `0.01`."""
+    whole, hundredths = divmod(abs(int(basis_points)), 100)
+    text = f"{'-' if basis_points < 0 else ''}{whole}"
+    return f"{text}.{hundredths:02d}".rstrip("0") if hundredths else text
+
+
+def format_percent(basis_points: int | None, language: str) -> str:
+    """`1000` → `۱۰٪` in Persian, `10%` in English; `550` → `۵٫۵٪`."""
+    text = basis_points_text(basis_points or 0)
+    return _persian_number(text) + "٪" if language == "fa" else text + "%"
 
 
 def format_datetime(moment: datetime | None, language: str, with_time: bool = True) -> str:
@@ -114,6 +175,16 @@ def format_datetime(moment: datetime | None, language: str, with_time: bool = Tr
         text = jalali.strftime("%Y/%m/%d %H:%M" if with_time else "%Y/%m/%d")
         return persian_digits(text)
     return local.strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")
+
+
+def local_date(value: date | datetime | None) -> date | None:
+    """The day a moment falls on in Tehran (a stored UTC instant at 22:00 is already the
+    next day there); a plain date is returned as it is."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:  # stored UTC without its zone (SQLite)
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(CLUB_TIMEZONE).date()
+    return value
 
 
 def format_date(day: date | None, language: str) -> str:

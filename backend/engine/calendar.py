@@ -3,7 +3,7 @@
 Pure functions: the caller passes `now`; nothing here reads a clock.
 """
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import jdatetime
@@ -27,6 +27,18 @@ def local_day_start(moment: datetime) -> datetime:
     """Midnight in Tehran of `moment`'s local day (for daily caps)."""
     day = local(moment).date()
     return datetime(day.year, day.month, day.day, tzinfo=CLUB_TIMEZONE)
+
+
+def local_day_start_utc(day: date) -> datetime:
+    """The first instant of a Tehran calendar day, in UTC."""
+    return datetime.combine(day, time(0), tzinfo=CLUB_TIMEZONE).astimezone(UTC)
+
+
+def local_day_end_utc(day: date) -> datetime:
+    """The last instant of a Tehran calendar day, in UTC. A date a person types is a whole
+    day, inclusive: an offer or gift credit ending on it runs through 23:59:59 there
+    (rules compare `now < end`, so the last microsecond is the bound)."""
+    return datetime.combine(day, time.max, tzinfo=CLUB_TIMEZONE).astimezone(UTC)
 
 
 def days_from_jalali_anniversary(event: date, moment: datetime) -> int:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from backend import ledger
 from backend.engine.rules import USE_ALL_CREDIT
 from backend.errors import BadRequest, CardBlocked, RefUnknown
-from backend.models import Card, Member, Purchase
+from backend.models import Card, Member, Purchase, StaffUser
 from backend.services import purchases, refunds, wallet
 
 _REQUEST_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -85,14 +85,24 @@ def top_up(session: Session, *, member_id: int, amount_rials: int, request_key: 
         raise
 
 
+def may_refund(staff: StaffUser, purchase: Purchase) -> bool:
+    """Admins refund any purchase; an operator only those made at their own branch (an
+    operator without a branch refunds nothing). The panel shows the refund button by the
+    same rule."""
+    if staff.role == "admin":
+        return True
+    return staff.branch_id is not None and purchase.branch_id == staff.branch_id
+
+
 def refund(session: Session, *, purchase_id: int, amount_rials: int | None, request_key: str,
-           branch_id: int | None, now: datetime):
-    """Refund a purchase, all of what is left or `amount_rials` of it. An operator
-    (branch_id given) refunds only purchases made at their branch."""
+           staff_user_id: int, now: datetime):
+    """Refund a purchase, all of what is left or `amount_rials` of it, for the staff
+    member `staff_user_id`: an operator refunds only purchases made at their branch."""
     key = _key("refund", request_key)
     try:
         purchase = session.get(Purchase, purchase_id)
-        if purchase is None or (branch_id is not None and purchase.branch_id != branch_id):
+        staff = session.get(StaffUser, staff_user_id)
+        if purchase is None or staff is None or not may_refund(staff, purchase):
             raise RefUnknown("no such purchase at this branch")
         ledger.lock_member(session, purchase.member_id)
         session.refresh(purchase)

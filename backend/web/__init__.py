@@ -27,12 +27,11 @@ def init_app(app: Flask) -> None:
         "" if text is None else text, g.get("language", "fa"))
     env.filters["when"] = lambda moment: i18n.format_datetime(moment, g.get("language", "fa"))
     env.filters["day"] = lambda value: i18n.format_date(
-        value.date() if hasattr(value, "date") and callable(value.date) else value,
-        g.get("language", "fa")) if value is not None else ""
+        i18n.local_date(value), g.get("language", "fa"))
     env.filters["reason"] = lambda text: i18n.explain_reason(text or "", g.get("language", "fa"))
     env.filters["reject_page"] = lambda args: {k: v for k, v in args.items() if k != "page"}
-    env.filters["bp"] = lambda basis_points: i18n.localise_digits(
-        f"{(basis_points or 0) / 100:g}%", g.get("language", "fa"))
+    env.filters["bp"] = lambda basis_points: i18n.format_percent(basis_points,
+                                                                 g.get("language", "fa"))
 
     @app.context_processor
     def shared():

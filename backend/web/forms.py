@@ -6,7 +6,8 @@ typed Jalali (or Gregorian) and stored as Gregorian `date`. Messages are English
 translated when rendered. CSRF comes with FlaskForm.
 """
 
-from datetime import UTC, datetime, time
+import re
+from datetime import datetime
 
 from flask import g
 from flask_babel import lazy_gettext as _l
@@ -27,8 +28,14 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget, TextInput
 
-from backend.engine.calendar import CLUB_TIMEZONE
-from backend.i18n import date_input_value, parse_amount
+from backend.engine.calendar import local_day_end_utc, local_day_start_utc
+from backend.i18n import (
+    basis_points_text,
+    date_input_value,
+    parse_amount,
+    parse_number,
+    parse_percent,
+)
 from backend.validators import (
     normalize_mobile,
     parse_jalali_or_gregorian_date,
@@ -56,18 +63,52 @@ class StrippedStringField(StringField):
             self.data = "".join(ch for ch in self.data if ch >= " " or ch in "\n\t").strip()
 
 
+# Numbers are text inputs, never type=number: browsers drop Persian digits typed into a
+# number input (the field arrives empty). inputmode still brings up the digit keyboard.
+NUMERIC_INPUT = {"dir": "ltr", "inputmode": "numeric", "autocomplete": "off"}
+DECIMAL_INPUT = {"dir": "ltr", "inputmode": "decimal", "autocomplete": "off"}
+
+# Parse messages of backend.i18n.parse_number, translated when the field shows them.
+_PARSE_MESSAGES = {
+    "Enter a whole number.": _l("Enter a whole number."),
+    "Enter a number.": _l("Enter a number."),
+    "Digits are grouped by three, like 1,250,000.":
+        _l("Digits are grouped by three, like 1,250,000."),
+    "That amount is too large.": _l("That amount is too large."),
+    "Enter a percentage like 5 or 5.5.": _l("Enter a percentage like 5 or 5.5."),
+}
+
+
+def _parse_error(error: ValueError) -> ValueError:
+    return ValueError(_PARSE_MESSAGES.get(str(error), _l("Enter a whole number.")))
+
+
+def _text_input_kwargs(kwargs: dict, defaults: dict) -> dict:
+    """The field's own render_kw on top of the numeric defaults (a field that passes
+    dir or placeholder keeps inputmode)."""
+    kwargs["render_kw"] = {**defaults, **(kwargs.get("render_kw") or {})}
+    kwargs["widget"] = TextInput()
+    return kwargs
+
+
 class DigitsIntegerField(IntegerField):
-    """An integer typed with any digits (۱۲۳, ١٢٣, 123) and optional thousands separators."""
+    """An integer typed with any digits (۱۲۳, ١٢٣, 123) and optional thousands separators
+    (۱٬۰۰۰, 1,000, ۱ ۰۰۰); a text input with the numeric keyboard."""
+
+    widget = TextInput()
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators, **_text_input_kwargs(kwargs, NUMERIC_INPUT))
 
     def process_formdata(self, valuelist):
         if not valuelist or not valuelist[0].strip():
             self.data = None
             return
         try:
-            self.data = parse_amount(valuelist[0])
+            self.data = parse_number(valuelist[0])
         except ValueError as error:
             self.data = None
-            raise ValueError(_l(str(error))) from None
+            raise _parse_error(error) from None
 
 
 class AmountField(Field):
@@ -76,16 +117,17 @@ class AmountField(Field):
     widget = TextInput()
 
     def __init__(self, label=None, validators=None, **kwargs):
-        kwargs.setdefault("render_kw", {"inputmode": "numeric", "dir": "ltr"})
-        super().__init__(label, validators, **kwargs)
+        super().__init__(label, validators, **_text_input_kwargs(kwargs, NUMERIC_INPUT))
 
     def _value(self):
         if self.raw_data:
             return self.raw_data[0]
         if self.data is None:
             return ""
-        unit = display_unit()
-        return str(self.data // 10 if unit == "toman" else self.data)
+        if display_unit() == "toman":
+            whole, rials = divmod(self.data, 10)
+            return f"{whole}.{rials}" if rials else str(whole)
+        return str(self.data)
 
     def process_formdata(self, valuelist):
         if not valuelist or not valuelist[0].strip():
@@ -95,11 +137,36 @@ class AmountField(Field):
             value = parse_amount(valuelist[0], display_unit())
         except ValueError as error:
             self.data = None
-            raise ValueError(_l(str(error))) from None
+            raise _parse_error(error) from None
         if value > MAX_AMOUNT_RIALS:
             self.data = None
             raise ValueError(_l("That amount is too large."))
         self.data = value
+
+
+class PercentField(Field):
+    """A percentage typed as people write it (۵, ۵٫۵, 12.25, ۱۰٪), kept as integer basis
+    points: `form.field.data` is 550 for ۵٫۵. Validators (NumberRange) see basis points."""
+
+    widget = TextInput()
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators, **_text_input_kwargs(kwargs, DECIMAL_INPUT))
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        return "" if self.data is None else basis_points_text(self.data)
+
+    def process_formdata(self, valuelist):
+        if not valuelist or not valuelist[0].strip():
+            self.data = None
+            return
+        try:
+            self.data = parse_percent(valuelist[0])
+        except ValueError as error:
+            self.data = None
+            raise _parse_error(error) from None
 
 
 class JalaliDateField(Field):
@@ -128,12 +195,14 @@ class JalaliDateField(Field):
             self.data = None
             raise ValueError(_l("Enter a date like 1405/08/30.")) from None
 
+    def as_utc_start_of_day(self) -> datetime | None:
+        """The first instant of the typed Tehran day, in UTC (for a start)."""
+        return None if self.data is None else local_day_start_utc(self.data)
+
     def as_utc_end_of_day(self) -> datetime | None:
-        """The end of the typed local day, as a UTC instant (for expiries)."""
-        if self.data is None:
-            return None
-        local = datetime.combine(self.data, time(23, 59, 59), tzinfo=CLUB_TIMEZONE)
-        return local.astimezone(UTC)
+        """The last instant of the typed Tehran day, in UTC (for an end or an expiry: the
+        typed day is included)."""
+        return None if self.data is None else local_day_end_utc(self.data)
 
 
 class MobileField(StrippedStringField):
@@ -185,6 +254,12 @@ class PhoneField(StrippedStringField):
 class MultiCheckboxField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
+
+
+def split_list(text: str | None) -> list[str]:
+    """Items typed with commas between them: the Latin comma or the Persian one (،, what
+    the Persian keyboard types), surrounding spaces dropped, empty items skipped."""
+    return [item.strip() for item in re.split(r"[,،]", text or "") if item.strip()]
 
 
 def required():
@@ -264,10 +339,8 @@ class TierForm(FlaskForm):
     name = StrippedStringField(_l("Name (English)"), [required(), Length(max=64)])
     name_fa = StrippedStringField(_l("Name (Persian)"), [Optional(), Length(max=64)])
     rank = DigitsIntegerField(_l("Rank (higher is better)"), [Optional(), NumberRange(0, 1000)])
-    credit_percent = DigitsIntegerField(_l("Credit back (basis points, 500 = 5%)"),
-                                        [Optional(), NumberRange(0, 10000)])
-    discount_percent = DigitsIntegerField(_l("Discount (basis points)"),
-                                          [Optional(), NumberRange(0, 10000)])
+    credit_percent = PercentField(_l("Credit back (%)"), [Optional(), NumberRange(0, 10000)])
+    discount_percent = PercentField(_l("Discount (%)"), [Optional(), NumberRange(0, 10000)])
     points_per_step = DigitsIntegerField(_l("Points per step"), [Optional(), NumberRange(0, 10**6)])
     point_step = AmountField(_l("Step amount"), [required()])
     min_spend = AmountField(_l("Minimum spend to qualify"), [Optional()])
@@ -280,12 +353,62 @@ class TierForm(FlaskForm):
 
 
 REWARD_KINDS = [
-    SelectChoice("percent_discount", _l("Percent discount (basis points)")),
-    SelectChoice("fixed_discount", _l("Fixed discount (rials)")),
+    SelectChoice("percent_discount", _l("Percent discount")),
+    SelectChoice("fixed_discount", _l("Fixed discount")),
     SelectChoice("bonus_points", _l("Bonus points")),
-    SelectChoice("bonus_credit", _l("Bonus credit (rials)")),
-    SelectChoice("gift_credit", _l("Gift credit with expiry (rials)")),
+    SelectChoice("bonus_credit", _l("Bonus credit")),
+    SelectChoice("gift_credit", _l("Gift credit with expiry")),
 ]
+MONEY_REWARDS = ("fixed_discount", "bonus_credit", "gift_credit")
+
+
+class RewardValueField(Field):
+    """An offer's reward value, typed the way its kind reads: a percentage for a percent
+    discount (kept as basis points), an amount in the display unit for discounts and
+    credit (kept as rials), a count for points. The kind is the form's `reward_kind`."""
+
+    widget = TextInput()
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators, **_text_input_kwargs(kwargs, DECIMAL_INPUT))
+        self.kind_of = lambda: None  # set by the form: the chosen reward kind
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        if self.data is None:
+            return ""
+        kind = self.kind_of()
+        if kind == "percent_discount":
+            return basis_points_text(self.data)
+        if kind in MONEY_REWARDS and display_unit() == "toman":
+            whole, rials = divmod(self.data, 10)
+            return f"{whole}.{rials}" if rials else str(whole)
+        return str(self.data)
+
+    def process_formdata(self, valuelist):
+        self.data = None  # parsed in pre_validate, once the kind is known
+
+    def pre_validate(self, form):
+        typed = self.raw_data[0].strip() if self.raw_data else ""
+        if not typed:
+            self.data = None
+            raise ValidationError(_l("This field is required."))
+        kind = form.reward_kind.data
+        try:
+            if kind == "percent_discount":
+                self.data = parse_percent(typed)
+            elif kind in MONEY_REWARDS:
+                self.data = parse_amount(typed, display_unit())
+            else:
+                self.data = parse_number(typed)
+        except ValueError as error:
+            self.data = None
+            raise ValidationError(_parse_error(error).args[0]) from None
+        if kind == "percent_discount" and self.data > 10_000:
+            raise ValidationError(_l("At most 100%."))
+        if self.data > MAX_AMOUNT_RIALS:
+            raise ValidationError(_l("That amount is too large."))
 
 
 # The Iranian week, Saturday first (engine.calendar.iranian_weekday's numbering).
@@ -330,7 +453,7 @@ class OfferForm(FlaskForm):
     max_uses_per_member = DigitsIntegerField(_l("Most uses per member"),
                                              [Optional(), NumberRange(1, 10**6)])
     reward_kind = SelectField(_l("Reward"), choices=REWARD_KINDS)
-    reward_value = DigitsIntegerField(_l("Reward value"), [required(), NumberRange(0, 10**12)])
+    reward_value = RewardValueField(_l("Reward value (percent, amount or points)"))
     reward_expiry_days = DigitsIntegerField(_l("Reward expires after (days)"),
                                             [Optional(), NumberRange(1, 3650)])
     min_days_since_last_visit = DigitsIntegerField(_l("Days since last visit at least"),
@@ -356,14 +479,17 @@ class OfferForm(FlaskForm):
     from_time = TimeOfDayField(_l("From (hour:minute)"), [Optional()])
     until_time = TimeOfDayField(_l("Until (hour:minute)"), [Optional()])
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.reward_value.kind_of = lambda: self.reward_kind.data
+
 
 class ProductForm(FlaskForm):
     sku = StrippedStringField(_l("SKU"), [required(), Length(max=32)])
     name = StrippedStringField(_l("Name"), [required(), Length(max=120)])
     price = AmountField(_l("Price"), [Optional()])
     points_per_unit = DigitsIntegerField(_l("Points per unit"), [Optional(), NumberRange(0, 10**6)])
-    discount_percent = DigitsIntegerField(_l("Discount (basis points)"),
-                                          [Optional(), NumberRange(0, 10000)])
+    discount_percent = PercentField(_l("Discount (%)"), [Optional(), NumberRange(0, 10000)])
     extra_credit_per_unit = AmountField(_l("Extra credit per unit"), [Optional()])
     stock = DigitsIntegerField(_l("Stock (empty: not tracked)"), [Optional(),
                                                                   NumberRange(0, 10**9)])
@@ -420,8 +546,8 @@ class SettingsForm(FlaskForm):
     referral_join_bonus = AmountField(_l("Referrer's bonus when a friend joins"), [Optional()])
     referral_first_purchase_bonus = AmountField(_l("Referrer's bonus on the first purchase"),
                                                 [Optional()])
-    referral_commission_bp = DigitsIntegerField(_l("Referrer's commission (basis points)"),
-                                                [Optional(), NumberRange(0, 10000)])
+    referral_commission_bp = PercentField(_l("Referrer's commission (%)"),
+                                          [Optional(), NumberRange(0, 10000)])
     max_transfer = AmountField(_l("Most credit per transfer (0: no transfers)"), [Optional()])
     max_transfer_per_day = AmountField(_l("Most credit transferred per day"), [Optional()])
     contact_phone = PhoneField(_l("Contact phone"), [Optional()])

@@ -3,7 +3,7 @@ gift cards, terminals and the audit log. Each kind is one `Kind` description; li
 form views are shared so every kind gets search, pagination and field-level errors."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 from wtforms import SelectChoice
 
-from backend.engine.calendar import CLUB_TIMEZONE
+from backend.engine.calendar import CLUB_TIMEZONE, local_day_end_utc, local_day_start_utc
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.models import (
@@ -43,6 +43,7 @@ from backend.web.forms import (
     RewardForm,
     TerminalCommandForm,
     TierForm,
+    split_list,
 )
 from card_spec import normalize_digits
 
@@ -50,9 +51,12 @@ MAX_QUERY_LENGTH = 64
 
 
 def _local_midnight_utc(day) -> datetime | None:
-    if day is None:
-        return None
-    return datetime.combine(day, time(0, 0), tzinfo=CLUB_TIMEZONE).astimezone(UTC)
+    return None if day is None else local_day_start_utc(day)
+
+
+def _local_end_of_day_utc(day) -> datetime | None:
+    """A typed end date is included: the end is the day's last instant in Tehran."""
+    return None if day is None else local_day_end_utc(day)
 
 
 def _local_day(moment):
@@ -103,9 +107,8 @@ def _offer_values(form):
     values["priority"] = form.priority.data if form.priority.data is not None else 100
     values["min_amount_rials"] = form.min_amount.data
     values["starts_at"] = _local_midnight_utc(form.starts_on.data)
-    values["ends_at"] = _local_midnight_utc(form.ends_on.data)
-    values["tier_codes"] = ",".join(code.strip() for code in form.tier_codes.data.split(",")
-                                    if code.strip())
+    values["ends_at"] = _local_end_of_day_utc(form.ends_on.data)
+    values["tier_codes"] = ",".join(split_list(form.tier_codes.data))
     values["weekdays"] = sorted(int(day) for day in form.weekdays.data or [])
     values["from_minute"] = form.from_time.data
     values["until_minute"] = form.until_time.data
@@ -161,7 +164,7 @@ def _branch_form(row):
 
 
 def _field_values(form):
-    choices = [choice.strip() for choice in (form.choices.data or "").split(",") if choice.strip()]
+    choices = split_list(form.choices.data)
     return {"key": form.key.data, "label": form.label.data, "label_fa": form.label_fa.data,
             "kind": form.kind.data, "choices": choices, "required": form.required.data,
             "is_active": form.is_active.data, "position": form.position.data or 0}
@@ -183,7 +186,7 @@ KINDS = {
                   ("code", "name", "name_fa"), _tier_values, _tier_form),
     "offers": Kind("offer", _l("Offers and campaigns"), OfferForm, "offers",
                    (("name", _l("Name"), "text"), ("reward_kind", _l("Reward"), "reward"),
-                    ("reward_value", _l("Reward value"), "number"),
+                    ("reward_value", _l("Reward value"), "reward_value"),
                     ("is_active", _l("Active"), "bool"), ("starts_at", _l("Starts"), "date"),
                     ("ends_at", _l("Ends"), "date")),
                    ("name",), _offer_values, _offer_form),

@@ -12,7 +12,7 @@ from backend.models import ApiToken, Branch, FaqEntry, NewsPost, Purchase, Surve
 from backend.services import api_tokens, audit, branding, content, happy_calls, surveys
 from backend.services.permissions import branch_scope
 from backend.web.admin import apply_error, bp, clock, page_number, paginate
-from backend.web.admin.catalogue import _local_day, _local_midnight_utc
+from backend.web.admin.catalogue import _local_day, _local_end_of_day_utc, _local_midnight_utc
 from backend.web.auth import client_ip, login_required, permission_required
 from backend.web.engagement_forms import ApiTokenForm, CallForm, FaqForm, NewsForm, SurveyForm
 
@@ -49,7 +49,7 @@ def news_edit(user, post_id: int | None = None):
                       "body": (form.body.data or "").strip(),
                       "event_at": _local_midnight_utc(form.event_on.data),
                       "publish_from": _local_midnight_utc(form.publish_on.data),
-                      "publish_until": _local_midnight_utc(form.publish_until_on.data),
+                      "publish_until": _local_end_of_day_utc(form.publish_until_on.data),
                       "tier_codes": form.tier_codes.data or "", "is_active": form.is_active.data}
             try:
                 upload = request.files.get("image")

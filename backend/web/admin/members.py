@@ -269,7 +269,8 @@ def _render_member(user, member: Member, forms: dict | None = None, status: int 
     tiers = {tier.id: tier for tier in db.session.scalars(select(Tier))}
     refund_forms = {p.id: RefundForm(formdata=None, request_key=new_request_key(),
                                      purchase_id=p.id, prefix=f"refund{p.id}")
-                    for p in purchase_rows if p.refunded_amount_rials < p.amount_rials}
+                    for p in purchase_rows if p.refunded_amount_rials < p.amount_rials
+                    and counter.may_refund(user, p)}
     return render_template(
         "members/detail.html", user=user, member=member, forms=all_forms, history=history,
         purchases=purchase_rows, purchase_page=purchase_page, refund_forms=refund_forms,
@@ -474,7 +475,7 @@ def member_refund(user, member_id: int, purchase_id: int):
                        entity="purchase", entity_id=purchase_id,
                        details={"amount_rials": form.amount.data})
             counter.refund(db.session, purchase_id=purchase_id, amount_rials=form.amount.data,
-                           request_key=form.request_key.data, branch_id=branch_scope(user),
+                           request_key=form.request_key.data, staff_user_id=user.id,
                            now=clock())
         except DomainError as error:
             apply_error(form, error)

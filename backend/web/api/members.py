@@ -267,8 +267,8 @@ def refund_purchase(principal, purchase_id: int, data, key):
           amount_rials=data.get("amount_rials"))
     result = counter.refund(db.session, purchase_id=purchase_id,
                             amount_rials=data.get("amount_rials"),
-                            request_key=_scoped_key(principal, key), branch_id=scope,
-                            now=clock())
+                            request_key=_scoped_key(principal, key),
+                            staff_user_id=principal.staff.id, now=clock())
     return result.refund
 
 
