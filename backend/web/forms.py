@@ -474,7 +474,7 @@ class OfferForm(FlaskForm):
     first_purchase_only = BooleanField(_l("First purchase only"))
     # L7: weekdays (Saturday first) and a happy hour, in Tehran time.
     weekdays = MultiCheckboxField(_l("Only on these days (none: every day)"),
-                                  choices=[(str(day), name) for day, name in
+                                  choices=[SelectChoice(str(day), name) for day, name in
                                            enumerate(WEEKDAY_NAMES)])
     from_time = TimeOfDayField(_l("From (hour:minute)"), [Optional()])
     until_time = TimeOfDayField(_l("Until (hour:minute)"), [Optional()])
@@ -567,16 +567,16 @@ class SettingsForm(FlaskForm):
     profile_reward_credit = AmountField(_l("Profile reward: credit"), [Optional()])
     profile_reward_points = DigitsIntegerField(_l("Profile reward: points"),
                                                [Optional(), NumberRange(0, 10**9)])
-    # L7: points multiplier per weekday, in percent (100: normal, 200: double).
-    weekday_0 = DigitsIntegerField(_l("Points on Saturday (%)"), [required(), NumberRange(0, 1000)])
-    weekday_1 = DigitsIntegerField(_l("Points on Sunday (%)"), [required(), NumberRange(0, 1000)])
-    weekday_2 = DigitsIntegerField(_l("Points on Monday (%)"), [required(), NumberRange(0, 1000)])
-    weekday_3 = DigitsIntegerField(_l("Points on Tuesday (%)"), [required(), NumberRange(0, 1000)])
+    # L7: points multiplier per weekday, in percent (100: normal, 200: double; empty: 100).
+    weekday_0 = DigitsIntegerField(_l("Points on Saturday (%)"), [Optional(), NumberRange(0, 1000)])
+    weekday_1 = DigitsIntegerField(_l("Points on Sunday (%)"), [Optional(), NumberRange(0, 1000)])
+    weekday_2 = DigitsIntegerField(_l("Points on Monday (%)"), [Optional(), NumberRange(0, 1000)])
+    weekday_3 = DigitsIntegerField(_l("Points on Tuesday (%)"), [Optional(), NumberRange(0, 1000)])
     weekday_4 = DigitsIntegerField(_l("Points on Wednesday (%)"),
-                                   [required(), NumberRange(0, 1000)])
+                                   [Optional(), NumberRange(0, 1000)])
     weekday_5 = DigitsIntegerField(_l("Points on Thursday (%)"),
-                                   [required(), NumberRange(0, 1000)])
-    weekday_6 = DigitsIntegerField(_l("Points on Friday (%)"), [required(), NumberRange(0, 1000)])
+                                   [Optional(), NumberRange(0, 1000)])
+    weekday_6 = DigitsIntegerField(_l("Points on Friday (%)"), [Optional(), NumberRange(0, 1000)])
 
 
 REWARD_CATALOGUE_KINDS = [

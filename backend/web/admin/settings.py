@@ -60,6 +60,15 @@ def _values(form: SettingsForm) -> dict:
     values["contact_phone"] = form.contact_phone.data or ""
     values["social_links"] = {link: getattr(form, link).data for link in _LINKS
                               if getattr(form, link).data}
+    values["points_min_convert"] = form.points_min_convert.data or 0
+    values["points_expiry_days"] = form.points_expiry_days.data or None
+    kind = form.profile_reward_kind.data
+    values["profile_reward_kind"] = kind
+    values["profile_reward_value"] = {
+        "credit": form.profile_reward_credit.data, "points": form.profile_reward_points.data,
+    }.get(kind) or 0
+    weekdays = [getattr(form, f"weekday_{day}").data for day in range(7)]
+    values["weekday_points_percent"] = [100 if value is None else value for value in weekdays]
     return values
 
 
