@@ -39,6 +39,7 @@ from backend.services import profile as profile_service
 from backend.web.admin import apply_error, clock, new_request_key, page_number, paginate
 from backend.web.auth import client_ip
 from backend.web.forms import (
+    WEEKDAY_NAMES,
     AmountField,
     JalaliDateField,
     MobileField,
@@ -185,7 +186,8 @@ def offers(member):
         if (offer.starts_at is None or offer.starts_at <= now)
         and (offer.ends_at is None or offer.ends_at > now)
         and (not offer.tier_codes or member.tier.code in offer.tier_codes.split(","))]
-    return render_template("portal/offers.html", member=member, offers=rows)
+    return render_template("portal/offers.html", member=member, offers=rows,
+                           weekday_names=WEEKDAY_NAMES)
 
 
 @bp.route("/transfer", methods=["GET", "POST"])

@@ -241,3 +241,46 @@ def test_profile_dates_in_the_future_are_refused(world):
         profile.update_own_profile(world.db, member_id=sara.id, email="",
                                    promotional_opt_out=False, message_language="",
                                    birth_date=date(2030, 1, 1), city="", gender="", now=NOW)
+
+
+def test_six_members_racing_for_three_rewards_get_exactly_three(tmp_path_factory, databases,
+                                                                   app):
+    """Separate connections, started together: the stock's guarded UPDATE lets exactly
+    three through on either database, and the losers keep their points."""
+    import threading
+
+    from backend.extensions import db as flask_db
+    from tests.conftest import build_app
+
+    live = build_app(tmp_path_factory, databases, app.database_kind)
+    with live.app_context():
+        session = flask_db.session
+        World(session)
+        member_ids = [factories.member(session, points=500).id for _ in range(6)]
+        reward = make_reward(session, stock=3)
+        reward_id = reward.id
+    outcomes: list[str] = []
+    barrier = threading.Barrier(6)
+
+    def take(member_id: int):
+        with live.app_context():
+            barrier.wait()
+            try:
+                rewards.redeem(flask_db.session, member_id=member_id, reward_id=reward_id,
+                               channel="portal", idempotency_key=f"race-{member_id}", now=NOW)
+                outcomes.append("ok")
+            except BadRequest:
+                outcomes.append("out of stock")
+
+    threads = [threading.Thread(target=take, args=(member_id,)) for member_id in member_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["ok"] * 3 + ["out of stock"] * 3
+    with live.app_context():
+        session = flask_db.session
+        assert session.get(Reward, reward_id).stock == 0
+        balances = sorted(session.get(Member, member_id).points_balance
+                          for member_id in member_ids)
+        assert balances == [200] * 3 + [500] * 3

@@ -196,3 +196,12 @@ def test_the_api_converts_and_redeems_for_staff_and_members(client, db, api_worl
     # 5 points at 100 rials, then the 1,000-rial reward for 1 point.
     assert own.credit_balance_rials == credit_before + 500 + 1_000
     assert own.points_balance == points_before - 5 - 1
+
+
+def test_the_portal_lists_an_offer_with_its_days_and_hours(client, db, app):
+    portal_member(client, db, app)
+    db.add(Offer(name="Happy hour", reward_kind="fixed_discount", reward_value=10_000,
+                 weekdays=[5], from_minute=17 * 60, until_minute=19 * 60 + 30))
+    db.commit()
+    page = client.get("/portal/offers").get_data(as_text=True)
+    assert "پنجشنبه" in page and "از ۱۷:۰۰ تا ۱۹:۳۰" in page
