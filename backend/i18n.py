@@ -226,6 +226,12 @@ _REASONS_FA = [
     (r"points from (\d{4}-\d\d-\d\d) expired", "انقضای امتیاز {0}"),
     (r"reward (\d+) for (\d+) points", "جایزهٔ شمارهٔ {0} با {1} امتیاز"),
     (r"reward for completing the profile", "هدیهٔ تکمیل نمایه"),
+    # Tier changes (backend.engine.tiers.decide_tier).
+    (r"upgrade: ([\d,]+) rials in (\d+) purchases over (\d+) days",
+     "ارتقا: {0} ریال در {1} خرید طی {2} روز"),
+    (r"downgrade: ([\d,]+) rials in (\d+) purchases over (\d+) days",
+     "تنزل: {0} ریال در {1} خرید طی {2} روز"),
+    (r"segment \w+: rule (\d+) \((.*)\)", "قاعدهٔ بخش‌بندی شمارهٔ {0} ({1})"),
 ]
 _REASON_PATTERNS = [(re.compile(pattern), template) for pattern, template in _REASONS_FA]
 

@@ -9,10 +9,11 @@ without buying — the nightly tier job run by the jobs process finds nothing to
 Purchases stop a day before `now`, except a few earlier today (the dashboard's "today"),
 whose happy calls are open.
 
-Member 1 is the one the README's simulator command scans: Sara Ahmadi, silver by ten
-purchases in the window, with a fixed past (`SARA_PURCHASES`) so the README's numbers
-hold whatever day the demo is made (her purchases are moved off Saturdays, when points
-count double, and away from the autumn campaign's offer).
+Member 1 is the one the README's simulator command scans: Sara Ahmadi (سارا احمدی: the
+demo's names are Persian), silver by ten purchases in the window, with a fixed past
+(`SARA_PURCHASES`) so the README's numbers hold whatever day the demo is made (her
+purchases are moved off Saturdays, when points count double, and away from the autumn
+campaign's offer).
 
 `history=False` makes the bare club the terminal tests use: the same members and cards
 with tiers handed out at random and no past (the nightly job would move them).
@@ -70,14 +71,16 @@ CAMPAIGN_BODY = "{first_name} عزیز، ۱۰٪ تخفیف پاییزی تا د�
 DEMO_SMS_QUOTA = 1_000
 DEMO_SMS_PART_PRICE_RIALS = 1_500
 
+# Persian names for a Persian club (the panel and portal are Persian first); as many as
+# before and in the same order, so the seeded random choices make the same club.
 FIRST_NAMES = [
-    "Sara", "Ali", "Maryam", "Reza", "Zahra", "Hossein", "Fatemeh", "Mohammad", "Neda",
-    "Amir", "Leila", "Mehdi", "Narges", "Hamid", "Shirin", "Omid", "Parisa", "Saeed",
-    "Mina", "Kaveh",
+    "سارا", "علی", "مریم", "رضا", "زهرا", "حسین", "فاطمه", "محمد", "ندا",
+    "امیر", "لیلا", "مهدی", "نرگس", "حمید", "شیرین", "امید", "پریسا", "سعید",
+    "مینا", "کاوه",
 ]
 LAST_NAMES = [
-    "Ahmadi", "Karimi", "Hosseini", "Rezaei", "Moradi", "Jafari", "Ghasemi", "Sadeghi",
-    "Rahimi", "Kazemi", "Mohammadi", "Hashemi", "Ebrahimi", "Najafi", "Shirazi",
+    "احمدی", "کریمی", "حسینی", "رضایی", "مرادی", "جعفری", "قاسمی", "صادقی",
+    "رحیمی", "کاظمی", "محمدی", "هاشمی", "ابراهیمی", "نجفی", "شیرازی",
 ]
 
 

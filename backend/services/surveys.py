@@ -2,6 +2,7 @@
 operators fill the happy-call survey in during a call (S2), and the panel reports on
 every answer: rating averages and counts, choice counts, free-text lists."""
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -14,6 +15,11 @@ from card_spec import normalize_digits
 
 HAPPY_CALL_CODE = "happy-call"
 KINDS = ("rating", "choice", "text")
+# The Persian keywords an admin types on a Persian keyboard, for the same kinds.
+PERSIAN_KINDS = {"امتیاز": "rating", "گزینه": "choice", "چندگزینه‌ای": "choice",
+                 "چند‌گزینه‌ای": "choice", "چندگزینه ای": "choice", "متن": "text"}
+KIND_WORDS_FA = {"rating": "امتیاز", "choice": "گزینه", "text": "متن"}
+_COMMAS = re.compile(r"[,،]")  # the Latin comma and the Persian one (،)
 MAX_QUESTIONS = 30
 MAX_CHOICES = 12
 MAX_TEXT_LENGTH = 2_000
@@ -31,7 +37,9 @@ class QuestionSpec:
 def parse_questions(text: str) -> list[QuestionSpec]:
     """The admin's question list, one a line: `rating: How was the service?`,
     `choice: Which branch? | North, South`, `text: Anything else?` (free text is
-    optional; ratings and choices must be answered)."""
+    optional; ratings and choices must be answered). In Persian the same lines read
+    `امتیاز: …`, `گزینه: … | شمال، جنوب`, `متن: …`: the keywords in either language,
+    options split on either comma."""
     specs = []
     for line in (text or "").splitlines():
         line = line.strip()
@@ -39,13 +47,15 @@ def parse_questions(text: str) -> list[QuestionSpec]:
             continue
         kind, sep, rest = line.partition(":")
         kind = kind.strip().lower()
+        kind = PERSIAN_KINDS.get(kind, kind)
         if not sep or kind not in KINDS:
             raise BadRequest("questions", "Start each line with rating:, choice: or text:")
         prompt, _, options = rest.partition("|")
         prompt = prompt.strip()
         if not prompt or len(prompt) > 255:
             raise BadRequest("questions", "Write each question in at most 255 characters.")
-        choices = tuple(dict.fromkeys(o.strip()[:80] for o in options.split(",") if o.strip()))
+        choices = tuple(dict.fromkeys(o.strip()[:80] for o in _COMMAS.split(options)
+                                      if o.strip()))
         if kind == "choice" and not 2 <= len(choices) <= MAX_CHOICES:
             raise BadRequest("questions", "A choice question needs 2 to 12 options after |, "
                                           "separated by commas.")
@@ -58,12 +68,14 @@ def parse_questions(text: str) -> list[QuestionSpec]:
     return specs
 
 
-def questions_text(survey: Survey) -> str:
+def questions_text(survey: Survey, language: str = "en") -> str:
+    """The questions as the admin types them, with the keywords of `language`."""
     lines = []
     for question in survey.questions:
-        line = f"{question.kind}: {question.prompt}"
+        kind = KIND_WORDS_FA[question.kind] if language == "fa" else question.kind
+        line = f"{kind}: {question.prompt}"
         if question.choices:
-            line += " | " + ", ".join(question.choices)
+            line += " | " + ("، " if language == "fa" else ", ").join(question.choices)
         lines.append(line)
     return "\n".join(lines)
 

@@ -32,6 +32,8 @@ from backend.engine.calendar import local_day_end_utc, local_day_start_utc
 from backend.i18n import (
     basis_points_text,
     date_input_value,
+    format_number,
+    localise_digits,
     parse_amount,
     parse_number,
     parse_percent,
@@ -52,6 +54,14 @@ def display_unit() -> str:
 
 def display_language() -> str:
     return g.get("language", "fa")
+
+
+def shown_number(value) -> str:
+    """A number or a run of digits for a message (a flash, an error) in the reader's
+    digits: ۱۲٬۰۰۰ and ۹۹۰۰۰۱… in Persian."""
+    if isinstance(value, int):
+        return format_number(value, display_language())
+    return localise_digits(str(value), display_language())
 
 
 class StrippedStringField(StringField):

@@ -48,6 +48,7 @@ from backend.web.forms import (
     MultiCheckboxField,
     StrippedStringField,
     required,
+    shown_number,
 )
 
 bp = Blueprint("notifications", __name__, url_prefix="/messages")
@@ -185,7 +186,8 @@ def _show_error(form, error: DomainError) -> None:
     if isinstance(error, campaigns.NotEnoughSms):
         flash(gettext("Not enough SMS left: this campaign needs %(needed)s parts and "
                       "%(left)s are left for promotional messages.",
-                      needed=error.needed, left=error.left), "error")
+                      needed=shown_number(error.needed), left=shown_number(error.left)),
+              "error")
     elif hasattr(error, "msgid"):
         form.body.errors = [gettext(error.msgid, **error.params)]
     else:

@@ -41,7 +41,7 @@ def test_purchase_round_trip_shows_balance_on_display_and_receipt(stack):
     result = simulate(stack, "--scan", SARA_CARD, "--amount", "250000")
     assert result.returncode == 0, result.stdout + result.stderr
     display, _, receipt = result.stdout.partition("[receipt]")
-    assert "Sara A." in display
+    assert "سارا ا." in display  # the demo's Persian names
     assert "silver" in display
     assert "61,875" in display  # 50,000 welcome + 11,875 earned
     assert "25" in display

@@ -33,6 +33,16 @@ PAGE_SIZE = 50
 # inside a web worker's timeout.
 MAX_EXPORT_ROWS = 100_000
 
+# A ledger transaction's kind as people read it (the member page's words).
+LEDGER_KIND_TITLES = {
+    "purchase": N_("Purchase"), "refund": N_("Refund"), "topup": N_("Top-up"),
+    "grant": N_("Credit grant"), "welcome": N_("Welcome bonus"),
+    "referral": N_("Referral bonus"), "commission": N_("Referral commission"),
+    "commission-refund": N_("Commission taken back"), "conversion": N_("Points to credit"),
+    "expiry": N_("Credit expired"), "gift-card": N_("Gift card"),
+    "transfer-in": N_("Transfer received"), "transfer-out": N_("Transfer sent"),
+}
+
 
 def _page(statement, page: int, limit: int | None):
     if limit is None:
@@ -230,13 +240,13 @@ def transactions(session: Session, filters: Filters, page: int = 1,
                  .outerjoin(moved, moved.c.transaction_id == LedgerTransaction.id)
                  .order_by(LedgerTransaction.created_at.desc(), LedgerTransaction.id.desc()))
     rows = [{"transaction_id": tx.id, "at": tx.created_at, "name": f"{first} {last}",
-             "kind": tx.kind, "reason": tx.reason, "credit": as_int(credit),
-             "points": as_int(points)}
+             "kind": LEDGER_KIND_TITLES.get(tx.kind, tx.kind), "reason": tx.reason,
+             "credit": as_int(credit), "points": as_int(points)}
             for tx, first, last, credit, points in session.execute(statement)]
     return Table(
         "transactions", N_("Transaction detail"),
         [Column("transaction_id", N_("Number")), Column("at", N_("When"), "datetime"),
-         Column("name", N_("Member"), "text"), Column("kind", N_("Kind"), "text"),
+         Column("name", N_("Member"), "text"), Column("kind", N_("Kind"), "msgid"),
          Column("reason", N_("Reason"), "text"), Column("credit", N_("Credit"), "money"),
          Column("points", N_("Points"))],
         rows, total_rows=session.scalar(select(func.count()).where(*conditions)))

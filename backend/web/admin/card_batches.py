@@ -11,7 +11,7 @@ from backend.models import CardBatch
 from backend.services import audit, cards
 from backend.web.admin import apply_error, bp, clock, page_number, paginate
 from backend.web.auth import client_ip, permission_required
-from backend.web.forms import CardBatchForm
+from backend.web.forms import CardBatchForm, shown_number
 from card_spec import make_card_number
 
 DEFAULT_PREFIX = "990001"
@@ -46,8 +46,9 @@ def card_batches(user):
             else:
                 flash(gettext("Batch %(label)s: %(count)s cards, %(first)s to %(last)s, are in "
                               "stock. Download the files for the printing house below.",
-                              label=batch.label, count=batch.count, first=batch.numbers[0],
-                              last=batch.numbers[-1]), "success")
+                              label=batch.label, count=shown_number(batch.count),
+                              first=shown_number(batch.numbers[0]),
+                              last=shown_number(batch.numbers[-1])), "success")
                 return redirect(url_for("admin.card_batches"))
     page = paginate(select(CardBatch).order_by(CardBatch.id.desc()),
                     page_number(request.args.get("page")))

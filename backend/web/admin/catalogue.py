@@ -32,6 +32,7 @@ from backend.services import audit, card_lifecycle, catalogue, terminal_commands
 from backend.services.dashboard import ONLINE_STALE_AFTER
 from backend.services.permissions import allowed, branch_scope
 from backend.validators import parse_jalali_or_gregorian_date
+from backend.web import audit_labels
 from backend.web.admin import apply_error, bp, clock, page_number, paginate
 from backend.web.auth import client_ip, login_required, permission_required
 from backend.web.forms import (
@@ -421,5 +422,7 @@ def audit_log(user):
         AuditLog.action)).all()
     return render_template("audit.html", user=user, page=page, action=action, q=query,
                            staff_id=staff_id, staff_users=staff_users, actions=actions,
+                           action_label=audit_labels.action_label,
+                           detail_lines=audit_labels.detail_lines,
                            day_from=request.args.get("from", "")[:32],
                            day_to=request.args.get("to", "")[:32])

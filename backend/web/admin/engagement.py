@@ -2,7 +2,7 @@
 and asked), survey reports ("reports"), the happy-call list (every operator, their
 branch's calls) and each staff user's own API integration tokens."""
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 from sqlalchemy import select
 
@@ -133,7 +133,8 @@ def survey_edit(user, survey_id: int | None = None):
         abort(404)  # the happy-call survey's questions are fixed
     if row is not None and request.method == "GET":
         form = SurveyForm(data={"title": row.title, "description": row.description,
-                                "questions": surveys.questions_text(row),
+                                "questions": surveys.questions_text(
+                                    row, g.get("language", "fa")),
                                 "is_active": row.is_active})
     else:
         form = SurveyForm()

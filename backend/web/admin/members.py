@@ -47,6 +47,7 @@ from backend.web.forms import (
     RefundForm,
     ReplaceCardForm,
     TransferForm,
+    shown_number,
 )
 
 MAX_QUERY_LENGTH = 64
@@ -69,7 +70,7 @@ def members_list(user):
         if in_stock is not None:
             # C3: a pre-printed card handed out at the counter starts a new member's file.
             flash(gettext("Card %(number)s is in stock: enrol the member who gets it.",
-                          number=in_stock), "success")
+                          number=shown_number(in_stock)), "success")
             return redirect(url_for("admin.member_new", card=in_stock))
     scope = branch_scope(user)
     tier_id = request.args.get("tier", type=int)

@@ -11,7 +11,13 @@ from sqlalchemy import select
 
 from backend.errors import DomainError
 from backend.extensions import db
-from backend.i18n import format_date, format_datetime, format_number, localise_digits
+from backend.i18n import (
+    explain_reason,
+    format_date,
+    format_datetime,
+    format_number,
+    localise_digits,
+)
 from backend.models import Branch, SegmentRule, SegmentRuleRun, Tier
 from backend.models.reports import SEGMENTS
 from backend.services import audit
@@ -113,8 +119,8 @@ def parse_filters(user, report) -> Choice:
 # Rendering: one function per column kind, in the reader's language and money unit.
 
 def column_title(column: Column) -> str:
-    title = gettext(column.title, number=column.number) if column.number is not None \
-        else gettext(column.title)
+    title = gettext(column.title, number=format_number(column.number, g.get("language", "fa"))) \
+        if column.number is not None else gettext(column.title)
     if column.variant == "compared":
         return gettext("%(title)s, period before", title=title)
     if column.variant == "change":
@@ -132,7 +138,7 @@ def format_cell(value, kind: str) -> str:
         from backend.i18n import format_amount
         return format_amount(int(value), language, g.get("currency_unit", "rial"), False)
     if kind == "percent":
-        return localise_digits(f"{value * 100:,.1f}%", language).replace(".", "٫") \
+        return localise_digits(f"{value * 100:,.1f}٪", language).replace(".", "٫") \
             if language == "fa" else f"{value * 100:,.1f}%"
     if kind == "float":
         text = f"{value:,.2f}"
@@ -148,7 +154,8 @@ def format_cell(value, kind: str) -> str:
         return gettext(segments.SEGMENT_TITLES.get(value, value))
     if kind == "msgid":
         return gettext(value)
-    return localise_digits(str(value), language)
+    # Ledger reasons are stored in English (searchable, stable) and read in Persian.
+    return localise_digits(explain_reason(str(value), language), language)
 
 
 def cell_kind(column: Column, row: dict) -> str:

@@ -20,7 +20,7 @@ from backend.web.admin import (
     translate_error,
 )
 from backend.web.auth import client_ip, permission_required
-from backend.web.forms import AnswerForm, TierGrantForm
+from backend.web.forms import AnswerForm, TierGrantForm, shown_number
 from card_spec import normalize_digits
 
 MAX_QUERY_LENGTH = 64
@@ -56,7 +56,7 @@ def credit_grants(user):
                 apply_error(form, error, {"expires_at": "expires_on"})
             else:
                 flash(gettext("Credit granted to %(count)s members.",
-                              count=grant.member_count), "success")
+                              count=shown_number(grant.member_count)), "success")
                 return redirect(url_for("admin.credit_grants"))
     statement = select(CreditGrant)
     tier_filter = request.args.get("tier", type=int)

@@ -6,6 +6,7 @@ are limited to their branch exactly as in the panel."""
 from sqlalchemy import select
 
 from backend import ledger
+from backend.engine.calendar import local_day_end_utc
 from backend.errors import BadRequest, Forbidden, NotFound
 from backend.extensions import db
 from backend.models import Branch, Member, Purchase
@@ -289,11 +290,16 @@ def top_up(principal, member_id: int, data, key):
 def grant_credit(principal, member_id: int, data, key):
     """Credit given by the club, with a reason and an optional expiry."""
     member = visible_member(member_id)
+    expires_at = data.get("expires_at")
+    if data.get("expires_on") is not None:
+        if expires_at is not None:
+            raise BadRequest("expires_on", "Give expires_at or expires_on, not both.")
+        expires_at = local_day_end_utc(data["expires_on"])
     _note(principal, "grant_credit", member.id, amount_rials=data["amount_rials"],
           reason=data["reason"])
     return wallet.grant_credit(
         db.session, amount_rials=data["amount_rials"], reason=data["reason"], now=clock(),
-        member_id=member.id, expires_at=data.get("expires_at"),
+        member_id=member.id, expires_at=expires_at,
         request_key=counter.request_key("grant", _scoped_key(principal, key)))
 
 

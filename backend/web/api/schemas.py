@@ -304,6 +304,9 @@ class GrantIn(Schema):
     expires_at = fields.AwareDateTime(allow_none=True, metadata={
         "description": "When the granted credit expires (ISO 8601 with offset); omit for "
                        "never."})
+    expires_on = JalaliOrIsoDate(allow_none=True, metadata={
+        "description": "Or the last day it is spendable (1405/08/30 or 2026-11-21): the "
+                       "whole day in Tehran, through 23:59:59, like the panel's dates."})
 
 
 class GrantOut(Schema):

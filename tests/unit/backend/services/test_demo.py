@@ -214,7 +214,7 @@ def test_the_readme_purchase_example_holds(db):
     demo.seed_demo(db, TUESDAY)
     sara = db.scalars(select(Member).join(Card).where(
         Card.number == make_card_number(demo.DEMO_PREFIX, 1))).one()  # the README's card
-    assert (sara.first_name, sara.tier.code) == ("Sara", "silver")
+    assert (sara.first_name, sara.tier.code) == ("سارا", "silver")
     assert (sara.credit_balance_rials, sara.points_balance) == (751_750, 2_725)
     result = counter.record_purchase(db, member_id=sara.id, branch_id=sara.home_branch_id,
                                      amount_rials=250_000, use_credit_rials=0,

@@ -111,3 +111,25 @@ def test_news_shown_until_a_day_is_shown_all_of_that_day(client, db, app):
     last_instant_in_tehran = datetime(2026, 11, 21, 20, 29, 59, tzinfo=UTC)
     assert post.publish_from <= last_instant_in_tehran < post.publish_until
     assert post.publish_until < datetime(2026, 11, 21, 20, 30, tzinfo=UTC)
+
+
+def test_api_credit_granted_until_a_day_is_spendable_all_of_that_day(client, db, api_world):
+    """The API's typed date is the panel's: the whole day in Tehran, inclusive."""
+    from backend.models import CreditLot
+    from tests.unit.backend.web.conftest import staff_headers
+
+    headers = staff_headers(client, "admin")
+    grant = client.post(f"/api/v1/members/{api_world.own.id}/credit-grants",
+                        headers={**headers, "Idempotency-Key": "grant-until-day-0001"},
+                        json={"amount_rials": 7_000, "reason": "Yalda",
+                              "expires_on": "۱۴۰۵/۰۹/۳۰"})  # 21 December 2026
+    assert grant.status_code == 201, grant.get_json()
+    lot = db.scalars(select(CreditLot).where(CreditLot.member_id == api_world.own.id,
+                                             CreditLot.amount_rials == 7_000)).one()
+    assert datetime(2026, 12, 21, 20, 29, 59, tzinfo=UTC) < lot.expires_at \
+        <= datetime(2026, 12, 21, 20, 30, tzinfo=UTC)
+    both = client.post(f"/api/v1/members/{api_world.own.id}/credit-grants",
+                       headers={**headers, "Idempotency-Key": "grant-until-day-0002"},
+                       json={"amount_rials": 1_000, "reason": "x", "expires_on": "1405/09/30",
+                             "expires_at": "2026-12-21T00:00:00+00:00"})
+    assert both.status_code == 400

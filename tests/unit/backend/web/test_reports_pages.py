@@ -45,7 +45,7 @@ def test_kpi_page_shows_values_and_definitions(admin):
     assert 'data-value="11800000">۱۱٬۸۰۰٬۰۰۰<' in page
     assert 'data-value="10800000">۱۰٬۸۰۰٬۰۰۰<' in page
     # Retention 4/7 = 57.1 %.
-    assert "۵۷٫۱%" in page
+    assert "۵۷٫۱٪" in page
 
 
 def test_trend_page_draws_charts_from_data_attributes(admin):
