@@ -64,11 +64,27 @@ ACTION_LABELS = {
     "top_up": _l("Topped up a wallet"),
     "transfer_credit": _l("Transferred credit"),
 }
+# What an action changed (`audit_log.entity`), by name.
+ENTITY_LABELS = {
+    "api_token": _l("API token"), "branch": _l("Branch"), "call_task": _l("Happy call"),
+    "campaign": _l("Campaign"), "card": _l("Card"), "card_batch": _l("Card batch"),
+    "club": _l("Club"), "device": _l("Terminal"), "faq_entry": _l("FAQ"),
+    "member": _l("Member"), "member_request": _l("Request"), "message": _l("Message"),
+    "message_settings": _l("Message settings"), "message_template": _l("Message text"),
+    "news_post": _l("News"), "purchase": _l("Purchase"), "segment_rule": _l("Segment rule"),
+    "staff_user": _l("Staff"), "survey": _l("Survey"), "tier": _l("Tier"),
+    "offer": _l("Offer"), "product": _l("Product"), "member_field": _l("Custom member field"),
+}
 MAX_DETAIL_LINES = 40  # a huge details object is cut, not a page of text
 
 
 def action_label(code: str) -> str:
     label = ACTION_LABELS.get(code)
+    return str(label) if label is not None else code
+
+
+def entity_label(code: str) -> str:
+    label = ENTITY_LABELS.get(code)
     return str(label) if label is not None else code
 
 

@@ -423,6 +423,7 @@ def audit_log(user):
     return render_template("audit.html", user=user, page=page, action=action, q=query,
                            staff_id=staff_id, staff_users=staff_users, actions=actions,
                            action_label=audit_labels.action_label,
+                           entity_label=audit_labels.entity_label,
                            detail_lines=audit_labels.detail_lines,
                            day_from=request.args.get("from", "")[:32],
                            day_to=request.args.get("to", "")[:32])

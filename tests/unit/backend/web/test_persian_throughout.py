@@ -95,6 +95,7 @@ def test_audit_log_shows_actions_and_details_in_persian(client, db, app):
     page = client.get("/audit").get_data(as_text=True)
     table = page[page.index('id="audit"'):]
     assert "ویرایش پیشنهاد" in table and ">edit_offer<" not in table
+    assert re.search(r'data-entity="offer">[^<]*۷', table) and ">offer 7<" not in table
     assert "\\u062c" not in table and "جشنوارهٔ پاییز" in table
     assert "values.reward_value</bdi>: <bdi>۱٬۰۰۰" in table
     assert "values.is_active</bdi>: <bdi>بله" in table
