@@ -223,6 +223,9 @@ _REASONS_FA = [
     (r"transfer from member (\d+)", "انتقال از عضو شمارهٔ {0}"),
     (r"transfer to member (\d+)", "انتقال به عضو شمارهٔ {0}"),
     (r"(\d+) points at (\d+) rials each", "تبدیل {0} امتیاز، هر امتیاز {1} ریال"),
+    (r"points from (\d{4}-\d\d-\d\d) expired", "انقضای امتیاز {0}"),
+    (r"reward (\d+) for (\d+) points", "جایزهٔ شمارهٔ {0} با {1} امتیاز"),
+    (r"reward for completing the profile", "هدیهٔ تکمیل نمایه"),
     # Tier changes (backend.engine.tiers.decide_tier).
     (r"upgrade: ([\d,]+) rials in (\d+) purchases over (\d+) days",
      "ارتقا: {0} ریال در {1} خرید طی {2} روز"),

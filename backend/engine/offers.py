@@ -10,9 +10,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from backend.engine.calendar import days_from_jalali_anniversary, local
+from backend.engine.calendar import days_from_jalali_anniversary, iranian_weekday, local
 
 BASIS_POINTS = 10_000
+MINUTES_PER_DAY = 24 * 60
 REWARD_KINDS = ("percent_discount", "fixed_discount", "bonus_points", "bonus_credit",
                 "gift_credit")
 
@@ -60,9 +61,20 @@ class Offer:
     ends_at: datetime | None = None
     tier_codes: frozenset[str] = frozenset()
     first_purchase_only: bool = False
+    # L7: Iranian weekdays (0 = Saturday … 6 = Friday; empty: every day) and a daily
+    # window in Tehran minutes after midnight, from inclusive, until exclusive; a window
+    # with until <= from runs past midnight (22:00–02:00). A window past midnight belongs
+    # to the weekday it starts on: Thursday 22:00–02:00 covers Friday 01:00.
+    weekdays: frozenset[int] = frozenset()
+    from_minute: int | None = None
+    until_minute: int | None = None
 
     def __post_init__(self):
         assert self.reward_kind in REWARD_KINDS, self.reward_kind
+        assert all(0 <= day <= 6 for day in self.weekdays)
+        assert (self.from_minute is None) == (self.until_minute is None)
+        assert self.from_minute is None or 0 <= self.from_minute < MINUTES_PER_DAY
+        assert self.until_minute is None or 0 <= self.until_minute < MINUTES_PER_DAY
         assert self.reward_value >= 0
         if self.reward_kind == "percent_discount":
             assert self.reward_value <= BASIS_POINTS
@@ -79,6 +91,8 @@ class Offer:
         if self.ends_at is not None and context.now >= self.ends_at:
             return False
         if self.tier_codes and context.tier_code not in self.tier_codes:
+            return False
+        if not self.runs_at(context.now):
             return False
         if self.first_purchase_only and context.visit_number != 1:
             return False
@@ -107,6 +121,23 @@ class Offer:
         ):
             return False
         return True
+
+    def runs_at(self, now: datetime) -> bool:
+        """Whether `now` (Tehran local time) falls on the offer's weekdays and hours."""
+        moment = local(now)
+        minute = moment.hour * 60 + moment.minute
+        weekday = iranian_weekday(moment)
+        if self.from_minute is None:
+            return not self.weekdays or weekday in self.weekdays
+        start, end = self.from_minute, self.until_minute
+        if start < end:
+            return start <= minute < end and (not self.weekdays or weekday in self.weekdays)
+        # Past midnight: the evening part is today's, the small hours yesterday's.
+        if minute >= start:
+            return not self.weekdays or weekday in self.weekdays
+        if minute < end:
+            return not self.weekdays or (weekday - 1) % 7 in self.weekdays
+        return False
 
     def reward(self, due_rials: int) -> AppliedOffer:
         """The reward on a purchase with `due_rials` still to pay."""

@@ -7,6 +7,11 @@ opens a lot (with its expiry and branch); credit going out is taken from the
 soonest-expiring lots first, and each take is recorded as an allocation. The lots'
 remaining amounts always add up to the credit balance.
 
+Points that expire live in lots too (`points_lot`, L1); points that never expire need no
+lot: a member's points balance beyond their lots' remaining points is a pool that never
+expires. Points going out are taken from the soonest-expiring lots first and from that
+pool last, so the lots' remaining points never exceed the points balance.
+
 Callers run inside their own database transaction and call `lock_member` before reading
 balances they will change.
 """
@@ -20,7 +25,14 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.errors import InsufficientBalance
-from backend.models import CreditAllocation, CreditLot, LedgerEntry, LedgerTransaction, Member
+from backend.models import (
+    CreditAllocation,
+    CreditLot,
+    LedgerEntry,
+    LedgerTransaction,
+    Member,
+    PointsLot,
+)
 
 _TRANSACTIONS = LedgerTransaction.__table__
 _ENTRIES = LedgerEntry.__table__
@@ -40,6 +52,11 @@ _INSERT_ALLOCATIONS = insert(_ALLOCATIONS)
 _TAKE_FROM_LOT = (update(_LOTS).where(_LOTS.c.id == bindparam("lot_key"))
                   .values(remaining_rials=_LOTS.c.remaining_rials - bindparam("take_rials")))
 _BALANCE_COLUMNS = {"credit": "credit_balance_rials", "points": "points_balance"}
+_POINTS_LOTS = PointsLot.__table__
+_INSERT_POINTS_LOT = insert(_POINTS_LOTS)
+_TAKE_FROM_POINTS_LOT = (
+    update(_POINTS_LOTS).where(_POINTS_LOTS.c.id == bindparam("lot_key"))
+    .values(remaining=_POINTS_LOTS.c.remaining - bindparam("take_points")))
 
 
 @dataclass(frozen=True)
@@ -51,8 +68,10 @@ class Movement:
     expires_at: datetime | None = None
     branch_id: int | None = None
     # Credit going out because an earlier award is taken back (refunds, expiry): it may
-    # come from any lot, expired or earned at another branch.
+    # come from any lot, expired or earned at another branch. Points likewise.
     clawback: bool = False
+    # Points coming in open a lot only when they expire (`expires_at`); points without
+    # an expiry join the member's never-expiring pool.
 
 
 def lock_member(session: Session, member_id: int) -> Member:
@@ -199,6 +218,7 @@ def post(
                 raise InsufficientBalance(f"{needed} rials of credit are not spendable here")
         plans.append(plan)
         new_lots.append(new_lot)
+    points_plan = _plan_points(session, member, movements, now)
 
     # Written with Core statements, not ORM objects: the posting is on every purchase's
     # path and its rows are never read back in the transaction (docs/hot-path.md). New
@@ -234,6 +254,15 @@ def post(
         session.execute(_INSERT_ALLOCATIONS, allocations)
     for lot_id, take in _takes_from_existing_lots(plans, lot_ids):
         session.execute(_TAKE_FROM_LOT, {"lot_key": lot_id, "take_rials": take})
+    points_in = [{"member_id": member.id, "transaction_id": transaction_id,
+                  "amount": movement.amount, "remaining": movement.amount,
+                  "expires_at": movement.expires_at, "created_at": now}
+                 for movement in movements if movement.account == "points"
+                 and movement.amount > 0 and movement.expires_at is not None]
+    if points_in:
+        session.execute(_INSERT_POINTS_LOT, points_in)
+    for lot_id, take in points_plan:
+        session.execute(_TAKE_FROM_POINTS_LOT, {"lot_key": lot_id, "take_points": take})
     for lot in {id(lot): lot for plan in plans for lot, _ in plan
                 if id(lot) not in lot_ids}.values():
         # Keep loaded lot objects true to their rows for the rest of the transaction.
@@ -248,6 +277,82 @@ def post(
     for account, balance in new_balances.items():
         setattr(member, _BALANCE_COLUMNS[account], balance)
     return transaction
+
+
+def _plan_points(session: Session, member: Member, movements: list[Movement],
+                 now: datetime) -> list[tuple[int, int]]:
+    """(points lot id, points) that points going out take from existing lots: the
+    soonest-expiring first (expired ones only for a clawback), the never-expiring pool
+    last. Raises InsufficientBalance when spendable points do not cover a spend. Points
+    coming in within the same posting are not spent by it (no use case does both)."""
+    outgoing = [m for m in movements if m.account == "points" and m.amount < 0]
+    if not outgoing:
+        return []
+    lots = list(session.execute(
+        select(PointsLot.id, PointsLot.remaining, PointsLot.expires_at)
+        .where(PointsLot.member_id == member.id, PointsLot.remaining > 0)
+        .order_by(PointsLot.expires_at, PointsLot.id)).all())
+    pool = member.points_balance - sum(lot.remaining for lot in lots)
+    assert pool >= 0, f"member {member.id}: points lots exceed the points balance"
+    taken: dict[int, int] = {}
+    for movement in outgoing:
+        needed = -movement.amount
+        for lot in lots:
+            if not movement.clawback and lot.expires_at is not None and lot.expires_at <= now:
+                continue
+            available = lot.remaining - taken.get(lot.id, 0)
+            take = min(available, needed)
+            if take > 0:
+                taken[lot.id] = taken.get(lot.id, 0) + take
+                needed -= take
+            if needed == 0:
+                break
+        from_pool = min(pool, needed)
+        pool -= from_pool
+        needed -= from_pool
+        if needed:
+            raise InsufficientBalance(f"{needed} points are not spendable (expired)")
+    return sorted(taken.items())
+
+
+def spendable_points(session: Session, member: Member, now: datetime) -> int:
+    """Points the member can spend now: the balance less lots that expired and the
+    nightly job has not taken out yet."""
+    expired = session.scalar(
+        select(func.coalesce(func.sum(PointsLot.remaining), 0)).where(
+            PointsLot.member_id == member.id, PointsLot.remaining > 0,
+            PointsLot.expires_at <= now))
+    return member.points_balance - int(expired)
+
+
+def points_in_lots(session: Session, member_id: int) -> int:
+    return int(session.scalar(select(func.coalesce(func.sum(PointsLot.remaining), 0))
+                              .where(PointsLot.member_id == member_id)))
+
+
+def expire_points_lots(session: Session, member: Member, now: datetime) -> int:
+    """Take expired points out of a locked member's balance through ledger entries: one
+    transaction per lot, keyed by the lot, so a second run expires nothing twice.
+    Returns the points expired."""
+    expired = session.scalars(
+        select(PointsLot).where(PointsLot.member_id == member.id, PointsLot.remaining > 0,
+                                PointsLot.expires_at <= now).order_by(PointsLot.id)).all()
+    total = 0
+    for lot in expired:
+        points = lot.remaining
+        transaction = LedgerTransaction(
+            idempotency_key=f"expiry:points-lot:{lot.id}", kind="points-expiry",
+            member_id=member.id, reason=f"points from {lot.created_at:%Y-%m-%d} expired",
+            created_at=now)
+        transaction.entries.append(LedgerEntry(member_id=member.id, account="points",
+                                               amount=-points, created_at=now))
+        session.add(transaction)
+        lot.remaining = 0
+        member.points_balance -= points
+        total += points
+    assert member.points_balance >= 0
+    session.flush()
+    return total
 
 
 def _takes_from_existing_lots(plans, new_lot_ids) -> list[tuple[int, int]]:

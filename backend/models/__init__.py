@@ -23,9 +23,12 @@ from backend.models.loyalty import (
     Offer,
     OfferRedemption,
     PaymentInstrument,
+    PointsLot,
     Product,
     PurchaseItem,
     Refund,
+    Reward,
+    RewardRedemption,
     TierChange,
 )
 from backend.models.members import Card, Member, MemberField, MemberRequest
@@ -79,6 +82,9 @@ __all__ = [
     "Offer",
     "OfferRedemption",
     "PaymentInstrument",
+    "PointsLot",
+    "Reward",
+    "RewardRedemption",
     "Product",
     "Purchase",
     "PurchaseItem",

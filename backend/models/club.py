@@ -49,6 +49,13 @@ class Club(Base):
     welcome_credit_rials: Mapped[int] = mapped_column(Amount, default=0)
     # O3: the demo club (`make run`) has known passwords; the panel says so on every page.
     is_demo: Mapped[bool] = mapped_column(default=False)
+    # L1: fewest points a member may convert to credit at once (0: any), and how many
+    # days earned points stay spendable (None: they never expire).
+    points_min_convert: Mapped[int] = mapped_column(default=0)
+    points_expiry_days: Mapped[int | None] = mapped_column()
+    # P2: given once to a member who completes the profile: "none", "credit" or "points".
+    profile_reward_kind: Mapped[str] = mapped_column(String(8), default="none")
+    profile_reward_value: Mapped[int] = mapped_column(Amount, default=0)
 
     __table_args__ = (
         CheckConstraint("point_value_rials >= 0", name="point_value_not_negative"),
@@ -56,6 +63,12 @@ class Club(Base):
         CheckConstraint("tier_window_days > 0", name="tier_window_positive"),
         CheckConstraint("referral_commission_bp BETWEEN 0 AND 10000", name="commission_range"),
         CheckConstraint("currency_display IN ('rial', 'toman')", name="currency_known"),
+        CheckConstraint("points_min_convert >= 0", name="points_min_convert_not_negative"),
+        CheckConstraint("points_expiry_days IS NULL OR points_expiry_days > 0",
+                        name="points_expiry_positive"),
+        CheckConstraint("profile_reward_kind IN ('none', 'credit', 'points')",
+                        name="profile_reward_kind_known"),
+        CheckConstraint("profile_reward_value >= 0", name="profile_reward_not_negative"),
     )
 
 

@@ -3,7 +3,7 @@ grants, transfers, cheques and instalments."""
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.models.base import Amount, Base, UTCDateTime, utc_now
@@ -47,6 +47,88 @@ class CreditAllocation(Base):
     lot: Mapped[CreditLot] = relationship()
 
     __table_args__ = (CheckConstraint("amount_rials > 0", name="amount_positive"),)
+
+
+class PointsLot(Base):
+    """A parcel of points with its expiry (L1), the twin of `CreditLot`. Spending takes
+    the soonest-expiring lots first. Points earned before lots existed (and demo or
+    report seeds written as bare entries) are the member's balance minus the lots'
+    remaining points: they never expire and are spent last.
+    `remaining` moves only inside backend.ledger."""
+
+    __tablename__ = "points_lot"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"))
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transaction.id"))
+    amount: Mapped[int] = mapped_column(Amount)
+    remaining: Mapped[int] = mapped_column(Amount)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("remaining BETWEEN 0 AND amount", name="remaining_range"),
+        Index("ix_points_lot_member_open", "member_id", "remaining"),
+    )
+
+
+class Reward(Base):
+    """The rewards catalogue (L1): N points for a product, a fixed discount (credit) or
+    a gift card. `stock` None: unlimited."""
+
+    __tablename__ = "reward"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(16))
+    points_cost: Mapped[int] = mapped_column(Amount)
+    # discount: the credit given; gift_card: the card's value.
+    value_rials: Mapped[int] = mapped_column(Amount, default=0)
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("product.id"))
+    # gift_card: days the card's credit stays valid.
+    valid_days: Mapped[int | None] = mapped_column()
+    stock: Mapped[int | None] = mapped_column()
+    is_active: Mapped[bool] = mapped_column(default=True)
+
+    product: Mapped["Product | None"] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('product', 'discount', 'gift_card')", name="kind_known"),
+        CheckConstraint("points_cost > 0", name="points_cost_positive"),
+        CheckConstraint("value_rials >= 0", name="value_not_negative"),
+        CheckConstraint("stock IS NULL OR stock >= 0", name="stock_not_negative"),
+        CheckConstraint("valid_days IS NULL OR valid_days > 0", name="valid_days_positive"),
+    )
+
+
+class RewardRedemption(Base):
+    """One reward taken for points: what, by whom, through which channel. A product
+    redeemed in the portal waits (`to_collect`) until the counter hands it over."""
+
+    __tablename__ = "reward_redemption"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reward_id: Mapped[int] = mapped_column(ForeignKey("reward.id"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
+    ledger_transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transaction.id"),
+                                                       unique=True)
+    points: Mapped[int] = mapped_column(Amount)
+    credit_rials: Mapped[int] = mapped_column(Amount, default=0)
+    channel: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(12), default="done")
+    staff_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    gift_card_id: Mapped[int | None] = mapped_column(ForeignKey("card.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    collected_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    reward: Mapped[Reward] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("points > 0", name="points_positive"),
+        CheckConstraint("channel IN ('portal', 'counter', 'api')", name="channel_known"),
+        CheckConstraint("status IN ('done', 'to_collect')", name="status_known"),
+    )
 
 
 class TierChange(Base):
@@ -117,8 +199,18 @@ class Offer(Base):
     # Comma-separated tier codes; empty = every tier.
     tier_codes: Mapped[str] = mapped_column(String(255), default="")
     first_purchase_only: Mapped[bool] = mapped_column(default=False)
+    # L7: Iranian weekdays it runs on (0 = Saturday … 6 = Friday; empty: every day) and a
+    # daily window in Tehran minutes after midnight [from, until) (None: all day; a
+    # window past midnight, e.g. 22:00–02:00, has until < from).
+    weekdays: Mapped[list[int]] = mapped_column(JSON, default=list)
+    from_minute: Mapped[int | None] = mapped_column()
+    until_minute: Mapped[int | None] = mapped_column()
 
     __table_args__ = (
+        CheckConstraint("from_minute IS NULL OR from_minute BETWEEN 0 AND 1439",
+                        name="from_minute_range"),
+        CheckConstraint("until_minute IS NULL OR until_minute BETWEEN 0 AND 1439",
+                        name="until_minute_range"),
         CheckConstraint(
             "reward_kind IN ('percent_discount', 'fixed_discount', 'bonus_points', "
             "'bonus_credit', 'gift_credit')",

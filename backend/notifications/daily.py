@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.engine.calendar import CLUB_TIMEZONE, local
-from backend.models import CreditLot, JobRun, Member, Message, VerificationCode
+from backend.models import CreditLot, JobRun, Member, Message, PointsLot, VerificationCode
 from backend.notifications import outbox
 
 log = logging.getLogger(__name__)
@@ -128,8 +128,38 @@ def credit_expiry_reminders(session: Session, now: datetime) -> str:
                        member=member, now=now, dedupe_key=keys[(member_id, day)],
                        params={"amount": amount, "date": day.isoformat()})
         queued += 1
+    queued += _points_expiry_reminders(session, now, days)
     session.commit()
     return f"{queued} expiry reminders queued"
+
+
+def _points_expiry_reminders(session: Session, now: datetime, days: int) -> int:
+    """L1: the same for points that expire within `days`: one message per member and
+    local expiry day, sent once."""
+    rows = session.execute(
+        select(PointsLot.member_id, PointsLot.expires_at, PointsLot.remaining)
+        .join(Member, Member.id == PointsLot.member_id)
+        .where(PointsLot.remaining > 0, PointsLot.expires_at > now,
+               PointsLot.expires_at <= now + timedelta(days=days),
+               Member.mobile.is_not(None), Member.is_gift_account.is_(False))
+        .order_by(PointsLot.member_id, PointsLot.expires_at)).all()
+    expiring: dict[tuple[int, date], int] = {}
+    for member_id, expires_at, remaining in rows:
+        # A lot expires at a local midnight: the last day it can be used is the day before.
+        key = (member_id, local_day(expires_at - timedelta(seconds=1)))
+        expiring[key] = expiring.get(key, 0) + remaining
+    keys = {key: f"points_expiring:{key[0]}:{key[1].isoformat()}" for key in expiring}
+    done = _existing_keys(session, list(keys.values()))
+    queued = 0
+    for (member_id, day), points in expiring.items():
+        if keys[(member_id, day)] in done:
+            continue
+        member = session.get(Member, member_id)
+        outbox.enqueue(session, kind="points_expiring", recipient=member.mobile,
+                       member=member, now=now, dedupe_key=keys[(member_id, day)],
+                       params={"points": points, "date": day.isoformat()})
+        queued += 1
+    return queued
 
 
 def nightly(session: Session, now: datetime) -> str:
@@ -140,10 +170,12 @@ def nightly(session: Session, now: datetime) -> str:
     from backend.services.reports import segments
 
     expired = wallet.expire_credit(session, now)
+    points_expired = wallet.expire_points(session, now)
     changes = tiers.evaluate_all(session, now)
     report = segments.nightly(session, now)
     moved = sum(run.members_changed for run in report.rules)
-    return (f"expired {expired:,} rials of credit; {len(changes)} tier changes; "
+    return (f"expired {expired:,} rials of credit and {points_expired:,} points; "
+            f"{len(changes)} tier changes; "
             f"LRFM: {report.scores.scored} members scored; segment rules: {moved} members "
             f"moved or listed")
 

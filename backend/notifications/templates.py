@@ -37,6 +37,7 @@ KINDS: dict[str, Kind] = {
     "credit_increase": Kind("transactional", ("amount", "credit_balance", "date")),
     "tier_upgrade": Kind("transactional", ("tier",), required=("tier",)),
     "credit_expiring": Kind("transactional", ("amount", "date"), required=("amount", "date")),
+    "points_expiring": Kind("transactional", ("points", "date"), required=("points", "date")),
     "welcome": Kind("transactional", ("card", "portal_url")),
     "birthday": Kind("promotional", (), priority=2),
     "anniversary": Kind("promotional", (), priority=2),
@@ -48,7 +49,7 @@ CAMPAIGN_PLACEHOLDERS = COMMON_PLACEHOLDERS + ("tier", "credit_balance", "points
                                                "offer", "portal_url")
 # How each placeholder's raw value (as stored in the outbox's JSON) is shown.
 MONEY = frozenset({"amount", "credit_earned", "credit_balance"})
-NUMBERS = frozenset({"points_earned", "points_balance", "minutes"})
+NUMBERS = frozenset({"points_earned", "points_balance", "minutes", "points"})
 DATES = frozenset({"date"})
 
 DEFAULTS: dict[str, dict[str, str]] = {
@@ -75,6 +76,12 @@ DEFAULTS: dict[str, dict[str, str]] = {
               "پیش از آن از آن استفاده کنید.\n{club}",
         "en": "Dear {first_name}, {amount} of your credit expires on {date}. Use it before "
               "then.\n{club}",
+    },
+    "points_expiring": {
+        "fa": "{first_name} عزیز، {points} امتیاز شما در تاریخ {date} منقضی می‌شود؛ "
+              "پیش از آن آن را به اعتبار تبدیل کنید یا جایزه بگیرید.\n{club}",
+        "en": "Dear {first_name}, {points} of your points expire on {date}. Convert them "
+              "to credit or take a reward before then.\n{club}",
     },
     "welcome": {
         "fa": "{first_name} عزیز، به {club} خوش آمدید. شماره کارت شما: {card}\n"
@@ -197,6 +204,7 @@ def sample_values(kind: str, language: str, currency_unit: str) -> dict[str, str
         "credit_balance": 61_875, "points_balance": 125, "date": "2026-11-21",
         "tier": "نقره‌ای" if fa else "silver", "card": "9900010000000019",
         "portal_url": "https://club.example/portal/", "code": "482913", "minutes": 2,
+        "points": 300,
         "offer": "جشنواره پاییز" if fa else "Autumn sale",
     }
     return {name: format_value(name, raw[name], language, currency_unit)

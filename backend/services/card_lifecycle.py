@@ -42,6 +42,15 @@ def issue_gift_card(session: Session, *, card_number: str, value_rials: int,
                     expires_at: datetime, now: datetime) -> Card:
     """A gift card with prepaid credit that expires (C4). Its holder account spends the
     credit at any terminal like a member's, and earns nothing."""
+    card = issue_gift_card_locked(session, card_number=card_number, value_rials=value_rials,
+                                  expires_at=expires_at, now=now)
+    session.commit()
+    return card
+
+
+def issue_gift_card_locked(session: Session, *, card_number: str, value_rials: int,
+                           expires_at: datetime, now: datetime) -> Card:
+    """`issue_gift_card` in the caller's transaction (a reward bought with points)."""
     number = _card_number(card_number)
     if type(value_rials) is not int or value_rials <= 0:
         raise BadRequest("value", "must be a positive whole number of rials")
@@ -58,5 +67,4 @@ def issue_gift_card(session: Session, *, card_number: str, value_rials: int,
                 idempotency_key=f"gift-card:{number}", kind="gift-card",
                 movements=[ledger.Movement("credit", value_rials, expires_at=expires_at)],
                 reason=f"gift card …{number[-4:]}", now=now)
-    session.commit()
     return card

@@ -9,12 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.errors import BadRequest
-from backend.models import Branch, Club, MemberField, Offer, Product, Tier
+from backend.models import Branch, Club, MemberField, Offer, Product, Reward, Tier
 
 _CODE = re.compile(r"[a-z0-9_-]{1,32}")
 _FIELD_KEY = re.compile(r"[a-z][a-z0-9_]{0,31}")
 MODELS = {"tier": Tier, "offer": Offer, "product": Product, "branch": Branch,
-          "member_field": MemberField}
+          "member_field": MemberField, "reward": Reward}
 _UNIQUE = {"tier": "code", "product": "sku", "branch": "code", "member_field": "key"}
 
 
@@ -47,6 +47,17 @@ def _check(kind: str, values: dict) -> None:
             raise BadRequest("reward_value", "At most 10000 basis points (100%).")
         if values.get("reward_kind") == "gift_credit" and not values.get("reward_expiry_days"):
             raise BadRequest("reward_expiry_days", "Gift credit needs an expiry.")
+    if kind == "offer" and (values.get("from_minute") is None) != (
+            values.get("until_minute") is None):
+        raise BadRequest("until_time", "Give both times of the happy hour, or neither.")
+    if kind == "offer" and values.get("from_minute") is not None and (
+            values["from_minute"] == values["until_minute"]):
+        raise BadRequest("until_time", "The end must differ from the start.")
+    if kind == "reward":
+        if values.get("kind") in ("discount", "gift_card") and not values.get("value_rials"):
+            raise BadRequest("value", "Enter an amount above zero.")
+        if values.get("kind") == "product" and not values.get("product_id"):
+            raise BadRequest("product_id", "Choose the product.")
     if kind == "tier" and values.get("point_step_rials", 1) <= 0:
         raise BadRequest("point_step", "Enter an amount above zero.")
 
@@ -75,7 +86,9 @@ SETTINGS_FIELDS = ("name", "name_fa", "currency_display", "point_value_rials",
                    "credit_cross_branch", "welcome_credit_rials", "referral_join_bonus_rials",
                    "referral_first_purchase_bonus_rials", "referral_commission_bp",
                    "max_transfer_rials", "max_transfer_per_day_rials", "contact_phone",
-                   "contact_address", "social_links")
+                   "contact_address", "social_links", "points_min_convert",
+                   "points_expiry_days", "profile_reward_kind", "profile_reward_value",
+                   "weekday_points_percent")
 
 
 def save_settings(session: Session, values: dict) -> Club:
@@ -83,6 +96,11 @@ def save_settings(session: Session, values: dict) -> Club:
     assert not unknown, f"unknown settings {unknown}"
     if not values.get("name", "x").strip():
         raise BadRequest("name", "This field is required.")
+    weekdays = values.get("weekday_points_percent", [100] * 7)
+    if len(weekdays) != 7 or not all(type(v) is int and 0 <= v <= 1000 for v in weekdays):
+        raise BadRequest("weekday_points_percent", "Between 0 and 1000 percent.")
+    if values.get("profile_reward_kind", "none") not in ("none", "credit", "points"):
+        raise BadRequest("profile_reward_kind", "Not a valid choice.")
     for link in (values.get("social_links") or {}).values():
         if link and not re.match(r"https?://", link):
             raise BadRequest("social_links", "Links start with https://")

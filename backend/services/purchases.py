@@ -22,7 +22,7 @@ from backend.models import (
     Tier,
 )
 from backend.notifications import outbox
-from backend.services import happy_calls, tiers
+from backend.services import happy_calls, tiers, wallet
 
 BASIS_POINTS = 10_000
 _PURCHASES = Purchase.__table__
@@ -82,6 +82,8 @@ def engine_offer(row: Offer) -> engine.Offer:
         starts_at=row.starts_at, ends_at=row.ends_at,
         tier_codes=frozenset(code for code in row.tier_codes.split(",") if code),
         first_purchase_only=row.first_purchase_only,
+        weekdays=frozenset(row.weekdays or ()),
+        from_minute=row.from_minute, until_minute=row.until_minute,
     )
 
 
@@ -192,7 +194,8 @@ def record_purchase_locked(
     movements = [
         ledger.Movement("credit", -outcome.credit_used_rials),
         ledger.Movement("credit", earned_here, branch_id=branch_id),
-        ledger.Movement("points", outcome.points_earned),
+        ledger.Movement("points", outcome.points_earned,
+                        expires_at=wallet.points_expiry(club, now)),
     ]
     movements += [
         ledger.Movement("credit", rials, expires_at=now + timedelta(days=days))

@@ -76,7 +76,7 @@ def refund_purchase_locked(
         movements=[
             ledger.Movement("credit", credit_back, expires_at=expiry),
             ledger.Movement("credit", -credit_take, clawback=True),
-            ledger.Movement("points", -points_take),
+            ledger.Movement("points", -points_take, clawback=True),
         ],
         reason=f"refund of {amount:,} rials of purchase {purchase.id}", now=now,
     )

@@ -1,6 +1,6 @@
 """Credit and points outside purchases: top-up, transfer, grants, conversion, expiry."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -16,6 +16,7 @@ from backend.models import (
     CreditTransfer,
     LedgerEntry,
     Member,
+    PointsLot,
 )
 from backend.notifications import outbox
 
@@ -145,23 +146,72 @@ def grant_credit(session: Session, *, amount_rials: int, reason: str, now: datet
     return grant
 
 
-def convert_points(session: Session, *, member_id: int, points: int, idempotency_key: str,
-                   now: datetime):
-    """Turn points into credit at the club's point value (L1)."""
+def points_expiry(club: Club, now: datetime) -> datetime | None:
+    """When points earned `now` expire (L1): the end of the Tehran day
+    `points_expiry_days` after today (so a member always has whole days), or None."""
+    if not club.points_expiry_days:
+        return None
+    return local_day_start(now + timedelta(days=club.points_expiry_days + 1))
+
+
+def convert_points_locked(session: Session, *, member: Member, points: int,
+                          idempotency_key: str, now: datetime):
+    """Points into credit at the club's point value (L1), in the caller's transaction.
+
+    Spends the soonest-expiring points first; refuses under the club's minimum and
+    beyond the points spendable now. A repeated key returns the first conversion."""
+    existing = ledger.find_transaction(session, idempotency_key)
+    if existing is not None:
+        if existing.kind != "conversion" or existing.member_id != member.id:
+            raise BadRequest("idempotency_key", "Already used for something else.")
+        return existing
     _positive("points", points)
+    if member.is_gift_account:
+        raise BadRequest("member", "Gift cards have no points.")
     club = session.get(Club, 1)
-    member = ledger.lock_member(session, member_id)
+    if points < club.points_min_convert:
+        raise BadRequest("points", "Fewer points than the club's minimum for converting.")
+    spendable = ledger.spendable_points(session, member, now)
+    if points > spendable:
+        raise InsufficientBalance("Not enough points.")
     rials = engine.points_to_credit(points, club.point_value_rials)
-    if points > member.points_balance:
-        session.rollback()
-        raise InsufficientBalance(f"the member has {member.points_balance} points")
+    if rials <= 0:
+        raise BadRequest("points", "Points have no value in this club.")
     transaction = ledger.post(
         session, member=member, idempotency_key=idempotency_key, kind="conversion",
         movements=[ledger.Movement("points", -points), ledger.Movement("credit", rials)],
         reason=f"{points} points at {club.point_value_rials} rials each", now=now,
-    )
+        key_checked=True)
+    outbox.credit_increase(session, member, rials, idempotency_key, now)
+    return transaction
+
+
+def convert_points(session: Session, *, member_id: int, points: int, idempotency_key: str,
+                   now: datetime):
+    """Turn points into credit at the club's point value (L1): one transaction."""
+    try:
+        transaction = convert_points_locked(
+            session, member=ledger.lock_member(session, member_id), points=points,
+            idempotency_key=idempotency_key, now=now)
+    except Exception:
+        session.rollback()
+        raise
     session.commit()
     return transaction
+
+
+def expire_points(session: Session, now: datetime) -> int:
+    """The nightly job's points part: expired points leave balances through ledger
+    entries, one per lot (idempotent). Returns the points expired."""
+    member_ids = session.scalars(
+        select(PointsLot.member_id).where(
+            PointsLot.remaining > 0, PointsLot.expires_at.is_not(None),
+            PointsLot.expires_at <= now).distinct().order_by(PointsLot.member_id)).all()
+    total = 0
+    for member_id in member_ids:
+        total += ledger.expire_points_lots(session, ledger.lock_member(session, member_id), now)
+    session.commit()
+    return total
 
 
 def expire_credit(session: Session, now: datetime) -> int:

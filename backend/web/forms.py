@@ -421,6 +421,39 @@ class RewardValueField(Field):
             raise ValidationError(_l("That amount is too large."))
 
 
+# The Iranian week, Saturday first (engine.calendar.iranian_weekday's numbering).
+WEEKDAY_NAMES = (_l("Saturday"), _l("Sunday"), _l("Monday"), _l("Tuesday"),
+                 _l("Wednesday"), _l("Thursday"), _l("Friday"))
+
+
+class TimeOfDayField(StrippedStringField):
+    """A time of day typed as hour:minute in any digits (۱۷:۳۰, 17:30, ۱۷); kept as
+    minutes after midnight."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        kwargs.setdefault("render_kw", {"inputmode": "numeric", "dir": "ltr",
+                                        "placeholder": "۱۷:۰۰"})
+        super().__init__(label, validators, **kwargs)
+
+    def _value(self):
+        if isinstance(self.data, int):
+            return f"{self.data // 60:02d}:{self.data % 60:02d}"
+        return self.data or ""
+
+    def process_formdata(self, valuelist):
+        text = normalize_digits((valuelist[0] if valuelist else "").strip())
+        text = text.replace("٫", ":").replace(".", ":").replace("：", ":")
+        if not text:
+            self.data = None
+            return
+        hour, _, minute = text.partition(":")
+        if not (hour.isdigit() and (minute.isdigit() or minute == "")
+                and int(hour) < 24 and int(minute or 0) < 60):
+            self.data = None
+            raise ValueError(_l("Type a time such as 17:30."))
+        self.data = int(hour) * 60 + int(minute or 0)
+
+
 class OfferForm(FlaskForm):
     name = StrippedStringField(_l("Name"), [required(), Length(max=120)])
     is_active = BooleanField(_l("Active"), default=True)
@@ -449,6 +482,12 @@ class OfferForm(FlaskForm):
     tier_codes = StrippedStringField(_l("Tiers (codes, comma separated; empty: all)"),
                                      [Optional(), Length(max=255)])
     first_purchase_only = BooleanField(_l("First purchase only"))
+    # L7: weekdays (Saturday first) and a happy hour, in Tehran time.
+    weekdays = MultiCheckboxField(_l("Only on these days (none: every day)"),
+                                  choices=[SelectChoice(str(day), name) for day, name in
+                                           enumerate(WEEKDAY_NAMES)])
+    from_time = TimeOfDayField(_l("From (hour:minute)"), [Optional()])
+    until_time = TimeOfDayField(_l("Until (hour:minute)"), [Optional()])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -526,6 +565,61 @@ class SettingsForm(FlaskForm):
     instagram = StrippedStringField(_l("Instagram link"), [Optional(), Length(max=200)])
     telegram = StrippedStringField(_l("Telegram link"), [Optional(), Length(max=200)])
     website = StrippedStringField(_l("Website"), [Optional(), Length(max=200)])
+    # L1: points.
+    points_min_convert = DigitsIntegerField(_l("Fewest points converted at once"),
+                                            [Optional(), NumberRange(0, 10**9)])
+    points_expiry_days = DigitsIntegerField(_l("Points expire after (days; empty: never)"),
+                                            [Optional(), NumberRange(1, 3650)])
+    # P2: the reward for completing the profile.
+    profile_reward_kind = SelectField(_l("Reward for completing the profile"), choices=[
+        SelectChoice("none", _l("None")), SelectChoice("credit", _l("Credit")),
+        SelectChoice("points", _l("Points"))], default="none")
+    profile_reward_credit = AmountField(_l("Profile reward: credit"), [Optional()])
+    profile_reward_points = DigitsIntegerField(_l("Profile reward: points"),
+                                               [Optional(), NumberRange(0, 10**9)])
+    # L7: points multiplier per weekday, in percent (100: normal, 200: double; empty: 100).
+    weekday_0 = DigitsIntegerField(_l("Points on Saturday (%)"), [Optional(), NumberRange(0, 1000)])
+    weekday_1 = DigitsIntegerField(_l("Points on Sunday (%)"), [Optional(), NumberRange(0, 1000)])
+    weekday_2 = DigitsIntegerField(_l("Points on Monday (%)"), [Optional(), NumberRange(0, 1000)])
+    weekday_3 = DigitsIntegerField(_l("Points on Tuesday (%)"), [Optional(), NumberRange(0, 1000)])
+    weekday_4 = DigitsIntegerField(_l("Points on Wednesday (%)"),
+                                   [Optional(), NumberRange(0, 1000)])
+    weekday_5 = DigitsIntegerField(_l("Points on Thursday (%)"),
+                                   [Optional(), NumberRange(0, 1000)])
+    weekday_6 = DigitsIntegerField(_l("Points on Friday (%)"), [Optional(), NumberRange(0, 1000)])
+
+
+REWARD_CATALOGUE_KINDS = [
+    SelectChoice("discount", _l("Credit in the wallet (a fixed discount)")),
+    SelectChoice("product", _l("A product")),
+    SelectChoice("gift_card", _l("A gift card (at the counter)")),
+]
+
+
+class RewardForm(FlaskForm):
+    name = StrippedStringField(_l("Name"), [required(), Length(max=120)])
+    kind = SelectField(_l("Reward"), choices=REWARD_CATALOGUE_KINDS)
+    points_cost = DigitsIntegerField(_l("Points it costs"), [required(), NumberRange(1, 10**9)])
+    value = AmountField(_l("Credit or gift card value"), [Optional()])
+    product_id = SelectField(_l("Product"), coerce=lambda v: int(v) if v not in ("", None)
+                             else None, validate_choice=False)
+    valid_days = DigitsIntegerField(_l("Gift card valid for (days)"),
+                                    [Optional(), NumberRange(1, 3650)])
+    stock = DigitsIntegerField(_l("Stock (empty: unlimited)"), [Optional(),
+                                                                NumberRange(0, 10**9)])
+    is_active = BooleanField(_l("Active"), default=True)
+
+
+class ConvertPointsForm(FlaskForm):
+    request_key = HiddenField()
+    points = DigitsIntegerField(_l("Points to convert"), [required(), NumberRange(1, 10**12)],
+                                render_kw={"inputmode": "numeric", "dir": "ltr"})
+
+
+class RedeemRewardForm(FlaskForm):
+    request_key = HiddenField()
+    reward_id = SelectField(_l("Reward"), coerce=int, validate_choice=False)
+    gift_card_number = CardNumberField(_l("Gift card number (gift cards only)"), [Optional()])
 
 
 class GiftCardForm(FlaskForm):

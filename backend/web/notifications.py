@@ -61,6 +61,7 @@ KIND_NAMES = {
     "credit_increase": _l("Credit added"),
     "tier_upgrade": _l("Tier upgrade"),
     "credit_expiring": _l("Credit about to expire"),
+    "points_expiring": _l("Points about to expire"),
     "welcome": _l("Welcome and login details"),
     "birthday": _l("Birthday"),
     "anniversary": _l("Wedding anniversary"),

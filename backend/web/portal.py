@@ -35,10 +35,13 @@ from backend.errors import DomainError
 from backend.extensions import db
 from backend.models import Club, Member, MemberRequest, Offer, Purchase
 from backend.services import member_auth, member_requests, members, staff, statements, wallet
+from backend.services import profile as profile_service
 from backend.web.admin import apply_error, clock, new_request_key, page_number, paginate
 from backend.web.auth import client_ip, too_many_attempts
 from backend.web.forms import (
+    WEEKDAY_NAMES,
     AmountField,
+    JalaliDateField,
     MobileField,
     StrippedStringField,
     positive_amount,
@@ -70,6 +73,11 @@ class RequestForm(FlaskForm):
 
 
 class ProfileForm(FlaskForm):
+    birth_date = JalaliDateField(_l("Birth date"), [Optional()])
+    gender = SelectField(_l("Gender"), choices=[
+        SelectChoice("", "—"), SelectChoice("f", _l("Female")), SelectChoice("m", _l("Male"))],
+        default="")
+    city = StrippedStringField(_l("City"), [Optional(), Length(max=64)])
     email = StrippedStringField(_l("Email"), [Optional(), Length(max=254)],
                                 render_kw={"dir": "ltr"})
     promotional_opt_out = BooleanField(_l("No promotional messages"))
@@ -180,7 +188,8 @@ def offers(member):
         if (offer.starts_at is None or offer.starts_at <= now)
         and (offer.ends_at is None or offer.ends_at > now)
         and (not offer.tier_codes or member.tier.code in offer.tier_codes.split(","))]
-    return render_template("portal/offers.html", member=member, offers=rows)
+    return render_template("portal/offers.html", member=member, offers=rows,
+                           weekday_names=WEEKDAY_NAMES)
 
 
 @bp.route("/transfer", methods=["GET", "POST"])
@@ -296,17 +305,25 @@ def profile(member):
                     member_auth.set_password(db.session, member.id, form.new_password.data,
                                              current_password=form.current_password.data or "")
                     session["member_fp"] = member_auth.fingerprint(member)
-                member.email = form.email.data or ""
-                member.promotional_opt_out = form.promotional_opt_out.data
-                member.message_language = form.message_language.data or ""
-                db.session.commit()
+                _, given = profile_service.update_own_profile(
+                    db.session, member_id=member.id, email=form.email.data or "",
+                    promotional_opt_out=form.promotional_opt_out.data,
+                    message_language=form.message_language.data or "",
+                    birth_date=form.birth_date.data, city=form.city.data or "",
+                    gender=form.gender.data or "", now=clock())
             except DomainError as error:
                 db.session.rollback()
                 apply_error(form, error, {"password": "new_password"})
             else:
                 flash(gettext("Saved."), "success")
+                if given:
+                    flash(gettext("Thank you for completing your profile: your reward is in "
+                                  "your account."), "success")
                 return redirect(url_for("portal.profile"))
-    return render_template("portal/profile.html", member=member, form=form), status
+    return render_template("portal/profile.html", member=member, form=form,
+                           club=db.session.get(Club, 1),
+                           reward_given=profile_service.reward_given(db.session, member.id)
+                           ), status
 
 
 @bp.get("/club")
@@ -342,4 +359,4 @@ def service_worker():
 
 # Views kept in their own modules, registered on this blueprint: joining, signing in
 # with an SMS code and a forgotten password (M2, P1); news, surveys and the FAQ (P2, P3).
-from backend.web import portal_accounts, portal_engagement  # noqa: E402, F401
+from backend.web import portal_accounts, portal_engagement, portal_points  # noqa: E402, F401

@@ -41,6 +41,8 @@ LEDGER_KIND_TITLES = {
     "commission-refund": N_("Commission taken back"), "conversion": N_("Points to credit"),
     "expiry": N_("Credit expired"), "gift-card": N_("Gift card"),
     "transfer-in": N_("Transfer received"), "transfer-out": N_("Transfer sent"),
+    "reward": N_("Reward for points"), "points-expiry": N_("Points expired"),
+    "profile-reward": N_("Reward for completing the profile"),
 }
 
 

@@ -9,6 +9,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
+from wtforms import SelectChoice
 
 from backend.engine.calendar import CLUB_TIMEZONE, local_day_end_utc, local_day_start_utc
 from backend.errors import DomainError
@@ -22,6 +23,7 @@ from backend.models import (
     MemberField,
     Offer,
     Product,
+    Reward,
     StaffUser,
     Tier,
 )
@@ -39,6 +41,7 @@ from backend.web.forms import (
     MemberFieldForm,
     OfferForm,
     ProductForm,
+    RewardForm,
     TerminalCommandForm,
     TierForm,
     split_list,
@@ -107,13 +110,18 @@ def _offer_values(form):
     values["starts_at"] = _local_midnight_utc(form.starts_on.data)
     values["ends_at"] = _local_end_of_day_utc(form.ends_on.data)
     values["tier_codes"] = ",".join(split_list(form.tier_codes.data))
+    values["weekdays"] = sorted(int(day) for day in form.weekdays.data or [])
+    values["from_minute"] = form.from_time.data
+    values["until_minute"] = form.until_time.data
     return values
 
 
 def _offer_form(row):
     data = {key: getattr(row, key) for key in _OFFER_PLAIN}
     data.update(priority=row.priority, min_amount=row.min_amount_rials,
-                starts_on=_local_day(row.starts_at), ends_on=_local_day(row.ends_at))
+                starts_on=_local_day(row.starts_at), ends_on=_local_day(row.ends_at),
+                weekdays=[str(day) for day in row.weekdays or []], from_time=row.from_minute,
+                until_time=row.until_minute)
     return data
 
 
@@ -130,6 +138,20 @@ def _product_form(row):
             "points_per_unit": row.points_per_unit, "discount_percent": row.discount_percent_bp,
             "extra_credit_per_unit": row.extra_credit_per_unit_rials, "stock": row.stock,
             "is_active": row.is_active}
+
+
+def _reward_values(form):
+    return {"name": form.name.data, "kind": form.kind.data,
+            "points_cost": form.points_cost.data, "value_rials": form.value.data or 0,
+            "product_id": form.product_id.data if form.kind.data == "product" else None,
+            "valid_days": form.valid_days.data, "stock": form.stock.data,
+            "is_active": form.is_active.data}
+
+
+def _reward_form(row):
+    return {"name": row.name, "kind": row.kind, "points_cost": row.points_cost,
+            "value": row.value_rials, "product_id": row.product_id,
+            "valid_days": row.valid_days, "stock": row.stock, "is_active": row.is_active}
 
 
 def _branch_values(form):
@@ -175,6 +197,11 @@ KINDS = {
                       ("points_per_unit", _l("Points per unit"), "number"),
                       ("stock", _l("Stock"), "number"), ("is_active", _l("Active"), "bool")),
                      ("sku", "name"), _product_values, _product_form),
+    "rewards": Kind("reward", _l("Rewards for points"), RewardForm, "offers",
+                    (("name", _l("Name"), "text"), ("points_cost", _l("Points it costs"), "number"),
+                     ("value_rials", _l("Value"), "money"), ("stock", _l("Stock"), "number"),
+                     ("is_active", _l("Active"), "bool")),
+                    ("name",), _reward_values, _reward_form),
     "branches": Kind("branch", _l("Branches"), BranchForm, "settings",
                      (("code", _l("Code"), "text"), ("name", _l("Name"), "text"),
                       ("phone", _l("Phone"), "number"), ("is_active", _l("Active"), "bool")),
@@ -188,7 +215,7 @@ KINDS = {
                           ("key", "label", "label_fa"), _field_values, _field_form),
 }
 MODELS = {"tier": Tier, "offer": Offer, "product": Product, "branch": Branch,
-          "member_field": MemberField}
+          "member_field": MemberField, "reward": Reward}
 
 
 def _kind(kind_name: str) -> Kind:
@@ -234,6 +261,11 @@ def catalogue_edit(user, kind_name: str, row_id: int | None = None):
             abort(404)
     form = kind.form(data=kind.to_form(row)) if row is not None and request.method == "GET" \
         else kind.form()
+    if kind.name == "reward":
+        form.product_id.choices = [SelectChoice("", "—")] + [
+            SelectChoice(str(product.id), f"{product.name} ({product.sku})")
+            for product in db.session.scalars(
+                select(Product).where(Product.is_active).order_by(Product.name))]
     status = 200
     if request.method == "POST":
         status = 400

@@ -5,6 +5,7 @@ from flask_babel import gettext
 from sqlalchemy import select
 from wtforms import SelectChoice
 
+from backend import ledger
 from backend.errors import BadRequest, DomainError
 from backend.extensions import db
 from backend.models import (
@@ -22,6 +23,7 @@ from backend.services import (
     counter,
     member_search,
     members,
+    rewards,
     statements,
     wallet,
 )
@@ -38,8 +40,10 @@ from backend.web.admin import (
 from backend.web.auth import client_ip, permission_required
 from backend.web.forms import (
     AmountReasonForm,
+    ConvertPointsForm,
     CounterPurchaseForm,
     MemberForm,
+    RedeemRewardForm,
     RefundForm,
     ReplaceCardForm,
     TransferForm,
@@ -221,7 +225,16 @@ def _forms(member: Member):
         "grant": AmountReasonForm(request_key=key(), formdata=None, prefix="grant"),
         "transfer": TransferForm(request_key=key(), formdata=None, prefix="transfer"),
         "replace": _replace_form(member, formdata=None),
+        "convert": ConvertPointsForm(request_key=key(), formdata=None, prefix="convert"),
+        "redeem": _redeem_form(request_key=key(), formdata=None),
     }
+
+
+def _redeem_form(**kwargs) -> RedeemRewardForm:
+    form = RedeemRewardForm(prefix="redeem", **kwargs)
+    form.reward_id.choices = [SelectChoice(reward.id, f"{reward.name} ({reward.points_cost:,})")
+                              for reward in rewards.available(db.session)]
+    return form
 
 
 def _replace_form(member: Member, **kwargs) -> ReplaceCardForm:
@@ -265,6 +278,9 @@ def _render_member(user, member: Member, forms: dict | None = None, status: int 
         lists=lists, referrals=lists["referrals"].rows, requests=lists["requests"].rows,
         tier_changes=lists["tier_changes"].rows, tiers=tiers,
         custom_fields=_custom_fields(), editable=can_see_member(user, member),
+        spendable_points=ledger.spendable_points(db.session, member, clock()),
+        to_collect=[row for row in rewards.of_member(db.session, member.id)
+                    if row.status == "to_collect"],
         can=lambda name: allowed(user, name)), status
 
 
@@ -378,6 +394,72 @@ def member_transfer(user, member_id: int):
             flash(gettext("Credit transferred."), "success")
             return redirect(url_for("admin.member_detail", member_id=member.id))
     return _render_member(user, db.session.get(Member, member_id), {"transfer": form}, 400)
+
+
+@bp.post("/members/<int:member_id>/convert-points")
+@permission_required("purchases")
+def member_convert_points(user, member_id: int):
+    """L1 at the counter: the member's points into credit."""
+    member = _visible_member(user, member_id)
+    form = ConvertPointsForm(prefix="convert")
+    if form.validate_on_submit():
+        try:
+            audit.note(staff_user_id=user.id, ip=client_ip(), action="convert_points",
+                       entity="member", entity_id=member.id,
+                       details={"points": form.points.data})
+            wallet.convert_points(db.session, member_id=member.id, points=form.points.data,
+                                  idempotency_key=counter.request_key(
+                                      "convert", form.request_key.data), now=clock())
+        except DomainError as error:
+            db.session.rollback()
+            apply_error(form, error)
+        else:
+            flash(gettext("Points converted to credit."), "success")
+            return redirect(url_for("admin.member_detail", member_id=member.id))
+    return _render_member(user, db.session.get(Member, member_id), {"convert": form}, 400)
+
+
+@bp.post("/members/<int:member_id>/redeem-reward")
+@permission_required("purchases")
+def member_redeem_reward(user, member_id: int):
+    """L1 at the counter: a reward from the catalogue for the member's points."""
+    member = _visible_member(user, member_id)
+    form = _redeem_form()
+    if form.validate_on_submit():
+        try:
+            audit.note(staff_user_id=user.id, ip=client_ip(), action="redeem_reward",
+                       entity="member", entity_id=member.id,
+                       details={"reward_id": form.reward_id.data})
+            rewards.redeem(db.session, member_id=member.id, reward_id=form.reward_id.data,
+                           channel="counter", staff_user_id=user.id, now=clock(),
+                           gift_card_number=form.gift_card_number.data or None,
+                           idempotency_key=counter.request_key("reward", form.request_key.data))
+        except DomainError as error:
+            db.session.rollback()
+            apply_error(form, error, {"reward": "reward_id", "card": "gift_card_number"})
+        else:
+            flash(gettext("Reward given."), "success")
+            return redirect(url_for("admin.member_detail", member_id=member.id))
+    return _render_member(user, db.session.get(Member, member_id), {"redeem": form}, 400)
+
+
+@bp.post("/members/<int:member_id>/hand-over/<int:redemption_id>")
+@permission_required("purchases")
+def member_hand_over(user, member_id: int, redemption_id: int):
+    """A product the member took in the portal is handed over at the counter."""
+    member = _visible_member(user, member_id)
+    try:
+        audit.note(staff_user_id=user.id, ip=client_ip(), action="hand_over_reward",
+                   entity="member", entity_id=member.id,
+                   details={"redemption_id": redemption_id})
+        rewards.hand_over(db.session, redemption_id=redemption_id, member_id=member.id,
+                          staff_user_id=user.id, now=clock())
+    except DomainError as error:
+        db.session.rollback()
+        apply_error(None, error)
+    else:
+        flash(gettext("Reward handed over."), "success")
+    return redirect(url_for("admin.member_detail", member_id=member.id))
 
 
 @bp.post("/members/<int:member_id>/refund/<int:purchase_id>")

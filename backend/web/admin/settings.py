@@ -40,6 +40,14 @@ def _form_data(club: Club) -> dict:
     data["referral_commission_bp"] = club.referral_commission_bp
     data["contact_phone"] = club.contact_phone
     data.update({link: (club.social_links or {}).get(link, "") for link in _LINKS})
+    data["points_min_convert"] = club.points_min_convert
+    data["points_expiry_days"] = club.points_expiry_days
+    data["profile_reward_kind"] = club.profile_reward_kind
+    reward = club.profile_reward_value
+    data["profile_reward_credit"] = reward if club.profile_reward_kind == "credit" else None
+    data["profile_reward_points"] = reward if club.profile_reward_kind == "points" else None
+    weekdays = list(club.weekday_points_percent or [100] * 7)
+    data.update({f"weekday_{day}": weekdays[day] for day in range(7)})
     return data
 
 
@@ -52,6 +60,15 @@ def _values(form: SettingsForm) -> dict:
     values["contact_phone"] = form.contact_phone.data or ""
     values["social_links"] = {link: getattr(form, link).data for link in _LINKS
                               if getattr(form, link).data}
+    values["points_min_convert"] = form.points_min_convert.data or 0
+    values["points_expiry_days"] = form.points_expiry_days.data or None
+    kind = form.profile_reward_kind.data
+    values["profile_reward_kind"] = kind
+    values["profile_reward_value"] = {
+        "credit": form.profile_reward_credit.data, "points": form.profile_reward_points.data,
+    }.get(kind) or 0
+    weekdays = [getattr(form, f"weekday_{day}").data for day in range(7)]
+    values["weekday_points_percent"] = [100 if value is None else value for value in weekdays]
     return values
 
 

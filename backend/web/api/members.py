@@ -15,6 +15,7 @@ from backend.services import (
     counter,
     member_search,
     members,
+    rewards,
     statements,
     wallet,
 )
@@ -32,9 +33,12 @@ from backend.web.api.schemas import (
     MemberQuery,
     MemberUpdateIn,
     PageQuery,
+    PointsIn,
     PurchaseIn,
     PurchaseOut,
     PurchaseResultOut,
+    RedeemIn,
+    RedemptionOut,
     RefundIn,
     RefundOut,
     TransactionOut,
@@ -315,3 +319,33 @@ def transfer(principal, member_id: int, data, key):
         amount_rials=data["amount_rials"],
         idempotency_key=counter.request_key("transfer", _scoped_key(principal, key)),
         now=clock())
+
+
+@operation("POST", "/members/<int:member_id>/point-conversions",
+           summary="Convert a member's points to credit", tag="Money", permission="purchases",
+           body=PointsIn, response=LedgerTransactionOut, status=201, idempotent=True,
+           errors=(400, 401, 403, 404, 409))
+def convert_points(principal, member_id: int, data, key):
+    """At the club's point value, soonest-expiring points first; at least the club's
+    minimum. A retry with the same `Idempotency-Key` converts nothing more."""
+    member = visible_member(member_id)
+    _note(principal, "convert_points", member.id, points=data["points"])
+    return wallet.convert_points(
+        db.session, member_id=member.id, points=data["points"], now=clock(),
+        idempotency_key=counter.request_key("convert", _scoped_key(principal, key)))
+
+
+@operation("POST", "/members/<int:member_id>/reward-redemptions",
+           summary="Give a member a reward for points", tag="Money", permission="purchases",
+           body=RedeemIn, response=RedemptionOut, status=201, idempotent=True,
+           errors=(400, 401, 403, 404, 409))
+def redeem_reward(principal, member_id: int, data, key):
+    """Spends the reward's points; stock goes down by one. A gift card needs the number
+    of the blank card handed over."""
+    member = visible_member(member_id)
+    _note(principal, "redeem_reward", member.id, reward_id=data["reward_id"])
+    return rewards.redeem(
+        db.session, member_id=member.id, reward_id=data["reward_id"], channel="api",
+        idempotency_key=counter.request_key("reward", _scoped_key(principal, key)),
+        now=clock(), staff_user_id=principal.staff.id if principal.staff else None,
+        gift_card_number=data.get("gift_card_number"))

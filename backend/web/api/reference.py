@@ -5,9 +5,17 @@ from sqlalchemy import select
 
 from backend.errors import NotFound
 from backend.extensions import db
-from backend.models import Branch, Offer, Product, Tier
+from backend.models import Branch, Offer, Product, Reward, Tier
 from backend.web.api import operation, paginate
-from backend.web.api.schemas import ActiveQuery, BranchOut, OfferOut, PageQuery, ProductOut, TierOut
+from backend.web.api.schemas import (
+    ActiveQuery,
+    BranchOut,
+    OfferOut,
+    PageQuery,
+    ProductOut,
+    RewardOut,
+    TierOut,
+)
 
 # (path, model, schema, permission, order, query schema)
 KINDS = {
@@ -15,6 +23,7 @@ KINDS = {
     "offers": (Offer, OfferOut, "offers", Offer.priority, ActiveQuery),
     "products": (Product, ProductOut, "offers", Product.sku, ActiveQuery),
     "branches": (Branch, BranchOut, "settings", Branch.id, ActiveQuery),
+    "rewards": (Reward, RewardOut, "offers", Reward.points_cost, ActiveQuery),
 }
 
 

@@ -324,6 +324,28 @@ class TransferIn(Schema):
     amount_rials = rials(required=True)
 
 
+class PointsIn(Schema):
+    points = Integer(required=True, validate=validate.Range(min=1, max=10**12))
+
+
+class RedeemIn(Schema):
+    reward_id = Integer(required=True, validate=validate.Range(min=1))
+    gift_card_number = Text(validate=validate.Length(min=1, max=20), metadata={
+        "description": "Gift-card rewards only: the blank card handed over (staff only)."})
+
+
+class RedemptionOut(Schema):
+    id = fields.Integer()
+    reward_id = fields.Integer()
+    member_id = fields.Integer()
+    points = fields.Integer()
+    credit_rials = fields.Integer()
+    channel = fields.String()
+    status = fields.String(metadata={"description": "`done`, or `to_collect` for a product "
+                                                    "that waits at the counter."})
+    created_at = fields.DateTime()
+
+
 class TransferOut(Schema):
     id = fields.Integer()
     from_member_id = fields.Integer()
@@ -371,6 +393,19 @@ class ProductOut(Schema):
     discount_percent_bp = fields.Integer()
     extra_credit_per_unit_rials = fields.Integer()
     stock = fields.Integer(allow_none=True)
+    is_active = fields.Boolean()
+
+
+class RewardOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    kind = fields.String(metadata={"description": "`discount` (credit in the wallet), "
+                                                  "`product` or `gift_card`."})
+    points_cost = fields.Integer()
+    value_rials = fields.Integer()
+    product_id = fields.Integer(allow_none=True)
+    valid_days = fields.Integer(allow_none=True)
+    stock = fields.Integer(allow_none=True, metadata={"description": "None: unlimited."})
     is_active = fields.Boolean()
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from backend.errors import NotFound
 from backend.extensions import db
 from backend.models import MemberRequest, Offer, Purchase
-from backend.services import member_requests, wallet
+from backend.services import member_requests, rewards, wallet
 from backend.web.api import Page, clock, operation, paginate
 from backend.web.api.members import (
     balance_of,
@@ -18,12 +18,17 @@ from backend.web.api.members import (
 )
 from backend.web.api.schemas import (
     BalanceOut,
+    LedgerTransactionOut,
     MeOut,
     OfferOut,
     PageQuery,
+    PointsIn,
     PurchaseOut,
+    RedeemIn,
+    RedemptionOut,
     RequestIn,
     RequestOut,
+    RewardOut,
     TransactionOut,
     TransferIn,
     TransferOut,
@@ -120,3 +125,36 @@ def my_request(principal, request_id: int):
     if row is None or row.member_id != principal.member.id:
         raise NotFound("no such request")
     return row
+
+
+@operation("POST", "/me/point-conversions", summary="Convert my points to credit", tag="Me",
+           auth="member", body=PointsIn, response=LedgerTransactionOut, status=201,
+           idempotent=True, errors=(400, 401, 403, 409))
+def my_conversion(principal, data, key):
+    """At the club's point value and minimum, soonest-expiring points first. Send an
+    `Idempotency-Key`; a retry with it converts nothing more."""
+    return wallet.convert_points(
+        db.session, member_id=principal.member.id, points=data["points"], now=clock(),
+        idempotency_key=f"api:convert:{principal.member.id}:{key}")
+
+
+@operation("GET", "/me/rewards", summary="Rewards I can take for points", tag="Me",
+           auth="member", response=RewardOut, query=PageQuery, paginated=True,
+           errors=(400, 401, 403))
+def my_rewards(principal, args):
+    """Active rewards in stock, cheapest first (gift cards are taken at the counter)."""
+    rows = rewards.available(db.session)
+    start = (args["page"] - 1) * args["per_page"]
+    return Page(rows[start:start + args["per_page"]], args["page"], args["per_page"],
+                len(rows))
+
+
+@operation("POST", "/me/reward-redemptions", summary="Take a reward for my points",
+           tag="Me", auth="member", body=RedeemIn, response=RedemptionOut, status=201,
+           idempotent=True, errors=(400, 401, 403, 409))
+def my_redemption(principal, data, key):
+    """A product redeemed here waits at the counter (`to_collect`)."""
+    return rewards.redeem(
+        db.session, member_id=principal.member.id, reward_id=data["reward_id"],
+        channel="api", idempotency_key=f"api:reward:{principal.member.id}:{key}",
+        now=clock())

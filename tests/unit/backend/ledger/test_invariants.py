@@ -27,6 +27,7 @@ MEMBERS = 3
 INVOICE_CAP_RIALS = 150_000
 REFUND_PIN = "1234"
 REFUND_HOURS = 2160
+POINT_VALUE_RIALS = 100
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,9 @@ class LedgerMachine(RuleBasedStateMachine):
         self.context.push()
         self.session = flask_db.session
         self.now = START
-        factories.club(self.session, max_transfer_rials=10**9, max_transfer_per_day_rials=10**9)
+        # Points expire (L1): every purchase's points open a lot the nightly job expires.
+        factories.club(self.session, max_transfer_rials=10**9, max_transfer_per_day_rials=10**9,
+                       points_expiry_days=20, point_value_rials=POINT_VALUE_RIALS)
         branch = factories.branch(self.session)
         tier = factories.tier(self.session, max_credit_per_invoice_rials=INVOICE_CAP_RIALS)
         self.device = f"d{branch.id:05d}"
@@ -157,9 +160,23 @@ class LedgerMachine(RuleBasedStateMachine):
         self.expected[self.ids[giver]] -= amount
         self.expected[self.ids[taker]] += amount
 
+    @rule(who=st.integers(0, MEMBERS - 1), points=st.integers(1, 60))
+    def convert_points(self, who, points):
+        member_id = self.ids[who]
+        try:
+            wallet.convert_points(self.session, member_id=member_id, points=points,
+                                  idempotency_key=f"convert-{self.seq}", now=self.now)
+        except DomainError:
+            # Refused (more than the unexpired points): nothing moved.
+            return
+        finally:
+            self.seq += 1
+        self.expected[member_id] += points * POINT_VALUE_RIALS
+
     @rule(days=st.integers(1, 15))
     def time_passes(self, days):
         self.now += timedelta(days=days)
+        wallet.expire_points(self.session, self.now)
         before = self.balances()
         wallet.expire_credit(self.session, self.now)
         after = self.balances()
@@ -191,6 +208,8 @@ class LedgerMachine(RuleBasedStateMachine):
                 self.session, member_id)
             assert points == member.points_balance
             assert credit >= 0 and points >= 0
+            assert 0 <= ledger.points_in_lots(self.session, member_id) <= points
+            assert 0 <= ledger.spendable_points(self.session, member, self.now) <= points
             assert credit == self.expected[member_id]
         self.session.rollback()
 

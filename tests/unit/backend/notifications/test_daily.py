@@ -132,7 +132,7 @@ def test_the_scheduler_runs_the_nightly_jobs_and_sends(app, db, monkeypatch, tmp
     scheduler = jobs.Scheduler(app, provider_override={"sms": console, "email": console})
     report = scheduler.tick()
     assert report.daily["nightly"] == (
-        "expired 8,000 rials of credit; 0 tier changes; LRFM: 0 members scored; "
+        "expired 8,000 rials of credit and 0 points; 0 tier changes; LRFM: 0 members scored; "
         "segment rules: 0 members moved or listed")
     assert report.daily["birthdays"] == "1 birthday messages queued"
     report = scheduler.tick()  # the birthday message queued by the first tick goes out

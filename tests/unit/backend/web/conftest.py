@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from backend.models import FaqEntry, Offer, Product
+from backend.models import FaqEntry, Offer, Product, Reward
 from backend.services import counter, member_requests
 from backend.services.permissions import PERMISSIONS
 from tests import factories
@@ -38,8 +38,9 @@ def api_world(db):
                          full_name="Op")
     factories.staff_user(db, username="granted", role="operator", branch_id=own_branch.id,
                          full_name="Granted", permissions=list(PERMISSIONS))
+    # Points enough for any conversion the API accepts, so the fuzzer's reach the service.
     own = factories.member(db, home_branch_id=own_branch.id, tier_id=tier.id,
-                           credit_rials=50_000, points=10)
+                           credit_rials=50_000, points=10**12)
     other = factories.member(db, home_branch_id=other_branch.id, tier_id=tier.id,
                              credit_rials=20_000)
     for member in (own, other):
@@ -51,7 +52,9 @@ def api_world(db):
                                              body="Where is my card?", now=NOW)
     product = Product(sku="tea", name="Tea", price_rials=50_000)
     offer = Offer(name="Autumn", reward_kind="bonus_points", reward_value=5)
-    db.add_all([product, offer, FaqEntry(question="Hours?", answer="9 to 21")])
+    # A cheap unlimited reward, so the fuzzer's redemptions reach the service.
+    reward = Reward(name="Coffee", kind="discount", points_cost=1, value_rials=1_000)
+    db.add_all([product, offer, reward, FaqEntry(question="Hours?", answer="9 to 21")])
     db.flush()
     return ApiWorld(own_branch, other_branch, own, other, purchase, request, tier, product,
                     offer)

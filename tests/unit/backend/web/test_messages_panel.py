@@ -35,6 +35,7 @@ def texts_form(db, **changes):
             in messages_admin.template_texts(db).items()}
     data.update({f"enabled_{kind}": "1" for kind in ("purchase", "credit_increase",
                                                        "tier_upgrade", "credit_expiring",
+                                                       "points_expiring",
                                                        "welcome", "birthday", "anniversary")})
     data.update(changes)
     return data
