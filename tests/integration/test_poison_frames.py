@@ -84,7 +84,7 @@ def test_a_poison_burst_queued_for_a_restarted_worker_is_served_once(stack):
     client_id = stack.worker.client._client_id.decode()
 
     def worker() -> Worker:
-        started = Worker(stack.app, host="127.0.0.1", port=stack.broker.port,
+        started = Worker(stack.app, host="127.0.0.1", port=stack.broker.backend_port,
                          username=stack.app.config["MQTT_USERNAME"],
                          password=stack.app.config["MQTT_PASSWORD"], client_id=client_id)
         started.start()
