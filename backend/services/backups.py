@@ -3,7 +3,9 @@
 SQLite: the online backup API copies a consistent snapshot while the workers keep
 committing (WAL mode); a restore copies the backup into the live file the same way, page
 by page under the write lock. PostgreSQL: `pg_dump --format=custom` (a consistent
-snapshot, also under load) and `pg_restore --clean --if-exists`. A URL whose `options`
+snapshot, also under load); a restore replays it with psql in one transaction that first
+drops the schema's tables (a newer migration's tables too) and then runs `pg_restore
+--clean --if-exists`'s script. A URL whose `options`
 put a schema first in search_path (as the test suite does) dumps and restores just that
 schema.
 
@@ -145,10 +147,30 @@ def restore(url: str, source: Path) -> None:
             backup_db.close()
         return
     pg = postgres_target(url)
-    # Everything in the archive: a schema-only dump recreates its schema as well.
-    _run([_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--no-privileges",
-          "--exit-on-error", "--single-transaction", f"--dbname={pg.uri}", str(source)],
-         _pg_env(pg))
+    env = _pg_env(pg)
+    # Everything in the archive: a schema-only dump recreates its schema as well. Tables a
+    # newer migration added are not in an older archive but may hold foreign keys to tables
+    # that are (pg_restore --clean could not drop those), so every table of the schema is
+    # dropped first, in the same transaction as the restore: a failed restore changes
+    # nothing.
+    sql = subprocess.run(
+        [_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--no-privileges",
+         "--file=-", str(source)], env=env, capture_output=True, timeout=PG_TIMEOUT_S)
+    if sql.returncode != 0:
+        raise BadRequest("database", "pg_restore failed: "
+                         + sql.stderr.decode(errors="replace").strip()[-500:])
+    schema = (pg.schema or "public").replace("'", "''")
+    drop_tables = (
+        "DO $$DECLARE t record; BEGIN FOR t IN SELECT tablename FROM pg_tables "
+        f"WHERE schemaname = '{schema}' LOOP EXECUTE format('DROP TABLE IF EXISTS %I.%I "
+        f"CASCADE', '{schema}', t.tablename); END LOOP; END$$;\n").encode()
+    done = subprocess.run(
+        [_tool("psql"), "-X", "-q", "--single-transaction", "-v", "ON_ERROR_STOP=1",
+         f"--dbname={pg.uri}"], input=drop_tables + sql.stdout, env=env,
+        capture_output=True, timeout=PG_TIMEOUT_S)
+    if done.returncode != 0:
+        raise BadRequest("database", "restore failed: "
+                         + done.stderr.decode(errors="replace").strip()[-500:])
 
 
 def backup_name(url: str, now: datetime) -> str:
