@@ -195,14 +195,15 @@ def up(app: Flask, web_workers: int) -> int:
 
 
 def print_banner(config, is_demo: bool = True) -> None:
-    from backend.services.demo import DEMO_LOGINS
+    from backend.services.demo import DEMO_LOGINS, DEMO_REFUND_PIN
 
     click.echo(
         "\n"
         f"  Vafa is running.\n"
         f"  Web panel:      http://127.0.0.1:{config['WEB_PORT']}/\n"
         + (f"  Demo logins:    admin / {DEMO_LOGINS['admin']}    "
-           f"operator / {DEMO_LOGINS['operator']}\n" if is_demo else
+           f"operator / {DEMO_LOGINS['operator']}\n"
+           f"  Refund PIN:     {DEMO_REFUND_PIN} (both demo branches)\n" if is_demo else
            "  Sign in with your club's own admin (not the demo).\n") +
         f"  MQTT broker:    {config['MQTT_HOST']}:{config['MQTT_PORT']} (instance/mosquitto)\n"
         "  Messages:       instance/outbox/sms.log (console provider; the jobs process sends)\n"
