@@ -153,8 +153,9 @@ def _check(run, session) -> Verdict:
         times = len(charged.get(key, []))
         name = f"{sale.device}/{sale.request_id} ({sale.phase})"
         other = owners.setdefault(key, sale)
-        if other is not sale and (sale.acknowledged or other.acknowledged):
-            # Two sales under one id (a reflash that reused it): one got the other's answer.
+        if other is not sale and sale.acknowledged:
+            # A later sale told OK under an earlier sale's id (a reflash that reused it):
+            # one of the two got the other's answer.
             row.lost += 1
             errors.append(f"{name}: the id of another sale ({other.card} {other.amount}, "
                           f"{other.phase}); this one {sale.card} {sale.amount}")
@@ -165,8 +166,10 @@ def _check(run, session) -> Verdict:
                 # The receipt said "saved offline" and the sale is not in the ledger: a
                 # STALE on a sale inside the window is the terminal's own clock's fault.
                 row.lost += 1
-                errors.append(f"{name}: saved offline, then {sale.offline_result or 'never'}"
-                              f" confirmed (sold {checked_at - sale.sold_at:.0f} s ago)")
+                verdict = sale.offline_result
+                errors.append(f"{name}: saved offline, then "
+                              f"{'refused ' + verdict if verdict else 'never confirmed'} "
+                              f"(sold {checked_at - sale.sold_at:.0f} s ago)")
         if sale.acknowledged and times == 0:
             row.lost += 1
             errors.append(f"{name}: acknowledged but not in the ledger")

@@ -302,6 +302,7 @@ class Sale:
     power_cut: bool = False  # the record was torn by a power cut while being written
     sold_at: float = field(default_factory=time.time)  # when the sale really happened
     reissued_from: str | None = None  # the id its journal entry had before a re-issue
+    flashing: int = 0  # how many times its terminal had been reflashed when it was sold
 
     @property
     def acknowledged(self) -> bool:
@@ -344,6 +345,8 @@ class Till(threading.Thread):
         self.actions: list[tuple] = []
         self.actions_lock = threading.Lock()
         self.reissued = 0  # requests re-issued after REPLAY / ID_REUSED
+        self.early_reissues: dict[str, str] = {}
+        self.flashings = 0  # reflashes so far: a sale's ids are of its own flash
         self.connects = 0  # MQTT sessions this terminal opened
         # The harness's truth of when a sale happens, as seconds from the host's time: the
         # clock fault's terminal models sales that really are older than the window.
@@ -378,11 +381,16 @@ class Till(threading.Thread):
         elif match := self._REISSUED_OFFLINE.search(line):
             self.reissued += 1
             old_id, new_id = match.groups()
-            sale = self.by_id.pop(old_id, None)
-            if sale is not None:
+            sale = self.by_id.get(old_id)
+            if sale is not None and sale.flashing == self.flashings:
+                del self.by_id[old_id]
                 sale.request_id = new_id
                 sale.reissued_from = old_id
                 self.by_id[new_id] = sale
+            else:
+                # Not this flash's sale under that id yet (its screen is still up, and an
+                # older sale of the same id is from before a reflash): named when it goes.
+                self.early_reissues[old_id] = new_id
         elif self._REISSUED_ONLINE.search(line):
             self.reissued += 1  # the sale's id is read when its screen is left
         elif line == "mqtt connected":
@@ -465,6 +473,8 @@ class Till(threading.Thread):
         path.write_text(json.dumps(config))
         self.sim.config_path = path
         self.sim.cfg = vconfig.load(str(path))
+        self.flashings += 1
+        self.early_reissues.clear()
         self.sim.power_cut()
 
     def _start_sale(self) -> None:
@@ -473,7 +483,7 @@ class Till(threading.Thread):
         amount = self.rng.randrange(10_000, 2_000_000, 1000)
         use_credit = -1 if self.rng.random() < SPEND_SHARE else 0
         sale = Sale(self.device_id, self.run_.phase, card, amount, use_credit,
-                    sold_at=time.time() + self.sold_offset_s)
+                    sold_at=time.time() + self.sold_offset_s, flashing=self.flashings)
         self.seq_before = self.sim.app.store.last_seq()
         app.outcome = None
         self.sim.hw.scanner.scan(card)
@@ -491,6 +501,9 @@ class Till(threading.Thread):
             from vafa import protocol
 
             sale.request_id = protocol.request_id(self.device_id, seq)
+            while sale.request_id in self.early_reissues:
+                sale.reissued_from = sale.request_id
+                sale.request_id = self.early_reissues.pop(sale.request_id)
             self.by_id[sale.request_id] = sale
             if sale.request_id in self.early_results:
                 sale.offline_result = self.early_results.pop(sale.request_id)
@@ -985,8 +998,16 @@ class ChaosRun:
         count = len(self.tills)
         with_floor, online, offline = (self.tills[(1 + n) % count] for n in range(3))
         reissued_before = sum(till.reissued for till in self.tills)
-        floor = self._backend_last_seq(with_floor.device_id)
-        with_floor.do(lambda: with_floor.reflash(floor), with_floor.journal_empty)
+        floor_reissued_before = with_floor.reissued
+        floors = []
+
+        def reflash_with_floor() -> None:
+            # Read while the terminal is off (between its sales, nothing in flight), as the
+            # technician's `provisioning image` does.
+            floors.append(self._backend_last_seq(with_floor.device_id))
+            with_floor.reflash(floors[0])
+
+        with_floor.do(reflash_with_floor, with_floor.journal_empty)
         online.do(lambda: online.reflash(None), online.journal_empty)
 
         def offline_reflash() -> None:
@@ -1002,8 +1023,12 @@ class ChaosRun:
         self._settle()
         reissued = sum(till.reissued for till in self.tills) - reissued_before
         self.evidence["reflash reissued"] = reissued
+        if with_floor.reissued != floor_reissued_before:
+            # With the backend's floor, no seq the backend knows may be used again.
+            self.fault_errors.append(f"{with_floor.device_id}: reflashed with seq_floor, "
+                                     "yet a request reused an old seq")
         result.notes.append(
-            f"{with_floor.device_id} reflashed with seq_floor {floor}; {online.device_id} "
+            f"{with_floor.device_id} reflashed with seq_floor {floors[0]}; {online.device_id} "
             f"and {offline.device_id} (offline, {len(journaled)} sales journaled) without: "
             f"{reissued} requests answered ID_REUSED/REPLAY and re-issued above last_seq")
 
@@ -1070,7 +1095,7 @@ class ChaosRun:
                                      f"requests of {RAW_DEVICE} unanswered")
         result.notes.append(
             f"{self.durations.takeover_logins} logins as {INTRUDER_DEVICE} claiming "
-            f"{', '.join(claimed)} ({accepted} accepted under its own id); workers "
+            f"{', '.join(claimed)} ({accepted} accepted); workers "
             f"reconnected {worker_reconnects} times, {victim.device_id} "
             f"{victim_reconnects}; {answered} of {asked} sales of {RAW_DEVICE} answered")
         self._settle()
