@@ -926,7 +926,10 @@ class ChaosRun:
             behind.shift_clock(past_s)
 
         def come_back() -> None:
+            # 30 h later: its clock ran right all along, so it is right now, too (left 30 h
+            # behind, the sales of its first seconds back would be dated 30 h ago).
             behind.sold_offset_s = 0
+            behind.shift_clock(0)
             behind.link.up = True
 
         behind.do(go_back)
