@@ -149,8 +149,9 @@ class SimTerminal:
                            time_fn=time.time, link_ok=self.link.is_up, log=self.log)
         self.journal = Journal(str(self.data_dir))
         board = self.board
-        # Wall time through app._time (the chaos harness shifts it); the uptime from the
-        # board's ticks. The app's timers keep vafa.clock's ticks, which the session uses.
+        # Wall time through app._time (the board's RTC, which a power cut resets); the
+        # uptime from the board's ticks. The app's timers keep vafa.clock's ticks, which
+        # the session uses.
         clock = Clock(ticks_fn=board.ticks_ms, time_fn=lambda: self.app._time(),
                       set_fn=board.settime, synced=board.rtc_set, log=self.log)
         self.app = vapp.App(self.cfg, self.hw, self.net, Store(str(self.data_dir)),

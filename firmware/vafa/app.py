@@ -495,8 +495,21 @@ class App:
     def _give_up(self, inf):
         self.inflight = None
         if _earn_only(inf) and self.journal is not None:
+            seq = inf["seq"]
+            if not inf["sent"] and seq <= self.journal.last_seq():
+                # A journaled sale was re-issued above this seq while this one waited for
+                # the drain; the journal's seqs must rise, and this one never left the
+                # terminal, so a new seq is safe.
+                try:
+                    seq = self.store.next_seq()
+                except OSError as e:
+                    self._say("journal write failed (%r): sale of %d NOT saved"
+                              % (e, inf["amount"]))
+                    self._message([TEXT["flash_full"], TEXT["not_saved"],
+                                   TEXT["needs_online"]], OUT_FLASH_FULL)
+                    return
             self._say("no answer to %s: journaled for later" % inf["id"])
-            self._journal_sale(inf["seq"], inf["amount"])
+            self._journal_sale(seq, inf["amount"])
             return
         self._message([TEXT["no_conn"], TEXT["try_again"]], OUT_NO_CONNECTION)
 

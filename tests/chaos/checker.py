@@ -5,6 +5,12 @@
 - no sale is charged twice, no refused sale (a definitive error, a STALE replay, a record
   torn by a power cut before it was sent) is charged at all, and nothing is charged that
   no terminal sold;
+- every sale whose receipt said "saved offline" is in the ledger exactly once; a replay
+  refused STALE counts as lost unless the sale really is older than the offline window
+  (the harness's truth, `Sale.sold_at`): a refusal because of the terminal's own clock
+  (2000-01-01 after a power cut) is a lost sale;
+- no sale got another sale's answer: one request id per sale, and an OK reply and its
+  ledger row carry the sale's own amount and card;
 - each firmware terminal's requests were applied in its seq order;
 - every balance equals the sum of its ledger entries (and, for credit, of its lots), none
   is negative, and money is conserved: the totals moved by exactly what the run's
@@ -14,6 +20,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -126,7 +133,12 @@ def _check(run, session) -> Verdict:
         select(TerminalRequest).where(TerminalRequest.device_id.in_(devices)))}
 
     rows = {phase.name: Row(phase.name, notes="; ".join(phase.notes)) for phase in run.phases}
+    errors.extend(getattr(run, "fault_errors", []))
+    window_s = session.get(Club, 1).offline_window_days * 86400
+    checked_at = time.time()
+    card_ids = dict(session.execute(select(Card.number, Card.id)).all())
     recorded: set[tuple[str, str]] = set()
+    owners: dict = {}  # (device, id) -> the first sale under it
     for sale in sales:
         row = rows[sale.phase]
         row.attempted += 1
@@ -140,6 +152,24 @@ def _check(run, session) -> Verdict:
         recorded.add(key)
         times = len(charged.get(key, []))
         name = f"{sale.device}/{sale.request_id} ({sale.phase})"
+        other = owners.setdefault(key, sale)
+        if other is not sale and sale.acknowledged:
+            # A later sale told OK under an earlier sale's id (a reflash that reused it):
+            # one of the two got the other's answer.
+            row.lost += 1
+            errors.append(f"{name}: the id of another sale ({other.card} {other.amount}, "
+                          f"{other.phase}); this one {sale.card} {sale.amount}")
+        saved_offline = sale.journaled and not sale.power_cut
+        if saved_offline and not sale.acknowledged and times == 0:
+            old = checked_at - sale.sold_at > window_s
+            if not (sale.offline_result == "STALE" and old):
+                # The receipt said "saved offline" and the sale is not in the ledger: a
+                # STALE on a sale inside the window is the terminal's own clock's fault.
+                row.lost += 1
+                verdict = sale.offline_result
+                errors.append(f"{name}: saved offline, then "
+                              f"{'refused ' + verdict if verdict else 'never confirmed'} "
+                              f"(sold {checked_at - sale.sold_at:.0f} s ago)")
         if sale.acknowledged and times == 0:
             row.lost += 1
             errors.append(f"{name}: acknowledged but not in the ledger")
@@ -155,8 +185,13 @@ def _check(run, session) -> Verdict:
             purchase = purchases.get(transaction.id)
             if purchase is None or purchase.amount_rials != sale.amount:
                 errors.append(f"{name}: ledger amount differs from the sale's {sale.amount}")
+            elif purchase.card_id != card_ids.get(sale.card):
+                errors.append(f"{name}: ledger card differs from the sale's {sale.card}")
             if sale.response is not None:
                 told = sale.response
+                if (told.get("tx") or {}).get("amount") != sale.amount:
+                    errors.append(f"{name}: told {told.get('tx')} for a sale of "
+                                  f"{sale.amount}")
                 kept = json.loads(stored[key].response_body) if key in stored else None
                 if kept != told:
                     errors.append(f"{name}: the terminal was told {told}, the store has {kept}")

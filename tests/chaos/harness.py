@@ -1,7 +1,8 @@
 """The fault-injection run (issue 10): real Mosquitto (persistence on), two real worker
 processes on an MQTT 5 shared subscription, a real database (SQLite, or PostgreSQL behind a
-TCP proxy that can be cut), simulated terminals running the real firmware app, and eight
-faults injected while they sell (the last two are issue 17's attacks).
+TCP proxy that can be cut), simulated terminals running the real firmware app, and eleven
+faults injected while they sell (issue 17's attacks and issue 15's power cut with the
+clock reset and reflash among them).
 `tests.chaos.checker` then compares what every terminal was told with the ledger.
 
 Everything runs on this machine's loopback; every wait and loop has a bound.
@@ -46,6 +47,7 @@ CLUB_OFFLINE_WINDOW_DAYS = 1
 SQLITE_BUSY_TIMEOUT_MS = 1500
 SPEND_SHARE = 0.2  # sales that pay with credit (need the backend online)
 RAW_DEVICE = "chaos-raw"
+INTRUDER_DEVICE = "chaos-intruder"  # its credentials log in claiming others' client ids
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class Durations:
     firmware_timeouts: dict = field(default_factory=dict)
     poison_rounds: int = 2  # × 8 poison frames
     refusal_rounds: int = 2
+    takeover_logins: int = 6
 
 
 REDUCED = Durations(terminals=4, settle_s=2.5, offline_s=4, broker_down_s=2, database_down_s=4,
@@ -70,7 +73,8 @@ REDUCED = Durations(terminals=4, settle_s=2.5, offline_s=4, broker_down_s=2, dat
                         "app.RESPONSE_TIMEOUT_MS": 2000, "app.REPLAY_PAUSE_MS": 2000,
                         "app.DRAIN_WAIT_MS": 8000, "net.BACKOFF_MAX_MS": 2000})
 FULL = Durations(terminals=8, settle_s=12, offline_s=120, broker_down_s=10,
-                 database_down_s=20, duplicate_rounds=25, poison_rounds=5, refusal_rounds=8)
+                 database_down_s=20, duplicate_rounds=25, poison_rounds=5, refusal_rounds=8,
+                 takeover_logins=40)
 
 
 # ---- database ------------------------------------------------------------------------
@@ -296,6 +300,9 @@ class Sale:
     sent: bool = False  # the request left the terminal at least once
     offline_result: str | None = None  # "confirmed", or the refusal code of a replay
     power_cut: bool = False  # the record was torn by a power cut while being written
+    sold_at: float = field(default_factory=time.time)  # when the sale really happened
+    reissued_from: str | None = None  # the id its journal entry had before a re-issue
+    flashing: int = 0  # how many times its terminal had been reflashed when it was sold
 
     @property
     def acknowledged(self) -> bool:
@@ -320,7 +327,6 @@ class Till(threading.Thread):
         self.run_ = run
         self.device_id = device_id
         self.rng = random.Random(seed)
-        self.clock_offset_s = 0.0
         self.link = Link(True)
         self.sales: list[Sale] = []
         self.by_id: dict[str, Sale] = {}
@@ -334,24 +340,31 @@ class Till(threading.Thread):
         self.current: Sale | None = None
         self.current_started = 0.0
         self.gave_up: set[str] = set()  # ids sent, unanswered, then journaled
-        till = self
-
-        class ChaosTerminal(SimTerminal):
-            def _boot(self):
-                super()._boot()
-                self.app._time = lambda: int(time.time() + till.clock_offset_s)
-
+        # Run by this thread between two sales (the board is not stepped meanwhile):
+        # (ready(), action()) pairs, e.g. a power cut or a reflash once the journal is empty.
+        self.actions: list[tuple] = []
+        self.actions_lock = threading.Lock()
+        self.reissued = 0  # requests re-issued after REPLAY / ID_REUSED
+        self.early_reissues: dict[str, str] = {}
+        self.flashings = 0  # reflashes so far: a sale's ids are of its own flash
+        self.connects = 0  # MQTT sessions this terminal opened
+        # The harness's truth of when a sale happens, as seconds from the host's time: the
+        # clock fault's terminal models sales that really are older than the window.
+        self.sold_offset_s = 0.0
+        # The board's own clock (simulator.terminal.BoardClock): a power cut restarts it at
+        # 2000-01-01, unsynced, as on the ESP32.
         config = run.instance_dir / "devices" / device_id / "config.json"
-        flash = run.workdir / "flash" / device_id
-        flash.mkdir(parents=True, exist_ok=True)
-        self.sim = ChaosTerminal(config, data_dir=flash,
-                                 log=self._log, link=self.link)
+        self.flash = run.workdir / "flash" / device_id
+        self.flash.mkdir(parents=True, exist_ok=True)
+        self.sim = SimTerminal(config, data_dir=self.flash, log=self._log, link=self.link)
 
     # The firmware's log lines name what happened to a request id.
     _CONFIRMED = re.compile(r"offline sale (\S+) confirmed")
     _REFUSED = re.compile(r"offline sale (\S+) refused by the backend: (\S+)")
     _GAVE_UP = re.compile(r"no answer to (\S+): journaled")
     _TORN = re.compile(r"journal: dropped (\d+) torn")
+    _REISSUED_OFFLINE = re.compile(r"offline sale (\S+) re-issued as (\S+)")
+    _REISSUED_ONLINE = re.compile(r"(\S+) answered \S+ \(backend at seq .*\): re-issued as")
 
     def _log(self, line: str) -> None:
         if line.startswith("crash in handler"):
@@ -365,6 +378,23 @@ class Till(threading.Thread):
             self.gave_up.add(match.group(1))
         elif match := self._TORN.search(line):
             self.torn_records += int(match.group(1))
+        elif match := self._REISSUED_OFFLINE.search(line):
+            self.reissued += 1
+            old_id, new_id = match.groups()
+            sale = self.by_id.get(old_id)
+            if sale is not None and sale.flashing == self.flashings:
+                del self.by_id[old_id]
+                sale.request_id = new_id
+                sale.reissued_from = old_id
+                self.by_id[new_id] = sale
+            else:
+                # Not this flash's sale under that id yet (its screen is still up, and an
+                # older sale of the same id is from before a reflash): named when it goes.
+                self.early_reissues[old_id] = new_id
+        elif self._REISSUED_ONLINE.search(line):
+            self.reissued += 1  # the sale's id is read when its screen is left
+        elif line == "mqtt connected":
+            self.connects += 1
 
     def _offline(self, request_id: str, result: str) -> None:
         sale = self.by_id.get(request_id)
@@ -381,6 +411,8 @@ class Till(threading.Thread):
         try:
             next_sale = time.monotonic()
             while not self.stopping:
+                if self.current is None and self.actions:
+                    self._run_action()
                 app = self.sim.app
                 if self.current is None and self.selling and app.state == 0 \
                         and time.monotonic() >= next_sale:
@@ -398,12 +430,60 @@ class Till(threading.Thread):
         except BaseException as error:  # reported by the run, never swallowed
             self.crash = error
 
+    def _run_action(self) -> None:
+        with self.actions_lock:
+            ready, action = self.actions[0]
+            if not ready():
+                return
+            self.actions.pop(0)
+        action()
+
+    def do(self, action, ready=lambda: True) -> None:
+        """Have this terminal's thread run `action()` between two sales once `ready()`."""
+        with self.actions_lock:
+            self.actions.append((ready, action))
+
+    def wait_actions(self, run: ChaosRun, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self.actions:
+            assert time.monotonic() < deadline, f"{self.device_id}: action not run"
+            run._wait(0.05)
+
+    def shift_clock(self, offset_s: float) -> None:
+        """The terminal's clock set `offset_s` off the host's and believed synced (a
+        wrong NTP answer); its next verified response corrects it."""
+        self.sim.app.clock.set(int(time.time() + offset_s), "chaos")
+
+    def journal_empty(self) -> bool:
+        app = self.sim.app
+        return app.state == 0 and app.replay is None and app.queued() == 0
+
+    def reflash(self, seq_floor: int | None) -> None:
+        """The flash erased (seq, journal, last sales) and the board provisioned again:
+        config.json with `seq_floor` as `provisioning image` writes it from the
+        backend's last_seq, or without it (None: a technician who skipped it). The board
+        then starts from power-off: clock at 2000-01-01, unsynced."""
+        from vafa import config as vconfig
+
+        config = json.loads(self.sim.config_path.read_text())
+        config["seq_floor"] = seq_floor or 0
+        for path in self.flash.iterdir():
+            path.unlink()
+        path = self.flash / "config.json"
+        path.write_text(json.dumps(config))
+        self.sim.config_path = path
+        self.sim.cfg = vconfig.load(str(path))
+        self.flashings += 1
+        self.early_reissues.clear()
+        self.sim.power_cut()
+
     def _start_sale(self) -> None:
         app = self.sim.app
         card = self.rng.choice(self.run_.cards)
         amount = self.rng.randrange(10_000, 2_000_000, 1000)
         use_credit = -1 if self.rng.random() < SPEND_SHARE else 0
-        sale = Sale(self.device_id, self.run_.phase, card, amount, use_credit)
+        sale = Sale(self.device_id, self.run_.phase, card, amount, use_credit,
+                    sold_at=time.time() + self.sold_offset_s, flashing=self.flashings)
         self.seq_before = self.sim.app.store.last_seq()
         app.outcome = None
         self.sim.hw.scanner.scan(card)
@@ -421,6 +501,9 @@ class Till(threading.Thread):
             from vafa import protocol
 
             sale.request_id = protocol.request_id(self.device_id, seq)
+            while sale.request_id in self.early_reissues:
+                sale.reissued_from = sale.request_id
+                sale.request_id = self.early_reissues.pop(sale.request_id)
             self.by_id[sale.request_id] = sale
             if sale.request_id in self.early_results:
                 sale.offline_result = self.early_results.pop(sale.request_id)
@@ -526,6 +609,22 @@ class RawTerminal:
                 sale.outcome = "no_connection"
 
 
+    def sale(self, card: str, amount: int, timeout_s: float = 5) -> Sale:
+        """One purchase, sent once and answered within `timeout_s` (or not)."""
+        self.seq += 1
+        body = self._body(self.seq, card, amount)
+        sale = Sale(RAW_DEVICE, self.run_.phase, card, amount, 0, request_id=body["id"],
+                    sent=True)
+        self.sales.append(sale)
+        self.send(body)
+        got = self.collect(1, timeout_s)
+        if got and got[0]["ok"]:
+            sale.outcome, sale.code, sale.response = "ok", "OK", got[0]
+        else:
+            sale.outcome = "error" if got else "no_connection"
+            sale.code = got[0]["code"] if got else None
+        return sale
+
     def collect(self, expected: int, timeout_s: float = 10) -> list[dict]:
         """The replies that arrive until `expected` did or `timeout_s` passed; every
         reply's body is kept per id for the checker."""
@@ -625,6 +724,7 @@ class ChaosRun:
         self.before: dict = {}
         self.evidence: Counter = Counter()
         self.killed_request: tuple[str, str] | None = None
+        self.fault_errors: list[str] = []  # a fault's own check failed (the checker reports)
 
     # -- set-up -----------------------------------------------------------------------
     def config(self, url: str) -> Config:
@@ -651,9 +751,9 @@ class ChaosRun:
             result = demo.seed_demo(db.session, datetime.now(UTC))
             club = db.session.get(Club, 1)
             club.offline_window_days = CLUB_OFFLINE_WINDOW_DAYS
+            tills = [f"t{n:02d}" for n in range(3, self.durations.terminals + 1)]
             extra = [devices.register_device(db.session, device_id=device_id, branch_id=1)
-                     for device_id in [f"t{n:02d}" for n in range(3, self.durations.terminals
-                                                                      + 1)] + [RAW_DEVICE]]
+                     for device_id in [*tills, RAW_DEVICE, INTRUDER_DEVICE]]
             db.session.commit()
             result.terminals.extend(extra)
             write_demo(result)
@@ -792,34 +892,216 @@ class ChaosRun:
                             f"{self.evidence['UNAVAILABLE']} requests answered UNAVAILABLE "
                             "and retried")
 
+    def _journal_offline(self, till: Till, sales: int, min_s: float) -> list[Sale]:
+        """Keep `till` off the network (already cut) for at least `min_s` and until it
+        journaled `sales` more sales, bounded; returns the sales it journaled."""
+        before = len(till.sales)
+        deadline = time.monotonic() + max(30.0, self.durations.offline_s)
+        self._wait(min_s)
+        while sum(1 for sale in till.sales[before:] if sale.journaled) < sales:
+            assert time.monotonic() < deadline, f"{till.device_id} journaled nothing"
+            self._wait(0.1)
+        return [sale for sale in list(till.sales)[before:] if sale.journaled]
+
+    def _wait_verdicts(self, sales: list[Sale]) -> None:
+        """Wait for the backend's verdict on each journaled sale (a fixed settle was too
+        short on a busy machine), bounded: the checker reports what stayed unconfirmed."""
+        drained_by = time.monotonic() + DRAIN_TIMEOUT_S
+        while any(sale.offline_result in (None, "UNAVAILABLE") and not sale.power_cut
+                  for sale in sales):
+            if time.monotonic() > drained_by:
+                break
+            self._wait(0.1)
+
     def fault_clock(self) -> None:
         result = self._phase("clock hours off; offline replay past the window")
         behind, ahead = self.tills[1], self.tills[2]
-        behind.clock_offset_s = -(CLUB_OFFLINE_WINDOW_DAYS * 24 + 6) * 3600
-        ahead.clock_offset_s = 5 * 3600
-        behind.link.up = False
-        journaled = sum(1 for sale in behind.sales if sale.journaled)
-        deadline = time.monotonic() + max(30.0, self.durations.offline_s)
-        self._wait(self.durations.offline_s / 2)
-        while sum(1 for sale in behind.sales if sale.journaled) < journaled + 2:
-            assert time.monotonic() < deadline, "the terminal journaled nothing"
-            self._wait(0.1)
-        behind.link.up = True
-        # Wait for the backend's verdict on every sale journaled while it was offline (a
-        # fixed settle was too short on a busy machine), bounded, then settle as usual.
-        offline_sales = [sale for sale in list(behind.sales) if sale.journaled][journaled:]
-        drained_by = time.monotonic() + DRAIN_TIMEOUT_S
-        while any(sale.offline_result in (None, "UNAVAILABLE") for sale in offline_sales):
-            if time.monotonic() > drained_by:
-                break  # the checker reports what stayed unconfirmed
-            self._wait(0.1)
+        past_s = -(CLUB_OFFLINE_WINDOW_DAYS * 24 + 6) * 3600
+
+        def go_back() -> None:
+            # The sales from now on really are 30 h old (the run cannot wait 30 h): the
+            # terminal's clock says so, synced, and so does the checker's truth.
+            behind.link.up = False
+            behind.sold_offset_s = past_s
+            behind.shift_clock(past_s)
+
+        def come_back() -> None:
+            # 30 h later: its clock ran right all along, so it is right now, too (left 30 h
+            # behind, the sales of its first seconds back would be dated 30 h ago).
+            behind.sold_offset_s = 0
+            behind.shift_clock(0)
+            behind.link.up = True
+
+        behind.do(go_back)
+        ahead.do(lambda: ahead.shift_clock(5 * 3600))  # corrected by its next response
+        behind.wait_actions(self, 30)
+        offline_sales = self._journal_offline(behind, 2, self.durations.offline_s / 2)
+        behind.do(come_back)
+        behind.wait_actions(self, 30)
+        self._wait_verdicts(offline_sales)
         self._settle()
-        behind.clock_offset_s = ahead.clock_offset_s = 0
         self.evidence["STALE"] = sum(1 for sale in behind.sales
                                      if sale.offline_result == "STALE")
         result.notes.append(f"{behind.device_id} 30 h behind and offline: "
                             f"{self.evidence['STALE']} replays refused STALE; "
                             f"{ahead.device_id} 5 h ahead")
+
+    def fault_power_cut_clock_reset(self) -> None:
+        """Issue 15 item 3: a blackout. The board's clock restarts at 2000-01-01 and is
+        unsynced; Wi-Fi comes back before the internet (no NTP, no broker), so sales are
+        journaled on the 2000 clock, through a second power cut; then the network is
+        back and the first verified response sets the clock. Every sale whose receipt
+        said "saved offline" must be in the ledger (STALE on such a sale is lost)."""
+        result = self._phase("power cut, clock back at 2000-01-01, offline, second cut")
+        till = self.tills[3 % len(self.tills)]
+
+        def blackout() -> None:
+            till.link.up = False
+            till.sim.power_cut()
+
+        till.do(blackout)
+        till.wait_actions(self, 30)
+        unsynced = not till.sim.app.clock.synced and till.sim.app.clock.now() < 1_000_000_000
+        journaled = self._journal_offline(till, 2, self.durations.offline_s / 4)
+        till.do(till.sim.power_cut)  # a sale of the first boot is replayed by the second
+        till.wait_actions(self, 30)
+        journaled += self._journal_offline(till, 1, self.durations.offline_s / 4)
+        till.link.up = True
+        self._wait_verdicts(journaled)
+        self._settle()
+        synced = till.sim.app.clock.synced
+        confirmed = sum(1 for sale in journaled if sale.offline_result == "confirmed")
+        stale = sum(1 for sale in journaled if sale.offline_result == "STALE")
+        self.evidence["clock reset journaled"] = len(journaled)
+        self.evidence["clock reset confirmed"] = confirmed
+        if not unsynced:
+            self.fault_errors.append(f"{till.device_id}: the clock was not reset by the cut")
+        if not synced:
+            self.fault_errors.append(f"{till.device_id}: the clock never got synced again")
+        result.notes.append(f"{till.device_id} cut twice, clock at 2000 and unsynced, "
+                            f"{len(journaled)} sales journaled offline: {confirmed} confirmed"
+                            f", {stale} STALE; clock synced again from a response: "
+                            f"{'yes' if synced else 'NO'}")
+
+    def _backend_last_seq(self, device_id: str) -> int:
+        """What GET /devices/<id> says as last_seq (provisioning image's seq_floor)."""
+        from backend.models import Device
+
+        with self.app.app_context():
+            last_seq = db.session.get(Device, device_id).last_seq
+            db.session.rollback()
+        return int(last_seq)
+
+    def fault_reflash(self) -> None:
+        """Issue 15 item 2: a terminal's flash erased and provisioned again mid-life, with
+        the backend's seq_floor, and (two terminals) without it: their new requests reuse
+        old ids and seqs; ID_REUSED / REPLAY name last_seq, the terminal raises its floor
+        and re-issues, online and from the journal. No sale may get another's answer."""
+        result = self._phase("reflash mid-life, with and without seq_floor")
+        count = len(self.tills)
+        with_floor, online, offline = (self.tills[(1 + n) % count] for n in range(3))
+        reissued_before = sum(till.reissued for till in self.tills)
+        floor_reissued_before = with_floor.reissued
+        floors = []
+
+        def reflash_with_floor() -> None:
+            # Read while the terminal is off (between its sales, nothing in flight), as the
+            # technician's `provisioning image` does.
+            floors.append(self._backend_last_seq(with_floor.device_id))
+            with_floor.reflash(floors[0])
+
+        with_floor.do(reflash_with_floor, with_floor.journal_empty)
+        online.do(lambda: online.reflash(None), online.journal_empty)
+
+        def offline_reflash() -> None:
+            offline.reflash(None)
+            offline.link.up = False
+
+        offline.do(offline_reflash, offline.journal_empty)
+        for till in (with_floor, online, offline):
+            till.wait_actions(self, DRAIN_TIMEOUT_S)
+        journaled = self._journal_offline(offline, 2, self.durations.offline_s / 4)
+        offline.link.up = True
+        self._wait_verdicts(journaled)
+        self._settle()
+        reissued = sum(till.reissued for till in self.tills) - reissued_before
+        self.evidence["reflash reissued"] = reissued
+        if with_floor.reissued != floor_reissued_before:
+            # With the backend's floor, no seq the backend knows may be used again.
+            self.fault_errors.append(f"{with_floor.device_id}: reflashed with seq_floor, "
+                                     "yet a request reused an old seq")
+        result.notes.append(
+            f"{with_floor.device_id} reflashed with seq_floor {floors[0]}; {online.device_id} "
+            f"and {offline.device_id} (offline, {len(journaled)} sales journaled) without: "
+            f"{reissued} requests answered ID_REUSED/REPLAY and re-issued above last_seq")
+
+    def fault_client_id_takeover(self) -> None:
+        """Issue 17 item 2: a terminal's credentials log in again and again claiming a
+        worker's client id and another terminal's, while the others sell. The broker
+        binds the id to the account: the workers and that terminal stay connected and
+        every request of another terminal is answered."""
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        from backend.broker import backend_client_id
+
+        result = self._phase("client-id takeover: a terminal's login claims other ids")
+        self._settle(1)
+        config = json.loads((self.instance_dir / "devices" / INTRUDER_DEVICE / "config.json")
+                            .read_text())
+        victim = self.tills[1 % len(self.tills)]
+        claimed = [backend_client_id(self.workers[0].client_id), self.workers[1].client_id,
+                   victim.device_id]
+        worker_connects = self.worker_log_count("worker connected")
+        victim_connects = victim.connects
+        accepted = 0
+        asked, answered = 0, 0
+        for attempt in range(self.durations.takeover_logins):
+            connected = threading.Event()
+            client = mqtt.Client(CallbackAPIVersion.VERSION2,
+                                 client_id=claimed[attempt % len(claimed)], clean_session=True)
+            client.username_pw_set(config["mqtt"]["user"], config["mqtt"]["password"])
+            outcome = []
+
+            def on_connect(client, userdata, flags, reason_code, properties, outcome=outcome,
+                           connected=connected):
+                outcome.append(not reason_code.is_failure)
+                connected.set()
+
+            client.on_connect = on_connect
+            client.connect("127.0.0.1", self.broker.port, keepalive=30)
+            client.loop_start()
+            connected.wait(5)
+            accepted += bool(outcome and outcome[0])
+            # Another terminal's sale while the intruder holds its session.
+            sale = self.raw.sale(self.rng.choice(self.cards),
+                                 self.rng.randrange(10_000, 900_000, 1000))
+            asked += 1
+            answered += sale.outcome != "no_connection"
+            client.disconnect()
+            client.loop_stop()
+            self._check_tills()
+        self._settle(2)
+        worker_reconnects = self.worker_log_count("worker connected") - worker_connects
+        victim_reconnects = victim.connects - victim_connects
+        self.evidence["takeover logins"] = accepted
+        self.evidence["takeover answered"] = answered
+        self.evidence["takeover worker reconnects"] = worker_reconnects
+        if worker_reconnects:
+            self.fault_errors.append(f"client-id takeover: the workers reconnected "
+                                     f"{worker_reconnects} times")
+        if victim_reconnects:
+            self.fault_errors.append(f"client-id takeover: {victim.device_id} was thrown off "
+                                     f"{victim_reconnects} times")
+        if answered != asked:
+            self.fault_errors.append(f"client-id takeover: {asked - answered} of {asked} "
+                                     f"requests of {RAW_DEVICE} unanswered")
+        result.notes.append(
+            f"{self.durations.takeover_logins} logins as {INTRUDER_DEVICE} claiming "
+            f"{', '.join(claimed)} ({accepted} accepted); workers "
+            f"reconnected {worker_reconnects} times, {victim.device_id} "
+            f"{victim_reconnects}; {answered} of {asked} sales of {RAW_DEVICE} answered")
+        self._settle()
 
     def fault_poison_burst(self) -> None:
         """Issue 17 item 1: signed poison frames from one terminal while the others sell,
@@ -871,7 +1153,8 @@ class ChaosRun:
 
     FAULTS = ("fault_worker_killed", "fault_broker_restart",
               "fault_terminal_offline_power_cut", "fault_duplicates", "fault_database",
-              "fault_clock", "fault_poison_burst", "fault_refused_then_retried")
+              "fault_clock", "fault_poison_burst", "fault_refused_then_retried",
+              "fault_power_cut_clock_reset", "fault_reflash", "fault_client_id_takeover")
 
     def run(self) -> list:
         from tests.chaos import checker

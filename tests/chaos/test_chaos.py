@@ -1,7 +1,8 @@
 """The reduced fault-injection run inside `make test` (`make chaos` is the full one):
 real Mosquitto, two real worker processes, the real database, firmware terminals selling
-through all eight faults (issue 17's poison burst and refused-then-retried spends
-among them); nothing acknowledged is lost and nothing is charged twice."""
+through all eleven faults (issue 17's poison burst, refused-then-retried spends and
+client-id takeover, issue 15's power cut with the clock reset and reflash mid-life among
+them); nothing acknowledged is lost and nothing is charged twice."""
 
 import pytest
 
@@ -25,5 +26,11 @@ def test_reduced_chaos_run_loses_nothing_and_doubles_nothing(kind, tmp_path):
     assert run.evidence["poison answered"] >= harness.REDUCED.poison_rounds * 6  # with an id
     assert run.evidence["poison crashes"] == 0
     assert run.evidence["refused then retried"] > 0
+    assert run.evidence["clock reset journaled"] >= 3
+    assert run.evidence["clock reset confirmed"] == run.evidence["clock reset journaled"]
+    assert run.evidence["reflash reissued"] >= 2  # online and from the journal
+    assert run.evidence["takeover logins"] == harness.REDUCED.takeover_logins
+    assert run.evidence["takeover answered"] == harness.REDUCED.takeover_logins
+    assert run.evidence["takeover worker reconnects"] == 0
     assert all(row.attempted > 0 and row.acknowledged > 0 for row in verdict.rows)
     assert len(verdict.rows) == 1 + len(harness.ChaosRun.FAULTS)

@@ -356,6 +356,26 @@ eq(body(net.published[-1])["seq"], new_seq, "the copy replays")
 app.on_message(RES, ok("t01-%06d" % new_seq))
 eq(len(net.published), n + 2, "two sends in all")
 
+# a new sale waiting for the drain while a journaled one is re-issued above its seq: it is
+# journaled under a new seq (it never left), the journal's seqs keep rising
+net.connected = False
+sell(app, 5000)
+sell(app, 6000)
+journaled = app.journal.seqs()
+net.connected = True
+step(app, board)
+eq(body(net.published[-1])["seq"], journaled[0], "the first journaled sale replays")
+sell(app, 7000)
+waiting = app.inflight["seq"]
+check(not app.inflight["sent"], "the new sale waits for the drain")
+app.on_message(RES, refused("t01-%06d" % journaled[0], "ID_REUSED", last_seq=waiting + 50))
+for _ in range(A.FALLBACK_MS // 20 + 2):
+    step(app, board)
+seqs = app.journal.seqs()
+eq(seqs, sorted(seqs), "the journal's seqs rise")
+eq(len(seqs), 3, "the re-issued sale, the second and the new one are journaled")
+check(waiting not in seqs and seqs[-1] > waiting + 50, "the new sale took a new seq")
+
 # -- refund window: an old sale is refused on the terminal --------------------------------------
 board.advance((cfg["refund_window_s"] + 5) * 1000)
 app.on_key("C")
