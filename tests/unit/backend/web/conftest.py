@@ -71,3 +71,20 @@ def member_headers(client, member, password: str = MEMBER_PASSWORD) -> dict:
                                                           "password": password})
     assert response.status_code == 201, response.get_json()
     return {"Authorization": f"Bearer {response.get_json()['token']}"}
+
+
+class MovingClock:
+    """The app's clock (config CLOCK), pinned at NOW; a test moves it by setting `now`."""
+
+    def __init__(self):
+        self.now = NOW
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clock(app, monkeypatch):
+    moving = MovingClock()
+    monkeypatch.setitem(app.config, "CLOCK", moving)
+    return moving

@@ -13,21 +13,6 @@ from tests import factories
 from tests.conftest import NOW
 
 
-class Clock:
-    def __init__(self):
-        self.now = NOW
-
-    def __call__(self):
-        return self.now
-
-
-@pytest.fixture
-def clock(app, monkeypatch):
-    moving = Clock()
-    monkeypatch.setitem(app.config, "CLOCK", moving)
-    return moving
-
-
 @pytest.fixture
 def club(db):
     row = factories.club(db, welcome_credit_rials=50_000, referral_join_bonus_rials=20_000)

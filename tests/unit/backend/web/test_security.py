@@ -17,26 +17,11 @@ from tests.conftest import NOW
 ATTACKER, OFFICE = {"REMOTE_ADDR": "198.51.100.66"}, {"REMOTE_ADDR": "203.0.113.10"}
 
 
-class Clock:
-    def __init__(self):
-        self.now = NOW
-
-    def __call__(self):
-        return self.now
-
-
-@pytest.fixture
-def pinned(app, monkeypatch):
-    clock = Clock()
-    monkeypatch.setitem(app.config, "CLOCK", clock)
-    return clock
-
-
-def test_guessing_from_one_address_does_not_lock_the_user_out(client, db, pinned):
+def test_guessing_from_one_address_does_not_lock_the_user_out(client, db, clock):
     """Issue 17 item 7: five wrong passwords used to lock the account for everyone."""
     factories.staff_user(db)
     for minute in range(5):  # a minute apart: past each wait (2 s, 4 s)
-        pinned.now = NOW + timedelta(minutes=minute)
+        clock.now = NOW + timedelta(minutes=minute)
         assert client.post("/login", data={"username": "admin", "password": "wrong"},
                            environ_base=ATTACKER).status_code == 401
     # The guesser waits, even with the right password (checked before the password)…
@@ -52,7 +37,7 @@ def test_guessing_from_one_address_does_not_lock_the_user_out(client, db, pinned
     assert response.status_code == 302
 
 
-def test_sign_in_is_rate_limited_per_address(client, db, pinned):
+def test_sign_in_is_rate_limited_per_address(client, db, clock):
     factories.staff_user(db)
     for number in range(throttle.MAX_FAILURES_PER_ADDRESS):
         client.post("/login", data={"username": f"guess{number}", "password": "x"},
