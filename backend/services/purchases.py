@@ -19,6 +19,7 @@ from backend.models import (
     Product,
     Purchase,
     PurchaseItem,
+    TerminalRequest,
     Tier,
 )
 from backend.notifications import outbox
@@ -288,3 +289,14 @@ def _offer_names(session: Session, purchase: Purchase) -> tuple[str, ...]:
         select(Offer.name).join(OfferRedemption, OfferRedemption.offer_id == Offer.id)
         .where(OfferRedemption.purchase_id == purchase.id).order_by(OfferRedemption.id)
     ))
+
+
+def by_terminal_request(session: Session, device_id: str, request_id: str) -> Purchase | None:
+    """The purchase a terminal's request (device, request id) recorded, if any."""
+    return session.scalars(
+        select(Purchase)
+        .join(TerminalRequest,
+              TerminalRequest.ledger_transaction_id == Purchase.ledger_transaction_id)
+        .where(TerminalRequest.device_id == device_id, TerminalRequest.request_id == request_id,
+               TerminalRequest.op == "purchase")
+    ).one_or_none()

@@ -30,7 +30,7 @@ from backend.errors import (
     Stale,
     UnknownDevice,
 )
-from backend.models import Card, Club, Device, Member, Purchase, TerminalRequest
+from backend.models import Card, Club, Device, Member, TerminalRequest
 from backend.protocol import (
     PROTOCOL_VERSION,
     ProtocolError,
@@ -320,20 +320,10 @@ def _refund_target(session: Session, device_id: str, request: Request) -> tuple[
 
     A card reported lost after the purchase may still be refunded."""
     card = session.scalars(select(Card).where(Card.number == request.card)).one_or_none()
-    purchase = _purchase_by_request(session, device_id, request.ref)
+    purchase = purchases.by_terminal_request(session, device_id, request.ref)
     if card is None or purchase is None or card.member_id != purchase.member_id:
         raise RefUnknown(f"no purchase {request.ref} on this card from {device_id}")
     return card, card.member
-
-
-def _purchase_by_request(session: Session, device_id: str, request_id: str) -> Purchase | None:
-    return session.scalars(
-        select(Purchase)
-        .join(TerminalRequest,
-              TerminalRequest.ledger_transaction_id == Purchase.ledger_transaction_id)
-        .where(TerminalRequest.device_id == device_id, TerminalRequest.request_id == request_id,
-               TerminalRequest.op == "purchase")
-    ).one_or_none()
 
 
 def _run_op(session, device, card, member, request: Request, now):
@@ -367,7 +357,7 @@ def _run_op(session, device, card, member, request: Request, now):
             tx["tier_up"] = result.tier_change.to_code
         return purchase.ledger_transaction_id, tx, result.offer_names
     if request.op == "refund":
-        purchase = _purchase_by_request(session, device.id, request.ref)
+        purchase = purchases.by_terminal_request(session, device.id, request.ref)
         result = refunds.refund_purchase_locked(
             session, purchase=purchase, amount_rials=request.amount, idempotency_key=key,
             now=now)

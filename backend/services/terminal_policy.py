@@ -32,6 +32,7 @@ from backend.models import (
     Refund,
     TerminalRequest,
 )
+from backend.services import purchases
 from backend.services.texts import format_rials
 from card_spec import normalize_digits
 
@@ -164,9 +165,7 @@ def _check_refund(session, device, request, card, now) -> None:
                           minutes=LOCK_DURATION // timedelta(minutes=1))
         raise _refuse(PinWrong, device, request, "pin_wrong", wrong_pin=True, tries=tries)
 
-    from backend.services.terminal import _purchase_by_request  # terminal imports us
-
-    purchase = _purchase_by_request(session, device.id, request.ref)
+    purchase = purchases.by_terminal_request(session, device.id, request.ref)
     remaining = 0 if purchase is None else purchase.amount_rials - purchase.refunded_amount_rials
     if purchase is None or card is None or purchase.card_id != card.id or remaining <= 0:
         raise RefUnknown(f"no purchase {request.ref} of this card left to refund")

@@ -19,7 +19,7 @@ from backend.errors import DomainError
 from backend.extensions import db as flask_db
 from backend.models import Club, LedgerEntry, LedgerTransaction, Member
 from backend.protocol import Request
-from backend.services import terminal, wallet
+from backend.services import purchases, terminal, wallet
 from tests import factories
 
 START = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
@@ -116,7 +116,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def refund(self, index, part):
         member_id, request_id = self.purchases[index % len(self.purchases)]
         who = self.ids.index(member_id)
-        purchase = terminal._purchase_by_request(self.session, self.device, request_id)
+        purchase = purchases.by_terminal_request(self.session, self.device, request_id)
         left = purchase.amount_rials - purchase.refunded_amount_rials
         amount = None if part is None else max(1, left // part)
         reply = self.answer(self.request(op="refund", card=self.cards[who], ref=request_id,
