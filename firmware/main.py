@@ -195,6 +195,13 @@ async def main():
     # No connection attempt (DNS, TLS handshake: the steps that can take long) starts
     # while the cashier is typing a sale.
     net.busy = app.typing
+    # Issue 16: health figures, remote config written back to config.json, and the
+    # session's log lines in the app's ring (cmd "logs") as well as on the console.
+    from vafa.probe import Probe
+
+    hw.probe = Probe(wlan)
+    app.config_saver = lambda c: vconfig.save(c, CONFIG_FILE)
+    net._log = app._say
 
     def feed():
         wdt.feed()

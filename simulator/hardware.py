@@ -124,6 +124,24 @@ class RecordingIndicator(Indicator):
         self.events.append("error")
 
 
-def build() -> Hardware:
-    return Hardware(QueueScanner(), QueueKeypad(), CaptureDisplay(), CapturePrinter(),
-                    RecordingIndicator())
+class SimProbe:
+    """The health figures of firmware/vafa/probe.py: plausible values of an ESP32 on a
+    shop's Wi-Fi, which a test may change."""
+
+    def __init__(self, link=None):
+        self.link = link
+        self.heap = 92_000
+        self.signal = -58
+
+    def free_heap(self):
+        return self.heap
+
+    def rssi(self):
+        return self.signal if self.link is None or self.link.is_up() else None
+
+
+def build(link=None) -> Hardware:
+    hw = Hardware(QueueScanner(), QueueKeypad(), CaptureDisplay(), CapturePrinter(),
+                  RecordingIndicator())
+    hw.probe = SimProbe(link)
+    return hw

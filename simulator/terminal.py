@@ -108,7 +108,7 @@ class SimTerminal:
         self._log_fn = log
         self.boots = 0
         self.board = BoardClock()
-        self.hw = hardware.build()
+        self.hw = hardware.build(self.link)
         self._boot()
 
     @property
@@ -159,9 +159,19 @@ class SimTerminal:
                             config_loader=lambda: vconfig.load(str(self.config_path)),
                             clock=clock, time_fn=board.time)
         self.app.on_reboot = self.reboot
+        # Issue 16: cmd "set" writes config.json as the board does (vafa.config.save);
+        # the session's lines go to the app's log ring too (cmd "logs").
+        self.app.config_saver = self._save_config
+        self.net._log = self.app._say
         self.net.busy = self.app.typing
         self.boots += 1
         self.app.show_idle()
+
+    def _save_config(self, cfg) -> None:
+        from vafa import config as vconfig
+
+        vconfig.save(cfg, str(self.config_path))
+        self.cfg = cfg
 
     def reboot(self) -> None:
         """Reset: the session and the app start over from what is on 'flash'."""

@@ -115,7 +115,14 @@ TEXT = {
     "refunded": "Refunded",
     "insecure": "INSECURE TLS",
     "no_paper": "No printer paper",
+    "not_here": "Not on this",
+    "not_here2": "terminal",
+    "wrong_pin": "Wrong PIN",
 }
+# Remote config (issue 16): a logs answer holds at most this many characters of lines
+# (the frame bound is 4 KiB: the rest is the body's fields and the signature).
+LOGS_MAX_CHARS = const(3000)
+
 
 
 def _earn_only(inf):
@@ -133,6 +140,14 @@ class App:
 
     def __init__(self, cfg, hw, net, store, ticks_fn=None, time_fn=None, log=None,
                  journal=None, config_loader=None, clock=None, on_reboot=None):
+        from vafa.logring import LogRing
+
+        # The last log lines, for the panel (cmd "logs"); seconds of uptime first.
+        self.ring = LogRing(ticks_fn=lambda: self.clock.uptime_ms())
+        # save(cfg) writes config.json (cmd "set"); None: remote config is refused.
+        self.config_saver = None
+        self.cfg_error = None  # why the last cmd "set" was not applied
+        self._health_sig = None
         self.hw = hw
         self.net = net
         self.store = store
@@ -185,6 +200,7 @@ class App:
                 self._say("journal: %d never-answered entries set aside in %s"
                           % (journal.dead, journal.dead_path))
         net.set_handler(self.on_message)
+        net.health = self.health
 
     def _apply_config(self, cfg):
         from vafa.config import key_bytes
@@ -197,11 +213,34 @@ class App:
         floor = cfg.get("seq_floor", 0)
         if isinstance(floor, int) and floor > self.store.seq_floor:
             self.store.seq_floor = floor
+        # Remote config (vafa.config.check_settings): absent keys keep the defaults.
+        self.cfg_ver = cfg.get("cfg_ver", 0)
+        self.idle_ms = cfg.get("idle_s", IDLE_TIMEOUT_MS // 1000) * 1000
+        self.ops = cfg.get("ops") or ("purchase", "lookup", "refund", "credit")
+        self.footer = cfg.get("footer") or ""
+        self.pin_sha = cfg.get("pin_sha")
+        contrast = getattr(self.hw.display, "contrast", None)
+        if contrast is not None and cfg.get("contrast") is not None:
+            try:
+                contrast(cfg["contrast"])
+            except Exception as e:  # OSError on the I2C bus: the screen keeps its own
+                self._say("contrast not set: %r" % (e,))
 
     # ---- helpers -------------------------------------------------------------------
     def _say(self, s):
+        self.ring.add(s)
         if self._log is not None:
             self._log(s)
+
+    def _print(self, lines):
+        """Print a receipt, with the shop's footer (remote config) under it."""
+        if self.footer:
+            lines = list(lines) + self.footer.split("\n")
+        self.hw.printer.print_lines(lines)
+
+    def _not_here(self, what):
+        self._say("%s is not allowed on this terminal (remote config)" % what)
+        self._message([TEXT["not_here"], TEXT["not_here2"]], OUT_ERROR)
 
     def _show(self, lines):
         self.lines = list(lines)
@@ -310,6 +349,9 @@ class App:
             return
         st = self.state
         if k == "R" and st in (IDLE, CARD, AMOUNT, RESULT):
+            if "refund" not in self.ops:
+                self._not_here("refund")
+                return
             # The card on screen (or of the result shown), else ask for one.
             self._ask_refund(self.card if st != IDLE else None)
             return
@@ -334,15 +376,24 @@ class App:
             self.state = AMOUNT if self.digits else CARD
             self._show_entry()
         elif k == "U":
+            if "credit" not in self.ops:
+                self._not_here("spending credit")
+                return
             self.use_credit = 0 if self.use_credit else -1
             self._show_entry()
         elif k == "E":
+            if "purchase" not in self.ops:
+                self._not_here("purchase")
+                return
             if self._amount() <= 0:
                 self.hw.indicator.error()
                 self._show([TEXT["enter_amount"]] + self.lines[1:])
                 return
             self._send("purchase", self._amount(), self.use_credit)
         elif k == "L":
+            if "lookup" not in self.ops:
+                self._not_here("lookup")
+                return
             self._send("lookup", None, 0)
 
     def _sale_age_s(self, sale):
@@ -403,8 +454,20 @@ class App:
                 return
             last, pin = self._refund_target, self._pin
             self._pin = ""
+            if self.pin_sha is not None and not self._pin_ok(pin):
+                # The PIN the panel set (remote config); the backend checks it again.
+                self._say("refund refused here: wrong PIN")
+                self._refund_target = None
+                self._message([TEXT["wrong_pin"], TEXT["try_again"]], OUT_ERROR)
+                return
             self.card = last["card"]
             self._send("refund", None, 0, ref=last["id"], pin=pin)
+
+    def _pin_ok(self, pin):
+        import binascii
+
+        mac = binascii.hexlify(protocol.hmac_sha256(self.key, b"pin:" + pin.encode()))
+        return mac.decode() == self.pin_sha
 
     def _channel_free(self):
         # One request in flight per terminal, and journal entries go first.
@@ -542,7 +605,7 @@ class App:
         amt = TEXT["amount"] + " " + protocol.fmt_amount(amount)
         self._message([TEXT["saved_offline"], "Card " + mask_card(self.card), amt,
                        TEXT["later"], TEXT["later2"]], OUT_OFFLINE, ok=True)
-        self.hw.printer.print_lines([self.club_name, "Card " + mask_card(self.card), rid, amt,
+        self._print([self.club_name, "Card " + mask_card(self.card), rid, amt,
                                      TEXT["unconfirmed"], TEXT["later_receipt"]])
 
     def _remember_sale(self, rid, card, amount, ts, clk, up):
@@ -564,6 +627,7 @@ class App:
         self.hw.indicator.tick(now_ms)
         self.clock.uptime_ms()  # keeps the uptime across ticks wrapping
         self._replay_tick(now_ms)
+        self._health_tick(now_ms)
         st = self.state
         if st == SENDING and self.inflight is not None:
             inf = self.inflight
@@ -595,7 +659,7 @@ class App:
             if ticks_diff(now_ms, self.result_until) >= 0:
                 self.show_idle()
         elif st in (CARD, AMOUNT, REFUND):
-            if ticks_diff(now_ms, self.activity_at) >= IDLE_TIMEOUT_MS:
+            if ticks_diff(now_ms, self.activity_at) >= self.idle_ms:
                 self._say("idle timeout in " + STATE_NAMES[st])
                 self.show_idle()
 
@@ -845,6 +909,10 @@ class App:
                 self._pending_display = lines  # never interrupt a sale
         elif op == "config":
             self.reload_config()
+        elif op == "set":
+            self._on_set(msg)
+        elif op == "logs":
+            self._send_logs(msg)
         elif op == "reboot":
             if self.state in (IDLE, RESULT):
                 if self.on_reboot is not None:
@@ -854,6 +922,118 @@ class App:
                 self._reboot_pending = True
         else:
             self._say("unknown command %r" % (op,))
+
+    # ---- remote config, logs and health (issue 16) ------------------------------------
+    def _on_set(self, msg):
+        """cmd {"op":"set","cfg_ver":N,"settings":{...}}: check every setting, write
+        config.json (temporary file, then rename), apply, and report cfg_ver N in the
+        state. A version at or below the applied one is only confirmed again."""
+        from vafa.config import ConfigError, check_settings, with_settings
+
+        ver = msg.get("cfg_ver")
+        if not isinstance(ver, int) or isinstance(ver, bool) or ver <= 0:
+            self._say("config set refused: no cfg_ver")
+            return
+        if ver <= self.cfg_ver:
+            self._say("config %d applied already" % ver)
+            self._publish_health()
+            return
+        try:
+            if self.config_saver is None:
+                raise ConfigError("remote config not available")
+            cfg = with_settings(self.cfg, check_settings(msg.get("settings")), ver)
+            self.config_saver(cfg)
+        except Exception as e:  # ConfigError, OSError (flash full): the old one stays
+            self.cfg_error = "%d: %s" % (ver, e)
+            self._say("config %d refused: %s" % (ver, e))
+            self._publish_health()
+            return
+        self.cfg_error = None
+        self._apply_config(cfg)
+        self._say("config %d applied" % ver)
+        if self.state == IDLE:
+            self.show_ready()
+        self._publish_health()
+
+    def _send_logs(self, msg):
+        """cmd {"op":"logs","id":...}: the newest log lines that fit one frame, as a
+        signed req {"op":"logs"} (the terminal may publish on req and state only)."""
+        import json
+
+        n = msg.get("n")
+        n = n if isinstance(n, int) and 0 < n <= self.ring.size else None
+        rid = str(msg.get("id", ""))[:40]
+        budget = LOGS_MAX_CHARS
+        while True:
+            lines = self.ring.tail(budget, n)
+            body = json.dumps({"v": protocol.PROTOCOL_VERSION, "op": "logs", "id": rid,
+                               "ts": self.clock.now(), "up": self.clock.uptime_ms() // 1000,
+                               "count": self.ring.count, "lines": lines})
+            if len(body) <= LOGS_MAX_CHARS + 300 or not lines:
+                break
+            budget = budget // 2  # escapes made it longer than counted: fewer lines
+        frame = protocol.encode_frame(body.encode(), self.key)
+        if not self.net.publish_request(frame):
+            self._say("logs not sent: not connected")
+
+    def _oldest_queued_s(self):
+        """Age in seconds of the oldest journaled sale (a lower bound after a reboot
+        without a synced clock), or None when nothing is queued."""
+        from vafa.journal import decode_sale
+
+        if self.journal is None or not len(self.journal):
+            return None
+        entry = self.journal.peek()
+        sale = decode_sale(entry[1]) if entry is not None else None
+        clock = self.clock
+        if sale is None:
+            return clock.uptime_ms() // 1000
+        clk, boot, up = sale[0][0], sale[0][1], sale[0][2]
+        if boot == clock.boot_id:
+            return (clock.uptime_ms() - up) // 1000
+        body = protocol.parse_body(sale[1]) or {}
+        if clk and clock.synced:
+            return max(0, clock.now() - body.get("ts", 0))
+        return clock.uptime_ms() // 1000
+
+    def health(self):
+        """The health fields of the state topic (docs/protocol.md "State")."""
+        probe = getattr(self.hw, "probe", None)
+        printer = self.hw.printer
+        perr = getattr(printer, "last_error", None)
+        h = {
+            "up": self.clock.uptime_ms() // 1000,
+            "heap": probe.free_heap() if probe is not None else None,
+            "rssi": probe.rssi() if probe is not None else None,
+            "dead": self.journal.dead if self.journal is not None else 0,
+            "oldest_s": self._oldest_queued_s(),
+            "clk": bool(self.clock.synced),
+            "paper": printer.paper_ok(),
+            "perr": str(perr)[:60] if perr else None,
+            "sec": self.security_events,
+            "cfg": self.cfg_ver,
+            "crashes": self.crashes,
+        }
+        if self.cfg_error:
+            h["cfg_err"] = self.cfg_error[:80]
+        return h
+
+    def _publish_health(self):
+        if self.net.connected:
+            self.net.publish_state()
+
+    def _health_tick(self, now_ms):
+        """A state on change (clock synced, paper, config, wrong signatures), at most
+        every vafa.net.STATE_MIN_MS; vafa.net.Session sends one every minute anyway."""
+        due = getattr(self.net, "state_due", None)
+        if due is None or not due(now_ms):
+            return
+        sig = (self.clock.synced, self.hw.printer.paper_ok(), self.cfg_ver,
+               self.security_events, self.journal.dead if self.journal is not None else 0)
+        if sig != self._health_sig:
+            if self._health_sig is not None:
+                self.net.publish_state(now_ms)
+            self._health_sig = sig
 
     def reload_config(self):
         """Re-read config.json; returns True when applied. Broker settings take effect
@@ -930,9 +1110,9 @@ class App:
         self._to_result(lines, RESULT_MS)
         receipt = r.get("receipt")
         if isinstance(receipt, list) and receipt:
-            self.hw.printer.print_lines([str(x) for x in receipt])
+            self._print([str(x) for x in receipt])
         elif isinstance(tx, dict):
-            self.hw.printer.print_lines(self._fallback_receipt(r, lines))
+            self._print(self._fallback_receipt(r, lines))
 
     def _reissue_online(self, inf, r):
         """REPLAY / ID_REUSED: this seq (or id) was used before, e.g. by this board before

@@ -85,6 +85,13 @@ def validate(cfg):
     cfg["ntp_host"] = ntp_host
     cfg.setdefault("lang", "en")
     cfg.setdefault("club_name", "Vafa")
+    ver = cfg.get("cfg_ver", 0)
+    if not _is_int(ver) or ver < 0:
+        raise ConfigError("cfg_ver must be an integer >= 0")
+    cfg["cfg_ver"] = ver
+    remote = check_settings({k: cfg[k] for k in SETTINGS if k in cfg}) if [
+        k for k in SETTINGS if k in cfg] else {}
+    cfg.update(remote)
     wifi = cfg.get("wifi")
     if not isinstance(wifi, dict):
         wifi = {}
@@ -115,12 +122,109 @@ def key_bytes(cfg):
     return binascii.unhexlify(cfg["key_hex"])
 
 
-def load(path="config.json"):
+def _read(path):
     try:
         with open(path) as f:
-            cfg = json.load(f)
+            return json.load(f)
     except OSError:
-        raise ConfigError("cannot read " + path)
+        return None
     except ValueError:
         raise ConfigError(path + " is not valid JSON")
+
+
+def load(path="config.json"):
+    cfg = _read(path)
+    if cfg is None:
+        # A power cut between save()'s remove and rename leaves only the new file.
+        try:
+            cfg = _read(path + ".tmp")
+        except ConfigError:
+            cfg = None
+    if cfg is None:
+        raise ConfigError("cannot read " + path)
     return validate(cfg)
+
+
+# ---- remote config (issue 16): the settings a shop changes, from a signed cmd "set" ----
+# What the terminal may do (cfg["ops"]): sell, look a balance up, refund, spend credit.
+OPERATIONS = ("purchase", "lookup", "refund", "credit")
+IDLE_MIN_S = const(10)
+IDLE_MAX_S = const(3600)
+DEFAULT_IDLE_S = const(60)
+DEFAULT_CONTRAST = const(255)
+FOOTER_MAX = const(96)
+SETTINGS = ("lang", "contrast", "footer", "idle_s", "pin_sha", "ops")
+
+
+def check_settings(s):
+    """The settings of a cmd "set" checked and normalised (a new dict), or ConfigError:
+    nothing is applied unless all of them are valid. Unknown keys are refused too."""
+    if not isinstance(s, dict) or not s:
+        raise ConfigError("settings must be a non-empty object")
+    out = {}
+    for k in s:
+        if k not in SETTINGS:
+            raise ConfigError("unknown setting " + str(k))
+    v = s.get("lang")
+    if v is not None:
+        if v not in ("en", "fa"):
+            raise ConfigError("lang must be en or fa")
+        out["lang"] = v
+    v = s.get("contrast")
+    if v is not None:
+        if not _is_int(v) or not 0 <= v <= 255:
+            raise ConfigError("contrast must be 0..255")
+        out["contrast"] = v
+    if "footer" in s:
+        v = s["footer"]
+        if not isinstance(v, str) or len(v) > FOOTER_MAX or "\x00" in v:
+            raise ConfigError("footer must be text of at most %d characters" % FOOTER_MAX)
+        out["footer"] = v
+    v = s.get("idle_s")
+    if v is not None:
+        if not _is_int(v) or not IDLE_MIN_S <= v <= IDLE_MAX_S:
+            raise ConfigError("idle_s must be %d..%d" % (IDLE_MIN_S, IDLE_MAX_S))
+        out["idle_s"] = v
+    if "pin_sha" in s:
+        v = s["pin_sha"]  # hex HMAC-SHA256(key, "pin:" + PIN), None: no local check
+        if v is not None:
+            if not isinstance(v, str) or len(v) != 64:
+                raise ConfigError("pin_sha must be 64 hex characters or null")
+            try:
+                binascii.unhexlify(v)
+            except ValueError:
+                raise ConfigError("pin_sha is not hex")
+        out["pin_sha"] = v
+    v = s.get("ops")
+    if v is not None:
+        if not isinstance(v, list) or [o for o in v if o not in OPERATIONS]:
+            raise ConfigError("ops must be a list of " + ", ".join(OPERATIONS))
+        out["ops"] = [o for o in OPERATIONS if o in v]
+    return out
+
+
+def with_settings(cfg, settings, version):
+    """A copy of ``cfg`` with checked ``settings`` and config version ``version``,
+    validated as a whole."""
+    new = json.loads(json.dumps(cfg))
+    for k in settings:
+        new[k] = settings[k]
+    new["cfg_ver"] = version
+    return validate(new)
+
+
+def save(cfg, path="config.json"):
+    """Write config.json so that a power cut leaves the old file or the new one, never a
+    torn one: the new text goes to a temporary file, then replaces the old by rename."""
+    import os
+
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(json.dumps(cfg))
+    try:
+        os.rename(tmp, path)
+    except OSError:
+        # Some filesystems refuse a rename onto an existing file: drop the old one first
+        # (a cut between the two leaves config.json.tmp, which load() then falls back to).
+        os.remove(path)
+        os.rename(tmp, path)

@@ -22,6 +22,12 @@ BACKOFF_MAX_MS = const(30000)
 # again (DNS can block on the ESP32: done rarely, see docs/terminal.md).
 RESOLVE_AFTER_FAILS = const(5)
 MAX_FAILED_TOKENS = const(8)
+# The retained state is published on connect, when the app says something changed, and
+# at least this often (issue 16 "Health"); never more than once per STATE_MIN_MS on change.
+STATE_EVERY_MS = const(60000)
+STATE_MIN_MS = const(2000)
+# The health part of a state frame stays within this (the frame bound is 4 KiB).
+MAX_STATE_BYTES = const(1024)
 
 
 def topic(device_id, leaf):
@@ -61,6 +67,10 @@ class Session:
         self._pending = {}  # token -> packet id of a request publish awaiting PUBACK
         self._failed = []  # tokens whose publish was never acknowledged
         self._now = None
+        # health() returns a dict of health fields for the state topic (App.health);
+        # other parts (e.g. OTA) may add fields to what it returns.
+        self.health = None
+        self._state_at = None  # ticks of the last state publish
 
     def set_handler(self, fn):
         """``fn(topic_str, payload_bytes)`` for every message received."""
@@ -80,10 +90,23 @@ class Session:
         return int(self._time()) if self._time is not None else 0
 
     def state_body(self, online=True):
+        """The retained state: online flag, firmware, journal depth, time, and the
+        health fields (docs/protocol.md "State"), dropped whole if they would make the
+        body larger than MAX_STATE_BYTES."""
         if not online:
             return b'{"online":false}'
-        return ('{"online":true,"fw":%s,"queued":%d,"ts":%d}'
-                % (json.dumps(VERSION), self.queued, self._now_s())).encode()
+        head = ('{"online":true,"fw":%s,"queued":%d,"ts":%d'
+                % (json.dumps(VERSION), self.queued, self._now_s()))
+        extra = ""
+        if self.health is not None:
+            try:
+                h = self.health()
+                extra = json.dumps(h)[1:-1] if h else ""
+            except Exception as e:  # a probe failing must not cost the state
+                self._say("health failed: %r" % (e,))
+        if extra and len(head) + len(extra) + 2 <= MAX_STATE_BYTES:
+            return (head + "," + extra + "}").encode()
+        return (head + "}").encode()
 
     def _ticks(self, now_ms):
         # Callers without a time (the app's publishes) get the last poll()'s: the same
@@ -123,6 +146,7 @@ class Session:
         c.subscribe(self.t_res, now_ms, qos=1)
         c.subscribe(self.t_cmd, now_ms, qos=1)
         c.publish(self.t_state, self.state_body(True), now_ms, retain=True, qos=1)
+        self._state_at = now_ms
         self.connected = True
         self.connects += 1
         self._fails = 0
@@ -179,6 +203,9 @@ class Session:
         for token in list(self._pending):
             if self._pending[token] not in c.inflight:
                 del self._pending[token]  # PUBACK arrived
+        if (self.connected and self._state_at is not None
+                and ticks_diff(now_ms, self._state_at) >= STATE_EVERY_MS):
+            self.publish_state(now_ms)
 
     def _publish(self, t, body, now_ms, retain):
         now_ms = self._ticks(now_ms)
@@ -206,8 +233,17 @@ class Session:
         return token in self._failed
 
     def publish_state(self, now_ms=None):
-        """Publish the retained state (queued count). False if not connected or failed."""
+        """Publish the retained state (queued count, health). False if not connected or
+        failed."""
+        now_ms = self._ticks(now_ms)
+        self._state_at = now_ms
         return bool(self._publish(self.t_state, self.state_body(True), now_ms, True))
+
+    def state_due(self, now_ms=None):
+        """True when a changed state may be published now (STATE_MIN_MS since the last)."""
+        now_ms = self._ticks(now_ms)
+        return (self.connected and (self._state_at is None
+                                    or ticks_diff(now_ms, self._state_at) >= STATE_MIN_MS))
 
     def close(self):
         c = self.client
