@@ -68,6 +68,7 @@ def database_registry(session: Session, now: datetime, stale_after) -> Collector
         terminals.labels(name).set(count)
     queued.set(session.scalar(select(func.coalesce(func.sum(Device.queued_count), 0)).where(
         Device.status == "active")) or 0)
+    _terminal_health(registry, session, now, stale_after)
     from backend.models import MessageSettings
 
     settings = session.get(MessageSettings, 1)
@@ -75,3 +76,54 @@ def database_registry(session: Session, now: datetime, stale_after) -> Collector
                   "bought minus parts sent)", registry=registry)
     quota.set(max(0, settings.sms_quota - settings.sms_used) if settings else 0)
     return registry
+
+
+# Per terminal (issue 16), labelled by device id: as many series as registered terminals.
+_HEALTH_GAUGES = (
+    ("vafa_terminal_uptime_seconds", "Uptime the terminal last reported", "uptime_s"),
+    ("vafa_terminal_free_heap_bytes", "Free heap the terminal last reported", "free_heap"),
+    ("vafa_terminal_wifi_rssi_dbm", "Wi-Fi signal the terminal last reported", "rssi"),
+    ("vafa_terminal_oldest_queued_seconds", "Age of the oldest offline sale in the "
+     "terminal's journal (0: none)", "oldest_queued_s"),
+    ("vafa_terminal_set_aside_sales", "Journaled sales the terminal set aside unanswered",
+     "set_aside"),
+    ("vafa_terminal_config_applied", "Config version the terminal confirmed",
+     "applied_version"),
+    ("vafa_terminal_config_pending", "Config version the panel sent", "pending_version"),
+    ("vafa_terminal_bad_signatures", "Frames from the terminal the backend could not "
+     "verify", "bad_signatures"),
+)
+
+
+def _terminal_health(registry, session: Session, now: datetime, stale_after) -> None:
+    from backend.models import Device, TerminalHealth
+    from backend.services import devices
+
+    gauges = {column: Gauge(name, text, ["device"], registry=registry)
+              for name, text, column in _HEALTH_GAUGES}
+    queued = Gauge("vafa_terminal_queued", "Offline sales in the terminal's journal",
+                   ["device"], registry=registry)
+    clock_synced = Gauge("vafa_terminal_clock_synced", "1 when the terminal's clock is "
+                         "synced", ["device"], registry=registry)
+    paper = Gauge("vafa_terminal_paper_ok", "1 paper present, 0 out (absent: unknown)",
+                  ["device"], registry=registry)
+    warning = Gauge("vafa_terminal_warning", "1 for each warning the terminals page shows",
+                    ["device", "warning"], registry=registry)
+    rows = session.execute(select(Device, TerminalHealth).outerjoin(
+        TerminalHealth, TerminalHealth.device_id == Device.id).order_by(Device.id))
+    for device, health in rows:
+        for code in devices.warnings(device, health, now, stale_after):
+            warning.labels(device.id, code).set(1)
+        if device.status != "active":
+            continue
+        queued.labels(device.id).set(device.queued_count)
+        if health is None or health.reported_at is None:
+            continue
+        for column, gauge in gauges.items():
+            value = getattr(health, column)
+            if value is not None:
+                gauge.labels(device.id).set(value)
+        if health.clock_synced is not None:
+            clock_synced.labels(device.id).set(int(health.clock_synced))
+        if health.paper_ok is not None:
+            paper.labels(device.id).set(int(health.paper_ok))

@@ -13,6 +13,7 @@ from backend.models.engagement import (
     SurveyQuestion,
     SurveyResponse,
 )
+from backend.models.fleet import TerminalHealth
 from backend.models.imports import MemberImport
 from backend.models.ledger import LedgerEntry, LedgerTransaction, Purchase
 from backend.models.loyalty import (
@@ -70,6 +71,7 @@ __all__ = [
     "CreditLot",
     "CreditTransfer",
     "Device",
+    "TerminalHealth",
     "EnrolmentToken",
     "LedgerEntry",
     "LedgerTransaction",

@@ -268,11 +268,19 @@ class Worker:
         except UnknownDevice as error:
             return self._drop("unknown_device", error)
         except protocol.FrameError as error:
+            self._note_bad_signature(session, device_id, now)
             return self._drop("bad_signature", f"{device_id}: {error}")
         except Exception as error:
             if not is_temporary_fault(error):
                 raise
             return self._unavailable_before_load(device_id, payload, now_ts, error)
+        if b'"logs"' in body:
+            logs = devices.logs_body(body)
+            if logs is not None:
+                # The terminal's answer to cmd "logs" (issue 16): stored, never answered.
+                self._count("logs" if devices.record_logs(session, device_id, logs, now)
+                            else "logs_refused")
+                return None
         request_id = None
         try:
             try:
@@ -319,6 +327,15 @@ class Worker:
                 self._count("crash")
             response = self._error(lang, request_id, "UNAVAILABLE", "", now_ts)
         return protocol.topic(device_id, "res"), protocol.encode_frame(response, key)
+
+    def _note_bad_signature(self, session, device_id: str, now) -> None:
+        """Per terminal, for the panel's "wrong key" warning (issue 16)."""
+        try:
+            devices.record_bad_signature(session, device_id, now)
+            session.commit()
+        except Exception as error:
+            session.rollback()
+            log.warning("bad signature of %s not recorded: %s", device_id, error)
 
     def _remember_key(self, device_id: str, key: bytes, lang: str) -> None:
         self._keys[device_id] = (key, lang)

@@ -3,7 +3,7 @@
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from backend import broker
 from backend.errors import BadRequest
-from backend.models import Branch, Club, Device
+from backend.models import Branch, Club, Device, TerminalHealth
 from backend.protocol import DEVICE_ID_PATTERN
 
 KEY_BYTES = 32
@@ -176,18 +176,71 @@ def _pids_running_conf(conf_path: Path) -> list[int]:
     return found
 
 
-MAX_STATE_BYTES = 512  # a state frame is ~60 bytes; anything larger is not ours
+# A state frame with the health fields is ~400 bytes (firmware: vafa.net.MAX_STATE_BYTES
+# 1024); anything larger is not ours.
+MAX_STATE_BYTES = 2048
+# The health fields (docs/protocol.md "State"): name in the frame, column, check. A field
+# that fails its check is stored as unknown (None); the others still count.
+_INT_FIELDS = {
+    "up": ("uptime_s", 0, 10**10),
+    "heap": ("free_heap", 0, 10**9),
+    "rssi": ("rssi", -127, 0),
+    "oldest_s": ("oldest_queued_s", 0, 10**10),
+}
+_COUNTERS = {"dead": ("set_aside", 10**6), "sec": ("bad_signatures_seen", 10**9),
+             "crashes": ("crashes", 10**6)}
+# Warnings on the terminals page: journal stuck after this, a wrong key if the worker saw
+# a bad signature from it this recently.
+STUCK_AFTER_S = 15 * 60
+WRONG_KEY_WITHIN = timedelta(hours=24)
+WARNINGS = ("revoked", "offline", "wrong_key", "clock", "stuck", "paper", "printer",
+            "config")
+
+
+def _int(value, low, high):
+    return value if type(value) is int and low <= value <= high else None
+
+
+def health_row(session: Session, device_id: str) -> TerminalHealth:
+    row = session.get(TerminalHealth, device_id)
+    if row is None:
+        row = TerminalHealth(device_id=device_id, set_aside=0, bad_signatures_seen=0,
+                             crashes=0, applied_version=0, pending_version=0,
+                             bad_signatures=0)
+        session.add(row)
+    return row
+
+
+def _record_health(session: Session, device_id: str, state: dict, now: datetime) -> None:
+    row = health_row(session, device_id)
+    row.reported_at = now
+    for key, (column, low, high) in _INT_FIELDS.items():
+        setattr(row, column, _int(state.get(key), low, high))
+    for key, (column, high) in _COUNTERS.items():
+        setattr(row, column, _int(state.get(key), 0, high) or 0)
+    for key, column in (("clk", "clock_synced"), ("paper", "paper_ok")):
+        value = state.get(key)
+        setattr(row, column, value if type(value) is bool else None)
+    error = state.get("perr")
+    row.printer_error = error[:60] if isinstance(error, str) and error else None
+    applied = _int(state.get("cfg"), 0, 2**31 - 1)
+    if applied is not None:
+        row.applied_version = applied
+    config_error = state.get("cfg_err")
+    row.config_error = (config_error[:80] if isinstance(config_error, str) and config_error
+                        else None)
 
 
 def record_state(session: Session, device_id: str, payload: bytes, now: datetime) -> bool:
     """Apply a terminal's retained `state` message (PROTOCOL.md): online flag, firmware
-    version and journal depth, shown on the panel's terminals page. Unknown devices and
-    malformed payloads are ignored (False); nothing else is written."""
+    version and journal depth, and its health fields (issue 16), shown on the panel's
+    terminals page. Unknown devices and malformed payloads are ignored (False); a health
+    field that is not what the protocol says is stored as unknown."""
     if len(payload) > MAX_STATE_BYTES:
         return False
     try:
         state = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return False
     if not isinstance(state, dict) or type(state.get("online")) is not bool:
         return False
@@ -204,5 +257,73 @@ def record_state(session: Session, device_id: str, payload: bytes, now: datetime
     queued = state.get("queued")
     if type(queued) is int and 0 <= queued <= 1_000_000:
         device.queued_count = queued
+    if state["online"] and "up" in state:
+        _record_health(session, device_id, state, now)
     session.commit()
     return True
+
+
+def record_bad_signature(session: Session, device_id: str, now: datetime) -> None:
+    """The worker got a frame from this registered terminal that its key does not verify
+    (a wrong key on the terminal, or someone else on its account). The caller commits."""
+    if session.get(Device, device_id) is None:
+        return
+    row = health_row(session, device_id)
+    row.bad_signatures = (row.bad_signatures or 0) + 1
+    row.bad_signature_at = now
+
+
+MAX_LOG_LINES = 100
+MAX_LOG_LINE = 200
+
+
+def logs_body(body: bytes) -> dict | None:
+    """The verified body of a req if it is a logs answer ({"op":"logs"}), else None."""
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    return parsed if isinstance(parsed, dict) and parsed.get("op") == "logs" else None
+
+
+def record_logs(session: Session, device_id: str, body: dict, now: datetime) -> bool:
+    """A terminal's answer to cmd "logs" (a verified req {"op":"logs"}): its last log
+    lines, kept for the terminal page (the previous answer is replaced). False, nothing
+    written, when the body is not one."""
+    lines = body.get("lines")
+    if not isinstance(lines, list) or len(lines) > MAX_LOG_LINES:
+        return False
+    if any(not isinstance(line, str) for line in lines):
+        return False
+    row = health_row(session, device_id)
+    row.log_lines = [line[:MAX_LOG_LINE] for line in lines]
+    row.logs_at = now
+    session.commit()
+    return True
+
+
+def warnings(device: Device, health: TerminalHealth | None, now: datetime,
+             stale_after: timedelta) -> list[str]:
+    """What is wrong with a terminal, most serious first (codes of WARNINGS)."""
+    if device.status != "active":
+        return ["revoked"]
+    found = []
+    if not (device.is_online and device.state_at and device.state_at >= now - stale_after):
+        found.append("offline")
+    if health is None:
+        return found
+    if (health.bad_signatures_seen or (health.bad_signature_at is not None
+                                       and health.bad_signature_at >= now - WRONG_KEY_WITHIN)):
+        found.append("wrong_key")
+    if health.clock_synced is False:
+        found.append("clock")
+    if health.set_aside or (device.queued_count and health.oldest_queued_s is not None
+                            and health.oldest_queued_s >= STUCK_AFTER_S):
+        found.append("stuck")
+    if health.paper_ok is False:
+        found.append("paper")
+    if health.printer_error:
+        found.append("printer")
+    if health.config_error or health.pending_version > health.applied_version:
+        found.append("config")
+    return found

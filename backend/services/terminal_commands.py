@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from backend import protocol
 from backend.errors import BadRequest, NotFound
 from backend.models import Device
+from backend.services import devices
 from card_spec import normalize_digits
 
 COMMAND_OPERATIONS = ("display", "config", "reboot")
@@ -80,3 +81,107 @@ def send_command(session: Session, publish: Callable[[str, bytes], None], device
     command = build_command(session, device_id, operation, text, now, branch_id)
     publish(command.topic, command.frame)
     return command
+
+
+# ---- remote config and logs (issue 16) -------------------------------------------------
+# The settings a shop changes (firmware vafa.config.check_settings checks them again).
+OPERATIONS = ("purchase", "lookup", "refund", "credit")
+CONTRAST_RANGE = (0, 255)
+IDLE_RANGE_S = (10, 3600)
+FOOTER_MAX = 96
+
+
+@dataclass(frozen=True)
+class RemoteSettings:
+    lang: str
+    contrast: int
+    footer: str
+    idle_s: int
+    ops: tuple[str, ...]
+
+
+def check_remote_settings(settings: RemoteSettings) -> dict:
+    if settings.lang not in ("en", "fa"):
+        raise BadRequest("lang", "must be en or fa")
+    if not CONTRAST_RANGE[0] <= settings.contrast <= CONTRAST_RANGE[1]:
+        raise BadRequest("contrast", "The display contrast is 0 to 255.")
+    if not IDLE_RANGE_S[0] <= settings.idle_s <= IDLE_RANGE_S[1]:
+        raise BadRequest("idle_s", "The idle timeout is 10 to 3600 seconds.")
+    footer = normalize_digits(settings.footer.replace("\r\n", "\n")).strip()
+    if len(footer) > FOOTER_MAX or "\x00" in footer:
+        raise BadRequest("footer", "The receipt footer is at most 96 characters.")
+    if any(op not in OPERATIONS for op in settings.ops):
+        raise BadRequest("ops", "Unknown operation.")
+    return {"lang": settings.lang, "contrast": settings.contrast, "footer": footer,
+            "idle_s": settings.idle_s, "ops": [op for op in OPERATIONS if op in settings.ops]}
+
+
+def pin_digest(key_hex: str, pin: str | None) -> str | None:
+    """What the terminal gets of its refund PIN: HMAC-SHA256(device key, "pin:" + PIN) in
+    hex, so it can refuse a wrong PIN itself; the backend checks the PIN again
+    (terminal_policy). None: no PIN of its own (the branch's: only the backend checks)."""
+    import hashlib
+    import hmac
+
+    pin = normalize_digits(pin.strip()) if pin else ""
+    if not pin:
+        return None
+    return hmac.new(bytes.fromhex(key_hex), b"pin:" + pin.encode(), hashlib.sha256).hexdigest()
+
+
+def _active_device(session: Session, device_id: str, branch_id: int | None) -> Device:
+    device = session.get(Device, device_id)
+    if device is None or (branch_id is not None and device.branch_id != branch_id):
+        raise NotFound(f"no terminal {device_id}")
+    if device.status != "active":
+        raise BadRequest("operation", "this terminal is revoked; it no longer listens")
+    return device
+
+
+def stage_config(session: Session, device_id: str, changes: dict,
+                 branch_id: int | None = None) -> int:
+    """Merge `changes` (checked settings, or {"pin_sha": ...}) into the terminal's
+    pending config under a new version; returns it. The caller commits, then sends."""
+    device = _active_device(session, device_id, branch_id)
+    row = devices.health_row(session, device.id)
+    pending = dict(row.pending or {})
+    pending.update(changes)
+    row.pending = pending
+    row.pending_version = max(row.pending_version or 0, row.applied_version or 0) + 1
+    session.flush()
+    return row.pending_version
+
+
+def send_config(session: Session, publish: Callable[[str, bytes], None], device_id: str,
+                now: datetime, branch_id: int | None = None) -> Command:
+    """Deliver the pending config as cmd {"op":"set","cfg_ver":N,"settings":{...}}; the
+    terminal confirms N in its state (`cfg`). The caller commits."""
+    device = _active_device(session, device_id, branch_id)
+    row = devices.health_row(session, device.id)
+    if not row.pending or not row.pending_version:
+        raise BadRequest("operation", "There is no configuration to send.")
+    body = {"v": protocol.PROTOCOL_VERSION, "id": f"cmd-{secrets.token_hex(6)}",
+            "ts": int(now.timestamp()), "op": "set", "cfg_ver": row.pending_version,
+            "settings": row.pending}
+    command = _signed(device, body)
+    publish(command.topic, command.frame)
+    row.sent_at = now
+    return command
+
+
+def request_logs(session: Session, publish: Callable[[str, bytes], None], device_id: str,
+                 now: datetime, branch_id: int | None = None) -> Command:
+    """cmd {"op":"logs"}: the terminal sends its last log lines back as a signed req
+    {"op":"logs"} (backend.services.devices.record_logs). The caller commits."""
+    device = _active_device(session, device_id, branch_id)
+    body = {"v": protocol.PROTOCOL_VERSION, "id": f"cmd-{secrets.token_hex(6)}",
+            "ts": int(now.timestamp()), "op": "logs"}
+    command = _signed(device, body)
+    publish(command.topic, command.frame)
+    devices.health_row(session, device.id).logs_requested_at = now
+    return command
+
+
+def _signed(device: Device, body: dict) -> Command:
+    frame = protocol.encode_frame(protocol.encode_body(body), bytes.fromhex(device.key_hex))
+    return Command(device.id, protocol.topic(device.id, "cmd"), body, frame)

@@ -3,19 +3,25 @@ with their limits, its refund PIN and window — and what the backend refused it
 branch's refund PIN and window, the default of its terminals. Operators with "devices"
 reach their own branch only. The rules live in backend/services/terminal_policy.py."""
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import SelectChoice, SelectField, SelectMultipleField, TextAreaField
+from wtforms.validators import Length, NumberRange
+from wtforms.widgets import CheckboxInput, ListWidget, TextInput
 
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.i18n import format_amount
-from backend.models import Branch, Device
-from backend.services import audit, terminal_policy
+from backend.models import Branch, Device, TerminalHealth
+from backend.mqtt.publisher import BrokerPublisher
+from backend.services import audit, devices, terminal_commands, terminal_policy
+from backend.services.dashboard import ONLINE_STALE_AFTER
 from backend.services.permissions import branch_scope
-from backend.web.admin import apply_error, bp, page_number, paginate
+from backend.web.admin import apply_error, bp, clock, page_number, paginate
 from backend.web.auth import client_ip, permission_required
-from backend.web.forms import BranchRefundForm, TerminalSettingsForm
+from backend.web.forms import BranchRefundForm, DigitsIntegerField, TerminalSettingsForm
 from backend.web.messages import N_
 
 LIST_SIZE = 10
@@ -54,8 +60,83 @@ SERVICE_MESSAGES = (
     N_("The refund window is 1 to 2160 hours."),
     N_("Set both top-up limits to allow top-ups."),
     N_("Enter an amount above zero."),
+    # terminal_commands (remote config, issue 16)
+    N_("The display contrast is 0 to 255."),
+    N_("The idle timeout is 10 to 3600 seconds."),
+    N_("The receipt footer is at most 96 characters."),
+    N_("Unknown operation."),
+    N_("There is no configuration to send."),
 )
 OPERATIONS = {"topup": _l("Top-up"), "refund": _l("Refund"), "purchase": _l("Purchase")}
+# Issue 16: what the terminals page warns of (backend.services.devices.warnings).
+WARNING_LABELS = {
+    "revoked": _l("revoked"),
+    "offline": _l("offline"),
+    "wrong_key": _l("wrong key"),
+    "clock": _l("clock not synced"),
+    "stuck": _l("journal stuck"),
+    "paper": _l("paper out"),
+    "printer": _l("printer error"),
+    "config": _l("config not applied"),
+}
+TERMINAL_OPERATIONS = [("purchase", _l("Purchase")), ("lookup", _l("Balance lookup")),
+                       ("refund", _l("Refund")), ("credit", _l("Spend credit"))]
+_NUMERIC = {"dir": "ltr", "inputmode": "numeric", "autocomplete": "off"}
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class RemoteConfigForm(FlaskForm):
+    """Issue 16: the settings a shop changes, delivered to the terminal by a signed cmd."""
+
+    lang = SelectField(_l("Language"), choices=[SelectChoice("fa", "فارسی"),
+                                                SelectChoice("en", "English")])
+    contrast = DigitsIntegerField(_l("Display contrast (0 to 255)"), [NumberRange(0, 255)],
+                                  default=255, widget=TextInput(), render_kw=_NUMERIC)
+    footer = TextAreaField(_l("Receipt footer"), [Length(max=96)], render_kw={"rows": 2})
+    idle_s = DigitsIntegerField(_l("Idle timeout in seconds (10 to 3600)"),
+                                [NumberRange(10, 3600)], default=60, widget=TextInput(),
+                                render_kw=_NUMERIC)
+    ops = MultiCheckboxField(_l("What the terminal may do"),
+                             choices=[SelectChoice(value, label)
+                                      for value, label in TERMINAL_OPERATIONS],
+                             default=[value for value, _label in TERMINAL_OPERATIONS])
+
+
+def _health(device_id: str):
+    return db.session.get(TerminalHealth, device_id)
+
+
+@bp.app_template_global()
+def terminal_warnings(device) -> list[tuple[str, str]]:
+    """(code, Persian or English label) of what is wrong with a terminal."""
+    codes = devices.warnings(device, _health(device.id), clock(), ONLINE_STALE_AFTER)
+    return [(code, str(WARNING_LABELS[code])) for code in codes]
+
+
+def _publish():
+    return BrokerPublisher.from_config(current_app.config).publish
+
+
+def _deliver(user, device, action: str) -> bool:
+    """Send the pending config now; False (flashed) when the broker did not take it."""
+    try:
+        command = terminal_commands.send_config(db.session, _publish(), device.id, clock(),
+                                                branch_id=branch_scope(user))
+    except DomainError as error:
+        db.session.commit()  # the pending config stays; "Send again" retries
+        from backend.web.admin import translate_error
+
+        flash(gettext("Saved, not sent: %(reason)s", reason=translate_error(error)), "error")
+        return False
+    audit.note(staff_user_id=user.id, ip=client_ip(), action=action, entity="device",
+               entity_id=device.id, details={"cfg_ver": command.body["cfg_ver"],
+                                             "id": command.body["id"]})
+    db.session.commit()
+    return True
 
 
 def _money(rials) -> str:
@@ -110,6 +191,13 @@ def terminal_page(user, device_id):
             else:
                 audit.note(staff_user_id=user.id, ip=client_ip(), action="terminal_settings",
                            entity="device", entity_id=device.id, details={"changes": changes})
+                if "refund_pin" in changes and device.status == "active":
+                    # The terminal checks its own PIN too (remote config, issue 16).
+                    terminal_commands.stage_config(db.session, device.id, {
+                        "pin_sha": terminal_commands.pin_digest(
+                            device.key_hex, (form.refund_pin.data or "").strip() or None)})
+                    db.session.commit()
+                    _deliver(user, device, "terminal_config")
                 db.session.commit()
                 flash(gettext("Saved."), "success")
                 return redirect(url_for("admin.terminal_page", device_id=device.id))
@@ -117,9 +205,78 @@ def terminal_page(user, device_id):
                         page_number(request.args.get("refusals_page")), LIST_SIZE)
     sales = paginate(terminal_policy.refused_sales_query(device.id),
                      page_number(request.args.get("sales_page")), LIST_SIZE)
+    health = _health(device.id)
     return render_template("catalogue/terminal.html", user=user, device=device, form=form,
                            refusals=refusals, sales=sales, policy_reason=policy_reason,
-                           sale_reason=sale_reason, operations=OPERATIONS), status
+                           sale_reason=sale_reason, operations=OPERATIONS, health=health,
+                           config_form=_config_form(device, health),
+                           operation_labels=dict(TERMINAL_OPERATIONS)), status
+
+
+def _config_form(device, health, formdata=None):
+    pending = (health.pending if health is not None else None) or {}
+    data = {"lang": pending.get("lang", device.lang), "contrast": pending.get("contrast", 255),
+            "footer": pending.get("footer", ""), "idle_s": pending.get("idle_s", 60),
+            "ops": pending.get("ops", [value for value, _label in TERMINAL_OPERATIONS])}
+    return RemoteConfigForm(data=data) if formdata is None else RemoteConfigForm()
+
+
+@bp.post("/terminals/<device_id>/config")
+@permission_required("devices")
+def terminal_config(user, device_id):
+    """Save the terminal's remote config and send it (cmd "set"); "resend" only sends."""
+    device = _device_in_scope(user, device_id)
+    if request.form.get("resend"):
+        if _deliver(user, device, "terminal_config"):
+            flash(gettext("Sent to terminal %(device)s.", device=device.id), "success")
+        return redirect(url_for("admin.terminal_page", device_id=device.id))
+    form = RemoteConfigForm()
+    if form.validate_on_submit():
+        try:
+            settings = terminal_commands.check_remote_settings(terminal_commands.RemoteSettings(
+                lang=form.lang.data, contrast=form.contrast.data, footer=form.footer.data or "",
+                idle_s=form.idle_s.data, ops=tuple(form.ops.data or ())))
+            version = terminal_commands.stage_config(db.session, device.id, settings,
+                                                     branch_id=branch_scope(user))
+        except DomainError as error:
+            db.session.rollback()
+            apply_error(form, error)
+        else:
+            audit.note(staff_user_id=user.id, ip=client_ip(), action="terminal_config_saved",
+                       entity="device", entity_id=device.id,
+                       details={"cfg_ver": version, "settings": settings})
+            db.session.commit()
+            if _deliver(user, device, "terminal_config"):
+                flash(gettext("Sent to terminal %(device)s.", device=device.id), "success")
+            return redirect(url_for("admin.terminal_page", device_id=device.id))
+    for name, errors in form.errors.items():
+        for error in errors:
+            flash(f"{getattr(form, name).label.text}: {error}", "error")
+    return redirect(url_for("admin.terminal_page", device_id=device.id))
+
+
+@bp.post("/terminals/<device_id>/logs")
+@permission_required("devices")
+def terminal_logs(user, device_id):
+    """Ask the terminal for its last log lines (cmd "logs"); they show on its page."""
+    device = _device_in_scope(user, device_id)
+    form = FlaskForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        terminal_commands.request_logs(db.session, _publish(), device.id, clock(),
+                                       branch_id=branch_scope(user))
+    except DomainError as error:
+        db.session.rollback()
+        from backend.web.admin import translate_error
+
+        flash(translate_error(error), "error")
+    else:
+        audit.note(staff_user_id=user.id, ip=client_ip(), action="terminal_logs",
+                   entity="device", entity_id=device.id, details={})
+        db.session.commit()
+        flash(gettext("Asked terminal %(device)s for its logs.", device=device.id), "success")
+    return redirect(url_for("admin.terminal_page", device_id=device.id))
 
 
 @bp.route("/terminals/branches/<int:branch_id>", methods=["GET", "POST"])
