@@ -148,6 +148,7 @@ class App:
         self.config_saver = None
         self.cfg_error = None  # why the last cmd "set" was not applied
         self._health_sig = None
+        self._health_changed = False
         self.hw = hw
         self.net = net
         self.store = store
@@ -1025,15 +1026,17 @@ class App:
     def _health_tick(self, now_ms):
         """A state on change (clock synced, paper, config, wrong signatures), at most
         every vafa.net.STATE_MIN_MS; vafa.net.Session sends one every minute anyway."""
-        due = getattr(self.net, "state_due", None)
-        if due is None or not due(now_ms):
+        if not self.net.connected:
             return
         sig = (self.clock.synced, self.hw.printer.paper_ok(), self.cfg_ver,
                self.security_events, self.journal.dead if self.journal is not None else 0)
         if sig != self._health_sig:
-            if self._health_sig is not None:
-                self.net.publish_state(now_ms)
+            self._health_changed = self._health_sig is not None
             self._health_sig = sig
+        due = getattr(self.net, "state_due", None)
+        if self._health_changed and due is not None and due(now_ms):
+            self._health_changed = False
+            self.net.publish_state(now_ms)
 
     def reload_config(self):
         """Re-read config.json; returns True when applied. Broker settings take effect
