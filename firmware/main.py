@@ -199,8 +199,8 @@ async def main():
     # session's log lines in the app's ring (cmd "logs") as well as on the console.
     from vafa.probe import Probe
 
-    hw.probe = Probe(wlan)
-    app.config_saver = lambda c: vconfig.save(c, CONFIG_FILE)
+    setattr(hw, "probe", Probe(wlan))
+    app.set_config_saver(lambda c: vconfig.save(c, CONFIG_FILE))
     net._log = app._say
 
     def feed():

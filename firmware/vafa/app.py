@@ -925,6 +925,10 @@ class App:
             self._say("unknown command %r" % (op,))
 
     # ---- remote config, logs and health (issue 16) ------------------------------------
+    def set_config_saver(self, fn):
+        """``fn(cfg)`` writes config.json (vafa.config.save); cmd "set" needs it."""
+        self.config_saver = fn
+
     def _on_set(self, msg):
         """cmd {"op":"set","cfg_ver":N,"settings":{...}}: check every setting, write
         config.json (temporary file, then rename), apply, and report cfg_ver N in the

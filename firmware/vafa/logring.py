@@ -13,7 +13,7 @@ class LogRing:
         self.size = size
         self.width = width
         self._ticks = ticks_fn
-        self._lines = [None] * size
+        self._lines = [""] * size
         self._next = 0
         self.count = 0  # lines ever added (a gap in the numbers: lines lost)
 

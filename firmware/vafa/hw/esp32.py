@@ -138,6 +138,9 @@ class Display(_Display):
         render(self._oled, lines)
         self._oled.show()
 
+    def contrast(self, value):
+        self._oled.contrast(value)  # remote config (issue 16)
+
     def deinit(self):
         try:
             self._oled.poweroff()

@@ -68,6 +68,11 @@ class SSD1306(framebuf.FrameBuffer):
         # One transfer, control byte then RAM, without copying the buffer.
         self._i2c.writevto(self._addr, (self._data_prefix, self.buffer))
 
+    def contrast(self, value):
+        """0..255 (remote config, issue 16): the set-contrast command and its byte."""
+        self.command(0x81)
+        self.command(value & 0xFF)
+
     def poweroff(self):
         self.command(_DISPLAY_OFF)
 

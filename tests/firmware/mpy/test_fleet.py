@@ -96,7 +96,7 @@ def saver(cfg):
 net2 = FakeNet(connected=True)
 app, hw, net2, clock = make_app(net=net2, log=logs.append)
 C.save(app.cfg, cfg_path)
-app.config_saver = saver
+app.set_config_saver(saver)
 pin_sha = binascii.hexlify(protocol.hmac_sha256(KEY, b"pin:4321")).decode()
 app.on_message(CMD, signed({"v": 1, "id": "cmd-1", "op": "set", "cfg_ver": 3, "settings": {
     "lang": "fa", "contrast": 40, "footer": "Thank you!", "idle_s": 20, "pin_sha": pin_sha,
@@ -150,12 +150,12 @@ def full(cfg):
     raise OSError(28)
 
 
-app.config_saver = full
+app.set_config_saver(full)
 app.on_message(CMD, signed({"v": 1, "id": "cmd-4", "op": "set", "cfg_ver": 5,
                             "settings": {"lang": "en"}}))
 eq((app.cfg_ver, app.cfg["lang"]), (3, "fa"), "flash full: the old config stays")
 # a frame with a bad signature is not obeyed
-app.config_saver = saver
+app.set_config_saver(saver)
 bad = protocol.encode_frame(json.dumps({"v": 1, "op": "set", "cfg_ver": 9,
                                         "settings": {"lang": "en"}}).encode(), b"k" * 32)
 app.on_message(CMD, bad)
