@@ -161,7 +161,7 @@ class SimTerminal:
         self.app.on_reboot = self.reboot
         # Issue 16: cmd "set" writes config.json as the board does (vafa.config.save);
         # the session's lines go to the app's log ring too (cmd "logs").
-        self.app.config_saver = self._save_config
+        self.app.set_config_saver(self._save_config)
         self.net._log = self.app._say
         self.net.busy = self.app.typing
         self.boots += 1
