@@ -143,6 +143,9 @@ def stage_config(session: Session, device_id: str, changes: dict,
     """Merge `changes` (checked settings, or {"pin_sha": ...}) into the terminal's
     pending config under a new version; returns it. The caller commits, then sends."""
     device = _active_device(session, device_id, branch_id)
+    if "lang" in changes:
+        # The backend answers the terminal in its language (texts, receipts): the same one.
+        device.lang = changes["lang"]
     row = devices.health_row(session, device.id)
     pending = dict(row.pending or {})
     pending.update(changes)

@@ -178,4 +178,39 @@ check(0 < len(b["lines"]) <= 60, "bounded count of lines")
 app.on_message(CMD, signed({"v": 1, "id": "cmd-logs2", "op": "logs", "n": 3}))
 eq(len(body_of(net2.published[-1])["lines"]), 3, "n lines when asked")
 
+# -- the session: state with health on connect, and again every STATE_EVERY_MS ----------
+import fakenet  # noqa: E402
+from mpytest import Clock  # noqa: E402
+from vafa import mqtt  # noqa: E402
+from vafa.net import STATE_EVERY_MS  # noqa: E402
+
+clock3 = Clock(0)
+world = fakenet.World(clock3)
+shared = fakenet.sockets(world)
+sess = Session(lambda: mqtt.Client("t1", "broker.example", 1883, sockets=shared,
+                                   keepalive_s=30), "t1", time_fn=lambda: 1763800000)
+sess.health = lambda: {"up": clock3.t // 1000, "clk": True}
+
+
+def states():
+    return [json.loads(p) for t, p, q, r in world.mqtt.published if t.endswith("/state")]
+
+
+def run(ms):
+    end = clock3.t + ms
+    while clock3.t < end:
+        sess.poll(clock3.t)
+        clock3.t += 20
+
+
+run(1000)
+check(sess.connected, "session up")
+eq([(s["online"], s["clk"]) for s in states()], [(True, True)], "health in the first state")
+run(STATE_EVERY_MS - 1200)
+eq(len(states()), 1, "no second state before a minute")
+run(1000)
+eq(len(states()), 2, "a state every minute")
+check(states()[1]["up"] >= 60, "with fresh health")
+check(not sess.state_due(clock3.t), "a change waits STATE_MIN_MS after a state")
+
 done("test_fleet.py")

@@ -100,6 +100,7 @@ def test_remote_config_is_staged_versioned_signed_and_confirmed(db, terminal):
     assert settings == {"lang": "fa", "contrast": 80, "footer": "ممنون از خرید شما",
                         "idle_s": 30, "ops": ["purchase", "refund"]}
     assert terminal_commands.stage_config(db, "t01", settings) == 1
+    assert db.get(Device, "t01").lang == "fa"  # the backend's answers follow
     sent = []
     command = terminal_commands.send_config(db, lambda t, f: sent.append((t, f)), "t01", NOW)
     body = json.loads(protocol.decode_frame(sent[0][1], bytes.fromhex(terminal.key_hex)))
