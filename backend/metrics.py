@@ -91,7 +91,7 @@ _HEALTH_GAUGES = (
      "applied_version"),
     ("vafa_terminal_config_pending", "Config version the panel sent", "pending_version"),
     ("vafa_terminal_bad_signatures", "Frames from the terminal the backend could not "
-     "verify", "bad_signatures"),
+     "verify (at most one a minute counted)", "bad_signatures"),
 )
 
 

@@ -62,6 +62,8 @@ WORKER_STATEMENT_TIMEOUT_MS = 3_000
 # production, where the worker holds None and checks nothing.
 PAUSE_AFTER_COMMIT_ENV = "VAFA_TEST_PAUSE_AFTER_COMMIT"
 PAUSE_LIMIT_S = 120
+# A terminal's bad signatures are written to the database at most this often (issue 16).
+BAD_SIGNATURE_NOTE_S = 60
 
 
 def _code_of(response: bytes) -> str:
@@ -122,6 +124,7 @@ class Worker:
         self.shared_subscription = shared_subscription
         self.counters: Counter[str] = Counter()
         self._keys: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
+        self._bad_signature_noted: OrderedDict[str, datetime] = OrderedDict()
         self._pause_hook = PauseAfterCommit.from_environ()
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -329,7 +332,16 @@ class Worker:
         return protocol.topic(device_id, "res"), protocol.encode_frame(response, key)
 
     def _note_bad_signature(self, session, device_id: str, now) -> None:
-        """Per terminal, for the panel's "wrong key" warning (issue 16)."""
+        """Per terminal, for the panel's "wrong key" warning (issue 16); at most one write
+        per terminal every BAD_SIGNATURE_NOTE_S, so a flood of forged frames costs the
+        database nothing more."""
+        last = self._bad_signature_noted.get(device_id)
+        if last is not None and (now - last).total_seconds() < BAD_SIGNATURE_NOTE_S:
+            return
+        self._bad_signature_noted[device_id] = now
+        self._bad_signature_noted.move_to_end(device_id)
+        if len(self._bad_signature_noted) > MAX_CACHED_KEYS:
+            self._bad_signature_noted.popitem(last=False)
         try:
             devices.record_bad_signature(session, device_id, now)
             session.commit()

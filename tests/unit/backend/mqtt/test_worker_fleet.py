@@ -36,6 +36,11 @@ def test_logs_answer_is_stored_not_answered(worker, db):
     row = db.get(TerminalHealth, "fz-01")
     assert row.log_lines == ["a", "b"] and row.bad_signatures == 1
     assert w.counters["dropped_bad_signature"] == 1
+    for _ in range(5):  # a flood: counted, written once a minute at most
+        assert w.handle(TOPIC, forged) is None
+    db.expire_all()
+    assert db.get(TerminalHealth, "fz-01").bad_signatures == 1
+    assert w.counters["dropped_bad_signature"] == 6
 
 
 @pytest.mark.parametrize("payload", [b"", b"\x00" * 3000, b'{"online":true,"up":{}}' * 50,
