@@ -85,6 +85,10 @@ def validate(cfg):
     cfg["ntp_host"] = ntp_host
     cfg.setdefault("lang", "en")
     cfg.setdefault("club_name", "Vafa")
+    portal = cfg.get("portal_url") or ""
+    if not isinstance(portal, str) or len(portal) > 200:
+        raise ConfigError("portal_url must be a URL of at most 200 characters")
+    cfg["portal_url"] = portal  # printed as a QR code on receipts ("": none)
     wifi = cfg.get("wifi")
     if not isinstance(wifi, dict):
         wifi = {}
