@@ -5,8 +5,9 @@
 # Shaping: each Arabic-script letter takes its isolated/initial/medial/final form from its
 # neighbours' joining types (dual-joining letters join both sides, right-joining ones
 # such as alef, dal, reh, waw only to the letter before them); lam + alef is one glyph.
-# Bidi: a line holding a Persian letter is right-to-left; runs of Latin letters and
-# numbers (digits with the , . / : - between them) keep their left-to-right order.
+# Bidi: a line whose first letter is Persian is right-to-left (and right-aligned); runs of
+# Latin letters and numbers (digits with the , . / : - between them) keep their
+# left-to-right order.
 from micropython import const
 
 ISO = const(0)
@@ -150,7 +151,7 @@ def shape(s):
             klass.append(1)
             i += 2
             continue
-        if c in "\u200c\u200d":  # (non-)joiners: no glyph
+        if c in "\u200c\u200d\u200f":  # (non-)joiners, RLM: no glyph
             i += 1
             continue
         if _joins_prev(c):
@@ -163,7 +164,7 @@ def shape(s):
             keys.append(ord(c) * 4)
         klass.append(1 if _rtl(c) else 0 if _strong_ltr(c) else -1)
         i += 1
-    rtl = 1 in klass
+    rtl = is_rtl(s)  # the first strong letter's direction (UBA P2), or an RLM
     # Neutrals take the direction of the strong characters around them when both agree,
     # else the line's.
     n = len(keys)
@@ -202,15 +203,27 @@ def shape(s):
 
 
 def is_rtl(s):
-    for c in str(s):
-        if _rtl(c):
+    """The line's direction: right-to-left when its first strong character (or an RLM)
+    is."""
+    for c in prepare(s):
+        if _rtl(c) or c == "\u200f":
             return True
+        if _strong_ltr(c) and not "\u06f0" <= c <= "\u06f9" and not "0" <= c <= "9":
+            return False
     return False
 
 
 def wrap(s, font, width):
     """``s`` as lines that each fit ``width`` pixels: broken at spaces, a word longer
-    than a line at a thousands separator or, failing that, anywhere. Nothing is cut."""
+    than a line at a thousands separator or, failing that, anywhere. Nothing is cut. The
+    lines of a right-to-left text stay right-to-left (an RLM before a line of digits)."""
+    rows = _wrap(s, font, width)
+    if is_rtl(s):
+        rows = [r if is_rtl(r) else "\u200f" + r for r in rows]
+    return rows
+
+
+def _wrap(s, font, width):
     out = []
     for para in str(s).split("\n"):
         line = ""
