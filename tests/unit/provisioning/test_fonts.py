@@ -4,9 +4,12 @@ Vazirmatn, and they hold every form the firmware's shaping asks for."""
 import struct
 
 import pytest
-from vafa import text
 
 from provisioning import fonts
+from simulator import shim
+
+shim.install()  # the firmware on sys.path
+from vafa import text  # noqa: E402
 
 
 @pytest.fixture(scope="module")
