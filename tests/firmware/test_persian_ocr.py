@@ -144,6 +144,7 @@ def test_the_longest_balance_shows_whole(tmp_path):
     rows = rows_of(shots)
     reads = [read_row(r, lang="eng") for r in rows]
     assert "10,000,000,000,000" in [r.replace(" ", "").replace(".", ",") for r in reads], reads
+    assert text.font("d16.vft").width(text.shape("10,000,000,000,000")) == 110  # of 128
     # In Persian too: the amount row holds all 14 digits, inside the 128 columns.
     app, hw = terminal(tmp_path / "fa", lang="fa")
     purchase(app, 9, {"credit": TEN_TO_13, "points": 25},
