@@ -76,6 +76,8 @@ class Font:
         if g is not None:
             return g
         found = self._find(key) or self._find(key & ~3) or self._find(63 * 4)
+        if found is None:
+            raise ValueError("font without '?'")
         off, adv, w, dx = found
         size = w * ((self.height + 7) // 8) if not self.rows else self.height * ((w + 7) // 8)
         self._f.seek(8 + self._n * _ENTRY + off)
