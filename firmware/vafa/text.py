@@ -10,6 +10,8 @@
 # left-to-right order.
 from micropython import const
 
+from vafa.clock import ticks_diff
+
 ISO = const(0)
 INIT = const(1)
 MEDI = const(2)
@@ -17,7 +19,7 @@ FINA = const(3)
 _DUAL = "ئبپتثجچحخسشصضطظعغفقکگلمنهیـ"
 _RIGHT = "آأؤإادذرزژوۀة"
 _LAM_ALEF = {"آ": 0xFEF5, "أ": 0xFEF7, "إ": 0xFEF9, "ا": 0xFEFB}
-_FOLD = {"ك": "ک", "ي": "ی", "ى": "ی", "\u066b": "٫", "\u066c": "٬"}
+_FOLD = {"ك": "ک", "ي": "ی", "ى": "ی"}
 _MIRROR = {"(": ")", ")": "(", "[": "]", "]": "[", "«": "»", "»": "«", "<": ">", ">": "<"}
 _CACHE = const(48)  # glyphs kept in RAM per font
 _ENTRY = const(10)
@@ -367,7 +369,7 @@ class Pages:
             return False
         if self._at is None:
             self._at = now_ms
-        elif now_ms - self._at >= PAGE_MS:  # ticks wrap after days; a late turn is harmless
+        elif ticks_diff(now_ms, self._at) >= PAGE_MS:
             self._at = now_ms
             self.page = (self.page + 1) % self.count()
             return True
