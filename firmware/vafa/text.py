@@ -21,7 +21,7 @@ _RIGHT = "آأؤإادذرزژوۀة"
 _LAM_ALEF = {"آ": 0xFEF5, "أ": 0xFEF7, "إ": 0xFEF9, "ا": 0xFEFB}
 _FOLD = {"ك": "ک", "ي": "ی", "ى": "ی"}
 _MIRROR = {"(": ")", ")": "(", "[": "]", "]": "[", "«": "»", "»": "«", "<": ">", ">": "<"}
-_CACHE = const(48)  # glyphs kept in RAM per font
+_CACHE = const(32)  # glyphs kept in RAM per font (a display glyph ~80 B, a receipt one ~120 B)
 _ENTRY = const(10)
 
 persian_digits = False  # set from the config's lang by vafa.app
