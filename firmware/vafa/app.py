@@ -18,6 +18,7 @@
 from micropython import const
 
 from vafa import protocol
+from vafa import text as vtext
 from vafa.card import is_valid_card, mask_card
 from vafa.clock import Clock, board_time, ticks_add, ticks_diff, ticks_ms
 
@@ -74,9 +75,9 @@ OUT_FLASH_FULL = "flash_full"
 OUT_TOO_LATE = "too_late"
 REISSUE_CODES = ("REPLAY", "ID_REUSED")
 
-# Display texts fit the OLED's 16 columns (vafa.hw.esp32.OLED_COLS); receipt texts the
-# printer's 32.
-TEXT = {
+# Display and receipt texts, English and Persian (config "lang"). vafa.text wraps them to
+# the screen's 128 pixels and the receipt's 384 dots, so none is ever cut.
+TEXT_EN = {
     "ready": "Scan card",
     "amount": "Amount:",
     "credit_on": "Use credit: yes",
@@ -118,11 +119,39 @@ TEXT = {
     "not_here": "Not on this",
     "not_here2": "terminal",
     "wrong_pin": "Wrong PIN",
+    "card": "Card ",
+    "amount_r": "Amount: ",
+    "discount": "Discount: ",
+    "credit_used": "Credit used: ",
+    "portal": "Your account:",
 }
 # Remote config (issue 16): a logs answer holds at most this many characters of lines
 # (the frame bound is 4 KiB: the rest is the body's fields and the signature).
 LOGS_MAX_CHARS = const(3000)
 
+# The texts in use, in the config's language (one terminal per device; set by
+# _apply_config). Other languages are data files, vafa/lang/<lang>.json (same keys), read
+# only when chosen: no bytecode, no RAM on an English terminal.
+TEXT = dict(TEXT_EN)
+
+
+def texts(lang):
+    """The label table of ``lang``; English for "en" or when its file is unreadable."""
+    if lang == "en":
+        return TEXT_EN
+    import json
+
+    try:
+        with open(vtext.data_path("lang/" + lang + ".json")) as f:
+            table = json.load(f)
+    except (OSError, ValueError):
+        return TEXT_EN
+    out = dict(TEXT_EN)
+    for k in TEXT_EN:
+        v = table.get(k)
+        if isinstance(v, str):
+            out[k] = v
+    return out
 
 
 def _earn_only(inf):
@@ -210,6 +239,10 @@ class App:
         self.device_id = cfg["device_id"]
         self.key = key_bytes(cfg)
         self.club_name = cfg.get("club_name", "")
+        self.portal_url = cfg.get("portal_url") or None
+        lang = cfg.get("lang", "en")
+        TEXT.update(texts(lang))
+        vtext.set_lang(lang)
         self.refund_window_s = cfg.get("refund_window_s", 86400)
         floor = cfg.get("seq_floor", 0)
         if isinstance(floor, int) and floor > self.store.seq_floor:
@@ -235,9 +268,13 @@ class App:
 
     def _print(self, lines):
         """Print a receipt, with the shop's footer (remote config) under it."""
+        # With the config's portal_url, the receipt ends with its QR code and a caption.
         if self.footer:
             lines = list(lines) + self.footer.split("\n")
-        self.hw.printer.print_lines(lines)
+        if self.portal_url:
+            self.hw.printer.print_lines(list(lines) + [TEXT["portal"]], qr=self.portal_url)
+        else:
+            self.hw.printer.print_lines(lines)
 
     def _not_here(self, what):
         self._say("%s is not allowed on this terminal (remote config)" % what)
@@ -256,7 +293,7 @@ class App:
     def _show_entry(self):
         amt = protocol.fmt_amount(self._amount()) if self.digits else ""
         self._show([
-            "Card " + mask_card(self.card),
+            TEXT["card"] + mask_card(self.card),
             TEXT["amount"],
             amt,
             TEXT["credit_on"] if self.use_credit else TEXT["credit_off"],
@@ -604,10 +641,10 @@ class App:
         self._say("journaled %s (%d queued)" % (rid, self.queued()))
         self._queued_changed()
         amt = TEXT["amount"] + " " + protocol.fmt_amount(amount)
-        self._message([TEXT["saved_offline"], "Card " + mask_card(self.card), amt,
+        self._message([TEXT["saved_offline"], TEXT["card"] + mask_card(self.card), amt,
                        TEXT["later"], TEXT["later2"]], OUT_OFFLINE, ok=True)
-        self._print([self.club_name, "Card " + mask_card(self.card), rid, amt,
-                                     TEXT["unconfirmed"], TEXT["later_receipt"]])
+        self._print([self.club_name, TEXT["card"] + mask_card(self.card), rid, amt,
+                     TEXT["unconfirmed"], TEXT["later_receipt"]])
 
     def _remember_sale(self, rid, card, amount, ts, clk, up):
         # For "refund last"; the sale itself is saved (journal or backend) already.
@@ -626,6 +663,8 @@ class App:
         if now_ms is None:
             now_ms = self._ticks()
         self.hw.indicator.tick(now_ms)
+        self.hw.display.tick(now_ms)
+        self.hw.printer.tick(now_ms)
         self.clock.uptime_ms()  # keeps the uptime across ticks wrapping
         self._replay_tick(now_ms)
         self._health_tick(now_ms)
@@ -1154,10 +1193,10 @@ class App:
 
     def _fallback_receipt(self, r, shown):
         tx = r["tx"]
-        out = [self.club_name, "Card " + mask_card(self.card), r.get("id", "")]
-        out.append("Amount: " + protocol.fmt_amount(tx.get("amount", 0)))
-        out.append("Discount: " + protocol.fmt_amount(tx.get("discount", 0)))
-        out.append("Credit used: " + protocol.fmt_amount(tx.get("credit_used", 0)))
+        out = [self.club_name, TEXT["card"] + mask_card(self.card), r.get("id", "")]
+        out.append(TEXT["amount_r"] + protocol.fmt_amount(tx.get("amount", 0)))
+        out.append(TEXT["discount"] + protocol.fmt_amount(tx.get("discount", 0)))
+        out.append(TEXT["credit_used"] + protocol.fmt_amount(tx.get("credit_used", 0)))
         out.extend(shown)
         return out
 

@@ -92,6 +92,10 @@ def validate(cfg):
     remote = check_settings({k: cfg[k] for k in SETTINGS if k in cfg}) if [
         k for k in SETTINGS if k in cfg] else {}
     cfg.update(remote)
+    portal = cfg.get("portal_url") or ""
+    if not isinstance(portal, str) or len(portal) > 200:
+        raise ConfigError("portal_url must be a URL of at most 200 characters")
+    cfg["portal_url"] = portal  # printed as a QR code on receipts ("": none)
     wifi = cfg.get("wifi")
     if not isinstance(wifi, dict):
         wifi = {}

@@ -23,7 +23,7 @@ function copyTree(FS, src, dst) {
     const st = statSync(s);
     if (st.isDirectory()) {
       if (name !== "__pycache__") copyTree(FS, s, d);
-    } else if (name.endsWith(".py") || name.endsWith(".mpy")) {
+    } else if (name.endsWith(".py") || name.endsWith(".mpy") || name.endsWith(".vft") || name.endsWith(".json")) {
       FS.writeFile(d, readFileSync(s));
     }
   }

@@ -129,10 +129,24 @@ def test_config_defaults_and_errors(tmp_path):
         vconfig.load(str(p))
 
 
-def test_display_texts_fit_the_oled():
-    # vafa.hw.esp32 cannot be imported on CPython (machine); its OLED is 16 columns.
-    src = (vconfig.__file__.rsplit("/", 1)[0]) + "/hw/esp32.py"
-    assert "OLED_COLS = const(16)" in open(src).read()
-    receipt_only = {"later_receipt", "unconfirmed"}
-    too_long = {k: v for k, v in A.TEXT.items() if k not in receipt_only and len(v) > 16}
-    assert too_long == {}
+@pytest.mark.parametrize("lang", ["en", "fa"])
+def test_display_texts_fit_the_oled(lang):
+    # Every label, in either language, is drawn whole by vafa.text: wrapped into rows of
+    # at most 128 pixels, a label on one row (two for the Persian receipt-only ones).
+    from vafa import text
+
+    table = A.texts(lang)
+    assert table.keys() == A.TEXT_EN.keys()
+    if lang == "fa":
+        assert all(v != A.TEXT_EN[k] for k, v in table.items()), "untranslated labels"
+    text.set_lang(lang)
+    font = text.font("d16.vft")
+    try:
+        for key, label in table.items():
+            rows = text.screen_rows([label.strip()])
+            assert all(font.width(text.shape(row)) <= text.SCREEN_W for row in rows), key
+            drawn = "".join(rows).replace(" ", "").replace("\u200f", "")
+            assert drawn == label.replace(" ", ""), key
+            assert len(rows) <= 2, (key, rows)
+    finally:
+        text.set_lang("en")

@@ -53,3 +53,35 @@ def test_simulator_renders_the_reference_bytes():
     lines = RECEIPTS["demo purchase"]
     assert hardware.render_escpos(reference(lines)) == lines
     assert hardware.count_cuts(reference(lines)) == 1
+
+
+def _band_image(band: bytes):
+    """The raster band's pixels as a 1-bit PIL image (ink black), to hand to the reference."""
+    from PIL import Image
+
+    stride, rows = band[4] | band[5] << 8, band[6] | band[7] << 8
+    image = Image.frombytes("1", (stride * 8, rows), bytes(band[8:]))
+    return Image.eval(image.convert("L"), lambda v: 255 - v).convert("1")
+
+
+@pytest.mark.parametrize("line", ["باشگاه وفا", "اعتبار: 1,357,375", "کارت ****0019"])
+def test_persian_line_is_the_raster_python_escpos_sends(line):
+    # The firmware's raster band for a Persian line and python-escpos's image() (GS v 0,
+    # its default) of the same pixels: the same bytes, so any ESC/POS printer that
+    # prints python-escpos images prints these lines.
+    band = escpos.raster_band(line)
+    assert band[:4] == b"\x1dv0\x00" and any(band[8:])
+    p = Dummy()
+    p.image(_band_image(band), impl="bitImageRaster")
+    assert p.output == band
+    receipt = escpos.encode_receipt(["Vafa", line])
+    assert receipt == b"\x1b@\x1bt\x00Vafa\n" + band + b"\x1bd\x06\x1dV\x00"
+
+
+def test_portal_qr_is_the_one_python_escpos_sends():
+    url = "https://club.example/portal"
+    p = Dummy()
+    p.qr(url, native=True, size=escpos.QR_MODULE)
+    assert escpos.qr_code(url) == p.output
+    assert escpos.encode_receipt(["Thanks"], qr=url) == (
+        reference(["Thanks"])[:-len(b"\x1bd\x06\x1dV\x00")] + p.output + b"\x1bd\x06\x1dV\x00")

@@ -104,7 +104,8 @@ def test_without_a_pid_file_the_broker_running_our_config_is_reloaded(stack, api
     with stack.app.app_context():
         branch_id = db.session.scalars(select(Branch.id).order_by(Branch.id)).first()
     registered = cli_call(api, "register", "t07", "--branch-id", str(branch_id), "--out",
-                          str(config_path))
+                          str(config_path), "--portal-url", "https://club.example/portal")
     assert registered["broker_reloaded"] is True
+    assert json.loads(config_path.read_text())["portal_url"] == "https://club.example/portal"
     lookup = simulate(config_path, "--scan", "9900010000000019", "--lookup")
     assert lookup.returncode == 0, lookup.stdout + lookup.stderr

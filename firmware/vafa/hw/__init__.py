@@ -25,15 +25,23 @@ class Keypad:
 
 class Display:
     def show(self, lines):
-        """Replace the screen with ``lines`` (list of str, top to bottom)."""
+        """Replace the screen with ``lines`` (list of str, top to bottom): each wrapped
+        to the width, four rows a page (vafa.text.Pages)."""
+
+    def tick(self, now_ms):
+        """Turn to the next page of a screen longer than four rows; called by the loop."""
 
     def deinit(self):
         pass
 
 
 class Printer:
-    def print_lines(self, lines):
-        """Print a receipt: initialise, the text lines, feed, cut."""
+    def print_lines(self, lines, qr=None):
+        """Print a receipt: initialise, the text lines, the QR code of ``qr`` (a URL) if
+        given, feed, cut (vafa.escpos.encode_receipt)."""
+
+    def tick(self, now_ms):
+        """Send the next piece of a receipt being printed; called by the loop."""
 
     def paper_ok(self, now_ms=None) -> "bool | None":
         """Whether the printer has paper: True/False as it last reported, None when it

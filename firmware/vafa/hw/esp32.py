@@ -18,9 +18,6 @@ from vafa.hw.ssd1306 import SSD1306
 SCANNER_BAUD = const(9600)
 PRINTER_BAUD = const(9600)
 OLED_ADDR = const(0x3C)
-OLED_COLS = const(16)
-OLED_ROWS = const(8)
-GLYPH_PX = const(8)
 DEBOUNCE_SCANS = const(2)
 BEEP_FREQ = const(2700)
 BEEP_DUTY_U16 = const(32768)  # half of 65535: the loudest a passive buzzer gets
@@ -28,6 +25,7 @@ BEEP_DUTY_U16 = const(32768)  # half of 65535: the loudest a passive buzzer gets
 # byte at once, even mid-job; the status is asked again at most this often.
 PAPER_STATUS_REQUEST = b"\x10\x04\x04"
 PAPER_POLL_MS = const(2000)
+MAX_JOBS = const(4)  # receipts queued for the printer at most
 # The answer's fixed bits: 0 and 7 clear, 1 and 4 set; bits 5-6 set = paper end.
 _STATUS_FIXED_MASK = const(0x93)
 _STATUS_FIXED = const(0x12)
@@ -117,42 +115,34 @@ class MatrixKeypad(_Keypad):
             p.init(Pin.IN)
 
 
-def fit_line(text, cols=OLED_COLS):
-    """What one display row can show: framebuf's font has glyphs for ASCII 32-126 only and
-    draws a string byte by byte, so a UTF-8 character would become two or three garbage
-    glyphs and push the rest off the row. Each non-ASCII character becomes one "?"."""
-    out = []
-    for ch in str(text):
-        if len(out) >= cols:
-            break
-        out.append(ch if " " <= ch <= "~" else "?")
-    return "".join(out)
-
-
 class Display(_Display):
+    """The SSD1306 OLED; the text is drawn by vafa.text into the controller's buffer."""
+
     def __init__(self, scl, sda, addr=OLED_ADDR, i2c_id=0):
+        from vafa.text import Pages
+
         self._i2c = I2C(i2c_id, scl=Pin(scl), sda=Pin(sda), freq=400000)
         self._oled = SSD1306(self._i2c, addr)
+        self._pages = Pages()
 
     def show(self, lines):
-        render(self._oled, lines)
+        self._pages.set(lines)
+        self._pages.draw(self._oled.buffer)
         self._oled.show()
 
     def contrast(self, value):
         self._oled.contrast(value)  # remote config (issue 16)
+
+    def tick(self, now_ms):
+        if self._pages.tick(now_ms):
+            self._pages.draw(self._oled.buffer)
+            self._oled.show()
 
     def deinit(self):
         try:
             self._oled.poweroff()
         except OSError:
             pass
-
-
-def render(frame, lines):
-    """Draw ``lines`` on a 128x64 framebuf: 8 rows of 16 glyphs."""
-    frame.fill(0)
-    for i, line in enumerate(lines[:OLED_ROWS]):
-        frame.text(fit_line(line), 0, i * GLYPH_PX, 1)
 
 
 class ReceiptPrinter(_Printer):
@@ -163,12 +153,32 @@ class ReceiptPrinter(_Printer):
         self._senses_paper = rx is not None and uart is None
         self._uart = uart or _uart(uart_id, tx, rx, baud, txbuf=4096, rxbuf=256, timeout=0)
         self._width = width
+        self._jobs = []  # receipts being written (generators of byte pieces)
+        self._chunk = None
         self._paper = None  # unknown until the printer answers
         self._asked_ms = None
 
-    def print_lines(self, lines):
-        # The UART driver buffers the bytes; write() returns without waiting for them.
-        self._uart.write(escpos.encode_receipt(lines, self._width))
+    def print_lines(self, lines, qr=None):
+        # A Persian line is a 1.4 KB raster band, 1.5 s of UART at 9600 baud: the receipt
+        # is queued and tick() writes one piece when the UART's buffer has drained, so
+        # write() never waits and the receipt never sits whole in RAM.
+        if len(self._jobs) < MAX_JOBS:
+            self._jobs.append(escpos.receipt_parts(lines, qr, self._width))
+        self.tick()
+
+    def tick(self, now_ms=None):
+        while self._jobs:
+            if self._chunk is None:
+                try:
+                    self._chunk = next(self._jobs[0])
+                except StopIteration:
+                    self._jobs.pop(0)
+                    continue
+            if not self._uart.txdone():
+                return
+            self._uart.write(self._chunk)
+            self._chunk = None
+            return
 
     def paper_ok(self, now_ms=None):
         """True/False from the printer's last paper-sensor answer, None when unknown (no
@@ -182,6 +192,8 @@ class ReceiptPrinter(_Printer):
             for byte in self._uart.read(waiting) or b"":
                 if byte & _STATUS_FIXED_MASK == _STATUS_FIXED:  # else not a status byte
                     self._paper = not byte & _STATUS_PAPER_END
+        if self._jobs:
+            return self._paper  # never ask in the middle of a receipt
         if self._asked_ms is None or time.ticks_diff(now_ms, self._asked_ms) >= PAPER_POLL_MS:
             self._uart.write(PAPER_STATUS_REQUEST)
             self._asked_ms = now_ms

@@ -6,7 +6,6 @@
 import sys
 
 import fake_machine
-import framebuf
 from mpytest import check, done, eq
 
 sys.modules["machine"] = fake_machine
@@ -40,47 +39,48 @@ for chip in pins.CHIPS:
     eq([keypad.get_key() for _ in range(2)], [None, "E"], chip + ": # is enter")
     keypad.deinit()
 
-# -- display: 16 glyphs a row, one per character, as the real framebuf draws them ----------
+# -- display: vafa.text's bitmap font, shaped, right-to-left, wrapped, paged ----------------
+from vafa import text  # noqa: E402
 
 
-def expected(lines):
-    frame = framebuf.FrameBuffer(bytearray(1024), 128, 64, framebuf.MONO_VLSB)
-    frame.fill(0)
-    for i, text in enumerate(lines):
-        frame.text(text, 0, i * 8, 1)
-    return frame
+def ink_columns(oled, y0, y1):
+    return [x for x in range(128) if any(oled.pixel(x, y) for y in range(y0, y1))]
 
-
-def same_pixels(oled, frame, what):
-    for y in range(64):
-        for x in range(128):
-            if oled.pixel(x, y) != frame.pixel(x, y):
-                raise AssertionError("%s: pixel %d,%d differs" % (what, x, y))
-    check(True, what)
-
-
-# The double is the device's own framebuf: it draws a str byte by byte, any byte outside
-# 32-127 as glyph 127, so one Persian letter (2 UTF-8 bytes) is two garbage glyphs.
-f1, f2 = expected(["\u0633"]), expected(["\x7f\x7f"])
-check(all(f1.pixel(x, y) == f2.pixel(x, y) for x in range(24) for y in range(8))
-      and any(f1.pixel(x, y) for x in range(8, 16) for y in range(8)),
-      "framebuf draws UTF-8 bytes, as on the board")
 
 oled = fresh()
 p = pins.MAPS["esp32"]
 display = esp32.Display(p["i2c_scl"], p["i2c_sda"])
 check(oled.on, "init sequence turns the panel on")
 eq(oled.commands[-6:], [0x21, 0, 127, 0x22, 0, 7], "show() sets the whole window")
-display.show(["Balance", "1,250,000 rials", "Abcdefghijklmnopqrst"])
-same_pixels(oled, expected(["Balance", "1,250,000 rials", "Abcdefghijklmnop"]),
-            "ASCII lines, cut at 16 columns")
-# A Persian name: 5 characters, 10 UTF-8 bytes. framebuf would draw 10 garbage glyphs and
-# push "OK" to columns 11-12; each character becomes one "?" and "OK" stays at 6-7.
-display.show(["\u0645\u0631\u06cc\u0645 OK"])
-same_pixels(oled, expected(["???? OK"]), "non-ASCII: one glyph per character")
-display.show(["\u06f1" * 20 + "X"])
-same_pixels(oled, expected(["?" * 16]), "never past 16 columns, in glyphs")
-eq(esp32.fit_line("\u0633\u0644\u0627\u0645 " * 5), "???? ???? ???? ?", "fit_line")
+text.set_lang("en")
+display.show(["Balance", "\u0645\u0631\u06cc\u0645"])
+latin, persian = ink_columns(oled, 0, 16), ink_columns(oled, 16, 32)
+check(latin and latin[0] < 4 and latin[-1] < 64, "a Latin line starts at the left")
+check(persian and persian[-1] > 123 and persian[0] > 64, "a Persian line ends at the right")
+frame = bytearray(1024)
+text.draw_screen(frame, text.screen_rows(["Balance", "\u0645\u0631\u06cc\u0645"]))
+eq(bytes(oled.ram), bytes(frame), "the panel's RAM is the buffer vafa.text drew")
+# 10^13 rials: whole, on one row, never cut; a long label wraps instead.
+amount = "10,000,000,000,000"
+rows = text.screen_rows(["Credit: " + amount])
+eq(rows, ["Credit:", amount], "label and amount wrap at the space")
+check(text.font("d16.vft").width(text.shape(amount)) <= 128, "the longest amount fits")
+# Shaping: the medial beh differs from the isolated one; lam-alef is one glyph.
+eq(len(text.shape("\u0644\u0627")), 1, "lam-alef ligature")
+beh = ord("\u0628") * 4
+eq(text.shape("\u0628\u0628\u0628"), [beh + text.FINA, beh + text.MEDI, beh + text.INIT],
+   "contextual forms, in display order")
+text.set_lang("fa")
+eq([chr(k >> 2) for k in text.shape("1,250")], ["\u06f1", "\u066c", "\u06f2", "\u06f5",
+                                               "\u06f0"], "Persian digits, left to right")
+text.set_lang("en")
+# Six rows: two pages, turned by tick().
+display.show(["one", "two", "three", "four", "five", "six"])
+first = bytes(oled.ram)
+display.tick(0)
+eq(bytes(oled.ram), first, "no turn before the page time")
+display.tick(text.PAGE_MS)
+check(bytes(oled.ram) != first and ink_columns(oled, 32, 64) == [], "second page: two rows")
 display.deinit()
 check(not oled.on, "deinit powers the panel off")
 
@@ -98,8 +98,15 @@ eq(printer.paper_ok(now_ms=2010), True, "paper back")
 eq(bytes(uart.written), b"\x10\x04\x04" * 2, "asked again after the interval")
 uart.incoming.extend(b"\xff")  # not a status byte (fixed bits wrong): ignored
 eq(printer.paper_ok(now_ms=2020), True, "noise ignored")
-printer.print_lines(["Vafa", "Thanks"])
+uart.busy = True
+printer.print_lines(["Vafa", "Thanks"], qr="https://club.example/p")
+eq(bytes(uart.written), b"\x10\x04\x04" * 2, "UART busy: nothing written, never waits")
+uart.busy = False
+for t in range(10):
+    printer.tick(3000 + t)
 check(bytes(uart.written).endswith(b"\x1dV\x00"), "receipt written and cut")
+check(b"\x1d(k\x19\x001P0https://club.example/p" in bytes(uart.written), "portal QR stored")
+eq(bytes(uart.written).count(b"\x10\x04\x04"), 2, "no status request inside a receipt")
 printer.deinit()
 
 # -- the C3 map: scanner and printer share one UART, no LED --------------------------------

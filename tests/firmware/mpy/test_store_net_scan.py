@@ -39,7 +39,11 @@ eq(d.feed(b"A1\rB2\r", 9200), ["A1", "B2"], "two codes in one read")
 data = escpos.encode_receipt(["Vafa", "x" * 40, "\u0633\u0627\u0631\u0627"])
 check(data.startswith(b"\x1b@\x1bt\x00"), "ESC @, ESC t 0 first")
 check(data.endswith(b"\x1bd\x06\x1dV\x00"), "feed then cut")
-check(b"Vafa\n" + b"x" * 32 + b"\n" + b"x" * 8 + b"\n????\n" in data, "wrapped text")
+check(b"Vafa\n" + b"x" * 32 + b"\n" + b"x" * 8 + b"\n" in data, "wrapped text")
+# Persian: one 384x30 raster band (GS v 0), never question marks.
+band = data.index(b"\x1dv0\x00")
+eq(data[band + 4:band + 8], b"\x30\x00\x1e\x00", "48 bytes x 30 rows")
+check(any(data[band + 8:band + 8 + 1440]), "Persian drawn as ink")
 
 # The network session (vafa.net on vafa.mqtt) is tested in test_mqtt.py.
 done("test_store_net_scan")

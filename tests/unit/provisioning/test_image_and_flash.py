@@ -116,6 +116,12 @@ def test_image_builds_files_littlefs_and_a_merged_bin(tmp_path, config_path, mic
               for path in (out / "files").rglob("*") if path.is_file()}
     mounted = image.read_littlefs((out / "vfs.littlefs").read_bytes())
     assert mounted == staged
+    # The bitmap fonts and the Persian labels vafa.text and vafa.app read from flash.
+    for data in ("vafa/fonts/d16.vft", "vafa/fonts/r32.vft", "vafa/lang/fa.json"):
+        assert mounted[data] == (image.FIRMWARE_DIR / data).read_bytes(), data
+    # The bytecode budget (docs/BENCHMARKS.md): all .mpy files and main.py, 64 KiB.
+    assert sum(len(v) for k, v in mounted.items()
+               if k.endswith(".mpy") or k == "main.py") <= 64 * 1024
     config = json.loads(mounted["config.json"])
     assert config["device_id"] == "t05" and config["chip"] == "esp32"
     assert config["seq_floor"] == 41

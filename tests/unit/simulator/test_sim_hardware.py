@@ -39,10 +39,12 @@ def test_render_escpos_skips_commands():
     assert hardware.render_escpos(data) == ["Centered", "Bold", "tail"]
 
 
-def test_non_ascii_becomes_question_marks():
+def test_persian_is_a_raster_band_not_question_marks():
     p = hardware.CapturePrinter()
-    p.print_lines(["سارا"])
-    assert p.text_lines() == ["????"]
+    p.print_lines(["سارا", "Thanks"])
+    assert p.text_lines() == ["[raster]", "Thanks"]
+    assert b"\x1dv0\x00" in p.receipts[0]
+    assert p.printed == [["سارا", "Thanks"]]
 
 
 def test_indicator_records():

@@ -75,7 +75,7 @@ class FakePrinter(Printer):
     def __init__(self):
         self.receipts = []
 
-    def print_lines(self, lines):
+    def print_lines(self, lines, qr=None):
         self.receipts.append(list(lines))
 
 
