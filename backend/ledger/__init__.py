@@ -70,6 +70,9 @@ class Movement:
     # Credit going out because an earlier award is taken back (refunds, expiry): it may
     # come from any lot, expired or earned at another branch. Points likewise.
     clawback: bool = False
+    # Credit going out: take first from the lots this transaction opened (a refund takes
+    # back the credit its purchase earned from that purchase's lot, not from gift credit).
+    prefer_lots_of: int | None = None
     # Points coming in open a lot only when they expire (`expires_at`); points without
     # an expiry join the member's never-expiring pool.
 
@@ -202,6 +205,8 @@ def post(
         elif movement.account == "credit":
             needed = -movement.amount
             candidates = _open_lots(session, member.id, now, spend_branch_id, movement.clawback)
+            if movement.prefer_lots_of is not None:
+                candidates.sort(key=lambda lot: lot.transaction_id != movement.prefer_lots_of)
             candidates += [lot for lot in new_lots if lot is not None and (
                 movement.clawback or _spendable(lot, now, spend_branch_id))]
             for lot in candidates:
@@ -400,22 +405,43 @@ def expire_lots(session: Session, member: Member, now: datetime) -> int:
     return total
 
 
-def latest_expiry_of_spend(session: Session, transaction_id: int) -> tuple[bool, datetime | None]:
-    """(spent any credit, the latest expiry among the lots it came from; None = never).
+SpentLot = tuple[datetime | None, int | None, int]  # (expiry, branch, rials)
 
-    Credit given back by a refund gets this expiry, so a refund never makes expiring
-    credit permanent."""
+
+def credit_spent_by_lot(session: Session, transaction_id: int) -> list[SpentLot]:
+    """(expiry, branch, rials) of the credit a transaction spent, lot by lot, in the order
+    it was taken (soonest-expiring first; None = never expires).
+
+    A refund gives spent credit back into lots with these expiries and branches, so it
+    never turns expiring credit into permanent credit (issue 18 item 12)."""
     rows = session.execute(
-        select(CreditLot.expires_at)
+        select(CreditLot.expires_at, CreditLot.branch_id, CreditAllocation.amount_rials)
         .join(CreditAllocation, CreditAllocation.lot_id == CreditLot.id)
         .join(LedgerEntry, LedgerEntry.id == CreditAllocation.entry_id)
-        .where(LedgerEntry.transaction_id == transaction_id)
-    ).scalars().all()
-    if not rows:
-        return False, None
-    if any(expiry is None for expiry in rows):
-        return True, None
-    return True, max(rows)
+        .where(LedgerEntry.transaction_id == transaction_id, LedgerEntry.amount < 0)
+        .order_by(CreditAllocation.id)
+    ).all()
+    return [(expiry, branch, int(amount)) for expiry, branch, amount in rows]
+
+
+def returned_credit(spent: list[SpentLot],
+                    already_returned: int, amount: int) -> list[Movement]:
+    """Movements giving back `amount` rials of `spent` (see `credit_spent_by_lot`) after
+    `already_returned` rials went back by earlier refunds: soonest-expiring lots first,
+    each with its own expiry and branch, lots of the same expiry and branch merged."""
+    skip, needed = already_returned, amount
+    parts: dict[tuple[datetime | None, int | None], int] = {}
+    for expiry, branch, rials in spent:
+        skipped = min(skip, rials)
+        skip -= skipped
+        take = min(rials - skipped, needed)
+        if take <= 0:
+            continue
+        parts[(expiry, branch)] = parts.get((expiry, branch), 0) + take
+        needed -= take
+    assert needed == 0, f"{needed} rials to return were never spent"
+    return [Movement("credit", rials, expires_at=expiry, branch_id=branch)
+            for (expiry, branch), rials in parts.items()]
 
 
 def balance_from_entries(session: Session, member_id: int, account: str) -> int:

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from backend import engine, ledger
@@ -37,7 +37,8 @@ def refund_purchase_locked(
     """Refund `amount_rials` of a purchase (None: all that is left) for its member, who
     must already be locked. The caller commits.
 
-    Credit spent comes back (with the latest expiry of the lots it came from); credit and
+    Credit spent comes back into lots with the expiry and branch of the lots it came
+    from (soonest-expiring first on a partial refund); credit and
     points earned are taken back. What the member already spent of them cannot be taken
     back, so it is kept from the cash refund instead (`shortfall_rials`).
     """
@@ -69,13 +70,18 @@ def refund_purchase_locked(
         shortfall += missing_points * club.point_value_rials
     cash_refund = max(0, parts.payable_rials - shortfall)
 
-    spent_any, expiry = ledger.latest_expiry_of_spend(session, purchase.ledger_transaction_id)
-    assert spent_any or credit_back == 0
+    already_returned = session.scalar(
+        select(func.coalesce(func.sum(Refund.credit_returned_rials), 0))
+        .where(Refund.purchase_id == purchase.id))
+    given_back = ledger.returned_credit(
+        ledger.credit_spent_by_lot(session, purchase.ledger_transaction_id),
+        int(already_returned), credit_back)
     transaction = ledger.post(
         session, member=member, idempotency_key=idempotency_key, kind="refund",
         movements=[
-            ledger.Movement("credit", credit_back, expires_at=expiry),
-            ledger.Movement("credit", -credit_take, clawback=True),
+            *given_back,
+            ledger.Movement("credit", -credit_take, clawback=True,
+                            prefer_lots_of=purchase.ledger_transaction_id),
             ledger.Movement("points", -points_take, clawback=True),
         ],
         reason=f"refund of {amount:,} rials of purchase {purchase.id}", now=now,

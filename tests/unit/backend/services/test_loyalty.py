@@ -389,6 +389,39 @@ def test_partial_refunds_add_up_to_the_full_refund(shop):
     assert shop.balances(sara) == before
 
 
+def test_refunded_credit_keeps_the_expiry_of_the_lots_it_came_from(shop):
+    """Issue 18 item 12: 30,000 gift credit (5 days), 50,000 (10 days) and 100,000 that
+    never expires; a purchase spends 120,000 of it: 30,000 + 50,000 + 40,000."""
+    sara = shop.member(credit_rials=100_000)  # never expires
+    wallet.grant_credit(shop.db, member_id=sara.id, amount_rials=50_000, reason="Yalda gift",
+                        expires_at=NOW + timedelta(days=10), now=NOW)
+    wallet.grant_credit(shop.db, member_id=sara.id, amount_rials=30_000, reason="apology",
+                        expires_at=NOW + timedelta(days=5), now=NOW)
+    purchase = shop.buy(sara, 1_000_000, use_credit=120_000).purchase
+    assert purchase.credit_used_rials == 120_000
+
+    def returned_lots(refund):
+        return sorted(
+            ((lot.expires_at, lot.amount_rials) for lot in shop.db.scalars(
+                select(CreditLot).where(CreditLot.transaction_id
+                                        == refund.ledger_transaction_id,
+                                        CreditLot.amount_rials > 0))),
+            key=lambda row: (row[0] is None, row[0] or NOW))
+
+    # A quarter back: 30,000 of the 120,000 — the 5-day lot's, not permanent credit.
+    first = shop.refund(purchase, 250_000, key="quarter")
+    assert first.credit_returned_rials == 30_000
+    assert returned_lots(first) == [(NOW + timedelta(days=5), 30_000)]
+    # The rest: 50,000 with the 10-day expiry, 40,000 that never expires.
+    rest = shop.refund(purchase, key="rest")
+    assert rest.credit_returned_rials == 90_000
+    assert returned_lots(rest) == [(NOW + timedelta(days=10), 50_000), (None, 40_000)]
+    # Nothing became permanent: on day 11 all gift credit has expired again.
+    assert shop.balances(sara)[0] == 180_000
+    assert wallet.expire_credit(shop.db, NOW + timedelta(days=11)) == 80_000
+    assert shop.balances(sara)[0] == 100_000
+
+
 def test_refund_cannot_exceed_what_is_left(shop):
     purchase = shop.buy(shop.member(), 100_000).purchase
     shop.refund(purchase, 60_000)
