@@ -277,6 +277,7 @@ class Worker:
             if not is_temporary_fault(error):
                 raise
             return self._unavailable_before_load(device_id, payload, now_ts, error)
+        # A byte test first, so that a sale's body is not parsed twice on the hot path.
         if b'"logs"' in body:
             logs = devices.logs_body(body)
             if logs is not None:
@@ -344,7 +345,6 @@ class Worker:
             self._bad_signature_noted.popitem(last=False)
         try:
             devices.record_bad_signature(session, device_id, now)
-            session.commit()
         except Exception as error:
             session.rollback()
             log.warning("bad signature of %s not recorded: %s", device_id, error)

@@ -265,12 +265,14 @@ def record_state(session: Session, device_id: str, payload: bytes, now: datetime
 
 def record_bad_signature(session: Session, device_id: str, now: datetime) -> None:
     """The worker got a frame from this registered terminal that its key does not verify
-    (a wrong key on the terminal, or someone else on its account). The caller commits."""
+    (a wrong key on the terminal, or someone else on its account): counted for the panel's
+    "wrong key" warning, in its own transaction."""
     if session.get(Device, device_id) is None:
         return
     row = health_row(session, device_id)
     row.bad_signatures = (row.bad_signatures or 0) + 1
     row.bad_signature_at = now
+    session.commit()
 
 
 MAX_LOG_LINES = 100

@@ -20,7 +20,7 @@ MAX_TOKEN = const(64)
 MAX_API_URL = const(200)
 ENROL_PATH = "/enrol"
 
-# Display texts, 16 columns at most (vafa.hw.esp32.OLED_COLS).
+# Display texts (vafa.text wraps them to the 128-px screen).
 TEXT = {
     "title": "Setup mode",
     "scan": "Scan setup QR",

@@ -19,7 +19,7 @@ from backend.mqtt.publisher import BrokerPublisher
 from backend.services import audit, devices, terminal_commands, terminal_policy
 from backend.services.dashboard import ONLINE_STALE_AFTER
 from backend.services.permissions import branch_scope
-from backend.web.admin import apply_error, bp, clock, page_number, paginate
+from backend.web.admin import apply_error, bp, clock, page_number, paginate, translate_error
 from backend.web.auth import client_ip, permission_required
 from backend.web.forms import BranchRefundForm, DigitsIntegerField, TerminalSettingsForm
 from backend.web.messages import N_
@@ -128,8 +128,6 @@ def _deliver(user, device, action: str) -> bool:
                                                 branch_id=branch_scope(user))
     except DomainError as error:
         db.session.commit()  # the pending config stays; "Send again" retries
-        from backend.web.admin import translate_error
-
         flash(gettext("Saved, not sent: %(reason)s", reason=translate_error(error)), "error")
         return False
     audit.note(staff_user_id=user.id, ip=client_ip(), action=action, entity="device",
@@ -193,9 +191,8 @@ def terminal_page(user, device_id):
                            entity="device", entity_id=device.id, details={"changes": changes})
                 if "refund_pin" in changes and device.status == "active":
                     # The terminal checks its own PIN too (remote config, issue 16).
-                    terminal_commands.stage_config(db.session, device.id, {
-                        "pin_sha": terminal_commands.pin_digest(
-                            device.key_hex, (form.refund_pin.data or "").strip() or None)})
+                    terminal_commands.stage_refund_pin(db.session, device,
+                                                       form.refund_pin.data)
                     db.session.commit()
                     _deliver(user, device, "terminal_config")
                 db.session.commit()
@@ -213,12 +210,12 @@ def terminal_page(user, device_id):
                            operation_labels=dict(TERMINAL_OPERATIONS)), status
 
 
-def _config_form(device, health, formdata=None):
+def _config_form(device, health):
     pending = (health.pending if health is not None else None) or {}
     data = {"lang": pending.get("lang", device.lang), "contrast": pending.get("contrast", 255),
             "footer": pending.get("footer", ""), "idle_s": pending.get("idle_s", 60),
             "ops": pending.get("ops", [value for value, _label in TERMINAL_OPERATIONS])}
-    return RemoteConfigForm(data=data) if formdata is None else RemoteConfigForm()
+    return RemoteConfigForm(data=data)
 
 
 @bp.post("/terminals/<device_id>/config")
@@ -268,8 +265,6 @@ def terminal_logs(user, device_id):
                                        branch_id=branch_scope(user))
     except DomainError as error:
         db.session.rollback()
-        from backend.web.admin import translate_error
-
         flash(translate_error(error), "error")
     else:
         audit.note(staff_user_id=user.id, ip=client_ip(), action="terminal_logs",
