@@ -8,6 +8,8 @@ command distinct, so a frame seen twice is recognisably the same command.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,9 +24,16 @@ from backend.services import devices
 from card_spec import normalize_digits
 
 COMMAND_OPERATIONS = ("display", "config", "reboot")
-# The SSD1306 screen: 128×64 pixels in framebuf's 8×8 font (firmware/vafa/hw/esp32.py).
+# The SSD1306 screen: 128×64 pixels drawn by the firmware's vafa.text in its bitmap font
+# (provisioning/fonts.py), which wraps a long line and pages a long screen: a line is bounded
+# so that 8 of them stay a few pages.
 SCREEN_LINES = 8
-SCREEN_COLUMNS = 16
+SCREEN_COLUMNS = 32
+# The Persian letters and punctuation the terminal's font draws (the test checks this
+# against provisioning/fonts.py), Arabic kaf/yeh/alef maksura (vafa.text folds them to the
+# Persian ones) and the zero-width non-joiner. Persian and Arabic-Indic digits become
+# Latin here and Persian again on a Persian terminal.
+SCREEN_PERSIAN = frozenset("ئبپتثجچحخسشصضطظعغفقکگلمنهیـآأؤإادذرزژوۀةء،؛؟«»٫٬كيى\u200c")
 
 
 @dataclass(frozen=True)
@@ -48,9 +57,10 @@ def screen_lines(text: str) -> list[str]:
         if len(line) > SCREEN_COLUMNS:
             raise BadRequest("text", f"a line of the screen holds at most {SCREEN_COLUMNS} "
                                      "characters")
-        if any(not (" " <= character <= "~") for character in line):
-            raise BadRequest("text", "the terminal's screen shows Latin letters, digits and "
-                                     "punctuation only")
+        if any(not (" " <= character <= "~" or character in SCREEN_PERSIAN)
+               for character in line):
+            raise BadRequest("text", "the terminal's screen shows Persian and Latin letters, "
+                                     "digits and punctuation only")
     return lines
 
 
@@ -120,9 +130,6 @@ def pin_digest(key_hex: str, pin: str | None) -> str | None:
     """What the terminal gets of its refund PIN: HMAC-SHA256(device key, "pin:" + PIN) in
     hex, so it can refuse a wrong PIN itself; the backend checks the PIN again
     (terminal_policy). None: no PIN of its own (the branch's: only the backend checks)."""
-    import hashlib
-    import hmac
-
     pin = normalize_digits(pin.strip()) if pin else ""
     if not pin:
         return None
@@ -136,6 +143,12 @@ def _active_device(session: Session, device_id: str, branch_id: int | None) -> D
     if device.status != "active":
         raise BadRequest("operation", "this terminal is revoked; it no longer listens")
     return device
+
+
+def stage_refund_pin(session: Session, device: Device, pin: str | None) -> int:
+    """The refund PIN changed on the panel: the terminal gets its digest (pin_sha) in its
+    pending config too, so it refuses a wrong PIN itself. The caller commits, then sends."""
+    return stage_config(session, device.id, {"pin_sha": pin_digest(device.key_hex, pin)})
 
 
 def stage_config(session: Session, device_id: str, changes: dict,

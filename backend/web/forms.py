@@ -676,9 +676,9 @@ TERMINAL_COMMANDS = [SelectChoice("display", _l("Show a message on its screen"))
 
 class TerminalCommandForm(FlaskForm):
     operation = SelectField(_l("Command"), choices=TERMINAL_COMMANDS, validate_choice=True)
-    # Checked line by line by backend.services.terminal_commands (8 lines of 16).
-    text = TextAreaField(_l("Message (Latin letters, up to 8 lines of 16 characters)"),
-                         [Length(max=200)], render_kw={"dir": "ltr", "rows": 4})
+    # Checked line by line by backend.services.terminal_commands (8 lines of 32).
+    text = TextAreaField(_l("Message (Persian or Latin, up to 8 lines of 32 characters)"),
+                         [Length(max=300)], render_kw={"dir": "auto", "rows": 4})
 
 
 class CardBatchForm(FlaskForm):

@@ -53,3 +53,36 @@ def test_display_config_reboot_and_forged_commands(stack):
         assert term.run_until(lambda: term.hw.display.lines == ["Back"], 5)
     finally:
         term.close()
+
+
+def test_a_persian_message_from_the_backend_shows_on_the_terminals_screen(stack):
+    """The panel's message service builds it, the broker carries it, the firmware draws it
+    with its own font into the screen's pixels, and Tesseract reads it back."""
+    from datetime import UTC, datetime
+
+    from PIL import Image, ImageFilter
+
+    from backend.extensions import db
+    from backend.services import terminal_commands
+    from tests.support import ocr
+
+    ocr.require_languages("fas")
+    cfg_path = stack.instance_dir / "devices" / "t01" / "config.json"
+    term = SimTerminal(cfg_path)
+    try:
+        assert term.connect(10)
+        term.run_for(0.2)  # SUBACK
+        with stack.app.app_context():
+            command = terminal_commands.build_command(db.session, "t01", "display",
+                                                      "خوش آمدید\nفروشگاه باز است",
+                                                      datetime.now(UTC))
+        publish(stack, "t01", command.frame)
+        assert term.run_until(
+            lambda: term.hw.display.lines == ["خوش آمدید", "فروشگاه باز است"], 5)
+        row = term.hw.display.image().crop((0, 0, 128, 16)).convert("L")
+        assert row.getbbox() is not None  # the pixels, not only the lines, hold it
+        big = row.resize((512, 64), Image.Resampling.NEAREST).filter(ImageFilter.GaussianBlur(1))
+        read = ocr.read_text(big, lang="fas", psm=13, scale=1.0)
+        assert ocr.similarity(read, "خوش آمدید") >= 0.7, read
+    finally:
+        term.close()

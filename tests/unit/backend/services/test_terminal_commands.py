@@ -41,14 +41,29 @@ def test_config_and_reboot_carry_no_text(db, terminal, operation):
     ("", "write the message to show"),
     ("\n \n", "write the message to show"),
     ("\n".join(["line"] * 9), "at most 8 lines"),
-    ("seventeen chars!!", "at most 16 characters"),
-    ("سلام", "Latin letters"),
-    ("tab\there", "Latin letters"),
+    ("x" * 33, "at most 32 characters"),
+    ("سلام 😀", "Persian and Latin letters"),
+    ("Ωmega", "Persian and Latin letters"),
+    ("tab\there", "Persian and Latin letters"),
 ])
 def test_what_the_screen_cannot_show_is_refused_at_the_text(db, terminal, text, message):
     with pytest.raises(BadRequest) as refused:
         terminal_commands.build_command(db, "t01", "display", text, NOW)
     assert refused.value.field == "text" and message in refused.value.message
+
+
+def test_a_persian_message_goes_to_the_screen_with_latin_digits(db, terminal):
+    command = terminal_commands.build_command(db, "t01", "display",
+                                              "سلام سارا\nاعتبار: ۱۲٬۵۰۰ ريال", NOW)
+    assert command.body["lines"] == ["سلام سارا", "اعتبار: 12٬500 ريال"]
+
+
+def test_the_screen_accepts_exactly_what_the_terminals_font_draws():
+    from provisioning import fonts
+
+    drawn = set(fonts.DUAL + fonts.RIGHT + fonts.NONE + fonts.PUNCTUATION)
+    persian_digits = {chr(c) for c in range(0x6F0, 0x6FA)}
+    assert terminal_commands.SCREEN_PERSIAN == (drawn - persian_digits) | set("كيى\u200c")
 
 
 def test_unknown_operation_revoked_terminal_and_other_branch_are_refused(db, terminal):

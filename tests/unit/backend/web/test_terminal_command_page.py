@@ -45,9 +45,9 @@ def test_operators_need_the_devices_permission_and_reach_their_branch_only(clien
 
 
 @pytest.mark.parametrize(("data", "shown"), [
-    ({"operation": "display", "text": "سلام"}, "صفحهٔ پایانه فقط حروف لاتین"),
+    ({"operation": "display", "text": "سلام Ω"}, "صفحهٔ پایانه فقط حروف فارسی و لاتین"),
     ({"operation": "display", "text": ""}, "متن پیام را بنویسید"),
-    ({"operation": "display", "text": "x" * 17}, "هر سطر صفحه حداکثر ۱۶ نویسه"),
+    ({"operation": "display", "text": "x" * 33}, "هر سطر صفحه حداکثر ۳۲ نویسه"),
     ({"operation": "explode"}, "انتخاب درستی نیست"),
 ])
 def test_what_cannot_be_sent_is_explained_and_nothing_is_audited(client, db, branches, data,
