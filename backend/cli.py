@@ -71,6 +71,7 @@ def write_demo(result) -> list[Path]:
                 db.session, credentials,
                 mqtt_host=current_app.config["MQTT_HOST"],
                 mqtt_port=current_app.config["MQTT_PORT"],
+                public_url=current_app.config.get("PUBLIC_URL", ""),
             ),
             _devices_dir(),
         )

@@ -63,9 +63,11 @@ def register_device(
 
 
 def terminal_config(
-    session: Session, credentials: DeviceCredentials, *, mqtt_host: str, mqtt_port: int
+    session: Session, credentials: DeviceCredentials, *, mqtt_host: str, mqtt_port: int,
+    public_url: str = "",
 ) -> dict:
-    """The terminal's config.json (firmware/vafa/config.py reads it)."""
+    """The terminal's config.json (firmware/vafa/config.py reads it). With the backend's
+    public URL, receipts carry the member portal's address as a QR code (`portal_url`)."""
     device = session.get(Device, credentials.device_id)
     club = session.get(Club, 1)
     return {
@@ -85,6 +87,7 @@ def terminal_config(
             "keepalive_s": 30,
         },
         "wifi": {"ssid": "", "password": ""},
+        "portal_url": portal_url(public_url),
         "pins": {
             "scanner_uart": 1, "scanner_tx": 17, "scanner_rx": 16,
             "printer_uart": 2, "printer_tx": 4, "printer_rx": 5,
@@ -93,6 +96,16 @@ def terminal_config(
             "buzzer": 15, "led": 2,
         },
     }
+
+
+def portal_url(public_url: str) -> str:
+    """The member portal's address printed on receipts ("" without a public URL). The
+    firmware takes at most 200 characters (vafa.config)."""
+    url = public_url.strip().rstrip("/")
+    if not url:
+        return ""
+    url += "/portal/"
+    return url if len(url) <= 200 else ""
 
 
 def write_terminal_config(config: dict, devices_dir: Path) -> Path:

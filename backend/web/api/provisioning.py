@@ -86,6 +86,7 @@ def _credentials(credentials: devices.DeviceCredentials) -> dict:
     config = devices.terminal_config(
         db.session, credentials, mqtt_host=current_app.config["MQTT_HOST"],
         mqtt_port=current_app.config["MQTT_PORT"],
+        public_url=current_app.config.get("PUBLIC_URL", ""),
     )
     db.session.commit()
     return {"device_id": credentials.device_id, "mqtt_password": credentials.mqtt_password,
