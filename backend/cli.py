@@ -44,24 +44,6 @@ def _devices_dir() -> Path:
     return Path(current_app.config["INSTANCE_DIR"]) / "devices"
 
 
-def tls_listener(config):
-    """The TLS listener the configuration asks for, or None (all three files or none)."""
-    from backend.broker import TlsListener
-
-    files = [config.get(name, "") for name in ("MQTT_TLS_CERTFILE", "MQTT_TLS_KEYFILE",
-                                               "MQTT_TLS_CAFILE")]
-    if not any(files):
-        return None
-    if not all(files) or not all(Path(name).is_file() for name in files):
-        raise click.ClickException("VAFA_MQTT_TLS_CERTFILE, _KEYFILE and _CAFILE must all "
-                                   "name existing files")
-    return TlsListener(config["MQTT_TLS_PORT"], *(Path(name) for name in files))
-
-
-def _broker_dir() -> Path:
-    return Path(current_app.config["INSTANCE_DIR"]) / "mosquitto"
-
-
 def write_demo(result) -> list[Path]:
     from backend.services import devices
 
@@ -112,17 +94,13 @@ def broker_config_command(out_dir: Path | None) -> None:
 
     Example: flask --app backend broker-config --out instance/mosquitto
     """
+    from backend.broker import BrokerConfigError
     from backend.services import devices
 
-    path = devices.write_broker_config(
-        db.session, out_dir or _broker_dir(),
-        port=current_app.config["MQTT_PORT"],
-        backend_port=current_app.config["MQTT_BACKEND_PORT"],
-        backend_host=current_app.config["MQTT_BACKEND_HOST"],
-        backend_username=current_app.config["MQTT_USERNAME"],
-        backend_password=current_app.config["MQTT_PASSWORD"],
-        tls=tls_listener(current_app.config),
-    )
+    try:
+        path = devices.write_broker_config_for(db.session, current_app.config, out_dir)
+    except BrokerConfigError as e:
+        raise click.ClickException(str(e)) from None
     db.session.rollback()
     click.echo(str(path))
 

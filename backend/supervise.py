@@ -75,12 +75,7 @@ def prepare(app: Flask) -> bool:
         result = demo.seed_demo(db.session, datetime.now(UTC))
         write_demo(result)
         click.echo(f"Created the demo club: {result.member_count} members, 2 terminals.")
-    devices.write_broker_config(
-        db.session, Path(app.config["INSTANCE_DIR"]) / "mosquitto",
-        port=app.config["MQTT_PORT"], backend_port=app.config["MQTT_BACKEND_PORT"],
-        backend_host=app.config["MQTT_BACKEND_HOST"], backend_username=app.config["MQTT_USERNAME"],
-        backend_password=app.config["MQTT_PASSWORD"],
-    )
+    devices.write_broker_config_for(db.session, app.config)
     from backend.models import Club
 
     club = db.session.get(Club, 1)
@@ -165,7 +160,9 @@ def up(app: Flask, web_workers: int) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        broker_conf = Path(config["INSTANCE_DIR"]) / "mosquitto" / "mosquitto.conf"
+        from backend.services.devices import broker_dir
+
+        broker_conf = broker_dir(config) / "mosquitto.conf"
         wait_for_port(host, mqtt_port, start("mosquitto", [mosquitto, "-c", str(broker_conf)]),
                       "mosquitto")
         worker_argv = [sys.executable, "-m", "flask", "--app", "backend", "mqtt-worker"]

@@ -136,6 +136,22 @@ def write_broker_config(
     )
 
 
+def write_broker_config_for(session: Session, config, config_dir: Path | None = None) -> Path:
+    """write_broker_config with everything from the app configuration, TLS listener
+    included: every writer (`flask broker-config`, the supervisor's start, a terminal's
+    registration) writes the same file, so registering a terminal never drops TLS."""
+    return write_broker_config(
+        session, config_dir or broker_dir(config), port=config["MQTT_PORT"],
+        backend_port=config["MQTT_BACKEND_PORT"], backend_host=config["MQTT_BACKEND_HOST"],
+        backend_username=config["MQTT_USERNAME"], backend_password=config["MQTT_PASSWORD"],
+        tls=broker.tls_listener_from(config),
+    )
+
+
+def broker_dir(config) -> Path:
+    return Path(config.get("BROKER_DIR") or Path(config["INSTANCE_DIR"]) / "mosquitto")
+
+
 def revoke_device(session: Session, device_id: str) -> Device:
     """Disable a terminal: the worker drops its frames from now on, and the next broker
     files leave it out. The caller commits, then regenerates the broker files."""
