@@ -40,27 +40,6 @@ def main() -> None:
     group.main(prog_name="vafa")
 
 
-def _devices_dir() -> Path:
-    return Path(current_app.config["INSTANCE_DIR"]) / "devices"
-
-
-def write_demo(result) -> list[Path]:
-    from backend.services import devices
-
-    return [
-        devices.write_terminal_config(
-            devices.terminal_config(
-                db.session, credentials,
-                mqtt_host=current_app.config["MQTT_HOST"],
-                mqtt_port=current_app.config["MQTT_PORT"],
-                public_url=current_app.config.get("PUBLIC_URL", ""),
-            ),
-            _devices_dir(),
-        )
-        for credentials in result.terminals
-    ]
-
-
 @click.command("seed-demo")
 @click.option("--if-empty", is_flag=True, help="Do nothing when a club already exists.")
 def seed_demo_command(if_empty: bool) -> None:
@@ -70,7 +49,7 @@ def seed_demo_command(if_empty: bool) -> None:
 
     Example: flask --app backend seed-demo --if-empty
     """
-    from backend.services import demo
+    from backend.services import demo, devices
 
     if demo.club_exists(db.session):
         if if_empty:
@@ -78,7 +57,7 @@ def seed_demo_command(if_empty: bool) -> None:
             return
         raise click.ClickException("the database already has a club; use an empty database")
     result = demo.seed_demo(db.session, datetime.now(UTC))
-    paths = write_demo(result)
+    paths = devices.write_terminal_configs(db.session, result.terminals, current_app.config)
     click.echo(f"created the demo club with {result.member_count} members")
     for path in paths:
         click.echo(f"terminal config: {path}")

@@ -67,13 +67,12 @@ def prepare(app: Flask) -> bool:
     Returns whether the database holds the demo club (whose logins the banner shows)."""
     from datetime import UTC, datetime
 
-    from backend.cli import write_demo
     from backend.services import demo, devices
 
     flask_migrate.upgrade(directory=str(Path(__file__).parent / "migrations"), revision="heads")
     if not demo.club_exists(db.session):
         result = demo.seed_demo(db.session, datetime.now(UTC))
-        write_demo(result)
+        devices.write_terminal_configs(db.session, result.terminals, app.config)
         click.echo(f"Created the demo club: {result.member_count} members, 2 terminals.")
     devices.write_broker_config_for(db.session, app.config)
     from backend.models import Club

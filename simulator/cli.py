@@ -8,10 +8,7 @@ from pathlib import Path
 
 from card_spec import normalize_digits
 from simulator import script as sim_script
-
-EXIT_OK = 0
-EXIT_REFUSED = 1  # ok:false from the backend, or the terminal refused the input
-EXIT_NO_RESPONSE = 2  # timeout, broker unreachable, bad setup (argparse usage errors too)
+from simulator.options import EXIT_NO_RESPONSE, EXIT_OK, EXIT_REFUSED, config_path
 
 
 def _positive_amount(s: str) -> int:
@@ -153,17 +150,13 @@ def _print_screen(hw) -> None:
         print(line)
 
 
-def _config_path(args) -> Path:
-    return args.config or args.instance_dir / "devices" / args.device / "config.json"
-
-
 def _load_terminal(args, log):
     from vafa import config as vconfig
 
     from simulator.terminal import SimTerminal
 
     try:
-        return SimTerminal(_config_path(args), log=log)
+        return SimTerminal(config_path(args), log=log)
     except vconfig.ConfigError as e:
         _err(f"{e} (config for device {args.device!r}; run the backend seed or pass --config)")
         return None

@@ -116,6 +116,22 @@ def write_terminal_config(config: dict, devices_dir: Path) -> Path:
     return path
 
 
+def write_terminal_configs(session: Session, terminals: list[DeviceCredentials],
+                           config) -> list[Path]:
+    """config.json of each terminal (the demo's, the test stacks') under the instance's
+    devices/ directory, as the app configuration says the terminals reach the broker."""
+    devices_dir = Path(config["INSTANCE_DIR"]) / "devices"
+    return [
+        write_terminal_config(
+            terminal_config(session, credentials, mqtt_host=config["MQTT_HOST"],
+                            mqtt_port=config["MQTT_PORT"],
+                            public_url=config.get("PUBLIC_URL", "")),
+            devices_dir,
+        )
+        for credentials in terminals
+    ]
+
+
 def write_broker_config(
     session: Session, config_dir: Path, *, port: int, backend_port: int,
     backend_username: str, backend_password: str, tls: broker.TlsListener | None = None,
