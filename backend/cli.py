@@ -8,6 +8,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from backend.card_commands import cards_group
 from backend.extensions import db
 
 
@@ -15,7 +16,7 @@ def init_app(app: Flask) -> None:
     for command in (seed_demo_command, mqtt_worker_command, broker_config_command, up_command,
                     nightly_command, jobs_command, seed_reports_command, bench_reports_command,
                     backup_command, restore_command, init_command, create_admin_command,
-                    migrate_command):
+                    migrate_command, cards_group):
         app.cli.add_command(command)
 
 
