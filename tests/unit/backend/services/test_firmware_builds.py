@@ -141,7 +141,8 @@ def test_rollout_to_a_branch_offers_its_terminals_of_the_kind_by_signed_cmd(db, 
                     "sha256": build.manifest_sha256, "size": build.total_size}
     assert body["id"].startswith("cmd-")
     rows = db.scalars(select(FirmwareRollout).order_by(FirmwareRollout.device_id)).all()
-    assert [(row.device_id, row.state) for row in rows] == [("t-a1", "offered"), ("t-a2", "offered")]
+    assert [(row.device_id, row.state) for row in rows] == [("t-a1", "offered"),
+                                                             ("t-a2", "offered")]
     assert db.get(FirmwareRollout, "t-b1") is None
 
 
