@@ -2,7 +2,7 @@
 far each rollout got, roll a build out to a branch or one terminal, withdraw it; re-offer
 a terminal its update. The rules live in backend/services/firmware_builds.py."""
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -13,11 +13,13 @@ from wtforms.validators import Length
 
 from backend.errors import DomainError
 from backend.extensions import db
+from backend.i18n import format_number
 from backend.models import Branch
 from backend.mqtt.publisher import BrokerPublisher
 from backend.services import audit, firmware_builds
 from backend.web.admin import apply_error, bp, clock, translate_error
 from backend.web.auth import client_ip, permission_required
+from backend.web.messages import N_
 from card_spec import normalize_digits
 
 # Why an upload was refused (firmware_builds.BuildRefused.reason).
@@ -47,6 +49,16 @@ SKIP_LABELS = {
     "revoked": _l("revoked"),
 }
 BUILD_STATUS = {"active": _l("active"), "withdrawn": _l("withdrawn")}
+# firmware_builds' refusals (translated where they are shown).
+SERVICE_MESSAGES = (
+    N_("This build was withdrawn."),
+    N_("Choose a branch or one terminal."),
+    N_("This terminal is revoked; it no longer listens."),
+    N_("This terminal runs another kind of build (or has not said which)."),
+    N_("This terminal already runs this version."),
+    N_("Choose a branch."),
+    N_("Nothing was offered to this terminal."),
+)
 
 
 class UploadForm(FlaskForm):
@@ -150,7 +162,8 @@ def firmware_rollout(user, build_id):
                             "ver": command.body["ver"], "sha256": command.body["sha256"]})
     db.session.commit()
     flash(gettext("Build %(version)s offered to %(count)s terminals.",
-                  version=result.build.version, count=len(result.offered)), "success")
+                  version=result.build.version,
+                  count=format_number(len(result.offered), g.get("language", "fa"))), "success")
     for device_id, reason in result.skipped:
         flash(gettext("Terminal %(device)s was not offered it: %(reason)s.", device=device_id,
                       reason=SKIP_LABELS[reason]), "info")
