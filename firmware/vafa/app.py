@@ -1039,15 +1039,23 @@ class App:
                 self._ota_report({"ver": ver, "st": "failed", "err": why[:80], "pct": 0})
             return
         ota.forget_result(self.fw_root)
-        if self.ota_net is not None:
-            sockets, tls = self.ota_net[0](), self.ota_net[1](self.cfg["mqtt"]["insecure"])
-        else:
-            from vafa import tlsconf
-            from vafa.mqtt import Sockets
+        insecure = self.cfg["mqtt"]["insecure"]
+        https = msg["url"].startswith("https://")
+        try:
+            if self.ota_net is not None:
+                sockets = self.ota_net[0]()
+                tls = self.ota_net[1](insecure) if https else None
+            else:
+                from vafa import tlsconf
+                from vafa.mqtt import Sockets
 
-            sockets = Sockets()
-            tls = tlsconf.context(insecure=self.cfg["mqtt"]["insecure"]) \
-                if msg["url"].startswith("https://") else None
+                sockets = Sockets()
+                # The CA pinned as for MQTT: ca.pem, refused without it unless insecure.
+                tls = tlsconf.context(insecure=insecure) if https else None
+        except OSError as e:  # vafa.tlsconf.TlsRefused: no ca.pem
+            self._say("update %s refused: %s" % (ver, e))
+            self._ota_report({"ver": ver, "st": "failed", "err": str(e)[:80], "pct": 0})
+            return
         self._say("update %s: downloading %d bytes" % (ver, msg["size"]))
         self.ota = ota.Download(self.fw_root, msg, sockets, tls, self._ticks(),
                                 trial_s=self.cfg.get("ota_trial_s", ota.DEFAULT_TRIAL_S),
