@@ -60,6 +60,7 @@ MAX_REISSUES = const(2)
 PIN_MIN = const(4)
 PIN_MAX = const(8)
 LOOP_MS = const(20)
+OTA_REBOOT_MS = const(2000)  # after "installed": the state is out before the reboot
 MAX_AMOUNT_DIGITS = const(12)
 
 # Outcomes of the last transaction attempt (App.outcome).
@@ -168,7 +169,8 @@ class App:
     returns a fresh validated config (cmd "config")."""
 
     def __init__(self, cfg, hw, net, store, ticks_fn=None, time_fn=None, log=None,
-                 journal=None, config_loader=None, clock=None, on_reboot=None):
+                 journal=None, config_loader=None, clock=None, on_reboot=None, fw_root="",
+                 ota_net=None):
         from vafa.logring import LogRing
 
         # The last log lines, for the panel (cmd "logs"); seconds of uptime first.
@@ -231,6 +233,16 @@ class App:
                           % (journal.dead, journal.dead_path))
         net.set_handler(self.on_message)
         net.health = self.health
+        # Firmware updates (vafa.ota): ``fw_root`` holds fw/ ("" on the board: /fw);
+        # ``ota_net`` is (sockets_factory(), tls_factory(insecure)) for the download,
+        # None: the board's own (vafa.mqtt.Sockets, vafa.tlsconf).
+        self.fw_root = fw_root
+        self.ota_net = ota_net
+        self.ota = None  # the vafa.ota.Download of this boot, if any
+        self.ota_trial = None  # the version this boot tries, until confirmed
+        self._ota_req = None  # the trial's confirmation request in flight
+        self._ota_reboot_at = None
+        self._ota_boot()
 
     def _apply_config(self, cfg):
         from vafa.config import key_bytes
@@ -668,6 +680,8 @@ class App:
         self.clock.uptime_ms()  # keeps the uptime across ticks wrapping
         self._replay_tick(now_ms)
         self._health_tick(now_ms)
+        if self.ota is not None or self.ota_trial is not None or self._ota_reboot_at is not None:
+            self._ota_tick(now_ms)
         st = self.state
         if st == SENDING and self.inflight is not None:
             inf = self.inflight
@@ -851,7 +865,10 @@ class App:
             self._on_cmd(msg)
         elif topic.endswith("/res"):
             rp = self.replay
-            if rp is not None and msg.get("id") == rp["id"]:
+            rq = self._ota_req
+            if rq is not None and msg.get("id") == rq["id"]:
+                self._ota_confirmed()
+            elif rp is not None and msg.get("id") == rp["id"]:
                 self._on_replay_response(msg)
             else:
                 self._on_response(msg)
@@ -953,6 +970,8 @@ class App:
             self._on_set(msg)
         elif op == "logs":
             self._send_logs(msg)
+        elif op == "ota":
+            self._on_ota(msg)
         elif op == "reboot":
             if self.state in (IDLE, RESULT):
                 if self.on_reboot is not None:
@@ -962,6 +981,141 @@ class App:
                 self._reboot_pending = True
         else:
             self._say("unknown command %r" % (op,))
+
+    # ---- firmware updates (issue 16; vafa.ota, docs/terminal.md) -----------------------
+    def _fw_json(self, name):
+        """/fw/<name> as a dict, or None. Read here, not through vafa.ota: a terminal
+        that is not updating never imports the downloader."""
+        import json
+
+        path = (self.fw_root + "/fw/" if self.fw_root else "/fw/") + name
+        try:
+            with open(path) as f:
+                text = f.read(513)
+            data = json.loads(text) if len(text) <= 512 else None
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _ota_boot(self):
+        """What this boot reports: a trial (to confirm), or the loader's rollback."""
+        from vafa.version import VERSION
+
+        b = self._fw_json("boot.json")
+        report = None
+        if b is not None and b.get("trial") is True and b.get("active") == VERSION:
+            self.ota_trial = VERSION
+            report = {"ver": VERSION, "st": "trial", "err": "", "pct": 100}
+            self._say("trial boot of %s: confirming with the backend" % VERSION)
+        else:
+            r = self._fw_json("result.json")
+            if r is not None and isinstance(r.get("ver"), str):
+                report = {"ver": r["ver"][:24], "st": str(r.get("st", ""))[:16],
+                          "err": str(r.get("err", ""))[:80], "pct": 0}
+                self._say("update %s %s: %s" % (report["ver"], report["st"], report["err"]))
+        self.net.ota = report
+
+    def _ota_report(self, report):
+        self.net.ota = report
+        if self.net.connected:
+            self.net.publish_state()
+
+    def _on_ota(self, msg):
+        """cmd {"op":"ota","ver","kind","url","sha256","size"}: start the download, or
+        say in the state why not."""
+        from vafa import ota
+        from vafa.version import VERSION
+
+        if self.ota is not None and not self.ota.done:
+            if msg.get("ver") == self.ota.ver:
+                return  # the same offer again: the download goes on
+            self.ota.cancel()
+        why = ota.refusal(msg, VERSION, self.cfg["mqtt"]["insecure"],
+                          self.ota_trial is not None)
+        ver = str(msg.get("ver", ""))[:24]
+        if why is not None:
+            self._say("update %s refused: %s" % (ver, why))
+            if ver != VERSION:  # an offer of the running version is not a failure
+                self._ota_report({"ver": ver, "st": "failed", "err": why[:80], "pct": 0})
+            return
+        ota.forget_result(self.fw_root)
+        insecure = self.cfg["mqtt"]["insecure"]
+        https = msg["url"].startswith("https://")
+        try:
+            if self.ota_net is not None:
+                sockets = self.ota_net[0]()
+                tls = self.ota_net[1](insecure) if https else None
+            else:
+                from vafa import tlsconf
+                from vafa.mqtt import Sockets
+
+                sockets = Sockets()
+                # The CA pinned as for MQTT: ca.pem, refused without it unless insecure.
+                tls = tlsconf.context(insecure=insecure) if https else None
+        except OSError as e:  # vafa.tlsconf.TlsRefused: no ca.pem
+            self._say("update %s refused: %s" % (ver, e))
+            self._ota_report({"ver": ver, "st": "failed", "err": str(e)[:80], "pct": 0})
+            return
+        self._say("update %s: downloading %d bytes" % (ver, msg["size"]))
+        self.ota = ota.Download(self.fw_root, msg, sockets, tls, self._ticks(),
+                                trial_s=self.cfg.get("ota_trial_s", ota.DEFAULT_TRIAL_S),
+                                log=self._say)
+        self._ota_report(self.ota.report)
+
+    def _ota_tick(self, now_ms):
+        d = self.ota
+        # A step never runs while a sale waits for its answer: that answer goes first.
+        if d is not None and not d.done and self.state != SENDING:
+            if d.step(now_ms):
+                self._ota_report(d.report)
+            if d.installed:
+                self._ota_reboot_at = ticks_add(now_ms, OTA_REBOOT_MS)
+        if self._ota_reboot_at is not None and self.state == IDLE and self.inflight is None \
+                and self.replay is None and ticks_diff(now_ms, self._ota_reboot_at) >= 0:
+            self._ota_reboot_at = None
+            if self.on_reboot is not None:
+                self._say("rebooting into the update")
+                self.on_reboot()
+        if self.ota_trial is not None:
+            self._ota_confirm_tick(now_ms)
+
+    def _ota_confirm_tick(self, now_ms):
+        """A trial boot asks the backend for a verified answer (op "ota"); resent like
+        any request, and only while nothing else is in flight (seq order)."""
+        rq = self._ota_req
+        if rq is None:
+            if not self._channel_free() or self.inflight is not None:
+                return
+            try:
+                seq = self.store.next_seq()
+            except OSError as e:
+                self._say("trial: no seq (%r)" % (e,))
+                return
+            rid = "ota-" + protocol.request_id(self.device_id, seq)
+            body = ('{"v":%d,"id":"%s","seq":%d,"ts":%d,"op":"ota","st":"trial","ver":"%s"}'
+                    % (protocol.PROTOCOL_VERSION, rid, seq, self.clock.now(),
+                       self.ota_trial))
+            rq = self._ota_req = {"id": rid, "frame": protocol.encode_frame(body, self.key),
+                                  "at": None}
+        if not self.net.connected:
+            return
+        if rq["at"] is None or ticks_diff(now_ms, rq["at"]) >= RESPONSE_TIMEOUT_MS:
+            if self.net.publish_request(rq["frame"]):
+                rq["at"] = now_ms
+
+    def _ota_confirmed(self):
+        from vafa import ota
+
+        ver = self.ota_trial
+        self.ota_trial = None
+        self._ota_req = None
+        try:
+            ota.confirm(self.fw_root, ver)
+        except OSError as e:  # the loader will revert: the backend sees it as a rollback
+            self._say("update %s not confirmed: %r" % (ver, e))
+            return
+        self._say("update %s confirmed" % ver)
+        self._ota_report({"ver": ver, "st": "running", "err": "", "pct": 100})
 
     # ---- remote config, logs and health (issue 16) ------------------------------------
     def set_config_saver(self, fn):
@@ -1107,6 +1261,8 @@ class App:
             return  # late duplicate or someone else's id
         self.inflight = None
         self.last_response = r
+        if self.ota_trial is not None:
+            self._ota_confirmed()  # a verified answer to a cashier's request confirms too
         # Our own answer: its ts is the backend's clock now, unless it is a stored answer
         # to an earlier send of this id (a few seconds old: then never turn time back).
         self.clock.observe(r.get("ts"), backward_ok=inf["sends"] == 1)
