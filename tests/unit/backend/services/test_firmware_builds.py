@@ -242,3 +242,14 @@ def test_an_ota_request_is_validated_without_card_or_amount(body):
     with pytest.raises(protocol.ProtocolError) as error:
         protocol.parse_request(raw)
     assert error.value.code == "BAD_REQUEST" and error.value.request_id == "ota-2"
+
+
+def test_a_report_for_a_build_without_its_row_creates_it(db, tmp_path, fleet):
+    """The cmd went out but its row did not commit (a broker fault mid-rollout): the
+    terminal's report of the build's version and its kind records it anyway."""
+    firmware_builds.upload_build(db, build_tar(tmp_path), staff_id=None, note="", now=NOW)
+    state(db, "t-b1", ota={"ver": "9.9.1", "st": "downloading", "pct": 10})
+    row = db.get(FirmwareRollout, "t-b1")
+    assert (row.state, row.pct, row.build.version) == ("downloading", 10, "9.9.1")
+    state(db, "t-a3", fwk="mpy", ota={"ver": "9.9.1", "st": "downloading"})  # not its kind
+    assert db.get(FirmwareRollout, "t-a3") is None
