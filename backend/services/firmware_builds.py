@@ -34,6 +34,7 @@ from provisioning import ota_build
 MAX_UPLOAD_BYTES = (ota_build.MAX_MANIFEST_SIZE + ota_build.MAX_TOTAL_SIZE
                     + (ota_build.MAX_FILES + 1) * 1024 + 20 * 512)
 MAX_NOTE = 200
+MAX_LISTED = 50  # builds on the Firmware page, newest first
 MAX_DETAIL = 200
 OTA_STATES = ("downloading", "installed", "failed", "trial", "running", "rolled_back")
 # Why a terminal was not offered a build (RolloutResult.skipped).
@@ -102,12 +103,15 @@ def upload_build(session: Session, data: bytes, *, staff_id: int | None, note: s
     return build
 
 
-def list_builds(session: Session) -> list[tuple[FirmwareBuild, dict[str, int]]]:
-    """Every build, newest first, with how many terminals are in each rollout state."""
-    builds = session.scalars(select(FirmwareBuild).order_by(FirmwareBuild.id.desc())).all()
+def list_builds(session: Session,
+                limit: int = MAX_LISTED) -> list[tuple[FirmwareBuild, dict[str, int]]]:
+    """The newest `limit` builds, with how many terminals are in each rollout state."""
+    builds = session.scalars(select(FirmwareBuild).order_by(FirmwareBuild.id.desc())
+                             .limit(limit)).all()
     counts: dict[int, dict[str, int]] = {build.id: {} for build in builds}
     for build_id, state, count in session.execute(
             select(FirmwareRollout.build_id, FirmwareRollout.state, func.count())
+            .where(FirmwareRollout.build_id.in_(list(counts)))
             .group_by(FirmwareRollout.build_id, FirmwareRollout.state)):
         counts.setdefault(build_id, {})[state] = count
     return [(build, counts[build.id]) for build in builds]
@@ -187,7 +191,7 @@ def roll_out(session: Session, publish: Callable[[str, bytes], None], build_id: 
     if device_id is not None:
         device = session.get(Device, device_id)
         if device is None:
-            raise NotFound(f"no terminal {device_id}")
+            raise BadRequest("device_id", "There is no terminal with this id.")
         reason = _skip_reason(device, build)
         if reason is not None:
             raise BadRequest("device_id", {

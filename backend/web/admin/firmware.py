@@ -58,6 +58,7 @@ SERVICE_MESSAGES = (
     N_("This terminal already runs this version."),
     N_("Choose a branch."),
     N_("Nothing was offered to this terminal."),
+    N_("There is no terminal with this id."),
 )
 
 

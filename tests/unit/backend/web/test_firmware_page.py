@@ -158,6 +158,9 @@ def test_one_terminal_that_cannot_take_it_is_told_why(client, db, world, sent, t
     assert "این پایانه نوع دیگری از ساخت را اجرا می‌کند" in response.get_data(as_text=True)
     assert sent == [] and db.scalars(select(FirmwareRollout)).all() == []
     response = client.post(f"/firmware/{build.id}/rollout", data={
+        "target": "terminal", "branch_id": "1", "device_id": "zz-99"}, follow_redirects=True)
+    assert "پایانه‌ای با این شناسه نیست." in response.get_data(as_text=True)
+    response = client.post(f"/firmware/{build.id}/rollout", data={
         "target": "terminal", "branch_id": "1", "device_id": "t03"}, follow_redirects=True)
     assert "ساخت 9.9.1 به ۱ پایانه پیشنهاد شد." in response.get_data(as_text=True)
 
