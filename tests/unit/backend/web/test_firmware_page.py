@@ -121,6 +121,8 @@ def test_rollout_to_a_branch_then_state_on_the_terminals_pages(client, db, world
     assert sorted((row.entity_id, row.details["op"], row.details["ver"]) for row in audits) == [
         ("t01", "ota", "9.9.1"), ("t02", "ota", "9.9.1")]
     assert db.get(FirmwareRollout, "t03") is None
+    audit_page = client.get("/audit").get_data(as_text=True)
+    assert "یک ساخت فرم‌افزار بارگذاری کرد" in audit_page and "ساخت فرم‌افزار" in audit_page
 
     devices.record_state(db, "t02", json.dumps({"online": True, "fw": "0.3.0", "fwk": "py",
                                                 "ota": {"ver": "9.9.1", "st": "rolled_back",
