@@ -124,13 +124,19 @@ def test_rollout_to_a_branch_then_state_on_the_terminals_pages(client, db, world
     audit_page = client.get("/audit").get_data(as_text=True)
     assert "یک ساخت فرم‌افزار بارگذاری کرد" in audit_page and "ساخت فرم‌افزار" in audit_page
 
+    devices.record_state(db, "t01", json.dumps({"online": True, "fw": "0.3.0", "fwk": "py",
+                                                "ota": {"ver": "9.9.1", "st": "downloading",
+                                                        "pct": 45}}).encode(), NOW)
+    section = client.get("/terminals/t01").get_data(as_text=True).split(
+        'id="terminal-firmware"')[1].split("</section>")[0]
+    assert "در حال دریافت" in section and "۴۵٪" in section
     devices.record_state(db, "t02", json.dumps({"online": True, "fw": "0.3.0", "fwk": "py",
                                                 "ota": {"ver": "9.9.1", "st": "rolled_back",
                                                         "err": "ImportError: boom"}}).encode(),
                          NOW)
     rows = client.get("/terminals").get_data(as_text=True)
     row = rows.split('data-device="t01"')[1].split("</tr>")[0]
-    assert 'data-rollout="offered"' in row and "پیشنهاد شد" in row and "0.3.0" in row
+    assert 'data-rollout="downloading"' in row and "در حال دریافت" in row and "0.3.0" in row
     row = rows.split('data-device="t02"')[1].split("</tr>")[0]
     assert "به نسخهٔ قبل برگشت" in row and "ImportError: boom" in row
     assert 'data-rollout' not in rows.split('data-device="t03"')[1].split("</tr>")[0]
