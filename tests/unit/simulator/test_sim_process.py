@@ -17,7 +17,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from provisioning import ota_build
-from simulator.process import TerminalProcess
+from simulator.process import TerminalProcess, install_build
 from tests.firmware.test_mqtt_mosquitto import (  # noqa: F401 (the fixture)
     BACKEND,
     BACKEND_PW,
@@ -161,3 +161,20 @@ def test_an_update_is_taken_confirmed_and_a_broken_one_rolls_back(tmp_path, mosq
         code = term.stop()
         backend.close()
     assert code == 0, term.stderr_text()
+
+
+def test_a_preinstalled_source_build_is_what_the_process_runs(tmp_path):
+    """install_build: the e2e's terminals start on a `--source` build of the repo."""
+    build = tmp_path / "b.tar"
+    ota_build.make_build(build, version="9.9.0", source=True)
+    assert install_build(build, tmp_path / "flash") == "9.9.0"
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"device_id": DEVICE, "key_hex": KEY.hex(),
+                                  "mqtt": {"host": "127.0.0.1", "port": 1, "tls": False}}))
+    term = TerminalProcess(config, tmp_path / "flash").start()
+    try:
+        assert term.wait_log("[boot] running 9.9.0", 30), term.log_text() + term.stderr_text()
+        assert f"code={tmp_path / 'flash' / 'fw' / '9.9.0'}" in term.log_text()
+    finally:
+        assert term.stop() == 0, term.stderr_text()
+    assert term.log_text().rstrip().endswith("[boot] stopped")
