@@ -124,6 +124,31 @@ def run(argv: list[str]) -> int:
     return EXIT_STOPPED
 
 
+def install_build(build_tar: Path, data_dir: Path) -> str:
+    """Put a `provisioning build --source` tar on a simulated terminal's flash as its
+    confirmed running build (as if an update had been taken earlier): the files under
+    ``data_dir/fw/<ver>/``, boot.json naming it, not on trial. Returns the version."""
+    import json
+
+    from provisioning import ota_build
+
+    raw, files = ota_build.read_build(build_tar)
+    manifest = json.loads(raw)
+    if manifest["kind"] != "py":
+        raise ota_build.BuildError("the simulator runs `--source` (kind py) builds only")
+    ver = manifest["version"]
+    target = Path(data_dir) / "fw" / ver
+    for path, content in files.items():
+        (target / path).parent.mkdir(parents=True, exist_ok=True)
+        (target / path).write_bytes(content)
+    boot = Path(data_dir) / "fw" / "boot.json"
+    tmp = boot.with_name("boot.tmp")
+    tmp.write_text(json.dumps({"active": ver, "prev": "", "trial": False, "boots": 0,
+                               "trial_s": 180}))
+    tmp.replace(boot)
+    return ver
+
+
 class TerminalProcess:
     """One simulated terminal process for a test: ``start()``, ``wait_log(text)``,
     ``stop()``. ``data_dir`` is its flash (fw/, journal, seq), kept between runs."""

@@ -1013,6 +1013,12 @@ class App:
                 report = {"ver": r["ver"][:24], "st": str(r.get("st", ""))[:16],
                           "err": str(r.get("err", ""))[:80], "pct": 0}
                 self._say("update %s %s: %s" % (report["ver"], report["st"], report["err"]))
+                keep = (b.get("active"), b.get("prev")) if b is not None else ()
+                if report["ver"] not in keep and report["ver"] != VERSION:
+                    from vafa import ota  # the rare path: the loader reverted a trial
+
+                    if ota.good_version(report["ver"]):
+                        ota.remove_tree(ota.fw_path(self.fw_root, report["ver"]))
         self.net.ota = report
 
     def _ota_report(self, report):

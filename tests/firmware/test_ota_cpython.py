@@ -6,6 +6,8 @@ verified against the device's ca.pem (a server signed by another CA is refused).
 import hashlib
 import json
 import ssl
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,6 +18,7 @@ from vafa.clock import ticks_ms
 
 from provisioning import ota_build
 from simulator import netio
+from tests.firmware.conftest import ROOT
 from tests.integration.test_broker_tls import write_pki
 
 
@@ -124,3 +127,21 @@ def test_https_is_verified_against_the_devices_ca_pem(tmp_path, build):
         httpd.shutdown()
         httpd.server_close()
         thread.join(5)
+
+
+def test_a_terminal_that_is_not_updating_never_imports_the_downloader(tmp_path):
+    """The bytecode budget: vafa.ota and vafa.http load on a cmd "ota" or a trial only."""
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({
+        "device_id": "t01", "key_hex": "00" * 32,
+        "mqtt": {"host": "127.0.0.1", "port": 1, "tls": False}}))
+    script = (
+        "import sys, simulator\n"
+        "from simulator.terminal import SimTerminal\n"
+        f"t = SimTerminal({str(config)!r})\n"
+        "t.step()\n"
+        "print(sorted(m for m in ('vafa.ota', 'vafa.http') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=60, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

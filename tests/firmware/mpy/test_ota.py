@@ -360,6 +360,26 @@ clock3.t += 6000
 app3.step(clock3.t)
 eq(len(net3.published), 2, "nothing more is sent")
 
+# -- a verified answer to a cashier's request confirms as well ---------------------------
+os.mkdir(root + "/fw/9.9.4")
+loader.write_json(root, "boot.json", {"active": VERSION, "prev": "9.9.4", "trial": True,
+                                      "boots": 1, "trial_s": 30})
+app5, hw5, net5, clock5 = make_app(net=FakeNet(connected=False), store_root=root)
+app5.fw_root = root
+app5._ota_boot()
+net5.connected = True
+app5.on_scan("9900010000000019")
+for k in "5000E":
+    app5.on_key(k)
+sale = json.loads(protocol.decode_frame(net5.published[0], KEY))
+eq(sale["op"], "purchase", "the sale goes first (the trial waits for a free channel)")
+app5.on_message(RES, protocol.encode_frame(json.dumps(
+    {"v": 1, "id": sale["id"], "ok": True, "code": "OK", "msg": "", "ts": 1763800000,
+     "member": {"name": "Sara"}, "bal": {"credit": 0, "points": 5}}).encode(), KEY))
+eq(json.loads(read(root + "/fw/boot.json"))["trial"], False, "the sale's answer confirmed it")
+eq(net5.ota["st"], "running", "running")
+check(not exists(root + "/fw/9.9.4"), "the previous build's directory is deleted")
+
 # -- after a rollback the state reports it until the next cmd ota ------------------------
 loader.write_json(root, "result.json", {"ver": "9.9.7", "st": "rolled_back",
                                         "err": "ImportError: boom"})
