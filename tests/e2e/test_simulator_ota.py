@@ -1,7 +1,8 @@
 """Issue 16's firmware updates end to end (docs/protocol.md "Firmware updates over the
 air"), through the real Mosquitto, the real worker and the panel's HTTP server: three
-simulated terminals, each its own process booted through the loader (simulator.process),
-two in the central branch and one in another. An admin uploads a `--source` build 9.9.1
+simulated terminals, each its own process booted through the loader (simulator.process)
+and running the repo's firmware as a `--source` build, two in the central branch and one
+in another. An admin uploads a `--source` build 9.9.1
 on the Firmware page and rolls it out to the central branch: its two terminals download
 it over HTTP/1.0 from /fw/…, reboot, confirm by op "ota", and the panel says `running`
 with firmware 9.9.1; the other branch's terminal keeps its version and has no rollout
@@ -24,7 +25,7 @@ from backend.extensions import db
 from backend.models import Device, FirmwareBuild, FirmwareRollout
 from backend.services import devices
 from provisioning import ota_build
-from simulator.process import TerminalProcess
+from simulator.process import TerminalProcess, install_build
 from tests import factories
 
 TRIAL_S = 30
@@ -124,16 +125,19 @@ def test_rollout_to_a_branch_then_a_broken_build_rolls_back(stack, panel, tmp_pa
     broken_files["vafa/app.py"] = BROKEN
     ota_build.write_build(broken, broken_files, version="9.9.2", kind="py")
 
+    base = tmp_path / "vafa-base.tar"
+    ota_build.make_build(base, source=True)  # the repo's firmware at its own version
+    factory = ota_build.read_version(Path(ota_build.__file__).parents[1] / "firmware")
+    for name in ("t01", "t02", "t03"):
+        assert install_build(base, tmp_path / "flash" / name) == factory
     terminals = {name: TerminalProcess(updatable_config(stack, name, tmp_path / "configs"),
                                        tmp_path / "flash" / name)
                  for name in ("t01", "t02", "t03")}
     try:
         for term in terminals.values():
             term.start()
-        first = wait_for(stack, lambda s: all(s["devices"][name][1] == "py"
-                                              for name in terminals), terminals)
-        factory = first["devices"]["t02"][0]
-        assert factory != "9.9.1"
+        wait_for(stack, lambda s: all(s["devices"][name] == (factory, "py")
+                                      for name in terminals), terminals)
 
         upload(client, good)
         with stack.app.app_context():
@@ -149,8 +153,12 @@ def test_rollout_to_a_branch_then_a_broken_build_rolls_back(stack, panel, tmp_pa
             for name in ("t01", "t03")), terminals)
         assert "t02" not in seen["rollouts"] and seen["devices"]["t02"][0] == factory
         for name in ("t01", "t03"):
+            # The backend's answer confirmed the trial on the terminal's flash too.
+            assert terminals[name].wait_log("update 9.9.1 confirmed", WAIT_S), \
+                terminals[name].log_text()[-3000:]
             assert terminals[name].boot_json()["active"] == "9.9.1"
             assert not terminals[name].boot_json()["trial"]
+        assert terminals["t02"].boot_json()["active"] == factory
         listing = client.get("/terminals").get_data(as_text=True)
         for name in ("t01", "t03"):
             cell = listing.split(f'data-device="{name}"')[1].split("</tr>")[0]
