@@ -193,6 +193,11 @@ def test_state_moves_the_rollout_row_and_confirmation_says_running(db, tmp_path,
     state(db, "t-a1", ota={"ver": "9.9.1", "st": "exploded"})  # not a state: ignored
     state(db, "t-a1", ota="junk")
     assert row.state == "failed"
+    # A report about another build than the one offered (an old one) changes nothing.
+    firmware_builds.upload_build(db, build_tar(tmp_path, version="9.9.3", name="n.tar"),
+                                 staff_id=None, note="", now=NOW)
+    state(db, "t-a1", ota={"ver": "9.9.3", "st": "running"})
+    assert (row.state, row.build.version) == ("failed", "9.9.1")
 
     # The trial boot confirms by a signed req op "ota": answered, stored, no ledger row.
     body = json.dumps({"v": 1, "id": "ota-1", "seq": 5, "ts": 1, "op": "ota", "st": "trial",
