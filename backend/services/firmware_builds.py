@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend import protocol
-from backend.errors import BadRequest, NotFound
+from backend.errors import BadRequest, DomainError, NotFound
 from backend.models import Branch, Device, FirmwareBuild, FirmwareBuildFile, FirmwareRollout
 from backend.services import terminal_commands
 from provisioning import ota_build
@@ -151,6 +151,8 @@ class RolloutResult:
     build: FirmwareBuild
     offered: list[terminal_commands.Command] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (device id, SKIP_REASONS)
+    # The broker did not take a cmd: the terminals from there on were not offered it.
+    broker_error: DomainError | None = None
 
 
 def ota_command(device: Device, build: FirmwareBuild, base_url: str,
@@ -180,9 +182,9 @@ def roll_out(session: Session, publish: Callable[[str, bytes], None], build_id: 
     """Offer an active build to every terminal of a branch, or to one terminal: only those
     that run the build's kind (as their state said) and another version. Each offered
     terminal's rollout row says `offered` once its cmd was published; `publish` raising
-    BrokerUnavailable stops there (rows for the terminals already sent stay: the caller
-    commits them, then reports the error). One terminal that cannot take the build is a
-    BadRequest naming why."""
+    BrokerUnavailable stops there: the result keeps the error and the terminals already
+    sent (their rows stay; the caller commits them and reports the error). One terminal
+    that cannot take the build is a BadRequest naming why."""
     build = get_build(session, build_id)
     if build.status != "active":
         raise BadRequest("build", "This build was withdrawn.")
@@ -211,7 +213,11 @@ def roll_out(session: Session, publish: Callable[[str, bytes], None], build_id: 
             result.skipped.append((device.id, reason))
             continue
         command = ota_command(device, build, base_url, now)
-        publish(command.topic, command.frame)
+        try:
+            publish(command.topic, command.frame)
+        except DomainError as error:  # BrokerUnavailable: the rest are not sent
+            result.broker_error = error
+            break
         _offered(session, device.id, build, now)
         result.offered.append(command)
     session.flush()

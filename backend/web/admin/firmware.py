@@ -148,27 +148,30 @@ def firmware_rollout(user, build_id):
         result = firmware_builds.roll_out(db.session, _publish(), build_id,
                                           base_url=_base_url(), now=clock(), **target)
     except DomainError as error:
-        # A broker fault after some cmds went out keeps their rows (firmware_builds);
-        # any other refusal wrote nothing.
-        if error.code == "BROKER_UNAVAILABLE":
-            db.session.commit()
-        else:
-            db.session.rollback()
+        db.session.rollback()
         apply_error(None, error)
         return redirect(url_for("admin.firmware"))
+    _note_offered(user, result)
+    db.session.commit()
+    if result.broker_error is not None:  # the terminals sent so far keep their rows
+        apply_error(None, result.broker_error)
+    if result.offered or result.broker_error is None:
+        flash(gettext("Build %(version)s offered to %(count)s terminals.",
+                      version=result.build.version,
+                      count=format_number(len(result.offered), g.get("language", "fa"))),
+              "success")
+    for device_id, reason in result.skipped:
+        flash(gettext("Terminal %(device)s was not offered it: %(reason)s.", device=device_id,
+                      reason=SKIP_LABELS[reason]), "info")
+    return redirect(url_for("admin.firmware"))
+
+
+def _note_offered(user, result) -> None:
     for command in result.offered:
         audit.note(staff_user_id=user.id, ip=client_ip(), action="terminal_command",
                    entity="device", entity_id=command.device_id,
                    details={"op": "ota", "id": command.body["id"],
                             "ver": command.body["ver"], "sha256": command.body["sha256"]})
-    db.session.commit()
-    flash(gettext("Build %(version)s offered to %(count)s terminals.",
-                  version=result.build.version,
-                  count=format_number(len(result.offered), g.get("language", "fa"))), "success")
-    for device_id, reason in result.skipped:
-        flash(gettext("Terminal %(device)s was not offered it: %(reason)s.", device=device_id,
-                      reason=SKIP_LABELS[reason]), "info")
-    return redirect(url_for("admin.firmware"))
 
 
 @bp.post("/firmware/<int:build_id>/withdraw")
@@ -204,11 +207,10 @@ def firmware_reoffer(user, device_id):
         db.session.rollback()
         flash(translate_error(error), "error")
         return redirect(url_for("admin.terminal_page", device_id=device_id))
-    for command in result.offered:
-        audit.note(staff_user_id=user.id, ip=client_ip(), action="terminal_command",
-                   entity="device", entity_id=command.device_id,
-                   details={"op": "ota", "id": command.body["id"],
-                            "ver": command.body["ver"], "sha256": command.body["sha256"]})
+    _note_offered(user, result)
     db.session.commit()
+    if result.broker_error is not None:
+        flash(translate_error(result.broker_error), "error")
+        return redirect(url_for("admin.terminal_page", device_id=device_id))
     flash(gettext("Build %(version)s offered again.", version=result.build.version), "success")
     return redirect(url_for("admin.terminal_page", device_id=device_id))

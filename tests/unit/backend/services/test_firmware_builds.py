@@ -174,8 +174,10 @@ def test_a_broker_fault_keeps_only_the_rows_of_cmds_that_went_out(db, tmp_path, 
             raise BrokerUnavailable("down")
         sent.append(topic)
 
-    with pytest.raises(BrokerUnavailable):
-        firmware_builds.roll_out(db, publish, build.id, base_url=BASE, now=NOW, branch_id=a.id)
+    result = firmware_builds.roll_out(db, publish, build.id, base_url=BASE, now=NOW,
+                                      branch_id=a.id)
+    assert isinstance(result.broker_error, BrokerUnavailable)
+    assert [command.device_id for command in result.offered] == ["t-a1"]
     assert [row.device_id for row in db.scalars(select(FirmwareRollout))] == ["t-a1"]
 
 

@@ -190,3 +190,29 @@ def test_files_are_served_without_login_byte_for_byte(client, db, world, tmp_pat
     login(client)
     assert client.post(f"/firmware/{build.id}/withdraw").status_code == 302
     assert client.get(f"/fw/{build.manifest_sha256}/manifest.json").status_code == 404
+
+
+def test_a_broker_that_goes_away_is_said_and_only_what_was_sent_is_kept(client, db, world,
+                                                                      tmp_path, monkeypatch):
+    from backend.mqtt.publisher import BrokerUnavailable
+
+    sent = []
+
+    def down(topic, frame):  # takes the first cmd, then goes away
+        if sent:
+            raise BrokerUnavailable("the broker at 127.0.0.1:1 cannot be reached")
+        sent.append(topic)
+
+    monkeypatch.setattr("backend.web.admin.firmware._publish", lambda: down)
+    central, _ = world
+    login(client)
+    upload(client, build_tar(tmp_path))
+    build = db.scalars(select(FirmwareBuild)).one()
+    response = client.post(f"/firmware/{build.id}/rollout", data={
+        "target": "branch", "branch_id": str(central.id), "device_id": ""},
+        follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert "کارگزار پیام در دسترس نیست" in page and "به ۱ پایانه پیشنهاد شد" in page
+    assert [row.device_id for row in db.scalars(select(FirmwareRollout))] == ["t01"]
+    audits = db.scalars(select(AuditLog).where(AuditLog.action == "terminal_command")).all()
+    assert [row.entity_id for row in audits] == ["t01"]
