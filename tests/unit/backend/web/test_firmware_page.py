@@ -216,3 +216,20 @@ def test_a_broker_that_goes_away_is_said_and_only_what_was_sent_is_kept(client, 
     assert [row.device_id for row in db.scalars(select(FirmwareRollout))] == ["t01"]
     audits = db.scalars(select(AuditLog).where(AuditLog.action == "terminal_command")).all()
     assert [row.entity_id for row in audits] == ["t01"]
+
+
+def test_the_pages_in_english(client, db, world, sent, tmp_path):
+    login(client)
+    upload(client, build_tar(tmp_path))
+    build = db.scalars(select(FirmwareBuild)).one()
+    client.post(f"/firmware/{build.id}/rollout", data={
+        "target": "terminal", "branch_id": "1", "device_id": "t01"})
+    devices.record_state(db, "t01", json.dumps({"online": True, "fw": "0.3.0", "fwk": "py",
+                                                "ota": {"ver": "9.9.1", "st": "downloading",
+                                                        "pct": 45}}).encode(), NOW)
+    client.post("/language/en", data={"next": "/firmware"})
+    page = client.get("/firmware").get_data(as_text=True)
+    assert "Firmware updates" in page and "downloading 1" in page
+    section = client.get("/terminals/t01").get_data(as_text=True).split(
+        'id="terminal-firmware"')[1].split("</section>")[0]
+    assert "downloading" in section and "45%" in section
