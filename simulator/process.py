@@ -65,6 +65,10 @@ def run(argv: list[str]) -> int:
     p.add_argument("--log", type=Path, default=None)
     p.add_argument("--max-s", type=float, default=None, help="exit after this long")
     a = p.parse_args(argv)
+    # First: a stop asked while the firmware is still being imported ends the run cleanly.
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+    signal.signal(signal.SIGINT, lambda *_: stop.append(True))
     data = a.data.resolve()
     data.mkdir(parents=True, exist_ok=True)
     log = _Log(a.log or data / "terminal.log")
@@ -95,9 +99,6 @@ def run(argv: list[str]) -> int:
     except Exception as e:  # an import error of a broken build, a bad config
         return failed(e)
     log(f"[boot] running {VERSION}")
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
-    signal.signal(signal.SIGINT, lambda *_: stop.append(True))
     reboot = []
     term.app.on_reboot = lambda: reboot.append(True)
     started = time.monotonic()

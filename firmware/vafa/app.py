@@ -60,7 +60,6 @@ MAX_REISSUES = const(2)
 PIN_MIN = const(4)
 PIN_MAX = const(8)
 LOOP_MS = const(20)
-OTA_REBOOT_MS = const(2000)  # after "installed": the state is out before the reboot
 MAX_AMOUNT_DIGITS = const(12)
 
 # Outcomes of the last transaction attempt (App.outcome).
@@ -1026,102 +1025,22 @@ class App:
         if self.net.connected:
             self.net.publish_state()
 
+    # The work of a cmd "ota", the download's steps and the trial's confirmation live in
+    # vafa.ota: loaded only while updating (the bytecode of a selling terminal stays small).
     def _on_ota(self, msg):
-        """cmd {"op":"ota","ver","kind","url","sha256","size"}: start the download, or
-        say in the state why not."""
         from vafa import ota
-        from vafa.version import VERSION
 
-        if self.ota is not None and not self.ota.done:
-            if msg.get("ver") == self.ota.ver:
-                return  # the same offer again: the download goes on
-            self.ota.cancel()
-        why = ota.refusal(msg, VERSION, self.cfg["mqtt"]["insecure"],
-                          self.ota_trial is not None)
-        ver = str(msg.get("ver", ""))[:24]
-        if why is not None:
-            self._say("update %s refused: %s" % (ver, why))
-            if ver != VERSION:  # an offer of the running version is not a failure
-                self._ota_report({"ver": ver, "st": "failed", "err": why[:80], "pct": 0})
-            return
-        ota.forget_result(self.fw_root)
-        insecure = self.cfg["mqtt"]["insecure"]
-        https = msg["url"].startswith("https://")
-        try:
-            if self.ota_net is not None:
-                sockets = self.ota_net[0]()
-                tls = self.ota_net[1](insecure) if https else None
-            else:
-                from vafa import tlsconf
-                from vafa.mqtt import Sockets
-
-                sockets = Sockets()
-                # The CA pinned as for MQTT: ca.pem, refused without it unless insecure.
-                tls = tlsconf.context(insecure=insecure) if https else None
-        except OSError as e:  # vafa.tlsconf.TlsRefused: no ca.pem
-            self._say("update %s refused: %s" % (ver, e))
-            self._ota_report({"ver": ver, "st": "failed", "err": str(e)[:80], "pct": 0})
-            return
-        self._say("update %s: downloading %d bytes" % (ver, msg["size"]))
-        self.ota = ota.Download(self.fw_root, msg, sockets, tls, self._ticks(),
-                                trial_s=self.cfg.get("ota_trial_s", ota.DEFAULT_TRIAL_S),
-                                log=self._say)
-        self._ota_report(self.ota.report)
+        ota.on_cmd(self, msg)
 
     def _ota_tick(self, now_ms):
-        d = self.ota
-        # A step never runs while a sale waits for its answer: that answer goes first.
-        if d is not None and not d.done and self.state != SENDING:
-            if d.step(now_ms):
-                self._ota_report(d.report)
-            if d.installed:
-                self._ota_reboot_at = ticks_add(now_ms, OTA_REBOOT_MS)
-        if self._ota_reboot_at is not None and self.state == IDLE and self.inflight is None \
-                and self.replay is None and ticks_diff(now_ms, self._ota_reboot_at) >= 0:
-            self._ota_reboot_at = None
-            if self.on_reboot is not None:
-                self._say("rebooting into the update")
-                self.on_reboot()
-        if self.ota_trial is not None:
-            self._ota_confirm_tick(now_ms)
+        from vafa import ota
 
-    def _ota_confirm_tick(self, now_ms):
-        """A trial boot asks the backend for a verified answer (op "ota"); resent like
-        any request, and only while nothing else is in flight (seq order)."""
-        rq = self._ota_req
-        if rq is None:
-            if not self._channel_free() or self.inflight is not None:
-                return
-            try:
-                seq = self.store.next_seq()
-            except OSError as e:
-                self._say("trial: no seq (%r)" % (e,))
-                return
-            rid = "ota-" + protocol.request_id(self.device_id, seq)
-            body = ('{"v":%d,"id":"%s","seq":%d,"ts":%d,"op":"ota","st":"trial","ver":"%s"}'
-                    % (protocol.PROTOCOL_VERSION, rid, seq, self.clock.now(),
-                       self.ota_trial))
-            rq = self._ota_req = {"id": rid, "frame": protocol.encode_frame(body, self.key),
-                                  "at": None}
-        if not self.net.connected:
-            return
-        if rq["at"] is None or ticks_diff(now_ms, rq["at"]) >= RESPONSE_TIMEOUT_MS:
-            if self.net.publish_request(rq["frame"]):
-                rq["at"] = now_ms
+        ota.app_tick(self, now_ms)
 
     def _ota_confirmed(self):
         from vafa import ota
 
-        ver = self.ota_trial
-        self.ota_trial = None
-        self._ota_req = None
-        try:
-            ota.confirm(self.fw_root, ver)
-        except OSError as e:  # the loader will revert: the backend sees it as a rollback
-            self._say("update %s not confirmed: %r" % (ver, e))
-            return
-        self._say("update %s confirmed" % ver)
-        self._ota_report({"ver": ver, "st": "running", "err": "", "pct": 100})
+        ota.app_confirmed(self)
 
     # ---- remote config, logs and health (issue 16) ------------------------------------
     def set_config_saver(self, fn):

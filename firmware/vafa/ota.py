@@ -413,3 +413,110 @@ class Download:
     def cancel(self):
         if not self.done:
             self._fail("cancelled")
+
+
+# ---- the app's side (vafa.app calls these; kept here so a selling terminal that is not
+# updating never loads them) -----------------------------------------------------------
+REBOOT_MS = const(2000)  # after "installed": the state is out before the reboot
+
+
+def on_cmd(app, msg):
+    """cmd {"op":"ota","ver","kind","url","sha256","size"}: start the download, or say
+    in the state why not."""
+    from vafa.version import VERSION
+
+    d = app.ota
+    if d is not None and not d.done:
+        if msg.get("ver") == d.ver:
+            return  # the same offer again: the download goes on
+        d.cancel()
+    insecure = app.cfg["mqtt"]["insecure"]
+    why = refusal(msg, VERSION, insecure, app.ota_trial is not None)
+    ver = str(msg.get("ver", ""))[:MAX_VERSION]
+    if why is not None:
+        app._say("update %s refused: %s" % (ver, why))
+        if ver != VERSION:  # an offer of the running version is not a failure
+            app._ota_report({"ver": ver, "st": "failed", "err": why[:MAX_ERR], "pct": 0})
+        return
+    forget_result(app.fw_root)
+    https = msg["url"].startswith("https://")
+    try:
+        if app.ota_net is not None:
+            sockets = app.ota_net[0]()
+            tls = app.ota_net[1](insecure) if https else None
+        else:
+            from vafa import tlsconf
+            from vafa.mqtt import Sockets
+
+            sockets = Sockets()
+            # The CA pinned as for MQTT: ca.pem, refused without it unless insecure.
+            tls = tlsconf.context(insecure=insecure) if https else None
+    except OSError as e:  # vafa.tlsconf.TlsRefused: no ca.pem
+        app._say("update %s refused: %s" % (ver, e))
+        app._ota_report({"ver": ver, "st": "failed", "err": str(e)[:MAX_ERR], "pct": 0})
+        return
+    app._say("update %s: downloading %d bytes" % (ver, msg["size"]))
+    app.ota = Download(app.fw_root, msg, sockets, tls, app._ticks(),
+                       trial_s=app.cfg.get("ota_trial_s", DEFAULT_TRIAL_S), log=app._say)
+    app._ota_report(app.ota.report)
+
+
+def app_tick(app, now_ms):
+    from vafa.app import IDLE, SENDING
+
+    d = app.ota
+    # A step never runs while a sale waits for its answer: that answer goes first.
+    if d is not None and not d.done and app.state != SENDING:
+        if d.step(now_ms):
+            app._ota_report(d.report)
+        if d.installed:
+            app._ota_reboot_at = ticks_add(now_ms, REBOOT_MS)
+    if (app._ota_reboot_at is not None and app.state == IDLE and app.inflight is None
+            and app.replay is None and ticks_diff(now_ms, app._ota_reboot_at) >= 0):
+        app._ota_reboot_at = None
+        if app.on_reboot is not None:
+            app._say("rebooting into the update")
+            app.on_reboot()
+    if app.ota_trial is not None:
+        _confirm_tick(app, now_ms)
+
+
+def _confirm_tick(app, now_ms):
+    """A trial boot asks the backend for a verified answer (op "ota"); resent like any
+    request, and only while nothing else is in flight (its seq must not overtake a
+    journaled sale's)."""
+    from vafa import protocol
+    from vafa.app import RESPONSE_TIMEOUT_MS
+
+    rq = app._ota_req
+    if rq is None:
+        if not app._channel_free() or app.inflight is not None:
+            return
+        try:
+            seq = app.store.next_seq()
+        except OSError as e:
+            app._say("trial: no seq (%r)" % (e,))
+            return
+        rid = "ota-" + protocol.request_id(app.device_id, seq)
+        body = ('{"v":%d,"id":"%s","seq":%d,"ts":%d,"op":"ota","st":"trial","ver":"%s"}'
+                % (protocol.PROTOCOL_VERSION, rid, seq, app.clock.now(), app.ota_trial))
+        rq = app._ota_req = {"id": rid, "frame": protocol.encode_frame(body, app.key),
+                             "at": None}
+    if not app.net.connected:
+        return
+    if rq["at"] is None or ticks_diff(now_ms, rq["at"]) >= RESPONSE_TIMEOUT_MS:
+        if app.net.publish_request(rq["frame"]):
+            rq["at"] = now_ms
+
+
+def app_confirmed(app):
+    ver = app.ota_trial
+    app.ota_trial = None
+    app._ota_req = None
+    try:
+        confirm(app.fw_root, ver)
+    except OSError as e:  # the loader will revert: the backend sees it as a rollback
+        app._say("update %s not confirmed: %r" % (ver, e))
+        return
+    app._say("update %s confirmed" % ver)
+    app._ota_report({"ver": ver, "st": "running", "err": "", "pct": 100})

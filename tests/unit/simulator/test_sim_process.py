@@ -178,3 +178,30 @@ def test_a_preinstalled_source_build_is_what_the_process_runs(tmp_path):
     finally:
         assert term.stop() == 0, term.stderr_text()
     assert term.log_text().rstrip().endswith("[boot] stopped")
+
+
+def test_a_trial_that_never_confirms_is_reverted_after_trial_s(tmp_path):
+    """No broker: the trial build runs but never gets its answer; after trial_s the
+    loader's check reverts it and the process re-executes on the factory firmware."""
+    build = tmp_path / "b.tar"
+    ota_build.make_build(build, version="9.9.5", source=True)
+    install_build(build, tmp_path / "flash")
+    boot = tmp_path / "flash" / "fw" / "boot.json"
+    boot.write_text(json.dumps({"active": "9.9.5", "prev": "", "trial": True, "boots": 0,
+                                "trial_s": 5}))
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"device_id": DEVICE, "key_hex": KEY.hex(),
+                                  "mqtt": {"host": "127.0.0.1", "port": 1, "tls": False}}))
+    term = TerminalProcess(config, tmp_path / "flash").start()
+    try:
+        assert term.wait_log("[boot] n=2 active= trial=false", 40), \
+            term.log_text() + term.stderr_text()
+    finally:
+        assert term.stop() == 0, term.stderr_text()
+    log = term.log_text()
+    assert "[boot] n=1 active=9.9.5 trial=true" in log
+    assert "[boot] trial not confirmed in 5 s: reverted" in log
+    assert "update 9.9.5 rolled_back: not confirmed in 5 s" in log
+    assert term.boot_json() is None  # the factory firmware
+    assert json.loads((tmp_path / "flash" / "fw" / "result.json").read_text())["st"] == \
+        "rolled_back"
