@@ -13,6 +13,7 @@ from backend import broker
 from backend.errors import BadRequest
 from backend.models import Branch, Club, Device, TerminalHealth
 from backend.protocol import DEVICE_ID_PATTERN
+from backend.services import firmware_builds
 
 KEY_BYTES = 32
 
@@ -302,6 +303,12 @@ def record_state(session: Session, device_id: str, payload: bytes, now: datetime
     queued = state.get("queued")
     if type(queued) is int and 0 <= queued <= 1_000_000:
         device.queued_count = queued
+    kind = state.get("fwk")
+    if kind in ("mpy", "py"):
+        device.firmware_kind = kind
+    if state["online"] and "ota" in state:
+        # How far a firmware update got (OTA): the terminal's rollout row.
+        firmware_builds.record_state_ota(session, device, state["ota"], now)
     if state["online"] and "up" in state:
         _record_health(session, device_id, state, now)
     session.commit()

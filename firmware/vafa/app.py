@@ -168,7 +168,8 @@ class App:
     returns a fresh validated config (cmd "config")."""
 
     def __init__(self, cfg, hw, net, store, ticks_fn=None, time_fn=None, log=None,
-                 journal=None, config_loader=None, clock=None, on_reboot=None):
+                 journal=None, config_loader=None, clock=None, on_reboot=None, fw_root="",
+                 ota_net=None):
         from vafa.logring import LogRing
 
         # The last log lines, for the panel (cmd "logs"); seconds of uptime first.
@@ -231,6 +232,16 @@ class App:
                           % (journal.dead, journal.dead_path))
         net.set_handler(self.on_message)
         net.health = self.health
+        # Firmware updates (vafa.ota): ``fw_root`` holds fw/ ("" on the board: /fw);
+        # ``ota_net`` is (sockets_factory(), tls_factory(insecure)) for the download,
+        # None: the board's own (vafa.mqtt.Sockets, vafa.tlsconf).
+        self.fw_root = fw_root
+        self.ota_net = ota_net
+        self.ota = None  # the vafa.ota.Download of this boot, if any
+        self.ota_trial = None  # the version this boot tries, until confirmed
+        self._ota_req = None  # the trial's confirmation request in flight
+        self._ota_reboot_at = None
+        self._ota_boot()
 
     def _apply_config(self, cfg):
         from vafa.config import key_bytes
@@ -668,6 +679,8 @@ class App:
         self.clock.uptime_ms()  # keeps the uptime across ticks wrapping
         self._replay_tick(now_ms)
         self._health_tick(now_ms)
+        if self.ota is not None or self.ota_trial is not None or self._ota_reboot_at is not None:
+            self._ota_tick(now_ms)
         st = self.state
         if st == SENDING and self.inflight is not None:
             inf = self.inflight
@@ -851,7 +864,10 @@ class App:
             self._on_cmd(msg)
         elif topic.endswith("/res"):
             rp = self.replay
-            if rp is not None and msg.get("id") == rp["id"]:
+            rq = self._ota_req
+            if rq is not None and msg.get("id") == rq["id"]:
+                self._ota_confirmed()
+            elif rp is not None and msg.get("id") == rp["id"]:
                 self._on_replay_response(msg)
             else:
                 self._on_response(msg)
@@ -953,6 +969,8 @@ class App:
             self._on_set(msg)
         elif op == "logs":
             self._send_logs(msg)
+        elif op == "ota":
+            self._on_ota(msg)
         elif op == "reboot":
             if self.state in (IDLE, RESULT):
                 if self.on_reboot is not None:
@@ -962,6 +980,67 @@ class App:
                 self._reboot_pending = True
         else:
             self._say("unknown command %r" % (op,))
+
+    # ---- firmware updates (issue 16; vafa.ota, docs/terminal.md) -----------------------
+    def _fw_json(self, name):
+        """/fw/<name> as a dict, or None. Read here, not through vafa.ota: a terminal
+        that is not updating never imports the downloader."""
+        import json
+
+        path = (self.fw_root + "/fw/" if self.fw_root else "/fw/") + name
+        try:
+            with open(path) as f:
+                text = f.read(513)
+            data = json.loads(text) if len(text) <= 512 else None
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _ota_boot(self):
+        """What this boot reports: a trial (to confirm), or the loader's rollback."""
+        from vafa.version import VERSION
+
+        b = self._fw_json("boot.json")
+        report = None
+        if b is not None and b.get("trial") is True and b.get("active") == VERSION:
+            self.ota_trial = VERSION
+            report = {"ver": VERSION, "st": "trial", "err": "", "pct": 100}
+            self._say("trial boot of %s: confirming with the backend" % VERSION)
+        else:
+            r = self._fw_json("result.json")
+            if r is not None and isinstance(r.get("ver"), str):
+                report = {"ver": r["ver"][:24], "st": str(r.get("st", ""))[:16],
+                          "err": str(r.get("err", ""))[:80], "pct": 0}
+                self._say("update %s %s: %s" % (report["ver"], report["st"], report["err"]))
+                keep = (b.get("active"), b.get("prev")) if b is not None else ()
+                if report["ver"] not in keep and report["ver"] != VERSION:
+                    from vafa import ota  # the rare path: the loader reverted a trial
+
+                    if ota.good_version(report["ver"]):
+                        ota.remove_tree(ota.fw_path(self.fw_root, report["ver"]))
+        self.net.ota = report
+
+    def _ota_report(self, report):
+        self.net.ota = report
+        if self.net.connected:
+            self.net.publish_state()
+
+    # The work of a cmd "ota", the download's steps and the trial's confirmation live in
+    # vafa.ota: loaded only while updating (the bytecode of a selling terminal stays small).
+    def _on_ota(self, msg):
+        from vafa import ota
+
+        ota.on_cmd(self, msg)
+
+    def _ota_tick(self, now_ms):
+        from vafa import ota
+
+        ota.app_tick(self, now_ms)
+
+    def _ota_confirmed(self):
+        from vafa import ota
+
+        ota.app_confirmed(self)
 
     # ---- remote config, logs and health (issue 16) ------------------------------------
     def set_config_saver(self, fn):
@@ -1107,6 +1186,8 @@ class App:
             return  # late duplicate or someone else's id
         self.inflight = None
         self.last_response = r
+        if self.ota_trial is not None:
+            self._ota_confirmed()  # a verified answer to a cashier's request confirms too
         # Our own answer: its ts is the backend's clock now, unless it is a stored answer
         # to an earlier send of this id (a few seconds old: then never turn time back).
         self.clock.observe(r.get("ts"), backward_ok=inf["sends"] == 1)
