@@ -322,21 +322,9 @@ class App:
         ])
 
     def _show_items(self):
-        """An item sale: the last line, what is being typed, the total, what U spends."""
-        from vafa.sale import line_text
+        from vafa import sale
 
-        sale = self.sale
-        typed = protocol.fmt_amount(self._amount()) if self.digits else ""
-        last = sale.lines[-1] if sale.lines else None
-        if sale.pending:
-            rows = [last[0] + " x%d" % last[1], TEXT["price"] + " " + typed]
-        elif last is not None:
-            rows = [line_text(last, protocol.fmt_amount), "> " + self.digits if typed else ""]
-        else:
-            rows = ["", "> " + self.digits if typed else ""]
-        self._show([TEXT["card"] + mask_card(self.card)] + rows + [
-            TEXT["total"] + protocol.fmt_amount(sale.total()) + " (%d)" % sale.count(),
-            self._pay_line()])
+        sale.show(self)
 
     def show_idle(self):
         self.state = IDLE
@@ -426,83 +414,15 @@ class App:
         self._show_entry()
 
     def _item_code(self, code):
-        """A product code scanned (or keyed) during a sale: a line more, or its quantity
-        up by one. False when ``code`` is not a product code (vafa.sale.is_sku)."""
-        from vafa import sale as vsale
+        """A product code scanned (or keyed) during a sale (vafa.sale.on_code)."""
+        from vafa import sale
 
-        if not vsale.is_sku(code):
-            return False
-        if self.state == AMOUNT:
-            # An amount is typed: a sale is an amount or items, never both (B clears it).
-            self.hw.indicator.error()
-            return True
-        if self.sale is None:
-            self.sale = vsale.Sale()
-        got = self.sale.add(code)
-        if got == vsale.FULL or got == vsale.WAIT:
-            self.hw.indicator.error()
-            self._show_items()
-            self.lines[1] = TEXT["item_full"] if got == vsale.FULL else TEXT["price_first"]
-            self.hw.display.show(self.lines)
-            return True
-        self.digits = ""
-        self.state = ITEMS
-        self._show_items()
-        return True
+        return sale.on_code(self, code)
 
     def _items_key(self, k):
-        """A key in an item sale. Digits are typed; E sets the new line's price, or
-        sends the sale; * (R) makes the typed number the last line's quantity; D (L)
-        makes it a product code; B rubs out a digit, with nothing typed the last line."""
-        sale = self.sale
-        n = self._amount()
-        if "0" <= k <= "9" and len(k) == 1:
-            if not self.digits and k == "0":
-                return
-            if len(self.digits) < MAX_AMOUNT_DIGITS:
-                self.digits += k
-        elif k == "B":
-            if self.digits:
-                self.digits = self.digits[:-1]
-            else:
-                sale.drop_last()
-        elif k == "E" and sale.pending:
-            if not sale.set_price(n):
-                self.hw.indicator.error()
-                return
-            self.digits = ""
-        elif k == "E":
-            if self.digits or not sale.lines:
-                self.hw.indicator.error()
-                return
-            if "purchase" not in self.ops:
-                self._not_here("purchase")
-                return
-            self._send("purchase", sale.total(), self.use_credit, items=sale.items(),
-                       use_points=self.use_points)
-            return
-        elif k == "R" and self.digits:
-            if not sale.set_qty(n):
-                self.hw.indicator.error()
-                return
-            self.digits = ""
-        elif k == "L" and self.digits:
-            if sale.pending:
-                self.hw.indicator.error()  # the digits are the new line's price
-                return
-            code, self.digits = self.digits, ""
-            if not self._item_code(code):
-                self.hw.indicator.error()
-            return
-        elif k == "L":
-            if "lookup" not in self.ops:
-                self._not_here("lookup")
-                return
-            self._send("lookup", None, 0)
-            return
-        elif k == "U":
-            self._next_pay_mode()
-        self._show_items()
+        from vafa import sale
+
+        sale.on_key(self, k)
 
     def _next_pay_mode(self):
         if "credit" not in self.ops:

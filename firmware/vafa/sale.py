@@ -113,3 +113,108 @@ class Sale:
 def line_text(line, fmt):
     """One line for the screen and the receipt: ``A12 x2 100,000``."""
     return "%s x%d %s" % (line[0], line[1], fmt(line[1] * line[2]))
+
+
+# ---- the item sale's screen and keys (vafa.app.App delegates to these) ---------------
+def show(app):
+    """The last line, what is being typed, the total and what U spends."""
+    from vafa import protocol
+    from vafa.app import TEXT
+    from vafa.card import mask_card
+
+    sale, fmt = app.sale, protocol.fmt_amount
+    typed = "> " + app.digits if app.digits else ""
+    last = sale.lines[-1] if sale.lines else None
+    if sale.pending:
+        rows = [last[0] + " x%d" % last[1],
+                TEXT["price"] + " " + (fmt(app._amount()) if app.digits else "")]
+    elif last is not None:
+        rows = [line_text(last, fmt), typed]
+    else:
+        rows = ["", typed]
+    app._show([TEXT["card"] + mask_card(app.card)] + rows + [
+        TEXT["total"] + fmt(sale.total()) + " (%d)" % sale.count(), app._pay_line()])
+
+
+def on_code(app, code):
+    """A product code scanned (or keyed) during a sale: a line more, or its quantity up
+    by one. False when ``code`` is not a product code."""
+    from vafa import app as A
+
+    if not is_sku(code):
+        return False
+    if app.state == A.AMOUNT:
+        # An amount is typed: a sale is an amount or items, never both (B clears it).
+        app.hw.indicator.error()
+        return True
+    if app.sale is None:
+        app.sale = Sale()
+    got = app.sale.add(code)
+    if got == FULL or got == WAIT:
+        app.hw.indicator.error()
+        show(app)
+        app.lines[1] = A.TEXT["item_full"] if got == FULL else A.TEXT["price_first"]
+        app.hw.display.show(app.lines)
+        return True
+    app.digits = ""
+    app.state = A.ITEMS
+    show(app)
+    return True
+
+
+def on_key(app, k):
+    """A key in an item sale. Digits are typed; E sets the new line's price, or sends the
+    sale; * (R) makes the typed number the last line's quantity; D (L) makes it a product
+    code (with nothing typed: the balance); B rubs out a digit, with nothing typed the
+    last line; U the next pay mode."""
+    from vafa.app import MAX_AMOUNT_DIGITS
+
+    sale = app.sale
+    n = app._amount()
+    if "0" <= k <= "9" and len(k) == 1:
+        if not app.digits and k == "0":
+            return
+        if len(app.digits) < MAX_AMOUNT_DIGITS:
+            app.digits += k
+    elif k == "B":
+        if app.digits:
+            app.digits = app.digits[:-1]
+        else:
+            sale.drop_last()
+    elif k == "E" and sale.pending:
+        if not sale.set_price(n):
+            app.hw.indicator.error()
+            return
+        app.digits = ""
+    elif k == "E":
+        if app.digits or not sale.lines:
+            app.hw.indicator.error()
+            return
+        if "purchase" not in app.ops:
+            app._not_here("purchase")
+            return
+        app._send("purchase", sale.total(), app.use_credit, items=sale.items(),
+                  use_points=app.use_points)
+        return
+    elif k == "R" and app.digits:
+        if not sale.set_qty(n):
+            app.hw.indicator.error()
+            return
+        app.digits = ""
+    elif k == "L" and app.digits:
+        if sale.pending:
+            app.hw.indicator.error()  # the digits are the new line's price
+            return
+        code, app.digits = app.digits, ""
+        if not on_code(app, code):
+            app.hw.indicator.error()
+        return
+    elif k == "L":
+        if "lookup" not in app.ops:
+            app._not_here("lookup")
+            return
+        app._send("lookup", None, 0)
+        return
+    elif k == "U":
+        app._next_pay_mode()
+    show(app)
