@@ -126,6 +126,20 @@ keys(app, "999999999999E")
 app.on_scan("A12")
 eq(hw.display.lines[1], "No more items", "total bounded to 12 digits")
 
+# -- a card scanned during an item sale starts that card's sale; an invalid one is a card
+app, hw, net, clock = make_app()
+app.on_scan(CARD)
+app.on_scan("A12")
+keys(app, "10E")
+app.on_scan("9900010000000018")
+eq(app.outcome, A.OUT_INVALID_CARD, "16 digits failing Luhn: an invalid card, not a product")
+app.on_scan(CARD)
+app.on_scan("A12")
+keys(app, "10E")
+app.on_scan("9900010000000027")
+eq((app.state, app.sale, app.card), (A.CARD, None, "9900010000000027"),
+   "another valid card: its own sale, the lines dropped")
+
 # -- MAX_LINES lines at most -------------------------------------------------------------
 app, hw, net, clock = make_app()
 app.on_scan(CARD)
