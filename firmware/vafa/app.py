@@ -428,7 +428,8 @@ class App:
         if "credit" not in self.ops:
             self._not_here("spending credit")
             return False
-        i = PAY_MODES.index((self.use_credit, self.use_points))
+        mode = (self.use_credit, self.use_points)
+        i = PAY_MODES.index(mode) if mode in PAY_MODES else 0  # a rial amount: none next
         self.use_credit, self.use_points = PAY_MODES[(i + 1) % len(PAY_MODES)]
         return True
 

@@ -19,6 +19,7 @@ from backend.models import (
     PurchaseItem,
 )
 from tests.e2e.test_simulator_offline import SARA_CARD, steps
+from tests.e2e.test_simulator_round_trip import simulate
 
 
 def setup_shop(stack, points=1_000):
@@ -119,3 +120,15 @@ def test_an_item_sale_made_offline_keeps_its_items_and_takes_stock_at_replay(sta
     assert state["stock"]["A12"] == 7
     assert state["credit"] == state["credit_from_entries"] == 50_000 + 7_125
     assert state["points"] == state["points_from_entries"] == 75
+
+
+def test_headless_purchase_paid_with_points(stack):
+    setup_shop(stack, points=300)
+    r = simulate(stack, "--scan", SARA_CARD, "--amount", "100000", "--use-points")
+    assert r.returncode == 0, r.stdout + r.stderr
+    # 100,000 − 5% = 95,000; 300 points pay 30,000; 65,000 to pay, 3,250 back, 10 points.
+    assert "Points used: 300" in r.stdout and "Pay: 65,000" in r.stdout
+    state = shop_state(stack)
+    assert state["purchases"] == [(100_000, 30_000, 65_000, False)]
+    assert state["credit"] == state["credit_from_entries"] == 50_000 + 3_250
+    assert state["points"] == state["points_from_entries"] == 10
