@@ -10,9 +10,17 @@ import pytest
 from sqlalchemy import select
 
 from backend import ledger
-from backend.models import Club, LedgerEntry, LedgerTransaction, Message, Product, Purchase
+from backend.models import (
+    Club,
+    Device,
+    LedgerEntry,
+    LedgerTransaction,
+    Message,
+    Product,
+    Purchase,
+)
 from backend.protocol import Item, Request
-from backend.services import terminal
+from backend.services import terminal, terminal_policy
 from tests import factories
 from tests.conftest import NOW
 
@@ -162,3 +170,22 @@ def test_items_sold_at_the_terminal_decrement_stock_and_get_their_rules(db, till
     stock = dict(db.execute(select(Product.sku, Product.stock)).all())
     assert stock == {"A12": 3, "B7": None}
     assert balances(db, member) == (198_000 * 5 // 100, 65)
+
+
+def test_a_refund_gives_the_points_credit_back_as_credit(db, till):
+    """The points were turned into credit and spent: a refund gives the credit spent
+    back (100,000) and takes back what the purchase earned; the points stay converted."""
+    terminal_policy.save_branch_refund_settings(db, db.get(Device, till).branch_id,
+                                                pin="2468", window_hours=24)
+    member = factories.member(db, points=1_000)
+    db.commit()
+    card = factories.card_of(member)
+    assert json.loads(terminal.answer(db, till, request(card), NOW))["ok"]
+    refund = Request(id="t01-000002", seq=2, ts=int(NOW.timestamp()), op="refund", card=card,
+                     amount=None, use_credit=0, items=None, ref="t01-000001", offline=False,
+                     pin="2468")
+    body = json.loads(terminal.answer(db, till, refund, NOW + timedelta(minutes=5)))
+    assert body["ok"], body
+    assert (body["tx"]["credit_returned"], body["tx"]["credit_taken"],
+            body["tx"]["points_taken"]) == (100_000, 6_875, 25)
+    assert balances(db, member) == (100_000, 0)
