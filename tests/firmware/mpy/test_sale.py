@@ -140,6 +140,15 @@ app.on_scan("9900010000000027")
 eq((app.state, app.sale, app.card), (A.CARD, None, "9900010000000027"),
    "another valid card: its own sale, the lines dropped")
 
+# -- an item sale is typing (no connection attempt starts) and times out like any sale --
+app, hw, net, clock = make_app()
+app.on_scan(CARD)
+app.on_scan("A12")
+check(app.typing(), "an item sale is a sale being typed")
+clock.t += app.idle_ms
+app.tick(clock.t)
+eq((app.state, app.sale), (A.IDLE, None), "idle timeout drops the lines")
+
 # -- MAX_LINES lines at most -------------------------------------------------------------
 app, hw, net, clock = make_app()
 app.on_scan(CARD)
