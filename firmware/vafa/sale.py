@@ -117,23 +117,23 @@ def line_text(line, fmt):
 
 # ---- the item sale's screen and keys (vafa.app.App delegates to these) ---------------
 def show(app):
-    """The last line, what is being typed, the total and what U spends."""
+    """The last line, what is being typed, the total, what U spends, then the card: the
+    first four rows (the screen's first page) are what the cashier is working on."""
     from vafa import protocol
     from vafa.app import TEXT
     from vafa.card import mask_card
 
     sale, fmt = app.sale, protocol.fmt_amount
-    typed = "> " + app.digits if app.digits else ""
     last = sale.lines[-1] if sale.lines else None
     if sale.pending:
         rows = [last[0] + " x%d" % last[1],
                 TEXT["price"] + " " + (fmt(app._amount()) if app.digits else "")]
-    elif last is not None:
-        rows = [line_text(last, fmt), typed]
     else:
-        rows = ["", typed]
-    app._show([TEXT["card"] + mask_card(app.card)] + rows + [
-        TEXT["total"] + fmt(sale.total()) + " (%d)" % sale.count(), app._pay_line()])
+        rows = [line_text(last, fmt)] if last is not None else []
+        if app.digits:
+            rows.append("> " + app.digits)
+    app._show(rows + [TEXT["total"] + fmt(sale.total()) + " (%d)" % sale.count(),
+                      app._pay_line(), TEXT["card"] + mask_card(app.card)])
 
 
 def on_code(app, code):
@@ -153,7 +153,7 @@ def on_code(app, code):
     if got == FULL or got == WAIT:
         app.hw.indicator.error()
         show(app)
-        app.lines[1] = A.TEXT["item_full"] if got == FULL else A.TEXT["price_first"]
+        app.lines[0] = A.TEXT["item_full"] if got == FULL else A.TEXT["price_first"]
         app.hw.display.show(app.lines)
         return True
     app.digits = ""
