@@ -189,3 +189,21 @@ def test_a_refund_gives_the_points_credit_back_as_credit(db, till):
     assert (body["tx"]["credit_returned"], body["tx"]["credit_taken"],
             body["tx"]["points_taken"]) == (100_000, 6_875, 25)
     assert balances(db, member) == (100_000, 0)
+
+
+def test_exact_points_under_the_clubs_minimum_are_a_bad_request(db, till):
+    db.get(Club, 1).points_min_convert = 500
+    member = factories.member(db, points=1_000)
+    db.commit()
+    body = json.loads(terminal.answer(db, till, request(factories.card_of(member),
+                                                        use_points=400), NOW))
+    assert (body["ok"], body["code"]) == (False, "BAD_REQUEST")
+    assert balances(db, member) == (0, 1_000)
+
+
+def test_a_gift_card_pays_with_no_points(db, till):
+    member = factories.member(db, points=1_000, is_gift_account=True)
+    db.commit()
+    body = json.loads(terminal.answer(db, till, request(factories.card_of(member)), NOW))
+    assert body["ok"] is True
+    assert (body["tx"]["points_used"], body["tx"]["credit_used"]) == (0, 0)
