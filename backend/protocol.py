@@ -124,18 +124,24 @@ class Request:
     # op "ota": the boot's state ("trial") and the firmware version it runs.
     st: str | None = None
     ver: str | None = None
+    # Paying with points (issue 18 item 1): 0 none, N points, -1 as many as the rules allow.
+    use_points: int = 0
 
 
-SEMANTIC_FIELDS = ("op", "card", "amount", "use_credit", "items", "ref")
+SEMANTIC_FIELDS = ("op", "card", "amount", "use_credit", "items", "ref", "use_points")
 
 
-def semantic_digest(op, card, amount, use_credit, items, ref) -> str:
+def semantic_digest(op, card, amount, use_credit, items, ref, use_points=0) -> str:
     """SHA-256 hex of a request's semantic fields: what a repeated id must repeat.
 
     `items` as a list of [sku, qty, price]. Computed the same way from a valid Request and
     from the raw fields of a refused body, so a retried frame matches its stored answer
-    whatever its age_s or signature."""
-    canonical = json.dumps([op, card, amount, use_credit, items, ref], ensure_ascii=True,
+    whatever its age_s or signature. `use_points` joins the list only when not 0, so the
+    digests stored before it existed still match their retries."""
+    fields = [op, card, amount, use_credit, items, ref]
+    if use_points != 0:
+        fields.append(use_points)
+    canonical = json.dumps(fields, ensure_ascii=True,
                            separators=(",", ":"), sort_keys=True)
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
@@ -146,7 +152,7 @@ def request_digest(request: Request) -> str:
     items = None if request.items is None else [
         [item.sku, item.qty, item.price] for item in request.items]
     return semantic_digest(request.op, request.card, request.amount, request.use_credit,
-                           items, request.ref)
+                           items, request.ref, request.use_points)
 
 
 def _raw_digest(data: dict) -> str:
@@ -157,7 +163,8 @@ def _raw_digest(data: dict) -> str:
         items = [[item.get("sku"), item.get("qty"), item.get("price")]
                  if isinstance(item, dict) else item for item in items]
     return semantic_digest(data.get("op"), data.get("card"), data.get("amount"),
-                           data.get("use_credit", 0), items, data.get("ref"))
+                           data.get("use_credit", 0), items, data.get("ref"),
+                           data.get("use_points", 0))
 
 
 def _is_int(value) -> bool:
@@ -261,6 +268,11 @@ def parse_request(body: bytes) -> Request:
         fail("use_credit", "must be 0, a positive amount of rials or -1")
     if op != "purchase" and use_credit != 0:
         fail("use_credit", f"not allowed with op {op}")
+    use_points = data.get("use_points", 0)
+    if not _is_int(use_points) or use_points < -1 or use_points > MAX_AMOUNT_RIALS:
+        fail("use_points", "must be 0, a positive number of points or -1")
+    if op != "purchase" and use_points != 0:
+        fail("use_points", f"not allowed with op {op}")
 
     items = None
     if "items" in data:
@@ -296,8 +308,8 @@ def parse_request(body: bytes) -> Request:
     if not isinstance(offline, bool):
         fail("offline", "must be true or false")
     # Only earn-only purchases may wait in a terminal's journal (PROTOCOL.md).
-    if offline and (op != "purchase" or use_credit != 0):
-        fail("offline", "only purchases without spending credit can be replayed offline")
+    if offline and (op != "purchase" or use_credit != 0 or use_points != 0):
+        fail("offline", "only purchases spending no credit or points can be replayed offline")
     clk = data.get("clk", 1)
     if not _is_int(clk) or clk not in (0, 1):
         fail("clk", "must be 0 (clock not synced) or 1")
@@ -311,7 +323,7 @@ def parse_request(body: bytes) -> Request:
                             or not PIN_PATTERN.fullmatch(pin)):
         fail("pin", "must be 4-8 digits, on a refund")
     return Request(request_id, seq, ts, op, card, amount, use_credit, items, ref, offline,
-                   clk=clk == 1, age_s=age_s, pin=pin)
+                   clk=clk == 1, age_s=age_s, pin=pin, use_points=use_points)
 
 
 def _ota_request(data: dict, request_id: str, seq: int, ts: int, fail) -> Request:
@@ -320,6 +332,8 @@ def _ota_request(data: dict, request_id: str, seq: int, ts: int, fail) -> Reques
             fail(name, "not allowed with op ota")
     if data.get("use_credit", 0) != 0 or not _is_int(data.get("use_credit", 0)):
         fail("use_credit", "not allowed with op ota")
+    if data.get("use_points", 0) != 0 or not _is_int(data.get("use_points", 0)):
+        fail("use_points", "not allowed with op ota")
     if data.get("offline", False) is not False:
         fail("offline", "op ota is never replayed offline")
     if data.get("st") not in OTA_STATES:

@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--amount", type=_positive_amount, help="purchase amount in rials")
     p.add_argument("--use-credit", type=_use_credit, default=0, metavar="N|-1",
                    help="credit to spend: 0 none (default), -1 as much as allowed, N rials")
+    p.add_argument("--use-points", action="store_true",
+                   help="pay with points: as many as the rules allow (the U key)")
     p.add_argument("--lookup", action="store_true", help="balance lookup instead of a purchase")
     p.add_argument("--screenshot", type=Path, metavar="PNG",
                    help="window: run --steps/--script in the window, save a screenshot "
@@ -126,6 +128,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--headless needs --amount RIALS (or --lookup)")
     if a.lookup and a.use_credit:
         p.error("--lookup takes no --use-credit")
+    if a.lookup and a.use_points:
+        p.error("--lookup takes no --use-points")
     return a
 
 
@@ -134,7 +138,10 @@ def script_keys(args) -> list[str]:
     if args.lookup:
         return ["L"]
     keys = list(str(args.amount))
-    if args.use_credit == -1:
+    # U turns in turn: credit, points, credit and points (vafa.app.PAY_MODES).
+    if getattr(args, "use_points", False):
+        keys += ["U", "U", "U"] if args.use_credit == -1 else ["U", "U"]
+    elif args.use_credit == -1:
         keys.append("U")
     keys.append("E")
     return keys

@@ -364,6 +364,7 @@ def _run_op(session, device, card, member, request: Request, now):
             # No stored answer for (device, id) in this transaction, so no ledger
             # transaction under its key either: both commit together.
             key_is_new=True,
+            use_points=request.use_points,
         )
         purchase = result.purchase
         tx = {
@@ -375,6 +376,10 @@ def _run_op(session, device, card, member, request: Request, now):
             "points_earned": purchase.points_earned,
             "offers": list(result.offer_names),
         }
+        if request.use_points:
+            # Only when asked for: the answers to other purchases keep their bytes.
+            tx["points_used"] = result.points_used
+            tx["points_credit"] = result.points_credit_rials
         if result.tier_change is not None:
             tx["tier_up"] = result.tier_change.to_code
         return purchase.ledger_transaction_id, tx, result.offer_names
