@@ -67,3 +67,12 @@ def test_a_malformed_ota_request_is_refused_signed(worker, db):
     assert (body["id"], body["ok"], body["code"]) == ("ota-bad", False, "BAD_REQUEST")
     db.expire_all()
     assert db.get(FirmwareRollout, "ota-01") is None
+
+
+@pytest.mark.parametrize("extra", [{"use_points": -1}, {"use_credit": -1}, {"amount": 1000}])
+def test_an_ota_request_carries_no_money_fields(worker, db, extra):
+    w, key, _ = worker
+    _, reply = w.handle(TOPIC, frame(key, id="ota-money", seq=9, **extra))
+    body = json.loads(protocol.decode_frame(reply, key))
+    assert (body["ok"], body["code"]) == (False, "BAD_REQUEST")
+    assert db.scalar(select(func.count()).select_from(LedgerTransaction)) == 0
