@@ -41,7 +41,9 @@ def trend_chart(trend) -> dict:
     else:
         labels = [row.day.strftime("%m-%d") for row in trend]
     unit = gettext("toman") if toman else gettext("rial")
-    return {"type": "bar", "title": gettext("Sales, last 30 days"), "labels": labels,
+    # The chart's own title stays empty: the card's heading names it (`heading`).
+    return {"type": "bar", "title": "", "heading": gettext("Sales, last 30 days"),
+            "labels": labels,
             "datasets": [{"label": f"{gettext('Sales')} ({unit})",
                           "data": [row.sales_rials / 10 if toman else row.sales_rials
                                    for row in trend]}],

@@ -27,7 +27,7 @@ def test_dashboard_shows_today_against_last_saturday(app, client, auth, db):
     issued = re.search(r'id="credit-issued"(.*?)</div>', html, re.S).group(0)
     assert "▼ ۲۵٪" in issued
     spent = re.search(r'id="credit-spent"(.*?)</div>', html, re.S).group(0)
-    assert "▲ هفتهٔ گذشته هیچ" in spent
+    assert "▲ ۲۰٬۰۰۰ ریال" in spent  # nothing last week: the difference, not a percent
     chart = json.loads(unescape(re.search(r"data-chart='([^']*)'", html).group(1)))
     assert chart["labels"][-1] == "۰۸/۳۰" and len(chart["labels"]) == 30
     assert chart["datasets"][0]["data"][-1] == 250_000

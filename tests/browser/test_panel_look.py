@@ -1,0 +1,170 @@
+"""The panel as a shop owner sees it (issue 18 item 13), at desktop and phone sizes: the
+Vazirmatn font really loaded, the sidebar grouped by task, the dashboard's figures equal
+to the service's, and a Jalali calendar that stays beside its field and closes on Escape."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from backend.extensions import db
+from backend.models import Branch
+from backend.services import counter, dashboard, members
+from tests.browser.conftest import screenshot, sign_in
+from tests.factories import card_number
+
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 700}
+
+FONT_LOADED = """async () => {
+    await document.fonts.ready;
+    const faces = [...document.fonts].filter(
+        (face) => face.family.replace(/"/g, "") === "Vazirmatn");
+    return {
+        check: document.fonts.check('16px Vazirmatn', 'سلام'),
+        loaded: faces.filter((face) => face.status === "loaded").map((face) => face.weight),
+        body: getComputedStyle(document.body).fontFamily,
+    };
+}"""
+
+
+def test_vazirmatn_is_loaded_in_the_panel_and_the_portal(page, live_server):
+    sign_in(page, live_server, "admin", "admin1234")
+    font = page.evaluate(FONT_LOADED)
+    assert font["check"] and "400" in font["loaded"], font
+    assert font["body"].startswith("Vazirmatn")
+    assert "700" in page.evaluate(FONT_LOADED)["loaded"]  # the headings are bold
+    page.goto(f"{live_server.url}/portal/sign-in")
+    font = page.evaluate(FONT_LOADED)
+    assert font["check"] and "400" in font["loaded"], font
+
+
+def box(page, selector):
+    return page.evaluate(f"""() => {{
+        const r = document.querySelector({selector!r}).getBoundingClientRect();
+        return {{top: r.top, bottom: r.bottom, left: r.left, right: r.right}};
+    }}""")
+
+
+def test_the_sidebar_is_grouped_by_task_and_folds_at_phone_width(page, live_server):
+    sign_in(page, live_server, "admin", "admin1234")
+    page.goto(f"{live_server.url}/catalogue/offers")
+    groups = page.locator("nav.side .group h2").all_inner_texts()
+    assert groups == ["فروش", "باشگاه", "اعضا", "پیام‌ها و اخبار", "گزارش‌ها", "تنظیمات"]
+    assert page.locator("nav.side [aria-current=page]").all_inner_texts() == [
+        "پیشنهادها و کمپین‌ها"]
+    assert not page.locator("#nav-toggle").is_visible()
+    screenshot(page, "panel-sidebar-fa")
+    page.set_viewport_size(PHONE)
+    page.goto(f"{live_server.url}/dashboard")
+    assert page.locator("#nav-toggle").is_visible()
+    assert page.get_attribute("#nav-toggle", "aria-expanded") == "false"
+    assert not page.locator("#nav-groups").is_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.click("#nav-toggle")
+    assert page.locator("#nav-groups").is_visible()
+    page.click("nav.side >> text=سطح‌ها")
+    page.wait_for_url("**/catalogue/tiers")
+    assert page.locator("nav.side [aria-current=page]").inner_text() == "سطح‌ها"
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_the_dashboard_shows_the_services_figures_and_draws_the_trend(page, live_server, size):
+    with live_server.app.app_context():
+        member = members.register_member(
+            db.session, first_name="نیلوفر", last_name="صادقی",
+            mobile=f"0912555{size['width']:04d}", card_number=card_number(778000 + size["width"]),
+            now=datetime.now(UTC))
+        branch_id = db.session.query(Branch.id).first()[0]
+        counter.record_purchase(db.session, member_id=member.id, branch_id=branch_id,
+                                amount_rials=432_100, use_credit_rials=10_000,
+                                request_key=f"browser-dashboard-{size['width']}-purchase",
+                                now=datetime.now(UTC))
+    page.set_viewport_size(size)
+    sign_in(page, live_server, "admin", "admin1234")
+    page.wait_for_selector("#trend-chart[data-drawn='1']")
+    with live_server.app.app_context():
+        expected = dashboard.overview(db.session, datetime.now(UTC))
+    for change, tile in zip(expected.changes, ("purchases", "sales", "new-members",
+                                                "credit-issued", "credit-spent"), strict=True):
+        shown = page.locator(f"#{tile}")
+        assert int(shown.get_attribute("data-today")) == change.today, tile
+        assert int(shown.get_attribute("data-last-week")) == change.last_week, tile
+        assert shown.get_attribute("data-direction") == change.direction, tile
+    sales = expected.today.sales_rials
+    assert page.inner_text("#sales strong") == f"{sales:,} ریال".translate(
+        str.maketrans("0123456789,", "۰۱۲۳۴۵۶۷۸۹٬"))
+    painted = page.evaluate("""() => {
+        const canvas = document.querySelector("#trend-chart");
+        const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+        return pixels.data.some((value) => value !== 0);
+    }""")
+    assert painted
+    assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
+    screenshot(page, f"panel-dashboard-{'phone' if size is PHONE else 'desktop'}-fa")
+
+
+def calendar_beside(page, field: str) -> None:
+    """The open calendar is inside the viewport and does not overlap its field."""
+    page.locator("jdp-container").wait_for(state="visible")
+    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => "
+                  "requestAnimationFrame(done)))")  # placed in the frame after it opened
+    calendar, input_box = box(page, "jdp-container"), box(page, field)
+    viewport = page.viewport_size
+    assert calendar["top"] >= 0 and calendar["bottom"] <= viewport["height"], calendar
+    assert calendar["left"] >= 0 and calendar["right"] <= viewport["width"], calendar
+    overlap = (calendar["top"] < input_box["bottom"] and input_box["top"] < calendar["bottom"]
+               and calendar["left"] < input_box["right"] and input_box["left"] < calendar["right"])
+    assert not overlap, (calendar, input_box)
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_the_jalali_calendar_stays_beside_its_field_and_closes_on_escape(page, live_server,
+                                                                         size):
+    page.set_viewport_size(size)
+    sign_in(page, live_server, "operator", "operator1234")
+    page.goto(f"{live_server.url}/members/new")
+    page.click("#birth_date")
+    calendar_beside(page, "#birth_date")
+    # Escape closes it at once and the field keeps the focus: typing goes on.
+    page.keyboard.press("Escape")
+    assert not page.locator("jdp-container").is_visible()
+    assert page.evaluate("document.activeElement.id") == "birth_date"
+    page.keyboard.type("۱۳۷۰/۰۱/۰۲")
+    assert page.input_value("#birth_date") == "۱۳۷۰/۰۱/۰۲"
+    # Opened again, the calendar shows the typed day (its digits now Latin for it).
+    page.click("#mobile")
+    page.click("#birth_date")
+    page.locator("jdp-container .jdp-day.selected").wait_for(state="visible")
+    assert page.input_value("#birth_date") == "1370/01/02"
+    assert "1370" in page.locator("jdp-container select").evaluate_all(
+        "(selects) => selects.map((select) => select.value)")
+    # Escape right after opening (the vendor's animation still running) closes it too.
+    page.click("#mobile")
+    page.click("#birth_date")
+    page.keyboard.press("Escape")
+    assert not page.locator("jdp-container").is_visible()
+    # A click outside closes it; Tab to the next field closes it.
+    page.click("#mobile")
+    page.click("#birth_date")
+    page.locator("jdp-container").wait_for(state="visible")
+    page.click("h1")
+    assert not page.locator("jdp-container").is_visible()
+    page.focus("#birth_date")
+    page.locator("jdp-container").wait_for(state="visible")
+    page.keyboard.press("Tab")  # the next field is a date too: its calendar, beside it
+    assert page.evaluate("document.activeElement.id") == "wedding_date"
+    calendar_beside(page, "#wedding_date")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") not in ("birth_date", "wedding_date")
+    assert not page.locator("jdp-container").is_visible()
+    # Near the bottom of the window it opens above the field, or the page makes room.
+    page.evaluate("""() => {
+        const field = document.querySelector('#birth_date');
+        const rect = field.getBoundingClientRect();
+        window.scrollBy(0, rect.bottom - innerHeight + 8);
+    }""")
+    page.click("#birth_date")
+    calendar_beside(page, "#birth_date")
+    screenshot(page, f"panel-datepicker-{'phone' if size is PHONE else 'desktop'}-fa")
+    page.click("jdp-container .jdp-btn-today")
+    assert page.input_value("#birth_date").startswith(("14", "۱۴"))
