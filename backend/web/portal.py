@@ -154,7 +154,8 @@ def home(member):
     progress = statements.tier_progress(db.session, member, clock())
     recent = db.session.execute(statements.history_statement(member.id).limit(5)).all()
     return render_template("portal/home.html", member=member, progress=progress,
-                           recent=recent, card_svg=_card_qr(member))
+                           recent=recent, card_svg=_card_qr(member),
+                           parties=statements.transfer_parties(db.session, recent))
 
 
 @bp.get("/history")
@@ -167,7 +168,8 @@ def history(member):
         select(Purchase).where(Purchase.member_id == member.id, Purchase.ledger_transaction_id
                                .in_([entry.id for entry in page.rows])))}
     return render_template("portal/history.html", member=member, page=page,
-                           purchases=purchases)
+                           purchases=purchases,
+                           parties=statements.transfer_parties(db.session, page.rows))
 
 
 @bp.get("/purchases/<int:purchase_id>")
