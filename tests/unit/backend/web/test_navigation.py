@@ -38,6 +38,8 @@ def test_a_members_page_marks_members(client, auth, db):
     html = client.get(f"/members/{member.id}").get_data(as_text=True)
     assert current(html) == ["اعضا"]
     assert current(client.get("/dashboard").get_data(as_text=True)) == ["پیشخوان"]
+    assert current(client.get("/catalogue/offers/new").get_data(as_text=True)) == [
+        "پیشنهادها و کمپین‌ها"]
 
 
 def test_an_operator_sees_only_what_they_may_open(client, auth, db):
