@@ -168,3 +168,60 @@ def test_the_jalali_calendar_stays_beside_its_field_and_closes_on_escape(page, l
     screenshot(page, f"panel-datepicker-{'phone' if size is PHONE else 'desktop'}-fa")
     page.click("jdp-container .jdp-btn-today")
     assert page.input_value("#birth_date").startswith(("14", "۱۴"))
+
+
+def test_the_demo_club_for_the_readme(browser, page, demo_server):
+    """The README's and docs' pictures, on the demo club with its past and a morning's
+    sales (refreshed with VAFA_UPDATE_SCREENSHOT=1): the dashboard in Persian, a member's
+    page in English, the portal on a phone — with a transfer's masked name."""
+    from sqlalchemy import select
+
+    from backend.models import Card, Member
+    from backend.services import member_auth, statements, wallet
+
+    now = datetime.now(UTC)
+    with demo_server.app.app_context():
+        session = db.session
+        regulars = session.scalars(
+            select(Member).join(Card, Card.member_id == Member.id)
+            .where(Member.is_gift_account.is_(False), Card.status == "active")
+            .order_by(Member.id).limit(6)).all()
+        sara, friend = regulars[0], regulars[1]
+        branch_id = sara.home_branch_id or session.query(Branch.id).first()[0]
+        for index, (member, amount) in enumerate(zip(regulars, (
+                1_250_000, 480_000, 2_150_000, 760_000, 330_000, 1_900_000), strict=True)):
+            counter.record_purchase(session, member_id=member.id, branch_id=branch_id,
+                                    amount_rials=amount, use_credit_rials=0,
+                                    request_key=f"readme-morning-purchase-{index:02d}", now=now)
+        wallet.transfer_credit(session, from_member_id=sara.id, to_member_id=friend.id,
+                               amount_rials=50_000, idempotency_key="readme-transfer", now=now)
+        member_auth.set_password(session, sara.id, "sara-pass-1")
+        sara_id, sara_mobile = sara.id, sara.mobile
+        masked = statements.masked_name(friend.first_name, friend.last_name)
+        expected = dashboard.overview(session, datetime.now(UTC))
+    sign_in(page, demo_server, "admin", "admin1234")
+    page.wait_for_selector("#trend-chart[data-drawn='1']")
+    assert int(page.get_attribute("#sales", "data-today")) == expected.today.sales_rials
+    assert sum(row.sales_rials for row in expected.trend[:-1]) > 0  # the demo's past
+    screenshot(page, "panel-dashboard-fa", docs=True)
+    page.goto(f"{demo_server.url}/members/{sara_id}")
+    assert masked in page.inner_text("#ledger")
+    screenshot(page, "panel-member-fa", docs=True)
+    page.click("#switch-language")
+    page.wait_for_selector("html[dir=ltr]")
+    screenshot(page, "panel-member-en", docs=True)
+    page.click("#switch-language")
+    page.wait_for_selector("html[dir=rtl]")
+    context = browser.new_context(viewport=PHONE | {"height": 844}, is_mobile=True,
+                                  has_touch=True, locale="fa-IR")
+    phone = context.new_page()
+    try:
+        phone.goto(f"{demo_server.url}/portal/sign-in")
+        phone.fill("#mobile", sara_mobile)
+        phone.fill("#password", "sara-pass-1")
+        phone.click("button[type=submit]")
+        phone.wait_for_selector("#credit-balance")
+        assert phone.locator("ul.history .party").all_inner_texts() == [f"به {masked}"]
+        screenshot(phone, "portal-phone-fa", docs=True)
+    finally:
+        context.close()

@@ -50,5 +50,5 @@ def test_the_portal_and_the_panel_show_the_masked_name(client, auth, db):
     auth.login()
     page = client.get(f"/members/{receiver.id}").get_data(as_text=True)
     assert f"انتقال از عضو شمارهٔ {sender.id}".translate(
-        str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")) + ' · <span class="party">س*** ا***</span>' \
+        str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")) + ' · <bdi class="party">س*** ا***</bdi>' \
         in page
