@@ -87,27 +87,113 @@
     window.requestAnimationFrame(place);
   }
 
+  // The vendor shows the calendar again 300 ms after it opened (the end of its opening
+  // animation), even when it was closed meanwhile: closed that early, it is closed again
+  // once that has passed; then "jalali-calendar-closed" is sent on the document.
+  var VENDOR_OPENING_MS = 300;
+  var openedAt = 0;
+
   function close(keepFocus) {
     picker.hide();
     if (keepFocus && field) field.focus({ preventScroll: true });
     field = null;
+    var wait = openedAt + VENDOR_OPENING_MS + 50 - Date.now();
+    window.setTimeout(function () {
+      if (!field) picker.hide();
+      document.dispatchEvent(new CustomEvent("jalali-calendar-closed"));
+    }, Math.max(wait, 0));
   }
 
   document.addEventListener("focusin", function (event) {
     if (event.target.matches && event.target.matches(SELECTOR)) {
       field = event.target;
       scrolled = false;
+      cursor = -1;
+      openedAt = Date.now();
       later();
     } else if (field && !(box() && box().contains(event.target))) {
       close(false);  // Tab to the next field: the calendar goes with the focus
     }
   });
+  // The keyboard, with the focus kept in the field: ↓/↑ move a cursor a week on (it
+  // starts on the chosen day, else today), then ←/→ a day (right to left: ← is the next
+  // day), PageDown/PageUp a month; Enter takes the cursor's day. Without the cursor the
+  // arrows move the text caret as usual.
+  var cursor = -1;  // index among the calendar's day cells, -1: none
+
+  function days() {
+    var container = box();
+    return container ? Array.prototype.slice.call(container.querySelectorAll(".jdp-day")) : [];
+  }
+
+  function showCursor(cells) {
+    cells.forEach(function (cell, index) {
+      cell.classList.toggle("kbd-cursor", index === cursor);
+    });
+  }
+
+  function startCursor(cells) {
+    var start = cells.findIndex(function (cell) { return cell.classList.contains("selected"); });
+    if (start < 0) {
+      start = cells.findIndex(function (cell) { return cell.classList.contains("today"); });
+    }
+    if (start < 0) {
+      start = cells.findIndex(function (cell) { return !cell.classList.contains("not-in-month"); });
+    }
+    return Math.max(start, 0);
+  }
+
+  function moveMonth(forward) {
+    var container = box();
+    var button = container && container.querySelector(
+      ".jdp-months " + (forward ? ".jdp-icon-plus" : ".jdp-icon-minus"));
+    if (!button) return;
+    var before = days()[cursor];
+    var day = before && !before.classList.contains("not-in-month") ? before.textContent : "";
+    button.click();
+    // The same day of the new month (its last day when it is shorter).
+    var cells = days();
+    var inMonth = cells.filter(function (cell) {
+      return !cell.classList.contains("not-in-month");
+    });
+    var same = inMonth.filter(function (cell) { return cell.textContent === day; })[0];
+    var target = same || (day ? inMonth[inMonth.length - 1] : inMonth[0]);
+    cursor = target ? cells.indexOf(target) : startCursor(cells);
+    showCursor(cells);
+  }
+
   // Escape closes at once (the vendor ignores it while its opening animation runs, and
   // blurs the field): the focus stays in the field, where typing goes on.
   window.addEventListener("keydown", function (event) {
-    if (event.key === "Escape" && field && box()) {
+    if (!field || !box() || event.target !== field) return;
+    if (event.key === "Escape") {
       event.stopPropagation();
       event.preventDefault();
+      cursor = -1;
+      close(true);
+      return;
+    }
+    var cells = days();
+    if (!cells.length) return;
+    var rtl = getComputedStyle(box()).direction === "rtl";
+    var step = { ArrowDown: 7, ArrowUp: -7, ArrowLeft: rtl ? 1 : -1, ArrowRight: rtl ? -1 : 1 };
+    if (event.key === "PageDown" || event.key === "PageUp") {
+      event.preventDefault();
+      if (cursor < 0) cursor = startCursor(cells);
+      moveMonth(event.key === "PageDown");
+    } else if (event.key in step && (cursor >= 0 || Math.abs(step[event.key]) === 7)) {
+      event.preventDefault();
+      if (cursor < 0) {
+        cursor = startCursor(cells);
+      } else {
+        cursor = Math.max(0, Math.min(cells.length - 1, cursor + step[event.key]));
+      }
+      showCursor(cells);
+    } else if (event.key === "Enter" && cursor >= 0) {
+      event.preventDefault();  // not the form's submit
+      var chosen = cells[cursor];
+      cursor = -1;
+      chosen.click();
       close(true);
     }
   }, true);

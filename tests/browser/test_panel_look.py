@@ -14,6 +14,7 @@ from tests.factories import card_number
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 700}
+LATIN = str.maketrans("۰۱۲۳۴۵۶۷۸۹", "0123456789")
 
 FONT_LOADED = """async () => {
     await document.fonts.ready;
@@ -117,6 +118,19 @@ def calendar_beside(page, field: str) -> None:
     assert not overlap, (calendar, input_box)
 
 
+def closes(page, *keys: str, click: str | None = None) -> None:
+    """Press `keys` (or click `click`); the calendar closes and stays closed past the
+    vendor's opening timer (jalali-calendar.js sends "jalali-calendar-closed" then)."""
+    page.evaluate("""() => { window.calendarClosed = new Promise((done) =>
+        document.addEventListener("jalali-calendar-closed", done, {once: true})); }""")
+    if click:
+        page.click(click)
+    for key in keys:
+        page.keyboard.press(key)
+    page.evaluate("() => window.calendarClosed")
+    assert not page.locator("jdp-container").is_visible()
+
+
 @pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_the_jalali_calendar_stays_beside_its_field_and_closes_on_escape(page, live_server,
                                                                          size):
@@ -126,8 +140,7 @@ def test_the_jalali_calendar_stays_beside_its_field_and_closes_on_escape(page, l
     page.click("#birth_date")
     calendar_beside(page, "#birth_date")
     # Escape closes it at once and the field keeps the focus: typing goes on.
-    page.keyboard.press("Escape")
-    assert not page.locator("jdp-container").is_visible()
+    closes(page, "Escape")
     assert page.evaluate("document.activeElement.id") == "birth_date"
     page.keyboard.type("۱۳۷۰/۰۱/۰۲")
     assert page.input_value("#birth_date") == "۱۳۷۰/۰۱/۰۲"
@@ -141,22 +154,19 @@ def test_the_jalali_calendar_stays_beside_its_field_and_closes_on_escape(page, l
     # Escape right after opening (the vendor's animation still running) closes it too.
     page.click("#mobile")
     page.click("#birth_date")
-    page.keyboard.press("Escape")
-    assert not page.locator("jdp-container").is_visible()
+    closes(page, "Escape")
     # A click outside closes it; Tab to the next field closes it.
     page.click("#mobile")
     page.click("#birth_date")
     page.locator("jdp-container").wait_for(state="visible")
-    page.click("h1")
-    assert not page.locator("jdp-container").is_visible()
+    closes(page, click="h1")
     page.focus("#birth_date")
     page.locator("jdp-container").wait_for(state="visible")
     page.keyboard.press("Tab")  # the next field is a date too: its calendar, beside it
     assert page.evaluate("document.activeElement.id") == "wedding_date"
     calendar_beside(page, "#wedding_date")
-    page.keyboard.press("Tab")
+    closes(page, "Tab")
     assert page.evaluate("document.activeElement.id") not in ("birth_date", "wedding_date")
-    assert not page.locator("jdp-container").is_visible()
     # Near the bottom of the window it opens above the field, or the page makes room.
     page.evaluate("""() => {
         const field = document.querySelector('#birth_date');
@@ -168,6 +178,24 @@ def test_the_jalali_calendar_stays_beside_its_field_and_closes_on_escape(page, l
     screenshot(page, f"panel-datepicker-{'phone' if size is PHONE else 'desktop'}-fa")
     page.click("jdp-container .jdp-btn-today")
     assert page.input_value("#birth_date").startswith(("14", "۱۴"))
+    # The keyboard alone: ↓ starts on the chosen day, ↓ a week on, ← the next day
+    # (right to left), PageDown a month on, Enter takes it; the focus never leaves.
+    page.fill("#birth_date", "۱۴۰۳/۰۷/۱۰")
+    page.click("#mobile")
+    page.focus("#birth_date")
+    page.locator("jdp-container .jdp-day.selected").wait_for(state="visible")
+    for key in ("ArrowDown", "ArrowDown", "ArrowLeft"):
+        page.keyboard.press(key)
+    assert page.inner_text("jdp-container .kbd-cursor") == "۱۸"
+    closes(page, "Enter")
+    assert page.input_value("#birth_date").translate(LATIN) == "1403/07/18"
+    assert page.evaluate("document.activeElement.id") == "birth_date"
+    page.click("#mobile")
+    page.focus("#birth_date")
+    page.locator("jdp-container .jdp-day.selected").wait_for(state="visible")
+    closes(page, "ArrowDown", "PageDown", "Enter")
+    assert page.input_value("#birth_date").translate(LATIN) == "1403/08/18"
+    assert page.url.endswith("/members/new")  # Enter did not submit the form
 
 
 def test_the_demo_club_for_the_readme(browser, page, demo_server):

@@ -11,7 +11,7 @@ from backend.extensions import db
 from backend.models import Club, Offer, Tier
 from backend.services import member_auth, members, wallet
 from tests.browser.conftest import screenshot
-from tests.browser.test_panel_look import calendar_beside
+from tests.browser.test_panel_look import calendar_beside, closes
 from tests.factories import card_number
 
 SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
@@ -74,8 +74,7 @@ def test_history_names_the_friend_masked_and_offers_show_their_conditions(browse
         page.goto(f"{live_server.url}/portal/profile")
         page.click("#birth_date")
         calendar_beside(page, "#birth_date")
-        page.keyboard.press("Escape")
-        assert not page.locator("jdp-container").is_visible()
+        closes(page, "Escape")
         assert page.evaluate("document.activeElement.id") == "birth_date"
     finally:
         context.close()
