@@ -32,3 +32,20 @@ def test_dashboard_shows_today_against_last_saturday(app, client, auth, db):
     assert chart["labels"][-1] == "۰۸/۳۰" and len(chart["labels"]) == 30
     assert chart["datasets"][0]["data"][-1] == 250_000
     assert chart["datasets"][0]["data"][-8] == 1_149_000
+
+
+def test_a_toman_club_sees_its_dashboard_in_toman(app, client, auth, db):
+    club_with_a_fortnight(db)
+    factories.club(db).currency_display = "toman"
+    factories.staff_user(db)
+    app.config["CLOCK"] = lambda: NOW
+    try:
+        auth.login()
+        html = client.get("/dashboard").get_data(as_text=True)
+    finally:
+        app.config.pop("CLOCK")
+    sales = re.search(r'<div class="tile compared" id="sales"(.*?)</div>', html, re.S).group(0)
+    assert "۲۵٬۰۰۰ تومان" in sales and 'data-today="250000"' in sales
+    chart = json.loads(unescape(re.search(r"data-chart='([^']*)'", html).group(1)))
+    assert chart["datasets"][0]["label"] == "فروش (تومان)"
+    assert chart["datasets"][0]["data"][-1] == 25_000
