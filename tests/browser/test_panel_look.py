@@ -80,6 +80,11 @@ def test_the_dashboard_shows_the_services_figures_and_draws_the_trend(page, live
                                 amount_rials=432_100, use_credit_rials=10_000,
                                 request_key=f"browser-dashboard-{size['width']}-purchase",
                                 now=datetime.now(UTC))
+    problems = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    # A CSP violation is reported on the console; the panel has no favicon (a 404).
+    page.on("console", lambda message: message.type == "error"
+            and "404" not in message.text and problems.append(message.text))
     page.set_viewport_size(size)
     sign_in(page, live_server, "admin", "admin1234")
     page.wait_for_selector("#trend-chart[data-drawn='1']")
@@ -102,6 +107,7 @@ def test_the_dashboard_shows_the_services_figures_and_draws_the_trend(page, live
     assert painted
     assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
     screenshot(page, f"panel-dashboard-{'phone' if size is PHONE else 'desktop'}-fa")
+    assert not problems, problems
 
 
 def calendar_beside(page, field: str) -> None:
