@@ -23,9 +23,10 @@
   // listener runs first, in the capture phase), its digits become Latin; the server
   // takes either.
   var DIGITS = /[\u06F0-\u06F9\u0660-\u0669]/g;
+  var ANY_DIGIT = /[\u06F0-\u06F9\u0660-\u0669]/;  // no /g: test() keeps no state
   window.addEventListener("focusin", function (event) {
     var target = event.target;
-    if (target.matches && target.matches(SELECTOR) && DIGITS.test(target.value)) {
+    if (target.matches && target.matches(SELECTOR) && ANY_DIGIT.test(target.value)) {
       target.value = target.value.replace(DIGITS, function (digit) {
         var code = digit.charCodeAt(0);
         return String(code >= 0x06F0 ? code - 0x06F0 : code - 0x0660);
