@@ -50,3 +50,17 @@ def test_an_operator_sees_only_what_they_may_open(client, auth, db):
     shown = groups(client.get("/dashboard").get_data(as_text=True))
     assert list(shown) == ["members"]
     assert shown["members"] == ["اعضا", "عضو جدید", "درخواست‌ها", "تماس‌های رضایت‌سنجی"]
+
+
+def test_firmware_updates_are_listed_for_admins_only(client, auth, db):
+    branch = factories.branch(db)
+    factories.staff_user(db)
+    factories.staff_user(db, username="granted", role="operator", branch_id=branch.id,
+                         password="granted-password-1", permissions=["devices"])
+    auth.login()
+    assert "به‌روزرسانی فرم‌افزار" in groups(client.get("/dashboard").get_data(as_text=True))[
+        "sales"]
+    auth.logout()
+    auth.login("granted", "granted-password-1")
+    shown = groups(client.get("/dashboard").get_data(as_text=True))
+    assert "پایانه‌ها" in shown["sales"] and "به‌روزرسانی فرم‌افزار" not in shown["sales"]
