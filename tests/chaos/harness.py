@@ -825,10 +825,10 @@ class ChaosRun:
         self.trigger.write_text("pause")
         marker = self.trigger.with_name(self.trigger.name + ".paused")
         deadline = time.monotonic() + 20
-        while not marker.exists():
+        # The worker writes the marker's one line after creating it: wait for the line.
+        while not (marker.exists() and marker.read_text().endswith("\n")):
             assert time.monotonic() < deadline, "no worker paused after a commit"
             self._wait(0.05)
-        time.sleep(0.2)
         pid_text, topic, request_id = marker.read_text().split()[:3]
         worker = next(w for w in self.workers if w.process.pid == int(pid_text))
         worker.kill()

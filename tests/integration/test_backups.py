@@ -22,7 +22,7 @@ from tests.conftest import TEST_DATABASE_URL, build_app, make_config
 LOAD_LIMIT = 400  # purchases at most: the load stops by itself
 
 
-def sell(app, stop: threading.Event, committed: list) -> None:
+def sell(app, stop: threading.Event, committed: list, progress: threading.Condition) -> None:
     with app.app_context():
         cards = db.session.scalars(select(Card.number).where(Card.member_id.is_not(None))
                                    .order_by(Card.id).limit(20)).all()
@@ -35,7 +35,9 @@ def sell(app, stop: threading.Event, committed: list) -> None:
                               use_credit=-1 if seq % 4 == 0 else 0, items=None, ref=None,
                               offline=False)
             terminal.answer(db.session, "t01", request, datetime.now(UTC))
-            committed.append(seq)
+            with progress:
+                committed.append(seq)
+                progress.notify_all()
         db.session.remove()
 
 
@@ -88,19 +90,18 @@ def test_backup_under_load_restores_identical_balances(tmp_path_factory, databas
     with live.app_context():
         demo.seed_demo(db.session, datetime.now(UTC))
     seeded = ledger_state(live)["count"]  # the demo club's past purchases
-    stop, committed = threading.Event(), []
-    load = threading.Thread(target=sell, args=(live, stop, committed), daemon=True)
+    stop, committed, progress = threading.Event(), [], threading.Condition()
+    load = threading.Thread(target=sell, args=(live, stop, committed, progress), daemon=True)
     load.start()
-    deadline = time.monotonic() + 30
-    while len(committed) < 20:
-        assert time.monotonic() < deadline and load.is_alive(), "no purchases committed"
-        time.sleep(0.01)
+    with progress:
+        assert progress.wait_for(lambda: len(committed) >= 20, 30), "no purchases committed"
     backup_file = tmp_path / "vafa.backup"
     before_backup = len(committed)
     result = live.test_cli_runner().invoke(args=["backup", "--out", str(backup_file)])
     after_backup = len(committed)
     assert result.exit_code == 0, result.output
-    time.sleep(0.2)  # purchases go on after the backup
+    with progress:  # purchases go on after the backup
+        assert progress.wait_for(lambda: len(committed) > after_backup, 30)
     stop.set()
     load.join(30)
     assert len(committed) > after_backup >= before_backup

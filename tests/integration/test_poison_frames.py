@@ -36,13 +36,14 @@ def sell(till, first_seq: int, count: int) -> list[float]:
 
 
 def answers(till, count: int) -> list[dict]:
-    """Exactly `count` replies, then none for a second (no redelivery answered twice)."""
+    """Exactly `count` replies, then none before a later lookup's (no redelivery answered
+    twice)."""
     replies = []
     for _ in range(count):
         reply = till.wait_reply(timeout_s=10)
         assert reply is not None, f"{len(replies)} of {count} answered"
         replies.append(reply)
-    assert till.wait_reply(timeout_s=1) is None
+    assert till.replies_before_lookup(900) == []
     return replies
 
 

@@ -82,13 +82,26 @@ def test_verify_times_out_for_a_terminal_that_never_comes_online(stack, tmp_path
     assert "timed out waiting for terminal t02 to come online" in result.output
 
 
-def test_revoked_device_frames_are_dropped_even_if_still_connected(stack, api):
+def test_revoked_device_frames_are_dropped_even_if_still_connected(stack):
     """A terminal connected before the revocation keeps its connection until the broker
-    drops it, but the worker drops its frames without a reply."""
-    with stack.terminal("t02") as terminal:
-        cli_call(api, "revoke", "t02")
+    reloads its files and drops it; meanwhile the worker drops its frames without a reply
+    (the revocation alone, without the reload, keeps it connected here)."""
+    from backend.services import devices
+
+    with stack.terminal("t02") as terminal, stack.terminal("t01") as other:
         terminal.send(terminal.request(1, op="lookup", amount=None, use_credit=None))
-        assert terminal.wait_reply(timeout_s=2.0) is None
+        assert terminal.wait_reply()["ok"] is True  # the worker has seen t02's key
+        with stack.app.app_context():
+            devices.revoke_device(db.session, "t02")
+            db.session.commit()
+        terminal.send(terminal.request(2, op="lookup", amount=None, use_credit=None))
+        # t02's frame was at the broker (its PUBACK came back) before t01's lookup went
+        # out, and the worker takes one frame at a time: once t01 has its answer, the
+        # worker is done with t02's frame.
+        assert other.replies_before_lookup(900) == []
+        assert terminal.client.is_connected()
+    assert stack.worker.counters["dropped_unknown_device"] == 1
+    assert terminal.replies == []
 
 
 def test_register_refuses_a_wrong_password(stack, api, tmp_path):

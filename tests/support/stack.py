@@ -73,19 +73,42 @@ class FakeTerminal:
         self.key = bytes.fromhex(self.config["key_hex"])
         self.arrived = threading.Condition()
         self.connected = threading.Event()
+        self.disconnected = threading.Event()  # the broker (or we) closed the session
         self.refused: mqtt.ReasonCode | None = None
+        self.subacks: dict[int, list] = {}  # SUBACK reason codes by message id
+        self._res_mid: int | None = None
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.device_id,
                                   clean_session=True)
         self.client.username_pw_set(self.config["mqtt"]["user"], self.config["mqtt"]["password"])
         self.client.on_message = self._on_message
         self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_disconnect = lambda *args: self.disconnected.set()
 
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         if reason_code.is_failure:
             self.refused = reason_code
         else:
-            client.subscribe(protocol.topic(self.device_id, "res"), qos=1)
+            _, self._res_mid = client.subscribe(protocol.topic(self.device_id, "res"), qos=1)
         self.connected.set()
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
+        with self.arrived:
+            self.subacks[mid] = list(reason_codes)
+            self.arrived.notify_all()
+
+    def wait_suback(self, mid: int) -> list:
+        """The SUBACK's reason codes of subscription `mid`, once it has arrived."""
+        with self.arrived:
+            assert self.arrived.wait_for(lambda: mid in self.subacks, CONNECT_TIMEOUT_S), (
+                "no SUBACK")
+            return self.subacks[mid]
+
+    def subscribe(self, topic: str) -> list:
+        """Subscribe to `topic` (QoS 1) and wait for the SUBACK; its reason codes."""
+        result, mid = self.client.subscribe(topic, qos=1)
+        assert result == mqtt.MQTT_ERR_SUCCESS, result
+        return self.wait_suback(mid)
 
     def _on_message(self, client, userdata, message):
         with self.arrived:
@@ -96,7 +119,9 @@ class FakeTerminal:
         self.client.connect("127.0.0.1", self.port, keepalive=30)
         self.client.loop_start()
         assert self.connected.wait(CONNECT_TIMEOUT_S), "terminal did not connect"
-        time.sleep(0.1)  # let the SUBACK arrive before the first request
+        assert self.refused is None, f"the broker refused the terminal: {self.refused}"
+        # Requests go out only once replies can come back.
+        assert not any(code.is_failure for code in self.wait_suback(self._res_mid))
         return self
 
     def __exit__(self, *exc):
@@ -121,6 +146,35 @@ class FakeTerminal:
                 self.arrived.wait(remaining)
             frame = self.replies.pop(0)
         return json.loads(protocol.decode_frame(frame, self.key))
+
+    def replies_before_lookup(self, seq: int) -> list[bytes]:
+        """Send a lookup (request number `seq`) as a sentinel, wait for its reply and
+        return the frames that arrived before it, still unread.
+
+        For "nothing arrived" without a sleep: this session's requests reach the
+        broker in order, the worker answers one frame at a time in that order, and the
+        broker hands this session its messages in the order they were published, so a
+        reply due for anything sent before the sentinel would arrive before its reply."""
+        self.send(self.request(seq, op="lookup", amount=None, use_credit=None))
+        sentinel_id = f"{self.device_id}-{seq:06d}"
+
+        def position() -> int | None:
+            for index, frame in enumerate(self.replies):
+                try:
+                    body = json.loads(protocol.decode_frame(frame, self.key))
+                except (protocol.FrameError, ValueError):  # not ours, or not signed by us
+                    continue
+                if body.get("id") == sentinel_id:
+                    return index
+            return None
+
+        with self.arrived:
+            assert self.arrived.wait_for(lambda: position() is not None, CONNECT_TIMEOUT_S), (
+                "no reply to the sentinel lookup")
+            index = position()
+            earlier = self.replies[:index]
+            del self.replies[:index + 1]
+        return earlier
 
     def request(self, seq: int, **fields) -> dict:
         body = {"v": 1, "id": f"{self.device_id}-{seq:06d}", "seq": seq,

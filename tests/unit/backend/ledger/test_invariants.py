@@ -223,5 +223,16 @@ def test_ledger_invariants_hold_under_random_operations(live_app):
 
 
 def test_club_is_set_up_once(live_app):
+    # Every example of the machine runs `set_up` against the same module database: the
+    # second one must find the club the first made (one row, id 1, with the settings the
+    # machine relies on), not add another or lose its settings.
+    LedgerMachine.app = live_app
+    for _ in range(2):
+        machine = LedgerMachine()
+        machine.set_up()
+        machine.teardown()
     with live_app.app_context():
-        assert flask_db.session.get(Club, 1) is None or flask_db.session.get(Club, 1).id == 1
+        clubs = flask_db.session.scalars(select(Club)).all()
+        assert [(club.id, club.points_expiry_days, club.point_value_rials,
+                 club.max_transfer_rials) for club in clubs] == [
+            (1, 20, POINT_VALUE_RIALS, 10**9)]

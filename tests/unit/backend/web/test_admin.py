@@ -66,12 +66,13 @@ def test_nightly_command_expires_credit_and_reports(runner, db):
     factories.club(db)
     member = factories.member(db)
     db.commit()
+    # `flask nightly` runs at the wall clock: the grant is dated a day before it and
+    # expired an hour before it, so the run expires it whatever the time, without waiting.
+    run_at = datetime.now(UTC)
     wallet.grant_credit(db, member_id=member.id, amount_rials=5_000, reason="test",
-                        expires_at=datetime.now(UTC) + timedelta(seconds=1),
-                        now=datetime.now(UTC) - timedelta(seconds=1))
-    import time
-
-    time.sleep(1.1)
+                        expires_at=run_at - timedelta(hours=1), now=run_at - timedelta(days=1))
+    db.refresh(member)
+    assert member.credit_balance_rials == 5_000
     result = runner.invoke(args=["nightly"])
     assert result.exit_code == 0, result.output
     assert "expired 5,000 rials" in result.output
