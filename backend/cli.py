@@ -146,7 +146,9 @@ def nightly_command() -> None:
     """
     from backend.notifications import daily
 
-    click.echo(daily.nightly(db.session, datetime.now(UTC)))
+    # CLOCK: the app's pinned clock in tests, as the panel's views read it.
+    now = current_app.config.get("CLOCK", lambda: datetime.now(UTC))()
+    click.echo(daily.nightly(db.session, now))
 
 
 @click.command("seed-reports")

@@ -29,8 +29,6 @@ def test_local_is_tehran_time_and_refuses_naive_datetimes():
 ])
 def test_iranian_weekday_starts_on_saturday(day, expected):
     assert calendar.iranian_weekday(datetime(2026, 11, day, 12, 0, tzinfo=UTC)) == expected
-    names = ("saturday", "sunday", "monday", "tuesday", "wednesday", "thursday", "friday")
-    assert calendar.WEEKDAY_NAMES[expected] == names[expected]
 
 
 def test_the_weekday_turns_at_tehran_midnight_not_utc_midnight():
@@ -88,8 +86,3 @@ def test_the_anniversary_is_counted_on_the_tehran_date():
         event, datetime(2026, 11, 20, 21, 0, tzinfo=UTC)) == 0
     assert calendar.days_from_jalali_anniversary(
         event, datetime(2026, 11, 20, 20, 0, tzinfo=UTC)) == 1
-
-
-def test_day_range_is_the_rolling_window_ending_now():
-    assert calendar.day_range(SATURDAY_NOON_UTC, 30) == (
-        datetime(2026, 10, 22, 12, 0, tzinfo=UTC), SATURDAY_NOON_UTC)

@@ -58,7 +58,7 @@ def test_login_form_without_csrf_token_is_refused(tmp_path_factory, databases, d
     assert 'name="csrf_token"' in form
 
 
-def test_nightly_command_expires_credit_and_reports(runner, db):
+def test_nightly_command_expires_credit_and_reports(app, runner, db, monkeypatch):
     from datetime import UTC, datetime, timedelta
 
     from backend.services import wallet
@@ -66,9 +66,9 @@ def test_nightly_command_expires_credit_and_reports(runner, db):
     factories.club(db)
     member = factories.member(db)
     db.commit()
-    # `flask nightly` runs at the wall clock: the grant is dated a day before it and
-    # expired an hour before it, so the run expires it whatever the time, without waiting.
-    run_at = datetime.now(UTC)
+    # The run's clock is pinned (CLOCK): the grant expired an hour before it.
+    run_at = datetime(2031, 3, 21, 9, 30, tzinfo=UTC)  # after the wall clock: it must be used
+    monkeypatch.setitem(app.config, "CLOCK", lambda: run_at)
     wallet.grant_credit(db, member_id=member.id, amount_rials=5_000, reason="test",
                         expires_at=run_at - timedelta(hours=1), now=run_at - timedelta(days=1))
     db.refresh(member)
