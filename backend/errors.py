@@ -65,7 +65,10 @@ class LimitReached(DomainError):
 
 class CreditCapReached(LimitReached):
     """Spending `use_credit` would pass a tier's credit cap: `cap` is "daily" or
-    "per-invoice" and `allowed_rials` what that cap still allows on this purchase."""
+    "per-invoice" and `allowed_rials` what that cap still allows on this purchase. The
+    message keeps the terminal's wording; the panel and the API show the figures."""
+
+    field = "use_credit"
 
     def __init__(self, cap: str, allowed_rials: int):
         super().__init__(f"{cap} credit cap allows {allowed_rials} rials here")

@@ -90,6 +90,16 @@ def find_product(session: Session, text: str) -> Product | None:
     return product
 
 
+MAX_PRODUCT_CHOICES = 500
+
+
+def product_choices(session: Session) -> list[Product]:
+    """Active products for the counter's suggestions (by name; at most
+    MAX_PRODUCT_CHOICES: any other is still found by its SKU or exact name)."""
+    return list(session.scalars(select(Product).where(Product.is_active)
+                                .order_by(Product.name, Product.id).limit(MAX_PRODUCT_CHOICES)))
+
+
 def price_items(session: Session, lines: Sequence[ItemLine]) -> list[purchases.ItemRequest]:
     """The lines as the purchase service takes them, checked: a known product, a quantity
     from 1 to MAX_ITEM_QTY, the list price (a product without one, price 0, has an open
