@@ -232,10 +232,13 @@ def purchase_summary(session: Session, *, member_id: int, purchase_id: int
 
 
 def refund_preview(session: Session, *, purchase_id: int, amount_rials: int | None,
-                   staff_user_id: int) -> tuple[Purchase, engine.Components, int]:
+                   staff_user_id: int, request_key: str
+                   ) -> tuple[Purchase, engine.Components, int]:
     """What a refund would reverse, before it is confirmed: (purchase, the shares of its
     payable, credit spent, credit and points earned, the amount). Writes nothing; the
-    refund itself may keep back from the cash what the member already spent."""
+    refund itself may keep back from the cash what the member already spent. Refuses
+    what `refund` would refuse before it moves anything (the form's key included)."""
+    _key("refund", request_key)
     purchase = session.get(Purchase, purchase_id)
     staff = session.get(StaffUser, staff_user_id)
     if purchase is None or staff is None or not may_refund(staff, purchase):

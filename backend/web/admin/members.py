@@ -542,7 +542,8 @@ def member_refund(user, member_id: int, purchase_id: int):
             if not confirmed:
                 preview = counter.refund_preview(db.session, purchase_id=purchase_id,
                                                  amount_rials=form.amount.data,
-                                                 staff_user_id=user.id)
+                                                 staff_user_id=user.id,
+                                                 request_key=form.request_key.data)
                 return render_template("members/refund_confirm.html", user=user,
                                        member=member, form=form, purchase=preview[0],
                                        parts=preview[1], amount=preview[2])
