@@ -185,3 +185,31 @@ def test_spend_and_earn_are_separate_ledger_lines_and_a_refund_asks_first(client
     assert done.status_code == 302
     db.refresh(purchase)
     assert purchase.refunded_amount_rials == 50_000
+
+
+def test_more_than_fifty_lines_are_refused_above_the_lines(client, db, counter_page):
+    response = client.post(counter_page.url, data={
+        "request_key": counter_page.key, **lines(*[("CUP", "1", "")] * 51)})
+    assert response.status_code == 400
+    assert ('<p class="error" data-error-for="items">هر خرید حداکثر ۵۰ ردیف کالا دارد.</p>'
+            in response.get_data(as_text=True))
+    assert count(db, Purchase) == 0
+
+
+def test_the_summary_names_the_offers_and_the_new_tier(client, db, counter_page):
+    from backend.models import Offer
+
+    factories.tier(db, code="gold", name="gold", name_fa="طلایی", rank=3,
+                   min_spend_rials=100_000, min_purchases=1, qualify_mode="any")
+    db.add(Offer(name="جشن پاییز", reward_kind="bonus_points", reward_value=7))
+    db.flush()
+    response = client.post(counter_page.url, data={
+        "request_key": counter_page.key, **lines(("CUP", "۲", ""))})
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    summary = page[page.index('id="purchase-summary"'):page.index('class="actions-grid"')]
+    assert re.search(r'data-figure="offers">\s*جشن پاییز', summary)
+    # 200,000: 20 points for the amount and 7 of the offer.
+    assert 'data-figure="points_earned" data-points="27"' in summary
+    assert "سطح جدید" in summary and "طلایی" in re.search(
+        r'data-figure="tier_up">(.*?)</dd>', summary, re.S).group(1)
