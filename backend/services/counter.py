@@ -100,6 +100,24 @@ def product_choices(session: Session) -> list[Product]:
                                 .order_by(Product.name, Product.id).limit(MAX_PRODUCT_CHOICES)))
 
 
+MAX_SUGGESTIONS = 5
+
+
+def search_products(session: Session, text: str, limit: int = MAX_SUGGESTIONS) -> list[Product]:
+    """Active products whose SKU starts with `text` or whose name contains it (any
+    digits, any case): what the counter suggests for a line it could not sell."""
+    text = normalize_digits(text or "").strip()[:64]
+    if not text:
+        return []
+    pattern = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return list(session.scalars(
+        select(Product).where(
+            Product.is_active,
+            func.lower(Product.sku).like(f"{pattern}%", escape="\\")
+            | func.lower(Product.name).like(f"%{pattern}%", escape="\\"))
+        .order_by(Product.name, Product.id).limit(limit)))
+
+
 def price_items(session: Session, lines: Sequence[ItemLine]) -> list[purchases.ItemRequest]:
     """The lines as the purchase service takes them, checked: a known product, a quantity
     from 1 to MAX_ITEM_QTY, the list price (a product without one, price 0, has an open

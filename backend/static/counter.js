@@ -84,6 +84,9 @@
     Array.prototype.forEach.call(lines(), function (line, index) {
       line.setAttribute("data-line", String(index));
       line.querySelector(".remove-line").value = String(index);
+      line.querySelectorAll(".pick").forEach(function (pick) {
+        pick.value = index + pick.value.slice(pick.value.indexOf(":"));
+      });
     });
   }
 
@@ -121,7 +124,7 @@
       var last = all[all.length - 1];
       var fresh = last.cloneNode(true);
       fresh.classList.remove("has-error");
-      fresh.querySelectorAll(".error, .line-product").forEach(function (node) {
+      fresh.querySelectorAll(".error, .line-product, .suggestions").forEach(function (node) {
         node.parentNode.removeChild(node);
       });
       fresh.querySelectorAll("input").forEach(function (input) {

@@ -338,6 +338,7 @@ class ItemRow:
     price: str = ""
     errors: dict = dataclasses.field(default_factory=dict)
     product: object = None
+    suggestions: list = dataclasses.field(default_factory=list)
 
     @property
     def blank(self) -> bool:
@@ -364,15 +365,19 @@ class ItemRow:
         return None if self.errors else (quantity, price)
 
 
-def item_rows(formdata, *, drop: int | None = None, add: bool = False) -> list[ItemRow]:
+def item_rows(formdata, *, drop: int | None = None, add: bool = False,
+              pick: tuple[int, str] | None = None) -> list[ItemRow]:
     """The lines a purchase form carried, at most MAX_FORM_LINES; `drop` removes a
-    line (its "Remove" button), `add` appends an empty one. Always at least one line."""
+    line (its "Remove" button), `add` appends an empty one, `pick` (line, SKU) puts a
+    suggested product on a line. Always at least one line."""
     columns = [formdata.getlist(name)[:MAX_FORM_LINES] for name in ITEM_LINE_FIELDS]
     count = max((len(column) for column in columns), default=0)
     rows = [ItemRow(*(column[index].strip()[:64] if index < len(column) else ""
                       for column in columns)) for index in range(count)]
     if drop is not None and 0 <= drop < len(rows):
         del rows[drop]
+    if pick is not None and 0 <= pick[0] < len(rows):
+        rows[pick[0]].sku, rows[pick[0]].price = pick[1][:64], ""
     if add or not rows:
         rows.append(ItemRow())
     return rows

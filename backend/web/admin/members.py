@@ -322,7 +322,16 @@ def _shown_rows(rows: list[ItemRow]) -> list[ItemRow]:
         row.product = counter.find_product(db.session, row.sku) if row.sku else None
         if row.product is not None and row.product.price_rials and not row.price:
             row.price = shown_amount(row.product.price_rials)
+        if row.product is None and row.sku:
+            # Searching without JavaScript: the products the text may mean, to pick.
+            row.suggestions = counter.search_products(db.session, row.sku)
     return rows
+
+
+def _picked(value: str | None) -> tuple[int, str] | None:
+    """A suggestion's button: "line:SKU"."""
+    line, _, sku = (value or "").partition(":")
+    return (int(line), sku) if line.isdigit() and sku else None
 
 
 def _item_lines(rows: list[ItemRow]):
@@ -359,8 +368,9 @@ def member_purchase(user, member_id: int):
     form = CounterPurchaseForm()
     drop = request.form.get("remove_line", type=int)
     adding = "add_line" in request.form
-    rows = item_rows(request.form, drop=drop, add=adding)
-    if adding or drop is not None:
+    pick = _picked(request.form.get("pick_line"))
+    rows = item_rows(request.form, drop=drop, add=adding, pick=pick)
+    if adding or drop is not None or pick is not None:
         # A line added or removed without JavaScript: the form comes back as typed.
         return _render_member(user, member, {"purchase": form}, rows=rows)
     line_errors = []

@@ -193,3 +193,14 @@ def test_a_cap_refusal_says_which_cap_and_how_much_it_allows(db, shop):
     db.refresh(sara)
     # 1,000,000 − 5 % = 950,000, less 200,000 credit: pays 750,000, earns 5 % = 37,500.
     assert sara.credit_balance_rials == 1_000_000 - 200_000 + 37_500
+
+
+def test_products_are_suggested_by_sku_prefix_or_part_of_the_name(db, shop):
+    def skus(text):
+        return [product.sku for product in counter.search_products(db, text)]
+
+    assert skus("co") == ["COF"]  # SKU prefix, any case
+    assert skus("BEANS") == ["COF"]  # in the name ("Coffee beans")
+    assert skus("قهوه") == ["123"] and skus("۱۲") == ["123"]
+    assert skus("o") == ["COF", "CUP"]  # by name; the inactive "Old" is not offered
+    assert skus("%") == [] and skus("_") == [] and skus("") == []

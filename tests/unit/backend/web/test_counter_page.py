@@ -213,3 +213,18 @@ def test_the_summary_names_the_offers_and_the_new_tier(client, db, counter_page)
     assert 'data-figure="points_earned" data-points="27"' in summary
     assert "سطح جدید" in summary and "طلایی" in re.search(
         r'data-figure="tier_up">(.*?)</dd>', summary, re.S).group(1)
+
+
+def test_a_product_is_found_by_part_of_its_name_without_javascript(client, db, counter_page):
+    typed = {"request_key": counter_page.key, **lines(("tea", "۳", ""))}
+    response = client.post(counter_page.url, data=typed)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "کالایی با این کد یا نام نیست." in page
+    assert 'name="pick_line" value="0:CUP"' in page and "Cup of tea" in page
+    picked = client.post(counter_page.url, data={**typed, "pick_line": "0:CUP"})
+    assert picked.status_code == 200
+    page = picked.get_data(as_text=True)
+    assert line_values(page, "item_sku") == ["CUP"] and line_values(page, "item_qty") == ["۳"]
+    assert line_values(page, "item_price") == ["100000"]
+    assert count(db, Purchase) == 0
