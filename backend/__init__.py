@@ -65,6 +65,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.register_blueprint(report_views.bp)
     from backend.web import ops
     app.register_blueprint(ops.bp)
+    from backend.web import firmware as firmware_files
+    app.register_blueprint(firmware_files.bp)
     from backend.web import setup as setup_views
     app.register_blueprint(setup_views.bp)
     cli.init_app(app)

@@ -103,6 +103,23 @@ class TlsListener:
     bind_address: str = "0.0.0.0"
 
 
+class BrokerConfigError(ValueError):
+    """The broker's configuration is incomplete (named for the operator)."""
+
+
+def tls_listener_from(config) -> TlsListener | None:
+    """The TLS listener the app configuration asks for (VAFA_MQTT_TLS_CERTFILE, _KEYFILE,
+    _CAFILE: all three or none), or None."""
+    files = [config.get(name, "") for name in ("MQTT_TLS_CERTFILE", "MQTT_TLS_KEYFILE",
+                                               "MQTT_TLS_CAFILE")]
+    if not any(files):
+        return None
+    if not all(files) or not all(Path(name).is_file() for name in files):
+        raise BrokerConfigError("VAFA_MQTT_TLS_CERTFILE, _KEYFILE and _CAFILE must all "
+                                "name existing files")
+    return TlsListener(config["MQTT_TLS_PORT"], *(Path(name) for name in files))
+
+
 def tls_listener_conf(tls: TlsListener) -> str:
     return (
         f"listener {tls.port} {tls.bind_address}\n"

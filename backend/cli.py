@@ -8,6 +8,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from backend.card_commands import cards_group
 from backend.extensions import db
 
 
@@ -15,7 +16,7 @@ def init_app(app: Flask) -> None:
     for command in (seed_demo_command, mqtt_worker_command, broker_config_command, up_command,
                     nightly_command, jobs_command, seed_reports_command, bench_reports_command,
                     backup_command, restore_command, init_command, create_admin_command,
-                    migrate_command):
+                    migrate_command, cards_group):
         app.cli.add_command(command)
 
 
@@ -40,44 +41,6 @@ def main() -> None:
     group.main(prog_name="vafa")
 
 
-def _devices_dir() -> Path:
-    return Path(current_app.config["INSTANCE_DIR"]) / "devices"
-
-
-def tls_listener(config):
-    """The TLS listener the configuration asks for, or None (all three files or none)."""
-    from backend.broker import TlsListener
-
-    files = [config.get(name, "") for name in ("MQTT_TLS_CERTFILE", "MQTT_TLS_KEYFILE",
-                                               "MQTT_TLS_CAFILE")]
-    if not any(files):
-        return None
-    if not all(files) or not all(Path(name).is_file() for name in files):
-        raise click.ClickException("VAFA_MQTT_TLS_CERTFILE, _KEYFILE and _CAFILE must all "
-                                   "name existing files")
-    return TlsListener(config["MQTT_TLS_PORT"], *(Path(name) for name in files))
-
-
-def _broker_dir() -> Path:
-    return Path(current_app.config["INSTANCE_DIR"]) / "mosquitto"
-
-
-def write_demo(result) -> list[Path]:
-    from backend.services import devices
-
-    return [
-        devices.write_terminal_config(
-            devices.terminal_config(
-                db.session, credentials,
-                mqtt_host=current_app.config["MQTT_HOST"],
-                mqtt_port=current_app.config["MQTT_PORT"],
-            ),
-            _devices_dir(),
-        )
-        for credentials in result.terminals
-    ]
-
-
 @click.command("seed-demo")
 @click.option("--if-empty", is_flag=True, help="Do nothing when a club already exists.")
 def seed_demo_command(if_empty: bool) -> None:
@@ -87,7 +50,7 @@ def seed_demo_command(if_empty: bool) -> None:
 
     Example: flask --app backend seed-demo --if-empty
     """
-    from backend.services import demo
+    from backend.services import demo, devices
 
     if demo.club_exists(db.session):
         if if_empty:
@@ -95,7 +58,7 @@ def seed_demo_command(if_empty: bool) -> None:
             return
         raise click.ClickException("the database already has a club; use an empty database")
     result = demo.seed_demo(db.session, datetime.now(UTC))
-    paths = write_demo(result)
+    paths = devices.write_terminal_configs(db.session, result.terminals, current_app.config)
     click.echo(f"created the demo club with {result.member_count} members")
     for path in paths:
         click.echo(f"terminal config: {path}")
@@ -111,17 +74,13 @@ def broker_config_command(out_dir: Path | None) -> None:
 
     Example: flask --app backend broker-config --out instance/mosquitto
     """
+    from backend.broker import BrokerConfigError
     from backend.services import devices
 
-    path = devices.write_broker_config(
-        db.session, out_dir or _broker_dir(),
-        port=current_app.config["MQTT_PORT"],
-        backend_port=current_app.config["MQTT_BACKEND_PORT"],
-        backend_host=current_app.config["MQTT_BACKEND_HOST"],
-        backend_username=current_app.config["MQTT_USERNAME"],
-        backend_password=current_app.config["MQTT_PASSWORD"],
-        tls=tls_listener(current_app.config),
-    )
+    try:
+        path = devices.write_broker_config_for(db.session, current_app.config, out_dir)
+    except BrokerConfigError as e:
+        raise click.ClickException(str(e)) from None
     db.session.rollback()
     click.echo(str(path))
 

@@ -27,11 +27,6 @@ class BadRequest(DomainError):
         self.field = field
 
 
-class CardInvalid(DomainError):
-    code = "CARD_INVALID"
-    http_status = 400
-
-
 class CardUnknown(DomainError):
     code = "CARD_UNKNOWN"
     http_status = 404

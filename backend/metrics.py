@@ -69,6 +69,13 @@ def database_registry(session: Session, now: datetime, stale_after) -> Collector
     queued.set(session.scalar(select(func.coalesce(func.sum(Device.queued_count), 0)).where(
         Device.status == "active")) or 0)
     _terminal_health(registry, session, now, stale_after)
+    firmware = Gauge("vafa_terminals_by_firmware", "Active terminals by the firmware version "
+                     "and kind their state last said", ["version", "kind"], registry=registry)
+    for version, kind, count in session.execute(
+            select(Device.firmware_version, Device.firmware_kind, func.count())
+            .where(Device.status == "active")
+            .group_by(Device.firmware_version, Device.firmware_kind)):
+        firmware.labels(version or "", kind or "").set(count)
     from backend.models import MessageSettings
 
     settings = session.get(MessageSettings, 1)

@@ -27,7 +27,11 @@ MAX_ITEM_QTY = 1_000_000
 PIN_PATTERN = re.compile(r"[0-9]{4,8}")
 DEVICE_ID_PATTERN = re.compile(r"[a-z0-9-]{3,32}")
 REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
-OPS = ("lookup", "purchase", "refund", "topup")
+OPS = ("lookup", "purchase", "refund", "topup", "ota")
+# op "ota" (docs/protocol.md): a terminal in a trial boot of a new firmware confirms it
+# reached the broker; no card, no amount, no ledger row.
+OTA_STATES = ("trial",)
+VERSION_PATTERN = re.compile(r"[0-9A-Za-z.+-]{1,24}")
 
 REQUEST_TOPIC_PREFIX = "vafa/v1/dev/"
 
@@ -117,36 +121,50 @@ class Request:
     clk: bool = True  # False: the terminal's clock was not synced when it built this
     age_s: int | None = None  # offline replays: seconds since the sale, by monotonic ticks
     pin: str | None = None  # refunds: the PIN the cashier typed
+    # op "ota": the boot's state ("trial") and the firmware version it runs.
+    st: str | None = None
+    ver: str | None = None
+    # Paying with points (issue 18 item 1): 0 none, N points, -1 as many as the rules allow.
+    use_points: int = 0
 
 
-SEMANTIC_FIELDS = ("op", "card", "amount", "use_credit", "items", "ref")
+SEMANTIC_FIELDS = ("op", "card", "amount", "use_credit", "items", "ref", "use_points")
 
 
-def semantic_digest(op, card, amount, use_credit, items, ref) -> str:
+def semantic_digest(op, card, amount, use_credit, items, ref, use_points=0) -> str:
     """SHA-256 hex of a request's semantic fields: what a repeated id must repeat.
 
     `items` as a list of [sku, qty, price]. Computed the same way from a valid Request and
     from the raw fields of a refused body, so a retried frame matches its stored answer
-    whatever its age_s or signature."""
-    canonical = json.dumps([op, card, amount, use_credit, items, ref], ensure_ascii=True,
+    whatever its age_s or signature. `use_points` joins the list only when not 0, so the
+    digests stored before it existed still match their retries."""
+    fields = [op, card, amount, use_credit, items, ref]
+    if use_points != 0:
+        fields.append(use_points)
+    canonical = json.dumps(fields, ensure_ascii=True,
                            separators=(",", ":"), sort_keys=True)
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
 def request_digest(request: Request) -> str:
+    if request.op == "ota":
+        return semantic_digest("ota", None, None, 0, None, f"{request.st}/{request.ver}")
     items = None if request.items is None else [
         [item.sku, item.qty, item.price] for item in request.items]
     return semantic_digest(request.op, request.card, request.amount, request.use_credit,
-                           items, request.ref)
+                           items, request.ref, request.use_points)
 
 
 def _raw_digest(data: dict) -> str:
+    if data.get("op") == "ota":
+        return semantic_digest("ota", None, None, 0, None, f"{data.get('st')}/{data.get('ver')}")
     items = data.get("items")
     if isinstance(items, list):
         items = [[item.get("sku"), item.get("qty"), item.get("price")]
                  if isinstance(item, dict) else item for item in items]
     return semantic_digest(data.get("op"), data.get("card"), data.get("amount"),
-                           data.get("use_credit", 0), items, data.get("ref"))
+                           data.get("use_credit", 0), items, data.get("ref"),
+                           data.get("use_points", 0))
 
 
 def _is_int(value) -> bool:
@@ -230,6 +248,8 @@ def parse_request(body: bytes) -> Request:
     op = data.get("op")
     if op not in OPS:
         fail("op", f"unknown op {op!r}")
+    if op == "ota":
+        return _ota_request(data, request_id, seq, ts, fail)
     card = data.get("card")
     if not isinstance(card, str) or not card.isascii() or not card.isdigit() or len(card) != 16:
         fail("card", "must be 16 digits", "CARD_INVALID")
@@ -248,6 +268,11 @@ def parse_request(body: bytes) -> Request:
         fail("use_credit", "must be 0, a positive amount of rials or -1")
     if op != "purchase" and use_credit != 0:
         fail("use_credit", f"not allowed with op {op}")
+    use_points = data.get("use_points", 0)
+    if not _is_int(use_points) or use_points < -1 or use_points > MAX_AMOUNT_RIALS:
+        fail("use_points", "must be 0, a positive number of points or -1")
+    if op != "purchase" and use_points != 0:
+        fail("use_points", f"not allowed with op {op}")
 
     items = None
     if "items" in data:
@@ -283,8 +308,8 @@ def parse_request(body: bytes) -> Request:
     if not isinstance(offline, bool):
         fail("offline", "must be true or false")
     # Only earn-only purchases may wait in a terminal's journal (PROTOCOL.md).
-    if offline and (op != "purchase" or use_credit != 0):
-        fail("offline", "only purchases without spending credit can be replayed offline")
+    if offline and (op != "purchase" or use_credit != 0 or use_points != 0):
+        fail("offline", "only purchases spending no credit or points can be replayed offline")
     clk = data.get("clk", 1)
     if not _is_int(clk) or clk not in (0, 1):
         fail("clk", "must be 0 (clock not synced) or 1")
@@ -298,7 +323,29 @@ def parse_request(body: bytes) -> Request:
                             or not PIN_PATTERN.fullmatch(pin)):
         fail("pin", "must be 4-8 digits, on a refund")
     return Request(request_id, seq, ts, op, card, amount, use_credit, items, ref, offline,
-                   clk=clk == 1, age_s=age_s, pin=pin)
+                   clk=clk == 1, age_s=age_s, pin=pin, use_points=use_points)
+
+
+def _ota_request(data: dict, request_id: str, seq: int, ts: int, fail) -> Request:
+    for name in ("card", "amount", "items", "ref", "pin", "age_s"):
+        if name in data:
+            fail(name, "not allowed with op ota")
+    if data.get("use_credit", 0) != 0 or not _is_int(data.get("use_credit", 0)):
+        fail("use_credit", "not allowed with op ota")
+    if data.get("use_points", 0) != 0 or not _is_int(data.get("use_points", 0)):
+        fail("use_points", "not allowed with op ota")
+    if data.get("offline", False) is not False:
+        fail("offline", "op ota is never replayed offline")
+    if data.get("st") not in OTA_STATES:
+        fail("st", "must be trial")
+    version = data.get("ver")
+    if not isinstance(version, str) or not VERSION_PATTERN.fullmatch(version):
+        fail("ver", "must be 1-24 of 0-9 A-Z a-z . + -")
+    clk = data.get("clk", 1)
+    if not _is_int(clk) or clk not in (0, 1):
+        fail("clk", "must be 0 (clock not synced) or 1")
+    return Request(request_id, seq, ts, "ota", "", None, 0, None, None, False,
+                   clk=clk == 1, st=data["st"], ver=version)
 
 
 def encode_body(body: dict) -> bytes:

@@ -67,20 +67,14 @@ def prepare(app: Flask) -> bool:
     Returns whether the database holds the demo club (whose logins the banner shows)."""
     from datetime import UTC, datetime
 
-    from backend.cli import write_demo
     from backend.services import demo, devices
 
     flask_migrate.upgrade(directory=str(Path(__file__).parent / "migrations"), revision="heads")
     if not demo.club_exists(db.session):
         result = demo.seed_demo(db.session, datetime.now(UTC))
-        write_demo(result)
+        devices.write_terminal_configs(db.session, result.terminals, app.config)
         click.echo(f"Created the demo club: {result.member_count} members, 2 terminals.")
-    devices.write_broker_config(
-        db.session, Path(app.config["INSTANCE_DIR"]) / "mosquitto",
-        port=app.config["MQTT_PORT"], backend_port=app.config["MQTT_BACKEND_PORT"],
-        backend_host=app.config["MQTT_BACKEND_HOST"], backend_username=app.config["MQTT_USERNAME"],
-        backend_password=app.config["MQTT_PASSWORD"],
-    )
+    devices.write_broker_config_for(db.session, app.config)
     from backend.models import Club
 
     club = db.session.get(Club, 1)
@@ -165,7 +159,9 @@ def up(app: Flask, web_workers: int) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        broker_conf = Path(config["INSTANCE_DIR"]) / "mosquitto" / "mosquitto.conf"
+        from backend.services.devices import broker_dir
+
+        broker_conf = broker_dir(config) / "mosquitto.conf"
         wait_for_port(host, mqtt_port, start("mosquitto", [mosquitto, "-c", str(broker_conf)]),
                       "mosquitto")
         worker_argv = [sys.executable, "-m", "flask", "--app", "backend", "mqtt-worker"]

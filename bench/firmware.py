@@ -116,8 +116,9 @@ def _visit(name, deps, order, path):
     order.append(name)
 
 
-# Modules only setup mode loads (firmware/main.py imports them when enrolling).
-SETUP_MODE_MODULES = frozenset({"vafa.enrol", "vafa.http"})
+# Modules only setup mode loads (vafa/start.py imports them when enrolling), and the
+# firmware update's (vafa.ota, with vafa.http: loaded on a cmd "ota" or a trial boot).
+SETUP_MODE_MODULES = frozenset({"vafa.enrol", "vafa.http", "vafa.ota"})
 
 
 def run_purchase(vafa_lib, skip=frozenset()):

@@ -201,10 +201,6 @@ def _logo_image(artwork: Artwork) -> Image.Image:
         return flat
 
 
-def _blank(colour: str) -> Image.Image:
-    return Image.new("RGB", (mm_to_px(CARD_WIDTH_MM), mm_to_px(CARD_HEIGHT_MM)), colour)
-
-
 def card_front(artwork: Artwork, *, bleed_mm: float = 0) -> Image.Image:
     """The front: logo (or the club's initial in a disc) and the club's name. With
     `bleed_mm`, the background runs that far past the trim on every side and the content

@@ -1,223 +1,154 @@
-# Vafa terminal, ESP32 entry point (frozen or copied to the board's flash).
-import asyncio
+# Vafa terminal loader (ESP32 entry point). NEVER updated over the air: it is the one
+# piece that must work to come back from a bad update (docs/terminal.md "Firmware
+# updates"). It reads /fw/boot.json, puts the active build first on sys.path, imports the
+# updatable entry (vafa.start) and runs it; a trial build that fails to import, raises,
+# or is not confirmed within two boots or trial_s seconds is reverted to the previous
+# build. It imports nothing of vafa before sys.path is set (the first import fixes which
+# directory the vafa package comes from). The simulator runs these same functions.
+import json
+import os
 import sys
-import time
 
-import machine
 from micropython import const
-from vafa import config as vconfig
-from vafa.app import App
-from vafa.journal import Journal
-from vafa.net import Session
-from vafa.store import Store
 
-# The loop feeds the watchdog every LOOP_MS; only a hang (a driver stuck on the bus) lets
-# it expire and reset the board. 30 s is above the longest call in a pass: a DNS lookup
-# (lwIP gives up after about 7 s per DNS server, 21 s with three; docs/terminal.md),
-# done rarely. Every socket is non-blocking (vafa.mqtt).
-WDT_MS = const(30000)
-LOG_FILE = "error.log"
-LOG_MAX = const(8192)
-CONFIG_FILE = "config.json"
-WIFI_JOIN_MS = const(20000)  # setup mode's wait for the shop's Wi-Fi, under WDT_MS
-SETUP_HOLD_MS = const(1500)  # C (clear) held at power-on within this forces setup mode
+MAX_TRIAL_BOOTS = const(2)  # a trial not confirmed in two boots is reverted at the third
+MAX_BOOT_JSON = const(512)
+MAX_ERR = const(80)  # the state body's bound for ota.err
+DEFAULT_TRIAL_S = const(180)
 
 
-def log(msg):
-    print("[vafa]", msg)
+def _path(root, name):
+    return root + "/fw/" + name if root else "/fw/" + name
 
 
-def log_exception(e):
-    sys.print_exception(e)
+def read_json(path, limit=MAX_BOOT_JSON):
+    """The object in ``path``, or None when it is missing, too large or not JSON."""
     try:
-        import os
+        with open(path) as f:
+            text = f.read(limit + 1)
+        data = json.loads(text) if len(text) <= limit else None
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
+
+def write_json(root, name, data):
+    """Write /fw/<name> atomically: a temp file renamed over it (a power cut leaves the old
+    or the new file, never half of one)."""
+    tmp = _path(root, name + ".tmp")
+    with open(tmp, "w") as f:
+        f.write(json.dumps(data))
+    os.rename(tmp, _path(root, name))
+
+
+def read_boot(root=""):
+    """boot.json as a checked dict, or None (the factory firmware in the root)."""
+    b = read_json(_path(root, "boot.json"))
+    if b is None or not isinstance(b.get("active"), str) or not b["active"]:
+        return None
+    b["prev"] = b.get("prev") if isinstance(b.get("prev"), str) else ""
+    b["trial"] = b.get("trial") is True
+    boots = b.get("boots")
+    b["boots"] = boots if isinstance(boots, int) and boots >= 0 else MAX_TRIAL_BOOTS
+    trial_s = b.get("trial_s")
+    b["trial_s"] = trial_s if isinstance(trial_s, int) and trial_s > 0 else DEFAULT_TRIAL_S
+    return b
+
+
+def revert(root, b, err):
+    """Back to the previous build: boot.json names it (not on trial: it was confirmed, or
+    is the factory firmware), and result.json says why, for the state topic."""
+    write_json(root, "result.json", {"ver": b["active"], "st": "rolled_back",
+                                     "err": str(err)[:MAX_ERR]})
+    if b["prev"]:
+        write_json(root, "boot.json", {"active": b["prev"], "prev": "", "trial": False,
+                                       "boots": 0, "trial_s": b["trial_s"]})
+    else:
         try:
-            if os.stat(LOG_FILE)[6] > LOG_MAX:
-                os.remove(LOG_FILE)
+            os.remove(_path(root, "boot.json"))  # the factory firmware in the root
         except OSError:
             pass
-        with open(LOG_FILE, "a") as f:
-            f.write("%d " % time.time())
-            sys.print_exception(e, f)
-    except Exception:
-        pass
 
 
-def wifi_up(cfg):
-    import network
-
-    wlan = network.WLAN(network.STA_IF)
-    wlan.active(True)
-    if cfg["wifi"]["ssid"] and not wlan.isconnected():
-        wlan.connect(cfg["wifi"]["ssid"], cfg["wifi"]["password"])  # returns at once
-    return wlan
-
-
-def set_rtc(unix_s):
-    # The RTC keeps the time for log lines and across a soft reset (not a power cut).
-    tm = time.gmtime(unix_s - 946684800 if time.gmtime(0)[0] == 2000 else unix_s)
-    machine.RTC().datetime((tm[0], tm[1], tm[2], tm[6] + 1, tm[3], tm[4], tm[5], 0))
-
-
-def mqtt_factory(cfg):
-    """A factory of vafa.mqtt.Client for the Session, and the note for the idle screen
-    (None, or why TLS is not as it should be)."""
-    from vafa.mqtt import Client, Sockets
-
-    m = cfg["mqtt"]
-    tls_ctx = None
-    note = ""
-    refused = None
-    if m["tls"]:
-        from vafa import tlsconf
-
-        try:
-            tls_ctx = tlsconf.context(insecure=m["insecure"])
-        except tlsconf.TlsRefused as e:
-            refused = e
-            note = "NO CA.PEM"
-            log("%s: MQTT stays offline" % (e,))
+def begin(root=""):
+    """Once per boot, before anything of vafa is imported: (boot dict or None, directory to
+    put first on sys.path or None). Counts a trial boot; reverts a trial that already had
+    its MAX_TRIAL_BOOTS boots (it never confirmed: a hang the watchdog reset, a crash)."""
+    b = read_boot(root)
+    if b is not None and b["trial"]:
+        if b["boots"] >= MAX_TRIAL_BOOTS:
+            revert(root, b, "not confirmed in %d boots" % b["boots"])
+            b = read_boot(root)  # nothing of the trial build is loaded: boot the old one
         else:
-            if m["insecure"] and tlsconf.read_ca() is None:
-                log("INSECURE: no ca.pem, broker certificate NOT verified (development only)")
-    sockets = Sockets()  # one for the session: it caches the broker's address
-
-    def make():
-        if refused is not None:
-            raise refused
-        return Client(cfg["device_id"], m["host"], m["port"], user=m["user"],
-                      password=m["password"], keepalive_s=m["keepalive_s"], tls=tls_ctx,
-                      sockets=sockets)
-
-    return make, note
+            b["boots"] += 1
+            write_json(root, "boot.json", b)
+    if b is None:
+        return None, None
+    return b, _path(root, b["active"])
 
 
-def wifi_join(ssid, password, feed):
-    """Join ``ssid`` and wait (bounded) until connected; True when it worked."""
-    import network
-
-    wlan = network.WLAN(network.STA_IF)
-    wlan.active(True)
-    wlan.connect(ssid, password)
-    deadline = time.ticks_add(time.ticks_ms(), WIFI_JOIN_MS)
-    while not wlan.isconnected():
-        if time.ticks_diff(deadline, time.ticks_ms()) <= 0:
-            wlan.disconnect()
-            return False
-        feed()
-        time.sleep_ms(100)
+def on_failure(root, b, err):
+    """The entry failed (import error, exception): revert a trial at once. True when it
+    did (the caller resets into the previous build)."""
+    if b is None or not b["trial"]:
+        return False
+    cur = read_boot(root)
+    if cur is None or cur["active"] != b["active"] or not cur["trial"]:
+        return False  # confirmed meanwhile: a later crash is not the update's fault
+    revert(root, cur, err)
     return True
 
 
-def setup_requested(keypad):
-    """True when C (clear) is down within SETUP_HOLD_MS of power-on: a technician holds
-    it while plugging in to re-enrol the terminal."""
-    deadline = time.ticks_add(time.ticks_ms(), SETUP_HOLD_MS)
-    while time.ticks_diff(deadline, time.ticks_ms()) > 0:
-        if keypad.get_key() == "C":
-            return True
-        time.sleep_ms(20)
-    return False
+def trial_expired(root, b):
+    """Called when trial_s has passed: revert when the trial is still unconfirmed."""
+    return on_failure(root, b, "not confirmed in %d s" % b["trial_s"])
 
 
-async def setup_mode(hw, wdt):
-    """Scan the provisioning QR code until enrolled, then reboot into normal mode."""
-    from vafa import enrol
-    from vafa.http import post_json
-
-    setup = enrol.Setup(hw, lambda ssid, pw: wifi_join(ssid, pw, wdt.feed), post_json,
-                        CONFIG_FILE, pins=enrol.local_pins(CONFIG_FILE), log=log)
-    setup.start()
-    while setup.enrolled is None:
-        setup.step()
-        wdt.feed()
-        await asyncio.sleep_ms(20)
-    await asyncio.sleep_ms(2000)  # let the technician read "Enrolled <id>"
-    machine.reset()
+def error_text(e):
+    return ("%s: %s" % (type(e).__name__, e))[:MAX_ERR]
 
 
-def on_loop_error(loop, context):
-    log_exception(context.get("exception") or RuntimeError(context.get("message")))
-    machine.reset()
+def _board():
+    import machine
 
+    b, path = begin()
+    if path is not None:
+        sys.path.insert(0, path)  # before '.frozen': the update shadows frozen modules
+    timer = None
+    if b is not None and b["trial"]:
+        # A hardware timer, not the updatable loop: a build whose loop runs but never
+        # confirms is still reverted. The callback runs scheduled, between bytecodes.
+        def expired(_t):
+            if trial_expired("", b):
+                machine.reset()
 
-async def main():
-    from vafa.hw import esp32
-
+        timer = machine.Timer(0)
+        timer.init(mode=machine.Timer.ONE_SHOT, period=b["trial_s"] * 1000, callback=expired)
     try:
-        cfg = vconfig.load(CONFIG_FILE)
-    except vconfig.ConfigError as e:
-        log("no usable config (%s): setup mode" % (e,))
-        cfg = None
-    wdt = machine.WDT(timeout=WDT_MS)
-    asyncio.get_event_loop().set_exception_handler(on_loop_error)
-    if cfg is None:
-        # Setup mode's modules (enrol, http: about 7 KB of heap) load only when needed.
-        from vafa import enrol
+        from vafa import start
 
-        pins = dict(vconfig.DEFAULT_PINS)
-        pins.update(enrol.local_pins(CONFIG_FILE) or {})
-        hw = esp32.build(pins, max_code=enrol.MAX_QR)
+        start.run()
+    except Exception as e:  # the entry returns only by an error
+        sys.print_exception(e)
         try:
-            await setup_mode(hw, wdt)
-        finally:
-            hw.deinit()
-        return
-    hw = esp32.build(cfg["pins"])
-    if setup_requested(hw.keypad):
-        from vafa import enrol
-
-        hw.deinit()
-        hw = esp32.build(cfg["pins"], max_code=enrol.MAX_QR)
+            if os.stat("error.log")[6] > 8192:  # bounded as vafa.start keeps it
+                os.remove("error.log")
+        except OSError:
+            pass
         try:
-            await setup_mode(hw, wdt)
-        finally:
-            hw.deinit()
-        return
-    hw.display.show([cfg["club_name"], "", "Starting..."])
-    wlan = wifi_up(cfg)
-    from vafa.clock import Clock
-    from vafa.ntp import Sntp
+            with open("error.log", "a") as f:
+                sys.print_exception(e, f)
+        except OSError:
+            pass
+        on_failure("", b, error_text(e))
+        import time
 
-    # Unsynced until NTP or a verified response says the time (no battery clock).
-    clock = Clock(set_fn=set_rtc, log=log)
-    sntp = Sntp(clock, cfg["ntp_host"], link_ok=wlan.isconnected, log=log,
-                dns_server=lambda: wlan.ifconfig()[3])
-    make_client, note = mqtt_factory(cfg)
-    net = Session(make_client, cfg["device_id"], keepalive_s=cfg["mqtt"]["keepalive_s"],
-                  time_fn=time.time, link_ok=wlan.isconnected, log=log)
-    net.note = note
-    journal = Journal("/data")
-    app = App(cfg, hw, net, Store("/data"), log=log, journal=journal,
-              config_loader=lambda: vconfig.load(CONFIG_FILE), clock=clock,
-              on_reboot=machine.reset)
-    # No connection attempt (DNS, TLS handshake: the steps that can take long) starts
-    # while the cashier is typing a sale.
-    net.busy = app.typing
-    # Issue 16: health figures, remote config written back to config.json, and the
-    # session's log lines in the app's ring (cmd "logs") as well as on the console.
-    from vafa.probe import Probe
-
-    setattr(hw, "probe", Probe(wlan))
-    app.set_config_saver(lambda c: vconfig.save(c, CONFIG_FILE))
-    net._log = app._say
-
-    def feed():
-        wdt.feed()
-        sntp.poll(time.ticks_ms())  # never waits: one UDP datagram at a time
-
-    try:
-        await app.run(feed=feed)
+        time.sleep(2)
+        machine.reset()
     finally:
-        sntp.close()
-        net.close()
-        hw.deinit()
+        if timer is not None:
+            timer.deinit()
 
 
-try:
-    asyncio.run(main())
-except Exception as e:
-    log_exception(e)
-    time.sleep(2)
-    machine.reset()
+if __name__ == "__main__":
+    _board()

@@ -7,4 +7,4 @@
 metadata(version="0.2.0", description="Vafa loyalty terminal firmware (ESP32, MicroPython)")
 
 package("vafa")
-module("main.py")
+module("main.py")  # the loader; vafa/start.py is the entry it runs

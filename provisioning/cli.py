@@ -509,3 +509,37 @@ def verify(config_path: Path, card: str, mqtt_host: str | None, mqtt_port: int |
                     "reply": result.reply},
           [f"{result.device_id} verified: lookup answered for {member}"])
 
+
+
+@cli.command("build")
+@click.option("--out", "out_path", required=True,
+              type=click.Path(dir_okay=False, path_type=Path), help="The build's .tar file.")
+@click.option("--version", "version", default=None,
+              help="The version the build says (vafa/version.py; default: the repo's).")
+@click.option("--source", is_flag=True,
+              help="The .py sources instead of .mpy (for the simulator: CPython runs no .mpy).")
+@_json_option
+def build(out_path: Path, version: str | None, source: bool, as_json: bool) -> None:
+    """Write an over-the-air firmware build for the panel's Firmware page.
+
+    The tar holds manifest.json (every file's size and SHA-256) and the firmware's files
+    without main.py (the loader is never updated), config.json or ca.pem.
+
+    Example: python -m provisioning build --version 0.3.1 --out vafa-0.3.1.tar
+    """
+    import hashlib
+
+    from provisioning import ota_build
+
+    try:
+        raw = ota_build.make_build(out_path, version=version, source=source)
+    except ota_build.BuildError as error:
+        raise click.ClickException(str(error)) from None
+    manifest = json.loads(raw)
+    sha = hashlib.sha256(raw).hexdigest()
+    _emit(as_json, {"out": str(out_path), "version": manifest["version"],
+                    "kind": manifest["kind"], "files": len(manifest["files"]),
+                    "size": ota_build.total_size(manifest), "manifest_sha256": sha},
+          [f"{out_path}: {manifest['kind']} build {manifest['version']}, "
+           f"{len(manifest['files'])} files, {ota_build.total_size(manifest)} bytes",
+           f"manifest sha256 {sha}"])

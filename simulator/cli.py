@@ -8,10 +8,7 @@ from pathlib import Path
 
 from card_spec import normalize_digits
 from simulator import script as sim_script
-
-EXIT_OK = 0
-EXIT_REFUSED = 1  # ok:false from the backend, or the terminal refused the input
-EXIT_NO_RESPONSE = 2  # timeout, broker unreachable, bad setup (argparse usage errors too)
+from simulator.options import EXIT_NO_RESPONSE, EXIT_OK, EXIT_REFUSED, config_path
 
 
 def _positive_amount(s: str) -> int:
@@ -77,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--amount", type=_positive_amount, help="purchase amount in rials")
     p.add_argument("--use-credit", type=_use_credit, default=0, metavar="N|-1",
                    help="credit to spend: 0 none (default), -1 as much as allowed, N rials")
+    p.add_argument("--use-points", action="store_true",
+                   help="pay with points: as many as the rules allow (the U key)")
     p.add_argument("--lookup", action="store_true", help="balance lookup instead of a purchase")
     p.add_argument("--screenshot", type=Path, metavar="PNG",
                    help="window: run --steps/--script in the window, save a screenshot "
@@ -129,6 +128,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--headless needs --amount RIALS (or --lookup)")
     if a.lookup and a.use_credit:
         p.error("--lookup takes no --use-credit")
+    if a.lookup and a.use_points:
+        p.error("--lookup takes no --use-points")
     return a
 
 
@@ -137,7 +138,10 @@ def script_keys(args) -> list[str]:
     if args.lookup:
         return ["L"]
     keys = list(str(args.amount))
-    if args.use_credit == -1:
+    # U turns in turn: credit, points, credit and points (vafa.app.PAY_MODES).
+    if getattr(args, "use_points", False):
+        keys += ["U", "U", "U"] if args.use_credit == -1 else ["U", "U"]
+    elif args.use_credit == -1:
         keys.append("U")
     keys.append("E")
     return keys
@@ -153,17 +157,13 @@ def _print_screen(hw) -> None:
         print(line)
 
 
-def _config_path(args) -> Path:
-    return args.config or args.instance_dir / "devices" / args.device / "config.json"
-
-
 def _load_terminal(args, log):
     from vafa import config as vconfig
 
     from simulator.terminal import SimTerminal
 
     try:
-        return SimTerminal(_config_path(args), log=log)
+        return SimTerminal(config_path(args), log=log)
     except vconfig.ConfigError as e:
         _err(f"{e} (config for device {args.device!r}; run the backend seed or pass --config)")
         return None

@@ -18,8 +18,6 @@ runs one step of it.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import hmac
 import json
 import math
 import selectors
@@ -31,6 +29,8 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+
+from backend import protocol
 
 EXIT_OK = 0
 EXIT_ERRORS = 1  # the run finished but some requests failed
@@ -100,19 +100,17 @@ def summarize(result: Result, terminals: int, duration_s: float,
     return summary
 
 
-# ---- framing (PROTOCOL.md "Framing and signature"), with the standard library's HMAC --
+# ---- framing (PROTOCOL.md "Framing and signature"): the backend's codec, one home ------
 
-def encode_frame(body: bytes, key: bytes) -> bytes:
-    return body + b"\n" + hmac.new(key, body, hashlib.sha256).hexdigest().encode()
+encode_frame = protocol.encode_frame
 
 
 def decode_frame(payload: bytes, key: bytes) -> bytes | None:
-    """The body when the signature verifies, else None."""
-    body, newline, signature = payload.rpartition(b"\n")
-    if not newline or len(signature) != 64:
+    """The body when the signature verifies, else None (a load run counts it, never stops)."""
+    try:
+        return protocol.decode_frame(payload, key)
+    except protocol.FrameError:
         return None
-    expected = hmac.new(key, body, hashlib.sha256).hexdigest().encode()
-    return body if hmac.compare_digest(expected, signature) else None
 
 
 # ---- terminals -----------------------------------------------------------------------

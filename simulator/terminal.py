@@ -97,12 +97,16 @@ class SimTerminal:
     """``data_dir`` plays the device's flash (seq, journal, last purchase)."""
 
     def __init__(self, config_path: Path, data_dir: Path | None = None,
-                 log: Callable[[str], None] | None = None, link: Link | None = None):
+                 log: Callable[[str], None] | None = None, link: Link | None = None,
+                 fw_root: str | None = None):
         from vafa import config as vconfig
 
         self.config_path = Path(config_path)
         self.cfg = vconfig.load(str(self.config_path))  # ConfigError with a clear message
         self.data_dir = Path(data_dir) if data_dir else self.config_path.resolve().parent
+        # Where fw/ (firmware updates, vafa.ota) lives: the data dir unless given. In this
+        # process a reboot cannot load other code; simulator.process re-executes instead.
+        self.fw_root = fw_root if fw_root is not None else str(self.data_dir)
         self.link = link or Link(True)
         self.log_lines: list[str] = []
         self._log_fn = log
@@ -135,6 +139,10 @@ class SimTerminal:
                       password=m["password"], keepalive_s=m["keepalive_s"], tls=tls,
                       sockets=self._sockets)
 
+    def _http_tls(self, insecure: bool):
+        """The download's TLS: ca.pem pinned as for MQTT (vafa.tlsconf), CPython ssl."""
+        return netio.tls_context(self.config_path.parent, insecure, self.link)
+
     def _boot(self) -> None:
         from vafa import app as vapp
         from vafa import config as vconfig
@@ -157,7 +165,8 @@ class SimTerminal:
         self.app = vapp.App(self.cfg, self.hw, self.net, Store(str(self.data_dir)),
                             log=self.log, journal=self.journal,
                             config_loader=lambda: vconfig.load(str(self.config_path)),
-                            clock=clock, time_fn=board.time)
+                            clock=clock, time_fn=board.time, fw_root=self.fw_root,
+                            ota_net=(lambda: netio.sockets(self.link), self._http_tls))
         self.app.on_reboot = self.reboot
         # Issue 16: cmd "set" writes config.json as the board does (vafa.config.save);
         # the session's lines go to the app's log ring too (cmd "logs").

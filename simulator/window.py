@@ -194,7 +194,7 @@ def screenshot(root: tk.Tk, path: Path) -> None:
 def main(args) -> int:
     from vafa import config as vconfig
 
-    from simulator import cli, script
+    from simulator import options, script
     from simulator.terminal import SimTerminal
 
     try:
@@ -202,17 +202,17 @@ def main(args) -> int:
     except tk.TclError as e:
         print(f"error: cannot open the window ({e}); use --headless, or run under "
               "xvfb-run", file=sys.stderr)
-        return cli.EXIT_NO_RESPONSE
+        return options.EXIT_NO_RESPONSE
     log = (lambda s: print(f"[firmware] {s}", file=sys.stderr)) if args.verbose else None
     try:
-        term = SimTerminal(cli._config_path(args), log=log)
+        term = SimTerminal(options.config_path(args), log=log)
     except vconfig.ConfigError as e:
         root.destroy()
         print(f"error: {e} (config for device {args.device!r}; run `make run` first or pass "
               "--config)", file=sys.stderr)
-        return cli.EXIT_NO_RESPONSE
+        return options.EXIT_NO_RESPONSE
     win = TerminalWindow(root, term, f"Vafa terminal {term.cfg['device_id']}")
-    code = cli.EXIT_OK
+    code = options.EXIT_OK
     try:
         if args.screenshot is not None:
             # Automation: steps in the window, then a picture of it.

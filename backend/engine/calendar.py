@@ -3,14 +3,12 @@
 Pure functions: the caller passes `now`; nothing here reads a clock.
 """
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 import jdatetime
 
 CLUB_TIMEZONE = ZoneInfo("Asia/Tehran")
-# Index 0 is Saturday, the first day of the Iranian week; 6 is Friday.
-WEEKDAY_NAMES = ("saturday", "sunday", "monday", "tuesday", "wednesday", "thursday", "friday")
 
 
 def local(moment: datetime) -> datetime:
@@ -64,8 +62,3 @@ def days_from_jalali_anniversary(event: date, moment: datetime) -> int:
 
 def _is_leap(jalali_year: int) -> bool:
     return jdatetime.date(jalali_year, 1, 1).isleap()
-
-
-def day_range(moment: datetime, days: int) -> tuple[datetime, datetime]:
-    """The rolling window of `days` days ending at `moment`."""
-    return moment - timedelta(days=days), moment

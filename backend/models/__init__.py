@@ -13,6 +13,7 @@ from backend.models.engagement import (
     SurveyQuestion,
     SurveyResponse,
 )
+from backend.models.firmware import FirmwareBuild, FirmwareBuildFile, FirmwareRollout
 from backend.models.fleet import TerminalHealth
 from backend.models.imports import MemberImport
 from backend.models.ledger import LedgerEntry, LedgerTransaction, Purchase
@@ -71,6 +72,9 @@ __all__ = [
     "CreditLot",
     "CreditTransfer",
     "Device",
+    "FirmwareBuild",
+    "FirmwareBuildFile",
+    "FirmwareRollout",
     "TerminalHealth",
     "EnrolmentToken",
     "LedgerEntry",

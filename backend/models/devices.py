@@ -39,6 +39,9 @@ class Device(Base):
     last_seq: Mapped[int] = mapped_column(default=0)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     firmware_version: Mapped[str | None] = mapped_column(String(32))
+    # The kind of build it runs, from its state (`fwk`): "mpy" on a board, "py" from
+    # sources (the simulator); a firmware update is offered only of its kind (OTA).
+    firmware_kind: Mapped[str | None] = mapped_column(String(8))
     # From the retained `state` topic (PROTOCOL.md): online flag and journal depth.
     is_online: Mapped[bool] = mapped_column(default=False)
     queued_count: Mapped[int] = mapped_column(default=0)

@@ -176,7 +176,7 @@ def batch_files_zip(session: Session, batch_id: int, cache_dir: Path,
     batch = get_batch(session, batch_id)
     if batch.count > MAX_FILES_BATCH:
         raise BadRequest("batch_id", f"batch {batch_id} has more than {MAX_FILES_BATCH} cards; "
-                         f"write its files with `python -m card_spec files --batch {batch_id}`")
+                         f"write its files with `vafa cards files --batch {batch_id}`")
     front = artwork(session, uploads_dir)
     fingerprint = hashlib.sha256(repr((batch.label, front)).encode()).hexdigest()[:16]
     path = cache_dir / f"batch-{batch_id}-{fingerprint}.zip"

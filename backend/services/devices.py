@@ -13,6 +13,7 @@ from backend import broker
 from backend.errors import BadRequest
 from backend.models import Branch, Club, Device, TerminalHealth
 from backend.protocol import DEVICE_ID_PATTERN
+from backend.services import firmware_builds
 
 KEY_BYTES = 32
 
@@ -63,9 +64,11 @@ def register_device(
 
 
 def terminal_config(
-    session: Session, credentials: DeviceCredentials, *, mqtt_host: str, mqtt_port: int
+    session: Session, credentials: DeviceCredentials, *, mqtt_host: str, mqtt_port: int,
+    public_url: str = "",
 ) -> dict:
-    """The terminal's config.json (firmware/vafa/config.py reads it)."""
+    """The terminal's config.json (firmware/vafa/config.py reads it). With the backend's
+    public URL, receipts carry the member portal's address as a QR code (`portal_url`)."""
     device = session.get(Device, credentials.device_id)
     club = session.get(Club, 1)
     return {
@@ -85,6 +88,7 @@ def terminal_config(
             "keepalive_s": 30,
         },
         "wifi": {"ssid": "", "password": ""},
+        "portal_url": portal_url(public_url),
         "pins": {
             "scanner_uart": 1, "scanner_tx": 17, "scanner_rx": 16,
             "printer_uart": 2, "printer_tx": 4, "printer_rx": 5,
@@ -95,12 +99,38 @@ def terminal_config(
     }
 
 
+def portal_url(public_url: str) -> str:
+    """The member portal's address printed on receipts ("" without a public URL). The
+    firmware takes at most 200 characters (vafa.config)."""
+    url = public_url.strip().rstrip("/")
+    if not url:
+        return ""
+    url += "/portal/"
+    return url if len(url) <= 200 else ""
+
+
 def write_terminal_config(config: dict, devices_dir: Path) -> Path:
     path = devices_dir / config["device_id"] / "config.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(config, indent=2) + "\n")
     path.chmod(0o600)
     return path
+
+
+def write_terminal_configs(session: Session, terminals: list[DeviceCredentials],
+                           config) -> list[Path]:
+    """config.json of each terminal (the demo's, the test stacks') under the instance's
+    devices/ directory, as the app configuration says the terminals reach the broker."""
+    devices_dir = Path(config["INSTANCE_DIR"]) / "devices"
+    return [
+        write_terminal_config(
+            terminal_config(session, credentials, mqtt_host=config["MQTT_HOST"],
+                            mqtt_port=config["MQTT_PORT"],
+                            public_url=config.get("PUBLIC_URL", "")),
+            devices_dir,
+        )
+        for credentials in terminals
+    ]
 
 
 def write_broker_config(
@@ -121,6 +151,22 @@ def write_broker_config(
         [broker.BrokerUser(device.id, device.mqtt_password_hash) for device in devices],
         tls=tls, backend_port=backend_port, backend_bind_address=backend_host,
     )
+
+
+def write_broker_config_for(session: Session, config, config_dir: Path | None = None) -> Path:
+    """write_broker_config with everything from the app configuration, TLS listener
+    included: every writer (`flask broker-config`, the supervisor's start, a terminal's
+    registration) writes the same file, so registering a terminal never drops TLS."""
+    return write_broker_config(
+        session, config_dir or broker_dir(config), port=config["MQTT_PORT"],
+        backend_port=config["MQTT_BACKEND_PORT"], backend_host=config["MQTT_BACKEND_HOST"],
+        backend_username=config["MQTT_USERNAME"], backend_password=config["MQTT_PASSWORD"],
+        tls=broker.tls_listener_from(config),
+    )
+
+
+def broker_dir(config) -> Path:
+    return Path(config.get("BROKER_DIR") or Path(config["INSTANCE_DIR"]) / "mosquitto")
 
 
 def revoke_device(session: Session, device_id: str) -> Device:
@@ -257,6 +303,12 @@ def record_state(session: Session, device_id: str, payload: bytes, now: datetime
     queued = state.get("queued")
     if type(queued) is int and 0 <= queued <= 1_000_000:
         device.queued_count = queued
+    kind = state.get("fwk")
+    if kind in ("mpy", "py"):
+        device.firmware_kind = kind
+    if state["online"] and "ota" in state:
+        # How far a firmware update got (OTA): the terminal's rollout row.
+        firmware_builds.record_state_ota(session, device, state["ota"], now)
     if state["online"] and "up" in state:
         _record_health(session, device_id, state, now)
     session.commit()

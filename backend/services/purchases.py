@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 
 from backend import engine, ledger
 from backend.engine.calendar import local_day_start
-from backend.errors import BadRequest
+from backend.errors import BadRequest, LimitReached
 from backend.models import (
     Card,
     Club,
@@ -26,6 +26,9 @@ from backend.notifications import outbox
 from backend.services import happy_calls, tiers, wallet
 
 BASIS_POINTS = 10_000
+# A credit balance no purchase reaches: pricing with it tells the most credit the rules
+# let a purchase take (docs/protocol.md "Paying with points").
+MAX_CAP_PROBE_RIALS = 10**15
 _PURCHASES = Purchase.__table__
 # Built once: they run on every purchase (docs/hot-path.md).
 _INSERT_PURCHASE = insert(_PURCHASES).returning(_PURCHASES.c.id)
@@ -44,6 +47,10 @@ class PurchaseResult:
     purchase: Purchase
     offer_names: tuple[str, ...]
     tier_change: tiers.TierChangeResult | None
+    # Paying with points (use_points): points converted and the credit they gave, all of
+    # it spent on this purchase (part of credit_used).
+    points_used: int = 0
+    points_credit_rials: int = 0
 
 
 def tier_rules(tier: Tier, gift_account: bool = False) -> engine.TierRules:
@@ -148,6 +155,7 @@ def record_purchase_locked(
     now: datetime,
     items: Sequence[ItemRequest] = (),
     key_is_new: bool = False,
+    use_points: int = 0,
 ) -> PurchaseResult:
     """Price and record a purchase for a member locked with `ledger.lock_member`.
 
@@ -156,6 +164,11 @@ def record_purchase_locked(
     knows the key was never posted (the terminal found no stored answer for the request
     its key is made of, in this transaction), which saves looking it up; the ledger's
     unique key still refuses a second posting.
+
+    `use_points` (0 none, N points, -1 as many as the rules allow) pays part of it with
+    points: they are converted by `wallet.convert_points_locked` (the club's point value
+    and minimum, key `<key>:points`) in this transaction, and their credit is spent on
+    this purchase before any other credit, within the same credit caps.
     """
     existing = None if key_is_new else ledger.find_transaction(session, idempotency_key)
     if existing is not None:
@@ -174,21 +187,29 @@ def record_purchase_locked(
     # All tiers at once (a handful): member.tier below and the tier check after the
     # purchase then need no query of their own.
     tier_thresholds = tiers.thresholds(session)
-    outcome = engine.price_purchase(
-        engine.PurchaseRequest(
-            amount_rials=amount_rials,
-            use_credit_rials=use_credit_rials,
-            credit_balance_rials=ledger.spendable_credit(session, member.id, now, spend_branch),
-        ),
-        tier_rules(member.tier, member.is_gift_account),
-        club=club_rules(club),
-        member=member_context(
-            session, member, now, spends_credit=use_credit_rials != 0,
-            counts_offer_uses=any(offer.max_uses_per_member is not None for offer in offers)),
-        items=lines,
-        offers=offers,
-        now=now,
-    )
+    context = member_context(
+        session, member, now, spends_credit=use_credit_rials != 0 or use_points != 0,
+        counts_offer_uses=any(offer.max_uses_per_member is not None for offer in offers))
+
+    def price(use_credit: int, balance: int) -> engine.PurchaseOutcome:
+        return engine.price_purchase(
+            engine.PurchaseRequest(amount_rials=amount_rials, use_credit_rials=use_credit,
+                                   credit_balance_rials=balance),
+            tier_rules(member.tier, member.is_gift_account), club=club_rules(club),
+            member=context, items=lines, offers=offers, now=now)
+
+    points_used = points_credit = 0
+    if use_points:
+        points_used, points_credit = _pay_with_points(
+            session, club, member, use_points, use_credit_rials,
+            # The most credit this purchase may take by the rules (a balance that is no
+            # limit): after discounts and offers, within the per-invoice and daily caps.
+            price(engine.USE_ALL_CREDIT, MAX_CAP_PROBE_RIALS).credit_used_rials,
+            f"{idempotency_key}:points", now)
+        if use_credit_rials != engine.USE_ALL_CREDIT:
+            use_credit_rials += points_credit
+    outcome = price(use_credit_rials,
+                    ledger.spendable_credit(session, member.id, now, spend_branch))
     earned_here = outcome.tier_credit_rials + outcome.item_credit_rials + sum(
         offer.credit_rials for offer in outcome.offers if offer.credit_expiry_days is None
     )
@@ -253,7 +274,35 @@ def record_purchase_locked(
     outbox.purchase_thanks(session, member, purchase, now)
     change = tiers.apply_on_purchase(session, club, member, now, tier_thresholds)
     session.flush()
-    return PurchaseResult(purchase, tuple(offer.name for offer in outcome.offers), change)
+    return PurchaseResult(purchase, tuple(offer.name for offer in outcome.offers), change,
+                          points_used, points_credit)
+
+
+def _pay_with_points(session: Session, club: Club, member: Member, use_points: int,
+                     use_credit_rials: int, cap_rials: int, key: str,
+                     now: datetime) -> tuple[int, int]:
+    """Convert the points a purchase pays with; returns (points, rials of credit).
+
+    -1: as many as the member may spend now whose value fits the credit this purchase
+    may still take (its cap, less credit asked for in rials), none below the club's
+    minimum. N: exactly N, refused (LimitReached) when their value is over that room."""
+    room = cap_rials if use_credit_rials == engine.USE_ALL_CREDIT else max(
+        0, cap_rials - use_credit_rials)
+    value = club.point_value_rials
+    if use_points == engine.USE_ALL_CREDIT:
+        if member.is_gift_account or value <= 0:
+            return 0, 0
+        points = min(ledger.spendable_points(session, member, now), room // value)
+        if points <= 0 or points < club.points_min_convert:
+            return 0, 0
+    else:
+        points = use_points
+        if engine.points_to_credit(points, value) > room:
+            raise LimitReached(f"{points} points are worth more than the "
+                               f"{room:,} rials of credit this purchase may take")
+    wallet.convert_points_locked(session, member=member, points=points, idempotency_key=key,
+                                 now=now, notify=False)
+    return points, engine.points_to_credit(points, value)
 
 
 def _reward_referrer(session, club, member, purchase, key, first_purchase, now,

@@ -8,8 +8,10 @@ from datetime import datetime
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from backend.models import Club, LedgerEntry, LedgerTransaction, Member, Tier
+from backend.models import Club, CreditTransfer, LedgerEntry, LedgerTransaction, Member, Tier
 from backend.services import tiers as tier_service
+
+TRANSFER_KINDS = ("transfer-in", "transfer-out")
 
 
 def history_statement(member_id: int):
@@ -48,6 +50,42 @@ def history_lines_statement(member_id: int):
                   LedgerTransaction.reason, direction)
         .order_by(LedgerTransaction.created_at.desc(), LedgerTransaction.id.desc(),
                   direction.desc()))
+
+
+def masked_name(first_name: str | None, last_name: str | None) -> str:
+    """Each word's first letter and three stars: `سارا احمدی` → `س*** ا***`; a transfer's
+    other party is named this way, enough to recognise a friend, not to learn a name."""
+    words = f"{first_name or ''} {last_name or ''}".replace("\u200c", " ").split()
+    return " ".join(f"{word[0]}***" for word in words) or "***"
+
+
+def transfer_parties(session: Session, rows) -> dict[int, str]:
+    """For the transfer rows among history rows (`id`, `kind`): ledger transaction id →
+    the other member's masked name. Three queries for a page, whatever its length."""
+    ids = [row.id for row in rows if row.kind in TRANSFER_KINDS]
+    if not ids:
+        return {}
+    keys = dict(session.execute(select(LedgerTransaction.id, LedgerTransaction.idempotency_key)
+                                .where(LedgerTransaction.id.in_(ids))).all())
+    # The service posts `<key>:out` for the sender and `<key>:in` for the receiver; the
+    # transfer row points at the outgoing one.
+    outgoing_key = {tx: key.rsplit(":", 1)[0] + ":out" for tx, key in keys.items()}
+    outgoing = LedgerTransaction.__table__.alias("outgoing")
+    found = session.execute(
+        select(outgoing.c.idempotency_key, CreditTransfer.from_member_id,
+               CreditTransfer.to_member_id)
+        .join(CreditTransfer, CreditTransfer.ledger_transaction_id == outgoing.c.id)
+        .where(outgoing.c.idempotency_key.in_(set(outgoing_key.values())))).all()
+    by_key = {key: (sender, receiver) for key, sender, receiver in found}
+    others = {}
+    for tx, key in outgoing_key.items():
+        if key in by_key:
+            sender, receiver = by_key[key]
+            others[tx] = receiver if keys[tx].endswith(":out") else sender
+    names = {member_id: masked_name(first, last) for member_id, first, last in session.execute(
+        select(Member.id, Member.first_name, Member.last_name)
+        .where(Member.id.in_(set(others.values()))))}
+    return {tx: names[member_id] for tx, member_id in others.items() if member_id in names}
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,14 @@ from backend.protocol import (
     error_body,
     request_digest,
 )
-from backend.services import purchases, refunds, terminal_policy, texts, wallet
+from backend.services import (
+    firmware_builds,
+    purchases,
+    refunds,
+    terminal_policy,
+    texts,
+    wallet,
+)
 
 log = logging.getLogger(__name__)
 # A synced terminal clock may run a little ahead of ours; beyond this an offline sale's
@@ -84,7 +91,7 @@ class Asked:
     @classmethod
     def of_request(cls, request: Request) -> "Asked":
         return cls(request.id, request.seq, request.op, request.offline,
-                   request_digest(request), request.card, request.amount)
+                   request_digest(request), request.card or None, request.amount)
 
     @classmethod
     def of_refused_body(cls, error: ProtocolError) -> "Asked":
@@ -275,6 +282,8 @@ def _answer_in_transaction(
         return _stored_or_reused(stored, asked, device.lang, last_seq, now)
     if request.seq <= last_seq:
         raise Replay(f"seq {request.seq} is not above {last_seq}")
+    if request.op == "ota":
+        return _answer_ota(session, device, request, asked, now)
     club = session.get(Club, 1)
     sold_at = sale_time(request, now, timedelta(days=club.offline_window_days))
 
@@ -315,6 +324,19 @@ def _answer_in_transaction(
     return body
 
 
+def _answer_ota(session: Session, device, request: Request, asked: Asked,
+                now: datetime) -> bytes:
+    """op "ota": a trial boot of a new firmware confirms it reached the broker; its
+    rollout row says `running` (docs/protocol.md). Stored like every answer, so a retry of
+    the id gets the same bytes; no ledger row."""
+    firmware_builds.confirm(session, device.id, request.ver, now)
+    body = encode_body({"v": PROTOCOL_VERSION, "id": request.id, "ok": True, "code": "OK",
+                        "msg": "", "ts": int(now.timestamp())})
+    session.execute(_SET_LAST_SEQ, {"device_key": device.id, "new_seq": request.seq})
+    _insert_answer(session, device.id, asked, "OK", body, now, None)
+    return body
+
+
 def _refund_target(session: Session, device_id: str, request: Request) -> tuple[Card, Member]:
     """The card and member of the purchase a refund names; the card must be theirs.
 
@@ -342,6 +364,7 @@ def _run_op(session, device, card, member, request: Request, now):
             # No stored answer for (device, id) in this transaction, so no ledger
             # transaction under its key either: both commit together.
             key_is_new=True,
+            use_points=request.use_points,
         )
         purchase = result.purchase
         tx = {
@@ -353,6 +376,10 @@ def _run_op(session, device, card, member, request: Request, now):
             "points_earned": purchase.points_earned,
             "offers": list(result.offer_names),
         }
+        if request.use_points:
+            # Only when asked for: the answers to other purchases keep their bytes.
+            tx["points_used"] = result.points_used
+            tx["points_credit"] = result.points_credit_rials
         if result.tier_change is not None:
             tx["tier_up"] = result.tier_change.to_code
         return purchase.ledger_transaction_id, tx, result.offer_names

@@ -72,14 +72,16 @@ RECEIPT_LABELS = {
            "points_earned": "Points earned", "refund": "Refunded", "cash_refund": "Cash back",
            "credit_returned": "Credit returned", "credit_taken": "Credit taken back",
            "points_taken": "Points taken back", "topup": "Top-up", "credit": "Credit",
-           "points": "Points", "offer": "Offer", "tier_up": "New tier"},
+           "points": "Points", "offer": "Offer", "tier_up": "New tier",
+           "points_used": "Points used", "points_credit": "Credit from points"},
     "fa": {"tier": "سطح", "amount": "مبلغ", "discount": "تخفیف", "credit_used": "اعتبار مصرفی",
            "payable": "قابل پرداخت", "credit_earned": "اعتبار کسب‌شده",
            "points_earned": "امتیاز کسب‌شده", "refund": "مبلغ بازگشتی",
            "cash_refund": "پرداخت نقدی", "credit_returned": "اعتبار برگشتی",
            "credit_taken": "اعتبار کسرشده", "points_taken": "امتیاز کسرشده",
            "topup": "شارژ", "credit": "اعتبار", "points": "امتیاز", "offer": "پیشنهاد",
-           "tier_up": "سطح جدید"},
+           "tier_up": "سطح جدید", "points_used": "امتیاز مصرفی",
+           "points_credit": "اعتبار از امتیاز"},
 }
 RECEIPT_FIELDS = {
     "purchase": ("amount", "discount", "credit_used", "payable", "credit_earned",
@@ -99,6 +101,10 @@ def receipt_lines(lang: str, club_name: str, member_name: str, tier: str, op: st
     for field in RECEIPT_FIELDS[op]:
         value = tx[field]
         lines.append(f"{labels[field]}: {value if field in POINT_FIELDS else format_rials(value)}")
+        if field == "credit_used" and "points_used" in tx:
+            # Paid with points: how many, and the credit they gave (part of credit used).
+            lines.append(f"{labels['points_used']}: {tx['points_used']}")
+            lines.append(f"{labels['points_credit']}: {format_rials(tx['points_credit'])}")
     lines += [f"{labels['offer']}: {name}" for name in offers]
     if tx is not None and "tier_up" in tx:
         lines.append(f"{labels['tier_up']}: {tx['tier_up']}")

@@ -155,11 +155,13 @@ def points_expiry(club: Club, now: datetime) -> datetime | None:
 
 
 def convert_points_locked(session: Session, *, member: Member, points: int,
-                          idempotency_key: str, now: datetime):
+                          idempotency_key: str, now: datetime, notify: bool = True):
     """Points into credit at the club's point value (L1), in the caller's transaction.
 
     Spends the soonest-expiring points first; refuses under the club's minimum and
-    beyond the points spendable now. A repeated key returns the first conversion."""
+    beyond the points spendable now. A repeated key returns the first conversion.
+    `notify` False: no "credit came in" message (a purchase paid with points spends the
+    credit at once; its own thank-you message says what happened)."""
     existing = ledger.find_transaction(session, idempotency_key)
     if existing is not None:
         if existing.kind != "conversion" or existing.member_id != member.id:
@@ -182,7 +184,8 @@ def convert_points_locked(session: Session, *, member: Member, points: int,
         movements=[ledger.Movement("points", -points), ledger.Movement("credit", rials)],
         reason=f"{points} points at {club.point_value_rials} rials each", now=now,
         key_checked=True)
-    outbox.credit_increase(session, member, rials, idempotency_key, now)
+    if notify:
+        outbox.credit_increase(session, member, rials, idempotency_key, now)
     return transaction
 
 

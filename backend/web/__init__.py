@@ -8,7 +8,7 @@ from werkzeug.exceptions import HTTPException
 
 from backend import i18n
 from backend.services.permissions import allowed
-from backend.web import api
+from backend.web import api, navigation
 
 # Content-Security-Policy: everything from our own origin; inline styles are allowed for
 # the small per-page style attributes, scripts are never inline.
@@ -37,13 +37,17 @@ def init_app(app: Flask) -> None:
     def shared():
         language = g.get("language", "fa")
         user = current_user if current_user and current_user.is_authenticated else None
+        can = (lambda name: allowed(user, name)) if user else (lambda name: False)
         return {
             "language": language,
             "text_direction": "rtl" if language == "fa" else "ltr",
             "club": g.get("club"),
             "currency_unit": g.get("currency_unit", "rial"),
-            "can": (lambda name: allowed(user, name)) if user else (lambda name: False),
+            "can": can,
             "url_map_endpoints": app.view_functions,
+            "sidebar": lambda: navigation.sidebar(
+                lambda name: (user.role == "admin") if name == "admin" else can(name),
+                app.view_functions, request.endpoint, request.view_args),
         }
 
     @app.after_request

@@ -47,6 +47,8 @@ ACTION_LABELS = {
     "grant_credit": _l("Granted credit"),
     "grant_tier_credit": _l("Granted credit to a tier"),
     "happy_call": _l("Made a happy call"),
+    "firmware_upload": _l("Uploaded a firmware build"),
+    "firmware_withdraw": _l("Withdrew a firmware build"),
     "issue_gift_card": _l("Issued a gift card"),
     "record_purchase": _l("Recorded a purchase"),
     "refund_purchase": _l("Refunded a purchase"),
@@ -74,6 +76,7 @@ ENTITY_LABELS = {
     "news_post": _l("News"), "purchase": _l("Purchase"), "segment_rule": _l("Segment rule"),
     "staff_user": _l("Staff"), "survey": _l("Survey"), "tier": _l("Tier"),
     "offer": _l("Offer"), "product": _l("Product"), "member_field": _l("Custom member field"),
+    "firmware_build": _l("Firmware build"),
 }
 MAX_DETAIL_LINES = 40  # a huge details object is cut, not a page of text
 

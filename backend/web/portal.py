@@ -33,7 +33,7 @@ from wtforms.validators import Length, Optional
 
 from backend.errors import DomainError
 from backend.extensions import db
-from backend.models import Club, Member, MemberRequest, Offer, Purchase
+from backend.models import Club, Member, MemberRequest, Offer, Purchase, Tier
 from backend.services import member_auth, member_requests, members, staff, statements, wallet
 from backend.services import profile as profile_service
 from backend.web.admin import apply_error, clock, new_request_key, page_number, paginate
@@ -154,7 +154,8 @@ def home(member):
     progress = statements.tier_progress(db.session, member, clock())
     recent = db.session.execute(statements.history_lines_statement(member.id).limit(5)).all()
     return render_template("portal/home.html", member=member, progress=progress,
-                           recent=recent, card_svg=_card_qr(member))
+                           recent=recent, card_svg=_card_qr(member),
+                           parties=statements.transfer_parties(db.session, recent))
 
 
 @bp.get("/history")
@@ -167,7 +168,8 @@ def history(member):
         select(Purchase).where(Purchase.member_id == member.id, Purchase.ledger_transaction_id
                                .in_([entry.id for entry in page.rows])))}
     return render_template("portal/history.html", member=member, page=page,
-                           purchases=purchases)
+                           purchases=purchases,
+                           parties=statements.transfer_parties(db.session, page.rows))
 
 
 @bp.get("/purchases/<int:purchase_id>")
@@ -188,8 +190,11 @@ def offers(member):
         if (offer.starts_at is None or offer.starts_at <= now)
         and (offer.ends_at is None or offer.ends_at > now)
         and (not offer.tier_codes or member.tier.code in offer.tier_codes.split(","))]
+    language = g.get("language", "fa")
+    tier_names = {tier.code: tier.name_fa if language == "fa" and tier.name_fa else tier.name
+                  for tier in db.session.scalars(select(Tier))}
     return render_template("portal/offers.html", member=member, offers=rows,
-                           weekday_names=WEEKDAY_NAMES)
+                           weekday_names=WEEKDAY_NAMES, tier_names=tier_names)
 
 
 @bp.route("/transfer", methods=["GET", "POST"])

@@ -1,6 +1,7 @@
 # The terminal application: a hardware-independent, event-driven state machine.
 #
 #   IDLE --scan valid card--> CARD --digit--> AMOUNT --E--> SENDING --response--> RESULT
+#   CARD --scan product code / digits+L--> ITEMS (price keyed per new line) --E--> SENDING
 #   CARD/AMOUNT --L--> SENDING (lookup)
 #   IDLE --R--> REFUND (scan card) --scan--> REFUND (PIN) --E--> SENDING
 #   CARD/AMOUNT/RESULT --R--> REFUND (PIN) of that card's last sale --E--> SENDING
@@ -28,7 +29,10 @@ AMOUNT = const(2)
 SENDING = const(3)
 RESULT = const(4)
 REFUND = const(5)  # "refund last?" confirmation
-STATE_NAMES = ("IDLE", "CARD", "AMOUNT", "SENDING", "RESULT", "REFUND")
+ITEMS = const(6)  # a sale of item lines (vafa.sale)
+STATE_NAMES = ("IDLE", "CARD", "AMOUNT", "SENDING", "RESULT", "REFUND", "ITEMS")
+# What the U key spends, in turn: (use_credit, use_points); -1 as much as the rules allow.
+PAY_MODES = ((0, 0), (-1, 0), (0, -1), (-1, -1))
 
 RESPONSE_TIMEOUT_MS = const(5000)
 MAX_RESENDS = const(3)
@@ -82,6 +86,13 @@ TEXT_EN = {
     "amount": "Amount:",
     "credit_on": "Use credit: yes",
     "credit_off": "U: use credit",
+    "points_on": "Use points: yes",
+    "both_on": "Credit+points: yes",
+    "price": "Price:",
+    "total": "Total: ",
+    "points_used": "Points used: ",
+    "item_full": "No more items",
+    "price_first": "Key the price",
     "lookup_hint": "L: balance",
     "sending": "Please wait...",
     "no_conn": "No connection",
@@ -155,7 +166,7 @@ def texts(lang):
 
 
 def _earn_only(inf):
-    return inf["op"] == "purchase" and not inf["use_credit"]
+    return inf["op"] == "purchase" and not inf["use_credit"] and not inf.get("use_points")
 
 
 class App:
@@ -168,7 +179,8 @@ class App:
     returns a fresh validated config (cmd "config")."""
 
     def __init__(self, cfg, hw, net, store, ticks_fn=None, time_fn=None, log=None,
-                 journal=None, config_loader=None, clock=None, on_reboot=None):
+                 journal=None, config_loader=None, clock=None, on_reboot=None, fw_root="",
+                 ota_net=None):
         from vafa.logring import LogRing
 
         # The last log lines, for the panel (cmd "logs"); seconds of uptime first.
@@ -196,6 +208,8 @@ class App:
         self.card = None
         self.digits = ""
         self.use_credit = 0
+        self.use_points = 0
+        self.sale = None  # vafa.sale.Sale of an item sale, None for an amount sale
         self.inflight = None  # see _send()
         self.replay = None  # {"seq", "id", "frame", "sends", "deadline"}
         self.replay_pause_until = None
@@ -231,6 +245,16 @@ class App:
                           % (journal.dead, journal.dead_path))
         net.set_handler(self.on_message)
         net.health = self.health
+        # Firmware updates (vafa.ota): ``fw_root`` holds fw/ ("" on the board: /fw);
+        # ``ota_net`` is (sockets_factory(), tls_factory(insecure)) for the download,
+        # None: the board's own (vafa.mqtt.Sockets, vafa.tlsconf).
+        self.fw_root = fw_root
+        self.ota_net = ota_net
+        self.ota = None  # the vafa.ota.Download of this boot, if any
+        self.ota_trial = None  # the version this boot tries, until confirmed
+        self._ota_req = None  # the trial's confirmation request in flight
+        self._ota_reboot_at = None
+        self._ota_boot()
 
     def _apply_config(self, cfg):
         from vafa.config import key_bytes
@@ -290,21 +314,36 @@ class App:
     def queued(self):
         return len(self.journal) if self.journal is not None else 0
 
+    def _pay_line(self):
+        if self.use_points:
+            return TEXT["both_on"] if self.use_credit else TEXT["points_on"]
+        return TEXT["credit_on"] if self.use_credit else TEXT["credit_off"]
+
     def _show_entry(self):
+        if self.sale is not None:
+            self._show_items()
+            return
         amt = protocol.fmt_amount(self._amount()) if self.digits else ""
         self._show([
             TEXT["card"] + mask_card(self.card),
             TEXT["amount"],
             amt,
-            TEXT["credit_on"] if self.use_credit else TEXT["credit_off"],
+            self._pay_line(),
             TEXT["lookup_hint"],
         ])
+
+    def _show_items(self):
+        from vafa import sale
+
+        sale.show(self)
 
     def show_idle(self):
         self.state = IDLE
         self.card = None
         self.digits = ""
         self.use_credit = 0
+        self.use_points = 0
+        self.sale = None
         self.inflight = None
         self.result_until = None
         if self._reboot_pending and self.on_reboot is not None:
@@ -341,7 +380,7 @@ class App:
     def typing(self):
         """True while the cashier is in the middle of a sale (vafa.net.Session starts no
         connection attempt then)."""
-        return self.state in (CARD, AMOUNT, REFUND)
+        return self.state in (CARD, AMOUNT, REFUND, ITEMS)
 
     def _to_result(self, lines, ms):
         self.state = RESULT
@@ -363,6 +402,9 @@ class App:
             return
         self.activity_at = self._ticks()
         code = code.strip() if isinstance(code, str) else ""
+        if (self.state in (CARD, AMOUNT, ITEMS) and not is_valid_card(code)
+                and self._item_code(code)):
+            return
         if not is_valid_card(code):
             self._say("refused scan (not a valid card)")
             self.outcome = OUT_INVALID_CARD
@@ -376,9 +418,31 @@ class App:
         self.card = code
         self.digits = ""
         self.use_credit = 0
+        self.use_points = 0
+        self.sale = None
         self.state = CARD
         self.result_until = None
         self._show_entry()
+
+    def _item_code(self, code):
+        """A product code scanned (or keyed) during a sale (vafa.sale.on_code)."""
+        from vafa import sale
+
+        return sale.on_code(self, code)
+
+    def _items_key(self, k):
+        from vafa import sale
+
+        sale.on_key(self, k)
+
+    def _next_pay_mode(self):
+        if "credit" not in self.ops:
+            self._not_here("spending credit")
+            return False
+        mode = (self.use_credit, self.use_points)
+        i = PAY_MODES.index(mode) if mode in PAY_MODES else 0  # a rial amount: none next
+        self.use_credit, self.use_points = PAY_MODES[(i + 1) % len(PAY_MODES)]
+        return True
 
     def on_key(self, k):
         self.activity_at = self._ticks()
@@ -386,6 +450,9 @@ class App:
             self.show_idle()
             return
         st = self.state
+        if st == ITEMS:
+            self._items_key(k)
+            return
         if k == "R" and st in (IDLE, CARD, AMOUNT, RESULT):
             if "refund" not in self.ops:
                 self._not_here("refund")
@@ -414,11 +481,8 @@ class App:
             self.state = AMOUNT if self.digits else CARD
             self._show_entry()
         elif k == "U":
-            if "credit" not in self.ops:
-                self._not_here("spending credit")
-                return
-            self.use_credit = 0 if self.use_credit else -1
-            self._show_entry()
+            if self._next_pay_mode():
+                self._show_entry()
         elif k == "E":
             if "purchase" not in self.ops:
                 self._not_here("purchase")
@@ -427,7 +491,15 @@ class App:
                 self.hw.indicator.error()
                 self._show([TEXT["enter_amount"]] + self.lines[1:])
                 return
-            self._send("purchase", self._amount(), self.use_credit)
+            self._send("purchase", self._amount(), self.use_credit,
+                       use_points=self.use_points)
+        elif k == "L" and self.digits:
+            # A number typed, then D: a product code keyed (its label unreadable).
+            code, self.digits = self.digits, ""
+            self.state = CARD
+            if not self._item_code(code):
+                self.hw.indicator.error()
+                self._show_entry()
         elif k == "L":
             if "lookup" not in self.ops:
                 self._not_here("lookup")
@@ -511,8 +583,8 @@ class App:
         # One request in flight per terminal, and journal entries go first.
         return self.net.connected and self.replay is None and not self.queued()
 
-    def _send(self, op, amount, use_credit, ref=None, pin=None):
-        earn_only = op == "purchase" and not use_credit
+    def _send(self, op, amount, use_credit, ref=None, pin=None, items=None, use_points=0):
+        earn_only = op == "purchase" and not use_credit and not use_points
         if not self.net.connected:
             if not earn_only:
                 self._say("%s refused: broker not connected" % op)
@@ -522,13 +594,14 @@ class App:
             if self.journal is not None:
                 seq = self._reserve_seq(earn_only)
                 if seq is not None:
-                    self._journal_sale(seq, amount)
+                    self._journal_sale(seq, amount, items)
                 return
         seq = self._reserve_seq(earn_only)
         if seq is None:
             return
         now = self._ticks()
-        self.inflight = self._request(seq, op, amount, use_credit, ref, pin)
+        self.inflight = self._request(seq, op, amount, use_credit, ref, pin, items,
+                                      use_points)
         self.inflight["created"] = now
         self.inflight["deadline"] = now
         self.state = SENDING
@@ -546,12 +619,13 @@ class App:
                            else TEXT["try_again"]], OUT_FLASH_FULL)
             return None
 
-    def _request(self, seq, op, amount, use_credit, ref, pin):
+    def _request(self, seq, op, amount, use_credit, ref, pin, items=None, use_points=0):
         """An inflight request: the signed frame and what re-issuing it needs."""
         clock = self.clock
         ts = clock.now()
         body = protocol.make_request(self.device_id, seq, ts, op, self.card, amount,
-                                     use_credit, ref, clk=clock.synced, pin=pin)
+                                     use_credit, ref, clk=clock.synced, pin=pin,
+                                     items=items, use_points=use_points)
         return {
             "id": protocol.request_id(self.device_id, seq),
             "seq": seq,
@@ -562,6 +636,8 @@ class App:
             "use_credit": use_credit,
             "ref": ref,
             "pin": pin,
+            "items": items,
+            "use_points": use_points,
             "ts": ts,
             "clk": clock.synced,
             "up": clock.uptime_ms(),
@@ -610,19 +686,21 @@ class App:
                                    TEXT["needs_online"]], OUT_FLASH_FULL)
                     return
             self._say("no answer to %s: journaled for later" % inf["id"])
-            self._journal_sale(seq, inf["amount"])
+            self._journal_sale(seq, inf["amount"], inf.get("items"))
             return
         self._message([TEXT["no_conn"], TEXT["try_again"]], OUT_NO_CONNECTION)
 
-    def _journal_sale(self, seq, amount):
+    def _journal_sale(self, seq, amount, items=None):
         """Journal an earn-only purchase for replay; same id as any online attempt, so
-        the backend's (device, id) idempotency can never credit it twice."""
+        the backend's (device, id) idempotency can never credit it twice. Its item
+        lines go with it (at most vafa.sale.MAX_LINES: the record stays under
+        vafa.journal.MAX_PAYLOAD)."""
         from vafa.journal import JournalFull, encode_sale
 
         clock = self.clock
         ts, up = clock.now(), clock.uptime_ms()
         body = protocol.make_request(self.device_id, seq, ts, "purchase", self.card, amount,
-                                     0, None, True, clk=clock.synced)
+                                     0, None, True, clk=clock.synced, items=items)
         rid = protocol.request_id(self.device_id, seq)
         try:
             self.journal.append(seq, encode_sale(clock.synced, clock.boot_id, up, seq, 0,
@@ -643,8 +721,17 @@ class App:
         amt = TEXT["amount"] + " " + protocol.fmt_amount(amount)
         self._message([TEXT["saved_offline"], TEXT["card"] + mask_card(self.card), amt,
                        TEXT["later"], TEXT["later2"]], OUT_OFFLINE, ok=True)
-        self._print([self.club_name, TEXT["card"] + mask_card(self.card), rid, amt,
-                     TEXT["unconfirmed"], TEXT["later_receipt"]])
+        self._print([self.club_name] + self._item_lines(items) + [
+            TEXT["card"] + mask_card(self.card), rid, amt, TEXT["unconfirmed"],
+            TEXT["later_receipt"]])
+
+    def _item_lines(self, items):
+        """The receipt's item lines: ``A12 x2 100,000`` each."""
+        if not items:
+            return []
+        from vafa.sale import line_text
+
+        return [line_text(i, protocol.fmt_amount) for i in items]
 
     def _remember_sale(self, rid, card, amount, ts, clk, up):
         # For "refund last"; the sale itself is saved (journal or backend) already.
@@ -668,6 +755,8 @@ class App:
         self.clock.uptime_ms()  # keeps the uptime across ticks wrapping
         self._replay_tick(now_ms)
         self._health_tick(now_ms)
+        if self.ota is not None or self.ota_trial is not None or self._ota_reboot_at is not None:
+            self._ota_tick(now_ms)
         st = self.state
         if st == SENDING and self.inflight is not None:
             inf = self.inflight
@@ -698,7 +787,7 @@ class App:
         elif st == RESULT and self.result_until is not None:
             if ticks_diff(now_ms, self.result_until) >= 0:
                 self.show_idle()
-        elif st in (CARD, AMOUNT, REFUND):
+        elif st in (CARD, AMOUNT, REFUND, ITEMS):
             if ticks_diff(now_ms, self.activity_at) >= self.idle_ms:
                 self._say("idle timeout in " + STATE_NAMES[st])
                 self.show_idle()
@@ -755,7 +844,7 @@ class App:
             age_s = clock.uptime_ms() // 1000  # at least this long ago: a lower bound
         frame = protocol.encode_frame(protocol.make_request(
             self.device_id, seq, ts, "purchase", body.get("card"), body.get("amount"), 0,
-            None, True, clk=bool(clk), age_s=age_s), self.key)
+            None, True, clk=bool(clk), age_s=age_s, items=body.get("items")), self.key)
         return body.get("id"), frame
 
     def _start_replay(self, now_ms):
@@ -851,7 +940,10 @@ class App:
             self._on_cmd(msg)
         elif topic.endswith("/res"):
             rp = self.replay
-            if rp is not None and msg.get("id") == rp["id"]:
+            rq = self._ota_req
+            if rq is not None and msg.get("id") == rq["id"]:
+                self._ota_confirmed()
+            elif rp is not None and msg.get("id") == rp["id"]:
                 self._on_replay_response(msg)
             else:
                 self._on_response(msg)
@@ -915,7 +1007,7 @@ class App:
             new_seq = self.store.next_seq()
             new_body = protocol.make_request(
                 self.device_id, new_seq, body.get("ts", 0), "purchase", body.get("card"),
-                body.get("amount"), 0, None, True, clk=bool(clk))
+                body.get("amount"), 0, None, True, clk=bool(clk), items=body.get("items"))
             self.journal.append(new_seq, encode_sale(clk, boot, up, origin, reissues + 1,
                                                      new_body))
         except (OSError, JournalFull) as e:
@@ -953,6 +1045,8 @@ class App:
             self._on_set(msg)
         elif op == "logs":
             self._send_logs(msg)
+        elif op == "ota":
+            self._on_ota(msg)
         elif op == "reboot":
             if self.state in (IDLE, RESULT):
                 if self.on_reboot is not None:
@@ -962,6 +1056,67 @@ class App:
                 self._reboot_pending = True
         else:
             self._say("unknown command %r" % (op,))
+
+    # ---- firmware updates (issue 16; vafa.ota, docs/terminal.md) -----------------------
+    def _fw_json(self, name):
+        """/fw/<name> as a dict, or None. Read here, not through vafa.ota: a terminal
+        that is not updating never imports the downloader."""
+        import json
+
+        path = (self.fw_root + "/fw/" if self.fw_root else "/fw/") + name
+        try:
+            with open(path) as f:
+                text = f.read(513)
+            data = json.loads(text) if len(text) <= 512 else None
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _ota_boot(self):
+        """What this boot reports: a trial (to confirm), or the loader's rollback."""
+        from vafa.version import VERSION
+
+        b = self._fw_json("boot.json")
+        report = None
+        if b is not None and b.get("trial") is True and b.get("active") == VERSION:
+            self.ota_trial = VERSION
+            report = {"ver": VERSION, "st": "trial", "err": "", "pct": 100}
+            self._say("trial boot of %s: confirming with the backend" % VERSION)
+        else:
+            r = self._fw_json("result.json")
+            if r is not None and isinstance(r.get("ver"), str):
+                report = {"ver": r["ver"][:24], "st": str(r.get("st", ""))[:16],
+                          "err": str(r.get("err", ""))[:80], "pct": 0}
+                self._say("update %s %s: %s" % (report["ver"], report["st"], report["err"]))
+                keep = (b.get("active"), b.get("prev")) if b is not None else ()
+                if report["ver"] not in keep and report["ver"] != VERSION:
+                    from vafa import ota  # the rare path: the loader reverted a trial
+
+                    if ota.good_version(report["ver"]):
+                        ota.remove_tree(ota.fw_path(self.fw_root, report["ver"]))
+        self.net.ota = report
+
+    def _ota_report(self, report):
+        self.net.ota = report
+        if self.net.connected:
+            self.net.publish_state()
+
+    # The work of a cmd "ota", the download's steps and the trial's confirmation live in
+    # vafa.ota: loaded only while updating (the bytecode of a selling terminal stays small).
+    def _on_ota(self, msg):
+        from vafa import ota
+
+        ota.on_cmd(self, msg)
+
+    def _ota_tick(self, now_ms):
+        from vafa import ota
+
+        ota.app_tick(self, now_ms)
+
+    def _ota_confirmed(self):
+        from vafa import ota
+
+        ota.app_confirmed(self)
 
     # ---- remote config, logs and health (issue 16) ------------------------------------
     def set_config_saver(self, fn):
@@ -1107,6 +1262,8 @@ class App:
             return  # late duplicate or someone else's id
         self.inflight = None
         self.last_response = r
+        if self.ota_trial is not None:
+            self._ota_confirmed()  # a verified answer to a cashier's request confirms too
         # Our own answer: its ts is the backend's clock now, unless it is a stored answer
         # to an earlier send of this id (a few seconds old: then never turn time back).
         self.clock.observe(r.get("ts"), backward_ok=inf["sends"] == 1)
@@ -1151,14 +1308,20 @@ class App:
             TEXT["points"] + protocol.fmt_amount(bal.get("points", 0)),
         ]
         if isinstance(tx, dict) and inf["op"] == "purchase":
+            if tx.get("points_used"):
+                lines.append(TEXT["points_used"] + protocol.fmt_amount(tx["points_used"]))
             lines.append(TEXT["pay"] + protocol.fmt_amount(tx.get("payable", 0)))
         self.hw.indicator.ok()
         self._to_result(lines, RESULT_MS)
         receipt = r.get("receipt")
+        items = self._item_lines(inf.get("items"))
         if isinstance(receipt, list) and receipt:
-            self._print([str(x) for x in receipt])
+            # The item lines under the backend's first line (the club's name).
+            receipt = [str(x) for x in receipt]
+            self._print(receipt[:1] + items + receipt[1:])
         elif isinstance(tx, dict):
-            self._print(self._fallback_receipt(r, lines))
+            out = self._fallback_receipt(r, lines)
+            self._print(out[:1] + items + out[1:])
 
     def _reissue_online(self, inf, r):
         """REPLAY / ID_REUSED: this seq (or id) was used before, e.g. by this board before
@@ -1179,7 +1342,7 @@ class App:
             return True
         card, self.card = self.card, inf["card"]
         new = self._request(seq, inf["op"], inf["amount"], inf["use_credit"], inf["ref"],
-                            inf["pin"])
+                            inf["pin"], inf.get("items"), inf.get("use_points", 0))
         self.card = card
         self._say("%s answered %s (backend at seq %r): re-issued as %s"
                   % (inf["id"], r.get("code"), r.get("last_seq"), new["id"]))

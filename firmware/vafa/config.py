@@ -11,6 +11,7 @@ DEFAULT_TLS_PORT = const(8883)
 DEFAULT_KEEPALIVE_S = const(30)
 KEY_LEN = const(32)
 DEFAULT_REFUND_WINDOW_S = const(86400)  # the backend checks its own window again
+DEFAULT_OTA_TRIAL_S = const(180)
 DEFAULT_NTP_HOST = "pool.ntp.org"
 KEYS = "0123456789CBEULR"  # the keys vafa.app understands
 
@@ -79,6 +80,12 @@ def validate(cfg):
     if not _is_int(window) or window <= 0:
         raise ConfigError("refund_window_s must be an integer > 0 (seconds)")
     cfg["refund_window_s"] = window
+    # How long a trial boot of an update has to confirm before the loader reverts it
+    # (vafa.ota, main.py); shorter in tests.
+    trial_s = cfg.get("ota_trial_s", DEFAULT_OTA_TRIAL_S)
+    if not _is_int(trial_s) or not 5 <= trial_s <= 3600:
+        raise ConfigError("ota_trial_s must be an integer of seconds, 5..3600")
+    cfg["ota_trial_s"] = trial_s
     ntp_host = cfg.get("ntp_host", DEFAULT_NTP_HOST)
     if not isinstance(ntp_host, str) or not ntp_host:
         raise ConfigError("ntp_host must be a host name or IP address")

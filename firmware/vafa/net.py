@@ -10,11 +10,16 @@
 # request_failed(), so the app falls back to the journal at once instead of waiting for
 # its resends.
 import json
+import sys
 
 from micropython import const
 
 from vafa.clock import ticks_add, ticks_diff, ticks_ms
 from vafa.version import VERSION
+
+# The kind of build this terminal takes over the air (vafa.ota.kind(), not imported:
+# the downloader loads only when updating): MicroPython .mpy, the simulator sources.
+FW_KIND = "mpy" if getattr(sys.implementation, "name", "") == "micropython" else "py"
 
 BACKOFF_MIN_MS = const(1000)
 BACKOFF_MAX_MS = const(30000)
@@ -70,6 +75,7 @@ class Session:
         # health() returns a dict of health fields for the state topic (App.health);
         # other parts (e.g. OTA) may add fields to what it returns.
         self.health = None
+        self.ota = None  # the update's report for the state (vafa.app, vafa.ota)
         self._state_at = None  # ticks of the last state publish
 
     def set_handler(self, fn):
@@ -95,8 +101,10 @@ class Session:
         body larger than MAX_STATE_BYTES."""
         if not online:
             return b'{"online":false}'
-        head = ('{"online":true,"fw":%s,"queued":%d,"ts":%d'
-                % (json.dumps(VERSION), self.queued, self._now_s()))
+        head = ('{"online":true,"fw":%s,"fwk":"%s","queued":%d,"ts":%d'
+                % (json.dumps(VERSION), FW_KIND, self.queued, self._now_s()))
+        if self.ota:  # an update's progress (vafa.ota): at most about 170 bytes
+            head += ',"ota":' + json.dumps(self.ota)
         extra = ""
         if self.health is not None:
             try:

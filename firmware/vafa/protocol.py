@@ -92,14 +92,16 @@ def _jstr(s):
 
 
 def make_request(device_id, seq, ts, op, card, amount=None, use_credit=0, ref=None,
-                 offline=False, clk=True, age_s=None, pin=None):
+                 offline=False, clk=True, age_s=None, pin=None, items=None, use_points=0):
     """Request body bytes in the exact compact key order of PROTOCOL.md.
 
     ``amount`` None (``lookup``, full ``refund``) leaves out both ``amount`` and
     ``use_credit``; ``ref`` names the refunded purchase; ``offline`` marks a journaled
     request. ``clk`` False adds ``"clk":0`` (the terminal's clock was not synced);
     ``age_s`` (replays) is the sale's age by the terminal's ticks; ``pin`` the refund
-    PIN.
+    PIN. ``use_points`` (-1: as many as the rules allow) pays with points; ``items`` are
+    (sku, qty, price) triples or {"sku","qty","price"} objects (a journaled body's),
+    whose sum is ``amount``. Both only when given, so other bodies keep their bytes.
     """
     parts = [
         '{"v":%d' % PROTOCOL_VERSION,
@@ -112,6 +114,17 @@ def make_request(device_id, seq, ts, op, card, amount=None, use_credit=0, ref=No
     if amount is not None:
         parts.append('"amount":%d' % int(amount))
         parts.append('"use_credit":%d' % int(use_credit))
+    if use_points:
+        parts.append('"use_points":%d' % int(use_points))
+    if items:
+        out = []
+        for i in items:
+            if isinstance(i, dict):
+                sku, qty, price = i["sku"], i["qty"], i["price"]
+            else:
+                sku, qty, price = i[0], i[1], i[2]
+            out.append('{"sku":%s,"qty":%d,"price":%d}' % (_jstr(sku), int(qty), int(price)))
+        parts.append('"items":[' + ",".join(out) + "]")
     if ref is not None:
         parts.append('"ref":' + _jstr(ref))
     if offline:

@@ -737,7 +737,6 @@ class ChaosRun:
     def set_up(self) -> None:
         import flask_migrate
 
-        from backend.cli import write_demo
         from backend.models import Club
         from backend.services import demo, devices
 
@@ -756,7 +755,7 @@ class ChaosRun:
                      for device_id in [*tills, RAW_DEVICE, INTRUDER_DEVICE]]
             db.session.commit()
             result.terminals.extend(extra)
-            write_demo(result)
+            devices.write_terminal_configs(db.session, result.terminals, self.app.config)
             devices.write_broker_config(
                 db.session, self.broker.config_dir, port=self.broker.port,
                 backend_port=self.broker.backend_port,

@@ -38,6 +38,8 @@ async function runOne(script) {
   });
   copyTree(mp.FS, process.env.VAFA_FIRMWARE_LIB || join(root, "firmware", "vafa"), "/lib/vafa");
   copyTree(mp.FS, join(here, "mpy", "lib"), "/lib");
+  // The loader (firmware/main.py), importable as `main` for the OTA tests.
+  mp.FS.writeFile("/lib/main.py", readFileSync(join(root, "firmware", "main.py")));
   mp.FS.mkdirTree("/tmp");
   // A line "# --8<-- runPython" splits a script into parts run one after the other in the
   // same interpreter: this port's gc.collect() frees nothing while Python code is running,

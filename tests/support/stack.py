@@ -13,7 +13,6 @@ from flask import Flask
 from paho.mqtt.enums import CallbackAPIVersion
 
 from backend import protocol
-from backend.cli import write_demo
 from backend.extensions import db
 from backend.mqtt.worker import Worker
 from backend.services import demo, devices
@@ -43,7 +42,7 @@ def start_stack(app: Flask, broker: MosquittoProcess) -> Stack:
     with app.app_context():
         # The bare demo club: Sara's balances start at the welcome credit alone.
         result = demo.seed_demo(db.session, datetime.now(UTC), history=False)
-        write_demo(result)
+        devices.write_terminal_configs(db.session, result.terminals, app.config)
         devices.write_broker_config(
             db.session, broker.config_dir, port=broker.port, backend_port=broker.backend_port,
             backend_username=app.config["MQTT_USERNAME"],

@@ -43,7 +43,7 @@ VERDICTS = {
     "no_hold_out": N_("No held-out members: nothing to compare with."),
     "too_few": N_("Too few members to tell (under 30 in a group): a hint, not an answer."),
     "unclear": N_("Within the margin of chance: no clear effect."),
-    "clear": N_("Beyond the margin of chance (95 % confidence)."),
+    "clear": N_("Beyond the margin of chance (95 percent confidence)."),
 }
 
 

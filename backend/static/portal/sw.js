@@ -1,7 +1,10 @@
 // The portal's service worker: pages always come from the network (balances must be
 // current); the static shell is cached so the app opens offline with a clear message.
-const CACHE = "vafa-portal-v1";
-const SHELL = ["/static/portal/portal.css", "/static/portal/icon.svg"];
+const CACHE = "vafa-portal-v2";
+const SHELL = ["/static/portal/portal.css", "/static/portal/icon.svg",
+               "/static/vendor/vazirmatn/vazirmatn.css",
+               "/static/vendor/vazirmatn/Vazirmatn-Regular.woff2",
+               "/static/vendor/vazirmatn/Vazirmatn-Bold.woff2"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)));

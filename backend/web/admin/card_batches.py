@@ -1,5 +1,5 @@
 """Card batches from the panel (C2, C3): the same allocation and files as
-`python -m card_spec batch`, and the batch's cards in stock until they are handed out."""
+`vafa cards batch`, and the batch's cards in stock until they are handed out."""
 
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext
@@ -76,4 +76,4 @@ def card_batch_files(user, batch_id: int):
 
 
 def cli_command(batch_id: int) -> str:
-    return f"python -m card_spec files --batch {batch_id} --out cards-batch-{batch_id}"
+    return f"vafa cards files --batch {batch_id} --out cards-batch-{batch_id}"

@@ -291,6 +291,7 @@ def _render_member(user, member: Member, forms: dict | None = None, status: int 
         shown_amount=shown_amount,
         lists=lists, referrals=lists["referrals"].rows, requests=lists["requests"].rows,
         tier_changes=lists["tier_changes"].rows, tiers=tiers,
+        parties=statements.transfer_parties(db.session, history.rows),
         custom_fields=_custom_fields(), editable=can_see_member(user, member),
         spendable_points=ledger.spendable_points(db.session, member, clock()),
         to_collect=[row for row in rewards.of_member(db.session, member.id)

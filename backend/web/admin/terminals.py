@@ -16,10 +16,17 @@ from backend.extensions import db
 from backend.i18n import format_amount
 from backend.models import Branch, Device, TerminalHealth
 from backend.mqtt.publisher import BrokerPublisher
-from backend.services import audit, devices, terminal_commands, terminal_policy
+from backend.services import (
+    audit,
+    devices,
+    firmware_builds,
+    terminal_commands,
+    terminal_policy,
+)
 from backend.services.dashboard import ONLINE_STALE_AFTER
 from backend.services.permissions import branch_scope
 from backend.web.admin import apply_error, bp, clock, page_number, paginate, translate_error
+from backend.web.admin.firmware import ROLLOUT_LABELS
 from backend.web.auth import client_ip, permission_required
 from backend.web.forms import BranchRefundForm, DigitsIntegerField, TerminalSettingsForm
 from backend.web.messages import N_
@@ -115,6 +122,18 @@ def terminal_warnings(device) -> list[tuple[str, str]]:
     """(code, Persian or English label) of what is wrong with a terminal."""
     codes = devices.warnings(device, _health(device.id), clock(), ONLINE_STALE_AFTER)
     return [(code, str(WARNING_LABELS[code])) for code in codes]
+
+
+@bp.app_template_global()
+def firmware_rollout(device_id: str) -> dict | None:
+    """The terminal's firmware update (OTA): version offered, Persian or English label of
+    how far it got, the failure's detail."""
+    row = firmware_builds.rollout_of(db.session, device_id)
+    if row is None:
+        return None
+    return {"state": row.state, "label": str(ROLLOUT_LABELS[row.state]),
+            "version": row.build.version, "detail": row.detail, "pct": row.pct,
+            "updated_at": row.updated_at, "offered_at": row.offered_at}
 
 
 def _publish():

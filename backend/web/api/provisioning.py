@@ -71,12 +71,8 @@ def _refresh_broker() -> dict:
     SIGHUP the broker: the pid in BROKER_PID_FILE (default <broker dir>/mosquitto.pid), or
     the local Mosquitto running `-c <broker dir>/mosquitto.conf`."""
     config = current_app.config
-    broker_dir = Path(config.get("BROKER_DIR") or Path(config["INSTANCE_DIR"]) / "mosquitto")
-    devices.write_broker_config(
-        db.session, broker_dir, port=config["MQTT_PORT"], backend_port=config["MQTT_BACKEND_PORT"],
-        backend_host=config["MQTT_BACKEND_HOST"], backend_username=config["MQTT_USERNAME"],
-        backend_password=config["MQTT_PASSWORD"],
-    )
+    broker_dir = devices.broker_dir(config)
+    devices.write_broker_config_for(db.session, config, broker_dir)
     pid_file = Path(config.get("BROKER_PID_FILE") or broker_dir / "mosquitto.pid")
     reloaded = devices.reload_broker(pid_file, broker_dir / "mosquitto.conf")
     return {"config_dir": str(broker_dir), "reloaded": reloaded}
@@ -86,6 +82,7 @@ def _credentials(credentials: devices.DeviceCredentials) -> dict:
     config = devices.terminal_config(
         db.session, credentials, mqtt_host=current_app.config["MQTT_HOST"],
         mqtt_port=current_app.config["MQTT_PORT"],
+        public_url=current_app.config.get("PUBLIC_URL", ""),
     )
     db.session.commit()
     return {"device_id": credentials.device_id, "mqtt_password": credentials.mqtt_password,

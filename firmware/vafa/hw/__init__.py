@@ -36,6 +36,9 @@ class Display:
 
 
 class Printer:
+    # Why the printer is not printing as it should (str), None when fine (health `perr`).
+    last_error = None
+
     def print_lines(self, lines, qr=None):
         """Print a receipt: initialise, the text lines, the QR code of ``qr`` (a URL) if
         given, feed, cut (vafa.escpos.encode_receipt)."""

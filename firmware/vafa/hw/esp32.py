@@ -26,6 +26,9 @@ BEEP_DUTY_U16 = const(32768)  # half of 65535: the loudest a passive buzzer gets
 PAPER_STATUS_REQUEST = b"\x10\x04\x04"
 PAPER_POLL_MS = const(2000)
 MAX_JOBS = const(4)  # receipts queued for the printer at most
+# Printer.last_error texts (the state topic's `perr`, shown on the panel).
+ERR_NO_ANSWER = "no answer to status request"
+ERR_QUEUE_FULL = "receipt dropped: queue full"
 # The answer's fixed bits: 0 and 7 clear, 1 and 4 set; bits 5-6 set = paper end.
 _STATUS_FIXED_MASK = const(0x93)
 _STATUS_FIXED = const(0x12)
@@ -157,6 +160,11 @@ class ReceiptPrinter(_Printer):
         self._chunk = None
         self._paper = None  # unknown until the printer answers
         self._asked_ms = None
+        self._answered = True  # the last status request was answered
+        # Why the printer is not printing as it should (health `perr`), None when fine:
+        # silent to a status request (off, unplugged, wrong baud), a receipt dropped, a
+        # UART write that failed.
+        self.last_error = None
 
     def print_lines(self, lines, qr=None):
         # A Persian line is a 1.4 KB raster band, 1.5 s of UART at 9600 baud: the receipt
@@ -164,6 +172,8 @@ class ReceiptPrinter(_Printer):
         # write() never waits and the receipt never sits whole in RAM.
         if len(self._jobs) < MAX_JOBS:
             self._jobs.append(escpos.receipt_parts(lines, qr, self._width))
+        else:
+            self.last_error = ERR_QUEUE_FULL
         self.tick()
 
     def tick(self, now_ms=None):
@@ -176,7 +186,12 @@ class ReceiptPrinter(_Printer):
                     continue
             if not self._uart.txdone():
                 return
-            self._uart.write(self._chunk)
+            try:
+                self._uart.write(self._chunk)
+            except OSError as e:
+                # The rest of this receipt would print garbled: drop it, say why.
+                self.last_error = "write failed: %s" % (e,)
+                self._jobs.pop(0)
             self._chunk = None
             return
 
@@ -192,11 +207,20 @@ class ReceiptPrinter(_Printer):
             for byte in self._uart.read(waiting) or b"":
                 if byte & _STATUS_FIXED_MASK == _STATUS_FIXED:  # else not a status byte
                     self._paper = not byte & _STATUS_PAPER_END
+                    self._answered = True
+                    if self.last_error == ERR_NO_ANSWER:
+                        self.last_error = None
         if self._jobs:
             return self._paper  # never ask in the middle of a receipt
         if self._asked_ms is None or time.ticks_diff(now_ms, self._asked_ms) >= PAPER_POLL_MS:
+            if not self._answered:
+                # A printer answers DLE EOT at once: silent for a whole interval means it
+                # is off or unplugged, and what it last said about paper is stale.
+                self.last_error = ERR_NO_ANSWER
+                self._paper = None
             self._uart.write(PAPER_STATUS_REQUEST)
             self._asked_ms = now_ms
+            self._answered = False
         return self._paper
 
     def deinit(self):

@@ -98,6 +98,7 @@ eq(printer.paper_ok(now_ms=2010), True, "paper back")
 eq(bytes(uart.written), b"\x10\x04\x04" * 2, "asked again after the interval")
 uart.incoming.extend(b"\xff")  # not a status byte (fixed bits wrong): ignored
 eq(printer.paper_ok(now_ms=2020), True, "noise ignored")
+eq(printer.last_error, None, "answering printer: no error")
 uart.busy = True
 printer.print_lines(["Vafa", "Thanks"], qr="https://club.example/p")
 eq(bytes(uart.written), b"\x10\x04\x04" * 2, "UART busy: nothing written, never waits")
@@ -107,6 +108,16 @@ for t in range(10):
 check(bytes(uart.written).endswith(b"\x1dV\x00"), "receipt written and cut")
 check(b"\x1d(k\x19\x001P0https://club.example/p" in bytes(uart.written), "portal QR stored")
 eq(bytes(uart.written).count(b"\x10\x04\x04"), 2, "no status request inside a receipt")
+# Silent printer (off, unplugged): the request of 2010 had no answer by the next poll.
+eq(printer.paper_ok(now_ms=4100), None, "no answer: paper unknown again")
+eq(printer.last_error, esp32.ERR_NO_ANSWER, "no answer reported")
+uart.incoming.extend(b"\x12")
+eq(printer.paper_ok(now_ms=4200), True, "answers again")
+eq(printer.last_error, None, "error cleared by the answer")
+uart.busy = True
+for _ in range(esp32.MAX_JOBS + 1):
+    printer.print_lines(["Vafa"])
+eq(printer.last_error, esp32.ERR_QUEUE_FULL, "a receipt beyond the queue is reported")
 printer.deinit()
 
 # -- the C3 map: scanner and printer share one UART, no LED --------------------------------

@@ -54,4 +54,20 @@ eq(protocol.fmt_amount(-1234567), "-1,234,567", "fmt negative")
 eq(protocol.parse_body(b'{"a":1}'), {"a": 1}, "parse object")
 eq(protocol.parse_body(b"[1]"), None, "parse non-object")
 eq(protocol.parse_body(b"{nope"), None, "parse garbage")
+# docs/protocol.md "Test vectors": an item sale paid with points, byte for byte.
+SALE_BODY = (b'{"v":1,"id":"t1-000002","seq":2,"ts":1763800000,"op":"purchase",'
+             b'"card":"9900010000000019","amount":250000,"use_credit":0,"use_points":-1,'
+             b'"items":[{"sku":"A12","qty":2,"price":50000},'
+             b'{"sku":"6260100000019","qty":1,"price":150000}]}')
+sale_body = protocol.make_request("t1", 2, 1763800000, "purchase", "9900010000000019",
+                                  250000, 0, items=[("A12", 2, 50000),
+                                                    ("6260100000019", 1, 150000)],
+                                  use_points=-1)
+eq(sale_body, SALE_BODY, "item sale with points: body bytes")
+eq(protocol.make_request("t1", 2, 1763800000, "purchase", "9900010000000019", 250000, 0,
+                         items=[{"sku": "A12", "qty": 2, "price": 50000},
+                                {"sku": "6260100000019", "qty": 1, "price": 150000}],
+                         use_points=-1), SALE_BODY, "items from a journaled body: same bytes")
+eq(protocol.sign_hex(SALE_BODY, bytes(range(32))),
+   b"8967cf35cf98248001566b8b3106b0c4b8c650e86406aa8e68f9be5a96d7c538", "item sale HMAC")
 done("test_protocol")

@@ -5,7 +5,6 @@ import json
 import threading
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -14,7 +13,6 @@ from backend.extensions import db as flask_db
 from backend.models import Card, CardBatch
 from backend.services import cards
 from card_spec import make_card_number
-from card_spec.cli import cli
 from tests import factories
 
 
@@ -61,10 +59,9 @@ def test_cli_allocates_and_writes_the_files(app, db, tmp_path):
     factories.club(db, name="Vafa Demo Club")
     issue_demo_cards(db)
     out = tmp_path / "batch"
-    result = CliRunner().invoke(
-        cli, ["batch", "--count", "۳", "--prefix", "990001", "--out", str(out), "--json"],
-        obj={"app": app},
-    )
+    result = app.test_cli_runner().invoke(
+        args=["cards", "batch", "--count", "۳", "--prefix", "990001", "--out", str(out),
+              "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
     assert summary["first_serial"] == 101 and summary["count"] == 3
@@ -75,23 +72,23 @@ def test_cli_allocates_and_writes_the_files(app, db, tmp_path):
 
 
 def test_cli_refuses_bad_input_with_reasons(app, db, tmp_path):
-    runner = CliRunner()
-    result = runner.invoke(cli, ["batch", "--count", "x", "--out", str(tmp_path / "o")],
-                           obj={"app": app})
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["cards", "batch", "--count", "x", "--out",
+                                 str(tmp_path / "o")])
     assert result.exit_code == 2 and "not a whole number" in result.output
-    result = runner.invoke(cli, ["batch", "--count", "2", "--prefix", "12", "--out",
-                                 str(tmp_path / "o")], obj={"app": app})
+    result = runner.invoke(args=["cards", "batch", "--count", "2", "--prefix", "12", "--out",
+                                 str(tmp_path / "o")])
     assert result.exit_code == 2 and "6 digits" in result.output
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("")
-    result = runner.invoke(cli, ["batch", "--count", "2", "--out", str(tmp_path / "full")],
-                           obj={"app": app})
+    result = runner.invoke(args=["cards", "batch", "--count", "2", "--out",
+                                 str(tmp_path / "full")])
     assert result.exit_code == 1 and "not empty" in result.output
 
 
-def test_help_has_an_example():
-    result = CliRunner().invoke(cli, ["batch", "--help"])
-    assert "Example: python -m card_spec batch --count 500" in result.output
+def test_help_has_an_example(app):
+    result = app.test_cli_runner().invoke(args=["cards", "batch", "--help"])
+    assert "Example: vafa cards batch --count 500" in result.output
 
 
 @pytest.mark.parametrize("with_counter", [False, True], ids=["first-batches", "later-batches"])
@@ -150,15 +147,15 @@ def test_files_writes_a_recorded_batch_again_without_allocating(app, db, tmp_pat
     batch = cards.create_batch(db, prefix="990003", count=2, label="reprint")
     db.commit()
     out = tmp_path / "again"
-    result = CliRunner().invoke(cli, ["files", "--batch", str(batch.id), "--out", str(out),
-                                      "--json"], obj={"app": app})
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["cards", "files", "--batch", str(batch.id), "--out", str(out),
+                                 "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
     assert (summary["first_number"], summary["count"]) == (batch.numbers[0], 2)
     assert (out / "cards.csv").read_text().count("reprint") == 2
     assert db.scalars(select(CardBatch)).all() == [db.get(CardBatch, batch.id)]
-    result = CliRunner().invoke(cli, ["files", "--batch", "999", "--out", str(tmp_path / "x")],
-                                obj={"app": app})
+    result = runner.invoke(args=["cards", "files", "--batch", "999", "--out",
+                                 str(tmp_path / "x")])
     assert result.exit_code == 1 and "no batch 999" in result.output
-    assert "Example: python -m card_spec files" in CliRunner().invoke(
-        cli, ["files", "--help"]).output
+    assert "Example: vafa cards files" in runner.invoke(args=["cards", "files", "--help"]).output

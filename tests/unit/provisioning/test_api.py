@@ -139,3 +139,27 @@ def test_a_device_shows_its_last_accepted_seq(client, db, branch):
     db.commit()
     response = client.get("/api/v1/devices/t08", headers=login(client))
     assert response.status_code == 200 and response.json["last_seq"] == 1207
+
+
+def test_registering_a_terminal_keeps_the_brokers_tls_listener(app, client, db, branch, tmp_path):
+    """Every writer of mosquitto.conf (flask broker-config, the supervisor, a registration)
+    writes the TLS listener the configuration asks for: a registration in production must
+    not turn the terminals' TLS port off."""
+    from backend.broker import BrokerConfigError
+    from backend.services import devices
+
+    files = {}
+    for name in ("cert", "key", "ca"):
+        files[name] = tmp_path / f"{name}.pem"
+        files[name].write_text("-----BEGIN TEST-----\n")
+    app.config.update(MQTT_TLS_CERTFILE=str(files["cert"]), MQTT_TLS_KEYFILE=str(files["key"]),
+                      MQTT_TLS_CAFILE=str(files["ca"]), MQTT_TLS_PORT=18883)
+    factories.staff_user(db)
+    response = client.post("/api/v1/devices", headers=login(client),
+                           json={"device_id": "t10", "branch_id": branch.id})
+    assert response.status_code == 201, response.json
+    conf = (app.config["INSTANCE_DIR"] / "mosquitto" / "mosquitto.conf").read_text()
+    assert "listener 18883" in conf and f"certfile {files['cert']}" in conf
+    app.config.update(MQTT_TLS_KEYFILE="")
+    with pytest.raises(BrokerConfigError, match="_KEYFILE"):
+        devices.write_broker_config_for(db, app.config)

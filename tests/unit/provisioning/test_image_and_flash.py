@@ -109,6 +109,9 @@ def test_image_builds_files_littlefs_and_a_merged_bin(tmp_path, config_path, mic
     assert summary["release"] == "1.24"  # from the .bin's app descriptor
     assert {"main.py", "config.json", "vafa/app.mpy", "vafa/hw/esp32.mpy",
             "vafa/hw/ssd1306.mpy", "vafa/pins.mpy"} <= set(summary["files"])
+    # main.py is the OTA loader (source, never updated); the entry it runs is vafa.start.
+    assert {"vafa/start.mpy", "vafa/ota.mpy"} <= set(summary["files"])
+    assert b"from vafa import start" in (out / "files" / "main.py").read_bytes()
     # Compiled modules are MicroPython bytecode: .mpy files start with "M".
     assert (out / "files" / "vafa" / "app.mpy").read_bytes()[:1] == b"M"
 

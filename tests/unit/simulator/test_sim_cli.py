@@ -63,6 +63,12 @@ def test_script_keys():
     assert cli.script_keys(a) == ["L"]
     a = cli.parse_args(["--headless", "--scan", "9900010000000019", "--amount", "7"])
     assert cli.script_keys(a) == ["7", "E"] and a.use_credit == 0 and a.timeout_s == 10
+    a = cli.parse_args(["--headless", "--scan", "9900010000000019", "--amount", "7",
+                        "--use-points"])
+    assert cli.script_keys(a) == ["7", "U", "U", "E"]
+    a = cli.parse_args(["--headless", "--scan", "9900010000000019", "--amount", "7",
+                        "--use-points", "--use-credit", "-1"])
+    assert cli.script_keys(a) == ["7", "U", "U", "U", "E"]
 
 
 def test_bad_card_is_refused_without_network(instance, capsys):

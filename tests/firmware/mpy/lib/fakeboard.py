@@ -102,6 +102,15 @@ class FakeFlash:
 
     def rename(self, a, b):
         a, b = self._norm(a), self._norm(b)
+        if a in self.dirs:  # a directory and what is under it, as LittleFS renames one
+            if b in self.dirs or b in self.files or b.rpartition("/")[0] not in self.dirs:
+                raise OSError(17 if b in self.dirs or b in self.files else ENOENT)
+            for d in [d for d in self.dirs if d == a or d.startswith(a + "/")]:
+                self.dirs.discard(d)
+                self.dirs.add(b + d[len(a):])
+            for f in [f for f in self.files if f.startswith(a + "/")]:
+                self.files[b + f[len(a):]] = self.files.pop(f)
+            return
         if a not in self.files:
             raise OSError(ENOENT)
         self._freed(len(self.files.get(b, b"")))
@@ -116,13 +125,22 @@ class FakeFlash:
         self.dirs.add(path)
 
     def rmdir(self, path):
-        self.dirs.discard(self._norm(path))
+        path = self._norm(path)
+        if path not in self.dirs:
+            raise OSError(ENOENT)
+        if any(p.startswith(path + "/") for p in list(self.files) + list(self.dirs)):
+            raise OSError(39)  # ENOTEMPTY, as LittleFS refuses
+        self.dirs.discard(path)
 
     def ilistdir(self, path):
         path = self._norm(path)
-        names = [p[len(path) + 1:] for p in list(self.files) + list(self.dirs)
+        names = [(p[len(path) + 1:], 0x4000 if p in self.dirs else 0x8000)
+                 for p in list(self.files) + list(self.dirs)
                  if p.startswith(path + "/") and "/" not in p[len(path) + 1:]]
-        return iter([(n, 0x8000, 0, 0) for n in names])
+        return iter([(n, t, 0, 0) for n, t in names])
+
+    def listdir(self, path):
+        return [e[0] for e in self.ilistdir(path)]
 
     def chdir(self, path):
         pass
@@ -218,7 +236,8 @@ def mount(flash, point="/flash"):
     # A unique mount point that cannot collide with a real directory.
     point = tempfile.mkdtemp(prefix="vafa-flash-")
     saved = {"open": builtins.open, "remove": os.remove, "rename": os.rename,
-             "mkdir": os.mkdir, "stat": os.stat}
+             "mkdir": os.mkdir, "stat": os.stat, "rmdir": os.rmdir, "listdir": os.listdir,
+             "statvfs": os.statvfs}
     _routed.append((point, flash, saved))
 
     def inside(p):
@@ -239,10 +258,8 @@ def mount(flash, point="/flash"):
         return call
 
     builtins.open = route("open", saved["open"])
-    os.remove = route("remove", saved["remove"])
-    os.rename = route("rename", saved["rename"])
-    os.mkdir = route("mkdir", saved["mkdir"])
-    os.stat = route("stat", saved["stat"])
+    for name in ("remove", "rename", "mkdir", "stat", "rmdir", "listdir", "statvfs"):
+        setattr(os, name, route(name, saved[name]))
     return point
 
 
@@ -255,10 +272,8 @@ def umount(point):
     for i, (p, _, saved) in enumerate(_routed):
         if p == point:
             builtins.open = saved["open"]
-            os.remove = saved["remove"]
-            os.rename = saved["rename"]
-            os.mkdir = saved["mkdir"]
-            os.stat = saved["stat"]
+            for name in ("remove", "rename", "mkdir", "stat", "rmdir", "listdir", "statvfs"):
+                setattr(os, name, saved[name])
             del _routed[i]
             return
 

@@ -84,6 +84,12 @@ def body(**changes):
     (body(items=[{"sku": "A1", "qty": 0, "price": 250000}]), "BAD_REQUEST", "items[0].qty"),
     (body(offline="yes"), "BAD_REQUEST", "offline"),
     (body(op="lookup", amount=...), None, None),
+    (body(use_points=-2), "BAD_REQUEST", "use_points"),
+    (body(use_points=1.5), "BAD_REQUEST", "use_points"),
+    (body(use_points=True), "BAD_REQUEST", "use_points"),
+    (body(op="lookup", amount=..., use_points=-1), "BAD_REQUEST", "use_points"),
+    (body(offline=True, use_points=-1), "BAD_REQUEST", "offline"),
+    (body(use_points=-1), None, None),
 ])
 def test_bad_requests_get_their_code_and_name_the_field(raw, code, field):
     if code is None:
@@ -93,6 +99,34 @@ def test_bad_requests_get_their_code_and_name_the_field(raw, code, field):
         protocol.parse_request(raw)
     assert raised.value.code == code
     assert raised.value.message.startswith(field)
+
+
+def test_use_points_is_parsed_and_joins_the_digest_only_when_asked_for():
+    assert protocol.parse_request(body(use_points=-1)).use_points == -1
+    assert protocol.parse_request(body(use_points=40)).use_points == 40
+    plain = protocol.parse_request(REQUEST_BODY)
+    assert plain.use_points == 0
+    # The digest of a request without use_points is the one stored before it existed.
+    before = protocol.semantic_digest("purchase", "9900010000000019", 250000, 0, None, None)
+    assert protocol.request_digest(plain) == before
+    assert protocol.request_digest(protocol.parse_request(body(use_points=0))) == before
+    assert protocol.request_digest(protocol.parse_request(body(use_points=-1))) != before
+
+
+# docs/protocol.md "Test vectors": the terminal's item sale paid with points.
+SALE_BODY = (b'{"v":1,"id":"t1-000002","seq":2,"ts":1763800000,"op":"purchase",'
+             b'"card":"9900010000000019","amount":250000,"use_credit":0,"use_points":-1,'
+             b'"items":[{"sku":"A12","qty":2,"price":50000},'
+             b'{"sku":"6260100000019","qty":1,"price":150000}]}')
+
+
+def test_item_sale_with_points_vector():
+    assert protocol.sign(SALE_BODY, KEY) == (
+        "8967cf35cf98248001566b8b3106b0c4b8c650e86406aa8e68f9be5a96d7c538")
+    request = protocol.parse_request(SALE_BODY)
+    assert (request.amount, request.use_credit, request.use_points) == (250_000, 0, -1)
+    assert [(item.sku, item.qty, item.price) for item in request.items] == [
+        ("A12", 2, 50_000), ("6260100000019", 1, 150_000)]
 
 
 def test_items_that_add_up_are_accepted():

@@ -323,3 +323,22 @@ def test_the_terminal_config_and_the_enrolment_reply_carry_the_seq_floor(db, til
                                    now=NOW)
     enrolled = enrolment.redeem_token(db, issued.token, now=NOW)
     assert devices.terminal_config(db, enrolled, mqtt_host="h", mqtt_port=1)["seq_floor"] == 0
+
+
+def test_terminal_config_carries_the_portal_address_for_the_receipt_qr(db, till):
+    """The backend's public URL becomes the receipts' portal QR (issue 16); the firmware's
+    own config check accepts what the backend writes."""
+    from backend.services import devices
+    from simulator import shim
+
+    shim.install()
+    from vafa import config as vconfig
+
+    credentials = devices.DeviceCredentials(till, "password", "00" * 32)
+    config = devices.terminal_config(db, credentials, mqtt_host="h", mqtt_port=1,
+                                     public_url="https://club.example/")
+    assert config["portal_url"] == "https://club.example/portal/"
+    assert vconfig.validate(dict(config))["portal_url"] == "https://club.example/portal/"
+    bare = devices.terminal_config(db, credentials, mqtt_host="h", mqtt_port=1)
+    assert bare["portal_url"] == ""
+    assert devices.portal_url("https://" + "x" * 200) == ""

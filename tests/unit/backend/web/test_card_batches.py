@@ -89,7 +89,7 @@ def test_a_large_batch_points_to_the_command_line(client, auth, db):
     batch = cards.create_batch(db, prefix="990005", count=cards.MAX_FILES_BATCH + 1)
     db.commit()
     response = client.get(f"/card-batches/{batch.id}/files.zip", follow_redirects=True)
-    assert f"python -m card_spec files --batch {batch.id}" in response.get_data(as_text=True)
+    assert f"vafa cards files --batch {batch.id}" in response.get_data(as_text=True)
 
 
 def test_a_stock_card_typed_at_the_counter_starts_a_new_member(client, auth, db):

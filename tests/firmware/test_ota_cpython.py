@@ -1,0 +1,147 @@
+"""The firmware's download (vafa.ota over vafa.http.Get) from a real HTTP(S) server on
+this machine, over CPython sockets with MicroPython's non-blocking behaviour
+(simulator.netio): a real `provisioning build --source` build, HTTP/1.0, and TLS
+verified against the device's ca.pem (a server signed by another CA is refused)."""
+
+import hashlib
+import json
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from vafa import ota
+from vafa.clock import ticks_ms
+
+from provisioning import ota_build
+from simulator import netio
+from tests.firmware.conftest import ROOT
+from tests.integration.test_broker_tls import write_pki
+
+
+class Handler(BaseHTTPRequestHandler):
+    files: dict = {}
+    seen: list = []
+
+    def do_GET(self):  # noqa: N802 (the standard library's name)
+        self.seen.append((self.request_version, self.path))
+        body = self.files.get(self.path)
+        if body is None:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def serve(tls=None):
+    Handler.seen = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if tls is not None:
+        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    return httpd, thread
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory):
+    path = tmp_path_factory.mktemp("build") / "b.tar"
+    raw = ota_build.make_build(path, version="9.9.1", source=True)
+    _raw, files = ota_build.read_build(path)
+    return raw, files
+
+
+def publish(raw, files, base="/fw/x/"):
+    Handler.files = {base + "manifest.json": raw}
+    Handler.files.update({base + "files/" + p: b for p, b in files.items()})
+    return {"ver": "9.9.1", "kind": "py", "sha256": hashlib.sha256(raw).hexdigest(),
+            "size": sum(len(b) for b in files.values())}
+
+
+def download(root, cmd, tls=None, timeout_s=30):
+    d = ota.Download(str(root), cmd, netio.sockets(), tls, ticks_ms(), trial_s=60)
+    end = time.monotonic() + timeout_s
+    steps = 0
+    while not d.done and time.monotonic() < end:
+        d.step(ticks_ms())
+        steps += 1
+    return d, steps
+
+
+def test_a_real_build_downloads_verifies_and_becomes_the_trial(tmp_path, build):
+    raw, files = build
+    httpd, thread = serve()
+    try:
+        cmd = publish(raw, files)
+        cmd["url"] = f"http://127.0.0.1:{httpd.server_port}/fw/x/"
+        d, steps = download(tmp_path, cmd)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+    assert d.report == {"ver": "9.9.1", "st": "installed", "err": "", "pct": 100}
+    for path, content in files.items():
+        assert (tmp_path / "fw" / "9.9.1" / path).read_bytes() == content
+    assert (tmp_path / "fw" / "9.9.1" / "vafa" / "version.py").read_text() == \
+        'VERSION = "9.9.1"\n'
+    assert not (tmp_path / "fw" / "9.9.1.tmp").exists()
+    assert json.loads((tmp_path / "fw" / "boot.json").read_text()) == {
+        "active": "9.9.1", "prev": "", "trial": True, "boots": 0, "trial_s": 60}
+    assert {version for version, _ in Handler.seen} == {"HTTP/1.0"}
+    assert len(Handler.seen) == 1 + len(files)
+    assert steps > len(files)  # in many small steps, never one blocking call
+
+
+def test_https_is_verified_against_the_devices_ca_pem(tmp_path, build):
+    raw, files = build
+    cafile, certfile, keyfile = write_pki(tmp_path / "pki")
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(certfile, keyfile)
+    httpd, thread = serve(server_tls)
+    device = tmp_path / "device"
+    other = tmp_path / "other"
+    device.mkdir()
+    (device / "ca.pem").write_bytes(cafile.read_bytes())
+    other_ca, _c, _k = write_pki(tmp_path / "pki2")
+    other.mkdir()
+    (other / "ca.pem").write_bytes(other_ca.read_bytes())
+    try:
+        cmd = publish(raw, files)
+        cmd["url"] = f"https://localhost:{httpd.server_port}/fw/x/"
+        d, _steps = download(device, cmd, tls=netio.tls_context(device, False))
+        assert d.report["st"] == "installed", d.report
+        d, _steps = download(other, cmd, tls=netio.tls_context(other, False))
+        assert d.report["st"] == "failed"
+        assert "CERTIFICATE_VERIFY_FAILED" in d.report["err"] or "certificate" in \
+            d.report["err"].lower()
+        assert not (other / "fw" / "9.9.1").exists()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+
+
+def test_a_terminal_that_is_not_updating_never_imports_the_downloader(tmp_path):
+    """The bytecode budget: vafa.ota and vafa.http load on a cmd "ota" or a trial only."""
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({
+        "device_id": "t01", "key_hex": "00" * 32,
+        "mqtt": {"host": "127.0.0.1", "port": 1, "tls": False}}))
+    script = (
+        "import sys, simulator\n"
+        "from simulator.terminal import SimTerminal\n"
+        f"t = SimTerminal({str(config)!r})\n"
+        "t.step()\n"
+        "print(sorted(m for m in ('vafa.ota', 'vafa.http') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=60, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
