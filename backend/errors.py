@@ -15,7 +15,14 @@ class BadRequest(DomainError):
     code = "BAD_REQUEST"
     http_status = 400
 
-    def __init__(self, field: str, message: str):
+    def __init__(self, field: str, message: str, **params):
+        """`message` may hold `%(name)s` placeholders filled from `params`: the panel
+        translates the sentence and then fills in the numbers in the reader's digits."""
+        self.template = message
+        self.params = params
+        if params:
+            message = message % {name: f"{value:,}" if isinstance(value, int) else value
+                                 for name, value in params.items()}
         super().__init__(f"{field}: {message}")
         self.field = field
 
@@ -49,6 +56,19 @@ class InsufficientBalance(DomainError):
 class LimitReached(DomainError):
     code = "LIMIT"
     http_status = 409
+
+
+class CreditCapReached(LimitReached):
+    """Spending `use_credit` would pass a tier's credit cap: `cap` is "daily" or
+    "per-invoice" and `allowed_rials` what that cap still allows on this purchase. The
+    message keeps the terminal's wording; the panel and the API show the figures."""
+
+    field = "use_credit"
+
+    def __init__(self, cap: str, allowed_rials: int):
+        super().__init__(f"{cap} credit cap allows {allowed_rials} rials here")
+        self.cap = cap
+        self.allowed_rials = allowed_rials
 
 
 class Replay(DomainError):

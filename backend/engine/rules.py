@@ -21,7 +21,7 @@ from datetime import date, datetime
 
 from backend.engine.calendar import iranian_weekday
 from backend.engine.offers import AppliedOffer, Offer, OfferContext, choose_offers
-from backend.errors import BadRequest, InsufficientCredit, LimitReached
+from backend.errors import BadRequest, CreditCapReached, InsufficientCredit
 
 BASIS_POINTS = 10_000
 PERCENT = 100
@@ -131,7 +131,7 @@ def price_purchase(
     offers: Sequence[Offer] = (),
     now: datetime | None = None,
 ) -> PurchaseOutcome:
-    """Price one purchase. Raises BadRequest, InsufficientCredit or LimitReached."""
+    """Price one purchase. Raises BadRequest, InsufficientCredit or CreditCapReached."""
     club = club or ClubRules()
     member = member or MemberContext()
     if type(request.amount_rials) is not int or request.amount_rials <= 0:
@@ -196,7 +196,7 @@ def price_purchase(
         if request.use_credit_rials > request.credit_balance_rials:
             raise InsufficientCredit(request.credit_balance_rials)
         if request.use_credit_rials > cap and cap_reason is not None:
-            raise LimitReached(f"{cap_reason} credit cap allows {cap} rials here")
+            raise CreditCapReached(cap_reason, cap)
         credit_used = min(request.use_credit_rials, due)
     due -= credit_used
 

@@ -6,6 +6,7 @@ typed Jalali (or Gregorian) and stored as Gregorian `date`. Messages are English
 translated when rendered. CSRF comes with FlaskForm.
 """
 
+import dataclasses
 import re
 from datetime import datetime
 
@@ -315,9 +316,79 @@ class MemberForm(FlaskForm):
 
 class CounterPurchaseForm(FlaskForm):
     request_key = HiddenField()
-    amount = AmountField(_l("Purchase amount"), [required()])
+    amount = AmountField(_l("Purchase amount (empty with item lines: their total)"),
+                         [Optional()])
     use_credit = AmountField(_l("Pay with credit (0 for none)"), [Optional()])
     use_all_credit = BooleanField(_l("Use as much credit as allowed"))
+
+
+# Item lines of the counter's purchase form (issue 18 item 2): repeated inputs named
+# item_sku, item_qty and item_price, one of each per line, so the form works without
+# JavaScript (lines are added and removed by a round trip that keeps what was typed).
+ITEM_LINE_FIELDS = ("item_sku", "item_qty", "item_price")
+MAX_FORM_LINES = 60  # rows read from one post; the service refuses more than 50 lines
+
+
+@dataclasses.dataclass
+class ItemRow:
+    """One line as typed, with its parse errors and (once looked up) its product."""
+
+    sku: str = ""
+    qty: str = ""
+    price: str = ""
+    errors: dict = dataclasses.field(default_factory=dict)
+    product: object = None
+    suggestions: list = dataclasses.field(default_factory=list)
+
+    @property
+    def blank(self) -> bool:
+        return not (self.sku.strip() or self.qty.strip() or self.price.strip())
+
+    def error(self, name: str, message) -> None:
+        self.errors.setdefault(name, []).append(message)
+
+    def parsed(self):
+        """(quantity, unit price in rials or None), or None with the errors noted."""
+        quantity, price = 1, None
+        if not self.sku.strip():
+            self.error("sku", _l("Choose a product by its code or name."))
+        if self.qty.strip():
+            try:
+                quantity = parse_number(self.qty)
+            except ValueError as error:
+                self.error("quantity", _parse_error(error).args[0])
+        if self.price.strip():
+            try:
+                price = parse_amount(self.price, display_unit())
+            except ValueError as error:
+                self.error("price", _parse_error(error).args[0])
+        return None if self.errors else (quantity, price)
+
+
+def item_rows(formdata, *, drop: int | None = None, add: bool = False,
+              pick: tuple[int, str] | None = None) -> list[ItemRow]:
+    """The lines a purchase form carried, at most MAX_FORM_LINES; `drop` removes a
+    line (its "Remove" button), `add` appends an empty one, `pick` (line, SKU) puts a
+    suggested product on a line. Always at least one line."""
+    columns = [formdata.getlist(name)[:MAX_FORM_LINES] for name in ITEM_LINE_FIELDS]
+    count = max((len(column) for column in columns), default=0)
+    rows = [ItemRow(*(column[index].strip()[:64] if index < len(column) else ""
+                      for column in columns)) for index in range(count)]
+    if drop is not None and 0 <= drop < len(rows):
+        del rows[drop]
+    if pick is not None and 0 <= pick[0] < len(rows):
+        rows[pick[0]].sku, rows[pick[0]].price = pick[1][:64], ""
+    if add or not rows:
+        rows.append(ItemRow())
+    return rows
+
+
+def shown_amount(rials: int) -> str:
+    """An amount as an input shows it, in the display unit (toman with one decimal)."""
+    if display_unit() == "toman":
+        whole, rest = divmod(rials, 10)
+        return f"{whole}.{rest}" if rest else str(whole)
+    return str(rials)
 
 
 class AmountReasonForm(FlaskForm):

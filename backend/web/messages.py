@@ -90,6 +90,16 @@ DOMAIN_MESSAGES = (
     N_('No card with this number was issued; check the number'),
     N_('This card is blocked'),
     N_('An issuer prefix has 6 digits'),
+    # Item lines at the counter and in the API (issue 18 item 2; backend/services/counter.py).
+    N_('At most %(count)s item lines on one purchase.'),
+    N_('No product has this code or name.'),
+    N_('Enter a quantity from 1 to %(count)s.'),
+    N_('This product has no list price: enter its price.'),
+    N_('Enter a price of zero or more.'),
+    N_('This product sells at its list price, %(price_rials)s.'),
+    N_('Only %(count)s of this product are in stock.'),
+    N_('The item lines add up to %(total_rials)s, not the amount entered.'),
+    N_('Enter the purchase amount or add item lines.'),
 )
 
 # Issue 6: news, FAQ, surveys, happy calls and API tokens.

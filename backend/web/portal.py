@@ -152,7 +152,7 @@ def sign_out():
 @member_required
 def home(member):
     progress = statements.tier_progress(db.session, member, clock())
-    recent = db.session.execute(statements.history_statement(member.id).limit(5)).all()
+    recent = db.session.execute(statements.history_lines_statement(member.id).limit(5)).all()
     return render_template("portal/home.html", member=member, progress=progress,
                            recent=recent, card_svg=_card_qr(member),
                            parties=statements.transfer_parties(db.session, recent))
@@ -161,7 +161,7 @@ def home(member):
 @bp.get("/history")
 @member_required
 def history(member):
-    page = paginate(statements.history_statement(member.id),
+    page = paginate(statements.history_lines_statement(member.id),
                     page_number(request.args.get("page")), size=HISTORY_PAGE_SIZE,
                     scalars=False)
     purchases = {row.ledger_transaction_id: row for row in db.session.scalars(

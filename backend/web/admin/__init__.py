@@ -6,12 +6,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from flask import Blueprint, current_app, flash
+from flask import Blueprint, current_app, flash, g
 from flask_babel import gettext
 from sqlalchemy import func, select
 
-from backend.errors import BadRequest, DomainError
+from backend.errors import BadRequest, CreditCapReached, DomainError
 from backend.extensions import db
+from backend.i18n import format_amount, format_number
 from backend.web.auth import login_required, permission_required
 
 bp = Blueprint("admin", __name__)
@@ -76,14 +77,30 @@ CODE_MESSAGES = {
 }
 
 
+def _shown_value(name: str, value):
+    """A number of an error message in the reader's digits; `…_rials` as money."""
+    language = g.get("language", "fa")
+    if not isinstance(value, int):
+        return value
+    if name.endswith("_rials"):
+        return format_amount(value, language, g.get("currency_unit", "rial"))
+    return format_number(value, language)
+
+
 def translate_error(error: DomainError) -> str:
     """Domain messages are English sentences; the Persian catalogue translates them."""
     if error.code == "INSUFFICIENT_CREDIT" and hasattr(error, "balance_rials"):
-        from flask import g
-
-        from backend.i18n import format_amount
-        return gettext("Not enough credit: the balance is %(amount)s.", amount=format_amount(
-            error.balance_rials, g.get("language", "fa"), g.get("currency_unit", "rial")))
+        return gettext("Not enough credit: the balance is %(amount)s.",
+                       amount=_shown_value("balance_rials", error.balance_rials))
+    if isinstance(error, CreditCapReached):
+        amount = _shown_value("allowed_rials", error.allowed_rials)
+        if error.cap == "daily":
+            return gettext("The daily credit cap allows %(amount)s more today.", amount=amount)
+        return gettext("The per-invoice credit cap allows at most %(amount)s on one purchase.",
+                       amount=amount)
+    if isinstance(error, BadRequest) and error.params:
+        return gettext(error.template, **{name: _shown_value(name, value)
+                                          for name, value in error.params.items()})
     if error.code in CODE_MESSAGES and not isinstance(error, BadRequest):
         return gettext(CODE_MESSAGES[error.code])
     text = error.message.split(": ", 1)[-1] if isinstance(error, BadRequest) else error.message

@@ -1,5 +1,7 @@
 """Members: list, create, edit, the member page, and serving them at the counter."""
 
+import re
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from sqlalchemy import select
@@ -36,17 +38,21 @@ from backend.web.admin import (
     new_request_key,
     page_number,
     paginate,
+    translate_error,
 )
 from backend.web.auth import client_ip, permission_required
 from backend.web.forms import (
     AmountReasonForm,
     ConvertPointsForm,
     CounterPurchaseForm,
+    ItemRow,
     MemberForm,
     RedeemRewardForm,
     RefundForm,
     ReplaceCardForm,
     TransferForm,
+    item_rows,
+    shown_amount,
     shown_number,
 )
 
@@ -214,7 +220,8 @@ def member_edit(user, member_id: int):
 
 
 def _history(member_id: int, number: int):
-    return paginate(statements.history_statement(member_id), number, size=20, scalars=False)
+    return paginate(statements.history_lines_statement(member_id), number, size=20,
+                    scalars=False)
 
 
 def _forms(member: Member):
@@ -244,9 +251,13 @@ def _replace_form(member: Member, **kwargs) -> ReplaceCardForm:
     return form
 
 
-def _render_member(user, member: Member, forms: dict | None = None, status: int = 200):
+def _render_member(user, member: Member, forms: dict | None = None, status: int = 200, *,
+                   rows: list[ItemRow] | None = None, line_errors=()):
     all_forms = _forms(member)
     all_forms.update(forms or {})
+    shown_purchase = request.args.get("purchase", type=int) if request.method == "GET" else None
+    summary = None if shown_purchase is None else counter.purchase_summary(
+        db.session, member_id=member.id, purchase_id=shown_purchase)
     history = _history(member.id, page_number(request.args.get("page")))
     # Paginated too: a refund of an older purchase starts from its row here.
     purchase_page = paginate(
@@ -275,6 +286,9 @@ def _render_member(user, member: Member, forms: dict | None = None, status: int 
     return render_template(
         "members/detail.html", user=user, member=member, forms=all_forms, history=history,
         purchases=purchase_rows, purchase_page=purchase_page, refund_forms=refund_forms,
+        summary=summary, item_rows=_shown_rows(rows or [ItemRow()]), line_errors=line_errors,
+        product_choices=counter.product_choices(db.session), max_lines=counter.MAX_ITEM_LINES,
+        shown_amount=shown_amount,
         lists=lists, referrals=lists["referrals"].rows, requests=lists["requests"].rows,
         tier_changes=lists["tier_changes"].rows, tiers=tiers,
         parties=statements.transfer_parties(db.session, history.rows),
@@ -302,28 +316,88 @@ def _operator_branch(user) -> int:
     return first
 
 
+def _shown_rows(rows: list[ItemRow]) -> list[ItemRow]:
+    """Each typed line with its product: an empty price shows the list price, and a
+    list price cannot be changed (read-only; the service refuses another price)."""
+    for row in rows:
+        row.product = counter.find_product(db.session, row.sku) if row.sku else None
+        if row.product is not None and row.product.price_rials and not row.price:
+            row.price = shown_amount(row.product.price_rials)
+        if row.product is None and row.sku:
+            # Searching without JavaScript: the products the text may mean, to pick.
+            row.suggestions = counter.search_products(db.session, row.sku)
+    return rows
+
+
+def _picked(value: str | None) -> tuple[int, str] | None:
+    """A suggestion's button: "line:SKU"."""
+    line, _, sku = (value or "").partition(":")
+    return (int(line), sku) if line.isdigit() and sku else None
+
+
+def _item_lines(rows: list[ItemRow]):
+    """The non-blank rows and their lines for the service; None when one does not parse."""
+    used = [row for row in rows if not row.blank]
+    lines = []
+    for row in used:
+        parsed = row.parsed()
+        if parsed is not None:
+            lines.append(counter.ItemLine(row.sku, *parsed))
+    return (used, lines) if len(lines) == len(used) else (used, None)
+
+
+_LINE_FIELD = re.compile(r"items\[(\d+)\]\.(sku|quantity|price)")
+
+
+def _show_purchase_error(form, used: list[ItemRow], error: DomainError) -> list:
+    """A line's error next to its input; the form's others next to theirs. Returns the
+    errors about the lines as a whole (too many)."""
+    match = _LINE_FIELD.fullmatch(getattr(error, "field", "") or "")
+    if match and int(match.group(1)) < len(used):
+        used[int(match.group(1))].error(match.group(2), translate_error(error))
+        return []
+    if getattr(error, "field", None) == "items":
+        return [translate_error(error)]
+    apply_error(form, error, {"use_credit": "use_credit"})
+    return []
+
+
 @bp.post("/members/<int:member_id>/purchase")
 @permission_required("purchases")
 def member_purchase(user, member_id: int):
     member = _visible_member(user, member_id)
     form = CounterPurchaseForm()
+    drop = request.form.get("remove_line", type=int)
+    adding = "add_line" in request.form
+    pick = _picked(request.form.get("pick_line"))
+    rows = item_rows(request.form, drop=drop, add=adding, pick=pick)
+    if adding or drop is not None or pick is not None:
+        # A line added or removed without JavaScript: the form comes back as typed.
+        return _render_member(user, member, {"purchase": form}, rows=rows)
+    line_errors = []
     if form.validate_on_submit():
-        use_credit = -1 if form.use_all_credit.data else (form.use_credit.data or 0)
-        try:
-            audit.note(staff_user_id=user.id, ip=client_ip(), action="record_purchase",
-                       entity="member", entity_id=member.id,
-                       details={"amount_rials": form.amount.data})
-            result = counter.record_purchase(
-                db.session, member_id=member.id, branch_id=_operator_branch(user),
-                amount_rials=form.amount.data, use_credit_rials=use_credit,
-                request_key=form.request_key.data, now=clock())
-        except DomainError as error:
-            apply_error(form, error, {"use_credit": "use_credit"})
-        else:
-            flash(gettext("Purchase recorded."), "success")
-            return redirect(url_for("admin.member_detail", member_id=member.id,
-                                    purchase=result.purchase.id))
-    return _render_member(user, db.session.get(Member, member_id), {"purchase": form}, 400)
+        used, lines = _item_lines(rows)
+        if lines is not None and not lines and form.amount.data is None:
+            form.amount.errors = [gettext("Enter the purchase amount or add item lines.")]
+        elif lines is not None:
+            use_credit = -1 if form.use_all_credit.data else (form.use_credit.data or 0)
+            try:
+                audit.note(staff_user_id=user.id, ip=client_ip(), action="record_purchase",
+                           entity="member", entity_id=member.id,
+                           details={"amount_rials": form.amount.data,
+                                    "items": [[line.sku, line.quantity] for line in lines]})
+                result = counter.record_purchase(
+                    db.session, member_id=member.id, branch_id=_operator_branch(user),
+                    amount_rials=form.amount.data, use_credit_rials=use_credit,
+                    request_key=form.request_key.data, now=clock(), items=lines)
+            except DomainError as error:
+                line_errors = _show_purchase_error(form, used, error)
+            else:
+                flash(gettext("Purchase recorded."), "success")
+                return redirect(url_for("admin.member_detail", member_id=member.id,
+                                        purchase=result.purchase.id, _anchor="purchase-summary"))
+    return _render_member(user, db.session.get(Member, member_id), {"purchase": form}, 400,
+                          rows=rows, line_errors=line_errors)
 
 
 @bp.post("/members/<int:member_id>/topup")
@@ -466,13 +540,24 @@ def member_hand_over(user, member_id: int, redemption_id: int):
 @bp.post("/members/<int:member_id>/refund/<int:purchase_id>")
 @permission_required("refunds")
 def member_refund(user, member_id: int, purchase_id: int):
+    """A refund asks first: the row's button shows what would be reversed, and only the
+    confirmation page's button (carrying `confirm`) refunds. Without JavaScript too."""
     member = _visible_member(user, member_id)
     purchase = db.session.get(Purchase, purchase_id)
     if purchase is None or purchase.member_id != member.id:
         abort(404)
     form = RefundForm(prefix=f"refund{purchase_id}")
     if form.validate_on_submit():
+        confirmed = request.form.get("confirm") == "1"
         try:
+            if not confirmed:
+                preview = counter.refund_preview(db.session, purchase_id=purchase_id,
+                                                 amount_rials=form.amount.data,
+                                                 staff_user_id=user.id,
+                                                 request_key=form.request_key.data)
+                return render_template("members/refund_confirm.html", user=user,
+                                       member=member, form=form, purchase=preview[0],
+                                       parts=preview[1], amount=preview[2])
             audit.note(staff_user_id=user.id, ip=client_ip(), action="refund_purchase",
                        entity="purchase", entity_id=purchase_id,
                        details={"amount_rials": form.amount.data})
@@ -480,6 +565,7 @@ def member_refund(user, member_id: int, purchase_id: int):
                            request_key=form.request_key.data, staff_user_id=user.id,
                            now=clock())
         except DomainError as error:
+            db.session.rollback()
             apply_error(form, error)
             flash(gettext("The refund was not made:") + " " + "; ".join(
                 str(message) for messages in form.errors.values() for message in messages),

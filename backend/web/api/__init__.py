@@ -22,7 +22,14 @@ from flask import Blueprint, current_app, g, jsonify, request
 from marshmallow import EXCLUDE, Schema, ValidationError
 from werkzeug.exceptions import HTTPException
 
-from backend.errors import BadRequest, DomainError, Forbidden, NotFound, Unauthorized
+from backend.errors import (
+    BadRequest,
+    CreditCapReached,
+    DomainError,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+)
 from backend.extensions import csrf, db
 from backend.models import ApiToken, Member, StaffUser
 from backend.services import api_tokens
@@ -101,16 +108,27 @@ FIELD_NAMES = {"request_key": IDEMPOTENCY_HEADER, "idempotency_key": IDEMPOTENCY
                "card": "card_number", "name": "first_name", "new_card": "card_number"}
 
 
+_ITEM_FIELD = re.compile(r"^items\[(\d+)\]\.(sku|quantity|price)$")
+_ITEM_NAMES = {"sku": "sku", "quantity": "qty", "price": "price"}
+
+
 @bp.errorhandler(DomainError)
 def domain_error(error: DomainError):
     # Nothing is committed on this path; the session is removed (rolled back) at teardown.
     status = error.http_status if 400 <= error.http_status < 600 else 500
     field_name = getattr(error, "field", None)
     field_name = FIELD_NAMES.get(field_name, field_name)
+    if field_name:
+        # A sale's item line, named as this API names it (items.0.qty).
+        field_name = _ITEM_FIELD.sub(
+            lambda match: f"items.{match.group(1)}.{_ITEM_NAMES[match.group(2)]}", field_name)
     message = error.message
     if isinstance(error, BadRequest) and ": " in message:
         message = message.split(": ", 1)[1]
-    return jsonify(error_body(error.code, message, field_name)), status
+    body = error_body(error.code, message, field_name)
+    if isinstance(error, CreditCapReached):
+        body.update(cap=error.cap, allowed_rials=error.allowed_rials)
+    return jsonify(body), status
 
 
 def http_error(error: HTTPException):

@@ -232,25 +232,38 @@ def _sale_branch(principal, requested: int | None) -> int:
            errors=(400, 401, 403, 404, 409), extra_statuses=(200,))
 def record_purchase(principal, member_id: int, data, key):
     """Prices and records a sale with the club's rules: the very service the terminals and
-    the panel's counter use. Send an `Idempotency-Key`; a retry with the same key returns
-    the first result (200) and changes nothing; the same key for a different sale is
-    refused."""
+    the panel's counter use. With `items` (SKU, quantity, optional price) stock goes down
+    and each product's rules apply; `amount_rials` must then be their total. The
+    answer's `tx` holds the figures a terminal prints. Send an `Idempotency-Key`; a retry
+    with the same key returns the first result (200) and changes nothing; the same key
+    for a different sale is refused. A credit cap's `LIMIT` names the cap (`cap`) and
+    what it still allows (`allowed_rials`)."""
     member = visible_member(member_id)
     branch_id = _sale_branch(principal, data.get("branch_id"))
     form_key = _scoped_key(principal, key)
     replay = ledger.find_transaction(db.session,
                                      counter.request_key("purchase", form_key)) is not None
-    _note(principal, "record_purchase", member.id, amount_rials=data["amount_rials"])
+    items = [counter.ItemLine(item["sku"], item["qty"], item.get("price"))
+             for item in data.get("items") or ()]
+    _note(principal, "record_purchase", member.id, amount_rials=data["amount_rials"],
+          items=[[item.sku, item.quantity] for item in items])
     result = counter.record_purchase(
         db.session, member_id=member.id, branch_id=branch_id,
         amount_rials=data["amount_rials"], use_credit_rials=data["use_credit_rials"],
-        request_key=form_key, now=clock())
-    if result.purchase.amount_rials != data["amount_rials"]:
+        request_key=form_key, now=clock(), items=items)
+    summary = counter.purchase_summary(db.session, member_id=member.id,
+                                       purchase_id=result.purchase.id)
+    sold = [(product.sku, line.quantity, line.unit_price_rials)
+            for product, line in summary.items]
+    if replay and (data["amount_rials"] != result.purchase.amount_rials
+                   or (items and [item.quantity for item in items]
+                       != [quantity for _, quantity, _ in sold])):
         raise BadRequest("Idempotency-Key", "this key was used for a different purchase")
-    db.session.refresh(member)
     answer = {"purchase": result.purchase, "offers": list(result.offer_names),
-              "new_tier": result.new_tier, "credit_balance_rials": member.credit_balance_rials,
-              "points_balance": member.points_balance}
+              "new_tier": result.new_tier, "credit_balance_rials": summary.credit_balance_rials,
+              "points_balance": summary.points_balance, "tx": summary.tx,
+              "items": [{"sku": product.sku, "name": product.name, "qty": line.quantity,
+                         "price": line.unit_price_rials} for product, line in summary.items]}
     return answer, 200 if replay else 201
 
 

@@ -78,6 +78,10 @@ class ErrorSchema(Schema):
     message = fields.String(required=True, metadata={"description": "For developers, in "
                                                                      "English."})
     field = fields.String(metadata={"description": "The request field (or header) at fault."})
+    cap = fields.String(validate=validate.OneOf(["daily", "per-invoice"]), metadata={
+        "description": "LIMIT from a tier's credit cap: which cap refused the spend."})
+    allowed_rials = fields.Integer(metadata={
+        "description": "LIMIT from a credit cap: the credit that cap still allows here."})
 
 
 class PageQuery(Schema):
@@ -251,8 +255,30 @@ class PurchaseOut(Schema):
     offline = fields.Boolean()
 
 
+class ItemIn(Schema):
+    sku = Text(required=True, validate=validate.Length(min=1, max=32), metadata={
+        "description": "The product's code (SKU), in any digits."})
+    qty = Integer(required=True, validate=validate.Range(min=1, max=1_000_000))
+    price = Integer(validate=validate.Range(min=0, max=MAX_RIALS), metadata={
+        "description": "Unit price in rials; omit for the product's list price. A product "
+                       "with a list price sells only at it; one without (price 0) needs it."})
+
+
+class ItemOut(Schema):
+    sku = fields.String()
+    name = fields.String()
+    qty = fields.Integer()
+    price = fields.Integer()
+
+
 class PurchaseIn(Schema):
-    amount_rials = rials(required=True)
+    amount_rials = rials(required=True, metadata={
+        "description": "The sale's amount; with items it must equal their total (quantity × "
+                       "price summed), as a terminal's purchase must."})
+    items = fields.List(fields.Nested(ItemIn), validate=validate.Length(min=1, max=50),
+                        metadata={"description": "Item lines (at most 50): stock goes down "
+                                                 "and each product's points, discount and "
+                                                 "extra credit apply."})
     use_credit_rials = Integer(load_default=0, validate=validate.Range(min=-1, max=MAX_RIALS),
                                metadata={"description": "Credit to spend; -1 spends as much "
                                                         "as the rules allow."})
@@ -261,8 +287,24 @@ class PurchaseIn(Schema):
                        "first). Operators always sell at their own branch."})
 
 
+class PurchaseTxOut(Schema):
+    """The figures a terminal prints for the sale (its reply's `tx`)."""
+
+    amount = fields.Integer()
+    discount = fields.Integer()
+    credit_used = fields.Integer()
+    payable = fields.Integer(metadata={"description": "What to collect from the member."})
+    credit_earned = fields.Integer()
+    points_earned = fields.Integer()
+    offers = fields.List(fields.String())
+    tier_up = fields.String(metadata={"description": "Present when the sale moved the member "
+                                                     "up: the new tier's code."})
+
+
 class PurchaseResultOut(Schema):
     purchase = fields.Nested(PurchaseOut)
+    items = fields.List(fields.Nested(ItemOut))
+    tx = fields.Nested(PurchaseTxOut)
     offers = fields.List(fields.String(), metadata={"description": "Offers applied."})
     new_tier = fields.String(allow_none=True, metadata={
         "description": "The tier code the member moved to, if this purchase moved them."})

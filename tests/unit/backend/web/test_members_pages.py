@@ -155,9 +155,14 @@ def test_top_up_grant_transfer_and_refund(client, db, app):
     purchase = db.scalars(select(Purchase).where(Purchase.member_id == sara.id)).one()
     page = client.get(f"/members/{sara.id}").get_data(as_text=True)
     prefix = f"refund{purchase.id}"
-    assert client.post(f"/members/{sara.id}/refund/{purchase.id}", data={
-        f"{prefix}-request_key": form_key(page, prefix), f"{prefix}-amount": ""}
-    ).status_code == 302
+    refund_form = {f"{prefix}-request_key": form_key(page, prefix), f"{prefix}-amount": ""}
+    # The row's button asks first (issue 18 item 6); the confirmation refunds.
+    asked = client.post(f"/members/{sara.id}/refund/{purchase.id}", data=refund_form)
+    assert asked.status_code == 200 and 'id="confirm-refund"' in asked.get_data(as_text=True)
+    db.refresh(purchase)
+    assert purchase.refunded_amount_rials == 0
+    assert client.post(f"/members/{sara.id}/refund/{purchase.id}",
+                       data={**refund_form, "confirm": "1"}).status_code == 302
     db.refresh(purchase)
     db.refresh(sara)
     assert purchase.refunded_amount_rials == 200_000

@@ -64,6 +64,22 @@ def test_history_shows_every_change_with_its_reason(client, db):
     assert "۱۹۰٬۰۰۰ ریال" in detail  # paid after the silver discount
 
 
+def test_a_purchase_that_spent_credit_shows_spend_and_earn_as_two_lines(client, db):
+    factories.club(db)
+    member = member_with_password(db, credit_rials=10_000)
+    counter.record_purchase(db, member_id=member.id, branch_id=factories.branch(db).id,
+                            amount_rials=200_000, use_credit_rials=5_000,
+                            request_key="portal-test-spend-and-earn", now=NOW)
+    sign_in(client, member)
+    page = client.get("/portal/history").get_data(as_text=True)
+    rows = [row for row in re.findall(r'<li data-direction="(\w+)">(.*?)</li>', page, re.S)
+            if "خرید ۲۰۰٬۰۰۰ ریالی" in row[1]]
+    # Silver: 190,000 after the 5 % discount, 5,000 of it credit; 5 % of 185,000 back.
+    assert [direction for direction, _ in rows] == ["out", "in"]
+    assert "اعتبار مصرفی" in rows[0][1] and "−۵٬۰۰۰ ریال" in rows[0][1]
+    assert "کسب‌شده" in rows[1][1] and "+۹٬۲۵۰ ریال" in rows[1][1] and "+۲۰" in rows[1][1]
+
+
 def test_a_member_sees_only_their_own_rows(client, db):
     factories.club(db)
     sara = member_with_password(db)
