@@ -1,0 +1,153 @@
+"""Cheques and instalments in the panel and the portal (L13, issue 18 item 4): Persian
+digits typed, Jalali dates shown, status changes with their history, branch scoping."""
+
+import re
+
+import jdatetime
+from sqlalchemy import func, select
+
+from backend.models import AuditLog, InstrumentEvent, PaymentInstrument
+from backend.services import instruments, member_auth
+from tests import factories
+from tests.conftest import NOW
+
+
+def text(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def jalali(year, month, day):
+    return jdatetime.date(year, month, day).togregorian()
+
+
+def shop(db, client, clock, username="admin", role="admin"):
+    factories.club(db)
+    branch, other = factories.branch(db, name="مرکزی"), factories.branch(db, name="غرب")
+    factories.staff_user(db, username=username, role=role, full_name="مریم کریمی",
+                         branch_id=branch.id if role == "operator" else None)
+    member = factories.member(db, home_branch_id=branch.id, first_name="سارا",
+                              last_name="احمدی")
+    db.commit()
+    assert client.post("/login", data={"username": username,
+                                       "password": "admin-password"}).status_code == 302
+    return branch, other, member
+
+
+def test_a_cheque_is_recorded_with_persian_digits_and_cleared(client, db, clock):
+    branch, _other, member = shop(db, client, clock)
+    page = text(client.get(f"/members/{member.id}"))
+    assert f"/members/{member.id}/cheques/new" in page and "چک‌ها و اقساط" in page
+    form = text(client.get(f"/members/{member.id}/cheques/new"))
+    assert "بانک ملت" in form and 'type="number"' not in form
+    response = client.post(f"/members/{member.id}/cheques/new", data={
+        "bank": "mellat", "number": "۱۲۳۴۵۶۷۸۹۰۱۲۳۴۵۶", "due_date": "۱۴۰۵/۰۹/۱۵",
+        "amount": "۲۵٬۰۰۰٬۰۰۰", "branch_id": str(branch.id), "note": "خرید مبلمان"})
+    assert response.status_code == 302
+    row = db.scalars(select(PaymentInstrument)).one()
+    assert (row.amount_rials, row.due_date, row.reference, row.branch_id) == (
+        25_000_000, jalali(1405, 9, 15), "1234567890123456", branch.id)
+    detail = text(client.get(response.headers["Location"]))
+    assert "۱۴۰۵/۰۹/۱۵" in detail and "۲۵٬۰۰۰٬۰۰۰" in detail and "در انتظار" in detail
+    assert "وصول شد" in detail and "برگشت خورد" in detail  # the two buttons
+    assert client.post(f"/instruments/{row.id}/status", data={
+        "status": "bounced", "note": "کسری موجودی"}).status_code == 302
+    assert client.post(f"/instruments/{row.id}/status", data={
+        "status": "cleared"}).status_code == 302
+    detail = text(client.get(f"/instruments/{row.id}"))
+    history = detail[detail.index('id="instrument-history"'):]
+    assert history.count("<tr>") == 4  # the header, recorded, bounced, cleared
+    assert "کسری موجودی" in history and "مریم کریمی" in history
+    # cleared is final: no buttons, and a forged change is refused without a trace
+    assert 'id="status-form"' not in detail
+    response = client.post(f"/instruments/{row.id}/status", data={"status": "bounced"})
+    assert response.status_code == 400 and "از وضعیت کنونی ممکن نیست" in text(response)
+    assert db.scalar(select(func.count(InstrumentEvent.id))) == 3
+    assert db.scalar(select(func.count(AuditLog.id)).where(
+        AuditLog.action == "change_instrument_status")) == 2
+
+
+def test_a_bad_cheque_shows_its_error_and_writes_nothing(client, db, clock):
+    branch, _other, member = shop(db, client, clock)
+    response = client.post(f"/members/{member.id}/cheques/new", data={
+        "bank": "", "number": "۱۲الف", "due_date": "۱۴۰۵/۱۳/۰۱", "amount": "۱۲,۳۴",
+        "branch_id": str(branch.id)})
+    assert response.status_code == 400
+    page = text(response)
+    assert "تاریخ را مانند ۱۴۰۵/۰۸/۳۰ وارد کنید." in page and "۱۲الف" in page
+    response = client.post(f"/members/{member.id}/cheques/new", data={
+        "bank": "melli", "number": "۱۲الف", "due_date": "۱۴۰۵/۰۹/۰۱", "amount": "۱۰۰۰",
+        "branch_id": str(branch.id)})
+    assert response.status_code == 400 and "شمارهٔ چک" in text(response)
+    assert db.scalar(select(func.count(PaymentInstrument.id))) == 0
+
+
+def test_an_instalment_plan_splits_to_the_rial_on_jalali_months(client, db, clock):
+    branch, _other, member = shop(db, client, clock)
+    response = client.post(f"/members/{member.id}/instalment-plans/new", data={
+        "total": "۱۰٬۰۰۰٬۰۰۰", "count": "۳", "schedule": "monthly",
+        "first_due": "۱۴۰۵/۰۶/۳۱", "branch_id": str(branch.id)})
+    assert response.status_code == 302
+    rows = db.scalars(select(PaymentInstrument).order_by(PaymentInstrument.sequence)).all()
+    assert [row.amount_rials for row in rows] == [3_333_333, 3_333_333, 3_333_334]
+    assert [row.due_date for row in rows] == [jalali(1405, 6, 31), jalali(1405, 7, 30),
+                                              jalali(1405, 8, 30)]
+    page = text(client.get(response.headers["Location"]))
+    for day in ("۱۴۰۵/۰۶/۳۱", "۱۴۰۵/۰۷/۳۰", "۱۴۰۵/۰۸/۳۰"):
+        assert day in page
+    assert "قسط ۱ از ۳" in page and "۳٬۳۳۳٬۳۳۴" in page
+    assert client.post(f"/instruments/{rows[0].id}/status",
+                       data={"status": "paid"}).status_code == 302
+    listed = text(client.get("/instruments?state=open"))
+    assert "قسط ۲ از ۳" in listed and "قسط ۱ از ۳" not in listed
+    assert "۶٬۶۶۶٬۶۶۷" in listed  # the total still owed, to the rial
+    # every K days needs its K
+    response = client.post(f"/members/{member.id}/instalment-plans/new", data={
+        "total": "۹۰۰", "count": "۳", "schedule": "days", "first_due": "۱۴۰۵/۰۹/۰۱",
+        "branch_id": str(branch.id)})
+    assert response.status_code == 400
+    assert db.scalar(select(func.count(PaymentInstrument.id))) == 3
+
+
+def test_an_operator_records_at_their_branch_and_sees_only_its_rows(client, db, clock):
+    branch, other, member = shop(db, client, clock, username="cashier", role="operator")
+    form = text(client.get(f"/members/{member.id}/cheques/new"))
+    assert 'name="branch_id"' not in form
+    assert client.post(f"/members/{member.id}/cheques/new", data={
+        "bank": "saman", "number": "555", "due_date": "1405/09/01", "amount": "1000",
+        "branch_id": str(other.id)}).status_code == 302
+    mine = db.scalars(select(PaymentInstrument)).one()
+    assert mine.branch_id == branch.id
+    elsewhere = instruments.record_cheque(db, member_id=member.id, bank="dey", number="9",
+                                          due_date=jalali(1405, 9, 2), amount_rials=7, now=NOW,
+                                          branch_id=other.id)
+    listed = text(client.get("/instruments"))
+    assert "555" in listed.translate(str.maketrans("۰۱۲۳۴۵۶۷۸۹", "0123456789"))
+    assert f"/instruments/{elsewhere.id}\"" not in listed
+    assert client.get(f"/instruments/{elsewhere.id}").status_code == 403
+    assert client.post(f"/instruments/{elsewhere.id}/status",
+                       data={"status": "cleared"}).status_code == 403
+    db.refresh(elsewhere)
+    assert elsewhere.status == "pending"
+
+
+def test_the_member_sees_their_own_cheques_and_instalments_in_the_portal(client, db, app,
+                                                                          clock):
+    factories.club(db)
+    member = factories.member(db)
+    stranger = factories.member(db)
+    member_auth.set_password(db, member.id, "member-pass-1")
+    instruments.record_cheque(db, member_id=member.id, bank="tejarat", number="4321",
+                              due_date=jalali(1405, 9, 10), amount_rials=12_500_000, now=NOW)
+    instruments.create_plan(db, member_id=member.id, total_rials=1_000, count=2,
+                            schedule="days", interval_days=30, first_due=jalali(1405, 9, 1),
+                            now=NOW)
+    instruments.record_cheque(db, member_id=stranger.id, bank="melli", number="999999",
+                              due_date=jalali(1405, 9, 10), amount_rials=1, now=NOW)
+    assert client.post("/portal/sign-in", data={"mobile": member.mobile,
+                                                "password": "member-pass-1"}).status_code == 302
+    page = text(client.get("/portal/instruments"))
+    assert "بانک تجارت" in page and "۴۳۲۱" in page and "۱۲٬۵۰۰٬۰۰۰" in page
+    assert "۱۴۰۵/۰۹/۱۰" in page and "قسط ۲ از ۲" in page
+    assert "۹۹۹۹۹۹" not in page
+    assert "<form" not in page[page.index("<main"):]  # read-only
+    assert re.search(r'href="/portal/instruments"', text(client.get("/portal/")))
