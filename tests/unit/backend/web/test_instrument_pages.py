@@ -151,3 +151,41 @@ def test_the_member_sees_their_own_cheques_and_instalments_in_the_portal(client,
     assert "۹۹۹۹۹۹" not in page
     assert "<form" not in page[page.index("<main"):]  # read-only
     assert re.search(r'href="/portal/instruments"', text(client.get("/portal/")))
+
+
+def test_the_due_report_totals_to_the_rial_by_branch_and_exports(client, db, clock):
+    import io
+
+    from openpyxl import load_workbook
+
+    branch, other, member = shop(db, client, clock)
+    # today is Saturday 30 Aban 1405: the week runs to Friday 6 Azar, the month ends today
+    record = instruments.record_cheque
+    record(db, member_id=member.id, bank="mellat", number="11", due_date=jalali(1405, 8, 20),
+           amount_rials=1_000_001, now=NOW, branch_id=branch.id)          # overdue
+    record(db, member_id=member.id, bank="saman", number="12", due_date=jalali(1405, 8, 30),
+           amount_rials=2_000_000, now=NOW, branch_id=branch.id)          # today: week, month
+    bounced = record(db, member_id=member.id, bank="sepah", number="13",
+                     due_date=jalali(1405, 8, 1), amount_rials=500, now=NOW, branch_id=other.id)
+    instruments.change_status(db, instrument_id=bounced.id, status="bounced", now=NOW)
+    instruments.create_plan(db, member_id=member.id, total_rials=3_000_001, count=3,
+                            schedule="days", interval_days=3, first_due=jalali(1405, 9, 3),
+                            now=NOW, branch_id=other.id)  # 3 Azar (week), 6 Azar (week), 9 Azar
+    cleared = record(db, member_id=member.id, bank="dey", number="14",
+                     due_date=jalali(1405, 8, 25), amount_rials=999, now=NOW, branch_id=branch.id)
+    instruments.change_status(db, instrument_id=cleared.id, status="cleared", now=NOW)
+    page = text(client.get("/reports/due"))
+    summary = page[page.index('data-table="due_summary"') if 'data-table="due_summary"' in page
+                   else page.index("due_summary"):]
+    # مرکزی: overdue 1,000,001; week and month 2,000,000; owed 3,000,001
+    # غرب: week 2,000,000 (1,000,000 + 1,000,000), month 0 (Azar is next month), bounced 500
+    for figure in ("۱٬۰۰۰٬۰۰۱", "۲٬۰۰۰٬۰۰۰", "۳٬۰۰۰٬۰۰۱", "۳٬۰۰۰٬۵۰۱", "۶٬۰۰۰٬۵۰۲"):
+        assert figure in summary, figure
+    assert "۱۴۰۵/۰۸/۲۰" in page and "بانک ملت" in page
+    response = client.get("/reports/due/excel")
+    assert response.status_code == 200
+    book = load_workbook(io.BytesIO(response.data))
+    values = [[cell for cell in row] for sheet in book.worksheets[1:]
+              for row in sheet.iter_rows(values_only=True)]
+    totals = [row for row in values if row and row[0] == "همهٔ شعبه‌ها"]
+    assert totals and list(totals[0][1:]) == [1, 1_000_001, 4_000_000, 2_000_000, 500, 6_000_502]
