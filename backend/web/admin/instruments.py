@@ -39,7 +39,7 @@ STATUS_NAMES = {"pending": _l("Pending"), "cleared": _l("Cleared"), "paid": _l("
 KIND_NAMES = {"cheque": _l("Cheque"), "instalment": _l("Instalment")}
 # What the button that makes each change says.
 ACTION_NAMES = {"cleared": _l("Cheque cleared"), "bounced": _l("Cheque bounced"),
-                "paid": _l("Instalment paid"), "cancelled": _l("Cancel")}
+                "paid": _l("Instalment paid"), "cancelled": _l("Cancel this item")}
 MAX_QUERY_LENGTH = 64
 
 
