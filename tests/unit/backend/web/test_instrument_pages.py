@@ -189,3 +189,31 @@ def test_the_due_report_totals_to_the_rial_by_branch_and_exports(client, db, clo
               for row in sheet.iter_rows(values_only=True)]
     totals = [row for row in values if row and row[0] == "همهٔ شعبه‌ها"]
     assert totals and list(totals[0][1:]) == [1, 1_000_001, 4_000_000, 2_000_000, 500, 6_000_502]
+
+
+def test_the_owner_edits_the_reminder_texts_and_days_like_the_others(client, db, clock):
+    from backend.models import MessageTemplate
+    from backend.notifications import admin as messages_admin
+    from backend.notifications import dispatcher
+
+    shop(db, client, clock)
+    page = text(client.get("/messages/texts"))
+    assert "سررسید نزدیک چک" in page and "سررسید نزدیک قسط" in page
+    # the sample: a cheque on Bank Mellat, Jalali date, amount in rials
+    assert "چک شماره 1234567890123456 بانک ملت به مبلغ ۲۵۰٬۰۰۰ ریال" in page
+    data = {f"text_{kind}_{language}": body for (kind, language), body
+            in messages_admin.template_texts(db).items()}
+    data.update({f"enabled_{kind}": "1" for kind in ("purchase", "credit_increase",
+                                                       "tier_upgrade", "credit_expiring",
+                                                       "points_expiring", "cheque_due",
+                                                       "instalment_due", "welcome",
+                                                       "birthday", "anniversary")})
+    data["text_cheque_due_fa"] = "{first_name} جان، چک {number} به مبلغ {amount} در {date} سررسید است."
+    response = client.post("/messages/texts", data={**data, "text_cheque_due_fa": "{balance}"})
+    assert response.status_code == 400
+    assert client.post("/messages/texts", data=data).status_code == 302
+    [row] = db.scalars(select(MessageTemplate)).all()
+    assert (row.key, row.language) == ("cheque_due", "fa")
+    form = text(client.get("/messages/settings"))
+    assert 'name="instrument_reminder_days"' in form and 'value="3"' in form
+    assert dispatcher.settings(db).instrument_reminder_days == 3
