@@ -208,7 +208,8 @@ def test_the_owner_edits_the_reminder_texts_and_days_like_the_others(client, db,
                                                        "points_expiring", "cheque_due",
                                                        "instalment_due", "welcome",
                                                        "birthday", "anniversary")})
-    data["text_cheque_due_fa"] = "{first_name} جان، چک {number} به مبلغ {amount} در {date} سررسید است."
+    data["text_cheque_due_fa"] = ("{first_name} جان، چک {number} به مبلغ {amount} در {date} "
+                                  "سررسید است.")
     response = client.post("/messages/texts", data={**data, "text_cheque_due_fa": "{balance}"})
     assert response.status_code == 400
     assert client.post("/messages/texts", data=data).status_code == 302
