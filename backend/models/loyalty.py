@@ -312,6 +312,8 @@ class InstalmentPlan(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    # The form's random key: a resubmitted form (a double tap) makes no second plan.
+    request_key: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     __table_args__ = (
         CheckConstraint("total_rials > 0", name="total_positive"),

@@ -183,8 +183,18 @@ def create_plan(session: Session, *, member_id: int, total_rials: int, count: in
                 schedule: str, first_due: date, now: datetime,
                 interval_days: int | None = None, branch_id: int | None = None,
                 staff_user_id: int | None = None, purchase_id: int | None = None,
-                note: str = "") -> PlanResult:
-    """An instalment plan and its instalments, all written or none."""
+                note: str = "", request_key: str | None = None) -> PlanResult:
+    """An instalment plan and its instalments, all written or none. A `request_key` seen
+    before (a resubmitted form) returns the plan it made and makes nothing new."""
+    if request_key:
+        earlier = session.scalars(select(InstalmentPlan).where(
+            InstalmentPlan.request_key == request_key[:64])).one_or_none()
+        if earlier is not None:
+            if earlier.member_id != member_id:
+                raise BadRequest("request_key", "this form was already used")
+            return PlanResult(earlier, list(session.scalars(
+                select(PaymentInstrument).where(PaymentInstrument.plan_id == earlier.id)
+                .order_by(PaymentInstrument.sequence))))
     _positive_rials(total_rials, "total")
     if type(count) is not int or not 1 <= count <= MAX_INSTALMENTS:
         raise BadRequest("count", "the number of instalments is 1 to 120")
@@ -204,7 +214,8 @@ def create_plan(session: Session, *, member_id: int, total_rials: int, count: in
     plan = InstalmentPlan(member_id=member_id, branch_id=branch_id, total_rials=total_rials,
                           count=count, schedule=schedule, interval_days=interval_days,
                           first_due=first_due, purchase_id=purchase_id, note=note,
-                          created_by_id=staff_user_id, created_at=now)
+                          created_by_id=staff_user_id, created_at=now,
+                          request_key=request_key[:64] if request_key else None)
     session.add(plan)
     session.flush()
     rows = []

@@ -36,6 +36,7 @@ def upgrade():
         sa.Column('note', sa.Text(), nullable=False),
         sa.Column('created_by_id', sa.Integer(), nullable=True),
         sa.Column('created_at', UTC, nullable=False),
+        sa.Column('request_key', sa.String(length=64), nullable=True),
         sa.CheckConstraint('total_rials > 0', name=op.f('ck_instalment_plan_total_positive')),
         sa.CheckConstraint('count BETWEEN 1 AND 120', name=op.f('ck_instalment_plan_count_range')),
         sa.CheckConstraint("schedule IN ('monthly', 'days')",
@@ -51,6 +52,7 @@ def upgrade():
         sa.ForeignKeyConstraint(['created_by_id'], ['staff_user.id'],
                                 name=op.f('fk_instalment_plan_created_by_id_staff_user')),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_instalment_plan')),
+        sa.UniqueConstraint('request_key', name=op.f('uq_instalment_plan_request_key')),
     )
     op.create_index(op.f('ix_instalment_plan_member_id'), 'instalment_plan', ['member_id'])
     with op.batch_alter_table('payment_instrument', schema=None) as batch_op:

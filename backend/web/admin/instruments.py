@@ -20,6 +20,7 @@ from backend.web.admin import (
     apply_error,
     bp,
     clock,
+    new_request_key,
     page_number,
     paginate,
     translate_error,
@@ -75,6 +76,7 @@ class ChequeForm(FlaskForm):
 
 
 class PlanForm(FlaskForm):
+    request_key = HiddenField()
     total = AmountField(_l("Total amount"), [typed()])
     count = DigitsIntegerField(_l("Number of instalments"), [typed(), NumberRange(1, 120)])
     schedule = SelectField(_l("Schedule"), choices=[
@@ -153,7 +155,7 @@ def cheque_new(user, member_id: int):
 @permission_required("purchases")
 def plan_new(user, member_id: int):
     member = _member(member_id)
-    form = PlanForm()
+    form = PlanForm() if request.method == "POST" else PlanForm(request_key=new_request_key())
     _prepare(form, user, member)
     status = 200
     if request.method == "POST":
@@ -168,7 +170,9 @@ def plan_new(user, member_id: int):
                     count=form.count.data, schedule=form.schedule.data,
                     interval_days=form.interval_days.data, first_due=form.first_due.data,
                     now=clock(), branch_id=_branch(form, user), staff_user_id=user.id,
-                    purchase_id=form.purchase_id.data, note=form.note.data or "")
+                    purchase_id=form.purchase_id.data, note=form.note.data or "",
+                    request_key=f"panel:{form.request_key.data}" if form.request_key.data
+                    else None)
             except DomainError as error:
                 db.session.rollback()
                 apply_error(form, error, {"purchase": "purchase_id", "branch": "branch_id"})

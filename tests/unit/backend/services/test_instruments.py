@@ -208,3 +208,18 @@ def test_overdue_lists_pending_rows_past_their_day(shop):
     assert [row.id for row in instruments.overdue(db, date(2026, 11, 21))] == [late.id]
     instruments.change_status(db, instrument_id=late.id, status="cleared", now=NOW)
     assert instruments.overdue(db, date(2026, 11, 21)) == []
+
+
+def test_a_resubmitted_plan_form_makes_no_second_plan(shop):
+    db, _branch, _other, member, _staff = shop
+    values = {"member_id": member.id, "total_rials": 1_000, "count": 2, "schedule": "monthly",
+              "first_due": date(2026, 12, 1), "now": NOW, "request_key": "panel:abc"}
+    first = instruments.create_plan(db, **values)
+    before = counts(db)
+    again = instruments.create_plan(db, **values)
+    assert again.plan.id == first.plan.id
+    assert [row.id for row in again.instalments] == [row.id for row in first.instalments]
+    assert counts(db) == before
+    other = factories.member(db)
+    with pytest.raises(BadRequest):
+        instruments.create_plan(db, **{**values, "member_id": other.id})

@@ -83,10 +83,15 @@ def test_a_bad_cheque_shows_its_error_and_writes_nothing(client, db, clock):
 
 def test_an_instalment_plan_splits_to_the_rial_on_jalali_months(client, db, clock):
     branch, _other, member = shop(db, client, clock)
-    response = client.post(f"/members/{member.id}/instalment-plans/new", data={
-        "total": "۱۰٬۰۰۰٬۰۰۰", "count": "۳", "schedule": "monthly",
-        "first_due": "۱۴۰۵/۰۶/۳۱", "branch_id": str(branch.id)})
+    form = text(client.get(f"/members/{member.id}/instalment-plans/new"))
+    key = re.search(r'name="request_key" type="hidden" value="([^"]+)"', form).group(1)
+    sent = {"total": "۱۰٬۰۰۰٬۰۰۰", "count": "۳", "schedule": "monthly",
+            "first_due": "۱۴۰۵/۰۶/۳۱", "branch_id": str(branch.id), "request_key": key}
+    response = client.post(f"/members/{member.id}/instalment-plans/new", data=sent)
     assert response.status_code == 302
+    # a double tap sends the same form again: the same plan, nothing more
+    again = client.post(f"/members/{member.id}/instalment-plans/new", data=sent)
+    assert again.headers["Location"] == response.headers["Location"]
     rows = db.scalars(select(PaymentInstrument).order_by(PaymentInstrument.sequence)).all()
     assert [row.amount_rials for row in rows] == [3_333_333, 3_333_333, 3_333_334]
     assert [row.due_date for row in rows] == [jalali(1405, 6, 31), jalali(1405, 7, 30),
