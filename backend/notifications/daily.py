@@ -17,6 +17,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backend import i18n
 from backend.engine.calendar import CLUB_TIMEZONE, local
 from backend.models import (
     CreditLot,
@@ -29,6 +30,7 @@ from backend.models import (
     VerificationCode,
 )
 from backend.notifications import outbox
+from backend.services.instruments import bank_name
 
 log = logging.getLogger(__name__)
 
@@ -175,9 +177,7 @@ def instrument_reminders(session: Session, now: datetime) -> str:
     """L13: remind members of a cheque or instalment due within the next
     `instrument_reminder_days` (today included): one message per item, ever (its dedupe
     key), which expires at the end of the item's due day."""
-    from backend import i18n
     from backend.notifications.dispatcher import settings
-    from backend.services.instruments import bank_name
 
     today = local_day(now)
     last = today + timedelta(days=settings(session).instrument_reminder_days)

@@ -3,6 +3,7 @@
 from flask import g, render_template
 from sqlalchemy import select
 
+from backend.engine.calendar import local
 from backend.extensions import db
 from backend.models import InstalmentPlan
 from backend.services import instruments
@@ -14,8 +15,6 @@ from backend.web.portal import bp, member_required
 @bp.get("/instruments")
 @member_required
 def instruments_page(member):
-    from backend.notifications.daily import local_day
-
     rows = instruments.of_member(db.session, member.id)
     plan_ids = {row.plan_id for row in rows if row.plan_id}
     counts = dict(db.session.execute(select(InstalmentPlan.id, InstalmentPlan.count).where(
@@ -24,5 +23,5 @@ def instruments_page(member):
     language = g.get("language", "fa")
     return render_template(
         "portal/instruments.html", member=member, rows=rows, plan_counts=counts, owed=owed,
-        status_names=STATUS_NAMES, today=local_day(clock()),
+        status_names=STATUS_NAMES, today=local(clock()).date(),
         bank_name=lambda code: instruments.bank_name(code, language))

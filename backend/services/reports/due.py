@@ -5,6 +5,8 @@ this month, oldest first. A snapshot: it takes no period, only branch and tier."
 
 
 
+from datetime import UTC, date, datetime
+
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
@@ -20,8 +22,7 @@ STATUS_MSGIDS = {"pending": N_("Pending"), "bounced": N_("Bounced")}
 KIND_MSGIDS = {"cheque": N_("Cheque"), "instalment": N_("Instalment")}
 
 
-def today_of(filters: Filters):
-    from datetime import UTC, datetime
+def today_of(filters: Filters) -> date:
     return periods.local_date(filters.now or datetime.now(UTC))
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import func, or_, select
 from wtforms import HiddenField, SelectChoice, SelectField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from backend.engine.calendar import local
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.models import Branch, InstalmentPlan, Member, PaymentInstrument, StaffUser
@@ -223,8 +224,7 @@ def instruments_list(user):
 
 
 def instruments_today():
-    from backend.notifications.daily import local_day
-    return local_day(clock())
+    return local(clock()).date()
 
 
 def _names(rows) -> dict:
