@@ -223,3 +223,16 @@ def test_the_owner_edits_the_reminder_texts_and_days_like_the_others(client, db,
     form = text(client.get("/messages/settings"))
     assert 'name="instrument_reminder_days"' in form and 'value="3"' in form
     assert dispatcher.settings(db).instrument_reminder_days == 3
+
+
+def test_the_pages_read_in_english_with_gregorian_dates(client, db, clock):
+    _branch, _other, member = shop(db, client, clock)
+    row = instruments.record_cheque(db, member_id=member.id, bank="mellat", number="42",
+                                    due_date=jalali(1405, 9, 15), amount_rials=1_250_000,
+                                    now=NOW)
+    assert client.post("/language/en").status_code == 302
+    page = text(client.get(f"/instruments/{row.id}"))
+    assert "Bank Mellat" in page and "2026-12-06" in page and "1,250,000" in page
+    assert "Cheque cleared" in page and "Cheque bounced" in page
+    assert "Bank Mellat" in text(client.get(f"/members/{member.id}/cheques/new"))
+    assert "Cheques and instalments due" in text(client.get("/reports/due"))
