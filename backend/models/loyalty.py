@@ -3,7 +3,7 @@ grants, transfers, cheques and instalments."""
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.models.base import Amount, Base, UTCDateTime, utc_now
@@ -324,6 +324,9 @@ class InstalmentPlan(Base):
     )
 
 
+LIVE_CHEQUE = "kind = 'cheque' AND bank != '' AND status != 'cancelled'"
+
+
 class PaymentInstrument(Base):
     """A member's cheque or instalment with its due date (L13). A cheque goes from
     pending to cleared or bounced (a bounced cheque may clear later); an instalment from
@@ -355,6 +358,10 @@ class PaymentInstrument(Base):
         CheckConstraint("status IN ('pending', 'cleared', 'paid', 'bounced', 'cancelled')",
                         name="status_known"),
         CheckConstraint("amount_rials > 0", name="amount_positive"),
+        # One live record per cheque (a cancelled record may be recorded again); rows
+        # from before banks were recorded (bank '') are left out.
+        Index("uq_payment_instrument_cheque", "bank", "reference", unique=True,
+              sqlite_where=text(LIVE_CHEQUE), postgresql_where=text(LIVE_CHEQUE)),
     )
 
 

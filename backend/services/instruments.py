@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 
 import jdatetime
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.errors import BadRequest, Forbidden, NotFound
@@ -142,8 +143,13 @@ def record_cheque(session: Session, *, member_id: int, bank: str, number: str,
                             amount_rials=amount_rials, due_date=due_date, status="pending",
                             note=note, branch_id=branch_id, purchase_id=purchase_id,
                             created_at=now)
-    session.add(row)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        # Recorded at the same moment by another request: the index said no.
+        raise BadRequest("number", "this cheque is already recorded") from None
     _event(session, row, None, "pending", staff_user_id=staff_user_id, now=now)
     session.commit()
     return row

@@ -19,6 +19,7 @@ depends_on = None
 
 BIG = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 UTC = sa.DateTime(timezone=True)
+LIVE_CHEQUE = "kind = 'cheque' AND bank != '' AND status != 'cancelled'"
 
 
 def upgrade():
@@ -74,6 +75,9 @@ def upgrade():
         batch_op.drop_constraint(batch_op.f('ck_payment_instrument_status_known'), type_='check')
         batch_op.create_check_constraint(
             'status_known', "status IN ('pending', 'cleared', 'paid', 'bounced', 'cancelled')")
+    op.create_index('uq_payment_instrument_cheque', 'payment_instrument', ['bank', 'reference'],
+                    unique=True, sqlite_where=sa.text(LIVE_CHEQUE),
+                    postgresql_where=sa.text(LIVE_CHEQUE))
     op.create_table(
         'instrument_event',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -105,6 +109,7 @@ def downgrade():
         batch_op.drop_column('instrument_reminder_days')
     op.drop_index(op.f('ix_instrument_event_instrument_id'), table_name='instrument_event')
     op.drop_table('instrument_event')
+    op.drop_index('uq_payment_instrument_cheque', table_name='payment_instrument')
     op.execute("UPDATE payment_instrument SET status = 'paid' WHERE status = 'cleared'")
     with op.batch_alter_table('payment_instrument', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('ck_payment_instrument_status_known'), type_='check')

@@ -223,3 +223,22 @@ def test_a_resubmitted_plan_form_makes_no_second_plan(shop):
     other = factories.member(db)
     with pytest.raises(BadRequest):
         instruments.create_plan(db, **{**values, "member_id": other.id})
+
+
+def test_the_database_keeps_one_live_record_per_cheque(shop):
+    """Two requests recording one cheque at the same moment both pass the service's
+    check; the partial unique index refuses the second."""
+    from sqlalchemy.exc import IntegrityError
+
+    db, _branch, _other, member, _staff = shop
+    fields = {"member_id": member.id, "kind": "cheque", "bank": "melli", "reference": "88",
+              "amount_rials": 1, "due_date": date(2026, 12, 1)}
+    db.add(PaymentInstrument(**fields))
+    db.flush()
+    with pytest.raises(IntegrityError):
+        with db.begin_nested():
+            db.add(PaymentInstrument(**fields))
+            db.flush()
+    db.add(PaymentInstrument(**{**fields, "status": "cancelled"}))  # cancelled ones may repeat
+    db.add(PaymentInstrument(**{**fields, "kind": "instalment", "bank": "", "reference": ""}))
+    db.flush()
