@@ -77,6 +77,7 @@ ENTITY_LABELS = {
     "news_post": _l("News"), "purchase": _l("Purchase"), "segment_rule": _l("Segment rule"),
     "staff_user": _l("Staff"), "survey": _l("Survey"), "tier": _l("Tier"),
     "offer": _l("Offer"), "product": _l("Product"), "member_field": _l("Custom member field"),
+    "payment_instrument": _l("Cheque or instalment"),
 }
 MAX_DETAIL_LINES = 40  # a huge details object is cut, not a page of text
 
