@@ -3,7 +3,7 @@ grants, transfers, cheques and instalments."""
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.models.base import Amount, Base, UTCDateTime, utc_now
@@ -293,25 +293,89 @@ class CreditTransfer(Base):
     )
 
 
+class InstalmentPlan(Base):
+    """A total a member pays in `count` instalments (L13): each instalment is a
+    PaymentInstrument row of kind "instalment" pointing here, due monthly (the same day of
+    each Jalali month) or every `interval_days` days. Their amounts add up to the total."""
+
+    __tablename__ = "instalment_plan"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id"))
+    total_rials: Mapped[int] = mapped_column(Amount)
+    count: Mapped[int] = mapped_column()
+    schedule: Mapped[str] = mapped_column(String(8))
+    interval_days: Mapped[int | None] = mapped_column()
+    first_due: Mapped[date] = mapped_column(Date())
+    purchase_id: Mapped[int | None] = mapped_column(ForeignKey("purchase.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    # The form's random key: a resubmitted form (a double tap) makes no second plan.
+    request_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+    __table_args__ = (
+        CheckConstraint("total_rials > 0", name="total_positive"),
+        CheckConstraint("count BETWEEN 1 AND 120", name="count_range"),
+        CheckConstraint("schedule IN ('monthly', 'days')", name="schedule_known"),
+        CheckConstraint("interval_days IS NULL OR interval_days BETWEEN 1 AND 366",
+                        name="interval_range"),
+    )
+
+
+LIVE_CHEQUE = "kind = 'cheque' AND bank != '' AND status != 'cancelled'"
+
+
 class PaymentInstrument(Base):
-    """A member's cheque or instalment with its due date (L13)."""
+    """A member's cheque or instalment with its due date (L13). A cheque goes from
+    pending to cleared or bounced (a bounced cheque may clear later); an instalment from
+    pending to paid; either may be cancelled while pending. Every change is an
+    InstrumentEvent."""
 
     __tablename__ = "payment_instrument"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
+    # The cheque's number (sayadi or serial); empty for an instalment.
     reference: Mapped[str] = mapped_column(String(64), default="")
+    # A cheque's bank: a code of backend.services.instruments.BANKS.
+    bank: Mapped[str] = mapped_column(String(32), default="")
     amount_rials: Mapped[int] = mapped_column(Amount)
     due_date: Mapped[date] = mapped_column(Date())
     status: Mapped[str] = mapped_column(String(16), default="pending")
     note: Mapped[str] = mapped_column(Text, default="")
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id"), index=True)
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("instalment_plan.id"), index=True)
+    sequence: Mapped[int | None] = mapped_column()  # 1…count within its plan
+    purchase_id: Mapped[int | None] = mapped_column(ForeignKey("purchase.id"))
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
     __table_args__ = (
         CheckConstraint("kind IN ('cheque', 'instalment')", name="kind_known"),
-        CheckConstraint("status IN ('pending', 'paid', 'bounced', 'cancelled')",
+        CheckConstraint("status IN ('pending', 'cleared', 'paid', 'bounced', 'cancelled')",
                         name="status_known"),
         CheckConstraint("amount_rials > 0", name="amount_positive"),
+        # One live record per cheque (a cancelled record may be recorded again); rows
+        # from before banks were recorded (bank '') are left out.
+        Index("uq_payment_instrument_cheque", "bank", "reference", unique=True,
+              sqlite_where=text(LIVE_CHEQUE), postgresql_where=text(LIVE_CHEQUE)),
     )
+
+
+class InstrumentEvent(Base):
+    """One line of a cheque's or instalment's history: who did what when, the status
+    before and after (before is None when it was recorded)."""
+
+    __tablename__ = "instrument_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instrument_id: Mapped[int] = mapped_column(ForeignKey("payment_instrument.id"),
+                                               index=True)
+    staff_user_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    before_status: Mapped[str | None] = mapped_column(String(16))
+    after_status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)

@@ -60,6 +60,8 @@ class MessageSettings(Base):
     default_language: Mapped[str] = mapped_column(String(2), default="fa")
     # "Credit about to expire" goes this many days before the expiry.
     expiry_reminder_days: Mapped[int] = mapped_column(default=7)
+    # L13: a cheque or instalment reminder goes this many days before its due date.
+    instrument_reminder_days: Mapped[int] = mapped_column(default=3)
     # Automatic messages switched off by the admin (template keys).
     disabled_kinds: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Default hold-out percentage offered on the campaign form.
@@ -76,6 +78,8 @@ class MessageSettings(Base):
         CheckConstraint("default_language IN ('fa', 'en')", name="default_language_known"),
         CheckConstraint("expiry_reminder_days BETWEEN 1 AND 60",
                         name="expiry_reminder_days_range"),
+        CheckConstraint("instrument_reminder_days BETWEEN 1 AND 60",
+                        name="instrument_reminder_days_range"),
         CheckConstraint("holdout_percent BETWEEN 0 AND 50", name="holdout_percent_range"),
     )
 

@@ -14,7 +14,7 @@ SETTINGS_FIELDS = ("sms_provider", "kavenegar_api_key", "sms_sender", "email_pro
                    "smtp_host", "smtp_port", "smtp_security", "smtp_username",
                    "smtp_password", "email_from", "sms_quota", "sms_promotional_reserve",
                    "sms_part_price_rials", "default_language", "expiry_reminder_days",
-                   "holdout_percent")
+                   "instrument_reminder_days", "holdout_percent")
 # Secrets are written only when a new value is typed; the panel never shows them.
 SECRET_FIELDS = ("kavenegar_api_key", "smtp_password")
 

@@ -17,9 +17,20 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backend import i18n
 from backend.engine.calendar import CLUB_TIMEZONE, local
-from backend.models import CreditLot, JobRun, Member, Message, PointsLot, VerificationCode
+from backend.models import (
+    CreditLot,
+    InstalmentPlan,
+    JobRun,
+    Member,
+    Message,
+    PaymentInstrument,
+    PointsLot,
+    VerificationCode,
+)
 from backend.notifications import outbox
+from backend.services.instruments import bank_name
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +173,50 @@ def _points_expiry_reminders(session: Session, now: datetime, days: int) -> int:
     return queued
 
 
+def instrument_reminders(session: Session, now: datetime) -> str:
+    """L13: remind members of a cheque or instalment due within the next
+    `instrument_reminder_days` (today included): one message per item, ever (its dedupe
+    key), which expires at the end of the item's due day."""
+    from backend.notifications.dispatcher import settings
+
+    today = local_day(now)
+    last = today + timedelta(days=settings(session).instrument_reminder_days)
+    rows = session.scalars(
+        select(PaymentInstrument)
+        .join(Member, Member.id == PaymentInstrument.member_id)
+        .where(PaymentInstrument.status == "pending", PaymentInstrument.due_date >= today,
+               PaymentInstrument.due_date <= last, Member.mobile.is_not(None),
+               Member.is_gift_account.is_(False))
+        .order_by(PaymentInstrument.due_date, PaymentInstrument.id)).all()
+    keys = {row.id: f"{row.kind}_due:{row.id}" for row in rows}
+    done = _existing_keys(session, list(keys.values()))
+    counts = {plan_id: count for plan_id, count in session.execute(
+        select(InstalmentPlan.id, InstalmentPlan.count).where(InstalmentPlan.id.in_(
+            {row.plan_id for row in rows if row.plan_id is not None})))}
+    queued = 0
+    for row in rows:
+        if keys[row.id] in done:
+            continue
+        params = {"amount": row.amount_rials, "date": row.due_date.isoformat()}
+        if row.kind == "cheque":
+            params.update(number=row.reference, bank={
+                language: bank_name(row.bank, language) for language in ("fa", "en")})
+        else:
+            of = counts.get(row.plan_id, 1)
+            params["instalment"] = {
+                "fa": f"{i18n.format_number(row.sequence or 1, 'fa')} از "
+                      f"{i18n.format_number(of, 'fa')}",
+                "en": f"{row.sequence or 1} of {of}"}
+        member = session.get(Member, row.member_id)
+        outbox.enqueue(session, kind=f"{row.kind}_due", recipient=member.mobile,
+                       member=member, now=now, dedupe_key=keys[row.id], params=params,
+                       expires_at=datetime.combine(row.due_date + timedelta(days=1), time(0),
+                                                   tzinfo=CLUB_TIMEZONE))
+        queued += 1
+    session.commit()
+    return f"{queued} cheque and instalment reminders queued"
+
+
 def nightly(session: Session, now: datetime) -> str:
     """The loyalty's nightly jobs (what `flask nightly` runs): expire credit, move members
     between tiers, then score LRFM and run the segment rules. Each is idempotent and
@@ -193,6 +248,7 @@ DAILY_JOBS = (
     DailyJob("birthdays", 9, birthday_messages),
     DailyJob("anniversaries", 9, anniversary_messages),
     DailyJob("credit_expiring", 10, credit_expiry_reminders),
+    DailyJob("instrument_due", 10, instrument_reminders),
 )
 JOBS_BY_NAME = {job.name: job for job in DAILY_JOBS}
 

@@ -38,6 +38,10 @@ KINDS: dict[str, Kind] = {
     "tier_upgrade": Kind("transactional", ("tier",), required=("tier",)),
     "credit_expiring": Kind("transactional", ("amount", "date"), required=("amount", "date")),
     "points_expiring": Kind("transactional", ("points", "date"), required=("points", "date")),
+    "cheque_due": Kind("transactional", ("amount", "date", "bank", "number"),
+                       required=("amount", "date")),
+    "instalment_due": Kind("transactional", ("amount", "date", "instalment"),
+                           required=("amount", "date")),
     "welcome": Kind("transactional", ("card", "portal_url")),
     "birthday": Kind("promotional", (), priority=2),
     "anniversary": Kind("promotional", (), priority=2),
@@ -82,6 +86,18 @@ DEFAULTS: dict[str, dict[str, str]] = {
               "پیش از آن آن را به اعتبار تبدیل کنید یا جایزه بگیرید.\n{club}",
         "en": "Dear {first_name}, {points} of your points expire on {date}. Convert them "
               "to credit or take a reward before then.\n{club}",
+    },
+    "cheque_due": {
+        "fa": "{first_name} عزیز، چک شماره {number} {bank} به مبلغ {amount} در تاریخ "
+              "{date} سررسید می‌شود؛ لطفاً موجودی حساب را تأمین کنید.\n{club}",
+        "en": "Dear {first_name}, your cheque no. {number} on {bank} for {amount} is due on "
+              "{date}. Please make sure the account is funded.\n{club}",
+    },
+    "instalment_due": {
+        "fa": "{first_name} عزیز، قسط {instalment} شما به مبلغ {amount} در تاریخ {date} "
+              "سررسید می‌شود.\n{club}",
+        "en": "Dear {first_name}, your instalment {instalment} of {amount} is due on "
+              "{date}.\n{club}",
     },
     "welcome": {
         "fa": "{first_name} عزیز، به {club} خوش آمدید. شماره کارت شما: {card}\n"
@@ -204,7 +220,9 @@ def sample_values(kind: str, language: str, currency_unit: str) -> dict[str, str
         "credit_balance": 61_875, "points_balance": 125, "date": "2026-11-21",
         "tier": "نقره‌ای" if fa else "silver", "card": "9900010000000019",
         "portal_url": "https://club.example/portal/", "code": "482913", "minutes": 2,
-        "points": 300,
+        "points": 300, "number": "1234567890123456",
+        "bank": "بانک ملت" if fa else "Bank Mellat",
+        "instalment": "۲ از ۶" if fa else "2 of 6",
         "offer": "جشنواره پاییز" if fa else "Autumn sale",
     }
     return {name: format_value(name, raw[name], language, currency_unit)

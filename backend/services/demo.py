@@ -34,16 +34,19 @@ from backend.models import (
     CampaignRecipient,
     Card,
     Club,
+    InstalmentPlan,
+    InstrumentEvent,
     Member,
     Message,
     MessageSettings,
     Offer,
+    PaymentInstrument,
     SegmentRule,
     StaffUser,
     Tier,
 )
 from backend.notifications import campaigns, sms
-from backend.services import demo_history, devices, staff, terminal_policy
+from backend.services import demo_history, devices, instruments, staff, terminal_policy
 from backend.services.demo_history import PlannedMember, PlannedPurchase
 from card_spec import make_card_number
 
@@ -358,6 +361,7 @@ def seed_demo(session: Session, now: datetime, rng_seed: int = 1403, *,
     if history:
         _campaign_rows(session, club, autumn, admin, sent_at, *audience)
         _segments(session, now)
+        _instruments(session, list(members.values()), admin, now)
     terminals = [
         devices.register_device(session, device_id="t01", branch_id=central.id,
                                 name="صندوق ۱ تهران"),
@@ -405,6 +409,54 @@ def _campaign_rows(session: Session, club: Club, offer: Offer, admin: StaffUser,
         message_id=None if member.id in held else messages[member.id].id)
         for member in eligible])
     session.flush()
+
+
+def _instruments(session: Session, people: list[Member], admin: StaffUser,
+                 now: datetime) -> None:
+    """A few cheques and an instalment plan (L13), so the panel's list, the due report and
+    Sara's portal page have something to show: one overdue, one due this week, one
+    bounced, one cleared, and a plan of six monthly instalments starting last month."""
+    today = local(now).date()
+    sara, others = people[0], people[1:4]
+    cheques = [(sara, "mellat", "1403123456789012", today + timedelta(days=3), 25_000_000,
+                ["pending"]),
+               (others[0], "melli", "1403987654321098", today - timedelta(days=5), 12_000_000,
+                ["pending"]),
+               (others[1], "saderat", "1403555566667777", today - timedelta(days=20),
+                8_500_000, ["pending", "bounced"]),
+               (others[2], "tejarat", "1403111122223333", today - timedelta(days=40),
+                4_000_000, ["pending", "cleared"])]
+    created = now - timedelta(days=60)
+    rows: list[tuple[PaymentInstrument, list[str]]] = []
+    for member, bank, number, due, amount, statuses in cheques:
+        rows.append((PaymentInstrument(
+            member_id=member.id, kind="cheque", bank=bank, reference=number,
+            amount_rials=amount, due_date=due, status=statuses[-1],
+            branch_id=member.home_branch_id, created_at=created,
+            settled_at=created + timedelta(days=40) if statuses[-1] == "cleared" else None),
+            statuses))
+    total, count = 18_000_000, 6
+    plan = InstalmentPlan(member_id=sara.id, branch_id=sara.home_branch_id, total_rials=total,
+                          count=count, schedule="monthly", first_due=today - timedelta(days=30),
+                          note="خرید یخچال", created_by_id=admin.id, created_at=created)
+    session.add(plan)
+    session.flush()
+    for sequence, (amount, due) in enumerate(zip(
+            instruments.split_amounts(total, count),
+            instruments.schedule_dates(plan.first_due, count, "monthly"), strict=True), 1):
+        statuses = ["pending", "paid"] if sequence == 1 else ["pending"]
+        rows.append((PaymentInstrument(
+            member_id=sara.id, kind="instalment", amount_rials=amount, due_date=due,
+            status=statuses[-1], branch_id=sara.home_branch_id, plan_id=plan.id,
+            sequence=sequence, created_at=created,
+            settled_at=now - timedelta(days=29) if sequence == 1 else None), statuses))
+    session.add_all([row for row, _ in rows])
+    session.flush()
+    for row, statuses in rows:
+        for before, after in zip([None, *statuses], statuses, strict=False):
+            session.add(InstrumentEvent(instrument_id=row.id, staff_user_id=admin.id,
+                                        before_status=before, after_status=after,
+                                        at=row.settled_at or created if before else created))
 
 
 def _segments(session: Session, now: datetime) -> None:

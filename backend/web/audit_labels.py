@@ -51,6 +51,9 @@ ACTION_LABELS = {
     "firmware_withdraw": _l("Withdrew a firmware build"),
     "issue_gift_card": _l("Issued a gift card"),
     "record_purchase": _l("Recorded a purchase"),
+    "record_cheque": _l("Recorded a cheque"),
+    "create_instalment_plan": _l("Recorded an instalment plan"),
+    "change_instrument_status": _l("Changed a cheque's or instalment's status"),
     "refund_purchase": _l("Refunded a purchase"),
     "replace_card": _l("Replaced a lost card"),
     "retry_message": _l("Sent a message again"),
@@ -77,6 +80,7 @@ ENTITY_LABELS = {
     "staff_user": _l("Staff"), "survey": _l("Survey"), "tier": _l("Tier"),
     "offer": _l("Offer"), "product": _l("Product"), "member_field": _l("Custom member field"),
     "firmware_build": _l("Firmware build"),
+    "payment_instrument": _l("Cheque or instalment"),
 }
 MAX_DETAIL_LINES = 40  # a huge details object is cut, not a page of text
 

@@ -32,6 +32,9 @@ def _catalogue(label, kind: str, permission: str) -> Link:
 
 GROUPS = (
     Group("sales", _l("Sales"), (
+        Link(_l("Cheques and instalments"), "admin.instruments_list", "purchases",
+             also=("admin.instrument_detail", "admin.instrument_status", "admin.cheque_new",
+                   "admin.plan_new")),
         _catalogue(_l("Products and services"), "products", "offers"),
         Link(_l("Gift cards"), "admin.gift_cards", "offers"),
         Link(_l("Terminals"), "admin.terminals", "devices",

@@ -62,6 +62,8 @@ KIND_NAMES = {
     "tier_upgrade": _l("Tier upgrade"),
     "credit_expiring": _l("Credit about to expire"),
     "points_expiring": _l("Points about to expire"),
+    "cheque_due": _l("Cheque due soon"),
+    "instalment_due": _l("Instalment due soon"),
     "welcome": _l("Welcome and login details"),
     "birthday": _l("Birthday"),
     "anniversary": _l("Wedding anniversary"),
@@ -110,6 +112,9 @@ class MessageSettingsForm(FlaskForm):
     expiry_reminder_days = DigitsIntegerField(_l("Remind of expiring credit (days before)"),
                                               [required(), NumberRange(1, 60)],
                                               render_kw=DIGITS)
+    instrument_reminder_days = DigitsIntegerField(
+        _l("Remind of cheques and instalments due (days before)"),
+        [required(), NumberRange(1, 60)], render_kw=DIGITS)
     holdout_percent = DigitsIntegerField(_l("Hold-out of new campaigns (percent)"),
                                          [required(), NumberRange(0, 50)], render_kw=DIGITS)
 

@@ -364,4 +364,9 @@ def service_worker():
 
 # Views kept in their own modules, registered on this blueprint: joining, signing in
 # with an SMS code and a forgotten password (M2, P1); news, surveys and the FAQ (P2, P3).
-from backend.web import portal_accounts, portal_engagement, portal_points  # noqa: E402, F401
+from backend.web import (  # noqa: E402, F401
+    portal_accounts,
+    portal_engagement,
+    portal_instruments,
+    portal_points,
+)

@@ -11,7 +11,15 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from backend.services.reports import campaign_effects, kpis, lists, periods, segments, trends
+from backend.services.reports import (
+    campaign_effects,
+    due,
+    kpis,
+    lists,
+    periods,
+    segments,
+    trends,
+)
 from backend.services.reports.sql import Filters
 from backend.services.reports.tables import N_, Table, compare
 
@@ -82,6 +90,11 @@ REPORTS: dict[str, Report] = {report.key: report for report in (
     Report("loyal", N_("Loyal members"),
            N_("Champions and loyal members by LRFM, biggest spenders first."),
            (lists.loyal_members,), paged=True, has_period=False),
+    Report("due", N_("Cheques and instalments due"),
+           N_("What members owe in cheques and instalments as of today: overdue, due this "
+              "week and this month, bounced, by branch, and every item due by the end of "
+              "the month."),
+           (due.summary, due.items), paged=True, has_period=False),
 )}
 
 

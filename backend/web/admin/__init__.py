@@ -124,6 +124,7 @@ from backend.web.admin import (  # noqa: E402  (views register themselves on `bp
     catalogue,
     dashboard,
     engagement,
+    instruments,
     members,
     service_desk,
     session_views,
@@ -133,5 +134,5 @@ from backend.web.admin import (  # noqa: E402  (views register themselves on `bp
 )
 
 __all__ = ["bp", "login_required", "permission_required", "catalogue", "dashboard", "members",
-           "engagement", "service_desk", "session_views", "settings", "staff", "card_batches",
-           "terminals"]
+           "engagement", "instruments", "service_desk", "session_views", "settings", "staff",
+           "card_batches", "terminals"]

@@ -40,6 +40,7 @@ from backend.web.admin import (
     paginate,
     translate_error,
 )
+from backend.web.admin import instruments as instrument_views
 from backend.web.auth import client_ip, permission_required
 from backend.web.forms import (
     AmountReasonForm,
@@ -293,6 +294,7 @@ def _render_member(user, member: Member, forms: dict | None = None, status: int 
         tier_changes=lists["tier_changes"].rows, tiers=tiers,
         parties=statements.transfer_parties(db.session, history.rows),
         custom_fields=_custom_fields(), editable=can_see_member(user, member),
+        instrument_rows=instrument_views.member_rows(user, member.id),
         spendable_points=ledger.spendable_points(db.session, member, clock()),
         to_collect=[row for row in rewards.of_member(db.session, member.id)
                     if row.status == "to_collect"],

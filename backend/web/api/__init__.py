@@ -290,6 +290,7 @@ def operation(method: str, rule: str, *, summary: str, tag: str, auth: str = "st
 
 from backend.web.api import (  # noqa: E402  (views register themselves on `bp`)
     engagement,
+    instruments,
     members,
     provisioning,
     reference,
@@ -298,5 +299,5 @@ from backend.web.api import (  # noqa: E402  (views register themselves on `bp`)
     tokens,
 )
 
-__all__ = ["bp", "OPERATIONS", "engagement", "members", "provisioning", "reference",
+__all__ = ["bp", "OPERATIONS", "engagement", "instruments", "members", "provisioning", "reference",
            "self_service", "spec", "tokens"]

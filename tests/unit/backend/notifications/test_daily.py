@@ -114,7 +114,7 @@ def test_jobs_wait_for_their_local_hour(db):
     ran = daily.run_due(db, early)
     assert set(ran) == {"nightly", "cleanup"} and queued(db, "birthday") == []
     ran = daily.run_due(db, NOW)
-    assert set(ran) == {"birthdays", "anniversaries", "credit_expiring"}
+    assert set(ran) == {"birthdays", "anniversaries", "credit_expiring", "instrument_due"}
     assert len(queued(db, "birthday")) == 1
     assert daily.run_due(db, NOW + timedelta(hours=1)) == {}
 
@@ -153,3 +153,47 @@ def test_jobs_command(app, runner, db, monkeypatch):
     result = runner.invoke(args=["jobs", "--once"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("sent 1, retried 0, failed 0, cancelled 0; daily: {")
+
+
+def test_cheques_and_instalments_due_soon_are_reminded_once_each(db):
+    from backend.notifications import dispatcher, templates
+    from backend.services import instruments
+
+    factories.club(db)
+    member = factories.member(db)
+    dispatcher.settings(db).instrument_reminder_days = 3
+    cheque = instruments.record_cheque(db, member_id=member.id, bank="mellat",
+                                       number="1234567890123456", due_date=jalali(1405, 9, 3),
+                                       amount_rials=25_000_000, now=NOW)
+    plan = instruments.create_plan(db, member_id=member.id, total_rials=10_000_000, count=3,
+                                   schedule="monthly", first_due=jalali(1405, 8, 30), now=NOW)
+    # beyond the window (4 Azar), already cleared, or past: no reminder
+    instruments.record_cheque(db, member_id=member.id, bank="melli", number="2",
+                              due_date=jalali(1405, 9, 4), amount_rials=1, now=NOW)
+    cleared = instruments.record_cheque(db, member_id=member.id, bank="melli", number="3",
+                                        due_date=jalali(1405, 9, 1), amount_rials=1, now=NOW)
+    instruments.change_status(db, instrument_id=cleared.id, status="cleared", now=NOW)
+    instruments.record_cheque(db, member_id=member.id, bank="melli", number="4",
+                              due_date=jalali(1405, 8, 29), amount_rials=1, now=NOW)
+    assert daily.instrument_reminders(db, NOW) == "2 cheque and instalment reminders queued"
+    [instalment_message] = queued(db, "instalment_due")
+    [cheque_message] = queued(db, "cheque_due")
+    assert cheque_message.dedupe_key == f"cheque_due:{cheque.id}"
+    assert instalment_message.dedupe_key == f"instalment_due:{plan.instalments[0].id}"
+    assert cheque_message.category == "transactional"
+    # The reminder is useless after the due day: it expires at Tehran midnight ending it.
+    assert cheque_message.expires_at == datetime(2026, 11, 24, 20, 30, tzinfo=UTC)
+    values = templates.values_for(cheque_message.params, "fa", "rial")
+    text = templates.render(templates.DEFAULTS["cheque_due"]["fa"], {
+        **values, "first_name": "سارا", "club": "وفا"})
+    assert text == ("سارا عزیز، چک شماره 1234567890123456 بانک ملت به مبلغ ۲۵٬۰۰۰٬۰۰۰ ریال "
+                    "در تاریخ ۱۴۰۵/۰۹/۰۳ سررسید می‌شود؛ لطفاً موجودی حساب را تأمین کنید.\nوفا")
+    values = templates.values_for(instalment_message.params, "fa", "rial")
+    assert (values["instalment"], values["amount"], values["date"]) == (
+        "۱ از ۳", "۳٬۳۳۳٬۳۳۳ ریال", "۱۴۰۵/۰۸/۳۰")
+    # The next days: the same items are not reminded again; the next one in its window is.
+    assert daily.instrument_reminders(db, NOW + timedelta(days=1)) == (
+        "1 cheque and instalment reminders queued")  # the cheque of 4 Azar
+    assert daily.instrument_reminders(db, NOW + timedelta(days=2)) == (
+        "0 cheque and instalment reminders queued")
+    assert len(queued(db, "cheque_due")) == 2

@@ -224,3 +224,22 @@ def test_the_readme_purchase_example_holds(db):
                                 "Points": sara.points_balance,
                                 "Pay": result.purchase.payable_rials}
     assert (sara.credit_balance_rials, sara.points_balance) == (763_625, 2_750)
+
+
+def test_the_demo_has_cheques_and_a_plan_that_add_up(db):
+    """L13: an overdue, a due-soon, a bounced and a cleared cheque, and Sara's six
+    monthly instalments of 3,000,000 rials, each with its history."""
+    from backend.models import InstalmentPlan, InstrumentEvent, PaymentInstrument
+    from backend.services import instruments
+
+    demo.seed_demo(db, NOW)
+    cheques = db.scalars(select(PaymentInstrument).where(
+        PaymentInstrument.kind == "cheque").order_by(PaymentInstrument.id)).all()
+    assert [row.status for row in cheques] == ["pending", "pending", "bounced", "cleared"]
+    [plan] = db.scalars(select(InstalmentPlan)).all()
+    parts = db.scalars(select(PaymentInstrument).where(PaymentInstrument.plan_id == plan.id)
+                       .order_by(PaymentInstrument.sequence)).all()
+    assert sum(row.amount_rials for row in parts) == plan.total_rials == 18_000_000
+    assert [row.status for row in parts] == ["paid"] + ["pending"] * 5
+    assert len(instruments.history(db, cheques[2].id)) == 2
+    assert db.scalar(select(func.count(InstrumentEvent.id))) == 4 + 2 + 6 + 1

@@ -28,7 +28,6 @@ from backend.models import (
 )
 from backend.services import (
     card_lifecycle,
-    instruments,
     members,
     purchases,
     refunds,
@@ -528,20 +527,3 @@ def test_branch_policy_keeps_credit_at_the_branch_that_gave_it(shop):
                  at=NOW + timedelta(hours=1))
     used = shop.buy(sara, 100_000, use_credit=10_000, at=NOW + timedelta(hours=2))
     assert used.purchase.credit_used_rials == 10_000
-
-
-# L13 ------------------------------------------------------------------------------------
-
-def test_overdue_cheques_and_instalments(shop):
-    sara = shop.member()
-    late = instruments.record_instrument(shop.db, member_id=sara.id, kind="cheque",
-                                         amount_rials=5_000_000, due_date=date(2026, 11, 1),
-                                         reference="123456")
-    instruments.record_instrument(shop.db, member_id=sara.id, kind="instalment",
-                                  amount_rials=1_000_000, due_date=date(2026, 12, 1))
-    assert [row.id for row in instruments.overdue(shop.db, date(2026, 11, 21))] == [late.id]
-    instruments.settle_instrument(shop.db, instrument_id=late.id, status="paid", now=NOW)
-    assert instruments.overdue(shop.db, date(2026, 11, 21)) == []
-    with pytest.raises(BadRequest):
-        instruments.record_instrument(shop.db, member_id=sara.id, kind="iou",
-                                      amount_rials=1, due_date=date(2026, 12, 1))

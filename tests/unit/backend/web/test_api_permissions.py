@@ -56,6 +56,15 @@ TABLE = [
     ("POST", "/members/{own}/credit-grants", writes(GRANTED)),
     ("POST", "/members/{own}/transfers", writes(GRANTED)),
     ("POST", "/purchases/{purchase}/refunds", writes(GRANTED)),
+    # Cheques and instalments (L13): the counter's right; the branch scope of a row is
+    # checked in test_instruments_api.py.
+    ("GET", "/banks", STAFF_ALL),
+    ("POST", "/members/{own}/cheques", writes(STAFF_ALL)),
+    ("POST", "/members/{own}/instalment-plans", writes(STAFF_ALL)),
+    ("GET", "/instruments", STAFF_ALL),
+    ("GET", "/instruments/999999", {**dict.fromkeys(STAFF_ALL, NOT_FOUND)}),
+    ("POST", "/instruments/999999/status", {**dict.fromkeys(STAFF_ALL, NOT_FOUND)}),
+    ("GET", "/me/instruments", MEMBER_ONLY),
     ("GET", "/tiers", GRANTED),
     ("GET", "/offers", GRANTED),
     ("GET", "/products", GRANTED),

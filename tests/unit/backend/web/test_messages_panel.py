@@ -35,7 +35,8 @@ def texts_form(db, **changes):
             in messages_admin.template_texts(db).items()}
     data.update({f"enabled_{kind}": "1" for kind in ("purchase", "credit_increase",
                                                        "tier_upgrade", "credit_expiring",
-                                                       "points_expiring",
+                                                       "points_expiring", "cheque_due",
+                                                       "instalment_due",
                                                        "welcome", "birthday", "anniversary")})
     data.update(changes)
     return data
@@ -66,7 +67,8 @@ def test_message_settings_keep_secrets_out_of_the_page(client, db):
     data = {"sms_provider": "kavenegar", "kavenegar_api_key": "", "sms_sender": "10004346",
             "email_provider": "console", "smtp_port": "587", "smtp_security": "starttls",
             "sms_quota": "۱۰۰۰", "sms_promotional_reserve": "50", "sms_part_price": "1200",
-            "default_language": "fa", "expiry_reminder_days": "7", "holdout_percent": "10"}
+            "default_language": "fa", "expiry_reminder_days": "7", "instrument_reminder_days": "۳",
+            "holdout_percent": "10"}
     response = client.post("/messages/settings", data=data)
     assert response.status_code == 400 and "کاوه‌نگار" in text(response)
     data["kavenegar_api_key"] = "secret-key-987"

@@ -52,6 +52,20 @@ TABLE = [
     ("POST", "/members/{own}/replace-card", forms(ALL)),
     ("POST", "/members/{own}/block-card", {"operator": NOT_FOUND,
                                            "operator_granted": NOT_FOUND, "admin": NOT_FOUND}),
+    # Cheques and instalments (L13): recorded at the counter; operators see and change
+    # their own branch's only.
+    ("GET", "/instruments", ALL),
+    ("GET", "/members/{own}/cheques/new", ALL),
+    ("POST", "/members/{own}/cheques/new", forms(ALL)),
+    ("GET", "/members/{other}/cheques/new", ALL),
+    ("GET", "/members/{own}/instalment-plans/new", ALL),
+    ("POST", "/members/{own}/instalment-plans/new", forms(ALL)),
+    ("GET", "/instruments/{cheque}", ALL),
+    ("POST", "/instruments/{cheque}/status", forms(ALL)),
+    ("GET", "/instruments/{other_cheque}", ADMIN_ONLY),
+    ("POST", "/instruments/{other_cheque}/status", forms(ADMIN_ONLY)),
+    ("GET", "/instruments/999999", {"operator": NOT_FOUND, "operator_granted": NOT_FOUND,
+                                    "admin": NOT_FOUND}),
     ("GET", "/catalogue/tiers", ADMIN_AND_GRANTED),
     ("GET", "/catalogue/tiers/new", ADMIN_AND_GRANTED),
     ("POST", "/catalogue/tiers/new", forms(ADMIN_AND_GRANTED)),
@@ -182,9 +196,14 @@ def world(db):
     from backend.models import CallTask
     call, other_call = (db.scalars(select(CallTask.id).where(CallTask.purchase_id == sale.id))
                         .one() for sale in (purchase, other_sale))
-    from backend.services import cards
+    from backend.services import cards, instruments
     batch = cards.create_batch(db, prefix="990009", count=1)
+    cheque, other_cheque = (instruments.record_cheque(
+        db, member_id=own.id, bank="melli", number=number, due_date=datetime.now(UTC).date(),
+        amount_rials=1_000, now=datetime.now(UTC), branch_id=branch.id)
+        for number, branch in (("1", own_branch), ("2", other_branch)))
     return {"own": own.id, "other": other.id, "purchase": purchase.id,
+            "cheque": cheque.id, "other_cheque": other_cheque.id,
             "operator_id": operator.id, "request": question.id, "call": call,
             "other_call": other_call, "batch": batch.id}
 
