@@ -1016,8 +1016,8 @@ class App:
                 if report["ver"] not in keep and report["ver"] != VERSION:
                     from vafa import ota  # the rare path: the loader reverted a trial
 
-                    if ota.good_version(report["ver"]):
-                        ota.remove_tree(ota.fw_path(self.fw_root, report["ver"]))
+                    if ota.good_version(report["ver"]):  # deleted in steps of the loop
+                        self.ota = ota.Sweep(ota.fw_path(self.fw_root, report["ver"]))
         self.net.ota = report
 
     def _ota_report(self, report):

@@ -29,6 +29,7 @@ DOWNLOAD_MS = const(600000)  # the whole download, manifest to boot pointer
 RESERVE_BYTES = const(98304)
 MAX_TREE = const(160)  # entries a directory removal walks (64 files and their dirs)
 MAX_DEPTH = const(6)
+SWEEP_STEP = const(4)  # files a Sweep removes per loop pass
 DEFAULT_TRIAL_S = const(180)
 PATH_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./-"
 VERSION_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.+-"
@@ -149,6 +150,63 @@ def remove_tree(path, depth=0):
         pass
 
 
+class Sweep:
+    """Removes a directory tree a few entries per step(), so that deleting a build (64
+    files: over a second of LittleFS work) never holds the loop for long. Has the surface
+    of a Download for the app (done, installed, ver, step, cancel)."""
+
+    def __init__(self, path):
+        self.stack = [path] if _is_dir(path) else []
+        self.done = not self.stack
+        self.installed = False
+        self.ver = None
+
+    def step(self, now_ms=None):
+        """Remove at most SWEEP_STEP entries; returns False (nothing to report)."""
+        budget = SWEEP_STEP
+        while budget > 0 and self.stack:
+            top = self.stack[-1]
+            entries = _entries(top)
+            descended = False
+            for name, is_dir in entries:
+                if name in (".", ".."):
+                    continue
+                if is_dir and len(self.stack) < MAX_DEPTH:
+                    self.stack.append(top + "/" + name)
+                    descended = True
+                    break
+                if is_dir:  # deeper than MAX_DEPTH: not ours, removed as far as it goes
+                    remove_tree(top + "/" + name)
+                else:
+                    _remove(top + "/" + name)
+                budget -= 1
+                if budget <= 0:
+                    break
+            if descended or budget <= 0:
+                continue
+            try:
+                os.rmdir(top)
+            except OSError:
+                pass
+            self.stack.pop()
+            budget -= 1
+        self.done = not self.stack
+        return False
+
+    def cancel(self):
+        for _ in range(MAX_TREE):  # bounded: every step removes one entry at least
+            if self.done:
+                return
+            self.step()
+
+
+def _remove(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
 def make_dirs(path, base):
     """Create the directories of ``path`` under ``base`` (which exists)."""
     cur = base
@@ -202,17 +260,17 @@ def forget_result(root):
 
 def confirm(root, ver):
     """The trial build ``ver`` reached the backend: boot.json says so (not on trial any
-    more), then the previous build's directory goes (one fallback is kept until now)."""
+    more); returns the Sweep that deletes the previous build's directory (one fallback is
+    kept until now), or None when ``ver`` is not on trial."""
     b = boot_info(root)
     if b is None or b["active"] != ver or b.get("trial") is not True:
-        return False
+        return None
     prev = b.get("prev") or ""
     write_json(root, "boot.json", {"active": ver, "prev": prev, "trial": False, "boots": 0,
                                    "trial_s": b.get("trial_s", DEFAULT_TRIAL_S)})
-    if prev and prev != ver:
-        remove_tree(fw_path(root, prev))
     forget_result(root)
-    return True
+    # The previous build's directory goes in steps of the loop (Sweep).
+    return Sweep(fw_path(root, prev)) if prev and prev != ver else Sweep("")
 
 
 def refusal(msg, running, insecure, on_trial):
@@ -271,6 +329,7 @@ class Download:
         self._h = None
         self._n = 0
         self._get = None
+        self.sweep = None  # set when failed: deletes the temp dir in steps
         self._start(now_ms)
 
     def _say(self, s):
@@ -293,11 +352,12 @@ class Download:
         if self._get is not None:
             self._get.close()
             self._get = None
-        remove_tree(self.tmp)
+        # The temp dir is deleted in the next steps (done once it is gone).
+        self.sweep = Sweep(self.tmp)
         text = why if isinstance(why, str) else "%s: %s" % (type(why).__name__, why)
         self.report = {"ver": self.ver, "st": "failed", "err": text[:MAX_ERR],
                        "pct": self.report["pct"]}
-        self.done = True
+        self.done = self.sweep.done
         self._say("update %s failed: %s" % (self.ver, text))
 
     def _close_file(self):
@@ -312,6 +372,9 @@ class Download:
         """Bounded progress (one Get.step: a connect poll, a write or up to 2 KiB read
         and written to flash). True when the report changed."""
         if self.done:
+            return False
+        if self.sweep is not None:
+            self.done = self.sweep.step() or self.sweep.done
             return False
         if ticks_diff(now_ms, self.deadline) >= 0:
             self._fail("download took over %d s" % (DOWNLOAD_MS // 1000))
@@ -412,7 +475,10 @@ class Download:
 
     def cancel(self):
         if not self.done:
-            self._fail("cancelled")
+            if self.sweep is None:
+                self._fail("cancelled")
+            self.sweep.cancel()
+            self.done = True
 
 
 # ---- the app's side (vafa.app calls these; kept here so a selling terminal that is not
@@ -471,6 +537,8 @@ def app_tick(app, now_ms):
             app._ota_report(d.report)
         if d.installed:
             app._ota_reboot_at = ticks_add(now_ms, REBOOT_MS)
+        elif d.done:
+            app.ota = None  # failed and cleaned up, or a Sweep finished
     if (app._ota_reboot_at is not None and app.state == IDLE and app.inflight is None
             and app.replay is None and ticks_diff(now_ms, app._ota_reboot_at) >= 0):
         app._ota_reboot_at = None
@@ -514,9 +582,11 @@ def app_confirmed(app):
     app.ota_trial = None
     app._ota_req = None
     try:
-        confirm(app.fw_root, ver)
+        sweep = confirm(app.fw_root, ver)
     except OSError as e:  # the loader will revert: the backend sees it as a rollback
         app._say("update %s not confirmed: %r" % (ver, e))
         return
+    if sweep is not None and not sweep.done:
+        app.ota = sweep
     app._say("update %s confirmed" % ver)
     app._ota_report({"ver": ver, "st": "running", "err": "", "pct": 100})

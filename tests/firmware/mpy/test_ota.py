@@ -241,6 +241,28 @@ eq(d.report["st"], "failed", "ENOSPC during the download fails it")
 check(not exists(root + "/fw/9.9.3.tmp"), "and deletes the temp dir")
 umount(root)
 
+# -- a build's directory is deleted a few files per step --------------------------------
+flash = FakeFlash(blocks=96)
+root = mount(flash)
+os.mkdir(root + "/fw")
+os.mkdir(root + "/fw/old")
+os.mkdir(root + "/fw/old/vafa")
+for i in range(10):
+    with open(root + "/fw/old/vafa/m%d.py" % i, "w") as f:
+        f.write("x")
+sw = ota.Sweep(root + "/fw/old")
+counts = []
+for _ in range(20):
+    before = len(flash.files) + len(flash.dirs)
+    sw.step()
+    counts.append(before - len(flash.files) - len(flash.dirs))
+    if sw.done:
+        break
+check(sw.done and not exists(root + "/fw/old"), "the tree is gone")
+check(max(counts) <= ota.SWEEP_STEP, "at most SWEEP_STEP entries per step: %r" % counts)
+eq(sum(counts), 12, "every file and directory")
+umount(root)
+
 # -- the loader: trial boots counted, reverted after two, on an error, on timeout ----------
 flash = FakeFlash(blocks=96)
 root = mount(flash)
@@ -354,7 +376,12 @@ app3.on_message(RES, protocol.encode_frame(json.dumps(
     {"v": 1, "id": req["id"], "ok": True, "code": "OK", "msg": ""}).encode(), KEY))
 bj = json.loads(read(root + "/fw/boot.json"))
 eq((bj["active"], bj["trial"]), (VERSION, False), "confirmed: trial false")
+check(exists(root + "/fw/9.9.4"), "the previous build is deleted in steps, not at once")
+for _ in range(100):
+    clock3.t += 20
+    app3.step(clock3.t)
 check(not exists(root + "/fw/9.9.4"), "the previous build's directory is deleted")
+check(app3.ota is None, "and nothing of the update is left to step")
 eq(net3.ota["st"], "running", "the state: running")
 clock3.t += 6000
 app3.step(clock3.t)
@@ -378,6 +405,9 @@ app5.on_message(RES, protocol.encode_frame(json.dumps(
      "member": {"name": "Sara"}, "bal": {"credit": 0, "points": 5}}).encode(), KEY))
 eq(json.loads(read(root + "/fw/boot.json"))["trial"], False, "the sale's answer confirmed it")
 eq(net5.ota["st"], "running", "running")
+for _ in range(100):
+    clock5.t += 20
+    app5.step(clock5.t)
 check(not exists(root + "/fw/9.9.4"), "the previous build's directory is deleted")
 
 # -- after a rollback the state reports it until the next cmd ota ------------------------
