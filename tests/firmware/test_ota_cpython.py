@@ -145,3 +145,19 @@ def test_a_terminal_that_is_not_updating_never_imports_the_downloader(tmp_path):
                          timeout=60, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_https_without_ca_pem_is_refused_unless_insecure(tmp_path, monkeypatch):
+    """The board's path (no ota_net): vafa.tlsconf's policy, ca.pem in the cwd."""
+    from mpytest import KEY, make_app
+    from vafa import protocol
+
+    monkeypatch.chdir(tmp_path)  # no ca.pem here
+    app, _hw, net, _clock = make_app(store_root=str(tmp_path))
+    app.fw_root = str(tmp_path)
+    cmd = {"v": 1, "op": "ota", "ver": "9.9.1", "kind": "py", "url": "https://h:1/fw/x/",
+           "sha256": "0" * 64, "size": 10}
+    app.on_message("vafa/v1/dev/t01/cmd", protocol.encode_frame(json.dumps(cmd).encode(), KEY))
+    assert net.ota["st"] == "failed"
+    assert "ca.pem" in net.ota["err"]
+    assert app.ota is None

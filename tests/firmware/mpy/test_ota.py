@@ -344,6 +344,9 @@ app2, hw2, net2, clock2 = make_app(store_root=root)
 app2.on_message(CMD, protocol.encode_frame(json.dumps(dict(cmd, ver="9.9.5")).encode(), KEY))
 eq(net2.ota["st"], "failed", "http without mqtt.insecure: failed")
 check("http://" in net2.ota["err"], net2.ota["err"])
+before = net2.ota
+app2.on_message(CMD, protocol.encode_frame(json.dumps(dict(cmd, ver=VERSION)).encode(), KEY))
+check(net2.ota is before and app2.ota is None, "an offer of the running version: ignored")
 app2.on_message(CMD, protocol.encode_frame(json.dumps(dict(cmd, kind="x")).encode(), KEY))
 check("kind" in net2.ota["err"], "another kind: failed")
 app2.on_message(CMD, protocol.encode_frame(json.dumps(dict(cmd, ver="9.9.6")).encode(),
