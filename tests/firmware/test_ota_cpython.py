@@ -5,6 +5,8 @@ verified against the device's ca.pem (a server signed by another CA is refused).
 
 import hashlib
 import json
+import os
+import shutil
 import ssl
 import subprocess
 import sys
@@ -161,3 +163,33 @@ def test_https_without_ca_pem_is_refused_unless_insecure(tmp_path, monkeypatch):
     assert net.ota["st"] == "failed"
     assert "ca.pem" in net.ota["err"]
     assert app.ota is None
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_an_mpy_build_loads_under_micropython(tmp_path):
+    """The default build's .mpy files (as mpy-cross compiles them for `image`) are what
+    the real MicroPython imports, with the build's version."""
+    _raw, files = ota_build.read_build(
+        ota_build_path(tmp_path, version="9.9.3", source=False))
+    lib = tmp_path / "lib"
+    for path, content in files.items():
+        (lib / path).parent.mkdir(parents=True, exist_ok=True)
+        (lib / path).write_bytes(content)
+    script = tmp_path / "test_mpy_build.py"
+    script.write_text(
+        "import sys\nassert sys.implementation.name == 'micropython'\n"
+        "import vafa.app, vafa.ota\nfrom vafa.version import VERSION\n"
+        "from vafa import net\n"
+        "assert VERSION == '9.9.3', VERSION\nassert net.FW_KIND == 'mpy'\n"
+        "assert vafa.ota.kind() == 'mpy'\nprint('mpy build ok', vafa.app.__file__)\n")
+    out = subprocess.run(["node", str(ROOT / "tests" / "firmware" / "run_micropython.mjs"),
+                          str(script)], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "VAFA_FIRMWARE_LIB": str(lib / "vafa")})
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "mpy build ok /lib/vafa/app.mpy" in out.stdout
+
+
+def ota_build_path(tmp_path, *, version, source):
+    path = tmp_path / f"b-{version}.tar"
+    ota_build.make_build(path, version=version, source=source)
+    return path
