@@ -370,7 +370,8 @@ class Download:
 
     def step(self, now_ms):
         """Bounded progress (one Get.step: a connect poll, a write or up to 2 KiB read
-        and written to flash). True when the report changed."""
+        and written to flash). True when the report is worth publishing (failed,
+        installed, or another tenth of the bytes)."""
         if self.done:
             return False
         if self.sweep is not None:
@@ -379,6 +380,7 @@ class Download:
         if ticks_diff(now_ms, self.deadline) >= 0:
             self._fail("download took over %d s" % (DOWNLOAD_MS // 1000))
             return True
+        tenth = self.report["pct"] // 10
         try:
             if not self._get.step(now_ms):
                 return False
@@ -389,7 +391,9 @@ class Download:
                 self._file_done(now_ms)
         except Exception as e:  # OSError, HttpError, ValueError: the whole try failed
             self._fail(e)
-        return True
+            return True
+        # The state goes out on every tenth of the way, not for each of 64 files.
+        return self.done or self.report["pct"] // 10 != tenth
 
     def _manifest_done(self, now_ms):
         raw = bytes(self._buf)

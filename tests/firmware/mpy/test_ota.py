@@ -181,6 +181,26 @@ eq(json.loads(read(root + "/fw/boot.json")),
    "the boot pointer: a trial of 9.9.1, the factory firmware to fall back on")
 eq(len(server.requests), 1 + len(FILES), "one GET per file and the manifest")
 
+# -- the state goes out per tenth of the bytes, not per file --------------------------------
+server = fakehttp.Server()
+many = {}
+for i in range(40):
+    many["vafa/m%02d.py" % i] = b"# %d\n" % i * 20
+cmd = serve(server, "9.9.9", many)
+d = ota.Download(root, cmd, fakehttp.sockets(server), None, clock.t)
+reports = 0
+for _ in range(8000):
+    clock.t += 20
+    if d.step(clock.t):
+        reports += 1
+    if d.done:
+        break
+eq(d.report["st"], "installed", "40 files installed")
+check(reports <= 11, "at most one report per tenth and the last: %d" % reports)
+ota.remove_tree(root + "/fw/9.9.9")
+loader.write_json(root, "boot.json", {"active": "9.9.1", "prev": "", "trial": True,
+                                      "boots": 0, "trial_s": 60})
+
 # -- a hash mismatch aborts and deletes the temp dir ---------------------------------------
 server = fakehttp.Server()
 cmd = serve(server, "9.9.2", FILES)
