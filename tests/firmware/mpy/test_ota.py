@@ -7,6 +7,7 @@ import binascii
 import hashlib
 import json
 import os
+import sys
 
 import fakehttp
 import main as loader
@@ -405,6 +406,8 @@ for _ in range(100):
     app3.step(clock3.t)
 check(not exists(root + "/fw/9.9.4"), "the previous build's directory is deleted")
 check(app3.ota is None, "and nothing of the update is left to step")
+check("vafa.ota" not in sys.modules and "vafa.http" not in sys.modules,
+      "the update's modules are given back to the heap")
 eq(net3.ota["st"], "running", "the state: running")
 clock3.t += 6000
 app3.step(clock3.t)
