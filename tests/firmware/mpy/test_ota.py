@@ -101,6 +101,20 @@ for bad, what in [
 ]:
     check(ota.check_manifest(bad) is not None, "refused: " + what)
 
+# -- the trial's bound is a config key (shorter in tests) --------------------------------
+from mpytest import config as make_config  # noqa: E402
+from vafa import config as C  # noqa: E402
+
+eq(make_config()["ota_trial_s"], 180, "ota_trial_s defaults to 180 s")
+for bad in (4, 3601, "60", True):
+    cfg = make_config()
+    cfg["ota_trial_s"] = bad
+    try:
+        C.validate(cfg)
+        check(False, "ota_trial_s %r refused" % (bad,))
+    except C.ConfigError as e:
+        check("ota_trial_s" in str(e), "ota_trial_s %r refused" % (bad,))
+
 # -- the cmd's refusals -------------------------------------------------------------------
 offer = {"ver": "9.9.1", "kind": ota.kind(), "url": "https://h/fw/x/", "sha256": SHA,
          "size": 100}
