@@ -304,7 +304,7 @@ class Download:
     vafa.mqtt.Sockets; ``tls`` the SSLContext for https:// (vafa.tlsconf, ca.pem)."""
 
     def __init__(self, root, msg, sockets, tls, now_ms, trial_s=DEFAULT_TRIAL_S,
-                 statvfs=None, log=None):
+                 statvfs=None, log=None, busy=None):
         self.root = root
         self.ver = msg["ver"]
         self.url = msg["url"]
@@ -329,6 +329,11 @@ class Download:
         self._h = None
         self._n = 0
         self._get = None
+        # The next GET, started by a step when ``busy()`` (the cashier is typing) is not
+        # true: its DNS lookup and TLS handshake are the steps that can take long, as for
+        # vafa.net's connection attempts. A GET under way goes on (non-blocking).
+        self._busy = busy
+        self._pending = None
         self.sweep = None  # set when failed: deletes the temp dir in steps
         self._start(now_ms)
 
@@ -337,15 +342,24 @@ class Download:
             self._log(s)
 
     def _new_get(self, url, sink, max_bytes, now_ms):
+        self._pending = (url, sink, max_bytes)
+
+    def _open_get(self, now_ms):
+        """Start the pending GET unless the cashier is typing; True when one runs."""
+        if self._busy is not None and self._busy():
+            return False
         from vafa.http import Get
 
+        pending = self._pending
+        if pending is None:
+            raise ValueError("no GET to start")
+        self._pending = None
+        url, sink, max_bytes = pending
         self._get = Get(url, self.sockets, self.tls, sink, max_bytes, now_ms)
+        return True
 
     def _start(self, now_ms):
-        try:
-            self._new_get(self.url + "manifest.json", self._buf.extend, MAX_MANIFEST, now_ms)
-        except Exception as e:  # OSError (DNS), HttpError (URL)
-            self._fail(e)
+        self._new_get(self.url + "manifest.json", self._buf.extend, MAX_MANIFEST, now_ms)
 
     def _fail(self, why):
         self._close_file()
@@ -382,6 +396,9 @@ class Download:
             return True
         tenth = self.report["pct"] // 10
         try:
+            if self._get is None:
+                self._open_get(now_ms)  # OSError (DNS), HttpError (URL) fail the try
+                return False
             if not self._get.step(now_ms):
                 return False
             self._get = None
@@ -527,7 +544,8 @@ def on_cmd(app, msg):
         return
     app._say("update %s: downloading %d bytes" % (ver, msg["size"]))
     app.ota = Download(app.fw_root, msg, sockets, tls, app._ticks(),
-                       trial_s=app.cfg.get("ota_trial_s", DEFAULT_TRIAL_S), log=app._say)
+                       trial_s=app.cfg.get("ota_trial_s", DEFAULT_TRIAL_S), log=app._say,
+                       busy=app.typing)
     app._ota_report(app.ota.report)
 
 

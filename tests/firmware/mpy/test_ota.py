@@ -360,13 +360,30 @@ app.cfg["mqtt"]["insecure"] = True  # an http:// URL: development only
 app.on_reboot = lambda: reboots.append(clock.t)
 app.on_message(CMD, protocol.encode_frame(json.dumps(cmd).encode(), KEY))
 eq(net.ota["st"], "downloading", "the state says downloading")
+for _ in range(500):  # until the files are under way
+    clock.t += 20
+    app.step(clock.t)
+    if app.ota.phase == ota.P_FILES and app.ota.got:
+        break
 app.on_scan("9900010000000019")  # the cashier starts a sale meanwhile
+asked = len(server.requests)
+for _ in range(200):
+    clock.t += 20
+    app.step(clock.t)
+check(len(server.requests) <= asked + 1, "no new GET (DNS, TLS handshake) while typing")
+eq(net.ota["st"], "downloading", "the download waits for the sale")
+check(app.ota.got > 0, "the GET under way went on")
+app.on_key("C")  # the sale is over
 for _ in range(3000):
     clock.t += 20
     app.step(clock.t)
     if net.ota["st"] != "downloading":
         break
-eq(net.ota["st"], "installed", "installed while the cashier types")
+eq(net.ota["st"], "installed", "installed once the cashier is done")
+app.on_scan("9900010000000019")  # another sale starts before the reboot
+for _ in range(200):
+    clock.t += 20
+    app.step(clock.t)
 eq(reboots, [], "no reboot in the middle of a sale")
 app.on_key("C")
 for _ in range(200):
