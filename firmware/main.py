@@ -111,7 +111,11 @@ def error_text(e):
 def _board():
     import machine
 
-    b, path = begin()
+    try:
+        b, path = begin()
+    except Exception as e:  # a flash error: boot the factory firmware, never the REPL
+        sys.print_exception(e)
+        b, path = None, None
     if path is not None:
         sys.path.insert(0, path)  # before '.frozen': the update shadows frozen modules
     timer = None
@@ -140,7 +144,10 @@ def _board():
                 sys.print_exception(e, f)
         except OSError:
             pass
-        on_failure("", b, error_text(e))
+        try:
+            on_failure("", b, error_text(e))
+        except Exception as e2:  # the flash: the next boots' count reverts it anyway
+            sys.print_exception(e2)
         import time
 
         time.sleep(2)

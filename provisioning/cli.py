@@ -85,7 +85,8 @@ def _json_option(command):
 
 @click.group()
 def cli() -> None:
-    """Vafa technician tools: register, image, flash, verify and revoke terminals."""
+    """Vafa technician tools: register, image, flash, verify and revoke terminals; build
+    firmware updates."""
 
 
 @cli.command("check-config")

@@ -52,9 +52,15 @@ class _Log:
         self.f.write(f"{time.time():.3f} {line}\n")
 
 
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
+
 def _reexec(argv: list[str]) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
+    # Blocked across the exec (the mask survives it): a stop asked while the new image
+    # starts waits for run() to install its handlers instead of killing it half-way.
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     os.execv(sys.executable, [sys.executable, "-m", "simulator.process", *argv])
 
 
@@ -69,6 +75,7 @@ def run(argv: list[str]) -> int:
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
     signal.signal(signal.SIGINT, lambda *_: stop.append(True))
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # blocked by _reexec
     data = a.data.resolve()
     data.mkdir(parents=True, exist_ok=True)
     log = _Log(a.log or data / "terminal.log")

@@ -169,6 +169,21 @@ def _earn_only(inf):
     return inf["op"] == "purchase" and not inf["use_credit"] and not inf.get("use_points")
 
 
+def _unload(*names):
+    """Forget modules loaded on demand, so that the garbage collector can free them (a
+    later import loads them again)."""
+    import sys
+
+    import vafa
+
+    for name in names:
+        sys.modules.pop(name, None)
+        try:
+            delattr(vafa, name.rpartition(".")[2])
+        except (AttributeError, KeyError):  # MicroPython: KeyError for a missing one
+            pass
+
+
 class App:
     """Terminal app. ``cfg`` is a validated config dict (vafa.config.validate),
     ``hw`` a vafa.hw.Hardware, ``net`` a vafa.net.Session (or anything with
@@ -1092,8 +1107,8 @@ class App:
                 if report["ver"] not in keep and report["ver"] != VERSION:
                     from vafa import ota  # the rare path: the loader reverted a trial
 
-                    if ota.good_version(report["ver"]):
-                        ota.remove_tree(ota.fw_path(self.fw_root, report["ver"]))
+                    if ota.good_version(report["ver"]):  # deleted in steps of the loop
+                        self.ota = ota.Sweep(ota.fw_path(self.fw_root, report["ver"]))
         self.net.ota = report
 
     def _ota_report(self, report):
@@ -1112,6 +1127,8 @@ class App:
         from vafa import ota
 
         ota.app_tick(self, now_ms)
+        if self.ota is None and self.ota_trial is None and self._ota_reboot_at is None:
+            _unload("vafa.ota", "vafa.http")  # the update is over: give its heap back
 
     def _ota_confirmed(self):
         from vafa import ota

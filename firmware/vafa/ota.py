@@ -29,6 +29,7 @@ DOWNLOAD_MS = const(600000)  # the whole download, manifest to boot pointer
 RESERVE_BYTES = const(98304)
 MAX_TREE = const(160)  # entries a directory removal walks (64 files and their dirs)
 MAX_DEPTH = const(6)
+SWEEP_STEP = const(4)  # files a Sweep removes per loop pass
 DEFAULT_TRIAL_S = const(180)
 PATH_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./-"
 VERSION_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.+-"
@@ -149,6 +150,63 @@ def remove_tree(path, depth=0):
         pass
 
 
+class Sweep:
+    """Removes a directory tree a few entries per step(), so that deleting a build (64
+    files: over a second of LittleFS work) never holds the loop for long. Has the surface
+    of a Download for the app (done, installed, ver, step, cancel)."""
+
+    def __init__(self, path):
+        self.stack = [path] if _is_dir(path) else []
+        self.done = not self.stack
+        self.installed = False
+        self.ver = None
+
+    def step(self, now_ms=None):
+        """Remove at most SWEEP_STEP entries; returns False (nothing to report)."""
+        budget = SWEEP_STEP
+        while budget > 0 and self.stack:
+            top = self.stack[-1]
+            entries = _entries(top)
+            descended = False
+            for name, is_dir in entries:
+                if name in (".", ".."):
+                    continue
+                if is_dir and len(self.stack) < MAX_DEPTH:
+                    self.stack.append(top + "/" + name)
+                    descended = True
+                    break
+                if is_dir:  # deeper than MAX_DEPTH: not ours, removed as far as it goes
+                    remove_tree(top + "/" + name)
+                else:
+                    _remove(top + "/" + name)
+                budget -= 1
+                if budget <= 0:
+                    break
+            if descended or budget <= 0:
+                continue
+            try:
+                os.rmdir(top)
+            except OSError:
+                pass
+            self.stack.pop()
+            budget -= 1
+        self.done = not self.stack
+        return False
+
+    def cancel(self):
+        for _ in range(MAX_TREE):  # bounded: every step removes one entry at least
+            if self.done:
+                return
+            self.step()
+
+
+def _remove(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
 def make_dirs(path, base):
     """Create the directories of ``path`` under ``base`` (which exists)."""
     cur = base
@@ -202,17 +260,17 @@ def forget_result(root):
 
 def confirm(root, ver):
     """The trial build ``ver`` reached the backend: boot.json says so (not on trial any
-    more), then the previous build's directory goes (one fallback is kept until now)."""
+    more); returns the Sweep that deletes the previous build's directory (one fallback is
+    kept until now), or None when ``ver`` is not on trial."""
     b = boot_info(root)
     if b is None or b["active"] != ver or b.get("trial") is not True:
-        return False
+        return None
     prev = b.get("prev") or ""
     write_json(root, "boot.json", {"active": ver, "prev": prev, "trial": False, "boots": 0,
                                    "trial_s": b.get("trial_s", DEFAULT_TRIAL_S)})
-    if prev and prev != ver:
-        remove_tree(fw_path(root, prev))
     forget_result(root)
-    return True
+    # The previous build's directory goes in steps of the loop (Sweep).
+    return Sweep(fw_path(root, prev)) if prev and prev != ver else Sweep("")
 
 
 def refusal(msg, running, insecure, on_trial):
@@ -246,7 +304,7 @@ class Download:
     vafa.mqtt.Sockets; ``tls`` the SSLContext for https:// (vafa.tlsconf, ca.pem)."""
 
     def __init__(self, root, msg, sockets, tls, now_ms, trial_s=DEFAULT_TRIAL_S,
-                 statvfs=None, log=None):
+                 statvfs=None, log=None, busy=None):
         self.root = root
         self.ver = msg["ver"]
         self.url = msg["url"]
@@ -271,6 +329,12 @@ class Download:
         self._h = None
         self._n = 0
         self._get = None
+        # The next GET, started by a step when ``busy()`` (the cashier is typing) is not
+        # true: its DNS lookup and TLS handshake are the steps that can take long, as for
+        # vafa.net's connection attempts. A GET under way goes on (non-blocking).
+        self._busy = busy
+        self._pending = None
+        self.sweep = None  # set when failed: deletes the temp dir in steps
         self._start(now_ms)
 
     def _say(self, s):
@@ -278,26 +342,36 @@ class Download:
             self._log(s)
 
     def _new_get(self, url, sink, max_bytes, now_ms):
+        self._pending = (url, sink, max_bytes)
+
+    def _open_get(self, now_ms):
+        """Start the pending GET unless the cashier is typing; True when one runs."""
+        if self._busy is not None and self._busy():
+            return False
         from vafa.http import Get
 
+        pending = self._pending
+        if pending is None:
+            raise ValueError("no GET to start")
+        self._pending = None
+        url, sink, max_bytes = pending
         self._get = Get(url, self.sockets, self.tls, sink, max_bytes, now_ms)
+        return True
 
     def _start(self, now_ms):
-        try:
-            self._new_get(self.url + "manifest.json", self._buf.extend, MAX_MANIFEST, now_ms)
-        except Exception as e:  # OSError (DNS), HttpError (URL)
-            self._fail(e)
+        self._new_get(self.url + "manifest.json", self._buf.extend, MAX_MANIFEST, now_ms)
 
     def _fail(self, why):
         self._close_file()
         if self._get is not None:
             self._get.close()
             self._get = None
-        remove_tree(self.tmp)
+        # The temp dir is deleted in the next steps (done once it is gone).
+        self.sweep = Sweep(self.tmp)
         text = why if isinstance(why, str) else "%s: %s" % (type(why).__name__, why)
         self.report = {"ver": self.ver, "st": "failed", "err": text[:MAX_ERR],
                        "pct": self.report["pct"]}
-        self.done = True
+        self.done = self.sweep.done
         self._say("update %s failed: %s" % (self.ver, text))
 
     def _close_file(self):
@@ -310,13 +384,21 @@ class Download:
 
     def step(self, now_ms):
         """Bounded progress (one Get.step: a connect poll, a write or up to 2 KiB read
-        and written to flash). True when the report changed."""
+        and written to flash). True when the report is worth publishing (failed,
+        installed, or another tenth of the bytes)."""
         if self.done:
+            return False
+        if self.sweep is not None:
+            self.done = self.sweep.step() or self.sweep.done
             return False
         if ticks_diff(now_ms, self.deadline) >= 0:
             self._fail("download took over %d s" % (DOWNLOAD_MS // 1000))
             return True
+        tenth = self.report["pct"] // 10
         try:
+            if self._get is None:
+                self._open_get(now_ms)  # OSError (DNS), HttpError (URL) fail the try
+                return False
             if not self._get.step(now_ms):
                 return False
             self._get = None
@@ -326,7 +408,9 @@ class Download:
                 self._file_done(now_ms)
         except Exception as e:  # OSError, HttpError, ValueError: the whole try failed
             self._fail(e)
-        return True
+            return True
+        # The state goes out on every tenth of the way, not for each of 64 files.
+        return self.done or self.report["pct"] // 10 != tenth
 
     def _manifest_done(self, now_ms):
         raw = bytes(self._buf)
@@ -412,7 +496,10 @@ class Download:
 
     def cancel(self):
         if not self.done:
-            self._fail("cancelled")
+            if self.sweep is None:
+                self._fail("cancelled")
+            self.sweep.cancel()
+            self.done = True
 
 
 # ---- the app's side (vafa.app calls these; kept here so a selling terminal that is not
@@ -457,7 +544,8 @@ def on_cmd(app, msg):
         return
     app._say("update %s: downloading %d bytes" % (ver, msg["size"]))
     app.ota = Download(app.fw_root, msg, sockets, tls, app._ticks(),
-                       trial_s=app.cfg.get("ota_trial_s", DEFAULT_TRIAL_S), log=app._say)
+                       trial_s=app.cfg.get("ota_trial_s", DEFAULT_TRIAL_S), log=app._say,
+                       busy=app.typing)
     app._ota_report(app.ota.report)
 
 
@@ -471,6 +559,8 @@ def app_tick(app, now_ms):
             app._ota_report(d.report)
         if d.installed:
             app._ota_reboot_at = ticks_add(now_ms, REBOOT_MS)
+        elif d.done:
+            app.ota = None  # failed and cleaned up, or a Sweep finished
     if (app._ota_reboot_at is not None and app.state == IDLE and app.inflight is None
             and app.replay is None and ticks_diff(now_ms, app._ota_reboot_at) >= 0):
         app._ota_reboot_at = None
@@ -514,9 +604,11 @@ def app_confirmed(app):
     app.ota_trial = None
     app._ota_req = None
     try:
-        confirm(app.fw_root, ver)
+        sweep = confirm(app.fw_root, ver)
     except OSError as e:  # the loader will revert: the backend sees it as a rollback
         app._say("update %s not confirmed: %r" % (ver, e))
         return
+    if sweep is not None and not sweep.done:
+        app.ota = sweep
     app._say("update %s confirmed" % ver)
     app._ota_report({"ver": ver, "st": "running", "err": "", "pct": 100})

