@@ -344,23 +344,28 @@ def measure_on_sqlite(purchases: int) -> dict:
 
 
 def measure(quick: bool = False, database_url: str | None = None,
-            purchases: int | None = None) -> dict:
-    """{"sqlite": {...}, "postgresql": {...} or {"skipped": reason}}: see measure_on."""
+            purchases: int | None = None,
+            databases: tuple[str, ...] = ("sqlite", "postgresql")) -> dict:
+    """{"sqlite": {...}, "postgresql": {...} or {"skipped": reason}}: see measure_on.
+    PostgreSQL: a schema of its own on ``database_url`` (default BENCH_DATABASE_URL or
+    127.0.0.1), dropped afterwards."""
     from bench.profile_worker import Schema
     from bench.stack import postgres_server_url, postgres_unreachable_reason
 
     count = purchases or (QUICK if quick else FULL)["purchases"]
-    results = {"sqlite": measure_on_sqlite(count)}
-    server = database_url or postgres_server_url()
-    reason = None if database_url else postgres_unreachable_reason()
-    if reason:
-        results["postgresql"] = {"skipped": reason}
-    else:
-        schema = Schema(server)
-        try:
-            results["postgresql"] = measure_on(schema.scoped_url, "postgresql", count)
-        finally:
-            schema.drop()
+    results = {}
+    if "sqlite" in databases:
+        results["sqlite"] = measure_on_sqlite(count)
+    if "postgresql" in databases:
+        reason = None if database_url else postgres_unreachable_reason()
+        if reason:
+            results["postgresql"] = {"skipped": reason}
+        else:
+            schema = Schema(database_url or postgres_server_url())
+            try:
+                results["postgresql"] = measure_on(schema.scoped_url, "postgresql", count)
+            finally:
+                schema.drop()
     return results
 
 
