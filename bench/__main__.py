@@ -16,8 +16,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description="Stand up Mosquitto, workers and databases; measure tap-to-reply latency, "
-                    "maximum sustained rate, CPU and memory against an echo baseline, plus "
-                    "firmware, reports and member import. Full runs write "
+                    "maximum sustained rate, CPU and memory against an echo baseline and "
+                    "the bare-driver floor, plus firmware, reports and member import. "
+                    "Full runs write "
                     "bench/results/<date>.json and docs/BENCHMARKS.md; quick runs write "
                     "bench/results/<date>-quick.json only.",
         epilog="examples: python -m bench   |   python -m bench --quick   |   "

@@ -126,9 +126,9 @@ def run_purchase(vafa_lib, skip=frozenset()):
     importing every firmware module except those in ``skip`` first."""
     node = shutil.which("node")
     if node is None:
-        raise BenchError("node is not installed (make test installs it)")
+        raise BenchError("node is not installed (make bench and make test install it)")
     if not (MICROPYTHON_PACKAGE / "micropython.mjs").is_file():
-        raise BenchError(f"MicroPython WebAssembly package missing: run `npm ci` "
+        raise BenchError(f"MicroPython WebAssembly package missing: run `make bench` (npm ci) "
                          f"(expected {MICROPYTHON_PACKAGE})")
     imports = []
     previous = None

@@ -16,6 +16,7 @@ BEGIN = "<!-- bench:begin -->"
 END = "<!-- bench:end -->"
 KIB = 1024
 MIB = 1024 * 1024
+REPORT_TARGET_PURCHASES = 1_900_000  # the full report dataset (2 M, less rounding)
 
 
 def _fixed_p99(config: dict | None, rate: float) -> float | None:
@@ -53,6 +54,11 @@ def evaluate_targets(results: dict) -> list[dict]:
                 "limit": limit, "measured": measured, "unit": unit, "met": met}
 
     share = (round(sqlite_max / echo_max, 3) if sqlite_max is not None and echo_max else None)
+    floor = results.get("floor", {})
+    reports = extras.get("reports") if isinstance(extras.get("reports"), dict) else {}
+    # The report target is about the full dataset (2 M purchases), not the quick one.
+    slowest_page = (max((page["best_s"] for page in reports.get("pages", [])), default=None)
+                    if reports.get("purchases", 0) >= REPORT_TARGET_PURCHASES else None)
     heap = firmware.get("heap_after_purchase_bytes")
     heap_selling = firmware.get("heap_after_purchase_normal_mode_bytes")
     heap_journal = firmware.get("heap_full_journal_normal_mode_bytes")
@@ -64,6 +70,11 @@ def evaluate_targets(results: dict) -> list[dict]:
         target("sustained with p99 < 100 ms, PostgreSQL (best of 1/2/4 workers)", 1000,
                max(pg_rates) if pg_rates else None, "/s", False),
         target("worker throughput / echo baseline (SQLite, 1 worker)", 0.5, share, "", False),
+        target("worker CPU per purchase ÷ bare-driver floor, SQLite", 3,
+               (floor.get("sqlite") or {}).get("cpu_ratio"), "", True),
+        target("worker CPU per purchase ÷ bare-driver floor, PostgreSQL", 3,
+               (floor.get("postgresql") or {}).get("cpu_ratio"), "", True),
+        target("slowest report page at 2 M purchases", 0.5, slowest_page, "s", True),
         target("firmware heap in use after a purchase, every module imported (setup mode's "
                "too)", 48, None if heap is None else round(heap / KIB, 1), "KiB", True),
         target("firmware heap in use after a purchase, as a selling terminal loads it", 48,
@@ -119,14 +130,14 @@ def render(results: dict) -> str:
                      f"{_met(t['met'])} |")
     lines += ["", "### Maximum sustained rate (p99 < 100 ms, ≥ 97 % of the offered rate "
               "answered, no errors)", "",
-              "| configuration | max sustained /s | p99 there (ms) | × echo | "
+              "| configuration | max sustained /s | p99 there (ms) | × echo | × floor | "
               "worker CPU % | broker CPU % | worker peak RSS (MiB) | broker peak RSS (MiB) |",
-              "|---|---|---|---|---|---|---|---|"]
+              "|---|---|---|---|---|---|---|---|---|"]
     for name, c in configs.items():
         if "skipped" in c or "error" in c:
             why = c.get("skipped") or c.get("error")
             state = "skipped" if "skipped" in c else "failed"
-            lines.append(f"| {name} — {c['description']} | {state}: {why} | | | | | | |")
+            lines.append(f"| {name} — {c['description']} | {state}: {why} | | | | | | | |")
             continue
         steps = [s for s in c["fixed"] + c["search"]
                  if s["offered_per_s"] == c["max_sustained_per_s"]]
@@ -135,9 +146,11 @@ def render(results: dict) -> str:
         rss = c["peak_rss_bytes"]
         worker_rss = max((v for k, v in rss.items() if k != "broker" and v), default=None)
         ratio = c.get("ratio_to_echo", {}).get("max_sustained")
+        floor_ratio = c.get("ratio_to_floor", {}).get("max_sustained")
         lines.append(
             f"| {name} — {c['description']} | {_fmt(c['max_sustained_per_s'])} | "
             f"{_fmt(c['max_sustained_p99_ms'])} | {'1' if name == 'echo' else _fmt(ratio, 2)} | "
+            f"{_fmt(floor_ratio, 2)} | "
             f"{_fmt(worker_cpu) if steps else '–'} | {_fmt(cpu.get('broker'))} | "
             f"{_fmt(None if worker_rss is None else worker_rss / MIB)} | "
             f"{_fmt(None if rss.get('broker') is None else rss['broker'] / MIB)} |")
@@ -158,10 +171,36 @@ def render(results: dict) -> str:
                 f"{_fmt(lat['max'])} | {'1' if name == 'echo' else _fmt(ratio, 2)} | "
                 f"{s['errors']} |")
     lines += ["", f"Offered rates: {', '.join(str(r) for r in rates)} purchases/s.", ""]
+    lines += _render_floor(results.get("floor", {}))
     lines += _render_extras(results.get("extras", {}))
     lines += ["![p99 latency by offered rate](images/bench-latency.svg)", "",
               "![maximum sustained rate](images/bench-throughput.svg)"]
     return "\n".join(lines) + "\n"
+
+
+def _render_floor(floor: dict) -> list[str]:
+    """The bare-driver floor (bench/floor.py) next to the real path, per database."""
+    if not floor:
+        return []
+    lines = ["### The floor: the same purchase on the bare driver (bench/floor.py)", "",
+             "Each purchase's statements captured from the real path and replayed on "
+             "`sqlite3` / psycopg with the same durability, HMAC and JSON, one connection, "
+             "in process; the real path is `Worker.handle` on the same database, same "
+             "count. \"× floor\" above is a configuration's maximum sustained rate divided "
+             "by the floor's purchases/s on its database.", "",
+             "| database | statements | real CPU µs | floor CPU µs | CPU × floor | "
+             "real wall µs | floor wall µs | floor purchases/s |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, f in floor.items():
+        if "floor" not in f:
+            lines.append(f"| {name} | {'skipped' if 'skipped' in f else 'failed'}: "
+                         f"{f.get('skipped') or f.get('error')} | | | | | | |")
+            continue
+        lines.append(f"| {name} | {f['statements']} | {_fmt(f['real']['cpu_us'])} | "
+                     f"{_fmt(f['floor']['cpu_us'])} | {_fmt(f['cpu_ratio'], 2)} | "
+                     f"{_fmt(f['real']['wall_us'])} | {_fmt(f['floor']['wall_us'])} | "
+                     f"{_fmt(f['floor']['per_s'])} |")
+    return lines + [""]
 
 
 def _render_extras(extras: dict) -> list[str]:
@@ -296,9 +335,12 @@ def summary_lines(results: dict) -> list[str]:
             lines.append(f"{name:16} FAILED: {c['error']}")
         else:
             ratio = c.get("ratio_to_echo", {}).get("max_sustained")
+            floor_ratio = c.get("ratio_to_floor", {}).get("max_sustained")
             lines.append(f"{name:16} max sustained {c['max_sustained_per_s']:>6}/s "
                          f"(p99 {c['max_sustained_p99_ms']} ms)"
-                         + (f", {ratio:.2f} × echo" if ratio is not None else ""))
+                         + (f", {ratio:.2f} × echo" if ratio is not None else "")
+                         + (f", {floor_ratio:.2f} × floor" if floor_ratio is not None
+                            else ""))
     for t in results["targets"]:
         lines.append(f"target {_met(t['met']):13} {t['name']}: {t['target']}, measured "
                      f"{_fmt_target(t)}")

@@ -226,6 +226,42 @@ def add_ratios(configurations: dict) -> None:
         result["ratio_to_echo"] = ratios
 
 
+def run_floor(quick: bool, databases: set[str], pg_reason: str | None) -> dict:
+    """The bare-driver floor (bench/floor.py) on each database the run measured, in the
+    same run: {database: {real, floor, cpu_ratio, ...} or {"error"/"skipped": ...}}."""
+    from bench import floor
+
+    results = {}
+    for kind in ("sqlite", "postgresql"):
+        if kind not in databases:
+            continue
+        if kind == "postgresql" and pg_reason:
+            results[kind] = {"skipped": pg_reason}
+            continue
+        log(f"floor on {kind} ...")
+        try:
+            results[kind] = floor.measure(quick, databases=(kind,))[kind]
+            log(f"floor on {kind}: {results[kind]['floor']['cpu_us']:g} µs CPU per purchase "
+                f"(real path {results[kind]['real']['cpu_us']:g})")
+        except Exception as error:
+            traceback.print_exc()
+            results[kind] = {"error": f"{type(error).__name__}: {error}"}
+            log(f"floor on {kind}: FAILED: {error}")
+    return results
+
+
+def add_floor_ratios(configurations: dict, floor: dict) -> None:
+    """Every configuration's maximum sustained rate also as a ratio to the floor's
+    purchases/s on the same database (one connection, this run): "× floor"."""
+    for result in configurations.values():
+        database = result.get("database")
+        base = (floor.get(database) or {}).get("floor", {}).get("per_s")
+        if not base or "max_sustained_per_s" not in result or not result.get("workers"):
+            continue
+        result["ratio_to_floor"] = {"max_sustained": round(result["max_sustained_per_s"]
+                                                           / base, 3)}
+
+
 def _version(argv: list[str], pattern: str) -> str | None:
     try:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=10)
@@ -328,6 +364,9 @@ def run(plan: Plan, *, skip_extras: bool = False, only: tuple[str, ...] | None =
             finally:
                 stack.tear_down()
     add_ratios(configurations)
+    results["floor"] = run_floor(plan.quick, {c.database for c in selected if c.workers},
+                                 pg_reason)
+    add_floor_ratios(configurations, results["floor"])
     if not skip_extras:
         results["extras"] = run_extras(plan.quick)
     else:
@@ -345,5 +384,7 @@ def failures(results: dict) -> list[str]:
               in results["configurations"].items() if "error" in result]
     failed += [f"{name}: {result['error']}" for name, result in results["extras"].items()
                if isinstance(result, dict) and "error" in result]
+    failed += [f"floor on {name}: {result['error']}"
+               for name, result in results.get("floor", {}).items() if "error" in result]
     return failed
 

@@ -65,6 +65,7 @@ from backend.services.reports.sql import (
 
 # Two-sided 95 % for the normal approximation of the difference of two means.
 Z_95 = 1.96
+TREATED, CONTROL = 1, 0  # offer_effects' groups in its one statement
 
 
 @dataclass(frozen=True)
@@ -195,9 +196,10 @@ def offer_effects(session: Session, filters: Filters) -> list[OfferEffect]:
     the period's start, windows of the period's length, cost = discounts + credit + points
     (at the club's point value) the offer gave in the period.
 
-    All offers at once, in two queries over one per-member pass of the two windows
-    (rather than two passes per offer): the treated groups, and the comparison groups —
-    members who bought in the period, in the offer's target tiers, who did not redeem."""
+    All offers at once, in one statement over one per-member pass of the two windows
+    (rather than two passes per offer): the treated groups and the comparison groups —
+    members who bought in the period, in the offer's target tiers, who did not redeem —
+    side by side (UNION ALL) over the same materialised per-member sums."""
     period = filters.period
     club = session.get(Club, 1)
     point_value = club.point_value_rials if club is not None else 0
@@ -231,7 +233,8 @@ def offer_effects(session: Session, filters: Filters) -> list[OfferEffect]:
                          func.sum(case((after, 0), else_=net_sales())).label("before"),
                          func.sum(case((after, net_sales()), else_=0)).label("after"),
                          func.max(case((after, 1), else_=0)).label("came"))
-                  .where(*conditions).group_by(Purchase.member_id).cte("per_member"))
+                  .where(*conditions).group_by(Purchase.member_id).cte("per_member")
+                  .prefix_with("MATERIALIZED"))
     treated = (select(OfferRedemption.offer_id, OfferRedemption.member_id)
                .where(*in_period).distinct().cte("treated"))
     offers = {offer.id: offer for offer in session.scalars(
@@ -244,24 +247,25 @@ def offer_effects(session: Session, filters: Filters) -> list[OfferEffect]:
                               if code in tiers] if offer.tier_codes else tiers.values())]
     eligible = (union_all(*pairs) if len(pairs) > 1 else pairs[0]).cte("eligible")
 
-    def outcome_query(select_from, offer_id, where=()):
-        return session.execute(
-            select(offer_id, func.count(),
-                   func.coalesce(func.sum(per_member.c.before), 0),
-                   func.coalesce(func.sum(per_member.c.after), 0),
-                   func.coalesce(func.sum(per_member.c.came), 0))
-            .select_from(select_from).where(*where).group_by(offer_id)).all()
+    def outcome_query(group, select_from, offer_id, where=()):
+        return (select(literal(group, Integer).label("group"), offer_id.label("offer_id"),
+                       func.count(), func.coalesce(func.sum(per_member.c.before), 0),
+                       func.coalesce(func.sum(per_member.c.after), 0),
+                       func.coalesce(func.sum(per_member.c.came), 0))
+                .select_from(select_from).where(*where).group_by(offer_id))
 
-    treated_rows = outcome_query(
-        treated.outerjoin(per_member, per_member.c.member_id == treated.c.member_id),
-        treated.c.offer_id)
-    control_rows = outcome_query(
-        per_member.join(Member, Member.id == per_member.c.member_id)
-        .join(eligible, eligible.c.tier_id == Member.tier_id),
-        eligible.c.offer_id,
-        (per_member.c.came == 1, ~exists(select(treated.c.member_id).where(
-            treated.c.offer_id == eligible.c.offer_id,
-            treated.c.member_id == per_member.c.member_id))))
+    rows = session.execute(union_all(
+        outcome_query(TREATED, treated.outerjoin(
+            per_member, per_member.c.member_id == treated.c.member_id), treated.c.offer_id),
+        outcome_query(
+            CONTROL, per_member.join(Member, Member.id == per_member.c.member_id)
+            .join(eligible, eligible.c.tier_id == Member.tier_id),
+            eligible.c.offer_id,
+            (per_member.c.came == 1, ~exists(select(treated.c.member_id).where(
+                treated.c.offer_id == eligible.c.offer_id,
+                treated.c.member_id == per_member.c.member_id)))))).all()
+    treated_rows = [row[1:] for row in rows if row[0] == TREATED]
+    control_rows = [row[1:] for row in rows if row[0] == CONTROL]
 
     def outcomes(rows):
         return {row[0]: GroupOutcome(int(row[1]), as_int(row[4]), as_int(row[2]),

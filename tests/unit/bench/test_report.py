@@ -19,6 +19,7 @@ def _step(rate, p99, achieved=None, errors=0):
 
 def _config(description, fixed, search, best, workers=1, rss=100 * report.MIB):
     return {"description": description, "workers": workers, "fixed": fixed, "search": search,
+            "database": "sqlite" if workers else None,
             "max_sustained_per_s": best, "max_sustained_p99_ms": 42.5,
             "peak_rss_bytes": {"worker-1" if workers else "echo": rss, "broker": 8 * report.MIB}}
 
@@ -50,7 +51,14 @@ def results():
                                                 "median_s": 0.5}]},
                          "member_import": {"rows": 10_000, "total_s": 12.34,
                                            "steps": {"read": 3.0, "commit": 9.34}}}}
+    result["floor"] = {
+        "sqlite": {"statements": 22, "purchases": 2000,
+                   "real": {"cpu_us": 4400.0, "wall_us": 4600.0, "per_s": 217.4},
+                   "floor": {"cpu_us": 400.0, "wall_us": 800.0, "per_s": 1250.0},
+                   "cpu_ratio": 11.0, "wall_ratio": 5.75},
+        "postgresql": {"skipped": "no server"}}
     run.add_ratios(configurations)
+    run.add_floor_ratios(configurations, result["floor"])
     result["targets"] = report.evaluate_targets(result)
     return result
 
@@ -78,6 +86,18 @@ def test_targets_met_missed_and_not_measured():
     assert pg["met"] is None and pg["measured"] is None
     share = targets["worker throughput / echo baseline (SQLite, 1 worker)"]
     assert (share["measured"], share["met"]) == (0.469, False)
+    floor = targets["worker CPU per purchase ÷ bare-driver floor, SQLite"]
+    assert (floor["measured"], floor["met"]) == (11.0, False)
+    assert targets["worker CPU per purchase ÷ bare-driver floor, PostgreSQL"]["met"] is None
+    page = targets["slowest report page at 2 M purchases"]
+    assert (page["measured"], page["met"]) == (0.412, True)
+
+
+def test_the_report_target_needs_the_full_dataset():
+    result = results()
+    result["extras"]["reports"]["purchases"] = 30_000  # a quick run's
+    targets = {t["name"]: t for t in report.evaluate_targets(result)}
+    assert targets["slowest report page at 2 M purchases"]["met"] is None
     heap = targets["firmware heap in use after a purchase, every module imported (setup "
                    "mode's too)"]
     assert (heap["measured"], heap["met"]) == (50.0, False)
@@ -88,10 +108,18 @@ def test_targets_met_missed_and_not_measured():
     assert (rss["measured"], rss["met"]) == (160.0, False)  # the echo's RSS is not a worker's
 
 
+def test_ratios_to_the_floor_of_the_same_database():
+    configurations = results()["configurations"]
+    assert configurations["sqlite-1"]["ratio_to_floor"] == {"max_sustained": 1.5}
+    assert "ratio_to_floor" not in configurations["echo"]
+
+
 def test_render_is_deterministic_and_has_the_numbers():
     first = report.render(results())
     assert first == report.render(copy.deepcopy(results()))
-    for text in ("| sqlite-1 — SQLite, 1 worker | 1,875 | 42.5 | 0.47 |",
+    for text in ("| sqlite-1 — SQLite, 1 worker | 1,875 | 42.5 | 0.47 | 1.50 |",
+                 "| sqlite | 22 | 4,400.0 | 400.0 | 11.00 | 4,600.0 | 800.0 | 1,250.0 |",
+                 "| postgresql | skipped: no server |",
                  "| sqlite-1 | 200 | 200 | 7.2 | 10.8 | 21.5 | 32.2 | 10.75 | 0 |",
                  "| pg-2 — PostgreSQL, 2 workers | skipped: no server |",
                  "| worker peak RSS | ≤ 150 MiB | 160.0 MiB | **missed** |",
@@ -128,3 +156,5 @@ def test_failures_are_configurations_and_extras_that_did_not_run():
     result["configurations"]["pg-1"] = {"description": "x", "error": "boom"}
     result["extras"]["firmware"] = {"error": "ImportError: no bench.firmware"}
     assert run.failures(result) == ["pg-1: boom", "firmware: ImportError: no bench.firmware"]
+    result["floor"]["sqlite"] = {"error": "boom"}
+    assert run.failures(result)[-1] == "floor on sqlite: boom"
