@@ -40,7 +40,7 @@ from backend.broker import backend_client_id
 from backend.database import bound_lock_wait, is_temporary_fault
 from backend.errors import UnknownDevice
 from backend.extensions import db
-from backend.services import devices, terminal, texts
+from backend.services import devices, terminal, terminal_commands, texts
 
 log = logging.getLogger(__name__)
 
@@ -221,8 +221,14 @@ class Worker:
             metrics.REPLY_SECONDS.observe(time.perf_counter() - started)
         client.ack(message.mid, message.qos)
 
+    def publish_command(self, topic: str, frame: bytes) -> None:
+        """A command of the backend's own to one terminal (a config re-sent after a
+        reflash): QoS 1, so the broker keeps it for a terminal that just went away."""
+        self.client.publish(topic, frame, qos=1)
+
     def handle_state(self, topic: str, payload: bytes) -> bool:
-        """Record a terminal's online flag, firmware and queue depth; never replies."""
+        """Record a terminal's online flag, firmware, queue depth and health; never
+        replies, but re-sends the panel's config to a terminal that lost it (reflash)."""
         try:
             device_id = protocol.device_id_from_topic(topic, "state")
         except protocol.FrameError as error:
@@ -230,7 +236,8 @@ class Worker:
             return False
         with self.app.app_context():
             try:
-                return devices.record_state(db.session, device_id, payload, datetime.now(UTC))
+                return terminal_commands.take_state(db.session, self.publish_command, device_id,
+                                                    payload, datetime.now(UTC))
             except Exception:
                 log.exception("state of %s not recorded", device_id)
                 return False

@@ -13,13 +13,14 @@ import hmac
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import protocol
 from backend.errors import BadRequest, NotFound
-from backend.models import Device
+from backend.models import AuditLog, Device, TerminalHealth
 from backend.services import devices
 from card_spec import normalize_digits
 
@@ -176,6 +177,11 @@ def send_config(session: Session, publish: Callable[[str, bytes], None], device_
     row = devices.health_row(session, device.id)
     if not row.pending or not row.pending_version:
         raise BadRequest("operation", "There is no configuration to send.")
+    return _send_set(device, row, publish, now)
+
+
+def _send_set(device: Device, row: TerminalHealth, publish: Callable[[str, bytes], None],
+              now: datetime) -> Command:
     body = {"v": protocol.PROTOCOL_VERSION, "id": f"cmd-{secrets.token_hex(6)}",
             "ts": int(now.timestamp()), "op": "set", "cfg_ver": row.pending_version,
             "settings": row.pending}
@@ -183,6 +189,74 @@ def send_config(session: Session, publish: Callable[[str, bytes], None], device_
     publish(command.topic, command.frame)
     row.sent_at = now
     return command
+
+
+# A terminal whose state reports a config version below the one the panel holds (it was
+# reflashed or re-enrolled: its config.json is the provisioned one, `cfg` 0) gets the
+# panel's settings again by itself, at most once in this long whatever the terminal
+# answers (a set sent by hand counts too), so a terminal that keeps refusing is no loop.
+RESEND_AFTER = timedelta(minutes=10)
+RESENT_ACTION = "terminal_config_resent"
+
+
+@dataclass(frozen=True)
+class Resend:
+    at: datetime
+    cfg_ver: int
+    reported: int
+    reason: str  # "reflash": its version went down; "behind": it never confirmed it
+
+
+def take_state(session: Session, publish: Callable[[str, bytes], None], device_id: str,
+               payload: bytes, now: datetime) -> bool:
+    """A terminal's retained `state` (the worker's one call): recorded
+    (devices.record_state, which commits), then, if the terminal is online and reports a
+    config version below the panel's, the panel's settings re-sent as the signed `set`
+    (redeliver_config). False, nothing re-sent, when the state was not recorded."""
+    before = session.get(TerminalHealth, device_id)
+    previous = before.applied_version if before is not None else 0
+    if not devices.record_state(session, device_id, payload, now):
+        return False
+    redeliver_config(session, publish, device_id, now, previous_applied=previous)
+    return True
+
+
+def redeliver_config(session: Session, publish: Callable[[str, bytes], None],
+                     device_id: str, now: datetime, previous_applied: int = 0) -> Command | None:
+    """Re-send the pending config to an active, online terminal whose last state reported
+    a lower version (`cfg`) than the panel's, unless it refused a config (`cfg_err`: the
+    same settings would be refused again) or a set went to it within RESEND_AFTER. Writes
+    an audit row (no staff user) that the terminal's page shows, and commits. None when
+    nothing was sent."""
+    device = session.get(Device, device_id)
+    row = session.get(TerminalHealth, device_id)
+    if (device is None or device.status != "active" or not device.is_online or row is None
+            or row.reported_at != now or not row.pending or not row.pending_version
+            or row.applied_version >= row.pending_version or row.config_error
+            or (row.sent_at is not None and row.sent_at > now - RESEND_AFTER)):
+        return None
+    reported = row.applied_version
+    reason = "reflash" if reported < previous_applied else "behind"
+    command = _send_set(device, row, publish, now)
+    session.add(AuditLog(at=now, staff_user_id=None, ip="", action=RESENT_ACTION,
+                         entity="device", entity_id=device.id,
+                         details={"cfg_ver": row.pending_version, "reported": reported,
+                                  "reason": reason}))
+    session.commit()
+    return command
+
+
+def last_resend(session: Session, device_id: str) -> Resend | None:
+    """The backend's last automatic re-send of this terminal's config (its audit row)."""
+    entry = session.scalars(
+        select(AuditLog).where(AuditLog.action == RESENT_ACTION, AuditLog.entity == "device",
+                               AuditLog.entity_id == device_id)
+        .order_by(AuditLog.id.desc()).limit(1)).first()
+    if entry is None:
+        return None
+    details = entry.details or {}
+    return Resend(entry.at, int(details.get("cfg_ver", 0)), int(details.get("reported", 0)),
+                  str(details.get("reason", "")))
 
 
 def request_logs(session: Session, publish: Callable[[str, bytes], None], device_id: str,

@@ -86,6 +86,13 @@ WARNING_LABELS = {
     "printer": _l("printer error"),
     "config": _l("config not applied"),
 }
+# The printer errors the firmware reports (`perr`, vafa.hw.esp32.ReceiptPrinter.last_error):
+# shown in the panel's language; any other text is shown as the terminal sent it.
+PRINTER_ERRORS = {
+    "no answer to status request": _l("The printer does not answer (off or unplugged)."),
+    "receipt dropped: queue full": _l("A receipt was dropped: the print queue was full."),
+}
+PRINTER_WRITE_FAILED = "write failed: "
 TERMINAL_OPERATIONS = [("purchase", _l("Purchase")), ("lookup", _l("Balance lookup")),
                        ("refund", _l("Refund")), ("credit", _l("Spend credit"))]
 _NUMERIC = {"dir": "ltr", "inputmode": "numeric", "autocomplete": "off"}
@@ -115,6 +122,17 @@ class RemoteConfigForm(FlaskForm):
 
 def _health(device_id: str):
     return db.session.get(TerminalHealth, device_id)
+
+
+@bp.app_template_global()
+def printer_error_label(error: str) -> tuple[str, str]:
+    """(label in the panel's language, the terminal's own detail or "") of a `perr`; an
+    unknown text is its own detail with no label (shown left to right, as it came)."""
+    if error in PRINTER_ERRORS:
+        return str(PRINTER_ERRORS[error]), ""
+    if error.startswith(PRINTER_WRITE_FAILED):
+        return gettext("Writing to the printer failed."), error[len(PRINTER_WRITE_FAILED):]
+    return "", error
 
 
 @bp.app_template_global()
@@ -226,6 +244,7 @@ def terminal_page(user, device_id):
                            refusals=refusals, sales=sales, policy_reason=policy_reason,
                            sale_reason=sale_reason, operations=OPERATIONS, health=health,
                            config_form=_config_form(device, health),
+                           resend=terminal_commands.last_resend(db.session, device.id),
                            operation_labels=dict(TERMINAL_OPERATIONS)), status
 
 

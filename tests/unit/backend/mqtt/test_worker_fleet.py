@@ -51,3 +51,23 @@ def test_hostile_state_frames_are_harmless(worker, db, payload):
     w.handle_state("vafa/v1/dev/fz-01/state", b'{"online":true,"up":5,"heap":1}')
     db.expire_all()
     assert db.get(TerminalHealth, "fz-01").free_heap == 1
+
+
+def test_a_reflashed_terminal_gets_its_config_again_from_the_worker(worker, db):
+    from backend.services import terminal_commands
+
+    w, key = worker
+    published = []
+    w.client.publish = lambda topic, frame, qos=0: published.append((topic, frame, qos))
+    terminal_commands.stage_config(db, "fz-01", {"idle_s": 45})
+    db.commit()
+    state = {"online": True, "up": 5, "cfg": 0}
+    w.handle_state("vafa/v1/dev/fz-01/state", json.dumps(state).encode())
+    assert [(topic, qos) for topic, _frame, qos in published] == [("vafa/v1/dev/fz-01/cmd", 1)]
+    body = json.loads(protocol.decode_frame(published[0][1], key))
+    assert (body["op"], body["cfg_ver"], body["settings"]) == ("set", 1, {"idle_s": 45})
+    # the same state again (retained, or every 60 s): not re-sent
+    w.handle_state("vafa/v1/dev/fz-01/state", json.dumps(state).encode())
+    assert len(published) == 1
+    db.expire_all()
+    assert terminal_commands.last_resend(db, "fz-01").cfg_ver == 1

@@ -145,3 +145,65 @@ def test_logs_are_asked_by_a_signed_command_and_stored(db, terminal):
     assert not devices.record_logs(db, "t01", {"op": "logs", "lines": [1, 2]}, NOW)
     assert not devices.record_logs(db, "t01", {"op": "logs", "lines": ["a"] * 101}, NOW)
     assert devices.logs_body(b'{"op": "purchase"}') is None
+
+
+def _applied_config(db, terminal):
+    """The panel saved and sent version 1, and the terminal confirmed it."""
+    settings = terminal_commands.check_remote_settings(terminal_commands.RemoteSettings(
+        lang="fa", contrast=90, footer="ممنون", idle_s=45, ops=("purchase",)))
+    terminal_commands.stage_config(db, "t01", settings)
+    terminal_commands.send_config(db, lambda t, f: None, "t01", NOW - timedelta(hours=1))
+    db.commit()
+    assert terminal_commands.take_state(db, lambda t, f: None, "t01", state(cfg=1),
+                                        NOW - timedelta(minutes=59))
+    return settings
+
+
+def test_a_reflashed_terminal_gets_the_panels_config_again_once(db, terminal):
+    settings = _applied_config(db, terminal)
+    sent = []
+    publish = lambda t, f: sent.append((t, f))  # noqa: E731
+    assert terminal_commands.last_resend(db, "t01") is None
+    # reflashed: its config.json is the provisioned one, it reports cfg 0
+    assert terminal_commands.take_state(db, publish, "t01", state(cfg=0), NOW)
+    assert len(sent) == 1 and sent[0][0] == "vafa/v1/dev/t01/cmd"
+    body = json.loads(protocol.decode_frame(sent[0][1], bytes.fromhex(terminal.key_hex)))
+    assert (body["op"], body["cfg_ver"], body["settings"]) == ("set", 1, settings)
+    resend = terminal_commands.last_resend(db, "t01")
+    assert (resend.cfg_ver, resend.reported, resend.reason) == (1, 0, "reflash")
+    assert db.get(TerminalHealth, "t01").sent_at == NOW
+    # it keeps reporting 0 (refusing, or slow): no loop within RESEND_AFTER
+    for minutes in (1, 5, 9):
+        terminal_commands.take_state(db, publish, "t01", state(cfg=0),
+                                     NOW + timedelta(minutes=minutes))
+    assert len(sent) == 1
+    later = NOW + terminal_commands.RESEND_AFTER + timedelta(seconds=1)
+    terminal_commands.take_state(db, publish, "t01", state(cfg=0), later)
+    assert len(sent) == 2
+    assert terminal_commands.last_resend(db, "t01").reason == "behind"  # already at 0
+    # confirmed: nothing more is sent
+    terminal_commands.take_state(db, publish, "t01", state(cfg=1), later + timedelta(hours=1))
+    terminal_commands.take_state(db, publish, "t01", state(cfg=1), later + timedelta(hours=2))
+    assert len(sent) == 2 and warnings(db, now=later + timedelta(hours=2)) == []
+
+
+@pytest.mark.parametrize("changes", [{"online": False}, {"cfg_err": "1: idle_s must be 10..3600"},
+                                     {"cfg": 1}, {"cfg": 2}])
+def test_no_resend_offline_refused_or_up_to_date(db, terminal, changes):
+    _applied_config(db, terminal)
+    sent = []
+    terminal_commands.take_state(db, lambda t, f: sent.append(t), "t01",
+                                 state(**{"cfg": 0, **changes}), NOW)
+    assert sent == [] and terminal_commands.last_resend(db, "t01") is None
+
+
+def test_no_resend_without_panel_config_or_revoked(db, terminal):
+    sent = []
+    terminal_commands.take_state(db, lambda t, f: sent.append(t), "t01", state(cfg=0), NOW)
+    assert sent == []
+    _applied_config(db, terminal)
+    devices.revoke_device(db, "t01")
+    db.commit()
+    terminal_commands.take_state(db, lambda t, f: sent.append(t), "t01", state(cfg=0), NOW)
+    assert sent == []
+    assert not terminal_commands.take_state(db, lambda t, f: sent.append(t), "t01", b"{", NOW)

@@ -144,3 +144,41 @@ def test_metrics_per_terminal(client, db, app, branches):
     assert values[("vafa_terminal_paper_ok", t01)] == 0
     assert values[("vafa_terminal_warning", (("device", "t01"), ("warning", "paper")))] == 1
     assert values[("vafa_terminal_warning", (("device", "t02"), ("warning", "offline")))] == 1
+
+
+@pytest.mark.parametrize(("perr", "persian", "ltr"), [
+    ("no answer to status request", "چاپگر پاسخ نمی‌دهد (خاموش است یا وصل نیست).", None),
+    ("receipt dropped: queue full", "یک رسید چاپ نشد: صف چاپ پر بود.", None),
+    ("write failed: [Errno 5] EIO", "ارسال به چاپگر ناموفق بود.", "[Errno 5] EIO"),
+    ("paper jam", None, "paper jam"),
+])
+def test_printer_errors_in_persian_unknown_ones_as_sent(client, db, branches, perr, persian,
+                                                        ltr):
+    devices.record_state(db, "t01", json.dumps({**STATE, "perr": perr}).encode(), NOW)
+    sign_in(client, db)
+    page = client.get("/terminals/t01").get_data(as_text=True)
+    shown = page.split('data-field="printer-error">')[1].split("</td>")[0]
+    if persian:
+        assert persian in shown and perr.split(":")[0] not in shown
+    if ltr:
+        assert f'<span dir="ltr">{ltr}</span>' in shown
+    else:
+        assert 'dir="ltr"' not in shown
+    assert 'data-warning="printer"' in page
+
+
+def test_a_config_resent_after_a_reflash_is_shown(client, db, branches, sent):
+    from backend.services import terminal_commands
+
+    sign_in(client, db)
+    client.post("/terminals/t01/config", data={
+        "lang": "fa", "contrast": "120", "footer": "", "idle_s": "30", "ops": ["purchase"]})
+    devices.record_state(db, "t01", json.dumps({**STATE, "cfg": 1}).encode(), NOW)
+    resent = []
+    later = NOW + terminal_commands.RESEND_AFTER
+    assert terminal_commands.take_state(db, lambda t, f: resent.append(t), "t01",
+                                        json.dumps({**STATE, "cfg": 0}).encode(), later)
+    assert resent == ["vafa/v1/dev/t01/cmd"]
+    page = client.get("/terminals/t01").get_data(as_text=True)
+    config = page.split('id="config-state"')[1].split("</p>")[0]
+    assert "در انتظار" in config and "پس از فلش دوباره، خودکار دوباره ارسال شد" in config
