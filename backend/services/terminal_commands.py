@@ -191,10 +191,12 @@ def _send_set(device: Device, row: TerminalHealth, publish: Callable[[str, bytes
     return command
 
 
-# A terminal whose state reports a config version below the one the panel holds (it was
-# reflashed or re-enrolled: its config.json is the provisioned one, `cfg` 0) gets the
-# panel's settings again by itself, at most once in this long whatever the terminal
-# answers (a set sent by hand counts too), so a terminal that keeps refusing is no loop.
+# A terminal whose state reports a config version below the one the panel holds gets the
+# panel's settings again by itself. At once when its version went down (it was reflashed
+# or re-enrolled: its config.json is the provisioned one, `cfg` 0); when it merely never
+# confirmed the version, only once RESEND_AFTER has passed since the last set (sent by
+# hand or not). The same version is re-sent at most once in RESEND_AFTER, whatever the
+# terminal answers, so a terminal that keeps refusing or reflashing is no loop.
 RESEND_AFTER = timedelta(minutes=10)
 RESENT_ACTION = "terminal_config_resent"
 
@@ -223,20 +225,26 @@ def take_state(session: Session, publish: Callable[[str, bytes], None], device_i
 
 def redeliver_config(session: Session, publish: Callable[[str, bytes], None],
                      device_id: str, now: datetime, previous_applied: int = 0) -> Command | None:
-    """Re-send the pending config to an active, online terminal whose last state reported
-    a lower version (`cfg`) than the panel's, unless it refused a config (`cfg_err`: the
-    same settings would be refused again) or a set went to it within RESEND_AFTER. Writes
-    an audit row (no staff user) that the terminal's page shows, and commits. None when
-    nothing was sent."""
+    """Re-send the pending config to an active, online terminal whose state (just
+    recorded at `now`) reported a lower version (`cfg`) than the panel's, unless it
+    refused a config (`cfg_err`: the same settings would be refused again), this version
+    was re-sent within RESEND_AFTER, or (its version did not go down below
+    `previous_applied`) a set went to it within RESEND_AFTER. Writes an audit row (no
+    staff user) that the terminal's page shows, and commits. None when nothing was sent."""
     device = session.get(Device, device_id)
     row = session.get(TerminalHealth, device_id)
     if (device is None or device.status != "active" or not device.is_online or row is None
             or row.reported_at != now or not row.pending or not row.pending_version
-            or row.applied_version >= row.pending_version or row.config_error
-            or (row.sent_at is not None and row.sent_at > now - RESEND_AFTER)):
+            or row.applied_version >= row.pending_version or row.config_error):
         return None
     reported = row.applied_version
     reason = "reflash" if reported < previous_applied else "behind"
+    recent = now - RESEND_AFTER
+    if reason == "behind" and row.sent_at is not None and row.sent_at > recent:
+        return None
+    last = last_resend(session, device.id)
+    if last is not None and last.cfg_ver == row.pending_version and last.at > recent:
+        return None
     command = _send_set(device, row, publish, now)
     session.add(AuditLog(at=now, staff_user_id=None, ip="", action=RESENT_ACTION,
                          entity="device", entity_id=device.id,

@@ -1,7 +1,9 @@
 """Issue 16 end to end, through the real broker, worker and panel: the simulator's
 firmware reports its health on the state topic and the terminal page shows it with its
 warnings; a config changed in the panel reaches the terminal by a signed cmd, is applied,
-written to its config.json and confirmed; its logs are fetched from the panel."""
+written to its config.json and confirmed; its logs are fetched from the panel; reflashed
+(a fresh config.json), it gets the panel's config again without anyone pressing a
+button."""
 
 import json
 
@@ -30,6 +32,7 @@ def test_health_config_and_logs_from_the_panel(stack):
     assert client.post("/login", data={"username": "fleet-admin",
                                        "password": "admin-password"}).status_code == 302
     cfg_path = stack.instance_dir / "devices" / "t01" / "config.json"
+    provisioned = cfg_path.read_text()
     term = SimTerminal(cfg_path)
     try:
         assert term.connect(10)
@@ -70,5 +73,20 @@ def test_health_config_and_logs_from_the_panel(stack):
         logs = page.split('id="log-lines"')[1].split("</pre>")[0]
         assert "mqtt connected" in logs and "config 1 applied" in logs
         assert "not allowed on this terminal" in logs
+
+        # Reflashed: the provisioned config.json again (cfg_ver 0). Its state says 0, the
+        # worker re-sends version 1 by itself, and the terminal applies it.
+        term.close()
+        cfg_path.write_text(provisioned)
+        term = SimTerminal(cfg_path)
+        assert term.app.cfg_ver == 0 and term.app.idle_ms != 20_000
+        assert term.connect(10)
+        assert term.run_until(lambda: term.app.cfg_ver == 1, 15)
+        assert term.app.idle_ms == 20_000 and "refund" not in term.app.ops
+        assert json.loads(cfg_path.read_text())["footer"] == "Thanks for shopping"
+        assert term.run_until(lambda: (health(stack) or {}).get("applied") == 1, 10)
+        page = client.get("/terminals/t01").get_data(as_text=True)
+        config = page.split('id="config-state"')[1].split("</p>")[0]
+        assert "اعمال شد" in config and "پس از فلش دوباره، خودکار دوباره ارسال شد" in config
     finally:
         term.close()

@@ -207,3 +207,20 @@ def test_no_resend_without_panel_config_or_revoked(db, terminal):
     terminal_commands.take_state(db, lambda t, f: sent.append(t), "t01", state(cfg=0), NOW)
     assert sent == []
     assert not terminal_commands.take_state(db, lambda t, f: sent.append(t), "t01", b"{", NOW)
+
+
+def test_a_reflash_right_after_a_send_is_answered_at_once_a_slow_terminal_is_not(db, terminal):
+    sent = []
+    publish = lambda t, f: sent.append(t)  # noqa: E731
+    terminal_commands.stage_config(db, "t01", {"idle_s": 20})
+    terminal_commands.send_config(db, publish, "t01", NOW)
+    db.commit()
+    # not yet applied (the state went out before the set arrived): no second set
+    terminal_commands.take_state(db, publish, "t01", state(cfg=0), NOW + timedelta(seconds=1))
+    assert len(sent) == 1
+    terminal_commands.take_state(db, publish, "t01", state(cfg=1), NOW + timedelta(seconds=2))
+    # reflashed a minute later: its version went down, re-sent at once, once
+    for seconds in (60, 61, 120):
+        terminal_commands.take_state(db, publish, "t01", state(cfg=0),
+                                     NOW + timedelta(seconds=seconds))
+    assert len(sent) == 2 and terminal_commands.last_resend(db, "t01").reason == "reflash"
