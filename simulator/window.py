@@ -211,13 +211,14 @@ def oled_rows(display) -> str:
 
 def paper_of(raw: bytes):
     """A receipt's ESC/POS bytes as the printer prints them: a PIL "L" image, 0 a dot.
-    A stream the printer would refuse shows as a short paper naming the error, so the
-    window never hides a firmware fault by showing nothing."""
+    A stream the printer would refuse (or a machine without fonts-dejavu-core) shows as
+    a short paper naming the error, so the window never hides a fault by showing
+    nothing."""
     from PIL import Image, ImageDraw
 
     try:
         return escpos_render.render(raw).image
-    except escpos_render.EscposError as error:
+    except (escpos_render.EscposError, FileNotFoundError) as error:  # no DejaVu font
         note = Image.new("L", (escpos_render.PAPER_DOTS, 40), escpos_render.PAPER)
         ImageDraw.Draw(note).text((4, 4), f"ESC/POS error: {error}"[:60],
                                   fill=escpos_render.INK)
