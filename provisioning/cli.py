@@ -283,6 +283,10 @@ def _seq_floor(obj, config: dict, seq_floor: int | None) -> None:
                    "the config says TLS.")
 @click.option("--insecure", is_flag=True,
               help="No CA: the terminal connects without verifying (development only).")
+@click.option("--logo", "logo_path", default=None,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The club's logo (PNG, JPEG, WebP, GIF, BMP; the one uploaded in the "
+                   "panel's settings), printed at the top of every receipt as logo.bin.")
 @click.option("--seq-floor", type=DigitsInt(0), default=None,
               help="The device's last accepted seq (default: asked from the backend).")
 @click.option("--token", envvar="VAFA_API_TOKEN", default=None,
@@ -294,8 +298,8 @@ def _seq_floor(obj, config: dict, seq_floor: int | None) -> None:
 def image(obj, config_path: Path | None, setup_mode: bool, micropython_bin: Path | None,
           release: str | None, out_dir: Path, chip: str, fs_offset: int | None,
           fs_size: int | None,
-          lib_dir: Path | None, ca_path: Path | None, insecure: bool, seq_floor: int | None,
-          token: str | None, api_url: str, as_json: bool) -> None:
+          lib_dir: Path | None, ca_path: Path | None, insecure: bool, logo_path: Path | None,
+          seq_floor: int | None, token: str | None, api_url: str, as_json: bool) -> None:
     """Build the terminal's files, a LittleFS image of them, and one flashable .bin.
 
     Firmware modules are compiled with mpy-cross; the image is checked against the
@@ -327,6 +331,14 @@ def image(obj, config_path: Path | None, setup_mode: bool, micropython_bin: Path
         # to skip verification: the enrolled terminal verifies against this image's CA.
         raise click.UsageError("--insecure needs --config (a setup image takes --ca)")
     ca = _tls_files(config, ca_path, insecure)
+    logo = None
+    if logo_path is not None:
+        from provisioning import logo as logos
+
+        try:
+            logo = logos.logo_bin(logo_path)
+        except logos.LogoError as error:
+            raise click.ClickException(f"--logo: {error}") from None
     if not setup_mode:
         if token and not (obj or {}).get("api"):
             obj = {**(obj or {}), "api": ApiClient(api_url, token)}
@@ -334,7 +346,7 @@ def image(obj, config_path: Path | None, setup_mode: bool, micropython_bin: Path
     try:
         built = images.build_image(config, out_dir, micropython_bin=micropython_bin, chip=chip,
                                    fs_offset=fs_offset, fs_size=fs_size, lib_dir=lib_dir,
-                                   release=release, ca=ca)
+                                   release=release, ca=ca, logo=logo)
     except images.ImageError as error:
         raise click.ClickException(str(error)) from None
     offset = images.FIRMWARE_OFFSETS[chip]
@@ -342,8 +354,10 @@ def image(obj, config_path: Path | None, setup_mode: bool, micropython_bin: Path
         "files_dir": str(built.files_dir), "files": built.files, "release": built.release,
         "filesystem": str(built.filesystem), "fs_offset": built.fs_offset,
         "merged": str(built.merged) if built.merged else None, "flash_offset": offset,
-        "ca": ca is not None,
+        "ca": ca is not None, "logo": logo is not None,
     }, [f"{len(built.files)} files in {built.files_dir} (MicroPython {built.release})",
+        *([f"receipt logo: {logo[4] * 8}x{logo[6] | logo[7] << 8} dots ({images.LOGO_FILE})"]
+          if logo is not None else []),
         *([] if ca is not None or not setup_mode else [
             "no --ca: the terminal can enrol and connect only without TLS"]),
         f"LittleFS image: {built.filesystem} (for {built.fs_offset:#x})",

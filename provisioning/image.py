@@ -34,6 +34,7 @@ ESP_IMAGE_MAGIC = 0xE9
 APP_DESC_MAGIC = (0xABCD5432).to_bytes(4, "little")
 APP_DESC_VERSION_AT = 16
 CA_FILE = "ca.pem"
+LOGO_FILE = "logo.bin"  # vafa.escpos.LOGO_FILE: the receipt's logo (provisioning/logo.py)
 # ESP-IDF's partition table: at flash 0x8000, 32-byte entries (magic AA 50, type, subtype,
 # offset u32, size u32, label[16], flags u32), ended by an MD5 entry (EB EB) or 0xFF.
 PARTITION_TABLE_OFFSET = 0x8000
@@ -197,13 +198,18 @@ def check_release(files_dir: Path, files: list[str], release: str,
 
 
 def stage_files(config: dict, out_dir: Path, *, firmware_dir: Path = FIRMWARE_DIR,
-                lib_dir: Path | None = None, ca: bytes | None = None) -> list[str]:
+                lib_dir: Path | None = None, ca: bytes | None = None,
+                logo: bytes | None = None) -> list[str]:
     """Everything the terminal's filesystem holds, under `out_dir`."""
     files = compile_firmware(firmware_dir, out_dir)
     if ca is not None:
         # The firmware verifies the broker (and https enrolment) against /ca.pem.
         (out_dir / CA_FILE).write_bytes(ca)
         files.append(CA_FILE)
+    if logo is not None:
+        # The printer driver prints /logo.bin at the top of every receipt.
+        (out_dir / LOGO_FILE).write_bytes(logo)
+        files.append(LOGO_FILE)
     (out_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     (out_dir / "config.json").chmod(0o600)
     files.append("config.json")
@@ -294,7 +300,7 @@ def build_image(config: dict, out_dir: Path, *, micropython_bin: Path | None,
                 chip: str = "esp32", fs_offset: int | None = None,
                 fs_size: int | None = None, firmware_dir: Path = FIRMWARE_DIR,
                 lib_dir: Path | None = None, release: str | None = None,
-                ca: bytes | None = None) -> TerminalImage:
+                ca: bytes | None = None, logo: bytes | None = None) -> TerminalImage:
     """files/ (what goes on the filesystem), vfs.littlefs and, given a MicroPython .bin,
     <device>-flash.bin to write at the chip's firmware offset. The filesystem's offset
     and size are the .bin's `vfs` partition (`fs_offset`/`fs_size`, when given, must
@@ -321,7 +327,8 @@ def build_image(config: dict, out_dir: Path, *, micropython_bin: Path | None,
     files_dir = out_dir / "files"
     if files_dir.exists():
         shutil.rmtree(files_dir)
-    files = stage_files(config, files_dir, firmware_dir=firmware_dir, lib_dir=lib_dir, ca=ca)
+    files = stage_files(config, files_dir, firmware_dir=firmware_dir, lib_dir=lib_dir, ca=ca,
+                        logo=logo)
     check_release(files_dir, files, target, firmware_dir)
     filesystem = out_dir / "vfs.littlefs"
     filesystem.write_bytes(build_littlefs(files_dir, fs_size))

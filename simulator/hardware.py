@@ -136,16 +136,19 @@ def count_cuts(data: bytes) -> int:
 
 
 class CapturePrinter(Printer):
-    """Captures exactly the ESC/POS bytes the ESP32 printer driver would send."""
+    """Captures exactly the ESC/POS bytes the ESP32 printer driver would send; ``logo`` is
+    the path of the device's logo.bin (SimTerminal: in the config's directory, the
+    simulated flash's root), printed when the file is there."""
 
-    def __init__(self, width: int = escpos.WIDTH):
+    def __init__(self, width: int = escpos.WIDTH, logo: str | None = None):
         self.width = width
+        self.logo = logo
         self.data = bytearray()
         self.receipts: list[bytes] = []
         self.printed: list[list[str]] = []  # the lines given for each receipt
 
     def print_lines(self, lines, qr=None):
-        raw = escpos.encode_receipt(lines, self.width, qr=qr)
+        raw = escpos.encode_receipt(lines, self.width, qr=qr, logo=self.logo)
         self.printed.append([str(x) for x in lines] + ([f"[QR {qr}]"] if qr else []))
         self.data.extend(raw)
         self.receipts.append(raw)

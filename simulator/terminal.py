@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from vafa import escpos
+
 from simulator import hardware, netio
 
 LOOP_S = 0.02  # the firmware's LOOP_MS
@@ -113,6 +115,9 @@ class SimTerminal:
         self.boots = 0
         self.board = BoardClock()
         self.hw = hardware.build(self.link)
+        # As on the board (/logo.bin, `provisioning image --logo`): the club's logo in the
+        # device's root, here the config's directory, as ca.pem.
+        self.hw.printer.logo = str(self.config_path.parent / escpos.LOGO_FILE)
         self._boot()
 
     @property

@@ -4,7 +4,9 @@ the headless mode and the ESP32 (simulator.terminal.SimTerminal).
 Left: the OLED: the SSD1306 buffer the firmware drew (vafa.text, the device's own bitmap
 font), each pixel drawn 3x; the status LED, the 4x4 keypad. Right: the scanner (type a
 code or pick a demo card), the network switch, the
-journal's queued count, and the printed receipts as a paper strip.
+journal's queued count, and the printed receipts as a paper strip: the ESC/POS bytes the
+simulated printer received, printed by simulator.escpos_render (384 dots a line, one
+screen pixel a dot), the newest receipt last, the last MAX_RECEIPTS kept.
 
 Keyboard: digits, Enter = E, BackSpace = B, Escape = C, u = use credit, l = balance,
 r = refund last, F2 = scan the selected card, F5 = network on/off.
@@ -15,18 +17,25 @@ exits (used by the tests under Xvfb and for the README picture).
 
 from __future__ import annotations
 
+import base64
+import collections
+import io
 import sys
 import tkinter as tk
 from pathlib import Path
 from tkinter import ttk
 
 from card_spec.numbers import make_card_number
+from simulator import escpos_render
 
 OLED_SCALE = 3
 OLED_W, OLED_H = 128 * OLED_SCALE, 64 * OLED_SCALE
 OLED_ON, OLED_OFF = "#9fe8ff", "#000000"
 LOOP_MS = 20
-MAX_RECEIPT_LINES = 2000  # the paper strip keeps the newest lines only
+MAX_RECEIPTS = 8  # the paper strip keeps the newest receipts only
+STRIP_VIEW_H = 420  # screen pixels of paper in view; the strip scrolls
+TEAR_ROWS = 12  # between two receipts: the window's background, the paper torn off
+TEAR = 0x2B  # the grey of the window's background (#2b2b2b), on the "L" strip
 DEMO_CARDS = [make_card_number("990001", serial) for serial in range(1, 6)] + [
     "9900011234567898",  # valid, not issued: CARD_UNKNOWN
     "9900010000000018",  # bad check digit: refused on the terminal
@@ -96,10 +105,18 @@ class TerminalWindow:
         self.queued_label = tk.Label(side, text="", fg="#ddd", bg="#2b2b2b")
         self.queued_label.pack(anchor="w")
         tk.Label(side, text="Receipt", fg="#ddd", bg="#2b2b2b").pack(anchor="w", pady=(8, 0))
-        self.paper = tk.Text(side, width=34, height=22, bg="#fbfbf3", fg="#222",
-                             font=("Courier", 10), relief="flat", padx=6, pady=6)
-        self.paper.pack()
-        self.paper.configure(state="disabled")
+        paper_box = tk.Frame(side, bg="#2b2b2b")
+        paper_box.pack(anchor="w")
+        self.paper = tk.Canvas(paper_box, width=escpos_render.PAPER_DOTS, height=STRIP_VIEW_H,
+                               bg="#2b2b2b", bd=0, highlightthickness=0)
+        scroll = tk.Scrollbar(paper_box, orient="vertical", command=self.paper.yview)
+        self.paper.configure(yscrollcommand=scroll.set)
+        self.paper.pack(side="left")
+        scroll.pack(side="left", fill="y")
+        self.papers: collections.deque = collections.deque(maxlen=MAX_RECEIPTS)
+        self.strip = None  # the strip as a PIL image ("L"), what the canvas shows
+        self.strip_image = None  # its Tk image
+        self._strip_item = None
 
         for keysym, key in SHORTCUTS.items():
             root.bind(f"<KeyPress-{keysym}>", lambda e, k=key: self._key_event(e, k))
@@ -141,15 +158,13 @@ class TerminalWindow:
             self.frames_seen = hw.display.frames
             self.oled_image.put(oled_rows(hw.display), to=(0, 0))
         if len(hw.printer.receipts) != self.receipts_seen:
-            self.paper.configure(state="normal")
-            for lines in hw.printer.printed[self.receipts_seen:]:
-                self.paper.insert("end", "\n".join(lines) + "\n" + "- " * 16 + "\n")
-            extra = int(self.paper.index("end-1c").split(".")[0]) - MAX_RECEIPT_LINES
-            if extra > 0:
-                self.paper.delete("1.0", f"{extra + 1}.0")
-            self.paper.see("end")
-            self.paper.configure(state="disabled")
+            # Only the newest MAX_RECEIPTS are printed on the strip: older ones would
+            # fall off it at once.
+            new = hw.printer.receipts[self.receipts_seen:][-MAX_RECEIPTS:]
             self.receipts_seen = len(hw.printer.receipts)
+            for raw in new:
+                self.papers.append(paper_of(raw))
+            self.show_strip()
         events = hw.indicator.events
         if len(events) != self.events_seen:
             self.events_seen = len(events)
@@ -161,6 +176,19 @@ class TerminalWindow:
         self.net_label.configure(text=("MQTT connected " if net.connected else "offline ")
                                  + self.term.broker)
         self.queued_label.configure(text=f"Journal: {len(self.term.journal)} queued")
+
+    def show_strip(self) -> None:
+        """The kept receipts, newest last, as one image on the canvas, scrolled to its
+        end (the paper just printed)."""
+        self.strip = stack_papers(list(self.papers))
+        self.strip_image = tk.PhotoImage(data=png_base64(self.strip), format="png")
+        if self._strip_item is None:
+            self._strip_item = self.paper.create_image(0, 0, anchor="nw",
+                                                       image=self.strip_image)
+        else:
+            self.paper.itemconfigure(self._strip_item, image=self.strip_image)
+        self.paper.configure(scrollregion=(0, 0, self.strip.width, self.strip.height))
+        self.paper.yview_moveto(1.0)
 
     def tick(self) -> None:
         self.term.step()
@@ -179,6 +207,41 @@ def oled_rows(display) -> str:
         text = "{" + " ".join(row) + "}"
         rows.extend([text] * OLED_SCALE)
     return " ".join(rows)
+
+
+def paper_of(raw: bytes):
+    """A receipt's ESC/POS bytes as the printer prints them: a PIL "L" image, 0 a dot.
+    A stream the printer would refuse (or a machine without fonts-dejavu-core) shows as
+    a short paper naming the error, so the window never hides a fault by showing
+    nothing."""
+    from PIL import Image, ImageDraw
+
+    try:
+        return escpos_render.render(raw).image
+    except (escpos_render.EscposError, FileNotFoundError) as error:  # no DejaVu font
+        note = Image.new("L", (escpos_render.PAPER_DOTS, 40), escpos_render.PAPER)
+        ImageDraw.Draw(note).text((4, 4), f"ESC/POS error: {error}"[:60],
+                                  fill=escpos_render.INK)
+        return note
+
+
+def stack_papers(papers: list):
+    """Receipts one under the other, TEAR_ROWS of background between them."""
+    from PIL import Image
+
+    height = sum(p.height for p in papers) + TEAR_ROWS * max(len(papers) - 1, 0)
+    strip = Image.new("L", (escpos_render.PAPER_DOTS, max(height, 1)), TEAR)
+    y = 0
+    for paper in papers:
+        strip.paste(paper, (0, y))
+        y += paper.height + TEAR_ROWS
+    return strip
+
+
+def png_base64(image) -> str:
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return base64.b64encode(out.getvalue()).decode("ascii")
 
 
 def screenshot(root: tk.Tk, path: Path) -> None:

@@ -8,6 +8,11 @@
 # vafa.text with the receipt font into 384-dot raster bands, GS v 0 (what python-escpos's
 # image() sends), right-aligned when it is right-to-left; no printer code page needed.
 # The portal link prints as a QR code, GS ( k model 2 (python-escpos's qr(native=True)).
+# The club's logo, when the flash holds logo.bin (provisioning image --logo), prints first:
+# the file is the GS v 0 command itself (python-escpos's image() of the logo's pixels,
+# made by provisioning/logo.py), read from flash in LOGO_PIECE-byte pieces.
+import os
+
 from micropython import const
 
 ESC = const(0x1B)
@@ -23,6 +28,10 @@ PAPER_DOTS = const(384)  # 58 mm paper, 8 dots/mm
 BAND_ROWS = const(30)  # a raster line as tall as a text line (ESC 2 spacing)
 QR_MODULE = const(6)  # dots per QR module
 QR_MAX = const(200)  # bytes of URL at most
+LOGO_FILE = "logo.bin"  # in the filesystem's root
+LOGO_MAX_ROWS = const(120)  # dots of paper at most (15 mm)
+LOGO_HEAD = const(8)  # GS v 0 m xL xH yL yH
+LOGO_PIECE = const(768)  # bytes read from flash and written at a time (16 rows)
 
 
 def _ascii(s):
@@ -86,11 +95,53 @@ def raster_band(line):
     return head + band
 
 
-def receipt_parts(lines, qr=None, width=WIDTH):
-    """The receipt's bytes in pieces (one line or band each): never all in RAM at once."""
+def logo_size(path):
+    """The logo file's (bytes a row, rows) when ``path`` is a GS v 0 raster the paper
+    takes (at most PAPER_DOTS wide, LOGO_MAX_ROWS tall, nothing missing or extra), else
+    None: no file, or a file that is not one (never half a logo on the paper)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(LOGO_HEAD)
+        size = os.stat(path)[6]
+    except OSError:
+        return None
+    if len(head) != LOGO_HEAD or head[:4] != b"\x1dv0\x00":
+        return None
+    stride, rows = head[4] | head[5] << 8, head[6] | head[7] << 8
+    if not (0 < stride <= PAPER_DOTS // 8 and 0 < rows <= LOGO_MAX_ROWS):
+        return None
+    if size != LOGO_HEAD + stride * rows:
+        return None
+    return stride, rows
+
+
+def logo_parts(path):
+    """The logo's GS v 0 in pieces of LOGO_PIECE bytes, each read when it is wanted (the
+    file is opened per piece: a receipt dropped half-way leaves no file open)."""
+    found = logo_size(path)
+    if found is None:
+        return
+    end = LOGO_HEAD + found[0] * found[1]
+    at = 0
+    while at < end:
+        n = min(LOGO_PIECE, end - at)
+        with open(path, "rb") as f:
+            f.seek(at)
+            piece = f.read(n)
+        if len(piece) != n:  # the file changed under us: stop, the receipt goes on
+            return
+        yield piece
+        at += n
+
+
+def receipt_parts(lines, qr=None, width=WIDTH, logo=None):
+    """The receipt's bytes in pieces (one line or band each): never all in RAM at once.
+    ``logo``: the path of a logo file (logo_size); printed first when it is one."""
     from vafa import text
 
     yield INIT
+    if logo:
+        yield from logo_parts(logo)
     started = False
     for line in lines:
         line = str(line)
@@ -108,7 +159,7 @@ def receipt_parts(lines, qr=None, width=WIDTH):
     yield bytes([ESC, 0x64, FEED_LINES]) + CUT  # ESC d n: print and feed n lines
 
 
-def encode_receipt(lines, width=WIDTH, qr=None):
-    """ESC @, ESC t 0, the lines (text wrapped to ``width`` or raster bands), the QR code
-    of ``qr``, ESC d 6, GS V 0."""
-    return b"".join(receipt_parts(lines, qr, width))
+def encode_receipt(lines, width=WIDTH, qr=None, logo=None):
+    """ESC @, the logo (a valid ``logo`` file), ESC t 0, the lines (text wrapped to
+    ``width`` or raster bands), the QR code of ``qr``, ESC d 6, GS V 0."""
+    return b"".join(receipt_parts(lines, qr, width, logo))

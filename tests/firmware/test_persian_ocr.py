@@ -22,8 +22,8 @@ from vafa.journal import Journal
 from vafa.store import Store
 
 from simulator import hardware
+from simulator.escpos_render import render
 from tests.support import ocr
-from tests.support.escpos_render import render
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -273,3 +273,26 @@ def test_persian_item_sale_paid_with_points_reads_back(tmp_path):
     assert hw.printer.printed[-1][:4] == [CLUB, "A12 x2 13,578", "B7 x1 45,678",
                                          "کارت ****0019"]
     assert ocr.similarity(re.sub(r"[\d*]", "", lines[3]), "کارت") >= 0.6, lines
+
+
+def test_persian_receipt_with_the_clubs_logo(tmp_path):
+    """logo.bin on the flash (`provisioning image --logo`): the logo at the top of the
+    paper, dot for dot, and the receipt under it reads back as without it."""
+    from provisioning import logo as logos
+    from tests.support.logos import club_logo
+
+    source = club_logo(tmp_path / "logo.png")
+    (tmp_path / "logo.bin").write_bytes(logos.logo_bin(source))
+    pixels = logos.logo_image(source)
+    app, hw = terminal(tmp_path)
+    hw.printer.logo = str(tmp_path / "logo.bin")
+    purchase(app, 250000, {"credit": 61875, "points": 1357375},
+             {"amount": 250000, "discount": 12500, "credit_used": 0, "payable": 237500})
+    paper = render(hw.printer.receipts[-1])
+    save(paper.image, "terminal-receipt-fa-logo", docs="terminal-receipt-fa-logo.png")
+    top = paper.image.crop((0, 0, pixels.width, pixels.height))
+    assert top.tobytes() == pixels.convert("L").tobytes()
+    lines = ocr.read_lines(paper.image.crop((0, pixels.height, 384, paper.image.height)),
+                           lang="fas")
+    assert ocr.similarity(lines[0], CLUB) >= 0.8, lines
+    assert [f.text for f in zxingcpp.read_barcodes(paper.image)] == [PORTAL]

@@ -38,10 +38,14 @@ class Display:
 class Printer:
     # Why the printer is not printing as it should (str), None when fine (health `perr`).
     last_error = None
+    # The club's logo file (vafa.escpos.LOGO_FILE in the filesystem's root), printed at
+    # the top of every receipt when it is there; None: never.
+    logo = None
 
     def print_lines(self, lines, qr=None):
-        """Print a receipt: initialise, the text lines, the QR code of ``qr`` (a URL) if
-        given, feed, cut (vafa.escpos.encode_receipt)."""
+        """Print a receipt: initialise, the logo (``logo``'s file, when there), the text
+        lines, the QR code of ``qr`` (a URL) if given, feed, cut
+        (vafa.escpos.encode_receipt)."""
 
     def tick(self, now_ms):
         """Send the next piece of a receipt being printed; called by the loop."""

@@ -149,7 +149,9 @@ class Display(_Display):
 
 
 class ReceiptPrinter(_Printer):
-    def __init__(self, uart_id, tx, rx, baud=PRINTER_BAUD, width=escpos.WIDTH, uart=None):
+    def __init__(self, uart_id, tx, rx, baud=PRINTER_BAUD, width=escpos.WIDTH, uart=None,
+                 logo="/" + escpos.LOGO_FILE):
+        self.logo = logo  # read piece by piece while printing (vafa.escpos.logo_parts)
         self._owns_uart = uart is None
         # rx None (not wired): no paper sensing. A UART shared with the scanner carries the
         # scanner's bytes on RX, never status bytes.
@@ -171,7 +173,7 @@ class ReceiptPrinter(_Printer):
         # is queued and tick() writes one piece when the UART's buffer has drained, so
         # write() never waits and the receipt never sits whole in RAM.
         if len(self._jobs) < MAX_JOBS:
-            self._jobs.append(escpos.receipt_parts(lines, qr, self._width))
+            self._jobs.append(escpos.receipt_parts(lines, qr, self._width, self.logo))
         else:
             self.last_error = ERR_QUEUE_FULL
         self.tick()

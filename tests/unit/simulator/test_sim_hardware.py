@@ -60,3 +60,44 @@ def test_build_has_all_parts():
     for part in ("scanner", "keypad", "display", "printer", "indicator"):
         assert getattr(hw, part) is not None
     hw.deinit()
+
+
+def test_an_offline_receipt_carries_the_logo_of_the_simulated_flash(tmp_path):
+    """SimTerminal's printer reads logo.bin from the device's root (the config's
+    directory, as ca.pem), as the board reads /logo.bin: an offline sale's receipt starts
+    with it; without the file the same receipt has no logo."""
+    import json
+
+    from escpos.printer import Dummy
+    from vafa import escpos
+
+    from provisioning import logo as logos
+    from simulator.terminal import Link, SimTerminal
+    from tests.support.logos import club_logo
+
+    def offline_sale(root):
+        root.mkdir()
+        config = root / "config.json"
+        config.write_text(json.dumps({"device_id": "t01", "key_hex": "00" * 32,
+                                      "mqtt": {"host": "127.0.0.1", "port": 1,
+                                               "tls": False}}))
+        if logo is not None:
+            (root / escpos.LOGO_FILE).write_bytes(logo)
+        term = SimTerminal(config, link=Link(False))
+        term.hw.scanner.scan("9900010000000019")
+        term.hw.keypad.press(*"90000E")
+        for _ in range(20):
+            if term.hw.printer.receipts:
+                break
+            term.step()
+        assert term.app.outcome == "offline"
+        return term.hw.printer.receipts[-1]
+
+    logo = None
+    plain = offline_sale(tmp_path / "plain")
+    logo = logos.logo_bin(club_logo(tmp_path / "logo.png"))
+    with_logo = offline_sale(tmp_path / "logo")
+    p = Dummy()
+    p.hw("INIT")
+    assert plain.startswith(p.output + escpos.CODEPAGE_PC437)
+    assert with_logo == p.output + logo + plain[len(p.output):]

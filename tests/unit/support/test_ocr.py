@@ -10,8 +10,8 @@ from escpos.printer import Dummy
 from PIL import Image, ImageDraw, features
 
 from card_spec import text as card_text
+from simulator.escpos_render import PAPER_DOTS, render
 from tests.support import ocr
-from tests.support.escpos_render import PAPER_DOTS, render
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 ENGLISH = "Amount: 250,000"

@@ -1,4 +1,6 @@
-"""A reference ESC/POS printer for tests: a byte stream in, the printed paper out.
+"""A reference ESC/POS printer: a byte stream in, the printed paper out. The simulator
+window's receipt strip shows its paper (simulator/window.py); the tests read it back
+(tests/firmware/test_persian_ocr.py).
 
 `render(data)` interprets the ESC/POS subset that the firmware and python-escpos emit
 and returns the paper of a 58 mm thermal printer (384 dots a line, 8 dots/mm) as a PIL

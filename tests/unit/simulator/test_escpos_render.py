@@ -1,4 +1,4 @@
-"""The reference ESC/POS printer (tests/support/escpos_render.py) against streams that
+"""The reference ESC/POS printer (simulator/escpos_render.py) against streams that
 python-escpos, the library no one here wrote, generates: the paper comes out with the
 expected dots in the expected places, QR codes decode, and broken streams are refused."""
 
@@ -7,7 +7,7 @@ import zxingcpp
 from escpos.printer import Dummy
 from PIL import Image, ImageChops, ImageDraw
 
-from tests.support.escpos_render import (
+from simulator.escpos_render import (
     DEFAULT_LINE_SPACING,
     INK,
     MAX_HEIGHT_DOTS,
