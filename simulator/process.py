@@ -29,6 +29,8 @@ LOOP_S = 0.02  # the firmware's LOOP_MS
 MAX_LOG_BYTES = 4 * 1024 * 1024  # the log is cut back to its tail beyond this
 EXIT_STOPPED = 0
 EXIT_BROKEN = 3  # the factory (or a confirmed) firmware failed: nothing to revert to
+# The boots of one process (a reboot re-executes it): not a setting, so not VAFA_*.
+BOOT_COUNT = "SIMULATOR_BOOT_COUNT"
 
 
 def load_loader():
@@ -85,9 +87,10 @@ def run(argv: list[str]) -> int:
     if path is not None:
         sys.path.insert(0, path)  # before the repo's firmware/ (the shim's entry)
     trial = boot is not None and boot["trial"]
-    log(f"[boot] n={os.environ.get('VAFA_SIM_BOOT', '1')} active={boot['active'] if boot else ''}"
+    boots = int(os.environ.get(BOOT_COUNT, "1"))
+    log(f"[boot] n={boots} active={boot['active'] if boot else ''}"
         f" trial={str(trial).lower()} code={path or FIRMWARE_DIR}")
-    os.environ["VAFA_SIM_BOOT"] = str(int(os.environ.get("VAFA_SIM_BOOT", "1")) + 1)
+    os.environ[BOOT_COUNT] = str(boots + 1)
 
     def failed(e: BaseException) -> int:
         text = loader.error_text(e)
@@ -174,7 +177,7 @@ class TerminalProcess:
         root = Path(__file__).resolve().parents[1]
         env = {**os.environ, **(self.env or {})}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
-        env.pop("VAFA_SIM_BOOT", None)
+        env.pop(BOOT_COUNT, None)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         # A file, not a pipe: nobody reads a pipe while the terminal runs.
         with open(self.stderr_path, "ab") as err:
