@@ -105,15 +105,42 @@
     }, Math.max(wait, 0));
   }
 
+  function opened(target) {
+    field = target;
+    scrolled = false;
+    cursor = -1;
+    openedAt = Date.now();
+    guard();
+    later();
+  }
+
+  // The vendor's opening timer can still fire after close() when a frame is slow (a
+  // loaded phone): whatever shows the calendar while no field is open is hidden again
+  // before it is painted (mutation callbacks run before the next frame).
+  var observer = null;
+  function guard() {
+    var container = document.querySelector("jdp-container");
+    if (observer || !container || !window.MutationObserver) return;
+    observer = new MutationObserver(function () {
+      if (!field && box()) picker.hide();
+    });
+    observer.observe(container, { attributes: true, attributeFilter: ["style"] });
+  }
+
   document.addEventListener("focusin", function (event) {
     if (event.target.matches && event.target.matches(SELECTOR)) {
-      field = event.target;
-      scrolled = false;
-      cursor = -1;
-      openedAt = Date.now();
-      later();
+      opened(event.target);
     } else if (field && !(box() && box().contains(event.target))) {
       close(false);  // Tab to the next field: the calendar goes with the focus
+    }
+  });
+  // A click on the field that kept the focus (after Escape) opens it again: no focusin
+  // comes, and the vendor opens it on focus only.
+  document.addEventListener("click", function (event) {
+    var target = event.target;
+    if (!field && target.matches && target.matches(SELECTOR) && document.activeElement === target) {
+      opened(target);
+      picker.show(target);
     }
   });
   // The keyboard, with the focus kept in the field: ↓/↑ move a cursor a week on (it
