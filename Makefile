@@ -21,7 +21,9 @@ TEST_PACKAGES := mosquitto=mosquitto node=nodejs npm=npm xvfb-run=xvfb xauth=xau
 # make bench: the broker, Node.js and npm for the firmware's MicroPython WebAssembly port
 # (bench/firmware.py runs it from node_modules), libfribidi0 for the app (card_spec).
 BENCH_PACKAGES := mosquitto=mosquitto node=nodejs npm=npm -=libfribidi0
-PYTEST_ARGS ?=
+# Both cores (pytest-xdist): most tests wait on brokers, browsers and databases. A file's
+# tests stay on one worker (its module fixtures are built once); PYTEST_ARGS= runs serially.
+PYTEST_ARGS ?= -n 2 --dist loadfile
 
 .PHONY: run test lint typecheck system-run system-test system-bench clean help translations chaos bench
 

@@ -16,7 +16,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from backend.services import api_tokens
+from backend.services import api_tokens, instruments
 from backend.web.api import OPERATIONS
 from tests.unit.backend.web.conftest import member_headers, staff_headers
 
@@ -58,8 +58,12 @@ def test_fuzzing_finds_no_server_error_and_no_undocumented_answer(app, db, clien
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) == len(OPERATIONS)
     # Generated ids rarely name a real row: every other example uses the world's own.
+    cheque = instruments.record_cheque(db, member_id=api_world.own.id, bank="melli",
+                                       number="1001", due_date=datetime.now(UTC).date(),
+                                       amount_rials=200_000, now=datetime.now(UTC))
     known = {"member_id": api_world.own.id, "purchase_id": api_world.purchase.id,
-             "request_id": api_world.request.id, "row_id": 1, "device_id": "t01"}
+             "request_id": api_world.request.id, "row_id": 1, "device_id": "t01",
+             "instrument_id": cheque.id}
     for operation in operations:
         kind = "member" if operation.path == "/me" or operation.path.startswith("/me/") \
             else "staff"
