@@ -29,3 +29,15 @@ def test_modules_come_after_what_they_import():
     assert order.index("vafa.hw") < order.index("vafa.hw.esp32")
     assert order.index("vafa.store") < order.index("vafa.journal")
     assert order[0] == "vafa"
+
+
+def test_a_selling_terminal_loads_no_on_demand_module_at_import():
+    """The selling terminal's figure leaves out the on-demand modules: no module it holds
+    imports one at its top (vafa.app imports them inside the methods that need them)."""
+    held = [m for m in firmware.vafa_modules() if m not in firmware.NOT_SELLING_MODULES]
+    assert {"vafa.app", "vafa.start", "vafa.journal", "vafa.mqtt"} <= set(held)
+    for src in firmware.firmware_sources():
+        rel = src.relative_to(firmware.FIRMWARE).with_suffix("")
+        name = ".".join(p for p in rel.parts if p != "__init__")
+        if name in held or name == "main":
+            assert not firmware._module_imports(src) & firmware.NOT_SELLING_MODULES, name
