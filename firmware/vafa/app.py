@@ -37,7 +37,7 @@ PAY_MODES = ((0, 0), (-1, 0), (0, -1), (-1, -1))
 RESPONSE_TIMEOUT_MS = const(5000)
 MAX_RESENDS = const(3)
 RESULT_MS = const(15000)
-MESSAGE_MS = const(3000)
+_MESSAGE_MS = const(3000)
 IDLE_TIMEOUT_MS = const(60000)  # a half-typed sale is abandoned after a minute untouched
 # A new request waits for the journal to drain at most this long, then is treated like
 # one that got no answer (journaled if earn-only, else "No connection").
@@ -46,10 +46,10 @@ DRAIN_WAIT_MS = const(20000)
 # PUBACK, the journal still draining) is journaled within this: the cashier never waits
 # for the network longer than that.
 FALLBACK_MS = const(2000)
-UNAVAILABLE_RETRY_MS = const(1000)  # an UNAVAILABLE answer is retried after this
+_UNAVAILABLE_RETRY_MS = const(1000)  # an UNAVAILABLE answer is retried after this
 REPLAY_PAUSE_MS = const(10000)  # after MAX_RESENDS unanswered replays, or UNAVAILABLE
 MAX_CRASHES = const(10)  # consecutive handler crashes before run() gives up (main resets)
-MAX_REJECTED = const(8)  # rejected replays kept for display/report
+_MAX_REJECTED = const(8)  # rejected replays kept for display/report
 # An entry that got no answer (or only answers failing the signature) in this many
 # replay rounds (each MAX_RESENDS + 1 sends, then REPLAY_PAUSE_MS) while the broker was
 # connected is moved aside to journal.dead, so it cannot block the entries behind it.
@@ -401,7 +401,7 @@ class App:
             self.hw.indicator.ok()
         else:
             self.hw.indicator.error()
-        self._to_result(lines, MESSAGE_MS if not ok else RESULT_MS)
+        self._to_result(lines, _MESSAGE_MS if not ok else RESULT_MS)
 
     # ---- events --------------------------------------------------------------------
     def on_scan(self, code):
@@ -417,7 +417,7 @@ class App:
             self._say("refused scan (not a valid card)")
             self.outcome = OUT_INVALID_CARD
             self.hw.indicator.error()
-            self._to_result([TEXT["invalid"], TEXT["try_again"]], MESSAGE_MS)
+            self._to_result([TEXT["invalid"], TEXT["try_again"]], _MESSAGE_MS)
             self.card = None
             return
         if self.state == REFUND and self._refund_target is None:
@@ -812,19 +812,12 @@ class App:
         if self.state != IDLE or ticks_diff(now_ms, self._dead_retry_at) < 0:
             return
         self._dead_retry_at = ticks_add(now_ms, DEAD_RETRY_MS)
-        entry = self.journal.dead_peek()
-        if entry is None:
-            return
-        rid, frame = self._replay_frame(entry[0], entry[1])
-        if frame is None:
-            self._drop_entry({"seq": entry[0], "dead": True}, to_end=True)
-            return
-        # One send: its deadline ends the try (sends already at the resend bound).
-        self.replay = {"seq": entry[0], "id": rid, "frame": frame, "dead": True,
-                       "sends": MAX_RESENDS + 1,
-                       "deadline": ticks_add(now_ms, RESPONSE_TIMEOUT_MS)}
-        self._say("trying set-aside %s again" % rid)
-        self.net.publish_request(frame)
+        from vafa import reissue
+
+        try:
+            reissue.dead_try(self, now_ms)
+        finally:
+            _unload("vafa.reissue")
 
     def _drop_entry(self, rp, to_end=False):
         """The entry ``rp`` names is answered: out of the journal, or of journal.dead
@@ -855,15 +848,12 @@ class App:
         self.replay_pause_until = ticks_add(now_ms, REPLAY_PAUSE_MS)
 
     def _set_aside(self, seq, why):
-        """Move the oldest entry to journal.dead so that the ones behind it replay."""
-        self.replay = None
-        self._replay_rounds = (None, 0)
-        rid = protocol.request_id(self.device_id, seq)
-        kept = self.journal.move_dead(seq)
-        self.net.dead = self.journal.dead
-        self._say("offline sale %s set aside (%s)%s; %d set aside in all" % (
-            rid, why, "" if kept else ", NOT kept: flash full", self.journal.dead))
-        self._queued_changed()
+        from vafa import reissue
+
+        try:
+            reissue.set_aside(self, seq, why)
+        finally:
+            _unload("vafa.reissue")
 
     # ---- network -------------------------------------------------------------------
     def on_message(self, topic, payload):
@@ -906,12 +896,12 @@ class App:
             return
         if not self._drop_entry(rp):
             self._say("flash full: the journal cursor for %s is kept in RAM" % rp["id"])
-        self.replayed = (self.replayed + [rp["id"]])[-MAX_REJECTED * 4:]
+        self.replayed = (self.replayed + [rp["id"]])[-_MAX_REJECTED * 4:]
         if r.get("ok"):
             self._say("offline sale %s confirmed" % rp["id"])
         else:
             code, msg = str(r.get("code", "")), str(r.get("msg", ""))
-            self.rejected = (self.rejected + [(rp["id"], code, msg)])[-MAX_REJECTED:]
+            self.rejected = (self.rejected + [(rp["id"], code, msg)])[-_MAX_REJECTED:]
             self._say("offline sale %s refused by the backend: %s %s" % (rp["id"], code, msg))
         self._queued_changed()
         if self.state == IDLE:
@@ -926,35 +916,12 @@ class App:
             _unload("vafa.reissue")
 
     def _on_cmd(self, msg):
-        op = msg.get("op")
-        if op == "display":
-            text = msg.get("text")
-            if isinstance(text, str):
-                lines = text.split("\n")
-            else:
-                lines = msg.get("lines") or [str(msg.get("msg", ""))]
-            lines = [str(x) for x in lines][:8]
-            if self.state in (IDLE, RESULT):
-                self._to_result(lines, RESULT_MS)
-            else:
-                self._pending_display = lines  # never interrupt a sale
-        elif op == "config":
-            self.reload_config()
-        elif op == "set":
-            self._on_set(msg)
-        elif op == "logs":
-            self._send_logs(msg)
-        elif op == "ota":
-            self._on_ota(msg)
-        elif op == "reboot":
-            if self.state in (IDLE, RESULT):
-                if self.on_reboot is not None:
-                    self._say("rebooting on command")
-                    self.on_reboot()
-            else:
-                self._reboot_pending = True
-        else:
-            self._say("unknown command %r" % (op,))
+        from vafa import remote
+
+        try:
+            remote.on_cmd(self, msg)
+        finally:
+            _unload("vafa.remote")
 
     # ---- firmware updates (issue 16; vafa.ota, docs/terminal.md) -----------------------
     def _ota_boot(self):
@@ -993,22 +960,6 @@ class App:
     def set_config_saver(self, fn):
         """``fn(cfg)`` writes config.json (vafa.config.save); cmd "set" needs it."""
         self.config_saver = fn
-
-    def _on_set(self, msg):
-        from vafa import remote
-
-        try:
-            return remote.on_set(self, msg)
-        finally:
-            _unload("vafa.remote")
-
-    def _send_logs(self, msg):
-        from vafa import remote
-
-        try:
-            return remote.send_logs(self, msg)
-        finally:
-            _unload("vafa.remote")
 
     def health(self):
         """The health fields of the state topic (vafa.remote.health)."""
@@ -1066,7 +1017,7 @@ class App:
                 # resends are spent treat it like no answer (an earn-only sale is
                 # journaled), since nothing was written.
                 if inf["sends"] <= MAX_RESENDS:
-                    inf["deadline"] = ticks_add(self._ticks(), UNAVAILABLE_RETRY_MS)
+                    inf["deadline"] = ticks_add(self._ticks(), _UNAVAILABLE_RETRY_MS)
                     self.inflight = inf
                 else:
                     self._give_up(inf)

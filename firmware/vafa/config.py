@@ -6,12 +6,12 @@ from micropython import const
 
 from vafa import pins as pins_module
 
-DEFAULT_PORT = const(1883)
-DEFAULT_TLS_PORT = const(8883)
-DEFAULT_KEEPALIVE_S = const(30)
-KEY_LEN = const(32)
-DEFAULT_REFUND_WINDOW_S = const(86400)  # the backend checks its own window again
-DEFAULT_OTA_TRIAL_S = const(180)
+_DEFAULT_PORT = const(1883)
+_DEFAULT_TLS_PORT = const(8883)
+_DEFAULT_KEEPALIVE_S = const(30)
+_KEY_LEN = const(32)
+_DEFAULT_REFUND_WINDOW_S = const(86400)  # the backend checks its own window again
+_DEFAULT_OTA_TRIAL_S = const(180)
 DEFAULT_NTP_HOST = "pool.ntp.org"
 KEYS = "0123456789CBEULR"  # the keys vafa.app understands
 
@@ -43,7 +43,7 @@ def validate(cfg):
     if not _valid_device_id(cfg.get("device_id")):
         raise ConfigError("device_id must match [a-z0-9-]{3,32} (PROTOCOL.md)")
     key_hex = cfg.get("key_hex")
-    if not isinstance(key_hex, str) or len(key_hex) != 2 * KEY_LEN:
+    if not isinstance(key_hex, str) or len(key_hex) != 2 * _KEY_LEN:
         raise ConfigError("key_hex must be 64 hex characters")
     try:
         binascii.unhexlify(key_hex)
@@ -59,11 +59,11 @@ def validate(cfg):
     if not isinstance(insecure, bool):
         raise ConfigError("mqtt.insecure must be true or false")
     mqtt["insecure"] = insecure
-    port = mqtt.get("port") or (DEFAULT_TLS_PORT if tls else DEFAULT_PORT)
+    port = mqtt.get("port") or (_DEFAULT_TLS_PORT if tls else _DEFAULT_PORT)
     if not isinstance(port, int) or not 0 < port < 65536:
         raise ConfigError("mqtt.port must be 1..65535")
     mqtt["port"] = port
-    ka = mqtt.get("keepalive_s") or DEFAULT_KEEPALIVE_S
+    ka = mqtt.get("keepalive_s") or _DEFAULT_KEEPALIVE_S
     if not isinstance(ka, int) or ka < 5:
         raise ConfigError("mqtt.keepalive_s must be an integer >= 5")
     mqtt["keepalive_s"] = ka
@@ -76,13 +76,13 @@ def validate(cfg):
     if not _is_int(floor) or not 0 <= floor < 2**31:
         raise ConfigError("seq_floor must be an integer >= 0 (the backend's last seq)")
     cfg["seq_floor"] = floor
-    window = cfg.get("refund_window_s", DEFAULT_REFUND_WINDOW_S)
+    window = cfg.get("refund_window_s", _DEFAULT_REFUND_WINDOW_S)
     if not _is_int(window) or window <= 0:
         raise ConfigError("refund_window_s must be an integer > 0 (seconds)")
     cfg["refund_window_s"] = window
     # How long a trial boot of an update has to confirm before the loader reverts it
     # (vafa.ota, main.py); shorter in tests.
-    trial_s = cfg.get("ota_trial_s", DEFAULT_OTA_TRIAL_S)
+    trial_s = cfg.get("ota_trial_s", _DEFAULT_OTA_TRIAL_S)
     if not _is_int(trial_s) or not 5 <= trial_s <= 3600:
         raise ConfigError("ota_trial_s must be an integer of seconds, 5..3600")
     cfg["ota_trial_s"] = trial_s
@@ -159,10 +159,10 @@ def load(path="config.json"):
 # ---- remote config (issue 16): the settings a shop changes, from a signed cmd "set" ----
 # What the terminal may do (cfg["ops"]): sell, look a balance up, refund, spend credit.
 OPERATIONS = ("purchase", "lookup", "refund", "credit")
-IDLE_MIN_S = const(10)
-IDLE_MAX_S = const(3600)
-DEFAULT_IDLE_S = const(60)
-DEFAULT_CONTRAST = const(255)
+_IDLE_MIN_S = const(10)
+_IDLE_MAX_S = const(3600)
+_DEFAULT_IDLE_S = const(60)
+_DEFAULT_CONTRAST = const(255)
 FOOTER_MAX = const(96)
 SETTINGS = ("lang", "contrast", "footer", "idle_s", "pin_sha", "ops")
 
@@ -193,8 +193,8 @@ def check_settings(s):
         out["footer"] = v
     v = s.get("idle_s")
     if v is not None:
-        if not _is_int(v) or not IDLE_MIN_S <= v <= IDLE_MAX_S:
-            raise ConfigError("idle_s must be %d..%d" % (IDLE_MIN_S, IDLE_MAX_S))
+        if not _is_int(v) or not _IDLE_MIN_S <= v <= _IDLE_MAX_S:
+            raise ConfigError("idle_s must be %d..%d" % (_IDLE_MIN_S, _IDLE_MAX_S))
         out["idle_s"] = v
     if "pin_sha" in s:
         v = s["pin_sha"]  # hex HMAC-SHA256(key, "pin:" + PIN), None: no local check

@@ -32,7 +32,7 @@
 # open, its frames kept as they are.
 #
 # An entry the backend never answers is moved aside by move_dead(): its record is
-# appended to journal.dead (bounded: DEAD_MAX_BYTES, the older half kept as
+# appended to journal.dead (bounded: _DEAD_MAX_BYTES, the older half kept as
 # journal.dead.old) and it leaves the journal, so the entries behind it replay. The app
 # tries set-aside entries again now and then (dead_peek / dead_drop).
 import binascii
@@ -45,7 +45,7 @@ from vafa.store import replace_file
 MAX_BYTES = const(65536)  # flash budget for the log: about 250 purchase records
 MAX_ENTRIES = const(256)
 MAX_PAYLOAD = const(1024)  # one sale record is about 250 bytes
-DEAD_MAX_BYTES = const(8192)  # journal.dead; the previous one is kept as .old
+_DEAD_MAX_BYTES = const(8192)  # journal.dead; the previous one is kept as .old
 _HEAD = const(8)  # magic + length + seq
 _TAIL = const(4)  # CRC32
 _CHUNK = const(64)  # bytes read at a time while looking for the next record
@@ -165,7 +165,7 @@ class Journal:
     the last seq; payloads are read back from flash when needed."""
 
     def __init__(self, root=".", max_bytes=MAX_BYTES, max_entries=MAX_ENTRIES,
-                 dead_max_bytes=DEAD_MAX_BYTES):
+                 dead_max_bytes=_DEAD_MAX_BYTES):
         root = root.rstrip("/") or "/"
         self.root = root
         try:

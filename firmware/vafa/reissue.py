@@ -1,10 +1,18 @@
-# Re-issue of a sale the backend answered REPLAY / ID_REUSED (its seq or id was used
-# before, e.g. after a reflash), online or from the journal. Imported by vafa.app only for
-# such an answer and dropped after it.
+# The rare paths of a sale's way to the backend: re-issue of a sale the backend answered
+# REPLAY / ID_REUSED (its seq or id was used before, e.g. after a reflash), online or from
+# the journal; an entry set aside to journal.dead, and the retry of a set-aside one.
+# Imported by vafa.app only for such an event and dropped after it.
 from micropython import const
 
 from vafa import protocol
-from vafa.app import OUT_FLASH_FULL, REPLAY_PAUSE_MS, RESULT_MS, TEXT
+from vafa.app import (
+    MAX_RESENDS,
+    OUT_FLASH_FULL,
+    REPLAY_PAUSE_MS,
+    RESPONSE_TIMEOUT_MS,
+    RESULT_MS,
+    TEXT,
+)
 from vafa.clock import ticks_add
 
 # A sale answered REPLAY / ID_REUSED is re-issued under a new seq at most this often.
@@ -97,3 +105,32 @@ def online(app, inf, r):
     app.inflight = new
     app._try_first_send(now)
     return True
+
+
+def set_aside(app, seq, why):
+    """Move the oldest entry to journal.dead so that the ones behind it replay."""
+    app.replay = None
+    app._replay_rounds = (None, 0)
+    rid = protocol.request_id(app.device_id, seq)
+    kept = app.journal.move_dead(seq)
+    app.net.dead = app.journal.dead
+    app._say("offline sale %s set aside (%s)%s; %d set aside in all" % (
+        rid, why, "" if kept else ", NOT kept: flash full", app.journal.dead))
+    app._queued_changed()
+
+
+def dead_try(app, now_ms):
+    """Send the set-aside entry tried longest ago once (vafa.app._dead_tick: due)."""
+    entry = app.journal.dead_peek()
+    if entry is None:
+        return
+    rid, frame = app._replay_frame(entry[0], entry[1])
+    if frame is None:
+        app._drop_entry({"seq": entry[0], "dead": True}, to_end=True)
+        return
+    # One send: its deadline ends the try (sends already at the resend bound).
+    app.replay = {"seq": entry[0], "id": rid, "frame": frame, "dead": True,
+                   "sends": MAX_RESENDS + 1,
+                   "deadline": ticks_add(now_ms, RESPONSE_TIMEOUT_MS)}
+    app._say("trying set-aside %s again" % rid)
+    app.net.publish_request(frame)

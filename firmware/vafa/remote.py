@@ -5,11 +5,43 @@
 from micropython import const
 
 from vafa import protocol
-from vafa.app import IDLE
+from vafa.app import IDLE, RESULT, RESULT_MS
 
 # A logs answer holds at most this many characters of lines (the frame bound is 4 KiB:
 # the rest is the body's fields and the signature).
 _LOGS_MAX_CHARS = const(3000)
+
+
+def on_cmd(app, msg):
+    op = msg.get("op")
+    if op == "display":
+        text = msg.get("text")
+        if isinstance(text, str):
+            lines = text.split("\n")
+        else:
+            lines = msg.get("lines") or [str(msg.get("msg", ""))]
+        lines = [str(x) for x in lines][:8]
+        if app.state in (IDLE, RESULT):
+            app._to_result(lines, RESULT_MS)
+        else:
+            app._pending_display = lines  # never interrupt a sale
+    elif op == "config":
+        reload_config(app)
+    elif op == "set":
+        on_set(app, msg)
+    elif op == "logs":
+        send_logs(app, msg)
+    elif op == "ota":
+        app._on_ota(msg)
+    elif op == "reboot":
+        if app.state in (IDLE, RESULT):
+            if app.on_reboot is not None:
+                app._say("rebooting on command")
+                app.on_reboot()
+        else:
+            app._reboot_pending = True
+    else:
+        app._say("unknown command %r" % (op,))
 
 
 def on_set(app, msg):
