@@ -20,6 +20,7 @@ from micropython import const
 
 from vafa import protocol
 from vafa import text as vtext
+from vafa import unload as _unload
 from vafa.card import is_valid_card, mask_card
 from vafa.clock import Clock, board_time, ticks_add, ticks_diff, ticks_ms
 
@@ -160,19 +161,6 @@ def _earn_only(inf):
     return inf["op"] == "purchase" and not inf["use_credit"] and not inf.get("use_points")
 
 
-def _unload(*names):
-    """Forget modules loaded on demand, so that the garbage collector can free them (a
-    later import loads them again)."""
-    import sys
-
-    import vafa
-
-    for name in names:
-        sys.modules.pop(name, None)
-        try:
-            delattr(vafa, name.rpartition(".")[2])
-        except (AttributeError, KeyError):  # MicroPython: KeyError for a missing one
-            pass
 
 
 class App:
