@@ -158,9 +158,14 @@ def run_purchase(vafa_lib, skip=frozenset()):
         r = subprocess.run([node, str(RUNNER), str(script)], cwd=ROOT, capture_output=True,
                            text=True, timeout=TIMEOUT_S,
                            env={**os.environ, "VAFA_FIRMWARE_LIB": str(vafa_lib)})
+    qstr = {}
     for line in r.stdout.splitlines():
+        if line.startswith("qstr pool: "):  # micropython.qstr_info(): "n_pool=6, ..."
+            qstr = {k: int(v) for k, v in (f.split("=") for f in line[11:].split(", "))}
         if line.startswith("BENCH_JSON "):
-            return json.loads(line[len("BENCH_JSON "):])
+            result = json.loads(line[len("BENCH_JSON "):])
+            result["qstr_pool"] = qstr
+            return result
     raise BenchError(f"firmware purchase failed under MicroPython:\n{r.stdout}\n{r.stderr}")
 
 
@@ -207,6 +212,11 @@ def measure(quick=False):
         - normal_mode["heap_after_import_bytes"],
         "journal_entries": compiled["journal_entries"],
         "journal_bytes": compiled["journal_bytes"],
+        # The interned-string pools at the end of the selling terminal's run (part of its
+        # heap figures): pools, strings, bytes (entries and string data).
+        "qstr_pools_normal_mode": normal_mode["qstr_pool"].get("n_pool"),
+        "qstr_count_normal_mode": normal_mode["qstr_pool"].get("n_qstr"),
+        "qstr_pool_bytes_normal_mode": normal_mode["qstr_pool"].get("n_total_bytes"),
         "heap_full_journal_target_met":
             normal_mode["heap_full_journal_bytes"] <= HEAP_TARGET_BYTES,
         "mpy_total_bytes": total,

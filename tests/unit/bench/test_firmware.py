@@ -21,6 +21,10 @@ def test_measure_covers_every_module_and_a_purchase():
     assert result["heap_baseline_bytes"] < after_import < 1024 * 1024
     assert after_purchase >= after_import - 4096
     assert result["micropython_version"] >= "1.22"
+    # The interned-string pools of the selling terminal's run, read from qstr_info().
+    assert result["qstr_pools_normal_mode"] >= 1
+    qstr_bytes = result["qstr_pool_bytes_normal_mode"]
+    assert 0 < qstr_bytes < result["heap_after_purchase_normal_mode_bytes"]
 
 
 def test_modules_come_after_what_they_import():
