@@ -123,11 +123,12 @@ SETUP_MODE_MODULES = frozenset({"vafa.enrol", "vafa.http", "vafa.ota"})
 # screen, or once the event is handled):
 # an item sale (vafa.sale), a refund (vafa.refund), a remote command or a state's health
 # fields (vafa.remote), a REPLAY / ID_REUSED answer or a set-aside entry (vafa.reissue),
-# and vafa.journal's for journal.dead and a firmware 0.1 log (vafa.journal_rare). A
-# selling terminal does not hold them; the purchase loads vafa.remote for the state it
-# publishes.
+# vafa.journal's for journal.dead and a firmware 0.1 log (vafa.journal_rare), and
+# vafa.config's check of the remote settings (vafa.settings: a cmd "set", or a config that
+# holds such settings). A selling terminal does not hold them; the purchase loads
+# vafa.remote for the state it publishes, the config's check vafa.settings.
 ON_DEMAND_MODULES = frozenset({"vafa.sale", "vafa.refund", "vafa.remote", "vafa.reissue",
-                               "vafa.journal_rare"})
+                               "vafa.journal_rare", "vafa.settings"})
 # What a selling terminal holds when it is not doing one of those.
 NOT_SELLING_MODULES = SETUP_MODE_MODULES | ON_DEMAND_MODULES
 
