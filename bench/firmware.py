@@ -119,6 +119,18 @@ def _visit(name, deps, order, path):
 # Modules only setup mode loads (vafa/start.py imports them when enrolling), and the
 # firmware update's (vafa.ota, with vafa.http: loaded on a cmd "ota" or a trial boot).
 SETUP_MODE_MODULES = frozenset({"vafa.enrol", "vafa.http", "vafa.ota"})
+# Modules vafa.app imports only for a rare event and drops again after it (at the idle
+# screen, or once the event is handled):
+# an item sale (vafa.sale), a refund (vafa.refund), a remote command or a state's health
+# fields (vafa.remote), a REPLAY / ID_REUSED answer or a set-aside entry (vafa.reissue),
+# vafa.journal's for journal.dead and a firmware 0.1 log (vafa.journal_rare), and
+# vafa.config's check of the remote settings (vafa.settings: a cmd "set", or a config that
+# holds such settings). A selling terminal does not hold them; the purchase loads
+# vafa.remote for the state it publishes, the config's check vafa.settings.
+ON_DEMAND_MODULES = frozenset({"vafa.sale", "vafa.refund", "vafa.remote", "vafa.reissue",
+                               "vafa.journal_rare", "vafa.settings"})
+# What a selling terminal holds when it is not doing one of those.
+NOT_SELLING_MODULES = SETUP_MODE_MODULES | ON_DEMAND_MODULES
 
 
 def run_purchase(vafa_lib, skip=frozenset()):
@@ -147,9 +159,14 @@ def run_purchase(vafa_lib, skip=frozenset()):
         r = subprocess.run([node, str(RUNNER), str(script)], cwd=ROOT, capture_output=True,
                            text=True, timeout=TIMEOUT_S,
                            env={**os.environ, "VAFA_FIRMWARE_LIB": str(vafa_lib)})
+    qstr = {}
     for line in r.stdout.splitlines():
+        if line.startswith("qstr pool: "):  # micropython.qstr_info(): "n_pool=6, ..."
+            qstr = {k: int(v) for k, v in (f.split("=") for f in line[11:].split(", "))}
         if line.startswith("BENCH_JSON "):
-            return json.loads(line[len("BENCH_JSON "):])
+            result = json.loads(line[len("BENCH_JSON "):])
+            result["qstr_pool"] = qstr
+            return result
     raise BenchError(f"firmware purchase failed under MicroPython:\n{r.stdout}\n{r.stderr}")
 
 
@@ -158,7 +175,7 @@ def measure(quick=False):
     with tempfile.TemporaryDirectory(prefix="vafa-bench-mpy-") as tmp:
         sizes = compile_all(tmp)
         compiled = run_purchase(Path(tmp) / "vafa")
-        normal_mode = run_purchase(Path(tmp) / "vafa", skip=SETUP_MODE_MODULES)
+        normal_mode = run_purchase(Path(tmp) / "vafa", skip=NOT_SELLING_MODULES)
     from_source = run_purchase(FIRMWARE / "vafa")
     previous = compiled["heap_baseline_bytes"]
     by_module = {}
@@ -173,7 +190,8 @@ def measure(quick=False):
         "heap_baseline_bytes": compiled["heap_baseline_bytes"],
         "heap_import_by_module_bytes": by_module,
         "heap_phases_bytes": dict(compiled["heap_phases"]),
-        # A terminal selling in normal mode never loads setup mode's modules.
+        # A terminal selling in normal mode never loads setup mode's modules, and the
+        # on-demand ones only for their event.
         "heap_after_purchase_normal_mode_bytes": normal_mode["heap_after_purchase_bytes"],
         "heap_after_import_source_bytes": from_source["heap_after_import_bytes"],
         "heap_after_purchase_source_bytes": from_source["heap_after_purchase_bytes"],
@@ -195,6 +213,11 @@ def measure(quick=False):
         - normal_mode["heap_after_import_bytes"],
         "journal_entries": compiled["journal_entries"],
         "journal_bytes": compiled["journal_bytes"],
+        # The interned-string pools at the end of the selling terminal's run (part of its
+        # heap figures): pools, strings, bytes (entries and string data).
+        "qstr_pools_normal_mode": normal_mode["qstr_pool"].get("n_pool"),
+        "qstr_count_normal_mode": normal_mode["qstr_pool"].get("n_qstr"),
+        "qstr_pool_bytes_normal_mode": normal_mode["qstr_pool"].get("n_total_bytes"),
         "heap_full_journal_target_met":
             normal_mode["heap_full_journal_bytes"] <= HEAP_TARGET_BYTES,
         "mpy_total_bytes": total,

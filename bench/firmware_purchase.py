@@ -253,6 +253,12 @@ if replayed <= requests_before + 1:
 full_phases.append(["replaying the full journal", heap() - bench_code])
 heap_full_journal = max(x[1] for x in full_phases)
 
+# The interned strings (names, short string constants) of everything loaded: their pools
+# are part of the heap figures, and each new pool is twice the size of the one before
+# (the steps of the per-module figures). bench/firmware.py reads the printed line.
+import micropython  # noqa: E402
+
+micropython.qstr_info()
 impl = sys.implementation
 print("BENCH_JSON " + json.dumps({
     "micropython_version": "%d.%d.%d" % impl.version[:3],

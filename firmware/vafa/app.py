@@ -20,6 +20,7 @@ from micropython import const
 
 from vafa import protocol
 from vafa import text as vtext
+from vafa import unload as _unload
 from vafa.card import is_valid_card, mask_card
 from vafa.clock import Clock, board_time, ticks_add, ticks_diff, ticks_ms
 
@@ -37,7 +38,7 @@ PAY_MODES = ((0, 0), (-1, 0), (0, -1), (-1, -1))
 RESPONSE_TIMEOUT_MS = const(5000)
 MAX_RESENDS = const(3)
 RESULT_MS = const(15000)
-MESSAGE_MS = const(3000)
+_MESSAGE_MS = const(3000)
 IDLE_TIMEOUT_MS = const(60000)  # a half-typed sale is abandoned after a minute untouched
 # A new request waits for the journal to drain at most this long, then is treated like
 # one that got no answer (journaled if earn-only, else "No connection").
@@ -46,10 +47,10 @@ DRAIN_WAIT_MS = const(20000)
 # PUBACK, the journal still draining) is journaled within this: the cashier never waits
 # for the network longer than that.
 FALLBACK_MS = const(2000)
-UNAVAILABLE_RETRY_MS = const(1000)  # an UNAVAILABLE answer is retried after this
+_UNAVAILABLE_RETRY_MS = const(1000)  # an UNAVAILABLE answer is retried after this
 REPLAY_PAUSE_MS = const(10000)  # after MAX_RESENDS unanswered replays, or UNAVAILABLE
 MAX_CRASHES = const(10)  # consecutive handler crashes before run() gives up (main resets)
-MAX_REJECTED = const(8)  # rejected replays kept for display/report
+_MAX_REJECTED = const(8)  # rejected replays kept for display/report
 # An entry that got no answer (or only answers failing the signature) in this many
 # replay rounds (each MAX_RESENDS + 1 sends, then REPLAY_PAUSE_MS) while the broker was
 # connected is moved aside to journal.dead, so it cannot block the entries behind it.
@@ -58,11 +59,6 @@ MAX_REPLAY_ROUNDS = const(6)
 # and the terminal idle: a backend worker that was down while the broker was up looks
 # like an entry nobody answers, and the id keeps a retry from ever crediting twice.
 DEAD_RETRY_MS = const(600000)
-# A sale answered REPLAY / ID_REUSED (its seq or id was used before, e.g. after a
-# reflash) is re-issued under a new seq at most this often.
-MAX_REISSUES = const(2)
-PIN_MIN = const(4)
-PIN_MAX = const(8)
 LOOP_MS = const(20)
 MAX_AMOUNT_DIGITS = const(12)
 
@@ -136,10 +132,6 @@ TEXT_EN = {
     "credit_used": "Credit used: ",
     "portal": "Your account:",
 }
-# Remote config (issue 16): a logs answer holds at most this many characters of lines
-# (the frame bound is 4 KiB: the rest is the body's fields and the signature).
-LOGS_MAX_CHARS = const(3000)
-
 # The texts in use, in the config's language (one terminal per device; set by
 # _apply_config). Other languages are data files, vafa/lang/<lang>.json (same keys), read
 # only when chosen: no bytecode, no RAM on an English terminal.
@@ -169,19 +161,6 @@ def _earn_only(inf):
     return inf["op"] == "purchase" and not inf["use_credit"] and not inf.get("use_points")
 
 
-def _unload(*names):
-    """Forget modules loaded on demand, so that the garbage collector can free them (a
-    later import loads them again)."""
-    import sys
-
-    import vafa
-
-    for name in names:
-        sys.modules.pop(name, None)
-        try:
-            delattr(vafa, name.rpartition(".")[2])
-        except (AttributeError, KeyError):  # MicroPython: KeyError for a missing one
-            pass
 
 
 class App:
@@ -353,6 +332,8 @@ class App:
         sale.show(self)
 
     def show_idle(self):
+        # Loaded by the R key or an item sale (if one was): their bytecode is freed again.
+        _unload("vafa.refund", "vafa.sale")
         self.state = IDLE
         self.card = None
         self.digits = ""
@@ -408,7 +389,7 @@ class App:
             self.hw.indicator.ok()
         else:
             self.hw.indicator.error()
-        self._to_result(lines, MESSAGE_MS if not ok else RESULT_MS)
+        self._to_result(lines, _MESSAGE_MS if not ok else RESULT_MS)
 
     # ---- events --------------------------------------------------------------------
     def on_scan(self, code):
@@ -424,7 +405,7 @@ class App:
             self._say("refused scan (not a valid card)")
             self.outcome = OUT_INVALID_CARD
             self.hw.indicator.error()
-            self._to_result([TEXT["invalid"], TEXT["try_again"]], MESSAGE_MS)
+            self._to_result([TEXT["invalid"], TEXT["try_again"]], _MESSAGE_MS)
             self.card = None
             return
         if self.state == REFUND and self._refund_target is None:
@@ -521,78 +502,15 @@ class App:
                 return
             self._send("lookup", None, 0)
 
-    def _sale_age_s(self, sale):
-        """Seconds since a remembered sale, or None when this terminal cannot know
-        (another boot and no synced time on both sides)."""
-        clock = self.clock
-        if sale.get("boot") == clock.boot_id:
-            return (clock.uptime_ms() - sale.get("up", 0)) // 1000
-        if sale.get("clk") and clock.synced:
-            return clock.now() - sale.get("ts", 0)
-        return None
-
     def _ask_refund(self, card):
-        """Refund last: the last sale of ``card`` (None: ask for the card first)."""
-        self._refund_target = None
-        self._pin = ""
-        self.result_until = None
-        if card is None:
-            self.state = REFUND
-            self.card = None
-            self._show([TEXT["refund_scan"], TEXT["scan_card"], "C: cancel"])
-            return
-        self.card = card
-        last = self.store.last_sale_of(card)
-        if last is None:
-            self._message([TEXT["no_refund"], "Card " + mask_card(card)],
-                          OUT_NOTHING_TO_REFUND)
-            return
-        age = self._sale_age_s(last)
-        if age is not None and age > self.refund_window_s:
-            self._say("refund of %s refused here: %d s old" % (last["id"], age))
-            self._message([TEXT["too_late"], TEXT["refund_window"], last["id"]],
-                          OUT_TOO_LATE)
-            return
-        self._refund_target = last
-        self.state = REFUND
-        self._show_refund()
+        from vafa import refund
 
-    def _show_refund(self):
-        last = self._refund_target
-        self._show([TEXT["refund_q"], "Card " + mask_card(last["card"]),
-                    protocol.fmt_amount(last.get("amount", 0)), last["id"],
-                    TEXT["pin"] + "*" * len(self._pin), TEXT["refund_keys"]])
+        return refund.ask(self, card)
 
     def _refund_key(self, k):
-        if self._refund_target is None:
-            return  # waiting for the card
-        if "0" <= k <= "9" and len(k) == 1:
-            if len(self._pin) < PIN_MAX:
-                self._pin += k
-            self._show_refund()
-        elif k == "B":
-            self._pin = self._pin[:-1]
-            self._show_refund()
-        elif k == "E":
-            if len(self._pin) < PIN_MIN:
-                self.hw.indicator.error()
-                return
-            last, pin = self._refund_target, self._pin
-            self._pin = ""
-            if self.pin_sha is not None and not self._pin_ok(pin):
-                # The PIN the panel set (remote config); the backend checks it again.
-                self._say("refund refused here: wrong PIN")
-                self._refund_target = None
-                self._message([TEXT["wrong_pin"], TEXT["try_again"]], OUT_ERROR)
-                return
-            self.card = last["card"]
-            self._send("refund", None, 0, ref=last["id"], pin=pin)
+        from vafa import refund
 
-    def _pin_ok(self, pin):
-        import binascii
-
-        mac = binascii.hexlify(protocol.hmac_sha256(self.key, b"pin:" + pin.encode()))
-        return mac.decode() == self.pin_sha
+        return refund.on_key(self, k)
 
     def _channel_free(self):
         # One request in flight per terminal, and journal entries go first.
@@ -882,19 +800,12 @@ class App:
         if self.state != IDLE or ticks_diff(now_ms, self._dead_retry_at) < 0:
             return
         self._dead_retry_at = ticks_add(now_ms, DEAD_RETRY_MS)
-        entry = self.journal.dead_peek()
-        if entry is None:
-            return
-        rid, frame = self._replay_frame(entry[0], entry[1])
-        if frame is None:
-            self._drop_entry({"seq": entry[0], "dead": True}, to_end=True)
-            return
-        # One send: its deadline ends the try (sends already at the resend bound).
-        self.replay = {"seq": entry[0], "id": rid, "frame": frame, "dead": True,
-                       "sends": MAX_RESENDS + 1,
-                       "deadline": ticks_add(now_ms, RESPONSE_TIMEOUT_MS)}
-        self._say("trying set-aside %s again" % rid)
-        self.net.publish_request(frame)
+        from vafa import reissue
+
+        try:
+            reissue.dead_try(self, now_ms)
+        finally:
+            _unload("vafa.reissue")
 
     def _drop_entry(self, rp, to_end=False):
         """The entry ``rp`` names is answered: out of the journal, or of journal.dead
@@ -925,15 +836,12 @@ class App:
         self.replay_pause_until = ticks_add(now_ms, REPLAY_PAUSE_MS)
 
     def _set_aside(self, seq, why):
-        """Move the oldest entry to journal.dead so that the ones behind it replay."""
-        self.replay = None
-        self._replay_rounds = (None, 0)
-        rid = protocol.request_id(self.device_id, seq)
-        kept = self.journal.move_dead(seq)
-        self.net.dead = self.journal.dead
-        self._say("offline sale %s set aside (%s)%s; %d set aside in all" % (
-            rid, why, "" if kept else ", NOT kept: flash full", self.journal.dead))
-        self._queued_changed()
+        from vafa import reissue
+
+        try:
+            reissue.set_aside(self, seq, why)
+        finally:
+            _unload("vafa.reissue")
 
     # ---- network -------------------------------------------------------------------
     def on_message(self, topic, payload):
@@ -976,140 +884,41 @@ class App:
             return
         if not self._drop_entry(rp):
             self._say("flash full: the journal cursor for %s is kept in RAM" % rp["id"])
-        self.replayed = (self.replayed + [rp["id"]])[-MAX_REJECTED * 4:]
+        self.replayed = (self.replayed + [rp["id"]])[-_MAX_REJECTED * 4:]
         if r.get("ok"):
             self._say("offline sale %s confirmed" % rp["id"])
         else:
             code, msg = str(r.get("code", "")), str(r.get("msg", ""))
-            self.rejected = (self.rejected + [(rp["id"], code, msg)])[-MAX_REJECTED:]
+            self.rejected = (self.rejected + [(rp["id"], code, msg)])[-_MAX_REJECTED:]
             self._say("offline sale %s refused by the backend: %s %s" % (rp["id"], code, msg))
         self._queued_changed()
         if self.state == IDLE:
             self.show_ready()
 
-    def _has_origin(self, seq, origin):
-        from vafa.journal import decode_sale
-
-        found = False
-        for s, p in self.journal.entries():  # to the end: the generator closes the log
-            d = decode_sale(p)
-            if s != seq and d is not None and d[0][3] == origin:
-                found = True
-        return found
-
     def _reissue_entry(self, rp, r):
-        """REPLAY / ID_REUSED for a journaled sale: nothing was recorded; save it again
-        under a seq above the backend's last_seq and drop the old entry. False when it
-        cannot (then it is refused like any other code)."""
-        from vafa.journal import JournalFull, decode_sale, encode_sale
+        from vafa import reissue
 
-        self.store.raise_floor(r.get("last_seq"))
-        seq = rp["seq"]
-        payload = (self.journal.dead_peek() if rp.get("dead") else self.journal.peek())[1]
-        sale = decode_sale(payload)
-        if sale is None or sale[0][4] >= MAX_REISSUES:
-            self._say("offline sale %s: %s again, not re-issued" % (rp["id"], r.get("code")))
-            return False
-        clk, boot, up, origin, reissues = sale[0]
-        body = protocol.parse_body(sale[1])
-        # A power cut between the append below and the ack leaves both: keep the copy.
-        if self._has_origin(seq, origin):
-            self._drop_entry(rp)
-            self._say("offline sale %s was re-issued already" % rp["id"])
-            self._queued_changed()
-            return True
         try:
-            new_seq = self.store.next_seq()
-            new_body = protocol.make_request(
-                self.device_id, new_seq, body.get("ts", 0), "purchase", body.get("card"),
-                body.get("amount"), 0, None, True, clk=bool(clk), items=body.get("items"))
-            self.journal.append(new_seq, encode_sale(clk, boot, up, origin, reissues + 1,
-                                                     new_body))
-        except (OSError, JournalFull) as e:
-            self._say("offline sale %s could not be re-issued (%r); retrying later"
-                      % (rp["id"], e))
-            self.replay_pause_until = ticks_add(self._ticks(), REPLAY_PAUSE_MS)
-            return True  # kept; replayed (and re-issued) again after the pause
-        new_id = protocol.request_id(self.device_id, new_seq)
-        self._drop_entry(rp)
-        try:
-            self.store.rename_sale(rp["id"], new_id)
-        except OSError:
-            pass
-        self._say("offline sale %s re-issued as %s (%s, backend at seq %r)"
-                  % (rp["id"], new_id, r.get("code"), r.get("last_seq")))
-        self._queued_changed()
-        return True
+            return reissue.entry(self, rp, r)
+        finally:
+            _unload("vafa.reissue")
 
     def _on_cmd(self, msg):
-        op = msg.get("op")
-        if op == "display":
-            text = msg.get("text")
-            if isinstance(text, str):
-                lines = text.split("\n")
-            else:
-                lines = msg.get("lines") or [str(msg.get("msg", ""))]
-            lines = [str(x) for x in lines][:8]
-            if self.state in (IDLE, RESULT):
-                self._to_result(lines, RESULT_MS)
-            else:
-                self._pending_display = lines  # never interrupt a sale
-        elif op == "config":
-            self.reload_config()
-        elif op == "set":
-            self._on_set(msg)
-        elif op == "logs":
-            self._send_logs(msg)
-        elif op == "ota":
-            self._on_ota(msg)
-        elif op == "reboot":
-            if self.state in (IDLE, RESULT):
-                if self.on_reboot is not None:
-                    self._say("rebooting on command")
-                    self.on_reboot()
-            else:
-                self._reboot_pending = True
-        else:
-            self._say("unknown command %r" % (op,))
+        from vafa import remote
+
+        try:
+            remote.on_cmd(self, msg)
+        finally:
+            _unload("vafa.remote")
 
     # ---- firmware updates (issue 16; vafa.ota, docs/terminal.md) -----------------------
-    def _fw_json(self, name):
-        """/fw/<name> as a dict, or None. Read here, not through vafa.ota: a terminal
-        that is not updating never imports the downloader."""
-        import json
-
-        path = (self.fw_root + "/fw/" if self.fw_root else "/fw/") + name
-        try:
-            with open(path) as f:
-                text = f.read(513)
-            data = json.loads(text) if len(text) <= 512 else None
-        except (OSError, ValueError):
-            return None
-        return data if isinstance(data, dict) else None
-
     def _ota_boot(self):
-        """What this boot reports: a trial (to confirm), or the loader's rollback."""
-        from vafa.version import VERSION
+        from vafa import remote
 
-        b = self._fw_json("boot.json")
-        report = None
-        if b is not None and b.get("trial") is True and b.get("active") == VERSION:
-            self.ota_trial = VERSION
-            report = {"ver": VERSION, "st": "trial", "err": "", "pct": 100}
-            self._say("trial boot of %s: confirming with the backend" % VERSION)
-        else:
-            r = self._fw_json("result.json")
-            if r is not None and isinstance(r.get("ver"), str):
-                report = {"ver": r["ver"][:24], "st": str(r.get("st", ""))[:16],
-                          "err": str(r.get("err", ""))[:80], "pct": 0}
-                self._say("update %s %s: %s" % (report["ver"], report["st"], report["err"]))
-                keep = (b.get("active"), b.get("prev")) if b is not None else ()
-                if report["ver"] not in keep and report["ver"] != VERSION:
-                    from vafa import ota  # the rare path: the loader reverted a trial
-
-                    if ota.good_version(report["ver"]):  # deleted in steps of the loop
-                        self.ota = ota.Sweep(ota.fw_path(self.fw_root, report["ver"]))
-        self.net.ota = report
+        try:
+            return remote.ota_boot(self)
+        finally:
+            _unload("vafa.remote")
 
     def _ota_report(self, report):
         self.net.ota = report
@@ -1140,99 +949,14 @@ class App:
         """``fn(cfg)`` writes config.json (vafa.config.save); cmd "set" needs it."""
         self.config_saver = fn
 
-    def _on_set(self, msg):
-        """cmd {"op":"set","cfg_ver":N,"settings":{...}}: check every setting, write
-        config.json (temporary file, then rename), apply, and report cfg_ver N in the
-        state. A version at or below the applied one is only confirmed again."""
-        from vafa.config import ConfigError, check_settings, with_settings
-
-        ver = msg.get("cfg_ver")
-        if not isinstance(ver, int) or isinstance(ver, bool) or ver <= 0:
-            self._say("config set refused: no cfg_ver")
-            return
-        if ver <= self.cfg_ver:
-            self._say("config %d applied already" % ver)
-            self._publish_health()
-            return
-        try:
-            if self.config_saver is None:
-                raise ConfigError("remote config not available")
-            cfg = with_settings(self.cfg, check_settings(msg.get("settings")), ver)
-            self.config_saver(cfg)
-        except Exception as e:  # ConfigError, OSError (flash full): the old one stays
-            self.cfg_error = "%d: %s" % (ver, e)
-            self._say("config %d refused: %s" % (ver, e))
-            self._publish_health()
-            return
-        self.cfg_error = None
-        self._apply_config(cfg)
-        self._say("config %d applied" % ver)
-        if self.state == IDLE:
-            self.show_ready()
-        self._publish_health()
-
-    def _send_logs(self, msg):
-        """cmd {"op":"logs","id":...}: the newest log lines that fit one frame, as a
-        signed req {"op":"logs"} (the terminal may publish on req and state only)."""
-        import json
-
-        n = msg.get("n")
-        n = n if isinstance(n, int) and 0 < n <= self.ring.size else None
-        rid = str(msg.get("id", ""))[:40]
-        budget = LOGS_MAX_CHARS
-        while True:
-            lines = self.ring.tail(budget, n)
-            body = json.dumps({"v": protocol.PROTOCOL_VERSION, "op": "logs", "id": rid,
-                               "ts": self.clock.now(), "up": self.clock.uptime_ms() // 1000,
-                               "count": self.ring.count, "lines": lines})
-            if len(body) <= LOGS_MAX_CHARS + 300 or not lines:
-                break
-            budget = budget // 2  # escapes made it longer than counted: fewer lines
-        frame = protocol.encode_frame(body.encode(), self.key)
-        if not self.net.publish_request(frame):
-            self._say("logs not sent: not connected")
-
-    def _oldest_queued_s(self):
-        """Age in seconds of the oldest journaled sale (a lower bound after a reboot
-        without a synced clock), or None when nothing is queued."""
-        from vafa.journal import decode_sale
-
-        if self.journal is None or not len(self.journal):
-            return None
-        entry = self.journal.peek()
-        sale = decode_sale(entry[1]) if entry is not None else None
-        clock = self.clock
-        if sale is None:
-            return clock.uptime_ms() // 1000
-        clk, boot, up = sale[0][0], sale[0][1], sale[0][2]
-        if boot == clock.boot_id:
-            return (clock.uptime_ms() - up) // 1000
-        body = protocol.parse_body(sale[1]) or {}
-        if clk and clock.synced:
-            return max(0, clock.now() - body.get("ts", 0))
-        return clock.uptime_ms() // 1000
-
     def health(self):
-        """The health fields of the state topic (docs/protocol.md "State")."""
-        probe = getattr(self.hw, "probe", None)
-        printer = self.hw.printer
-        perr = getattr(printer, "last_error", None)
-        h = {
-            "up": self.clock.uptime_ms() // 1000,
-            "heap": probe.free_heap() if probe is not None else None,
-            "rssi": probe.rssi() if probe is not None else None,
-            "dead": self.journal.dead if self.journal is not None else 0,
-            "oldest_s": self._oldest_queued_s(),
-            "clk": bool(self.clock.synced),
-            "paper": printer.paper_ok(),
-            "perr": str(perr)[:60] if perr else None,
-            "sec": self.security_events,
-            "cfg": self.cfg_ver,
-            "crashes": self.crashes,
-        }
-        if self.cfg_error:
-            h["cfg_err"] = self.cfg_error[:80]
-        return h
+        """The health fields of the state topic (vafa.remote.health)."""
+        from vafa import remote
+
+        try:
+            return remote.health(self)
+        finally:
+            _unload("vafa.remote")
 
     def _publish_health(self):
         if self.net.connected:
@@ -1254,24 +978,13 @@ class App:
             self.net.publish_state(now_ms)
 
     def reload_config(self):
-        """Re-read config.json; returns True when applied. Broker settings take effect
-        at the next connect (reboot)."""
-        if self.config_loader is None:
-            self._say("config reload not available")
-            return False
+        """Re-read config.json (cmd "config"); True when applied (vafa.remote)."""
+        from vafa import remote
+
         try:
-            cfg = self.config_loader()
-        except Exception as e:  # ConfigError, OSError: keep running on the old one
-            self._say("config reload failed: %s" % (e,))
-            return False
-        if cfg["device_id"] != self.device_id:
-            self._say("config reload refused: device_id changed")
-            return False
-        self._apply_config(cfg)
-        self._say("config reloaded")
-        if self.state == IDLE:
-            self.show_ready()
-        return True
+            return remote.reload_config(self)
+        finally:
+            _unload("vafa.remote")
 
     def _on_response(self, r):
         inf = self.inflight
@@ -1292,7 +1005,7 @@ class App:
                 # resends are spent treat it like no answer (an earn-only sale is
                 # journaled), since nothing was written.
                 if inf["sends"] <= MAX_RESENDS:
-                    inf["deadline"] = ticks_add(self._ticks(), UNAVAILABLE_RETRY_MS)
+                    inf["deadline"] = ticks_add(self._ticks(), _UNAVAILABLE_RETRY_MS)
                     self.inflight = inf
                 else:
                     self._give_up(inf)
@@ -1341,35 +1054,12 @@ class App:
             self._print(out[:1] + items + out[1:])
 
     def _reissue_online(self, inf, r):
-        """REPLAY / ID_REUSED: this seq (or id) was used before, e.g. by this board before
-        a reflash; nothing was recorded. Raise the floor to the backend's last_seq and
-        send the request again under a new seq, once. False: show the refusal."""
-        self.store.raise_floor(r.get("last_seq"))
-        if inf["reissued"]:
-            self._say("%s answered %s again; not re-issued" % (inf["id"], r.get("code")))
-            return False
+        from vafa import reissue
+
         try:
-            seq = self.store.next_seq()
-        except OSError as e:
-            self._say("re-issue of %s failed (%r)" % (inf["id"], e))
-            self.outcome = OUT_FLASH_FULL
-            self.hw.indicator.error()
-            self._to_result([TEXT["reissue_failed"], TEXT["flash_full"], TEXT["try_again"]],
-                            RESULT_MS)
-            return True
-        card, self.card = self.card, inf["card"]
-        new = self._request(seq, inf["op"], inf["amount"], inf["use_credit"], inf["ref"],
-                            inf["pin"], inf.get("items"), inf.get("use_points", 0))
-        self.card = card
-        self._say("%s answered %s (backend at seq %r): re-issued as %s"
-                  % (inf["id"], r.get("code"), r.get("last_seq"), new["id"]))
-        now = self._ticks()
-        new["reissued"] = 1
-        new["created"] = now
-        new["deadline"] = now
-        self.inflight = new
-        self._try_first_send(now)
-        return True
+            return reissue.online(self, inf, r)
+        finally:
+            _unload("vafa.reissue")
 
     def _fallback_receipt(self, r, shown):
         tx = r["tx"]

@@ -1,16 +1,16 @@
 # Card numbers: 16 ASCII digits, the last one a Luhn check digit.
 from micropython import const
 
-CARD_LEN = const(16)
+_CARD_LEN = const(16)
 
 
 def is_valid_card(s):
     """True if ``s`` is exactly 16 ASCII digits and passes the Luhn check."""
-    if not isinstance(s, str) or len(s) != CARD_LEN:
+    if not isinstance(s, str) or len(s) != _CARD_LEN:
         return False
     total = 0
     double = False
-    for i in range(CARD_LEN - 1, -1, -1):
+    for i in range(_CARD_LEN - 1, -1, -1):
         o = ord(s[i])
         if o < 48 or o > 57:
             return False

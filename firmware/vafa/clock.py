@@ -37,7 +37,7 @@ ticks_add = getattr(_time, "ticks_add", _cpython_ticks_add)
 EPOCH_2000_S = const(946684800)  # 2000-01-01 in unix seconds: the RTC after a power cut
 # A time before this cannot be right (the firmware is newer): 2024-01-01.
 MIN_VALID_S = const(1704067200)
-RESYNC_DRIFT_S = const(2)  # a verified response's ts further off than this resets the clock
+_RESYNC_DRIFT_S = const(2)  # a verified response's ts further off than this resets the clock
 
 
 def board_time():
@@ -124,13 +124,13 @@ class Clock:
 
     def observe(self, ts, source="response", backward_ok=True):
         """A verified response's ``ts``: sets the clock when unsynced or off by more
-        than RESYNC_DRIFT_S; a backward step only when ``backward_ok`` (an answer that
+        than _RESYNC_DRIFT_S; a backward step only when ``backward_ok`` (an answer that
         may be a stored one from earlier must not turn the clock back). True if set."""
         if not isinstance(ts, int) or isinstance(ts, bool) or ts < MIN_VALID_S:
             return False
         if self.synced:
             d = ts - self.now()
-            if -RESYNC_DRIFT_S <= d <= RESYNC_DRIFT_S or (d < 0 and not backward_ok):
+            if -_RESYNC_DRIFT_S <= d <= _RESYNC_DRIFT_S or (d < 0 and not backward_ok):
                 return False
         self.set(ts, source)
         return True

@@ -5,13 +5,14 @@ import json
 from micropython import const
 
 from vafa import pins as pins_module
+from vafa import unload
 
-DEFAULT_PORT = const(1883)
-DEFAULT_TLS_PORT = const(8883)
-DEFAULT_KEEPALIVE_S = const(30)
-KEY_LEN = const(32)
-DEFAULT_REFUND_WINDOW_S = const(86400)  # the backend checks its own window again
-DEFAULT_OTA_TRIAL_S = const(180)
+_DEFAULT_PORT = const(1883)
+_DEFAULT_TLS_PORT = const(8883)
+_DEFAULT_KEEPALIVE_S = const(30)
+_KEY_LEN = const(32)
+_DEFAULT_REFUND_WINDOW_S = const(86400)  # the backend checks its own window again
+_DEFAULT_OTA_TRIAL_S = const(180)
 DEFAULT_NTP_HOST = "pool.ntp.org"
 KEYS = "0123456789CBEULR"  # the keys vafa.app understands
 
@@ -43,7 +44,7 @@ def validate(cfg):
     if not _valid_device_id(cfg.get("device_id")):
         raise ConfigError("device_id must match [a-z0-9-]{3,32} (PROTOCOL.md)")
     key_hex = cfg.get("key_hex")
-    if not isinstance(key_hex, str) or len(key_hex) != 2 * KEY_LEN:
+    if not isinstance(key_hex, str) or len(key_hex) != 2 * _KEY_LEN:
         raise ConfigError("key_hex must be 64 hex characters")
     try:
         binascii.unhexlify(key_hex)
@@ -59,11 +60,11 @@ def validate(cfg):
     if not isinstance(insecure, bool):
         raise ConfigError("mqtt.insecure must be true or false")
     mqtt["insecure"] = insecure
-    port = mqtt.get("port") or (DEFAULT_TLS_PORT if tls else DEFAULT_PORT)
+    port = mqtt.get("port") or (_DEFAULT_TLS_PORT if tls else _DEFAULT_PORT)
     if not isinstance(port, int) or not 0 < port < 65536:
         raise ConfigError("mqtt.port must be 1..65535")
     mqtt["port"] = port
-    ka = mqtt.get("keepalive_s") or DEFAULT_KEEPALIVE_S
+    ka = mqtt.get("keepalive_s") or _DEFAULT_KEEPALIVE_S
     if not isinstance(ka, int) or ka < 5:
         raise ConfigError("mqtt.keepalive_s must be an integer >= 5")
     mqtt["keepalive_s"] = ka
@@ -76,13 +77,13 @@ def validate(cfg):
     if not _is_int(floor) or not 0 <= floor < 2**31:
         raise ConfigError("seq_floor must be an integer >= 0 (the backend's last seq)")
     cfg["seq_floor"] = floor
-    window = cfg.get("refund_window_s", DEFAULT_REFUND_WINDOW_S)
+    window = cfg.get("refund_window_s", _DEFAULT_REFUND_WINDOW_S)
     if not _is_int(window) or window <= 0:
         raise ConfigError("refund_window_s must be an integer > 0 (seconds)")
     cfg["refund_window_s"] = window
     # How long a trial boot of an update has to confirm before the loader reverts it
     # (vafa.ota, main.py); shorter in tests.
-    trial_s = cfg.get("ota_trial_s", DEFAULT_OTA_TRIAL_S)
+    trial_s = cfg.get("ota_trial_s", _DEFAULT_OTA_TRIAL_S)
     if not _is_int(trial_s) or not 5 <= trial_s <= 3600:
         raise ConfigError("ota_trial_s must be an integer of seconds, 5..3600")
     cfg["ota_trial_s"] = trial_s
@@ -157,61 +158,18 @@ def load(path="config.json"):
 
 
 # ---- remote config (issue 16): the settings a shop changes, from a signed cmd "set" ----
-# What the terminal may do (cfg["ops"]): sell, look a balance up, refund, spend credit.
-OPERATIONS = ("purchase", "lookup", "refund", "credit")
-IDLE_MIN_S = const(10)
-IDLE_MAX_S = const(3600)
-DEFAULT_IDLE_S = const(60)
-DEFAULT_CONTRAST = const(255)
-FOOTER_MAX = const(96)
 SETTINGS = ("lang", "contrast", "footer", "idle_s", "pin_sha", "ops")
 
 
 def check_settings(s):
-    """The settings of a cmd "set" checked and normalised (a new dict), or ConfigError:
-    nothing is applied unless all of them are valid. Unknown keys are refused too."""
-    if not isinstance(s, dict) or not s:
-        raise ConfigError("settings must be a non-empty object")
-    out = {}
-    for k in s:
-        if k not in SETTINGS:
-            raise ConfigError("unknown setting " + str(k))
-    v = s.get("lang")
-    if v is not None:
-        if v not in ("en", "fa"):
-            raise ConfigError("lang must be en or fa")
-        out["lang"] = v
-    v = s.get("contrast")
-    if v is not None:
-        if not _is_int(v) or not 0 <= v <= 255:
-            raise ConfigError("contrast must be 0..255")
-        out["contrast"] = v
-    if "footer" in s:
-        v = s["footer"]
-        if not isinstance(v, str) or len(v) > FOOTER_MAX or "\x00" in v:
-            raise ConfigError("footer must be text of at most %d characters" % FOOTER_MAX)
-        out["footer"] = v
-    v = s.get("idle_s")
-    if v is not None:
-        if not _is_int(v) or not IDLE_MIN_S <= v <= IDLE_MAX_S:
-            raise ConfigError("idle_s must be %d..%d" % (IDLE_MIN_S, IDLE_MAX_S))
-        out["idle_s"] = v
-    if "pin_sha" in s:
-        v = s["pin_sha"]  # hex HMAC-SHA256(key, "pin:" + PIN), None: no local check
-        if v is not None:
-            if not isinstance(v, str) or len(v) != 64:
-                raise ConfigError("pin_sha must be 64 hex characters or null")
-            try:
-                binascii.unhexlify(v)
-            except ValueError:
-                raise ConfigError("pin_sha is not hex")
-        out["pin_sha"] = v
-    v = s.get("ops")
-    if v is not None:
-        if not isinstance(v, list) or [o for o in v if o not in OPERATIONS]:
-            raise ConfigError("ops must be a list of " + ", ".join(OPERATIONS))
-        out["ops"] = [o for o in OPERATIONS if o in v]
-    return out
+    """The settings of a cmd "set" checked and normalised (a new dict), or ConfigError
+    (vafa.settings: loaded for the check, dropped after)."""
+    from vafa import settings
+
+    try:
+        return settings.check(s)
+    finally:
+        unload("vafa.settings")
 
 
 def with_settings(cfg, settings, version):

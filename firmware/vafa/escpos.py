@@ -19,18 +19,18 @@ ESC = const(0x1B)
 GS = const(0x1D)
 LF = const(0x0A)
 WIDTH = const(32)  # characters per line on a 58 mm printer, font A
-FEED_LINES = const(6)
+_FEED_LINES = const(6)
 
 INIT = b"\x1b@"  # ESC @
 CODEPAGE_PC437 = b"\x1bt\x00"  # ESC t 0
 CUT = b"\x1dV\x00"  # GS V 0: full cut
 PAPER_DOTS = const(384)  # 58 mm paper, 8 dots/mm
-BAND_ROWS = const(30)  # a raster line as tall as a text line (ESC 2 spacing)
+_BAND_ROWS = const(30)  # a raster line as tall as a text line (ESC 2 spacing)
 QR_MODULE = const(6)  # dots per QR module
-QR_MAX = const(200)  # bytes of URL at most
+_QR_MAX = const(200)  # bytes of URL at most
 LOGO_FILE = "logo.bin"  # in the filesystem's root
 LOGO_MAX_ROWS = const(120)  # dots of paper at most (15 mm)
-LOGO_HEAD = const(8)  # GS v 0 m xL xH yL yH
+_LOGO_HEAD = const(8)  # GS v 0 m xL xH yL yH
 LOGO_PIECE = const(768)  # bytes read from flash and written at a time (16 rows)
 
 
@@ -72,26 +72,26 @@ def _gs(fn, args):
 
 def qr_code(data):
     """GS ( k: model 2, module QR_MODULE dots, error level L, store, print."""
-    data = str(data).encode()[:QR_MAX]
+    data = str(data).encode()[:_QR_MAX]
     return (_gs(0x41, b"\x32\x00") + _gs(0x43, bytes([QR_MODULE])) + _gs(0x45, b"\x30")
             + _gs(0x50, b"\x30" + data) + _gs(0x51, b"\x30"))
 
 
 def raster_band(line):
-    """One line drawn with the receipt font: GS v 0 of PAPER_DOTS x BAND_ROWS."""
+    """One line drawn with the receipt font: GS v 0 of PAPER_DOTS x _BAND_ROWS."""
     from vafa import text
 
     f = text.font("r32.vft")
     stride = PAPER_DOTS // 8
-    band = bytearray(stride * BAND_ROWS)
+    band = bytearray(stride * _BAND_ROWS)
     keys = text.shape(line)
-    top = (BAND_ROWS - f.height) // 2
+    top = (_BAND_ROWS - f.height) // 2
     view = memoryview(band)[top * stride:]
     if text.is_rtl(line):
         text.draw_rows(view, stride, f, keys, PAPER_DOTS, True)
     else:
         text.draw_rows(view, stride, f, keys, 0)
-    head = bytes([GS, 0x76, 0x30, 0, stride, 0, BAND_ROWS, 0])
+    head = bytes([GS, 0x76, 0x30, 0, stride, 0, _BAND_ROWS, 0])
     return head + band
 
 
@@ -101,16 +101,16 @@ def logo_size(path):
     None: no file, or a file that is not one (never half a logo on the paper)."""
     try:
         with open(path, "rb") as f:
-            head = f.read(LOGO_HEAD)
+            head = f.read(_LOGO_HEAD)
         size = os.stat(path)[6]
     except OSError:
         return None
-    if len(head) != LOGO_HEAD or head[:4] != b"\x1dv0\x00":
+    if len(head) != _LOGO_HEAD or head[:4] != b"\x1dv0\x00":
         return None
     stride, rows = head[4] | head[5] << 8, head[6] | head[7] << 8
     if not (0 < stride <= PAPER_DOTS // 8 and 0 < rows <= LOGO_MAX_ROWS):
         return None
-    if size != LOGO_HEAD + stride * rows:
+    if size != _LOGO_HEAD + stride * rows:
         return None
     return stride, rows
 
@@ -121,7 +121,7 @@ def logo_parts(path):
     found = logo_size(path)
     if found is None:
         return
-    end = LOGO_HEAD + found[0] * found[1]
+    end = _LOGO_HEAD + found[0] * found[1]
     at = 0
     while at < end:
         n = min(LOGO_PIECE, end - at)
@@ -156,7 +156,7 @@ def receipt_parts(lines, qr=None, width=WIDTH, logo=None):
                 yield raster_band(part)
     if qr:
         yield qr_code(qr)
-    yield bytes([ESC, 0x64, FEED_LINES]) + CUT  # ESC d n: print and feed n lines
+    yield bytes([ESC, 0x64, _FEED_LINES]) + CUT  # ESC d n: print and feed n lines
 
 
 def encode_receipt(lines, width=WIDTH, qr=None, logo=None):

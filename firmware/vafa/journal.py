@@ -32,7 +32,7 @@
 # open, its frames kept as they are.
 #
 # An entry the backend never answers is moved aside by move_dead(): its record is
-# appended to journal.dead (bounded: DEAD_MAX_BYTES, the older half kept as
+# appended to journal.dead (bounded: _DEAD_MAX_BYTES, the older half kept as
 # journal.dead.old) and it leaves the journal, so the entries behind it replay. The app
 # tries set-aside entries again now and then (dead_peek / dead_drop).
 import binascii
@@ -40,12 +40,13 @@ import os
 
 from micropython import const
 
+from vafa import unload
 from vafa.store import replace_file
 
 MAX_BYTES = const(65536)  # flash budget for the log: about 250 purchase records
 MAX_ENTRIES = const(256)
 MAX_PAYLOAD = const(1024)  # one sale record is about 250 bytes
-DEAD_MAX_BYTES = const(8192)  # journal.dead; the previous one is kept as .old
+_DEAD_MAX_BYTES = const(8192)  # journal.dead; the previous one is kept as .old
 _HEAD = const(8)  # magic + length + seq
 _TAIL = const(4)  # CRC32
 _CHUNK = const(64)  # bytes read at a time while looking for the next record
@@ -165,7 +166,7 @@ class Journal:
     the last seq; payloads are read back from flash when needed."""
 
     def __init__(self, root=".", max_bytes=MAX_BYTES, max_entries=MAX_ENTRIES,
-                 dead_max_bytes=DEAD_MAX_BYTES):
+                 dead_max_bytes=_DEAD_MAX_BYTES):
         root = root.rstrip("/") or "/"
         self.root = root
         try:
@@ -271,27 +272,12 @@ class Journal:
                 self._damaged = True
 
     def _migrate_legacy(self, end):
-        """Firmware 0.1 wrote ``length u16 | seq u32 | signed frame | CRC32`` without a
-        marker; its records are rewritten in this format (the payload stays the signed
-        frame, sent as it is), so an update never drops queued sales. Its first bad
-        record ends the old log, as that firmware's reader did."""
-        tmp = self.log_path + ".tmp"
-        pos = 0
+        from vafa import journal_rare
+
         try:
-            with open(self.log_path, "rb") as f, open(tmp, "wb") as g:
-                while True:
-                    r = _legacy_record(f, pos, end)
-                    if r is None:
-                        break
-                    seq, payload = r
-                    if len(payload) <= MAX_PAYLOAD:
-                        g.write(encode_record(seq, payload))
-                    pos += 6 + len(payload) + _TAIL
-                g.flush()
-            replace_file(tmp, self.log_path)
-        except OSError:
-            _remove(tmp)
-            raise
+            return journal_rare.migrate_legacy(self, end)
+        finally:
+            unload("vafa.journal_rare")
 
     def _compact(self):
         """Rewrite the log with only the unacked entries, record by record (temp
@@ -471,70 +457,24 @@ class Journal:
         return None
 
     def dead_drop(self, seq, to_end=False):
-        """Remove the set-aside entry ``seq`` (the one dead_peek() gave); ``to_end``
-        puts it behind the others of its file instead, so they get their turn first.
-        Raises OSError."""
-        for path in (self.dead_path + ".old", self.dead_path):
-            end = _file_size(path)
-            if not end:
-                continue
-            tmp = path + ".tmp"
-            first = None
-            try:
-                with open(path, "rb") as f, open(tmp, "wb") as g:
-                    pos = 0
-                    while pos < end:
-                        at, r, _ = next_record(f, pos, end)
-                        if r is None:
-                            break
-                        f.seek(at)
-                        rec = f.read(r[2])
-                        if first is None:
-                            if r[0] != seq:
-                                break
-                            first = rec
-                        else:
-                            g.write(rec)
-                        pos = at + r[2]
-                    if first is not None and to_end:
-                        g.write(first)  # behind the others of its file: same size
-                    g.flush()
-                if first is None:
-                    _remove(tmp)
-                    continue
-                replace_file(tmp, path)
-            except OSError:
-                _remove(tmp)
-                raise
-            if not to_end:
-                self.dead -= 1
-            return True
-        return False
+        """Remove the set-aside entry ``seq`` (``to_end``: put it behind the others of
+        its file instead); raises OSError (vafa.journal_rare)."""
+        from vafa import journal_rare
+
+        try:
+            return journal_rare.dead_drop(self, seq, to_end)
+        finally:
+            unload("vafa.journal_rare")
 
     def move_dead(self, seq):
-        """Move the oldest entry (``seq``) aside to journal.dead and out of the journal.
-        Returns True when its record is kept there, False when the flash had no room
-        for it (it leaves the journal all the same, so that the rest can replay)."""
-        if self._head is None or self._head[1] != seq:
-            raise ValueError("move_dead of %d, but the oldest entry is %r"
-                             % (seq, self._head[1] if self._head else None))
-        at, _, _, total = self._head
-        kept = True
+        """Move the oldest entry (``seq``) aside to journal.dead; False when the flash had
+        no room to keep it (vafa.journal_rare)."""
+        from vafa import journal_rare
+
         try:
-            with open(self.log_path, "rb") as f:
-                f.seek(at)
-                rec = f.read(total)
-            if _file_size(self.dead_path) + total > self.dead_max_bytes:
-                replace_file(self.dead_path, self.dead_path + ".old")
-                self.dead = self._count_records(self.dead_path + ".old")
-            with open(self.dead_path, "ab") as f:
-                f.write(rec)
-                f.flush()
-            self.dead += 1
-        except OSError:
-            kept = False
-        self.ack(seq)
-        return kept
+            return journal_rare.move_dead(self, seq)
+        finally:
+            unload("vafa.journal_rare")
 
 
 # ---- sale records ------------------------------------------------------------------

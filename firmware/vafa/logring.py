@@ -1,15 +1,15 @@
 # The last log lines of the terminal, in RAM (issue 16 "Remote logs"): a fixed number of
 # lines, each cut to a fixed width, so the ring never holds more than
-# LOG_LINES * LOG_WIDTH characters. A signed cmd {"op":"logs"} asks for them; the app
+# _LOG_LINES * _LOG_WIDTH characters. A signed cmd {"op":"logs"} asks for them; the app
 # sends the newest that fit one frame back as a signed req {"op":"logs"}.
 from micropython import const
 
-LOG_LINES = const(60)
-LOG_WIDTH = const(160)
+_LOG_LINES = const(60)
+_LOG_WIDTH = const(160)
 
 
 class LogRing:
-    def __init__(self, size=LOG_LINES, width=LOG_WIDTH, ticks_fn=None):
+    def __init__(self, size=_LOG_LINES, width=_LOG_WIDTH, ticks_fn=None):
         self.size = size
         self.width = width
         self._ticks = ticks_fn

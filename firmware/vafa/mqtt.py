@@ -28,19 +28,19 @@ from vafa.clock import ticks_add, ticks_diff
 MAX_PAYLOAD = const(4096)  # our frames are < 1 KiB; anything bigger is not ours
 MAX_PACKET = const(4096 + 512)  # payload plus topic, packet id and headers
 MAX_TOPIC = const(128)
-MAX_FIELD = const(256)  # client id, user, password, will topic
-MAX_OUT = const(16384)  # bytes waiting to be written
-MAX_INFLIGHT = const(8)  # QoS 1 publishes awaiting PUBACK
-READ_CHUNK = const(512)
+_MAX_FIELD = const(256)  # client id, user, password, will topic
+_MAX_OUT = const(16384)  # bytes waiting to be written
+_MAX_INFLIGHT = const(8)  # QoS 1 publishes awaiting PUBACK
+_READ_CHUNK = const(512)
 READ_BUDGET = const(2048)  # bytes read per step(): bounds one pass's work
 CONNECT_TIMEOUT_MS = const(5000)  # TCP connect + TLS handshake + CONNACK
 PUBACK_TIMEOUT_MS = const(1500)  # a QoS 1 publish unacknowledged this long: link is dead
-ACK_TIMEOUT_MS = const(5000)  # SUBACK, PINGRESP, a write making no progress
+_ACK_TIMEOUT_MS = const(5000)  # SUBACK, PINGRESP, a write making no progress
 
 # States of a Client.
 CLOSED = const(0)
 CONNECTING = const(1)  # TCP connect in progress
-OPENING = const(2)  # connected (TLS handshake, CONNECT sent): waiting for CONNACK
+_OPENING = const(2)  # connected (TLS handshake, CONNECT sent): waiting for CONNACK
 UP = const(3)
 
 # errno values meaning "not yet" on the platforms we run on: EAGAIN 11, EINPROGRESS 115
@@ -59,8 +59,8 @@ def is_busy(e):
 def _field(s, what):
     if isinstance(s, str):
         s = s.encode()
-    if len(s) > MAX_FIELD:
-        raise MQTTError("%s longer than %d bytes" % (what, MAX_FIELD))
+    if len(s) > _MAX_FIELD:
+        raise MQTTError("%s longer than %d bytes" % (what, _MAX_FIELD))
     return bytes((len(s) >> 8, len(s) & 0xFF)) + s
 
 
@@ -301,14 +301,14 @@ class Client:
 
     # -- operations (queue bytes; step() writes them) ----------------------------------
     def _next_pid(self):
-        for _ in range(MAX_INFLIGHT * 2 + 2):
+        for _ in range(_MAX_INFLIGHT * 2 + 2):
             self._pid = self._pid % 0xFFFF + 1
             if self._pid not in self.inflight and self._pid not in self.subscribing:
                 return self._pid
         raise MQTTError("no free packet id")
 
     def _queue(self, data, now_ms):
-        if len(self._out) + len(data) > MAX_OUT:
+        if len(self._out) + len(data) > _MAX_OUT:
             raise MQTTError("output buffer full")
         if not self._out:
             self._last_progress = now_ms
@@ -323,7 +323,7 @@ class Client:
         """Queue a PUBLISH; returns its packet id (0 for QoS 0). PUBACK clears it from
         ``inflight``; none within PUBACK_TIMEOUT_MS makes step() raise."""
         self._require_up()
-        if qos and len(self.inflight) >= MAX_INFLIGHT:
+        if qos and len(self.inflight) >= _MAX_INFLIGHT:
             raise MQTTError("too many unacknowledged publishes")
         pid = self._next_pid() if qos else 0
         self._queue(publish_packet(topic, msg, qos, retain, pid), now_ms)
@@ -386,7 +386,7 @@ class Client:
             if self.tls is not None:
                 self.sock = self.tls.wrap_socket(self.sock, server_hostname=self.host,
                                                  do_handshake_on_connect=False)
-            self.state = OPENING
+            self.state = _OPENING
             self._handshaking = self.tls is not None
             self._out = b""
             self._queue(connect_packet(self.client_id, self.user, self.password,
@@ -409,7 +409,7 @@ class Client:
     def _read(self, now_ms):
         budget = READ_BUDGET
         while budget > 0:
-            data = self.sock.read(READ_CHUNK)
+            data = self.sock.read(_READ_CHUNK)
             if data is None:
                 return  # nothing more now
             if not data:
@@ -423,7 +423,7 @@ class Client:
 
     def _handle(self, first, body, now_ms):
         kind = first & 0xF0
-        if self.state == OPENING:
+        if self.state == _OPENING:
             if kind != 0x20 or len(body) != 2:
                 raise MQTTError("expected CONNACK")
             if body[1] != 0:
@@ -476,19 +476,19 @@ class Client:
             self._cb(topic, payload)
 
     def _timers(self, now_ms):
-        if self.state == OPENING:
+        if self.state == _OPENING:
             if ticks_diff(now_ms, self._deadline) >= 0:
                 raise OSError(110, "no CONNACK (TLS handshake or broker) in time")
             return
-        if self._out and ticks_diff(now_ms, self._last_progress) >= ACK_TIMEOUT_MS:
+        if self._out and ticks_diff(now_ms, self._last_progress) >= _ACK_TIMEOUT_MS:
             raise OSError(110, "write made no progress")
         for sent in self.inflight.values():
             if ticks_diff(now_ms, sent) >= PUBACK_TIMEOUT_MS:
                 raise OSError(110, "no PUBACK")
         for sent in self.subscribing.values():
-            if ticks_diff(now_ms, sent) >= ACK_TIMEOUT_MS:
+            if ticks_diff(now_ms, sent) >= _ACK_TIMEOUT_MS:
                 raise OSError(110, "no SUBACK")
-        if self._ping_at is not None and ticks_diff(now_ms, self._ping_at) >= ACK_TIMEOUT_MS:
+        if self._ping_at is not None and ticks_diff(now_ms, self._ping_at) >= _ACK_TIMEOUT_MS:
             raise OSError(110, "no PINGRESP")
         if ticks_diff(now_ms, self._last_out) >= self.keepalive_s * 500:
             self.ping(now_ms)

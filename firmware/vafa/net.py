@@ -26,7 +26,7 @@ BACKOFF_MAX_MS = const(30000)
 # After this many failed connects in a row the cached broker address is looked up
 # again (DNS can block on the ESP32: done rarely, see docs/terminal.md).
 RESOLVE_AFTER_FAILS = const(5)
-MAX_FAILED_TOKENS = const(8)
+_MAX_FAILED_TOKENS = const(8)
 # The retained state is published on connect, when the app says something changed, and
 # at least this often (issue 16 "Health"); never more than once per STATE_MIN_MS on change.
 STATE_EVERY_MS = const(60000)
@@ -173,7 +173,7 @@ class Session:
         if c is not None:
             for token, pid in self._pending.items():
                 if pid in c.inflight:
-                    self._failed = (self._failed + [token])[-MAX_FAILED_TOKENS:]
+                    self._failed = (self._failed + [token])[-_MAX_FAILED_TOKENS:]
             try:
                 c.disconnect()
             except Exception:

@@ -4,7 +4,7 @@
 # loop's 100 ms bound (keypad, watchdog). Here one request goes out on a non-blocking UDP
 # socket, and poll() (every loop pass) looks for the answer without waiting; an attempt
 # without an answer is abandoned after ATTEMPT_MS and retried with a doubling backoff
-# until one succeeds, then the clock is re-synced every RESYNC_MS.
+# until one succeeds, then the clock is re-synced every _RESYNC_MS.
 #
 # A host name is resolved the same way, with one DNS query (type A) on the same socket
 # to the DNS server the Wi-Fi got: socket.getaddrinfo() waits for DNS, seconds when the
@@ -13,16 +13,16 @@ from micropython import const
 
 from vafa.clock import MIN_VALID_S, ticks_add, ticks_diff
 
-NTP_PORT = const(123)
-DNS_PORT = const(53)
-MAX_ANSWERS = const(16)  # DNS answer records looked at
-PACKET_BYTES = const(48)
+_NTP_PORT = const(123)
+_DNS_PORT = const(53)
+_MAX_ANSWERS = const(16)  # DNS answer records looked at
+_PACKET_BYTES = const(48)
 NTP_TO_UNIX_S = const(2208988800)  # 1900-01-01 -> 1970-01-01
 ATTEMPT_MS = const(2000)  # an attempt without an answer is abandoned after this
 BACKOFF_MIN_MS = const(1000)
 BACKOFF_MAX_MS = const(64000)
-RESYNC_MS = const(21600000)  # 6 h: RTC drift stays well under a second
-MAX_READS = const(4)  # datagrams read per poll (stray ones are dropped)
+_RESYNC_MS = const(21600000)  # 6 h: RTC drift stays well under a second
+_MAX_READS = const(4)  # datagrams read per poll (stray ones are dropped)
 _EAGAIN = (11, 110, 115)  # EAGAIN, ETIMEDOUT, EINPROGRESS: nothing yet
 
 
@@ -57,7 +57,7 @@ def parse_dns(data, qid):
     if not data[2] & 0x80 or data[3] & 0x0F:  # not an answer, or an error (NXDOMAIN...)
         return None
     i = _skip_name(data, 12) + 4  # our one question
-    for _ in range(min((data[6] << 8) | data[7], MAX_ANSWERS)):
+    for _ in range(min((data[6] << 8) | data[7], _MAX_ANSWERS)):
         i = _skip_name(data, i)
         if i + 10 > len(data):
             return None
@@ -78,7 +78,7 @@ def request_packet(nonce):
 
 def parse_response(data, nonce):
     """Unix seconds from a server answer to the request carrying ``nonce``, or None."""
-    if data is None or len(data) < PACKET_BYTES:
+    if data is None or len(data) < _PACKET_BYTES:
         return None
     mode = data[0] & 7
     stratum = data[1]
@@ -176,7 +176,7 @@ class Sntp:
         self._qid = (now_ms ^ (self.attempts << 8)) & 0xFFFF
         self._resolving = True
         try:
-            self._sock.sendto(dns_query(self.host, self._qid), (server, DNS_PORT))
+            self._sock.sendto(dns_query(self.host, self._qid), (server, _DNS_PORT))
         except OSError as e:
             self._fail(now_ms, "DNS query failed (%r)" % (e,))
             return
@@ -186,7 +186,7 @@ class Sntp:
         self._resolving = False
         try:
             self._nonce = self._new_nonce(now_ms)
-            self._sock.sendto(request_packet(self._nonce), (ip, NTP_PORT))
+            self._sock.sendto(request_packet(self._nonce), (ip, _NTP_PORT))
         except OSError as e:
             self._fail(now_ms, "send failed (%r)" % (e,))
             return
@@ -202,9 +202,9 @@ class Sntp:
                 return
             self._start(now_ms)
             return
-        for _ in range(MAX_READS):
+        for _ in range(_MAX_READS):
             try:
-                data = self._sock.recv(PACKET_BYTES + 16)
+                data = self._sock.recv(_PACKET_BYTES + 16)
             except OSError as e:
                 if e.args and e.args[0] in _EAGAIN:
                     break
@@ -222,7 +222,7 @@ class Sntp:
                 self.clock.set(unix, "ntp")
                 self.syncs += 1
                 self._backoff = BACKOFF_MIN_MS
-                self._next_try = ticks_add(now_ms, RESYNC_MS)
+                self._next_try = ticks_add(now_ms, _RESYNC_MS)
                 return
         if self._sock is not None and ticks_diff(now_ms, self._sent_at) >= ATTEMPT_MS:
             self._fail(now_ms, "no answer from %s%s" % (

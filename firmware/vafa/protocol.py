@@ -11,7 +11,7 @@ from micropython import const
 
 PROTOCOL_VERSION = const(1)
 MAX_FRAME = const(4096)
-SIG_HEX_LEN = const(64)
+_SIG_HEX_LEN = const(64)
 _BLOCK = const(64)
 
 _IPAD = bytes([0x36] * 64)
@@ -61,9 +61,9 @@ def decode_frame(payload, key):
     if isinstance(payload, str):
         payload = payload.encode()
     n = len(payload)
-    if n > MAX_FRAME or n < SIG_HEX_LEN + 1:
+    if n > MAX_FRAME or n < _SIG_HEX_LEN + 1:
         return None
-    cut = n - SIG_HEX_LEN - 1
+    cut = n - _SIG_HEX_LEN - 1
     if payload[cut] != 10:  # b"\n"
         return None
     body = payload[:cut]

@@ -17,12 +17,12 @@ from vafa.store import Store
 # it expire and reset the board. 30 s is above the longest call in a pass: a DNS lookup
 # (lwIP gives up after about 7 s per DNS server, 21 s with three; docs/terminal.md),
 # done rarely. Every socket is non-blocking (vafa.mqtt).
-WDT_MS = const(30000)
+_WDT_MS = const(30000)
 LOG_FILE = "error.log"
-LOG_MAX = const(8192)
+_LOG_MAX = const(8192)
 CONFIG_FILE = "config.json"
-WIFI_JOIN_MS = const(20000)  # setup mode's wait for the shop's Wi-Fi, under WDT_MS
-SETUP_HOLD_MS = const(1500)  # C (clear) held at power-on within this forces setup mode
+_WIFI_JOIN_MS = const(20000)  # setup mode's wait for the shop's Wi-Fi, under _WDT_MS
+_SETUP_HOLD_MS = const(1500)  # C (clear) held at power-on within this forces setup mode
 
 
 def log(msg):
@@ -35,7 +35,7 @@ def log_exception(e):
         import os
 
         try:
-            if os.stat(LOG_FILE)[6] > LOG_MAX:
+            if os.stat(LOG_FILE)[6] > _LOG_MAX:
                 os.remove(LOG_FILE)
         except OSError:
             pass
@@ -102,7 +102,7 @@ def wifi_join(ssid, password, feed):
     wlan = network.WLAN(network.STA_IF)
     wlan.active(True)
     wlan.connect(ssid, password)
-    deadline = time.ticks_add(time.ticks_ms(), WIFI_JOIN_MS)
+    deadline = time.ticks_add(time.ticks_ms(), _WIFI_JOIN_MS)
     while not wlan.isconnected():
         if time.ticks_diff(deadline, time.ticks_ms()) <= 0:
             wlan.disconnect()
@@ -113,9 +113,9 @@ def wifi_join(ssid, password, feed):
 
 
 def setup_requested(keypad):
-    """True when C (clear) is down within SETUP_HOLD_MS of power-on: a technician holds
+    """True when C (clear) is down within _SETUP_HOLD_MS of power-on: a technician holds
     it while plugging in to re-enrol the terminal."""
-    deadline = time.ticks_add(time.ticks_ms(), SETUP_HOLD_MS)
+    deadline = time.ticks_add(time.ticks_ms(), _SETUP_HOLD_MS)
     while time.ticks_diff(deadline, time.ticks_ms()) > 0:
         if keypad.get_key() == "C":
             return True
@@ -152,7 +152,7 @@ async def main():
     except vconfig.ConfigError as e:
         log("no usable config (%s): setup mode" % (e,))
         cfg = None
-    wdt = machine.WDT(timeout=WDT_MS)
+    wdt = machine.WDT(timeout=_WDT_MS)
     asyncio.get_event_loop().set_exception_handler(on_loop_error)
     if cfg is None:
         # Setup mode's modules (enrol, http: about 7 KB of heap) load only when needed.

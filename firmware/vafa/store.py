@@ -11,7 +11,7 @@ import os
 
 from micropython import const
 
-MAX_SALES = const(16)  # sales kept for "refund last", newest last
+_MAX_SALES = const(16)  # sales kept for "refund last", newest last
 SALES_NAME = "sales.json"
 _MAX_SALES_BYTES = const(4096)  # 16 sales are about 1.7 KB; a bigger file is not ours
 
@@ -104,7 +104,7 @@ class Store:
 
     # ---- sales for "refund last" ----------------------------------------------------
     def sales(self):
-        """[{"id", "card", "amount", "ts", "clk", "boot", "up"}] of the last MAX_SALES
+        """[{"id", "card", "amount", "ts", "clk", "boot", "up"}] of the last _MAX_SALES
         sales, oldest first (journaled ones included)."""
         try:
             with open(self._sales_path) as f:
@@ -114,10 +114,10 @@ class Store:
         if not isinstance(d, list):
             return []
         return [s for s in d if isinstance(s, dict) and isinstance(s.get("id"), str)
-                and isinstance(s.get("card"), str)][-MAX_SALES:]
+                and isinstance(s.get("card"), str)][-_MAX_SALES:]
 
     def _write_sales(self, sales):
-        write_atomic(self._sales_path, json.dumps(sales[-MAX_SALES:]))
+        write_atomic(self._sales_path, json.dumps(sales[-_MAX_SALES:]))
 
     def add_sale(self, request_id, card, amount, ts, clk, boot, up_ms):
         """Remember a sale (online or journaled) for "refund last". Raises OSError."""

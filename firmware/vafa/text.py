@@ -306,7 +306,7 @@ def draw_rows(buf, stride, font, keys, x, right=False):
 
 ROW_PX = const(16)  # display line pitch: four lines on the 64-pixel screen
 SCREEN_W = const(128)
-SCREEN_H = const(64)
+_SCREEN_H = const(64)
 _fonts = {}
 
 
@@ -334,12 +334,12 @@ def draw_screen(buf, rows):
     for i in range(len(buf)):
         buf[i] = 0
     y = 0
-    for row in rows[:SCREEN_H // ROW_PX]:
+    for row in rows[:_SCREEN_H // ROW_PX]:
         keys = shape(row)
         if is_rtl(row):
-            draw_columns(buf, SCREEN_W, SCREEN_H, f, keys, SCREEN_W, y, True)
+            draw_columns(buf, SCREEN_W, _SCREEN_H, f, keys, SCREEN_W, y, True)
         else:
-            draw_columns(buf, SCREEN_W, SCREEN_H, f, keys, 0, y)
+            draw_columns(buf, SCREEN_W, _SCREEN_H, f, keys, 0, y)
         y += ROW_PX
 
 

@@ -15,16 +15,16 @@ from vafa.hw import Scanner as _Scanner
 from vafa.hw.scan import ScanDecoder
 from vafa.hw.ssd1306 import SSD1306
 
-SCANNER_BAUD = const(9600)
-PRINTER_BAUD = const(9600)
-OLED_ADDR = const(0x3C)
-DEBOUNCE_SCANS = const(2)
-BEEP_FREQ = const(2700)
+_SCANNER_BAUD = const(9600)
+_PRINTER_BAUD = const(9600)
+_OLED_ADDR = const(0x3C)
+_DEBOUNCE_SCANS = const(2)
+_BEEP_FREQ = const(2700)
 BEEP_DUTY_U16 = const(32768)  # half of 65535: the loudest a passive buzzer gets
 # ESC/POS real-time status (DLE EOT n=4: the paper roll sensor). The printer answers one
 # byte at once, even mid-job; the status is asked again at most this often.
 PAPER_STATUS_REQUEST = b"\x10\x04\x04"
-PAPER_POLL_MS = const(2000)
+_PAPER_POLL_MS = const(2000)
 MAX_JOBS = const(4)  # receipts queued for the printer at most
 # Printer.last_error texts (the state topic's `perr`, shown on the panel).
 ERR_NO_ANSWER = "no answer to status request"
@@ -51,7 +51,7 @@ def _uart(uart_id, tx, rx, baud, **options):
 
 
 class BarcodeScanner(_Scanner):
-    def __init__(self, uart_id, tx, rx, baud=SCANNER_BAUD, max_code=None, uart=None):
+    def __init__(self, uart_id, tx, rx, baud=_SCANNER_BAUD, max_code=None, uart=None):
         # Setup mode reads QR codes of a few hundred bytes: a buffer to hold one whole.
         self._owns_uart = uart is None
         self._uart = uart or _uart(uart_id, tx, rx, baud, rxbuf=1024 if max_code else 256,
@@ -80,7 +80,7 @@ class MatrixKeypad(_Keypad):
     """Rows are open-drain outputs: pulled low one at a time, otherwise released (never
     driven high), so two keys pressed in one column connect a low row to a floating one
     instead of shorting two driven pins. Columns are read with pull-ups; a key counts once
-    it reads the same for DEBOUNCE_SCANS scans, and is reported once per press."""
+    it reads the same for _DEBOUNCE_SCANS scans, and is reported once per press."""
 
     def __init__(self, row_pins, col_pins, keymap=DEFAULT_KEYMAP):
         self._rows = [Pin(p, Pin.OPEN_DRAIN, value=1) for p in row_pins]
@@ -103,12 +103,12 @@ class MatrixKeypad(_Keypad):
     def get_key(self):
         k = self._scan()
         if k == self._candidate:
-            if self._count < DEBOUNCE_SCANS:
+            if self._count < _DEBOUNCE_SCANS:
                 self._count += 1
         else:
             self._candidate = k
             self._count = 1
-        if self._count >= DEBOUNCE_SCANS and k != self._down:
+        if self._count >= _DEBOUNCE_SCANS and k != self._down:
             self._down = k
             return k  # None on release
         return None
@@ -121,7 +121,7 @@ class MatrixKeypad(_Keypad):
 class Display(_Display):
     """The SSD1306 OLED; the text is drawn by vafa.text into the controller's buffer."""
 
-    def __init__(self, scl, sda, addr=OLED_ADDR, i2c_id=0):
+    def __init__(self, scl, sda, addr=_OLED_ADDR, i2c_id=0):
         from vafa.text import Pages
 
         self._i2c = I2C(i2c_id, scl=Pin(scl), sda=Pin(sda), freq=400000)
@@ -149,7 +149,7 @@ class Display(_Display):
 
 
 class ReceiptPrinter(_Printer):
-    def __init__(self, uart_id, tx, rx, baud=PRINTER_BAUD, width=escpos.WIDTH, uart=None,
+    def __init__(self, uart_id, tx, rx, baud=_PRINTER_BAUD, width=escpos.WIDTH, uart=None,
                  logo="/" + escpos.LOGO_FILE):
         self.logo = logo  # read piece by piece while printing (vafa.escpos.logo_parts)
         self._owns_uart = uart is None
@@ -200,7 +200,7 @@ class ReceiptPrinter(_Printer):
     def paper_ok(self, now_ms=None):
         """True/False from the printer's last paper-sensor answer, None when unknown (no
         RX wired, or no answer yet). Never blocks: reads what has arrived, and asks again
-        when the last question is PAPER_POLL_MS old."""
+        when the last question is _PAPER_POLL_MS old."""
         if not self._senses_paper:
             return None
         now_ms = time.ticks_ms() if now_ms is None else now_ms
@@ -214,7 +214,7 @@ class ReceiptPrinter(_Printer):
                         self.last_error = None
         if self._jobs:
             return self._paper  # never ask in the middle of a receipt
-        if self._asked_ms is None or time.ticks_diff(now_ms, self._asked_ms) >= PAPER_POLL_MS:
+        if self._asked_ms is None or time.ticks_diff(now_ms, self._asked_ms) >= _PAPER_POLL_MS:
             if not self._answered:
                 # A printer answers DLE EOT at once: silent for a whole interval means it
                 # is off or unplugged, and what it last said about paper is stale.
@@ -235,7 +235,7 @@ class Indicator(_Indicator):
 
     def __init__(self, buzzer_pin, led_pin):
         # duty_u16: the one duty argument every supported release and chip has.
-        self._pwm = PWM(Pin(buzzer_pin), freq=BEEP_FREQ, duty_u16=0)
+        self._pwm = PWM(Pin(buzzer_pin), freq=_BEEP_FREQ, duty_u16=0)
         self._led = None if led_pin is None else Pin(led_pin, Pin.OUT, value=0)
         self._steps = []  # [(on, duration_ms)]
         self._until = None
@@ -275,7 +275,7 @@ def build(pins, max_code=None):
     shared = None
     if pins["scanner_uart"] == pins["printer_uart"]:
         shared = _uart(pins["scanner_uart"], pins["printer_tx"], pins["scanner_rx"],
-                       SCANNER_BAUD, txbuf=4096, rxbuf=1024 if max_code else 256, timeout=0)
+                       _SCANNER_BAUD, txbuf=4096, rxbuf=1024 if max_code else 256, timeout=0)
     return Hardware(
         scanner=BarcodeScanner(pins["scanner_uart"], pins["scanner_tx"], pins["scanner_rx"],
                                max_code=max_code, uart=shared),

@@ -4,15 +4,15 @@
 # Lines end with CR, LF or CRLF. An optional AIM symbology identifier (``]`` + two
 # characters, e.g. ``]E0``, ``]C0``) is stripped. Lines with non-printable bytes, empty
 # lines and over-long lines are noise and dropped, as is a partial line that stalls for
-# longer than PARTIAL_MS. The same code read again within DEBOUNCE_MS is ignored.
+# longer than _PARTIAL_MS. The same code read again within DEBOUNCE_MS is ignored.
 # Setup mode reads a QR code's JSON: up to max_code bytes, UTF-8 allowed (a Persian SSID).
 import time
 
 from micropython import const
 
-MAX_CODE = const(48)
+_MAX_CODE = const(48)
 DEBOUNCE_MS = const(1500)
-PARTIAL_MS = const(300)
+_PARTIAL_MS = const(300)
 
 
 def _subtract(ticks1, ticks2):
@@ -24,7 +24,7 @@ _diff = getattr(time, "ticks_diff", _subtract)
 
 
 class ScanDecoder:
-    def __init__(self, debounce_ms=DEBOUNCE_MS, max_code=MAX_CODE, utf8=False):
+    def __init__(self, debounce_ms=DEBOUNCE_MS, max_code=_MAX_CODE, utf8=False):
         self._max = max_code
         self._utf8 = utf8
         self._buf = bytearray()
@@ -37,7 +37,7 @@ class ScanDecoder:
     def feed(self, data, now_ms):
         """Feed received bytes; return the list of accepted codes."""
         out = []
-        if self._buf and _diff(now_ms, self._last_byte_ms) > PARTIAL_MS:
+        if self._buf and _diff(now_ms, self._last_byte_ms) > _PARTIAL_MS:
             self._buf = bytearray()  # stale partial read
             self._overflow = False
         if data:

@@ -8,9 +8,9 @@ import framebuf
 from micropython import const
 
 WIDTH = const(128)
-HEIGHT = const(64)
-PAGES = const(8)
-DEFAULT_ADDR = const(0x3C)
+_HEIGHT = const(64)
+_PAGES = const(8)
+_DEFAULT_ADDR = const(0x3C)
 
 _CONTROL_COMMAND = const(0x80)  # Co=1, D/C#=0: one command byte follows
 _CONTROL_DATA = const(0x40)  # Co=0, D/C#=1: the rest is display RAM
@@ -25,7 +25,7 @@ _INIT = (
     0x20, 0x00,  # horizontal addressing: column after column, then the next page
     0x40,  # display start line 0
     0xA1,  # segment remap: column 127 is SEG0 (the module is mounted mirrored)
-    0xA8, HEIGHT - 1,  # multiplex ratio
+    0xA8, _HEIGHT - 1,  # multiplex ratio
     0xC8,  # COM scan from COM[N-1] to COM0 (rows top to bottom)
     0xD3, 0x00,  # no vertical offset
     0xDA, 0x12,  # alternative COM pin configuration (64-row panels)
@@ -43,11 +43,11 @@ _INIT = (
 class SSD1306(framebuf.FrameBuffer):
     """Draw with the FrameBuffer methods (fill, text, pixel...), then show()."""
 
-    def __init__(self, i2c, addr=DEFAULT_ADDR):
+    def __init__(self, i2c, addr=_DEFAULT_ADDR):
         self._i2c = i2c
         self._addr = addr
-        self.buffer = bytearray(WIDTH * PAGES)
-        super().__init__(self.buffer, WIDTH, HEIGHT, framebuf.MONO_VLSB)
+        self.buffer = bytearray(WIDTH * _PAGES)
+        super().__init__(self.buffer, WIDTH, _HEIGHT, framebuf.MONO_VLSB)
         self._command = bytearray(2)
         self._command[0] = _CONTROL_COMMAND
         self._data_prefix = bytearray(1)
@@ -63,7 +63,7 @@ class SSD1306(framebuf.FrameBuffer):
 
     def show(self):
         """Send the whole buffer (1 KB: about 25 ms at 400 kHz)."""
-        for command in (_SET_COLUMN_RANGE, 0, WIDTH - 1, _SET_PAGE_RANGE, 0, PAGES - 1):
+        for command in (_SET_COLUMN_RANGE, 0, WIDTH - 1, _SET_PAGE_RANGE, 0, _PAGES - 1):
             self.command(command)
         # One transfer, control byte then RAM, without copying the buffer.
         self._i2c.writevto(self._addr, (self._data_prefix, self.buffer))

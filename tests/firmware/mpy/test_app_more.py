@@ -1,6 +1,7 @@
 # ruff: noqa: UP031  (MicroPython test script: %-formatting kept on purpose)
 # Offline journal replay, refund last, cmd topic, idle timeout, crash recovery.
 import json
+import sys
 
 from mpytest import KEY, FakeNet, check, done, eq, make_app, tmpdir
 from vafa import app as A
@@ -140,9 +141,13 @@ app.on_key("E")
 rb = protocol.decode_frame(net.published[-1], KEY)
 eq(rb, b'{"v":1,"id":"t01-000006","seq":6,"ts":1763800000,"op":"refund",'
        b'"card":"9900010000000019","ref":"t01-000005","pin":"1345"}', "refund request body")
+check("vafa.refund" in sys.modules, "the refund flow is loaded by the R key")
 app.on_message(RES, ok("t01-000006", tx={"amount": -500}))
 eq(hw.display.lines[0], "Refunded", "refund shown")
 app.on_key("C")
+check("vafa.refund" not in sys.modules, "and dropped again at the idle screen")
+h = app.health()
+check("up" in h and "vafa.remote" not in sys.modules, "health fields: vafa.remote dropped after")
 app.on_key("R")
 app.on_scan(CARD)
 check("t01-000004" in hw.display.lines, "the refunded sale is gone: the one before it")
