@@ -139,7 +139,9 @@ class Worker:
         self.client.reconnect_delay_set(RECONNECT_MIN_DELAY_S, RECONNECT_MAX_DELAY_S)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
-        self.subscribed = False
+        self.client.on_subscribe = self._on_subscribe
+        self.subscribed = False  # True once the broker acknowledged the request subscription
+        self._request_subscription_mid: int | None = None
 
     @property
     def subscription(self) -> str:
@@ -185,10 +187,21 @@ class Worker:
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         # Subscribe on every connect: the broker may have lost the session.
-        client.subscribe(self.subscription, qos=1)
+        self.subscribed = False
+        _, self._request_subscription_mid = client.subscribe(self.subscription, qos=1)
         # Terminals' retained status for the panel. Not shared: MQTT 5 does not send
         # retained messages to shared subscriptions, and applying a state twice is harmless.
         client.subscribe(STATE_SUBSCRIPTION, qos=0)
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
+        # Subscribed means the broker's SUBACK granted it: before that a request may be
+        # published and never delivered to this worker.
+        if mid != self._request_subscription_mid:
+            return
+        if any(code.is_failure for code in reason_codes):
+            log.error("broker refused the subscription %s: %s", self.subscription,
+                      reason_codes)
+            return
         self.subscribed = True
         log.info("worker connected to %s:%s, subscribed %s", self.host, self.port,
                  self.subscription)
