@@ -12,7 +12,7 @@ from backend.models import PaymentInstrument
 from backend.services import audit, instruments
 from backend.services.permissions import branch_scope
 from backend.web.api import Page, clock, operation, paginate
-from backend.web.api.members import visible_member
+from backend.web.api.members import _scoped_key, visible_member
 from backend.web.api.schemas import Integer, JalaliOrIsoDate, PageQuery, Text, rials
 from backend.web.auth import client_ip
 
@@ -167,11 +167,13 @@ def create_cheque(principal, member_id: int, data):
 
 @operation("POST", "/members/<int:member_id>/instalment-plans",
            summary="Split a total into instalments", tag="Cheques", permission="purchases",
-           body=PlanIn, response=PlanOut, status=201, errors=(400, 401, 403, 404))
-def create_plan(principal, member_id: int, data):
+           body=PlanIn, response=PlanOut, status=201, idempotent=True,
+           errors=(400, 401, 403, 404))
+def create_plan(principal, member_id: int, data, key):
     """`count` instalments of equal whole rials, the last taking the remainder, so they add
     up to `total_rials` exactly; due monthly (the same Jalali day, or the month's last
-    day when shorter) or every `interval_days` days from `first_due`."""
+    day when shorter) or every `interval_days` days from `first_due`. A retry with the same
+    `Idempotency-Key` answers the plan it made and makes nothing new."""
     member = visible_member(member_id)
     if data["schedule"] == "days" and not data.get("interval_days"):
         raise BadRequest("interval_days", "the days between instalments are 1 to 366")
@@ -183,7 +185,7 @@ def create_plan(principal, member_id: int, data):
         interval_days=data.get("interval_days"), first_due=data["first_due"], now=clock(),
         branch_id=_branch(principal, data.get("branch_id"), member),
         staff_user_id=principal.staff.id, purchase_id=data.get("purchase_id"),
-        note=data["note"])
+        note=data["note"], request_key=_scoped_key(principal, key))
     return _With(result.plan, instalments=result.instalments), 201
 
 

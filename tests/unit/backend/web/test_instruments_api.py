@@ -41,18 +41,24 @@ def test_staff_record_a_cheque_and_clear_it_with_its_history(client, db, api_wor
 def test_a_plan_adds_up_to_the_total_and_operators_stay_on_their_branch(client, db,
                                                                            api_world, clock):
     headers = staff_headers(client, "operator")
-    response = client.post(f"/api/v1/members/{api_world.other.id}/instalment-plans",
-                           headers=headers, json={"total_rials": 10_000_000, "count": "۳",
-                                                  "schedule": "monthly",
-                                                  "first_due": "1405/06/31"})
+    sent = {"total_rials": 10_000_000, "count": "۳", "schedule": "monthly",
+            "first_due": "1405/06/31"}
+    url = f"/api/v1/members/{api_world.other.id}/instalment-plans"
+    assert client.post(url, headers=headers, json=sent).status_code == 400  # no key
+    keyed = {**headers, "Idempotency-Key": "plan-0001-aaaa-bbbb"}
+    response = client.post(url, headers=keyed, json=sent)
     assert response.status_code == 201, response.get_json()
     plan = response.get_json()
+    again = client.post(url, headers=keyed, json=sent)  # a retry: the same plan, no new one
+    assert (again.status_code, again.get_json()["id"]) == (201, plan["id"])
+    assert len(again.get_json()["instalments"]) == 3
     assert [row["amount_rials"] for row in plan["instalments"]] == [
         3_333_333, 3_333_333, 3_333_334]
     assert [row["due_date"] for row in plan["instalments"]] == [
         "2026-09-22", "2026-10-22", "2026-11-21"]
     response = client.post(f"/api/v1/members/{api_world.own.id}/instalment-plans",
-                           headers=headers, json={"total_rials": 900, "count": 3,
+                           headers={**headers, "Idempotency-Key": "plan-0002-aaaa-bbbb"},
+                           json={"total_rials": 900, "count": 3,
                                                   "schedule": "days",
                                                   "first_due": "1405/09/01"})
     assert response.status_code == 400 and response.get_json()["field"] == "interval_days"
