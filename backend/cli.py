@@ -144,7 +144,7 @@ def nightly_command() -> None:
 
     Example: flask --app backend nightly
     """
-    from backend.notifications import daily
+    from backend.jobs import daily
 
     # CLOCK: the app's pinned clock in tests, as the panel's views read it.
     now = current_app.config.get("CLOCK", lambda: datetime.now(UTC))()
@@ -214,7 +214,8 @@ def jobs_command(once: bool, tick_seconds: float, job_names: tuple[str, ...]) ->
     import signal
     import threading
 
-    from backend.notifications import daily, jobs
+    from backend.jobs import daily
+    from backend.jobs import scheduler as jobs
 
     app = current_app._get_current_object()
     if job_names:

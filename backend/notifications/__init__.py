@@ -4,10 +4,10 @@
 - `templates` — the automatic messages' texts, placeholders and rendering.
 - `providers` — where messages go: the console (files), Kavenegar, SMTP.
 - `dispatcher` — claims due messages, renders, counts the SMS quota, sends, retries.
-- `daily` — the daily jobs (nightly loyalty jobs, birthdays, anniversaries, expiring
-  credit, clean-up), each run once per local day.
-- `jobs` — the jobs process (`flask --app backend jobs`) running all of the above.
 - `campaigns` — segments, preview and the promotional send with its hold-out group.
+
+The daily jobs and the jobs process that sends the outbox live in `backend.jobs`, which
+imports this package; nothing here imports `backend.services` or `backend.jobs`.
 
 See docs/messages.md.
 """

@@ -52,7 +52,7 @@ from backend.services.purchases import club_rules, engine_offer, tier_rules
 from backend.services.reports.seed import fix_sequences
 
 BASIS_POINTS = 10_000
-NIGHTLY_LOCAL_HOUR = 1  # backend.notifications.daily runs "nightly" from 01:00 Tehran
+NIGHTLY_LOCAL_HOUR = 1  # backend.jobs.daily runs "nightly" from 01:00 Tehran
 
 
 @dataclass

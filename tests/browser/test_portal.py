@@ -47,7 +47,7 @@ def test_a_visitor_joins_on_a_phone_with_the_sms_code(browser, live_server):
     import json
     from pathlib import Path
 
-    from backend.notifications import jobs
+    from backend.jobs import scheduler as jobs
 
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
                                   has_touch=True, locale="fa-IR")

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from backend import ledger
 from backend.errors import BadRequest, InsufficientBalance
+from backend.jobs import daily
 from backend.models import (
     Card,
     LedgerTransaction,
@@ -18,7 +19,6 @@ from backend.models import (
     Reward,
     RewardRedemption,
 )
-from backend.notifications import daily
 from backend.services import profile, purchases, refunds, rewards, wallet
 from tests import factories
 from tests.conftest import NOW  # Saturday 30 Aban 1405, 13:00 Tehran

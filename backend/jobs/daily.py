@@ -30,7 +30,10 @@ from backend.models import (
     VerificationCode,
 )
 from backend.notifications import outbox
+from backend.notifications.dispatcher import settings
+from backend.services import tiers, wallet
 from backend.services.instruments import bank_name
+from backend.services.reports import segments
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +117,6 @@ def anniversary_messages(session: Session, now: datetime) -> str:
 def credit_expiry_reminders(session: Session, now: datetime) -> str:
     """N1: tell members what credit expires within the next `expiry_reminder_days`:
     one message per member and local expiry day, sent once (its dedupe key)."""
-    from backend.notifications.dispatcher import settings
-
     days = settings(session).expiry_reminder_days
     rows = session.execute(
         select(CreditLot.member_id, CreditLot.expires_at, CreditLot.remaining_rials)
@@ -177,8 +178,6 @@ def instrument_reminders(session: Session, now: datetime) -> str:
     """L13: remind members of a cheque or instalment due within the next
     `instrument_reminder_days` (today included): one message per item, ever (its dedupe
     key), which expires at the end of the item's due day."""
-    from backend.notifications.dispatcher import settings
-
     today = local_day(now)
     last = today + timedelta(days=settings(session).instrument_reminder_days)
     rows = session.scalars(
@@ -221,9 +220,6 @@ def nightly(session: Session, now: datetime) -> str:
     """The loyalty's nightly jobs (what `flask nightly` runs): expire credit, move members
     between tiers, then score LRFM and run the segment rules. Each is idempotent and
     commits."""
-    from backend.services import tiers, wallet
-    from backend.services.reports import segments
-
     expired = wallet.expire_credit(session, now)
     points_expired = wallet.expire_points(session, now)
     changes = tiers.evaluate_all(session, now)

@@ -8,8 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from backend import ledger
+from backend.jobs import daily
+from backend.jobs import scheduler as jobs
 from backend.models import JobRun, Message
-from backend.notifications import daily, jobs, providers
+from backend.notifications import providers
 from tests import factories
 from tests.conftest import NOW  # 30 Aban 1405, 13:00 in Tehran
 

@@ -17,7 +17,8 @@ from pathlib import Path
 from flask import Flask
 
 from backend.extensions import db
-from backend.notifications import daily, dispatcher, providers
+from backend.jobs import daily
+from backend.notifications import dispatcher, providers
 
 log = logging.getLogger(__name__)
 
