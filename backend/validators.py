@@ -29,6 +29,49 @@ def normalize_mobile(text: str) -> str:
     return digits
 
 
+# The member's gender as stored: none, female, male. The member import also reads it spelled
+# out in either language (its template's help says "زن یا مرد (f یا m)").
+GENDERS = ("", "f", "m")
+_GENDER_WORDS = {"f": "f", "female": "f", "زن": "f", "خانم": "f", "مونث": "f", "m": "m",
+                 "male": "m", "مرد": "m", "آقا": "m", "مذکر": "m"}
+GENDER_MESSAGE = "Choose a gender."
+
+
+def parse_gender(text: str, *, spelled: bool = False) -> str:
+    """`f`, `m` or `""` as stored. With `spelled`, also `زن`, `Male`, `آقا`, …; an empty
+    text is then refused too (the import leaves an empty cell out before asking).
+
+    Raises ValueError("Choose a gender.") for anything else."""
+    if spelled:
+        gender = _GENDER_WORDS.get(" ".join(str(text).lower().split()))
+    else:
+        gender = text if text in GENDERS else None
+    if gender is None:
+        raise ValueError(GENDER_MESSAGE)
+    return gender
+
+
+WEIGHT_MIN_KG, WEIGHT_MAX_KG = 1, 500
+WEIGHT_MESSAGE = "Enter a weight between 1 and 500."
+
+
+def parse_weight(value: int | str) -> int:
+    """A weight in whole kilograms, 1 to 500: an int, or text in any digits (`۶۲`).
+
+    Raises ValueError("Enter a weight between 1 and 500.") for anything else (booleans,
+    fractions, signs, out of range)."""
+    if type(value) is int:
+        weight = value
+    elif isinstance(value, str) and normalize_digits(value.strip()).isascii() \
+            and normalize_digits(value.strip()).isdigit():
+        weight = int(normalize_digits(value.strip()))
+    else:
+        raise ValueError(WEIGHT_MESSAGE)
+    if not WEIGHT_MIN_KG <= weight <= WEIGHT_MAX_KG:
+        raise ValueError(WEIGHT_MESSAGE)
+    return weight
+
+
 def is_valid_national_code(code: str) -> bool:
     """The check digit rule of the Iranian national code (کد ملی).
 

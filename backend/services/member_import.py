@@ -48,8 +48,10 @@ from backend.services import audit
 from backend.services.members import PROFILE_FIELDS, check_profile, clean_custom_value
 from backend.validators import (
     normalize_mobile,
+    parse_gender,
     parse_jalali_or_gregorian_date,
     parse_national_code,
+    parse_weight,
 )
 from card_spec import make_card_number, normalize_digits, parse_card_number
 
@@ -97,7 +99,7 @@ class ImportFileError(Exception):
 class Column:
     key: str
     label_fa: str
-    kind: str                 # how the cell is validated: see `_clean`
+    kind: str                 # how the cell is validated: see `_CLEANERS`
     required: bool = False
     max_length: int = 64
     example: str = ""
@@ -151,8 +153,6 @@ BUILTIN_COLUMNS = (
 # sixteen digits of a card number.
 _TEXT_FORMAT_KINDS = {"mobile", "card", "national_code", "date", "phone"}
 _DUPLICATE_KEYS = ("mobile", "national_code", "card_number")
-_GENDERS = {"f": "f", "female": "f", "زن": "f", "خانم": "f", "مونث": "f", "m": "m",
-            "male": "m", "مرد": "m", "آقا": "m", "مذکر": "m"}
 _YES = {"1", "yes", "y", "true", "بله", "بلی", "آری", "x", "✓"}
 _NO = {"0", "no", "n", "false", "خیر", "نه"}
 
@@ -585,6 +585,108 @@ def _lookups(session: Session, branch_id: int | None) -> _Lookups:
     return _Lookups(tier_names, tiers[0], branches, custom, branch_id)
 
 
+class _Refused(Exception):
+    """A cell's value is refused with this row error message."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def _national_code(text, original, key, lookups):
+    digits = normalize_digits(text)
+    if isinstance(original, int | float) and digits.isdigit():
+        digits = digits.zfill(10)  # a number cell drops leading zeros
+    return parse_national_code(digits)
+
+
+def _card(text, original, key, lookups):
+    if isinstance(original, float) or (isinstance(original, int) and len(str(original)) > 15):
+        raise _Refused(CARD_AS_NUMBER)
+    return parse_card_number(text)
+
+
+def _date(text, original, key, lookups):
+    if isinstance(original, datetime):
+        return original.date()
+    if isinstance(original, date):
+        return original
+    return parse_jalali_or_gregorian_date(text)
+
+
+def _gender(text, original, key, lookups):
+    try:
+        return parse_gender(_match_text(text), spelled=True)
+    except ValueError:
+        raise _Refused(BAD_GENDER) from None
+
+
+def _yes_no(text, original, key, lookups):
+    answer = _match_text(text)
+    if answer not in _YES | _NO:
+        raise _Refused(BAD_YES_NO)
+    return answer in _YES
+
+
+def _weight(text, original, key, lookups):
+    try:
+        return parse_weight(text)
+    except ValueError:
+        raise _Refused(BAD_WEIGHT) from None
+
+
+def _phone(text, original, key, lookups):
+    digits = normalize_digits(text).replace(" ", "").replace("-", "")
+    if not digits.lstrip("+").isdigit() or not 4 <= len(digits) <= 16:
+        raise _Refused(BAD_PHONE)
+    return digits
+
+
+def _email(text, original, key, lookups):
+    validate_email(text, check_deliverability=False)
+    return text
+
+
+def _tier(text, original, key, lookups):
+    tier = lookups.tiers.get(_match_text(text))
+    if tier is None:
+        raise _Refused(UNKNOWN_TIER)
+    return tier
+
+
+def _branch(text, original, key, lookups):
+    branch = lookups.branches.get(_match_text(text))
+    if branch is None:
+        raise _Refused(UNKNOWN_BRANCH)
+    if lookups.forced_branch_id is not None and branch.id != lookups.forced_branch_id:
+        raise _Refused(OTHER_BRANCH)
+    return branch.id
+
+
+def _custom(text, original, key, lookups):
+    return clean_custom_value(lookups.custom[key[len("custom_"):]], text)
+
+
+# Column kind → its cleaner: (text, the cell as read, column key, lookups) → the value.
+# A cleaner refuses with _Refused(message), or with the ValueError of a shared validator
+# (mapped to a message by kind in `_clean`), or BadRequest from the member service.
+_CLEANERS = {
+    "text": lambda text, original, key, lookups: text,
+    "mobile": lambda text, original, key, lookups: normalize_mobile(text),
+    "national_code": _national_code,
+    "card": _card,
+    "date": _date,
+    "gender": _gender,
+    "yes_no": _yes_no,
+    "weight": _weight,
+    "phone": _phone,
+    "email": _email,
+    "tier": _tier,
+    "branch": _branch,
+    "custom": _custom,
+}
+
+
 def _clean(row: Row, column: Column, lookups: _Lookups) -> None:
     """Validate one cell of a row into `row.values`, or note its error."""
     key, original = column.key, row.cells.get(column.key)
@@ -602,74 +704,9 @@ def _clean(row: Row, column: Column, lookups: _Lookups) -> None:
         return
     kind = column.kind
     try:
-        if kind == "text":
-            row.values[key] = text
-        elif kind == "mobile":
-            row.values[key] = normalize_mobile(text)
-        elif kind == "national_code":
-            digits = normalize_digits(text)
-            if isinstance(original, int | float) and digits.isdigit():
-                digits = digits.zfill(10)  # a number cell drops leading zeros
-            row.values[key] = parse_national_code(digits)
-        elif kind == "card":
-            if isinstance(original, float) or (isinstance(original, int)
-                                               and len(str(original)) > 15):
-                row.error(key, CARD_AS_NUMBER)
-                return
-            row.values[key] = parse_card_number(text)
-        elif kind == "date":
-            if isinstance(original, datetime):
-                row.values[key] = original.date()
-            elif isinstance(original, date):
-                row.values[key] = original
-            else:
-                row.values[key] = parse_jalali_or_gregorian_date(text)
-        elif kind == "gender":
-            gender = _GENDERS.get(_match_text(text))
-            if gender is None:
-                row.error(key, BAD_GENDER)
-            else:
-                row.values[key] = gender
-        elif kind == "yes_no":
-            answer = _match_text(text)
-            if answer not in _YES | _NO:
-                row.error(key, BAD_YES_NO)
-            else:
-                row.values[key] = answer in _YES
-        elif kind == "weight":
-            digits = normalize_digits(text)
-            if not digits.isdigit() or not 1 <= int(digits) <= 500:
-                row.error(key, BAD_WEIGHT)
-            else:
-                row.values[key] = int(digits)
-        elif kind == "phone":
-            digits = normalize_digits(text).replace(" ", "").replace("-", "")
-            if not digits.lstrip("+").isdigit() or not 4 <= len(digits) <= 16:
-                row.error(key, BAD_PHONE)
-            else:
-                row.values[key] = digits
-        elif kind == "email":
-            validate_email(text, check_deliverability=False)
-            row.values[key] = text
-        elif kind == "tier":
-            tier = lookups.tiers.get(_match_text(text))
-            if tier is None:
-                row.error(key, UNKNOWN_TIER)
-            else:
-                row.values[key] = tier
-        elif kind == "branch":
-            branch = lookups.branches.get(_match_text(text))
-            if branch is None:
-                row.error(key, UNKNOWN_BRANCH)
-            elif lookups.forced_branch_id is not None and branch.id != lookups.forced_branch_id:
-                row.error(key, OTHER_BRANCH)
-            else:
-                row.values[key] = branch.id
-        elif kind == "custom":
-            value = clean_custom_value(lookups.custom[key[len("custom_"):]], text)
-            row.values[key] = value
-        else:  # pragma: no cover — every kind of BUILTIN_COLUMNS is handled above
-            raise AssertionError(kind)
+        row.values[key] = _CLEANERS[kind](text, original, key, lookups)
+    except _Refused as refusal:
+        row.error(key, refusal.message)
     except EmailNotValidError:  # a ValueError too: caught first
         row.error(key, BAD_EMAIL)
     except ValueError:  # the validators' refusals (CardNumberError is a ValueError)

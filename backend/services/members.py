@@ -12,8 +12,10 @@ from backend.notifications import outbox
 from backend.services import cards
 from backend.validators import (
     normalize_mobile,
+    parse_gender,
     parse_jalali_or_gregorian_date,
     parse_national_code,
+    parse_weight,
 )
 from card_spec import CardNumberError, normalize_digits, parse_card_number
 
@@ -135,11 +137,17 @@ PROFILE_FIELDS = ("gender", "province", "city", "neighbourhood", "address", "ema
 def check_profile(profile: dict) -> dict:
     unknown = set(profile) - set(PROFILE_FIELDS)
     assert not unknown, f"unknown profile fields {unknown}"
-    if profile.get("gender", "") not in ("", "f", "m"):
-        raise BadRequest("gender", "Choose a gender.")
+    try:
+        parse_gender(profile.get("gender", ""))
+    except ValueError as error:
+        raise BadRequest("gender", str(error)) from None
     weight = profile.get("weight_kg")
-    if weight is not None and not (type(weight) is int and 1 <= weight <= 500):
-        raise BadRequest("weight_kg", "Enter a weight between 1 and 500.")
+    # Callers pass the parsed int (or None): text here is a caller's bug, refused as such.
+    if weight is not None:
+        try:
+            parse_weight(weight if type(weight) is int else None)
+        except ValueError as error:
+            raise BadRequest("weight_kg", str(error)) from None
     return {key: value for key, value in profile.items()}
 
 

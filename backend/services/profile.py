@@ -13,8 +13,8 @@ from backend import ledger
 from backend.errors import BadRequest
 from backend.models import Club, Member
 from backend.notifications import outbox
+from backend.validators import parse_gender
 
-GENDERS = ("", "f", "m")
 # What "complete" means: what birthday offers and the club's reports need.
 REQUIRED_FOR_REWARD = ("birth_date", "city", "gender")
 
@@ -33,8 +33,10 @@ def update_own_profile(session: Session, *, member_id: int, email: str,
                        now: datetime) -> tuple[Member, int]:
     """Save the member's profile; give the club's reward the first time it is complete.
     Returns (member, credit rials or points given now: 0 when none). Commits."""
-    if gender not in GENDERS:
-        raise BadRequest("gender", "Not a valid choice.")
+    try:
+        parse_gender(gender)
+    except ValueError:
+        raise BadRequest("gender", "Not a valid choice.") from None
     if birth_date is not None and not (date(1900, 1, 1) <= birth_date <= now.date()):
         raise BadRequest("birth_date", "Enter a date in the past.")
     if len(city) > 64:

@@ -40,6 +40,8 @@ from backend.i18n import (
     parse_percent,
 )
 from backend.validators import (
+    WEIGHT_MAX_KG,
+    WEIGHT_MIN_KG,
     normalize_mobile,
     parse_jalali_or_gregorian_date,
     parse_national_code,
@@ -282,6 +284,7 @@ class LoginForm(FlaskForm):
     password = PasswordField(_l("Password"), [required(), Length(max=256)])
 
 
+# The choices of `validators.GENDERS`, labelled.
 GENDERS = [SelectChoice("", "—"), SelectChoice("f", _l("Female")), SelectChoice("m", _l("Male"))]
 
 
@@ -307,7 +310,8 @@ class MemberForm(FlaskForm):
     work_phone = PhoneField(_l("Work phone"), [Optional()])
     father_name = StrippedStringField(_l("Father's name"), [Optional(), Length(max=64)])
     job = StrippedStringField(_l("Job"), [Optional(), Length(max=64)])
-    weight_kg = DigitsIntegerField(_l("Weight (kg)"), [Optional(), NumberRange(1, 500)])
+    weight_kg = DigitsIntegerField(_l("Weight (kg)"), [Optional(),
+                                  NumberRange(WEIGHT_MIN_KG, WEIGHT_MAX_KG)])
     favourite_colour = StrippedStringField(_l("Favourite colour"), [Optional(), Length(max=32)])
     home_branch_id = SelectField(_l("Home branch"), coerce=int, validate_choice=True, default=0)
     promotional_opt_out = BooleanField(_l("No promotional messages"))

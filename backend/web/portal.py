@@ -39,6 +39,7 @@ from backend.services import profile as profile_service
 from backend.web.admin import apply_error, clock, new_request_key, page_number, paginate
 from backend.web.auth import client_ip, too_many_attempts
 from backend.web.forms import (
+    GENDERS,
     WEEKDAY_NAMES,
     AmountField,
     JalaliDateField,
@@ -74,9 +75,7 @@ class RequestForm(FlaskForm):
 
 class ProfileForm(FlaskForm):
     birth_date = JalaliDateField(_l("Birth date"), [Optional()])
-    gender = SelectField(_l("Gender"), choices=[
-        SelectChoice("", "—"), SelectChoice("f", _l("Female")), SelectChoice("m", _l("Male"))],
-        default="")
+    gender = SelectField(_l("Gender"), choices=GENDERS, default="")
     city = StrippedStringField(_l("City"), [Optional(), Length(max=64)])
     email = StrippedStringField(_l("Email"), [Optional(), Length(max=254)],
                                 render_kw={"dir": "ltr"})

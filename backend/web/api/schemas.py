@@ -10,7 +10,12 @@ import re
 from marshmallow import Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 
-from backend.validators import parse_jalali_or_gregorian_date
+from backend.validators import (
+    GENDERS,
+    WEIGHT_MAX_KG,
+    WEIGHT_MIN_KG,
+    parse_jalali_or_gregorian_date,
+)
 from card_spec import normalize_digits
 
 MAX_RIALS = 10**13  # ten trillion rials: far above any real purchase, far below 64 bits
@@ -144,8 +149,9 @@ class MemberWriteBase(Schema):
     home_branch_id = Integer(allow_none=True, validate=validate.Range(min=1, max=2**31 - 1),
                              metadata={"description": "Ignored for operators: their members "
                                                       "belong to their branch."})
-    gender = fields.String(validate=validate.OneOf(["", "f", "m"]))
-    weight_kg = Integer(allow_none=True, validate=validate.Range(min=1, max=500))
+    gender = fields.String(validate=validate.OneOf(list(GENDERS)))
+    weight_kg = Integer(allow_none=True,
+                        validate=validate.Range(min=WEIGHT_MIN_KG, max=WEIGHT_MAX_KG))
     promotional_opt_out = fields.Boolean()
     custom_fields = fields.Dict(keys=fields.String(validate=validate.Length(max=32)),
                                 values=Text(validate=validate.Length(max=200)))

@@ -1,6 +1,14 @@
 import pytest
 
-from backend.validators import is_valid_national_code, normalize_mobile, parse_national_code
+from backend.validators import (
+    WEIGHT_MAX_KG,
+    WEIGHT_MIN_KG,
+    is_valid_national_code,
+    normalize_mobile,
+    parse_gender,
+    parse_national_code,
+    parse_weight,
+)
 
 
 @pytest.mark.parametrize("code", ["0013542419", "0084575948", "4608968882"])
@@ -31,3 +39,44 @@ def test_mobile_numbers_normalise(text):
 def test_bad_mobile_numbers_are_refused(text):
     with pytest.raises(ValueError, match="09xxxxxxxxx"):
         normalize_mobile(text)
+
+
+@pytest.mark.parametrize("text", ["", "f", "m"])
+def test_stored_genders_pass(text):
+    assert parse_gender(text) == text
+
+
+@pytest.mark.parametrize(("text", "gender"), [
+    ("زن", "f"), ("خانم", "f"), ("Female", "f"), (" F ", "f"),
+    ("مرد", "m"), ("آقا", "m"), ("MALE", "m"), ("m", "m")])
+def test_spelled_genders_are_read(text, gender):
+    assert parse_gender(text, spelled=True) == gender
+
+
+@pytest.mark.parametrize("text", ["x", "F", "female", " f", "زن"])
+def test_unstored_genders_are_refused(text):
+    with pytest.raises(ValueError, match="Choose a gender."):
+        parse_gender(text)
+
+
+@pytest.mark.parametrize("text", ["", "x", "fm", "زنان", "1"])
+def test_unknown_spelled_genders_are_refused(text):
+    with pytest.raises(ValueError, match="Choose a gender."):
+        parse_gender(text, spelled=True)
+
+
+@pytest.mark.parametrize(("value", "weight"), [
+    (1, 1), (500, 500), ("62", 62), ("۶۲", 62), ("٦٢", 62), (" ۵۰۰ ", 500), ("007", 7)])
+def test_weights_in_any_digits_within_bounds(value, weight):
+    assert parse_weight(value) == weight
+
+
+@pytest.mark.parametrize("value", [
+    0, 501, -3, "0", "۵۰۱", "-5", "+5", "62.5", "6 2", "", "abc", "²", True, 62.0, None])
+def test_bad_weights_are_refused(value):
+    with pytest.raises(ValueError, match="Enter a weight between 1 and 500."):
+        parse_weight(value)
+
+
+def test_weight_bounds_are_the_documented_ones():
+    assert (WEIGHT_MIN_KG, WEIGHT_MAX_KG) == (1, 500)

@@ -130,6 +130,9 @@ def test_empty_tier_and_branch_take_the_lowest_tier_and_no_branch(db, club, tmp_
     ({"birth_date": "yesterday"}, "birth_date", "Enter a date like 1405/08/30."),
     ({"gender": "x"}, "gender", "Choose a gender."),
     ({"weight_kg": "۶۰۰"}, "weight_kg", "Enter a weight between 1 and 500."),
+    ({"weight_kg": "0"}, "weight_kg", "Enter a weight between 1 and 500."),
+    ({"weight_kg": "62.5"}, "weight_kg", "Enter a weight between 1 and 500."),
+    ({"weight_kg": "²"}, "weight_kg", "Enter a weight between 1 and 500."),
     ({"email": "sara@"}, "email", "Enter an email address."),
     ({"work_phone": "call me"}, "work_phone", "Enter a phone number."),
     ({"promotional_opt_out": "maybe"}, "promotional_opt_out", "Write yes or no."),
@@ -143,6 +146,21 @@ def test_each_kind_of_bad_cell_is_reported_on_its_row_and_column(
     assert good.errors == []
     assert errors_of(bad) == [(column, message)]
     assert bad.number == 3
+
+
+def test_every_column_kind_has_a_cleaner():
+    assert {column.kind for column in mi.BUILTIN_COLUMNS} | {"custom"} == set(mi._CLEANERS)
+
+
+@pytest.mark.parametrize(("cells", "values"), [
+    ({"gender": "مرد", "weight_kg": "٧٠"}, {"gender": "m", "weight_kg": 70}),
+    ({"gender": "Female", "weight_kg": "500"}, {"gender": "f", "weight_kg": 500}),
+    ({"gender": "خانم", "weight_kg": "۱"}, {"gender": "f", "weight_kg": 1}),
+])
+def test_gender_words_and_weights_in_any_digits_are_read(db, club, tmp_path, cells, values):
+    row, = check(db, tmp_path, [{**GOOD, **cells}]).sheet.rows
+    assert row.errors == []
+    assert {key: row.values[key] for key in values} == values
 
 
 def test_every_error_of_a_row_is_reported_at_once(db, club, tmp_path):
