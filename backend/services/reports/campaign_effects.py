@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from backend.i18n import N_
 from backend.models import (
     Campaign,
     CampaignRecipient,
@@ -36,7 +37,7 @@ from backend.models import (
 )
 from backend.services.reports.effectiveness import Effect, measure_effect
 from backend.services.reports.sql import Filters, as_int
-from backend.services.reports.tables import N_, Chart, Column, Table
+from backend.services.reports.tables import Chart, Column, Table
 
 WINDOW_DAYS = 30
 # Below this many members in either group the normal approximation behind the margin is

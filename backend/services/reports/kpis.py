@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
+from backend.i18n import N_
 from backend.models import Member, Purchase, the_club
 from backend.services.reports import periods
 from backend.services.reports.effectiveness import offer_effects
@@ -20,7 +21,7 @@ from backend.services.reports.sql import (
     purchase_conditions,
     ratio,
 )
-from backend.services.reports.tables import N_, Column, Table, change
+from backend.services.reports.tables import Column, Table, change
 
 
 @dataclass(frozen=True)
