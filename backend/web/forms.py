@@ -40,13 +40,12 @@ from backend.i18n import (
     parse_percent,
 )
 from backend.validators import (
+    MAX_AMOUNT_RIALS,
     normalize_mobile,
     parse_jalali_or_gregorian_date,
     parse_national_code,
 )
 from card_spec import CardNumberError, normalize_digits, parse_card_number
-
-MAX_AMOUNT_RIALS = 10**13  # ten thousand billion rials: beyond any real purchase
 
 
 def display_unit() -> str:
