@@ -439,10 +439,10 @@ def create_admin_command(username: str, full_name: str, password_stdin: bool) ->
     Example: vafa create-admin --username owner2 --name "Reza Karimi"
     """
     from backend.errors import BadRequest
-    from backend.models import Club
+    from backend.models import the_club
     from backend.services import first_run
 
-    club = db.session.get(Club, 1)
+    club = the_club(db.session)
     also_not = (club.name, club.name_fa) if club else ()
     db.session.rollback()
     password = _read_password(password_stdin, username.strip().lower(), also_not)

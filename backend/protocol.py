@@ -8,12 +8,12 @@ import json
 import re
 from dataclasses import dataclass
 
+from backend.validators import MAX_AMOUNT_RIALS
 from card_spec import is_valid_card_number
 
 PROTOCOL_VERSION = 1
 MAX_PAYLOAD_BYTES = 4096
 SIGNATURE_HEX_LENGTH = 64
-MAX_AMOUNT_RIALS = 10**13  # ten trillion rials: far above any shop purchase
 MAX_ITEMS = 50
 # Frame bounds (docs/protocol.md "Frame bounds"), checked before and while parsing, so no
 # signed body can make the parser recurse, a number overflow a database column or a

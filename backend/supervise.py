@@ -75,9 +75,9 @@ def prepare(app: Flask) -> bool:
         devices.write_terminal_configs(db.session, result.terminals, app.config)
         click.echo(f"Created the demo club: {result.member_count} members, 2 terminals.")
     devices.write_broker_config_for(db.session, app.config)
-    from backend.models import Club
+    from backend.models import the_club
 
-    club = db.session.get(Club, 1)
+    club = the_club(db.session)
     is_demo = club is not None and club.is_demo
     db.session.rollback()
     return is_demo

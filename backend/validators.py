@@ -7,6 +7,10 @@ import jdatetime
 
 from card_spec import normalize_digits
 
+# The largest amount any input, request or terminal frame may carry: ten trillion rials,
+# far above any real purchase and far below 64 bits. (The firmware keeps its own copy.)
+MAX_AMOUNT_RIALS = 10**13
+
 _MOBILE = re.compile(r"09\d{9}")
 
 

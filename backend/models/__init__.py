@@ -2,7 +2,7 @@
 
 from backend.models.api_tokens import ApiToken
 from backend.models.base import Base, UTCDateTime, utc_now
-from backend.models.club import AuditLog, Branch, Club, LoginAttempt, StaffUser, Tier
+from backend.models.club import AuditLog, Branch, Club, LoginAttempt, StaffUser, Tier, the_club
 from backend.models.devices import Device, TerminalRequest
 from backend.models.engagement import (
     CallTask,
@@ -54,6 +54,7 @@ from backend.models.reports import (
 )
 
 __all__ = [
+    "the_club",
     "ApiToken",
     "CallTask",
     "FaqEntry",

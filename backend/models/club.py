@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from backend.models.base import Amount, Base, UTCDateTime, utc_now
 
@@ -70,6 +70,14 @@ class Club(Base):
                         name="profile_reward_kind_known"),
         CheckConstraint("profile_reward_value >= 0", name="profile_reward_not_negative"),
     )
+
+
+CLUB_ID = 1
+
+
+def the_club(session: Session) -> Club | None:
+    """The installation's one club row, or None before first-run set-up."""
+    return session.get(Club, CLUB_ID)
 
 
 class Branch(Base):

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.errors import BadRequest
-from backend.models import Card, CardBatch, CardSerialCounter, Club
+from backend.models import Card, CardBatch, CardSerialCounter, the_club
 from backend.models.base import utc_now
 from card_spec import (
     PREFIX_LENGTH,
@@ -126,7 +126,7 @@ def create_batch(session: Session, *, prefix: str, count: int, label: str = "",
 
 
 def _batch(session: Session, row: CardBatch) -> Batch:
-    club = session.get(Club, 1)
+    club = the_club(session)
     return Batch(row.id, row.prefix, row.first_serial, row.count,
                  row.label or f"batch-{row.id}", club.name if club else "Vafa")
 
@@ -154,7 +154,7 @@ def artwork(session: Session, uploads_dir: Path | None = None, *, club_name: str
     """The card front's artwork: the club's name and, when the panel has one, its logo."""
     from card_spec.printing import Artwork
 
-    club = session.get(Club, 1)
+    club = the_club(session)
     if logo is None and club is not None and club.logo_filename and uploads_dir is not None:
         candidate = uploads_dir / club.logo_filename
         logo = candidate if candidate.is_file() else None

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.errors import BadRequest
-from backend.models import Branch, Club, MemberField, Offer, Product, Reward, Tier
+from backend.models import Branch, Club, MemberField, Offer, Product, Reward, Tier, the_club
 
 _CODE = re.compile(r"[a-z0-9_-]{1,32}")
 _FIELD_KEY = re.compile(r"[a-z][a-z0-9_]{0,31}")
@@ -104,7 +104,7 @@ def save_settings(session: Session, values: dict) -> Club:
     for link in (values.get("social_links") or {}).values():
         if link and not re.match(r"https?://", link):
             raise BadRequest("social_links", "Links start with https://")
-    club = session.get(Club, 1)
+    club = the_club(session)
     if club is None:
         club = Club(id=1, name=values.get("name", "Club"))
         session.add(club)

@@ -44,6 +44,7 @@ from backend.models import (
     SegmentRule,
     StaffUser,
     Tier,
+    the_club,
 )
 from backend.notifications import campaigns, sms
 from backend.services import demo_history, devices, instruments, staff, terminal_policy
@@ -97,7 +98,7 @@ class DemoResult:
 
 
 def club_exists(session: Session) -> bool:
-    return session.get(Club, 1) is not None
+    return the_club(session) is not None
 
 
 def _at(day: date, hour: int, minute: int = 0) -> datetime:

@@ -35,7 +35,6 @@ from backend import engine
 from backend.engine.calendar import CLUB_TIMEZONE, local
 from backend.models import (
     CallTask,
-    Club,
     CreditAllocation,
     CreditLot,
     LedgerEntry,
@@ -46,6 +45,7 @@ from backend.models import (
     Purchase,
     Tier,
     TierChange,
+    the_club,
 )
 from backend.services import happy_calls
 from backend.services.purchases import club_rules, engine_offer, tier_rules
@@ -135,7 +135,7 @@ class _Club:
     def __init__(self, session: Session, writer: _Writer, now: datetime):
         self.writer = writer
         self.now = now
-        self.club = session.get(Club, 1)
+        self.club = the_club(session)
         assert self.club.credit_cross_branch and not self.club.instant_cashback, \
             "the demo's simulation spends credit at every branch and pays it as credit"
         self.window = timedelta(days=self.club.tier_window_days)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from backend import broker
 from backend.errors import BadRequest
-from backend.models import Branch, Club, Device, TerminalHealth
+from backend.models import Branch, Device, TerminalHealth, the_club
 from backend.protocol import DEVICE_ID_PATTERN
 from backend.services import firmware_builds
 
@@ -70,7 +70,7 @@ def terminal_config(
     """The terminal's config.json (firmware/vafa/config.py reads it). With the backend's
     public URL, receipts carry the member portal's address as a QR code (`portal_url`)."""
     device = session.get(Device, credentials.device_id)
-    club = session.get(Club, 1)
+    club = the_club(session)
     return {
         "device_id": device.id,
         "key_hex": credentials.key_hex,

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.errors import BadRequest
-from backend.models import Branch, Club, StaffUser
+from backend.models import Branch, Club, StaffUser, the_club
 from backend.services import audit, branding, staff
 from card_spec import normalize_digits
 
@@ -66,7 +66,7 @@ class ClubSetup:
 def setup_needed(session: Session) -> bool:
     """True until the database has a club and an admin (a fresh install)."""
     has_admin = session.scalar(select(StaffUser.id).where(StaffUser.role == "admin").limit(1))
-    return has_admin is None and session.get(Club, 1) is None
+    return has_admin is None and the_club(session) is None
 
 
 def check_password_strength(password: str, username: str, *, also_not: tuple[str, ...] = ()
@@ -145,7 +145,7 @@ def create_club(session: Session, setup: ClubSetup, uploads_dir: Path, *, ip: st
 
 def create_admin(session: Session, *, username: str, password: str, full_name: str) -> StaffUser:
     """Another admin (`vafa create-admin`), e.g. when the only one forgot the password."""
-    club = session.get(Club, 1)
+    club = the_club(session)
     check_password_strength(password, username.strip().lower(),
                             also_not=(club.name, club.name_fa) if club else ())
     return staff.create_staff(session, username=username, password=password,

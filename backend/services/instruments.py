@@ -25,6 +25,7 @@ from backend.models import (
     PaymentInstrument,
     Purchase,
 )
+from backend.validators import MAX_AMOUNT_RIALS
 from card_spec import normalize_digits
 
 KINDS = ("cheque", "instalment")
@@ -39,7 +40,6 @@ OPEN_STATES = ("pending", "bounced")  # still owed
 SCHEDULES = ("monthly", "days")
 MAX_INSTALMENTS = 120
 MAX_INTERVAL_DAYS = 366
-MAX_AMOUNT_RIALS = 10**13
 MAX_NOTE = 500
 MAX_CHEQUE_NUMBER = 20
 

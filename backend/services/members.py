@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from backend import ledger
 from backend.errors import BadRequest
-from backend.models import Card, Club, Member, MemberField, Tier
+from backend.models import Card, Member, MemberField, Tier, the_club
 from backend.notifications import outbox
 from backend.services import cards
 from backend.validators import (
@@ -78,7 +78,7 @@ def register_member(
     session.add(member)
     session.flush()
     cards.assign(card, member.id, now)
-    club = session.get(Club, 1)
+    club = the_club(session)
     if club.welcome_credit_rials:
         ledger.post(session, member=ledger.lock_member(session, member.id),
                     idempotency_key=f"welcome:{member.id}", kind="welcome",

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from backend import ledger
 from backend.errors import BadRequest
-from backend.models import Club, Member
+from backend.models import Member, the_club
 from backend.notifications import outbox
 from backend.validators import parse_gender
 
@@ -49,7 +49,7 @@ def update_own_profile(session: Session, *, member_id: int, email: str,
     member.city = city
     member.gender = gender
     given = 0
-    club = session.get(Club, 1)
+    club = the_club(session)
     if (is_complete(member) and club.profile_reward_kind in ("credit", "points")
             and club.profile_reward_value > 0 and not member.is_gift_account
             and ledger.find_transaction(session, reward_key(member.id)) is None):

@@ -21,6 +21,7 @@ from backend.models import (
     PurchaseItem,
     TerminalRequest,
     Tier,
+    the_club,
 )
 from backend.notifications import outbox
 from backend.services import happy_calls, tiers, wallet
@@ -177,7 +178,7 @@ def record_purchase_locked(
         ).one()
         return PurchaseResult(purchase, _offer_names(session, purchase), None)
 
-    club = session.get(Club, 1)
+    club = the_club(session)
     spend_branch = None if club.credit_cross_branch else branch_id
     products, lines = _load_items(session, items)
     # Rows, not ORM objects: the engine reads them once and nothing changes them.

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from backend import engine, ledger
 from backend.errors import RefUnknown
-from backend.models import Club, Member, Product, Purchase, PurchaseItem, Refund
+from backend.models import Member, Product, Purchase, PurchaseItem, Refund, the_club
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def refund_purchase_locked(
     if remaining == 0:
         raise RefUnknown(f"purchase {purchase.id} is already fully refunded")
     amount = remaining if amount_rials is None else amount_rials
-    club = session.get(Club, 1)
+    club = the_club(session)
     member = session.get(Member, purchase.member_id)
     parts = engine.refund_components(
         engine.Components(purchase.payable_rials, purchase.credit_used_rials,

@@ -8,7 +8,14 @@ from datetime import datetime
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from backend.models import Club, CreditTransfer, LedgerEntry, LedgerTransaction, Member, Tier
+from backend.models import (
+    CreditTransfer,
+    LedgerEntry,
+    LedgerTransaction,
+    Member,
+    Tier,
+    the_club,
+)
 from backend.services import tiers as tier_service
 
 TRANSFER_KINDS = ("transfer-in", "transfer-out")
@@ -107,7 +114,7 @@ class TierProgress:
 
 
 def tier_progress(session: Session, member: Member, now: datetime) -> TierProgress:
-    club = session.get(Club, 1)
+    club = the_club(session)
     window_days = club.tier_window_days if club else 365
     spend, count = tier_service.window_totals(session, member.id, now, window_days)
     higher = session.scalars(select(Tier).where(Tier.rank > member.tier.rank)

@@ -30,7 +30,7 @@ from backend.errors import (
     Stale,
     UnknownDevice,
 )
-from backend.models import Card, Club, Device, Member, TerminalRequest
+from backend.models import Card, Device, Member, TerminalRequest, the_club
 from backend.protocol import (
     PROTOCOL_VERSION,
     ProtocolError,
@@ -284,7 +284,7 @@ def _answer_in_transaction(
         raise Replay(f"seq {request.seq} is not above {last_seq}")
     if request.op == "ota":
         return _answer_ota(session, device, request, asked, now)
-    club = session.get(Club, 1)
+    club = the_club(session)
     sold_at = sale_time(request, now, timedelta(days=club.offline_window_days))
 
     if request.op == "refund":

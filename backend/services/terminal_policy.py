@@ -34,6 +34,7 @@ from backend.models import (
 )
 from backend.services import purchases
 from backend.services.texts import format_rials
+from backend.validators import MAX_AMOUNT_RIALS
 from card_spec import normalize_digits
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,6 @@ MAX_WRONG_PINS = 5
 WRONG_PIN_PERIOD = timedelta(minutes=15)
 LOCK_DURATION = timedelta(minutes=15)
 MAX_WINDOW_HOURS = 90 * 24  # 2160, as the messages say
-MAX_LIMIT_RIALS = 10**13
 
 # Audit actions (entity "device", entity_id the terminal): every refusal of this module,
 # the wrong PINs among them (counted for the lock), and the lock itself.
@@ -269,7 +269,7 @@ def save_terminal_settings(session: Session, device_id: str, settings: TerminalS
         raise NotFound(f"no terminal {device_id}")
     for name in _LIMIT_FIELDS:
         value = getattr(settings, name)
-        if value is not None and not 0 < value <= MAX_LIMIT_RIALS:
+        if value is not None and not 0 < value <= MAX_AMOUNT_RIALS:
             raise BadRequest(name, "Enter an amount above zero.")
     # A top-up turns cash into credit on the terminal's word alone: never without limits.
     if settings.topup_allowed:

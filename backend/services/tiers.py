@@ -7,7 +7,7 @@ from sqlalchemy import Numeric, bindparam, cast, func, select
 from sqlalchemy.orm import Session
 
 from backend import engine, ledger
-from backend.models import Club, Member, Purchase, Tier, TierChange
+from backend.models import Club, Member, Purchase, Tier, TierChange, the_club
 from backend.notifications import outbox
 
 
@@ -91,7 +91,7 @@ def evaluate_all(session: Session, now: datetime) -> list[TierChangeResult]:
     """The nightly job: move every member to the tier their window earns, up or down.
 
     Idempotent: a second run the same day finds nothing to change. One transaction."""
-    club = session.get(Club, 1)
+    club = the_club(session)
     changes = []
     member_ids = session.scalars(
         select(Member.id).where(Member.is_gift_account.is_(False)).order_by(Member.id)

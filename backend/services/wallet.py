@@ -17,6 +17,7 @@ from backend.models import (
     LedgerEntry,
     Member,
     PointsLot,
+    the_club,
 )
 from backend.notifications import outbox
 
@@ -47,7 +48,7 @@ def transfer_credit(session: Session, *, from_member_id: int, to_member_id: int,
     _positive("amount", amount_rials)
     if from_member_id == to_member_id:
         raise BadRequest("to", "cannot transfer credit to the same member")
-    club = session.get(Club, 1)
+    club = the_club(session)
     first, second = sorted((from_member_id, to_member_id))
     locked = {member_id: ledger.lock_member(session, member_id) for member_id in (first, second)}
     sender, receiver = locked[from_member_id], locked[to_member_id]
@@ -170,7 +171,7 @@ def convert_points_locked(session: Session, *, member: Member, points: int,
     _positive("points", points)
     if member.is_gift_account:
         raise BadRequest("member", "Gift cards have no points.")
-    club = session.get(Club, 1)
+    club = the_club(session)
     if points < club.points_min_convert:
         raise BadRequest("points", "Fewer points than the club's minimum for converting.")
     spendable = ledger.spendable_points(session, member, now)

@@ -15,7 +15,7 @@ from flask_login import current_user
 
 from backend.extensions import db, login_manager
 from backend.i18n import DEFAULT_LANGUAGE, LANGUAGES, format_number
-from backend.models import Club, StaffUser
+from backend.models import StaffUser, the_club
 from backend.services.permissions import allowed
 
 login_manager.login_view = "admin.login"
@@ -65,7 +65,7 @@ def prepare_request() -> None:
     g.pop("_login_user", None)
     g.pop("audit_notes", None)
     g.language = select_locale()
-    club = db.session.get(Club, 1)
+    club = the_club(db.session)
     g.club = club
     g.currency_unit = club.currency_display if club is not None else "rial"
 

@@ -40,6 +40,7 @@ from backend.i18n import (
     parse_percent,
 )
 from backend.validators import (
+    MAX_AMOUNT_RIALS,
     WEIGHT_MAX_KG,
     WEIGHT_MIN_KG,
     normalize_mobile,
@@ -47,8 +48,6 @@ from backend.validators import (
     parse_national_code,
 )
 from card_spec import CardNumberError, normalize_digits, parse_card_number
-
-MAX_AMOUNT_RIALS = 10**13  # ten thousand billion rials: beyond any real purchase
 
 
 def display_unit() -> str:

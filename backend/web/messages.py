@@ -2,10 +2,7 @@
 services, error pages, permission names — marked with `N_` so `make translations`
 extracts them into the catalogue (they are translated where they are shown)."""
 
-
-def N_(message: str) -> str:  # noqa: N802 (the gettext convention's name)
-    return message
-
+from backend.i18n import N_
 
 DOMAIN_MESSAGES = (
     N_('You may not open this page.'),

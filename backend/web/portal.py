@@ -33,7 +33,7 @@ from wtforms.validators import Length, Optional
 
 from backend.errors import DomainError
 from backend.extensions import db
-from backend.models import Club, Member, MemberRequest, Offer, Purchase, Tier
+from backend.models import Member, MemberRequest, Offer, Purchase, Tier, the_club
 from backend.services import member_auth, member_requests, members, staff, statements, wallet
 from backend.services import profile as profile_service
 from backend.web.admin import apply_error, clock, new_request_key, page_number, paginate
@@ -325,20 +325,20 @@ def profile(member):
                                   "your account."), "success")
                 return redirect(url_for("portal.profile"))
     return render_template("portal/profile.html", member=member, form=form,
-                           club=db.session.get(Club, 1),
+                           club=the_club(db.session),
                            reward_given=profile_service.reward_given(db.session, member.id)
                            ), status
 
 
 @bp.get("/club")
 def club_page():
-    club = db.session.get(Club, 1)
+    club = the_club(db.session)
     return render_template("portal/club.html", member=current_member(), club_info=club)
 
 
 @bp.get("/manifest.webmanifest")
 def manifest():
-    club = db.session.get(Club, 1)
+    club = the_club(db.session)
     name = (club.name_fa or club.name) if club else "Vafa"
     body = {
         "name": name, "short_name": name[:12], "lang": "fa", "dir": "rtl",

@@ -8,7 +8,7 @@ from flask_babel import gettext
 from backend import engine, ledger
 from backend.errors import DomainError
 from backend.extensions import db
-from backend.models import Club
+from backend.models import the_club
 from backend.services import rewards, wallet
 from backend.web.admin import apply_error, clock, new_request_key
 from backend.web.forms import ConvertPointsForm, RedeemRewardForm
@@ -16,7 +16,7 @@ from backend.web.portal import bp, member_required
 
 
 def _page(member, convert_form=None, redeem_form=None, status=200):
-    club = db.session.get(Club, 1)
+    club = the_club(db.session)
     now = clock()
     spendable = ledger.spendable_points(db.session, member, now)
     return render_template(

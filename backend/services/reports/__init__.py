@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from backend.i18n import N_
 from backend.services.reports import (
     campaign_effects,
     due,
@@ -21,7 +22,7 @@ from backend.services.reports import (
     trends,
 )
 from backend.services.reports.sql import Filters
-from backend.services.reports.tables import N_, Table, compare
+from backend.services.reports.tables import Table, compare
 
 Builder = Callable[..., Table]
 

@@ -26,10 +26,18 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from backend.models import Campaign, CampaignRecipient, Club, Member, Message, OfferRedemption
+from backend.i18n import N_
+from backend.models import (
+    Campaign,
+    CampaignRecipient,
+    Member,
+    Message,
+    OfferRedemption,
+    the_club,
+)
 from backend.services.reports.effectiveness import Effect, measure_effect
 from backend.services.reports.sql import Filters, as_int
-from backend.services.reports.tables import N_, Chart, Column, Table
+from backend.services.reports.tables import Chart, Column, Table
 
 WINDOW_DAYS = 30
 # Below this many members in either group the normal approximation behind the margin is
@@ -117,7 +125,7 @@ def measure(session: Session, campaign: Campaign, now: datetime, *,
     offer_rials = 0
     if campaign.offer_id is not None:
         if point_value_rials is None:
-            club = session.get(Club, 1)
+            club = the_club(session)
             point_value_rials = club.point_value_rials if club is not None else 0
         offer_rials = as_int(session.scalar(
             select(func.sum(OfferRedemption.discount_rials + OfferRedemption.credit_rials
@@ -136,7 +144,7 @@ def measure(session: Session, campaign: Campaign, now: datetime, *,
 def table(session: Session, filters: Filters) -> Table:
     """Campaigns sent in the period, newest first, each against its hold-out."""
     now = filters.now or datetime.now(UTC)
-    club = session.get(Club, 1)
+    club = the_club(session)
     point_value = club.point_value_rials if club is not None else 0
     sent = session.scalars(
         select(Campaign).where(Campaign.sent_at >= filters.period.start,

@@ -10,11 +10,12 @@ from datetime import UTC, date, datetime
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from backend.i18n import N_
 from backend.models import Branch, Member, PaymentInstrument
 from backend.services.instruments import BANK_NAMES, OPEN_STATES
 from backend.services.reports import periods
 from backend.services.reports.sql import Filters
-from backend.services.reports.tables import N_, Column, Table
+from backend.services.reports.tables import Column, Table
 
 PAGE_SIZE = 50
 MAX_EXPORT_ROWS = 100_000

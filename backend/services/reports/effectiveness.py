@@ -54,7 +54,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from backend.models import Club, Member, Offer, OfferRedemption, Purchase, Tier
+from backend.models import Member, Offer, OfferRedemption, Purchase, Tier, the_club
 from backend.services.reports.sql import (
     Filters,
     as_int,
@@ -201,7 +201,7 @@ def offer_effects(session: Session, filters: Filters) -> list[OfferEffect]:
     members who bought in the period, in the offer's target tiers, who did not redeem —
     side by side (UNION ALL) over the same materialised per-member sums."""
     period = filters.period
-    club = session.get(Club, 1)
+    club = the_club(session)
     point_value = club.point_value_rials if club is not None else 0
     in_period = [OfferRedemption.created_at >= period.start,
                  OfferRedemption.created_at < period.end]

@@ -20,10 +20,10 @@ from openpyxl.utils import get_column_letter
 
 from backend import spreadsheets
 from backend.engine.calendar import CLUB_TIMEZONE
-from backend.i18n import amount_in_unit
+from backend.i18n import N_, amount_in_unit
 from backend.services.reports.periods import Period, jalali
 from backend.services.reports.segments import SEGMENT_TITLES
-from backend.services.reports.tables import N_, Column, Table
+from backend.services.reports.tables import Column, Table
 
 MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
-from backend.models import Club, Member, Purchase
+from backend.i18n import N_
+from backend.models import Member, Purchase, the_club
 from backend.services.reports import periods
 from backend.services.reports.effectiveness import offer_effects
 from backend.services.reports.sql import (
@@ -20,7 +21,7 @@ from backend.services.reports.sql import (
     purchase_conditions,
     ratio,
 )
-from backend.services.reports.tables import N_, Column, Table, change
+from backend.services.reports.tables import Column, Table, change
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ def _values(session: Session, filters: Filters, targets: list[periods.Period]) -
                   func.sum(column[f"active_{index - 1}"]),
                   func.sum(column[f"active_{index - 1}"] * column[f"active_{index}"])]
     totals = [as_int(value) for value in session.execute(select(*outer)).one()]
-    club = session.get(Club, 1)
+    club = the_club(session)
     point_value = club.point_value_rials if club is not None else 0
     results = []
     for index, period in enumerate(targets):

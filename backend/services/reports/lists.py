@@ -7,6 +7,7 @@ Lists that can be long are paged in the database (LIMIT/OFFSET after the GROUP B
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from backend.i18n import N_
 from backend.models import (
     Branch,
     LedgerEntry,
@@ -26,7 +27,7 @@ from backend.services.reports.sql import (
     net_sales,
     purchase_conditions,
 )
-from backend.services.reports.tables import N_, Chart, Column, Table
+from backend.services.reports.tables import Chart, Column, Table
 
 PAGE_SIZE = 50
 # The export's bound: more rows than anyone reads in a spreadsheet, and written well

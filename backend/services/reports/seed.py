@@ -38,6 +38,7 @@ from backend.models import (
     Purchase,
     PurchaseItem,
     Tier,
+    the_club,
 )
 from card_spec import make_card_number
 
@@ -105,7 +106,7 @@ def _next_id(session: Session, model) -> int:
 
 def _ensure_catalogue(session: Session, now: datetime) -> None:
     """A club, 5 branches, three tiers, products and offers, where missing."""
-    if session.get(Club, 1) is None:
+    if the_club(session) is None:
         session.add(Club(id=1, name="Vafa Seeded Club", name_fa="باشگاه نمونه وفا",
                          point_value_rials=100))
     branches = session.scalar(select(func.count(Branch.id)))
@@ -158,7 +159,7 @@ def seed_reports(session: Session, *, members: int, purchases: int, now: datetim
         tiers=list(session.scalars(select(Tier).order_by(Tier.rank))),
         products=list(session.scalars(select(Product).order_by(Product.id))),
         offers=list(session.scalars(select(Offer).order_by(Offer.id))),
-        window_days=session.get(Club, 1).tier_window_days, now=now,
+        window_days=the_club(session).tier_window_days, now=now,
         span=timedelta(days=365 * years))
     ids = {model: _next_id(session, model) for model in
            (Member, Card, Purchase, LedgerTransaction, LedgerEntry, CreditLot,

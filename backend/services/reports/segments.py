@@ -17,6 +17,7 @@ from sqlalchemy import delete, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from backend.errors import BadRequest
+from backend.i18n import N_
 from backend.models import (
     Member,
     MemberScore,
@@ -31,7 +32,7 @@ from backend.models.reports import RULE_ACTIONS, SEGMENTS
 from backend.services.reports import lrfm
 from backend.services.reports.periods import local_date
 from backend.services.reports.sql import Filters, member_conditions
-from backend.services.reports.tables import N_, Chart, Column, Table
+from backend.services.reports.tables import Chart, Column, Table
 
 SEGMENT_TITLES = {
     "no_purchase": N_("No purchase yet"),

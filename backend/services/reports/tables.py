@@ -4,12 +4,6 @@ dates, ratios) so each renderer formats them for its reader."""
 
 from dataclasses import dataclass, field
 
-
-def N_(text: str) -> str:
-    """Marks a column or chart title for the catalogue; renderers translate it."""
-    return text
-
-
 # Column kinds: text, int, money (int rials), percent (ratio 0…1, or None), float,
 # date (local date), datetime (aware UTC), month/week/day (a bucket's first local date),
 # segment (an LRFM segment's code, shown by its name), msgid (English text the renderer

@@ -7,6 +7,7 @@ from sqlalchemy import Integer, Select, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnElement
 
+from backend.i18n import N_
 from backend.models import Member, Purchase, PurchaseItem
 from backend.services.reports import periods
 from backend.services.reports.sql import (
@@ -22,7 +23,7 @@ from backend.services.reports.sql import (
     purchase_conditions,
     ratio,
 )
-from backend.services.reports.tables import N_, Chart, Column, Table
+from backend.services.reports.tables import Chart, Column, Table
 
 MAX_COHORT_MONTHS = 24
 

@@ -8,12 +8,11 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, current_app, flash, g
 from flask_babel import gettext
-from sqlalchemy import func, select
 
 from backend.errors import BadRequest, CreditCapReached, DomainError
-from backend.extensions import db
 from backend.i18n import format_amount, format_number
 from backend.web.auth import login_required, permission_required
+from backend.web.common import fetch_page
 
 bp = Blueprint("admin", __name__)
 PAGE_SIZE = 25
@@ -59,10 +58,8 @@ def page_number(value) -> int:
 
 
 def paginate(statement, number: int, size: int = PAGE_SIZE, scalars: bool = True) -> Page:
-    total = db.session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
-    query = statement.limit(size).offset((number - 1) * size)
-    rows = db.session.scalars(query).all() if scalars else db.session.execute(query).all()
-    return Page(list(rows), total, number, size)
+    rows, total = fetch_page(statement, number, size, scalars=scalars)
+    return Page(rows, total, number, size)
 
 
 # Errors whose message carries numbers are shown by their code (the numbers that matter

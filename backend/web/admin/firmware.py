@@ -13,13 +13,12 @@ from wtforms.validators import Length
 
 from backend.errors import DomainError
 from backend.extensions import db
-from backend.i18n import format_number
+from backend.i18n import N_, format_number
 from backend.models import Branch
 from backend.mqtt.publisher import BrokerPublisher
 from backend.services import audit, firmware_builds
 from backend.web.admin import apply_error, bp, clock, translate_error
 from backend.web.auth import client_ip, permission_required
-from backend.web.messages import N_
 from card_spec import normalize_digits
 
 # Why an upload was refused (firmware_builds.BuildRefused.reason).

@@ -14,7 +14,7 @@ from flask_babel import gettext
 
 from backend.errors import DomainError
 from backend.extensions import db
-from backend.models import Club
+from backend.models import Club, the_club
 from backend.services import audit, branding, catalogue
 from backend.web.admin import apply_error, bp, translate_error
 from backend.web.auth import client_ip, permission_required
@@ -75,7 +75,7 @@ def _values(form: SettingsForm) -> dict:
 @bp.route("/settings", methods=["GET", "POST"])
 @permission_required("settings")
 def settings(user):
-    club = db.session.get(Club, 1)
+    club = the_club(db.session)
     if club is None:
         abort(404)
     form = SettingsForm(data=_form_data(club)) if request.method == "GET" else SettingsForm()
@@ -107,7 +107,7 @@ def settings(user):
 
 @bp.get("/club-logo")
 def club_logo():
-    club = db.session.get(Club, 1)
+    club = the_club(db.session)
     if club is None or not club.logo_filename:
         abort(404)
     return send_from_directory(_uploads_dir(), club.logo_filename, mimetype="image/png",

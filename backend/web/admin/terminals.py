@@ -13,7 +13,7 @@ from wtforms.widgets import CheckboxInput, ListWidget, TextInput
 
 from backend.errors import DomainError
 from backend.extensions import db
-from backend.i18n import format_amount
+from backend.i18n import N_, format_amount
 from backend.models import Branch, Device, TerminalHealth
 from backend.mqtt.publisher import BrokerPublisher
 from backend.services import (
@@ -29,7 +29,6 @@ from backend.web.admin import apply_error, bp, clock, page_number, paginate, tra
 from backend.web.admin.firmware import ROLLOUT_LABELS
 from backend.web.auth import client_ip, permission_required
 from backend.web.forms import BranchRefundForm, DigitsIntegerField, TerminalSettingsForm
-from backend.web.messages import N_
 
 LIST_SIZE = 10
 _SETTINGS = ("topup_allowed", "topup_max_rials", "topup_max_per_day_rials", "refund_allowed",

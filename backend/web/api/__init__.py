@@ -34,6 +34,7 @@ from backend.extensions import csrf, db
 from backend.models import ApiToken, Member, StaffUser
 from backend.services import api_tokens
 from backend.services.permissions import allowed
+from backend.web.common import fetch_page
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # Bearer tokens, not cookies, authenticate here: the session CSRF check does not apply.
@@ -213,14 +214,9 @@ class Page:
 
 
 def paginate(statement, args: dict, *, scalars: bool = True) -> Page:
-    from sqlalchemy import func, select
-
     number, size = args.get("page", 1), args.get("per_page", DEFAULT_PAGE_SIZE)
-    total = db.session.scalar(select(func.count()).select_from(
-        statement.order_by(None).subquery()))
-    query = statement.limit(size).offset((number - 1) * size)
-    rows = db.session.scalars(query).all() if scalars else db.session.execute(query).all()
-    return Page(list(rows), number, size, total)
+    rows, total = fetch_page(statement, number, size, scalars=scalars)
+    return Page(rows, number, size, total)
 
 
 def operation(method: str, rule: str, *, summary: str, tag: str, auth: str = "staff",

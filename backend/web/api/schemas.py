@@ -12,13 +12,13 @@ from marshmallow import ValidationError as SchemaError
 
 from backend.validators import (
     GENDERS,
+    MAX_AMOUNT_RIALS,
     WEIGHT_MAX_KG,
     WEIGHT_MIN_KG,
     parse_jalali_or_gregorian_date,
 )
 from card_spec import normalize_digits
 
-MAX_RIALS = 10**13  # ten trillion rials: far above any real purchase, far below 64 bits
 _DIGITS = re.compile(r"-?\d{1,18}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _CONTROL_ONE_LINE = re.compile(r"[\x00-\x1f\x7f]")
@@ -72,7 +72,7 @@ class JalaliOrIsoDate(fields.Date):
 
 
 def rials(**kwargs):
-    return Integer(validate=validate.Range(min=1, max=MAX_RIALS), **kwargs)
+    return Integer(validate=validate.Range(min=1, max=MAX_AMOUNT_RIALS), **kwargs)
 
 
 # ---- shared --------------------------------------------------------------------------
@@ -265,7 +265,7 @@ class ItemIn(Schema):
     sku = Text(required=True, validate=validate.Length(min=1, max=32), metadata={
         "description": "The product's code (SKU), in any digits."})
     qty = Integer(required=True, validate=validate.Range(min=1, max=1_000_000))
-    price = Integer(validate=validate.Range(min=0, max=MAX_RIALS), metadata={
+    price = Integer(validate=validate.Range(min=0, max=MAX_AMOUNT_RIALS), metadata={
         "description": "Unit price in rials; omit for the product's list price. A product "
                        "with a list price sells only at it; one without (price 0) needs it."})
 
@@ -285,7 +285,8 @@ class PurchaseIn(Schema):
                         metadata={"description": "Item lines (at most 50): stock goes down "
                                                  "and each product's points, discount and "
                                                  "extra credit apply."})
-    use_credit_rials = Integer(load_default=0, validate=validate.Range(min=-1, max=MAX_RIALS),
+    use_credit_rials = Integer(load_default=0,
+                               validate=validate.Range(min=-1, max=MAX_AMOUNT_RIALS),
                                metadata={"description": "Credit to spend; -1 spends as much "
                                                         "as the rules allow."})
     branch_id = Integer(validate=validate.Range(min=1, max=2**31 - 1), metadata={
