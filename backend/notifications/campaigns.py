@@ -37,6 +37,7 @@ from backend.models import (
     SegmentAudienceMember,
     SegmentRule,
     Tier,
+    the_club,
 )
 from backend.models.reports import SEGMENTS
 from backend.notifications import outbox, sms, templates
@@ -232,7 +233,7 @@ def preview(session: Session, *, segment: Segment, channel: str, body: str, lang
         raise BadRequest("offer_id", "Choose an offer.")
     members = eligible_members(session, segment, channel, now)
     held_count = (len(members) * holdout_percent + 50) // 100
-    club = session.get(Club, 1)
+    club = the_club(session)
     bodies = {member.id: render_for(body, member, language, club, offer, config or {})
               for member in members}
     parts = {member_id: sms.parts(text) for member_id, text in bodies.items()}

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from backend.models import Club, Member, Message, MessageSettings, MessageTemplate
+from backend.models import Club, Member, Message, MessageSettings, MessageTemplate, the_club
 from backend.notifications import sms, templates
 from backend.notifications.providers import Outgoing, Provider, ProviderError
 
@@ -241,7 +241,7 @@ def common_values(member: Member | None, club: Club | None, language: str,
 def _render(session: Session, message: Message, member: Member | None,
             current: MessageSettings, config: dict) -> None:
     language = message.language or message_language(member, current)
-    club = session.get(Club, 1)
+    club = the_club(session)
     unit = club.currency_display if club is not None else "rial"
     values = common_values(member, club, language, config)
     values.update(templates.values_for(message.params or {}, language, unit))

@@ -43,7 +43,8 @@ from sqlalchemy.orm import Session
 
 from backend import ledger, spreadsheets
 from backend.errors import BadRequest
-from backend.models import Branch, Card, Club, Member, MemberField, MemberImport, Tier
+from backend.i18n import N_
+from backend.models import Branch, Card, Member, MemberField, MemberImport, Tier, the_club
 from backend.services import audit
 from backend.services.members import PROFILE_FIELDS, check_profile, clean_custom_value
 from backend.validators import (
@@ -54,11 +55,6 @@ from backend.validators import (
     parse_weight,
 )
 from card_spec import make_card_number, normalize_digits, parse_card_number
-
-
-def N_(message: str) -> str:  # noqa: N802 (marks a message id for `make translations`)
-    return message
-
 
 # Bounds on what an upload may be; each is checked before the next step reads more.
 MAX_FILE_BYTES = 8 * 1024 * 1024            # 20,000 filled rows are about 2 MB
@@ -823,7 +819,7 @@ def commit(session: Session, checked: Checked, *, token: str, filename: str,
     existing = find_import(session, token)
     if existing is not None:
         return existing
-    club = session.get(Club, 1)
+    club = the_club(session)
     welcome = club.welcome_credit_rials if give_welcome_credit and club is not None else 0
     good, rejected = checked.good, checked.rejected
     record = MemberImport(
