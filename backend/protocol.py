@@ -348,6 +348,16 @@ def _ota_request(data: dict, request_id: str, seq: int, ts: int, fail) -> Reques
                    clk=clk == 1, st=data["st"], ver=version)
 
 
+@dataclass(frozen=True)
+class Command:
+    """A signed frame for a terminal's `cmd` topic (backend.services.terminal_commands and
+    firmware_builds build them; the caller publishes `frame` on `topic`)."""
+    device_id: str
+    topic: str
+    body: dict
+    frame: bytes
+
+
 def encode_body(body: dict) -> bytes:
     """Compact, stable JSON: what is stored is exactly what is signed and sent."""
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

@@ -26,7 +26,6 @@ from sqlalchemy.orm import Session
 from backend import protocol
 from backend.errors import BadRequest, DomainError, NotFound
 from backend.models import Branch, Device, FirmwareBuild, FirmwareBuildFile, FirmwareRollout
-from backend.services import terminal_commands
 from provisioning import ota_build
 
 # A build tar: the manifest and at most 512 KiB of files, plus a 512-byte header and
@@ -149,21 +148,21 @@ def served_file(session: Session, manifest_sha256: str, path: str | None) -> byt
 @dataclass
 class RolloutResult:
     build: FirmwareBuild
-    offered: list[terminal_commands.Command] = field(default_factory=list)
+    offered: list[protocol.Command] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (device id, SKIP_REASONS)
     # The broker did not take a cmd: the terminals from there on were not offered it.
     broker_error: DomainError | None = None
 
 
 def ota_command(device: Device, build: FirmwareBuild, base_url: str,
-                now: datetime) -> terminal_commands.Command:
+                now: datetime) -> protocol.Command:
     """The signed cmd `ota` offering `build` (docs/protocol.md)."""
     body = {"v": protocol.PROTOCOL_VERSION, "id": f"cmd-{secrets.token_hex(6)}",
             "ts": int(now.timestamp()), "op": "ota", "ver": build.version, "kind": build.kind,
             "url": f"{base_url.rstrip('/')}/fw/{build.manifest_sha256}/",
             "sha256": build.manifest_sha256, "size": build.total_size}
     frame = protocol.encode_frame(protocol.encode_body(body), bytes.fromhex(device.key_hex))
-    return terminal_commands.Command(device.id, protocol.topic(device.id, "cmd"), body, frame)
+    return protocol.Command(device.id, protocol.topic(device.id, "cmd"), body, frame)
 
 
 def _skip_reason(device: Device, build: FirmwareBuild) -> str | None:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from backend import protocol
 from backend.errors import BadRequest, NotFound
 from backend.models import AuditLog, Device, TerminalHealth
+from backend.protocol import Command
 from backend.services import devices
 from card_spec import normalize_digits
 
@@ -35,14 +36,6 @@ SCREEN_COLUMNS = 32
 # Persian ones) and the zero-width non-joiner. Persian and Arabic-Indic digits become
 # Latin here and Persian again on a Persian terminal.
 SCREEN_PERSIAN = frozenset("ئبپتثجچحخسشصضطظعغفقکگلمنهیـآأؤإادذرزژوۀةء،؛؟«»٫٬كيى\u200c")
-
-
-@dataclass(frozen=True)
-class Command:
-    device_id: str
-    topic: str
-    body: dict
-    frame: bytes
 
 
 def screen_lines(text: str) -> list[str]:
