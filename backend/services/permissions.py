@@ -21,8 +21,9 @@ PERMISSIONS = (
 )
 # Every operator has these for their own branch; they cannot be taken away.
 OPERATOR_BASELINE = frozenset({"members", "purchases"})
-# Only admins: creating staff and changing their rights.
-ADMIN_ONLY = frozenset({"staff"})
+# Only admins: creating staff and changing their rights; firmware builds and their rollout
+# (the code every terminal runs).
+ADMIN_ONLY = frozenset({"staff", "firmware"})
 
 
 def allowed(user: StaffUser, permission: str) -> bool:

@@ -45,9 +45,8 @@ def init_app(app: Flask) -> None:
             "currency_unit": g.get("currency_unit", "rial"),
             "can": can,
             "url_map_endpoints": app.view_functions,
-            "sidebar": lambda: navigation.sidebar(
-                lambda name: (user.role == "admin") if name == "admin" else can(name),
-                app.view_functions, request.endpoint, request.view_args),
+            "sidebar": lambda: navigation.sidebar(can, app.view_functions, request.endpoint,
+                                                  request.view_args),
         }
 
     @app.after_request

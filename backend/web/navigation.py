@@ -40,8 +40,7 @@ GROUPS = (
         Link(_l("Terminals"), "admin.terminals", "devices",
              also=("admin.terminal_page", "admin.terminal_command", "admin.terminal_config",
                    "admin.terminal_logs", "admin.branch_refunds")),
-        # "admin": the role itself, not a permission an operator can be given.
-        Link(_l("Firmware updates"), "admin.firmware", "admin"),
+        Link(_l("Firmware updates"), "admin.firmware", "firmware"),
     )),
     Group("club", _l("Club"), (
         _catalogue(_l("Tiers"), "tiers", "offers"),

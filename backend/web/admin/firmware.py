@@ -76,11 +76,6 @@ class RolloutForm(FlaskForm):
                             render_kw={"dir": "ltr", "autocomplete": "off"})
 
 
-def _admin(user) -> None:
-    if user.role != "admin":
-        abort(403)
-
-
 def _publish():
     return BrokerPublisher.from_config(current_app.config).publish
 
@@ -102,9 +97,8 @@ def refusal_text(error: firmware_builds.BuildRefused) -> str:
 
 
 @bp.route("/firmware", methods=["GET", "POST"])
-@permission_required("devices")
+@permission_required("firmware")
 def firmware(user):
-    _admin(user)
     form = UploadForm()
     status = 200
     if request.method == "POST":
@@ -132,9 +126,8 @@ def firmware(user):
 
 
 @bp.post("/firmware/<int:build_id>/rollout")
-@permission_required("devices")
+@permission_required("firmware")
 def firmware_rollout(user, build_id):
-    _admin(user)
     form = _rollout_form()
     if not form.validate_on_submit():
         for errors in form.errors.values():
@@ -174,9 +167,8 @@ def _note_offered(user, result) -> None:
 
 
 @bp.post("/firmware/<int:build_id>/withdraw")
-@permission_required("devices")
+@permission_required("firmware")
 def firmware_withdraw(user, build_id):
-    _admin(user)
     if not FlaskForm().validate_on_submit():
         abort(400)
     try:
@@ -193,9 +185,8 @@ def firmware_withdraw(user, build_id):
 
 
 @bp.post("/terminals/<device_id>/firmware/reoffer")
-@permission_required("devices")
+@permission_required("firmware")
 def firmware_reoffer(user, device_id):
-    _admin(user)
     if not FlaskForm().validate_on_submit():
         abort(400)
     device_id = device_id[:32]
