@@ -16,14 +16,14 @@ def _audit_actions(db) -> list[str]:
 
 def test_a_unit_commits_its_change_with_its_audit_row(db):
     factories.club(db)
-    with unit_of_work(db, Actor(None, "10.0.0.7")) as work:
+    with unit_of_work(db, Actor(None, "10.0.0.7", "api")) as work:
         db.add(Branch(name="Tajrish", code="TJ"))
         work.audit("create_branch", "branch", 7, {"name": "Tajrish"})
     db.rollback()  # nothing left pending: the unit committed (a savepoint in tests)
     assert db.scalar(select(Branch.name).where(Branch.name == "Tajrish")) == "Tajrish"
     row = db.scalars(select(AuditLog).where(AuditLog.action == "create_branch")).one()
     assert (row.ip, row.entity, row.entity_id, row.details) == \
-        ("10.0.0.7", "branch", "7", {"name": "Tajrish", "via": "system"})
+        ("10.0.0.7", "branch", "7", {"name": "Tajrish", "via": "api"})
 
 
 def test_a_refused_unit_leaves_neither_change_nor_audit_row(db):
