@@ -10,9 +10,7 @@ from backend.config import Config
 def create_app(config: Config | dict | None = None) -> Flask:
     from backend import cli, database, encryption, i18n, log_redaction, startup, web
     from backend.extensions import babel, csrf, db, login_manager, migrate
-    from backend.web import admin, api, auth, portal
-    from backend.web import notifications as messages_panel
-    from backend.web.admin import member_import
+    from backend.web import auth
 
     app = Flask(__name__, instance_relative_config=False)
     # Before anything is written (the instance's secrets, the SQLite file): owner only.
@@ -50,25 +48,13 @@ def create_app(config: Config | dict | None = None) -> Flask:
         if app.config.get("SCHEMA_CHECK", True):
             startup.check_schema(db.engine, database.MIGRATIONS_DIR)
 
-    app.register_blueprint(admin.bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(portal.bp)
-    app.register_blueprint(member_import.bp)
     proxies = int(app.config.get("TRUSTED_PROXIES", 0))
     assert 0 <= proxies <= 5, "VAFA_TRUSTED_PROXIES counts proxies: 0 to 5"
     if proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
-    app.register_blueprint(messages_panel.bp)
-    from backend.web.admin import reports as report_views
-    app.register_blueprint(report_views.bp)
-    from backend.web import ops
-    app.register_blueprint(ops.bp)
-    from backend.web import firmware as firmware_files
-    app.register_blueprint(firmware_files.bp)
-    from backend.web import setup as setup_views
-    app.register_blueprint(setup_views.bp)
+    web.register_blueprints(app)
     cli.init_app(app)
     log_redaction.install()
     logging.basicConfig(

@@ -2,7 +2,7 @@
 
 An admin uploads a build (the tar `provisioning build` writes), checked with the same
 validator the firmware's builder uses (provisioning/ota_build.py); its files are kept in
-the database and served without login under /fw/<manifest sha256>/ (backend/web/firmware.py).
+the database and served without login under /fw/<manifest sha256>/ (backend/web/firmware_files.py).
 A rollout offers the build to one terminal or to every terminal of a branch by a signed
 cmd `ota` (sent like every terminal command, backend/services/terminal_commands.py); each
 terminal offered gets a row in `firmware_rollouts`, which its state topic (`ota`) and its

@@ -1,5 +1,7 @@
-"""HTTP transports: one blueprint per audience, and what every page shares: language,
-number and date filters, security headers and error pages."""
+"""HTTP transports: one package per audience — `admin` (the staff panel, with the member
+import, reports and messages nested in it), `portal` (members), `api` (JSON) — the pages
+that are none of them (first-run setup, firmware files, operations), and what every page
+shares: language, number and date filters, security headers and error pages."""
 
 from flask import Flask, g, render_template, request
 from flask_babel import gettext
@@ -8,13 +10,22 @@ from werkzeug.exceptions import HTTPException
 
 from backend import i18n
 from backend.services.permissions import allowed
-from backend.web import api, navigation
+from backend.web import api
+from backend.web.admin import navigation
 
 # Content-Security-Policy: everything from our own origin; inline styles are allowed for
 # the small per-page style attributes, scripts are never inline.
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
        "script-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
        "frame-ancestors 'none'")
+
+
+def register_blueprints(app: Flask) -> None:
+    from backend.web import admin, firmware_files, ops, portal
+    from backend.web.admin import setup
+
+    for blueprint in (admin.bp, api.bp, portal.bp, ops.bp, firmware_files.bp, setup.bp):
+        app.register_blueprint(blueprint)
 
 
 def init_app(app: Flask) -> None:

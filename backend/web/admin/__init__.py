@@ -1,128 +1,38 @@
 """The staff panel (issue 5): one blueprint for admins and operators, whose pages differ
 only by what `backend.services.permissions` allows each user. Views parse the form,
-check the permission, call one service and render; the rules live in services."""
+check the permission, call one service and render; the rules live in services.
 
-import secrets
-from dataclasses import dataclass
-from datetime import UTC, datetime
+The blueprint is `admin.blueprint.bp`; the views register themselves on it, and the
+panels with their own URL space (member import, reports, messages) are blueprints nested
+in it (`admin.member_import.*`, `admin.reports.*`, `admin.messages.*`)."""
 
-from flask import Blueprint, current_app, flash, g
-from flask_babel import gettext
-
-from backend.errors import BadRequest, CreditCapReached, DomainError
-from backend.i18n import format_amount, format_number
+from backend.web.admin.blueprint import bp
 from backend.web.auth import login_required, permission_required
-from backend.web.common import fetch_page
+from backend.web.common import (
+    CODE_MESSAGES,
+    MAX_PAGE,
+    PAGE_SIZE,
+    Page,
+    apply_error,
+    clock,
+    new_request_key,
+    page_number,
+    paginate,
+    translate_error,
+)
 
-bp = Blueprint("admin", __name__)
-PAGE_SIZE = 25
-MAX_PAGE = 100_000
-
-
-def clock() -> datetime:
-    """Now, in UTC; tests pin it with the `CLOCK` config value."""
-    fixed = current_app.config.get("CLOCK")
-    return fixed() if fixed else datetime.now(UTC)
-
-
-def new_request_key() -> str:
-    return secrets.token_urlsafe(18)
-
-
-@dataclass
-class Page:
-    rows: list
-    total: int
-    number: int
-    size: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.size))
-
-    @property
-    def has_next(self) -> bool:
-        return self.number < self.pages
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-
-def page_number(value) -> int:
-    try:
-        number = int(value or 1)
-    except (TypeError, ValueError):
-        return 1
-    return min(max(number, 1), MAX_PAGE)
-
-
-def paginate(statement, number: int, size: int = PAGE_SIZE, scalars: bool = True) -> Page:
-    rows, total = fetch_page(statement, number, size, scalars=scalars)
-    return Page(rows, total, number, size)
-
-
-# Errors whose message carries numbers are shown by their code (the numbers that matter
-# are added back), so the catalogue needs one sentence per code, not per amount.
-CODE_MESSAGES = {
-    "LIMIT": "This is above the credit or transfer limit.",
-    "CARD_BLOCKED": "This card is blocked.",
-    "CARD_UNKNOWN": "No member has this card.",
-    "REF_UNKNOWN": "This purchase cannot be refunded any more.",
-    "UNAVAILABLE": "The service is busy; try again.",
-    "BROKER_UNAVAILABLE": "The message broker cannot be reached; nothing was sent. Try again.",
-}
-
-
-def _shown_value(name: str, value):
-    """A number of an error message in the reader's digits; `…_rials` as money."""
-    language = g.get("language", "fa")
-    if not isinstance(value, int):
-        return value
-    if name.endswith("_rials"):
-        return format_amount(value, language, g.get("currency_unit", "rial"))
-    return format_number(value, language)
-
-
-def translate_error(error: DomainError) -> str:
-    """Domain messages are English sentences; the Persian catalogue translates them."""
-    if error.code == "INSUFFICIENT_CREDIT" and hasattr(error, "balance_rials"):
-        return gettext("Not enough credit: the balance is %(amount)s.",
-                       amount=_shown_value("balance_rials", error.balance_rials))
-    if isinstance(error, CreditCapReached):
-        amount = _shown_value("allowed_rials", error.allowed_rials)
-        if error.cap == "daily":
-            return gettext("The daily credit cap allows %(amount)s more today.", amount=amount)
-        return gettext("The per-invoice credit cap allows at most %(amount)s on one purchase.",
-                       amount=amount)
-    if isinstance(error, BadRequest) and error.params:
-        return gettext(error.template, **{name: _shown_value(name, value)
-                                          for name, value in error.params.items()})
-    if error.code in CODE_MESSAGES and not isinstance(error, BadRequest):
-        return gettext(CODE_MESSAGES[error.code])
-    text = error.message.split(": ", 1)[-1] if isinstance(error, BadRequest) else error.message
-    return gettext(text[:1].upper() + text[1:] if text else error.code)
-
-
-def apply_error(form, error: DomainError, field_map: dict | None = None) -> None:
-    """Show a service's error next to its field, or at the top of the form."""
-    message = translate_error(error)
-    field_name = getattr(error, "field", None)
-    field_name = (field_map or {}).get(field_name, field_name)
-    field = getattr(form, field_name, None) if field_name and form is not None else None
-    if field is not None and hasattr(field, "errors"):
-        field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
-    else:
-        flash(message, "error")
-
-
-from backend.web.admin import (  # noqa: E402  (views register themselves on `bp`)
+# isort: split
+# The views register themselves on `bp`, after the names above that they import.
+from backend.web.admin import (  # noqa: E402
     card_batches,
     catalogue,
     dashboard,
     engagement,
     instruments,
+    member_import,
     members,
+    messages,
+    reports,
     service_desk,
     session_views,
     settings,
@@ -130,6 +40,12 @@ from backend.web.admin import (  # noqa: E402  (views register themselves on `bp
     terminals,
 )
 
+# The nested panels: their endpoints are `admin.<name>.*`, their URLs unchanged.
+for child in (member_import.bp, reports.bp, messages.bp):
+    bp.register_blueprint(child)
+
 __all__ = ["bp", "login_required", "permission_required", "catalogue", "dashboard", "members",
            "engagement", "instruments", "service_desk", "session_views", "settings", "staff",
-           "card_batches", "terminals"]
+           "card_batches", "terminals", "member_import", "reports", "messages", "CODE_MESSAGES",
+           "MAX_PAGE", "PAGE_SIZE", "Page", "apply_error", "clock", "new_request_key",
+           "page_number", "paginate", "translate_error"]

@@ -10,8 +10,9 @@ from backend.extensions import db
 from backend.models import CardBatch
 from backend.services import audit, cards
 from backend.web.admin import apply_error, bp, clock, page_number, paginate
+from backend.web.admin.forms import CardBatchForm
 from backend.web.auth import client_ip, permission_required
-from backend.web.forms import CardBatchForm, shown_number
+from backend.web.fields import shown_number
 from card_spec import make_card_number
 
 DEFAULT_PREFIX = "990001"

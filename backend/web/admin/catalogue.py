@@ -32,10 +32,8 @@ from backend.services import audit, card_lifecycle, catalogue, terminal_commands
 from backend.services.dashboard import ONLINE_STALE_AFTER
 from backend.services.permissions import allowed, branch_scope
 from backend.validators import parse_jalali_or_gregorian_date
-from backend.web import audit_labels
-from backend.web.admin import apply_error, bp, clock, page_number, paginate
-from backend.web.auth import client_ip, login_required, permission_required
-from backend.web.forms import (
+from backend.web.admin import apply_error, audit_labels, bp, clock, page_number, paginate
+from backend.web.admin.forms import (
     BranchForm,
     GiftCardForm,
     MemberFieldForm,
@@ -44,8 +42,9 @@ from backend.web.forms import (
     RewardForm,
     TerminalCommandForm,
     TierForm,
-    split_list,
 )
+from backend.web.auth import client_ip, login_required, permission_required
+from backend.web.fields import split_list
 from card_spec import normalize_digits
 
 MAX_QUERY_LENGTH = 64

@@ -12,7 +12,7 @@ from backend.services.permissions import branch_scope
 from backend.services.reports.periods import jalali
 from backend.web.admin import bp, clock
 from backend.web.auth import login_required
-from backend.web.forms import WEEKDAY_NAMES
+from backend.web.fields import WEEKDAY_NAMES
 
 
 @bp.get("/")

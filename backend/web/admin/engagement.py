@@ -13,8 +13,8 @@ from backend.services import api_tokens, audit, branding, content, happy_calls, 
 from backend.services.permissions import branch_scope
 from backend.web.admin import apply_error, bp, clock, page_number, paginate
 from backend.web.admin.catalogue import _local_day, _local_end_of_day_utc, _local_midnight_utc
+from backend.web.admin.forms import ApiTokenForm, CallForm, FaqForm, NewsForm, SurveyForm
 from backend.web.auth import client_ip, login_required, permission_required
-from backend.web.engagement_forms import ApiTokenForm, CallForm, FaqForm, NewsForm, SurveyForm
 
 # ---- news and events ---------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from backend.web.admin import (
     translate_error,
 )
 from backend.web.auth import client_ip, permission_required
-from backend.web.forms import (
+from backend.web.fields import (
     AmountField,
     DigitsIntegerField,
     JalaliDateField,

@@ -1,8 +1,8 @@
 """Member import pages (M3): the template, the upload, the preview with per-row errors,
 commit (the good rows) or discard (none), the result file and the history.
 
-A blueprint of its own (`member_import`, under /import) that the panel's navigation
-links to; every view checks the "settings" permission. The upload is kept under a random
+A blueprint nested in the panel's (`admin.member_import`, under /import) that the
+navigation links to; every view checks the "settings" permission. The upload is kept under a random
 token in the instance dir until it is committed or discarded; only its uploader sees its
 preview. The rules live in backend.services.member_import.
 """
@@ -33,8 +33,8 @@ from backend.models import MemberImport
 from backend.services import member_import as service
 from backend.services.permissions import branch_scope
 from backend.web.admin import PAGE_SIZE, Page, clock, page_number, paginate, translate_error
+from backend.web.admin.forms import ImportCommitForm, ImportDiscardForm, ImportUploadForm
 from backend.web.auth import client_ip, permission_required
-from backend.web.forms import ImportCommitForm, ImportDiscardForm, ImportUploadForm
 from card_spec import normalize_digits
 
 bp = Blueprint("member_import", __name__, url_prefix="/import")

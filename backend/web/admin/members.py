@@ -41,21 +41,19 @@ from backend.web.admin import (
     translate_error,
 )
 from backend.web.admin import instruments as instrument_views
-from backend.web.auth import client_ip, permission_required
-from backend.web.forms import (
+from backend.web.admin.forms import (
     AmountReasonForm,
-    ConvertPointsForm,
     CounterPurchaseForm,
     ItemRow,
     MemberForm,
-    RedeemRewardForm,
     RefundForm,
     ReplaceCardForm,
     TransferForm,
     item_rows,
     shown_amount,
-    shown_number,
 )
+from backend.web.auth import client_ip, permission_required
+from backend.web.fields import ConvertPointsForm, RedeemRewardForm, shown_number
 
 MAX_QUERY_LENGTH = 64
 

@@ -292,7 +292,7 @@ def rules(user):
             status = 400
         else:
             flash(gettext("Saved."), "success")
-            return redirect(url_for("reports.rules"))
+            return redirect(url_for("admin.reports.rules"))
     rows = db.session.scalars(select(SegmentRule).order_by(SegmentRule.id)).all()
     last_runs = {}
     for run in db.session.scalars(select(SegmentRuleRun).order_by(SegmentRuleRun.run_on)):
@@ -313,5 +313,5 @@ def rule_active(user, rule_id):
     except DomainError:
         db.session.rollback()
         abort(404)
-    return redirect(url_for("reports.rules"))
+    return redirect(url_for("admin.reports.rules"))
 

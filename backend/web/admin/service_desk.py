@@ -19,8 +19,9 @@ from backend.web.admin import (
     paginate,
     translate_error,
 )
+from backend.web.admin.forms import AnswerForm, TierGrantForm
 from backend.web.auth import client_ip, permission_required
-from backend.web.forms import AnswerForm, TierGrantForm, shown_number
+from backend.web.fields import shown_number
 from card_spec import normalize_digits
 
 MAX_QUERY_LENGTH = 64

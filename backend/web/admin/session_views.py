@@ -9,8 +9,8 @@ from backend.extensions import db
 from backend.i18n import LANGUAGES
 from backend.services import audit, staff
 from backend.web.admin import apply_error, bp, clock
+from backend.web.admin.forms import LoginForm, OwnPasswordForm
 from backend.web.auth import client_ip, login_required, too_many_attempts
-from backend.web.forms import LoginForm, OwnPasswordForm
 
 
 def _safe_target(target: str) -> str:

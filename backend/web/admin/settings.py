@@ -17,8 +17,8 @@ from backend.extensions import db
 from backend.models import Club, the_club
 from backend.services import audit, branding, catalogue
 from backend.web.admin import apply_error, bp, translate_error
+from backend.web.admin.forms import SettingsForm
 from backend.web.auth import client_ip, permission_required
-from backend.web.forms import SettingsForm
 
 _PLAIN = ("name", "name_fa", "currency_display", "offline_window_days", "tier_window_days",
           "instant_cashback", "credit_cross_branch", "contact_address")

@@ -11,8 +11,8 @@ from backend.models import Branch, StaffUser
 from backend.services import audit, staff
 from backend.services.permissions import PERMISSIONS
 from backend.web.admin import apply_error, bp, page_number, paginate
+from backend.web.admin.forms import StaffForm
 from backend.web.auth import client_ip, permission_required
-from backend.web.forms import StaffForm
 
 MAX_QUERY_LENGTH = 64
 PERMISSION_LABELS = {

@@ -27,8 +27,9 @@ from backend.services.dashboard import ONLINE_STALE_AFTER
 from backend.services.permissions import branch_scope
 from backend.web.admin import apply_error, bp, clock, page_number, paginate, translate_error
 from backend.web.admin.firmware import ROLLOUT_LABELS
+from backend.web.admin.forms import BranchRefundForm, TerminalSettingsForm
 from backend.web.auth import client_ip, permission_required
-from backend.web.forms import BranchRefundForm, DigitsIntegerField, TerminalSettingsForm
+from backend.web.fields import DigitsIntegerField
 
 LIST_SIZE = 10
 _SETTINGS = ("topup_allowed", "topup_max_rials", "topup_max_per_day_rials", "refund_allowed",

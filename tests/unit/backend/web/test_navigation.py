@@ -1,4 +1,4 @@
-"""The panel's sidebar (backend/web/navigation.py): links grouped by task, only those the
+"""The panel's sidebar (backend/web/admin/navigation.py): links grouped by task, only those the
 user may open, the current page marked."""
 
 import re

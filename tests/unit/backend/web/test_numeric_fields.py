@@ -8,7 +8,7 @@ from werkzeug.datastructures import MultiDict
 from wtforms.validators import NumberRange, Optional
 
 from backend import i18n
-from backend.web.forms import AmountField, DigitsIntegerField, PercentField
+from backend.web.fields import AmountField, DigitsIntegerField, PercentField
 
 
 class _Numbers(FlaskForm):

@@ -131,7 +131,7 @@ TABLE = [
                                     "admin": OK}),
     ("GET", "/account/tokens", ALL),
     ("POST", "/account/tokens", forms(ALL)),
-    # Messages (backend/web/notifications.py): settings, texts and outbox need
+    # Messages (backend/web/admin/messages.py): settings, texts and outbox need
     # "settings"; campaigns need "offers".
     ("GET", "/messages/", ADMIN_AND_GRANTED),
     ("GET", "/messages/settings", ADMIN_AND_GRANTED),
@@ -245,7 +245,7 @@ def test_every_import_route_is_in_the_table(app):
     """The member import is a blueprint of its own; its pages are checked the same way."""
     covered = {(method, path) for method, path, _ in TABLE}
     for rule in app.url_map.iter_rules():
-        if rule.endpoint.startswith("member_import."):
+        if rule.endpoint.startswith("admin.member_import."):
             path = str(rule).replace("<token>", NO_UPLOAD)
             for method in rule.methods - {"HEAD", "OPTIONS"}:
                 assert (method, path) in covered, f"{method} {rule} has no row in the table"
@@ -255,7 +255,7 @@ def test_every_messages_route_is_in_the_table(app):
     """The same for the messages pages, which have a blueprint of their own."""
     covered = {path.split("{")[0].split("999999")[0].rstrip("/") for _, path, _ in TABLE}
     for rule in app.url_map.iter_rules():
-        if rule.endpoint.startswith("notifications."):
+        if rule.endpoint.startswith("admin.messages."):
             prefix = str(rule).split("<")[0].rstrip("/")
             assert prefix in covered, f"{rule} has no row in the permission table"
 
@@ -263,7 +263,7 @@ def test_every_messages_route_is_in_the_table(app):
 def test_every_report_route_is_in_the_table(app):
     covered = {path.split("{")[0].rstrip("/") for _, path, _ in TABLE}
     for rule in app.url_map.iter_rules():
-        if rule.endpoint.startswith("reports."):
+        if rule.endpoint.startswith("admin.reports."):
             prefix = str(rule).split("<")[0].rstrip("/")
             assert prefix in covered or any(path.startswith(prefix + "/") for path in covered), \
                 f"{rule} has no row in the permission table"

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from backend.models import Card, Member, Message, VerificationCode
 from backend.services import member_auth
-from backend.web.portal import referral_code
+from backend.web.portal.home import referral_code
 from tests import factories
 from tests.conftest import NOW
 

@@ -1,17 +1,12 @@
-"""The members' portal (P1–P4): mobile-first pages, Persian by default, installable.
-
-A member only ever sees their own data: no portal URL takes a member id, and the few
-that name a row (a purchase, a request) answer 404 unless the row is the signed-in
-member's — whether it exists or not.
-"""
+"""The portal's own pages (P1, P4): signing in and out, the home page, history,
+purchases, offers, transfers, referrals, requests to the club, the profile, and the
+installable app's manifest and service worker."""
 
 import io
-from functools import wraps
 
 import qrcode
 import qrcode.image.svg
 from flask import (
-    Blueprint,
     abort,
     current_app,
     flash,
@@ -23,92 +18,22 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext
-from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeSerializer
 from markupsafe import Markup
 from sqlalchemy import select
-from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, TextAreaField
-from wtforms.validators import Length, Optional
 
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.models import Member, MemberRequest, Offer, Purchase, Tier, the_club
 from backend.services import member_auth, member_requests, members, staff, statements, wallet
 from backend.services import profile as profile_service
-from backend.web.admin import apply_error, clock, new_request_key, page_number, paginate
 from backend.web.auth import client_ip, too_many_attempts
-from backend.web.forms import (
-    GENDERS,
-    WEEKDAY_NAMES,
-    AmountField,
-    JalaliDateField,
-    MobileField,
-    StrippedStringField,
-    positive_amount,
-    required,
-)
+from backend.web.common import apply_error, clock, new_request_key, page_number, paginate
+from backend.web.fields import WEEKDAY_NAMES
+from backend.web.portal.blueprint import bp, current_member, member_required
+from backend.web.portal.forms import ProfileForm, RequestForm, SignInForm, TransferForm
 
-bp = Blueprint("portal", __name__, url_prefix="/portal")
 HISTORY_PAGE_SIZE = 20
-
-
-class SignInForm(FlaskForm):
-    mobile = MobileField(_l("Mobile"), [required()], render_kw={"dir": "ltr",
-                                                                 "inputmode": "tel",
-                                                                 "autocomplete": "username"})
-    password = PasswordField(_l("Password"), [required(), Length(max=256)],
-                             render_kw={"autocomplete": "current-password"})
-
-
-class TransferForm(FlaskForm):
-    request_key = StrippedStringField(render_kw={"hidden": True})
-    to_member = StrippedStringField(_l("To member (card or mobile)"),
-                                    [required(), Length(max=20)], render_kw={"dir": "ltr"})
-    amount = AmountField(_l("Amount"), [required(), positive_amount])
-
-
-class RequestForm(FlaskForm):
-    subject = StrippedStringField(_l("Subject"), [required(), Length(max=120)])
-    body = TextAreaField(_l("Message"), [required(), Length(max=2000)])
-
-
-class ProfileForm(FlaskForm):
-    birth_date = JalaliDateField(_l("Birth date"), [Optional()])
-    gender = SelectField(_l("Gender"), choices=GENDERS, default="")
-    city = StrippedStringField(_l("City"), [Optional(), Length(max=64)])
-    email = StrippedStringField(_l("Email"), [Optional(), Length(max=254)],
-                                render_kw={"dir": "ltr"})
-    promotional_opt_out = BooleanField(_l("No promotional messages"))
-    message_language = SelectField(_l("Messages in"), choices=[
-        SelectChoice("", _l("The club's language")), SelectChoice("fa", "فارسی"),
-        SelectChoice("en", "English")], default="")
-    current_password = PasswordField(_l("Current password"), [Optional(), Length(max=256)])
-    new_password = PasswordField(_l("New password"), [Optional(), Length(max=256)])
-
-
-def current_member() -> Member | None:
-    member_id = session.get("member_id")
-    if member_id is None:
-        return None
-    member = db.session.get(Member, member_id)
-    if member is None or member.is_gift_account or \
-            session.get("member_fp") != member_auth.fingerprint(member):
-        session.pop("member_id", None)
-        return None
-    return member
-
-
-def member_required(view):
-    @wraps(view)
-    def wrapped(*args, **kwargs):
-        member = current_member()
-        if member is None:
-            return redirect(url_for("portal.sign_in", next=request.path))
-        g.member = member
-        return view(*args, member=member, **kwargs)
-
-    return wrapped
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
@@ -360,12 +285,3 @@ def service_worker():
     response.headers["Cache-Control"] = "no-cache"
     return response
 
-
-# Views kept in their own modules, registered on this blueprint: joining, signing in
-# with an SMS code and a forgotten password (M2, P1); news, surveys and the FAQ (P2, P3).
-from backend.web import (  # noqa: E402, F401
-    portal_accounts,
-    portal_engagement,
-    portal_instruments,
-    portal_points,
-)

@@ -14,47 +14,17 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext
-from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField
-from wtforms.validators import Length
 
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.i18n import format_number
 from backend.models import Member
 from backend.services import member_accounts, member_auth, verification
-from backend.web.admin import apply_error, clock, translate_error
 from backend.web.auth import client_ip
-from backend.web.forms import MobileField, StrippedStringField, required
-from backend.web.portal import bp, referrer_from_code
-
-CODE_RENDER = {"dir": "ltr", "inputmode": "numeric", "autocomplete": "one-time-code",
-               "maxlength": 6}
-MOBILE_RENDER = {"dir": "ltr", "inputmode": "tel", "autocomplete": "tel"}
-
-
-class JoinForm(FlaskForm):
-    ref = HiddenField()
-    first_name = StrippedStringField(_l("First name"), [required(), Length(max=64)],
-                                     render_kw={"autocomplete": "given-name"})
-    last_name = StrippedStringField(_l("Last name"), [required(), Length(max=64)],
-                                    render_kw={"autocomplete": "family-name"})
-    mobile = MobileField(_l("Mobile"), [required()], render_kw=MOBILE_RENDER)
-
-
-class MobileForm(FlaskForm):
-    mobile = MobileField(_l("Mobile"), [required()], render_kw=MOBILE_RENDER)
-
-
-class CodeForm(FlaskForm):
-    code = StrippedStringField(_l("Code sent by SMS"), [required(), Length(max=12)],
-                               render_kw=CODE_RENDER)
-
-
-class CodePasswordForm(CodeForm):
-    password = PasswordField(_l("Choose a password"), [required(), Length(max=256)],
-                             render_kw={"autocomplete": "new-password"})
+from backend.web.common import apply_error, clock, translate_error
+from backend.web.portal.blueprint import bp
+from backend.web.portal.forms import CodeForm, CodePasswordForm, JoinForm, MobileForm
+from backend.web.portal.home import referrer_from_code
 
 
 def start_member_session(member: Member) -> None:

@@ -10,9 +10,9 @@ from backend.errors import DomainError
 from backend.extensions import db
 from backend.models import the_club
 from backend.services import rewards, wallet
-from backend.web.admin import apply_error, clock, new_request_key
-from backend.web.forms import ConvertPointsForm, RedeemRewardForm
-from backend.web.portal import bp, member_required
+from backend.web.common import apply_error, clock, new_request_key
+from backend.web.fields import ConvertPointsForm, RedeemRewardForm
+from backend.web.portal.blueprint import bp, member_required
 
 
 def _page(member, convert_form=None, redeem_form=None, status=200):

@@ -42,7 +42,7 @@ from backend.web.admin import (
 )
 from backend.web.admin.reports import format_cell, read_only
 from backend.web.auth import client_ip, permission_required
-from backend.web.forms import (
+from backend.web.fields import (
     AmountField,
     DigitsIntegerField,
     MultiCheckboxField,
@@ -51,7 +51,7 @@ from backend.web.forms import (
     shown_number,
 )
 
-bp = Blueprint("notifications", __name__, url_prefix="/messages")
+bp = Blueprint("messages", __name__, url_prefix="/messages")
 
 JALALI_MONTHS = [_l("Farvardin"), _l("Ordibehesht"), _l("Khordad"), _l("Tir"), _l("Mordad"),
                  _l("Shahrivar"), _l("Mehr"), _l("Aban"), _l("Azar"), _l("Dey"),
@@ -238,7 +238,7 @@ def settings_page(user):
                 apply_error(form, error)
             else:
                 flash(gettext("Saved."), "success")
-                return redirect(url_for("notifications.settings_page"))
+                return redirect(url_for("admin.messages.settings_page"))
     return render_template("messages/settings.html", user=user, form=form,
                            current=current), status
 
@@ -260,7 +260,7 @@ def texts_page(user):
         errors = messages_admin.save_templates(db.session, texts, enabled, clock())
         if not errors:
             flash(gettext("Saved."), "success")
-            return redirect(url_for("notifications.texts_page"))
+            return redirect(url_for("admin.messages.texts_page"))
         db.session.rollback()
         status = 400
     club_unit = g.get("currency_unit", "rial")
@@ -319,7 +319,7 @@ def campaign_new(user):
                         request_key=(form.request_key.data or new_request_key())[:64],
                         staff_user_id=user.id, now=clock(), config=_config(), **arguments)
                     flash(gettext("The campaign is on its way."), "success")
-                    return redirect(url_for("notifications.campaign_detail",
+                    return redirect(url_for("admin.messages.campaign_detail",
                                             campaign_id=campaign.id))
                 result = campaigns.preview(db.session, now=clock(), config=_config(),
                                            **arguments)
@@ -383,4 +383,4 @@ def retry(user, message_id: int):
         flash(translate_error(error), "error")
     else:
         flash(gettext("The message is queued again."), "success")
-    return redirect(url_for("notifications.outbox", status="failed"))
+    return redirect(url_for("admin.messages.outbox", status="failed"))

@@ -7,9 +7,9 @@ from backend.engine.calendar import local
 from backend.extensions import db
 from backend.models import InstalmentPlan
 from backend.services import instruments
-from backend.web.admin import clock
 from backend.web.admin.instruments import STATUS_NAMES
-from backend.web.portal import bp, member_required
+from backend.web.common import clock
+from backend.web.portal.blueprint import bp, member_required
 
 
 @bp.get("/instruments")

@@ -28,7 +28,7 @@ from backend.errors import BadRequest
 from backend.extensions import db
 from backend.services import branding, first_run
 from backend.web.auth import client_ip
-from backend.web.forms import StrippedStringField
+from backend.web.fields import StrippedStringField
 
 bp = Blueprint("setup", __name__)
 log = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ from backend.extensions import db
 from backend.models import Member, NewsPost, StaffUser
 from backend.services import api_tokens, content, surveys
 from backend.services.permissions import allowed
-from backend.web.admin import clock, page_number, paginate
-from backend.web.portal import bp, current_member, member_required
+from backend.web.common import clock, page_number, paginate
+from backend.web.portal.blueprint import bp, current_member, member_required
 
 NEWS_PAGE_SIZE = 10
 
