@@ -79,6 +79,12 @@ def save_templates(session: Session, texts: dict[tuple[str, str], str],
     return {}
 
 
+def can_retry(message: Message) -> bool:
+    """Whether `retry` accepts the message: failed, and not a verification code (a code
+    is never sent twice; the member asks for a new one)."""
+    return message.status == "failed" and message.kind != "otp"
+
+
 def retry(session: Session, message_id: int, now: datetime) -> Message:
     """Send a failed message again from the start (after the admin fixed a setting)."""
     message = session.get(Message, message_id)

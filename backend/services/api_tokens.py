@@ -99,6 +99,15 @@ def resolve(session: Session, token: str, now: datetime,
     return row
 
 
+def token_state(row: ApiToken, now: datetime) -> str:
+    """"revoked", "expired" or "live": what `resolve` would decide by the row's dates."""
+    if row.revoked_at is not None:
+        return "revoked"
+    if row.expires_at is not None and row.expires_at <= now:
+        return "expired"
+    return "live"
+
+
 def revoke(session: Session, token_id: int, now: datetime, *, staff_user_id: int | None = None,
            member_id: int | None = None) -> ApiToken:
     """Revoke a token of this owner (a token of anyone else is "not found")."""

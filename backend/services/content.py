@@ -71,6 +71,18 @@ def visible_posts_statement(member: Member | None, now: datetime):
                                                      NewsPost.id.desc())
 
 
+def post_state(post: NewsPost, now: datetime) -> str:
+    """Where one post stands for its readers at `now`: "off", "scheduled", "ended" or
+    "shown" — the rule of `visible_posts_statement`, for a row the panel lists."""
+    if not post.is_active:
+        return "off"
+    if post.publish_from > now:
+        return "scheduled"
+    if post.publish_until is not None and post.publish_until <= now:
+        return "ended"
+    return "shown"
+
+
 def visible_post(session: Session, member: Member | None, post_id: int,
                  now: datetime) -> NewsPost | None:
     return session.scalars(visible_posts_statement(member, now)

@@ -44,6 +44,16 @@ def call_list_statement(*, branch_id: int | None, state: str, now: datetime):
     return statement.order_by(CallTask.due_at, CallTask.id)
 
 
+def call_state(task: CallTask, now: datetime) -> str:
+    """"answered", "no_answer", "overdue" or "due": where a call stands at `now` (an open
+    call is late once its due time has come, as `call_list_statement` counts it)."""
+    if task.status == "done":
+        return "answered"
+    if task.status == "no_answer":
+        return "no_answer"
+    return "overdue" if task.due_at <= now else "due"
+
+
 def visible_task(session: Session, task_id: int, branch_id: int | None) -> CallTask | None:
     """A task the user may see: any for admins (branch_id None), their branch's for
     operators; None otherwise, whether it exists or not."""

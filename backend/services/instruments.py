@@ -291,6 +291,11 @@ def of_member(session: Session, member_id: int, limit: int = 200) -> list[Paymen
     return sorted(rows, key=lambda row: row.status not in OPEN_STATES)
 
 
+def is_overdue(row: PaymentInstrument, today: date) -> bool:
+    """Pending and past its due date: the rule of `overdue`, for one row."""
+    return row.status == "pending" and row.due_date < today
+
+
 def overdue(session: Session, today: date) -> list[PaymentInstrument]:
     """Pending cheques and instalments past their due date, oldest first."""
     return list(session.scalars(

@@ -23,7 +23,8 @@ from backend.web.auth import client_ip, login_required, permission_required
 def news_list(user):
     page = paginate(select(NewsPost).order_by(NewsPost.publish_from.desc(), NewsPost.id.desc()),
                     page_number(request.args.get("page")))
-    return render_template("engagement/news_list.html", user=user, page=page, now=clock())
+    return render_template("engagement/news_list.html", user=user, page=page, now=clock(),
+                           post_state=content.post_state)
 
 
 @bp.route("/news/new", methods=["GET", "POST"])
@@ -195,7 +196,8 @@ def calls_list(user):
     branches = db.session.scalars(select(Branch).order_by(Branch.name)).all() \
         if scope is None else []
     return render_template("engagement/calls.html", user=user, page=page, state=state,
-                           branch=branch_id, branches=branches, now=clock())
+                           branch=branch_id, branches=branches, now=clock(),
+                           call_state=happy_calls.call_state)
 
 
 @bp.route("/calls/<int:task_id>", methods=["GET", "POST"])
@@ -264,7 +266,7 @@ def api_tokens_page(user):
         ApiToken.staff_user_id == user.id, ApiToken.kind == "integration")
         .order_by(ApiToken.id.desc())).all()
     return render_template("engagement/api_tokens.html", user=user, form=form, rows=rows,
-                           issued=issued, now=clock()), status
+                           issued=issued, now=clock(), token_state=api_tokens.token_state), status
 
 
 @bp.post("/account/tokens/<int:token_id>/revoke")

@@ -220,7 +220,8 @@ def instruments_list(user):
     page = paginate(statement.order_by(PaymentInstrument.due_date, PaymentInstrument.id),
                     page_number(request.args.get("page")))
     return render_template("instruments/list.html", user=user, page=page, state=state,
-                           kind=kind, q=query, total=total, today=today, **_names(page.rows))
+                           kind=kind, q=query, total=total, today=today,
+                           is_overdue=instruments.is_overdue, **_names(page.rows))
 
 
 def instruments_today():
@@ -267,7 +268,7 @@ def _render_detail(user, row: PaymentInstrument, form: StatusForm | None = None,
         "instruments/detail.html", user=user, row=row, member=db.session.get(
             Member, row.member_id), events=events, staff=staff, plan=plan, siblings=siblings,
         form=form or StatusForm(formdata=None), actions=instruments.allowed_statuses(row),
-        action_names=ACTION_NAMES, today=instruments_today(),
+        action_names=ACTION_NAMES, today=instruments_today(), is_overdue=instruments.is_overdue,
         **_names([row, *siblings])), status
 
 

@@ -368,7 +368,8 @@ def outbox(user):
         statement = statement.where(Message.status == status)
     page = paginate(statement, page_number(request.args.get("page")))
     return render_template("messages/outbox.html", user=user, page=page, status=status,
-                           status_names=STATUS_NAMES, kind_names=KIND_NAMES)
+                           status_names=STATUS_NAMES, kind_names=KIND_NAMES,
+                           can_retry=messages_admin.can_retry)
 
 
 @bp.post("/outbox/<int:message_id>/retry")

@@ -15,10 +15,9 @@ and only their SHA-256 is stored.
 import inspect
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import wraps
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import g, jsonify, request
 from marshmallow import EXCLUDE, Schema, ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -30,15 +29,12 @@ from backend.errors import (
     NotFound,
     Unauthorized,
 )
-from backend.extensions import csrf, db
+from backend.extensions import db
 from backend.models import ApiToken, Member, StaffUser
 from backend.services import api_tokens
 from backend.services.permissions import allowed
-from backend.web.common import fetch_page
-
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-# Bearer tokens, not cookies, authenticate here: the session CSRF check does not apply.
-csrf.exempt(bp)
+from backend.web.api.blueprint import bp
+from backend.web.common import clock, fetch_page
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -52,12 +48,6 @@ _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_-]{16,40}")
 HTTP_CODES = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND",
               405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE", 415: "BAD_REQUEST",
               429: "RATE_LIMITED"}
-
-
-def clock() -> datetime:
-    """Now, in UTC; tests pin it with the `CLOCK` config value (as the panel does)."""
-    fixed = current_app.config.get("CLOCK")
-    return fixed() if fixed else datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -296,4 +286,4 @@ from backend.web.api import (  # noqa: E402  (views register themselves on `bp`)
 )
 
 __all__ = ["bp", "OPERATIONS", "engagement", "instruments", "members", "provisioning", "reference",
-           "self_service", "spec", "tokens"]
+           "self_service", "spec", "tokens", "clock"]

@@ -23,5 +23,5 @@ def instruments_page(member):
     language = g.get("language", "fa")
     return render_template(
         "portal/instruments.html", member=member, rows=rows, plan_counts=counts, owed=owed,
-        status_names=STATUS_NAMES, today=local(clock()).date(),
+        status_names=STATUS_NAMES, today=local(clock()).date(), is_overdue=instruments.is_overdue,
         bank_name=lambda code: instruments.bank_name(code, language))
