@@ -442,14 +442,6 @@ class PdfSheet:
         return self.pages
 
 
-def write_pdf_sheet(path: Path, numbers: Sequence[str], artwork: Artwork) -> int:
-    """The PDF sheets of `numbers` (see PdfSheet); returns the number of pages."""
-    sheet = PdfSheet(path, artwork)
-    for number in numbers:
-        sheet.add(card_back(number, artwork))
-    return sheet.close()
-
-
 CORNER_RADIUS_MM = 3.18  # ISO/IEC 7810 ID-1
 PVC_MICRONS = 760
 

@@ -24,7 +24,6 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.engine.calendar import CLUB_TIMEZONE, local
@@ -470,7 +469,3 @@ def _segments(session: Session, now: datetime) -> None:
     session.flush()
     lrfm.recompute(session, now)
     segments.run_rules(session, now)
-
-
-def demo_members(session: Session, limit: int = 3) -> list[Member]:
-    return session.scalars(select(Member).order_by(Member.id).limit(limit)).all()

@@ -8,9 +8,11 @@ from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
 import pytest
+from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from backend.extensions import db
+from backend.models import Member
 from backend.services import demo, member_auth
 from tests.conftest import NOW, build_app
 
@@ -38,7 +40,7 @@ def demo_app(tmp_path_factory, databases):
     app.config["CLOCK"] = lambda: NOW
     with app.app_context():
         demo.seed_demo(db.session, NOW)
-        member = demo.demo_members(db.session, limit=1)[0]
+        member = db.session.scalars(select(Member).order_by(Member.id)).first()
         member_auth.set_password(db.session, member.id, "member-pass-1")
         mobile = member.mobile
     app.config["DEMO_MEMBER_MOBILE"] = mobile
