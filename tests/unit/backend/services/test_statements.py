@@ -4,7 +4,7 @@
 from backend.services import statements, wallet
 from tests import factories
 from tests.conftest import NOW
-from tests.unit.backend.web.test_portal import member_with_password, sign_in
+from tests.unit.backend.web.portal.test_home import member_with_password, sign_in
 
 
 def test_masked_name_keeps_each_words_first_letter():

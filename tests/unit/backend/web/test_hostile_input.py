@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from backend.models import Member, MemberImport
 from tests import factories
-from tests.unit.backend.web.test_member_import_pages import GOOD
+from tests.unit.backend.web.admin.test_member_import import GOOD
 
 HOSTILE = [
     "<script>alert(1)</script>", "\"><img src=x onerror=alert(1)>", "javascript:alert(1)",

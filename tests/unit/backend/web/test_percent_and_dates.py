@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from backend.models import Club, NewsPost, Offer, OfferRedemption, Tier
 from backend.services import counter
 from tests import factories
-from tests.unit.backend.web.test_panel_lists import sign_in_admin
+from tests.unit.backend.web.admin.test_panel_lists import sign_in_admin
 
 
 def test_tier_percentages_are_typed_as_percent_and_stored_in_basis_points(client, db, app):

@@ -15,7 +15,7 @@ from backend.services.reports.tables import Column
 from backend.web.admin.reports import column_title
 from tests import factories
 from tests.conftest import NOW
-from tests.unit.backend.web.test_panel_lists import sign_in_admin
+from tests.unit.backend.web.admin.test_panel_lists import sign_in_admin
 
 
 def test_tier_change_reasons_read_in_persian(client, db, app):

@@ -10,7 +10,7 @@ import pytest
 
 from tests import factories
 from tests.conftest import NOW, build_app
-from tests.unit.backend.web.test_portal import member_with_password
+from tests.unit.backend.web.portal.test_home import member_with_password
 
 WEB_BLUEPRINTS = ("admin.", "portal.")  # the import, reports and messages nest in admin
 NESTED = ("admin.member_import", "admin.messages", "admin.reports")

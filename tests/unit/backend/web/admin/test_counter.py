@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from backend.models import Product, Purchase, PurchaseItem
 from tests import factories
 from tests.conftest import NOW
-from tests.unit.backend.web.test_members_pages import form_key, sign_in
+from tests.unit.backend.web.admin.test_members import form_key, sign_in
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from backend.models import AuditLog, Branch, Device, TerminalRequest
 from tests import factories
 from tests.conftest import NOW
-from tests.unit.backend.web import test_terminal_command_page as command_page
+from tests.unit.backend.web.admin import test_terminal_command as command_page
 
 SETTINGS = {"topup_allowed": "y", "topup_max_rials": "۵۰۰٬۰۰۰",
             "topup_max_per_day_rials": "٢٠٠٠٠٠٠", "refund_allowed": "y",

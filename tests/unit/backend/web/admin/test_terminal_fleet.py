@@ -11,7 +11,7 @@ from backend import protocol
 from backend.models import AuditLog, Device, TerminalHealth
 from backend.services import devices
 from tests.conftest import NOW
-from tests.unit.backend.web import test_terminal_command_page as command_page
+from tests.unit.backend.web.admin import test_terminal_command as command_page
 from tests.unit.backend.web.test_metrics import samples
 
 branches = command_page.branches
@@ -119,7 +119,7 @@ def test_operators_of_another_branch_cannot_send(client, db, branches, sent):
 
 
 def test_the_refund_pin_reaches_the_terminal_as_a_digest(client, db, branches, sent):
-    from tests.unit.backend.web.test_terminal_page import SETTINGS
+    from tests.unit.backend.web.admin.test_terminals import SETTINGS
 
     sign_in(client, db)
     assert client.post("/terminals/t01", data=SETTINGS).status_code == 302
