@@ -10,7 +10,7 @@ from PIL import Image
 
 from provisioning import image, logo
 from tests.support.logos import club_logo
-from tests.unit.provisioning.test_image_and_flash import config_path, invoke  # noqa: F401
+from tests.unit.provisioning.test_image import config_path, invoke  # noqa: F401
 
 BASE = ["image", "--release", "1.24", "--seq-floor", "0"]
 
