@@ -7,8 +7,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from backend.validators import (
-    WEIGHT_MAX_KG,
-    WEIGHT_MIN_KG,
     is_valid_national_code,
     normalize_mobile,
     parse_gender,
@@ -86,7 +84,12 @@ def test_bad_weights_are_refused(value):
 
 
 def test_weight_bounds_are_the_documented_ones():
-    assert (WEIGHT_MIN_KG, WEIGHT_MAX_KG) == (1, 500)
+    # The bounds as parse_weight applies them (not the constants compared with themselves):
+    # the documented 1 and 500 pass, one beyond either is refused with the message.
+    assert (parse_weight("۱"), parse_weight(500)) == (1, 500)
+    for outside in ("0", 501):
+        with pytest.raises(ValueError, match="between 1 and 500"):
+            parse_weight(outside)
 
 
 # Property tests of every identifier boundary (O4): card numbers, mobiles, national codes
