@@ -20,33 +20,42 @@ class WaitTimedOut(AssertionError):
     """The condition did not hold within the bound (an AssertionError: the test fails)."""
 
 
+def _checks(predicate: Callable[[], Value], timeout_s: float, what: str):
+    """Checks the predicate until it holds, yielding between checks (the caller waits);
+    returns its truthy value, or raises WaitTimedOut once the deadline has passed."""
+    deadline = time.monotonic() + timeout_s
+    while not (value := predicate()):
+        if time.monotonic() >= deadline:
+            raise WaitTimedOut(f"not within {timeout_s} s: {what}")
+        yield
+    return value
+
+
 def wait_for(predicate: Callable[[], Value], timeout_s: float, what: str,
              interval_s: float = POLL_INTERVAL_S) -> Value:
     """Returns the predicate's first truthy value; raises WaitTimedOut after timeout_s.
 
     `what` names the condition for the failure message ("the worker subscribed"). The
     predicate may itself raise to stop the wait early (a child process exited)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise WaitTimedOut(f"not within {timeout_s} s: {what}")
-        time.sleep(interval_s)
+    checks = _checks(predicate, timeout_s, what)
+    try:
+        while True:
+            next(checks)
+            time.sleep(interval_s)
+    except StopIteration as held:
+        return held.value
 
 
 async def wait_for_async(predicate: Callable[[], Value], timeout_s: float, what: str,
                          interval_s: float = POLL_INTERVAL_S) -> Value:
     """wait_for inside an event loop: yields to the loop's other tasks between checks."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise WaitTimedOut(f"not within {timeout_s} s: {what}")
-        await asyncio.sleep(interval_s)
+    checks = _checks(predicate, timeout_s, what)
+    try:
+        while True:
+            next(checks)
+            await asyncio.sleep(interval_s)
+    except StopIteration as held:
+        return held.value
 
 
 def wait_for_event(event, timeout_s: float, what: str) -> None:
