@@ -35,6 +35,7 @@ from backend.extensions import db
 from backend.mqtt.worker import PAUSE_AFTER_COMMIT_ENV
 from simulator import shim
 from tests.support.broker import MosquittoProcess, free_port
+from tests.support.waiting import wait_for
 
 shim.install()  # the firmware's `vafa` package, as the simulator runs it
 
@@ -259,13 +260,13 @@ class WorkerProcess:
         self.wait_subscribed(seen)
 
     def wait_subscribed(self, seen: int) -> None:
-        deadline = time.monotonic() + WORKER_START_S
-        while self._subscriptions() <= seen:
+        def subscribed_again() -> bool:
             if self.process.poll() is not None:
                 raise RuntimeError(f"worker exited: {self.log_path.read_text()[-2000:]}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"worker did not subscribe: {self.log_path}")
-            time.sleep(0.1)
+            return self._subscriptions() > seen
+
+        wait_for(subscribed_again, WORKER_START_S,
+                 f"the worker subscribed (log {self.log_path})", interval_s=0.1)
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -12,6 +12,7 @@ from backend.extensions import db
 from backend.models import TerminalHealth
 from simulator.terminal import SimTerminal
 from tests import factories
+from tests.conftest import AuthActions
 
 
 def health(stack):
@@ -29,8 +30,7 @@ def test_health_config_and_logs_from_the_panel(stack):
         factories.staff_user(db.session, username="fleet-admin")
         db.session.commit()
     client = stack.app.test_client()
-    assert client.post("/login", data={"username": "fleet-admin",
-                                       "password": "admin-password"}).status_code == 302
+    assert AuthActions(client).login("fleet-admin").status_code == 302
     cfg_path = stack.instance_dir / "devices" / "t01" / "config.json"
     provisioned = cfg_path.read_text()
     term = SimTerminal(cfg_path)

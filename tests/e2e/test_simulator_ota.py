@@ -14,7 +14,6 @@ import json
 import os
 import signal
 import threading
-import time
 from io import BytesIO
 from pathlib import Path
 
@@ -27,6 +26,8 @@ from backend.services import devices
 from provisioning import ota_build
 from simulator.process import TerminalProcess, install_build
 from tests import factories
+from tests.conftest import AuthActions
+from tests.support import waiting
 
 TRIAL_S = 30
 WAIT_S = 150  # three terminal processes, the broker, the worker and the panel on 2 cores
@@ -90,15 +91,13 @@ def snapshot(stack) -> dict:
 
 def wait_for(stack, done, terminals, timeout_s=WAIT_S) -> dict:
     """Polls the database (bounded) until `done(snapshot)`; the terminals' logs otherwise."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        seen = snapshot(stack)
-        if done(seen):
-            return seen
-        time.sleep(0.2)
-    logs = "\n".join(f"--- {name}\n{term.log_text()[-3000:]}\n{term.stderr_text()[-2000:]}"
-                     for name, term in terminals.items())
-    raise AssertionError(f"not reached in {timeout_s} s: {snapshot(stack)}\n{logs}")
+    try:
+        return waiting.wait_for(lambda: (lambda seen: seen if done(seen) else None)(
+            snapshot(stack)), timeout_s, "the rollout reached its expected state", interval_s=0.2)
+    except waiting.WaitTimedOut as timed_out:
+        logs = "\n".join(f"--- {name}\n{term.log_text()[-3000:]}\n{term.stderr_text()[-2000:]}"
+                         for name, term in terminals.items())
+        raise AssertionError(f"{timed_out}: {snapshot(stack)}\n{logs}") from None
 
 
 def upload(client, tar: Path) -> None:
@@ -116,8 +115,7 @@ def test_rollout_to_a_branch_then_a_broken_build_rolls_back(stack, panel, tmp_pa
         central = db.session.get(Device, "t01").branch_id
         db.session.remove()
     client = stack.app.test_client()
-    assert client.post("/login", data={"username": "ota-admin",
-                                       "password": "admin-password"}).status_code == 302
+    assert AuthActions(client).login("ota-admin").status_code == 302
     good, broken = tmp_path / "vafa-9.9.1.tar", tmp_path / "vafa-9.9.2.tar"
     ota_build.make_build(good, version="9.9.1", source=True)
     broken_files = ota_build.firmware_files(Path(ota_build.__file__).parents[1] / "firmware",

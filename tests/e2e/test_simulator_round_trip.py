@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from backend import ledger
 from backend.extensions import db
 from backend.models import Card, Member, Purchase, TerminalRequest
+from tests.support.waiting import wait_for
 
 SARA_CARD = "9900010000000019"
 
@@ -94,12 +95,10 @@ def test_terminal_state_reaches_the_panel(stack):
     from backend.models import Device
 
     assert simulate(stack, "--lookup", "--scan", SARA_CARD).returncode == 0
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+    def recorded_state():
         with stack.app.app_context():
             device = db.session.get(Device, "t01")
-            if device.state_at is not None:
-                break
-        time.sleep(0.1)
-    assert device.state_at is not None, "no state message was recorded"
+            return device if device.state_at is not None else None
+
+    device = wait_for(recorded_state, 10, "the terminal's state message was recorded")
     assert device.firmware_version and device.queued_count == 0

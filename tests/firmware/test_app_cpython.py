@@ -10,6 +10,8 @@ from vafa import config as vconfig
 from vafa import pins, protocol
 from vafa.journal import decode_sale
 
+from tests.support.waiting import wait_for_async
+
 CARD = "9900010000000019"
 
 
@@ -67,10 +69,7 @@ def test_run_loop_is_the_only_loop(tmp_path):
 
     async def go():
         task = asyncio.ensure_future(app.run(feed=lambda: feeds.append(1)))
-        for _ in range(100):
-            if net.published:
-                break
-            await asyncio.sleep(0.01)
+        await wait_for_async(lambda: net.published, 5, "the sale was published")
         app.stop()
         await task
 

@@ -2,7 +2,6 @@
 
 import json
 import threading
-import time
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -11,6 +10,7 @@ from sqlalchemy import func, select
 from backend import protocol
 from backend.extensions import db
 from backend.models import LedgerEntry, Purchase, TerminalRequest
+from tests.support.waiting import wait_for
 
 
 def database_counts(stack):
@@ -293,10 +293,7 @@ def test_two_workers_share_the_subscription_without_kicking_each_other(stack):
     second_disconnects = _watch_disconnects(second)
     second.start()
     try:
-        deadline = time.monotonic() + 10
-        while not second.subscribed:
-            assert time.monotonic() < deadline, "second worker did not subscribe"
-            time.sleep(0.02)
+        wait_for(lambda: second.subscribed, 10, "the second worker subscribed")
         with stack.terminal("t01") as till:
             for seq in range(1, 21):
                 till.send(till.request(seq, op="lookup", amount=None, use_credit=None))

@@ -13,7 +13,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import time
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -22,6 +21,7 @@ from sqlalchemy import create_engine, select
 
 from backend.models import AuditLog
 from tests.support.broker import free_port
+from tests.support.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -148,20 +148,19 @@ def exec_start(unit: str, env: dict, venv: Path) -> list[str]:
             for part in shlex.split(line)]
 
 
+def still_running(process: subprocess.Popen, name: str) -> None:
+    if process.poll() is not None:
+        raise AssertionError(f"{name} exited with {process.returncode}")
+
+
 def wait_for_port(port: int, process: subprocess.Popen, name: str) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
+    def listening() -> bool:
+        still_running(process, name)
         with socket.socket() as probe:
             probe.settimeout(0.2)
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        try:
-            process.wait(timeout=0.1)  # waits on the process: it must not exit
-        except subprocess.TimeoutExpired:
-            pass
-        else:
-            raise AssertionError(f"{name} exited with {process.returncode}")
-        assert time.monotonic() < deadline, f"{name} did not open port {port}"
+            return probe.connect_ex(("127.0.0.1", port)) == 0
+
+    wait_for(listening, START_TIMEOUT_S, f"{name} opened port {port}", interval_s=0.1)
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -215,14 +214,8 @@ def https_stack(tmp_path, databases, app):
                                  stderr=subprocess.DEVNULL)
         wait_for_port(https_port, caddy, "caddy")
         root = tmp_path / "caddy-data" / "caddy" / "pki" / "authorities" / "local" / "root.crt"
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not root.exists():
-            assert time.monotonic() < deadline, "Caddy made no internal CA"
-            try:
-                caddy.wait(timeout=0.1)  # waits on Caddy: it must not exit
-            except subprocess.TimeoutExpired:
-                continue
-            raise AssertionError(f"caddy exited with {caddy.returncode}")
+        wait_for(lambda: still_running(caddy, "caddy") or root.exists(), START_TIMEOUT_S,
+                 "Caddy made its internal CA", interval_s=0.1)
         yield {"https_port": https_port, "http_port": http_port, "web_port": web_port,
                "root": root, "url": url}
     finally:

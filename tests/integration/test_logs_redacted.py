@@ -3,6 +3,8 @@
 import logging
 import re
 
+from tests.conftest import AuthActions
+
 CARD = "9900010000000019"
 
 
@@ -24,8 +26,7 @@ def test_a_whole_purchase_flow_logs_no_card_number(stack, caplog):
     with app.app_context():
         member_id = db.session.query(Card.member_id).filter(Card.number == CARD).scalar()
     app.config["WTF_CSRF_ENABLED"] = False
-    assert client.post("/login", data={"username": "admin",
-                                       "password": "admin1234"}).status_code == 302
+    assert AuthActions(client).login("admin", "admin1234").status_code == 302
     assert client.get(f"/members?q={CARD}").status_code in (200, 302)
     sold = client.post(f"/members/{member_id}/purchase",
                        data={"amount": "120000", "request_key": "log-redaction-test-0001"})

@@ -17,6 +17,7 @@ from backend.models import Purchase
 from backend.mqtt.worker import Worker
 from tests.support.poison import poison_bodies
 from tests.support.stack import CONNECT_TIMEOUT_S
+from tests.support.waiting import wait_for
 
 REPLY_BOUND_S = 1.0  # PROTOCOL.md "Latency": a reply within 1 s of receipt
 SALES = 30
@@ -89,10 +90,7 @@ def test_a_poison_burst_queued_for_a_restarted_worker_is_served_once(stack):
                          username=stack.app.config["MQTT_USERNAME"],
                          password=stack.app.config["MQTT_PASSWORD"], client_id=client_id)
         started.start()
-        deadline = time.monotonic() + CONNECT_TIMEOUT_S
-        while not started.subscribed:
-            assert time.monotonic() < deadline, "worker did not subscribe"
-            time.sleep(0.02)
+        wait_for(lambda: started.subscribed, CONNECT_TIMEOUT_S, "the worker subscribed")
         return started
 
     stack.worker.stop()

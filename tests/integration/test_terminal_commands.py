@@ -10,6 +10,7 @@ from backend import protocol
 from backend.extensions import db
 from backend.models import AuditLog
 from backend.services.demo import DEMO_LOGINS
+from tests.conftest import AuthActions
 
 
 def test_a_message_from_the_panel_reaches_the_terminal_signed(stack):
@@ -24,8 +25,7 @@ def test_a_message_from_the_panel_reaches_the_terminal_signed(stack):
         till.client.on_message = on_message
         assert not any(code.is_failure for code in till.subscribe(protocol.topic("t01", "cmd")))
         panel = stack.app.test_client()
-        assert panel.post("/login", data={"username": "admin",
-                                          "password": DEMO_LOGINS["admin"]}).status_code == 302
+        assert AuthActions(panel).login("admin", DEMO_LOGINS["admin"]).status_code == 302
         response = panel.post("/terminals/t01/command",
                               data={"operation": "display", "text": "Staff meeting\n۱۰:۳۰"})
         assert response.status_code == 302, response.get_data(as_text=True)
@@ -43,7 +43,7 @@ def test_a_message_from_the_panel_reaches_the_terminal_signed(stack):
 def test_a_broker_that_is_down_is_reported_and_nothing_is_audited(stack):
     stack.app.config["MQTT_BACKEND_PORT"] = 1  # nothing listens there
     panel = stack.app.test_client()
-    panel.post("/login", data={"username": "admin", "password": DEMO_LOGINS["admin"]})
+    assert AuthActions(panel).login("admin", DEMO_LOGINS["admin"]).status_code == 302
     response = panel.post("/terminals/t01/command", data={"operation": "reboot", "text": ""})
     assert response.status_code == 400
     assert "کارگزار پیام در دسترس نیست" in response.get_data(as_text=True)

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from backend.extensions import db
 from backend.models import AuditLog, Card, Member
 from backend.services.demo import DEMO_LOGINS
+from tests.conftest import AuthActions
 
 SARA_CARD = "9900010000000019"
 
@@ -31,8 +32,7 @@ def test_top_up_refused_by_default_then_allowed_within_the_limit(stack):
         assert sara_credit(stack) == before
 
         panel = stack.app.test_client()
-        assert panel.post("/login", data={"username": "admin",
-                                          "password": DEMO_LOGINS["admin"]}).status_code == 302
+        assert AuthActions(panel).login("admin", DEMO_LOGINS["admin"]).status_code == 302
         page = panel.get("/terminals/t01").get_data(as_text=True)
         refusals = page.split('id="terminal-refusals"')[1].split("</table>")[0]
         assert "شارژ کیف پول در این پایانه خاموش است." in refusals

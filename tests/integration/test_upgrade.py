@@ -14,7 +14,7 @@ from backend.extensions import db
 from backend.models import Club
 from backend.services import demo
 from backend.startup import code_revisions, database_revisions
-from tests.conftest import build_app, make_config
+from tests.conftest import AuthActions, build_app, make_config
 from tests.integration.test_backups import ledger_state
 
 
@@ -61,8 +61,7 @@ def test_upgrade_from_the_previous_revision_keeps_everything(tmp_path_factory, d
     with new.app_context():
         assert db.session.scalars(select(Club)).one().is_demo  # recognised by the migration
         db.session.rollback()
-    assert client.post("/login", data={"username": "admin", "password": demo.DEMO_LOGINS[
-        "admin"]}).status_code == 302
+    assert AuthActions(client).login("admin", demo.DEMO_LOGINS["admin"]).status_code == 302
     assert 'id="demo-banner"' in client.get("/dashboard").get_data(as_text=True)
     with new.app_context():
         db.engine.dispose()

@@ -2,10 +2,10 @@
 
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 from backend.supervise import find_mosquitto
+from tests.support.waiting import wait_for
 
 START_TIMEOUT_S = 10
 
@@ -35,19 +35,16 @@ class MosquittoProcess:
         self.process = subprocess.Popen(
             [find_mosquitto(), "-c", str(conf)], stdout=self.log, stderr=subprocess.STDOUT
         )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        waiting = [self.port, self.backend_port]
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"mosquitto exited: {self.log_path.read_text()}")
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", waiting[0])) == 0:
-                    waiting.pop(0)
-                    if not waiting:
-                        return self
-                    continue
-            time.sleep(0.05)
-        raise RuntimeError(f"mosquitto did not listen on {waiting}")
+        for port in (self.port, self.backend_port):
+            wait_for(lambda port=port: self._listens(port), START_TIMEOUT_S,
+                     f"mosquitto listens on {port} (log {self.log_path})", interval_s=0.05)
+        return self
+
+    def _listens(self, port: int) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"mosquitto exited: {self.log_path.read_text()}")
+        with socket.socket() as probe:
+            return probe.connect_ex(("127.0.0.1", port)) == 0
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -17,6 +17,7 @@ from backend.extensions import db
 from backend.mqtt.worker import Worker
 from backend.services import demo, devices
 from tests.support.broker import MosquittoProcess
+from tests.support.waiting import wait_for
 
 CONNECT_TIMEOUT_S = 10
 
@@ -53,10 +54,7 @@ def start_stack(app: Flask, broker: MosquittoProcess) -> Stack:
     worker = Worker(app, host="127.0.0.1", port=broker.backend_port,
                     username=app.config["MQTT_USERNAME"], password=app.config["MQTT_PASSWORD"])
     worker.start()
-    deadline = time.monotonic() + CONNECT_TIMEOUT_S
-    while not worker.subscribed:
-        assert time.monotonic() < deadline, "worker did not subscribe"
-        time.sleep(0.02)
+    wait_for(lambda: worker.subscribed, CONNECT_TIMEOUT_S, "the worker subscribed")
     return Stack(app, broker, worker, instance_dir)
 
 

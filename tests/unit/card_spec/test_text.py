@@ -1,5 +1,5 @@
 """card_spec.text: the order and shapes of the glyphs the PDF draws (the OCR tests in
-test_card_front.py check the same as a reader would)."""
+test_printing.py check the same as a reader would)."""
 
 from card_spec import text
 

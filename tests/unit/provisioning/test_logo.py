@@ -10,7 +10,7 @@ from PIL import Image
 
 from provisioning import image, logo
 from tests.support.logos import club_logo
-from tests.unit.provisioning.test_image_and_flash import config_path, invoke  # noqa: F401
+from tests.unit.provisioning.conftest import invoke
 
 BASE = ["image", "--release", "1.24", "--seq-floor", "0"]
 
@@ -35,7 +35,7 @@ def test_a_small_logo_is_not_enlarged(tmp_path):
     assert (pixels.width, pixels.height) == (384, 40)
 
 
-def test_image_puts_logo_bin_on_the_flash(tmp_path, config_path):  # noqa: F811
+def test_image_puts_logo_bin_on_the_flash(tmp_path, config_path):
     source = club_logo(tmp_path / "logo.png")
     result = invoke(*BASE, "--config", config_path, "--out", tmp_path / "o", "--logo", source,
                     "--json")
@@ -81,7 +81,7 @@ def _bad(tmp_path, kind):
     ("tiff", "a TIFF file; give a PNG"),
     ("cut", "not an image file"),
 ])
-def test_a_bad_or_oversized_logo_is_refused(tmp_path, config_path, kind, message):  # noqa: F811
+def test_a_bad_or_oversized_logo_is_refused(tmp_path, config_path, kind, message):
     path = _bad(tmp_path, kind)
     with pytest.raises(logo.LogoError, match=message):
         logo.logo_bin(path)

@@ -56,9 +56,8 @@ def test_an_operator_cannot_refund_another_branchs_purchase(db, shop):
     assert refunded(db, shop, "own") == 100_000 and refunded(db, shop, "other") == 100_000
 
 
-def test_the_member_page_shows_refund_buttons_for_the_own_branch_only(client, db, shop):
-    assert client.post("/login", data={"username": "cashier",
-                                       "password": "admin-password"}).status_code == 302
+def test_the_member_page_shows_refund_buttons_for_the_own_branch_only(client, auth, db, shop):
+    assert auth.login("cashier").status_code == 302
     page = client.get(f"/members/{shop.member.id}").get_data(as_text=True)
     buttons = set(re.findall(r'/members/\d+/refund/(\d+)"', page))
     assert buttons == {str(shop.sales["own"].id)}

@@ -49,7 +49,7 @@ def invoke_init(runner, password: str, *extra: str):
         "--admin-name", "Sara Ahmadi", "--password-stdin", *extra], input=password + "\n")
 
 
-def test_init_creates_the_club_its_branch_and_admin(runner, db, client):
+def test_init_creates_the_club_its_branch_and_admin(runner, db, client, auth):
     result = invoke_init(runner, STRONG)
     assert result.exit_code == 0, result.output
     club = db.get(Club, 1)
@@ -61,10 +61,8 @@ def test_init_creates_the_club_its_branch_and_admin(runner, db, client):
     assert db.scalar(select(func.count()).select_from(AuditLog).where(
         AuditLog.action == "club_created")) == 1
     # The password chosen signs in; no demo password does.
-    assert client.post("/login", data={"username": "admin", "password": "admin1234"}
-                       ).status_code == 401
-    assert client.post("/login", data={"username": "owner", "password": STRONG}
-                       ).status_code == 302
+    assert auth.login("admin", "admin1234").status_code == 401
+    assert auth.login("owner", STRONG).status_code == 302
     page = client.get("/dashboard").get_data(as_text=True)
     assert "شیرینی شیرین" in page and 'id="demo-banner"' not in page
     # Once: a second init is refused and changes nothing.

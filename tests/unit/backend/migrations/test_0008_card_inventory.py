@@ -1,24 +1,19 @@
 """Revision 0008 puts the cards of every batch recorded before it in stock, keeps the
 cards members already hold, and refuses statuses outside the lifecycle."""
 
-from pathlib import Path
 
 import flask_migrate
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from backend import create_app
 from backend.extensions import db
 from card_spec import make_card_number
-from tests.conftest import make_config
-
-MIGRATIONS = str(Path("backend/migrations").resolve())
+from tests.unit.backend.migrations.conftest import MIGRATIONS
 
 
-def test_existing_batches_get_their_cards_in_stock(tmp_path_factory, databases, app):
-    live = create_app(make_config(tmp_path_factory.mktemp("instance"),
-                                  databases.url(app.database_kind)))
+def test_existing_batches_get_their_cards_in_stock(unmigrated_app):
+    live = unmigrated_app
     with live.app_context():
         flask_migrate.upgrade(directory=MIGRATIONS, revision="0007")
         with db.engine.begin() as connection:

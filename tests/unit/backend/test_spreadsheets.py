@@ -47,7 +47,7 @@ def test_the_helper_writes_text_that_reads_back_unchanged(write_only):
     assert cells[len(HOSTILE) + 1][:2] == (12, "n")
 
 
-def test_every_report_workbook_writes_member_and_club_text_as_text(client, paper):  # noqa: F811
+def test_every_report_workbook_writes_member_and_club_text_as_text(client, auth, paper):  # noqa: F811
     """The issue's case (a member's first name `=HYPERLINK(…)` in /reports/joined/excel)
     and every other report: names of members, tiers, branches in every sheet."""
     names = {"m7": HOSTILE[0], "m1": HOSTILE[3], "m5": HOSTILE[2]}
@@ -58,8 +58,7 @@ def test_every_report_workbook_writes_member_and_club_text_as_text(client, paper
     paper.branch_x.name = "+branch"
     paper.db.commit()
     factories.staff_user(paper.db, username="admin", role="admin")
-    assert client.post("/login", data={"username": "admin", "password": "admin-password"}
-                       ).status_code == 302
+    assert auth.login().status_code == 302
     seen = []
     for name in REPORTS:
         response = client.get(f"/reports/{name}/excel",

@@ -1,103 +1,28 @@
-"""`image`, `flash`, `deploy` and `qr` through CliRunner: the LittleFS image is mounted
+"""`image` (provisioning/image.py) through CliRunner: the LittleFS image is mounted
 back with littlefs-python, the merged image checked with `esptool image-info`, the serial
-board replaced by a strict fake (its chip, its files, the commands it was given), QR codes
-decoded with zxing-cpp."""
+board replaced by a strict fake (tests/unit/provisioning/conftest.py)."""
 
 import json
 import shutil
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 import pytest
 import trustme
-import zxingcpp
-from click.testing import CliRunner
-from esptool.bin_image import ESP32C3FirmwareImage, ESP32FirmwareImage, ImageSegment
-from PIL import Image
+from esptool.bin_image import ESP32C3FirmwareImage, ESP32FirmwareImage
 
 import simulator  # noqa: F401  (puts the firmware on sys.path for the setup-image test)
-from provisioning import flashing, image, qr, releases
+from provisioning import image, releases
 from provisioning.cli import cli
+from tests.unit.provisioning.conftest import (
+    PARTITIONS,
+    FakeBoard,
+    app_descriptor,
+    esp_image,
+    firmware_bin,
+    invoke,
+)
 from tests.unit.provisioning.test_cli import GOOD
-
-
-@pytest.fixture
-def config_path(tmp_path):
-    path = tmp_path / "t05.json"
-    path.write_text(json.dumps({**GOOD, "device_id": "t05", "mqtt": {**GOOD["mqtt"],
-                                                                      "user": "t05"}}))
-    return path
-
-
-def app_descriptor(version: str) -> bytes:
-    """ESP-IDF's esp_app_desc_t as the start of a MicroPython build's first segment."""
-    return (image.APP_DESC_MAGIC + b"\0" * 12 + version.encode().ljust(32, b"\0")
-            + b"micropython".ljust(32, b"\0") + b"\0" * 160)
-
-
-def esp_image(image_class, entry, segments) -> bytes:
-    """An ESP image made by esptool's own image writer."""
-    built = image_class()
-    built.entrypoint = entry
-    built.segments = []
-    for address, data, name in segments:
-        segment = ImageSegment(address, data)
-        segment.name = name
-        built.segments.append(segment)
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "image.bin"
-        built.save(str(path))
-        return path.read_bytes()
-
-
-def partition_entry(label, type_, subtype, offset, size) -> bytes:
-    return (b"\xaa\x50" + bytes([type_, subtype]) + offset.to_bytes(4, "little")
-            + size.to_bytes(4, "little") + label.encode().ljust(16, b"\0") + b"\0" * 4)
-
-
-# MicroPython's partitions-4MiB.csv.
-PARTITIONS = [("nvs", 1, 2, 0x9000, 0x6000), ("phy_init", 1, 1, 0xF000, 0x1000),
-              ("factory", 0, 0, 0x10000, 0x1F0000), ("vfs", 1, 0x81, 0x200000, 0x200000)]
-
-
-def firmware_bin(path, *, version="v1.24.1", image_class=ESP32FirmwareImage,
-                 partitions=PARTITIONS):
-    """A MicroPython .bin as micropython.org ships it (not downloaded in tests): the
-    bootloader, the partition table at 0x8000 and the application (its first segment
-    starting with the app descriptor) at 0x10000, from the chip's firmware offset."""
-    c3 = image_class is ESP32C3FirmwareImage
-    base = 0x0 if c3 else 0x1000
-    iram = 0x40380000 if c3 else 0x40080000
-    bootloader = esp_image(image_class, iram + 0x400, [(iram, b"\x00" * 1024, ".iram")])
-    first = app_descriptor(version) if version else b"\x00" * 256
-    app = esp_image(image_class, iram + 0x400, [(0x3F400020, first.ljust(1024, b"\x00"),
-                                                 ".flash.appdesc"),
-                                                (iram, b"\x01" * 512, ".iram")])
-    table = b"".join(partition_entry(*entry) for entry in partitions)
-    data = bytearray(b"\xff" * (0x10000 - base + len(app)))
-    data[:len(bootloader)] = bootloader
-    data[0x8000 - base:0x8000 - base + len(table)] = table
-    data[0x10000 - base:] = app
-    path.write_bytes(bytes(data))
-    return path
-
-
-@pytest.fixture
-def micropython_bin(tmp_path):
-    return firmware_bin(tmp_path / "micropython.bin")
-
-
-@pytest.fixture
-def ca_pem(tmp_path):
-    path = tmp_path / "ca.pem"
-    trustme.CA().cert_pem.write_to_path(str(path))
-    return path
-
-
-def invoke(*args, obj=None):
-    return CliRunner().invoke(cli, [str(arg) for arg in args], obj=obj)
 
 
 def test_image_builds_files_littlefs_and_a_merged_bin(tmp_path, config_path, micropython_bin):
@@ -222,15 +147,6 @@ def test_a_module_the_release_lacks_is_refused(tmp_path):
     assert "lib/ssd1306.py" in built.files  # given with --lib: the image carries it
 
 
-def test_the_mpy_format_must_be_the_releases():
-    bytecode = b"M\x06\x00\x1f" + b"\x00" * 8  # mpy-cross's default: no native code
-    for release in releases.RELEASES:
-        assert releases.mpy_problem(bytecode, release) is None
-    assert "version 5" in releases.mpy_problem(b"M\x05\x00\x1f", "1.24")
-    native_63 = bytes([ord("M"), 6, (3 << 2) | 3, 0x1F])  # xtensawin, sub-version 3
-    assert releases.mpy_problem(native_63, "1.23") is None
-    assert "needs 6.2" in releases.mpy_problem(native_63, "1.22")
-    assert releases.mpy_problem(b"#!/usr", "1.24") == "not an .mpy file"
 
 
 def test_image_checks_every_mpy_it_carries(tmp_path, monkeypatch):
@@ -294,184 +210,32 @@ def test_the_seq_floor_comes_from_the_backend(tmp_path, config_path):
     assert config["seq_floor"] == 1207
 
 
-class FakeBoard:
-    """A board on a serial port, as strict as SerialBoard: chip() is what esptool would
-    find, read_file() the MicroPython filesystem (None when absent), run() records."""
-
-    def __init__(self, chip="esp32", files=None, fail_at=None):
-        self._chip, self.files, self.fail_at = chip, dict(files or {}), fail_at
-        self.commands, self.read = [], []
-
-    def chip(self) -> str:
-        return self._chip
-
-    def read_file(self, path: str) -> bytes | None:
-        assert path.startswith("/"), path
-        self.read.append(path)
-        return self.files.get(path)
-
-    def run(self, argv) -> int:
-        self.commands.append(list(argv))
-        return 2 if len(self.commands) == self.fail_at else 0
 
 
-@pytest.fixture
-def flash_bin(tmp_path, config_path, micropython_bin):
-    out = tmp_path / "build"
-    result = invoke("image", "--config", config_path, "--micropython", micropython_bin,
-                    "--out", out, "--seq-floor", "0")
-    assert result.exit_code == 0, result.output
-    return out / "t05-flash.bin"
 
 
-def test_flash_erases_then_writes_at_the_chip_offset(flash_bin):
-    board = FakeBoard()
-    result = invoke("flash", "--port", "/dev/ttyUSB0", "--image", flash_bin, "--baud", "۹۶۰۰",
-                    obj={"board": board})
-    assert result.exit_code == 0, result.output
-    erase, write = board.commands
-    assert erase[1:] == ["-m", "esptool", "--chip", "esp32", "--port", "/dev/ttyUSB0",
-                         "--baud", "9600", "erase-flash"]
-    assert write[-5:] == ["write-flash", "--flash-size", "detect", "0x1000", str(flash_bin)]
-    assert board.read == list(flashing.JOURNAL_FILES)  # looked before erasing
 
 
-def test_flash_writes_a_filesystem_image_at_its_offset_without_erasing(flash_bin):
-    """It used to write vfs.littlefs at the bootloader's offset."""
-    board = FakeBoard()
-    filesystem = flash_bin.with_name("vfs.littlefs")
-    result = invoke("flash", "--port", "p", "--image", filesystem, obj={"board": board})
-    assert result.exit_code == 0, result.output
-    (write,) = board.commands
-    assert write[-3:] == ["detect", "0x200000", str(filesystem)]
 
 
-def test_flash_refuses_what_is_not_an_image(tmp_path):
-    for content in (b"\x00" * 4096, b"PK\x03\x04zip", b""):
-        path = tmp_path / "x.bin"
-        path.write_bytes(content)
-        board = FakeBoard()
-        result = invoke("flash", "--port", "p", "--image", path, obj={"board": board})
-        assert result.exit_code == 1 and "not a firmware image" in result.output
-        assert board.commands == []
-    # An application image alone: at the firmware offset it would replace the bootloader.
-    app_only = tmp_path / "app.bin"
-    app_only.write_bytes(esp_image(ESP32FirmwareImage, 0x40080400,
-                                   [(0x3F400020, app_descriptor("v1.24.1"), ".appdesc")]))
-    board = FakeBoard()
-    result = invoke("flash", "--port", "p", "--image", app_only, obj={"board": board})
-    assert result.exit_code == 1 and "no partition table" in result.output
-    assert board.commands == []
 
 
-def test_flash_refuses_another_chip_or_pin_map(tmp_path, config_path, flash_bin):
-    board = FakeBoard(chip="esp32c3")
-    result = invoke("flash", "--port", "p", "--image", flash_bin, obj={"board": board})
-    assert result.exit_code == 1 and "is for an esp32, the board is an esp32c3" in result.output
-    result = invoke("flash", "--port", "p", "--image", flash_bin, "--chip", "esp32s3",
-                    obj={"board": FakeBoard()})
-    assert result.exit_code == 1 and "--chip esp32s3, but the board" in result.output
-    # An ESP32-C3 build with the ESP32 pin map inside (made by hand, as before the checks).
-    c3_bin = firmware_bin(tmp_path / "c3.bin", image_class=ESP32C3FirmwareImage)
-    wrong = tmp_path / "wrong"
-    wrong.mkdir()
-    (wrong / "config.json").write_text(json.dumps({**GOOD, "chip": "esp32"}))
-    fs = tmp_path / "fs.bin"
-    fs.write_bytes(image.build_littlefs(wrong))
-    merged = image.merge(c3_bin, fs, tmp_path / "merged.bin", chip="esp32c3",
-                         fs_offset=0x200000)
-    board = FakeBoard(chip="esp32c3")
-    result = invoke("flash", "--port", "p", "--image", merged, obj={"board": board})
-    assert result.exit_code == 1 and "esp32 pin map, the board is an esp32c3" in result.output
-    assert board.commands == []
 
 
-def journal_files(tmp_path, seqs, acked=None):
-    from vafa.journal import Journal
-
-    folder = tmp_path / "journal"
-    folder.mkdir()
-    journal = Journal(str(folder))
-    for seq in seqs:
-        journal.append(seq, b'{"op":"purchase","amount":250000}')
-    for seq in seqs:
-        if acked is not None and seq <= acked:
-            journal.ack(seq)  # its answer arrived
-    return {"/data/" + path.name: path.read_bytes() for path in folder.iterdir()
-            if path.name in ("journal.log", "journal.ack")}
 
 
-def test_flash_refuses_to_erase_unsent_sales(tmp_path, flash_bin):
-    board = FakeBoard(files=journal_files(tmp_path, [7, 8, 9]))
-    result = invoke("flash", "--port", "p", "--image", flash_bin, obj={"board": board})
-    assert result.exit_code == 1 and "3 unsent sale(s) (seq 7..9)" in result.output
-    result = invoke("flash", "--port", "p", "--image", flash_bin, "--no-erase",
-                    obj={"board": board})
-    assert result.exit_code == 1 and "unsent" in result.output  # the image rewrites /data
-    assert board.commands == []
-    result = invoke("flash", "--port", "p", "--image", flash_bin, "--force",
-                    obj={"board": board})
-    assert result.exit_code == 0, result.output
-    assert board.commands[0][-1] == "erase-flash"
 
 
-def test_flash_goes_ahead_when_every_sale_was_answered(tmp_path, flash_bin):
-    board = FakeBoard(files=journal_files(tmp_path, [7, 8], acked=8))
-    result = invoke("flash", "--port", "p", "--image", flash_bin, obj={"board": board})
-    assert result.exit_code == 0, result.output
-    assert len(board.commands) == 2
 
 
-def test_flash_reports_a_failing_step(flash_bin):
-    result = invoke("flash", "--port", "/dev/ttyUSB9", "--image", flash_bin,
-                    obj={"board": FakeBoard(fail_at=1)})
-    assert result.exit_code == 1 and "exit code 2" in result.output
 
 
-def test_esptool_chip_names():
-    assert flashing.parse_chip("Chip type:          ESP32-D0WD-V3 (revision v3.1)") == "esp32"
-    assert flashing.parse_chip("Chip is ESP32-C3 (QFN32) (revision v0.4)") == "esp32c3"
-    assert flashing.parse_chip("Detecting chip type... ESP32-S3\n") == "esp32s3"
-    assert flashing.parse_chip("Chip type: ESP32-S2FH4 (revision v0.0)") == "esp32s2"
-    assert flashing.parse_chip("A fatal error occurred: No serial data received.") is None
 
 
-def test_deploy_copies_config_last(tmp_path, config_path):
-    files = tmp_path / "files"
-    image.stage_files(json.loads(config_path.read_text()), files)
-    board = FakeBoard()
-    result = invoke("deploy", "--port", "/dev/ttyACM0", "--files", files, "--json",
-                    obj={"board": board})
-    assert result.exit_code == 0, result.output
-    tails = [command[command.index("/dev/ttyACM0") + 1:] for command in board.commands]
-    assert not [tail for tail in tails if "mip" in tail]  # the image carries every module
-    assert ["fs", "cp", "-r", str(files / "vafa"), ":"] in tails
-    assert ["fs", "cp", str(files / "main.py"), ":main.py"] in tails
-    assert tails[-2:] == [["fs", "cp", str(files / "config.json"), ":config.json"], ["reset"]]
-    assert json.loads(result.output)["commands"] == board.commands
 
 
-def test_dry_run_only_prints(flash_bin):
-    board = FakeBoard()
-    result = invoke("flash", "--port", "p", "--image", flash_bin, "--dry-run",
-                    obj={"board": board})
-    assert result.exit_code == 0 and board.commands == []
-    assert "write-flash" in result.output
 
 
-def test_qr_code_decodes_to_the_payload(tmp_path):
-    text = qr.payload(token="tok", api_url="https://vafa.example/api/v1", wifi_ssid="فروشگاه",
-                      wifi_password="pw", mqtt_host="mqtt.example", mqtt_port=8883,
-                      mqtt_tls=True)
-    path = tmp_path / "qr.png"
-    path.write_bytes(qr.png(text))
-    found = zxingcpp.read_barcodes(Image.open(path))
-    assert [(code.format.name, code.text) for code in found] == [("QRCode", text)]
-    payload = json.loads(found[0].text)
-    assert payload["wifi"]["ssid"] == "فروشگاه"
-    # Nothing in the code can make the board skip certificate checks.
-    assert set(payload) == {"t", "v", "api", "token", "wifi", "mqtt"}
-    assert set(payload["mqtt"]) == {"host", "port", "tls"}
 
 
 @pytest.mark.parametrize("command", sorted(cli.commands))

@@ -25,6 +25,7 @@ from tests.firmware.test_mqtt_mosquitto import (  # noqa: F401 (the fixture)
     DEVICE_PW,
     mosquitto,
 )
+from tests.support.waiting import wait_for
 
 protocol = importlib.import_module("vafa.protocol")  # on sys.path once simulator is in
 KEY = bytes(range(32))
@@ -155,10 +156,9 @@ def test_an_update_is_taken_confirmed_and_a_broken_one_rolls_back(tmp_path, mosq
         assert ota["ver"] == "9.9.2"
         assert "deliberately broken build" in ota["err"]
         assert term.boot_json()["active"] == "9.9.1"
-        gone = time.monotonic() + 10  # its flash is freed, a few files per loop pass
-        while (tmp_path / "flash" / "fw" / "9.9.2").exists() and time.monotonic() < gone:
-            time.sleep(0.05)
-        assert not (tmp_path / "flash" / "fw" / "9.9.2").exists()
+        # Its flash is freed a few files per loop pass.
+        wait_for(lambda: not (tmp_path / "flash" / "fw" / "9.9.2").exists(), 10,
+                 "the broken build's files were removed")
         assert factory != "9.9.1"
     finally:
         code = term.stop()

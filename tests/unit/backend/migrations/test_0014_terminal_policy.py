@@ -2,23 +2,18 @@
 5: any terminal could create credit), keeps their refunds on, and gives every branch a
 24-hour refund window without a PIN; the downgrade drops it all again."""
 
-from pathlib import Path
 
 import flask_migrate
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from backend import create_app
 from backend.extensions import db
-from tests.conftest import make_config
-
-MIGRATIONS = str(Path("backend/migrations").resolve())
+from tests.unit.backend.migrations.conftest import MIGRATIONS
 
 
-def test_existing_terminals_may_not_top_up_after_the_upgrade(tmp_path_factory, databases, app):
-    live = create_app(make_config(tmp_path_factory.mktemp("instance"),
-                                  databases.url(app.database_kind)))
+def test_existing_terminals_may_not_top_up_after_the_upgrade(unmigrated_app):
+    live = unmigrated_app
     with live.app_context():
         flask_migrate.upgrade(directory=MIGRATIONS, revision="0013")
         with db.engine.begin() as connection:
