@@ -10,13 +10,14 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from backend.i18n import N_
-from backend.models import Member, Purchase, the_club
-from backend.services.reports import periods
+from backend.models import Member, MemberMonthSales, Purchase, the_club
+from backend.services.reports import periods, summaries
 from backend.services.reports.effectiveness import offer_effects
 from backend.services.reports.sql import (
     Filters,
     as_int,
     member_conditions,
+    members_of_tier,
     net_sales,
     purchase_conditions,
     ratio,
@@ -79,19 +80,11 @@ def _values(session: Session, filters: Filters, targets: list[periods.Period]) -
     for earlier, later in zip(windows, windows[1:], strict=False):
         assert periods.previous(later) == earlier, "periods must follow each other"
 
-    # First per member and window (the window is found once per purchase, by integer
-    # position), then per member across windows: far fewer CASEs per purchase row.
-    position = case(*[(Purchase.created_at < window.end, index)
-                      for index, window in enumerate(windows[:-1])], else_=len(windows) - 1)
-    sums = {"sales": net_sales(), "credit_used": Purchase.credit_used_rials,
-            "credit_earned": Purchase.credit_earned_rials,
-            "discounts": Purchase.discount_rials, "points": Purchase.points_earned}
-    by_window = (select(Purchase.member_id.label("member_id"), position.label("window"),
-                        func.count(Purchase.id).label("purchases"),
-                        *[func.sum(value).label(name) for name, value in sums.items()])
-                 .where(*purchase_conditions(filters, periods.Period(windows[0].first,
-                                                                     windows[-1].last)))
-                 .group_by(Purchase.member_id, position).subquery())
+    sums = SUMMARY_COLUMNS  # the names of the money sums, in the order read below
+    if all(summaries.is_whole_month(window) for window in windows):
+        by_window = _by_window_from_summary(filters, windows)
+    else:
+        by_window = _by_window_from_purchases(filters, windows)
     row = by_window.c
     columns = [func.max(case((row.window == index, 1), else_=0)).label(f"active_{index}")
                for index in range(len(windows))]
@@ -137,6 +130,48 @@ def _values(session: Session, filters: Filters, targets: list[periods.Period]) -
             "reward_cost_share": ratio(reward_cost, sales),
         })
     return results
+
+
+SUMMARY_COLUMNS = {"sales": "sales_rials", "credit_used": "credit_used_rials",
+                   "credit_earned": "credit_earned_rials", "discounts": "discount_rials",
+                   "points": "points_earned"}
+
+
+def _by_window_from_purchases(filters: Filters, windows: list[periods.Period]):
+    """(member, window, purchases, sums) from the purchases of the windows."""
+    # First per member and window (the window is found once per purchase, by integer
+    # position), then per member across windows: far fewer CASEs per purchase row.
+    position = case(*[(Purchase.created_at < window.end, index)
+                      for index, window in enumerate(windows[:-1])], else_=len(windows) - 1)
+    sums = {"sales": net_sales(), "credit_used": Purchase.credit_used_rials,
+            "credit_earned": Purchase.credit_earned_rials,
+            "discounts": Purchase.discount_rials, "points": Purchase.points_earned}
+    return (select(Purchase.member_id.label("member_id"), position.label("window"),
+                   func.count(Purchase.id).label("purchases"),
+                   *[func.sum(value).label(name) for name, value in sums.items()])
+            .where(*purchase_conditions(filters, periods.Period(windows[0].first,
+                                                                windows[-1].last)))
+            .group_by(Purchase.member_id, position).subquery())
+
+
+def _by_window_from_summary(filters: Filters, windows: list[periods.Period]):
+    """The same rows from member_month_sales, when every window is one Jalali month: a
+    member's row per month and branch is already summed (issue 19: a third of the rows,
+    and no grouping of purchases)."""
+    summary = MemberMonthSales
+    position = case(*[(summary.month_start < window.end, index)
+                      for index, window in enumerate(windows[:-1])], else_=len(windows) - 1)
+    conditions = [summary.month_start >= windows[0].start,
+                  summary.month_start < windows[-1].end, summary.purchases > 0]
+    if filters.branch_id is not None:
+        conditions.append(summary.branch_id == filters.branch_id)
+    if filters.tier_id is not None:
+        conditions.append(summary.member_id.in_(members_of_tier(filters.tier_id)))
+    return (select(summary.member_id.label("member_id"), position.label("window"),
+                   func.sum(summary.purchases).label("purchases"),
+                   *[func.sum(getattr(summary, column)).label(name)
+                     for name, column in SUMMARY_COLUMNS.items()])
+            .where(*conditions).group_by(summary.member_id, position).subquery())
 
 
 def table(session: Session, filters: Filters) -> Table:
