@@ -5,8 +5,6 @@ they can answer, and the raw aggregation they must always equal.
 kept by database triggers; a report reads it instead of the purchases when its windows
 are whole Jalali months."""
 
-from datetime import timedelta
-
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
@@ -23,8 +21,7 @@ SUMS = {"purchases": None, "sales_rials": net_sales(),
 
 def is_whole_month(period: periods.Period) -> bool:
     """True when `period` is exactly one Jalali month, first day to last."""
-    return (period.first == periods.month_start(period.first)
-            and period.last + timedelta(days=1) == periods.next_month_start(period.first))
+    return periods.month_of(period.first) == period
 
 
 def raw_member_months(session: Session) -> set[tuple]:

@@ -168,3 +168,21 @@ def test_offer_effects_equal_the_old_queries(club):
             assert new == old_offer_effects(club, filters)
             compared += sum(1 for item in new if item.effect.control.members)
     assert compared > 3  # offers were redeemed and had comparison members
+
+
+def test_kpis_from_the_monthly_summary_equal_the_kpis_from_purchases(club, monkeypatch):
+    """kpis._values reads member_month_sales for whole Jalali months (migration 0024);
+    forced onto the purchases it must answer the same, under every filter."""
+    from backend.services.reports import kpis, summaries
+
+    aban = periods.Period(date(2026, 10, 23), date(2026, 11, 21))
+    assert summaries.is_whole_month(aban)
+    assert summaries.summary_member_months(club) == summaries.raw_member_months(club)
+    targets = [periods.previous(aban), aban]
+    for filters in _filters(club, aban):
+        from_summary = kpis._values(club, filters, targets)
+        with monkeypatch.context() as patched:
+            patched.setattr(summaries, "is_whole_month", lambda period: False)
+            from_purchases = kpis._values(club, filters, targets)
+        assert from_summary == from_purchases, filters
+        assert from_summary[1]["active_members"] > 0
