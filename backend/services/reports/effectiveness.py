@@ -54,7 +54,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from backend.models import Member, Offer, OfferRedemption, Purchase, Tier, the_club
+from backend.models import (
+    Member,
+    MemberMonthSales,
+    Offer,
+    OfferRedemption,
+    Purchase,
+    Tier,
+    the_club,
+)
+from backend.services.reports import periods, summaries
 from backend.services.reports.sql import (
     Filters,
     as_int,
@@ -219,22 +228,7 @@ def offer_effects(session: Session, filters: Filters) -> list[OfferEffect]:
         .where(*in_period).group_by(OfferRedemption.offer_id)).all()
     if not used:
         return []
-    window = timedelta(days=period.days)
-    exposed_at = period.start
-    after = Purchase.created_at >= exposed_at
-    conditions = [counted_purchase(), Purchase.created_at >= exposed_at - window,
-                  Purchase.created_at < exposed_at + window]
-    if filters.branch_id is not None:
-        conditions.append(Purchase.branch_id == filters.branch_id)
-    if filters.tier_id is not None:
-        conditions.append(Purchase.member_id.in_(
-            select(Member.id).where(Member.tier_id == filters.tier_id)))
-    per_member = (select(Purchase.member_id.label("member_id"),
-                         func.sum(case((after, 0), else_=net_sales())).label("before"),
-                         func.sum(case((after, net_sales()), else_=0)).label("after"),
-                         func.max(case((after, 1), else_=0)).label("came"))
-                  .where(*conditions).group_by(Purchase.member_id).cte("per_member")
-                  .prefix_with("MATERIALIZED"))
+    per_member = _per_member_windows(filters).cte("per_member").prefix_with("MATERIALIZED")
     treated = (select(OfferRedemption.offer_id, OfferRedemption.member_id)
                .where(*in_period).distinct().cte("treated"))
     offers = {offer.id: offer for offer in session.scalars(
@@ -279,3 +273,42 @@ def offer_effects(session: Session, filters: Filters) -> list[OfferEffect]:
                for offer_id, redemptions, cost in used]
     results.sort(key=lambda item: (-item.redemptions, item.offer_id))
     return results
+
+
+def _per_member_windows(filters: Filters):
+    """(member, sales before, sales after, came after) over the two windows of the
+    period's length either side of its start: from member_month_sales when those are two
+    whole Jalali months (the period one, and the month before as long as it), else from
+    the purchases."""
+    period = filters.period
+    window = timedelta(days=period.days)
+    exposed_at = period.start
+    before = periods.previous(period)
+    if summaries.is_whole_month(period) and before.days == period.days:
+        summary = MemberMonthSales
+        after = summary.month_start >= exposed_at
+        conditions = [summary.month_start >= before.start, summary.month_start < period.end,
+                      summary.purchases > 0]
+        if filters.branch_id is not None:
+            conditions.append(summary.branch_id == filters.branch_id)
+        if filters.tier_id is not None:
+            conditions.append(summary.member_id.in_(
+                select(Member.id).where(Member.tier_id == filters.tier_id)))
+        return (select(summary.member_id.label("member_id"),
+                       func.sum(case((after, 0), else_=summary.sales_rials)).label("before"),
+                       func.sum(case((after, summary.sales_rials), else_=0)).label("after"),
+                       func.max(case((after, 1), else_=0)).label("came"))
+                .where(*conditions).group_by(summary.member_id))
+    after = Purchase.created_at >= exposed_at
+    conditions = [counted_purchase(), Purchase.created_at >= exposed_at - window,
+                  Purchase.created_at < exposed_at + window]
+    if filters.branch_id is not None:
+        conditions.append(Purchase.branch_id == filters.branch_id)
+    if filters.tier_id is not None:
+        conditions.append(Purchase.member_id.in_(
+            select(Member.id).where(Member.tier_id == filters.tier_id)))
+    return (select(Purchase.member_id.label("member_id"),
+                   func.sum(case((after, 0), else_=net_sales())).label("before"),
+                   func.sum(case((after, net_sales()), else_=0)).label("after"),
+                   func.max(case((after, 1), else_=0)).label("came"))
+            .where(*conditions).group_by(Purchase.member_id))

@@ -160,6 +160,11 @@ def test_cohorts_equal_the_old_query(club, plan):
 
 
 def test_offer_effects_equal_the_old_queries(club):
+    # Aban 1405 and Mehr before it are 30 days each: the first period reads
+    # member_month_sales (migration 0024), the second the purchases.
+    aban = periods.Period(date(2026, 10, 23), date(2026, 11, 21))
+    assert effectiveness.summaries.is_whole_month(aban)
+    assert periods.previous(aban).days == aban.days
     compared = 0
     for first, last in ((date(2026, 10, 23), date(2026, 11, 21)),
                         (date(2026, 8, 1), date(2026, 10, 31))):
