@@ -80,26 +80,10 @@ def _values(session: Session, filters: Filters, targets: list[periods.Period]) -
     for earlier, later in zip(windows, windows[1:], strict=False):
         assert periods.previous(later) == earlier, "periods must follow each other"
 
-    sums = SUMMARY_COLUMNS  # the names of the money sums, in the order read below
     if all(summaries.is_whole_month(window) for window in windows):
-        by_window = _by_window_from_summary(filters, windows)
+        totals = _totals_from_summary(session, filters, windows)
     else:
-        by_window = _by_window_from_purchases(filters, windows)
-    row = by_window.c
-    columns = [func.max(case((row.window == index, 1), else_=0)).label(f"active_{index}")
-               for index in range(len(windows))]
-    for index in range(1, len(windows)):
-        columns += [func.sum(case((row.window == index, row[name]), else_=0))
-                    .label(f"{name}_{index}") for name in ("purchases", *sums)]
-    per_member = select(*columns).group_by(row.member_id).subquery()
-    column = per_member.c
-    outer = []
-    for index in range(1, len(windows)):
-        outer += [func.sum(column[f"{name}_{index}"]) for name in ("purchases", "active", *sums)]
-        outer += [func.sum(case((column[f"purchases_{index}"] >= 2, 1), else_=0)),
-                  func.sum(column[f"active_{index - 1}"]),
-                  func.sum(column[f"active_{index - 1}"] * column[f"active_{index}"])]
-    totals = [as_int(value) for value in session.execute(select(*outer)).one()]
+        totals = _totals(session, _by_window_from_purchases(filters, windows), len(windows))
     club = the_club(session)
     point_value = club.point_value_rials if club is not None else 0
     results = []
@@ -154,25 +138,76 @@ def _by_window_from_purchases(filters: Filters, windows: list[periods.Period]):
             .group_by(Purchase.member_id, position).subquery())
 
 
-def _by_window_from_summary(filters: Filters, windows: list[periods.Period]):
-    """The same from member_month_sales, when every window is one Jalali month: a member's
-    row per month and branch is already summed (issue 19: under half the rows, and no
-    grouping of purchases). Left ungrouped — a member's branches of one month are several
-    rows, which the per-member pass adds up the same — so one GROUP BY is left."""
+def _totals(session: Session, by_window, windows: int) -> list[int]:
+    """Per window after the first: purchases, active members, the SUMMARY_COLUMNS sums,
+    repeat buyers, members active in the window before, and of those the retained —
+    from (member, window, purchases, sums) rows, per member first."""
+    row = by_window.c
+    columns = [func.max(case((row.window == index, 1), else_=0)).label(f"active_{index}")
+               for index in range(windows)]
+    for index in range(1, windows):
+        columns += [func.sum(case((row.window == index, row[name]), else_=0))
+                    .label(f"{name}_{index}") for name in ("purchases", *SUMMARY_COLUMNS)]
+    per_member = select(*columns).group_by(row.member_id).subquery()
+    column = per_member.c
+    outer = []
+    for index in range(1, windows):
+        outer += [func.sum(column[f"{name}_{index}"])
+                  for name in ("purchases", "active", *SUMMARY_COLUMNS)]
+        outer += [func.sum(case((column[f"purchases_{index}"] >= 2, 1), else_=0)),
+                  func.sum(column[f"active_{index - 1}"]),
+                  func.sum(column[f"active_{index - 1}"] * column[f"active_{index}"])]
+    return [as_int(value) for value in session.execute(select(*outer)).one()]
+
+
+def _totals_from_summary(session: Session, filters: Filters,
+                         windows: list[periods.Period]) -> list[int]:
+    """`_totals` from member_month_sales, when every window is one Jalali month (issue 19):
+    a member's row per month and branch is already summed — under half the rows of the
+    purchases, and no grouping of purchases. The money needs no per-member pass (one GROUP
+    BY month), and the per-member pass computes only the flags: five CASEs a row, each an
+    equality on the month, instead of seventeen on a window CASE."""
     summary = MemberMonthSales
-    position = case(*[(summary.month_start < window.end, index)
-                      for index, window in enumerate(windows[:-1])], else_=len(windows) - 1)
+    index_of = {window.start: index for index, window in enumerate(windows)}
+    money = {index_of[month]: values for month, *values in session.execute(
+        select(summary.month_start, func.sum(summary.purchases),
+               *[func.sum(getattr(summary, column)) for column in SUMMARY_COLUMNS.values()])
+        .where(*_summary_conditions(filters, windows)).group_by(summary.month_start))}
+    # Each window is one month: its rows are those of its month_start, an equality (the
+    # window's CASE once per column would cost as much as the rest of the pass).
+    columns = [func.max(case((summary.month_start == window.start, 1), else_=0))
+               .label(f"active_{index}") for index, window in enumerate(windows)]
+    columns += [func.sum(case((summary.month_start == window.start, summary.purchases),
+                              else_=0)).label(f"purchases_{index}")
+                for index, window in enumerate(windows) if index]
+    per_member = (select(*columns).where(*_summary_conditions(filters, windows))
+                  .group_by(summary.member_id).subquery())
+    column = per_member.c
+    outer = []
+    for index in range(1, len(windows)):
+        outer += [func.sum(column[f"active_{index}"]),
+                  func.sum(case((column[f"purchases_{index}"] >= 2, 1), else_=0)),
+                  func.sum(column[f"active_{index - 1}"]),
+                  func.sum(column[f"active_{index - 1}"] * column[f"active_{index}"])]
+    flags = [as_int(value) for value in session.execute(select(*outer)).one()]
+    totals = []
+    for index in range(1, len(windows)):
+        purchases, *sums = [as_int(value) for value in
+                            money.get(index, [0] * (1 + len(SUMMARY_COLUMNS)))]
+        active, repeaters, active_before, retained = flags[(index - 1) * 4:index * 4]
+        totals += [purchases, active, *sums, repeaters, active_before, retained]
+    return totals
+
+
+def _summary_conditions(filters: Filters, windows: list[periods.Period]) -> list:
+    summary = MemberMonthSales
     conditions = [summary.month_start >= windows[0].start,
                   summary.month_start < windows[-1].end, summary.purchases > 0]
     if filters.branch_id is not None:
         conditions.append(summary.branch_id == filters.branch_id)
     if filters.tier_id is not None:
         conditions.append(summary.member_id.in_(members_of_tier(filters.tier_id)))
-    return (select(summary.member_id.label("member_id"), position.label("window"),
-                   summary.purchases.label("purchases"),
-                   *[getattr(summary, column).label(name)
-                     for name, column in SUMMARY_COLUMNS.items()])
-            .where(*conditions).subquery())
+    return conditions
 
 
 def table(session: Session, filters: Filters) -> Table:
