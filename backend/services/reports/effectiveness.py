@@ -67,6 +67,7 @@ from backend.services.reports import periods, summaries
 from backend.services.reports.sql import (
     Filters,
     as_int,
+    branch_and_tier,
     counted_purchase,
     net_sales,
     ratio,
@@ -281,34 +282,24 @@ def _per_member_windows(filters: Filters):
     whole Jalali months (the period one, and the month before as long as it), else from
     the purchases."""
     period = filters.period
-    window = timedelta(days=period.days)
-    exposed_at = period.start
     before = periods.previous(period)
     if summaries.is_whole_month(period) and before.days == period.days:
         summary = MemberMonthSales
-        after = summary.month_start >= exposed_at
-        conditions = [summary.month_start >= before.start, summary.month_start < period.end,
-                      summary.purchases > 0]
-        if filters.branch_id is not None:
-            conditions.append(summary.branch_id == filters.branch_id)
-        if filters.tier_id is not None:
-            conditions.append(summary.member_id.in_(
-                select(Member.id).where(Member.tier_id == filters.tier_id)))
-        return (select(summary.member_id.label("member_id"),
-                       func.sum(case((after, 0), else_=summary.sales_rials)).label("before"),
-                       func.sum(case((after, summary.sales_rials), else_=0)).label("after"),
-                       func.max(case((after, 1), else_=0)).label("came"))
-                .where(*conditions).group_by(summary.member_id))
-    after = Purchase.created_at >= exposed_at
-    conditions = [counted_purchase(), Purchase.created_at >= exposed_at - window,
-                  Purchase.created_at < exposed_at + window]
-    if filters.branch_id is not None:
-        conditions.append(Purchase.branch_id == filters.branch_id)
-    if filters.tier_id is not None:
-        conditions.append(Purchase.member_id.in_(
-            select(Member.id).where(Member.tier_id == filters.tier_id)))
-    return (select(Purchase.member_id.label("member_id"),
-                   func.sum(case((after, 0), else_=net_sales())).label("before"),
-                   func.sum(case((after, net_sales()), else_=0)).label("after"),
+        return _before_and_after(
+            filters, summary.member_id, summary.branch_id, summary.month_start >= period.start,
+            summary.sales_rials, [summary.month_start >= before.start,
+                                  summary.month_start < period.end, summary.purchases > 0])
+    window = timedelta(days=period.days)
+    return _before_and_after(
+        filters, Purchase.member_id, Purchase.branch_id, Purchase.created_at >= period.start,
+        net_sales(), [counted_purchase(), Purchase.created_at >= period.start - window,
+                      Purchase.created_at < period.start + window])
+
+
+def _before_and_after(filters: Filters, member_id, branch_id, after, sales, conditions):
+    return (select(member_id.label("member_id"),
+                   func.sum(case((after, 0), else_=sales)).label("before"),
+                   func.sum(case((after, sales), else_=0)).label("after"),
                    func.max(case((after, 1), else_=0)).label("came"))
-            .where(*conditions).group_by(Purchase.member_id))
+            .where(*conditions, *branch_and_tier(filters, member_id, branch_id))
+            .group_by(member_id))

@@ -16,8 +16,8 @@ from backend.services.reports.effectiveness import offer_effects
 from backend.services.reports.sql import (
     Filters,
     as_int,
+    branch_and_tier,
     member_conditions,
-    members_of_tier,
     net_sales,
     purchase_conditions,
     ratio,
@@ -201,13 +201,9 @@ def _totals_from_summary(session: Session, filters: Filters,
 
 def _summary_conditions(filters: Filters, windows: list[periods.Period]) -> list:
     summary = MemberMonthSales
-    conditions = [summary.month_start >= windows[0].start,
-                  summary.month_start < windows[-1].end, summary.purchases > 0]
-    if filters.branch_id is not None:
-        conditions.append(summary.branch_id == filters.branch_id)
-    if filters.tier_id is not None:
-        conditions.append(summary.member_id.in_(members_of_tier(filters.tier_id)))
-    return conditions
+    return [summary.month_start >= windows[0].start, summary.month_start < windows[-1].end,
+            summary.purchases > 0,
+            *branch_and_tier(filters, summary.member_id, summary.branch_id)]
 
 
 def table(session: Session, filters: Filters) -> Table:
