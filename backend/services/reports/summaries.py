@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from backend.models import MemberMonthSales, Purchase, ReportMonth
 from backend.services.reports import periods
-from backend.services.reports.sql import counted_purchase, net_sales
+from backend.services.reports.sql import Filters, branch_and_tier, counted_purchase, net_sales
 
 # The summary's columns and what each sums of a counted purchase.
 SUMS = {"purchases": None, "sales_rials": net_sales(),
@@ -22,6 +22,14 @@ SUMS = {"purchases": None, "sales_rials": net_sales(),
 def is_whole_month(period: periods.Period) -> bool:
     """True when `period` is exactly one Jalali month, first day to last."""
     return periods.month_of(period.first) == period
+
+
+def month_conditions(filters: Filters) -> list:
+    """The summary rows of the filters' period, a whole Jalali month (`is_whole_month`),
+    at the branch, of members of the tier, with a counted purchase."""
+    return [MemberMonthSales.month_start == filters.period.start,
+            MemberMonthSales.purchases > 0,
+            *branch_and_tier(filters, MemberMonthSales.member_id, MemberMonthSales.branch_id)]
 
 
 def raw_member_months(session: Session) -> set[tuple]:

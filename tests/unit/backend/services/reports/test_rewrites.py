@@ -191,3 +191,21 @@ def test_kpis_from_the_monthly_summary_equal_the_kpis_from_purchases(club, monke
             from_purchases = kpis._values(club, filters, targets)
         assert from_summary == from_purchases, filters
         assert from_summary[1]["active_members"] > 0
+
+
+def test_tiers_and_visit_frequency_from_the_summary_equal_those_from_purchases(
+        club, monkeypatch):
+    """lists.tiers and trends.visit_frequency read member_month_sales for a whole Jalali
+    month; forced onto the purchases they answer the same, under every filter."""
+    from backend.services.reports import lists, summaries
+
+    aban = periods.Period(date(2026, 10, 23), date(2026, 11, 21))
+    for filters in _filters(club, aban):
+        from_summary = (lists.tiers(club, filters).rows,
+                        trends.visit_frequency(club, filters).rows)
+        with monkeypatch.context() as patched:
+            patched.setattr(summaries, "is_whole_month", lambda period: False)
+            from_purchases = (lists.tiers(club, filters).rows,
+                              trends.visit_frequency(club, filters).rows)
+        assert from_summary == from_purchases, filters
+        assert sum(row["active"] for row in from_summary[0]) > 0
