@@ -35,6 +35,9 @@ SUMS = (("purchases", "1"), ("sales_rials", "{row}.amount_rials - {row}.refunded
         ("credit_earned_rials", "{row}.credit_earned_rials"),
         ("discount_rials", "{row}.discount_rials"), ("points_earned", "{row}.points_earned"))
 COLUMNS = ", ".join(name for name, _ in SUMS)
+# An update of other columns (a commission, a device) leaves the summary alone.
+SUMMED = ("member_id, branch_id, created_at, amount_rials, refunded_amount_rials, "
+          "credit_used_rials, credit_earned_rials, discount_rials, points_earned")
 
 
 def _months():
@@ -101,15 +104,15 @@ def upgrade():
                 RETURN NULL;
             END $$ LANGUAGE plpgsql
         """)
-        op.execute("""
-            CREATE TRIGGER member_month_sales_keep AFTER INSERT OR UPDATE OR DELETE
+        op.execute(f"""
+            CREATE TRIGGER member_month_sales_keep AFTER INSERT OR UPDATE OF {SUMMED} OR DELETE
             ON purchase FOR EACH ROW EXECUTE FUNCTION member_month_sales_keep()
         """)
     else:
         # SQLite's upsert after INSERT … SELECT needs a WHERE (there is one) to parse.
         op.execute(f"CREATE TRIGGER member_month_sales_insert AFTER INSERT ON purchase "
                    f"BEGIN {_add('NEW', '')}; END")
-        op.execute(f"CREATE TRIGGER member_month_sales_update AFTER UPDATE ON purchase "
+        op.execute(f"CREATE TRIGGER member_month_sales_update AFTER UPDATE OF {SUMMED} ON purchase "
                    f"BEGIN {_add('OLD', '-')}; {_add('NEW', '')}; END")
         op.execute(f"CREATE TRIGGER member_month_sales_delete AFTER DELETE ON purchase "
                    f"BEGIN {_add('OLD', '-')}; END")
