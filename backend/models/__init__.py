@@ -47,13 +47,17 @@ from backend.models.messages import (
 )
 from backend.models.provisioning import CardBatch, CardSerialCounter, EnrolmentToken
 from backend.models.reports import (
+    MemberMonthSales,
     MemberScore,
+    ReportMonth,
     SegmentAudienceMember,
     SegmentRule,
     SegmentRuleRun,
 )
 
 __all__ = [
+    "MemberMonthSales",
+    "ReportMonth",
     "the_club",
     "ApiToken",
     "CallTask",

@@ -54,10 +54,20 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from backend.models import Member, Offer, OfferRedemption, Purchase, Tier, the_club
+from backend.models import (
+    Member,
+    MemberMonthSales,
+    Offer,
+    OfferRedemption,
+    Purchase,
+    Tier,
+    the_club,
+)
+from backend.services.reports import periods, summaries
 from backend.services.reports.sql import (
     Filters,
     as_int,
+    branch_and_tier,
     counted_purchase,
     net_sales,
     ratio,
@@ -219,22 +229,7 @@ def offer_effects(session: Session, filters: Filters) -> list[OfferEffect]:
         .where(*in_period).group_by(OfferRedemption.offer_id)).all()
     if not used:
         return []
-    window = timedelta(days=period.days)
-    exposed_at = period.start
-    after = Purchase.created_at >= exposed_at
-    conditions = [counted_purchase(), Purchase.created_at >= exposed_at - window,
-                  Purchase.created_at < exposed_at + window]
-    if filters.branch_id is not None:
-        conditions.append(Purchase.branch_id == filters.branch_id)
-    if filters.tier_id is not None:
-        conditions.append(Purchase.member_id.in_(
-            select(Member.id).where(Member.tier_id == filters.tier_id)))
-    per_member = (select(Purchase.member_id.label("member_id"),
-                         func.sum(case((after, 0), else_=net_sales())).label("before"),
-                         func.sum(case((after, net_sales()), else_=0)).label("after"),
-                         func.max(case((after, 1), else_=0)).label("came"))
-                  .where(*conditions).group_by(Purchase.member_id).cte("per_member")
-                  .prefix_with("MATERIALIZED"))
+    per_member = _per_member_windows(filters).cte("per_member").prefix_with("MATERIALIZED")
     treated = (select(OfferRedemption.offer_id, OfferRedemption.member_id)
                .where(*in_period).distinct().cte("treated"))
     offers = {offer.id: offer for offer in session.scalars(
@@ -279,3 +274,32 @@ def offer_effects(session: Session, filters: Filters) -> list[OfferEffect]:
                for offer_id, redemptions, cost in used]
     results.sort(key=lambda item: (-item.redemptions, item.offer_id))
     return results
+
+
+def _per_member_windows(filters: Filters):
+    """(member, sales before, sales after, came after) over the two windows of the
+    period's length either side of its start: from member_month_sales when those are two
+    whole Jalali months (the period one, and the month before as long as it), else from
+    the purchases."""
+    period = filters.period
+    before = periods.previous(period)
+    if summaries.is_whole_month(period) and before.days == period.days:
+        summary = MemberMonthSales
+        return _before_and_after(
+            filters, summary.member_id, summary.branch_id, summary.month_start >= period.start,
+            summary.sales_rials, [summary.month_start >= before.start,
+                                  summary.month_start < period.end, summary.purchases > 0])
+    window = timedelta(days=period.days)
+    return _before_and_after(
+        filters, Purchase.member_id, Purchase.branch_id, Purchase.created_at >= period.start,
+        net_sales(), [counted_purchase(), Purchase.created_at >= period.start - window,
+                      Purchase.created_at < period.start + window])
+
+
+def _before_and_after(filters: Filters, member_id, branch_id, after, sales, conditions):
+    return (select(member_id.label("member_id"),
+                   func.sum(case((after, 0), else_=sales)).label("before"),
+                   func.sum(case((after, sales), else_=0)).label("after"),
+                   func.max(case((after, 1), else_=0)).label("came"))
+            .where(*conditions, *branch_and_tier(filters, member_id, branch_id))
+            .group_by(member_id))

@@ -10,12 +10,13 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from backend.i18n import N_
-from backend.models import Member, Purchase, the_club
-from backend.services.reports import periods
+from backend.models import Member, MemberMonthSales, Purchase, the_club
+from backend.services.reports import periods, summaries
 from backend.services.reports.effectiveness import offer_effects
 from backend.services.reports.sql import (
     Filters,
     as_int,
+    branch_and_tier,
     member_conditions,
     net_sales,
     purchase_conditions,
@@ -79,34 +80,10 @@ def _values(session: Session, filters: Filters, targets: list[periods.Period]) -
     for earlier, later in zip(windows, windows[1:], strict=False):
         assert periods.previous(later) == earlier, "periods must follow each other"
 
-    # First per member and window (the window is found once per purchase, by integer
-    # position), then per member across windows: far fewer CASEs per purchase row.
-    position = case(*[(Purchase.created_at < window.end, index)
-                      for index, window in enumerate(windows[:-1])], else_=len(windows) - 1)
-    sums = {"sales": net_sales(), "credit_used": Purchase.credit_used_rials,
-            "credit_earned": Purchase.credit_earned_rials,
-            "discounts": Purchase.discount_rials, "points": Purchase.points_earned}
-    by_window = (select(Purchase.member_id.label("member_id"), position.label("window"),
-                        func.count(Purchase.id).label("purchases"),
-                        *[func.sum(value).label(name) for name, value in sums.items()])
-                 .where(*purchase_conditions(filters, periods.Period(windows[0].first,
-                                                                     windows[-1].last)))
-                 .group_by(Purchase.member_id, position).subquery())
-    row = by_window.c
-    columns = [func.max(case((row.window == index, 1), else_=0)).label(f"active_{index}")
-               for index in range(len(windows))]
-    for index in range(1, len(windows)):
-        columns += [func.sum(case((row.window == index, row[name]), else_=0))
-                    .label(f"{name}_{index}") for name in ("purchases", *sums)]
-    per_member = select(*columns).group_by(row.member_id).subquery()
-    column = per_member.c
-    outer = []
-    for index in range(1, len(windows)):
-        outer += [func.sum(column[f"{name}_{index}"]) for name in ("purchases", "active", *sums)]
-        outer += [func.sum(case((column[f"purchases_{index}"] >= 2, 1), else_=0)),
-                  func.sum(column[f"active_{index - 1}"]),
-                  func.sum(column[f"active_{index - 1}"] * column[f"active_{index}"])]
-    totals = [as_int(value) for value in session.execute(select(*outer)).one()]
+    if all(summaries.is_whole_month(window) for window in windows):
+        totals = _totals_from_summary(session, filters, windows)
+    else:
+        totals = _totals(session, _by_window_from_purchases(filters, windows), len(windows))
     club = the_club(session)
     point_value = club.point_value_rials if club is not None else 0
     results = []
@@ -137,6 +114,96 @@ def _values(session: Session, filters: Filters, targets: list[periods.Period]) -
             "reward_cost_share": ratio(reward_cost, sales),
         })
     return results
+
+
+SUMMARY_COLUMNS = {"sales": "sales_rials", "credit_used": "credit_used_rials",
+                   "credit_earned": "credit_earned_rials", "discounts": "discount_rials",
+                   "points": "points_earned"}
+
+
+def _by_window_from_purchases(filters: Filters, windows: list[periods.Period]):
+    """(member, window, purchases, sums) from the purchases of the windows."""
+    # First per member and window (the window is found once per purchase, by integer
+    # position), then per member across windows: far fewer CASEs per purchase row.
+    position = case(*[(Purchase.created_at < window.end, index)
+                      for index, window in enumerate(windows[:-1])], else_=len(windows) - 1)
+    sums = {"sales": net_sales(), "credit_used": Purchase.credit_used_rials,
+            "credit_earned": Purchase.credit_earned_rials,
+            "discounts": Purchase.discount_rials, "points": Purchase.points_earned}
+    return (select(Purchase.member_id.label("member_id"), position.label("window"),
+                   func.count(Purchase.id).label("purchases"),
+                   *[func.sum(value).label(name) for name, value in sums.items()])
+            .where(*purchase_conditions(filters, periods.Period(windows[0].first,
+                                                                windows[-1].last)))
+            .group_by(Purchase.member_id, position).subquery())
+
+
+def _totals(session: Session, by_window, windows: int) -> list[int]:
+    """Per window after the first: purchases, active members, the SUMMARY_COLUMNS sums,
+    repeat buyers, members active in the window before, and of those the retained —
+    from (member, window, purchases, sums) rows, per member first."""
+    row = by_window.c
+    columns = [func.max(case((row.window == index, 1), else_=0)).label(f"active_{index}")
+               for index in range(windows)]
+    for index in range(1, windows):
+        columns += [func.sum(case((row.window == index, row[name]), else_=0))
+                    .label(f"{name}_{index}") for name in ("purchases", *SUMMARY_COLUMNS)]
+    per_member = select(*columns).group_by(row.member_id).subquery()
+    column = per_member.c
+    outer = []
+    for index in range(1, windows):
+        outer += [func.sum(column[f"{name}_{index}"])
+                  for name in ("purchases", "active", *SUMMARY_COLUMNS)]
+        outer += [func.sum(case((column[f"purchases_{index}"] >= 2, 1), else_=0)),
+                  func.sum(column[f"active_{index - 1}"]),
+                  func.sum(column[f"active_{index - 1}"] * column[f"active_{index}"])]
+    return [as_int(value) for value in session.execute(select(*outer)).one()]
+
+
+def _totals_from_summary(session: Session, filters: Filters,
+                         windows: list[periods.Period]) -> list[int]:
+    """`_totals` from member_month_sales, when every window is one Jalali month (issue 19):
+    a member's row per month and branch is already summed — under half the rows of the
+    purchases, and no grouping of purchases. The money needs no per-member pass (one GROUP
+    BY month), and the per-member pass computes only the flags: five CASEs a row, each an
+    equality on the month, instead of seventeen on a window CASE."""
+    summary = MemberMonthSales
+    index_of = {window.start: index for index, window in enumerate(windows)}
+    money = {index_of[month]: values for month, *values in session.execute(
+        select(summary.month_start, func.sum(summary.purchases),
+               *[func.sum(getattr(summary, column)) for column in SUMMARY_COLUMNS.values()])
+        .where(*_summary_conditions(filters, windows)).group_by(summary.month_start))}
+    # Each window is one month: its rows are those of its month_start, an equality (the
+    # window's CASE once per column would cost as much as the rest of the pass).
+    columns = [func.max(case((summary.month_start == window.start, 1), else_=0))
+               .label(f"active_{index}") for index, window in enumerate(windows)]
+    columns += [func.sum(case((summary.month_start == window.start, summary.purchases),
+                              else_=0)).label(f"purchases_{index}")
+                for index, window in enumerate(windows) if index]
+    per_member = (select(*columns).where(*_summary_conditions(filters, windows))
+                  .group_by(summary.member_id).subquery())
+    column = per_member.c
+    outer = []
+    for index in range(1, len(windows)):
+        outer += [func.sum(column[f"active_{index}"]),
+                  func.sum(case((column[f"purchases_{index}"] >= 2, 1), else_=0)),
+                  func.sum(column[f"active_{index - 1}"]),
+                  func.sum(column[f"active_{index - 1}"] * column[f"active_{index}"])]
+    flags = [as_int(value) for value in session.execute(select(*outer)).one()]
+    totals = []
+    for index in range(1, len(windows)):
+        purchases, *sums = [as_int(value) for value in
+                            money.get(index, [0] * (1 + len(SUMMARY_COLUMNS)))]
+        active, repeaters, active_before, retained = flags[(index - 1) * 4:index * 4]
+        totals += [purchases, active, *sums, repeaters, active_before, retained]
+    return totals
+
+
+def _summary_conditions(filters: Filters, windows: list[periods.Period]) -> list:
+    summary = MemberMonthSales
+    return [summary.month_start >= windows[0].start, summary.month_start < windows[-1].end,
+            summary.purchases > 0,
+            *branch_and_tier(filters, summary.member_id, summary.branch_id)]
 
 
 def table(session: Session, filters: Filters) -> Table:

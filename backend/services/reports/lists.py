@@ -13,12 +13,14 @@ from backend.models import (
     LedgerEntry,
     LedgerTransaction,
     Member,
+    MemberMonthSales,
     MemberScore,
     Product,
     Purchase,
     PurchaseItem,
     Tier,
 )
+from backend.services.reports import summaries
 from backend.services.reports.sql import (
     Filters,
     as_int,
@@ -129,13 +131,26 @@ def tiers(session: Session, filters: Filters) -> Table:
     members = dict(session.execute(
         select(Member.tier_id, func.count(Member.id)).where(*member_conditions(filters))
         .group_by(Member.tier_id)).all())
+    if summaries.is_whole_month(filters.period):
+        # A whole Jalali month: member_month_sales, already summed per member (issue 19).
+        summary = MemberMonthSales
+        activity_query = (
+            select(Member.tier_id, func.count(func.distinct(summary.member_id)).label("active"),
+                   func.sum(summary.purchases).label("purchases"),
+                   func.sum(summary.sales_rials).label("sales"),
+                   func.sum(summary.points_earned).label("points"))
+            .join(Member, Member.id == summary.member_id)
+            .where(*summaries.month_conditions(filters)))
+    else:
+        activity_query = (
+            select(Member.tier_id, func.count(func.distinct(Purchase.member_id)).label("active"),
+                   func.count(Purchase.id).label("purchases"),
+                   func.sum(net_sales()).label("sales"),
+                   func.sum(Purchase.points_earned).label("points"))
+            .join(Member, Member.id == Purchase.member_id)
+            .where(*purchase_conditions(filters)))
     activity = {row.tier_id: row for row in session.execute(
-        select(Member.tier_id, func.count(func.distinct(Purchase.member_id)).label("active"),
-               func.count(Purchase.id).label("purchases"),
-               func.sum(net_sales()).label("sales"),
-               func.sum(Purchase.points_earned).label("points"))
-        .join(Member, Member.id == Purchase.member_id)
-        .where(*purchase_conditions(filters)).group_by(Member.tier_id))}
+        activity_query.group_by(Member.tier_id))}
     rows = []
     for tier in session.scalars(select(Tier).order_by(Tier.rank, Tier.id)):
         if filters.tier_id is not None and tier.id != filters.tier_id:

@@ -96,6 +96,17 @@ def purchase_conditions(filters: Filters, period: Period | None = None,
     return conditions
 
 
+def branch_and_tier(filters: Filters, member_id, branch_id) -> list:
+    """The filters' branch and tier on rows with these member and branch columns (a
+    purchase, or a summary row)."""
+    conditions = []
+    if filters.branch_id is not None:
+        conditions.append(branch_id == filters.branch_id)
+    if filters.tier_id is not None:
+        conditions.append(member_id.in_(members_of_tier(filters.tier_id)))
+    return conditions
+
+
 def member_conditions(filters: Filters) -> list:
     conditions = [Member.is_gift_account.is_(False)]
     if filters.branch_id is not None:

@@ -8,8 +8,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnElement
 
 from backend.i18n import N_
-from backend.models import Member, Purchase, PurchaseItem
-from backend.services.reports import periods
+from backend.models import Member, MemberMonthSales, Purchase, PurchaseItem
+from backend.services.reports import periods, summaries
 from backend.services.reports.sql import (
     Filters,
     as_int,
@@ -117,9 +117,16 @@ AMOUNT_BANDS = [("< 100,000", 100_000), ("100,000–500,000", 500_000),
 
 def visit_frequency(session: Session, filters: Filters) -> Table:
     """Members who bought in the period, by how many purchases they made in it."""
-    per_member = (select(func.count(Purchase.id).label("value"))
-                  .where(*purchase_conditions(filters)).group_by(Purchase.member_id)
-                  .subquery())
+    if summaries.is_whole_month(filters.period):
+        # A whole Jalali month: member_month_sales, a row per member and branch (issue 19).
+        summary = MemberMonthSales
+        per_member = (select(func.sum(summary.purchases).label("value"))
+                      .where(*summaries.month_conditions(filters))
+                      .group_by(summary.member_id).subquery())
+    else:
+        per_member = (select(func.count(Purchase.id).label("value"))
+                      .where(*purchase_conditions(filters)).group_by(Purchase.member_id)
+                      .subquery())
     return _distribution(session, "frequency", N_("Visit frequency"),
                          N_("Purchases in the period"),
                          FREQUENCY_BANDS, per_member)

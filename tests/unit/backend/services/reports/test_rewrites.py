@@ -160,6 +160,11 @@ def test_cohorts_equal_the_old_query(club, plan):
 
 
 def test_offer_effects_equal_the_old_queries(club):
+    # Aban 1405 and Mehr before it are 30 days each: the first period reads
+    # member_month_sales (migration 0024), the second the purchases.
+    aban = periods.Period(date(2026, 10, 23), date(2026, 11, 21))
+    assert effectiveness.summaries.is_whole_month(aban)
+    assert periods.previous(aban).days == aban.days
     compared = 0
     for first, last in ((date(2026, 10, 23), date(2026, 11, 21)),
                         (date(2026, 8, 1), date(2026, 10, 31))):
@@ -168,3 +173,39 @@ def test_offer_effects_equal_the_old_queries(club):
             assert new == old_offer_effects(club, filters)
             compared += sum(1 for item in new if item.effect.control.members)
     assert compared > 3  # offers were redeemed and had comparison members
+
+
+def test_kpis_from_the_monthly_summary_equal_the_kpis_from_purchases(club, monkeypatch):
+    """kpis._values reads member_month_sales for whole Jalali months (migration 0024);
+    forced onto the purchases it must answer the same, under every filter."""
+    from backend.services.reports import kpis, summaries
+
+    aban = periods.Period(date(2026, 10, 23), date(2026, 11, 21))
+    assert summaries.is_whole_month(aban)
+    assert summaries.summary_member_months(club) == summaries.raw_member_months(club)
+    targets = [periods.previous(aban), aban]
+    for filters in _filters(club, aban):
+        from_summary = kpis._values(club, filters, targets)
+        with monkeypatch.context() as patched:
+            patched.setattr(summaries, "is_whole_month", lambda period: False)
+            from_purchases = kpis._values(club, filters, targets)
+        assert from_summary == from_purchases, filters
+        assert from_summary[1]["active_members"] > 0
+
+
+def test_tiers_and_visit_frequency_from_the_summary_equal_those_from_purchases(
+        club, monkeypatch):
+    """lists.tiers and trends.visit_frequency read member_month_sales for a whole Jalali
+    month; forced onto the purchases they answer the same, under every filter."""
+    from backend.services.reports import lists, summaries
+
+    aban = periods.Period(date(2026, 10, 23), date(2026, 11, 21))
+    for filters in _filters(club, aban):
+        from_summary = (lists.tiers(club, filters).rows,
+                        trends.visit_frequency(club, filters).rows)
+        with monkeypatch.context() as patched:
+            patched.setattr(summaries, "is_whole_month", lambda period: False)
+            from_purchases = (lists.tiers(club, filters).rows,
+                              trends.visit_frequency(club, filters).rows)
+        assert from_summary == from_purchases, filters
+        assert sum(row["active"] for row in from_summary[0]) > 0
