@@ -1,6 +1,6 @@
 # Offline journal on flash (T5, PROTOCOL.md "Terminal behaviour").
 #
-# journal.log is append-only. Each record is
+# journal.log is append-only. Each record (written and read by vafa.journal_record) is
 #     MAGIC (A5 5A) | length (u16 BE, of payload) | seq (u32 BE) | payload | CRC32 (u32 BE)
 # where the CRC covers length, seq and payload. A record is written with one write()
 # and flushed before append() returns (on LittleFS flush() is the sync).

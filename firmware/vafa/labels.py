@@ -1,10 +1,9 @@
 # Display and receipt texts of vafa.app and the flows it loads (vafa.sale, vafa.refund,
-# vafa.reissue): one table, ``TEXT``, filled in the config's language by
-# vafa.app.App._apply_config.
+# vafa.reissue), English and Persian (config "lang"): one table, ``TEXT``, filled in the
+# config's language by vafa.app.App._apply_config. vafa.text wraps them to the screen's
+# 128 pixels and the receipt's 384 dots, so none is ever cut.
 from vafa import text as vtext
 
-# Display and receipt texts, English and Persian (config "lang"). vafa.text wraps them to
-# the screen's 128 pixels and the receipt's 384 dots, so none is ever cut.
 TEXT_EN = {
     "ready": "Scan card",
     "amount": "Amount:",
