@@ -23,21 +23,34 @@ from vafa import text as vtext
 from vafa import unload as _unload
 from vafa.card import is_valid_card, mask_card
 from vafa.clock import Clock, board_time, ticks_add, ticks_diff, ticks_ms
+from vafa.labels import TEXT, texts
+from vafa.states import (
+    AMOUNT,
+    CARD,
+    IDLE,
+    ITEMS,
+    MAX_AMOUNT_DIGITS,
+    MAX_RESENDS,
+    OUT_ERROR,
+    OUT_FLASH_FULL,
+    OUT_INVALID_CARD,
+    OUT_JOURNAL_FULL,
+    OUT_NEEDS_ONLINE,
+    OUT_NO_CONNECTION,
+    OUT_OFFLINE,
+    OUT_OK,
+    REFUND,
+    REPLAY_PAUSE_MS,
+    RESPONSE_TIMEOUT_MS,
+    RESULT,
+    RESULT_MS,
+    SENDING,
+    STATE_NAMES,
+)
 
-IDLE = const(0)
-CARD = const(1)
-AMOUNT = const(2)
-SENDING = const(3)
-RESULT = const(4)
-REFUND = const(5)  # "refund last?" confirmation
-ITEMS = const(6)  # a sale of item lines (vafa.sale)
-STATE_NAMES = ("IDLE", "CARD", "AMOUNT", "SENDING", "RESULT", "REFUND", "ITEMS")
 # What the U key spends, in turn: (use_credit, use_points); -1 as much as the rules allow.
 PAY_MODES = ((0, 0), (-1, 0), (0, -1), (-1, -1))
 
-RESPONSE_TIMEOUT_MS = const(5000)
-MAX_RESENDS = const(3)
-RESULT_MS = const(15000)
 _MESSAGE_MS = const(3000)
 IDLE_TIMEOUT_MS = const(60000)  # a half-typed sale is abandoned after a minute untouched
 # A new request waits for the journal to drain at most this long, then is treated like
@@ -48,7 +61,6 @@ DRAIN_WAIT_MS = const(20000)
 # for the network longer than that.
 FALLBACK_MS = const(2000)
 _UNAVAILABLE_RETRY_MS = const(1000)  # an UNAVAILABLE answer is retried after this
-REPLAY_PAUSE_MS = const(10000)  # after MAX_RESENDS unanswered replays, or UNAVAILABLE
 MAX_CRASHES = const(10)  # consecutive handler crashes before run() gives up (main resets)
 _MAX_REJECTED = const(8)  # rejected replays kept for display/report
 # An entry that got no answer (or only answers failing the signature) in this many
@@ -60,107 +72,12 @@ MAX_REPLAY_ROUNDS = const(6)
 # like an entry nobody answers, and the id keeps a retry from ever crediting twice.
 DEAD_RETRY_MS = const(600000)
 LOOP_MS = const(20)
-MAX_AMOUNT_DIGITS = const(12)
 
-# Outcomes of the last transaction attempt (App.outcome).
-OUT_OK = "ok"
-OUT_ERROR = "error"  # ok:false from the backend
-OUT_NO_CONNECTION = "no_connection"
-OUT_INVALID_CARD = "invalid_card"
-OUT_OFFLINE = "offline"  # journaled, confirmed later
-OUT_JOURNAL_FULL = "journal_full"
-OUT_NEEDS_ONLINE = "needs_online"
-OUT_NOTHING_TO_REFUND = "nothing_to_refund"
-OUT_FLASH_FULL = "flash_full"
-OUT_TOO_LATE = "too_late"
 REISSUE_CODES = ("REPLAY", "ID_REUSED")
-
-# Display and receipt texts, English and Persian (config "lang"). vafa.text wraps them to
-# the screen's 128 pixels and the receipt's 384 dots, so none is ever cut.
-TEXT_EN = {
-    "ready": "Scan card",
-    "amount": "Amount:",
-    "credit_on": "Use credit: yes",
-    "credit_off": "U: use credit",
-    "points_on": "Use points: yes",
-    "both_on": "Credit+points: yes",
-    "price": "Price:",
-    "total": "Total: ",
-    "points_used": "Points used: ",
-    "item_full": "No more items",
-    "price_first": "Key the price",
-    "lookup_hint": "L: balance",
-    "sending": "Please wait...",
-    "no_conn": "No connection",
-    "invalid": "Invalid card",
-    "busy": "Busy",
-    "enter_amount": "Enter amount",
-    "tier": "Tier: ",
-    "credit": "Credit: ",
-    "points": "Points: ",
-    "pay": "Pay: ",
-    "try_again": "Try again",
-    "saved_offline": "Saved offline",
-    "later": "Points will be",
-    "later2": "added later",
-    "later_receipt": "Points will be added later",
-    "unconfirmed": "OFFLINE - not yet confirmed",
-    "journal_full": "Journal full",
-    "not_saved": "Sale NOT saved",
-    "needs_online": "Needs connection",
-    "offline": "Offline",
-    "queued": "Queued: ",
-    "refund_q": "Refund last?",
-    "refund_scan": "Refund last",
-    "scan_card": "Scan the card",
-    "pin": "PIN: ",
-    "too_late": "Too late",
-    "refund_window": "for a refund",
-    "flash_full": "Memory full",
-    "reissue_failed": "Sale not sent",
-    "refund_keys": "E: yes  C: no",
-    "no_refund": "None to refund",
-    "refunded": "Refunded",
-    "insecure": "INSECURE TLS",
-    "no_paper": "No printer paper",
-    "not_here": "Not on this",
-    "not_here2": "terminal",
-    "wrong_pin": "Wrong PIN",
-    "card": "Card ",
-    "amount_r": "Amount: ",
-    "discount": "Discount: ",
-    "credit_used": "Credit used: ",
-    "portal": "Your account:",
-}
-# The texts in use, in the config's language (one terminal per device; set by
-# _apply_config). Other languages are data files, vafa/lang/<lang>.json (same keys), read
-# only when chosen: no bytecode, no RAM on an English terminal.
-TEXT = dict(TEXT_EN)
-
-
-def texts(lang):
-    """The label table of ``lang``; English for "en" or when its file is unreadable."""
-    if lang == "en":
-        return TEXT_EN
-    import json
-
-    try:
-        with open(vtext.data_path("lang/" + lang + ".json")) as f:
-            table = json.load(f)
-    except (OSError, ValueError):
-        return TEXT_EN
-    out = dict(TEXT_EN)
-    for k in TEXT_EN:
-        v = table.get(k)
-        if isinstance(v, str):
-            out[k] = v
-    return out
 
 
 def _earn_only(inf):
     return inf["op"] == "purchase" and not inf["use_credit"] and not inf.get("use_points")
-
-
 
 
 class App:

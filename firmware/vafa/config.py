@@ -6,6 +6,7 @@ from micropython import const
 
 from vafa import pins as pins_module
 from vafa import unload
+from vafa.config_rules import SETTINGS, ConfigError, is_int
 
 _DEFAULT_PORT = const(1883)
 _DEFAULT_TLS_PORT = const(8883)
@@ -20,10 +21,6 @@ KEYS = "0123456789CBEULR"  # the keys vafa.app understands
 DEFAULT_PINS = pins_module.pin_map(pins_module.DEFAULT_CHIP)
 
 
-class ConfigError(ValueError):
-    pass
-
-
 def _valid_device_id(s):
     if not isinstance(s, str) or not 3 <= len(s) <= 32:
         return False
@@ -31,10 +28,6 @@ def _valid_device_id(s):
         if not ("a" <= c <= "z" or "0" <= c <= "9" or c == "-"):
             return False
     return True
-
-
-def _is_int(v):
-    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def validate(cfg):
@@ -74,17 +67,17 @@ def validate(cfg):
     floor = cfg.get("seq_floor", 0)
     if floor is None:
         floor = 0
-    if not _is_int(floor) or not 0 <= floor < 2**31:
+    if not is_int(floor) or not 0 <= floor < 2**31:
         raise ConfigError("seq_floor must be an integer >= 0 (the backend's last seq)")
     cfg["seq_floor"] = floor
     window = cfg.get("refund_window_s", _DEFAULT_REFUND_WINDOW_S)
-    if not _is_int(window) or window <= 0:
+    if not is_int(window) or window <= 0:
         raise ConfigError("refund_window_s must be an integer > 0 (seconds)")
     cfg["refund_window_s"] = window
     # How long a trial boot of an update has to confirm before the loader reverts it
     # (vafa.ota, main.py); shorter in tests.
     trial_s = cfg.get("ota_trial_s", _DEFAULT_OTA_TRIAL_S)
-    if not _is_int(trial_s) or not 5 <= trial_s <= 3600:
+    if not is_int(trial_s) or not 5 <= trial_s <= 3600:
         raise ConfigError("ota_trial_s must be an integer of seconds, 5..3600")
     cfg["ota_trial_s"] = trial_s
     ntp_host = cfg.get("ntp_host", DEFAULT_NTP_HOST)
@@ -94,7 +87,7 @@ def validate(cfg):
     cfg.setdefault("lang", "en")
     cfg.setdefault("club_name", "Vafa")
     ver = cfg.get("cfg_ver", 0)
-    if not _is_int(ver) or ver < 0:
+    if not is_int(ver) or ver < 0:
         raise ConfigError("cfg_ver must be an integer >= 0")
     cfg["cfg_ver"] = ver
     remote = check_settings({k: cfg[k] for k in SETTINGS if k in cfg}) if [
@@ -158,9 +151,6 @@ def load(path="config.json"):
 
 
 # ---- remote config (issue 16): the settings a shop changes, from a signed cmd "set" ----
-SETTINGS = ("lang", "contrast", "footer", "idle_s", "pin_sha", "ops")
-
-
 def check_settings(s):
     """The settings of a cmd "set" checked and normalised (a new dict), or ConfigError
     (vafa.settings: loaded for the check, dropped after)."""

@@ -1,6 +1,6 @@
 # Offline journal on flash (T5, PROTOCOL.md "Terminal behaviour").
 #
-# journal.log is append-only. Each record is
+# journal.log is append-only. Each record (written and read by vafa.journal_record) is
 #     MAGIC (A5 5A) | length (u16 BE, of payload) | seq (u32 BE) | payload | CRC32 (u32 BE)
 # where the CRC covers length, seq and payload. A record is written with one write()
 # and flushed before append() returns (on LittleFS flush() is the sync).
@@ -35,24 +35,26 @@
 # appended to journal.dead (bounded: _DEAD_MAX_BYTES, the older half kept as
 # journal.dead.old) and it leaves the journal, so the entries behind it replay. The app
 # tries set-aside entries again now and then (dead_peek / dead_drop).
-import binascii
 import os
 
 from micropython import const
 
 from vafa import unload
+from vafa.journal_record import (
+    MAX_PAYLOAD,
+    OVERHEAD,
+    encode_record,
+    file_size,
+    legacy_record,
+    next_record,
+    payload_at,
+    remove_file,
+)
 from vafa.store import replace_file
 
 MAX_BYTES = const(65536)  # flash budget for the log: about 250 purchase records
 MAX_ENTRIES = const(256)
-MAX_PAYLOAD = const(1024)  # one sale record is about 250 bytes
 _DEAD_MAX_BYTES = const(8192)  # journal.dead; the previous one is kept as .old
-_HEAD = const(8)  # magic + length + seq
-_TAIL = const(4)  # CRC32
-_CHUNK = const(64)  # bytes read at a time while looking for the next record
-_MAGIC0 = const(0xA5)
-_MAGIC1 = const(0x5A)
-MAGIC = b"\xa5\x5a"
 LOG_NAME = "journal.log"
 ACK_NAME = "journal.ack"
 DEAD_NAME = "journal.dead"
@@ -60,104 +62,6 @@ DEAD_NAME = "journal.dead"
 
 class JournalFull(Exception):
     pass
-
-
-def _u16(b, i):
-    return (b[i] << 8) | b[i + 1]
-
-
-def _u32(b, i):
-    return (b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]
-
-
-def _be(n, width):
-    return bytes([(n >> (8 * (width - 1 - i))) & 0xFF for i in range(width)])
-
-
-def encode_record(seq, payload):
-    body = _be(len(payload), 2) + _be(seq, 4) + payload
-    return MAGIC + body + _be(binascii.crc32(body) & 0xFFFFFFFF, 4)
-
-
-def _remove(path):
-    try:
-        os.remove(path)
-    except OSError:
-        pass
-
-
-def _file_size(path):
-    try:
-        return os.stat(path)[6]
-    except OSError:
-        return 0
-
-
-def _record_at(f, pos, end):
-    """(seq, payload length, record length) of a valid record at ``pos``, or None."""
-    if end - pos < _HEAD + _TAIL:
-        return None
-    f.seek(pos)
-    head = f.read(_HEAD)
-    if len(head) < _HEAD or head[0] != _MAGIC0 or head[1] != _MAGIC1:
-        return None
-    n = _u16(head, 2)
-    total = _HEAD + n + _TAIL
-    if n == 0 or n > MAX_PAYLOAD or pos + total > end:
-        return None
-    rest = f.read(n + _TAIL)
-    if len(rest) != n + _TAIL:
-        return None
-    crc = binascii.crc32(rest[:n], binascii.crc32(head[2:])) & 0xFFFFFFFF
-    if _u32(rest, n) != crc:
-        return None
-    return _u32(head, 4), n, total
-
-
-def _find_magic(f, pos, end):
-    """Offset of the next MAGIC at or after ``pos`` (``end`` when there is none)."""
-    while pos < end:
-        f.seek(pos)
-        chunk = f.read(min(_CHUNK, end - pos))
-        if len(chunk) < 2:
-            return end
-        i = chunk.find(MAGIC)
-        if i >= 0:
-            return pos + i
-        pos += len(chunk) - 1  # a MAGIC may straddle two chunks
-    return end
-
-
-def next_record(f, pos, end):
-    """The first valid record at or after ``pos``: (offset, (seq, n, total) or None,
-    bytes skipped before it)."""
-    start = pos
-    while pos < end:
-        r = _record_at(f, pos, end)
-        if r is not None:
-            return pos, r, pos - start
-        pos = _find_magic(f, pos + 1, end)
-    return end, None, end - start
-
-
-def _legacy_record(f, pos, end):
-    """(seq, payload) of a valid firmware 0.1 record at ``pos``, or None."""
-    if end - pos < 6 + _TAIL:
-        return None
-    f.seek(pos)
-    head = f.read(6)
-    n = _u16(head, 0) - 4
-    if head[0] == _MAGIC0 or n <= 0 or n > 4096 or pos + 6 + n + _TAIL > end:
-        return None
-    rest = f.read(n + _TAIL)
-    if _u32(rest, n) != binascii.crc32(rest[:n], binascii.crc32(head)) & 0xFFFFFFFF:
-        return None
-    return _u32(head, 2), rest[:n]
-
-
-def _payload_at(f, pos, n):
-    f.seek(pos + _HEAD)
-    return f.read(n)
 
 
 class Journal:
@@ -212,7 +116,7 @@ class Journal:
         return best
 
     def _count_records(self, path):
-        end = _file_size(path)
+        end = file_size(path)
         if not end:
             return 0
         n = 0
@@ -227,17 +131,17 @@ class Journal:
         return n
 
     def _load(self):
-        end = _file_size(self.log_path)
+        end = file_size(self.log_path)
         if not end:
             return
         with open(self.log_path, "rb") as f:
-            legacy = _legacy_record(f, 0, end) is not None
+            legacy = legacy_record(f, 0, end) is not None
         if legacy:
             try:
                 self._migrate_legacy(end)
             except OSError:
                 return  # no room to convert: kept as it is, tried again at the next boot
-            end = _file_size(self.log_path)
+            end = file_size(self.log_path)
         pos = 0
         stale = 0
         with open(self.log_path, "rb") as f:
@@ -283,7 +187,7 @@ class Journal:
         """Rewrite the log with only the unacked entries, record by record (temp
         file, then rename)."""
         if not self._count:
-            _remove(self.log_path)
+            remove_file(self.log_path)
             self._head = None
             self._size = 0
             self._damaged = False
@@ -310,7 +214,7 @@ class Journal:
                 g.flush()
             replace_file(tmp, self.log_path)
         except OSError:
-            _remove(tmp)
+            remove_file(tmp)
             raise
         self._head = head
         self._size = out
@@ -327,7 +231,7 @@ class Journal:
 
     def room_for(self, payload_len):
         return (self._count < self.max_entries
-                and self._size + _HEAD + payload_len + _TAIL <= self.max_bytes)
+                and self._size + OVERHEAD + payload_len <= self.max_bytes)
 
     def append(self, seq, payload):
         """Store one entry durably. Raises JournalFull, OSError (flash full: nothing
@@ -363,7 +267,7 @@ class Journal:
             return None
         at, seq, n, _ = self._head
         with open(self.log_path, "rb") as f:
-            return seq, _payload_at(f, at, n)
+            return seq, payload_at(f, at, n)
 
     def entries(self):
         """Yields (seq, payload) of every unacked entry, oldest first, one record read
@@ -377,7 +281,7 @@ class Journal:
                 if r is None:
                     break
                 if r[0] > self._acked:
-                    yield r[0], _payload_at(f, at, r[1])
+                    yield r[0], payload_at(f, at, r[1])
                 pos = at + r[2]
 
     def seqs(self):
@@ -391,7 +295,7 @@ class Journal:
                 f.flush()
             replace_file(tmp, self._ack_path)
         except OSError:
-            _remove(tmp)
+            remove_file(tmp)
             raise
 
     def _save_ack_if_behind(self):
@@ -421,7 +325,7 @@ class Journal:
         if not self._count:
             # Everything answered: start an empty log (the cursor keeps the old ones
             # out if the remove is lost to a power cut).
-            _remove(self.log_path)
+            remove_file(self.log_path)
             self._head = None
             self._size = 0
             self._damaged = False
@@ -448,12 +352,12 @@ class Journal:
     def dead_peek(self):
         """(seq, payload) of the entry set aside longest ago, or None."""
         for path in (self.dead_path + ".old", self.dead_path):
-            end = _file_size(path)
+            end = file_size(path)
             if end:
                 with open(path, "rb") as f:
                     at, r, _ = next_record(f, 0, end)
                     if r is not None:
-                        return r[0], _payload_at(f, at, r[1])
+                        return r[0], payload_at(f, at, r[1])
         return None
 
     def dead_drop(self, seq, to_end=False):

@@ -1,19 +1,17 @@
 # The journal's rare paths (vafa.journal): an entry set aside to journal.dead and dropped
 # from it again, and the conversion of a firmware 0.1 log. vafa.journal.Journal imports
 # this module for such a call and drops it after (no bytecode in RAM while selling).
-from micropython import const
-
-from vafa.journal import (
+# It reads and writes records with vafa.journal_record, and the journal's state through
+# the Journal passed in, never importing vafa.journal back.
+from vafa.journal_record import (
     MAX_PAYLOAD,
-    _file_size,
-    _legacy_record,
-    _remove,
     encode_record,
+    file_size,
+    legacy_record,
     next_record,
+    remove_file,
 )
 from vafa.store import replace_file
-
-_TAIL = const(4)  # CRC32 (vafa.journal)
 
 
 def migrate_legacy(j, end):
@@ -26,17 +24,17 @@ def migrate_legacy(j, end):
     try:
         with open(j.log_path, "rb") as f, open(tmp, "wb") as g:
             while True:
-                r = _legacy_record(f, pos, end)
+                r = legacy_record(f, pos, end)
                 if r is None:
                     break
-                seq, payload = r
+                seq, payload, total = r
                 if len(payload) <= MAX_PAYLOAD:
                     g.write(encode_record(seq, payload))
-                pos += 6 + len(payload) + _TAIL
+                pos += total
             g.flush()
         replace_file(tmp, j.log_path)
     except OSError:
-        _remove(tmp)
+        remove_file(tmp)
         raise
 
 
@@ -45,7 +43,7 @@ def dead_drop(j, seq, to_end=False):
     puts it behind the others of its file instead, so they get their turn first.
     Raises OSError."""
     for path in (j.dead_path + ".old", j.dead_path):
-        end = _file_size(path)
+        end = file_size(path)
         if not end:
             continue
         tmp = path + ".tmp"
@@ -70,11 +68,11 @@ def dead_drop(j, seq, to_end=False):
                     g.write(first)  # behind the others of its file: same size
                 g.flush()
             if first is None:
-                _remove(tmp)
+                remove_file(tmp)
                 continue
             replace_file(tmp, path)
         except OSError:
-            _remove(tmp)
+            remove_file(tmp)
             raise
         if not to_end:
             j.dead -= 1
@@ -95,7 +93,7 @@ def move_dead(j, seq):
         with open(j.log_path, "rb") as f:
             f.seek(at)
             rec = f.read(total)
-        if _file_size(j.dead_path) + total > j.dead_max_bytes:
+        if file_size(j.dead_path) + total > j.dead_max_bytes:
             replace_file(j.dead_path, j.dead_path + ".old")
             j.dead = j._count_records(j.dead_path + ".old")
         with open(j.dead_path, "ab") as f:

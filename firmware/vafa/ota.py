@@ -15,6 +15,7 @@ import sys
 from micropython import const
 
 from vafa.clock import ticks_add, ticks_diff
+from vafa.states import IDLE, RESPONSE_TIMEOUT_MS, SENDING
 
 MAX_MANIFEST = const(8192)
 MAX_FILES = const(64)
@@ -550,8 +551,6 @@ def on_cmd(app, msg):
 
 
 def app_tick(app, now_ms):
-    from vafa.app import IDLE, SENDING
-
     d = app.ota
     # A step never runs while a sale waits for its answer: that answer goes first.
     if d is not None and not d.done and app.state != SENDING:
@@ -576,7 +575,6 @@ def _confirm_tick(app, now_ms):
     request, and only while nothing else is in flight (its seq must not overtake a
     journaled sale's)."""
     from vafa import protocol
-    from vafa.app import RESPONSE_TIMEOUT_MS
 
     rq = app._ota_req
     if rq is None:

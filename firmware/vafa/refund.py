@@ -4,8 +4,9 @@
 from micropython import const
 
 from vafa import protocol
-from vafa.app import OUT_ERROR, OUT_NOTHING_TO_REFUND, OUT_TOO_LATE, REFUND, TEXT
 from vafa.card import mask_card
+from vafa.labels import TEXT
+from vafa.states import OUT_ERROR, OUT_NOTHING_TO_REFUND, OUT_TOO_LATE, REFUND
 
 _PIN_MIN = const(4)
 _PIN_MAX = const(8)

@@ -5,15 +5,15 @@
 from micropython import const
 
 from vafa import protocol
-from vafa.app import (
+from vafa.clock import ticks_add
+from vafa.labels import TEXT
+from vafa.states import (
     MAX_RESENDS,
     OUT_FLASH_FULL,
     REPLAY_PAUSE_MS,
     RESPONSE_TIMEOUT_MS,
     RESULT_MS,
-    TEXT,
 )
-from vafa.clock import ticks_add
 
 # A sale answered REPLAY / ID_REUSED is re-issued under a new seq at most this often.
 _MAX_REISSUES = const(2)

@@ -5,7 +5,7 @@
 from micropython import const
 
 from vafa import protocol
-from vafa.app import IDLE, RESULT, RESULT_MS
+from vafa.states import IDLE, RESULT, RESULT_MS
 
 # A logs answer holds at most this many characters of lines (the frame bound is 4 KiB:
 # the rest is the body's fields and the signature).

@@ -12,6 +12,11 @@
 # vafa.journal.MAX_PAYLOAD (tests/firmware/mpy/test_sale.py).
 from micropython import const
 
+from vafa import protocol
+from vafa.card import mask_card
+from vafa.labels import TEXT
+from vafa.states import AMOUNT, ITEMS, MAX_AMOUNT_DIGITS
+
 MAX_LINES = const(8)
 MAX_QTY = const(999)
 MAX_SKU = const(32)
@@ -115,14 +120,10 @@ def line_text(line, fmt):
     return "%s x%d %s" % (line[0], line[1], fmt(line[1] * line[2]))
 
 
-# ---- the item sale's screen and keys (vafa.app.App delegates to these) ---------------
+# ---- the item sale's screen and keys (vafa.app.App delegates to these, passing itself) --
 def show(app):
     """The last line, what is being typed, the total, what U spends, then the card: the
     first four rows (the screen's first page) are what the cashier is working on."""
-    from vafa import protocol
-    from vafa.app import TEXT
-    from vafa.card import mask_card
-
     sale, fmt = app.sale, protocol.fmt_amount
     last = sale.lines[-1] if sale.lines else None
     if sale.pending:
@@ -139,11 +140,9 @@ def show(app):
 def on_code(app, code):
     """A product code scanned (or keyed) during a sale: a line more, or its quantity up
     by one. False when ``code`` is not a product code."""
-    from vafa import app as A
-
     if not is_sku(code):
         return False
-    if app.state == A.AMOUNT:
+    if app.state == AMOUNT:
         # An amount is typed: a sale is an amount or items, never both (B clears it).
         app.hw.indicator.error()
         return True
@@ -153,11 +152,11 @@ def on_code(app, code):
     if got == FULL or got == WAIT:
         app.hw.indicator.error()
         show(app)
-        app.lines[0] = A.TEXT["item_full"] if got == FULL else A.TEXT["price_first"]
+        app.lines[0] = TEXT["item_full"] if got == FULL else TEXT["price_first"]
         app.hw.display.show(app.lines)
         return True
     app.digits = ""
-    app.state = A.ITEMS
+    app.state = ITEMS
     show(app)
     return True
 
@@ -167,8 +166,6 @@ def on_key(app, k):
     sale; * (R) makes the typed number the last line's quantity; D (L) makes it a product
     code (with nothing typed: the balance); B rubs out a digit, with nothing typed the
     last line; U the next pay mode."""
-    from vafa.app import MAX_AMOUNT_DIGITS
-
     sale = app.sale
     n = app._amount()
     if "0" <= k <= "9" and len(k) == 1:

@@ -5,7 +5,7 @@ import binascii
 
 from micropython import const
 
-from vafa.config import SETTINGS, ConfigError, _is_int
+from vafa.config_rules import SETTINGS, ConfigError, is_int
 
 # What the terminal may do (cfg["ops"]): sell, look a balance up, refund, spend credit.
 OPERATIONS = ("purchase", "lookup", "refund", "credit")
@@ -32,7 +32,7 @@ def check(s):
         out["lang"] = v
     v = s.get("contrast")
     if v is not None:
-        if not _is_int(v) or not 0 <= v <= 255:
+        if not is_int(v) or not 0 <= v <= 255:
             raise ConfigError("contrast must be 0..255")
         out["contrast"] = v
     if "footer" in s:
@@ -42,7 +42,7 @@ def check(s):
         out["footer"] = v
     v = s.get("idle_s")
     if v is not None:
-        if not _is_int(v) or not _IDLE_MIN_S <= v <= _IDLE_MAX_S:
+        if not is_int(v) or not _IDLE_MIN_S <= v <= _IDLE_MAX_S:
             raise ConfigError("idle_s must be %d..%d" % (_IDLE_MIN_S, _IDLE_MAX_S))
         out["idle_s"] = v
     if "pin_sha" in s:

@@ -7,7 +7,7 @@ import pytest
 from mpytest import KEY, KEY_HEX, FakeNet, make_app
 from vafa import app as A
 from vafa import config as vconfig
-from vafa import pins, protocol
+from vafa import labels, pins, protocol
 from vafa.journal import decode_sale
 
 from tests.support.waiting import wait_for_async
@@ -134,10 +134,10 @@ def test_display_texts_fit_the_oled(lang):
     # at most 128 pixels, a label on one row (two for the Persian receipt-only ones).
     from vafa import text
 
-    table = A.texts(lang)
-    assert table.keys() == A.TEXT_EN.keys()
+    table = labels.texts(lang)
+    assert table.keys() == labels.TEXT_EN.keys()
     if lang == "fa":
-        assert all(v != A.TEXT_EN[k] for k, v in table.items()), "untranslated labels"
+        assert all(v != labels.TEXT_EN[k] for k, v in table.items()), "untranslated labels"
     text.set_lang(lang)
     font = text.font("d16.vft")
     try:

@@ -17,7 +17,7 @@ import zxingcpp
 from mpytest import KEY, Clock, FakeNet, config
 from PIL import Image, ImageFilter
 from vafa import app as A
-from vafa import protocol, text
+from vafa import labels, protocol, text
 from vafa.journal import Journal
 from vafa.store import Store
 
@@ -39,7 +39,7 @@ TEN_TO_13 = 10**13
 @pytest.fixture(autouse=True)
 def _english_after():
     yield
-    A.TEXT.update(A.TEXT_EN)
+    labels.TEXT.update(labels.TEXT_EN)
     text.set_lang("en")
 
 

@@ -7,6 +7,7 @@ from mpytest import KEY, FakeNet, check, done, eq, make_app, tmpdir
 from vafa import app as A
 from vafa import protocol
 from vafa.journal import Journal
+from vafa.states import OUT_NOTHING_TO_REFUND
 
 CARD = "9900010000000019"
 RES = "vafa/v1/dev/t01/res"
@@ -154,7 +155,7 @@ check("t01-000004" in hw.display.lines, "the refunded sale is gone: the one befo
 app.on_key("C")
 app.on_scan("9900010000000027")
 app.on_key("R")
-eq(app.outcome, A.OUT_NOTHING_TO_REFUND, "another card has nothing to refund")
+eq(app.outcome, OUT_NOTHING_TO_REFUND, "another card has nothing to refund")
 app.on_key("C")
 app.on_scan(CARD)
 app.on_key("R")

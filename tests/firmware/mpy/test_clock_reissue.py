@@ -12,6 +12,7 @@ from vafa.clock import Clock
 from vafa.config import ConfigError, validate
 from vafa.hw import Hardware
 from vafa.journal import Journal
+from vafa.states import OUT_TOO_LATE
 from vafa.store import Store
 
 CARD = "9900010000000019"
@@ -381,6 +382,6 @@ board.advance((cfg["refund_window_s"] + 5) * 1000)
 app.on_key("C")
 app.on_scan(CARD)
 app.on_key("R")
-eq(app.outcome, A.OUT_TOO_LATE, "older than refund_window_s: refused here")
+eq(app.outcome, OUT_TOO_LATE, "older than refund_window_s: refused here")
 check("Too late" in hw.display.lines, "Too late shown")
 done("test_clock_reissue")
