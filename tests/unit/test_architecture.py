@@ -205,7 +205,6 @@ def test_the_worker_never_commits():
     assert found == []
 
 
-@IN_PROGRESS
 def test_the_map_names_every_folder():
     text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
     section = re.search(r"^## Map of the tree\n(.*?)(?=^## )", text, re.M | re.S)
