@@ -38,6 +38,7 @@ from backend.services import member_auth, member_requests, members, staff, state
 from backend.services import profile as profile_service
 from backend.web.admin import apply_error, clock, new_request_key, page_number, paginate
 from backend.web.auth import client_ip, too_many_attempts
+from backend.web.common import member_actor
 from backend.web.forms import (
     GENDERS,
     WEEKDAY_NAMES,
@@ -208,12 +209,12 @@ def transfer(member):
             try:
                 receiver = members.find_referrer(db.session, form.to_member.data)
                 wallet.transfer_credit(
-                    db.session, from_member_id=member.id, to_member_id=receiver.id,
+                    db.session, actor=member_actor(),
+                    from_member_id=member.id, to_member_id=receiver.id,
                     amount_rials=form.amount.data,
                     idempotency_key=f"portal:transfer:{member.id}:{form.request_key.data[:64]}",
                     now=clock())
             except DomainError as error:
-                db.session.rollback()
                 apply_error(form, error, {"referrer": "to_member", "to": "to_member"})
             else:
                 flash(gettext("Credit transferred."), "success")

@@ -11,6 +11,7 @@ from backend.extensions import db
 from backend.models import the_club
 from backend.services import rewards, wallet
 from backend.web.admin import apply_error, clock, new_request_key
+from backend.web.common import member_actor
 from backend.web.forms import ConvertPointsForm, RedeemRewardForm
 from backend.web.portal import bp, member_required
 
@@ -42,10 +43,10 @@ def convert(member):
     if form.validate_on_submit():
         try:
             wallet.convert_points(
-                db.session, member_id=member.id, points=form.points.data, now=clock(),
+                db.session, actor=member_actor(), member_id=member.id, points=form.points.data,
+                now=clock(),
                 idempotency_key=f"portal:convert:{member.id}:{(form.request_key.data or '')[:64]}")
         except DomainError as error:
-            db.session.rollback()
             apply_error(form, error)
         else:
             flash(gettext("Points converted to credit."), "success")

@@ -42,6 +42,7 @@ from backend.web.admin import (
 )
 from backend.web.admin import instruments as instrument_views
 from backend.web.auth import client_ip, permission_required
+from backend.web.common import staff_actor
 from backend.web.forms import (
     AmountReasonForm,
     ConvertPointsForm,
@@ -149,11 +150,9 @@ def member_new(user):
         try:
             if not form.card_number.data:
                 raise BadRequest("card_number", "A new member needs a card.")
-            audit.note(staff_user_id=user.id, ip=client_ip(), action="create_member",
-                       entity="member", details={"mobile": form.mobile.data,
-                                                 "card": form.card_number.data[-4:]})
             member = members.register_member(
-                db.session, first_name=form.first_name.data, last_name=form.last_name.data,
+                db.session, actor=staff_actor(user), first_name=form.first_name.data,
+                last_name=form.last_name.data,
                 mobile=form.mobile.data, card_number=form.card_number.data, now=clock(),
                 national_code=form.national_code.data or None,
                 birth_date=form.birth_date.data, wedding_date=form.wedding_date.data,
@@ -161,7 +160,6 @@ def member_new(user):
                 branch_id=_branch_choice(user, form), profile=_profile(form),
                 custom_fields=custom_values, notify=True)
         except DomainError as error:
-            db.session.rollback()
             _show_member_error(form, error, custom_errors)
         else:
             flash(gettext("Member created."), "success")
@@ -199,17 +197,14 @@ def member_edit(user, member_id: int):
     custom_values, custom_errors = _custom_values(member), {}
     if form.validate_on_submit():
         try:
-            audit.note(staff_user_id=user.id, ip=client_ip(), action="edit_member",
-                       entity="member", entity_id=member.id)
             members.update_member(
-                db.session, member.id, first_name=form.first_name.data,
+                db.session, member.id, actor=staff_actor(user), first_name=form.first_name.data,
                 last_name=form.last_name.data, mobile=form.mobile.data,
                 national_code=form.national_code.data or None,
                 birth_date=form.birth_date.data, wedding_date=form.wedding_date.data,
                 branch_id=_branch_choice(user, form), profile=_profile(form),
                 custom_fields=custom_values)
         except DomainError as error:
-            db.session.rollback()
             _show_member_error(form, error, custom_errors)
         else:
             flash(gettext("Saved."), "success")
@@ -431,15 +426,11 @@ def member_grant(user, member_id: int):
         try:
             if not form.reason.data:
                 raise BadRequest("reason", "Say why the credit is given.")
-            audit.note(staff_user_id=user.id, ip=client_ip(), action="grant_credit",
-                       entity="member", entity_id=member.id,
-                       details={"amount_rials": form.amount.data, "reason": form.reason.data})
-            wallet.grant_credit(db.session, amount_rials=form.amount.data,
+            wallet.grant_credit(db.session, actor=staff_actor(user), amount_rials=form.amount.data,
                                 reason=form.reason.data, now=clock(), member_id=member.id,
                                 expires_at=form.expires_on.as_utc_end_of_day(),
                                 request_key=counter.request_key("grant", form.request_key.data))
         except DomainError as error:
-            db.session.rollback()
             apply_error(form, error, {"expires_at": "expires_on"})
         else:
             flash(gettext("Credit granted."), "success")
@@ -457,15 +448,11 @@ def member_transfer(user, member_id: int):
         try:
             if receiver is None or receiver.is_gift_account:
                 raise BadRequest("to_member", "No member has that card or mobile number.")
-            audit.note(staff_user_id=user.id, ip=client_ip(), action="transfer_credit",
-                       entity="member", entity_id=member.id,
-                       details={"to_member_id": receiver.id, "amount_rials": form.amount.data})
-            wallet.transfer_credit(db.session, from_member_id=member.id,
+            wallet.transfer_credit(db.session, actor=staff_actor(user), from_member_id=member.id,
                                    to_member_id=receiver.id, amount_rials=form.amount.data,
                                    idempotency_key=f"panel:transfer:{form.request_key.data}",
                                    now=clock())
         except DomainError as error:
-            db.session.rollback()
             apply_error(form, error, {"to": "to_member"})
         else:
             flash(gettext("Credit transferred."), "success")
@@ -481,14 +468,11 @@ def member_convert_points(user, member_id: int):
     form = ConvertPointsForm(prefix="convert")
     if form.validate_on_submit():
         try:
-            audit.note(staff_user_id=user.id, ip=client_ip(), action="convert_points",
-                       entity="member", entity_id=member.id,
-                       details={"points": form.points.data})
-            wallet.convert_points(db.session, member_id=member.id, points=form.points.data,
+            wallet.convert_points(db.session, actor=staff_actor(user), member_id=member.id,
+                                  points=form.points.data,
                                   idempotency_key=counter.request_key(
                                       "convert", form.request_key.data), now=clock())
         except DomainError as error:
-            db.session.rollback()
             apply_error(form, error)
         else:
             flash(gettext("Points converted to credit."), "success")
@@ -587,15 +571,11 @@ def member_replace_card(user, member_id: int):
     form = _replace_form(member)
     if form.validate_on_submit():
         try:
-            audit.note(staff_user_id=user.id, ip=client_ip(), action="replace_card",
-                       entity="member", entity_id=member.id,
-                       details={"lost": form.lost_card.data[-4:],
-                                "new": form.new_card_number.data[-4:]})
-            card_lifecycle.issue_replacement(db.session, member_id=member.id,
+            card_lifecycle.issue_replacement(db.session, actor=staff_actor(user),
+                                             member_id=member.id,
                                              new_card_number=form.new_card_number.data,
-                                             now=clock())
+                                             lost_card_number=form.lost_card.data, now=clock())
         except DomainError as error:
-            db.session.rollback()
             apply_error(form, error, {"new_card": "new_card_number"})
         else:
             flash(gettext("The new card is active; the old cards are blocked."), "success")
@@ -611,8 +591,7 @@ def member_block_card(user, member_id: int):
     number = request.form.get("card", "")
     if number not in {card.number for card in member.cards}:
         abort(404)
-    audit.note(staff_user_id=user.id, ip=client_ip(), action="block_card", entity="card",
-               entity_id=number[-4:], details={"member_id": member.id})
-    card_lifecycle.report_lost_card(db.session, card_number=number, now=clock())
+    card_lifecycle.report_lost_card(db.session, actor=staff_actor(user), card_number=number,
+                                    now=clock())
     flash(gettext("The card is blocked."), "success")
     return redirect(url_for("admin.member_detail", member_id=member.id))

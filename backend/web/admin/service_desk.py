@@ -20,6 +20,7 @@ from backend.web.admin import (
     translate_error,
 )
 from backend.web.auth import client_ip, permission_required
+from backend.web.common import staff_actor
 from backend.web.forms import AnswerForm, TierGrantForm, shown_number
 from card_spec import normalize_digits
 
@@ -42,17 +43,13 @@ def credit_grants(user):
         status = 400
         if form.validate_on_submit():
             try:
-                audit.note(staff_user_id=user.id, ip=client_ip(), action="grant_tier_credit",
-                           entity="tier", entity_id=form.tier_id.data,
-                           details={"amount_rials": form.amount.data,
-                                    "reason": form.reason.data})
                 grant = wallet.grant_credit(
-                    db.session, amount_rials=form.amount.data, reason=form.reason.data,
+                    db.session, actor=staff_actor(user),
+                    amount_rials=form.amount.data, reason=form.reason.data,
                     now=clock(), tier_id=form.tier_id.data,
                     expires_at=form.expires_on.as_utc_end_of_day(),
                     request_key=counter.request_key("tier-grant", form.request_key.data))
             except DomainError as error:
-                db.session.rollback()
                 apply_error(form, error, {"expires_at": "expires_on"})
             else:
                 flash(gettext("Credit granted to %(count)s members.",

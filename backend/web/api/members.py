@@ -46,6 +46,7 @@ from backend.web.api.schemas import (
     TransferOut,
 )
 from backend.web.auth import client_ip
+from backend.web.common import api_actor
 
 
 def visible_member(member_id: int) -> Member:
@@ -137,10 +138,9 @@ def create_member(principal, data):
     paid as in the panel."""
     branch_id = _branch_for(principal, data.get("home_branch_id"))
     _check_branch(branch_id)
-    _note(principal, "create_member", "", mobile=data["mobile"],
-          card=data["card_number"][-4:])
     return members.register_member(
-        db.session, first_name=data["first_name"], last_name=data["last_name"],
+        db.session, actor=api_actor(principal),
+        first_name=data["first_name"], last_name=data["last_name"],
         mobile=data["mobile"], card_number=data["card_number"], now=clock(),
         national_code=data.get("national_code") or None, birth_date=data.get("birth_date"),
         wedding_date=data.get("wedding_date"), referrer_card_or_mobile=data.get("referrer"),
@@ -170,9 +170,9 @@ def update_member(principal, member_id: int, data):
     member = editable_member(principal, member_id)
     branch_id = _branch_for(principal, data.get("home_branch_id", member.home_branch_id))
     _check_branch(branch_id)
-    _note(principal, "edit_member", member.id)
     return members.update_member(
-        db.session, member.id, first_name=data.get("first_name", member.first_name),
+        db.session, member.id, actor=api_actor(principal),
+        first_name=data.get("first_name", member.first_name),
         last_name=data.get("last_name", member.last_name),
         mobile=data.get("mobile", member.mobile or ""),
         national_code=data.get("national_code", member.national_code),
@@ -308,10 +308,9 @@ def grant_credit(principal, member_id: int, data, key):
         if expires_at is not None:
             raise BadRequest("expires_on", "Give expires_at or expires_on, not both.")
         expires_at = local_day_end_utc(data["expires_on"])
-    _note(principal, "grant_credit", member.id, amount_rials=data["amount_rials"],
-          reason=data["reason"])
     return wallet.grant_credit(
-        db.session, amount_rials=data["amount_rials"], reason=data["reason"], now=clock(),
+        db.session, actor=api_actor(principal),
+        amount_rials=data["amount_rials"], reason=data["reason"], now=clock(),
         member_id=member.id, expires_at=expires_at,
         request_key=counter.request_key("grant", _scoped_key(principal, key)))
 
@@ -325,10 +324,8 @@ def transfer(principal, member_id: int, data, key):
     club's transfer limits."""
     member = visible_member(member_id)
     receiver = find_receiver(data["to"])
-    _note(principal, "transfer_credit", member.id, to_member_id=receiver.id,
-          amount_rials=data["amount_rials"])
     return wallet.transfer_credit(
-        db.session, from_member_id=member.id, to_member_id=receiver.id,
+        db.session, actor=api_actor(principal), from_member_id=member.id, to_member_id=receiver.id,
         amount_rials=data["amount_rials"],
         idempotency_key=counter.request_key("transfer", _scoped_key(principal, key)),
         now=clock())
@@ -342,9 +339,9 @@ def convert_points(principal, member_id: int, data, key):
     """At the club's point value, soonest-expiring points first; at least the club's
     minimum. A retry with the same `Idempotency-Key` converts nothing more."""
     member = visible_member(member_id)
-    _note(principal, "convert_points", member.id, points=data["points"])
     return wallet.convert_points(
-        db.session, member_id=member.id, points=data["points"], now=clock(),
+        db.session, actor=api_actor(principal),
+        member_id=member.id, points=data["points"], now=clock(),
         idempotency_key=counter.request_key("convert", _scoped_key(principal, key)))
 
 

@@ -33,6 +33,7 @@ from backend.web.api.schemas import (
     TransferIn,
     TransferOut,
 )
+from backend.web.common import api_actor
 
 
 @operation("GET", "/me", summary="The signed-in member", tag="Me", auth="member",
@@ -96,7 +97,8 @@ def my_transfer(principal, data, key):
     `Idempotency-Key`; a retry with it transfers nothing more."""
     receiver = find_receiver(data["to"])
     return wallet.transfer_credit(
-        db.session, from_member_id=principal.member.id, to_member_id=receiver.id,
+        db.session, actor=api_actor(principal),
+        from_member_id=principal.member.id, to_member_id=receiver.id,
         amount_rials=data["amount_rials"],
         idempotency_key=f"api:transfer:{principal.member.id}:{key}", now=clock())
 
@@ -134,7 +136,8 @@ def my_conversion(principal, data, key):
     """At the club's point value and minimum, soonest-expiring points first. Send an
     `Idempotency-Key`; a retry with it converts nothing more."""
     return wallet.convert_points(
-        db.session, member_id=principal.member.id, points=data["points"], now=clock(),
+        db.session, actor=api_actor(principal),
+        member_id=principal.member.id, points=data["points"], now=clock(),
         idempotency_key=f"api:convert:{principal.member.id}:{key}")
 
 

@@ -20,6 +20,7 @@ from backend.models import (
     RewardRedemption,
 )
 from backend.services import profile, purchases, refunds, rewards, wallet
+from backend.services.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW  # Saturday 30 Aban 1405, 13:00 Tehran
 
@@ -81,7 +82,8 @@ def test_points_expire_soonest_first_and_the_nightly_job_takes_out_the_rest(worl
     # of the next day in Tehran is 20:30 UTC.
     assert first.expires_at == (NOW + timedelta(days=31)).replace(hour=20, minute=30) \
         - timedelta(days=1)
-    wallet.convert_points(world.db, member_id=sara.id, points=270, idempotency_key="c1",
+    wallet.convert_points(world.db, actor=SYSTEM,
+                          member_id=sara.id, points=270, idempotency_key="c1",
                           now=NOW + timedelta(days=11))
     assert world.lots(sara) == [(250, 0), (100, 80)]
     assert world.balances(sara) == (27_000, 130)
@@ -99,7 +101,8 @@ def test_expired_points_cannot_be_spent_before_the_job_runs(world):
     after_expiry = NOW + timedelta(days=32)
     assert ledger.spendable_points(world.db, sara, after_expiry) == 0
     with pytest.raises(InsufficientBalance):
-        wallet.convert_points(world.db, member_id=sara.id, points=1, idempotency_key="late",
+        wallet.convert_points(world.db, actor=SYSTEM,
+                              member_id=sara.id, points=1, idempotency_key="late",
                               now=after_expiry)
     assert world.balances(sara) == (0, 250)
     assert world.db.scalar(select(func.count()).select_from(LedgerTransaction).where(
@@ -111,11 +114,12 @@ def test_conversion_minimum_and_idempotency(world):
     world.db.commit()
     sara = world.member(points=450)
     with pytest.raises(BadRequest, match="minimum"):
-        wallet.convert_points(world.db, member_id=sara.id, points=99, idempotency_key="small",
+        wallet.convert_points(world.db, actor=SYSTEM,
+                              member_id=sara.id, points=99, idempotency_key="small",
                               now=NOW)
-    first = wallet.convert_points(world.db, member_id=sara.id, points=400,
+    first = wallet.convert_points(world.db, actor=SYSTEM, member_id=sara.id, points=400,
                                   idempotency_key="c1", now=NOW)
-    again = wallet.convert_points(world.db, member_id=sara.id, points=400,
+    again = wallet.convert_points(world.db, actor=SYSTEM, member_id=sara.id, points=400,
                                   idempotency_key="c1", now=NOW)
     assert first.id == again.id
     assert world.balances(sara) == (40_000, 50)

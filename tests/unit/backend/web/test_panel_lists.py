@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from backend.models import AuditLog, Card, CreditGrant, Member
 from backend.services import card_lifecycle, devices, member_requests
+from backend.services.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW, build_app
 
@@ -74,9 +75,9 @@ def test_gift_cards_are_searched_and_filtered(client, db, app):
     factories.tier(db)
     first, second = factories.card_number(9101), factories.card_number(9102)
     for number in (first, second):
-        card_lifecycle.issue_gift_card(db, card_number=number, value_rials=100_000,
+        card_lifecycle.issue_gift_card(db, actor=SYSTEM, card_number=number, value_rials=100_000,
                                        expires_at=NOW + timedelta(days=30), now=NOW)
-    card_lifecycle.report_lost_card(db, card_number=second, now=NOW)
+    card_lifecycle.report_lost_card(db, actor=SYSTEM, card_number=second, now=NOW)
     found = client.get(f"/gift-cards?q={first[-6:]}").get_data(as_text=True)
     assert first in found and second not in found
     blocked = client.get("/gift-cards?status=blocked").get_data(as_text=True)
