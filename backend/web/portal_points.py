@@ -61,11 +61,11 @@ def redeem(member):
     if form.validate_on_submit():
         try:
             redemption = rewards.redeem(
-                db.session, member_id=member.id, reward_id=form.reward_id.data,
+                db.session, actor=member_actor(),
+                member_id=member.id, reward_id=form.reward_id.data,
                 channel="portal", now=clock(),
                 idempotency_key=f"portal:reward:{member.id}:{(form.request_key.data or '')[:64]}")
         except DomainError as error:
-            db.session.rollback()
             apply_error(form, error)
             for message in form.reward_id.errors or []:
                 flash(message, "error")

@@ -77,7 +77,7 @@ def test_the_dashboard_shows_the_services_figures_and_draws_the_trend(page, live
             mobile=f"0912555{size['width']:04d}", card_number=card_number(778000 + size["width"]),
             now=datetime.now(UTC))
         branch_id = db.session.query(Branch.id).first()[0]
-        counter.record_purchase(db.session, member_id=member.id, branch_id=branch_id,
+        counter.record_purchase(db.session, actor=SYSTEM, member_id=member.id, branch_id=branch_id,
                                 amount_rials=432_100, use_credit_rials=10_000,
                                 request_key=f"browser-dashboard-{size['width']}-purchase",
                                 now=datetime.now(UTC))
@@ -229,7 +229,7 @@ def test_the_demo_club_for_the_readme(browser, page, demo_server):
         branch_id = sara.home_branch_id or session.query(Branch.id).first()[0]
         for index, (member, amount) in enumerate(zip(regulars, (
                 1_250_000, 480_000, 2_150_000, 760_000, 330_000, 1_900_000), strict=True)):
-            counter.record_purchase(session, member_id=member.id, branch_id=branch_id,
+            counter.record_purchase(session, actor=SYSTEM, member_id=member.id, branch_id=branch_id,
                                     amount_rials=amount, use_credit_rials=0,
                                     request_key=f"readme-morning-purchase-{index:02d}", now=now)
         wallet.transfer_credit(session, actor=SYSTEM,

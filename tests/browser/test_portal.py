@@ -18,7 +18,7 @@ def test_member_signs_in_on_a_phone_and_sees_every_rial(browser, live_server):
                                          now=datetime.now(UTC))
         member_auth.set_password(db.session, member.id, "leila-pass-1")
         branch_id = db.session.query(Branch.id).first()[0]
-        counter.record_purchase(db.session, member_id=member.id, branch_id=branch_id,
+        counter.record_purchase(db.session, actor=SYSTEM, member_id=member.id, branch_id=branch_id,
                                 amount_rials=300_000, use_credit_rials=0,
                                 request_key="browser-portal-purchase", now=datetime.now(UTC))
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,

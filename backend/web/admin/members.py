@@ -20,7 +20,6 @@ from backend.models import (
     TierChange,
 )
 from backend.services import (
-    audit,
     card_lifecycle,
     counter,
     member_search,
@@ -41,7 +40,7 @@ from backend.web.admin import (
     translate_error,
 )
 from backend.web.admin import instruments as instrument_views
-from backend.web.auth import client_ip, permission_required
+from backend.web.auth import permission_required
 from backend.web.common import staff_actor
 from backend.web.forms import (
     AmountReasonForm,
@@ -379,12 +378,9 @@ def member_purchase(user, member_id: int):
         elif lines is not None:
             use_credit = -1 if form.use_all_credit.data else (form.use_credit.data or 0)
             try:
-                audit.note(staff_user_id=user.id, ip=client_ip(), action="record_purchase",
-                           entity="member", entity_id=member.id,
-                           details={"amount_rials": form.amount.data,
-                                    "items": [[line.sku, line.quantity] for line in lines]})
                 result = counter.record_purchase(
-                    db.session, member_id=member.id, branch_id=_operator_branch(user),
+                    db.session, actor=staff_actor(user),
+                    member_id=member.id, branch_id=_operator_branch(user),
                     amount_rials=form.amount.data, use_credit_rials=use_credit,
                     request_key=form.request_key.data, now=clock(), items=lines)
             except DomainError as error:
@@ -404,10 +400,8 @@ def member_topup(user, member_id: int):
     form = AmountReasonForm(prefix="topup")
     if form.validate_on_submit():
         try:
-            audit.note(staff_user_id=user.id, ip=client_ip(), action="top_up",
-                       entity="member", entity_id=member.id,
-                       details={"amount_rials": form.amount.data})
-            counter.top_up(db.session, member_id=member.id, amount_rials=form.amount.data,
+            counter.top_up(db.session, actor=staff_actor(user),
+                           member_id=member.id, amount_rials=form.amount.data,
                            request_key=form.request_key.data, now=clock())
         except DomainError as error:
             apply_error(form, error)
@@ -488,15 +482,12 @@ def member_redeem_reward(user, member_id: int):
     form = _redeem_form()
     if form.validate_on_submit():
         try:
-            audit.note(staff_user_id=user.id, ip=client_ip(), action="redeem_reward",
-                       entity="member", entity_id=member.id,
-                       details={"reward_id": form.reward_id.data})
-            rewards.redeem(db.session, member_id=member.id, reward_id=form.reward_id.data,
+            rewards.redeem(db.session, actor=staff_actor(user),
+                           member_id=member.id, reward_id=form.reward_id.data,
                            channel="counter", staff_user_id=user.id, now=clock(),
                            gift_card_number=form.gift_card_number.data or None,
                            idempotency_key=counter.request_key("reward", form.request_key.data))
         except DomainError as error:
-            db.session.rollback()
             apply_error(form, error, {"reward": "reward_id", "card": "gift_card_number"})
         else:
             flash(gettext("Reward given."), "success")
@@ -510,13 +501,10 @@ def member_hand_over(user, member_id: int, redemption_id: int):
     """A product the member took in the portal is handed over at the counter."""
     member = _visible_member(user, member_id)
     try:
-        audit.note(staff_user_id=user.id, ip=client_ip(), action="hand_over_reward",
-                   entity="member", entity_id=member.id,
-                   details={"redemption_id": redemption_id})
-        rewards.hand_over(db.session, redemption_id=redemption_id, member_id=member.id,
+        rewards.hand_over(db.session, actor=staff_actor(user),
+                          redemption_id=redemption_id, member_id=member.id,
                           staff_user_id=user.id, now=clock())
     except DomainError as error:
-        db.session.rollback()
         apply_error(None, error)
     else:
         flash(gettext("Reward handed over."), "success")
@@ -544,14 +532,11 @@ def member_refund(user, member_id: int, purchase_id: int):
                 return render_template("members/refund_confirm.html", user=user,
                                        member=member, form=form, purchase=preview[0],
                                        parts=preview[1], amount=preview[2])
-            audit.note(staff_user_id=user.id, ip=client_ip(), action="refund_purchase",
-                       entity="purchase", entity_id=purchase_id,
-                       details={"amount_rials": form.amount.data})
-            counter.refund(db.session, purchase_id=purchase_id, amount_rials=form.amount.data,
+            counter.refund(db.session, actor=staff_actor(user),
+                           purchase_id=purchase_id, amount_rials=form.amount.data,
                            request_key=form.request_key.data, staff_user_id=user.id,
                            now=clock())
         except DomainError as error:
-            db.session.rollback()
             apply_error(form, error)
             flash(gettext("The refund was not made:") + " " + "; ".join(
                 str(message) for messages in form.errors.values() for message in messages),

@@ -11,7 +11,6 @@ from backend.errors import BadRequest, Forbidden, NotFound
 from backend.extensions import db
 from backend.models import Branch, Member, Purchase
 from backend.services import (
-    audit,
     counter,
     member_search,
     members,
@@ -45,7 +44,6 @@ from backend.web.api.schemas import (
     TransferIn,
     TransferOut,
 )
-from backend.web.auth import client_ip
 from backend.web.common import api_actor
 
 
@@ -56,11 +54,6 @@ def visible_member(member_id: int) -> Member:
     if member is None or member.is_gift_account:
         raise NotFound("no such member")
     return member
-
-
-def _note(principal, action: str, entity_id, **details) -> None:
-    audit.note(staff_user_id=principal.staff.id, ip=client_ip(), action=action,
-               entity="member", entity_id=entity_id, details={**details, "via": "api"})
 
 
 def _scoped_key(principal, key: str) -> str:
@@ -245,10 +238,8 @@ def record_purchase(principal, member_id: int, data, key):
                                      counter.request_key("purchase", form_key)) is not None
     items = [counter.ItemLine(item["sku"], item["qty"], item.get("price"))
              for item in data.get("items") or ()]
-    _note(principal, "record_purchase", member.id, amount_rials=data["amount_rials"],
-          items=[[item.sku, item.quantity] for item in items])
     result = counter.record_purchase(
-        db.session, member_id=member.id, branch_id=branch_id,
+        db.session, actor=api_actor(principal), member_id=member.id, branch_id=branch_id,
         amount_rials=data["amount_rials"], use_credit_rials=data["use_credit_rials"],
         request_key=form_key, now=clock(), items=items)
     summary = counter.purchase_summary(db.session, member_id=member.id,
@@ -277,9 +268,7 @@ def refund_purchase(principal, purchase_id: int, data, key):
     scope = branch_scope(principal.staff)
     if purchase is None or (scope is not None and purchase.branch_id != scope):
         raise NotFound("no such purchase at this branch")
-    _note(principal, "refund_purchase", purchase.member_id, purchase_id=purchase_id,
-          amount_rials=data.get("amount_rials"))
-    result = counter.refund(db.session, purchase_id=purchase_id,
+    result = counter.refund(db.session, actor=api_actor(principal), purchase_id=purchase_id,
                             amount_rials=data.get("amount_rials"),
                             request_key=_scoped_key(principal, key),
                             staff_user_id=principal.staff.id, now=clock())
@@ -292,8 +281,8 @@ def refund_purchase(principal, purchase_id: int, data, key):
 def top_up(principal, member_id: int, data, key):
     """Cash paid into the wallet: credit that never expires."""
     member = visible_member(member_id)
-    _note(principal, "top_up", member.id, amount_rials=data["amount_rials"])
-    return counter.top_up(db.session, member_id=member.id, amount_rials=data["amount_rials"],
+    return counter.top_up(db.session, actor=api_actor(principal),
+                          member_id=member.id, amount_rials=data["amount_rials"],
                           request_key=_scoped_key(principal, key), now=clock())
 
 
@@ -353,9 +342,9 @@ def redeem_reward(principal, member_id: int, data, key):
     """Spends the reward's points; stock goes down by one. A gift card needs the number
     of the blank card handed over."""
     member = visible_member(member_id)
-    _note(principal, "redeem_reward", member.id, reward_id=data["reward_id"])
     return rewards.redeem(
-        db.session, member_id=member.id, reward_id=data["reward_id"], channel="api",
+        db.session, actor=api_actor(principal),
+        member_id=member.id, reward_id=data["reward_id"], channel="api",
         idempotency_key=counter.request_key("reward", _scoped_key(principal, key)),
         now=clock(), staff_user_id=principal.staff.id if principal.staff else None,
         gift_card_number=data.get("gift_card_number"))

@@ -158,6 +158,7 @@ def my_rewards(principal, args):
 def my_redemption(principal, data, key):
     """A product redeemed here waits at the counter (`to_collect`)."""
     return rewards.redeem(
-        db.session, member_id=principal.member.id, reward_id=data["reward_id"],
+        db.session, actor=api_actor(principal),
+        member_id=principal.member.id, reward_id=data["reward_id"],
         channel="api", idempotency_key=f"api:reward:{principal.member.id}:{key}",
         now=clock())

@@ -24,7 +24,7 @@ def messages(db, kind=None):
 
 def buy(db, member, amount=100_000, key="outbox-test-purchase-0001"):
     branch = factories.branch(db)
-    return counter.record_purchase(db, member_id=member.id, branch_id=branch.id,
+    return counter.record_purchase(db, actor=SYSTEM, member_id=member.id, branch_id=branch.id,
                                    amount_rials=amount, use_credit_rials=0,
                                    request_key=key, now=NOW)
 
@@ -69,7 +69,7 @@ def test_the_purchase_path_adds_one_insert_and_reads_no_message_tables(app, db):
     engine = flask_db.engine
     event.listen(engine, "before_cursor_execute", record)
     try:
-        counter.record_purchase(db, member_id=member.id, branch_id=branch.id,
+        counter.record_purchase(db, actor=SYSTEM, member_id=member.id, branch_id=branch.id,
                                 amount_rials=120_000, use_credit_rials=0,
                                 request_key="outbox-test-hot-path-01", now=NOW)
     finally:
@@ -84,9 +84,9 @@ def test_credit_increases_are_announced_once(db):
     tier = factories.tier(db)
     sara = factories.member(db, tier_id=tier.id, credit_rials=50_000)
     kaveh = factories.member(db, tier_id=tier.id)
-    counter.top_up(db, member_id=sara.id, amount_rials=30_000,
+    counter.top_up(db, actor=SYSTEM, member_id=sara.id, amount_rials=30_000,
                    request_key="outbox-test-topup-0001", now=NOW)
-    counter.top_up(db, member_id=sara.id, amount_rials=30_000,
+    counter.top_up(db, actor=SYSTEM, member_id=sara.id, amount_rials=30_000,
                    request_key="outbox-test-topup-0001", now=NOW)  # a resubmitted form
     wallet.transfer_credit(db, actor=SYSTEM, from_member_id=sara.id, to_member_id=kaveh.id,
                            amount_rials=20_000, idempotency_key="outbox-transfer", now=NOW)

@@ -189,7 +189,8 @@ def test_member_purchases_are_paginated_so_old_ones_can_be_refunded(client, db, 
     branch = factories.branch(db)
     member = factories.member(db, home_branch_id=branch.id)
     purchases = [counter.record_purchase(
-        db, member_id=member.id, branch_id=branch.id, amount_rials=10_000 * (number + 1),
+        db, actor=SYSTEM,
+        member_id=member.id, branch_id=branch.id, amount_rials=10_000 * (number + 1),
         use_credit_rials=0, request_key=f"old-purchase-{number:08d}",
         now=NOW - timedelta(days=30 - number)).purchase for number in range(23)]
     first_page = client.get(f"/members/{member.id}").get_data(as_text=True)

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from backend.models import MemberRequest
 from backend.services import counter, member_auth, member_requests
+from backend.services.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW
 
@@ -26,7 +27,7 @@ def sign_in(client, member, password="member-pass-1"):
 
 def buy(db, member, amount=100_000, key=None):
     branch = factories.branch(db)
-    return counter.record_purchase(db, member_id=member.id, branch_id=branch.id,
+    return counter.record_purchase(db, actor=SYSTEM, member_id=member.id, branch_id=branch.id,
                                    amount_rials=amount, use_credit_rials=0,
                                    request_key=key or f"portal-test-{member.id}-{amount}",
                                    now=NOW).purchase
@@ -67,7 +68,8 @@ def test_history_shows_every_change_with_its_reason(client, db):
 def test_a_purchase_that_spent_credit_shows_spend_and_earn_as_two_lines(client, db):
     factories.club(db)
     member = member_with_password(db, credit_rials=10_000)
-    counter.record_purchase(db, member_id=member.id, branch_id=factories.branch(db).id,
+    counter.record_purchase(db, actor=SYSTEM,
+                            member_id=member.id, branch_id=factories.branch(db).id,
                             amount_rials=200_000, use_credit_rials=5_000,
                             request_key="portal-test-spend-and-earn", now=NOW)
     sign_in(client, member)
