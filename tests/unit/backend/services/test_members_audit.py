@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from backend.errors import BadRequest, DomainError
 from backend.models import AuditLog, CreditTransfer, Member
-from backend.services import card_lifecycle, members, wallet
+from backend.services import card_lifecycle, counter, members, wallet
 from backend.services.unit_of_work import Actor
 from tests import factories
 from tests.conftest import NOW
@@ -128,3 +128,17 @@ def test_blocking_and_replacing_cards_are_audited_once_each(db, staff):
         ("card", lost[-4:], {"member_id": sara.id})
     [replaced] = audit_rows(db, "replace_card")
     assert replaced.details == {"lost": lost[-4:], "new": new[-4:]}
+
+
+def test_a_top_up_is_audited_once_and_a_refused_one_not_at_all(db, staff):
+    sara = factories.member(db)
+    db.commit()  # the refusal below rolls back what is not committed
+    with pytest.raises(BadRequest):
+        counter.top_up(db, actor=staff, member_id=sara.id, amount_rials=0,
+                       request_key="audit-top-up-refused", now=NOW)
+    counter.top_up(db, actor=staff, member_id=sara.id, amount_rials=25_000,
+                   request_key="audit-top-up-done", now=NOW)
+    [row] = audit_rows(db, "top_up")
+    assert (row.entity, row.entity_id, row.details) == \
+        ("member", str(sara.id), {"amount_rials": 25_000})
+    assert db.get(Member, sara.id).credit_balance_rials == 25_000
