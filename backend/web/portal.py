@@ -274,11 +274,11 @@ def requests_page(member):
         status = 400
         if form.validate_on_submit():
             try:
-                member_requests.submit_request(db.session, member_id=member.id,
+                member_requests.submit_request(db.session, actor=member_actor(),
+                                               member_id=member.id,
                                                subject=form.subject.data, body=form.body.data,
                                                now=clock())
             except DomainError as error:
-                db.session.rollback()
                 apply_error(form, error)
             else:
                 flash(gettext("Your message was sent. The answer will appear here."), "success")

@@ -115,7 +115,8 @@ def my_requests(principal, args):
            auth="member", body=RequestIn, response=RequestOut, status=201,
            errors=(400, 401, 403))
 def send_request(principal, data):
-    return member_requests.submit_request(db.session, member_id=principal.member.id,
+    return member_requests.submit_request(db.session, actor=api_actor(principal),
+                                          member_id=principal.member.id,
                                           subject=data["subject"], body=data["body"],
                                           now=clock())
 

@@ -49,7 +49,7 @@ def api_world(db):
     purchase = counter.record_purchase(db, actor=SYSTEM, member_id=own.id, branch_id=own_branch.id,
                                        amount_rials=100_000, use_credit_rials=0,
                                        request_key="api-world-purchase-1", now=NOW).purchase
-    request = member_requests.submit_request(db, member_id=own.id, subject="Card",
+    request = member_requests.submit_request(db, actor=SYSTEM, member_id=own.id, subject="Card",
                                              body="Where is my card?", now=NOW)
     product = Product(sku="tea", name="Tea", price_rials=50_000)
     offer = Offer(name="Autumn", reward_kind="bonus_points", reward_value=5)

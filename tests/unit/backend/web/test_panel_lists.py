@@ -48,9 +48,9 @@ def test_requests_are_searched_by_text_name_and_mobile(client, db, app):
     sign_in_admin(client, db, app)
     sara = factories.member(db, first_name="Sara", mobile="09121110000")
     reza = factories.member(db, first_name="Reza", mobile="09122220000")
-    member_requests.submit_request(db, member_id=sara.id, subject="Lost card",
+    member_requests.submit_request(db, actor=SYSTEM, member_id=sara.id, subject="Lost card",
                                    body="I lost it", now=NOW)
-    member_requests.submit_request(db, member_id=reza.id, subject="Birthday",
+    member_requests.submit_request(db, actor=SYSTEM, member_id=reza.id, subject="Birthday",
                                    body="Any gift?", now=NOW)
     found = client.get("/requests?q=lost").get_data(as_text=True)
     assert "Lost card" in found and "Birthday" not in found

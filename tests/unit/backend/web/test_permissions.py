@@ -186,7 +186,7 @@ def world(db):
                                        request_key="permission-table-purchase",
                                        now=datetime.now(UTC)).purchase
     from backend.services import member_requests
-    question = member_requests.submit_request(db, member_id=own.id, subject="Card",
+    question = member_requests.submit_request(db, actor=SYSTEM, member_id=own.id, subject="Card",
                                               body="Where is my card?", now=datetime.now(UTC))
     other_sale = counter.record_purchase(db, actor=SYSTEM,
                                          member_id=other.id, branch_id=other_branch.id,

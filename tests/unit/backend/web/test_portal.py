@@ -87,7 +87,8 @@ def test_a_member_sees_only_their_own_rows(client, db):
     sara = member_with_password(db)
     kaveh = member_with_password(db)
     kavehs_purchase = buy(db, kaveh, 50_000)
-    kavehs_request = member_requests.submit_request(db, member_id=kaveh.id, subject="private",
+    kavehs_request = member_requests.submit_request(db, actor=SYSTEM,
+                                                    member_id=kaveh.id, subject="private",
                                                     body="my secret", now=NOW)
     sign_in(client, sara)
     for url in (f"/portal/purchases/{kavehs_purchase.id}",
@@ -135,7 +136,7 @@ def test_messages_to_the_club_and_the_answer(client, db):
     assert client.post("/portal/requests", data={"subject": "ساعت کاری",
                                                  "body": "جمعه باز هستید؟"}).status_code == 302
     row = db.scalars(select(MemberRequest).where(MemberRequest.member_id == member.id)).one()
-    member_requests.answer_request(db, request_id=row.id, staff_user_id=None,
+    member_requests.answer_request(db, actor=SYSTEM, request_id=row.id, staff_user_id=None,
                                    answer="بله، تا ساعت ۲۰.", now=NOW)
     assert "بله، تا ساعت ۲۰." in client.get(f"/portal/requests/{row.id}").get_data(as_text=True)
 
