@@ -161,11 +161,12 @@ class BenchStack:
     def _seed_members(self, session, make_card_number, now) -> list[str]:
         """Members (with the club's welcome credit) through the members service."""
         from backend.services.members import register_member
+        from backend.services.unit_of_work import SYSTEM
 
         cards = []
         for serial in range(1, self.terminal_count * self.members_per_terminal + 1):
             card = make_card_number(BENCH_CARD_PREFIX, serial)
-            register_member(session, first_name="Bench", last_name=f"Member {serial}",
+            register_member(session, actor=SYSTEM, first_name="Bench", last_name=f"Member {serial}",
                             mobile=f"0936{serial:07d}", card_number=card, now=now,
                             branch_id=1)
             cards.append(card)

@@ -30,6 +30,7 @@ from backend.models import (
     TierChange,
 )
 from backend.services import purchases, refunds, wallet
+from backend.services.unit_of_work import Actor, is_staff, unit_of_work
 from card_spec import normalize_digits
 
 # The same bounds as a terminal's purchase (docs/protocol.md "Frame bounds").
@@ -156,7 +157,7 @@ def price_items(session: Session, lines: Sequence[ItemLine]) -> list[purchases.I
     return priced
 
 
-def record_purchase(session: Session, *, member_id: int, branch_id: int,
+def record_purchase(session: Session, *, actor: Actor, member_id: int, branch_id: int,
                     amount_rials: int | None, use_credit_rials: int, request_key: str,
                     now: datetime, items: Sequence[ItemLine] = ()) -> CounterPurchase:
     """A purchase at the counter. `use_credit_rials` -1 spends as much as allowed.
@@ -167,7 +168,9 @@ def record_purchase(session: Session, *, member_id: int, branch_id: int,
     key = _key("purchase", request_key)
     if use_credit_rials < USE_ALL_CREDIT:
         raise BadRequest("use_credit", "Enter an amount of zero or more.")
-    try:
+    audit_details = {"amount_rials": amount_rials,
+                     "items": [[line.sku, line.quantity] for line in items]}
+    with unit_of_work(session, actor) as work:
         member = ledger.lock_member(session, member_id)
         card = active_card(session, member)
         priced: list[purchases.ItemRequest] = []
@@ -188,10 +191,8 @@ def record_purchase(session: Session, *, member_id: int, branch_id: int,
             use_credit_rials=use_credit_rials, offline=False, now=now, items=priced)
         if result.purchase.member_id != member_id:
             raise BadRequest("request_key", "This form has expired; open it again.")
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        if is_staff(work.actor):
+            work.audit("record_purchase", "member", member_id, audit_details)
     new_tier = result.tier_change.to_code if result.tier_change else None
     return CounterPurchase(result.purchase, result.offer_names, new_tier)
 
@@ -273,18 +274,16 @@ def refund_preview(session: Session, *, purchase_id: int, amount_rials: int | No
     return purchase, parts, amount
 
 
-def top_up(session: Session, *, member_id: int, amount_rials: int, request_key: str,
-           now: datetime):
+def top_up(session: Session, *, actor: Actor, member_id: int, amount_rials: int,
+           request_key: str, now: datetime):
     key = _key("topup", request_key)
-    try:
+    with unit_of_work(session, actor) as work:
         member = ledger.lock_member(session, member_id)
         transaction = wallet.top_up_locked(session, member=member, amount_rials=amount_rials,
                                            idempotency_key=key, now=now)
-        session.commit()
+        if is_staff(work.actor):
+            work.audit("top_up", "member", member_id, {"amount_rials": amount_rials})
         return transaction
-    except BaseException:
-        session.rollback()
-        raise
 
 
 def may_refund(staff: StaffUser, purchase: Purchase) -> bool:
@@ -296,12 +295,12 @@ def may_refund(staff: StaffUser, purchase: Purchase) -> bool:
     return staff.branch_id is not None and purchase.branch_id == staff.branch_id
 
 
-def refund(session: Session, *, purchase_id: int, amount_rials: int | None, request_key: str,
-           staff_user_id: int, now: datetime):
+def refund(session: Session, *, actor: Actor, purchase_id: int, amount_rials: int | None,
+           request_key: str, staff_user_id: int, now: datetime):
     """Refund a purchase, all of what is left or `amount_rials` of it, for the staff
     member `staff_user_id`: an operator refunds only purchases made at their branch."""
     key = _key("refund", request_key)
-    try:
+    with unit_of_work(session, actor) as work:
         purchase = session.get(Purchase, purchase_id)
         staff = session.get(StaffUser, staff_user_id)
         if purchase is None or staff is None or not may_refund(staff, purchase):
@@ -311,8 +310,7 @@ def refund(session: Session, *, purchase_id: int, amount_rials: int | None, requ
         result = refunds.refund_purchase_locked(session, purchase=purchase,
                                                 amount_rials=amount_rials,
                                                 idempotency_key=key, now=now)
-        session.commit()
+        if is_staff(work.actor):
+            work.audit("refund_purchase", "purchase", purchase_id,
+                       {"amount_rials": amount_rials})
         return result
-    except BaseException:
-        session.rollback()
-        raise

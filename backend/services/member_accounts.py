@@ -16,6 +16,7 @@ from werkzeug.security import generate_password_hash
 from backend.errors import BadRequest
 from backend.models import Member
 from backend.services import api_tokens, cards, member_auth, members, verification
+from backend.services.unit_of_work import Actor, unit_of_work
 from card_spec import make_card_number
 
 
@@ -42,7 +43,7 @@ def start_join(session: Session, *, first_name: str, last_name: str, mobile: str
     return mobile
 
 
-def complete_join(session: Session, *, first_name: str, last_name: str, mobile: str,
+def complete_join(session: Session, *, actor: Actor, first_name: str, last_name: str, mobile: str,
                   code: str, password: str, referrer_id: int | None, now: datetime,
                   secret: str, card_prefix: str) -> Member:
     """Create the member with a digital card once the code is right: welcome credit,
@@ -51,20 +52,18 @@ def complete_join(session: Session, *, first_name: str, last_name: str, mobile: 
     The card's serial comes from the same counter as printed batches, so a digital card
     can never share a number with a plastic one."""
     _check_password(password)
-    verification.check_code(session, mobile=mobile, purpose="join", code=code, now=now,
-                            secret=secret)
-    try:
+    # One unit with the code check: a refused join leaves the code unused.
+    with unit_of_work(session, actor):
+        verification.check_code(session, mobile=mobile, purpose="join", code=code, now=now,
+                                secret=secret)
         number = make_card_number(card_prefix, cards.allocate_serials(session, card_prefix, 1))
         referrer = session.get(Member, referrer_id) if referrer_id else None
         usable = referrer is not None and referrer.mobile and not referrer.is_gift_account
         return members.register_member(
-            session, first_name=first_name, last_name=last_name, mobile=mobile,
+            session, actor=actor, first_name=first_name, last_name=last_name, mobile=mobile,
             card_number=number, now=now,
             referrer_card_or_mobile=referrer.mobile if usable else None,
             notify=True, password_hash=generate_password_hash(password))
-    except BaseException:
-        session.rollback()  # the code stays unused with everything else
-        raise
 
 
 def start_sign_in(session: Session, *, mobile: str, ip: str, now: datetime,

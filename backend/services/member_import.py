@@ -45,8 +45,8 @@ from backend import ledger, spreadsheets
 from backend.errors import BadRequest
 from backend.i18n import N_
 from backend.models import Branch, Card, Member, MemberField, MemberImport, Tier, the_club
-from backend.services import audit
 from backend.services.members import PROFILE_FIELDS, check_profile, clean_custom_value
+from backend.services.unit_of_work import SYSTEM, Actor, unit_of_work
 from backend.validators import (
     normalize_mobile,
     parse_gender,
@@ -807,7 +807,7 @@ def _member_row(row: Row, now: datetime) -> dict:
 
 
 def commit(session: Session, checked: Checked, *, token: str, filename: str,
-           staff_user_id: int | None, ip: str, uploaded_at: datetime,
+           actor: Actor, uploaded_at: datetime,
            give_welcome_credit: bool, now: datetime) -> MemberImport:
     """Import the good rows of `checked` in one transaction, with their cards, their
     welcome credit (when `give_welcome_credit` and the club has one) and an audit row.
@@ -823,34 +823,36 @@ def commit(session: Session, checked: Checked, *, token: str, filename: str,
     welcome = club.welcome_credit_rials if give_welcome_credit and club is not None else 0
     good, rejected = checked.good, checked.rejected
     record = MemberImport(
-        token=token, staff_user_id=staff_user_id, filename=filename[:255], status="committed",
+        token=token, staff_user_id=actor.staff_user_id, filename=filename[:255],
+        status="committed",
         rows_total=len(checked.sheet.rows), rows_imported=len(good),
         rows_rejected=len(rejected), welcome_credit_rials=welcome, uploaded_at=uploaded_at,
         finished_at=now, rejected={
             "columns": result_columns(checked.sheet),
             "rows": [rejected_entry(checked.sheet, row) for row in rejected]})
+    # The unique token and the members' mobiles are checked by the database as the unit
+    # commits: a clash rolls the whole import back and is answered here, outside it.
     try:
-        session.add(record)
-        session.flush()  # the unique token first: a concurrent second commit stops here
-        for batch in _chunks(good, INSERT_BATCH):
-            # Plain executemany, no RETURNING: psycopg sends one short statement down a
-            # pipeline, where a RETURNING batch becomes one huge statement to parse.
-            session.execute(insert(Member.__table__), [_member_row(row, now) for row in batch])
-        member_ids = _ids_by_mobile(session, [row.values["mobile"] for row in good])
-        _attach_cards(session, good, member_ids, now)
-        if welcome:
-            ledger.post_opening_credits(
-                session, [ledger.OpeningCredit(member_id, f"welcome:{member_id}", welcome)
-                          for member_id in member_ids],
-                kind="welcome", reason="welcome bonus", now=now)
-        audit.record(session, audit.Note(
-            staff_user_id, ip, "import_members", "member_import", str(record.id),
-            {"file": record.filename, "rows": record.rows_total,
-             "imported": record.rows_imported, "rejected": record.rows_rejected,
-             "welcome_credit_rials": welcome}))
-        session.commit()
+        with unit_of_work(session, actor) as work:
+            session.add(record)
+            session.flush()  # the unique token first: a concurrent second commit stops here
+            for batch in _chunks(good, INSERT_BATCH):
+                # Plain executemany, no RETURNING: psycopg sends one short statement down a
+                # pipeline, where a RETURNING batch becomes one huge statement to parse.
+                session.execute(insert(Member.__table__),
+                                [_member_row(row, now) for row in batch])
+            member_ids = _ids_by_mobile(session, [row.values["mobile"] for row in good])
+            _attach_cards(session, good, member_ids, now)
+            if welcome:
+                ledger.post_opening_credits(
+                    session, [ledger.OpeningCredit(member_id, f"welcome:{member_id}", welcome)
+                              for member_id in member_ids],
+                    kind="welcome", reason="welcome bonus", now=now)
+            work.audit("import_members", "member_import", record.id,
+                       {"file": record.filename, "rows": record.rows_total,
+                        "imported": record.rows_imported, "rejected": record.rows_rejected,
+                        "welcome_credit_rials": welcome})
     except IntegrityError:
-        session.rollback()
         existing = find_import(session, token)
         if existing is not None:  # the same commit, posted twice at once
             return existing
@@ -892,7 +894,7 @@ def _attach_cards(session: Session, rows: list[Row], member_ids: list[int],
         session.execute(insert(Card.__table__), batch)
 
 
-def discard(session: Session, meta: dict, *, token: str, staff_user_id: int | None, ip: str,
+def discard(session: Session, meta: dict, *, token: str, actor: Actor,
             now: datetime) -> MemberImport:
     """Import none of the rows: record the decision (with the refused rows, for the
     history) and an audit row. Idempotent by `token` like `commit`."""
@@ -900,20 +902,20 @@ def discard(session: Session, meta: dict, *, token: str, staff_user_id: int | No
     if existing is not None:
         return existing
     rejected = meta.get("rejected", [])
-    record = MemberImport(
-        token=token, staff_user_id=staff_user_id, filename=meta.get("filename", "")[:255],
-        status="discarded", rows_total=meta.get("rows_total", len(rejected)), rows_imported=0,
-        rows_rejected=len(rejected), uploaded_at=datetime.fromisoformat(meta["uploaded_at"]),
-        finished_at=now, rejected={"columns": meta.get("columns", []), "rows": rejected})
-    session.add(record)
-    session.flush()
-    audit.record(session, audit.Note(staff_user_id, ip, "discard_member_import",
-                                     "member_import", str(record.id),
-                                     {"file": record.filename, "rows": record.rows_total}))
     try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
+        with unit_of_work(session, actor) as work:
+            record = MemberImport(
+                token=token, staff_user_id=actor.staff_user_id,
+                filename=meta.get("filename", "")[:255], status="discarded",
+                rows_total=meta.get("rows_total", len(rejected)), rows_imported=0,
+                rows_rejected=len(rejected),
+                uploaded_at=datetime.fromisoformat(meta["uploaded_at"]), finished_at=now,
+                rejected={"columns": meta.get("columns", []), "rows": rejected})
+            session.add(record)
+            session.flush()
+            work.audit("discard_member_import", "member_import", record.id,
+                       {"file": record.filename, "rows": record.rows_total})
+    except IntegrityError:  # the same discard, posted twice at once
         existing = find_import(session, token)
         if existing is None:
             raise
@@ -1000,7 +1002,7 @@ def benchmark(session: Session, directory: Path, *, rows: int = 10_000,
     checked = validate(session, sheet)
     validated = timer.perf_counter()
     record = commit(session, checked, token=new_token(), filename=path.name,
-                    staff_user_id=None, ip="", uploaded_at=now, give_welcome_credit=True,
+                    actor=SYSTEM, uploaded_at=now, give_welcome_credit=True,
                     now=now)
     committed = timer.perf_counter()
     return {"rows": rows, "imported": record.rows_imported,

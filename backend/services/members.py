@@ -10,6 +10,7 @@ from backend.errors import BadRequest
 from backend.models import Card, Member, MemberField, Tier, the_club
 from backend.notifications import outbox
 from backend.services import cards
+from backend.services.unit_of_work import Actor, is_staff, unit_of_work
 from backend.validators import (
     normalize_mobile,
     parse_gender,
@@ -25,6 +26,7 @@ MAX_REFERRAL_DEPTH = 1000  # bounds the cycle check; chains are far shorter in p
 def register_member(
     session: Session,
     *,
+    actor: Actor,
     first_name: str,
     last_name: str,
     mobile: str,
@@ -44,7 +46,27 @@ def register_member(
     bonus. `profile` holds the other M1 fields (PROFILE_FIELDS), `custom_fields` the
     admin-defined ones by key. `notify` queues the login details by SMS (M2);
     `password_hash` sets the portal password chosen when joining online. One
-    transaction."""
+    transaction; audited when a staff user enrols the member."""
+    with unit_of_work(session, actor) as work:
+        member = _register_member(
+            session, first_name=first_name, last_name=last_name, mobile=mobile,
+            card_number=card_number, now=now, national_code=national_code,
+            birth_date=birth_date, wedding_date=wedding_date,
+            referrer_card_or_mobile=referrer_card_or_mobile, branch_id=branch_id,
+            profile=profile, custom_fields=custom_fields, notify=notify,
+            password_hash=password_hash)
+        if is_staff(work.actor):
+            work.audit("create_member", "member", "",
+                       {"mobile": mobile, "card": card_number[-4:]})
+    return member
+
+
+def _register_member(session: Session, *, first_name: str, last_name: str, mobile: str,
+                     card_number: str, now: datetime, national_code: str | None,
+                     birth_date: date | None, wedding_date: date | None,
+                     referrer_card_or_mobile: str | None, branch_id: int | None,
+                     profile: dict | None, custom_fields: dict | None, notify: bool,
+                     password_hash: str | None) -> Member:
     if not first_name.strip() or not last_name.strip():
         raise BadRequest("name", "first and last name are required")
     try:
@@ -94,7 +116,6 @@ def register_member(
                                f"referral-join:{member.id}", now)
     if notify:
         outbox.welcome(session, member, number, now)
-    session.commit()
     return member
 
 
@@ -113,8 +134,13 @@ def find_referrer(session: Session, card_or_mobile: str) -> Member:
     return referrer
 
 
-def set_referrer(session: Session, *, member_id: int, referrer_id: int) -> None:
+def set_referrer(session: Session, *, actor: Actor, member_id: int, referrer_id: int) -> None:
     """Attach a referrer later, refusing self-referral and cycles."""
+    with unit_of_work(session, actor):
+        _set_referrer(session, member_id=member_id, referrer_id=referrer_id)
+
+
+def _set_referrer(session: Session, *, member_id: int, referrer_id: int) -> None:
     if member_id == referrer_id:
         raise BadRequest("referrer", "a member cannot refer themselves")
     cursor, steps = session.get(Member, referrer_id), 0
@@ -125,7 +151,6 @@ def set_referrer(session: Session, *, member_id: int, referrer_id: int) -> None:
         assert steps < MAX_REFERRAL_DEPTH, "referral chain too long"
         cursor = cursor.referrer
     session.get(Member, member_id).referrer_id = referrer_id
-    session.commit()
 
 
 # M1 fields besides names, mobile, card, national code, dates and referrer.
@@ -193,12 +218,26 @@ def clean_custom_value(field: MemberField, raw) -> str:
     return text
 
 
-def update_member(session: Session, member_id: int, *, first_name: str, last_name: str,
+def update_member(session: Session, member_id: int, *, actor: Actor, first_name: str,
+                  last_name: str, mobile: str, national_code: str | None,
+                  birth_date: date | None, wedding_date: date | None, branch_id: int | None,
+                  profile: dict, custom_fields: dict) -> Member:
+    """Edit a member's file. Balances, cards and tier are not edited here: they move only
+    through the ledger, the card lifecycle and the tier rules."""
+    with unit_of_work(session, actor) as work:
+        member = _update_member(
+            session, member_id, first_name=first_name, last_name=last_name, mobile=mobile,
+            national_code=national_code, birth_date=birth_date, wedding_date=wedding_date,
+            branch_id=branch_id, profile=profile, custom_fields=custom_fields)
+        if is_staff(work.actor):
+            work.audit("edit_member", "member", member_id)
+    return member
+
+
+def _update_member(session: Session, member_id: int, *, first_name: str, last_name: str,
                   mobile: str, national_code: str | None, birth_date: date | None,
                   wedding_date: date | None, branch_id: int | None, profile: dict,
                   custom_fields: dict) -> Member:
-    """Edit a member's file. Balances, cards and tier are not edited here: they move only
-    through the ledger, the card lifecycle and the tier rules."""
     member = session.get(Member, member_id)
     if member is None or member.is_gift_account:
         raise BadRequest("member", "No such member.")
@@ -228,5 +267,4 @@ def update_member(session: Session, member_id: int, *, first_name: str, last_nam
     for key, value in check_profile(profile).items():
         setattr(member, key, value)
     member.custom_fields = check_custom_fields(session, custom_fields)
-    session.commit()
     return member

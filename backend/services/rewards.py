@@ -18,6 +18,7 @@ from backend.errors import BadRequest, InsufficientBalance
 from backend.models import Product, Reward, RewardRedemption
 from backend.notifications import outbox
 from backend.services import card_lifecycle
+from backend.services.unit_of_work import Actor, is_staff, unit_of_work
 
 CHANNELS = ("portal", "counter", "api")
 
@@ -37,18 +38,16 @@ def _take_one(session: Session, model, row_id: int) -> bool:
     return result.rowcount == 1
 
 
-def redeem(session: Session, *, member_id: int, reward_id: int, channel: str,
+def redeem(session: Session, *, actor: Actor, member_id: int, reward_id: int, channel: str,
            idempotency_key: str, now: datetime, staff_user_id: int | None = None,
            gift_card_number: str | None = None) -> RewardRedemption:
     """Spend the reward's points for the member; commits, or rolls back and raises."""
     assert channel in CHANNELS, channel
-    try:
+    with unit_of_work(session, actor) as work:
         redemption = _redeem(session, member_id, reward_id, channel, idempotency_key, now,
                              staff_user_id, gift_card_number)
-    except Exception:
-        session.rollback()
-        raise
-    session.commit()
+        if is_staff(work.actor):
+            work.audit("redeem_reward", "member", member_id, {"reward_id": reward_id})
     return redemption
 
 
@@ -104,17 +103,20 @@ def _redeem(session, member_id, reward_id, channel, idempotency_key, now, staff_
     return redemption
 
 
-def hand_over(session: Session, *, redemption_id: int, member_id: int,
+def hand_over(session: Session, *, actor: Actor, redemption_id: int, member_id: int,
               staff_user_id: int, now: datetime) -> RewardRedemption:
     """The counter gives a product redeemed in the portal to its member."""
-    redemption = session.get(RewardRedemption, redemption_id)
-    if redemption is None or redemption.member_id != member_id:
-        raise BadRequest("redemption", "No such redemption.")
-    if redemption.status == "to_collect":
-        redemption.status = "done"
-        redemption.collected_at = now
-        redemption.staff_user_id = staff_user_id
-    session.commit()
+    with unit_of_work(session, actor) as work:
+        redemption = session.get(RewardRedemption, redemption_id)
+        if redemption is None or redemption.member_id != member_id:
+            raise BadRequest("redemption", "No such redemption.")
+        if redemption.status == "to_collect":
+            redemption.status = "done"
+            redemption.collected_at = now
+            redemption.staff_user_id = staff_user_id
+        if is_staff(work.actor):
+            work.audit("hand_over_reward", "member", member_id,
+                       {"redemption_id": redemption_id})
     return redemption
 
 

@@ -86,3 +86,9 @@ def unit_of_work(session: Session, actor: Actor = SYSTEM) -> Iterator[UnitOfWork
 
 def in_unit_of_work(session: Session) -> bool:
     return _KEY in session.info
+
+
+def is_staff(actor: Actor) -> bool:
+    """Whether a change is audited (issue 5): the audit log records what staff users do; a
+    member acting for themselves, a job or a CLI leaves its ledger rows instead."""
+    return actor.staff_user_id is not None

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from backend.extensions import db
 from backend.models import Branch, PaymentInstrument
 from backend.services import member_auth, members
+from backend.services.unit_of_work import SYSTEM
 from tests.browser.conftest import screenshot, sign_in
 from tests.factories import card_number
 
@@ -17,7 +18,8 @@ from tests.factories import card_number
 def _member(live, mobile: str, serial: int, password: str) -> int:
     with live.app.app_context():
         branch = db.session.scalars(select(Branch).where(Branch.code == "central")).one()
-        member = members.register_member(db.session, first_name="نسرین", last_name="جعفری",
+        member = members.register_member(db.session, actor=SYSTEM,
+                                         first_name="نسرین", last_name="جعفری",
                                          mobile=mobile, card_number=card_number(serial),
                                          now=datetime.now(UTC), branch_id=branch.id)
         member_auth.set_password(db.session, member.id, password)

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from backend.extensions import db
 from backend.models import Member
 from backend.services import members
+from backend.services.unit_of_work import SYSTEM
 from tests.browser.conftest import screenshot, sign_in
 from tests.factories import card_number
 
@@ -67,7 +68,7 @@ def test_bad_input_is_explained_next_to_the_field(page, live_server):
 
 def test_admin_dashboard_and_member_page_in_both_languages(page, live_server):
     with live_server.app.app_context():
-        members.register_member(db.session, first_name="Neda", last_name="Rahimi",
+        members.register_member(db.session, actor=SYSTEM, first_name="Neda", last_name="Rahimi",
                                 mobile="09127654321", card_number=card_number(777002),
                                 now=datetime.now(UTC))
     sign_in(page, live_server, "admin", "admin1234")
@@ -108,7 +109,7 @@ def test_admin_previews_and_sends_a_campaign_with_a_hold_out(page, live_server):
     with live_server.app.app_context():
         bronze_id = db.session.scalars(select(Tier.id).where(Tier.code == "bronze")).one()
         for index, name in enumerate(("آرش", "بهاره", "پویا", "ترانه", "ژاله")):
-            members.register_member(db.session, first_name=name, last_name="نیکپور",
+            members.register_member(db.session, actor=SYSTEM, first_name=name, last_name="نیکپور",
                                     mobile=f"0937000{index:04d}",
                                     card_number=card_number(779000 + index),
                                     now=datetime.now(UTC))

@@ -9,6 +9,7 @@ import pytest
 from backend.extensions import db
 from backend.models import Branch
 from backend.services import counter, dashboard, members
+from backend.services.unit_of_work import SYSTEM
 from tests.browser.conftest import screenshot, sign_in
 from tests.factories import card_number
 
@@ -72,11 +73,11 @@ def test_the_sidebar_is_grouped_by_task_and_folds_at_phone_width(page, live_serv
 def test_the_dashboard_shows_the_services_figures_and_draws_the_trend(page, live_server, size):
     with live_server.app.app_context():
         member = members.register_member(
-            db.session, first_name="نیلوفر", last_name="صادقی",
+            db.session, actor=SYSTEM, first_name="نیلوفر", last_name="صادقی",
             mobile=f"0912555{size['width']:04d}", card_number=card_number(778000 + size["width"]),
             now=datetime.now(UTC))
         branch_id = db.session.query(Branch.id).first()[0]
-        counter.record_purchase(db.session, member_id=member.id, branch_id=branch_id,
+        counter.record_purchase(db.session, actor=SYSTEM, member_id=member.id, branch_id=branch_id,
                                 amount_rials=432_100, use_credit_rials=10_000,
                                 request_key=f"browser-dashboard-{size['width']}-purchase",
                                 now=datetime.now(UTC))
@@ -228,10 +229,11 @@ def test_the_demo_club_for_the_readme(browser, page, demo_server):
         branch_id = sara.home_branch_id or session.query(Branch.id).first()[0]
         for index, (member, amount) in enumerate(zip(regulars, (
                 1_250_000, 480_000, 2_150_000, 760_000, 330_000, 1_900_000), strict=True)):
-            counter.record_purchase(session, member_id=member.id, branch_id=branch_id,
+            counter.record_purchase(session, actor=SYSTEM, member_id=member.id, branch_id=branch_id,
                                     amount_rials=amount, use_credit_rials=0,
                                     request_key=f"readme-morning-purchase-{index:02d}", now=now)
-        wallet.transfer_credit(session, from_member_id=sara.id, to_member_id=friend.id,
+        wallet.transfer_credit(session, actor=SYSTEM,
+                               from_member_id=sara.id, to_member_id=friend.id,
                                amount_rials=50_000, idempotency_key="readme-transfer", now=now)
         member_auth.set_password(session, sara.id, "sara-pass-1")
         sara_id, sara_mobile = sara.id, sara.mobile

@@ -8,13 +8,15 @@ from sqlalchemy import select
 from backend.extensions import db
 from backend.models import Club, Member, Offer, Reward
 from backend.services import member_auth, members
+from backend.services.unit_of_work import SYSTEM
 from tests.browser.conftest import screenshot, sign_in
 from tests.factories import card_number
 
 
 def _member(live, mobile: str, serial: int, points: int, password: str) -> int:
     with live.app.app_context():
-        member = members.register_member(db.session, first_name="Nasrin", last_name="Jafari",
+        member = members.register_member(db.session, actor=SYSTEM,
+                                         first_name="Nasrin", last_name="Jafari",
                                          mobile=mobile, card_number=card_number(serial),
                                          now=datetime.now(UTC))
         member_auth.set_password(db.session, member.id, password)

@@ -5,18 +5,20 @@ from datetime import UTC, datetime
 from backend.extensions import db
 from backend.models import Branch
 from backend.services import counter, member_auth, members
+from backend.services.unit_of_work import SYSTEM
 from tests.browser.conftest import screenshot
 from tests.factories import card_number
 
 
 def test_member_signs_in_on_a_phone_and_sees_every_rial(browser, live_server):
     with live_server.app.app_context():
-        member = members.register_member(db.session, first_name="Leila", last_name="Karimi",
+        member = members.register_member(db.session, actor=SYSTEM,
+                                         first_name="Leila", last_name="Karimi",
                                          mobile="09198887766", card_number=card_number(777101),
                                          now=datetime.now(UTC))
         member_auth.set_password(db.session, member.id, "leila-pass-1")
         branch_id = db.session.query(Branch.id).first()[0]
-        counter.record_purchase(db.session, member_id=member.id, branch_id=branch_id,
+        counter.record_purchase(db.session, actor=SYSTEM, member_id=member.id, branch_id=branch_id,
                                 amount_rials=300_000, use_credit_rials=0,
                                 request_key="browser-portal-purchase", now=datetime.now(UTC))
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,

@@ -10,6 +10,7 @@ from backend.engine.calendar import local_day_end_utc
 from backend.extensions import db
 from backend.models import Club, Offer, Tier
 from backend.services import member_auth, members, wallet
+from backend.services.unit_of_work import SYSTEM
 from tests.browser.conftest import screenshot
 from tests.browser.test_panel_look import calendar_beside, closes
 from tests.factories import card_number
@@ -25,10 +26,11 @@ def test_history_names_the_friend_masked_and_offers_show_their_conditions(browse
     with live_server.app.app_context():
         silver = db.session.scalars(select(Tier).where(Tier.code == "silver")).one()
         sender = members.register_member(
-            db.session, first_name="شیرین", last_name="افشار", mobile=f"0913{serial:07d}",
+            db.session, actor=SYSTEM,
+            first_name="شیرین", last_name="افشار", mobile=f"0913{serial:07d}",
             card_number=card_number(serial), now=now)
         friend = members.register_member(
-            db.session, first_name="کامران", last_name="رستمی",
+            db.session, actor=SYSTEM, first_name="کامران", last_name="رستمی",
             mobile=f"0914{serial:07d}", card_number=card_number(serial + 50), now=now)
         sender.tier_id = silver.id
         club = db.session.get(Club, 1)
@@ -36,7 +38,8 @@ def test_history_names_the_friend_masked_and_offers_show_their_conditions(browse
         club.max_transfer_per_day_rials = max(club.max_transfer_per_day_rials, 100_000)
         db.session.commit()
         member_auth.set_password(db.session, sender.id, "shirin-pass-1")
-        wallet.transfer_credit(db.session, from_member_id=sender.id, to_member_id=friend.id,
+        wallet.transfer_credit(db.session, actor=SYSTEM,
+                               from_member_id=sender.id, to_member_id=friend.id,
                                amount_rials=20_000, idempotency_key=f"browser-look-{size}",
                                now=now)
         # Silver members only (the other browser tests' members are bronze), from 5,000,000.

@@ -44,6 +44,7 @@ from backend.web.admin.forms import (
     TierForm,
 )
 from backend.web.auth import client_ip, login_required, permission_required
+from backend.web.common import staff_actor
 from backend.web.fields import split_list
 from card_spec import normalize_digits
 
@@ -300,14 +301,11 @@ def gift_cards(user):
         status = 400
         if form.validate_on_submit():
             try:
-                audit.note(staff_user_id=user.id, ip=client_ip(), action="issue_gift_card",
-                           entity="card", entity_id=form.card_number.data[-4:],
-                           details={"value_rials": form.value.data})
                 card_lifecycle.issue_gift_card(
-                    db.session, card_number=form.card_number.data, value_rials=form.value.data,
+                    db.session, actor=staff_actor(user), card_number=form.card_number.data,
+                    value_rials=form.value.data,
                     expires_at=form.expires_on.as_utc_end_of_day(), now=clock())
             except DomainError as error:
-                db.session.rollback()
                 apply_error(form, error, {"card": "card_number", "expires_at": "expires_on"})
             else:
                 flash(gettext("Gift card issued."), "success")

@@ -34,7 +34,8 @@ from backend.services import member_import as service
 from backend.services.permissions import branch_scope
 from backend.web.admin import PAGE_SIZE, Page, clock, page_number, paginate, translate_error
 from backend.web.admin.forms import ImportCommitForm, ImportDiscardForm, ImportUploadForm
-from backend.web.auth import client_ip, permission_required
+from backend.web.auth import permission_required
+from backend.web.common import staff_actor
 from card_spec import normalize_digits
 
 bp = Blueprint("member_import", __name__, url_prefix="/import")
@@ -216,11 +217,9 @@ def commit(user, token: str):
     try:
         record = service.commit(
             db.session, checked, token=token, filename=meta.get("filename", ""),
-            staff_user_id=user.id, ip=client_ip(),
-            uploaded_at=datetime.fromisoformat(meta["uploaded_at"]),
+            actor=staff_actor(user), uploaded_at=datetime.fromisoformat(meta["uploaded_at"]),
             give_welcome_credit=form.give_welcome_credit.data, now=clock())
     except DomainError as error:
-        db.session.rollback()
         flash(translate_error(error), "error")
         return redirect(url_for(".preview", token=token))
     service.delete_upload(_directory(), token)
@@ -237,7 +236,7 @@ def discard(user, token: str):
     meta = _own_upload(user, token)
     if not ImportDiscardForm().validate_on_submit():
         abort(400)
-    service.discard(db.session, meta, token=token, staff_user_id=user.id, ip=client_ip(),
+    service.discard(db.session, meta, token=token, actor=staff_actor(user),
                     now=clock())
     service.delete_upload(_directory(), token)
     flash(gettext("Nothing was imported."), "success")

@@ -20,7 +20,6 @@ from backend.models import (
     TierChange,
 )
 from backend.services import (
-    audit,
     card_lifecycle,
     counter,
     member_search,
@@ -52,7 +51,8 @@ from backend.web.admin.forms import (
     item_rows,
     shown_amount,
 )
-from backend.web.auth import client_ip, permission_required
+from backend.web.auth import permission_required
+from backend.web.common import staff_actor
 from backend.web.fields import ConvertPointsForm, RedeemRewardForm, shown_number
 
 MAX_QUERY_LENGTH = 64
@@ -147,11 +147,9 @@ def member_new(user):
         try:
             if not form.card_number.data:
                 raise BadRequest("card_number", "A new member needs a card.")
-            audit.note(staff_user_id=user.id, ip=client_ip(), action="create_member",
-                       entity="member", details={"mobile": form.mobile.data,
-                                                 "card": form.card_number.data[-4:]})
             member = members.register_member(
-                db.session, first_name=form.first_name.data, last_name=form.last_name.data,
+                db.session, actor=staff_actor(user), first_name=form.first_name.data,
+                last_name=form.last_name.data,
                 mobile=form.mobile.data, card_number=form.card_number.data, now=clock(),
                 national_code=form.national_code.data or None,
                 birth_date=form.birth_date.data, wedding_date=form.wedding_date.data,
@@ -159,7 +157,6 @@ def member_new(user):
                 branch_id=_branch_choice(user, form), profile=_profile(form),
                 custom_fields=custom_values, notify=True)
         except DomainError as error:
-            db.session.rollback()
             _show_member_error(form, error, custom_errors)
         else:
             flash(gettext("Member created."), "success")
@@ -197,17 +194,14 @@ def member_edit(user, member_id: int):
     custom_values, custom_errors = _custom_values(member), {}
     if form.validate_on_submit():
         try:
-            audit.note(staff_user_id=user.id, ip=client_ip(), action="edit_member",
-                       entity="member", entity_id=member.id)
             members.update_member(
-                db.session, member.id, first_name=form.first_name.data,
+                db.session, member.id, actor=staff_actor(user), first_name=form.first_name.data,
                 last_name=form.last_name.data, mobile=form.mobile.data,
                 national_code=form.national_code.data or None,
                 birth_date=form.birth_date.data, wedding_date=form.wedding_date.data,
                 branch_id=_branch_choice(user, form), profile=_profile(form),
                 custom_fields=custom_values)
         except DomainError as error:
-            db.session.rollback()
             _show_member_error(form, error, custom_errors)
         else:
             flash(gettext("Saved."), "success")
@@ -382,12 +376,9 @@ def member_purchase(user, member_id: int):
         elif lines is not None:
             use_credit = -1 if form.use_all_credit.data else (form.use_credit.data or 0)
             try:
-                audit.note(staff_user_id=user.id, ip=client_ip(), action="record_purchase",
-                           entity="member", entity_id=member.id,
-                           details={"amount_rials": form.amount.data,
-                                    "items": [[line.sku, line.quantity] for line in lines]})
                 result = counter.record_purchase(
-                    db.session, member_id=member.id, branch_id=_operator_branch(user),
+                    db.session, actor=staff_actor(user),
+                    member_id=member.id, branch_id=_operator_branch(user),
                     amount_rials=form.amount.data, use_credit_rials=use_credit,
                     request_key=form.request_key.data, now=clock(), items=lines)
             except DomainError as error:
@@ -407,10 +398,8 @@ def member_topup(user, member_id: int):
     form = AmountReasonForm(prefix="topup")
     if form.validate_on_submit():
         try:
-            audit.note(staff_user_id=user.id, ip=client_ip(), action="top_up",
-                       entity="member", entity_id=member.id,
-                       details={"amount_rials": form.amount.data})
-            counter.top_up(db.session, member_id=member.id, amount_rials=form.amount.data,
+            counter.top_up(db.session, actor=staff_actor(user),
+                           member_id=member.id, amount_rials=form.amount.data,
                            request_key=form.request_key.data, now=clock())
         except DomainError as error:
             apply_error(form, error)
@@ -429,15 +418,11 @@ def member_grant(user, member_id: int):
         try:
             if not form.reason.data:
                 raise BadRequest("reason", "Say why the credit is given.")
-            audit.note(staff_user_id=user.id, ip=client_ip(), action="grant_credit",
-                       entity="member", entity_id=member.id,
-                       details={"amount_rials": form.amount.data, "reason": form.reason.data})
-            wallet.grant_credit(db.session, amount_rials=form.amount.data,
+            wallet.grant_credit(db.session, actor=staff_actor(user), amount_rials=form.amount.data,
                                 reason=form.reason.data, now=clock(), member_id=member.id,
                                 expires_at=form.expires_on.as_utc_end_of_day(),
                                 request_key=counter.request_key("grant", form.request_key.data))
         except DomainError as error:
-            db.session.rollback()
             apply_error(form, error, {"expires_at": "expires_on"})
         else:
             flash(gettext("Credit granted."), "success")
@@ -455,15 +440,11 @@ def member_transfer(user, member_id: int):
         try:
             if receiver is None or receiver.is_gift_account:
                 raise BadRequest("to_member", "No member has that card or mobile number.")
-            audit.note(staff_user_id=user.id, ip=client_ip(), action="transfer_credit",
-                       entity="member", entity_id=member.id,
-                       details={"to_member_id": receiver.id, "amount_rials": form.amount.data})
-            wallet.transfer_credit(db.session, from_member_id=member.id,
+            wallet.transfer_credit(db.session, actor=staff_actor(user), from_member_id=member.id,
                                    to_member_id=receiver.id, amount_rials=form.amount.data,
                                    idempotency_key=f"panel:transfer:{form.request_key.data}",
                                    now=clock())
         except DomainError as error:
-            db.session.rollback()
             apply_error(form, error, {"to": "to_member"})
         else:
             flash(gettext("Credit transferred."), "success")
@@ -479,14 +460,11 @@ def member_convert_points(user, member_id: int):
     form = ConvertPointsForm(prefix="convert")
     if form.validate_on_submit():
         try:
-            audit.note(staff_user_id=user.id, ip=client_ip(), action="convert_points",
-                       entity="member", entity_id=member.id,
-                       details={"points": form.points.data})
-            wallet.convert_points(db.session, member_id=member.id, points=form.points.data,
+            wallet.convert_points(db.session, actor=staff_actor(user), member_id=member.id,
+                                  points=form.points.data,
                                   idempotency_key=counter.request_key(
                                       "convert", form.request_key.data), now=clock())
         except DomainError as error:
-            db.session.rollback()
             apply_error(form, error)
         else:
             flash(gettext("Points converted to credit."), "success")
@@ -502,15 +480,12 @@ def member_redeem_reward(user, member_id: int):
     form = _redeem_form()
     if form.validate_on_submit():
         try:
-            audit.note(staff_user_id=user.id, ip=client_ip(), action="redeem_reward",
-                       entity="member", entity_id=member.id,
-                       details={"reward_id": form.reward_id.data})
-            rewards.redeem(db.session, member_id=member.id, reward_id=form.reward_id.data,
+            rewards.redeem(db.session, actor=staff_actor(user),
+                           member_id=member.id, reward_id=form.reward_id.data,
                            channel="counter", staff_user_id=user.id, now=clock(),
                            gift_card_number=form.gift_card_number.data or None,
                            idempotency_key=counter.request_key("reward", form.request_key.data))
         except DomainError as error:
-            db.session.rollback()
             apply_error(form, error, {"reward": "reward_id", "card": "gift_card_number"})
         else:
             flash(gettext("Reward given."), "success")
@@ -524,13 +499,10 @@ def member_hand_over(user, member_id: int, redemption_id: int):
     """A product the member took in the portal is handed over at the counter."""
     member = _visible_member(user, member_id)
     try:
-        audit.note(staff_user_id=user.id, ip=client_ip(), action="hand_over_reward",
-                   entity="member", entity_id=member.id,
-                   details={"redemption_id": redemption_id})
-        rewards.hand_over(db.session, redemption_id=redemption_id, member_id=member.id,
+        rewards.hand_over(db.session, actor=staff_actor(user),
+                          redemption_id=redemption_id, member_id=member.id,
                           staff_user_id=user.id, now=clock())
     except DomainError as error:
-        db.session.rollback()
         apply_error(None, error)
     else:
         flash(gettext("Reward handed over."), "success")
@@ -558,14 +530,11 @@ def member_refund(user, member_id: int, purchase_id: int):
                 return render_template("members/refund_confirm.html", user=user,
                                        member=member, form=form, purchase=preview[0],
                                        parts=preview[1], amount=preview[2])
-            audit.note(staff_user_id=user.id, ip=client_ip(), action="refund_purchase",
-                       entity="purchase", entity_id=purchase_id,
-                       details={"amount_rials": form.amount.data})
-            counter.refund(db.session, purchase_id=purchase_id, amount_rials=form.amount.data,
+            counter.refund(db.session, actor=staff_actor(user),
+                           purchase_id=purchase_id, amount_rials=form.amount.data,
                            request_key=form.request_key.data, staff_user_id=user.id,
                            now=clock())
         except DomainError as error:
-            db.session.rollback()
             apply_error(form, error)
             flash(gettext("The refund was not made:") + " " + "; ".join(
                 str(message) for messages in form.errors.values() for message in messages),
@@ -585,15 +554,11 @@ def member_replace_card(user, member_id: int):
     form = _replace_form(member)
     if form.validate_on_submit():
         try:
-            audit.note(staff_user_id=user.id, ip=client_ip(), action="replace_card",
-                       entity="member", entity_id=member.id,
-                       details={"lost": form.lost_card.data[-4:],
-                                "new": form.new_card_number.data[-4:]})
-            card_lifecycle.issue_replacement(db.session, member_id=member.id,
+            card_lifecycle.issue_replacement(db.session, actor=staff_actor(user),
+                                             member_id=member.id,
                                              new_card_number=form.new_card_number.data,
-                                             now=clock())
+                                             lost_card_number=form.lost_card.data, now=clock())
         except DomainError as error:
-            db.session.rollback()
             apply_error(form, error, {"new_card": "new_card_number"})
         else:
             flash(gettext("The new card is active; the old cards are blocked."), "success")
@@ -609,8 +574,7 @@ def member_block_card(user, member_id: int):
     number = request.form.get("card", "")
     if number not in {card.number for card in member.cards}:
         abort(404)
-    audit.note(staff_user_id=user.id, ip=client_ip(), action="block_card", entity="card",
-               entity_id=number[-4:], details={"member_id": member.id})
-    card_lifecycle.report_lost_card(db.session, card_number=number, now=clock())
+    card_lifecycle.report_lost_card(db.session, actor=staff_actor(user), card_number=number,
+                                    now=clock())
     flash(gettext("The card is blocked."), "success")
     return redirect(url_for("admin.member_detail", member_id=member.id))

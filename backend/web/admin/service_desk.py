@@ -8,7 +8,7 @@ from wtforms import SelectChoice
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.models import CreditGrant, Member, MemberRequest, Tier
-from backend.services import audit, counter, member_requests, wallet
+from backend.services import counter, member_requests, wallet
 from backend.services.permissions import branch_scope
 from backend.web.admin import (
     apply_error,
@@ -20,7 +20,8 @@ from backend.web.admin import (
     translate_error,
 )
 from backend.web.admin.forms import AnswerForm, TierGrantForm
-from backend.web.auth import client_ip, permission_required
+from backend.web.auth import permission_required
+from backend.web.common import staff_actor
 from backend.web.fields import shown_number
 from card_spec import normalize_digits
 
@@ -43,17 +44,13 @@ def credit_grants(user):
         status = 400
         if form.validate_on_submit():
             try:
-                audit.note(staff_user_id=user.id, ip=client_ip(), action="grant_tier_credit",
-                           entity="tier", entity_id=form.tier_id.data,
-                           details={"amount_rials": form.amount.data,
-                                    "reason": form.reason.data})
                 grant = wallet.grant_credit(
-                    db.session, amount_rials=form.amount.data, reason=form.reason.data,
+                    db.session, actor=staff_actor(user),
+                    amount_rials=form.amount.data, reason=form.reason.data,
                     now=clock(), tier_id=form.tier_id.data,
                     expires_at=form.expires_on.as_utc_end_of_day(),
                     request_key=counter.request_key("tier-grant", form.request_key.data))
             except DomainError as error:
-                db.session.rollback()
                 apply_error(form, error, {"expires_at": "expires_on"})
             else:
                 flash(gettext("Credit granted to %(count)s members.",
@@ -118,13 +115,11 @@ def request_answer(user, request_id: int):
     form = AnswerForm(prefix=f"answer{request_id}")
     if form.validate_on_submit():
         try:
-            audit.note(staff_user_id=user.id, ip=client_ip(), action="answer_request",
-                       entity="member_request", entity_id=request_id)
-            member_requests.answer_request(db.session, request_id=request_id,
+            member_requests.answer_request(db.session, actor=staff_actor(user),
+                                           request_id=request_id,
                                            staff_user_id=user.id, answer=form.answer.data,
                                            now=clock(), branch_id=branch_scope(user))
         except DomainError as error:
-            db.session.rollback()
             form.answer.errors = [translate_error(error)]
         else:
             flash(gettext("Answer sent."), "success")

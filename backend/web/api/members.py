@@ -11,7 +11,6 @@ from backend.errors import BadRequest, Forbidden, NotFound
 from backend.extensions import db
 from backend.models import Branch, Member, Purchase
 from backend.services import (
-    audit,
     counter,
     member_search,
     members,
@@ -45,7 +44,7 @@ from backend.web.api.schemas import (
     TransferIn,
     TransferOut,
 )
-from backend.web.auth import client_ip
+from backend.web.common import api_actor
 
 
 def visible_member(member_id: int) -> Member:
@@ -55,11 +54,6 @@ def visible_member(member_id: int) -> Member:
     if member is None or member.is_gift_account:
         raise NotFound("no such member")
     return member
-
-
-def _note(principal, action: str, entity_id, **details) -> None:
-    audit.note(staff_user_id=principal.staff.id, ip=client_ip(), action=action,
-               entity="member", entity_id=entity_id, details={**details, "via": "api"})
 
 
 def _scoped_key(principal, key: str) -> str:
@@ -137,10 +131,9 @@ def create_member(principal, data):
     paid as in the panel."""
     branch_id = _branch_for(principal, data.get("home_branch_id"))
     _check_branch(branch_id)
-    _note(principal, "create_member", "", mobile=data["mobile"],
-          card=data["card_number"][-4:])
     return members.register_member(
-        db.session, first_name=data["first_name"], last_name=data["last_name"],
+        db.session, actor=api_actor(principal),
+        first_name=data["first_name"], last_name=data["last_name"],
         mobile=data["mobile"], card_number=data["card_number"], now=clock(),
         national_code=data.get("national_code") or None, birth_date=data.get("birth_date"),
         wedding_date=data.get("wedding_date"), referrer_card_or_mobile=data.get("referrer"),
@@ -170,9 +163,9 @@ def update_member(principal, member_id: int, data):
     member = editable_member(principal, member_id)
     branch_id = _branch_for(principal, data.get("home_branch_id", member.home_branch_id))
     _check_branch(branch_id)
-    _note(principal, "edit_member", member.id)
     return members.update_member(
-        db.session, member.id, first_name=data.get("first_name", member.first_name),
+        db.session, member.id, actor=api_actor(principal),
+        first_name=data.get("first_name", member.first_name),
         last_name=data.get("last_name", member.last_name),
         mobile=data.get("mobile", member.mobile or ""),
         national_code=data.get("national_code", member.national_code),
@@ -245,10 +238,8 @@ def record_purchase(principal, member_id: int, data, key):
                                      counter.request_key("purchase", form_key)) is not None
     items = [counter.ItemLine(item["sku"], item["qty"], item.get("price"))
              for item in data.get("items") or ()]
-    _note(principal, "record_purchase", member.id, amount_rials=data["amount_rials"],
-          items=[[item.sku, item.quantity] for item in items])
     result = counter.record_purchase(
-        db.session, member_id=member.id, branch_id=branch_id,
+        db.session, actor=api_actor(principal), member_id=member.id, branch_id=branch_id,
         amount_rials=data["amount_rials"], use_credit_rials=data["use_credit_rials"],
         request_key=form_key, now=clock(), items=items)
     summary = counter.purchase_summary(db.session, member_id=member.id,
@@ -277,9 +268,7 @@ def refund_purchase(principal, purchase_id: int, data, key):
     scope = branch_scope(principal.staff)
     if purchase is None or (scope is not None and purchase.branch_id != scope):
         raise NotFound("no such purchase at this branch")
-    _note(principal, "refund_purchase", purchase.member_id, purchase_id=purchase_id,
-          amount_rials=data.get("amount_rials"))
-    result = counter.refund(db.session, purchase_id=purchase_id,
+    result = counter.refund(db.session, actor=api_actor(principal), purchase_id=purchase_id,
                             amount_rials=data.get("amount_rials"),
                             request_key=_scoped_key(principal, key),
                             staff_user_id=principal.staff.id, now=clock())
@@ -292,8 +281,8 @@ def refund_purchase(principal, purchase_id: int, data, key):
 def top_up(principal, member_id: int, data, key):
     """Cash paid into the wallet: credit that never expires."""
     member = visible_member(member_id)
-    _note(principal, "top_up", member.id, amount_rials=data["amount_rials"])
-    return counter.top_up(db.session, member_id=member.id, amount_rials=data["amount_rials"],
+    return counter.top_up(db.session, actor=api_actor(principal),
+                          member_id=member.id, amount_rials=data["amount_rials"],
                           request_key=_scoped_key(principal, key), now=clock())
 
 
@@ -308,10 +297,9 @@ def grant_credit(principal, member_id: int, data, key):
         if expires_at is not None:
             raise BadRequest("expires_on", "Give expires_at or expires_on, not both.")
         expires_at = local_day_end_utc(data["expires_on"])
-    _note(principal, "grant_credit", member.id, amount_rials=data["amount_rials"],
-          reason=data["reason"])
     return wallet.grant_credit(
-        db.session, amount_rials=data["amount_rials"], reason=data["reason"], now=clock(),
+        db.session, actor=api_actor(principal),
+        amount_rials=data["amount_rials"], reason=data["reason"], now=clock(),
         member_id=member.id, expires_at=expires_at,
         request_key=counter.request_key("grant", _scoped_key(principal, key)))
 
@@ -325,10 +313,8 @@ def transfer(principal, member_id: int, data, key):
     club's transfer limits."""
     member = visible_member(member_id)
     receiver = find_receiver(data["to"])
-    _note(principal, "transfer_credit", member.id, to_member_id=receiver.id,
-          amount_rials=data["amount_rials"])
     return wallet.transfer_credit(
-        db.session, from_member_id=member.id, to_member_id=receiver.id,
+        db.session, actor=api_actor(principal), from_member_id=member.id, to_member_id=receiver.id,
         amount_rials=data["amount_rials"],
         idempotency_key=counter.request_key("transfer", _scoped_key(principal, key)),
         now=clock())
@@ -342,9 +328,9 @@ def convert_points(principal, member_id: int, data, key):
     """At the club's point value, soonest-expiring points first; at least the club's
     minimum. A retry with the same `Idempotency-Key` converts nothing more."""
     member = visible_member(member_id)
-    _note(principal, "convert_points", member.id, points=data["points"])
     return wallet.convert_points(
-        db.session, member_id=member.id, points=data["points"], now=clock(),
+        db.session, actor=api_actor(principal),
+        member_id=member.id, points=data["points"], now=clock(),
         idempotency_key=counter.request_key("convert", _scoped_key(principal, key)))
 
 
@@ -356,9 +342,9 @@ def redeem_reward(principal, member_id: int, data, key):
     """Spends the reward's points; stock goes down by one. A gift card needs the number
     of the blank card handed over."""
     member = visible_member(member_id)
-    _note(principal, "redeem_reward", member.id, reward_id=data["reward_id"])
     return rewards.redeem(
-        db.session, member_id=member.id, reward_id=data["reward_id"], channel="api",
+        db.session, actor=api_actor(principal),
+        member_id=member.id, reward_id=data["reward_id"], channel="api",
         idempotency_key=counter.request_key("reward", _scoped_key(principal, key)),
         now=clock(), staff_user_id=principal.staff.id if principal.staff else None,
         gift_card_number=data.get("gift_card_number"))

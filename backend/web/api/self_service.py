@@ -33,6 +33,7 @@ from backend.web.api.schemas import (
     TransferIn,
     TransferOut,
 )
+from backend.web.common import api_actor
 
 
 @operation("GET", "/me", summary="The signed-in member", tag="Me", auth="member",
@@ -96,7 +97,8 @@ def my_transfer(principal, data, key):
     `Idempotency-Key`; a retry with it transfers nothing more."""
     receiver = find_receiver(data["to"])
     return wallet.transfer_credit(
-        db.session, from_member_id=principal.member.id, to_member_id=receiver.id,
+        db.session, actor=api_actor(principal),
+        from_member_id=principal.member.id, to_member_id=receiver.id,
         amount_rials=data["amount_rials"],
         idempotency_key=f"api:transfer:{principal.member.id}:{key}", now=clock())
 
@@ -113,7 +115,8 @@ def my_requests(principal, args):
            auth="member", body=RequestIn, response=RequestOut, status=201,
            errors=(400, 401, 403))
 def send_request(principal, data):
-    return member_requests.submit_request(db.session, member_id=principal.member.id,
+    return member_requests.submit_request(db.session, actor=api_actor(principal),
+                                          member_id=principal.member.id,
                                           subject=data["subject"], body=data["body"],
                                           now=clock())
 
@@ -134,7 +137,8 @@ def my_conversion(principal, data, key):
     """At the club's point value and minimum, soonest-expiring points first. Send an
     `Idempotency-Key`; a retry with it converts nothing more."""
     return wallet.convert_points(
-        db.session, member_id=principal.member.id, points=data["points"], now=clock(),
+        db.session, actor=api_actor(principal),
+        member_id=principal.member.id, points=data["points"], now=clock(),
         idempotency_key=f"api:convert:{principal.member.id}:{key}")
 
 
@@ -155,6 +159,7 @@ def my_rewards(principal, args):
 def my_redemption(principal, data, key):
     """A product redeemed here waits at the counter (`to_collect`)."""
     return rewards.redeem(
-        db.session, member_id=principal.member.id, reward_id=data["reward_id"],
+        db.session, actor=api_actor(principal),
+        member_id=principal.member.id, reward_id=data["reward_id"],
         channel="api", idempotency_key=f"api:reward:{principal.member.id}:{key}",
         now=clock())

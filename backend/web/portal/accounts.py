@@ -21,7 +21,7 @@ from backend.i18n import format_number
 from backend.models import Member
 from backend.services import member_accounts, member_auth, verification
 from backend.web.auth import client_ip
-from backend.web.common import apply_error, clock, translate_error
+from backend.web.common import apply_error, clock, member_actor, translate_error
 from backend.web.portal.blueprint import bp
 from backend.web.portal.forms import CodeForm, CodePasswordForm, JoinForm, MobileForm
 from backend.web.portal.home import referrer_from_code
@@ -114,7 +114,8 @@ def join_verify():
     return _verify_step(
         purpose="join", mobile=pending["mobile"], form=CodePasswordForm(),
         complete=lambda form: member_accounts.complete_join(
-            db.session, first_name=pending["first_name"], last_name=pending["last_name"],
+            db.session, actor=member_actor(),
+            first_name=pending["first_name"], last_name=pending["last_name"],
             mobile=pending["mobile"], code=form.code.data, password=form.password.data,
             referrer_id=pending.get("referrer_id"), now=clock(), secret=_secret(),
             card_prefix=current_app.config["DIGITAL_CARD_PREFIX"]),

@@ -28,7 +28,14 @@ from backend.models import Member, MemberRequest, Offer, Purchase, Tier, the_clu
 from backend.services import member_auth, member_requests, members, staff, statements, wallet
 from backend.services import profile as profile_service
 from backend.web.auth import client_ip, too_many_attempts
-from backend.web.common import apply_error, clock, new_request_key, page_number, paginate
+from backend.web.common import (
+    apply_error,
+    clock,
+    member_actor,
+    new_request_key,
+    page_number,
+    paginate,
+)
 from backend.web.fields import WEEKDAY_NAMES
 from backend.web.portal.blueprint import bp, current_member, member_required
 from backend.web.portal.forms import ProfileForm, RequestForm, SignInForm, TransferForm
@@ -133,12 +140,12 @@ def transfer(member):
             try:
                 receiver = members.find_referrer(db.session, form.to_member.data)
                 wallet.transfer_credit(
-                    db.session, from_member_id=member.id, to_member_id=receiver.id,
+                    db.session, actor=member_actor(),
+                    from_member_id=member.id, to_member_id=receiver.id,
                     amount_rials=form.amount.data,
                     idempotency_key=f"portal:transfer:{member.id}:{form.request_key.data[:64]}",
                     now=clock())
             except DomainError as error:
-                db.session.rollback()
                 apply_error(form, error, {"referrer": "to_member", "to": "to_member"})
             else:
                 flash(gettext("Credit transferred."), "success")
@@ -198,11 +205,11 @@ def requests_page(member):
         status = 400
         if form.validate_on_submit():
             try:
-                member_requests.submit_request(db.session, member_id=member.id,
+                member_requests.submit_request(db.session, actor=member_actor(),
+                                               member_id=member.id,
                                                subject=form.subject.data, body=form.body.data,
                                                now=clock())
             except DomainError as error:
-                db.session.rollback()
                 apply_error(form, error)
             else:
                 flash(gettext("Your message was sent. The answer will appear here."), "success")

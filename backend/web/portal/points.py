@@ -10,7 +10,7 @@ from backend.errors import DomainError
 from backend.extensions import db
 from backend.models import the_club
 from backend.services import rewards, wallet
-from backend.web.common import apply_error, clock, new_request_key
+from backend.web.common import apply_error, clock, member_actor, new_request_key
 from backend.web.fields import ConvertPointsForm, RedeemRewardForm
 from backend.web.portal.blueprint import bp, member_required
 
@@ -42,10 +42,10 @@ def convert(member):
     if form.validate_on_submit():
         try:
             wallet.convert_points(
-                db.session, member_id=member.id, points=form.points.data, now=clock(),
+                db.session, actor=member_actor(), member_id=member.id, points=form.points.data,
+                now=clock(),
                 idempotency_key=f"portal:convert:{member.id}:{(form.request_key.data or '')[:64]}")
         except DomainError as error:
-            db.session.rollback()
             apply_error(form, error)
         else:
             flash(gettext("Points converted to credit."), "success")
@@ -60,11 +60,11 @@ def redeem(member):
     if form.validate_on_submit():
         try:
             redemption = rewards.redeem(
-                db.session, member_id=member.id, reward_id=form.reward_id.data,
+                db.session, actor=member_actor(),
+                member_id=member.id, reward_id=form.reward_id.data,
                 channel="portal", now=clock(),
                 idempotency_key=f"portal:reward:{member.id}:{(form.request_key.data or '')[:64]}")
         except DomainError as error:
-            db.session.rollback()
             apply_error(form, error)
             for message in form.reward_id.errors or []:
                 flash(message, "error")

@@ -20,6 +20,7 @@ from backend.extensions import db as flask_db
 from backend.models import Club, LedgerEntry, LedgerTransaction, Member
 from backend.protocol import Request
 from backend.services import purchases, terminal, wallet
+from backend.services.unit_of_work import SYSTEM
 from tests import factories
 
 START = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
@@ -138,7 +139,8 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(who=st.integers(0, MEMBERS - 1), amount=st.integers(1, 300_000),
           days=st.integers(1, 20))
     def grant(self, who, amount, days):
-        wallet.grant_credit(self.session, member_id=self.ids[who], amount_rials=amount,
+        wallet.grant_credit(self.session, actor=SYSTEM,
+                            member_id=self.ids[who], amount_rials=amount,
                             reason="test", expires_at=self.now + timedelta(days=days),
                             now=self.now)
         self.expected[self.ids[who]] += amount
@@ -149,7 +151,7 @@ class LedgerMachine(RuleBasedStateMachine):
         if giver == taker:
             return
         try:
-            wallet.transfer_credit(self.session, from_member_id=self.ids[giver],
+            wallet.transfer_credit(self.session, actor=SYSTEM, from_member_id=self.ids[giver],
                                    to_member_id=self.ids[taker], amount_rials=amount,
                                    idempotency_key=f"{self.device}-t{self.seq}", now=self.now)
         except DomainError:
@@ -164,7 +166,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def convert_points(self, who, points):
         member_id = self.ids[who]
         try:
-            wallet.convert_points(self.session, member_id=member_id, points=points,
+            wallet.convert_points(self.session, actor=SYSTEM, member_id=member_id, points=points,
                                   idempotency_key=f"convert-{self.seq}", now=self.now)
         except DomainError:
             # Refused (more than the unexpired points): nothing moved.

@@ -17,6 +17,7 @@ from backend.models import Club, Member, Message, MessageTemplate, Tier
 from backend.notifications import dispatcher, outbox, providers
 from backend.notifications.providers import SendResult
 from backend.services import counter, verification
+from backend.services.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import DATABASE_KINDS, NOW, build_app
 from tests.unit.backend.notifications.conftest import message_settings
@@ -24,7 +25,7 @@ from tests.unit.backend.notifications.conftest import message_settings
 
 def buy(db, member, amount=250_000, key="dispatch-test-purchase-1"):
     branch = factories.branch(db)
-    return counter.record_purchase(db, member_id=member.id, branch_id=branch.id,
+    return counter.record_purchase(db, actor=SYSTEM, member_id=member.id, branch_id=branch.id,
                                    amount_rials=amount, use_credit_rials=0,
                                    request_key=key, now=NOW).purchase
 
@@ -64,7 +65,7 @@ def test_english_members_get_the_english_text_and_edited_templates_win(db, clock
     db.add(MessageTemplate(key="credit_increase", language="en",
                            body="{first_name}: +{amount} on {date}, now {credit_balance}."))
     db.flush()
-    counter.top_up(db, member_id=member.id, amount_rials=40_000,
+    counter.top_up(db, actor=SYSTEM, member_id=member.id, amount_rials=40_000,
                    request_key="dispatch-test-topup-1", now=NOW)
     console = providers.ConsoleProvider(tmp_path, "sms")
     dispatcher.dispatch_due(db, {"sms": console, "email": console}, clock)

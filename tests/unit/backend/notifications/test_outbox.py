@@ -10,6 +10,7 @@ from backend.extensions import db as flask_db
 from backend.models import Message
 from backend.notifications import outbox
 from backend.services import counter, members, tiers, wallet
+from backend.services.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW
 
@@ -23,7 +24,7 @@ def messages(db, kind=None):
 
 def buy(db, member, amount=100_000, key="outbox-test-purchase-0001"):
     branch = factories.branch(db)
-    return counter.record_purchase(db, member_id=member.id, branch_id=branch.id,
+    return counter.record_purchase(db, actor=SYSTEM, member_id=member.id, branch_id=branch.id,
                                    amount_rials=amount, use_credit_rials=0,
                                    request_key=key, now=NOW)
 
@@ -68,7 +69,7 @@ def test_the_purchase_path_adds_one_insert_and_reads_no_message_tables(app, db):
     engine = flask_db.engine
     event.listen(engine, "before_cursor_execute", record)
     try:
-        counter.record_purchase(db, member_id=member.id, branch_id=branch.id,
+        counter.record_purchase(db, actor=SYSTEM, member_id=member.id, branch_id=branch.id,
                                 amount_rials=120_000, use_credit_rials=0,
                                 request_key="outbox-test-hot-path-01", now=NOW)
     finally:
@@ -83,13 +84,14 @@ def test_credit_increases_are_announced_once(db):
     tier = factories.tier(db)
     sara = factories.member(db, tier_id=tier.id, credit_rials=50_000)
     kaveh = factories.member(db, tier_id=tier.id)
-    counter.top_up(db, member_id=sara.id, amount_rials=30_000,
+    counter.top_up(db, actor=SYSTEM, member_id=sara.id, amount_rials=30_000,
                    request_key="outbox-test-topup-0001", now=NOW)
-    counter.top_up(db, member_id=sara.id, amount_rials=30_000,
+    counter.top_up(db, actor=SYSTEM, member_id=sara.id, amount_rials=30_000,
                    request_key="outbox-test-topup-0001", now=NOW)  # a resubmitted form
-    wallet.transfer_credit(db, from_member_id=sara.id, to_member_id=kaveh.id,
+    wallet.transfer_credit(db, actor=SYSTEM, from_member_id=sara.id, to_member_id=kaveh.id,
                            amount_rials=20_000, idempotency_key="outbox-transfer", now=NOW)
-    wallet.grant_credit(db, amount_rials=7_000, reason="Nowruz", tier_id=tier.id, now=NOW)
+    wallet.grant_credit(db, actor=SYSTEM,
+                        amount_rials=7_000, reason="Nowruz", tier_id=tier.id, now=NOW)
     rows = [(m.member_id, m.params["amount"], m.params["credit_balance"])
             for m in messages(db, "credit_increase")]
     assert rows == [(sara.id, 30_000, 80_000), (kaveh.id, 20_000, 20_000),
@@ -119,7 +121,7 @@ def test_joining_sends_login_details_and_tells_the_referrer(db):
     factories.tier(db)
     friend = factories.member(db)
     member = members.register_member(
-        db, first_name="Neda", last_name="Rahimi", mobile="09351112233",
+        db, actor=SYSTEM, first_name="Neda", last_name="Rahimi", mobile="09351112233",
         card_number=factories.card_number(424242), now=NOW, referrer_card_or_mobile=friend.mobile,
         notify=True)
     [welcome] = messages(db, "welcome")
@@ -132,7 +134,8 @@ def test_joining_sends_login_details_and_tells_the_referrer(db):
 def test_a_member_registered_without_notify_gets_no_welcome(db):
     factories.club(db)
     factories.tier(db)
-    members.register_member(db, first_name="Omid", last_name="Najafi", mobile="09351112234",
+    members.register_member(db, actor=SYSTEM,
+                            first_name="Omid", last_name="Najafi", mobile="09351112234",
                             card_number=factories.card_number(424243), now=NOW)
     assert messages(db, "welcome") == []
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from backend.errors import BadRequest, CardUnknown
 from backend.models import Card, Member
 from backend.services import card_lifecycle, cards, members, terminal
+from backend.services.unit_of_work import SYSTEM
 from card_spec import make_card_number
 from tests import factories
 
@@ -25,7 +26,8 @@ def club(db):
 
 
 def register(db, number, mobile="09121234567", **fields):
-    return members.register_member(db, first_name="Nika", last_name="Sadeghi", mobile=mobile,
+    return members.register_member(db, actor=SYSTEM,
+                                   first_name="Nika", last_name="Sadeghi", mobile=mobile,
                                    card_number=number, now=NOW, **fields)
 
 
@@ -93,16 +95,18 @@ def test_a_blocked_card_from_stock_is_refused(club):
 def test_replacement_and_gift_cards_come_from_stock_too(club):
     batch = cards.create_batch(club, prefix=PREFIX, count=2, now=NOW)
     member = register(club, make_card_number("990008", 1))
-    card_lifecycle.issue_replacement(club, member_id=member.id, new_card_number=batch.numbers[0],
+    card_lifecycle.issue_replacement(club, actor=SYSTEM,
+                                     member_id=member.id, new_card_number=batch.numbers[0],
                                      now=NOW)
     assert card(club, batch.numbers[0]).member_id == member.id
     assert card(club, make_card_number("990008", 1)).status == "blocked"
-    gift = card_lifecycle.issue_gift_card(club, card_number=batch.numbers[1], value_rials=500_000,
+    gift = card_lifecycle.issue_gift_card(club, actor=SYSTEM,
+                                          card_number=batch.numbers[1], value_rials=500_000,
                                           expires_at=NOW + timedelta(days=30), now=NOW)
     assert gift.id == card(club, batch.numbers[1]).id and gift.status == "active"
     assert gift.member.is_gift_account and gift.member.credit_balance_rials == 500_000
     with pytest.raises(BadRequest, match="no card with this number was issued"):
-        card_lifecycle.issue_replacement(club, member_id=member.id,
+        card_lifecycle.issue_replacement(club, actor=SYSTEM, member_id=member.id,
                                          new_card_number=make_card_number(PREFIX, 999), now=NOW)
 
 

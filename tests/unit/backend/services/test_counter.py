@@ -15,6 +15,7 @@ from backend.services import counter, terminal
 from backend.services.reports.lists import products as products_report
 from backend.services.reports.periods import Period
 from backend.services.reports.sql import Filters
+from backend.services.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW
 
@@ -41,7 +42,7 @@ def shop(db):
 
 def buy(db, shop, member, items=(), amount=None, use_credit=0, key="counter-items-0001",
         at=NOW):
-    return counter.record_purchase(db, member_id=member.id, branch_id=shop.branch.id,
+    return counter.record_purchase(db, actor=SYSTEM, member_id=member.id, branch_id=shop.branch.id,
                                    amount_rials=amount, use_credit_rials=use_credit,
                                    request_key=key, now=at, items=items)
 
@@ -131,10 +132,11 @@ def test_the_products_report_counts_units_and_revenue_and_a_refund_returns_stock
         2, 800_000, 8)
     assert (rows["CUP"]["units"], rows["CUP"]["revenue"]) == (3, 300_000)
     # A partial refund cannot tell which unit came back: stock stays until the rest is.
-    counter.refund(db, purchase_id=sold.id, amount_rials=100_000, staff_user_id=admin.id,
+    counter.refund(db, actor=SYSTEM,
+                   purchase_id=sold.id, amount_rials=100_000, staff_user_id=admin.id,
                    request_key="counter-items-refund-1", now=NOW)
     assert stock(db, "COF") == 8
-    counter.refund(db, purchase_id=sold.id, amount_rials=None, staff_user_id=admin.id,
+    counter.refund(db, actor=SYSTEM, purchase_id=sold.id, amount_rials=None, staff_user_id=admin.id,
                    request_key="counter-items-refund-2", now=NOW)
     assert stock(db, "COF") == 10
     rows = {row["sku"]: row for row in products_report(db, filters).rows}

@@ -4,6 +4,7 @@ weekday last week up to the same time of day, and the 30-day trend, in Tehran da
 from datetime import UTC, date, datetime, timedelta
 
 from backend.services import counter, dashboard
+from backend.services.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW  # Saturday 30 Aban 1405, 13:00 in Tehran
 
@@ -13,7 +14,8 @@ def at(*args) -> datetime:
 
 
 def buy(db, member, branch, amount, when, use_credit=0):
-    counter.record_purchase(db, member_id=member.id, branch_id=branch.id, amount_rials=amount,
+    counter.record_purchase(db, actor=SYSTEM,
+                            member_id=member.id, branch_id=branch.id, amount_rials=amount,
                             use_credit_rials=use_credit,
                             request_key=f"dashboard-{when:%Y%m%d%H%M%S}", now=when)
 

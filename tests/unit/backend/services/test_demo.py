@@ -31,6 +31,7 @@ from backend.services import counter, demo, demo_history, tiers
 from backend.services.demo_history import PlannedMember, PlannedPurchase
 from backend.services.reports import campaign_effects
 from backend.services.reports.seed import check_ledger
+from backend.services.unit_of_work import SYSTEM
 from card_spec import make_card_number
 from tests import factories
 from tests.conftest import NOW
@@ -100,7 +101,8 @@ def test_the_simulated_past_is_what_the_services_write(db, twins):
         for moment in [run for run in nightly_runs if run < at(day)]:
             tiers.evaluate_all(db, moment)
             nightly_runs.remove(moment)
-        counter.record_purchase(db, member_id=b.id, branch_id=branch.id, amount_rials=amount,
+        counter.record_purchase(db, actor=SYSTEM,
+                                member_id=b.id, branch_id=branch.id, amount_rials=amount,
                                 use_credit_rials=-1 if use_credit else 0,
                                 request_key=f"twin-purchase-{day}-000", now=at(day))
     for moment in nightly_runs:  # the rest, up to the nightly run `now` stands for
@@ -216,7 +218,8 @@ def test_the_readme_purchase_example_holds(db):
         Card.number == make_card_number(demo.DEMO_PREFIX, 1))).one()  # the README's card
     assert (sara.first_name, sara.tier.code) == ("سارا", "silver")
     assert (sara.credit_balance_rials, sara.points_balance) == (751_750, 2_725)
-    result = counter.record_purchase(db, member_id=sara.id, branch_id=sara.home_branch_id,
+    result = counter.record_purchase(db, actor=SYSTEM,
+                                     member_id=sara.id, branch_id=sara.home_branch_id,
                                      amount_rials=250_000, use_credit_rials=0,
                                      request_key="readme-example-purchase-01", now=TUESDAY)
     db.refresh(sara)

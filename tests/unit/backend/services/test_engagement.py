@@ -9,6 +9,7 @@ from sqlalchemy import select
 from backend.errors import BadRequest
 from backend.models import CallTask, SurveyResponse
 from backend.services import content, counter, happy_calls, surveys
+from backend.services.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW
 
@@ -91,7 +92,7 @@ def test_answers_are_validated_once_per_member_and_reported(db):
 
 
 def buy(db, member, branch, key):
-    return counter.record_purchase(db, member_id=member.id, branch_id=branch.id,
+    return counter.record_purchase(db, actor=SYSTEM, member_id=member.id, branch_id=branch.id,
                                    amount_rials=120_000, use_credit_rials=0, request_key=key,
                                    now=NOW).purchase
 

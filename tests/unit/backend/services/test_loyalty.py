@@ -34,6 +34,7 @@ from backend.services import (
     tiers,
     wallet,
 )
+from backend.services.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW  # Saturday 30 Aban 1405, 13:00 Tehran
 
@@ -290,9 +291,11 @@ def test_out_of_stock_refuses_and_writes_nothing(shop):
 
 def test_spending_takes_soonest_expiring_credit_and_expiry_goes_through_the_ledger(shop):
     sara = shop.member(credit_rials=100_000)  # never expires
-    wallet.grant_credit(shop.db, member_id=sara.id, amount_rials=50_000, reason="Yalda gift",
+    wallet.grant_credit(shop.db, actor=SYSTEM,
+                        member_id=sara.id, amount_rials=50_000, reason="Yalda gift",
                         expires_at=NOW + timedelta(days=10), now=NOW)
-    wallet.grant_credit(shop.db, member_id=sara.id, amount_rials=30_000, reason="apology",
+    wallet.grant_credit(shop.db, actor=SYSTEM,
+                        member_id=sara.id, amount_rials=30_000, reason="apology",
                         expires_at=NOW + timedelta(days=5), now=NOW)
     shop.buy(sara, 100_000, use_credit=40_000, at=NOW + timedelta(days=1))
     lots = {lot.amount_rials: lot.remaining_rials for lot in shop.db.scalars(
@@ -309,7 +312,7 @@ def test_spending_takes_soonest_expiring_credit_and_expiry_goes_through_the_ledg
 def test_group_grant_credits_every_member_of_the_tier(shop):
     golds = [shop.member(tier=shop.gold) for _ in range(3)]
     silver = shop.member(tier=shop.silver)
-    grant = wallet.grant_credit(shop.db, tier_id=shop.gold.id, amount_rials=25_000,
+    grant = wallet.grant_credit(shop.db, actor=SYSTEM, tier_id=shop.gold.id, amount_rials=25_000,
                                 reason="gold night", now=NOW)
     assert grant.member_count == 3
     assert [shop.balances(m)[0] for m in golds] == [25_000] * 3
@@ -320,10 +323,12 @@ def test_group_grant_credits_every_member_of_the_tier(shop):
 
 def test_points_convert_to_credit_at_the_point_value(shop):
     sara = shop.member(points=450)
-    wallet.convert_points(shop.db, member_id=sara.id, points=400, idempotency_key="c1", now=NOW)
+    wallet.convert_points(shop.db, actor=SYSTEM,
+                          member_id=sara.id, points=400, idempotency_key="c1", now=NOW)
     assert shop.balances(sara) == (40_000, 50)
     with pytest.raises(InsufficientBalance):
-        wallet.convert_points(shop.db, member_id=sara.id, points=51, idempotency_key="c2",
+        wallet.convert_points(shop.db, actor=SYSTEM,
+                              member_id=sara.id, points=51, idempotency_key="c2",
                               now=NOW)
     shop.db.rollback()
     assert shop.balances(sara) == (40_000, 50)
@@ -392,9 +397,11 @@ def test_refunded_credit_keeps_the_expiry_of_the_lots_it_came_from(shop):
     """Issue 18 item 12: 30,000 gift credit (5 days), 50,000 (10 days) and 100,000 that
     never expires; a purchase spends 120,000 of it: 30,000 + 50,000 + 40,000."""
     sara = shop.member(credit_rials=100_000)  # never expires
-    wallet.grant_credit(shop.db, member_id=sara.id, amount_rials=50_000, reason="Yalda gift",
+    wallet.grant_credit(shop.db, actor=SYSTEM,
+                        member_id=sara.id, amount_rials=50_000, reason="Yalda gift",
                         expires_at=NOW + timedelta(days=10), now=NOW)
-    wallet.grant_credit(shop.db, member_id=sara.id, amount_rials=30_000, reason="apology",
+    wallet.grant_credit(shop.db, actor=SYSTEM,
+                        member_id=sara.id, amount_rials=30_000, reason="apology",
                         expires_at=NOW + timedelta(days=5), now=NOW)
     purchase = shop.buy(sara, 1_000_000, use_credit=120_000).purchase
     assert purchase.credit_used_rials == 120_000
@@ -446,7 +453,7 @@ def test_referral_bonuses_and_commission_and_its_refund(shop):
     shop.club.referral_commission_bp = 200  # 2 %
     ali = shop.member()
     sara = members.register_member(
-        shop.db, first_name="Sara", last_name="Ahmadi", mobile="۰۹۱۲۹۹۹۸۸۷۷",
+        shop.db, actor=SYSTEM, first_name="Sara", last_name="Ahmadi", mobile="۰۹۱۲۹۹۹۸۸۷۷",
         card_number="9900011234567898", now=NOW, referrer_card_or_mobile=ali.mobile)
     assert shop.balances(ali)[0] == 20_000
     purchase = shop.buy(sara, 1_000_000).purchase
@@ -460,12 +467,12 @@ def test_referral_bonuses_and_commission_and_its_refund(shop):
 
 def test_no_self_referral_and_no_cycles(shop):
     ali, sara, reza = shop.member(), shop.member(), shop.member()
-    members.set_referrer(shop.db, member_id=sara.id, referrer_id=ali.id)
-    members.set_referrer(shop.db, member_id=reza.id, referrer_id=sara.id)
+    members.set_referrer(shop.db, actor=SYSTEM, member_id=sara.id, referrer_id=ali.id)
+    members.set_referrer(shop.db, actor=SYSTEM, member_id=reza.id, referrer_id=sara.id)
     with pytest.raises(BadRequest, match="cycle"):
-        members.set_referrer(shop.db, member_id=ali.id, referrer_id=reza.id)
+        members.set_referrer(shop.db, actor=SYSTEM, member_id=ali.id, referrer_id=reza.id)
     with pytest.raises(BadRequest, match="themselves"):
-        members.set_referrer(shop.db, member_id=ali.id, referrer_id=ali.id)
+        members.set_referrer(shop.db, actor=SYSTEM, member_id=ali.id, referrer_id=ali.id)
 
 
 # L11 ------------------------------------------------------------------------------------
@@ -474,21 +481,22 @@ def test_transfer_moves_credit_with_its_expiry_within_limits(shop):
     shop.club.max_transfer_rials = 100_000
     shop.club.max_transfer_per_day_rials = 150_000
     sara, ali = shop.member(), shop.member()
-    wallet.grant_credit(shop.db, member_id=sara.id, amount_rials=300_000, reason="gift",
+    wallet.grant_credit(shop.db, actor=SYSTEM,
+                        member_id=sara.id, amount_rials=300_000, reason="gift",
                         expires_at=NOW + timedelta(days=30), now=NOW)
-    wallet.transfer_credit(shop.db, from_member_id=sara.id, to_member_id=ali.id,
+    wallet.transfer_credit(shop.db, actor=SYSTEM, from_member_id=sara.id, to_member_id=ali.id,
                            amount_rials=100_000, idempotency_key="x1", now=NOW)
-    wallet.transfer_credit(shop.db, from_member_id=sara.id, to_member_id=ali.id,
+    wallet.transfer_credit(shop.db, actor=SYSTEM, from_member_id=sara.id, to_member_id=ali.id,
                            amount_rials=100_000, idempotency_key="x1", now=NOW)  # repeated
     assert shop.balances(sara)[0] == 200_000 and shop.balances(ali)[0] == 100_000
     lot = shop.db.scalars(select(CreditLot).where(CreditLot.member_id == ali.id)).one()
     assert lot.expires_at == NOW + timedelta(days=30)
     with pytest.raises(LimitReached):
-        wallet.transfer_credit(shop.db, from_member_id=sara.id, to_member_id=ali.id,
+        wallet.transfer_credit(shop.db, actor=SYSTEM, from_member_id=sara.id, to_member_id=ali.id,
                                amount_rials=100_001, idempotency_key="x2", now=NOW)
     shop.db.rollback()
     with pytest.raises(LimitReached, match="daily"):
-        wallet.transfer_credit(shop.db, from_member_id=sara.id, to_member_id=ali.id,
+        wallet.transfer_credit(shop.db, actor=SYSTEM, from_member_id=sara.id, to_member_id=ali.id,
                                amount_rials=60_000, idempotency_key="x3", now=NOW)
     shop.db.rollback()
     assert shop.balances(sara)[0] == 200_000
@@ -499,16 +507,16 @@ def test_transfer_moves_credit_with_its_expiry_within_limits(shop):
 def test_lost_card_is_blocked_and_the_replacement_carries_everything(shop):
     sara = shop.member(credit_rials=70_000, points=12)
     old_number = factories.card_of(sara)
-    card_lifecycle.report_lost_card(shop.db, card_number=old_number, now=NOW)
+    card_lifecycle.report_lost_card(shop.db, actor=SYSTEM, card_number=old_number, now=NOW)
     assert shop.db.scalars(select(Card.status).where(Card.number == old_number)).one() == "blocked"
-    new = card_lifecycle.issue_replacement(shop.db, member_id=sara.id,
+    new = card_lifecycle.issue_replacement(shop.db, actor=SYSTEM, member_id=sara.id,
                                            new_card_number="9900011234567898", now=NOW)
     assert new.member_id == sara.id and new.status == "active"
     assert shop.balances(sara) == (70_000, 12)
 
 
 def test_gift_card_credit_is_spendable_and_earns_nothing(shop):
-    card = card_lifecycle.issue_gift_card(shop.db, card_number="9900011234567898",
+    card = card_lifecycle.issue_gift_card(shop.db, actor=SYSTEM, card_number="9900011234567898",
                                           value_rials=500_000,
                                           expires_at=NOW + timedelta(days=90), now=NOW)
     holder = shop.db.get(Member, card.member_id)

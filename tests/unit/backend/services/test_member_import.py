@@ -15,6 +15,7 @@ from backend import ledger
 from backend.errors import BadRequest
 from backend.models import AuditLog, Card, LedgerTransaction, Member, MemberField, MemberImport
 from backend.services import member_import as mi
+from backend.services.unit_of_work import Actor
 from tests import factories
 from tests.conftest import NOW
 
@@ -360,8 +361,9 @@ def mixed_file(db, tmp_path):
 def test_commit_imports_the_good_rows_only_with_cards_in_one_transaction(db, club, tmp_path):
     checked, printed = mixed_file(db, tmp_path)
     assert [row.number for row in checked.good] == [2, 4, 6]
-    record = mi.commit(db, checked, token="t" * 32, filename="members.xlsx", staff_user_id=None,
-                       ip="10.1.2.3", uploaded_at=NOW, give_welcome_credit=False, now=NOW)
+    record = mi.commit(db, checked, token="t" * 32, filename="members.xlsx",
+                       actor=Actor(None, "10.1.2.3"),
+                       uploaded_at=NOW, give_welcome_credit=False, now=NOW)
     assert (record.status, record.rows_total, record.rows_imported, record.rows_rejected) == (
         "committed", 5, 3, 2)
     imported = db.scalars(select(Member).order_by(Member.id)).all()
@@ -391,7 +393,7 @@ def test_commit_imports_the_good_rows_only_with_cards_in_one_transaction(db, clu
 
 def test_welcome_credit_goes_through_the_ledger_when_chosen(db, club, tmp_path):
     checked, _ = mixed_file(db, tmp_path)
-    mi.commit(db, checked, token="w" * 32, filename="members.xlsx", staff_user_id=None, ip="",
+    mi.commit(db, checked, token="w" * 32, filename="members.xlsx", actor=Actor(None, ""),
               uploaded_at=NOW, give_welcome_credit=True, now=NOW)
     imported = db.scalars(select(Member)).all()
     assert len(imported) == 3
@@ -411,11 +413,13 @@ def test_welcome_credit_goes_through_the_ledger_when_chosen(db, club, tmp_path):
 
 def test_a_commit_posted_twice_imports_once(db, club, tmp_path):
     checked, _ = mixed_file(db, tmp_path)
-    first = mi.commit(db, checked, token="x" * 32, filename="a.xlsx", staff_user_id=None,
-                      ip="", uploaded_at=NOW, give_welcome_credit=True, now=NOW)
+    first = mi.commit(db, checked, token="x" * 32, filename="a.xlsx",
+                      actor=Actor(None, ""),
+                      uploaded_at=NOW, give_welcome_credit=True, now=NOW)
     again = mi.check_file(db, tmp_path / "members.xlsx")
-    second = mi.commit(db, again, token="x" * 32, filename="a.xlsx", staff_user_id=None,
-                       ip="", uploaded_at=NOW, give_welcome_credit=True, now=NOW)
+    second = mi.commit(db, again, token="x" * 32, filename="a.xlsx",
+                       actor=Actor(None, ""),
+                       uploaded_at=NOW, give_welcome_credit=True, now=NOW)
     assert second.id == first.id
     assert db.scalar(select(func.count(Member.id))) == 3
     assert db.scalar(select(func.count(MemberImport.id))) == 1
@@ -427,7 +431,7 @@ def test_a_member_created_after_the_check_makes_the_commit_write_nothing(db, clu
     factories.member(db, mobile="09120000003", tier_id=club.bronze.id)  # meanwhile, at a counter
     db.commit()
     with pytest.raises(BadRequest) as error:
-        mi.commit(db, checked, token="r" * 32, filename="a.xlsx", staff_user_id=None, ip="",
+        mi.commit(db, checked, token="r" * 32, filename="a.xlsx", actor=Actor(None, ""),
                   uploaded_at=NOW, give_welcome_credit=True, now=NOW)
     assert error.value.field == "file"
     assert db.scalar(select(func.count(Member.id))) == 1
@@ -441,13 +445,13 @@ def test_discard_imports_nothing_and_is_recorded(db, club, tmp_path):
     token = mi.store_upload((tmp_path / "members.xlsx").read_bytes(), tmp_path / "uploads",
                             filename="members.xlsx", staff_user_id=None, now=NOW)
     meta = mi.save_preview(tmp_path / "uploads", token, checked)
-    record = mi.discard(db, meta, token=token, staff_user_id=None, ip="10.0.0.9", now=NOW)
+    record = mi.discard(db, meta, token=token, actor=Actor(None, "10.0.0.9"), now=NOW)
     assert (record.status, record.rows_total, record.rows_imported, record.rows_rejected) == (
         "discarded", 5, 0, 2)
     assert db.scalar(select(func.count(Member.id))) == 0
     entry = db.scalars(select(AuditLog)).one()
     assert (entry.action, entry.ip) == ("discard_member_import", "10.0.0.9")
-    assert mi.discard(db, meta, token=token, staff_user_id=None, ip="", now=NOW).id == record.id
+    assert mi.discard(db, meta, token=token, actor=Actor(None, ""), now=NOW).id == record.id
 
 
 def test_result_file_lists_the_rejected_rows_with_reasons_cell_by_cell(db, club, tmp_path):

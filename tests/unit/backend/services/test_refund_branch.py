@@ -9,6 +9,7 @@ from sqlalchemy import select
 from backend.errors import RefUnknown
 from backend.models import LedgerTransaction, Purchase
 from backend.services import counter
+from backend.services.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW
 
@@ -21,7 +22,7 @@ def shop(db):
     sales = {}
     for branch, key in ((own, "own"), (other, "other")):
         sales[key] = counter.record_purchase(
-            db, member_id=member.id, branch_id=branch.id, amount_rials=100_000,
+            db, actor=SYSTEM, member_id=member.id, branch_id=branch.id, amount_rials=100_000,
             use_credit_rials=0, request_key=f"branch-refund-sale-{key}", now=NOW).purchase
     operator = factories.staff_user(db, username="cashier", role="operator",
                                     branch_id=own.id, permissions=["refunds"])
@@ -34,7 +35,7 @@ def shop(db):
 
 
 def refund(db, shop, who, sale, key):
-    return counter.refund(db, purchase_id=shop.sales[sale].id, amount_rials=None,
+    return counter.refund(db, actor=SYSTEM, purchase_id=shop.sales[sale].id, amount_rials=None,
                           request_key=f"branch-refund-{key}-000000", staff_user_id=who.id,
                           now=NOW)
 

@@ -20,6 +20,7 @@ from backend.models import (
     RewardRedemption,
 )
 from backend.services import profile, purchases, refunds, rewards, wallet
+from backend.services.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW  # Saturday 30 Aban 1405, 13:00 Tehran
 
@@ -81,7 +82,8 @@ def test_points_expire_soonest_first_and_the_nightly_job_takes_out_the_rest(worl
     # of the next day in Tehran is 20:30 UTC.
     assert first.expires_at == (NOW + timedelta(days=31)).replace(hour=20, minute=30) \
         - timedelta(days=1)
-    wallet.convert_points(world.db, member_id=sara.id, points=270, idempotency_key="c1",
+    wallet.convert_points(world.db, actor=SYSTEM,
+                          member_id=sara.id, points=270, idempotency_key="c1",
                           now=NOW + timedelta(days=11))
     assert world.lots(sara) == [(250, 0), (100, 80)]
     assert world.balances(sara) == (27_000, 130)
@@ -99,7 +101,8 @@ def test_expired_points_cannot_be_spent_before_the_job_runs(world):
     after_expiry = NOW + timedelta(days=32)
     assert ledger.spendable_points(world.db, sara, after_expiry) == 0
     with pytest.raises(InsufficientBalance):
-        wallet.convert_points(world.db, member_id=sara.id, points=1, idempotency_key="late",
+        wallet.convert_points(world.db, actor=SYSTEM,
+                              member_id=sara.id, points=1, idempotency_key="late",
                               now=after_expiry)
     assert world.balances(sara) == (0, 250)
     assert world.db.scalar(select(func.count()).select_from(LedgerTransaction).where(
@@ -111,11 +114,12 @@ def test_conversion_minimum_and_idempotency(world):
     world.db.commit()
     sara = world.member(points=450)
     with pytest.raises(BadRequest, match="minimum"):
-        wallet.convert_points(world.db, member_id=sara.id, points=99, idempotency_key="small",
+        wallet.convert_points(world.db, actor=SYSTEM,
+                              member_id=sara.id, points=99, idempotency_key="small",
                               now=NOW)
-    first = wallet.convert_points(world.db, member_id=sara.id, points=400,
+    first = wallet.convert_points(world.db, actor=SYSTEM, member_id=sara.id, points=400,
                                   idempotency_key="c1", now=NOW)
-    again = wallet.convert_points(world.db, member_id=sara.id, points=400,
+    again = wallet.convert_points(world.db, actor=SYSTEM, member_id=sara.id, points=400,
                                   idempotency_key="c1", now=NOW)
     assert first.id == again.id
     assert world.balances(sara) == (40_000, 50)
@@ -158,9 +162,9 @@ def make_reward(db, **fields) -> Reward:
 def test_a_discount_reward_turns_points_into_credit_and_stock_runs_out(world):
     sara, reza = world.member(points=450), world.member(points=900)
     reward = make_reward(world.db, stock=1)
-    redemption = rewards.redeem(world.db, member_id=sara.id, reward_id=reward.id,
+    redemption = rewards.redeem(world.db, actor=SYSTEM, member_id=sara.id, reward_id=reward.id,
                                 channel="portal", idempotency_key="r1", now=NOW)
-    again = rewards.redeem(world.db, member_id=sara.id, reward_id=reward.id,
+    again = rewards.redeem(world.db, actor=SYSTEM, member_id=sara.id, reward_id=reward.id,
                            channel="portal", idempotency_key="r1", now=NOW)
     assert again.id == redemption.id
     assert (redemption.points, redemption.credit_rials, redemption.status) == (300, 30_000,
@@ -169,11 +173,13 @@ def test_a_discount_reward_turns_points_into_credit_and_stock_runs_out(world):
     world.db.refresh(reward)
     assert reward.stock == 0
     with pytest.raises(BadRequest, match="out of stock"):
-        rewards.redeem(world.db, member_id=reza.id, reward_id=reward.id, channel="counter",
+        rewards.redeem(world.db, actor=SYSTEM,
+                       member_id=reza.id, reward_id=reward.id, channel="counter",
                        idempotency_key="r2", now=NOW)
     assert world.balances(reza) == (0, 900)
     with pytest.raises(InsufficientBalance):
-        rewards.redeem(world.db, member_id=sara.id, reward_id=make_reward(world.db).id,
+        rewards.redeem(world.db, actor=SYSTEM,
+                       member_id=sara.id, reward_id=make_reward(world.db).id,
                        channel="portal", idempotency_key="r3", now=NOW)
     assert world.balances(sara) == (30_000, 150)
     assert world.db.scalar(select(func.count()).select_from(RewardRedemption)) == 1
@@ -185,14 +191,14 @@ def test_a_product_taken_in_the_portal_waits_for_the_counter(world):
     world.db.flush()
     reward = make_reward(world.db, kind="product", value_rials=0, product_id=tea.id)
     sara = world.member(points=300)
-    redemption = rewards.redeem(world.db, member_id=sara.id, reward_id=reward.id,
+    redemption = rewards.redeem(world.db, actor=SYSTEM, member_id=sara.id, reward_id=reward.id,
                                 channel="portal", idempotency_key="p1", now=NOW)
     assert redemption.status == "to_collect"
     world.db.refresh(tea)
     assert tea.stock == 4
     assert world.balances(sara) == (0, 0)
     staff = factories.staff_user(world.db, username="cashier", role="admin")
-    rewards.hand_over(world.db, redemption_id=redemption.id, member_id=sara.id,
+    rewards.hand_over(world.db, actor=SYSTEM, redemption_id=redemption.id, member_id=sara.id,
                       staff_user_id=staff.id, now=NOW)
     assert (redemption.status, redemption.collected_at) == ("done", NOW)
 
@@ -201,12 +207,13 @@ def test_a_gift_card_reward_is_issued_at_the_counter(world):
     reward = make_reward(world.db, kind="gift_card", value_rials=500_000, valid_days=90)
     sara = world.member(points=1_000)
     with pytest.raises(BadRequest, match="counter"):
-        rewards.redeem(world.db, member_id=sara.id, reward_id=reward.id, channel="portal",
+        rewards.redeem(world.db, actor=SYSTEM,
+                       member_id=sara.id, reward_id=reward.id, channel="portal",
                        idempotency_key="g0", now=NOW)
     blank = factories.card_number(900_001)
     world.db.add(Card(number=blank, status="issued"))
     world.db.commit()
-    redemption = rewards.redeem(world.db, member_id=sara.id, reward_id=reward.id,
+    redemption = rewards.redeem(world.db, actor=SYSTEM, member_id=sara.id, reward_id=reward.id,
                                 channel="counter", idempotency_key="g1", now=NOW,
                                 gift_card_number=blank)
     card = world.db.get(Card, redemption.gift_card_id)
@@ -266,7 +273,8 @@ def test_six_members_racing_for_three_rewards_get_exactly_three(tmp_path_factory
         with live.app_context():
             barrier.wait()
             try:
-                rewards.redeem(flask_db.session, member_id=member_id, reward_id=reward_id,
+                rewards.redeem(flask_db.session, actor=SYSTEM,
+                               member_id=member_id, reward_id=reward_id,
                                channel="portal", idempotency_key=f"race-{member_id}", now=NOW)
                 outcomes.append("ok")
             except BadRequest:

@@ -2,6 +2,7 @@
 (backend/services/statements.py), in the portal and in the panel."""
 
 from backend.services import statements, wallet
+from backend.services.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW
 from tests.unit.backend.web.portal.test_home import member_with_password, sign_in
@@ -19,9 +20,9 @@ def two_friends_who_transfer(db):
     sender = member_with_password(db, first_name="سارا", last_name="احمدی",
                                   credit_rials=100_000)
     receiver = member_with_password(db, first_name="بهرام", last_name="کریمی")
-    wallet.transfer_credit(db, from_member_id=sender.id, to_member_id=receiver.id,
+    wallet.transfer_credit(db, actor=SYSTEM, from_member_id=sender.id, to_member_id=receiver.id,
                            amount_rials=30_000, idempotency_key="friends-1", now=NOW)
-    wallet.transfer_credit(db, from_member_id=receiver.id, to_member_id=sender.id,
+    wallet.transfer_credit(db, actor=SYSTEM, from_member_id=receiver.id, to_member_id=sender.id,
                            amount_rials=5_000, idempotency_key="friends-2", now=NOW)
     return sender, receiver
 

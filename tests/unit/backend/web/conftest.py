@@ -9,6 +9,7 @@ import pytest
 from backend.models import FaqEntry, Offer, Product, Reward
 from backend.services import counter, member_requests
 from backend.services.permissions import PERMISSIONS
+from backend.services.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW
 
@@ -45,10 +46,10 @@ def api_world(db):
                              credit_rials=20_000)
     for member in (own, other):
         member.password_hash = factories.cheap_password_hash(MEMBER_PASSWORD)
-    purchase = counter.record_purchase(db, member_id=own.id, branch_id=own_branch.id,
+    purchase = counter.record_purchase(db, actor=SYSTEM, member_id=own.id, branch_id=own_branch.id,
                                        amount_rials=100_000, use_credit_rials=0,
                                        request_key="api-world-purchase-1", now=NOW).purchase
-    request = member_requests.submit_request(db, member_id=own.id, subject="Card",
+    request = member_requests.submit_request(db, actor=SYSTEM, member_id=own.id, subject="Card",
                                              body="Where is my card?", now=NOW)
     product = Product(sku="tea", name="Tea", price_rials=50_000)
     offer = Offer(name="Autumn", reward_kind="bonus_points", reward_value=5)

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from backend.models import Club, NewsPost, Offer, OfferRedemption, Tier
 from backend.services import counter
+from backend.services.unit_of_work import SYSTEM
 from tests import factories
 from tests.unit.backend.web.admin.test_panel_lists import sign_in_admin
 
@@ -71,7 +72,7 @@ def test_an_offer_runs_through_the_end_date_typed_in_tehran(client, db, app):
 
     def bonus_at(moment, key):
         member = factories.member(db, tier_id=tier.id)
-        counter.record_purchase(db, member_id=member.id, branch_id=branch.id,
+        counter.record_purchase(db, actor=SYSTEM, member_id=member.id, branch_id=branch.id,
                                 amount_rials=100_000, use_credit_rials=0,
                                 request_key=f"offer-end-day-{key}", now=moment)
         return db.scalar(select(func.count()).select_from(OfferRedemption).where(

@@ -1,3 +1,4 @@
+from backend.services.unit_of_work import SYSTEM
 from tests import factories
 
 
@@ -69,7 +70,7 @@ def test_nightly_command_expires_credit_and_reports(app, runner, db, monkeypatch
     # The run's clock is pinned (CLOCK): the grant expired an hour before it.
     run_at = datetime(2031, 3, 21, 9, 30, tzinfo=UTC)  # after the wall clock: it must be used
     monkeypatch.setitem(app.config, "CLOCK", lambda: run_at)
-    wallet.grant_credit(db, member_id=member.id, amount_rials=5_000, reason="test",
+    wallet.grant_credit(db, actor=SYSTEM, member_id=member.id, amount_rials=5_000, reason="test",
                         expires_at=run_at - timedelta(hours=1), now=run_at - timedelta(days=1))
     db.refresh(member)
     assert member.credit_balance_rials == 5_000

@@ -15,6 +15,7 @@ from backend.models import (
     Purchase,
     StaffUser,
 )
+from backend.services.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW
 
@@ -254,7 +255,7 @@ def test_operator_answers_a_members_request(client, db, app):
 
     branch = factories.branch(db)
     member = factories.member(db, home_branch_id=branch.id)
-    question = member_requests.submit_request(db, member_id=member.id, subject="کارت",
+    question = member_requests.submit_request(db, actor=SYSTEM, member_id=member.id, subject="کارت",
                                               body="کارتم کی می‌رسد؟", now=NOW)
     sign_in(client, db, role="operator", branch_id=branch.id)
     assert "کارتم کی می‌رسد؟" in client.get("/requests").get_data(as_text=True)
@@ -271,9 +272,9 @@ def test_an_empty_answer_is_refused_next_to_its_field(client, db):
     from backend.services import member_requests
 
     member = factories.member(db)
-    older = member_requests.submit_request(db, member_id=member.id, subject="Hours",
+    older = member_requests.submit_request(db, actor=SYSTEM, member_id=member.id, subject="Hours",
                                            body="When do you open?", now=NOW)
-    question = member_requests.submit_request(db, member_id=member.id, subject="کارت",
+    question = member_requests.submit_request(db, actor=SYSTEM, member_id=member.id, subject="کارت",
                                               body="کارتم کی می‌رسد؟", now=NOW)
     sign_in(client, db)
     response = client.post(f"/requests/{question.id}?state=all&q=%DA%A9%D8%A7%D8%B1%D8%AA",

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from backend.models import AuditLog, Card, CreditGrant, Member
 from backend.services import card_lifecycle, devices, member_requests
+from backend.services.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW, build_app
 
@@ -47,9 +48,9 @@ def test_requests_are_searched_by_text_name_and_mobile(client, db, app):
     sign_in_admin(client, db, app)
     sara = factories.member(db, first_name="Sara", mobile="09121110000")
     reza = factories.member(db, first_name="Reza", mobile="09122220000")
-    member_requests.submit_request(db, member_id=sara.id, subject="Lost card",
+    member_requests.submit_request(db, actor=SYSTEM, member_id=sara.id, subject="Lost card",
                                    body="I lost it", now=NOW)
-    member_requests.submit_request(db, member_id=reza.id, subject="Birthday",
+    member_requests.submit_request(db, actor=SYSTEM, member_id=reza.id, subject="Birthday",
                                    body="Any gift?", now=NOW)
     found = client.get("/requests?q=lost").get_data(as_text=True)
     assert "Lost card" in found and "Birthday" not in found
@@ -74,9 +75,9 @@ def test_gift_cards_are_searched_and_filtered(client, db, app):
     factories.tier(db)
     first, second = factories.card_number(9101), factories.card_number(9102)
     for number in (first, second):
-        card_lifecycle.issue_gift_card(db, card_number=number, value_rials=100_000,
+        card_lifecycle.issue_gift_card(db, actor=SYSTEM, card_number=number, value_rials=100_000,
                                        expires_at=NOW + timedelta(days=30), now=NOW)
-    card_lifecycle.report_lost_card(db, card_number=second, now=NOW)
+    card_lifecycle.report_lost_card(db, actor=SYSTEM, card_number=second, now=NOW)
     found = client.get(f"/gift-cards?q={first[-6:]}").get_data(as_text=True)
     assert first in found and second not in found
     blocked = client.get("/gift-cards?status=blocked").get_data(as_text=True)
@@ -188,7 +189,8 @@ def test_member_purchases_are_paginated_so_old_ones_can_be_refunded(client, db, 
     branch = factories.branch(db)
     member = factories.member(db, home_branch_id=branch.id)
     purchases = [counter.record_purchase(
-        db, member_id=member.id, branch_id=branch.id, amount_rials=10_000 * (number + 1),
+        db, actor=SYSTEM,
+        member_id=member.id, branch_id=branch.id, amount_rials=10_000 * (number + 1),
         use_credit_rials=0, request_key=f"old-purchase-{number:08d}",
         now=NOW - timedelta(days=30 - number)).purchase for number in range(23)]
     first_page = client.get(f"/members/{member.id}").get_data(as_text=True)

@@ -9,6 +9,7 @@ import pytest
 
 from backend.services.permissions import PERMISSIONS
 from backend.services.reports import REPORTS
+from backend.services.unit_of_work import SYSTEM
 from tests import factories
 
 REPORT_NAMES = sorted(REPORTS)
@@ -180,14 +181,15 @@ def world(db):
     from datetime import UTC, datetime
 
     from backend.services import counter
-    purchase = counter.record_purchase(db, member_id=own.id, branch_id=own_branch.id,
+    purchase = counter.record_purchase(db, actor=SYSTEM, member_id=own.id, branch_id=own_branch.id,
                                        amount_rials=100_000, use_credit_rials=0,
                                        request_key="permission-table-purchase",
                                        now=datetime.now(UTC)).purchase
     from backend.services import member_requests
-    question = member_requests.submit_request(db, member_id=own.id, subject="Card",
+    question = member_requests.submit_request(db, actor=SYSTEM, member_id=own.id, subject="Card",
                                               body="Where is my card?", now=datetime.now(UTC))
-    other_sale = counter.record_purchase(db, member_id=other.id, branch_id=other_branch.id,
+    other_sale = counter.record_purchase(db, actor=SYSTEM,
+                                         member_id=other.id, branch_id=other_branch.id,
                                          amount_rials=50_000, use_credit_rials=0,
                                          request_key="permission-table-other-sale",
                                          now=datetime.now(UTC)).purchase

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from backend.models import ApiToken, CallTask, NewsPost, Purchase, StaffUser, Survey
 from backend.services import api_tokens, surveys
+from backend.services.unit_of_work import SYSTEM
 from tests import factories
 from tests.unit.backend.web.conftest import member_headers, staff_headers
 
@@ -228,7 +229,8 @@ def test_refund_top_up_grant_and_transfer(client, db, api_world):
     # An operator refunds only their own branch's purchases.
     foreign = factories.member(db, home_branch_id=api_world.other_branch.id)
     from backend.services import counter
-    sale = counter.record_purchase(db, member_id=foreign.id, branch_id=api_world.other_branch.id,
+    sale = counter.record_purchase(db, actor=SYSTEM,
+                                   member_id=foreign.id, branch_id=api_world.other_branch.id,
                                    amount_rials=10_000, use_credit_rials=0,
                                    request_key="foreign-branch-sale-1",
                                    now=datetime.now(UTC)).purchase

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from backend.models import MemberRequest
 from backend.services import counter, member_auth, member_requests
+from backend.services.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW
 
@@ -26,7 +27,7 @@ def sign_in(client, member, password="member-pass-1"):
 
 def buy(db, member, amount=100_000, key=None):
     branch = factories.branch(db)
-    return counter.record_purchase(db, member_id=member.id, branch_id=branch.id,
+    return counter.record_purchase(db, actor=SYSTEM, member_id=member.id, branch_id=branch.id,
                                    amount_rials=amount, use_credit_rials=0,
                                    request_key=key or f"portal-test-{member.id}-{amount}",
                                    now=NOW).purchase
@@ -67,7 +68,8 @@ def test_history_shows_every_change_with_its_reason(client, db):
 def test_a_purchase_that_spent_credit_shows_spend_and_earn_as_two_lines(client, db):
     factories.club(db)
     member = member_with_password(db, credit_rials=10_000)
-    counter.record_purchase(db, member_id=member.id, branch_id=factories.branch(db).id,
+    counter.record_purchase(db, actor=SYSTEM,
+                            member_id=member.id, branch_id=factories.branch(db).id,
                             amount_rials=200_000, use_credit_rials=5_000,
                             request_key="portal-test-spend-and-earn", now=NOW)
     sign_in(client, member)
@@ -85,7 +87,8 @@ def test_a_member_sees_only_their_own_rows(client, db):
     sara = member_with_password(db)
     kaveh = member_with_password(db)
     kavehs_purchase = buy(db, kaveh, 50_000)
-    kavehs_request = member_requests.submit_request(db, member_id=kaveh.id, subject="private",
+    kavehs_request = member_requests.submit_request(db, actor=SYSTEM,
+                                                    member_id=kaveh.id, subject="private",
                                                     body="my secret", now=NOW)
     sign_in(client, sara)
     for url in (f"/portal/purchases/{kavehs_purchase.id}",
@@ -133,7 +136,7 @@ def test_messages_to_the_club_and_the_answer(client, db):
     assert client.post("/portal/requests", data={"subject": "ساعت کاری",
                                                  "body": "جمعه باز هستید؟"}).status_code == 302
     row = db.scalars(select(MemberRequest).where(MemberRequest.member_id == member.id)).one()
-    member_requests.answer_request(db, request_id=row.id, staff_user_id=None,
+    member_requests.answer_request(db, actor=SYSTEM, request_id=row.id, staff_user_id=None,
                                    answer="بله، تا ساعت ۲۰.", now=NOW)
     assert "بله، تا ساعت ۲۰." in client.get(f"/portal/requests/{row.id}").get_data(as_text=True)
 
