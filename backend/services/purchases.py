@@ -20,11 +20,10 @@ from backend.models import (
     Purchase,
     PurchaseItem,
     TerminalRequest,
-    Tier,
-    the_club,
 )
 from backend.notifications import outbox
 from backend.services import happy_calls, tiers, wallet
+from backend.services.purchase_pipeline import rules as rules_memory
 
 BASIS_POINTS = 10_000
 # A credit balance no purchase reaches: pricing with it tells the most credit the rules
@@ -33,7 +32,6 @@ MAX_CAP_PROBE_RIALS = 10**15
 _PURCHASES = Purchase.__table__
 # Built once: they run on every purchase (docs/hot-path.md).
 _INSERT_PURCHASE = insert(_PURCHASES).returning(_PURCHASES.c.id)
-_ACTIVE_OFFERS = select(Offer.__table__).where(Offer.__table__.c.is_active)
 
 
 @dataclass(frozen=True)
@@ -54,46 +52,10 @@ class PurchaseResult:
     points_credit_rials: int = 0
 
 
-def tier_rules(tier: Tier, gift_account: bool = False) -> engine.TierRules:
-    if gift_account:
-        # Gift-card holder accounts spend their credit but earn nothing (C4).
-        return engine.TierRules(0, 0, 0, 1, tier.max_credit_per_invoice_rials,
-                                tier.max_credit_per_day_rials, tier.code)
-    return engine.TierRules(
-        credit_percent_bp=tier.credit_percent_bp,
-        discount_percent_bp=tier.discount_percent_bp,
-        points_per_step=tier.points_per_step,
-        point_step_rials=tier.point_step_rials,
-        max_credit_per_invoice_rials=tier.max_credit_per_invoice_rials,
-        max_credit_per_day_rials=tier.max_credit_per_day_rials,
-        code=tier.code,
-    )
-
-
-def club_rules(club: Club) -> engine.ClubRules:
-    return engine.ClubRules(
-        weekday_points_percent=tuple(club.weekday_points_percent),
-        instant_cashback=club.instant_cashback,
-    )
-
-
-def engine_offer(row: Offer) -> engine.Offer:
-    return engine.Offer(
-        id=row.id, name=row.name, reward_kind=row.reward_kind, reward_value=row.reward_value,
-        priority=row.priority, exclusive=row.exclusive,
-        max_uses_per_member=row.max_uses_per_member,
-        reward_expiry_days=row.reward_expiry_days,
-        min_days_since_last_visit=row.min_days_since_last_visit,
-        min_visit_number=row.min_visit_number, max_visit_number=row.max_visit_number,
-        min_amount_rials=row.min_amount_rials,
-        birthday_window_days=row.birthday_window_days,
-        anniversary_window_days=row.anniversary_window_days,
-        starts_at=row.starts_at, ends_at=row.ends_at,
-        tier_codes=frozenset(code for code in row.tier_codes.split(",") if code),
-        first_purchase_only=row.first_purchase_only,
-        weekdays=frozenset(row.weekdays or ()),
-        from_minute=row.from_minute, until_minute=row.until_minute,
-    )
+# Kept here for the callers that price without the pipeline's rules (demo history).
+tier_rules = rules_memory.tier_rules
+club_rules = rules_memory.club_rules
+engine_offer = rules_memory.engine_offer
 
 
 def member_context(session: Session, member: Member, now: datetime, *,
@@ -178,25 +140,23 @@ def record_purchase_locked(
         ).one()
         return PurchaseResult(purchase, _offer_names(session, purchase), None)
 
-    club = the_club(session)
+    # Club, tiers and offers from the process's memory, checked by one version number in
+    # this transaction (purchase_pipeline.rules): never stale, parsed once per edit.
+    rules = rules_memory.current(session)
+    club = rules.club
     spend_branch = None if club.credit_cross_branch else branch_id
     products, lines = _load_items(session, items)
-    # Rows, not ORM objects: the engine reads them once and nothing changes them.
-    offers = () if member.is_gift_account else [
-        engine_offer(row) for row in session.execute(_ACTIVE_OFFERS)
-    ]
-    # All tiers at once (a handful): member.tier below and the tier check after the
-    # purchase then need no query of their own.
-    tier_thresholds = tiers.thresholds(session)
+    offers = () if member.is_gift_account else rules.offers
     context = member_context(
         session, member, now, spends_credit=use_credit_rials != 0 or use_points != 0,
-        counts_offer_uses=any(offer.max_uses_per_member is not None for offer in offers))
+        counts_offer_uses=bool(offers) and rules.offers_limit_uses)
+    member_tier_rules = rules.tier_rules(member.tier_id, member.is_gift_account)
 
     def price(use_credit: int, balance: int) -> engine.PurchaseOutcome:
         return engine.price_purchase(
             engine.PurchaseRequest(amount_rials=amount_rials, use_credit_rials=use_credit,
                                    credit_balance_rials=balance),
-            tier_rules(member.tier, member.is_gift_account), club=club_rules(club),
+            member_tier_rules, club=rules.club_rules,
             member=context, items=lines, offers=offers, now=now)
 
     points_used = points_credit = 0
@@ -273,7 +233,8 @@ def record_purchase_locked(
     _reward_referrer(session, club, member, purchase, idempotency_key, first_purchase, now,
                      key_is_new)
     outbox.purchase_thanks(session, member, purchase, now)
-    change = tiers.apply_on_purchase(session, club, member, now, tier_thresholds)
+    change = tiers.apply_on_purchase(session, club, member, now,
+                                     (rules.tiers, rules.thresholds))
     session.flush()
     return PurchaseResult(purchase, tuple(offer.name for offer in outcome.offers), change,
                           points_used, points_credit)

@@ -30,7 +30,7 @@ from backend.errors import (
     Stale,
     UnknownDevice,
 )
-from backend.models import Card, Device, Member, TerminalRequest, the_club
+from backend.models import Card, Device, Member, TerminalRequest
 from backend.protocol import (
     PROTOCOL_VERSION,
     ProtocolError,
@@ -47,6 +47,7 @@ from backend.services import (
     texts,
     wallet,
 )
+from backend.services.purchase_pipeline import rules as rules_memory
 
 log = logging.getLogger(__name__)
 # A synced terminal clock may run a little ahead of ours; beyond this an offline sale's
@@ -284,7 +285,9 @@ def _answer_in_transaction(
         raise Replay(f"seq {request.seq} is not above {last_seq}")
     if request.op == "ota":
         return _answer_ota(session, device, request, asked, now)
-    club = the_club(session)
+    # Settings and tiers from the process's memory, checked by their version here.
+    rules = rules_memory.current(session)
+    club = rules.club
     sold_at = sale_time(request, now, timedelta(days=club.offline_window_days))
 
     if request.op == "refund":
@@ -298,7 +301,8 @@ def _answer_in_transaction(
     transaction_id, tx, offers = _run_op(session, device, card, member, request, sold_at)
     bal = {"credit": member.credit_balance_rials, "points": member.points_balance}
     lang = device.lang
-    tier_name = member.tier.name_fa if lang == "fa" and member.tier.name_fa else member.tier.name
+    tier = rules.tier(member.tier_id)  # after the operation: a tier it moved to
+    tier_name = tier.name_fa if lang == "fa" and tier.name_fa else tier.name
     short_name = f"{member.first_name} {member.last_name[:1]}."
     response = {
         "v": PROTOCOL_VERSION,
