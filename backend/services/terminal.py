@@ -47,6 +47,7 @@ from backend.services import (
     texts,
     wallet,
 )
+from backend.services.purchase_pipeline import reply as purchase_reply
 from backend.services.purchase_pipeline import rules as rules_memory
 
 log = logging.getLogger(__name__)
@@ -371,21 +372,11 @@ def _run_op(session, device, card, member, request: Request, now):
             use_points=request.use_points,
         )
         purchase = result.purchase
-        tx = {
-            "amount": purchase.amount_rials,
-            "discount": purchase.discount_rials,
-            "credit_used": purchase.credit_used_rials,
-            "payable": purchase.payable_rials,
-            "credit_earned": purchase.credit_earned_rials,
-            "points_earned": purchase.points_earned,
-            "offers": list(result.offer_names),
-        }
-        if request.use_points:
-            # Only when asked for: the answers to other purchases keep their bytes.
-            tx["points_used"] = result.points_used
-            tx["points_credit"] = result.points_credit_rials
-        if result.tier_change is not None:
-            tx["tier_up"] = result.tier_change.to_code
+        tx = purchase_reply.of_purchase(
+            purchase, result.offer_names,
+            tier_up=result.tier_change.to_code if result.tier_change else None,
+            points=((result.points_used, result.points_credit_rials)
+                    if request.use_points else None))
         return purchase.ledger_transaction_id, tx, result.offer_names
     if request.op == "refund":
         purchase = purchases.by_terminal_request(session, device.id, request.ref)
