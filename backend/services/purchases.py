@@ -24,11 +24,9 @@ from backend.models import (
 from backend.notifications import outbox
 from backend.services import happy_calls, tiers, wallet
 from backend.services.purchase_pipeline import rules as rules_memory
+from backend.services.purchase_pipeline.price import Pricing
 
 BASIS_POINTS = 10_000
-# A credit balance no purchase reaches: pricing with it tells the most credit the rules
-# let a purchase take (docs/protocol.md "Paying with points").
-MAX_CAP_PROBE_RIALS = 10**15
 _PURCHASES = Purchase.__table__
 # Built once: they run on every purchase (docs/hot-path.md).
 _INSERT_PURCHASE = insert(_PURCHASES).returning(_PURCHASES.c.id)
@@ -146,31 +144,20 @@ def record_purchase_locked(
     club = rules.club
     spend_branch = None if club.credit_cross_branch else branch_id
     products, lines = _load_items(session, items)
-    offers = () if member.is_gift_account else rules.offers
     context = member_context(
         session, member, now, spends_credit=use_credit_rials != 0 or use_points != 0,
-        counts_offer_uses=bool(offers) and rules.offers_limit_uses)
-    member_tier_rules = rules.tier_rules(member.tier_id, member.is_gift_account)
-
-    def price(use_credit: int, balance: int) -> engine.PurchaseOutcome:
-        return engine.price_purchase(
-            engine.PurchaseRequest(amount_rials=amount_rials, use_credit_rials=use_credit,
-                                   credit_balance_rials=balance),
-            member_tier_rules, club=rules.club_rules,
-            member=context, items=lines, offers=offers, now=now)
-
+        counts_offer_uses=not member.is_gift_account and rules.offers_limit_uses)
+    pricing = Pricing.of(rules, tier_id=member.tier_id, gift_account=member.is_gift_account,
+                         member=context, items=lines, amount_rials=amount_rials, now=now)
     points_used = points_credit = 0
     if use_points:
         points_used, points_credit = _pay_with_points(
-            session, club, member, use_points, use_credit_rials,
-            # The most credit this purchase may take by the rules (a balance that is no
-            # limit): after discounts and offers, within the per-invoice and daily caps.
-            price(engine.USE_ALL_CREDIT, MAX_CAP_PROBE_RIALS).credit_used_rials,
+            session, club, member, use_points, use_credit_rials, pricing.credit_cap_rials(),
             f"{idempotency_key}:points", now)
         if use_credit_rials != engine.USE_ALL_CREDIT:
             use_credit_rials += points_credit
-    outcome = price(use_credit_rials,
-                    ledger.spendable_credit(session, member.id, now, spend_branch))
+    outcome = pricing.price(use_credit_rials,
+                            ledger.spendable_credit(session, member.id, now, spend_branch))
     earned_here = outcome.tier_credit_rials + outcome.item_credit_rials + sum(
         offer.credit_rials for offer in outcome.offers if offer.credit_expiry_days is None
     )
