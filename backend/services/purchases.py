@@ -2,10 +2,10 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
 
 from backend import engine, ledger
 from backend.engine.calendar import local_day_start
@@ -18,11 +18,11 @@ from backend.models import (
     OfferRedemption,
     Product,
     Purchase,
-    PurchaseItem,
     TerminalRequest,
 )
 from backend.notifications import outbox
-from backend.services import happy_calls, tiers, wallet
+from backend.services import tiers, wallet
+from backend.services.purchase_pipeline import record
 from backend.services.purchase_pipeline import rules as rules_memory
 from backend.services.purchase_pipeline.price import Pricing
 
@@ -158,27 +158,13 @@ def record_purchase_locked(
             use_credit_rials += points_credit
     outcome = pricing.price(use_credit_rials,
                             ledger.spendable_credit(session, member.id, now, spend_branch))
-    earned_here = outcome.tier_credit_rials + outcome.item_credit_rials + sum(
-        offer.credit_rials for offer in outcome.offers if offer.credit_expiry_days is None
-    )
-    movements = [
-        ledger.Movement("credit", -outcome.credit_used_rials),
-        ledger.Movement("credit", earned_here, branch_id=branch_id),
-        ledger.Movement("points", outcome.points_earned,
-                        expires_at=wallet.points_expiry(club, now)),
-    ]
-    movements += [
-        ledger.Movement("credit", rials, expires_at=now + timedelta(days=days))
-        for rials, days in outcome.gift_credit
-    ]
+    movements = record.ledger_movements(outcome, club, branch_id, now)
     transaction = ledger.post(
         session, member=member, idempotency_key=idempotency_key, kind="purchase",
         movements=movements, reason=f"purchase of {outcome.amount_rials:,} rials", now=now,
         spend_branch_id=spend_branch, key_checked=True,
     )
-    # INSERT … RETURNING id, then an ORM object made persistent without a statement
-    # (every column is given): callers get a Purchase, the hot path skips a flush.
-    columns = {
+    purchase = record.insert_purchase(session, {
         "member_id": member.id, "card_id": card.id, "branch_id": branch_id,
         "device_id": device_id, "ledger_transaction_id": transaction.id,
         "amount_rials": outcome.amount_rials, "discount_rials": outcome.discount_rials,
@@ -187,32 +173,11 @@ def record_purchase_locked(
         "points_earned": outcome.points_earned, "offline": offline,
         "commission_member_id": None, "commission_rials": 0, "refunded_amount_rials": 0,
         "created_at": now,
-    }
-    purchase_id = session.execute(_INSERT_PURCHASE, columns).scalar_one()
-    purchase = Purchase(id=purchase_id, **columns)
-    make_transient_to_detached(purchase)
-    session.add(purchase)
+    })
     if not member.is_gift_account:
-        # S2: the happy call, in this transaction; flushed with the rows below.
-        session.add(happy_calls.task_for(purchase))
-    for product, item in zip(products, items, strict=True):
-        session.add(PurchaseItem(purchase_id=purchase.id, product_id=product.id,
-                                 quantity=item.quantity, unit_price_rials=item.unit_price_rials))
-        if product.stock is not None:
-            decremented = session.execute(
-                update(Product)
-                .where(Product.id == product.id, Product.stock >= item.quantity)
-                .values(stock=Product.stock - item.quantity)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if decremented != 1:
-                raise BadRequest("items", f"only {product.stock} of {product.sku} in stock")
-    for offer in outcome.offers:
-        session.add(OfferRedemption(
-            offer_id=offer.offer_id, member_id=member.id, purchase_id=purchase.id,
-            discount_rials=offer.discount_rials, points=offer.points,
-            credit_rials=offer.credit_rials, created_at=now,
-        ))
+        record.insert_happy_call(session, purchase)
+    record.insert_lines(session, purchase.id, products, items)
+    record.insert_redemptions(session, outcome, member.id, purchase.id, now)
     first_purchase = member.purchase_count == 0
     member.total_spend_rials += outcome.payable_rials
     member.purchase_count += 1
