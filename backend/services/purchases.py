@@ -4,25 +4,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from backend import engine, ledger
-from backend.engine.calendar import local_day_start
-from backend.errors import BadRequest, LimitReached
+from backend.errors import LimitReached
 from backend.models import (
     Card,
     Club,
     Member,
     Offer,
     OfferRedemption,
-    Product,
     Purchase,
     TerminalRequest,
 )
 from backend.notifications import outbox
 from backend.services import tiers, wallet
-from backend.services.purchase_pipeline import record
+from backend.services.purchase_pipeline import load, record
 from backend.services.purchase_pipeline import rules as rules_memory
 from backend.services.purchase_pipeline.price import Pricing
 
@@ -54,52 +52,6 @@ class PurchaseResult:
 tier_rules = rules_memory.tier_rules
 club_rules = rules_memory.club_rules
 engine_offer = rules_memory.engine_offer
-
-
-def member_context(session: Session, member: Member, now: datetime, *,
-                   spends_credit: bool = True,
-                   counts_offer_uses: bool = True) -> engine.MemberContext:
-    """What the engine needs to know about the member. A purchase that spends no credit
-    meets no credit cap, and offers without a per-member limit need no use counts: the
-    terminal's hot path skips those two queries then (the engine reads neither)."""
-    spent_today = session.scalar(
-        select(func.coalesce(func.sum(Purchase.credit_used_rials), 0)).where(
-            Purchase.member_id == member.id, Purchase.created_at >= local_day_start(now)
-        )
-    ) if spends_credit else 0
-    uses = dict(session.execute(
-        select(OfferRedemption.offer_id, func.count())
-        .where(OfferRedemption.member_id == member.id)
-        .group_by(OfferRedemption.offer_id)
-    ).all()) if counts_offer_uses else {}
-    return engine.MemberContext(
-        previous_visits=member.purchase_count,
-        last_visit_at=member.last_visit_at,
-        birth_date=member.birth_date,
-        wedding_date=member.wedding_date,
-        credit_spent_today_rials=int(spent_today),
-        offer_uses=uses,
-    )
-
-
-def _load_items(session: Session, items: Sequence[ItemRequest]):
-    products, lines = [], []
-    for index, item in enumerate(items):
-        product = session.scalars(
-            select(Product).where(Product.sku == item.sku, Product.is_active)
-        ).one_or_none()
-        if product is None:
-            raise BadRequest(f"items[{index}].sku", f"no product {item.sku!r}")
-        if product.stock is not None and product.stock < item.quantity:
-            raise BadRequest(f"items[{index}]", f"only {product.stock} of {item.sku} in stock")
-        products.append(product)
-        lines.append(engine.LineItem(
-            sku=item.sku, quantity=item.quantity, unit_price_rials=item.unit_price_rials,
-            points_per_unit=product.points_per_unit,
-            discount_percent_bp=product.discount_percent_bp,
-            extra_credit_per_unit_rials=product.extra_credit_per_unit_rials,
-        ))
-    return products, lines
 
 
 def record_purchase_locked(
@@ -143,8 +95,8 @@ def record_purchase_locked(
     rules = rules_memory.current(session)
     club = rules.club
     spend_branch = None if club.credit_cross_branch else branch_id
-    products, lines = _load_items(session, items)
-    context = member_context(
+    products, lines = load.items(session, items)
+    context = load.member_context(
         session, member, now, spends_credit=use_credit_rials != 0 or use_points != 0,
         counts_offer_uses=not member.is_gift_account and rules.offers_limit_uses)
     pricing = Pricing.of(rules, tier_id=member.tier_id, gift_account=member.is_gift_account,
