@@ -69,6 +69,7 @@ def record_purchase_locked(
     items: Sequence[ItemRequest] = (),
     key_is_new: bool = False,
     use_points: int = 0,
+    rules: rules_memory.Rules | None = None,
 ) -> PurchaseResult:
     """Price and record a purchase for a member locked with `ledger.lock_member`.
 
@@ -82,6 +83,9 @@ def record_purchase_locked(
     points: they are converted by `wallet.convert_points_locked` (the club's point value
     and minimum, key `<key>:points`) in this transaction, and their credit is spent on
     this purchase before any other credit, within the same credit caps.
+
+    `rules`: `purchase_pipeline.rules.current(session)` if the caller read it in this
+    transaction already (the terminal does), which saves reading the version again.
     """
     existing = None if key_is_new else ledger.find_transaction(session, idempotency_key)
     if existing is not None:
@@ -92,7 +96,7 @@ def record_purchase_locked(
 
     # Club, tiers and offers from the process's memory, checked by one version number in
     # this transaction (purchase_pipeline.rules): never stale, parsed once per edit.
-    rules = rules_memory.current(session)
+    rules = rules or rules_memory.current(session)
     club = rules.club
     spend_branch = None if club.credit_cross_branch else branch_id
     products, lines = load.items(session, items)
@@ -116,6 +120,12 @@ def record_purchase_locked(
         movements=movements, reason=f"purchase of {outcome.amount_rials:,} rials", now=now,
         spend_branch_id=spend_branch, key_checked=True,
     )
+    # The member's counters change with its balances (ledger.post left those to the next
+    # flush): one UPDATE of the member, flushed before the purchase's INSERT.
+    first_purchase = member.purchase_count == 0
+    member.total_spend_rials += outcome.payable_rials
+    member.purchase_count += 1
+    member.last_visit_at = now
     purchase = record.insert_purchase(session, {
         "member_id": member.id, "card_id": card.id, "branch_id": branch_id,
         "device_id": device_id, "ledger_transaction_id": transaction.id,
@@ -130,10 +140,6 @@ def record_purchase_locked(
         record.insert_happy_call(session, purchase)
     record.insert_lines(session, purchase.id, products, items)
     record.insert_redemptions(session, outcome, member.id, purchase.id, now)
-    first_purchase = member.purchase_count == 0
-    member.total_spend_rials += outcome.payable_rials
-    member.purchase_count += 1
-    member.last_visit_at = now
     _reward_referrer(session, club, member, purchase, idempotency_key, first_purchase, now,
                      key_is_new)
     outbox.purchase_thanks(session, member, purchase, now)

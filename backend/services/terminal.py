@@ -299,7 +299,8 @@ def _answer_in_transaction(
         member_id = card.member_id
     terminal_policy.check(session, device, request, card, now)  # top-up and refund rules
     member = ledger.lock_member(session, member_id)
-    transaction_id, tx, offers = _run_op(session, device, card, member, request, sold_at)
+    transaction_id, tx, offers = _run_op(session, device, card, member, request, sold_at,
+                                         rules)
     bal = {"credit": member.credit_balance_rials, "points": member.points_balance}
     lang = device.lang
     tier = rules.tier(member.tier_id)  # after the operation: a tier it moved to
@@ -353,7 +354,7 @@ def _refund_target(session: Session, device_id: str, request: Request) -> tuple[
     return card, card.member
 
 
-def _run_op(session, device, card, member, request: Request, now):
+def _run_op(session, device, card, member, request: Request, now, rules=None):
     """Run the request's operation; returns (ledger transaction id, tx, offer names).
     `now` is when the sale happened (an offline purchase's date, see sale_time)."""
     key = f"dev:{device.id}:{request.id}"
@@ -370,6 +371,7 @@ def _run_op(session, device, card, member, request: Request, now):
             # transaction under its key either: both commit together.
             key_is_new=True,
             use_points=request.use_points,
+            rules=rules,  # read by the caller in this transaction
         )
         purchase = result.purchase
         tx = purchase_reply.of_purchase(

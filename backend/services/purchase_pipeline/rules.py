@@ -117,12 +117,11 @@ def current(session: Session) -> Rules:
     version = session.execute(_VERSION).scalar_one()
     database = session.get_bind().engine
     kept = _cache.get(database)
-    if kept is not None and kept.version == version:
-        return kept
-    rules = load(session, version)
-    with _cache_lock:
-        _cache[database] = rules
-    return rules
+    if kept is None or kept.version != version:
+        kept = load(session, version)
+        with _cache_lock:
+            _cache[database] = kept
+    return kept
 
 
 def load(session: Session, version: int) -> Rules:
