@@ -152,6 +152,28 @@ _SPENDABLE_ANYWHERE = _spendable_sum(at_branch=False)
 _SPENDABLE_AT_BRANCH = _spendable_sum(at_branch=True)
 
 
+@dataclass
+class _Plan:
+    """A posting decided before anything is written, so a refusal leaves no trace."""
+
+    movements: list[Movement]
+    new_balances: dict[str, int]
+    # Per movement: the (lot, rials) it takes, and the lot it opens (credit coming in).
+    takes: list[list[tuple[CreditLot, int]]]
+    new_lots: list[CreditLot | None]
+    taken: dict[int, int]  # rials taken from each lot, by id() (new lots have no row id)
+    points_takes: list[tuple[int, int]]
+
+    def credit_change_in_lots(self) -> int:
+        """What the posting adds to the credit in lots: new lots net of what was taken
+        from them, less what was taken from lots that existed."""
+        opened = sum(lot.amount_rials - self.taken.get(id(lot), 0)
+                     for lot in self.new_lots if lot is not None)
+        new_lot_ids = {id(lot) for lot in self.new_lots if lot is not None}
+        return opened - sum(take for lot_key, take in self.taken.items()
+                            if lot_key not in new_lot_ids)
+
+
 def post(
     session: Session,
     *,
@@ -176,7 +198,20 @@ def post(
         existing = find_transaction(session, idempotency_key)
         if existing is not None:
             return existing
-    movements = [m for m in movements if m.amount != 0]
+    plan = _plan(session, member, [m for m in movements if m.amount != 0], now,
+                 spend_branch_id)
+    transaction = _write(session, member, plan, idempotency_key, kind, reason, now)
+    credit_change = sum(m.amount for m in plan.movements if m.account == "credit")
+    # The books' invariant, checked where it could break: credit in lots moves with the
+    # credit balance, rial for rial.
+    assert plan.credit_change_in_lots() == credit_change, (
+        f"posting {idempotency_key!r} moves {credit_change} rials of credit but "
+        f"{plan.credit_change_in_lots()} in lots")
+    return transaction
+
+
+def _plan(session: Session, member: Member, movements: list[Movement], now: datetime,
+          spend_branch_id: int | None) -> _Plan:
     new_balances = {
         account: getattr(member, column) for account, column in _BALANCE_COLUMNS.items()
     }
@@ -186,16 +221,13 @@ def post(
     for account, balance in new_balances.items():
         if balance < 0:
             raise InsufficientBalance(f"{account} balance would become {balance}")
-
-    # Plan lot consumption before writing anything, so a refusal leaves no trace. Credit
-    # coming in opens its lot here already, so a later movement of the same transaction
-    # may draw on it (a refund gives spent credit back and takes earned credit away).
-    plans: list[list[tuple[CreditLot, int]]] = []
-    new_lots: list[CreditLot | None] = []
-    taken: dict[int, int] = {}  # by id() of the lot object: new lots have no row id yet
+    # Credit coming in opens its lot here already, so a later movement of the same
+    # transaction may draw on it (a refund gives spent credit back and takes earned
+    # credit away).
+    plan = _Plan(movements, new_balances, [], [], {}, [])
     for movement in movements:
-        plan: list[tuple[CreditLot, int]] = []
         new_lot = None
+        takes: list[tuple[CreditLot, int]] = []
         if movement.account == "credit" and movement.amount > 0:
             new_lot = CreditLot(
                 member_id=member.id, branch_id=movement.branch_id,
@@ -203,31 +235,42 @@ def post(
                 expires_at=movement.expires_at, created_at=now,
             )
         elif movement.account == "credit":
-            needed = -movement.amount
-            candidates = _open_lots(session, member.id, now, spend_branch_id, movement.clawback)
-            if movement.prefer_lots_of is not None:
-                candidates.sort(key=lambda lot: lot.transaction_id != movement.prefer_lots_of)
-            candidates += [lot for lot in new_lots if lot is not None and (
-                movement.clawback or _spendable(lot, now, spend_branch_id))]
-            for lot in candidates:
-                available = lot.remaining_rials - taken.get(id(lot), 0)
-                if available <= 0:
-                    continue
-                take = min(available, needed)
-                plan.append((lot, take))
-                taken[id(lot)] = taken.get(id(lot), 0) + take
-                needed -= take
-                if needed == 0:
-                    break
-            if needed:
-                raise InsufficientBalance(f"{needed} rials of credit are not spendable here")
-        plans.append(plan)
-        new_lots.append(new_lot)
-    points_plan = _plan_points(session, member, movements, now)
+            takes = _take_credit(session, member, plan, movement, now, spend_branch_id)
+        plan.takes.append(takes)
+        plan.new_lots.append(new_lot)
+    plan.points_takes = _plan_points(session, member, movements, now)
+    return plan
 
-    # Written with Core statements, not ORM objects: the posting is on every purchase's
-    # path and its rows are never read back in the transaction (docs/hot-path.md). New
-    # lots go in with what later movements of this posting took from them already.
+
+def _take_credit(session: Session, member: Member, plan: _Plan, movement: Movement,
+                 now: datetime, spend_branch_id: int | None) -> list[tuple[CreditLot, int]]:
+    """The lots an outgoing credit movement takes from, in order, and how much of each."""
+    needed = -movement.amount
+    candidates = _open_lots(session, member.id, now, spend_branch_id, movement.clawback)
+    if movement.prefer_lots_of is not None:
+        candidates.sort(key=lambda lot: lot.transaction_id != movement.prefer_lots_of)
+    candidates += [lot for lot in plan.new_lots if lot is not None and (
+        movement.clawback or _spendable(lot, now, spend_branch_id))]
+    takes = []
+    for lot in candidates:
+        available = lot.remaining_rials - plan.taken.get(id(lot), 0)
+        if available <= 0:
+            continue
+        take = min(available, needed)
+        takes.append((lot, take))
+        plan.taken[id(lot)] = plan.taken.get(id(lot), 0) + take
+        needed -= take
+        if needed == 0:
+            return takes
+    raise InsufficientBalance(f"{needed} rials of credit are not spendable here")
+
+
+def _write(session: Session, member: Member, plan: _Plan, idempotency_key: str, kind: str,
+           reason: str, now: datetime) -> LedgerTransaction:
+    """The planned posting, written with Core statements, not ORM objects: it is on every
+    purchase's path and its rows are never read back in the transaction
+    (docs/hot-path.md). New lots go in with what later movements took from them."""
+    movements, taken = plan.movements, plan.taken
     transaction_id = session.execute(
         _INSERT_TRANSACTION,
         {"idempotency_key": idempotency_key, "kind": kind, "member_id": member.id,
@@ -240,24 +283,20 @@ def post(
          for movement in movements],
     ).scalars().all() if movements else []
     lot_ids: dict[int, int] = {}  # id() of a new lot object -> its row id
-    for new_lot in new_lots:
-        if new_lot is None:
-            continue
-        lot_ids[id(new_lot)] = session.execute(
-            _INSERT_LOT,
-            {"member_id": member.id, "transaction_id": transaction_id,
-             "branch_id": new_lot.branch_id, "amount_rials": new_lot.amount_rials,
-             "remaining_rials": new_lot.amount_rials - taken.get(id(new_lot), 0),
-             "expires_at": new_lot.expires_at, "created_at": now},
-        ).scalar_one()
-    allocations = []
-    for entry_id, plan in zip(entry_ids, plans, strict=True):
-        for lot, take in plan:
-            allocations.append({"entry_id": entry_id, "lot_id": lot_ids.get(id(lot), lot.id),
-                                "amount_rials": take})
+    for new_lot in plan.new_lots:
+        if new_lot is not None:
+            lot_ids[id(new_lot)] = session.execute(_INSERT_LOT, {
+                "member_id": member.id, "transaction_id": transaction_id,
+                "branch_id": new_lot.branch_id, "amount_rials": new_lot.amount_rials,
+                "remaining_rials": new_lot.amount_rials - taken.get(id(new_lot), 0),
+                "expires_at": new_lot.expires_at, "created_at": now}).scalar_one()
+    allocations = [{"entry_id": entry_id, "lot_id": lot_ids.get(id(lot), lot.id),
+                    "amount_rials": take}
+                   for entry_id, takes in zip(entry_ids, plan.takes, strict=True)
+                   for lot, take in takes]
     if allocations:
         session.execute(_INSERT_ALLOCATIONS, allocations)
-    for lot_id, take in _takes_from_existing_lots(plans, lot_ids):
+    for lot_id, take in _takes_from_existing_lots(plan.takes, lot_ids):
         session.execute(_TAKE_FROM_LOT, {"lot_key": lot_id, "take_rials": take})
     points_in = [{"member_id": member.id, "transaction_id": transaction_id,
                   "amount": movement.amount, "remaining": movement.amount,
@@ -266,9 +305,9 @@ def post(
                  and movement.amount > 0 and movement.expires_at is not None]
     if points_in:
         session.execute(_INSERT_POINTS_LOT, points_in)
-    for lot_id, take in points_plan:
+    for lot_id, take in plan.points_takes:
         session.execute(_TAKE_FROM_POINTS_LOT, {"lot_key": lot_id, "take_points": take})
-    for lot in {id(lot): lot for plan in plans for lot, _ in plan
+    for lot in {id(lot): lot for takes in plan.takes for lot, _ in takes
                 if id(lot) not in lot_ids}.values():
         # Keep loaded lot objects true to their rows for the rest of the transaction.
         set_committed_value(lot, "remaining_rials", lot.remaining_rials - taken[id(lot)])
@@ -279,7 +318,7 @@ def post(
     session.add(transaction)  # persistent without a statement: the row exists
     # The member's balances are flushed with the caller's next statement (one UPDATE with
     # whatever else the use case changes on the member).
-    for account, balance in new_balances.items():
+    for account, balance in plan.new_balances.items():
         setattr(member, _BALANCE_COLUMNS[account], balance)
     return transaction
 

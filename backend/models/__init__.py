@@ -2,7 +2,16 @@
 
 from backend.models.api_tokens import ApiToken
 from backend.models.base import Base, UTCDateTime, utc_now
-from backend.models.club import AuditLog, Branch, Club, LoginAttempt, StaffUser, Tier, the_club
+from backend.models.club import (
+    AuditLog,
+    Branch,
+    Club,
+    LoginAttempt,
+    RulesVersion,
+    StaffUser,
+    Tier,
+    the_club,
+)
 from backend.models.devices import Device, TerminalRequest
 from backend.models.engagement import (
     CallTask,
@@ -69,6 +78,7 @@ __all__ = [
     "SurveyResponse",
     "AuditLog",
     "Base",
+    "RulesVersion",
     "Branch",
     "Card",
     "CardBatch",

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from backend.models.base import Amount, Base, UTCDateTime, utc_now
@@ -73,6 +73,19 @@ class Club(Base):
 
 
 CLUB_ID = 1
+
+
+class RulesVersion(Base):
+    """One number that changes with every edit of the club, a tier or an offer, in the
+    edit's own transaction (database triggers, migration 0023): a worker keeps those
+    rules in memory and reads only this on a purchase (issue 19)."""
+
+    __tablename__ = "rules_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
 
 
 def the_club(session: Session) -> Club | None:

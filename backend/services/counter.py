@@ -30,6 +30,7 @@ from backend.models import (
     TierChange,
 )
 from backend.services import purchases, refunds, wallet
+from backend.services.purchase_pipeline import reply as purchase_reply
 from backend.services.unit_of_work import Actor, is_staff, unit_of_work
 from card_spec import normalize_digits
 
@@ -211,19 +212,10 @@ class PurchaseSummary:
 
     @property
     def tx(self) -> dict:
-        purchase = self.purchase
-        tx = {
-            "amount": purchase.amount_rials,
-            "discount": purchase.discount_rials,
-            "credit_used": purchase.credit_used_rials,
-            "payable": purchase.payable_rials,
-            "credit_earned": purchase.credit_earned_rials,
-            "points_earned": purchase.points_earned,
-            "offers": list(self.offer_names),
-        }
-        if self.tier_change is not None and self.tier_change[1].rank > self.tier_change[0].rank:
-            tx["tier_up"] = self.tier_change[1].code
-        return tx
+        change = self.tier_change
+        upgrade = change is not None and change[1].rank > change[0].rank
+        return purchase_reply.of_purchase(self.purchase, self.offer_names,
+                                          tier_up=change[1].code if upgrade else None)
 
 
 def purchase_summary(session: Session, *, member_id: int, purchase_id: int

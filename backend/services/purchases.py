@@ -2,38 +2,32 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
 
 from backend import engine, ledger
-from backend.engine.calendar import local_day_start
-from backend.errors import BadRequest, LimitReached
+from backend.errors import LimitReached
 from backend.models import (
     Card,
     Club,
     Member,
     Offer,
     OfferRedemption,
-    Product,
     Purchase,
-    PurchaseItem,
     TerminalRequest,
-    Tier,
-    the_club,
 )
 from backend.notifications import outbox
-from backend.services import happy_calls, tiers, wallet
+from backend.services import tiers, wallet
+from backend.services.purchase_pipeline import load, record
+from backend.services.purchase_pipeline import rules as rules_memory
+from backend.services.purchase_pipeline.price import Pricing
 
 BASIS_POINTS = 10_000
-# A credit balance no purchase reaches: pricing with it tells the most credit the rules
-# let a purchase take (docs/protocol.md "Paying with points").
-MAX_CAP_PROBE_RIALS = 10**15
 _PURCHASES = Purchase.__table__
 # Built once: they run on every purchase (docs/hot-path.md).
 _INSERT_PURCHASE = insert(_PURCHASES).returning(_PURCHASES.c.id)
-_ACTIVE_OFFERS = select(Offer.__table__).where(Offer.__table__.c.is_active)
 
 
 @dataclass(frozen=True)
@@ -54,92 +48,10 @@ class PurchaseResult:
     points_credit_rials: int = 0
 
 
-def tier_rules(tier: Tier, gift_account: bool = False) -> engine.TierRules:
-    if gift_account:
-        # Gift-card holder accounts spend their credit but earn nothing (C4).
-        return engine.TierRules(0, 0, 0, 1, tier.max_credit_per_invoice_rials,
-                                tier.max_credit_per_day_rials, tier.code)
-    return engine.TierRules(
-        credit_percent_bp=tier.credit_percent_bp,
-        discount_percent_bp=tier.discount_percent_bp,
-        points_per_step=tier.points_per_step,
-        point_step_rials=tier.point_step_rials,
-        max_credit_per_invoice_rials=tier.max_credit_per_invoice_rials,
-        max_credit_per_day_rials=tier.max_credit_per_day_rials,
-        code=tier.code,
-    )
-
-
-def club_rules(club: Club) -> engine.ClubRules:
-    return engine.ClubRules(
-        weekday_points_percent=tuple(club.weekday_points_percent),
-        instant_cashback=club.instant_cashback,
-    )
-
-
-def engine_offer(row: Offer) -> engine.Offer:
-    return engine.Offer(
-        id=row.id, name=row.name, reward_kind=row.reward_kind, reward_value=row.reward_value,
-        priority=row.priority, exclusive=row.exclusive,
-        max_uses_per_member=row.max_uses_per_member,
-        reward_expiry_days=row.reward_expiry_days,
-        min_days_since_last_visit=row.min_days_since_last_visit,
-        min_visit_number=row.min_visit_number, max_visit_number=row.max_visit_number,
-        min_amount_rials=row.min_amount_rials,
-        birthday_window_days=row.birthday_window_days,
-        anniversary_window_days=row.anniversary_window_days,
-        starts_at=row.starts_at, ends_at=row.ends_at,
-        tier_codes=frozenset(code for code in row.tier_codes.split(",") if code),
-        first_purchase_only=row.first_purchase_only,
-        weekdays=frozenset(row.weekdays or ()),
-        from_minute=row.from_minute, until_minute=row.until_minute,
-    )
-
-
-def member_context(session: Session, member: Member, now: datetime, *,
-                   spends_credit: bool = True,
-                   counts_offer_uses: bool = True) -> engine.MemberContext:
-    """What the engine needs to know about the member. A purchase that spends no credit
-    meets no credit cap, and offers without a per-member limit need no use counts: the
-    terminal's hot path skips those two queries then (the engine reads neither)."""
-    spent_today = session.scalar(
-        select(func.coalesce(func.sum(Purchase.credit_used_rials), 0)).where(
-            Purchase.member_id == member.id, Purchase.created_at >= local_day_start(now)
-        )
-    ) if spends_credit else 0
-    uses = dict(session.execute(
-        select(OfferRedemption.offer_id, func.count())
-        .where(OfferRedemption.member_id == member.id)
-        .group_by(OfferRedemption.offer_id)
-    ).all()) if counts_offer_uses else {}
-    return engine.MemberContext(
-        previous_visits=member.purchase_count,
-        last_visit_at=member.last_visit_at,
-        birth_date=member.birth_date,
-        wedding_date=member.wedding_date,
-        credit_spent_today_rials=int(spent_today),
-        offer_uses=uses,
-    )
-
-
-def _load_items(session: Session, items: Sequence[ItemRequest]):
-    products, lines = [], []
-    for index, item in enumerate(items):
-        product = session.scalars(
-            select(Product).where(Product.sku == item.sku, Product.is_active)
-        ).one_or_none()
-        if product is None:
-            raise BadRequest(f"items[{index}].sku", f"no product {item.sku!r}")
-        if product.stock is not None and product.stock < item.quantity:
-            raise BadRequest(f"items[{index}]", f"only {product.stock} of {item.sku} in stock")
-        products.append(product)
-        lines.append(engine.LineItem(
-            sku=item.sku, quantity=item.quantity, unit_price_rials=item.unit_price_rials,
-            points_per_unit=product.points_per_unit,
-            discount_percent_bp=product.discount_percent_bp,
-            extra_credit_per_unit_rials=product.extra_credit_per_unit_rials,
-        ))
-    return products, lines
+# Kept here for the callers that price without the pipeline's rules (demo history).
+tier_rules = rules_memory.tier_rules
+club_rules = rules_memory.club_rules
+engine_offer = rules_memory.engine_offer
 
 
 def record_purchase_locked(
@@ -157,6 +69,7 @@ def record_purchase_locked(
     items: Sequence[ItemRequest] = (),
     key_is_new: bool = False,
     use_points: int = 0,
+    rules: rules_memory.Rules | None = None,
 ) -> PurchaseResult:
     """Price and record a purchase for a member locked with `ledger.lock_member`.
 
@@ -170,6 +83,9 @@ def record_purchase_locked(
     points: they are converted by `wallet.convert_points_locked` (the club's point value
     and minimum, key `<key>:points`) in this transaction, and their credit is spent on
     this purchase before any other credit, within the same credit caps.
+
+    `rules`: `purchase_pipeline.rules.current(session)` if the caller read it in this
+    transaction already (the terminal does), which saves reading the version again.
     """
     existing = None if key_is_new else ledger.find_transaction(session, idempotency_key)
     if existing is not None:
@@ -178,60 +94,39 @@ def record_purchase_locked(
         ).one()
         return PurchaseResult(purchase, _offer_names(session, purchase), None)
 
-    club = the_club(session)
+    # Club, tiers and offers from the process's memory, checked by one version number in
+    # this transaction (purchase_pipeline.rules): never stale, parsed once per edit.
+    rules = rules or rules_memory.current(session)
+    club = rules.club
     spend_branch = None if club.credit_cross_branch else branch_id
-    products, lines = _load_items(session, items)
-    # Rows, not ORM objects: the engine reads them once and nothing changes them.
-    offers = () if member.is_gift_account else [
-        engine_offer(row) for row in session.execute(_ACTIVE_OFFERS)
-    ]
-    # All tiers at once (a handful): member.tier below and the tier check after the
-    # purchase then need no query of their own.
-    tier_thresholds = tiers.thresholds(session)
-    context = member_context(
+    products, lines = load.items(session, items)
+    context = load.member_context(
         session, member, now, spends_credit=use_credit_rials != 0 or use_points != 0,
-        counts_offer_uses=any(offer.max_uses_per_member is not None for offer in offers))
-
-    def price(use_credit: int, balance: int) -> engine.PurchaseOutcome:
-        return engine.price_purchase(
-            engine.PurchaseRequest(amount_rials=amount_rials, use_credit_rials=use_credit,
-                                   credit_balance_rials=balance),
-            tier_rules(member.tier, member.is_gift_account), club=club_rules(club),
-            member=context, items=lines, offers=offers, now=now)
-
+        counts_offer_uses=not member.is_gift_account and rules.offers_limit_uses)
+    pricing = Pricing.of(rules, tier_id=member.tier_id, gift_account=member.is_gift_account,
+                         member=context, items=lines, amount_rials=amount_rials, now=now)
     points_used = points_credit = 0
     if use_points:
         points_used, points_credit = _pay_with_points(
-            session, club, member, use_points, use_credit_rials,
-            # The most credit this purchase may take by the rules (a balance that is no
-            # limit): after discounts and offers, within the per-invoice and daily caps.
-            price(engine.USE_ALL_CREDIT, MAX_CAP_PROBE_RIALS).credit_used_rials,
+            session, club, member, use_points, use_credit_rials, pricing.credit_cap_rials(),
             f"{idempotency_key}:points", now)
         if use_credit_rials != engine.USE_ALL_CREDIT:
             use_credit_rials += points_credit
-    outcome = price(use_credit_rials,
-                    ledger.spendable_credit(session, member.id, now, spend_branch))
-    earned_here = outcome.tier_credit_rials + outcome.item_credit_rials + sum(
-        offer.credit_rials for offer in outcome.offers if offer.credit_expiry_days is None
-    )
-    movements = [
-        ledger.Movement("credit", -outcome.credit_used_rials),
-        ledger.Movement("credit", earned_here, branch_id=branch_id),
-        ledger.Movement("points", outcome.points_earned,
-                        expires_at=wallet.points_expiry(club, now)),
-    ]
-    movements += [
-        ledger.Movement("credit", rials, expires_at=now + timedelta(days=days))
-        for rials, days in outcome.gift_credit
-    ]
+    outcome = pricing.price(use_credit_rials,
+                            ledger.spendable_credit(session, member.id, now, spend_branch))
+    movements = record.ledger_movements(outcome, club, branch_id, now)
     transaction = ledger.post(
         session, member=member, idempotency_key=idempotency_key, kind="purchase",
         movements=movements, reason=f"purchase of {outcome.amount_rials:,} rials", now=now,
         spend_branch_id=spend_branch, key_checked=True,
     )
-    # INSERT … RETURNING id, then an ORM object made persistent without a statement
-    # (every column is given): callers get a Purchase, the hot path skips a flush.
-    columns = {
+    # The member's counters change with its balances (ledger.post left those to the next
+    # flush): one UPDATE of the member, flushed before the purchase's INSERT.
+    first_purchase = member.purchase_count == 0
+    member.total_spend_rials += outcome.payable_rials
+    member.purchase_count += 1
+    member.last_visit_at = now
+    purchase = record.insert_purchase(session, {
         "member_id": member.id, "card_id": card.id, "branch_id": branch_id,
         "device_id": device_id, "ledger_transaction_id": transaction.id,
         "amount_rials": outcome.amount_rials, "discount_rials": outcome.discount_rials,
@@ -240,40 +135,16 @@ def record_purchase_locked(
         "points_earned": outcome.points_earned, "offline": offline,
         "commission_member_id": None, "commission_rials": 0, "refunded_amount_rials": 0,
         "created_at": now,
-    }
-    purchase_id = session.execute(_INSERT_PURCHASE, columns).scalar_one()
-    purchase = Purchase(id=purchase_id, **columns)
-    make_transient_to_detached(purchase)
-    session.add(purchase)
+    })
     if not member.is_gift_account:
-        # S2: the happy call, in this transaction; flushed with the rows below.
-        session.add(happy_calls.task_for(purchase))
-    for product, item in zip(products, items, strict=True):
-        session.add(PurchaseItem(purchase_id=purchase.id, product_id=product.id,
-                                 quantity=item.quantity, unit_price_rials=item.unit_price_rials))
-        if product.stock is not None:
-            decremented = session.execute(
-                update(Product)
-                .where(Product.id == product.id, Product.stock >= item.quantity)
-                .values(stock=Product.stock - item.quantity)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if decremented != 1:
-                raise BadRequest("items", f"only {product.stock} of {product.sku} in stock")
-    for offer in outcome.offers:
-        session.add(OfferRedemption(
-            offer_id=offer.offer_id, member_id=member.id, purchase_id=purchase.id,
-            discount_rials=offer.discount_rials, points=offer.points,
-            credit_rials=offer.credit_rials, created_at=now,
-        ))
-    first_purchase = member.purchase_count == 0
-    member.total_spend_rials += outcome.payable_rials
-    member.purchase_count += 1
-    member.last_visit_at = now
+        record.insert_happy_call(session, purchase)
+    record.insert_lines(session, purchase.id, products, items)
+    record.insert_redemptions(session, outcome, member.id, purchase.id, now)
     _reward_referrer(session, club, member, purchase, idempotency_key, first_purchase, now,
                      key_is_new)
     outbox.purchase_thanks(session, member, purchase, now)
-    change = tiers.apply_on_purchase(session, club, member, now, tier_thresholds)
+    change = tiers.apply_on_purchase(session, club, member, now,
+                                     (rules.tiers, rules.thresholds))
     session.flush()
     return PurchaseResult(purchase, tuple(offer.name for offer in outcome.offers), change,
                           points_used, points_credit)

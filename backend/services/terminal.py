@@ -30,7 +30,7 @@ from backend.errors import (
     Stale,
     UnknownDevice,
 )
-from backend.models import Card, Device, Member, TerminalRequest, the_club
+from backend.models import Card, Device, Member, TerminalRequest
 from backend.protocol import (
     PROTOCOL_VERSION,
     ProtocolError,
@@ -47,6 +47,8 @@ from backend.services import (
     texts,
     wallet,
 )
+from backend.services.purchase_pipeline import reply as purchase_reply
+from backend.services.purchase_pipeline import rules as rules_memory
 
 log = logging.getLogger(__name__)
 # A synced terminal clock may run a little ahead of ours; beyond this an offline sale's
@@ -284,7 +286,9 @@ def _answer_in_transaction(
         raise Replay(f"seq {request.seq} is not above {last_seq}")
     if request.op == "ota":
         return _answer_ota(session, device, request, asked, now)
-    club = the_club(session)
+    # Settings and tiers from the process's memory, checked by their version here.
+    rules = rules_memory.current(session)
+    club = rules.club
     sold_at = sale_time(request, now, timedelta(days=club.offline_window_days))
 
     if request.op == "refund":
@@ -295,10 +299,12 @@ def _answer_in_transaction(
         member_id = card.member_id
     terminal_policy.check(session, device, request, card, now)  # top-up and refund rules
     member = ledger.lock_member(session, member_id)
-    transaction_id, tx, offers = _run_op(session, device, card, member, request, sold_at)
+    transaction_id, tx, offers = _run_op(session, device, card, member, request, sold_at,
+                                         rules)
     bal = {"credit": member.credit_balance_rials, "points": member.points_balance}
     lang = device.lang
-    tier_name = member.tier.name_fa if lang == "fa" and member.tier.name_fa else member.tier.name
+    tier = rules.tier(member.tier_id)  # after the operation: a tier it moved to
+    tier_name = tier.name_fa if lang == "fa" and tier.name_fa else tier.name
     short_name = f"{member.first_name} {member.last_name[:1]}."
     response = {
         "v": PROTOCOL_VERSION,
@@ -348,7 +354,7 @@ def _refund_target(session: Session, device_id: str, request: Request) -> tuple[
     return card, card.member
 
 
-def _run_op(session, device, card, member, request: Request, now):
+def _run_op(session, device, card, member, request: Request, now, rules=None):
     """Run the request's operation; returns (ledger transaction id, tx, offer names).
     `now` is when the sale happened (an offline purchase's date, see sale_time)."""
     key = f"dev:{device.id}:{request.id}"
@@ -365,23 +371,14 @@ def _run_op(session, device, card, member, request: Request, now):
             # transaction under its key either: both commit together.
             key_is_new=True,
             use_points=request.use_points,
+            rules=rules,  # read by the caller in this transaction
         )
         purchase = result.purchase
-        tx = {
-            "amount": purchase.amount_rials,
-            "discount": purchase.discount_rials,
-            "credit_used": purchase.credit_used_rials,
-            "payable": purchase.payable_rials,
-            "credit_earned": purchase.credit_earned_rials,
-            "points_earned": purchase.points_earned,
-            "offers": list(result.offer_names),
-        }
-        if request.use_points:
-            # Only when asked for: the answers to other purchases keep their bytes.
-            tx["points_used"] = result.points_used
-            tx["points_credit"] = result.points_credit_rials
-        if result.tier_change is not None:
-            tx["tier_up"] = result.tier_change.to_code
+        tx = purchase_reply.of_purchase(
+            purchase, result.offer_names,
+            tier_up=result.tier_change.to_code if result.tier_change else None,
+            points=((result.points_used, result.points_credit_rials)
+                    if request.use_points else None))
         return purchase.ledger_transaction_id, tx, result.offer_names
     if request.op == "refund":
         purchase = purchases.by_terminal_request(session, device.id, request.ref)

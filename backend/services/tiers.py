@@ -55,19 +55,22 @@ def _apply(session, club, member, now, allow_downgrade,
     if member.is_gift_account:
         return None
     rows, rules = known_thresholds or thresholds(session)
-    if not allow_downgrade and member.tier.rank >= max(row.rank for row in rows):
+    # The member's tier from the rows at hand (ORM tiers or the pipeline's kept rows):
+    # member.tier would load it when the rows are not in this session.
+    tier = next(row for row in rows if row.id == member.tier_id)
+    if not allow_downgrade and tier.rank >= max(row.rank for row in rows):
         return None  # already at the top: a purchase can only move a member up
     spend, count = window_totals(session, member.id, now, club.tier_window_days)
-    decision = engine.decide_tier(rules, member.tier.code, spend, count,
+    decision = engine.decide_tier(rules, tier.code, spend, count,
                                   club.tier_window_days, allow_downgrade)
     if decision is None:
         return None
     target = next(row for row in rows if row.code == decision.code)
-    result = TierChangeResult(member.id, member.tier.code, target.code, decision.reason)
+    result = TierChangeResult(member.id, tier.code, target.code, decision.reason)
     change = TierChange(member_id=member.id, from_tier_id=member.tier_id,
                         to_tier_id=target.id, reason=decision.reason, created_at=now)
     session.add(change)
-    upgrade = target.rank > member.tier.rank
+    upgrade = target.rank > tier.rank
     member.tier_id = target.id
     session.flush()
     session.refresh(member, ["tier"])

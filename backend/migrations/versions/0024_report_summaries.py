@@ -2,7 +2,7 @@
 triggers on purchase (issue 19)
 
 Revision ID: 0024
-Revises: 0022
+Revises: 0023
 Create Date: 2026-12-03 00:00:00
 
 `report_month` holds the Jalali months 1380–1479 as UTC instants (the triggers find a
@@ -25,7 +25,7 @@ from backend.models.base import Amount, UTCDateTime
 
 # revision identifiers, used by Alembic.
 revision = '0024'
-down_revision = '0022'
+down_revision = '0023'
 branch_labels = None
 depends_on = None
 
