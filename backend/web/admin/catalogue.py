@@ -35,6 +35,7 @@ from backend.validators import parse_jalali_or_gregorian_date
 from backend.web import audit_labels
 from backend.web.admin import apply_error, bp, clock, page_number, paginate
 from backend.web.auth import client_ip, login_required, permission_required
+from backend.web.common import staff_actor
 from backend.web.forms import (
     BranchForm,
     GiftCardForm,
@@ -370,18 +371,12 @@ def terminal_command(user, device_id):
         if form.validate_on_submit():
             publisher = BrokerPublisher.from_config(current_app.config)
             try:
-                command = terminal_commands.send_command(
+                terminal_commands.send_command(
                     db.session, publisher.publish, device.id, form.operation.data,
-                    form.text.data or "", clock(), branch_id=scope)
+                    form.text.data or "", clock(), branch_id=scope, actor=staff_actor(user))
             except DomainError as error:
-                db.session.rollback()
                 apply_error(form, error)
             else:
-                audit.note(staff_user_id=user.id, ip=client_ip(), action="terminal_command",
-                           entity="device", entity_id=device.id,
-                           details={"op": command.body["op"], "id": command.body["id"],
-                                    "lines": command.body.get("lines", [])})
-                db.session.commit()
                 flash(gettext("Sent to terminal %(device)s.", device=device.id), "success")
                 return redirect(url_for("admin.terminal_command", device_id=device.id))
     return render_template("catalogue/terminal_command.html", user=user, device=device,
