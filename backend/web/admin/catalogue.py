@@ -272,24 +272,15 @@ def catalogue_edit(user, kind_name: str, row_id: int | None = None):
         status = 400
         if form.validate_on_submit():
             try:
-                audit.note(staff_user_id=user.id, ip=client_ip(),
-                           action=f"{'edit' if row else 'create'}_{kind.name}", entity=kind.name,
-                           entity_id=row_id or "",
-                           details={"values": _loggable(kind.to_values(form))})
-                catalogue.save(db.session, kind.name, row_id, kind.to_values(form))
+                catalogue.save(db.session, kind.name, row_id, kind.to_values(form),
+                               actor=staff_actor(user))
             except DomainError as error:
-                db.session.rollback()
                 apply_error(form, error, {"point_step_rials": "point_step"})
             else:
                 flash(gettext("Saved."), "success")
                 return redirect(url_for("admin.catalogue_list", kind_name=kind_name))
     return render_template("catalogue/form.html", user=user, kind=kind, kind_name=kind_name,
                            form=form, row=row), status
-
-
-def _loggable(values: dict) -> dict:
-    return {key: value.isoformat() if isinstance(value, datetime) else value
-            for key, value in values.items()}
 
 
 @bp.route("/gift-cards", methods=["GET", "POST"])
