@@ -2,6 +2,7 @@
 
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from backend.errors import BadRequest
 from backend.models import Branch, Device, TerminalHealth, the_club
 from backend.protocol import DEVICE_ID_PATTERN
 from backend.services import firmware_builds
+from backend.services.unit_of_work import Actor, unit_of_work
 
 KEY_BYTES = 32
 
@@ -97,6 +99,24 @@ def terminal_config(
             "buzzer": 15, "led": 2,
         },
     }
+
+
+def provision(session: Session, make_credentials: Callable[[], DeviceCredentials], *,
+              actor: Actor, mqtt_host: str, mqtt_port: int, public_url: str = ""
+              ) -> tuple[DeviceCredentials, dict]:
+    """One unit of work: a terminal's credentials (`make_credentials` registers it, or
+    redeems its enrolment token) and its config.json, committed before the caller writes
+    the broker files from the device table."""
+    with unit_of_work(session, actor):
+        credentials = make_credentials()
+        return credentials, terminal_config(session, credentials, mqtt_host=mqtt_host,
+                                            mqtt_port=mqtt_port, public_url=public_url)
+
+
+def revoke(session: Session, device_id: str, *, actor: Actor) -> Device:
+    """revoke_device, committed (then the caller regenerates the broker files)."""
+    with unit_of_work(session, actor):
+        return revoke_device(session, device_id)
 
 
 def portal_url(public_url: str) -> str:
