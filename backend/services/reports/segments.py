@@ -33,7 +33,7 @@ from backend.services.reports import lrfm
 from backend.services.reports.periods import local_date
 from backend.services.reports.sql import Filters, member_conditions
 from backend.services.reports.tables import Chart, Column, Table
-from backend.services.unit_of_work import Actor, unit_of_work
+from backend.services.unit_of_work import SYSTEM, Actor, unit_of_work
 
 SEGMENT_TITLES = {
     "no_purchase": N_("No purchase yet"),
@@ -215,8 +215,8 @@ class NightlyResult:
 
 
 def nightly(session: Session, now: datetime) -> NightlyResult:
-    """The nightly job's report step: LRFM scores, then segment rules, one transaction."""
-    scores = lrfm.recompute(session, now)
-    rules = run_rules(session, now)
-    session.commit()
+    """The nightly job's report step: LRFM scores, then segment rules, one unit of work."""
+    with unit_of_work(session, SYSTEM):
+        scores = lrfm.recompute(session, now)
+        rules = run_rules(session, now)
     return NightlyResult(scores, rules)
