@@ -10,6 +10,7 @@ from flask.cli import with_appcontext
 
 from backend.card_commands import cards_group
 from backend.extensions import db
+from backend.services.unit_of_work import SYSTEM
 
 
 def init_app(app: Flask) -> None:
@@ -419,7 +420,8 @@ def init_command(name: str | None, name_fa: str | None, currency: str | None,
             name=name, name_fa=name_fa, currency_display=currency,
             logo=logo.read_bytes() if logo else None, branch_name=branch_name,
             branch_code=branch_code, admin_username=admin_username,
-            admin_password=password, admin_full_name=admin_name), instance_dir / "uploads")
+            admin_password=password, admin_full_name=admin_name), instance_dir / "uploads",
+            actor=SYSTEM)
     except BadRequest as error:
         raise click.ClickException(error.message) from None
     first_run.forget_setup_code(instance_dir)
@@ -448,7 +450,7 @@ def create_admin_command(username: str, full_name: str, password_stdin: bool) ->
     password = _read_password(password_stdin, username.strip().lower(), also_not)
     try:
         admin = first_run.create_admin(db.session, username=username, password=password,
-                                       full_name=full_name)
+                                       full_name=full_name, actor=SYSTEM)
     except BadRequest as error:
         raise click.ClickException(error.message) from None
     click.echo(f"created the admin {admin.username!r}")

@@ -364,9 +364,8 @@ class Worker:
         if len(self._bad_signature_noted) > MAX_CACHED_KEYS:
             self._bad_signature_noted.popitem(last=False)
         try:
-            devices.record_bad_signature(session, device_id, now)
+            devices.record_bad_signature(session, device_id, now)  # rolls back if it fails
         except Exception as error:
-            session.rollback()
             log.warning("bad signature of %s not recorded: %s", device_id, error)
 
     def _remember_key(self, device_id: str, key: bytes, lang: str) -> None:

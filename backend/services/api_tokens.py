@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from backend.errors import BadRequest, Unauthorized
 from backend.models import ApiToken, Member, StaffUser
+from backend.services.unit_of_work import SYSTEM, Actor, unit_of_work
 
 TOKEN_PREFIX = "vafa_"
 STAFF_TOKEN_TTL = timedelta(hours=1)
@@ -38,22 +39,31 @@ class IssuedToken:
 def issue(session: Session, *, kind: str, now: datetime, ttl: timedelta | None,
           staff_user_id: int | None = None, member_id: int | None = None,
           name: str = "") -> IssuedToken:
-    """Make a token and commit it; the plain token exists only in the return value."""
+    """Make a token and commit it (in the caller's unit of work if it has one); the plain
+    token exists only in the return value."""
     assert kind in ("staff", "member", "integration"), kind
     assert (staff_user_id is None) != (member_id is None), "a token has exactly one owner"
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(kind=kind, token_hash=digest(token), prefix=token[:12], name=name[:80],
-                   staff_user_id=staff_user_id, member_id=member_id, created_at=now,
-                   expires_at=now + ttl if ttl is not None else None)
-    session.add(row)
-    session.commit()
+    with unit_of_work(session, SYSTEM):
+        row = ApiToken(kind=kind, token_hash=digest(token), prefix=token[:12], name=name[:80],
+                       staff_user_id=staff_user_id, member_id=member_id, created_at=now,
+                       expires_at=now + ttl if ttl is not None else None)
+        session.add(row)
     return IssuedToken(token, row)
 
 
-def issue_integration(session: Session, *, staff_user_id: int, name: str,
-                      valid_days: int | None, now: datetime) -> IssuedToken:
-    """A long-lived token a staff user makes in the panel for a CRM or accounting system.
-    It acts as that user (their permissions and branch) until it expires or is revoked."""
+def issue_integration(session: Session, *, name: str, valid_days: int | None, now: datetime,
+                      actor: Actor) -> IssuedToken:
+    """A long-lived token a staff user (the actor) makes in the panel for a CRM or
+    accounting system, audited `create_api_token`. It acts as that user (their
+    permissions and branch) until it expires or is revoked."""
+    with unit_of_work(session, actor) as work:
+        work.audit("create_api_token", "api_token", "", {"name": name})
+        return _issue_integration(session, actor.staff_user_id, name, valid_days, now)
+
+
+def _issue_integration(session: Session, staff_user_id: int, name: str,
+                       valid_days: int | None, now: datetime) -> IssuedToken:
     name = (name or "").strip()
     if not name:
         raise BadRequest("name", "Give the token a name, e.g. the system that will use it.")
@@ -94,8 +104,9 @@ def resolve(session: Session, token: str, now: datetime,
         if member is None or member.is_gift_account:
             raise Unauthorized("the token's member no longer exists")
     if row.last_used_at is None or row.last_used_at <= now - LAST_USED_RESOLUTION:
-        row.last_used_at = now
-        session.commit()
+        # The one write of a request that may be a GET: when the token was last used.
+        with unit_of_work(session, SYSTEM):
+            row.last_used_at = now
     return row
 
 
@@ -111,14 +122,23 @@ def token_state(row: ApiToken, now: datetime) -> str:
 def revoke(session: Session, token_id: int, now: datetime, *, staff_user_id: int | None = None,
            member_id: int | None = None) -> ApiToken:
     """Revoke a token of this owner (a token of anyone else is "not found")."""
-    row = session.get(ApiToken, token_id)
-    if row is None or (staff_user_id is not None and row.staff_user_id != staff_user_id) or (
-            member_id is not None and row.member_id != member_id):
-        raise BadRequest("token", "No such token.")
-    if row.revoked_at is None:
-        row.revoked_at = now
-    session.commit()
-    return row
+    with unit_of_work(session, SYSTEM):
+        row = session.get(ApiToken, token_id)
+        if row is None or (staff_user_id is not None and row.staff_user_id != staff_user_id) \
+                or (member_id is not None and row.member_id != member_id):
+            raise BadRequest("token", "No such token.")
+        if row.revoked_at is None:
+            row.revoked_at = now
+        return row
+
+
+def revoke_integration(session: Session, token_id: int, now: datetime, *,
+                       actor: Actor) -> ApiToken:
+    """The panel's revocation of the actor's own integration token, audited."""
+    with unit_of_work(session, actor) as work:
+        row = revoke(session, token_id, now, staff_user_id=actor.staff_user_id)
+        work.audit("revoke_api_token", "api_token", token_id)
+        return row
 
 
 def revoke_all_of_member(session: Session, member_id: int, now: datetime) -> int:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from backend.errors import BadRequest
 from backend.models import Branch, Club, MemberField, Offer, Product, Reward, Tier, the_club
+from backend.services.unit_of_work import Actor, unit_of_work
 
 _CODE = re.compile(r"[a-z0-9_-]{1,32}")
 _FIELD_KEY = re.compile(r"[a-z][a-z0-9_]{0,31}")
@@ -62,8 +63,21 @@ def _check(kind: str, values: dict) -> None:
         raise BadRequest("point_step", "Enter an amount above zero.")
 
 
-def save(session: Session, kind: str, row_id: int | None, values: dict):
-    """Create (`row_id` None) or update one catalogue row of `kind`."""
+def save(session: Session, kind: str, row_id: int | None, values: dict, *, actor: Actor):
+    """Create (`row_id` None) or update one catalogue row of `kind`, audited
+    `create_<kind>` or `edit_<kind>` with the values."""
+    with unit_of_work(session, actor) as work:
+        work.audit(f"{'edit' if row_id else 'create'}_{kind}", kind, row_id or "",
+                   {"values": _loggable(values)})
+        return _save(session, kind, row_id, values)
+
+
+def _loggable(values: dict) -> dict:
+    return {key: value.isoformat() if isinstance(value, datetime) else value
+            for key, value in values.items()}
+
+
+def _save(session: Session, kind: str, row_id: int | None, values: dict):
     model = MODELS[kind]
     _check(kind, values)
     if kind in _UNIQUE:
@@ -77,7 +91,7 @@ def save(session: Session, kind: str, row_id: int | None, values: dict):
             raise BadRequest("id", "No such row.")
         for key, value in values.items():
             setattr(row, key, value)
-    session.commit()
+    session.flush()
     return row
 
 
@@ -91,7 +105,15 @@ SETTINGS_FIELDS = ("name", "name_fa", "currency_display", "point_value_rials",
                    "weekday_points_percent")
 
 
-def save_settings(session: Session, values: dict) -> Club:
+def save_settings(session: Session, values: dict, *, actor: Actor) -> Club:
+    """The club's settings, audited `edit_settings` with the values."""
+    with unit_of_work(session, actor) as work:
+        club = _save_settings(session, values)
+        work.audit("edit_settings", "club", 1, {"values": values})
+        return club
+
+
+def _save_settings(session: Session, values: dict) -> Club:
     unknown = set(values) - set(SETTINGS_FIELDS) - {"logo_filename"}
     assert not unknown, f"unknown settings {unknown}"
     if not values.get("name", "x").strip():
@@ -110,14 +132,14 @@ def save_settings(session: Session, values: dict) -> Club:
         session.add(club)
     for key, value in values.items():
         setattr(club, key, value)
-    session.commit()
+    session.flush()
     return club
 
 
 def deactivate(session: Session, kind: str, row_id: int, now: datetime) -> None:
     """Rows that history refers to are switched off, never deleted."""
-    row = session.get(MODELS[kind], row_id)
-    if row is None or not hasattr(row, "is_active"):
-        raise BadRequest("id", "No such row.")
-    row.is_active = False
-    session.commit()
+    with unit_of_work(session):
+        row = session.get(MODELS[kind], row_id)
+        if row is None or not hasattr(row, "is_active"):
+            raise BadRequest("id", "No such row.")
+        row.is_active = False

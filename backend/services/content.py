@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from backend.errors import BadRequest
 from backend.models import FaqEntry, Member, NewsPost, Tier
+from backend.services.unit_of_work import Actor, unit_of_work
 
 NEWS_FIELDS = ("kind", "title", "body", "image_filename", "event_at", "publish_from",
                "publish_until", "tier_codes", "is_active")
@@ -25,7 +26,17 @@ def _tier_codes(session: Session, text: str) -> str:
     return ",".join(dict.fromkeys(codes))
 
 
-def save_post(session: Session, post_id: int | None, values: dict, now: datetime) -> NewsPost:
+def save_post(session: Session, post_id: int | None, values: dict, now: datetime, *,
+              actor: Actor) -> NewsPost:
+    """Create or edit a news post, audited `create_news` or `edit_news`."""
+    with unit_of_work(session, actor) as work:
+        row = _save_post(session, post_id, values, now)
+        work.audit("edit_news" if post_id else "create_news", "news_post", post_id or "",
+                   {"title": values.get("title")})
+        return row
+
+
+def _save_post(session: Session, post_id: int | None, values: dict, now: datetime) -> NewsPost:
     unknown = set(values) - set(NEWS_FIELDS)
     assert not unknown, f"unknown news fields {unknown}"
     values = dict(values)
@@ -52,7 +63,7 @@ def save_post(session: Session, post_id: int | None, values: dict, now: datetime
             raise BadRequest("id", "No such row.")
         for key, value in values.items():
             setattr(row, key, value)
-    session.commit()
+    session.flush()
     return row
 
 
@@ -89,7 +100,16 @@ def visible_post(session: Session, member: Member | None, post_id: int,
                            .where(NewsPost.id == post_id)).first()
 
 
-def save_faq(session: Session, entry_id: int | None, values: dict) -> FaqEntry:
+def save_faq(session: Session, entry_id: int | None, values: dict, *,
+             actor: Actor) -> FaqEntry:
+    """Create or edit an FAQ entry, audited `create_faq` or `edit_faq`."""
+    with unit_of_work(session, actor) as work:
+        row = _save_faq(session, entry_id, values)
+        work.audit("edit_faq" if entry_id else "create_faq", "faq_entry", entry_id or "")
+        return row
+
+
+def _save_faq(session: Session, entry_id: int | None, values: dict) -> FaqEntry:
     question = (values.get("question") or "").strip()
     answer = (values.get("answer") or "").strip()
     if not question:
@@ -110,7 +130,7 @@ def save_faq(session: Session, entry_id: int | None, values: dict) -> FaqEntry:
             raise BadRequest("id", "No such row.")
         for key, value in clean.items():
             setattr(row, key, value)
-    session.commit()
+    session.flush()
     return row
 
 

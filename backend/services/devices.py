@@ -2,6 +2,7 @@
 
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from backend.errors import BadRequest
 from backend.models import Branch, Device, TerminalHealth, the_club
 from backend.protocol import DEVICE_ID_PATTERN
 from backend.services import firmware_builds
+from backend.services.unit_of_work import SYSTEM, Actor, unit_of_work
 
 KEY_BYTES = 32
 
@@ -97,6 +99,24 @@ def terminal_config(
             "buzzer": 15, "led": 2,
         },
     }
+
+
+def provision(session: Session, make_credentials: Callable[[], DeviceCredentials], *,
+              actor: Actor, mqtt_host: str, mqtt_port: int, public_url: str = ""
+              ) -> tuple[DeviceCredentials, dict]:
+    """One unit of work: a terminal's credentials (`make_credentials` registers it, or
+    redeems its enrolment token) and its config.json, committed before the caller writes
+    the broker files from the device table."""
+    with unit_of_work(session, actor):
+        credentials = make_credentials()
+        return credentials, terminal_config(session, credentials, mqtt_host=mqtt_host,
+                                            mqtt_port=mqtt_port, public_url=public_url)
+
+
+def revoke(session: Session, device_id: str, *, actor: Actor) -> Device:
+    """revoke_device, committed (then the caller regenerates the broker files)."""
+    with unit_of_work(session, actor):
+        return revoke_device(session, device_id)
 
 
 def portal_url(public_url: str) -> str:
@@ -293,25 +313,25 @@ def record_state(session: Session, device_id: str, payload: bytes, now: datetime
     device = session.get(Device, device_id)
     if device is None:
         return False
-    device.is_online = state["online"]
-    device.state_at = now
-    if state["online"]:
-        device.last_seen_at = now
-    firmware = state.get("fw")
-    if isinstance(firmware, str) and 0 < len(firmware) <= 32:
-        device.firmware_version = firmware
-    queued = state.get("queued")
-    if type(queued) is int and 0 <= queued <= 1_000_000:
-        device.queued_count = queued
-    kind = state.get("fwk")
-    if kind in ("mpy", "py"):
-        device.firmware_kind = kind
-    if state["online"] and "ota" in state:
-        # How far a firmware update got (OTA): the terminal's rollout row.
-        firmware_builds.record_state_ota(session, device, state["ota"], now)
-    if state["online"] and "up" in state:
-        _record_health(session, device_id, state, now)
-    session.commit()
+    with unit_of_work(session, SYSTEM):
+        device.is_online = state["online"]
+        device.state_at = now
+        if state["online"]:
+            device.last_seen_at = now
+        firmware = state.get("fw")
+        if isinstance(firmware, str) and 0 < len(firmware) <= 32:
+            device.firmware_version = firmware
+        queued = state.get("queued")
+        if type(queued) is int and 0 <= queued <= 1_000_000:
+            device.queued_count = queued
+        kind = state.get("fwk")
+        if kind in ("mpy", "py"):
+            device.firmware_kind = kind
+        if state["online"] and "ota" in state:
+            # How far a firmware update got (OTA): the terminal's rollout row.
+            firmware_builds.record_state_ota(session, device, state["ota"], now)
+        if state["online"] and "up" in state:
+            _record_health(session, device_id, state, now)
     return True
 
 
@@ -321,10 +341,10 @@ def record_bad_signature(session: Session, device_id: str, now: datetime) -> Non
     "wrong key" warning, in its own transaction."""
     if session.get(Device, device_id) is None:
         return
-    row = health_row(session, device_id)
-    row.bad_signatures = (row.bad_signatures or 0) + 1
-    row.bad_signature_at = now
-    session.commit()
+    with unit_of_work(session, SYSTEM):
+        row = health_row(session, device_id)
+        row.bad_signatures = (row.bad_signatures or 0) + 1
+        row.bad_signature_at = now
 
 
 MAX_LOG_LINES = 100
@@ -349,10 +369,10 @@ def record_logs(session: Session, device_id: str, body: dict, now: datetime) -> 
         return False
     if any(not isinstance(line, str) for line in lines):
         return False
-    row = health_row(session, device_id)
-    row.log_lines = [line[:MAX_LOG_LINE] for line in lines]
-    row.logs_at = now
-    session.commit()
+    with unit_of_work(session, SYSTEM):
+        row = health_row(session, device_id)
+        row.log_lines = [line[:MAX_LOG_LINE] for line in lines]
+        row.logs_at = now
     return True
 
 

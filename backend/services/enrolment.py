@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from backend.errors import DomainError
 from backend.models import EnrolmentToken
 from backend.services import devices
+from backend.services.unit_of_work import Actor, unit_of_work
 
 TOKEN_LIFETIME = timedelta(minutes=15)
 TOKEN_BYTES = 16
@@ -53,6 +54,14 @@ def issue_token(session: Session, *, device_id: str, branch_id: int, now: dateti
                                created_at=now, expires_at=expires_at))
     session.flush()
     return IssuedToken(token, device_id, expires_at)
+
+
+def issue_enrolment_token(session: Session, *, actor: Actor, device_id: str, branch_id: int,
+                          now: datetime, name: str = "", lang: str = "en") -> IssuedToken:
+    """issue_token, committed."""
+    with unit_of_work(session, actor):
+        return issue_token(session, device_id=device_id, branch_id=branch_id, now=now,
+                           name=name, lang=lang)
 
 
 def redeem_token(session: Session, token: str, *, now: datetime) -> devices.DeviceCredentials:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from backend import protocol
 from backend.errors import BadRequest, DomainError, NotFound
 from backend.models import Branch, Device, FirmwareBuild, FirmwareBuildFile, FirmwareRollout
+from backend.services.unit_of_work import Actor, unit_of_work
 from provisioning import ota_build
 
 # A build tar: the manifest and at most 512 KiB of files, plus a 512-byte header and
@@ -63,10 +64,20 @@ def _refusal_of(error: ota_build.BuildError) -> BuildRefused:
     return BuildRefused("bad_manifest", text)
 
 
-def upload_build(session: Session, data: bytes, *, staff_id: int | None, note: str,
+def upload_build(session: Session, data: bytes, *, actor: Actor, note: str,
                  now: datetime) -> FirmwareBuild:
-    """Check and store an uploaded build; BuildRefused names what is wrong and nothing is
-    written. The caller commits."""
+    """Check and store an uploaded build, audited `firmware_upload`; BuildRefused names
+    what is wrong and nothing is written."""
+    with unit_of_work(session, actor) as work:
+        build = _store_build(session, data, actor.staff_user_id, note, now)
+        work.audit("firmware_upload", "firmware_build", build.id,
+                   {"version": build.version, "kind": build.kind,
+                    "sha256": build.manifest_sha256})
+        return build
+
+
+def _store_build(session: Session, data: bytes, staff_id: int | None, note: str,
+                 now: datetime) -> FirmwareBuild:
     if not data:
         raise BuildRefused("empty")
     if len(data) > MAX_UPLOAD_BYTES:
@@ -123,13 +134,14 @@ def get_build(session: Session, build_id: int) -> FirmwareBuild:
     return build
 
 
-def withdraw_build(session: Session, build_id: int) -> FirmwareBuild:
+def withdraw_build(session: Session, build_id: int, *, actor: Actor) -> FirmwareBuild:
     """A withdrawn build is offered to no terminal and no longer served (a terminal still
-    downloading it fails and keeps its version). The caller commits."""
-    build = get_build(session, build_id)
-    build.status = "withdrawn"
-    session.flush()
-    return build
+    downloading it fails and keeps its version). Audited `firmware_withdraw`."""
+    with unit_of_work(session, actor) as work:
+        build = get_build(session, build_id)
+        build.status = "withdrawn"
+        work.audit("firmware_withdraw", "firmware_build", build.id, {"version": build.version})
+        return build
 
 
 def served_file(session: Session, manifest_sha256: str, path: str | None) -> bytes | None:
@@ -176,13 +188,28 @@ def _skip_reason(device: Device, build: FirmwareBuild) -> str | None:
 
 
 def roll_out(session: Session, publish: Callable[[str, bytes], None], build_id: int, *,
-             base_url: str, now: datetime, branch_id: int | None = None,
+             base_url: str, now: datetime, actor: Actor, branch_id: int | None = None,
              device_id: str | None = None) -> RolloutResult:
+    """_roll_out in one unit of work, with a `terminal_command` audit row per terminal
+    offered the build (those offered before a broker error are kept, and committed)."""
+    with unit_of_work(session, actor) as work:
+        result = _roll_out(session, publish, build_id, base_url=base_url, now=now,
+                           branch_id=branch_id, device_id=device_id)
+        for command in result.offered:
+            work.audit("terminal_command", "device", command.device_id,
+                       {"op": "ota", "id": command.body["id"], "ver": command.body["ver"],
+                        "sha256": command.body["sha256"]})
+        return result
+
+
+def _roll_out(session: Session, publish: Callable[[str, bytes], None], build_id: int, *,
+              base_url: str, now: datetime, branch_id: int | None,
+              device_id: str | None) -> RolloutResult:
     """Offer an active build to every terminal of a branch, or to one terminal: only those
     that run the build's kind (as their state said) and another version. Each offered
     terminal's rollout row says `offered` once its cmd was published; `publish` raising
     BrokerUnavailable stops there: the result keeps the error and the terminals already
-    sent (their rows stay; the caller commits them and reports the error). One terminal
+    sent (their rows stay; the caller reports the error). One terminal
     that cannot take the build is a BadRequest naming why."""
     build = get_build(session, build_id)
     if build.status != "active":
@@ -224,13 +251,14 @@ def roll_out(session: Session, publish: Callable[[str, bytes], None], build_id: 
 
 
 def reoffer(session: Session, publish: Callable[[str, bytes], None], device_id: str, *,
-            base_url: str, now: datetime) -> RolloutResult:
+            base_url: str, now: datetime, actor: Actor) -> RolloutResult:
     """Send the terminal's current rollout again (after a failure, or a lost cmd)."""
-    row = session.get(FirmwareRollout, device_id)
-    if row is None:
-        raise BadRequest("device_id", "Nothing was offered to this terminal.")
-    return roll_out(session, publish, row.build_id, base_url=base_url, now=now,
-                    device_id=device_id)
+    with unit_of_work(session, actor):
+        row = session.get(FirmwareRollout, device_id)
+        if row is None:
+            raise BadRequest("device_id", "Nothing was offered to this terminal.")
+        return roll_out(session, publish, row.build_id, base_url=base_url, now=now,
+                        actor=actor, device_id=device_id)
 
 
 def _offered(session: Session, device_id: str, build: FirmwareBuild, now: datetime) -> None:

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 
 from backend.errors import BadRequest
 from backend.models import Branch, Club, StaffUser, the_club
-from backend.services import audit, branding, staff
+from backend.services import branding, staff
+from backend.services.unit_of_work import Actor, unit_of_work
 from card_spec import normalize_digits
 
 MIN_ADMIN_PASSWORD_LENGTH = 10
@@ -106,51 +107,48 @@ def _clean(value: str, field: str, limit: int, *, required: bool = True) -> str:
     return value
 
 
-def create_club(session: Session, setup: ClubSetup, uploads_dir: Path, *, ip: str = ""
+def create_club(session: Session, setup: ClubSetup, uploads_dir: Path, *, actor: Actor
                 ) -> StaffUser:
     """Create the club (id 1), its first branch and its first admin in one transaction.
     Refused once the database has a club or an admin."""
-    if not setup_needed(session):
-        raise SetupClosed()
-    name = _clean(setup.name, "name", 120)
-    name_fa = _clean(setup.name_fa, "name_fa", 120, required=False)
-    if setup.currency_display not in ("rial", "toman"):
-        raise BadRequest("currency_display", "Choose rial or toman.")
-    branch_name = _clean(setup.branch_name, "branch_name", 120)
-    branch_code = (setup.branch_code or "main").strip().lower()
-    if not _BRANCH_CODE.fullmatch(branch_code):
-        raise BadRequest("branch_code", "1–32 characters: a–z, digits, dash, underscore.")
-    username = setup.admin_username.strip().lower()
-    check_password_strength(setup.admin_password, username, also_not=(name, name_fa))
-    logo_filename = branding.store_logo(setup.logo, uploads_dir) if setup.logo else ""
-    club = Club(id=1, name=name, name_fa=name_fa, currency_display=setup.currency_display,
-                logo_filename=logo_filename)
-    session.add(club)
-    branch = Branch(code=branch_code, name=branch_name)
-    session.add(branch)
-    session.flush()
-    audit.record(session, audit.Note(None, ip, "club_created", "club", "1", {"name": name}))
-    # create_staff checks the username and commits the club, branch and admin together.
-    try:
-        admin = staff.create_staff(
-            session, username=username, password=setup.admin_password,
-            change=staff.StaffChange(
+    with unit_of_work(session, actor) as work:
+        if not setup_needed(session):
+            raise SetupClosed()
+        name = _clean(setup.name, "name", 120)
+        name_fa = _clean(setup.name_fa, "name_fa", 120, required=False)
+        if setup.currency_display not in ("rial", "toman"):
+            raise BadRequest("currency_display", "Choose rial or toman.")
+        branch_name = _clean(setup.branch_name, "branch_name", 120)
+        branch_code = (setup.branch_code or "main").strip().lower()
+        if not _BRANCH_CODE.fullmatch(branch_code):
+            raise BadRequest("branch_code", "1–32 characters: a–z, digits, dash, underscore.")
+        username = setup.admin_username.strip().lower()
+        check_password_strength(setup.admin_password, username, also_not=(name, name_fa))
+        logo_filename = branding.store_logo(setup.logo, uploads_dir) if setup.logo else ""
+        club = Club(id=1, name=name, name_fa=name_fa, currency_display=setup.currency_display,
+                    logo_filename=logo_filename)
+        session.add(club)
+        branch = Branch(code=branch_code, name=branch_name)
+        session.add(branch)
+        session.flush()
+        work.audit("club_created", "club", "1", {"name": name})
+        return staff.add_staff_user(
+            session, username, setup.admin_password, staff.StaffChange(
                 full_name=_clean(setup.admin_full_name, "full_name", 120), role="admin",
                 branch_id=None, permissions=[]))
-    except BadRequest:
-        session.rollback()
-        raise
-    return admin
 
 
-def create_admin(session: Session, *, username: str, password: str, full_name: str) -> StaffUser:
+def create_admin(session: Session, *, username: str, password: str, full_name: str,
+                 actor: Actor) -> StaffUser:
     """Another admin (`vafa create-admin`), e.g. when the only one forgot the password."""
-    club = the_club(session)
-    check_password_strength(password, username.strip().lower(),
-                            also_not=(club.name, club.name_fa) if club else ())
-    return staff.create_staff(session, username=username, password=password,
-                              change=staff.StaffChange(full_name=full_name, role="admin",
-                                                       branch_id=None, permissions=[]))
+    with unit_of_work(session, actor):
+        club = the_club(session)
+        check_password_strength(password, username.strip().lower(),
+                                also_not=(club.name, club.name_fa) if club else ())
+        return staff.add_staff_user(
+            session, username, password,
+            staff.StaffChange(full_name=full_name, role="admin", branch_id=None,
+                              permissions=[]))
 
 
 def setup_code(instance_dir: Path) -> tuple[str, bool]:

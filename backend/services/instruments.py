@@ -25,6 +25,7 @@ from backend.models import (
     PaymentInstrument,
     Purchase,
 )
+from backend.services.unit_of_work import Actor, unit_of_work
 from backend.validators import MAX_AMOUNT_RIALS
 from card_spec import normalize_digits
 
@@ -118,7 +119,7 @@ def _event(session: Session, row: PaymentInstrument, before: str | None, after: 
                                 before_status=before, after_status=after, note=note, at=now))
 
 
-def record_cheque(session: Session, *, member_id: int, bank: str, number: str,
+def _record_cheque(session: Session, *, member_id: int, bank: str, number: str,
                   due_date: date, amount_rials: int, now: datetime,
                   branch_id: int | None = None, staff_user_id: int | None = None,
                   purchase_id: int | None = None, note: str = "") -> PaymentInstrument:
@@ -151,8 +152,18 @@ def record_cheque(session: Session, *, member_id: int, bank: str, number: str,
         # Recorded at the same moment by another request: the index said no.
         raise BadRequest("number", "this cheque is already recorded") from None
     _event(session, row, None, "pending", staff_user_id=staff_user_id, now=now)
-    session.commit()
+    session.flush()
     return row
+
+
+def record_cheque(session: Session, *, actor: Actor, member_id: int, amount_rials: int,
+                  bank: str, **fields) -> PaymentInstrument:
+    """_record_cheque (its `fields`) by the actor, audited `record_cheque`, one unit."""
+    with unit_of_work(session, actor) as work:
+        work.audit("record_cheque", "member", member_id,
+                   {"amount_rials": amount_rials, "bank": bank})
+        return _record_cheque(session, member_id=member_id, amount_rials=amount_rials,
+                              bank=bank, staff_user_id=actor.staff_user_id, **fields)
 
 
 def split_amounts(total_rials: int, count: int) -> list[int]:
@@ -185,7 +196,7 @@ class PlanResult:
     instalments: list[PaymentInstrument]
 
 
-def create_plan(session: Session, *, member_id: int, total_rials: int, count: int,
+def _create_plan(session: Session, *, member_id: int, total_rials: int, count: int,
                 schedule: str, first_due: date, now: datetime,
                 interval_days: int | None = None, branch_id: int | None = None,
                 staff_user_id: int | None = None, purchase_id: int | None = None,
@@ -237,8 +248,19 @@ def create_plan(session: Session, *, member_id: int, total_rials: int, count: in
     session.flush()
     for row in rows:
         _event(session, row, None, "pending", staff_user_id=staff_user_id, now=now)
-    session.commit()
+    session.flush()
     return PlanResult(plan, rows)
+
+
+def create_plan(session: Session, *, actor: Actor, member_id: int, total_rials: int,
+                count: int, **fields) -> PlanResult:
+    """_create_plan (its `fields`) by the actor, audited `create_instalment_plan` (a plan
+    answered again for its request key included, as before), one unit."""
+    with unit_of_work(session, actor) as work:
+        work.audit("create_instalment_plan", "member", member_id,
+                   {"total_rials": total_rials, "count": count})
+        return _create_plan(session, member_id=member_id, total_rials=total_rials,
+                            count=count, staff_user_id=actor.staff_user_id, **fields)
 
 
 def visible(session: Session, instrument_id: int,
@@ -256,7 +278,7 @@ def allowed_statuses(row: PaymentInstrument) -> tuple[str, ...]:
     return TRANSITIONS[row.kind].get(row.status, ())
 
 
-def change_status(session: Session, *, instrument_id: int, status: str, now: datetime,
+def _change_status(session: Session, *, instrument_id: int, status: str, now: datetime,
                   staff_user_id: int | None = None, branch_scope: int | None = None,
                   note: str = "") -> PaymentInstrument:
     """Move a cheque or instalment to `status` if its kind allows it from where it is."""
@@ -274,8 +296,22 @@ def change_status(session: Session, *, instrument_id: int, status: str, now: dat
     row.status = status
     row.settled_at = now if status != "bounced" else None
     _event(session, row, before, status, staff_user_id=staff_user_id, now=now, note=note)
-    session.commit()
+    session.flush()
     return row
+
+
+def change_status(session: Session, *, actor: Actor, instrument_id: int, status: str,
+                  **fields) -> PaymentInstrument:
+    """_change_status (its `fields`) by the actor, audited `change_instrument_status`
+    with the status before and after, one unit."""
+    with unit_of_work(session, actor) as work:
+        current = session.get(PaymentInstrument, instrument_id)
+        before = current.status if current is not None else None
+        row = _change_status(session, instrument_id=instrument_id, status=status,
+                             staff_user_id=actor.staff_user_id, **fields)
+        work.audit("change_instrument_status", "payment_instrument", instrument_id,
+                   {"before": before, "after": status})
+        return row
 
 
 def history(session: Session, instrument_id: int) -> list[InstrumentEvent]:

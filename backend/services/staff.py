@@ -2,7 +2,7 @@
 the admin's staff management (B1, B2)."""
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -14,8 +14,10 @@ from backend.models import Branch, StaffUser
 from backend.services import throttle
 from backend.services.permissions import clean_permissions
 from backend.services.throttle import TooManyAttempts
+from backend.services.unit_of_work import SYSTEM, Actor, unit_of_work
 
-__all__ = ["TooManyAttempts", "authenticate"]  # TooManyAttempts: views import it from here
+# TooManyAttempts: views import it from here
+__all__ = ["TooManyAttempts", "authenticate", "sign_in"]
 
 MIN_PASSWORD_LENGTH = 8
 _USERNAME = re.compile(r"[a-z0-9_.-]{3,64}")
@@ -35,13 +37,26 @@ def authenticate(session: Session, username: str, password: str, *, ip: str = ""
     TooManyAttempts is raised before the password is even checked."""
     now = now or datetime.now().astimezone()
     username = username.strip().lower()[:64]
-    attempt = throttle.begin(session, username, ip, now)
-    user = session.scalars(select(StaffUser).where(StaffUser.username == username)).one_or_none()
-    valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
-    ok = user is not None and user.is_active and valid
-    throttle.finish(attempt, ok)
-    session.commit()
+    with unit_of_work(session, SYSTEM):
+        attempt = throttle.begin(session, username, ip, now)
+        user = session.scalars(
+            select(StaffUser).where(StaffUser.username == username)).one_or_none()
+        valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
+        ok = user is not None and user.is_active and valid
+        throttle.finish(attempt, ok)
     return user if ok else None
+
+
+def sign_in(session: Session, username: str, password: str, *, actor: Actor,
+            now: datetime | None = None) -> StaffUser | None:
+    """authenticate, and the `sign_in` audit row of the user who signed in (the actor, who
+    was nobody until now), in the same transaction as the recorded attempt."""
+    with unit_of_work(session, actor) as work:
+        user = authenticate(session, username, password, ip=actor.ip, now=now)
+        if user is not None:
+            work.audit("sign_in", "staff_user", user.id,
+                       actor=replace(actor, staff_user_id=user.id))
+    return user
 
 
 @dataclass(frozen=True)
@@ -72,8 +87,28 @@ def _check_password(password: str) -> None:
         raise BadRequest("password", "A password has at least 8 characters.")
 
 
-def create_staff(session: Session, *, username: str, password: str,
-                 change: StaffChange) -> StaffUser:
+def _audit_details(username: str, change: StaffChange, password_changed: bool) -> dict:
+    return {"username": username, "role": change.role, "branch_id": change.branch_id,
+            "permissions": change.permissions, "is_active": change.is_active,
+            "password_changed": password_changed}
+
+
+def create_staff(session: Session, *, username: str, password: str, change: StaffChange,
+                 actor: Actor) -> StaffUser:
+    with unit_of_work(session, actor) as work:
+        user = add_staff_user(session, username, password, change)
+        # entity_id stays empty, as in the rows written before the id existed
+        work.audit("create_staff", "staff_user", "",
+                   _audit_details(username, change, bool(password)))
+        return user
+
+
+def add_staff_user(session: Session, username: str, password: str,
+                   change: StaffChange) -> StaffUser:
+    """The checked new account, in the caller's unit of work and without an audit row of
+    its own (first_run audits the club it is part of)."""
+    if not password:
+        raise BadRequest("password", "This field is required.")
     username = username.strip().lower()
     if not _USERNAME.fullmatch(username):
         raise BadRequest("username", "3–64 characters: a–z, digits, dot, dash, underscore.")
@@ -86,12 +121,21 @@ def create_staff(session: Session, *, username: str, password: str,
                      branch_id=change.branch_id, is_active=change.is_active,
                      permissions=clean_permissions(change.permissions), locale=change.locale)
     session.add(user)
-    session.commit()
+    session.flush()
     return user
 
 
-def update_staff(session: Session, user_id: int, change: StaffChange, *,
-                 acting_user_id: int, new_password: str = "") -> StaffUser:
+def update_staff(session: Session, user_id: int, change: StaffChange, *, actor: Actor,
+                 new_password: str = "") -> StaffUser:
+    with unit_of_work(session, actor) as work:
+        user = _update_staff(session, user_id, change, actor.staff_user_id, new_password)
+        work.audit("edit_staff", "staff_user", user_id,
+                   _audit_details(user.username, change, bool(new_password)))
+        return user
+
+
+def _update_staff(session: Session, user_id: int, change: StaffChange,
+                  acting_user_id: int | None, new_password: str) -> StaffUser:
     user = session.get(StaffUser, user_id)
     if user is None:
         raise BadRequest("user", "No such staff user.")
@@ -110,31 +154,32 @@ def update_staff(session: Session, user_id: int, change: StaffChange, *,
         _check_password(new_password)
         user.password_hash = hash_password(new_password)
         user.session_version += 1
-    session.commit()
     return user
 
 
-def end_sessions(session: Session, user_id: int) -> None:
+def end_sessions(session: Session, user_id: int, *, actor: Actor) -> None:
     """Sign the user out everywhere: every session's stored id carries the old version
     (backend.web.auth.load_user), so a copied cookie ends with the real one."""
-    user = session.get(StaffUser, user_id)
-    if user is not None:
+    with unit_of_work(session, actor):
+        user = session.get(StaffUser, user_id)
+        if user is not None:
+            user.session_version += 1
+
+
+def set_locale(session: Session, user_id: int, locale: str, *, actor: Actor) -> None:
+    with unit_of_work(session, actor):
+        if locale not in ("fa", "en"):
+            raise BadRequest("locale", "Choose a language.")
+        session.get(StaffUser, user_id).locale = locale
+
+
+def change_own_password(session: Session, user_id: int, current: str, new: str, *,
+                        actor: Actor) -> None:
+    with unit_of_work(session, actor) as work:
+        user = session.get(StaffUser, user_id)
+        if not check_password_hash(user.password_hash, current):
+            raise BadRequest("current_password", "The current password is not right.")
+        _check_password(new)
+        user.password_hash = hash_password(new)
         user.session_version += 1
-        session.commit()
-
-
-def set_locale(session: Session, user_id: int, locale: str) -> None:
-    if locale not in ("fa", "en"):
-        raise BadRequest("locale", "Choose a language.")
-    session.get(StaffUser, user_id).locale = locale
-    session.commit()
-
-
-def change_own_password(session: Session, user_id: int, current: str, new: str) -> None:
-    user = session.get(StaffUser, user_id)
-    if not check_password_hash(user.password_hash, current):
-        raise BadRequest("current_password", "The current password is not right.")
-    _check_password(new)
-    user.password_hash = hash_password(new)
-    user.session_version += 1
-    session.commit()
+        work.audit("change_password", "staff_user", user_id)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from backend.errors import BadRequest
 from backend.models import Member, Survey, SurveyAnswer, SurveyQuestion, SurveyResponse
+from backend.services.unit_of_work import SYSTEM, Actor, unit_of_work
 from card_spec import normalize_digits
 
 HAPPY_CALL_CODE = "happy-call"
@@ -87,9 +88,21 @@ def _specs_of(survey: Survey) -> list[QuestionSpec]:
 
 def save_survey(session: Session, survey_id: int | None, *, title: str, description: str,
                 is_active: bool, questions: list[QuestionSpec], now: datetime,
-                code: str | None = None) -> Survey:
-    """Create or edit a survey. Once answered, its questions are fixed (the report
-    would otherwise mix answers to different questions); title and state still change."""
+                actor: Actor, code: str | None = None) -> Survey:
+    """Create or edit a survey, audited `create_survey` or `edit_survey`. Once answered,
+    its questions are fixed (the report would otherwise mix answers to different
+    questions); title and state still change."""
+    with unit_of_work(session, actor) as work:
+        survey = _save_survey(session, survey_id, title, description, is_active, questions,
+                              now, code)
+        work.audit("edit_survey" if survey_id else "create_survey", "survey",
+                   survey_id or "", {"title": title})
+        return survey
+
+
+def _save_survey(session: Session, survey_id: int | None, title: str, description: str,
+                 is_active: bool, questions: list[QuestionSpec], now: datetime,
+                 code: str | None) -> Survey:
     title = (title or "").strip()
     if not title:
         raise BadRequest("title", "This field is required.")
@@ -117,14 +130,17 @@ def save_survey(session: Session, survey_id: int | None, *, title: str, descript
             session.add(SurveyQuestion(survey_id=survey.id, position=position, kind=spec.kind,
                                        prompt=spec.prompt, choices=list(spec.choices),
                                        required=spec.required))
-    session.commit()
+    session.flush()
     return survey
 
 
 def happy_call_survey(session: Session, now: datetime) -> Survey:
-    """The survey operators fill in on a happy call (S2), made on first use."""
+    """The survey operators fill in on a happy call (S2), made (and committed, in a unit
+    of its own unless the caller has one) on first use."""
     survey = session.scalars(select(Survey).where(Survey.code == HAPPY_CALL_CODE)).first()
-    if survey is None:
+    if survey is not None:
+        return survey
+    with unit_of_work(session, SYSTEM):
         survey = Survey(code=HAPPY_CALL_CODE, title="Happy call", created_at=now,
                         description="Filled in by the operator during the call.")
         session.add(survey)
@@ -198,12 +214,11 @@ def record_answers(session: Session, survey: Survey, *, member_id: int, answers:
 def submit_member_response(session: Session, *, survey_id: int, member: Member, answers: dict,
                            now: datetime) -> SurveyResponse:
     """A member answers a portal survey, once."""
-    survey = member_survey(session, member, survey_id)
-    if survey is None:
-        raise BadRequest("survey", "This survey is closed or already answered.")
-    response = record_answers(session, survey, member_id=member.id, answers=answers, now=now)
-    session.commit()
-    return response
+    with unit_of_work(session, SYSTEM):
+        survey = member_survey(session, member, survey_id)
+        if survey is None:
+            raise BadRequest("survey", "This survey is closed or already answered.")
+        return record_answers(session, survey, member_id=member.id, answers=answers, now=now)
 
 
 @dataclass

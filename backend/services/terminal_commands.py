@@ -23,6 +23,7 @@ from backend.errors import BadRequest, NotFound
 from backend.models import AuditLog, Device, TerminalHealth
 from backend.protocol import Command
 from backend.services import devices
+from backend.services.unit_of_work import SYSTEM, Actor, unit_of_work
 from card_spec import normalize_digits
 
 COMMAND_OPERATIONS = ("display", "config", "reboot")
@@ -79,12 +80,16 @@ def build_command(session: Session, device_id: str, operation: str, text: str,
 
 def send_command(session: Session, publish: Callable[[str, bytes], None], device_id: str,
                  operation: str, text: str, now: datetime,
-                 branch_id: int | None = None) -> Command:
-    """Build and publish one command; `publish` raises BrokerUnavailable when the broker
-    did not take it. The caller records the audit row and commits."""
-    command = build_command(session, device_id, operation, text, now, branch_id)
-    publish(command.topic, command.frame)
-    return command
+                 branch_id: int | None = None, *, actor: Actor) -> Command:
+    """Build and publish one command, audited `terminal_command`; `publish` raises
+    BrokerUnavailable when the broker did not take it (then nothing is recorded)."""
+    with unit_of_work(session, actor) as work:
+        command = build_command(session, device_id, operation, text, now, branch_id)
+        publish(command.topic, command.frame)
+        work.audit("terminal_command", "device", command.device_id,
+                   {"op": command.body["op"], "id": command.body["id"],
+                    "lines": command.body.get("lines", [])})
+        return command
 
 
 # ---- remote config and logs (issue 16) -------------------------------------------------
@@ -145,6 +150,18 @@ def stage_refund_pin(session: Session, device: Device, pin: str | None) -> int:
     return stage_config(session, device.id, {"pin_sha": pin_digest(device.key_hex, pin)})
 
 
+def save_config(session: Session, device_id: str, settings: dict, *, actor: Actor,
+                branch_id: int | None = None) -> int:
+    """The panel's remote config (checked settings) staged under a new version, audited
+    `terminal_config_saved` and committed before it is sent (send_config), so a broker
+    that does not take it leaves the pending config for "Send again"."""
+    with unit_of_work(session, actor) as work:
+        version = stage_config(session, device_id, settings, branch_id)
+        work.audit("terminal_config_saved", "device", device_id,
+                   {"cfg_ver": version, "settings": settings})
+        return version
+
+
 def stage_config(session: Session, device_id: str, changes: dict,
                  branch_id: int | None = None) -> int:
     """Merge `changes` (checked settings, or {"pin_sha": ...}) into the terminal's
@@ -163,14 +180,19 @@ def stage_config(session: Session, device_id: str, changes: dict,
 
 
 def send_config(session: Session, publish: Callable[[str, bytes], None], device_id: str,
-                now: datetime, branch_id: int | None = None) -> Command:
+                now: datetime, branch_id: int | None = None, *, actor: Actor,
+                action: str = "terminal_config") -> Command:
     """Deliver the pending config as cmd {"op":"set","cfg_ver":N,"settings":{...}}; the
-    terminal confirms N in its state (`cfg`). The caller commits."""
-    device = _active_device(session, device_id, branch_id)
-    row = devices.health_row(session, device.id)
-    if not row.pending or not row.pending_version:
-        raise BadRequest("operation", "There is no configuration to send.")
-    return _send_set(device, row, publish, now)
+    terminal confirms N in its state (`cfg`). Audited `action` when the broker took it."""
+    with unit_of_work(session, actor) as work:
+        device = _active_device(session, device_id, branch_id)
+        row = devices.health_row(session, device.id)
+        if not row.pending or not row.pending_version:
+            raise BadRequest("operation", "There is no configuration to send.")
+        command = _send_set(device, row, publish, now)
+        work.audit(action, "device", device.id,
+                   {"cfg_ver": command.body["cfg_ver"], "id": command.body["id"]})
+        return command
 
 
 def _send_set(device: Device, row: TerminalHealth, publish: Callable[[str, bytes], None],
@@ -238,12 +260,14 @@ def redeliver_config(session: Session, publish: Callable[[str, bytes], None],
     last = last_resend(session, device.id)
     if last is not None and last.cfg_ver == row.pending_version and last.at > recent:
         return None
-    command = _send_set(device, row, publish, now)
-    session.add(AuditLog(at=now, staff_user_id=None, ip="", action=RESENT_ACTION,
-                         entity="device", entity_id=device.id,
-                         details={"cfg_ver": row.pending_version, "reported": reported,
-                                  "reason": reason}))
-    session.commit()
+    with unit_of_work(session, SYSTEM):
+        command = _send_set(device, row, publish, now)
+        # Dated `now` (the state's time, which RESEND_AFTER is measured against), so not
+        # work.audit; no "via" either, as these rows always were.
+        session.add(AuditLog(at=now, staff_user_id=None, ip="", action=RESENT_ACTION,
+                             entity="device", entity_id=device.id,
+                             details={"cfg_ver": row.pending_version, "reported": reported,
+                                      "reason": reason}))
     return command
 
 
@@ -261,16 +285,18 @@ def last_resend(session: Session, device_id: str) -> Resend | None:
 
 
 def request_logs(session: Session, publish: Callable[[str, bytes], None], device_id: str,
-                 now: datetime, branch_id: int | None = None) -> Command:
+                 now: datetime, branch_id: int | None = None, *, actor: Actor) -> Command:
     """cmd {"op":"logs"}: the terminal sends its last log lines back as a signed req
-    {"op":"logs"} (backend.services.devices.record_logs). The caller commits."""
-    device = _active_device(session, device_id, branch_id)
-    body = {"v": protocol.PROTOCOL_VERSION, "id": f"cmd-{secrets.token_hex(6)}",
-            "ts": int(now.timestamp()), "op": "logs"}
-    command = _signed(device, body)
-    publish(command.topic, command.frame)
-    devices.health_row(session, device.id).logs_requested_at = now
-    return command
+    {"op":"logs"} (backend.services.devices.record_logs). Audited `terminal_logs`."""
+    with unit_of_work(session, actor) as work:
+        device = _active_device(session, device_id, branch_id)
+        body = {"v": protocol.PROTOCOL_VERSION, "id": f"cmd-{secrets.token_hex(6)}",
+                "ts": int(now.timestamp()), "op": "logs"}
+        command = _signed(device, body)
+        publish(command.topic, command.frame)
+        devices.health_row(session, device.id).logs_requested_at = now
+        work.audit("terminal_logs", "device", device.id, {})
+        return command
 
 
 def _signed(device: Device, body: dict) -> Command:

@@ -32,8 +32,9 @@ from backend.models import (
     Refund,
     TerminalRequest,
 )
-from backend.services import purchases
+from backend.services import purchases, terminal_commands
 from backend.services.texts import format_rials
+from backend.services.unit_of_work import Actor, unit_of_work
 from backend.validators import MAX_AMOUNT_RIALS
 from card_spec import normalize_digits
 
@@ -260,10 +261,22 @@ _LIMIT_FIELDS = ("topup_max_rials", "topup_max_per_day_rials", "refund_max_rials
 
 
 def save_terminal_settings(session: Session, device_id: str, settings: TerminalSettings,
-                           branch_id: int | None = None) -> dict:
-    """Store a terminal's permissions, limits, window and PIN; returns what changed, for
-    the audit row (never the PIN). `branch_id` limits an operator to their branch.
-    The caller commits."""
+                           branch_id: int | None = None, *, actor: Actor) -> dict:
+    """Store a terminal's permissions, limits, window and PIN, audited
+    `terminal_settings`; returns what changed (never the PIN). `branch_id` limits an
+    operator to their branch. A new PIN of an active terminal is staged in its remote
+    config too (the terminal checks its own PIN, issue 16); the caller then sends it."""
+    with unit_of_work(session, actor) as work:
+        changes = _save_terminal_settings(session, device_id, settings, branch_id)
+        work.audit("terminal_settings", "device", device_id, {"changes": changes})
+        device = session.get(Device, device_id)
+        if "refund_pin" in changes and device.status == "active":
+            terminal_commands.stage_refund_pin(session, device, settings.refund_pin)
+        return changes
+
+
+def _save_terminal_settings(session: Session, device_id: str, settings: TerminalSettings,
+                            branch_id: int | None) -> dict:
     device = session.get(Device, device_id)
     if device is None or (branch_id is not None and device.branch_id != branch_id):
         raise NotFound(f"no terminal {device_id}")
@@ -296,9 +309,18 @@ def save_terminal_settings(session: Session, device_id: str, settings: TerminalS
 
 
 def save_branch_refund_settings(session: Session, branch_id: int, *, window_hours: int,
-                                pin: str = "", clear_pin: bool = False) -> dict:
-    """Store a branch's refund window and PIN, the default of its terminals; returns what
-    changed (never the PIN). The caller commits."""
+                                pin: str = "", clear_pin: bool = False, actor: Actor) -> dict:
+    """Store a branch's refund window and PIN, the default of its terminals, audited
+    `branch_refund_settings`; returns what changed (never the PIN)."""
+    with unit_of_work(session, actor) as work:
+        changes = _save_branch_refund_settings(session, branch_id, window_hours, pin,
+                                               clear_pin)
+        work.audit("branch_refund_settings", "branch", branch_id, {"changes": changes})
+        return changes
+
+
+def _save_branch_refund_settings(session: Session, branch_id: int, window_hours: int,
+                                 pin: str, clear_pin: bool) -> dict:
     branch = session.get(Branch, branch_id)
     if branch is None:
         raise NotFound(f"no branch {branch_id}")

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from backend import engine, ledger
 from backend.models import Club, Member, Purchase, Tier, TierChange, the_club
 from backend.notifications import outbox
+from backend.services.unit_of_work import SYSTEM, unit_of_work
 
 
 @dataclass(frozen=True)
@@ -93,16 +94,16 @@ def apply_on_purchase(
 def evaluate_all(session: Session, now: datetime) -> list[TierChangeResult]:
     """The nightly job: move every member to the tier their window earns, up or down.
 
-    Idempotent: a second run the same day finds nothing to change. One transaction."""
-    club = the_club(session)
-    changes = []
-    member_ids = session.scalars(
-        select(Member.id).where(Member.is_gift_account.is_(False)).order_by(Member.id)
-    ).all()
-    for member_id in member_ids:
-        member = ledger.lock_member(session, member_id)
-        change = _apply(session, club, member, now, allow_downgrade=True)
-        if change is not None:
-            changes.append(change)
-    session.commit()
+    Idempotent: a second run the same day finds nothing to change. One unit of work."""
+    with unit_of_work(session, SYSTEM):
+        club = the_club(session)
+        changes = []
+        member_ids = session.scalars(
+            select(Member.id).where(Member.is_gift_account.is_(False)).order_by(Member.id)
+        ).all()
+        for member_id in member_ids:
+            member = ledger.lock_member(session, member_id)
+            change = _apply(session, club, member, now, allow_downgrade=True)
+            if change is not None:
+                changes.append(change)
     return changes

@@ -31,18 +31,12 @@ def _send(content: bytes | None, mimetype: str) -> Response:
 def manifest(sha):
     if not SHA256.fullmatch(sha):
         abort(404)
-    try:
-        return _send(firmware_builds.served_file(db.session, sha, None), "application/json")
-    finally:
-        db.session.rollback()
+    return _send(firmware_builds.served_file(db.session, sha, None), "application/json")
 
 
 @bp.get("/fw/<sha>/files/<path:path>")
 def build_file(sha, path):
     if not SHA256.fullmatch(sha) or not PATH.fullmatch(path):
         abort(404)
-    try:
-        return _send(firmware_builds.served_file(db.session, sha, path),
-                     "application/octet-stream")
-    finally:
-        db.session.rollback()
+    return _send(firmware_builds.served_file(db.session, sha, path),
+                 "application/octet-stream")

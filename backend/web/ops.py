@@ -38,12 +38,10 @@ def _may_scrape() -> bool:
 def metrics():
     if not _may_scrape():
         abort(404)
-    try:
-        registry = database_registry(db.session, clock(), ONLINE_STALE_AFTER)
-        backup_metrics(registry, Path(current_app.config.get("BACKUP_DIR") or Path(
-            current_app.config["INSTANCE_DIR"]) / "backups"))
-    finally:
-        db.session.rollback()
+    # Reads only; the request's session is removed (rolled back) at teardown.
+    registry = database_registry(db.session, clock(), ONLINE_STALE_AFTER)
+    backup_metrics(registry, Path(current_app.config.get("BACKUP_DIR") or Path(
+        current_app.config["INSTANCE_DIR"]) / "backups"))
     return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST,
                     headers={"Cache-Control": "no-store"})
 
@@ -56,8 +54,6 @@ def healthz():
         db.session.execute(text("SELECT 1"))
         healthy = True
     except Exception:  # noqa: BLE001 (any database fault means "not healthy")
-        healthy = False
-    finally:
-        db.session.rollback()
+        healthy = False  # the failed session is removed (rolled back) at teardown
     return (jsonify(status="ok" if healthy else "database unreachable"), 200 if healthy
             else 503, {"Cache-Control": "no-store"})

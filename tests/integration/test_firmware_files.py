@@ -10,6 +10,7 @@ from werkzeug.serving import make_server
 
 from backend.extensions import db
 from backend.services import firmware_builds
+from backend.services.unit_of_work import SYSTEM
 from tests.conftest import NOW, build_app
 from tests.unit.backend.services.test_firmware_builds import FILES, build_tar
 
@@ -18,7 +19,7 @@ from tests.unit.backend.services.test_firmware_builds import FILES, build_tar
 def served(tmp_path_factory, databases, tmp_path):
     app = build_app(tmp_path_factory, databases, "sqlite")
     with app.app_context():
-        build = firmware_builds.upload_build(db.session, build_tar(tmp_path), staff_id=None,
+        build = firmware_builds.upload_build(db.session, build_tar(tmp_path), actor=SYSTEM,
                                              note="", now=NOW)
         db.session.commit()
         sha, manifest = build.manifest_sha256, build.manifest.encode()

@@ -33,6 +33,7 @@ from backend.services.reports import lrfm
 from backend.services.reports.periods import local_date
 from backend.services.reports.sql import Filters, member_conditions
 from backend.services.reports.tables import Chart, Column, Table
+from backend.services.unit_of_work import SYSTEM, Actor, unit_of_work
 
 SEGMENT_TITLES = {
     "no_purchase": N_("No purchase yet"),
@@ -94,7 +95,16 @@ def last_computed(session: Session):
 
 
 def create_rule(session: Session, *, name: str, segment: str, action: str,
-                tier_id: int | None) -> SegmentRule:
+                tier_id: int | None, actor: Actor) -> SegmentRule:
+    """A segment rule, audited `create_segment_rule` with what was asked for."""
+    with unit_of_work(session, actor) as work:
+        work.audit("create_segment_rule", "segment_rule", "", {
+            "name": name, "segment": segment, "action": action, "tier_id": tier_id})
+        return _create_rule(session, name, segment, action, tier_id)
+
+
+def _create_rule(session: Session, name: str, segment: str, action: str,
+                 tier_id: int | None) -> SegmentRule:
     name = (name or "").strip()
     if not name or len(name) > 120:
         raise BadRequest("name", "give the rule a name of at most 120 characters")
@@ -109,17 +119,20 @@ def create_rule(session: Session, *, name: str, segment: str, action: str,
         tier_id = None
     rule = SegmentRule(name=name, segment=segment, action=action, tier_id=tier_id)
     session.add(rule)
-    session.commit()
+    session.flush()
     return rule
 
 
-def set_rule_active(session: Session, rule_id: int, active: bool) -> SegmentRule:
-    rule = session.get(SegmentRule, rule_id)
-    if rule is None:
-        raise BadRequest("rule", "no such rule")
-    rule.is_active = active
-    session.commit()
-    return rule
+def set_rule_active(session: Session, rule_id: int, active: bool, *,
+                    actor: Actor) -> SegmentRule:
+    """Switch a rule on or off, audited `set_segment_rule_active`."""
+    with unit_of_work(session, actor) as work:
+        rule = session.get(SegmentRule, rule_id)
+        if rule is None:
+            raise BadRequest("rule", "no such rule")
+        rule.is_active = active
+        work.audit("set_segment_rule_active", "segment_rule", rule_id, {"active": active})
+        return rule
 
 
 @dataclass(frozen=True)
@@ -202,8 +215,8 @@ class NightlyResult:
 
 
 def nightly(session: Session, now: datetime) -> NightlyResult:
-    """The nightly job's report step: LRFM scores, then segment rules, one transaction."""
-    scores = lrfm.recompute(session, now)
-    rules = run_rules(session, now)
-    session.commit()
+    """The nightly job's report step: LRFM scores, then segment rules, one unit of work."""
+    with unit_of_work(session, SYSTEM):
+        scores = lrfm.recompute(session, now)
+        rules = run_rules(session, now)
     return NightlyResult(scores, rules)

@@ -28,7 +28,7 @@ from backend.models import (
     Tier,
 )
 from backend.mqtt.publisher import BrokerPublisher
-from backend.services import audit, card_lifecycle, catalogue, terminal_commands
+from backend.services import card_lifecycle, catalogue, terminal_commands
 from backend.services.dashboard import ONLINE_STALE_AFTER
 from backend.services.permissions import allowed, branch_scope
 from backend.validators import parse_jalali_or_gregorian_date
@@ -43,7 +43,7 @@ from backend.web.admin.forms import (
     TerminalCommandForm,
     TierForm,
 )
-from backend.web.auth import client_ip, login_required, permission_required
+from backend.web.auth import login_required, permission_required
 from backend.web.common import staff_actor
 from backend.web.fields import split_list
 from card_spec import normalize_digits
@@ -271,24 +271,15 @@ def catalogue_edit(user, kind_name: str, row_id: int | None = None):
         status = 400
         if form.validate_on_submit():
             try:
-                audit.note(staff_user_id=user.id, ip=client_ip(),
-                           action=f"{'edit' if row else 'create'}_{kind.name}", entity=kind.name,
-                           entity_id=row_id or "",
-                           details={"values": _loggable(kind.to_values(form))})
-                catalogue.save(db.session, kind.name, row_id, kind.to_values(form))
+                catalogue.save(db.session, kind.name, row_id, kind.to_values(form),
+                               actor=staff_actor(user))
             except DomainError as error:
-                db.session.rollback()
                 apply_error(form, error, {"point_step_rials": "point_step"})
             else:
                 flash(gettext("Saved."), "success")
                 return redirect(url_for("admin.catalogue_list", kind_name=kind_name))
     return render_template("catalogue/form.html", user=user, kind=kind, kind_name=kind_name,
                            form=form, row=row), status
-
-
-def _loggable(values: dict) -> dict:
-    return {key: value.isoformat() if isinstance(value, datetime) else value
-            for key, value in values.items()}
 
 
 @bp.route("/gift-cards", methods=["GET", "POST"])
@@ -367,18 +358,12 @@ def terminal_command(user, device_id):
         if form.validate_on_submit():
             publisher = BrokerPublisher.from_config(current_app.config)
             try:
-                command = terminal_commands.send_command(
+                terminal_commands.send_command(
                     db.session, publisher.publish, device.id, form.operation.data,
-                    form.text.data or "", clock(), branch_id=scope)
+                    form.text.data or "", clock(), branch_id=scope, actor=staff_actor(user))
             except DomainError as error:
-                db.session.rollback()
                 apply_error(form, error)
             else:
-                audit.note(staff_user_id=user.id, ip=client_ip(), action="terminal_command",
-                           entity="device", entity_id=device.id,
-                           details={"op": command.body["op"], "id": command.body["id"],
-                                    "lines": command.body.get("lines", [])})
-                db.session.commit()
                 flash(gettext("Sent to terminal %(device)s.", device=device.id), "success")
                 return redirect(url_for("admin.terminal_command", device_id=device.id))
     return render_template("catalogue/terminal_command.html", user=user, device=device,

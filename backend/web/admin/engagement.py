@@ -15,6 +15,7 @@ from backend.web.admin import apply_error, bp, clock, page_number, paginate
 from backend.web.admin.catalogue import _local_day, _local_end_of_day_utc, _local_midnight_utc
 from backend.web.admin.forms import ApiTokenForm, CallForm, FaqForm, NewsForm, SurveyForm
 from backend.web.auth import client_ip, login_required, permission_required
+from backend.web.common import staff_actor
 
 # ---- news and events ---------------------------------------------------------------------
 
@@ -59,12 +60,8 @@ def news_edit(user, post_id: int | None = None):
                         upload.read(branding.MAX_LOGO_BYTES + 1),
                         current_app.config["INSTANCE_DIR"] / "uploads", field="image",
                         prefix="news", box=branding.NEWS_IMAGE_BOX)
-                audit.note(staff_user_id=user.id, ip=client_ip(),
-                           action="edit_news" if row else "create_news", entity="news_post",
-                           entity_id=post_id or "", details={"title": values["title"]})
-                content.save_post(db.session, post_id, values, clock())
+                content.save_post(db.session, post_id, values, clock(), actor=staff_actor(user))
             except DomainError as error:
-                db.session.rollback()
                 apply_error(form, error, {"publish_until": "publish_until_on",
                                           "event_at": "event_on"})
             else:
@@ -98,14 +95,11 @@ def faq_edit(user, entry_id: int | None = None):
         status = 400
         if form.validate_on_submit():
             try:
-                audit.note(staff_user_id=user.id, ip=client_ip(),
-                           action="edit_faq" if row else "create_faq", entity="faq_entry",
-                           entity_id=entry_id or "")
                 content.save_faq(db.session, entry_id, {
                     "question": form.question.data, "answer": form.answer.data,
-                    "position": form.position.data or 0, "is_active": form.is_active.data})
+                    "position": form.position.data or 0, "is_active": form.is_active.data},
+                    actor=staff_actor(user))
             except DomainError as error:
-                db.session.rollback()
                 apply_error(form, error)
             else:
                 flash(gettext("Saved."), "success")
@@ -144,16 +138,12 @@ def survey_edit(user, survey_id: int | None = None):
         status = 400
         if form.validate_on_submit():
             try:
-                audit.note(staff_user_id=user.id, ip=client_ip(),
-                           action="edit_survey" if row else "create_survey", entity="survey",
-                           entity_id=survey_id or "", details={"title": form.title.data})
                 surveys.save_survey(db.session, survey_id, title=form.title.data,
                                     description=form.description.data or "",
                                     is_active=form.is_active.data,
                                     questions=surveys.parse_questions(form.questions.data),
-                                    now=clock())
+                                    now=clock(), actor=staff_actor(user))
             except DomainError as error:
-                db.session.rollback()
                 apply_error(form, error)
             else:
                 flash(gettext("Saved."), "success")
@@ -176,8 +166,8 @@ def survey_report(user, survey_id: int):
 @bp.get("/surveys/happy-call/report")
 @permission_required("reports")
 def happy_call_report(user):
+    # A GET that may write: the happy-call survey is made (and committed) on first use.
     survey = surveys.happy_call_survey(db.session, clock())
-    db.session.commit()
     return redirect(url_for("admin.survey_report", survey_id=survey.id))
 
 
@@ -206,8 +196,9 @@ def call_detail(user, task_id: int):
     task = happy_calls.visible_task(db.session, task_id, branch_scope(user))
     if task is None:
         abort(404)  # another branch's call, or none: the same answer
+    # Made and committed on first use (a GET may write it), kept even if this call's
+    # answers are refused.
     survey = surveys.happy_call_survey(db.session, clock())
-    db.session.commit()  # made on first use; kept even if this call's answers are refused
     form = CallForm()
     status = 200
     answers = {}
@@ -251,13 +242,10 @@ def api_tokens_page(user):
         status = 400
         if form.validate_on_submit():
             try:
-                audit.note(staff_user_id=user.id, ip=client_ip(), action="create_api_token",
-                           entity="api_token", details={"name": form.name.data})
                 issued = api_tokens.issue_integration(
-                    db.session, staff_user_id=user.id, name=form.name.data,
-                    valid_days=form.valid_days.data, now=clock())
+                    db.session, name=form.name.data, valid_days=form.valid_days.data,
+                    now=clock(), actor=staff_actor(user))
             except DomainError as error:
-                db.session.rollback()
                 apply_error(form, error)
             else:
                 status = 201
@@ -275,9 +263,7 @@ def api_token_revoke(user, token_id: int):
     row = db.session.get(ApiToken, token_id)
     if row is None or row.staff_user_id != user.id or row.kind != "integration":
         abort(404)
-    audit.note(staff_user_id=user.id, ip=client_ip(), action="revoke_api_token",
-               entity="api_token", entity_id=token_id)
-    api_tokens.revoke(db.session, token_id, clock(), staff_user_id=user.id)
+    api_tokens.revoke_integration(db.session, token_id, clock(), actor=staff_actor(user))
     flash(gettext("Token revoked."), "success")
     return redirect(url_for("admin.api_tokens_page"))
 

@@ -16,9 +16,10 @@ from backend.extensions import db
 from backend.i18n import N_, format_number
 from backend.models import Branch
 from backend.mqtt.publisher import BrokerPublisher
-from backend.services import audit, firmware_builds
+from backend.services import firmware_builds
 from backend.web.admin import apply_error, bp, clock, translate_error
-from backend.web.auth import client_ip, permission_required
+from backend.web.auth import permission_required
+from backend.web.common import staff_actor
 from card_spec import normalize_digits
 
 # Why an upload was refused (firmware_builds.BuildRefused.reason).
@@ -106,17 +107,11 @@ def firmware(user):
         if form.validate_on_submit():
             data = form.build.data.read(firmware_builds.MAX_UPLOAD_BYTES + 1)
             try:
-                build = firmware_builds.upload_build(db.session, data, staff_id=user.id,
+                build = firmware_builds.upload_build(db.session, data, actor=staff_actor(user),
                                                      note=form.note.data or "", now=clock())
             except firmware_builds.BuildRefused as error:
-                db.session.rollback()
                 form.build.errors = [refusal_text(error)]
             else:
-                audit.note(staff_user_id=user.id, ip=client_ip(), action="firmware_upload",
-                           entity="firmware_build", entity_id=build.id,
-                           details={"version": build.version, "kind": build.kind,
-                                    "sha256": build.manifest_sha256})
-                db.session.commit()
                 flash(gettext("Build %(version)s uploaded.", version=build.version), "success")
                 return redirect(url_for("admin.firmware"))
     return render_template("catalogue/firmware.html", user=user, form=form,
@@ -138,13 +133,11 @@ def firmware_rollout(user, build_id):
         "device_id": normalize_digits(form.device_id.data or "").strip().lower()}
     try:
         result = firmware_builds.roll_out(db.session, _publish(), build_id,
-                                          base_url=_base_url(), now=clock(), **target)
+                                          base_url=_base_url(), now=clock(),
+                                          actor=staff_actor(user), **target)
     except DomainError as error:
-        db.session.rollback()
         apply_error(None, error)
         return redirect(url_for("admin.firmware"))
-    _note_offered(user, result)
-    db.session.commit()
     if result.broker_error is not None:  # the terminals sent so far keep their rows
         apply_error(None, result.broker_error)
     if result.offered or result.broker_error is None:
@@ -158,28 +151,16 @@ def firmware_rollout(user, build_id):
     return redirect(url_for("admin.firmware"))
 
 
-def _note_offered(user, result) -> None:
-    for command in result.offered:
-        audit.note(staff_user_id=user.id, ip=client_ip(), action="terminal_command",
-                   entity="device", entity_id=command.device_id,
-                   details={"op": "ota", "id": command.body["id"],
-                            "ver": command.body["ver"], "sha256": command.body["sha256"]})
-
-
 @bp.post("/firmware/<int:build_id>/withdraw")
 @permission_required("firmware")
 def firmware_withdraw(user, build_id):
     if not FlaskForm().validate_on_submit():
         abort(400)
     try:
-        build = firmware_builds.withdraw_build(db.session, build_id)
+        build = firmware_builds.withdraw_build(db.session, build_id, actor=staff_actor(user))
     except DomainError as error:
-        db.session.rollback()
         flash(translate_error(error), "error")
         return redirect(url_for("admin.firmware"))
-    audit.note(staff_user_id=user.id, ip=client_ip(), action="firmware_withdraw",
-               entity="firmware_build", entity_id=build.id, details={"version": build.version})
-    db.session.commit()
     flash(gettext("Build %(version)s withdrawn.", version=build.version), "success")
     return redirect(url_for("admin.firmware"))
 
@@ -192,13 +173,11 @@ def firmware_reoffer(user, device_id):
     device_id = device_id[:32]
     try:
         result = firmware_builds.reoffer(db.session, _publish(), device_id,
-                                         base_url=_base_url(), now=clock())
+                                         base_url=_base_url(), now=clock(),
+                                         actor=staff_actor(user))
     except DomainError as error:
-        db.session.rollback()
         flash(translate_error(error), "error")
         return redirect(url_for("admin.terminal_page", device_id=device_id))
-    _note_offered(user, result)
-    db.session.commit()
     if result.broker_error is not None:
         flash(translate_error(result.broker_error), "error")
         return redirect(url_for("admin.terminal_page", device_id=device_id))

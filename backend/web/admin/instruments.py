@@ -15,7 +15,7 @@ from backend.engine.calendar import local
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.models import Branch, InstalmentPlan, Member, PaymentInstrument, StaffUser
-from backend.services import audit, instruments
+from backend.services import instruments
 from backend.services.permissions import branch_scope
 from backend.web.admin import (
     apply_error,
@@ -26,7 +26,8 @@ from backend.web.admin import (
     paginate,
     translate_error,
 )
-from backend.web.auth import client_ip, permission_required
+from backend.web.auth import permission_required
+from backend.web.common import staff_actor
 from backend.web.fields import (
     AmountField,
     DigitsIntegerField,
@@ -132,17 +133,13 @@ def cheque_new(user, member_id: int):
         status = 400
         if form.validate_on_submit():
             try:
-                audit.note(staff_user_id=user.id, ip=client_ip(), action="record_cheque",
-                           entity="member", entity_id=member.id,
-                           details={"amount_rials": form.amount.data, "bank": form.bank.data})
                 row = instruments.record_cheque(
-                    db.session, member_id=member.id, bank=form.bank.data,
+                    db.session, actor=staff_actor(user), member_id=member.id, bank=form.bank.data,
                     number=form.number.data, due_date=form.due_date.data,
                     amount_rials=form.amount.data, now=clock(), branch_id=_branch(form, user),
-                    staff_user_id=user.id, purchase_id=form.purchase_id.data,
+                    purchase_id=form.purchase_id.data,
                     note=form.note.data or "")
             except DomainError as error:
-                db.session.rollback()
                 apply_error(form, error, {"amount": "amount", "purchase": "purchase_id",
                                           "branch": "branch_id"})
             else:
@@ -163,19 +160,16 @@ def plan_new(user, member_id: int):
         status = 400
         if form.validate_on_submit():
             try:
-                audit.note(staff_user_id=user.id, ip=client_ip(), action="create_instalment_plan",
-                           entity="member", entity_id=member.id,
-                           details={"total_rials": form.total.data, "count": form.count.data})
                 result = instruments.create_plan(
-                    db.session, member_id=member.id, total_rials=form.total.data,
+                    db.session, actor=staff_actor(user), member_id=member.id,
+                    total_rials=form.total.data,
                     count=form.count.data, schedule=form.schedule.data,
                     interval_days=form.interval_days.data, first_due=form.first_due.data,
-                    now=clock(), branch_id=_branch(form, user), staff_user_id=user.id,
+                    now=clock(), branch_id=_branch(form, user),
                     purchase_id=form.purchase_id.data, note=form.note.data or "",
                     request_key=f"panel:{form.request_key.data}" if form.request_key.data
                     else None)
             except DomainError as error:
-                db.session.rollback()
                 apply_error(form, error, {"purchase": "purchase_id", "branch": "branch_id"})
             else:
                 flash(gettext("Instalment plan recorded."), "success")
@@ -285,15 +279,11 @@ def instrument_status(user, instrument_id: int):
     form = StatusForm()
     if form.validate_on_submit():
         try:
-            audit.note(staff_user_id=user.id, ip=client_ip(), action="change_instrument_status",
-                       entity="payment_instrument", entity_id=row.id,
-                       details={"before": row.status, "after": form.status.data})
             instruments.change_status(
-                db.session, instrument_id=row.id, status=form.status.data or "", now=clock(),
-                staff_user_id=user.id, branch_scope=branch_scope(user),
+                db.session, actor=staff_actor(user), instrument_id=row.id,
+                status=form.status.data or "", now=clock(), branch_scope=branch_scope(user),
                 note=form.note.data or "")
         except DomainError as error:
-            db.session.rollback()
             flash(translate_error(error), "error")
         else:
             flash(gettext("Status changed."), "success")

@@ -21,14 +21,14 @@ from backend.i18n import (
 )
 from backend.models import Branch, SegmentRule, SegmentRuleRun, Tier
 from backend.models.reports import SEGMENTS
-from backend.services import audit
 from backend.services.permissions import branch_scope
 from backend.services.reports import REPORTS, build, excel, periods, segments
 from backend.services.reports.sql import Filters
 from backend.services.reports.tables import Column, Table
 from backend.validators import parse_jalali_or_gregorian_date
 from backend.web.admin import apply_error, clock, page_number
-from backend.web.auth import client_ip, permission_required
+from backend.web.auth import permission_required
+from backend.web.common import staff_actor
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -273,16 +273,11 @@ def rules(user):
     if request.method == "POST":
         tier_id = request.form.get("tier_id", type=int)
         try:
-            audit.note(staff_user_id=user.id, ip=client_ip(), action="create_segment_rule",
-                       entity="segment_rule", details={
-                           "name": request.form.get("name", ""),
-                           "segment": request.form.get("segment", ""),
-                           "action": request.form.get("action", ""), "tier_id": tier_id})
             segments.create_rule(db.session, name=request.form.get("name", ""),
                                  segment=request.form.get("segment", ""),
-                                 action=request.form.get("action", ""), tier_id=tier_id)
+                                 action=request.form.get("action", ""), tier_id=tier_id,
+                                 actor=staff_actor(user))
         except DomainError as error:
-            db.session.rollback()
             apply_error(None, error)
             status = 400
         else:
@@ -302,11 +297,8 @@ def rules(user):
 def rule_active(user, rule_id):
     active = request.form.get("active") == "1"
     try:
-        audit.note(staff_user_id=user.id, ip=client_ip(), action="set_segment_rule_active",
-                   entity="segment_rule", entity_id=rule_id, details={"active": active})
-        segments.set_rule_active(db.session, rule_id, active)
+        segments.set_rule_active(db.session, rule_id, active, actor=staff_actor(user))
     except DomainError:
-        db.session.rollback()
         abort(404)
     return redirect(url_for("admin.reports.rules"))
 

@@ -7,10 +7,11 @@ from flask_login import current_user, login_user, logout_user
 from backend.errors import BadRequest
 from backend.extensions import db
 from backend.i18n import LANGUAGES
-from backend.services import audit, staff
+from backend.services import staff
 from backend.web.admin import apply_error, bp, clock
 from backend.web.admin.forms import LoginForm, OwnPasswordForm
-from backend.web.auth import client_ip, login_required, too_many_attempts
+from backend.web.auth import login_required, too_many_attempts
+from backend.web.common import staff_actor
 
 
 def _safe_target(target: str) -> str:
@@ -27,8 +28,8 @@ def login():
     status = 200
     if form.validate_on_submit():
         try:
-            user = staff.authenticate(db.session, form.username.data, form.password.data,
-                                      ip=client_ip(), now=clock())
+            user = staff.sign_in(db.session, form.username.data, form.password.data,
+                                 actor=staff_actor(), now=clock())
         except staff.TooManyAttempts as refusal:
             error, status = too_many_attempts(refusal), 429
         else:
@@ -38,9 +39,6 @@ def login():
                 # A fresh session on sign-in: nothing from before it survives (fixation).
                 session.clear()
                 login_user(user)
-                audit.note(staff_user_id=user.id, ip=client_ip(), action="sign_in",
-                           entity="staff_user", entity_id=user.id)
-                db.session.commit()
                 return redirect(_safe_target(request.args.get("next", "")))
     elif request.method == "POST":
         error, status = gettext("Wrong username or password."), 401
@@ -51,7 +49,7 @@ def login():
 def logout():
     if current_user.is_authenticated:
         # Every session of this user ends, not only this browser's cookie.
-        staff.end_sessions(db.session, current_user.id)
+        staff.end_sessions(db.session, current_user.id, actor=staff_actor())
     logout_user()
     session.clear()
     return redirect(url_for("admin.login"))
@@ -62,7 +60,7 @@ def language(code: str):
     if code not in LANGUAGES:
         abort(404)
     if current_user.is_authenticated:
-        staff.set_locale(db.session, current_user.id, code)
+        staff.set_locale(db.session, current_user.id, code, actor=staff_actor())
     else:
         session["lang"] = code
     return redirect(_safe_target(request.form.get("next", "")))
@@ -74,10 +72,8 @@ def own_password(user):
     form = OwnPasswordForm()
     if form.validate_on_submit():
         try:
-            audit.note(staff_user_id=user.id, ip=client_ip(), action="change_password",
-                       entity="staff_user", entity_id=user.id)
             staff.change_own_password(db.session, user.id, form.current_password.data,
-                                      form.new_password.data)
+                                      form.new_password.data, actor=staff_actor(user))
         except BadRequest as error:
             apply_error(form, error, {"password": "new_password"})
         else:

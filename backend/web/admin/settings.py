@@ -15,10 +15,11 @@ from flask_babel import gettext
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.models import Club, the_club
-from backend.services import audit, branding, catalogue
+from backend.services import branding, catalogue
 from backend.web.admin import apply_error, bp, translate_error
 from backend.web.admin.forms import SettingsForm
-from backend.web.auth import client_ip, permission_required
+from backend.web.auth import permission_required
+from backend.web.common import staff_actor
 
 _PLAIN = ("name", "name_fa", "currency_display", "offline_window_days", "tier_window_days",
           "instant_cashback", "credit_cross_branch", "contact_address")
@@ -89,11 +90,8 @@ def settings(user):
                 if upload is not None and upload.filename:
                     values["logo_filename"] = branding.store_logo(
                         upload.read(branding.MAX_LOGO_BYTES + 1), _uploads_dir())
-                audit.note(staff_user_id=user.id, ip=client_ip(), action="edit_settings",
-                           entity="club", entity_id=1, details={"values": values})
-                catalogue.save_settings(db.session, values)
+                catalogue.save_settings(db.session, values, actor=staff_actor(user))
             except DomainError as error:
-                db.session.rollback()
                 if getattr(error, "field", "") == "logo":  # not a WTForms field: the file
                     logo_error = translate_error(error)
                 else:

@@ -27,7 +27,7 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from backend.errors import BadRequest
 from backend.extensions import db
 from backend.services import branding, first_run
-from backend.web.auth import client_ip
+from backend.web.common import staff_actor
 from backend.web.fields import StrippedStringField
 
 bp = Blueprint("setup", __name__)
@@ -60,10 +60,7 @@ class SetupForm(FlaskForm):
 
 
 def setup_needed() -> bool:
-    try:
-        return first_run.setup_needed(db.session)
-    finally:
-        db.session.rollback()
+    return first_run.setup_needed(db.session)
 
 
 @bp.app_context_processor
@@ -98,7 +95,7 @@ def setup_page():
                     admin_username=form.admin_username.data,
                     admin_password=form.password.data,
                     admin_full_name=form.admin_full_name.data), instance_dir / "uploads",
-                    ip=client_ip())
+                    actor=staff_actor())
             except first_run.SetupClosed:
                 abort(404)
             except BadRequest as error:

@@ -5,14 +5,15 @@ from flask_babel import gettext
 from sqlalchemy import or_, select
 from wtforms import SelectChoice
 
-from backend.errors import BadRequest, DomainError
+from backend.errors import DomainError
 from backend.extensions import db
 from backend.models import Branch, StaffUser
-from backend.services import audit, staff
+from backend.services import staff
 from backend.services.permissions import PERMISSIONS
 from backend.web.admin import apply_error, bp, page_number, paginate
 from backend.web.admin.forms import StaffForm
-from backend.web.auth import client_ip, permission_required
+from backend.web.auth import permission_required
+from backend.web.common import staff_actor
 
 MAX_QUERY_LENGTH = 64
 PERMISSION_LABELS = {
@@ -76,24 +77,14 @@ def staff_edit(user, staff_id: int | None = None):
                 branch_id=form.branch_id.data, permissions=form.permissions.data or [],
                 is_active=form.is_active.data, locale=form.locale.data)
             try:
-                audit.note(staff_user_id=user.id, ip=client_ip(),
-                           action="edit_staff" if row else "create_staff", entity="staff_user",
-                           entity_id=staff_id or "",
-                           details={"username": row.username if row else form.username.data,
-                                    "role": change.role, "branch_id": change.branch_id,
-                                    "permissions": change.permissions,
-                                    "is_active": change.is_active,
-                                    "password_changed": bool(form.password.data)})
                 if row is None:
-                    if not form.password.data:
-                        raise BadRequest("password", "This field is required.")
                     staff.create_staff(db.session, username=form.username.data,
-                                       password=form.password.data, change=change)
+                                       password=form.password.data or "", change=change,
+                                       actor=staff_actor(user))
                 else:
-                    staff.update_staff(db.session, row.id, change, acting_user_id=user.id,
+                    staff.update_staff(db.session, row.id, change, actor=staff_actor(user),
                                        new_password=form.password.data or "")
             except DomainError as error:
-                db.session.rollback()
                 apply_error(form, error)
             else:
                 flash(gettext("Saved."), "success")

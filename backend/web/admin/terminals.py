@@ -17,7 +17,6 @@ from backend.i18n import N_, format_amount
 from backend.models import Branch, Device, TerminalHealth
 from backend.mqtt.publisher import BrokerPublisher
 from backend.services import (
-    audit,
     devices,
     firmware_builds,
     terminal_commands,
@@ -28,7 +27,8 @@ from backend.services.permissions import branch_scope
 from backend.web.admin import apply_error, bp, clock, page_number, paginate, translate_error
 from backend.web.admin.firmware import ROLLOUT_LABELS
 from backend.web.admin.forms import BranchRefundForm, TerminalSettingsForm
-from backend.web.auth import client_ip, permission_required
+from backend.web.auth import permission_required
+from backend.web.common import staff_actor
 from backend.web.fields import DigitsIntegerField
 
 LIST_SIZE = 10
@@ -161,16 +161,13 @@ def _publish():
 def _deliver(user, device, action: str) -> bool:
     """Send the pending config now; False (flashed) when the broker did not take it."""
     try:
-        command = terminal_commands.send_config(db.session, _publish(), device.id, clock(),
-                                                branch_id=branch_scope(user))
+        terminal_commands.send_config(db.session, _publish(), device.id, clock(),
+                                      branch_id=branch_scope(user), actor=staff_actor(user),
+                                      action=action)
     except DomainError as error:
-        db.session.commit()  # the pending config stays; "Send again" retries
+        # The pending config was committed when it was saved; "Send again" retries.
         flash(gettext("Saved, not sent: %(reason)s", reason=translate_error(error)), "error")
         return False
-    audit.note(staff_user_id=user.id, ip=client_ip(), action=action, entity="device",
-               entity_id=device.id, details={"cfg_ver": command.body["cfg_ver"],
-                                             "id": command.body["id"]})
-    db.session.commit()
     return True
 
 
@@ -219,20 +216,15 @@ def terminal_page(user, device_id):
                 clear_refund_pin=form.clear_refund_pin.data)
             try:
                 changes = terminal_policy.save_terminal_settings(
-                    db.session, device.id, settings, branch_id=branch_scope(user))
+                    db.session, device.id, settings, branch_id=branch_scope(user),
+                    actor=staff_actor(user))
             except DomainError as error:
-                db.session.rollback()
                 apply_error(form, error)
             else:
-                audit.note(staff_user_id=user.id, ip=client_ip(), action="terminal_settings",
-                           entity="device", entity_id=device.id, details={"changes": changes})
                 if "refund_pin" in changes and device.status == "active":
-                    # The terminal checks its own PIN too (remote config, issue 16).
-                    terminal_commands.stage_refund_pin(db.session, device,
-                                                       form.refund_pin.data)
-                    db.session.commit()
+                    # The terminal checks its own PIN too (remote config, issue 16): the
+                    # service staged it; send it now.
                     _deliver(user, device, "terminal_config")
-                db.session.commit()
                 flash(gettext("Saved."), "success")
                 return redirect(url_for("admin.terminal_page", device_id=device.id))
     refusals = paginate(terminal_policy.refusal_query(device.id),
@@ -271,16 +263,11 @@ def terminal_config(user, device_id):
             settings = terminal_commands.check_remote_settings(terminal_commands.RemoteSettings(
                 lang=form.lang.data, contrast=form.contrast.data, footer=form.footer.data or "",
                 idle_s=form.idle_s.data, ops=tuple(form.ops.data or ())))
-            version = terminal_commands.stage_config(db.session, device.id, settings,
-                                                     branch_id=branch_scope(user))
+            terminal_commands.save_config(db.session, device.id, settings,
+                                          actor=staff_actor(user), branch_id=branch_scope(user))
         except DomainError as error:
-            db.session.rollback()
             apply_error(form, error)
         else:
-            audit.note(staff_user_id=user.id, ip=client_ip(), action="terminal_config_saved",
-                       entity="device", entity_id=device.id,
-                       details={"cfg_ver": version, "settings": settings})
-            db.session.commit()
             if _deliver(user, device, "terminal_config"):
                 flash(gettext("Sent to terminal %(device)s.", device=device.id), "success")
             return redirect(url_for("admin.terminal_page", device_id=device.id))
@@ -300,14 +287,10 @@ def terminal_logs(user, device_id):
         abort(400)
     try:
         terminal_commands.request_logs(db.session, _publish(), device.id, clock(),
-                                       branch_id=branch_scope(user))
+                                       branch_id=branch_scope(user), actor=staff_actor(user))
     except DomainError as error:
-        db.session.rollback()
         flash(translate_error(error), "error")
     else:
-        audit.note(staff_user_id=user.id, ip=client_ip(), action="terminal_logs",
-                   entity="device", entity_id=device.id, details={})
-        db.session.commit()
         flash(gettext("Asked terminal %(device)s for its logs.", device=device.id), "success")
     return redirect(url_for("admin.terminal_page", device_id=device.id))
 
@@ -326,17 +309,13 @@ def branch_refunds(user, branch_id):
         status = 400
         if form.validate_on_submit():
             try:
-                changes = terminal_policy.save_branch_refund_settings(
+                terminal_policy.save_branch_refund_settings(
                     db.session, branch.id, window_hours=form.refund_window_hours.data,
-                    pin=form.refund_pin.data or "", clear_pin=form.clear_refund_pin.data)
+                    pin=form.refund_pin.data or "", clear_pin=form.clear_refund_pin.data,
+                    actor=staff_actor(user))
             except DomainError as error:
-                db.session.rollback()
                 apply_error(form, error)
             else:
-                audit.note(staff_user_id=user.id, ip=client_ip(),
-                           action="branch_refund_settings", entity="branch",
-                           entity_id=branch.id, details={"changes": changes})
-                db.session.commit()
                 flash(gettext("Saved."), "success")
                 return redirect(url_for("admin.branch_refunds", branch_id=branch.id))
     return render_template("catalogue/branch_refunds.html", user=user, branch=branch,

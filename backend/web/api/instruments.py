@@ -9,12 +9,12 @@ from sqlalchemy import select
 from backend.errors import BadRequest, Forbidden
 from backend.extensions import db
 from backend.models import PaymentInstrument
-from backend.services import audit, instruments
+from backend.services import instruments
 from backend.services.permissions import branch_scope
 from backend.web.api import Page, clock, operation, paginate
 from backend.web.api.members import _scoped_key, visible_member
 from backend.web.api.schemas import Integer, JalaliOrIsoDate, PageQuery, Text, rials
-from backend.web.auth import client_ip
+from backend.web.common import api_actor
 
 ID = validate.Range(min=1, max=2**31 - 1)
 
@@ -122,11 +122,6 @@ def _branch(principal, requested: int | None, member) -> int | None:
     return requested if requested is not None else member.home_branch_id
 
 
-def _note(principal, action: str, entity: str, entity_id, **details) -> None:
-    audit.note(staff_user_id=principal.staff.id, ip=client_ip(), action=action,
-               entity=entity, entity_id=entity_id, details={**details, "via": "api"})
-
-
 class _With:
     """A row with one more attribute for its answer (history, instalments)."""
 
@@ -155,14 +150,11 @@ def create_cheque(principal, member_id: int, data):
     """Pending until it clears or bounces. The same bank and number are refused while an
     earlier record of that cheque is not cancelled."""
     member = visible_member(member_id)
-    _note(principal, "record_cheque", "member", member.id, amount_rials=data["amount_rials"],
-          bank=data["bank"])
     return instruments.record_cheque(
-        db.session, member_id=member.id, bank=data["bank"], number=data["number"],
+        db.session, actor=api_actor(principal), member_id=member.id, bank=data["bank"], number=data["number"],
         due_date=data["due_date"], amount_rials=data["amount_rials"], now=clock(),
         branch_id=_branch(principal, data.get("branch_id"), member),
-        staff_user_id=principal.staff.id, purchase_id=data.get("purchase_id"),
-        note=data["note"])
+        purchase_id=data.get("purchase_id"), note=data["note"])
 
 
 @operation("POST", "/members/<int:member_id>/instalment-plans",
@@ -177,15 +169,12 @@ def create_plan(principal, member_id: int, data, key):
     member = visible_member(member_id)
     if data["schedule"] == "days" and not data.get("interval_days"):
         raise BadRequest("interval_days", "the days between instalments are 1 to 366")
-    _note(principal, "create_instalment_plan", "member", member.id,
-          total_rials=data["total_rials"], count=data["count"])
     result = instruments.create_plan(
-        db.session, member_id=member.id, total_rials=data["total_rials"],
+        db.session, actor=api_actor(principal), member_id=member.id, total_rials=data["total_rials"],
         count=data["count"], schedule=data["schedule"],
         interval_days=data.get("interval_days"), first_due=data["first_due"], now=clock(),
         branch_id=_branch(principal, data.get("branch_id"), member),
-        staff_user_id=principal.staff.id, purchase_id=data.get("purchase_id"),
-        note=data["note"], request_key=_scoped_key(principal, key))
+        purchase_id=data.get("purchase_id"), note=data["note"], request_key=_scoped_key(principal, key))
     return _With(result.plan, instalments=result.instalments), 201
 
 
@@ -230,11 +219,9 @@ def change_status(principal, instrument_id: int, data):
     """A change the item's kind does not allow from its status answers 400 `status` and
     changes nothing."""
     row = instruments.visible(db.session, instrument_id, branch_scope(principal.staff))
-    _note(principal, "change_instrument_status", "payment_instrument", row.id,
-          before=row.status, after=data["status"])
     row = instruments.change_status(
-        db.session, instrument_id=row.id, status=data["status"], now=clock(),
-        staff_user_id=principal.staff.id, branch_scope=branch_scope(principal.staff),
+        db.session, actor=api_actor(principal), instrument_id=row.id, status=data["status"],
+        now=clock(), branch_scope=branch_scope(principal.staff),
         note=data["note"])
     return _detail(row)
 

@@ -13,6 +13,7 @@ from backend.models import Device
 from backend.services import devices, enrolment
 from backend.web.api import clock, operation
 from backend.web.api.schemas import Integer, Text
+from backend.web.common import api_actor
 
 
 class DeviceIn(Schema):
@@ -78,13 +79,11 @@ def _refresh_broker() -> dict:
     return {"config_dir": str(broker_dir), "reloaded": reloaded}
 
 
-def _credentials(credentials: devices.DeviceCredentials) -> dict:
-    config = devices.terminal_config(
-        db.session, credentials, mqtt_host=current_app.config["MQTT_HOST"],
-        mqtt_port=current_app.config["MQTT_PORT"],
-        public_url=current_app.config.get("PUBLIC_URL", ""),
-    )
-    db.session.commit()
+def _credentials(principal, make_credentials) -> dict:
+    credentials, config = devices.provision(
+        db.session, make_credentials, actor=api_actor(principal),
+        mqtt_host=current_app.config["MQTT_HOST"], mqtt_port=current_app.config["MQTT_PORT"],
+        public_url=current_app.config.get("PUBLIC_URL", ""))
     return {"device_id": credentials.device_id, "mqtt_password": credentials.mqtt_password,
             "key_hex": credentials.key_hex, "config": config, "broker": _refresh_broker()}
 
@@ -105,10 +104,9 @@ def health(principal):
            body=DeviceIn, response=CredentialsOut, status=201, errors=(400, 401, 403))
 def register_device(principal, data):
     """Registers a terminal; its MQTT password and signing key are in this answer only."""
-    credentials = devices.register_device(db.session, device_id=data["device_id"],
-                                          branch_id=data["branch_id"], name=data["name"],
-                                          lang=data["lang"])
-    return _credentials(credentials)
+    return _credentials(principal, lambda: devices.register_device(
+        db.session, device_id=data["device_id"], branch_id=data["branch_id"],
+        name=data["name"], lang=data["lang"]))
 
 
 @operation("GET", "/devices/<device_id>", summary="A terminal", tag="Terminals",
@@ -124,8 +122,7 @@ def show_device(principal, device_id: str):
            tag="Terminals", role="admin", response=RevokedOut, errors=(400, 401, 403))
 def revoke_device(principal, device_id: str):
     """Disables a terminal and takes it out of the broker's password file and ACL."""
-    devices.revoke_device(db.session, device_id[:32])
-    db.session.commit()
+    devices.revoke(db.session, device_id[:32], actor=api_actor(principal))
     return {"device_id": device_id, "status": "revoked", "broker": _refresh_broker()}
 
 
@@ -134,15 +131,14 @@ def revoke_device(principal, device_id: str):
            status=201, errors=(400, 401, 403))
 def create_enrolment_token(principal, data):
     """A one-time token for a provisioning QR code (15 minutes, single use)."""
-    issued = enrolment.issue_token(db.session, device_id=data["device_id"],
-                                   branch_id=data["branch_id"], name=data["name"],
-                                   lang=data["lang"], now=clock())
-    db.session.commit()
-    return issued
+    return enrolment.issue_enrolment_token(
+        db.session, actor=api_actor(principal), device_id=data["device_id"],
+        branch_id=data["branch_id"], name=data["name"], lang=data["lang"], now=clock())
 
 
 @operation("POST", "/enrol", summary="Enrol a terminal with its QR token", tag="Terminals",
            auth="none", body=EnrolIn, response=CredentialsOut, status=201, errors=(400, 403))
 def enrol(principal, data):
     """A terminal in setup mode exchanges its QR code's token for its credentials."""
-    return _credentials(enrolment.redeem_token(db.session, data["token"], now=clock()))
+    return _credentials(principal, lambda: enrolment.redeem_token(db.session, data["token"],
+                                                                  now=clock()))

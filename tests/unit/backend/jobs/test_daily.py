@@ -12,6 +12,7 @@ from backend.jobs import daily
 from backend.jobs import scheduler as jobs
 from backend.models import JobRun, Message
 from backend.notifications import providers
+from backend.services.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW  # 30 Aban 1405, 13:00 in Tehran
 
@@ -164,18 +165,20 @@ def test_cheques_and_instalments_due_soon_are_reminded_once_each(db):
     factories.club(db)
     member = factories.member(db)
     dispatcher.settings(db).instrument_reminder_days = 3
-    cheque = instruments.record_cheque(db, member_id=member.id, bank="mellat",
+    cheque = instruments.record_cheque(db, actor=SYSTEM, member_id=member.id, bank="mellat",
                                        number="1234567890123456", due_date=jalali(1405, 9, 3),
                                        amount_rials=25_000_000, now=NOW)
-    plan = instruments.create_plan(db, member_id=member.id, total_rials=10_000_000, count=3,
+    plan = instruments.create_plan(db, actor=SYSTEM,
+                                   member_id=member.id, total_rials=10_000_000, count=3,
                                    schedule="monthly", first_due=jalali(1405, 8, 30), now=NOW)
     # beyond the window (4 Azar), already cleared, or past: no reminder
-    instruments.record_cheque(db, member_id=member.id, bank="melli", number="2",
+    instruments.record_cheque(db, actor=SYSTEM, member_id=member.id, bank="melli", number="2",
                               due_date=jalali(1405, 9, 4), amount_rials=1, now=NOW)
-    cleared = instruments.record_cheque(db, member_id=member.id, bank="melli", number="3",
+    cleared = instruments.record_cheque(db, actor=SYSTEM,
+                                        member_id=member.id, bank="melli", number="3",
                                         due_date=jalali(1405, 9, 1), amount_rials=1, now=NOW)
-    instruments.change_status(db, instrument_id=cleared.id, status="cleared", now=NOW)
-    instruments.record_cheque(db, member_id=member.id, bank="melli", number="4",
+    instruments.change_status(db, actor=SYSTEM, instrument_id=cleared.id, status="cleared", now=NOW)
+    instruments.record_cheque(db, actor=SYSTEM, member_id=member.id, bank="melli", number="4",
                               due_date=jalali(1405, 8, 29), amount_rials=1, now=NOW)
     assert daily.instrument_reminders(db, NOW) == "2 cheque and instalment reminders queued"
     [instalment_message] = queued(db, "instalment_due")

@@ -27,6 +27,7 @@ from backend.models import (
 )
 from backend.mqtt.worker import Worker
 from backend.services import firmware_builds
+from backend.services.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW
 from tests.unit.backend.services.test_firmware_builds import build_tar
@@ -236,7 +237,7 @@ OTA_STATE = "vafa/v1/dev/ota-01/state"
 @pytest.fixture
 def ota_worker(app, db, tmp_path):
     credentials = factories.device(db, device_id="ota-01")
-    build = firmware_builds.upload_build(db, build_tar(tmp_path), staff_id=None, note="",
+    build = firmware_builds.upload_build(db, build_tar(tmp_path), actor=SYSTEM, note="",
                                          now=NOW)
     db.commit()
     return Worker(app, host="127.0.0.1", port=1, username="x", password="x"), bytes.fromhex(
@@ -254,7 +255,7 @@ def test_state_then_confirmation_through_the_worker(ota_worker, db):
     w.handle_state(OTA_STATE, json.dumps({"online": True, "fw": "0.3.0", "fwk": "py"}).encode())
     db.expire_all()
     assert db.get(Device, "ota-01").firmware_kind == "py"
-    firmware_builds.roll_out(db, lambda *_: None, build, base_url="http://x", now=NOW,
+    firmware_builds.roll_out(db, lambda *_: None, build, base_url="http://x", now=NOW, actor=SYSTEM,
                              device_id="ota-01")
     db.commit()
     w.handle_state(OTA_STATE, json.dumps({"online": True, "fw": "0.3.0", "fwk": "py", "ota": {

@@ -11,6 +11,7 @@ from backend.errors import BadRequest
 from backend.models import Device, TerminalHealth
 from backend.services import devices, terminal_commands
 from backend.services.dashboard import ONLINE_STALE_AFTER
+from backend.services.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW
 
@@ -102,7 +103,8 @@ def test_remote_config_is_staged_versioned_signed_and_confirmed(db, terminal):
     assert terminal_commands.stage_config(db, "t01", settings) == 1
     assert db.get(Device, "t01").lang == "fa"  # the backend's answers follow
     sent = []
-    command = terminal_commands.send_config(db, lambda t, f: sent.append((t, f)), "t01", NOW)
+    command = terminal_commands.send_config(db, lambda t, f: sent.append((t, f)), "t01", NOW,
+                                            actor=SYSTEM)
     body = json.loads(protocol.decode_frame(sent[0][1], bytes.fromhex(terminal.key_hex)))
     assert sent[0][0] == "vafa/v1/dev/t01/cmd" and body == command.body
     assert (body["op"], body["cfg_ver"], body["settings"]) == ("set", 1, settings)
@@ -125,16 +127,17 @@ def test_bad_settings_are_refused_at_their_field(field, changes):
 
 
 def test_nothing_to_send_and_revoked(db, terminal):
+    db.commit()  # a refused use case rolls back to here
     with pytest.raises(BadRequest):
-        terminal_commands.send_config(db, lambda t, f: None, "t01", NOW)
+        terminal_commands.send_config(db, lambda t, f: None, "t01", NOW, actor=SYSTEM)
     devices.revoke_device(db, "t01")
     with pytest.raises(BadRequest):
-        terminal_commands.request_logs(db, lambda t, f: None, "t01", NOW)
+        terminal_commands.request_logs(db, lambda t, f: None, "t01", NOW, actor=SYSTEM)
 
 
 def test_logs_are_asked_by_a_signed_command_and_stored(db, terminal):
     sent = []
-    terminal_commands.request_logs(db, lambda t, f: sent.append(f), "t01", NOW)
+    terminal_commands.request_logs(db, lambda t, f: sent.append(f), "t01", NOW, actor=SYSTEM)
     body = json.loads(protocol.decode_frame(sent[0], bytes.fromhex(terminal.key_hex)))
     assert body["op"] == "logs"
     answer = devices.logs_body(json.dumps({"v": 1, "op": "logs", "id": body["id"],
@@ -152,7 +155,8 @@ def _applied_config(db, terminal):
     settings = terminal_commands.check_remote_settings(terminal_commands.RemoteSettings(
         lang="fa", contrast=90, footer="ممنون", idle_s=45, ops=("purchase",)))
     terminal_commands.stage_config(db, "t01", settings)
-    terminal_commands.send_config(db, lambda t, f: None, "t01", NOW - timedelta(hours=1))
+    terminal_commands.send_config(db, lambda t, f: None, "t01", NOW - timedelta(hours=1),
+                                  actor=SYSTEM)
     db.commit()
     assert terminal_commands.take_state(db, lambda t, f: None, "t01", state(cfg=1),
                                         NOW - timedelta(minutes=59))
@@ -213,7 +217,7 @@ def test_a_reflash_right_after_a_send_is_answered_at_once_a_slow_terminal_is_not
     sent = []
     publish = lambda t, f: sent.append(t)  # noqa: E731
     terminal_commands.stage_config(db, "t01", {"idle_s": 20})
-    terminal_commands.send_config(db, publish, "t01", NOW)
+    terminal_commands.send_config(db, publish, "t01", NOW, actor=SYSTEM)
     db.commit()
     # not yet applied (the state went out before the set arrived): no second set
     terminal_commands.take_state(db, publish, "t01", state(cfg=0), NOW + timedelta(seconds=1))

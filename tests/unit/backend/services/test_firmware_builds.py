@@ -24,6 +24,7 @@ from backend.models import (
 )
 from backend.mqtt.publisher import BrokerUnavailable
 from backend.services import devices, firmware_builds, terminal
+from backend.services.unit_of_work import SYSTEM
 from provisioning import ota_build
 from tests import factories
 from tests.conftest import NOW
@@ -74,7 +75,7 @@ def fleet(db):
 
 def test_upload_stores_the_exact_bytes_under_the_manifest_sha256(db, tmp_path):
     data = build_tar(tmp_path)
-    build = firmware_builds.upload_build(db, data, staff_id=None, note=" first ", now=NOW)
+    build = firmware_builds.upload_build(db, data, actor=SYSTEM, note=" first ", now=NOW)
     raw = manifest_of(FILES)
     assert build.manifest_sha256 == hashlib.sha256(raw).hexdigest()
     assert (build.version, build.kind, build.total_size, build.file_count, build.note) == (
@@ -103,34 +104,35 @@ def test_upload_stores_the_exact_bytes_under_the_manifest_sha256(db, tmp_path):
 def test_a_bad_build_is_refused_with_its_reason_and_nothing_is_written(db, tmp_path, make,
                                                                        reason):
     with pytest.raises(firmware_builds.BuildRefused) as refused:
-        firmware_builds.upload_build(db, make(tmp_path), staff_id=None, note="", now=NOW)
+        firmware_builds.upload_build(db, make(tmp_path), actor=SYSTEM, note="", now=NOW)
     assert refused.value.reason == reason
     assert db.scalar(select(func.count()).select_from(FirmwareBuild)) == 0
     assert db.scalar(select(func.count()).select_from(FirmwareBuildFile)) == 0
 
 
 def test_duplicates_are_refused(db, tmp_path):
-    firmware_builds.upload_build(db, build_tar(tmp_path), staff_id=None, note="", now=NOW)
+    firmware_builds.upload_build(db, build_tar(tmp_path), actor=SYSTEM, note="", now=NOW)
     with pytest.raises(firmware_builds.BuildRefused) as same:
-        firmware_builds.upload_build(db, build_tar(tmp_path), staff_id=None, note="", now=NOW)
+        firmware_builds.upload_build(db, build_tar(tmp_path), actor=SYSTEM, note="", now=NOW)
     assert same.value.reason == "duplicate"
     other = build_tar(tmp_path, files={**FILES, "vafa/extra.py": b"x = 1\n"}, name="c.tar")
     with pytest.raises(firmware_builds.BuildRefused) as version:
-        firmware_builds.upload_build(db, other, staff_id=None, note="", now=NOW)
+        firmware_builds.upload_build(db, other, actor=SYSTEM, note="", now=NOW)
     assert version.value.reason == "duplicate_version"
     # The same version of the other kind is another build.
     firmware_builds.upload_build(db, build_tar(tmp_path, kind="mpy", name="d.tar"),
-                                 staff_id=None, note="", now=NOW)
+                                 actor=SYSTEM, note="", now=NOW)
 
 
 def test_rollout_to_a_branch_offers_its_terminals_of_the_kind_by_signed_cmd(db, tmp_path,
                                                                              fleet):
     a, _ = fleet
-    build = firmware_builds.upload_build(db, build_tar(tmp_path), staff_id=None, note="",
+    build = firmware_builds.upload_build(db, build_tar(tmp_path), actor=SYSTEM, note="",
                                          now=NOW)
     sent = []
     result = firmware_builds.roll_out(db, lambda topic, frame: sent.append((topic, frame)),
-                                      build.id, base_url=BASE + "/", now=NOW, branch_id=a.id)
+                                      build.id, base_url=BASE + "/", now=NOW, actor=SYSTEM,
+                                      branch_id=a.id)
     assert [topic for topic, _ in sent] == ["vafa/v1/dev/t-a1/cmd", "vafa/v1/dev/t-a2/cmd"]
     assert result.skipped == [("t-a3", "kind")]
     key = bytes.fromhex(db.get(Device, "t-a1").key_hex)
@@ -147,17 +149,17 @@ def test_rollout_to_a_branch_offers_its_terminals_of_the_kind_by_signed_cmd(db, 
 
 
 def test_one_terminal_is_refused_with_the_reason(db, tmp_path, fleet):
-    build = firmware_builds.upload_build(db, build_tar(tmp_path), staff_id=None, note="",
+    build = firmware_builds.upload_build(db, build_tar(tmp_path), actor=SYSTEM, note="",
                                          now=NOW)
     state(db, "t-a2", fw="9.9.1")
     publish = pytest.fail  # nothing may be sent
     for device_id, text in (("t-a3", "another kind"), ("t-a2", "already runs")):
         with pytest.raises(BadRequest, match=text):
-            firmware_builds.roll_out(db, publish, build.id, base_url=BASE, now=NOW,
+            firmware_builds.roll_out(db, publish, build.id, base_url=BASE, now=NOW, actor=SYSTEM,
                                      device_id=device_id)
-    firmware_builds.withdraw_build(db, build.id)
+    firmware_builds.withdraw_build(db, build.id, actor=SYSTEM)
     with pytest.raises(BadRequest, match="withdrawn"):
-        firmware_builds.roll_out(db, publish, build.id, base_url=BASE, now=NOW,
+        firmware_builds.roll_out(db, publish, build.id, base_url=BASE, now=NOW, actor=SYSTEM,
                                  device_id="t-a1")
     assert firmware_builds.served_file(db, build.manifest_sha256, None) is None
     assert db.scalar(select(func.count()).select_from(FirmwareRollout)) == 0
@@ -165,7 +167,7 @@ def test_one_terminal_is_refused_with_the_reason(db, tmp_path, fleet):
 
 def test_a_broker_fault_keeps_only_the_rows_of_cmds_that_went_out(db, tmp_path, fleet):
     a, _ = fleet
-    build = firmware_builds.upload_build(db, build_tar(tmp_path), staff_id=None, note="",
+    build = firmware_builds.upload_build(db, build_tar(tmp_path), actor=SYSTEM, note="",
                                          now=NOW)
     sent = []
 
@@ -174,7 +176,7 @@ def test_a_broker_fault_keeps_only_the_rows_of_cmds_that_went_out(db, tmp_path, 
             raise BrokerUnavailable("down")
         sent.append(topic)
 
-    result = firmware_builds.roll_out(db, publish, build.id, base_url=BASE, now=NOW,
+    result = firmware_builds.roll_out(db, publish, build.id, base_url=BASE, now=NOW, actor=SYSTEM,
                                       branch_id=a.id)
     assert isinstance(result.broker_error, BrokerUnavailable)
     assert [command.device_id for command in result.offered] == ["t-a1"]
@@ -182,9 +184,9 @@ def test_a_broker_fault_keeps_only_the_rows_of_cmds_that_went_out(db, tmp_path, 
 
 
 def test_state_moves_the_rollout_row_and_confirmation_says_running(db, tmp_path, fleet):
-    build = firmware_builds.upload_build(db, build_tar(tmp_path), staff_id=None, note="",
+    build = firmware_builds.upload_build(db, build_tar(tmp_path), actor=SYSTEM, note="",
                                          now=NOW)
-    firmware_builds.roll_out(db, lambda *_: None, build.id, base_url=BASE, now=NOW,
+    firmware_builds.roll_out(db, lambda *_: None, build.id, base_url=BASE, now=NOW, actor=SYSTEM,
                              device_id="t-a1")
     state(db, "t-a1", ota={"ver": "9.9.1", "st": "downloading", "pct": 40})
     row = db.get(FirmwareRollout, "t-a1")
@@ -197,7 +199,7 @@ def test_state_moves_the_rollout_row_and_confirmation_says_running(db, tmp_path,
     assert row.state == "failed"
     # A report about another build than the one offered (an old one) changes nothing.
     firmware_builds.upload_build(db, build_tar(tmp_path, version="9.9.3", name="n.tar"),
-                                 staff_id=None, note="", now=NOW)
+                                 actor=SYSTEM, note="", now=NOW)
     state(db, "t-a1", ota={"ver": "9.9.3", "st": "running"})
     assert (row.state, row.build.version) == ("failed", "9.9.1")
 
@@ -222,19 +224,19 @@ def test_state_moves_the_rollout_row_and_confirmation_says_running(db, tmp_path,
 
 
 def test_rolled_back_shows_the_error_and_a_reoffer_sends_again(db, tmp_path, fleet):
-    build = firmware_builds.upload_build(db, build_tar(tmp_path), staff_id=None, note="",
+    build = firmware_builds.upload_build(db, build_tar(tmp_path), actor=SYSTEM, note="",
                                          now=NOW)
-    firmware_builds.roll_out(db, lambda *_: None, build.id, base_url=BASE, now=NOW,
+    firmware_builds.roll_out(db, lambda *_: None, build.id, base_url=BASE, now=NOW, actor=SYSTEM,
                              device_id="t-a2")
     state(db, "t-a2", ota={"ver": "9.9.1", "st": "rolled_back", "err": "ImportError: boom"})
     row = db.get(FirmwareRollout, "t-a2")
     assert (row.state, row.detail) == ("rolled_back", "ImportError: boom")
     sent = []
     firmware_builds.reoffer(db, lambda topic, frame: sent.append(topic), "t-a2", base_url=BASE,
-                            now=NOW)
+                            now=NOW, actor=SYSTEM)
     assert sent == ["vafa/v1/dev/t-a2/cmd"] and (row.state, row.detail) == ("offered", "")
     with pytest.raises(BadRequest, match="Nothing was offered"):
-        firmware_builds.reoffer(db, lambda *_: None, "t-b1", base_url=BASE, now=NOW)
+        firmware_builds.reoffer(db, lambda *_: None, "t-b1", base_url=BASE, now=NOW, actor=SYSTEM)
 
 
 @pytest.mark.parametrize("body", [
@@ -254,7 +256,7 @@ def test_an_ota_request_is_validated_without_card_or_amount(body):
 def test_a_report_for_a_build_without_its_row_creates_it(db, tmp_path, fleet):
     """The cmd went out but its row did not commit (a broker fault mid-rollout): the
     terminal's report of the build's version and its kind records it anyway."""
-    firmware_builds.upload_build(db, build_tar(tmp_path), staff_id=None, note="", now=NOW)
+    firmware_builds.upload_build(db, build_tar(tmp_path), actor=SYSTEM, note="", now=NOW)
     state(db, "t-b1", ota={"ver": "9.9.1", "st": "downloading", "pct": 10})
     row = db.get(FirmwareRollout, "t-b1")
     assert (row.state, row.pct, row.build.version) == ("downloading", 10, "9.9.1")

@@ -8,6 +8,7 @@ import pytest
 from backend import protocol
 from backend.errors import BadRequest, NotFound
 from backend.services import devices, terminal_commands
+from backend.services.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW
 
@@ -83,5 +84,5 @@ def test_unknown_operation_revoked_terminal_and_other_branch_are_refused(db, ter
 def test_send_publishes_exactly_the_built_frame(db, terminal):
     sent = []
     command = terminal_commands.send_command(db, lambda topic, frame: sent.append((topic, frame)),
-                                             "t01", "reboot", "", NOW)
+                                             "t01", "reboot", "", NOW, actor=SYSTEM)
     assert sent == [(command.topic, command.frame)]

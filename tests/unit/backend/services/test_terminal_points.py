@@ -21,6 +21,7 @@ from backend.models import (
 )
 from backend.protocol import Item, Request
 from backend.services import terminal, terminal_policy
+from backend.services.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW
 
@@ -176,7 +177,7 @@ def test_a_refund_gives_the_points_credit_back_as_credit(db, till):
     """The points were turned into credit and spent: a refund gives the credit spent
     back (100,000) and takes back what the purchase earned; the points stay converted."""
     terminal_policy.save_branch_refund_settings(db, db.get(Device, till).branch_id,
-                                                pin="2468", window_hours=24)
+                                                pin="2468", window_hours=24, actor=SYSTEM)
     member = factories.member(db, points=1_000)
     db.commit()
     card = factories.card_of(member)

@@ -12,6 +12,7 @@ from backend.errors import NotAllowed, PinWrong, RefUnknown, TooLate
 from backend.models import AuditLog, Branch, Card, Device, LedgerEntry, Member, Refund
 from backend.protocol import Request
 from backend.services import terminal, terminal_policy
+from backend.services.unit_of_work import SYSTEM
 from card_spec import make_card_number
 from tests import factories
 from tests.conftest import NOW
@@ -65,12 +66,13 @@ class Till:
                                 "refund_allowed", "refund_max_rials", "refund_max_per_day_rials",
                                 "refund_window_hours")}
         terminal_policy.save_terminal_settings(
-            self.db, self.device_id, terminal_policy.TerminalSettings(**{**current, **changes}))
+            self.db, self.device_id, terminal_policy.TerminalSettings(**{**current, **changes}),
+            actor=SYSTEM)
         self.db.commit()
 
     def branch_pin(self, pin=PIN, window_hours=24):
         terminal_policy.save_branch_refund_settings(self.db, self.branch.id, pin=pin,
-                                                    window_hours=window_hours)
+                                                    window_hours=window_hours, actor=SYSTEM)
         self.db.commit()
 
     def credit(self) -> int:
@@ -161,7 +163,7 @@ def test_refund_without_a_pin_set_anywhere_is_refused(db, till):
     assert refused["code"] == PinWrong.code, refused
     assert detail(refused) == "set a refund PIN in the panel"
     assert count(db, Refund) == 0
-    assert till.audits()[-1].details["reason"] == "pin_missing"
+    assert till.audits(terminal_policy.AUDIT_REFUSED)[-1].details["reason"] == "pin_missing"
 
 
 def test_the_branch_pin_and_the_terminal_override(db, till):
@@ -225,7 +227,7 @@ def test_refund_window_of_the_branch_and_of_the_terminal(db, till):
     assert detail(refused) == "refund only within 24 h"
     till.settings(refund_window_hours=48)
     assert till.refund(ref, at=NOW + timedelta(hours=47))["ok"]
-    assert till.audits()[-1].details["reason"] == "too_late"
+    assert till.audits(terminal_policy.AUDIT_REFUSED)[-1].details["reason"] == "too_late"
 
 
 def test_offline_sales_are_refunded_within_the_window_from_their_sale(db, till):

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from backend.models import MemberScore, SegmentAudienceMember, SegmentRule, TierChange
 from backend.services.reports import lrfm, segments
+from backend.services.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW
 from tests.unit.backend.services.reports.conftest import record_purchase
@@ -107,7 +108,7 @@ def test_rules_move_members_once_a_day_with_a_reason(db, shop):
     never = [factories.member(db, tier_id=shop["tier"].id) for _ in range(2)]
     buyers(db, shop, [3])
     rule = segments.create_rule(db, name="Wake up", segment="no_purchase", action="move_tier",
-                                tier_id=shop["gold"].id)
+                                tier_id=shop["gold"].id, actor=SYSTEM)
     first = segments.nightly(db, NOW)
     assert first.rules[0].members_changed == 2
     changes = db.scalars(select(TierChange).where(TierChange.to_tier_id == shop["gold"].id)).all()
@@ -128,7 +129,7 @@ def test_rules_move_members_once_a_day_with_a_reason(db, shop):
 def test_audience_rules_follow_their_segment(db, shop):
     never = [factories.member(db, tier_id=shop["tier"].id) for _ in range(2)]
     rule = segments.create_rule(db, name="Never bought", segment="no_purchase",
-                                action="audience", tier_id=None)
+                                action="audience", tier_id=None, actor=SYSTEM)
     segments.nightly(db, NOW)
     listed = db.scalars(select(SegmentAudienceMember.member_id)
                         .where(SegmentAudienceMember.rule_id == rule.id)).all()
@@ -144,9 +145,12 @@ def test_bad_rules_are_refused(db, shop):
     from backend.errors import BadRequest
 
     with pytest.raises(BadRequest):
-        segments.create_rule(db, name="x", segment="vip", action="audience", tier_id=None)
+        segments.create_rule(db, name="x", segment="vip", action="audience", tier_id=None,
+                             actor=SYSTEM)
     with pytest.raises(BadRequest):
-        segments.create_rule(db, name="x", segment="lost", action="move_tier", tier_id=None)
+        segments.create_rule(db, name="x", segment="lost", action="move_tier", tier_id=None,
+                             actor=SYSTEM)
     with pytest.raises(BadRequest):
-        segments.create_rule(db, name=" ", segment="lost", action="audience", tier_id=None)
+        segments.create_rule(db, name=" ", segment="lost", action="audience", tier_id=None,
+                             actor=SYSTEM)
     assert db.scalars(select(SegmentRule)).all() == []

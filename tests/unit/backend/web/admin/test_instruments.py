@@ -1,6 +1,7 @@
 """Cheques and instalments in the panel and the portal (L13, issue 18 item 4): Persian
 digits typed, Jalali dates shown, status changes with their history, branch scoping."""
 
+import functools
 import re
 
 import jdatetime
@@ -8,6 +9,7 @@ from sqlalchemy import func, select
 
 from backend.models import AuditLog, InstrumentEvent, PaymentInstrument
 from backend.services import instruments, member_auth
+from backend.services.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW
 
@@ -122,7 +124,8 @@ def test_an_operator_records_at_their_branch_and_sees_only_its_rows(client, db, 
         "branch_id": str(other.id)}).status_code == 302
     mine = db.scalars(select(PaymentInstrument)).one()
     assert mine.branch_id == branch.id
-    elsewhere = instruments.record_cheque(db, member_id=member.id, bank="dey", number="9",
+    elsewhere = instruments.record_cheque(db,
+                                          actor=SYSTEM, member_id=member.id, bank="dey", number="9",
                                           due_date=jalali(1405, 9, 2), amount_rials=7, now=NOW,
                                           branch_id=other.id)
     listed = text(client.get("/instruments"))
@@ -141,12 +144,13 @@ def test_the_member_sees_their_own_cheques_and_instalments_in_the_portal(client,
     member = factories.member(db)
     stranger = factories.member(db)
     member_auth.set_password(db, member.id, "member-pass-1")
-    instruments.record_cheque(db, member_id=member.id, bank="tejarat", number="4321",
+    instruments.record_cheque(db, actor=SYSTEM, member_id=member.id, bank="tejarat", number="4321",
                               due_date=jalali(1405, 9, 10), amount_rials=12_500_000, now=NOW)
-    instruments.create_plan(db, member_id=member.id, total_rials=1_000, count=2,
+    instruments.create_plan(db, actor=SYSTEM, member_id=member.id, total_rials=1_000, count=2,
                             schedule="days", interval_days=30, first_due=jalali(1405, 9, 1),
                             now=NOW)
-    instruments.record_cheque(db, member_id=stranger.id, bank="melli", number="999999",
+    instruments.record_cheque(db,
+                              actor=SYSTEM, member_id=stranger.id, bank="melli", number="999999",
                               due_date=jalali(1405, 9, 10), amount_rials=1, now=NOW)
     assert client.post("/portal/sign-in", data={"mobile": member.mobile,
                                                 "password": "member-pass-1"}).status_code == 302
@@ -165,20 +169,20 @@ def test_the_due_report_totals_to_the_rial_by_branch_and_exports(client, db, clo
 
     branch, other, member = shop(db, client, clock)
     # today is Saturday 30 Aban 1405: the week runs to Friday 6 Azar, the month ends today
-    record = instruments.record_cheque
+    record = functools.partial(instruments.record_cheque, actor=SYSTEM)
     record(db, member_id=member.id, bank="mellat", number="11", due_date=jalali(1405, 8, 20),
            amount_rials=1_000_001, now=NOW, branch_id=branch.id)          # overdue
     record(db, member_id=member.id, bank="saman", number="12", due_date=jalali(1405, 8, 30),
            amount_rials=2_000_000, now=NOW, branch_id=branch.id)          # today: week, month
     bounced = record(db, member_id=member.id, bank="sepah", number="13",
                      due_date=jalali(1405, 8, 1), amount_rials=500, now=NOW, branch_id=other.id)
-    instruments.change_status(db, instrument_id=bounced.id, status="bounced", now=NOW)
-    instruments.create_plan(db, member_id=member.id, total_rials=3_000_001, count=3,
+    instruments.change_status(db, actor=SYSTEM, instrument_id=bounced.id, status="bounced", now=NOW)
+    instruments.create_plan(db, actor=SYSTEM, member_id=member.id, total_rials=3_000_001, count=3,
                             schedule="days", interval_days=3, first_due=jalali(1405, 9, 3),
                             now=NOW, branch_id=other.id)  # 3 Azar (week), 6 Azar (week), 9 Azar
     cleared = record(db, member_id=member.id, bank="dey", number="14",
                      due_date=jalali(1405, 8, 25), amount_rials=999, now=NOW, branch_id=branch.id)
-    instruments.change_status(db, instrument_id=cleared.id, status="cleared", now=NOW)
+    instruments.change_status(db, actor=SYSTEM, instrument_id=cleared.id, status="cleared", now=NOW)
     page = text(client.get("/reports/due"))
     summary = page[page.index('data-table="due_summary"') if 'data-table="due_summary"' in page
                    else page.index("due_summary"):]
@@ -227,7 +231,8 @@ def test_the_owner_edits_the_reminder_texts_and_days_like_the_others(client, db,
 
 def test_the_pages_read_in_english_with_gregorian_dates(client, db, clock):
     _branch, _other, member = shop(db, client, clock)
-    row = instruments.record_cheque(db, member_id=member.id, bank="mellat", number="42",
+    row = instruments.record_cheque(db,
+                                    actor=SYSTEM, member_id=member.id, bank="mellat", number="42",
                                     due_date=jalali(1405, 9, 15), amount_rials=1_250_000,
                                     now=NOW)
     assert client.post("/language/en").status_code == 302

@@ -201,7 +201,8 @@ def world(db):
     from backend.services import cards, instruments
     batch = cards.create_batch(db, prefix="990009", count=1)
     cheque, other_cheque = (instruments.record_cheque(
-        db, member_id=own.id, bank="melli", number=number, due_date=datetime.now(UTC).date(),
+        db, actor=SYSTEM, member_id=own.id, bank="melli", number=number,
+        due_date=datetime.now(UTC).date(),
         amount_rials=1_000, now=datetime.now(UTC), branch_id=branch.id)
         for number, branch in (("1", own_branch), ("2", other_branch)))
     return {"own": own.id, "other": other.id, "purchase": purchase.id,

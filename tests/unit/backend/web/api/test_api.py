@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from backend.models import ApiToken, CallTask, NewsPost, Purchase, StaffUser, Survey
 from backend.services import api_tokens, surveys
-from backend.services.unit_of_work import SYSTEM
+from backend.services.unit_of_work import SYSTEM, Actor
 from tests import factories
 from tests.unit.backend.web.conftest import member_headers, staff_headers
 
@@ -61,20 +61,20 @@ def test_a_disabled_user_s_tokens_stop_working(client, db, api_world):
 def test_integration_tokens_act_as_their_user_until_revoked_or_expired(client, db, api_world):
     operator = db.scalars(select(StaffUser).where(StaffUser.username == "operator")).one()
     now = datetime.now(UTC)
-    issued = api_tokens.issue_integration(db, staff_user_id=operator.id, name="Accounting",
+    issued = api_tokens.issue_integration(db, actor=Actor(operator.id), name="Accounting",
                                           valid_days=None, now=now)
     assert issued.row.expires_at is None and issued.row.prefix == issued.token[:12]
     listed = client.get(f"{API}/members", headers=bearer(issued.token)).get_json()
     assert {row["id"] for row in listed["items"]} == {api_world.own.id}  # the branch only
     assert client.post(f"{API}/members/{api_world.own.id}/credit-grants",
                        headers=bearer(issued.token), json={}).status_code == 403
-    api_tokens.revoke(db, issued.row.id, now, staff_user_id=operator.id)
+    api_tokens.revoke_integration(db, issued.row.id, now, actor=Actor(operator.id))
     assert client.get(f"{API}/members", headers=bearer(issued.token)).status_code == 401
-    short = api_tokens.issue_integration(db, staff_user_id=operator.id, name="CRM",
+    short = api_tokens.issue_integration(db, actor=Actor(operator.id), name="CRM",
                                          valid_days=1, now=now - timedelta(days=2))
     assert client.get(f"{API}/members", headers=bearer(short.token)).status_code == 401
     try:
-        api_tokens.issue_integration(db, staff_user_id=operator.id, name=" ", valid_days=1,
+        api_tokens.issue_integration(db, actor=Actor(operator.id), name=" ", valid_days=1,
                                      now=now)
     except Exception as error:
         assert error.field == "name"
@@ -249,7 +249,8 @@ def test_member_self_service_news_surveys_and_requests(client, db, api_world):
                  publish_from=now - timedelta(days=1)),
         NewsPost(title="Tomorrow", body="…", publish_from=now + timedelta(days=1)),
     ])
-    survey = surveys.save_survey(db, None, title="Service", description="", is_active=True,
+    survey = surveys.save_survey(db, None, actor=SYSTEM,
+                                 title="Service", description="", is_active=True,
                                  questions=surveys.parse_questions(
                                      "rating: Staff?\nchoice: Branch? | North, South\n"
                                      "text: More?"), now=now)

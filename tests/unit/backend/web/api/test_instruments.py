@@ -5,6 +5,7 @@ from sqlalchemy import func, select
 
 from backend.models import InstrumentEvent, PaymentInstrument
 from backend.services import instruments
+from backend.services.unit_of_work import SYSTEM
 from tests.conftest import NOW
 from tests.unit.backend.web.conftest import member_headers, staff_headers
 
@@ -66,7 +67,7 @@ def test_a_plan_adds_up_to_the_total_and_operators_stay_on_their_branch(client, 
                            json={"bank": "melli", "number": "1", "due_date": "2026-12-01",
                                  "amount_rials": 5, "branch_id": api_world.other_branch.id})
     assert response.status_code == 403
-    elsewhere = instruments.record_cheque(db, member_id=api_world.own.id, bank="dey",
+    elsewhere = instruments.record_cheque(db, actor=SYSTEM, member_id=api_world.own.id, bank="dey",
                                           number="77", due_date=NOW.date(), amount_rials=9,
                                           now=NOW, branch_id=api_world.other_branch.id)
     assert client.get(f"/api/v1/instruments/{elsewhere.id}", headers=headers).status_code == 403
@@ -82,9 +83,12 @@ def test_a_plan_adds_up_to_the_total_and_operators_stay_on_their_branch(client, 
 
 
 def test_a_member_reads_only_their_own(client, db, api_world, clock):
-    mine = instruments.record_cheque(db, member_id=api_world.own.id, bank="saman", number="5",
+    mine = instruments.record_cheque(db,
+                                     actor=SYSTEM, member_id=api_world.own.id, bank="saman",
+                                     number="5",
                                      due_date=NOW.date(), amount_rials=1_000, now=NOW)
-    instruments.record_cheque(db, member_id=api_world.other.id, bank="saman", number="6",
+    instruments.record_cheque(db,
+                              actor=SYSTEM, member_id=api_world.other.id, bank="saman", number="6",
                               due_date=NOW.date(), amount_rials=2_000, now=NOW)
     headers = member_headers(client, api_world.own)
     listed = client.get("/api/v1/me/instruments", headers=headers).get_json()

@@ -14,6 +14,7 @@ import pytest
 
 from backend.models import StaffUser
 from backend.services import api_tokens
+from backend.services.unit_of_work import Actor
 from tests.unit.backend.web.conftest import member_headers, staff_headers
 
 ROLES = ("anonymous", "member", "operator", "integration", "operator_granted", "admin")
@@ -108,7 +109,7 @@ def headers_for(role: str, client, db, world) -> dict:
         return member_headers(client, world.own)
     if role == "integration":
         operator = db.query(StaffUser).filter_by(username="operator").one()
-        issued = api_tokens.issue_integration(db, staff_user_id=operator.id, name="CRM",
+        issued = api_tokens.issue_integration(db, actor=Actor(operator.id), name="CRM",
                                               valid_days=30, now=datetime.now(UTC))
         return {"Authorization": f"Bearer {issued.token}"}
     return staff_headers(client, {"operator": "operator", "operator_granted": "granted",
