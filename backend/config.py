@@ -71,6 +71,10 @@ class Config:
         self.METRICS_TOKEN = env.get("VAFA_METRICS_TOKEN", "")
         # The MQTT worker's own /metrics on 127.0.0.1 (0 = off); each worker needs its own.
         self.WORKER_METRICS_PORT = int(env.get("VAFA_WORKER_METRICS_PORT", "0"))
+        # Group commit: up to this many queued terminal requests answered in one
+        # transaction, a savepoint each (1..20; 1, the default, answers one by one:
+        # measured not to pay yet, docs/hot-path.md "Group commit").
+        self.WORKER_BATCH_MAX = max(1, min(20, int(env.get("VAFA_WORKER_BATCH_MAX", "1"))))
         self.SQLALCHEMY_ENGINE_OPTIONS: dict = {}
         # Behind HTTPS in production, set VAFA_SECURE_COOKIES=1 (cookies over TLS only).
         self.SESSION_COOKIE_SECURE = env.get("VAFA_SECURE_COOKIES", "0") == "1"

@@ -24,8 +24,10 @@ Faults (docs/RELIABILITY.md):
 import json
 import logging
 import os
+import queue
 import secrets
 import socket
+import threading
 import time
 from collections import Counter, OrderedDict
 from datetime import UTC, datetime
@@ -62,6 +64,9 @@ WORKER_STATEMENT_TIMEOUT_MS = 3_000
 # production, where the worker holds None and checks nothing.
 PAUSE_AFTER_COMMIT_ENV = "VAFA_TEST_PAUSE_AFTER_COMMIT"
 PAUSE_LIMIT_S = 120
+# Group commit (docs/hot-path.md): at most this many queued requests answered in one
+# transaction; bounded by what the broker hands us unacknowledged. 1: one by one.
+MAX_BATCH = MAX_INFLIGHT_MESSAGES
 # A terminal's bad signatures are written to the database at most this often (issue 16).
 BAD_SIGNATURE_NOTE_S = 60
 
@@ -70,6 +75,12 @@ def _code_of(response: bytes) -> str:
     """The `code` of a response body the service built (`…"ok":…,"code":"X",…`)."""
     start = response.find(b'"code":"') + 8
     return response[start:response.find(b'"', start)].decode("ascii")
+
+
+def _is_deadlock(error: BaseException) -> bool:
+    """PostgreSQL's deadlock or serialization failure: two batches locked rows in opposite
+    orders. Not the database being away, so worth answering one request at a time."""
+    return getattr(getattr(error, "orig", None), "sqlstate", None) in {"40P01", "40001"}
 
 
 def mask_card(number: str) -> str:
@@ -126,6 +137,9 @@ class Worker:
         self._keys: OrderedDict[str, tuple[bytes, str]] = OrderedDict()
         self._bad_signature_noted: OrderedDict[str, datetime] = OrderedDict()
         self._pause_hook = PauseAfterCommit.from_environ()
+        self.batch_max = max(1, min(MAX_BATCH, int(app.config.get("WORKER_BATCH_MAX", 1))))
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._batcher: threading.Thread | None = None
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             # On the backend's listener; "backend:" ids are out of every terminal's reach
@@ -158,12 +172,14 @@ class Worker:
 
     def run_forever(self) -> None:
         self.bound_lock_wait()
+        self._start_batcher()
         self.connect()
         self.client.loop_forever(retry_first_connection=True)
 
     def start(self) -> None:
         """Run the network loop in a background thread (tests, embedding)."""
         self.bound_lock_wait()
+        self._start_batcher()
         self.connect()
         self.client.loop_start()
 
@@ -176,6 +192,44 @@ class Worker:
     def stop(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+        if self._batcher is not None:
+            self._queue.put(None)
+            self._batcher.join()
+            self._batcher = None
+
+    def _start_batcher(self) -> None:
+        """With WORKER_BATCH_MAX > 1, requests are answered on a thread of their own that
+        takes what is queued (up to the bound) as one batch; the network loop only queues."""
+        if self.batch_max > 1 and self._batcher is None:
+            self._batcher = threading.Thread(target=self._run_batches, name="vafa-batcher",
+                                             daemon=True)
+            self._batcher.start()
+
+    def _run_batches(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            messages = [first]
+            while len(messages) < self.batch_max:
+                try:
+                    message = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if message is None:
+                    self._queue.put(None)
+                    break
+                messages.append(message)
+            started = time.perf_counter()
+            try:
+                replies = self.handle_batch([(item.topic, item.payload) for item in messages])
+            except Exception:
+                log.exception("batch of %d frames not handled; acknowledged", len(messages))
+                self._count("crash")
+                replies = [None] * len(messages)
+            # Only now, after the batch's transaction committed: replies, then acks.
+            for message, reply in zip(messages, replies, strict=True):
+                self._reply_and_ack(self.client, message, reply, started)
 
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         if reason_code.is_failure:
@@ -217,6 +271,9 @@ class Worker:
         if message.topic.endswith("/state"):
             self.handle_state(message.topic, message.payload)
             return
+        if self._batcher is not None:
+            self._queue.put(message)
+            return
         started = time.perf_counter()
         try:
             reply = self.handle(message.topic, message.payload)
@@ -226,6 +283,9 @@ class Worker:
             log.exception("frame on %s not handled; acknowledged", message.topic)
             self._count("crash")
             reply = None
+        self._reply_and_ack(client, message, reply, started)
+
+    def _reply_and_ack(self, client, message, reply, started: float) -> None:
         if reply is not None:
             reply_topic, frame = reply
             if self._pause_hook is not None:
@@ -324,17 +384,7 @@ class Worker:
             if terminal.clock_ahead(request, now):
                 self._count("clock_ahead_clamped")
             response = terminal.answer(session, device_id, request, now)
-            code = _code_of(response)
-            self._count(code)
-            if request.offline:
-                metrics.OFFLINE_REPLAYS.inc()
-            # Debug, not info: a line per sale costs a record (formatted and redacted when
-            # made, backend.log_redaction) on the hot path; refusals and faults stay info+.
-            if code != "OK":
-                log.info("%s/%s %s refused %s", device_id, request.id, request.op, code)
-            elif log.isEnabledFor(logging.DEBUG):
-                log.debug("%s/%s %s card %s: OK", device_id, request.id, request.op,
-                          mask_card(request.card))
+            self._note_answer(device_id, request, response)
         except UnknownDevice as error:
             return self._drop("unknown_device", error)
         except Exception as error:
@@ -351,6 +401,96 @@ class Worker:
                 self._count("crash")
             response = self._error(lang, request_id, "UNAVAILABLE", "", now_ts)
         return protocol.topic(device_id, "res"), protocol.encode_frame(response, key)
+
+    def _note_answer(self, device_id: str, request, response: bytes) -> None:
+        code = _code_of(response)
+        self._count(code)
+        if request.offline:
+            metrics.OFFLINE_REPLAYS.inc()
+        # Debug, not info: a line per sale costs a record (formatted and redacted when
+        # made, backend.log_redaction) on the hot path; refusals and faults stay info+.
+        if code != "OK":
+            log.info("%s/%s %s refused %s", device_id, request.id, request.op, code)
+        elif log.isEnabledFor(logging.DEBUG):
+            log.debug("%s/%s %s card %s: OK", device_id, request.id, request.op,
+                      mask_card(request.card))
+
+    def handle_batch(self, frames: list[tuple[str, bytes]]) -> list[tuple[str, bytes] | None]:
+        """Process several frames; what `handle` returns for each, in order. Verified
+        requests are answered together by `terminal.answer_batch` (one commit); any
+        other frame (a drop, a refused body, logs, a fault while reading) goes the
+        one-by-one way, after the requests before it committed, so a device's frames
+        keep their order. Nothing is returned before its transaction committed."""
+        replies: list[tuple[str, bytes] | None] = [None] * len(frames)
+        pending: list[tuple[int, str, bytes, str, object]] = []
+        now = datetime.now(UTC)
+        with self.app.app_context():
+            session = db.session
+            try:
+                for index, (topic, payload) in enumerate(frames):
+                    opened = self._open_request(session, topic, payload, now)
+                    if opened is not None:
+                        pending.append((index, *opened))
+                        continue
+                    self._answer_pending(session, frames, pending, replies, now)
+                    pending = []
+                    session.rollback()  # no read transaction held across another's commit
+                    replies[index] = self.handle(topic, payload)
+                self._answer_pending(session, frames, pending, replies, now)
+            finally:
+                session.rollback()
+                session.remove()
+        return replies
+
+    def _open_request(self, session, topic: str, payload: bytes, now):
+        """(device id, key, lang, request) of a verified request to answer in a batch,
+        else None. Reads only; whatever it does not take, `handle` deals with alone."""
+        try:
+            device_id = protocol.device_id_from_topic(topic, "req")
+            if len(payload) > protocol.MAX_PAYLOAD_BYTES:
+                return None
+            device = terminal.load_active_device(session, device_id)
+            key = bytes.fromhex(device.key_hex)
+            body = protocol.decode_frame(payload, key)
+            if b'"logs"' in body:
+                return None
+            request = protocol.parse_request(body)
+        except Exception:
+            session.rollback()
+            return None
+        self._remember_key(device_id, key, device.lang)
+        if terminal.clock_ahead(request, now):
+            self._count("clock_ahead_clamped")
+        return device_id, key, device.lang, request
+
+    def _answer_pending(self, session, frames, pending, replies, now) -> None:
+        if not pending:
+            return
+        try:
+            bodies = terminal.answer_batch(
+                session, [(device_id, request) for _, device_id, _, _, request in pending], now)
+        except terminal.BatchStopped as stopped:
+            bodies = stopped.answered
+            rest = pending[len(bodies):]
+            if is_temporary_fault(stopped.cause) and not _is_deadlock(stopped.cause):
+                # Nothing of the rest committed: UNAVAILABLE, the terminals retry the ids.
+                log.error("batch of %d: database fault: %s", len(pending),
+                          str(stopped.cause).splitlines()[0] if str(stopped.cause)
+                          else type(stopped.cause).__name__)
+                for index, device_id, key, lang, request in rest:
+                    response = self._error(lang, request.id, "UNAVAILABLE", "",
+                                           int(now.timestamp()))
+                    replies[index] = (protocol.topic(device_id, "res"),
+                                      protocol.encode_frame(response, key))
+            else:
+                # A race, a deadlock or one request's bug: the rest one by one, as without
+                # batching (what was committed is answered from the store).
+                self._count("batch_split")
+                for index, *_ in rest:
+                    replies[index] = self.handle(*frames[index])
+        for (index, device_id, key, _, request), body in zip(pending, bodies, strict=False):
+            self._note_answer(device_id, request, body)
+            replies[index] = protocol.topic(device_id, "res"), protocol.encode_frame(body, key)
 
     def _note_bad_signature(self, session, device_id: str, now) -> None:
         """Per terminal, for the panel's "wrong key" warning (issue 16); at most one write

@@ -181,6 +181,57 @@ def answer(session: Session, device_id: str, request: Request, now: datetime) ->
         raise
 
 
+class BatchStopped(Exception):
+    """A batch stopped at its item `len(answered)` by `cause` (a database fault, a race,
+    a bug): the open transaction was rolled back, and only `answered` — the bodies of the
+    items before it that a refusal's own transaction had already committed — stand."""
+
+    def __init__(self, answered: list[bytes], cause: BaseException):
+        super().__init__(f"batch stopped after {len(answered)} answers: {cause!r}")
+        self.answered = answered
+        self.cause = cause
+
+
+def answer_batch(session: Session, items: list[tuple[str, Request]],
+                 now: datetime) -> list[bytes]:
+    """The response bodies of several (device id, request)s, the same bytes `answer` would
+    give one by one in this order, with one COMMIT for the lot (docs/hot-path.md "Group
+    commit"). Each accepted request runs in a SAVEPOINT of its own; a refused one rolls
+    back only its savepoint, then what the batch answered so far is committed and the
+    refusal is recorded and stored in its own transactions, exactly as `answer` does.
+
+    Nothing may be acknowledged before this returns. Any other exception rolls back the
+    open transaction and raises BatchStopped with the answers already committed."""
+    bodies: list[bytes] = []
+    committed = 0
+    try:
+        for device_id, request in items:
+            asked = Asked.of_request(request)
+            savepoint = session.begin_nested()
+            try:
+                body = _answer_in_transaction(session, device_id, request, asked, now)
+                savepoint.commit()  # flushes inside the savepoint: a fault stays confined
+            except DomainError as refusal:
+                if isinstance(refusal, UnknownDevice) or not savepoint.is_active:
+                    raise
+                savepoint.rollback()
+                session.commit()  # the answers before it; the refusal's writes commit apart
+                committed = len(bodies)
+                terminal_policy.record_refusal(session, refusal, now)
+                body = _store_refusal(session, device_id, asked, refusal.code,
+                                      refusal.message, now)
+                committed += 1
+            bodies.append(body)
+        session.commit()
+        return bodies
+    except Exception as error:
+        session.rollback()
+        raise BatchStopped(bodies[:committed], error) from error
+    except BaseException:
+        session.rollback()
+        raise
+
+
 def refuse_body(session: Session, device_id: str, error: ProtocolError,
                 now: datetime) -> bytes:
     """Store and return the refusal of a body that failed validation but names its id."""
