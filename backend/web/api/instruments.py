@@ -151,7 +151,8 @@ def create_cheque(principal, member_id: int, data):
     earlier record of that cheque is not cancelled."""
     member = visible_member(member_id)
     return instruments.record_cheque(
-        db.session, actor=api_actor(principal), member_id=member.id, bank=data["bank"], number=data["number"],
+        db.session, actor=api_actor(principal), member_id=member.id, bank=data["bank"],
+        number=data["number"],
         due_date=data["due_date"], amount_rials=data["amount_rials"], now=clock(),
         branch_id=_branch(principal, data.get("branch_id"), member),
         purchase_id=data.get("purchase_id"), note=data["note"])
@@ -170,11 +171,13 @@ def create_plan(principal, member_id: int, data, key):
     if data["schedule"] == "days" and not data.get("interval_days"):
         raise BadRequest("interval_days", "the days between instalments are 1 to 366")
     result = instruments.create_plan(
-        db.session, actor=api_actor(principal), member_id=member.id, total_rials=data["total_rials"],
+        db.session, actor=api_actor(principal), member_id=member.id,
+        total_rials=data["total_rials"],
         count=data["count"], schedule=data["schedule"],
         interval_days=data.get("interval_days"), first_due=data["first_due"], now=clock(),
         branch_id=_branch(principal, data.get("branch_id"), member),
-        purchase_id=data.get("purchase_id"), note=data["note"], request_key=_scoped_key(principal, key))
+        purchase_id=data.get("purchase_id"), note=data["note"],
+        request_key=_scoped_key(principal, key))
     return _With(result.plan, instalments=result.instalments), 201
 
 
