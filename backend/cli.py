@@ -10,7 +10,7 @@ from flask.cli import with_appcontext
 
 from backend.card_commands import cards_group
 from backend.extensions import db
-from backend.services.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM
 
 
 def init_app(app: Flask) -> None:

@@ -161,7 +161,7 @@ class BenchStack:
     def _seed_members(self, session, make_card_number, now) -> list[str]:
         """Members (with the club's welcome credit) through the members service."""
         from backend.services.members import register_member
-        from backend.services.unit_of_work import SYSTEM
+        from backend.unit_of_work import SYSTEM
 
         cards = []
         for serial in range(1, self.terminal_count * self.members_per_terminal + 1):

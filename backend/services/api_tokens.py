@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from backend.errors import BadRequest, Unauthorized
 from backend.models import ApiToken, Member, StaffUser
-from backend.services.unit_of_work import SYSTEM, Actor, unit_of_work
+from backend.unit_of_work import SYSTEM, Actor, unit_of_work
 
 TOKEN_PREFIX = "vafa_"
 STAFF_TOKEN_TTL = timedelta(hours=1)

@@ -9,7 +9,7 @@ from backend import ledger
 from backend.errors import BadRequest, CardUnknown
 from backend.models import Card, Member, Tier
 from backend.services import cards
-from backend.services.unit_of_work import Actor, is_staff, unit_of_work
+from backend.unit_of_work import Actor, is_staff, unit_of_work
 
 _card_number = cards.card_number
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from backend.errors import BadRequest
 from backend.models import Branch, Club, MemberField, Offer, Product, Reward, Tier, the_club
-from backend.services.unit_of_work import Actor, unit_of_work
+from backend.unit_of_work import Actor, unit_of_work
 
 _CODE = re.compile(r"[a-z0-9_-]{1,32}")
 _FIELD_KEY = re.compile(r"[a-z][a-z0-9_]{0,31}")

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from backend.errors import BadRequest
 from backend.models import FaqEntry, Member, NewsPost, Tier
-from backend.services.unit_of_work import Actor, unit_of_work
+from backend.unit_of_work import Actor, unit_of_work
 
 NEWS_FIELDS = ("kind", "title", "body", "image_filename", "event_at", "publish_from",
                "publish_until", "tier_codes", "is_active")

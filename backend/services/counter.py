@@ -31,7 +31,7 @@ from backend.models import (
 )
 from backend.services import purchases, refunds, wallet
 from backend.services.purchase_pipeline import reply as purchase_reply
-from backend.services.unit_of_work import Actor, is_staff, unit_of_work
+from backend.unit_of_work import Actor, is_staff, unit_of_work
 from card_spec import normalize_digits
 
 # The same bounds as a terminal's purchase (docs/protocol.md "Frame bounds").

@@ -15,7 +15,7 @@ from backend.errors import BadRequest
 from backend.models import Branch, Device, TerminalHealth, the_club
 from backend.protocol import DEVICE_ID_PATTERN
 from backend.services import firmware_builds
-from backend.services.unit_of_work import SYSTEM, Actor, unit_of_work
+from backend.unit_of_work import SYSTEM, Actor, unit_of_work
 
 KEY_BYTES = 32
 

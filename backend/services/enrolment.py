@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from backend.errors import DomainError
 from backend.models import EnrolmentToken
 from backend.services import devices
-from backend.services.unit_of_work import Actor, unit_of_work
+from backend.unit_of_work import Actor, unit_of_work
 
 TOKEN_LIFETIME = timedelta(minutes=15)
 TOKEN_BYTES = 16

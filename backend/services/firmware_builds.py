@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from backend import protocol
 from backend.errors import BadRequest, DomainError, NotFound
 from backend.models import Branch, Device, FirmwareBuild, FirmwareBuildFile, FirmwareRollout
-from backend.services.unit_of_work import Actor, unit_of_work
+from backend.unit_of_work import Actor, unit_of_work
 from provisioning import ota_build
 
 # A build tar: the manifest and at most 512 KiB of files, plus a 512-byte header and

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from backend.errors import BadRequest
 from backend.models import Branch, Club, StaffUser, the_club
 from backend.services import branding, staff
-from backend.services.unit_of_work import Actor, unit_of_work
+from backend.unit_of_work import Actor, unit_of_work
 from card_spec import normalize_digits
 
 MIN_ADMIN_PASSWORD_LENGTH = 10

@@ -25,7 +25,7 @@ from backend.models import (
     PaymentInstrument,
     Purchase,
 )
-from backend.services.unit_of_work import Actor, unit_of_work
+from backend.unit_of_work import Actor, unit_of_work
 from backend.validators import MAX_AMOUNT_RIALS
 from card_spec import normalize_digits
 

@@ -16,7 +16,7 @@ from werkzeug.security import generate_password_hash
 from backend.errors import BadRequest
 from backend.models import Member
 from backend.services import api_tokens, cards, member_auth, members, verification
-from backend.services.unit_of_work import Actor, unit_of_work
+from backend.unit_of_work import Actor, unit_of_work
 from card_spec import make_card_number
 
 

@@ -46,7 +46,7 @@ from backend.errors import BadRequest
 from backend.i18n import N_
 from backend.models import Branch, Card, Member, MemberField, MemberImport, Tier, the_club
 from backend.services.members import PROFILE_FIELDS, check_profile, clean_custom_value
-from backend.services.unit_of_work import SYSTEM, Actor, unit_of_work
+from backend.unit_of_work import SYSTEM, Actor, unit_of_work
 from backend.validators import (
     normalize_mobile,
     parse_gender,

@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from backend.errors import BadRequest
 from backend.models import MemberRequest
-from backend.services.unit_of_work import Actor, is_staff, unit_of_work
+from backend.unit_of_work import Actor, is_staff, unit_of_work
 
 MAX_ANSWER_LENGTH = 2_000
 

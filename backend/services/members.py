@@ -10,7 +10,7 @@ from backend.errors import BadRequest
 from backend.models import Card, Member, MemberField, Tier, the_club
 from backend.notifications import outbox
 from backend.services import cards
-from backend.services.unit_of_work import Actor, is_staff, unit_of_work
+from backend.unit_of_work import Actor, is_staff, unit_of_work
 from backend.validators import (
     normalize_mobile,
     parse_gender,

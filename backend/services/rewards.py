@@ -18,7 +18,7 @@ from backend.errors import BadRequest, InsufficientBalance
 from backend.models import Product, Reward, RewardRedemption
 from backend.notifications import outbox
 from backend.services import card_lifecycle
-from backend.services.unit_of_work import Actor, is_staff, unit_of_work
+from backend.unit_of_work import Actor, is_staff, unit_of_work
 
 CHANNELS = ("portal", "counter", "api")
 

@@ -14,7 +14,7 @@ from backend.models import Branch, StaffUser
 from backend.services import throttle
 from backend.services.permissions import clean_permissions
 from backend.services.throttle import TooManyAttempts
-from backend.services.unit_of_work import SYSTEM, Actor, unit_of_work
+from backend.unit_of_work import SYSTEM, Actor, unit_of_work
 
 # TooManyAttempts: views import it from here
 __all__ = ["TooManyAttempts", "authenticate", "sign_in"]

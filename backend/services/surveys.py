@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from backend.errors import BadRequest
 from backend.models import Member, Survey, SurveyAnswer, SurveyQuestion, SurveyResponse
-from backend.services.unit_of_work import SYSTEM, Actor, unit_of_work
+from backend.unit_of_work import SYSTEM, Actor, unit_of_work
 from card_spec import normalize_digits
 
 HAPPY_CALL_CODE = "happy-call"

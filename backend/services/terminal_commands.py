@@ -23,7 +23,7 @@ from backend.errors import BadRequest, NotFound
 from backend.models import AuditLog, Device, TerminalHealth
 from backend.protocol import Command
 from backend.services import devices
-from backend.services.unit_of_work import SYSTEM, Actor, unit_of_work
+from backend.unit_of_work import SYSTEM, Actor, unit_of_work
 from card_spec import normalize_digits
 
 COMMAND_OPERATIONS = ("display", "config", "reboot")

@@ -34,7 +34,7 @@ from backend.models import (
 )
 from backend.services import purchases, terminal_commands
 from backend.services.texts import format_rials
-from backend.services.unit_of_work import Actor, unit_of_work
+from backend.unit_of_work import Actor, unit_of_work
 from backend.validators import MAX_AMOUNT_RIALS
 from card_spec import normalize_digits
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from backend import engine, ledger
 from backend.models import Club, Member, Purchase, Tier, TierChange, the_club
 from backend.notifications import outbox
-from backend.services.unit_of_work import SYSTEM, unit_of_work
+from backend.unit_of_work import SYSTEM, unit_of_work
 
 
 @dataclass(frozen=True)

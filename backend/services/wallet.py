@@ -20,7 +20,7 @@ from backend.models import (
     the_club,
 )
 from backend.notifications import outbox
-from backend.services.unit_of_work import SYSTEM, Actor, is_staff, unit_of_work
+from backend.unit_of_work import SYSTEM, Actor, is_staff, unit_of_work
 
 
 def _positive(name: str, value) -> int:

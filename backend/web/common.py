@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from backend.errors import BadRequest, CreditCapReached, DomainError
 from backend.extensions import db
 from backend.i18n import format_amount, format_number
-from backend.services.unit_of_work import Actor
+from backend.unit_of_work import Actor
 
 PAGE_SIZE = 25
 MAX_PAGE = 100_000

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from backend.extensions import db
 from backend.models import Branch, PaymentInstrument
 from backend.services import member_auth, members
-from backend.services.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM
 from tests.browser.conftest import screenshot, sign_in
 from tests.factories import card_number
 

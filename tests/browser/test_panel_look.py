@@ -9,7 +9,7 @@ import pytest
 from backend.extensions import db
 from backend.models import Branch
 from backend.services import counter, dashboard, members
-from backend.services.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM
 from tests.browser.conftest import screenshot, sign_in
 from tests.factories import card_number
 

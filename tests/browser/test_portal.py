@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from backend.extensions import db
 from backend.models import Branch
 from backend.services import counter, member_auth, members
-from backend.services.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM
 from tests.browser.conftest import screenshot
 from tests.factories import card_number
 

@@ -10,7 +10,7 @@ from backend.engine.calendar import local_day_end_utc
 from backend.extensions import db
 from backend.models import Club, Offer, Tier
 from backend.services import member_auth, members, wallet
-from backend.services.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM
 from tests.browser.conftest import screenshot
 from tests.browser.test_panel_look import calendar_beside, closes
 from tests.factories import card_number

@@ -10,7 +10,7 @@ from werkzeug.serving import make_server
 
 from backend.extensions import db
 from backend.services import firmware_builds
-from backend.services.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM
 from tests.conftest import NOW, build_app
 from tests.unit.backend.services.test_firmware_builds import FILES, build_tar
 

@@ -33,7 +33,7 @@ from backend.services.reports import lrfm
 from backend.services.reports.periods import local_date
 from backend.services.reports.sql import Filters, member_conditions
 from backend.services.reports.tables import Chart, Column, Table
-from backend.services.unit_of_work import SYSTEM, Actor, unit_of_work
+from backend.unit_of_work import SYSTEM, Actor, unit_of_work
 
 SEGMENT_TITLES = {
     "no_purchase": N_("No purchase yet"),

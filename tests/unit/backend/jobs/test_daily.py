@@ -12,7 +12,7 @@ from backend.jobs import daily
 from backend.jobs import scheduler as jobs
 from backend.models import JobRun, Message
 from backend.notifications import providers
-from backend.services.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW  # 30 Aban 1405, 13:00 in Tehran
 

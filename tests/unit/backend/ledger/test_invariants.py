@@ -20,7 +20,7 @@ from backend.extensions import db as flask_db
 from backend.models import Club, LedgerEntry, LedgerTransaction, Member
 from backend.protocol import Request
 from backend.services import purchases, terminal, wallet
-from backend.services.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM
 from tests import factories
 
 START = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)

@@ -27,7 +27,7 @@ from backend.models import (
 )
 from backend.mqtt.worker import Worker
 from backend.services import firmware_builds
-from backend.services.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW
 from tests.unit.backend.services.test_firmware_builds import build_tar

@@ -17,7 +17,7 @@ from backend.models import Club, Member, Message, MessageTemplate, Tier
 from backend.notifications import dispatcher, outbox, providers
 from backend.notifications.providers import SendResult
 from backend.services import counter, verification
-from backend.services.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import DATABASE_KINDS, NOW, build_app
 from tests.unit.backend.notifications.conftest import message_settings

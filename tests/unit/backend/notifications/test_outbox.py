@@ -10,7 +10,7 @@ from backend.extensions import db as flask_db
 from backend.models import Message
 from backend.notifications import outbox
 from backend.services import counter, members, tiers, wallet
-from backend.services.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW
 

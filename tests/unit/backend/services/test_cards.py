@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from backend.errors import BadRequest, CardUnknown
 from backend.models import Card, Member
 from backend.services import card_lifecycle, cards, members, terminal
-from backend.services.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM
 from card_spec import make_card_number
 from tests import factories
 

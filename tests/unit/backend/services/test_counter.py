@@ -15,7 +15,7 @@ from backend.services import counter, terminal
 from backend.services.reports.lists import products as products_report
 from backend.services.reports.periods import Period
 from backend.services.reports.sql import Filters
-from backend.services.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW
 

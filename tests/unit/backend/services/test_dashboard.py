@@ -4,7 +4,7 @@ weekday last week up to the same time of day, and the 30-day trend, in Tehran da
 from datetime import UTC, date, datetime, timedelta
 
 from backend.services import counter, dashboard
-from backend.services.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW  # Saturday 30 Aban 1405, 13:00 in Tehran
 

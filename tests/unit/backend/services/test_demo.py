@@ -31,7 +31,7 @@ from backend.services import counter, demo, demo_history, tiers
 from backend.services.demo_history import PlannedMember, PlannedPurchase
 from backend.services.reports import campaign_effects
 from backend.services.reports.seed import check_ledger
-from backend.services.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM
 from card_spec import make_card_number
 from tests import factories
 from tests.conftest import NOW

@@ -11,7 +11,7 @@ from backend.errors import BadRequest
 from backend.models import Device, TerminalHealth
 from backend.services import devices, terminal_commands
 from backend.services.dashboard import ONLINE_STALE_AFTER
-from backend.services.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW
 

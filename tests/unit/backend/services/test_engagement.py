@@ -9,7 +9,7 @@ from sqlalchemy import select
 from backend.errors import BadRequest
 from backend.models import CallTask, SurveyResponse
 from backend.services import content, counter, happy_calls, surveys
-from backend.services.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW
 

@@ -24,7 +24,7 @@ from backend.models import (
 )
 from backend.mqtt.publisher import BrokerUnavailable
 from backend.services import devices, firmware_builds, terminal
-from backend.services.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM
 from provisioning import ota_build
 from tests import factories
 from tests.conftest import NOW

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from backend.errors import BadRequest, Forbidden, NotFound
 from backend.models import InstalmentPlan, InstrumentEvent, PaymentInstrument
 from backend.services import instruments
-from backend.services.unit_of_work import SYSTEM, Actor
+from backend.unit_of_work import SYSTEM, Actor
 from tests import factories
 from tests.conftest import NOW  # Saturday 30 Aban 1405, 13:00 Tehran
 

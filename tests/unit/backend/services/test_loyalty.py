@@ -34,7 +34,7 @@ from backend.services import (
     tiers,
     wallet,
 )
-from backend.services.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW  # Saturday 30 Aban 1405, 13:00 Tehran
 

@@ -15,7 +15,7 @@ from backend import ledger
 from backend.errors import BadRequest
 from backend.models import AuditLog, Card, LedgerTransaction, Member, MemberField, MemberImport
 from backend.services import member_import as mi
-from backend.services.unit_of_work import Actor
+from backend.unit_of_work import Actor
 from tests import factories
 from tests.conftest import NOW
 

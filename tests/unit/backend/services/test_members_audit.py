@@ -10,7 +10,7 @@ from sqlalchemy import select
 from backend.errors import BadRequest, DomainError
 from backend.models import AuditLog, CreditTransfer, Member
 from backend.services import card_lifecycle, counter, members, wallet
-from backend.services.unit_of_work import Actor
+from backend.unit_of_work import Actor
 from tests import factories
 from tests.conftest import NOW
 

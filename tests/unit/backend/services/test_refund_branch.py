@@ -9,7 +9,7 @@ from sqlalchemy import select
 from backend.errors import RefUnknown
 from backend.models import LedgerTransaction, Purchase
 from backend.services import counter
-from backend.services.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW
 

@@ -20,7 +20,7 @@ from backend.models import (
     RewardRedemption,
 )
 from backend.services import profile, purchases, refunds, rewards, wallet
-from backend.services.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW  # Saturday 30 Aban 1405, 13:00 Tehran
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from backend.errors import BadRequest
 from backend.models import AuditLog, Device, StaffUser
 from backend.services import staff
-from backend.services.unit_of_work import Actor
+from backend.unit_of_work import Actor
 from tests import factories
 
 PANEL = Actor(None, "10.0.0.9", "panel")

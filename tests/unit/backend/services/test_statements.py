@@ -2,7 +2,7 @@
 (backend/services/statements.py), in the portal and in the panel."""
 
 from backend.services import statements, wallet
-from backend.services.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW
 from tests.unit.backend.web.portal.test_home import member_with_password, sign_in

@@ -8,7 +8,7 @@ import pytest
 from backend import protocol
 from backend.errors import BadRequest, NotFound
 from backend.services import devices, terminal_commands
-from backend.services.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW
 

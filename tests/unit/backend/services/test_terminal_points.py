@@ -21,7 +21,7 @@ from backend.models import (
 )
 from backend.protocol import Item, Request
 from backend.services import terminal, terminal_policy
-from backend.services.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW
 

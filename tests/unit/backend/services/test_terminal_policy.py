@@ -12,7 +12,7 @@ from backend.errors import NotAllowed, PinWrong, RefUnknown, TooLate
 from backend.models import AuditLog, Branch, Card, Device, LedgerEntry, Member, Refund
 from backend.protocol import Request
 from backend.services import terminal, terminal_policy
-from backend.services.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM
 from card_spec import make_card_number
 from tests import factories
 from tests.conftest import NOW

@@ -9,7 +9,7 @@ import pytest
 from backend.models import FaqEntry, Offer, Product, Reward
 from backend.services import counter, member_requests
 from backend.services.permissions import PERMISSIONS
-from backend.services.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW
 

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from backend.models import Club, NewsPost, Offer, OfferRedemption, Tier
 from backend.services import counter
-from backend.services.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM
 from tests import factories
 from tests.unit.backend.web.admin.test_panel_lists import sign_in_admin
 

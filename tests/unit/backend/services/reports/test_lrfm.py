@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from backend.models import MemberScore, SegmentAudienceMember, SegmentRule, TierChange
 from backend.services.reports import lrfm, segments
-from backend.services.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW
 from tests.unit.backend.services.reports.conftest import record_purchase

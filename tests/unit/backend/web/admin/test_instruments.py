@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from backend.models import AuditLog, InstrumentEvent, PaymentInstrument
 from backend.services import instruments, member_auth
-from backend.services.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW
 

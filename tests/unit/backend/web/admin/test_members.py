@@ -15,7 +15,7 @@ from backend.models import (
     Purchase,
     StaffUser,
 )
-from backend.services.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from backend.models import AuditLog, Card, CreditGrant, Member
 from backend.services import card_lifecycle, devices, member_requests
-from backend.services.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW, build_app
 

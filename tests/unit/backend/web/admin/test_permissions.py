@@ -9,7 +9,7 @@ import pytest
 
 from backend.services.permissions import PERMISSIONS
 from backend.services.reports import REPORTS
-from backend.services.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM
 from tests import factories
 
 REPORT_NAMES = sorted(REPORTS)

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from backend.models import ApiToken, CallTask, NewsPost, Purchase, StaffUser, Survey
 from backend.services import api_tokens, surveys
-from backend.services.unit_of_work import SYSTEM, Actor
+from backend.unit_of_work import SYSTEM, Actor
 from tests import factories
 from tests.unit.backend.web.conftest import member_headers, staff_headers
 

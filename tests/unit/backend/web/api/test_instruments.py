@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 
 from backend.models import InstrumentEvent, PaymentInstrument
 from backend.services import instruments
-from backend.services.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM
 from tests.conftest import NOW
 from tests.unit.backend.web.conftest import member_headers, staff_headers
 

@@ -14,7 +14,7 @@ import pytest
 
 from backend.models import StaffUser
 from backend.services import api_tokens
-from backend.services.unit_of_work import Actor
+from backend.unit_of_work import Actor
 from tests.unit.backend.web.conftest import member_headers, staff_headers
 
 ROLES = ("anonymous", "member", "operator", "integration", "operator_granted", "admin")

@@ -17,7 +17,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from backend.services import api_tokens, instruments
-from backend.services.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM
 from backend.web.api import OPERATIONS
 from tests.unit.backend.web.conftest import member_headers, staff_headers
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from backend.models import MemberRequest
 from backend.services import counter, member_auth, member_requests
-from backend.services.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW
 

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from backend.errors import BadRequest
 from backend.models import AuditLog, Branch
-from backend.services.unit_of_work import Actor, in_unit_of_work, unit_of_work
+from backend.unit_of_work import Actor, in_unit_of_work, unit_of_work
 from tests import factories
 
 
