@@ -8,7 +8,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from backend.validators import MAX_AMOUNT_RIALS
+from backend.validators import MAX_AMOUNT_RIALS, items_add_up
 from card_spec import is_valid_card_number
 
 PROTOCOL_VERSION = 1
@@ -293,7 +293,7 @@ def parse_request(body: bytes) -> Request:
             if not _is_int(price) or not 0 <= price <= MAX_AMOUNT_RIALS:
                 fail(f"items[{index}].price", "must be a non-negative integer of rials")
             parsed.append(Item(sku, qty, price))
-        if sum(item.qty * item.price for item in parsed) != amount:
+        if not items_add_up(amount, ((item.qty, item.price) for item in parsed)):
             fail("items", "item totals do not add up to amount")
         items = tuple(parsed)
 

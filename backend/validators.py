@@ -14,6 +14,13 @@ MAX_AMOUNT_RIALS = 10**13
 _MOBILE = re.compile(r"09\d{9}")
 
 
+def items_add_up(amount_rials: int, lines) -> bool:
+    """Whether item lines of (quantity, unit price in rials) add up to the sale's amount:
+    the one check the protocol (a terminal's frame) and the engine (the counter, the API)
+    both make."""
+    return sum(quantity * unit_price_rials for quantity, unit_price_rials in lines) == amount_rials
+
+
 def normalize_mobile(text: str) -> str:
     """`+98 912 123 4567`, `۰۹۱۲۱۲۳۴۵۶۷`, `00989121234567` → `09121234567`.
 

@@ -22,6 +22,7 @@ from datetime import date, datetime
 from backend.engine.calendar import iranian_weekday
 from backend.engine.offers import AppliedOffer, Offer, OfferContext, choose_offers
 from backend.errors import BadRequest, CreditCapReached, InsufficientCredit
+from backend.validators import items_add_up
 
 BASIS_POINTS = 10_000
 PERCENT = 100
@@ -149,7 +150,8 @@ def price_purchase(
     for index, item in enumerate(items):
         _check_whole(f"items[{index}].quantity", item.quantity, 1)
         _check_whole(f"items[{index}].unit_price", item.unit_price_rials, 0)
-    if items and sum(item.quantity * item.unit_price_rials for item in items) != amount:
+    if items and not items_add_up(amount, ((item.quantity, item.unit_price_rials)
+                                           for item in items)):
         raise BadRequest("items", "item totals do not add up to amount")
     item_discount = sum(
         item.quantity * item.unit_price_rials * item.discount_percent_bp // BASIS_POINTS

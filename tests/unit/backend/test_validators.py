@@ -219,3 +219,11 @@ def test_any_text_is_a_date_or_refused_with_a_message(text):
 def test_days_that_do_not_exist_are_refused(text):
     with pytest.raises(ValueError, match="does not exist"):
         parse_jalali_or_gregorian_date(text)
+
+
+def test_item_lines_add_up_to_the_amount_or_not():
+    from backend.validators import items_add_up
+
+    assert items_add_up(250_000, [(2, 100_000), (1, 50_000)])
+    assert not items_add_up(250_001, [(2, 100_000), (1, 50_000)])
+    assert items_add_up(0, [])
