@@ -112,10 +112,10 @@ def test_answers_committed_at_a_refusal_survive_a_later_fault(db, tills, monkeyp
     first, second = two_members(db)
     real_run_op = terminal._run_op
 
-    def failing_for_the_second_card(session, device, card, member, item, now):
+    def failing_for_the_second_card(session, device, card, member, item, now, *rest):
         if item.card == second:
             raise RuntimeError("a bug")
-        return real_run_op(session, device, card, member, item, now)
+        return real_run_op(session, device, card, member, item, now, *rest)
 
     monkeypatch.setattr(terminal, "_run_op", failing_for_the_second_card)
     with pytest.raises(terminal.BatchStopped) as stopped:
