@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from backend.errors import BadRequest
 from backend.models import Member, Survey, SurveyAnswer, SurveyQuestion, SurveyResponse
+from backend.services.unit_of_work import SYSTEM, unit_of_work
 from card_spec import normalize_digits
 
 HAPPY_CALL_CODE = "happy-call"
@@ -197,13 +198,13 @@ def record_answers(session: Session, survey: Survey, *, member_id: int, answers:
 
 def submit_member_response(session: Session, *, survey_id: int, member: Member, answers: dict,
                            now: datetime) -> SurveyResponse:
-    """A member answers a portal survey, once."""
-    survey = member_survey(session, member, survey_id)
-    if survey is None:
-        raise BadRequest("survey", "This survey is closed or already answered.")
-    response = record_answers(session, survey, member_id=member.id, answers=answers, now=now)
-    session.commit()
-    return response
+    """A member answers a portal survey, once; one unit of work (no audit row: the
+    member acts for themselves)."""
+    with unit_of_work(session, SYSTEM):
+        survey = member_survey(session, member, survey_id)
+        if survey is None:
+            raise BadRequest("survey", "This survey is closed or already answered.")
+        return record_answers(session, survey, member_id=member.id, answers=answers, now=now)
 
 
 @dataclass

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from backend.models import Message, VerificationCode
 from backend.services import verification
+from backend.services.unit_of_work import unit_of_work
 from backend.services.verification import CodeRefused, TooManyCodes
 from tests.conftest import NOW
 
@@ -22,8 +23,10 @@ def ask(db, mobile="09120001111", purpose="sign_in", ip="10.1.1.1", now=NOW):
 
 
 def check(db, code, mobile="09120001111", purpose="sign_in", now=NOW):
-    verification.check_code(db, mobile=mobile, purpose=purpose, code=code, now=now,
-                            secret=SECRET)
+    code_id = verification.check_code(db, mobile=mobile, purpose=purpose, code=code, now=now,
+                                      secret=SECRET)
+    with unit_of_work(db):
+        verification.consume_code(db, code_id, now)
 
 
 def test_a_code_is_used_once(db):
