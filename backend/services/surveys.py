@@ -122,17 +122,36 @@ def save_survey(session: Session, survey_id: int | None, *, title: str, descript
     return survey
 
 
+HAPPY_CALL_QUESTIONS = (("rating", "Price"), ("rating", "Quality"),
+                        ("rating", "Staff behaviour"), ("text", "Comments"))
+
+
+def find_happy_call_survey(session: Session) -> Survey | None:
+    """The happy-call survey if a call has made it; reads only (for GET pages)."""
+    return session.scalars(select(Survey).where(Survey.code == HAPPY_CALL_CODE)).first()
+
+
+def happy_call_questions(session: Session) -> list[SurveyQuestion]:
+    """The questions an operator is shown, by position: the survey's, or — before the
+    first recorded call made it — unsaved ones, so showing the form writes nothing."""
+    survey = find_happy_call_survey(session)
+    if survey is not None:
+        return list(survey.questions)
+    return [SurveyQuestion(position=position, kind=kind, prompt=prompt, choices=[],
+                           required=kind == "rating")
+            for position, (kind, prompt) in enumerate(HAPPY_CALL_QUESTIONS)]
+
+
 def happy_call_survey(session: Session, now: datetime) -> Survey:
-    """The survey operators fill in on a happy call (S2), made on first use."""
-    survey = session.scalars(select(Survey).where(Survey.code == HAPPY_CALL_CODE)).first()
+    """The survey operators fill in on a happy call (S2), made on first use: by the
+    first recorded call, in its unit of work."""
+    survey = find_happy_call_survey(session)
     if survey is None:
         survey = Survey(code=HAPPY_CALL_CODE, title="Happy call", created_at=now,
                         description="Filled in by the operator during the call.")
         session.add(survey)
         session.flush()
-        for position, (kind, prompt) in enumerate((
-                ("rating", "Price"), ("rating", "Quality"), ("rating", "Staff behaviour"),
-                ("text", "Comments"))):
+        for position, (kind, prompt) in enumerate(HAPPY_CALL_QUESTIONS):
             session.add(SurveyQuestion(survey_id=survey.id, position=position, kind=kind,
                                        prompt=prompt, choices=[], required=kind == "rating"))
         session.flush()
