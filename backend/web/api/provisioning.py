@@ -13,6 +13,7 @@ from backend.models import Device
 from backend.services import devices, enrolment
 from backend.web.api import clock, operation
 from backend.web.api.schemas import Integer, Text
+from backend.web.common import api_actor
 
 
 class DeviceIn(Schema):
@@ -136,8 +137,7 @@ def create_enrolment_token(principal, data):
     """A one-time token for a provisioning QR code (15 minutes, single use)."""
     issued = enrolment.issue_token(db.session, device_id=data["device_id"],
                                    branch_id=data["branch_id"], name=data["name"],
-                                   lang=data["lang"], now=clock())
-    db.session.commit()
+                                   lang=data["lang"], now=clock(), actor=api_actor(principal))
     return issued
 
 
