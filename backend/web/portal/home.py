@@ -73,7 +73,7 @@ def sign_in():
 def sign_out():
     member = current_member()
     if member is not None:
-        member_auth.end_sessions(db.session, member.id)  # every session, copies too
+        member_auth.end_sessions(db.session, member.id, actor=member_actor())  # every session
     session.pop("member_id", None)
     session.pop("member_fp", None)
     return redirect(url_for("portal.sign_in"))
