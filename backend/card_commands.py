@@ -101,10 +101,9 @@ def batch_command(count: int, prefix: str, out_dir: Path, label: str, logo: Path
     """
     _empty_dir(out_dir)
     try:
+        # Its unit commits, releasing the serial counter before the slow part.
         result = cards.create_batch(db.session, prefix=prefix, count=count, label=label)
-        db.session.commit()  # releases the serial counter before the slow part
     except DomainError as error:
-        db.session.rollback()
         raise click.ClickException(error.message) from None
     artwork = cards.artwork(db.session, _uploads_dir(), club_name=club_name, logo=logo)
     db.session.rollback()

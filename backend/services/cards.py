@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from backend.errors import BadRequest
 from backend.models import Card, CardBatch, CardSerialCounter, the_club
 from backend.models.base import utc_now
+from backend.unit_of_work import SYSTEM, Actor, is_staff, unit_of_work
 from card_spec import (
     PREFIX_LENGTH,
     SERIAL_LENGTH,
@@ -101,10 +102,21 @@ def allocate_serials(session: Session, prefix: str, count: int) -> int:
 
 
 def create_batch(session: Session, *, prefix: str, count: int, label: str = "",
-                 now: datetime | None = None, max_count: int = MAX_BATCH) -> Batch:
+                 now: datetime | None = None, max_count: int = MAX_BATCH,
+                 actor: Actor = SYSTEM) -> Batch:
     """Allocate serials for a batch of `count` cards, record it and put its cards in
-    stock (status `issued`, no member). The caller commits, which also releases the
-    counter's lock: commit before writing any files."""
+    stock (status `issued`, no member): one unit of work, with its audit row when a
+    staff user made it. Its commit releases the counter's lock, before any file is
+    written."""
+    with unit_of_work(session, actor) as work:
+        if is_staff(actor):
+            work.audit("create_card_batch", "card_batch", "", {"count": count, "prefix": prefix})
+        return _create_batch(session, prefix=prefix, count=count, label=label, now=now,
+                             max_count=max_count)
+
+
+def _create_batch(session: Session, *, prefix: str, count: int, label: str,
+                  now: datetime | None, max_count: int) -> Batch:
     prefix = _check_prefix(prefix)
     if type(count) is not int or not 1 <= count <= max_count:
         raise BadRequest("count", f"must be 1–{max_count}")

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from backend.errors import DomainError
 from backend.models import EnrolmentToken
 from backend.services import devices
-from backend.unit_of_work import Actor, unit_of_work
+from backend.unit_of_work import SYSTEM, Actor, unit_of_work
 
 TOKEN_LIFETIME = timedelta(minutes=15)
 TOKEN_BYTES = 16
@@ -44,50 +44,44 @@ def _digest(token: str) -> str:
 
 
 def issue_token(session: Session, *, device_id: str, branch_id: int, now: datetime,
-                name: str = "", lang: str = "en") -> IssuedToken:
-    """A token that enrols terminal `device_id` at `branch_id`. The caller commits."""
-    devices.check_new_device(session, device_id=device_id, branch_id=branch_id, lang=lang)
-    token = secrets.token_urlsafe(TOKEN_BYTES)
-    expires_at = now + TOKEN_LIFETIME
-    session.add(EnrolmentToken(token_sha256=_digest(token), device_id=device_id,
-                               branch_id=branch_id, name=name or device_id, lang=lang,
-                               created_at=now, expires_at=expires_at))
-    session.flush()
-    return IssuedToken(token, device_id, expires_at)
-
-
-def issue_enrolment_token(session: Session, *, actor: Actor, device_id: str, branch_id: int,
-                          now: datetime, name: str = "", lang: str = "en") -> IssuedToken:
-    """issue_token, committed."""
+                name: str = "", lang: str = "en", actor: Actor = SYSTEM) -> IssuedToken:
+    """A token that enrols terminal `device_id` at `branch_id`; one unit of work."""
     with unit_of_work(session, actor):
-        return issue_token(session, device_id=device_id, branch_id=branch_id, now=now,
-                           name=name, lang=lang)
+        devices.check_new_device(session, device_id=device_id, branch_id=branch_id, lang=lang)
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        expires_at = now + TOKEN_LIFETIME
+        session.add(EnrolmentToken(token_sha256=_digest(token), device_id=device_id,
+                                   branch_id=branch_id, name=name or device_id, lang=lang,
+                                   created_at=now, expires_at=expires_at))
+        return IssuedToken(token, device_id, expires_at)
 
 
 def redeem_token(session: Session, token: str, *, now: datetime) -> devices.DeviceCredentials:
-    """Use `token` once: registers its terminal with fresh secrets. The caller commits.
+    """Use `token` once: registers its terminal with fresh secrets; one unit of work (the
+    terminal, acting for itself, is the system).
 
     The conditional UPDATE marks the token used only if it is still unused and unexpired;
     of two concurrent exchanges exactly one changes the row, the other is refused.
     """
-    digest = _digest(token.strip())
-    claimed = session.execute(
-        update(EnrolmentToken)
-        .where(EnrolmentToken.token_sha256 == digest, EnrolmentToken.used_at.is_(None),
-               EnrolmentToken.expires_at > now)
-        .values(used_at=now)
-        .returning(EnrolmentToken.id)
-    ).scalar_one_or_none()
-    if claimed is None:
-        row = session.scalars(
-            select(EnrolmentToken).where(EnrolmentToken.token_sha256 == digest)
-        ).one_or_none()
-        if row is None:
-            raise TokenRefused("unknown enrolment token")
-        if row.used_at is not None:
-            raise TokenRefused("this enrolment token was already used")
-        raise TokenRefused("this enrolment token has expired; make a new QR code")
-    row = session.get(EnrolmentToken, claimed)
-    session.refresh(row)
-    return devices.register_device(session, device_id=row.device_id, branch_id=row.branch_id,
-                                   name=row.name, lang=row.lang)
+    with unit_of_work(session, SYSTEM):
+        digest = _digest(token.strip())
+        claimed = session.execute(
+            update(EnrolmentToken)
+            .where(EnrolmentToken.token_sha256 == digest, EnrolmentToken.used_at.is_(None),
+                   EnrolmentToken.expires_at > now)
+            .values(used_at=now)
+            .returning(EnrolmentToken.id)
+        ).scalar_one_or_none()
+        if claimed is None:
+            row = session.scalars(
+                select(EnrolmentToken).where(EnrolmentToken.token_sha256 == digest)
+            ).one_or_none()
+            if row is None:
+                raise TokenRefused("unknown enrolment token")
+            if row.used_at is not None:
+                raise TokenRefused("this enrolment token was already used")
+            raise TokenRefused("this enrolment token has expired; make a new QR code")
+        row = session.get(EnrolmentToken, claimed)
+        session.refresh(row)
+        return devices.register_device(session, device_id=row.device_id, branch_id=row.branch_id,
+                                       name=row.name, lang=row.lang)

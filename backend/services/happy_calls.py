@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from backend.errors import BadRequest
 from backend.models import CallTask, Purchase
 from backend.services import surveys
+from backend.unit_of_work import Actor, is_staff, unit_of_work
 
 CALL_WITHIN = timedelta(hours=24)
 CALL_LATER_BY = timedelta(hours=3)
@@ -63,29 +64,40 @@ def visible_task(session: Session, task_id: int, branch_id: int | None) -> CallT
     return task
 
 
-def record_call(session: Session, *, task_id: int, branch_id: int | None, staff_user_id: int,
+def record_call(session: Session, *, actor: Actor, task_id: int, branch_id: int | None,
                 outcome: str, answers: dict, note: str, now: datetime) -> CallTask:
-    """One call's outcome, in one transaction."""
-    task = visible_task(session, task_id, branch_id)
-    if task is None:
-        raise BadRequest("task", "No such call.")
-    if task.status != "open":
-        raise BadRequest("outcome", "This call is closed already.")
-    if outcome not in OUTCOMES:
-        raise BadRequest("outcome", "Choose what happened on the call.")
-    note = (note or "").strip()
-    if len(note) > MAX_NOTE_LENGTH:
-        raise BadRequest("note", "At most 1000 characters.")
-    task.attempts += 1
-    task.staff_user_id, task.note = staff_user_id, note
-    if outcome == "answered":
-        survey = surveys.happy_call_survey(session, now)
-        surveys.record_answers(session, survey, member_id=task.member_id, answers=answers,
-                               now=now, staff_user_id=staff_user_id, call_task_id=task.id)
-        task.status, task.closed_at = "done", now
-    elif outcome == "no_answer" or task.attempts >= MAX_ATTEMPTS:
-        task.status, task.closed_at = "no_answer", now
-    else:
-        task.due_at = now + CALL_LATER_BY
-    session.commit()
-    return task
+    """One call's outcome by a staff user, in one unit of work with its audit row.
+    `answers` are keyed by question position (the form is shown before the survey
+    exists: the first answered call makes it, here)."""
+    with unit_of_work(session, actor) as work:
+        task = visible_task(session, task_id, branch_id)
+        if task is None:
+            raise BadRequest("task", "No such call.")
+        if task.status != "open":
+            raise BadRequest("outcome", "This call is closed already.")
+        if outcome not in OUTCOMES:
+            raise BadRequest("outcome", "Choose what happened on the call.")
+        note = (note or "").strip()
+        if len(note) > MAX_NOTE_LENGTH:
+            raise BadRequest("note", "At most 1000 characters.")
+        task.attempts += 1
+        task.staff_user_id, task.note = actor.staff_user_id, note
+        if outcome == "answered":
+            survey = surveys.happy_call_survey(session, now)
+            by_position = {str(key): value for key, value in answers.items()}
+            positions = {str(question.position) for question in survey.questions}
+            for key in by_position.keys() - positions:
+                raise BadRequest(f"q{key}"[:40], "No such question in this survey.")
+            by_id = {str(question.id): by_position.get(str(question.position), "")
+                     for question in survey.questions}
+            surveys.record_answers(session, survey, member_id=task.member_id, answers=by_id,
+                                   now=now, staff_user_id=actor.staff_user_id,
+                                   call_task_id=task.id)
+            task.status, task.closed_at = "done", now
+        elif outcome == "no_answer" or task.attempts >= MAX_ATTEMPTS:
+            task.status, task.closed_at = "no_answer", now
+        else:
+            task.due_at = now + CALL_LATER_BY
+        if is_staff(actor):
+            work.audit("happy_call", "call_task", task.id, {"outcome": outcome})
+        return task

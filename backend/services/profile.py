@@ -13,6 +13,8 @@ from backend import ledger
 from backend.errors import BadRequest
 from backend.models import Member, the_club
 from backend.notifications import outbox
+from backend.services import member_auth
+from backend.unit_of_work import SYSTEM, Actor, unit_of_work
 from backend.validators import parse_gender
 
 # What "complete" means: what birthday offers and the club's reports need.
@@ -30,9 +32,25 @@ def reward_key(member_id: int) -> str:
 def update_own_profile(session: Session, *, member_id: int, email: str,
                        promotional_opt_out: bool, message_language: str,
                        birth_date: date | None, city: str, gender: str,
-                       now: datetime) -> tuple[Member, int]:
-    """Save the member's profile; give the club's reward the first time it is complete.
-    Returns (member, credit rials or points given now: 0 when none). Commits."""
+                       now: datetime, new_password: str = "", current_password: str = "",
+                       actor: Actor = SYSTEM) -> tuple[Member, int]:
+    """Save the member's profile (and a new password when given: one use case, so a
+    refused profile keeps the old password and the other way round); give the club's
+    reward the first time it is complete. Returns (member, credit rials or points given
+    now: 0 when none). One unit of work."""
+    with unit_of_work(session, actor):
+        if new_password:
+            member_auth.set_password(session, member_id, new_password,
+                                     current_password=current_password)
+        return _save(session, member_id=member_id, email=email,
+                     promotional_opt_out=promotional_opt_out,
+                     message_language=message_language, birth_date=birth_date, city=city,
+                     gender=gender, now=now)
+
+
+def _save(session: Session, *, member_id: int, email: str, promotional_opt_out: bool,
+          message_language: str, birth_date: date | None, city: str, gender: str,
+          now: datetime) -> tuple[Member, int]:
     try:
         parse_gender(gender)
     except ValueError:
@@ -61,7 +79,6 @@ def update_own_profile(session: Session, *, member_id: int, email: str,
                     reason="reward for completing the profile", now=now, key_checked=True)
         if account == "credit":
             outbox.credit_increase(session, member, given, reward_key(member.id), now)
-    session.commit()
     return member, given
 
 

@@ -35,7 +35,8 @@ def refund_purchase_locked(
     now: datetime,
 ) -> RefundResult:
     """Refund `amount_rials` of a purchase (None: all that is left) for its member, who
-    must already be locked. The caller commits.
+    must already be locked; in the caller's transaction (counter.refund's unit of work, or the
+    terminal pipeline's), which commits it with its audit row or rolls both back.
 
     Credit spent comes back into lots with the expiry and branch of the lots it came
     from (soonest-expiring first on a partial refund); credit and

@@ -134,20 +134,36 @@ def _save_survey(session: Session, survey_id: int | None, title: str, descriptio
     return survey
 
 
-def happy_call_survey(session: Session, now: datetime) -> Survey:
-    """The survey operators fill in on a happy call (S2), made (and committed, in a unit
-    of its own unless the caller has one) on first use."""
-    survey = session.scalars(select(Survey).where(Survey.code == HAPPY_CALL_CODE)).first()
+HAPPY_CALL_QUESTIONS = (("rating", "Price"), ("rating", "Quality"),
+                        ("rating", "Staff behaviour"), ("text", "Comments"))
+
+
+def find_happy_call_survey(session: Session) -> Survey | None:
+    """The happy-call survey if a call has made it; reads only (for GET pages)."""
+    return session.scalars(select(Survey).where(Survey.code == HAPPY_CALL_CODE)).first()
+
+
+def happy_call_questions(session: Session) -> list[SurveyQuestion]:
+    """The questions an operator is shown, by position: the survey's, or — before the
+    first recorded call made it — unsaved ones, so showing the form writes nothing."""
+    survey = find_happy_call_survey(session)
     if survey is not None:
-        return survey
-    with unit_of_work(session, SYSTEM):
+        return list(survey.questions)
+    return [SurveyQuestion(position=position, kind=kind, prompt=prompt, choices=[],
+                           required=kind == "rating")
+            for position, (kind, prompt) in enumerate(HAPPY_CALL_QUESTIONS)]
+
+
+def happy_call_survey(session: Session, now: datetime) -> Survey:
+    """The survey operators fill in on a happy call (S2), made on first use: by the
+    first recorded call, in its unit of work."""
+    survey = find_happy_call_survey(session)
+    if survey is None:
         survey = Survey(code=HAPPY_CALL_CODE, title="Happy call", created_at=now,
                         description="Filled in by the operator during the call.")
         session.add(survey)
         session.flush()
-        for position, (kind, prompt) in enumerate((
-                ("rating", "Price"), ("rating", "Quality"), ("rating", "Staff behaviour"),
-                ("text", "Comments"))):
+        for position, (kind, prompt) in enumerate(HAPPY_CALL_QUESTIONS):
             session.add(SurveyQuestion(survey_id=survey.id, position=position, kind=kind,
                                        prompt=prompt, choices=[], required=kind == "rating"))
         session.flush()
@@ -213,7 +229,8 @@ def record_answers(session: Session, survey: Survey, *, member_id: int, answers:
 
 def submit_member_response(session: Session, *, survey_id: int, member: Member, answers: dict,
                            now: datetime) -> SurveyResponse:
-    """A member answers a portal survey, once."""
+    """A member answers a portal survey, once; one unit of work (no audit row: the
+    member acts for themselves)."""
     with unit_of_work(session, SYSTEM):
         survey = member_survey(session, member, survey_id)
         if survey is None:

@@ -18,16 +18,22 @@ Tries racing each other: `begin` writes and commits the try first (as a failure 
 `finish`), then counts only the tries written before it, so of a burst sent at once
 only the first few (FREE_FAILURES, or one after a wait) reach the password check; a
 refused try is deleted again and never counts.
+
+Units of work (issue 20): `begin` and `finish` each run in a unit of their own, never
+inside a use case's: a failure must stay recorded when the sign-in is refused and the
+refusal rolls its use case back, and the try must be visible to tries racing it before
+the password is checked.
 """
 
 import math
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from backend.errors import DomainError
 from backend.models import LoginAttempt
+from backend.unit_of_work import SYSTEM, in_unit_of_work, unit_of_work
 
 FREE_FAILURES = 3
 FIRST_DELAY = timedelta(seconds=2)
@@ -91,17 +97,23 @@ def begin(session: Session, account: str, ip: str, now: datetime) -> LoginAttemp
     """Record a try of `account` from `ip` (a failure until `finish`) and commit it, so
     tries running at the same time see it; raise TooManyAttempts, the try deleted,
     when this address must wait for this account."""
+    # Joining a caller's unit would let its rollback take the recorded try with it.
+    assert not in_unit_of_work(session), "a sign-in try is recorded in its own unit"
     attempt = LoginAttempt(username=account[:64], ip=ip[:45], succeeded=False, at=now)
-    session.add(attempt)
-    session.commit()
+    with unit_of_work(session, SYSTEM):
+        session.add(attempt)
     left = wait_left(session, account, ip, now, before_id=attempt.id)
     if left > timedelta(0):
-        session.delete(attempt)
-        session.commit()
+        with unit_of_work(session, SYSTEM):
+            session.delete(attempt)
         raise TooManyAttempts(left)
     return attempt
 
 
 def finish(attempt: LoginAttempt, succeeded: bool) -> None:
-    """The try's outcome; the caller commits."""
-    attempt.succeeded = succeeded
+    """The try's outcome, committed in its own unit (a failure stays recorded whatever
+    the caller then does)."""
+    session = object_session(attempt)
+    assert not in_unit_of_work(session), "a sign-in outcome is recorded in its own unit"
+    with unit_of_work(session, SYSTEM):
+        attempt.succeeded = succeeded

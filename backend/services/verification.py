@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from backend.errors import BadRequest, DomainError
 from backend.models import Member, VerificationCode
 from backend.notifications import outbox
+from backend.unit_of_work import SYSTEM, in_unit_of_work, unit_of_work
 from backend.validators import normalize_mobile
 from card_spec import normalize_digits
 
@@ -71,11 +72,18 @@ def _count(session: Session, *conditions) -> int:
 
 def request_code(session: Session, *, mobile: str, purpose: str, ip: str, now: datetime,
                  secret: str, send: bool = True) -> None:
-    """Create a code and queue its SMS, in one transaction.
+    """Create a code and queue its SMS, in one unit of work.
 
     `send=False` records a request without sending anything (signing in with a number
     that is no member's): the answer looks the same and the rate limits still count."""
     assert purpose in PURPOSES, purpose
+    with unit_of_work(session, SYSTEM):
+        _request_code(session, mobile=mobile, purpose=purpose, ip=ip, now=now, secret=secret,
+                      send=send)
+
+
+def _request_code(session: Session, *, mobile: str, purpose: str, ip: str, now: datetime,
+                  secret: str, send: bool) -> None:
     mobile = clean_mobile(mobile)
     ip = (ip or "")[:45]
     window = now - RATE_WINDOW
@@ -98,46 +106,52 @@ def request_code(session: Session, *, mobile: str, purpose: str, ip: str, now: d
         member = session.scalars(select(Member).where(Member.mobile == mobile)).first()
         outbox.verification_code(session, mobile, code, int(CODE_TTL.total_seconds() // 60),
                                  member, now)
-    session.commit()
 
 
 def check_code(session: Session, *, mobile: str, purpose: str, code: str, now: datetime,
-               secret: str) -> None:
-    """Consume the latest code for (mobile, purpose) if `code` is it.
+               secret: str) -> int:
+    """Count a try of the latest code for (mobile, purpose); CodeRefused unless `code` is
+    it. Returns the code's id for `consume_code`.
 
-    A wrong code counts an attempt, committed before CodeRefused is raised. A right
-    code is marked used in the caller's transaction: the caller commits it together
-    with what the code allowed (a new member, a new password) or rolls both back. The
-    conditional UPDATEs make a code usable once even by two requests at the same time.
+    The try is counted in a unit of its own, before the use case's unit opens: a wrong
+    code is then refused and its use case rolled back, and the count must survive that
+    rollback (MAX_ATTEMPTS bounds guessing). So this is never called inside a unit.
     """
+    assert not in_unit_of_work(session), "a code's try is counted in its own unit"
     mobile = clean_mobile(mobile)
     typed = normalize_digits((code or "").strip())
-    row = session.scalars(
-        select(VerificationCode).where(VerificationCode.mobile == mobile,
-                                       VerificationCode.purpose == purpose)
-        .order_by(VerificationCode.id.desc()).limit(1)).first()
-    if row is None or row.consumed_at is not None:
-        raise CodeRefused("Ask for a code first.")
-    if row.expires_at <= now:
-        raise CodeRefused("The code has expired. Ask for a new one.")
-    counted = session.execute(
-        update(VerificationCode)
-        .where(VerificationCode.id == row.id, VerificationCode.consumed_at.is_(None),
-               VerificationCode.attempts < MAX_ATTEMPTS)
-        .values(attempts=VerificationCode.attempts + 1)
-        .execution_options(synchronize_session=False)).rowcount
-    if counted != 1:
-        session.rollback()
-        raise CodeRefused("Too many wrong codes. Ask for a new one.")
+    with unit_of_work(session, SYSTEM):
+        row = session.scalars(
+            select(VerificationCode).where(VerificationCode.mobile == mobile,
+                                           VerificationCode.purpose == purpose)
+            .order_by(VerificationCode.id.desc()).limit(1)).first()
+        if row is None or row.consumed_at is not None:
+            raise CodeRefused("Ask for a code first.")
+        if row.expires_at <= now:
+            raise CodeRefused("The code has expired. Ask for a new one.")
+        counted = session.execute(
+            update(VerificationCode)
+            .where(VerificationCode.id == row.id, VerificationCode.consumed_at.is_(None),
+                   VerificationCode.attempts < MAX_ATTEMPTS)
+            .values(attempts=VerificationCode.attempts + 1)
+            .execution_options(synchronize_session=False)).rowcount
+        if counted != 1:
+            raise CodeRefused("Too many wrong codes. Ask for a new one.")
+        code_id, code_hash = row.id, row.code_hash
     right = typed.isascii() and hmac.compare_digest(
-        _digest(secret, mobile, purpose, typed), row.code_hash)
+        _digest(secret, mobile, purpose, typed), code_hash)
     if not right:
-        session.commit()
         raise CodeRefused("The code is not right.")
+    return code_id
+
+
+def consume_code(session: Session, code_id: int, now: datetime) -> None:
+    """Mark a checked code used, in the caller's unit: it commits together with what the
+    code allowed (a new member, a new password) or rolls both back. The conditional
+    UPDATE makes a code usable once even by two requests at the same time."""
     used = session.execute(
         update(VerificationCode)
-        .where(VerificationCode.id == row.id, VerificationCode.consumed_at.is_(None))
+        .where(VerificationCode.id == code_id, VerificationCode.consumed_at.is_(None))
         .values(consumed_at=now).execution_options(synchronize_session=False)).rowcount
     if used != 1:
-        session.rollback()
         raise CodeRefused("Ask for a code first.")

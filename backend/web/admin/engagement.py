@@ -9,12 +9,12 @@ from sqlalchemy import select
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.models import ApiToken, Branch, FaqEntry, NewsPost, Purchase, Survey
-from backend.services import api_tokens, audit, branding, content, happy_calls, surveys
+from backend.services import api_tokens, branding, content, happy_calls, surveys
 from backend.services.permissions import branch_scope
 from backend.web.admin import apply_error, bp, clock, page_number, paginate
 from backend.web.admin.catalogue import _local_day, _local_end_of_day_utc, _local_midnight_utc
 from backend.web.admin.forms import ApiTokenForm, CallForm, FaqForm, NewsForm, SurveyForm
-from backend.web.auth import client_ip, login_required, permission_required
+from backend.web.auth import login_required, permission_required
 from backend.web.common import staff_actor
 
 # ---- news and events ---------------------------------------------------------------------
@@ -166,8 +166,10 @@ def survey_report(user, survey_id: int):
 @bp.get("/surveys/happy-call/report")
 @permission_required("reports")
 def happy_call_report(user):
-    # A GET that may write: the happy-call survey is made (and committed) on first use.
-    survey = surveys.happy_call_survey(db.session, clock())
+    survey = surveys.find_happy_call_survey(db.session)  # a GET makes nothing
+    if survey is None:
+        flash(gettext("No happy call has been answered yet."), "info")
+        return redirect(url_for("admin.surveys_list"))
     return redirect(url_for("admin.survey_report", survey_id=survey.id))
 
 
@@ -196,28 +198,24 @@ def call_detail(user, task_id: int):
     task = happy_calls.visible_task(db.session, task_id, branch_scope(user))
     if task is None:
         abort(404)  # another branch's call, or none: the same answer
-    # Made and committed on first use (a GET may write it), kept even if this call's
-    # answers are refused.
-    survey = surveys.happy_call_survey(db.session, clock())
+    # Read only: the survey is made by the first answered call (record_call).
+    questions = surveys.happy_call_questions(db.session)
     form = CallForm()
     status = 200
     answers = {}
     if request.method == "POST":
         status = 400
-        answers = {str(question.id): request.form.get(f"q{question.id}", "")[:2000]
-                   for question in survey.questions}
+        answers = {str(question.position):
+                   request.form.get(f"q{question.position}", "")[:2000]
+                   for question in questions}
         if form.validate_on_submit():
             try:
-                audit.note(staff_user_id=user.id, ip=client_ip(), action="happy_call",
-                           entity="call_task", entity_id=task.id,
-                           details={"outcome": form.outcome.data})
                 happy_calls.record_call(
-                    db.session, task_id=task.id, branch_id=branch_scope(user),
-                    staff_user_id=user.id, outcome=form.outcome.data,
+                    db.session, actor=staff_actor(user), task_id=task.id,
+                    branch_id=branch_scope(user), outcome=form.outcome.data,
                     answers=answers if form.outcome.data == "answered" else {},
                     note=form.note.data or "", now=clock())
             except DomainError as error:
-                db.session.rollback()
                 apply_error(form, error, {"outcome": "outcome"})
                 if getattr(error, "field", "").startswith("q"):
                     flash(gettext("Answer every rating (1 to 5)."), "error")
@@ -226,7 +224,7 @@ def call_detail(user, task_id: int):
                 return redirect(url_for("admin.calls_list"))
     purchase = db.session.get(Purchase, task.purchase_id)
     return render_template("engagement/call.html", user=user, task=task, purchase=purchase,
-                           survey=survey, form=form, answers=answers, now=clock()), status
+                           questions=questions, form=form, answers=answers, now=clock()), status
 
 
 # ---- API integration tokens --------------------------------------------------------------

@@ -131,9 +131,10 @@ def revoke_device(principal, device_id: str):
            status=201, errors=(400, 401, 403))
 def create_enrolment_token(principal, data):
     """A one-time token for a provisioning QR code (15 minutes, single use)."""
-    return enrolment.issue_enrolment_token(
-        db.session, actor=api_actor(principal), device_id=data["device_id"],
-        branch_id=data["branch_id"], name=data["name"], lang=data["lang"], now=clock())
+    issued = enrolment.issue_token(db.session, device_id=data["device_id"],
+                                   branch_id=data["branch_id"], name=data["name"],
+                                   lang=data["lang"], now=clock(), actor=api_actor(principal))
+    return issued
 
 
 @operation("POST", "/enrol", summary="Enrol a terminal with its QR token", tag="Terminals",

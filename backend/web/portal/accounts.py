@@ -71,7 +71,6 @@ def join():
                     db.session, first_name=form.first_name.data, last_name=form.last_name.data,
                     mobile=form.mobile.data, ip=client_ip(), now=clock(), secret=_secret())
             except DomainError as error:
-                db.session.rollback()
                 status = _show(form, error)
             else:
                 session["join"] = {"first_name": form.first_name.data,
@@ -95,7 +94,6 @@ def _verify_step(*, purpose: str, mobile: str, form: CodeForm, complete, welcome
             try:
                 member = complete(form)
             except DomainError as error:
-                db.session.rollback()
                 status = _show(form, error)
             else:
                 start_member_session(member)
@@ -133,7 +131,6 @@ def _resend(purpose: str, mobile: str, endpoint: str):
             member_accounts.start_sign_in(db.session, mobile=mobile, ip=client_ip(),
                                           now=clock(), secret=_secret(), purpose=purpose)
     except DomainError as error:
-        db.session.rollback()
         flash(translate_error(error), "error")
     else:
         _code_sent()
@@ -151,7 +148,6 @@ def _ask_for_code(purpose: str, session_key: str, next_endpoint: str, title: str
                     db.session, mobile=form.mobile.data, ip=client_ip(), now=clock(),
                     secret=_secret(), purpose=purpose)
             except DomainError as error:
-                db.session.rollback()
                 status = _show(form, error)
             else:
                 session[session_key] = mobile
@@ -176,7 +172,8 @@ def code_sign_in_verify():
     return _verify_step(
         purpose="sign_in", mobile=mobile, form=CodeForm(),
         complete=lambda form: member_accounts.complete_sign_in(
-            db.session, mobile=mobile, code=form.code.data, now=clock(), secret=_secret()),
+            db.session, mobile=mobile, code=form.code.data, now=clock(), secret=_secret(),
+            actor=member_actor()),
         welcome="", title=gettext("Sign in with a code by SMS"), action=gettext("Sign in"),
         back=url_for("portal.code_sign_in"), endpoint="portal.code_sign_in_verify")
 
@@ -198,7 +195,7 @@ def forgot_password_verify():
         purpose="reset", mobile=mobile, form=form,
         complete=lambda form: member_accounts.complete_reset(
             db.session, mobile=mobile, code=form.code.data, password=form.password.data,
-            now=clock(), secret=_secret()),
+            now=clock(), secret=_secret(), actor=member_actor()),
         welcome=gettext("Your new password is set."), title=gettext("Choose a new password"),
         action=gettext("Save"), back=url_for("portal.forgot_password"),
         endpoint="portal.forgot_password_verify")

@@ -114,7 +114,6 @@ def survey(member, survey_id: int):
             surveys.submit_member_response(db.session, survey_id=row.id, member=member,
                                            answers=answers, now=clock())
         except DomainError as error:
-            db.session.rollback()
             text = error.message.split(": ", 1)[-1]
             errors[getattr(error, "field", "")] = gettext(text)
             status = 400

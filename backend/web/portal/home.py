@@ -73,7 +73,7 @@ def sign_in():
 def sign_out():
     member = current_member()
     if member is not None:
-        member_auth.end_sessions(db.session, member.id)  # every session, copies too
+        member_auth.end_sessions(db.session, member.id, actor=member_actor())  # every session
     session.pop("member_id", None)
     session.pop("member_fp", None)
     return redirect(url_for("portal.sign_in"))
@@ -237,20 +237,19 @@ def profile(member):
         status = 400
         if form.validate_on_submit():
             try:
-                if form.new_password.data:
-                    member_auth.set_password(db.session, member.id, form.new_password.data,
-                                             current_password=form.current_password.data or "")
-                    session["member_fp"] = member_auth.fingerprint(member)
                 _, given = profile_service.update_own_profile(
                     db.session, member_id=member.id, email=form.email.data or "",
                     promotional_opt_out=form.promotional_opt_out.data,
                     message_language=form.message_language.data or "",
                     birth_date=form.birth_date.data, city=form.city.data or "",
-                    gender=form.gender.data or "", now=clock())
+                    gender=form.gender.data or "", now=clock(),
+                    new_password=form.new_password.data or "",
+                    current_password=form.current_password.data or "", actor=member_actor())
             except DomainError as error:
-                db.session.rollback()
                 apply_error(form, error, {"password": "new_password"})
             else:
+                if form.new_password.data:  # this session stays signed in, the others end
+                    session["member_fp"] = member_auth.fingerprint(member)
                 flash(gettext("Saved."), "success")
                 if given:
                     flash(gettext("Thank you for completing your profile: your reward is in "

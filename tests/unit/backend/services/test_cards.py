@@ -125,3 +125,22 @@ def test_the_club_logo_goes_on_the_front(club, tmp_path):
     assert artwork.club_name == "Test Club" and artwork.logo == tmp_path / "logo-abc.png"
     assert cards.artwork(club, tmp_path / "elsewhere").logo is None
     assert cards.artwork(club, tmp_path, club_name="Other").club_name == "Other"
+
+
+def test_a_staff_batch_leaves_one_audit_row_and_a_refused_one_none(club):
+    from backend.models import AuditLog, CardBatch
+    from backend.unit_of_work import Actor
+    db = club
+    staff = Actor(factories.staff_user(db).id, "10.0.0.9")
+    db.commit()  # the refusal below rolls its own unit back, not the setup
+    with pytest.raises(BadRequest):
+        cards.create_batch(db, prefix=PREFIX, count=0, actor=staff)
+    assert db.scalar(select(func.count()).select_from(AuditLog)) == 0
+    batch = cards.create_batch(db, prefix=PREFIX, count=3, label="Spring", now=NOW, actor=staff)
+    db.rollback()  # committed by the use case itself
+    assert db.get(CardBatch, batch.id).count == 3
+    [row] = db.scalars(select(AuditLog)).all()
+    assert (row.action, row.staff_user_id, row.entity, row.details) == (
+        "create_card_batch", staff.staff_user_id, "card_batch", {"count": 3, "prefix": PREFIX})
+    cards.create_batch(db, prefix=PREFIX, count=1, now=NOW)  # the CLI: no audit row
+    assert db.scalar(select(func.count()).select_from(AuditLog)) == 1

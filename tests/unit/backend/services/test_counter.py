@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from backend import protocol
 from backend.errors import BadRequest, CreditCapReached
-from backend.models import LedgerTransaction, Offer, Product, Purchase, PurchaseItem
+from backend.models import LedgerTransaction, Member, Offer, Product, Purchase, PurchaseItem
 from backend.services import counter, terminal
 from backend.services.reports.lists import products as products_report
 from backend.services.reports.periods import Period
@@ -206,3 +206,17 @@ def test_products_are_suggested_by_sku_prefix_or_part_of_the_name(db, shop):
     assert skus("قهوه") == ["123"] and skus("۱۲") == ["123"]
     assert skus("o") == ["COF", "CUP"]  # by name; the inactive "Old" is not offered
     assert skus("%") == [] and skus("_") == [] and skus("") == []
+
+
+def test_a_top_up_is_audited_once_and_a_refused_one_not_at_all(db, staff, audit_rows):
+    sara = factories.member(db)
+    db.commit()  # the refusal below rolls back what is not committed
+    with pytest.raises(BadRequest):
+        counter.top_up(db, actor=staff, member_id=sara.id, amount_rials=0,
+                       request_key="audit-top-up-refused", now=NOW)
+    counter.top_up(db, actor=staff, member_id=sara.id, amount_rials=25_000,
+                   request_key="audit-top-up-done", now=NOW)
+    [row] = audit_rows("top_up")
+    assert (row.entity, row.entity_id, row.details) == \
+        ("member", str(sara.id), {"amount_rials": 25_000})
+    assert db.get(Member, sara.id).credit_balance_rials == 25_000

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from backend.errors import BadRequest
 from backend.models import CallTask, SurveyResponse
 from backend.services import content, counter, happy_calls, surveys
-from backend.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM, Actor
 from tests import factories
 from tests.conftest import NOW
 
@@ -66,7 +66,7 @@ def test_answers_are_validated_once_per_member_and_reported(db):
     survey = make_survey(db)
     rating, choice, text = (question.id for question in survey.questions)
     first, second = factories.member(db), factories.member(db)
-    db.commit()  # a refused answer rolls back to here
+    db.commit()  # a refused answer rolls its unit back, not the setup
     with pytest.raises(BadRequest) as error:
         surveys.submit_member_response(db, survey_id=survey.id, member=first,
                                        answers={rating: "0", choice: "North"}, now=NOW)
@@ -130,14 +130,14 @@ def test_call_outcomes_feed_the_happy_call_report(db):
         CallTask.purchase_id == buy(db, member, branch, "happy-call-a-00001").id)).one()
     later = db.scalars(select(CallTask).where(
         CallTask.purchase_id == buy(db, member, branch, "happy-call-b-00001").id)).one()
-    survey = surveys.happy_call_survey(db, NOW)
-    price, quality, behaviour, comments = (q.id for q in survey.questions)
+    price, quality, behaviour, comments = (q.position for q in surveys.happy_call_questions(db))
+    actor = Actor(staff.id, "10.0.0.9")
     with pytest.raises(BadRequest):  # another branch's operator
         happy_calls.record_call(db, task_id=answered.id, branch_id=branch.id + 1,
-                                staff_user_id=staff.id, outcome="answered", answers={},
+                                actor=actor, outcome="answered", answers={},
                                 note="", now=NOW)
     happy_calls.record_call(db, task_id=answered.id, branch_id=branch.id,
-                            staff_user_id=staff.id, outcome="answered",
+                            actor=actor, outcome="answered",
                             answers={price: "3", quality: "5", behaviour: "4",
                                      comments: "Friendly"}, note="", now=NOW)
     assert answered.status == "done" and answered.closed_at == NOW
@@ -145,14 +145,14 @@ def test_call_outcomes_feed_the_happy_call_report(db):
         SurveyResponse.call_task_id == answered.id)).one()
     assert response.staff_user_id == staff.id
     for attempt in range(1, happy_calls.MAX_ATTEMPTS + 1):
-        happy_calls.record_call(db, task_id=later.id, branch_id=None, staff_user_id=staff.id,
+        happy_calls.record_call(db, task_id=later.id, branch_id=None, actor=actor,
                                 outcome="call_later", answers={}, note="busy", now=NOW)
         assert later.attempts == attempt
     assert later.status == "no_answer"  # bounded: the last "later" closes it
     with pytest.raises(BadRequest, match="closed"):
-        happy_calls.record_call(db, task_id=later.id, branch_id=None, staff_user_id=staff.id,
+        happy_calls.record_call(db, task_id=later.id, branch_id=None, actor=actor,
                                 outcome="answered", answers={}, note="", now=NOW)
-    report = surveys.report(db, survey)
+    report = surveys.report(db, surveys.find_happy_call_survey(db))
     averages = {item.question.prompt: item.average for item in report.questions}
     assert averages["Price"] == 3 and averages["Quality"] == 5
     assert report.responses == 1

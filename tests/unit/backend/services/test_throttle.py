@@ -129,3 +129,15 @@ def test_a_burst_of_tries_at_once_gets_only_the_free_ones(db):
     assert len(started) == throttle.FREE_FAILURES
     assert db.scalar(select(func.count()).select_from(LoginAttempt)) == throttle.FREE_FAILURES
     assert throttle.begin(db, "admin", OFFICE, NOW) is not None
+
+
+def test_a_try_is_recorded_in_its_own_unit_never_inside_a_use_case(db):
+    """A failure must survive its use case's rollback, so the throttle refuses to join
+    a caller's unit rather than be rolled back with it."""
+    from backend.unit_of_work import unit_of_work
+    with pytest.raises(AssertionError, match="own unit"), unit_of_work(db):
+        throttle.begin(db, "admin", ATTACKER, NOW)
+    attempt = throttle.begin(db, "admin", ATTACKER, NOW)
+    throttle.finish(attempt, False)
+    db.rollback()
+    assert db.scalars(select(LoginAttempt.succeeded)).all() == [False]

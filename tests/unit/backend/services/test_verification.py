@@ -9,6 +9,7 @@ from sqlalchemy import select
 from backend.models import Message, VerificationCode
 from backend.services import verification
 from backend.services.verification import CodeRefused, TooManyCodes
+from backend.unit_of_work import unit_of_work
 from tests.conftest import NOW
 
 SECRET = "test-secret"
@@ -22,8 +23,10 @@ def ask(db, mobile="09120001111", purpose="sign_in", ip="10.1.1.1", now=NOW):
 
 
 def check(db, code, mobile="09120001111", purpose="sign_in", now=NOW):
-    verification.check_code(db, mobile=mobile, purpose=purpose, code=code, now=now,
-                            secret=SECRET)
+    code_id = verification.check_code(db, mobile=mobile, purpose=purpose, code=code, now=now,
+                                      secret=SECRET)
+    with unit_of_work(db):
+        verification.consume_code(db, code_id, now)
 
 
 def test_a_code_is_used_once(db):
@@ -85,3 +88,23 @@ def test_limits_per_mobile_and_per_address(db):
 def test_bad_mobile_is_refused(db):
     with pytest.raises(verification.BadRequest):
         ask(db, mobile="12345")
+
+
+def test_a_wrong_code_stays_counted_when_its_use_case_is_refused(db):
+    """The try is counted in its own unit, so the refusal's rollback keeps it."""
+    code = ask(db)
+    with pytest.raises(CodeRefused, match="not right"):
+        check(db, "x" + code)
+    db.rollback()
+    [row] = db.scalars(select(VerificationCode)).all()
+    assert (row.attempts, row.consumed_at) == (1, None)
+
+
+def test_a_code_checked_for_a_refused_use_case_stays_unused(db):
+    code = ask(db)
+    code_id = verification.check_code(db, mobile="09120001111", purpose="sign_in", code=code,
+                                      now=NOW, secret=SECRET)
+    with pytest.raises(RuntimeError), unit_of_work(db):
+        verification.consume_code(db, code_id, NOW)
+        raise RuntimeError("the use case is refused after the code was used")
+    check(db, code)  # still usable: its use was rolled back with the use case

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from backend.models import ApiToken, CallTask, NewsPost, Survey
+from backend.models import ApiToken, AuditLog, CallTask, NewsPost, Survey
 from backend.services import api_tokens
 from tests import factories
 from tests.conftest import NOW
@@ -113,6 +113,7 @@ def test_operators_call_their_branch_and_results_reach_the_report(client, db, ap
     assert f'data-call="{task.id}"' in listing and api_world.own.display_name in listing
     page = client.get(f"/calls/{task.id}").get_data(as_text=True)
     assert "data-mobile" in page
+    assert db.scalars(select(Survey)).all() == []  # showing the call wrote nothing
     questions = [int(q) for q in re.findall(r'name="q(\d+)" value="1"', page)]
     assert len(questions) == 3  # price, quality, staff behaviour
     refused = client.post(f"/calls/{task.id}", data={"outcome": "answered",
@@ -123,6 +124,8 @@ def test_operators_call_their_branch_and_results_reach_the_report(client, db, ap
                                                       "note": "Happy"})
     assert response.status_code == 302
     assert task.status == "done"
+    [audited] = db.scalars(select(AuditLog).where(AuditLog.action == "happy_call")).all()
+    assert (audited.entity_id, audited.details) == (str(task.id), {"outcome": "answered"})
     assert f'data-call="{task.id}"' not in client.get("/calls").get_data(as_text=True)
     client.post("/logout")
     staff_sign_in(client, "granted")
@@ -191,3 +194,10 @@ def test_news_images_go_only_to_who_may_read_the_post(client, db, api_world, pin
     assert image("For gold", Authorization="Bearer vafa_not-a-token").status_code == 404
     assert image("Draft", **staff_headers(client, "admin")).status_code == 200
     assert image("Draft", **staff_headers(client, "operator")).status_code == 404
+
+
+def test_the_happy_call_report_before_any_call_makes_nothing(client, db, api_world):
+    staff_sign_in(client, "granted")
+    response = client.get("/surveys/happy-call/report")
+    assert response.status_code == 302 and response.location.endswith("/surveys")
+    assert db.scalars(select(Survey)).all() == []
