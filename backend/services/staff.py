@@ -14,7 +14,7 @@ from backend.models import Branch, StaffUser
 from backend.services import throttle
 from backend.services.permissions import clean_permissions
 from backend.services.throttle import TooManyAttempts
-from backend.unit_of_work import SYSTEM, Actor, unit_of_work
+from backend.unit_of_work import Actor, unit_of_work
 
 # TooManyAttempts: views import it from here
 __all__ = ["TooManyAttempts", "authenticate", "sign_in"]
@@ -37,23 +37,25 @@ def authenticate(session: Session, username: str, password: str, *, ip: str = ""
     TooManyAttempts is raised before the password is even checked."""
     now = now or datetime.now().astimezone()
     username = username.strip().lower()[:64]
-    with unit_of_work(session, SYSTEM):
-        attempt = throttle.begin(session, username, ip, now)
-        user = session.scalars(
-            select(StaffUser).where(StaffUser.username == username)).one_or_none()
-        valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
-        ok = user is not None and user.is_active and valid
-        throttle.finish(attempt, ok)
+    # The try and its outcome are committed in the throttle's own units (a failure stays
+    # recorded whatever the caller does next); this function reads nothing else it writes.
+    attempt = throttle.begin(session, username, ip, now)
+    user = session.scalars(
+        select(StaffUser).where(StaffUser.username == username)).one_or_none()
+    valid = check_password_hash(user.password_hash if user else _DUMMY_HASH, password)
+    ok = user is not None and user.is_active and valid
+    throttle.finish(attempt, ok)
     return user if ok else None
 
 
 def sign_in(session: Session, username: str, password: str, *, actor: Actor,
             now: datetime | None = None) -> StaffUser | None:
-    """authenticate, and the `sign_in` audit row of the user who signed in (the actor, who
-    was nobody until now), in the same transaction as the recorded attempt."""
-    with unit_of_work(session, actor) as work:
-        user = authenticate(session, username, password, ip=actor.ip, now=now)
-        if user is not None:
+    """authenticate (its try recorded in the throttle's own units, before this use case),
+    then the `sign_in` audit row of the user who signed in (the actor, who was nobody
+    until now) in a unit of its own."""
+    user = authenticate(session, username, password, ip=actor.ip, now=now)
+    if user is not None:
+        with unit_of_work(session, actor) as work:
             work.audit("sign_in", "staff_user", user.id,
                        actor=replace(actor, staff_user_id=user.id))
     return user
