@@ -105,12 +105,10 @@ def run(
         movements=movements, reason=f"purchase of {outcome.amount_rials:,} rials", now=now,
         spend_branch_id=spend_branch, key_checked=True,
     )
-    # The member's counters change with its balances (ledger.post left those to the next
-    # flush): one UPDATE of the member, flushed before the purchase's INSERT.
+    # The member's counters change with its balances (ledger.post left those on the
+    # object): one prebuilt UPDATE, no flush.
     first_purchase = member.purchase_count == 0
-    member.total_spend_rials += outcome.payable_rials
-    member.purchase_count += 1
-    member.last_visit_at = now
+    record.write_member(session, member, outcome.payable_rials, now)
     purchase = record.insert_purchase(session, {
         "member_id": member.id, "card_id": card.id, "branch_id": branch_id,
         "device_id": device_id, "ledger_transaction_id": transaction.id,
