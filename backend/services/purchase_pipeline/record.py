@@ -56,15 +56,13 @@ def ledger_movements(outcome: engine.PurchaseOutcome, club, branch_id: int,
 
 def write_member(session: Session, member: Member, payable_rials: int, now: datetime) -> None:
     """The member after the purchase: its counters moved on, and they and the balances
-    written by one prebuilt UPDATE; the object is marked as holding what its row holds,
-    so no flush writes it again."""
+    (ledger.post with caller_writes_balances) written by one prebuilt UPDATE; the object
+    holds what its row holds, so no flush writes it again."""
     values = {"credit_balance_rials": member.credit_balance_rials,
               "points_balance": member.points_balance,
               "total_spend_rials": member.total_spend_rials + payable_rials,
               "purchase_count": member.purchase_count + 1, "last_visit_at": now}
-    # Not flushed first: the balances the flush would write are in this very UPDATE.
-    with session.no_autoflush:
-        session.execute(_WRITE_MEMBER, {"member_key": member.id, **values})
+    session.execute(_WRITE_MEMBER, {"member_key": member.id, **values})
     for name, value in values.items():
         set_committed_value(member, name, value)
 

@@ -103,10 +103,10 @@ def run(
     transaction = ledger.post(
         session, member=member, idempotency_key=idempotency_key, kind="purchase",
         movements=movements, reason=f"purchase of {outcome.amount_rials:,} rials", now=now,
-        spend_branch_id=spend_branch, key_checked=True,
+        spend_branch_id=spend_branch, key_checked=True, caller_writes_balances=True,
     )
     # The member's counters change with its balances (ledger.post left those on the
-    # object): one prebuilt UPDATE, no flush.
+    # object, unflushed): one prebuilt UPDATE, no flush.
     first_purchase = member.purchase_count == 0
     record.write_member(session, member, outcome.payable_rials, now)
     purchase = record.insert_purchase(session, {
