@@ -47,6 +47,9 @@ _LOCK_MEMBER = (
     .execution_options(synchronize_session=False, populate_existing=True))
 _INSERT_TRANSACTION = insert(_TRANSACTIONS).returning(_TRANSACTIONS.c.id)
 _INSERT_ENTRIES = insert(_ENTRIES).returning(_ENTRIES.c.id, sort_by_parameter_order=True)
+# Without the ids (no allocation names an entry): one executemany on every database, where
+# a RETURNING in parameter order goes row by row on SQLite.
+_INSERT_ENTRIES_NO_IDS = insert(_ENTRIES)
 _INSERT_LOT = insert(_LOTS).returning(_LOTS.c.id)
 _INSERT_ALLOCATIONS = insert(_ALLOCATIONS)
 _TAKE_FROM_LOT = (update(_LOTS).where(_LOTS.c.id == bindparam("lot_key"))
@@ -282,12 +285,15 @@ def _write(session: Session, member: Member, plan: _Plan, idempotency_key: str, 
         {"idempotency_key": idempotency_key, "kind": kind, "member_id": member.id,
          "reason": reason, "created_at": now},
     ).scalar_one()
-    entry_ids = session.execute(
-        _INSERT_ENTRIES,
-        [{"transaction_id": transaction_id, "member_id": member.id,
-          "account": movement.account, "amount": movement.amount, "created_at": now}
-         for movement in movements],
-    ).scalars().all() if movements else []
+    entries = [{"transaction_id": transaction_id, "member_id": member.id,
+                "account": movement.account, "amount": movement.amount, "created_at": now}
+               for movement in movements]
+    if any(plan.takes):  # allocations name the entries that take from lots
+        entry_ids = session.execute(_INSERT_ENTRIES, entries).scalars().all()
+    else:
+        if entries:
+            session.execute(_INSERT_ENTRIES_NO_IDS, entries)
+        entry_ids = [None] * len(entries)
     lot_ids: dict[int, int] = {}  # id() of a new lot object -> its row id
     for new_lot in plan.new_lots:
         if new_lot is not None:
