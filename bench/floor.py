@@ -221,6 +221,13 @@ class Floor:
         cursor = self.connection.cursor()
         sent = []
         for statement, row_plans in self._plans:
+            if statement.executemany and statement.returning_table is None:
+                # One executemany, as the real path's driver call: rows, nothing read back.
+                cursor.executemany(statement.sql, [
+                    self._params(statement, fixed, slots, request_id, ids, reply_text)
+                    for fixed, slots in row_plans])
+                sent.append(statement.sql)
+                continue
             for fixed, slots in row_plans:
                 params = self._params(statement, fixed, slots, request_id, ids, reply_text)
                 cursor.execute(statement.sql, params)

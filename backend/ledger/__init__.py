@@ -47,6 +47,9 @@ _LOCK_MEMBER = (
     .execution_options(synchronize_session=False, populate_existing=True))
 _INSERT_TRANSACTION = insert(_TRANSACTIONS).returning(_TRANSACTIONS.c.id)
 _INSERT_ENTRIES = insert(_ENTRIES).returning(_ENTRIES.c.id, sort_by_parameter_order=True)
+# Without the ids (no allocation names an entry): one executemany on every database, where
+# a RETURNING in parameter order goes row by row on SQLite.
+_INSERT_ENTRIES_NO_IDS = insert(_ENTRIES)
 _INSERT_LOT = insert(_LOTS).returning(_LOTS.c.id)
 _INSERT_ALLOCATIONS = insert(_ALLOCATIONS)
 _TAKE_FROM_LOT = (update(_LOTS).where(_LOTS.c.id == bindparam("lot_key"))
@@ -185,6 +188,7 @@ def post(
     now: datetime,
     spend_branch_id: int | None = None,
     key_checked: bool = False,
+    caller_writes_balances: bool = False,
 ) -> LedgerTransaction:
     """Append `movements` for a member already locked with `lock_member`.
 
@@ -193,6 +197,10 @@ def post(
     InsufficientBalance, writing nothing, if an account would go below zero or credit
     going out is not covered by spendable lots (`spend_branch_id` limits spending to
     lots of that branch and lots valid everywhere).
+
+    The member's new balances are left on the object for the next flush, or, with
+    `caller_writes_balances`, set on it as if read from its row: the caller writes them
+    in this transaction (the purchase pipeline, in its one UPDATE of the member).
     """
     if not key_checked:
         existing = find_transaction(session, idempotency_key)
@@ -200,7 +208,8 @@ def post(
             return existing
     plan = _plan(session, member, [m for m in movements if m.amount != 0], now,
                  spend_branch_id)
-    transaction = _write(session, member, plan, idempotency_key, kind, reason, now)
+    transaction = _write(session, member, plan, idempotency_key, kind, reason, now,
+                         caller_writes_balances)
     credit_change = sum(m.amount for m in plan.movements if m.account == "credit")
     # The books' invariant, checked where it could break: credit in lots moves with the
     # credit balance, rial for rial.
@@ -266,7 +275,7 @@ def _take_credit(session: Session, member: Member, plan: _Plan, movement: Moveme
 
 
 def _write(session: Session, member: Member, plan: _Plan, idempotency_key: str, kind: str,
-           reason: str, now: datetime) -> LedgerTransaction:
+           reason: str, now: datetime, caller_writes_balances: bool) -> LedgerTransaction:
     """The planned posting, written with Core statements, not ORM objects: it is on every
     purchase's path and its rows are never read back in the transaction
     (docs/hot-path.md). New lots go in with what later movements took from them."""
@@ -276,12 +285,15 @@ def _write(session: Session, member: Member, plan: _Plan, idempotency_key: str, 
         {"idempotency_key": idempotency_key, "kind": kind, "member_id": member.id,
          "reason": reason, "created_at": now},
     ).scalar_one()
-    entry_ids = session.execute(
-        _INSERT_ENTRIES,
-        [{"transaction_id": transaction_id, "member_id": member.id,
-          "account": movement.account, "amount": movement.amount, "created_at": now}
-         for movement in movements],
-    ).scalars().all() if movements else []
+    entries = [{"transaction_id": transaction_id, "member_id": member.id,
+                "account": movement.account, "amount": movement.amount, "created_at": now}
+               for movement in movements]
+    if any(plan.takes):  # allocations name the entries that take from lots
+        entry_ids = session.execute(_INSERT_ENTRIES, entries).scalars().all()
+    else:
+        if entries:
+            session.execute(_INSERT_ENTRIES_NO_IDS, entries)
+        entry_ids = [None] * len(entries)
     lot_ids: dict[int, int] = {}  # id() of a new lot object -> its row id
     for new_lot in plan.new_lots:
         if new_lot is not None:
@@ -317,9 +329,10 @@ def _write(session: Session, member: Member, plan: _Plan, idempotency_key: str, 
     make_transient_to_detached(transaction)
     session.add(transaction)  # persistent without a statement: the row exists
     # The member's balances are flushed with the caller's next statement (one UPDATE with
-    # whatever else the use case changes on the member).
+    # whatever else the use case changes on the member), or written by the caller.
+    set_balance = set_committed_value if caller_writes_balances else setattr
     for account, balance in plan.new_balances.items():
-        setattr(member, _BALANCE_COLUMNS[account], balance)
+        set_balance(member, _BALANCE_COLUMNS[account], balance)
     return transaction
 
 

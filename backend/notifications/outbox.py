@@ -11,37 +11,51 @@ who opted out (and are cancelled at send time if the member opted out meanwhile)
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from backend.models import Member, Message
 from backend.notifications import sms
 from backend.notifications.templates import KINDS
 
+# Built once: the purchase's thank-you is written on every purchase.
+_INSERT_MESSAGE = insert(Message.__table__)
 
-def enqueue(
-    session: Session,
-    *,
-    kind: str,
-    recipient: str,
-    now: datetime,
-    member: Member | None = None,
-    params: dict | None = None,
-    channel: str = "sms",
-    category: str | None = None,
-    body: str = "",
-    subject: str = "",
-    language: str = "",
-    dedupe_key: str | None = None,
-    expires_at: datetime | None = None,
-    campaign_id: int | None = None,
-) -> Message | None:
+
+def enqueue(session: Session, *, kind: str, recipient: str, now: datetime,
+            member: Member | None = None, **options) -> Message | None:
     """Add one message to the session (flushed with the caller's other rows).
 
     Automatic kinds (templates.KINDS) are rendered at send time from `params`; other
     kinds (a campaign, news) pass their `body` rendered and a `category`. Returns None,
-    queuing nothing, for a promotional message to a member who opted out.
+    queuing nothing, for a promotional message to a member who opted out. `options`:
+    params, channel ("sms"), category, body, subject, language, dedupe_key, expires_at,
+    campaign_id.
     """
+    columns = _columns(kind, recipient, now, member, **options)
+    if columns is None:
+        return None
+    message = Message(**columns)
+    session.add(message)
+    return message
+
+
+def insert_now(session: Session, *, kind: str, recipient: str, now: datetime,
+               member: Member | None = None, **options) -> None:
+    """`enqueue`, written at once by a prebuilt Core INSERT and no ORM object: for the
+    purchase's hot path, which never reads the message back (docs/hot-path.md)."""
+    columns = _columns(kind, recipient, now, member, **options)
+    if columns is not None:
+        session.execute(_INSERT_MESSAGE, columns)
+
+
+def _columns(kind: str, recipient: str, now: datetime, member: Member | None, *,
+             params: dict | None = None, channel: str = "sms", category: str | None = None,
+             body: str = "", subject: str = "", language: str = "",
+             dedupe_key: str | None = None, expires_at: datetime | None = None,
+             campaign_id: int | None = None) -> dict | None:
+    """The message row's columns, or None for a promotional message to a member who
+    opted out."""
     known = KINDS.get(kind)
     category = category or (known.category if known else None)
     assert category in ("transactional", "promotional"), f"no category for {kind!r}"
@@ -51,16 +65,15 @@ def enqueue(
     if category == "promotional" and member is not None and member.promotional_opt_out:
         return None
     priority = known.priority if known else (2 if category == "promotional" else 1)
-    message = Message(
-        channel=channel, kind=kind, category=category, priority=priority,
-        member_id=member.id if member is not None else None, campaign_id=campaign_id,
-        recipient=recipient, language=language, params=params or {}, subject=subject,
-        body=body, parts=sms.parts(body) if channel == "sms" else 0, status="queued",
-        attempts=0, next_attempt_at=now, expires_at=expires_at, dedupe_key=dedupe_key,
-        created_at=now,
-    )
-    session.add(message)
-    return message
+    return {
+        "channel": channel, "kind": kind, "category": category, "priority": priority,
+        "member_id": member.id if member is not None else None, "campaign_id": campaign_id,
+        "recipient": recipient, "language": language, "params": params or {},
+        "subject": subject, "body": body,
+        "parts": sms.parts(body) if channel == "sms" else 0, "status": "queued",
+        "attempts": 0, "next_attempt_at": now, "expires_at": expires_at,
+        "dedupe_key": dedupe_key, "created_at": now,
+    }
 
 
 def _reachable(member: Member) -> bool:
@@ -71,12 +84,13 @@ def purchase_thanks(session: Session, member: Member, purchase, now: datetime) -
     """N1: thank-you with what the purchase earned and the balances after it."""
     if not _reachable(member):
         return
-    enqueue(session, kind="purchase", recipient=member.mobile, member=member, now=now,
-            dedupe_key=f"purchase:{purchase.id}", params={
-                "amount": purchase.amount_rials, "credit_earned": purchase.credit_earned_rials,
-                "points_earned": purchase.points_earned,
-                "credit_balance": member.credit_balance_rials,
-                "points_balance": member.points_balance, "date": now.isoformat()})
+    insert_now(session, kind="purchase", recipient=member.mobile, member=member, now=now,
+               dedupe_key=f"purchase:{purchase.id}", params={
+                   "amount": purchase.amount_rials,
+                   "credit_earned": purchase.credit_earned_rials,
+                   "points_earned": purchase.points_earned,
+                   "credit_balance": member.credit_balance_rials,
+                   "points_balance": member.points_balance, "date": now.isoformat()})
 
 
 def credit_increase(session: Session, member: Member, amount_rials: int, key: str,

@@ -2,7 +2,7 @@
 
 Each function is one use case in one transaction, idempotent by the request key the
 form carried (a double-clicked button or a resubmitted page changes nothing twice). The
-purchase goes through `purchases.record_purchase_locked`, the very code the terminal's
+purchase goes through `purchase_pipeline.run`, the very code the terminal's
 requests run, so both paths give identical results.
 """
 
@@ -29,7 +29,7 @@ from backend.models import (
     Tier,
     TierChange,
 )
-from backend.services import purchases, refunds, wallet
+from backend.services import purchase_pipeline, refunds, wallet
 from backend.services.purchase_pipeline import reply as purchase_reply
 from backend.unit_of_work import Actor, is_staff, unit_of_work
 from card_spec import normalize_digits
@@ -120,7 +120,7 @@ def search_products(session: Session, text: str, limit: int = MAX_SUGGESTIONS) -
         .order_by(Product.name, Product.id).limit(limit)))
 
 
-def price_items(session: Session, lines: Sequence[ItemLine]) -> list[purchases.ItemRequest]:
+def price_items(session: Session, lines: Sequence[ItemLine]) -> list[purchase_pipeline.ItemRequest]:
     """The lines as the purchase service takes them, checked: a known product, a quantity
     from 1 to MAX_ITEM_QTY, the list price (a product without one, price 0, has an open
     price the cashier types), enough stock for all lines of that product together, and at
@@ -128,7 +128,7 @@ def price_items(session: Session, lines: Sequence[ItemLine]) -> list[purchases.I
     if len(lines) > MAX_ITEM_LINES:
         raise BadRequest("items", "At most %(count)s item lines on one purchase.",
                          count=MAX_ITEM_LINES)
-    priced: list[purchases.ItemRequest] = []
+    priced: list[purchase_pipeline.ItemRequest] = []
     taken: dict[int, int] = {}
     for index, line in enumerate(lines):
         product = find_product(session, line.sku)
@@ -154,7 +154,7 @@ def price_items(session: Session, lines: Sequence[ItemLine]) -> list[purchases.I
         if product.stock is not None and taken[product.id] > product.stock:
             raise BadRequest(f"items[{index}].quantity",
                              "Only %(count)s of this product are in stock.", count=product.stock)
-        priced.append(purchases.ItemRequest(product.sku, quantity, price))
+        priced.append(purchase_pipeline.ItemRequest(product.sku, quantity, price))
     return priced
 
 
@@ -165,7 +165,7 @@ def record_purchase(session: Session, *, actor: Actor, member_id: int, branch_id
 
     With item lines the amount may be None (the lines' total) or must equal that total,
     as a terminal's purchase must. Stock goes down and each product's points, discount
-    and extra credit apply, in `purchases.record_purchase_locked`."""
+    and extra credit apply, in `purchase_pipeline.run`."""
     key = _key("purchase", request_key)
     if use_credit_rials < USE_ALL_CREDIT:
         raise BadRequest("use_credit", "Enter an amount of zero or more.")
@@ -174,7 +174,7 @@ def record_purchase(session: Session, *, actor: Actor, member_id: int, branch_id
     with unit_of_work(session, actor) as work:
         member = ledger.lock_member(session, member_id)
         card = active_card(session, member)
-        priced: list[purchases.ItemRequest] = []
+        priced: list[purchase_pipeline.ItemRequest] = []
         # A resent form or API retry returns the first purchase, whatever stock is left.
         if ledger.find_transaction(session, key) is None:
             priced = price_items(session, items)
@@ -186,7 +186,7 @@ def record_purchase(session: Session, *, actor: Actor, member_id: int, branch_id
                                  "the amount entered.", total_rials=total)
             if amount_rials is None:
                 raise BadRequest("amount", "Enter the purchase amount or add item lines.")
-        result = purchases.record_purchase_locked(
+        result = purchase_pipeline.run(
             session, member=member, card=card, branch_id=branch_id, device_id=None,
             idempotency_key=key, amount_rials=amount_rials or 0,
             use_credit_rials=use_credit_rials, offline=False, now=now, items=priced)

@@ -48,7 +48,7 @@ from backend.models import (
     the_club,
 )
 from backend.services import happy_calls
-from backend.services.purchases import club_rules, engine_offer, tier_rules
+from backend.services.purchase_pipeline.rules import club_rules, engine_offer, tier_rules
 from backend.services.reports.seed import fix_sequences
 
 BASIS_POINTS = 10_000
@@ -236,7 +236,7 @@ class _Club:
         self._move_tier(self.states[member_id], moment, allow_downgrade=True)
 
     def purchase(self, member_id: int, planned: PlannedPurchase) -> None:
-        """services.purchases.record_purchase_locked, without the messages."""
+        """services.purchase_pipeline.run, without the messages."""
         state, moment = self.states[member_id], planned.moment
         member = state.plan.member
         day = local(moment).date()

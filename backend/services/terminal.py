@@ -41,6 +41,7 @@ from backend.protocol import (
 )
 from backend.services import (
     firmware_builds,
+    purchase_pipeline,
     purchases,
     refunds,
     terminal_policy,
@@ -412,11 +413,11 @@ def _run_op(session, device, card, member, request: Request, now, rules=None):
     if request.op == "lookup":
         return None, None, ()
     if request.op == "purchase":
-        result = purchases.record_purchase_locked(
+        result = purchase_pipeline.run(
             session, member=member, card=card, branch_id=device.branch_id, device_id=device.id,
             idempotency_key=key, amount_rials=request.amount, use_credit_rials=request.use_credit,
             offline=request.offline, now=now,
-            items=[purchases.ItemRequest(item.sku, item.qty, item.price)
+            items=[purchase_pipeline.ItemRequest(item.sku, item.qty, item.price)
                    for item in request.items or ()],
             # No stored answer for (device, id) in this transaction, so no ledger
             # transaction under its key either: both commit together.

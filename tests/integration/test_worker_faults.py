@@ -67,15 +67,15 @@ def test_a_device_never_seen_gets_no_reply_while_the_database_is_down(stack, mon
 
 
 def test_a_fault_during_the_transaction_commits_nothing(stack, monkeypatch):
-    from backend.services import purchases
+    from backend.services import purchase_pipeline
 
-    original = purchases.record_purchase_locked
+    original = purchase_pipeline.run
 
     def fail_after_writing(session, **kwargs):
         original(session, **kwargs)  # the purchase and its entries are flushed…
         raise OperationalError("COMMIT", {}, Exception("connection lost"))  # …then lost
 
-    monkeypatch.setattr(purchases, "record_purchase_locked", fail_after_writing)
+    monkeypatch.setattr(purchase_pipeline, "run", fail_after_writing)
     before = counts(stack)
     with stack.terminal("t01") as till:
         till.send(till.request(1))

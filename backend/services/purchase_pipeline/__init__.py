@@ -3,5 +3,9 @@ steps, each a module: `load` (what pricing needs of the member and the item line
 `price` (the pure engine), `record` (the rows the purchase writes), `reply` (the `tx`
 of the answer). `rules` keeps the club's settings, tiers and offers parsed in the
 process, checked against one version number inside each request's transaction.
-`services.purchases.record_purchase_locked` strings the steps together.
+`run` (module `steps`) strings the steps together.
 """
+
+from backend.services.purchase_pipeline.steps import ItemRequest, PurchaseResult, run
+
+__all__ = ["ItemRequest", "PurchaseResult", "run"]

@@ -6,14 +6,29 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, insert, update
 from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from backend import engine, ledger
 from backend.errors import BadRequest
-from backend.models import CallTask, OfferRedemption, Product, Purchase, PurchaseItem
+from backend.models import (
+    CallTask,
+    Member,
+    OfferRedemption,
+    Product,
+    Purchase,
+    PurchaseItem,
+)
 from backend.services import happy_calls, wallet
 
 _PURCHASES = Purchase.__table__
 _PRODUCTS = Product.__table__
+_MEMBERS = Member.__table__
+# What a purchase changes of its member: the balances ledger.post left on the object and
+# the counters, in one UPDATE.
+_MEMBER_AFTER_PURCHASE = ("credit_balance_rials", "points_balance", "total_spend_rials",
+                          "purchase_count", "last_visit_at")
+_WRITE_MEMBER = (update(_MEMBERS).where(_MEMBERS.c.id == bindparam("member_key"))
+                 .values({name: bindparam(name) for name in _MEMBER_AFTER_PURCHASE}))
 _INSERT_PURCHASE = insert(_PURCHASES).returning(_PURCHASES.c.id)
 _INSERT_CALL = insert(CallTask.__table__)
 _INSERT_LINES = insert(PurchaseItem.__table__)
@@ -37,6 +52,19 @@ def ledger_movements(outcome: engine.PurchaseOutcome, club, branch_id: int,
                         expires_at=wallet.points_expiry(club, now)),
     ] + [ledger.Movement("credit", rials, expires_at=now + timedelta(days=days))
          for rials, days in outcome.gift_credit]
+
+
+def write_member(session: Session, member: Member, payable_rials: int, now: datetime) -> None:
+    """The member after the purchase: its counters moved on, and they and the balances
+    (ledger.post with caller_writes_balances) written by one prebuilt UPDATE; the object
+    holds what its row holds, so no flush writes it again."""
+    values = {"credit_balance_rials": member.credit_balance_rials,
+              "points_balance": member.points_balance,
+              "total_spend_rials": member.total_spend_rials + payable_rials,
+              "purchase_count": member.purchase_count + 1, "last_visit_at": now}
+    session.execute(_WRITE_MEMBER, {"member_key": member.id, **values})
+    for name, value in values.items():
+        set_committed_value(member, name, value)
 
 
 def insert_purchase(session: Session, columns: dict) -> Purchase:

@@ -29,7 +29,7 @@ from backend.models import (
 from backend.services import (
     card_lifecycle,
     members,
-    purchases,
+    purchase_pipeline,
     refunds,
     tiers,
     wallet,
@@ -58,7 +58,7 @@ class Shop:
         # Like the terminal service: the caller owns the transaction and rolls back.
         try:
             locked = ledger.lock_member(self.db, member.id)
-            result = purchases.record_purchase_locked(
+            result = purchase_pipeline.run(
                 self.db, member=locked, card=locked.cards[0],
                 branch_id=branch_id or self.branch_id, device_id=None,
                 idempotency_key=key or f"test:{member.id}:{amount}:{use_credit}:{at.isoformat()}",
@@ -268,7 +268,8 @@ def test_products_give_their_own_rewards_and_leave_stock(shop):
         Product(sku="CUP", name="Cup of tea", price_rials=100_000),
     ])
     shop.db.commit()
-    items = [purchases.ItemRequest("COF", 2, 400_000), purchases.ItemRequest("CUP", 1, 100_000)]
+    items = [purchase_pipeline.ItemRequest("COF", 2, 400_000),
+             purchase_pipeline.ItemRequest("CUP", 1, 100_000)]
     purchase = shop.buy(shop.member(), 900_000, items=items, at=NOW + timedelta(days=1)).purchase
     # Item discount 80,000; tier 5 % of 820,000 = 41,000; pays 779,000.
     assert purchase.discount_rials == 121_000 and purchase.payable_rials == 779_000
@@ -282,7 +283,7 @@ def test_out_of_stock_refuses_and_writes_nothing(shop):
     shop.db.commit()
     sara = shop.member()
     with pytest.raises(BadRequest, match="in stock"):
-        shop.buy(sara, 800_000, items=[purchases.ItemRequest("COF", 2, 400_000)])
+        shop.buy(sara, 800_000, items=[purchase_pipeline.ItemRequest("COF", 2, 400_000)])
     assert count(shop.db, Purchase) == 0
     assert shop.balances(sara) == (0, 0)
 

@@ -19,7 +19,7 @@ from backend.models import (
     Reward,
     RewardRedemption,
 )
-from backend.services import profile, purchases, refunds, rewards, wallet
+from backend.services import profile, purchase_pipeline, refunds, rewards, wallet
 from backend.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW  # Saturday 30 Aban 1405, 13:00 Tehran
@@ -43,7 +43,7 @@ class World:
 
     def buy(self, member, amount, at, key=None):
         locked = ledger.lock_member(self.db, member.id)
-        result = purchases.record_purchase_locked(
+        result = purchase_pipeline.run(
             self.db, member=locked, card=locked.cards[0], branch_id=self.branch.id,
             device_id=None, idempotency_key=key or f"buy:{member.id}:{at.isoformat()}",
             amount_rials=amount, use_credit_rials=0, offline=False, now=at)

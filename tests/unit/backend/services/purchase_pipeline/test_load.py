@@ -7,8 +7,7 @@ from sqlalchemy import event
 
 from backend.errors import BadRequest
 from backend.models import Product
-from backend.services.purchase_pipeline import load
-from backend.services.purchases import ItemRequest
+from backend.services.purchase_pipeline import ItemRequest, load
 from tests import factories
 
 NOW = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
