@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from backend.errors import DomainError
 from backend.models import EnrolmentToken
 from backend.services import devices
-from backend.unit_of_work import Actor, unit_of_work
+from backend.unit_of_work import SYSTEM, Actor, unit_of_work
 
 TOKEN_LIFETIME = timedelta(minutes=15)
 TOKEN_BYTES = 16
@@ -65,29 +65,31 @@ def issue_enrolment_token(session: Session, *, actor: Actor, device_id: str, bra
 
 
 def redeem_token(session: Session, token: str, *, now: datetime) -> devices.DeviceCredentials:
-    """Use `token` once: registers its terminal with fresh secrets. The caller commits.
+    """Use `token` once: registers its terminal with fresh secrets, in one unit of work
+    (or the caller's) on the terminal's own behalf: nobody signed in.
 
     The conditional UPDATE marks the token used only if it is still unused and unexpired;
     of two concurrent exchanges exactly one changes the row, the other is refused.
     """
-    digest = _digest(token.strip())
-    claimed = session.execute(
-        update(EnrolmentToken)
-        .where(EnrolmentToken.token_sha256 == digest, EnrolmentToken.used_at.is_(None),
-               EnrolmentToken.expires_at > now)
-        .values(used_at=now)
-        .returning(EnrolmentToken.id)
-    ).scalar_one_or_none()
-    if claimed is None:
-        row = session.scalars(
-            select(EnrolmentToken).where(EnrolmentToken.token_sha256 == digest)
-        ).one_or_none()
-        if row is None:
-            raise TokenRefused("unknown enrolment token")
-        if row.used_at is not None:
-            raise TokenRefused("this enrolment token was already used")
-        raise TokenRefused("this enrolment token has expired; make a new QR code")
-    row = session.get(EnrolmentToken, claimed)
-    session.refresh(row)
-    return devices.register_device(session, device_id=row.device_id, branch_id=row.branch_id,
-                                   name=row.name, lang=row.lang)
+    with unit_of_work(session, SYSTEM):
+        digest = _digest(token.strip())
+        claimed = session.execute(
+            update(EnrolmentToken)
+            .where(EnrolmentToken.token_sha256 == digest, EnrolmentToken.used_at.is_(None),
+                   EnrolmentToken.expires_at > now)
+            .values(used_at=now)
+            .returning(EnrolmentToken.id)
+        ).scalar_one_or_none()
+        if claimed is None:
+            row = session.scalars(
+                select(EnrolmentToken).where(EnrolmentToken.token_sha256 == digest)
+            ).one_or_none()
+            if row is None:
+                raise TokenRefused("unknown enrolment token")
+            if row.used_at is not None:
+                raise TokenRefused("this enrolment token was already used")
+            raise TokenRefused("this enrolment token has expired; make a new QR code")
+        row = session.get(EnrolmentToken, claimed)
+        session.refresh(row)
+        return devices.register_device(session, actor=SYSTEM, device_id=row.device_id,
+                                       branch_id=row.branch_id, name=row.name, lang=row.lang)
