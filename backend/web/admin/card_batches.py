@@ -8,10 +8,11 @@ from sqlalchemy import select
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.models import CardBatch
-from backend.services import audit, cards
+from backend.services import cards
 from backend.web.admin import apply_error, bp, clock, page_number, paginate
 from backend.web.admin.forms import CardBatchForm
-from backend.web.auth import client_ip, permission_required
+from backend.web.auth import permission_required
+from backend.web.common import staff_actor
 from backend.web.fields import shown_number
 from card_spec import make_card_number
 
@@ -34,15 +35,11 @@ def card_batches(user):
         status = 400
         if form.validate_on_submit():
             try:
-                audit.note(staff_user_id=user.id, ip=client_ip(), action="create_card_batch",
-                           entity="card_batch", details={"count": form.count.data,
-                                                         "prefix": form.prefix.data})
-                batch = cards.create_batch(db.session, prefix=form.prefix.data,
-                                           count=form.count.data, label=form.label.data or "",
-                                           now=clock(), max_count=cards.MAX_FILES_BATCH)
-                db.session.commit()
+                batch = cards.create_batch(db.session, actor=staff_actor(user),
+                                           prefix=form.prefix.data, count=form.count.data,
+                                           label=form.label.data or "", now=clock(),
+                                           max_count=cards.MAX_FILES_BATCH)
             except DomainError as error:
-                db.session.rollback()
                 apply_error(form, error)
             else:
                 flash(gettext("Batch %(label)s: %(count)s cards, %(first)s to %(last)s, are in "
