@@ -120,28 +120,9 @@ def credit_expiry_reminders(session: Session, now: datetime) -> str:
     one message per member and local expiry day, sent once (its dedupe key)."""
     with unit_of_work(session, SYSTEM):
         days = settings(session).expiry_reminder_days
-        rows = session.execute(
-            select(CreditLot.member_id, CreditLot.expires_at, CreditLot.remaining_rials)
-            .join(Member, Member.id == CreditLot.member_id)
-            .where(CreditLot.remaining_rials > 0, CreditLot.expires_at > now,
-                   CreditLot.expires_at <= now + timedelta(days=days),
-                   Member.mobile.is_not(None), Member.is_gift_account.is_(False))
-            .order_by(CreditLot.member_id, CreditLot.expires_at)).all()
-        expiring: dict[tuple[int, date], int] = {}
-        for member_id, expires_at, remaining in rows:
-            key = (member_id, local_day(expires_at))
-            expiring[key] = expiring.get(key, 0) + remaining
-        keys = {key: f"credit_expiring:{key[0]}:{key[1].isoformat()}" for key in expiring}
-        done = _existing_keys(session, list(keys.values()))
-        queued = 0
-        for (member_id, day), amount in expiring.items():
-            if keys[(member_id, day)] in done:
-                continue
-            member = session.get(Member, member_id)
-            outbox.enqueue(session, kind="credit_expiring", recipient=member.mobile,
-                           member=member, now=now, dedupe_key=keys[(member_id, day)],
-                           params={"amount": amount, "date": day.isoformat()})
-            queued += 1
+        rows = _expiring_lots(session, now, days, CreditLot, CreditLot.remaining_rials)
+        queued = _expiry_reminders(session, now, rows, kind="credit_expiring",
+                                   amount_name="amount", last_day=local_day)
         queued += _points_expiry_reminders(session, now, days)
     return f"{queued} expiry reminders queued"
 
@@ -149,28 +130,44 @@ def credit_expiry_reminders(session: Session, now: datetime) -> str:
 def _points_expiry_reminders(session: Session, now: datetime, days: int) -> int:
     """L1: the same for points that expire within `days`: one message per member and
     local expiry day, sent once."""
-    rows = session.execute(
-        select(PointsLot.member_id, PointsLot.expires_at, PointsLot.remaining)
-        .join(Member, Member.id == PointsLot.member_id)
-        .where(PointsLot.remaining > 0, PointsLot.expires_at > now,
-               PointsLot.expires_at <= now + timedelta(days=days),
+    rows = _expiring_lots(session, now, days, PointsLot, PointsLot.remaining)
+    # A lot expires at a local midnight: the last day it can be used is the day before.
+    return _expiry_reminders(
+        session, now, rows, kind="points_expiring", amount_name="points",
+        last_day=lambda expires_at: local_day(expires_at - timedelta(seconds=1)))
+
+
+def _expiring_lots(session: Session, now: datetime, days: int, lot, remaining) -> list:
+    """(member id, expires at, remaining) of the `lot` rows (credit or points) with
+    something left that expire within `days`, of members who can get a text."""
+    return session.execute(
+        select(lot.member_id, lot.expires_at, remaining)
+        .join(Member, Member.id == lot.member_id)
+        .where(remaining > 0, lot.expires_at > now,
+               lot.expires_at <= now + timedelta(days=days),
                Member.mobile.is_not(None), Member.is_gift_account.is_(False))
-        .order_by(PointsLot.member_id, PointsLot.expires_at)).all()
+        .order_by(lot.member_id, lot.expires_at)).all()
+
+
+def _expiry_reminders(session: Session, now: datetime, rows, *, kind: str, amount_name: str,
+                      last_day: Callable[[datetime], date]) -> int:
+    """Queue one `kind` message per member and last day of the (member id, expires at,
+    amount) `rows`, with the day's total; a day already reminded (its dedupe key) is not
+    queued again. Returns how many were queued."""
     expiring: dict[tuple[int, date], int] = {}
     for member_id, expires_at, remaining in rows:
-        # A lot expires at a local midnight: the last day it can be used is the day before.
-        key = (member_id, local_day(expires_at - timedelta(seconds=1)))
+        key = (member_id, last_day(expires_at))
         expiring[key] = expiring.get(key, 0) + remaining
-    keys = {key: f"points_expiring:{key[0]}:{key[1].isoformat()}" for key in expiring}
+    keys = {key: f"{kind}:{key[0]}:{key[1].isoformat()}" for key in expiring}
     done = _existing_keys(session, list(keys.values()))
     queued = 0
-    for (member_id, day), points in expiring.items():
+    for (member_id, day), amount in expiring.items():
         if keys[(member_id, day)] in done:
             continue
         member = session.get(Member, member_id)
-        outbox.enqueue(session, kind="points_expiring", recipient=member.mobile,
-                       member=member, now=now, dedupe_key=keys[(member_id, day)],
-                       params={"points": points, "date": day.isoformat()})
+        outbox.enqueue(session, kind=kind, recipient=member.mobile, member=member, now=now,
+                       dedupe_key=keys[(member_id, day)],
+                       params={amount_name: amount, "date": day.isoformat()})
         queued += 1
     return queued
 
