@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from backend.errors import BadRequest
 from backend.models import (
+    AuditLog,
     Campaign,
     CampaignRecipient,
     Member,
@@ -21,7 +22,7 @@ from backend.models import (
 )
 from backend.notifications import campaigns, dispatcher, providers
 from backend.notifications.campaigns import Segment
-from backend.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM, Actor
 from tests import factories
 from tests.conftest import NOW
 from tests.unit.backend.notifications.conftest import message_settings
@@ -237,3 +238,20 @@ def test_email_campaign(db, world, tmp_path):
     dispatcher.dispatch_due(db, {"sms": console, "email": console}, lambda: NOW)
     assert '"subject": "News by email"' in (tmp_path / "email.log").read_text()
     assert dispatcher.settings(db).sms_used == 0
+
+
+def test_a_refused_campaign_leaves_no_audit_row_a_sent_one_exactly_one(db, world):
+    db.commit()  # a refused send rolls its unit of work back: the members must outlive it
+    panel = Actor(factories.staff_user(db).id, "10.0.0.9", "panel")
+    db.commit()
+    with pytest.raises(BadRequest, match="No member"):
+        campaigns.send(db, name="Nobody", segment=Segment(min_purchases=1000), channel="sms",
+                       body="Hi", language="en", holdout_percent=10, offer_id=None,
+                       request_key="campaign-audit-none", actor=panel, now=NOW)
+    assert db.scalars(select(AuditLog)).all() == []
+    campaigns.send(db, name="Everyone", segment=Segment(), channel="sms", body="Hi",
+                   language="en", holdout_percent=0, offer_id=None,
+                   request_key="campaign-audit-all", actor=panel, now=NOW)
+    [row] = db.scalars(select(AuditLog)).all()
+    assert (row.action, row.entity, row.ip, row.details["name"]) == (
+        "send_campaign", "campaign", "10.0.0.9", "Everyone")
