@@ -15,6 +15,7 @@ from flask.cli import with_appcontext
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.services import cards
+from backend.unit_of_work import SYSTEM
 from card_spec import printing
 from card_spec.numbers import normalize_digits
 
@@ -101,8 +102,9 @@ def batch_command(count: int, prefix: str, out_dir: Path, label: str, logo: Path
     """
     _empty_dir(out_dir)
     try:
-        # Its unit commits, releasing the serial counter before the slow part.
-        result = cards.create_batch(db.session, prefix=prefix, count=count, label=label)
+        # Its unit of work commits, releasing the serial counter before the slow part.
+        result = cards.create_batch(db.session, actor=SYSTEM, prefix=prefix, count=count,
+                                    label=label)
     except DomainError as error:
         raise click.ClickException(error.message) from None
     artwork = cards.artwork(db.session, _uploads_dir(), club_name=club_name, logo=logo)

@@ -113,6 +113,7 @@ def seed(app, extra_members: int, device_count: int, now: datetime):
     from backend.extensions import db
     from backend.models import Branch, Card, Member, Tier
     from backend.services import demo, devices
+    from backend.unit_of_work import SYSTEM
     from card_spec import make_card_number
 
     with app.app_context():
@@ -138,7 +139,7 @@ def seed(app, extra_members: int, device_count: int, now: datetime):
                                      demo.DEMO_WELCOME_CREDIT_RIALS)
                 for member_id in new_ids], kind="grant", reason="bench", now=now)
         credentials = [
-            devices.register_device(session, device_id=f"bench-{index:02d}",
+            devices.register_device(session, actor=SYSTEM, device_id=f"bench-{index:02d}",
                                     branch_id=branch_ids[index % len(branch_ids)])
             for index in range(device_count)]
         session.commit()

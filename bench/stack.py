@@ -121,6 +121,7 @@ class BenchStack:
         from backend.config import Config
         from backend.extensions import db
         from backend.services import demo, devices
+        from backend.unit_of_work import SYSTEM
         from card_spec import make_card_number
         from tests.support.broker import MosquittoProcess, free_port
 
@@ -140,10 +141,10 @@ class BenchStack:
             flask_migrate.upgrade(directory=str(PROJECT_ROOT / "backend/migrations"),
                                   revision="heads")
             demo.seed_demo(db.session, now, history=False)
-            credentials = [devices.register_device(db.session, device_id=f"bench-{n:03d}",
+            credentials = [devices.register_device(db.session, actor=SYSTEM,
+                                                   device_id=f"bench-{n:03d}",
                                                    branch_id=1 + n % 2)
                            for n in range(self.terminal_count)]
-            db.session.commit()
             self.configs = [devices.terminal_config(
                 db.session, each, mqtt_host="127.0.0.1", mqtt_port=self.broker.port)
                 for each in credentials]

@@ -8,6 +8,7 @@ from werkzeug.security import generate_password_hash
 from backend import ledger
 from backend.models import Branch, Card, Club, Device, Member, StaffUser, Tier
 from backend.services import devices
+from backend.unit_of_work import SYSTEM
 from card_spec import make_card_number
 
 _serials = itertools.count(1000)
@@ -97,8 +98,8 @@ def device(session: Session, *, device_id="t01", branch_id=None, name="", lang="
     club(session)
     if branch_id is None:
         branch_id = branch(session).id
-    credentials = devices.register_device(session, device_id=device_id, branch_id=branch_id,
-                                          name=name, lang=lang)
+    credentials = devices.register_device(session, actor=SYSTEM, device_id=device_id,
+                                          branch_id=branch_id, name=name, lang=lang)
     if settings:
         row = session.get(Device, device_id)
         for column, value in settings.items():

@@ -34,6 +34,7 @@ from backend.notifications.dispatcher import settings
 from backend.services import tiers, wallet
 from backend.services.instruments import bank_name
 from backend.services.reports import segments
+from backend.unit_of_work import SYSTEM, unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -82,25 +83,25 @@ def _existing_keys(session: Session, keys: list[str]) -> set[str]:
 
 
 def _greet(session: Session, now: datetime, kind: str, column) -> str:
-    today = local_day(now)
-    jalali_year = jdatetime.date.fromgregorian(date=today).year
-    rows = session.execute(
-        select(Member.id, column).where(
-            column.is_not(None), Member.is_gift_account.is_(False),
-            Member.mobile.is_not(None), Member.promotional_opt_out.is_(False))
-        .order_by(Member.id)).all()
-    chosen = [member_id for member_id, event in rows if is_jalali_anniversary(event, today)]
-    keys = {member_id: f"{kind}:{jalali_year}:{member_id}" for member_id in chosen}
-    done = _existing_keys(session, list(keys.values()))
-    queued = 0
-    for member_id in chosen:
-        if keys[member_id] in done:
-            continue
-        member = session.get(Member, member_id)
-        if outbox.enqueue(session, kind=kind, recipient=member.mobile, member=member, now=now,
-                          dedupe_key=keys[member_id], expires_at=end_of_local_day(now)):
-            queued += 1
-    session.commit()
+    with unit_of_work(session, SYSTEM):
+        today = local_day(now)
+        jalali_year = jdatetime.date.fromgregorian(date=today).year
+        rows = session.execute(
+            select(Member.id, column).where(
+                column.is_not(None), Member.is_gift_account.is_(False),
+                Member.mobile.is_not(None), Member.promotional_opt_out.is_(False))
+            .order_by(Member.id)).all()
+        chosen = [member_id for member_id, event in rows if is_jalali_anniversary(event, today)]
+        keys = {member_id: f"{kind}:{jalali_year}:{member_id}" for member_id in chosen}
+        done = _existing_keys(session, list(keys.values()))
+        queued = 0
+        for member_id in chosen:
+            if keys[member_id] in done:
+                continue
+            member = session.get(Member, member_id)
+            if outbox.enqueue(session, kind=kind, recipient=member.mobile, member=member, now=now,
+                              dedupe_key=keys[member_id], expires_at=end_of_local_day(now)):
+                queued += 1
     return f"{queued} {kind} messages queued"
 
 
@@ -117,59 +118,56 @@ def anniversary_messages(session: Session, now: datetime) -> str:
 def credit_expiry_reminders(session: Session, now: datetime) -> str:
     """N1: tell members what credit expires within the next `expiry_reminder_days`:
     one message per member and local expiry day, sent once (its dedupe key)."""
-    days = settings(session).expiry_reminder_days
-    rows = session.execute(
-        select(CreditLot.member_id, CreditLot.expires_at, CreditLot.remaining_rials)
-        .join(Member, Member.id == CreditLot.member_id)
-        .where(CreditLot.remaining_rials > 0, CreditLot.expires_at > now,
-               CreditLot.expires_at <= now + timedelta(days=days),
-               Member.mobile.is_not(None), Member.is_gift_account.is_(False))
-        .order_by(CreditLot.member_id, CreditLot.expires_at)).all()
-    expiring: dict[tuple[int, date], int] = {}
-    for member_id, expires_at, remaining in rows:
-        key = (member_id, local_day(expires_at))
-        expiring[key] = expiring.get(key, 0) + remaining
-    keys = {key: f"credit_expiring:{key[0]}:{key[1].isoformat()}" for key in expiring}
-    done = _existing_keys(session, list(keys.values()))
-    queued = 0
-    for (member_id, day), amount in expiring.items():
-        if keys[(member_id, day)] in done:
-            continue
-        member = session.get(Member, member_id)
-        outbox.enqueue(session, kind="credit_expiring", recipient=member.mobile,
-                       member=member, now=now, dedupe_key=keys[(member_id, day)],
-                       params={"amount": amount, "date": day.isoformat()})
-        queued += 1
-    queued += _points_expiry_reminders(session, now, days)
-    session.commit()
+    with unit_of_work(session, SYSTEM):
+        days = settings(session).expiry_reminder_days
+        rows = _expiring_lots(session, now, days, CreditLot, CreditLot.remaining_rials)
+        queued = _expiry_reminders(session, now, rows, kind="credit_expiring",
+                                   amount_name="amount", last_day=local_day)
+        queued += _points_expiry_reminders(session, now, days)
     return f"{queued} expiry reminders queued"
 
 
 def _points_expiry_reminders(session: Session, now: datetime, days: int) -> int:
     """L1: the same for points that expire within `days`: one message per member and
     local expiry day, sent once."""
-    rows = session.execute(
-        select(PointsLot.member_id, PointsLot.expires_at, PointsLot.remaining)
-        .join(Member, Member.id == PointsLot.member_id)
-        .where(PointsLot.remaining > 0, PointsLot.expires_at > now,
-               PointsLot.expires_at <= now + timedelta(days=days),
+    rows = _expiring_lots(session, now, days, PointsLot, PointsLot.remaining)
+    # A lot expires at a local midnight: the last day it can be used is the day before.
+    return _expiry_reminders(
+        session, now, rows, kind="points_expiring", amount_name="points",
+        last_day=lambda expires_at: local_day(expires_at - timedelta(seconds=1)))
+
+
+def _expiring_lots(session: Session, now: datetime, days: int, lot, remaining) -> list:
+    """(member id, expires at, remaining) of the `lot` rows (credit or points) with
+    something left that expire within `days`, of members who can get a text."""
+    return session.execute(
+        select(lot.member_id, lot.expires_at, remaining)
+        .join(Member, Member.id == lot.member_id)
+        .where(remaining > 0, lot.expires_at > now,
+               lot.expires_at <= now + timedelta(days=days),
                Member.mobile.is_not(None), Member.is_gift_account.is_(False))
-        .order_by(PointsLot.member_id, PointsLot.expires_at)).all()
+        .order_by(lot.member_id, lot.expires_at)).all()
+
+
+def _expiry_reminders(session: Session, now: datetime, rows, *, kind: str, amount_name: str,
+                      last_day: Callable[[datetime], date]) -> int:
+    """Queue one `kind` message per member and last day of the (member id, expires at,
+    amount) `rows`, with the day's total; a day already reminded (its dedupe key) is not
+    queued again. Returns how many were queued."""
     expiring: dict[tuple[int, date], int] = {}
     for member_id, expires_at, remaining in rows:
-        # A lot expires at a local midnight: the last day it can be used is the day before.
-        key = (member_id, local_day(expires_at - timedelta(seconds=1)))
+        key = (member_id, last_day(expires_at))
         expiring[key] = expiring.get(key, 0) + remaining
-    keys = {key: f"points_expiring:{key[0]}:{key[1].isoformat()}" for key in expiring}
+    keys = {key: f"{kind}:{key[0]}:{key[1].isoformat()}" for key in expiring}
     done = _existing_keys(session, list(keys.values()))
     queued = 0
-    for (member_id, day), points in expiring.items():
+    for (member_id, day), amount in expiring.items():
         if keys[(member_id, day)] in done:
             continue
         member = session.get(Member, member_id)
-        outbox.enqueue(session, kind="points_expiring", recipient=member.mobile,
-                       member=member, now=now, dedupe_key=keys[(member_id, day)],
-                       params={"points": points, "date": day.isoformat()})
+        outbox.enqueue(session, kind=kind, recipient=member.mobile, member=member, now=now,
+                       dedupe_key=keys[(member_id, day)],
+                       params={amount_name: amount, "date": day.isoformat()})
         queued += 1
     return queued
 
@@ -178,48 +176,48 @@ def instrument_reminders(session: Session, now: datetime) -> str:
     """L13: remind members of a cheque or instalment due within the next
     `instrument_reminder_days` (today included): one message per item, ever (its dedupe
     key), which expires at the end of the item's due day."""
-    today = local_day(now)
-    last = today + timedelta(days=settings(session).instrument_reminder_days)
-    rows = session.scalars(
-        select(PaymentInstrument)
-        .join(Member, Member.id == PaymentInstrument.member_id)
-        .where(PaymentInstrument.status == "pending", PaymentInstrument.due_date >= today,
-               PaymentInstrument.due_date <= last, Member.mobile.is_not(None),
-               Member.is_gift_account.is_(False))
-        .order_by(PaymentInstrument.due_date, PaymentInstrument.id)).all()
-    keys = {row.id: f"{row.kind}_due:{row.id}" for row in rows}
-    done = _existing_keys(session, list(keys.values()))
-    counts = {plan_id: count for plan_id, count in session.execute(
-        select(InstalmentPlan.id, InstalmentPlan.count).where(InstalmentPlan.id.in_(
-            {row.plan_id for row in rows if row.plan_id is not None})))}
-    queued = 0
-    for row in rows:
-        if keys[row.id] in done:
-            continue
-        params = {"amount": row.amount_rials, "date": row.due_date.isoformat()}
-        if row.kind == "cheque":
-            params.update(number=row.reference, bank={
-                language: bank_name(row.bank, language) for language in ("fa", "en")})
-        else:
-            of = counts.get(row.plan_id, 1)
-            params["instalment"] = {
-                "fa": f"{i18n.format_number(row.sequence or 1, 'fa')} از "
-                      f"{i18n.format_number(of, 'fa')}",
-                "en": f"{row.sequence or 1} of {of}"}
-        member = session.get(Member, row.member_id)
-        outbox.enqueue(session, kind=f"{row.kind}_due", recipient=member.mobile,
-                       member=member, now=now, dedupe_key=keys[row.id], params=params,
-                       expires_at=datetime.combine(row.due_date + timedelta(days=1), time(0),
-                                                   tzinfo=CLUB_TIMEZONE))
-        queued += 1
-    session.commit()
+    with unit_of_work(session, SYSTEM):
+        today = local_day(now)
+        last = today + timedelta(days=settings(session).instrument_reminder_days)
+        rows = session.scalars(
+            select(PaymentInstrument)
+            .join(Member, Member.id == PaymentInstrument.member_id)
+            .where(PaymentInstrument.status == "pending", PaymentInstrument.due_date >= today,
+                   PaymentInstrument.due_date <= last, Member.mobile.is_not(None),
+                   Member.is_gift_account.is_(False))
+            .order_by(PaymentInstrument.due_date, PaymentInstrument.id)).all()
+        keys = {row.id: f"{row.kind}_due:{row.id}" for row in rows}
+        done = _existing_keys(session, list(keys.values()))
+        counts = {plan_id: count for plan_id, count in session.execute(
+            select(InstalmentPlan.id, InstalmentPlan.count).where(InstalmentPlan.id.in_(
+                {row.plan_id for row in rows if row.plan_id is not None})))}
+        queued = 0
+        for row in rows:
+            if keys[row.id] in done:
+                continue
+            params = {"amount": row.amount_rials, "date": row.due_date.isoformat()}
+            if row.kind == "cheque":
+                params.update(number=row.reference, bank={
+                    language: bank_name(row.bank, language) for language in ("fa", "en")})
+            else:
+                of = counts.get(row.plan_id, 1)
+                params["instalment"] = {
+                    "fa": f"{i18n.format_number(row.sequence or 1, 'fa')} از "
+                          f"{i18n.format_number(of, 'fa')}",
+                    "en": f"{row.sequence or 1} of {of}"}
+            member = session.get(Member, row.member_id)
+            outbox.enqueue(session, kind=f"{row.kind}_due", recipient=member.mobile,
+                           member=member, now=now, dedupe_key=keys[row.id], params=params,
+                           expires_at=datetime.combine(row.due_date + timedelta(days=1), time(0),
+                                                       tzinfo=CLUB_TIMEZONE))
+            queued += 1
     return f"{queued} cheque and instalment reminders queued"
 
 
 def nightly(session: Session, now: datetime) -> str:
     """The loyalty's nightly jobs (what `flask nightly` runs): expire credit, move members
     between tiers, then score LRFM and run the segment rules. Each is idempotent and
-    commits."""
+    its own unit of work."""
     expired = wallet.expire_credit(session, now)
     points_expired = wallet.expire_points(session, now)
     changes = tiers.evaluate_all(session, now)
@@ -232,9 +230,9 @@ def nightly(session: Session, now: datetime) -> str:
 
 
 def cleanup(session: Session, now: datetime) -> str:
-    removed = session.execute(delete(VerificationCode).where(
-        VerificationCode.created_at < now - CODE_RETENTION)).rowcount
-    session.commit()
+    with unit_of_work(session, SYSTEM):
+        removed = session.execute(delete(VerificationCode).where(
+            VerificationCode.created_at < now - CODE_RETENTION)).rowcount
     return f"{removed} old verification codes removed"
 
 
@@ -251,29 +249,26 @@ JOBS_BY_NAME = {job.name: job for job in DAILY_JOBS}
 
 def claim(session: Session, name: str, day: date, now: datetime) -> JobRun | None:
     """This process's run of `name` for `day`, or None if it is done or running
-    elsewhere. Commits the claim."""
-    row = session.scalars(select(JobRun).where(JobRun.name == name, JobRun.day == day)
-                          ).one_or_none()
-    if row is None:
-        try:
-            with session.begin_nested():
+    elsewhere. The claim is its own unit of work."""
+    try:
+        with unit_of_work(session, SYSTEM):
+            row = session.scalars(select(JobRun).where(JobRun.name == name,
+                                                       JobRun.day == day)).one_or_none()
+            if row is None:
                 row = JobRun(name=name, day=day, status="running", started_at=now,
                              lease_until=now + JOB_LEASE)
                 session.add(row)
-        except IntegrityError:
-            session.rollback()
-            return None  # another process inserted it first
-        session.commit()
-        return row
-    if row.status == "done":
-        session.rollback()
-        return None
-    taken = session.execute(
-        update(JobRun).where(JobRun.id == row.id, JobRun.status == "running",
-                             JobRun.lease_until < now)
-        .values(started_at=now, lease_until=now + JOB_LEASE)
-        .execution_options(synchronize_session=False)).rowcount
-    session.commit()
+                session.flush()
+                return row
+            if row.status == "done":
+                return None
+            taken = session.execute(
+                update(JobRun).where(JobRun.id == row.id, JobRun.status == "running",
+                                     JobRun.lease_until < now)
+                .values(started_at=now, lease_until=now + JOB_LEASE)
+                .execution_options(synchronize_session=False)).rowcount
+    except IntegrityError:
+        return None  # another process inserted it first (the unit rolled back)
     return session.get(JobRun, row.id, populate_existing=True) if taken == 1 else None
 
 
@@ -283,11 +278,11 @@ def run_job(session: Session, job: DailyJob, now: datetime) -> str | None:
     if run is None:
         return None
     run_id = run.id
-    summary = job.run(session, now)
-    session.execute(update(JobRun).where(JobRun.id == run_id).values(
-        status="done", finished_at=now, summary=summary[:255])
-        .execution_options(synchronize_session=False))
-    session.commit()
+    summary = job.run(session, now)  # each step of the job is its own unit of work
+    with unit_of_work(session, SYSTEM):
+        session.execute(update(JobRun).where(JobRun.id == run_id).values(
+            status="done", finished_at=now, summary=summary[:255])
+            .execution_options(synchronize_session=False))
     log.info("daily job %s: %s", job.name, summary)
     return summary
 
@@ -301,8 +296,7 @@ def run_due(session: Session, now: datetime) -> dict[str, str]:
             continue
         try:
             summary = run_job(session, job, now)
-        except Exception:
-            session.rollback()
+        except Exception:  # its unit of work rolled back what the failed step did
             log.exception("daily job %s failed; it is tried again when its lease ends",
                           job.name)
             continue

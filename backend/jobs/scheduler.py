@@ -19,6 +19,7 @@ from flask import Flask
 from backend.extensions import db
 from backend.jobs import daily
 from backend.notifications import dispatcher, providers
+from backend.unit_of_work import SYSTEM, unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,10 @@ class Scheduler:
         with self.app.app_context():
             session = db.session
             try:
-                chosen = self.provider_override or build_providers(self.app, session)
-                session.commit()
+                # The settings are read in a unit of their own: no transaction stays
+                # open while the providers are called.
+                with unit_of_work(session, SYSTEM):
+                    chosen = self.provider_override or build_providers(self.app, session)
                 report.dispatch = dispatcher.dispatch_due(
                     session, chosen, self.clock, config=self.app.config)
                 now = self.clock()
@@ -78,8 +81,7 @@ class Scheduler:
                                        or now - self._last_daily_check >= DAILY_CHECK_INTERVAL):
                     self._last_daily_check = now
                     report.daily = daily.run_due(session, now)
-            except Exception:
-                session.rollback()
+            except Exception:  # the failed step's unit rolled back; remove() ends the rest
                 log.exception("jobs tick failed; the next tick tries again")
             finally:
                 db.session.remove()

@@ -9,6 +9,7 @@ from backend.errors import BadRequest
 from backend.models import Message, MessageTemplate
 from backend.notifications import templates
 from backend.notifications.dispatcher import settings
+from backend.unit_of_work import Actor, unit_of_work
 
 SETTINGS_FIELDS = ("sms_provider", "kavenegar_api_key", "sms_sender", "email_provider",
                    "smtp_host", "smtp_port", "smtp_security", "smtp_username",
@@ -19,7 +20,17 @@ SETTINGS_FIELDS = ("sms_provider", "kavenegar_api_key", "sms_sender", "email_pro
 SECRET_FIELDS = ("kavenegar_api_key", "smtp_password")
 
 
-def save_settings(session: Session, values: dict):
+def save_settings(session: Session, values: dict, *, actor: Actor):
+    """The message settings, audited `edit_message_settings` (a secret only as changed)."""
+    with unit_of_work(session, actor) as work:
+        current = _save_settings(session, values)
+        work.audit("edit_message_settings", "message_settings", 1, {"values": {
+            key: ("(changed)" if value else "") if key in SECRET_FIELDS else value
+            for key, value in values.items()}})
+        return current
+
+
+def _save_settings(session: Session, values: dict):
     unknown = set(values) - set(SETTINGS_FIELDS)
     assert not unknown, f"unknown message settings {unknown}"
     current = settings(session)
@@ -33,7 +44,7 @@ def save_settings(session: Session, values: dict):
         if key in SECRET_FIELDS and not value:
             continue
         setattr(current, key, value)
-    session.commit()
+    session.flush()
     return current
 
 
@@ -48,9 +59,21 @@ def template_texts(session: Session) -> dict[tuple[str, str], str]:
 
 
 def save_templates(session: Session, texts: dict[tuple[str, str], str],
-                   enabled: set[str], now: datetime) -> dict[tuple[str, str], str]:
-    """Check every text; save them all or none. Returns errors by (kind, language)
-    (English msgids with their parameters, as TemplateError carries them)."""
+                   enabled: set[str], now: datetime, *, actor: Actor
+                   ) -> dict[tuple[str, str], str]:
+    """Check every text; save them all, audited `edit_message_texts`, or none. Returns
+    errors by (kind, language) (English msgids with their parameters, as TemplateError
+    carries them)."""
+    with unit_of_work(session, actor) as work:
+        errors = _save_templates(session, texts, enabled, now)
+        if not errors:
+            work.audit("edit_message_texts", "message_template", "",
+                       {"enabled": sorted(enabled)})
+        return errors
+
+
+def _save_templates(session: Session, texts: dict[tuple[str, str], str],
+                    enabled: set[str], now: datetime) -> dict[tuple[str, str], str]:
     errors, checked = {}, {}
     for (kind, language), text in texts.items():
         assert kind in templates.KINDS and language in templates.LANGUAGES, (kind, language)
@@ -75,7 +98,7 @@ def save_templates(session: Session, texts: dict[tuple[str, str], str],
     settings(session).disabled_kinds = sorted(
         kind for kind, spec in templates.KINDS.items()
         if spec.can_disable and kind not in enabled)
-    session.commit()
+    session.flush()
     return {}
 
 
@@ -85,18 +108,20 @@ def can_retry(message: Message) -> bool:
     return message.status == "failed" and message.kind != "otp"
 
 
-def retry(session: Session, message_id: int, now: datetime) -> Message:
-    """Send a failed message again from the start (after the admin fixed a setting)."""
-    message = session.get(Message, message_id)
-    if message is None or message.status != "failed":
-        raise BadRequest("message", "Only a failed message can be sent again.")
-    if message.kind == "otp":
-        raise BadRequest("message", "A verification code is not sent again; ask for a "
-                                    "new one.")
-    message.status, message.attempts, message.error = "queued", 0, ""
-    message.next_attempt_at, message.lease_until = now, None
-    session.commit()
-    return message
+def retry(session: Session, message_id: int, now: datetime, *, actor: Actor) -> Message:
+    """Send a failed message again from the start (after the admin fixed a setting),
+    audited `retry_message`."""
+    with unit_of_work(session, actor) as work:
+        message = session.get(Message, message_id)
+        if message is None or message.status != "failed":
+            raise BadRequest("message", "Only a failed message can be sent again.")
+        if message.kind == "otp":
+            raise BadRequest("message", "A verification code is not sent again; ask for a "
+                                        "new one.")
+        message.status, message.attempts, message.error = "queued", 0, ""
+        message.next_attempt_at, message.lease_until = now, None
+        work.audit("retry_message", "message", message_id)
+        return message
 
 
 def status_counts(session: Session, since: datetime) -> dict[str, int]:

@@ -42,6 +42,7 @@ from backend.models import (
 from backend.models.reports import SEGMENTS
 from backend.notifications import outbox, sms, templates
 from backend.notifications.dispatcher import common_values, settings
+from backend.unit_of_work import Actor, unit_of_work
 
 MAX_RECIPIENTS = 100_000
 MAX_HOLDOUT_PERCENT = 50
@@ -251,16 +252,29 @@ def preview(session: Session, *, segment: Segment, channel: str, body: str, lang
 
 def send(session: Session, *, name: str, segment: Segment, channel: str, body: str,
          language: str, holdout_percent: int, offer_id: int | None, request_key: str,
-         staff_user_id: int | None, now: datetime, config: dict | None = None,
+         actor: Actor, now: datetime, config: dict | None = None,
          rng: random.Random | None = None) -> Campaign:
-    """Create the campaign, draw the hold-out, queue the messages; one transaction.
+    """Create the campaign, draw the hold-out, queue the messages, audited
+    `send_campaign`; one unit of work.
 
     A `request_key` seen before returns that campaign and sends nothing again."""
     earlier = session.scalars(select(Campaign).where(Campaign.request_key == request_key)
                               ).one_or_none()
     if earlier is not None:
-        session.rollback()
         return earlier
+    with unit_of_work(session, actor) as work:
+        work.audit("send_campaign", "campaign", "",
+                   {"name": name, "segment": segment.as_json()})
+        return _send(session, name=name, segment=segment, channel=channel, body=body,
+                     language=language, holdout_percent=holdout_percent, offer_id=offer_id,
+                     request_key=request_key, staff_user_id=actor.staff_user_id, now=now,
+                     config=config, rng=rng)
+
+
+def _send(session: Session, *, name: str, segment: Segment, channel: str, body: str,
+          language: str, holdout_percent: int, offer_id: int | None, request_key: str,
+          staff_user_id: int | None, now: datetime, config: dict | None,
+          rng: random.Random | None) -> Campaign:
     name = (name or "").strip()
     if not name:
         raise BadRequest("name", "This field is required.")
@@ -301,7 +315,7 @@ def send(session: Session, *, name: str, segment: Segment, channel: str, body: s
                           held_out=member_id in held,
                           message_id=None if member_id in held else queued[member_id].id)
         for member_id in result.member_ids])
-    session.commit()
+    session.flush()
     return campaign
 
 

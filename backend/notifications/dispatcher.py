@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from backend.models import Club, Member, Message, MessageSettings, MessageTemplate, the_club
 from backend.notifications import sms, templates
 from backend.notifications.providers import Outgoing, Provider, ProviderError
+from backend.unit_of_work import SYSTEM, in_unit_of_work, unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -89,26 +90,32 @@ def due_rows(now: datetime, limit: int):
 
 
 def claim(session: Session, now: datetime, limit: int = BATCH_SIZE) -> list[int]:
-    """Mark up to `limit` due messages "sending" for this process; commit; their ids."""
-    ids = list(session.scalars(due_rows(now, limit)))
-    if ids:
-        session.execute(
-            update(Message).where(Message.id.in_(ids))
-            .values(status="sending", lease_until=now + LEASE, attempts=Message.attempts + 1)
-            .execution_options(synchronize_session=False))
-    session.commit()
-    return ids
+    """Mark up to `limit` due messages "sending" for this process, in its own unit of
+    work (committed when this returns); their ids."""
+    with unit_of_work(session, SYSTEM):
+        ids = list(session.scalars(due_rows(now, limit)))
+        if ids:
+            session.execute(
+                update(Message).where(Message.id.in_(ids))
+                .values(status="sending", lease_until=now + LEASE,
+                        attempts=Message.attempts + 1)
+                .execution_options(synchronize_session=False))
+        return ids
 
 
 def dispatch_due(session: Session, providers: dict[str, Provider], clock: Clock,
                  limit: int = BATCH_SIZE, config: dict | None = None) -> DispatchReport:
-    """Claim and send one batch. Returns what happened to each message."""
+    """Claim and send one batch. Returns what happened to each message.
+
+    Every step is its own unit of work, so it cannot run inside a caller's: the
+    provider is called with nothing of ours locked."""
+    assert not in_unit_of_work(session), "the dispatcher commits between its steps"
     report = DispatchReport()
     for message_id in claim(session, clock(), limit):
         try:
             outcome = _process(session, providers, message_id, clock, config or {})
         except Exception as error:  # a bug must not stop the queue: log, retry later
-            session.rollback()
+            # (the step's unit of work rolled back what it had done)
             log.exception("message %s could not be processed", message_id)
             _finish_failure(session, message_id, f"internal error: {error!r}", False, 0,
                             clock())
@@ -119,33 +126,33 @@ def dispatch_due(session: Session, providers: dict[str, Provider], clock: Clock,
 
 def _process(session: Session, providers: dict[str, Provider], message_id: int,
              clock: Clock, config: dict) -> str:
-    message = session.get(Message, message_id, populate_existing=True)
-    now = clock()
-    current = settings(session)
-    member = session.get(Member, message.member_id) if message.member_id else None
-    if message.attempts > MAX_ATTEMPTS:  # its processes kept dying mid-send
-        _finish(message, "failed", error=f"gave up after {MAX_ATTEMPTS} attempts", now=now)
-        session.commit()
-        return "failed"
-    reason = _cancel_reason(message, member, current, now)
-    if reason:
-        _finish(message, "cancelled", error=reason, now=now)
-        session.commit()
-        return "cancelled"
-    if not message.body:
-        _render(session, message, member, current, config)
-    if message.channel == "sms":
-        message.parts = sms.parts(message.body)
-        if not take_quota(session, message.parts, message.category == "promotional"):
-            _finish(message, "failed", error="SMS quota used up", now=now)
-            session.commit()
+    # One unit of work up to the provider call, committed (or a finished outcome
+    # returned) before it: nothing of ours is locked while the provider works.
+    with unit_of_work(session, SYSTEM):
+        message = session.get(Message, message_id, populate_existing=True)
+        now = clock()
+        current = settings(session)
+        member = session.get(Member, message.member_id) if message.member_id else None
+        if message.attempts > MAX_ATTEMPTS:  # its processes kept dying mid-send
+            _finish(message, "failed", error=f"gave up after {MAX_ATTEMPTS} attempts",
+                    now=now)
             return "failed"
-    provider = providers[message.channel]
-    outgoing = Outgoing(message.id, message.channel, message.recipient, message.subject,
-                        message.body)
-    parts, attempts = message.parts, message.attempts
-    message.provider = provider.name
-    session.commit()  # nothing of ours is locked while the provider works
+        reason = _cancel_reason(message, member, current, now)
+        if reason:
+            _finish(message, "cancelled", error=reason, now=now)
+            return "cancelled"
+        if not message.body:
+            _render(session, message, member, current, config)
+        if message.channel == "sms":
+            message.parts = sms.parts(message.body)
+            if not take_quota(session, message.parts, message.category == "promotional"):
+                _finish(message, "failed", error="SMS quota used up", now=now)
+                return "failed"
+        provider = providers[message.channel]
+        outgoing = Outgoing(message.id, message.channel, message.recipient, message.subject,
+                            message.body)
+        parts, attempts = message.parts, message.attempts
+        message.provider = provider.name
 
     try:
         result = provider.send(outgoing)
@@ -156,29 +163,28 @@ def _process(session: Session, providers: dict[str, Provider], message_id: int,
         log.exception("%s failed on message %s", provider.name, message_id)
         return _finish_failure(session, message_id, f"{provider.name}: {error!r}", False,
                                parts, clock(), attempts)
-    message = session.get(Message, message_id, populate_existing=True)
-    now = clock()
-    _finish(message, "delivered" if result.delivered else "sent", now=now,
-            reference=result.reference)
-    session.commit()
+    with unit_of_work(session, SYSTEM):
+        message = session.get(Message, message_id, populate_existing=True)
+        _finish(message, "delivered" if result.delivered else "sent", now=clock(),
+                reference=result.reference)
     return "sent"
 
 
 def _finish_failure(session: Session, message_id: int, error: str, permanent: bool,
                     parts: int, now: datetime, attempts: int | None = None) -> str:
-    if parts:
-        give_back_quota(session, parts)
-    message = session.get(Message, message_id, populate_existing=True)
-    attempts = message.attempts if attempts is None else attempts
-    if permanent or attempts >= MAX_ATTEMPTS:
-        _finish(message, "failed", error=error, now=now)
-        outcome = "failed"
-    else:
-        message.status, message.lease_until = "queued", None
-        message.next_attempt_at = now + backoff(attempts)
-        message.error = error[:MAX_ERROR_LENGTH]
-        outcome = "retried"
-    session.commit()
+    with unit_of_work(session, SYSTEM):
+        if parts:
+            give_back_quota(session, parts)
+        message = session.get(Message, message_id, populate_existing=True)
+        attempts = message.attempts if attempts is None else attempts
+        if permanent or attempts >= MAX_ATTEMPTS:
+            _finish(message, "failed", error=error, now=now)
+            outcome = "failed"
+        else:
+            message.status, message.lease_until = "queued", None
+            message.next_attempt_at = now + backoff(attempts)
+            message.error = error[:MAX_ERROR_LENGTH]
+            outcome = "retried"
     log.warning("message %s attempt %s: %s (%s)", message_id, attempts, error, outcome)
     return outcome
 
@@ -281,19 +287,23 @@ def give_back_quota(session: Session, parts: int) -> None:
 
 def check_deliveries(session: Session, providers: dict[str, Provider], now: datetime,
                      limit: int = DELIVERY_CHECK_BATCH) -> int:
-    """Ask the providers which sent messages arrived; returns how many changed."""
+    """Ask the providers which sent messages arrived; returns how many changed.
+
+    The read and the write are two units of work: no transaction is open while a
+    provider answers."""
+    assert not in_unit_of_work(session), "the delivery check commits between its steps"
     changed = 0
     for channel, provider in providers.items():
-        rows = session.execute(
-            select(Message.id, Message.provider_ref).where(
-                Message.status == "sent", Message.channel == channel,
-                Message.provider == provider.name, Message.provider_ref != "",
-                Message.sent_at > now - DELIVERY_CHECK_WINDOW,
-                or_(Message.checked_at.is_(None),
-                    Message.checked_at < now - DELIVERY_CHECK_EVERY))
-            .order_by(Message.checked_at.is_not(None), Message.checked_at, Message.id)
-            .limit(limit)).all()
-        session.commit()
+        with unit_of_work(session, SYSTEM):
+            rows = session.execute(
+                select(Message.id, Message.provider_ref).where(
+                    Message.status == "sent", Message.channel == channel,
+                    Message.provider == provider.name, Message.provider_ref != "",
+                    Message.sent_at > now - DELIVERY_CHECK_WINDOW,
+                    or_(Message.checked_at.is_(None),
+                        Message.checked_at < now - DELIVERY_CHECK_EVERY))
+                .order_by(Message.checked_at.is_not(None), Message.checked_at, Message.id)
+                .limit(limit)).all()
         if not rows:
             continue
         try:
@@ -301,17 +311,18 @@ def check_deliveries(session: Session, providers: dict[str, Provider], now: date
         except ProviderError as error:
             log.warning("delivery check with %s failed: %s", provider.name, error)
             continue
-        for message_id, reference in rows:
-            status = statuses.get(reference, "sent")
-            values = {"checked_at": now}
-            if status == "delivered":
-                values.update(status="delivered", delivered_at=now)
-                changed += 1
-            elif status == "failed":
-                values.update(status="failed", error="the provider could not deliver it")
-                changed += 1
-            session.execute(update(Message).where(Message.id == message_id,
-                                                  Message.status == "sent").values(**values)
-                            .execution_options(synchronize_session=False))
-        session.commit()
+        with unit_of_work(session, SYSTEM):
+            for message_id, reference in rows:
+                status = statuses.get(reference, "sent")
+                values = {"checked_at": now}
+                if status == "delivered":
+                    values.update(status="delivered", delivered_at=now)
+                    changed += 1
+                elif status == "failed":
+                    values.update(status="failed",
+                                  error="the provider could not deliver it")
+                    changed += 1
+                session.execute(update(Message).where(
+                    Message.id == message_id, Message.status == "sent").values(**values)
+                    .execution_options(synchronize_session=False))
     return changed

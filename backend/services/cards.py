@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from backend.errors import BadRequest
 from backend.models import Card, CardBatch, CardSerialCounter, the_club
 from backend.models.base import utc_now
-from backend.unit_of_work import SYSTEM, Actor, is_staff, unit_of_work
+from backend.unit_of_work import Actor, is_staff, unit_of_work
 from card_spec import (
     PREFIX_LENGTH,
     SERIAL_LENGTH,
@@ -101,40 +101,35 @@ def allocate_serials(session: Session, prefix: str, count: int) -> int:
     return first
 
 
-def create_batch(session: Session, *, prefix: str, count: int, label: str = "",
-                 now: datetime | None = None, max_count: int = MAX_BATCH,
-                 actor: Actor = SYSTEM) -> Batch:
+def create_batch(session: Session, *, actor: Actor, prefix: str, count: int, label: str = "",
+                 now: datetime | None = None, max_count: int = MAX_BATCH) -> Batch:
     """Allocate serials for a batch of `count` cards, record it and put its cards in
-    stock (status `issued`, no member): one unit of work, with its audit row when a
-    staff user made it. Its commit releases the counter's lock, before any file is
-    written."""
+    stock (status `issued`, no member), audited `create_card_batch` when staff ask. One
+    unit of work, whose commit also releases the counter's lock: it ends before the
+    caller writes any files."""
     with unit_of_work(session, actor) as work:
+        prefix = _check_prefix(prefix)
+        if type(count) is not int or not 1 <= count <= max_count:
+            raise BadRequest("count", f"must be 1–{max_count}")
+        label = label.strip()
+        if len(label) > 120:
+            raise BadRequest("label", "at most 120 characters")
+        now = now or utc_now()
+        first = allocate_serials(session, prefix, count)
+        row = CardBatch(prefix=prefix, first_serial=first, count=count, label=label,
+                        created_at=now)
+        session.add(row)
+        session.flush()
+        for start in range(first, first + count, INSERT_CHUNK):
+            session.execute(insert(Card), [
+                {"number": make_card_number(prefix, serial), "status": "issued",
+                 "issued_at": now, "batch_id": row.id}
+                for serial in range(start, min(start + INSERT_CHUNK, first + count))
+            ])
         if is_staff(actor):
-            work.audit("create_card_batch", "card_batch", "", {"count": count, "prefix": prefix})
-        return _create_batch(session, prefix=prefix, count=count, label=label, now=now,
-                             max_count=max_count)
-
-
-def _create_batch(session: Session, *, prefix: str, count: int, label: str,
-                  now: datetime | None, max_count: int) -> Batch:
-    prefix = _check_prefix(prefix)
-    if type(count) is not int or not 1 <= count <= max_count:
-        raise BadRequest("count", f"must be 1–{max_count}")
-    label = label.strip()
-    if len(label) > 120:
-        raise BadRequest("label", "at most 120 characters")
-    now = now or utc_now()
-    first = allocate_serials(session, prefix, count)
-    row = CardBatch(prefix=prefix, first_serial=first, count=count, label=label, created_at=now)
-    session.add(row)
-    session.flush()
-    for start in range(first, first + count, INSERT_CHUNK):
-        session.execute(insert(Card), [
-            {"number": make_card_number(prefix, serial), "status": "issued", "issued_at": now,
-             "batch_id": row.id}
-            for serial in range(start, min(start + INSERT_CHUNK, first + count))
-        ])
-    return _batch(session, row)
+            work.audit("create_card_batch", "card_batch", "",
+                       {"count": count, "prefix": prefix})
+        return _batch(session, row)
 
 
 def _batch(session: Session, row: CardBatch) -> Batch:

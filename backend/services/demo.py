@@ -48,6 +48,7 @@ from backend.models import (
 from backend.notifications import campaigns, sms
 from backend.services import demo_history, devices, instruments, staff, terminal_policy
 from backend.services.demo_history import PlannedMember, PlannedPurchase
+from backend.unit_of_work import SYSTEM, unit_of_work
 from card_spec import make_card_number
 
 DEMO_PREFIX = "990001"
@@ -272,7 +273,12 @@ def _campaign_plan(rng: random.Random, session: Session, plans: list[PlannedMemb
 
 def seed_demo(session: Session, now: datetime, rng_seed: int = 1403, *,
               history: bool = True) -> DemoResult:
-    """Create the demo club in one transaction. Refuses to run on a non-empty database."""
+    """Create the demo club in one unit of work. Refuses to run on a non-empty database."""
+    with unit_of_work(session, SYSTEM):
+        return _seed_demo(session, now, rng_seed, history)
+
+
+def _seed_demo(session: Session, now: datetime, rng_seed: int, history: bool) -> DemoResult:
     if club_exists(session):
         raise RuntimeError("the database already has a club; the demo needs an empty one")
     rng = random.Random(rng_seed)
@@ -363,12 +369,11 @@ def seed_demo(session: Session, now: datetime, rng_seed: int = 1403, *,
         _segments(session, now)
         _instruments(session, list(members.values()), admin, now)
     terminals = [
-        devices.register_device(session, device_id="t01", branch_id=central.id,
-                                name="صندوق ۱ تهران"),
-        devices.register_device(session, device_id="t02", branch_id=second.id,
-                                name="صندوق ۱ اصفهان"),
+        devices.register_device(session, actor=SYSTEM, device_id="t01",
+                                branch_id=central.id, name="صندوق ۱ تهران"),
+        devices.register_device(session, actor=SYSTEM, device_id="t02",
+                                branch_id=second.id, name="صندوق ۱ اصفهان"),
     ]
-    session.commit()
     return DemoResult(DEMO_MEMBER_COUNT, terminals, result.purchases)
 
 

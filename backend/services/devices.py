@@ -41,28 +41,29 @@ def check_new_device(session: Session, *, device_id: str, branch_id: int, lang: 
 
 
 def register_device(
-    session: Session, *, device_id: str, branch_id: int, name: str = "", lang: str = "en"
+    session: Session, *, actor: Actor, device_id: str, branch_id: int, name: str = "",
+    lang: str = "en",
 ) -> DeviceCredentials:
-    """Create a terminal with fresh secrets. The caller commits.
+    """Create a terminal with fresh secrets, in one unit of work (or the caller's).
 
     The secrets are returned once, to be written into the terminal's config; the database
     keeps the HMAC key and only a hash of the MQTT password.
     """
-    check_new_device(session, device_id=device_id, branch_id=branch_id, lang=lang)
-    password = secrets.token_urlsafe(24)
-    key_hex = secrets.token_hex(KEY_BYTES)
-    session.add(
-        Device(
-            id=device_id,
-            branch_id=branch_id,
-            name=name or device_id,
-            key_hex=key_hex,
-            mqtt_password_hash=broker.mosquitto_password_hash(password),
-            lang=lang,
+    with unit_of_work(session, actor):
+        check_new_device(session, device_id=device_id, branch_id=branch_id, lang=lang)
+        password = secrets.token_urlsafe(24)
+        key_hex = secrets.token_hex(KEY_BYTES)
+        session.add(
+            Device(
+                id=device_id,
+                branch_id=branch_id,
+                name=name or device_id,
+                key_hex=key_hex,
+                mqtt_password_hash=broker.mosquitto_password_hash(password),
+                lang=lang,
+            )
         )
-    )
-    session.flush()
-    return DeviceCredentials(device_id, password, key_hex)
+        return DeviceCredentials(device_id, password, key_hex)
 
 
 def terminal_config(
@@ -111,12 +112,6 @@ def provision(session: Session, make_credentials: Callable[[], DeviceCredentials
         credentials = make_credentials()
         return credentials, terminal_config(session, credentials, mqtt_host=mqtt_host,
                                             mqtt_port=mqtt_port, public_url=public_url)
-
-
-def revoke(session: Session, device_id: str, *, actor: Actor) -> Device:
-    """revoke_device, committed (then the caller regenerates the broker files)."""
-    with unit_of_work(session, actor):
-        return revoke_device(session, device_id)
 
 
 def portal_url(public_url: str) -> str:
@@ -189,15 +184,16 @@ def broker_dir(config) -> Path:
     return Path(config.get("BROKER_DIR") or Path(config["INSTANCE_DIR"]) / "mosquitto")
 
 
-def revoke_device(session: Session, device_id: str) -> Device:
+def revoke_device(session: Session, device_id: str, *, actor: Actor) -> Device:
     """Disable a terminal: the worker drops its frames from now on, and the next broker
-    files leave it out. The caller commits, then regenerates the broker files."""
-    device = session.get(Device, device_id)
-    if device is None:
-        raise BadRequest("device_id", f"no device {device_id}")
-    device.status = "revoked"
-    session.flush()
-    return device
+    files leave it out. One unit of work, committed before the caller regenerates the
+    broker files from the device table."""
+    with unit_of_work(session, actor):
+        device = session.get(Device, device_id)
+        if device is None:
+            raise BadRequest("device_id", f"no device {device_id}")
+        device.status = "revoked"
+        return device
 
 
 def reload_broker(pid_file: Path, conf_path: Path | None = None) -> bool:

@@ -57,8 +57,8 @@ def issue_token(session: Session, *, device_id: str, branch_id: int, now: dateti
 
 
 def redeem_token(session: Session, token: str, *, now: datetime) -> devices.DeviceCredentials:
-    """Use `token` once: registers its terminal with fresh secrets; one unit of work (the
-    terminal, acting for itself, is the system).
+    """Use `token` once: registers its terminal with fresh secrets, in one unit of work
+    (or the caller's) on the terminal's own behalf: nobody signed in.
 
     The conditional UPDATE marks the token used only if it is still unused and unexpired;
     of two concurrent exchanges exactly one changes the row, the other is refused.
@@ -83,5 +83,5 @@ def redeem_token(session: Session, token: str, *, now: datetime) -> devices.Devi
             raise TokenRefused("this enrolment token has expired; make a new QR code")
         row = session.get(EnrolmentToken, claimed)
         session.refresh(row)
-        return devices.register_device(session, device_id=row.device_id, branch_id=row.branch_id,
-                                       name=row.name, lang=row.lang)
+        return devices.register_device(session, actor=SYSTEM, device_id=row.device_id,
+                                       branch_id=row.branch_id, name=row.name, lang=row.lang)

@@ -63,7 +63,6 @@ def prepare_request() -> None:
     # Likewise nothing user-specific may survive from an earlier request on a shared
     # context: Flask-Login caches the user on `g`.
     g.pop("_login_user", None)
-    g.pop("audit_notes", None)
     g.language = select_locale()
     club = the_club(db.session)
     g.club = club

@@ -12,6 +12,7 @@ from backend import protocol
 from backend.extensions import db
 from backend.models import Branch, Device, FirmwareRollout
 from backend.services import devices
+from backend.unit_of_work import SYSTEM
 from provisioning import ota_build
 from tests.browser.conftest import screenshot, sign_in
 
@@ -24,8 +25,8 @@ def test_admin_uploads_a_build_and_rolls_it_out_to_a_branch(page, live_server, t
     with live_server.app.app_context():
         branch = db.session.scalars(select(Branch).where(Branch.code == "central")).one()
         for device_id in ("fw81", "fw82"):
-            devices.register_device(db.session, device_id=device_id, branch_id=branch.id)
-        db.session.commit()
+            devices.register_device(db.session, actor=SYSTEM, device_id=device_id,
+                                    branch_id=branch.id)
         for device_id in ("fw81", "fw82"):
             devices.record_state(db.session, device_id, json.dumps(
                 {"online": True, "fw": "0.3.0", "fwk": "py", "queued": 0}).encode(),

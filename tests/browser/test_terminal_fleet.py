@@ -10,6 +10,7 @@ from sqlalchemy import select
 from backend.extensions import db
 from backend.models import Branch, TerminalHealth
 from backend.services import devices
+from backend.unit_of_work import SYSTEM
 from tests.browser.conftest import screenshot, sign_in
 
 STATE = {"online": True, "fw": "0.3.0", "queued": 2, "ts": 1, "up": 5400, "heap": 88000,
@@ -20,8 +21,7 @@ STATE = {"online": True, "fw": "0.3.0", "queued": 2, "ts": 1, "up": 5400, "heap"
 def test_admin_sees_health_and_saves_the_remote_config(page, live_server):
     with live_server.app.app_context():
         branch = db.session.scalars(select(Branch).where(Branch.code == "central")).one()
-        devices.register_device(db.session, device_id="t88", branch_id=branch.id)
-        db.session.commit()
+        devices.register_device(db.session, actor=SYSTEM, device_id="t88", branch_id=branch.id)
         devices.record_state(db.session, "t88", json.dumps(STATE).encode(), datetime.now(UTC))
     sign_in(page, live_server, "admin", "admin1234")
     page.goto(f"{live_server.url}/terminals")

@@ -7,15 +7,15 @@ from werkzeug.security import check_password_hash
 from backend.extensions import db
 from backend.models import Branch, Device
 from backend.services import devices
+from backend.unit_of_work import SYSTEM
 from tests.browser.conftest import screenshot, sign_in
 
 
 def test_admin_sets_the_refund_pin_in_persian_digits(page, live_server):
     with live_server.app.app_context():
         branch = db.session.scalars(select(Branch).where(Branch.code == "central")).one()
-        devices.register_device(db.session, device_id="t77", branch_id=branch.id,
+        devices.register_device(db.session, actor=SYSTEM, device_id="t77", branch_id=branch.id,
                                 name="صندوق ۱")
-        db.session.commit()
     sign_in(page, live_server, "admin", "admin1234")
     page.goto(f"{live_server.url}/terminals")
     page.click("a[href='/terminals/t77']")

@@ -740,6 +740,7 @@ class ChaosRun:
 
         from backend.models import Club
         from backend.services import demo, devices
+        from backend.unit_of_work import SYSTEM
 
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.database = Database(self.kind, self.workdir)
@@ -752,9 +753,9 @@ class ChaosRun:
             club = db.session.get(Club, 1)
             club.offline_window_days = CLUB_OFFLINE_WINDOW_DAYS
             tills = [f"t{n:02d}" for n in range(3, self.durations.terminals + 1)]
-            extra = [devices.register_device(db.session, device_id=device_id, branch_id=1)
+            extra = [devices.register_device(db.session, actor=SYSTEM, device_id=device_id,
+                                             branch_id=1)
                      for device_id in [*tills, RAW_DEVICE, INTRUDER_DEVICE]]
-            db.session.commit()
             result.terminals.extend(extra)
             devices.write_terminal_configs(db.session, result.terminals, self.app.config)
             devices.write_broker_config(

@@ -23,6 +23,7 @@ from werkzeug.serving import make_server
 from backend.extensions import db
 from backend.models import Device, FirmwareBuild, FirmwareRollout
 from backend.services import devices
+from backend.unit_of_work import SYSTEM
 from provisioning import ota_build
 from simulator.process import TerminalProcess, install_build
 from tests import factories
@@ -52,9 +53,8 @@ def add_terminal(stack, device_id: str, like: str) -> None:
     with stack.app.app_context():
         session = db.session
         branch_id = session.get(Device, like).branch_id
-        credentials = devices.register_device(session, device_id=device_id,
+        credentials = devices.register_device(session, actor=SYSTEM, device_id=device_id,
                                               branch_id=branch_id)
-        session.commit()
         devices.write_terminal_config(devices.terminal_config(
             session, credentials, mqtt_host="127.0.0.1", mqtt_port=stack.broker.port),
             stack.instance_dir / "devices")

@@ -174,12 +174,12 @@ def test_a_revoked_device_cannot_connect_and_its_frames_are_dropped(stack):
     import signal
 
     from backend.services import devices
+    from backend.unit_of_work import SYSTEM
 
     with stack.terminal("t02") as till:
         frame = protocol.encode_frame(protocol.encode_body(till.request(1)), till.key)
         with stack.app.app_context():
-            devices.revoke_device(db.session, "t02")
-            db.session.commit()
+            devices.revoke_device(db.session, "t02", actor=SYSTEM)
             devices.write_broker_config(
                 db.session, stack.broker.config_dir, port=stack.broker.port,
                 backend_port=stack.broker.backend_port,

@@ -87,13 +87,13 @@ def test_revoked_device_frames_are_dropped_even_if_still_connected(stack):
     reloads its files and drops it; meanwhile the worker drops its frames without a reply
     (the revocation alone, without the reload, keeps it connected here)."""
     from backend.services import devices
+    from backend.unit_of_work import SYSTEM
 
     with stack.terminal("t02") as terminal, stack.terminal("t01") as other:
         terminal.send(terminal.request(1, op="lookup", amount=None, use_credit=None))
         assert terminal.wait_reply()["ok"] is True  # the worker has seen t02's key
         with stack.app.app_context():
-            devices.revoke_device(db.session, "t02")
-            db.session.commit()
+            devices.revoke_device(db.session, "t02", actor=SYSTEM)
         terminal.send(terminal.request(2, op="lookup", amount=None, use_credit=None))
         # t02's frame was at the broker (its PUBACK came back) before t01's lookup went
         # out, and the worker takes one frame at a time: once t01 has its answer, the

@@ -40,6 +40,7 @@ from backend.models import (
     Tier,
     the_club,
 )
+from backend.unit_of_work import SYSTEM, unit_of_work
 from card_spec import make_card_number
 
 SEED_CARD_PREFIX = "990009"
@@ -142,8 +143,9 @@ def _ensure_catalogue(session: Session, now: datetime) -> None:
 def seed_reports(session: Session, *, members: int, purchases: int, now: datetime,
                  years: int = 3, rng_seed: int = 1405, progress=None) -> SeedResult:
     """Add `members` members and about `purchases` purchases over `years` years before
-    `now`, with their ledger. Commits once at the end; the database may already hold a
-    club (its branches, tiers, products and offers are used) or be empty.
+    `now`, with their ledger, in one unit of work (then ANALYZE in another); the database
+    may already hold a club (its branches, tiers, products and offers are used) or be
+    empty.
 
     Members are generated first (with every purchase they will make, so their cached
     balances are known); purchases are then written in time order, as a live club writes
@@ -152,64 +154,65 @@ def seed_reports(session: Session, *, members: int, purchases: int, now: datetim
 
     assert members > 0 and purchases >= 0 and years > 0
     started = time.perf_counter()
-    rng = random.Random(rng_seed)
-    _ensure_catalogue(session, now)
-    context = _Context(
-        branch_ids=list(session.scalars(select(Branch.id).order_by(Branch.id))),
-        tiers=list(session.scalars(select(Tier).order_by(Tier.rank))),
-        products=list(session.scalars(select(Product).order_by(Product.id))),
-        offers=list(session.scalars(select(Offer).order_by(Offer.id))),
-        window_days=the_club(session).tier_window_days, now=now,
-        span=timedelta(days=365 * years))
-    ids = {model: _next_id(session, model) for model in
-           (Member, Card, Purchase, LedgerTransaction, LedgerEntry, CreditLot,
-            OfferRedemption, PurchaseItem)}
-    # Each member's life in the club: joining (more join later: the club grows), and the
-    # last day they come (a third stop at some point; the rest are still coming).
-    lives = []
-    for _ in range(members):
-        joined = min(now - context.span * (1 - math.sqrt(rng.random())),
-                     now - timedelta(hours=1))
-        last_day = now if rng.random() > 0.35 else joined + (now - joined) * rng.random()
-        lives.append((joined, last_day))
-    # Purchases per member: a long-tailed rate times the days they come; one member in
-    # ten never buys.
-    weights = [0.0 if rng.random() < 0.1 else
-               rng.lognormvariate(0, 1.0) * max(1.0, (last_day - joined).total_seconds() / 86400)
-               for joined, last_day in lives]
-    scale = purchases / (sum(weights) or 1)
-    counts = [int(weight * scale) for weight in weights]
-    for index in rng.sample(range(members), min(members, purchases - sum(counts))):
-        if weights[index]:
-            counts[index] += 1
-    writer = _BulkWriter(session)
-    planned: list[tuple] = []
-    for chunk_start in range(0, members, MEMBERS_PER_CHUNK):
-        rows = {name: [] for name in _ORDER}
-        for offset in range(chunk_start, min(members, chunk_start + MEMBERS_PER_CHUNK)):
-            _member(rng, rows, planned, ids, offset, counts[offset], lives[offset], context)
-        _flush(writer, rows)
-        if progress:
-            progress(min(members, chunk_start + MEMBERS_PER_CHUNK), 0)
-    planned.sort(key=lambda item: item[0])
-    for chunk_start in range(0, len(planned), PURCHASES_PER_CHUNK):
-        rows = {name: [] for name in _ORDER}
-        for item in planned[chunk_start:chunk_start + PURCHASES_PER_CHUNK]:
-            _purchase_rows(rows, ids, item)
-        _flush(writer, rows)
-        if progress:
-            progress(members, min(len(planned), chunk_start + PURCHASES_PER_CHUNK))
-    _fix_sequences(session)
-    session.commit()
+    with unit_of_work(session, SYSTEM):  # the rows, all or none
+        rng = random.Random(rng_seed)
+        _ensure_catalogue(session, now)
+        context = _Context(
+            branch_ids=list(session.scalars(select(Branch.id).order_by(Branch.id))),
+            tiers=list(session.scalars(select(Tier).order_by(Tier.rank))),
+            products=list(session.scalars(select(Product).order_by(Product.id))),
+            offers=list(session.scalars(select(Offer).order_by(Offer.id))),
+            window_days=the_club(session).tier_window_days, now=now,
+            span=timedelta(days=365 * years))
+        ids = {model: _next_id(session, model) for model in
+               (Member, Card, Purchase, LedgerTransaction, LedgerEntry, CreditLot,
+                OfferRedemption, PurchaseItem)}
+        # Each member's life in the club: joining (more join later: the club grows), and the
+        # last day they come (a third stop at some point; the rest are still coming).
+        lives = []
+        for _ in range(members):
+            joined = min(now - context.span * (1 - math.sqrt(rng.random())),
+                         now - timedelta(hours=1))
+            last_day = now if rng.random() > 0.35 else joined + (now - joined) * rng.random()
+            lives.append((joined, last_day))
+        # Purchases per member: a long-tailed rate times the days they come; one member in
+        # ten never buys.
+        weights = [0.0 if rng.random() < 0.1 else
+                   rng.lognormvariate(0, 1.0)
+                   * max(1.0, (last_day - joined).total_seconds() / 86400)
+                   for joined, last_day in lives]
+        scale = purchases / (sum(weights) or 1)
+        counts = [int(weight * scale) for weight in weights]
+        for index in rng.sample(range(members), min(members, purchases - sum(counts))):
+            if weights[index]:
+                counts[index] += 1
+        writer = _BulkWriter(session)
+        planned: list[tuple] = []
+        for chunk_start in range(0, members, MEMBERS_PER_CHUNK):
+            rows = {name: [] for name in _ORDER}
+            for offset in range(chunk_start, min(members, chunk_start + MEMBERS_PER_CHUNK)):
+                _member(rng, rows, planned, ids, offset, counts[offset], lives[offset], context)
+            _flush(writer, rows)
+            if progress:
+                progress(min(members, chunk_start + MEMBERS_PER_CHUNK), 0)
+        planned.sort(key=lambda item: item[0])
+        for chunk_start in range(0, len(planned), PURCHASES_PER_CHUNK):
+            rows = {name: [] for name in _ORDER}
+            for item in planned[chunk_start:chunk_start + PURCHASES_PER_CHUNK]:
+                _purchase_rows(rows, ids, item)
+            _flush(writer, rows)
+            if progress:
+                progress(members, min(len(planned), chunk_start + PURCHASES_PER_CHUNK))
+        _fix_sequences(session)
     # Fresh statistics, so the planner knows the tables' new sizes. On PostgreSQL only the
     # tables written (a bare ANALYZE takes a lock on every table of every schema in the
     # database: with many schemas it runs out of max_locks_per_transaction).
-    if session.get_bind().dialect.name == "postgresql":
-        tables = sorted({_COLUMNS[name][0].__table__.name for name in _ORDER})
-        session.execute(text("ANALYZE " + ", ".join(f'"{table}"' for table in tables)))
-    else:
-        session.execute(text("ANALYZE"))
-    session.commit()
+    with unit_of_work(session, SYSTEM):
+        if session.get_bind().dialect.name == "postgresql":
+            tables = sorted({_COLUMNS[name][0].__table__.name for name in _ORDER})
+            session.execute(text("ANALYZE " + ", ".join(f'"{table}"' for table in tables)))
+        else:
+            session.execute(text("ANALYZE"))
     return SeedResult(members, len(planned), time.perf_counter() - started)
 
 

@@ -35,10 +35,10 @@ def card_batches(user):
         status = 400
         if form.validate_on_submit():
             try:
-                batch = cards.create_batch(db.session, prefix=form.prefix.data,
-                                           count=form.count.data, label=form.label.data or "",
-                                           now=clock(), max_count=cards.MAX_FILES_BATCH,
-                                           actor=staff_actor(user))
+                batch = cards.create_batch(db.session, actor=staff_actor(user),
+                                           prefix=form.prefix.data, count=form.count.data,
+                                           label=form.label.data or "", now=clock(),
+                                           max_count=cards.MAX_FILES_BATCH)
             except DomainError as error:
                 apply_error(form, error)
             else:

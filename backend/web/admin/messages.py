@@ -29,7 +29,6 @@ from backend.models.reports import SEGMENTS
 from backend.notifications import admin as messages_admin
 from backend.notifications import campaigns, sms, templates
 from backend.notifications.dispatcher import settings as message_settings
-from backend.services import audit
 from backend.services.reports import campaign_effects
 from backend.services.reports.segments import SEGMENT_TITLES
 from backend.web.admin import (
@@ -41,7 +40,8 @@ from backend.web.admin import (
     translate_error,
 )
 from backend.web.admin.reports import format_cell, read_only
-from backend.web.auth import client_ip, permission_required
+from backend.web.auth import permission_required
+from backend.web.common import staff_actor
 from backend.web.fields import (
     AmountField,
     DigitsIntegerField,
@@ -227,14 +227,8 @@ def settings_page(user):
                          "kavenegar_api_key", "smtp_password"):
                 values[name] = values[name] or ""
             try:
-                audit.note(staff_user_id=user.id, ip=client_ip(), action="edit_message_settings",
-                           entity="message_settings", entity_id=1, details={"values": {
-                               key: ("(changed)" if value else "") if key in
-                               messages_admin.SECRET_FIELDS else value
-                               for key, value in values.items()}})
-                messages_admin.save_settings(db.session, values)
+                messages_admin.save_settings(db.session, values, actor=staff_actor(user))
             except DomainError as error:
-                db.session.rollback()
                 apply_error(form, error)
             else:
                 flash(gettext("Saved."), "success")
@@ -255,13 +249,11 @@ def texts_page(user):
         texts = {key: request.form.get(f"text_{key[0]}_{key[1]}", "")[:2000] for key in texts}
         enabled = {kind for kind in templates.KINDS
                    if request.form.get(f"enabled_{kind}") or not templates.KINDS[kind].can_disable}
-        audit.note(staff_user_id=user.id, ip=client_ip(), action="edit_message_texts",
-                   entity="message_template", details={"enabled": sorted(enabled)})
-        errors = messages_admin.save_templates(db.session, texts, enabled, clock())
+        errors = messages_admin.save_templates(db.session, texts, enabled, clock(),
+                                               actor=staff_actor(user))
         if not errors:
             flash(gettext("Saved."), "success")
             return redirect(url_for("admin.messages.texts_page"))
-        db.session.rollback()
         status = 400
     club_unit = g.get("currency_unit", "rial")
     rows = []
@@ -310,14 +302,10 @@ def campaign_new(user):
                          "holdout_percent": holdout, "offer_id": form.offer_id.data or None}
             try:
                 if request.form.get("action") == "send":
-                    audit.note(staff_user_id=user.id, ip=client_ip(), action="send_campaign",
-                               entity="campaign", details={
-                                   "name": form.name.data,
-                                   "segment": arguments["segment"].as_json()})
                     campaign = campaigns.send(
                         db.session, name=form.name.data,
                         request_key=(form.request_key.data or new_request_key())[:64],
-                        staff_user_id=user.id, now=clock(), config=_config(), **arguments)
+                        actor=staff_actor(user), now=clock(), config=_config(), **arguments)
                     flash(gettext("The campaign is on its way."), "success")
                     return redirect(url_for("admin.messages.campaign_detail",
                                             campaign_id=campaign.id))
@@ -326,7 +314,6 @@ def campaign_new(user):
                 sample = next(iter(result.bodies.values()), "")
                 status = 200
             except DomainError as error:
-                db.session.rollback()
                 _show_error(form, error)
     return render_template("messages/campaign_form.html", user=user, form=form,
                            preview=result, sample=sample,
@@ -376,11 +363,8 @@ def outbox(user):
 @permission_required("settings")
 def retry(user, message_id: int):
     try:
-        audit.note(staff_user_id=user.id, ip=client_ip(), action="retry_message",
-                   entity="message", entity_id=message_id)
-        messages_admin.retry(db.session, message_id, clock())
+        messages_admin.retry(db.session, message_id, clock(), actor=staff_actor(user))
     except DomainError as error:
-        db.session.rollback()
         flash(translate_error(error), "error")
     else:
         flash(gettext("The message is queued again."), "success")

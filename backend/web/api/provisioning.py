@@ -105,8 +105,8 @@ def health(principal):
 def register_device(principal, data):
     """Registers a terminal; its MQTT password and signing key are in this answer only."""
     return _credentials(principal, lambda: devices.register_device(
-        db.session, device_id=data["device_id"], branch_id=data["branch_id"],
-        name=data["name"], lang=data["lang"]))
+        db.session, actor=api_actor(principal), device_id=data["device_id"],
+        branch_id=data["branch_id"], name=data["name"], lang=data["lang"]))
 
 
 @operation("GET", "/devices/<device_id>", summary="A terminal", tag="Terminals",
@@ -122,7 +122,7 @@ def show_device(principal, device_id: str):
            tag="Terminals", role="admin", response=RevokedOut, errors=(400, 401, 403))
 def revoke_device(principal, device_id: str):
     """Disables a terminal and takes it out of the broker's password file and ACL."""
-    devices.revoke(db.session, device_id[:32], actor=api_actor(principal))
+    devices.revoke_device(db.session, device_id[:32], actor=api_actor(principal))
     return {"device_id": device_id, "status": "revoked", "broker": _refresh_broker()}
 
 

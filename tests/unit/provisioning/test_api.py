@@ -114,6 +114,7 @@ def test_enrolment_token_works_once(client, db, branch):
 def test_enrolment_token_expires_after_15_minutes(db, branch):
     issued_at = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
     issued = enrolment.issue_token(db, device_id="t12", branch_id=branch.id, now=issued_at)
+    db.commit()  # the refused redemption rolls its unit of work back, not the token
     assert issued.expires_at == issued_at + timedelta(minutes=15)
     with pytest.raises(enrolment.TokenRefused, match="expired"):
         enrolment.redeem_token(db, issued.token, now=issued_at + timedelta(minutes=15))

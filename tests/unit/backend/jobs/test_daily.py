@@ -110,6 +110,26 @@ def test_a_daily_job_runs_once_per_local_day(db):
                          NOW + timedelta(minutes=31)) == "0 anniversary messages queued"
 
 
+def test_a_failed_job_step_leaves_nothing_and_the_other_jobs_run(db, monkeypatch):
+    factories.club(db)
+    factories.member(db, birth_date=jalali(1370, 8, 30))
+    db.commit()
+    enqueue = daily.outbox.enqueue
+
+    def enqueue_then_fail(session, **fields):
+        enqueue(session, **fields)
+        if fields["kind"] == "birthday":  # the message is written, then the step breaks
+            raise RuntimeError("the birthday step broke")
+
+    monkeypatch.setattr(daily.outbox, "enqueue", enqueue_then_fail)
+    ran = daily.run_due(db, NOW)
+    assert "birthdays" not in ran and {"anniversaries", "credit_expiring"} <= set(ran)
+    assert queued(db, "birthday") == []  # its unit of work rolled the message back
+    runs = {run.name: run.status for run in db.scalars(select(JobRun))}
+    assert runs["birthdays"] == "running"  # claimed: tried again when its lease ends
+    assert runs["anniversaries"] == "done"
+
+
 def test_jobs_wait_for_their_local_hour(db):
     factories.club(db)
     factories.member(db, birth_date=jalali(1370, 8, 30))

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from backend.errors import BadRequest
 from backend.models import (
+    AuditLog,
     Campaign,
     CampaignRecipient,
     Member,
@@ -21,6 +22,7 @@ from backend.models import (
 )
 from backend.notifications import campaigns, dispatcher, providers
 from backend.notifications.campaigns import Segment
+from backend.unit_of_work import SYSTEM, Actor
 from tests import factories
 from tests.conftest import NOW
 from tests.unit.backend.notifications.conftest import message_settings
@@ -146,7 +148,7 @@ def test_send_records_the_hold_out_and_queues_the_rest(db, world):
     campaign = campaigns.send(
         db, name="Autumn", segment=Segment(), channel="sms",
         body="{first_name} عزیز، {offer} آغاز شد. {club}", language="fa", holdout_percent=10,
-        offer_id=offer.id, request_key="campaign-key-0001", staff_user_id=None, now=NOW,
+        offer_id=offer.id, request_key="campaign-key-0001", actor=SYSTEM, now=NOW,
         rng=random.Random(7))
     rows = db.scalars(select(CampaignRecipient).where(
         CampaignRecipient.campaign_id == campaign.id)).all()
@@ -166,7 +168,7 @@ def test_send_records_the_hold_out_and_queues_the_rest(db, world):
     # The same form again sends nothing more.
     again = campaigns.send(db, name="Autumn", segment=Segment(), channel="sms", body="x",
                            language="fa", holdout_percent=10, offer_id=None,
-                           request_key="campaign-key-0001", staff_user_id=None, now=NOW)
+                           request_key="campaign-key-0001", actor=SYSTEM, now=NOW)
     assert again.id == campaign.id
     assert db.scalar(select(func.count()).select_from(Message)) == 18
 
@@ -179,7 +181,7 @@ def test_hold_out_is_random_per_send(db, world):
         campaign = campaigns.send(db, name=f"C{index}", segment=Segment(), channel="sms",
                                   body="Hi {first_name}", language="en", holdout_percent=25,
                                   offer_id=None, request_key=f"campaign-random-{index:04d}",
-                                  staff_user_id=None, now=NOW)
+                                  actor=SYSTEM, now=NOW)
         chosen.append(set(db.scalars(select(CampaignRecipient.member_id).where(
             CampaignRecipient.campaign_id == campaign.id, CampaignRecipient.held_out))))
     assert len(chosen[0]) == len(chosen[1]) == 10
@@ -191,7 +193,7 @@ def test_a_campaign_that_does_not_fit_the_quota_is_refused_whole(db, world):
     with pytest.raises(campaigns.NotEnoughSms) as caught:
         campaigns.send(db, name="Too big", segment=Segment(), channel="sms",
                        body="Hello {first_name}", language="en", holdout_percent=0,
-                       offer_id=None, request_key="campaign-too-big-1", staff_user_id=None,
+                       offer_id=None, request_key="campaign-too-big-1", actor=SYSTEM,
                        now=NOW)
     db.rollback()
     assert (caught.value.needed, caught.value.left) == (3, 2)
@@ -207,14 +209,14 @@ def test_bad_texts_and_empty_segments(db, world):
     with pytest.raises(BadRequest, match="No member"):
         campaigns.send(db, name="Nobody", segment=Segment(min_purchases=1000), channel="sms",
                        body="Hi", language="en", holdout_percent=10, offer_id=None,
-                       request_key="campaign-nobody-01", staff_user_id=None, now=NOW)
+                       request_key="campaign-nobody-01", actor=SYSTEM, now=NOW)
 
 
 def test_delivered_and_failed_counts(db, world, tmp_path):
     campaign = campaigns.send(db, name="Counts", segment=Segment(), channel="sms",
                               body="Hi {first_name}", language="en", holdout_percent=0,
                               offer_id=None, request_key="campaign-counts-01",
-                              staff_user_id=None, now=NOW)
+                              actor=SYSTEM, now=NOW)
     assert campaigns.status_counts(db, campaign.id) == {"queued": 3}
     # One member opts out before the dispatcher gets there.
     world["never"].promotional_opt_out = True
@@ -228,7 +230,7 @@ def test_email_campaign(db, world, tmp_path):
     campaign = campaigns.send(db, name="News by email", segment=Segment(), channel="email",
                               body="Dear {first_name}, news.", language="en",
                               holdout_percent=0, offer_id=None,
-                              request_key="campaign-email-001", staff_user_id=None, now=NOW)
+                              request_key="campaign-email-001", actor=SYSTEM, now=NOW)
     [message] = db.scalars(select(Message).where(Message.campaign_id == campaign.id)).all()
     assert (message.channel, message.recipient, message.subject, message.parts) == (
         "email", "regular@example.com", "News by email", 0)
@@ -236,3 +238,20 @@ def test_email_campaign(db, world, tmp_path):
     dispatcher.dispatch_due(db, {"sms": console, "email": console}, lambda: NOW)
     assert '"subject": "News by email"' in (tmp_path / "email.log").read_text()
     assert dispatcher.settings(db).sms_used == 0
+
+
+def test_a_refused_campaign_leaves_no_audit_row_a_sent_one_exactly_one(db, world):
+    db.commit()  # a refused send rolls its unit of work back: the members must outlive it
+    panel = Actor(factories.staff_user(db).id, "10.0.0.9", "panel")
+    db.commit()
+    with pytest.raises(BadRequest, match="No member"):
+        campaigns.send(db, name="Nobody", segment=Segment(min_purchases=1000), channel="sms",
+                       body="Hi", language="en", holdout_percent=10, offer_id=None,
+                       request_key="campaign-audit-none", actor=panel, now=NOW)
+    assert db.scalars(select(AuditLog)).all() == []
+    campaigns.send(db, name="Everyone", segment=Segment(), channel="sms", body="Hi",
+                   language="en", holdout_percent=0, offer_id=None,
+                   request_key="campaign-audit-all", actor=panel, now=NOW)
+    [row] = db.scalars(select(AuditLog)).all()
+    assert (row.action, row.entity, row.ip, row.details["name"]) == (
+        "send_campaign", "campaign", "10.0.0.9", "Everyone")

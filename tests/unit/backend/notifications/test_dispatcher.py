@@ -17,7 +17,7 @@ from backend.models import Club, Member, Message, MessageTemplate, Tier
 from backend.notifications import dispatcher, outbox, providers
 from backend.notifications.providers import SendResult
 from backend.services import counter, verification
-from backend.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM, unit_of_work
 from tests import factories
 from tests.conftest import DATABASE_KINDS, NOW, build_app
 from tests.unit.backend.notifications.conftest import message_settings
@@ -298,6 +298,15 @@ def test_a_provider_bug_is_retried_and_logged(db, clock):
     assert dispatcher.dispatch_due(db, {"sms": Broken()}, clock).retried == 1
     [message] = queued(db)
     assert message.status == "queued" and "KeyError" in message.error
+
+
+def test_the_dispatcher_never_runs_inside_a_callers_unit_of_work(db, clock):
+    """Its steps commit one by one, so a provider is never called with a row locked."""
+    for step in (lambda: dispatcher.dispatch_due(db, {}, clock),
+                 lambda: dispatcher.check_deliveries(db, {}, NOW)):
+        with pytest.raises(AssertionError, match="commits between its steps"), \
+                unit_of_work(db, SYSTEM):
+            step()
 
 
 @pytest.mark.parametrize("language", ["fa", "en"])

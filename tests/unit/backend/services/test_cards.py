@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import func, select
 
 from backend.errors import BadRequest, CardUnknown
-from backend.models import Card, Member
+from backend.models import AuditLog, Card, CardBatch, Member
 from backend.services import card_lifecycle, cards, members, terminal
-from backend.unit_of_work import SYSTEM
+from backend.unit_of_work import SYSTEM, Actor
 from card_spec import make_card_number
 from tests import factories
 
@@ -36,7 +36,8 @@ def card(db, number) -> Card:
 
 
 def test_a_batch_puts_its_cards_in_stock(club):
-    batch = cards.create_batch(club, prefix=PREFIX, count=3, label=" spring ", now=NOW)
+    batch = cards.create_batch(club, actor=SYSTEM,
+                               prefix=PREFIX, count=3, label=" spring ", now=NOW)
     stocked = club.scalars(select(Card).where(Card.batch_id == batch.id).order_by(Card.number))
     assert [(row.number, row.status, row.member_id) for row in stocked] == [
         (number, "issued", None) for number in sorted(batch.numbers)]
@@ -47,7 +48,8 @@ def test_a_batch_puts_its_cards_in_stock(club):
 
 
 def test_a_new_member_gets_a_card_from_stock(club):
-    batch = cards.create_batch(club, prefix=PREFIX, count=2, now=NOW - timedelta(days=3))
+    batch = cards.create_batch(club, actor=SYSTEM,
+                               prefix=PREFIX, count=2, now=NOW - timedelta(days=3))
     number = batch.numbers[1]
     member = register(club, "-".join(number[i:i + 4] for i in range(0, 16, 4)))
     row = card(club, number)
@@ -62,7 +64,7 @@ def test_a_new_member_gets_a_card_from_stock(club):
 
 
 def test_a_number_the_club_never_issued_is_refused(club):
-    batch = cards.create_batch(club, prefix=PREFIX, count=2, now=NOW)
+    batch = cards.create_batch(club, actor=SYSTEM, prefix=PREFIX, count=2, now=NOW)
     first = batch.first_serial
     not_yet_issued = make_card_number(PREFIX, first + 2)
     with pytest.raises(BadRequest, match="no card with this number was issued") as refused:
@@ -76,7 +78,7 @@ def test_cards_printed_before_the_first_batch_are_still_accepted(club):
     legacy = make_card_number(PREFIX, 5)  # before the batches' range
     club.add(Card(number=make_card_number(PREFIX, 9), status="blocked"))  # the highest old card
     club.flush()
-    batch = cards.create_batch(club, prefix=PREFIX, count=1, now=NOW)
+    batch = cards.create_batch(club, actor=SYSTEM, prefix=PREFIX, count=1, now=NOW)
     assert batch.first_serial == 10
     member = register(club, legacy)
     assert (card(club, legacy).member_id, card(club, legacy).status) == (member.id, "active")
@@ -86,14 +88,14 @@ def test_cards_printed_before_the_first_batch_are_still_accepted(club):
 
 
 def test_a_blocked_card_from_stock_is_refused(club):
-    batch = cards.create_batch(club, prefix=PREFIX, count=1, now=NOW)
+    batch = cards.create_batch(club, actor=SYSTEM, prefix=PREFIX, count=1, now=NOW)
     card(club, batch.numbers[0]).status = "blocked"  # spoiled in print
     with pytest.raises(BadRequest, match="blocked"):
         register(club, batch.numbers[0])
 
 
 def test_replacement_and_gift_cards_come_from_stock_too(club):
-    batch = cards.create_batch(club, prefix=PREFIX, count=2, now=NOW)
+    batch = cards.create_batch(club, actor=SYSTEM, prefix=PREFIX, count=2, now=NOW)
     member = register(club, make_card_number("990008", 1))
     card_lifecycle.issue_replacement(club, actor=SYSTEM,
                                      member_id=member.id, new_card_number=batch.numbers[0],
@@ -111,7 +113,7 @@ def test_replacement_and_gift_cards_come_from_stock_too(club):
 
 
 def test_a_card_in_stock_is_unknown_at_the_terminal(club):
-    batch = cards.create_batch(club, prefix=PREFIX, count=1, now=NOW)
+    batch = cards.create_batch(club, actor=SYSTEM, prefix=PREFIX, count=1, now=NOW)
     with pytest.raises(CardUnknown):
         terminal.find_member_by_card(club, batch.numbers[0])
 
@@ -127,20 +129,18 @@ def test_the_club_logo_goes_on_the_front(club, tmp_path):
     assert cards.artwork(club, tmp_path, club_name="Other").club_name == "Other"
 
 
-def test_a_staff_batch_leaves_one_audit_row_and_a_refused_one_none(club):
-    from backend.models import AuditLog, CardBatch
-    from backend.unit_of_work import Actor
-    db = club
-    staff = Actor(factories.staff_user(db).id, "10.0.0.9")
-    db.commit()  # the refusal below rolls its own unit back, not the setup
+def test_a_refused_batch_leaves_nothing_a_staff_batch_one_audit_row(club):
+    panel = Actor(factories.staff_user(club).id, "10.0.0.9", "panel")
+    club.commit()  # a refused batch rolls its unit back: the club must outlive it
     with pytest.raises(BadRequest):
-        cards.create_batch(db, prefix=PREFIX, count=0, actor=staff)
-    assert db.scalar(select(func.count()).select_from(AuditLog)) == 0
-    batch = cards.create_batch(db, prefix=PREFIX, count=3, label="Spring", now=NOW, actor=staff)
-    db.rollback()  # committed by the use case itself
-    assert db.get(CardBatch, batch.id).count == 3
-    [row] = db.scalars(select(AuditLog)).all()
-    assert (row.action, row.staff_user_id, row.entity, row.details) == (
-        "create_card_batch", staff.staff_user_id, "card_batch", {"count": 3, "prefix": PREFIX})
-    cards.create_batch(db, prefix=PREFIX, count=1, now=NOW)  # the CLI: no audit row
-    assert db.scalar(select(func.count()).select_from(AuditLog)) == 1
+        cards.create_batch(club, actor=panel, prefix=PREFIX, count=0, now=NOW)
+    with pytest.raises(BadRequest):
+        cards.create_batch(club, actor=panel, prefix=PREFIX, count=1, label="x" * 121,
+                           now=NOW)
+    assert club.scalars(select(AuditLog)).all() == []
+    assert club.scalars(select(CardBatch)).all() == []
+    cards.create_batch(club, actor=panel, prefix=PREFIX, count=2, now=NOW)
+    cards.create_batch(club, actor=SYSTEM, prefix=PREFIX, count=1, now=NOW)  # the CLI
+    [row] = club.scalars(select(AuditLog)).all()
+    assert (row.action, row.entity, row.ip, row.details) == (
+        "create_card_batch", "card_batch", "10.0.0.9", {"count": 2, "prefix": PREFIX})

@@ -15,6 +15,7 @@ from backend.models import (
     CampaignRecipient,
     Card,
     CreditLot,
+    Device,
     JobRun,
     LedgerEntry,
     LedgerTransaction,
@@ -246,3 +247,13 @@ def test_the_demo_has_cheques_and_a_plan_that_add_up(db):
     assert [row.status for row in parts] == ["paid"] + ["pending"] * 5
     assert len(instruments.history(db, cheques[2].id)) == 2
     assert db.scalar(select(func.count(InstrumentEvent.id))) == 4 + 2 + 6 + 1
+
+
+def test_the_demo_is_one_unit_of_work_and_refused_on_a_club(db):
+    result = demo.seed_demo(db, NOW, history=False)
+    db.rollback()  # nothing left for the caller to commit: the unit did
+    assert db.scalar(select(func.count()).select_from(Member)) == result.member_count
+    assert {device.id for device in db.scalars(select(Device))} == {"t01", "t02"}
+    with pytest.raises(RuntimeError, match="already has a club"):
+        demo.seed_demo(db, NOW, history=False)
+    assert db.scalar(select(func.count()).select_from(Member)) == result.member_count

@@ -66,7 +66,7 @@ def test_offline_revoked_and_wrong_key_seen_by_the_worker(db, terminal):
     devices.record_bad_signature(db, "t01", NOW)
     assert warnings(db) == ["wrong_key"]
     assert warnings(db, now=NOW + timedelta(days=2)) == ["offline"]
-    devices.revoke_device(db, "t01")
+    devices.revoke_device(db, "t01", actor=SYSTEM)
     assert warnings(db) == ["revoked"]
 
 
@@ -130,7 +130,7 @@ def test_nothing_to_send_and_revoked(db, terminal):
     db.commit()  # a refused use case rolls back to here
     with pytest.raises(BadRequest):
         terminal_commands.send_config(db, lambda t, f: None, "t01", NOW, actor=SYSTEM)
-    devices.revoke_device(db, "t01")
+    devices.revoke_device(db, "t01", actor=SYSTEM)
     with pytest.raises(BadRequest):
         terminal_commands.request_logs(db, lambda t, f: None, "t01", NOW, actor=SYSTEM)
 
@@ -206,8 +206,7 @@ def test_no_resend_without_panel_config_or_revoked(db, terminal):
     terminal_commands.take_state(db, lambda t, f: sent.append(t), "t01", state(cfg=0), NOW)
     assert sent == []
     _applied_config(db, terminal)
-    devices.revoke_device(db, "t01")
-    db.commit()
+    devices.revoke_device(db, "t01", actor=SYSTEM)
     terminal_commands.take_state(db, lambda t, f: sent.append(t), "t01", state(cfg=0), NOW)
     assert sent == []
     assert not terminal_commands.take_state(db, lambda t, f: sent.append(t), "t01", b"{", NOW)
@@ -228,3 +227,20 @@ def test_a_reflash_right_after_a_send_is_answered_at_once_a_slow_terminal_is_not
         terminal_commands.take_state(db, publish, "t01", state(cfg=0),
                                      NOW + timedelta(seconds=seconds))
     assert len(sent) == 2 and terminal_commands.last_resend(db, "t01").reason == "reflash"
+
+
+def test_registering_and_revoking_commit_in_their_own_unit_and_a_refusal_leaves_nothing(db):
+    branch = factories.branch(db, name="Central")
+    db.commit()
+    devices.register_device(db, actor=SYSTEM, device_id="t09", branch_id=branch.id)
+    db.rollback()  # nothing left for the caller to commit: the unit did
+    assert db.get(Device, "t09").status == "active"
+    with pytest.raises(BadRequest, match="already registered"):
+        devices.register_device(db, actor=SYSTEM, device_id="t09", branch_id=branch.id,
+                                name="Again")
+    assert db.get(Device, "t09").name == "t09"
+    with pytest.raises(BadRequest, match="no device"):
+        devices.revoke_device(db, "t99", actor=SYSTEM)
+    devices.revoke_device(db, "t09", actor=SYSTEM)
+    db.rollback()
+    assert db.get(Device, "t09").status == "revoked"

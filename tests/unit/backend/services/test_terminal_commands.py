@@ -76,7 +76,7 @@ def test_unknown_operation_revoked_terminal_and_other_branch_are_refused(db, ter
         terminal_commands.build_command(db, "t01", "reboot", "", NOW, branch_id=other.id)
     with pytest.raises(NotFound):
         terminal_commands.build_command(db, "nope", "reboot", "", NOW)
-    devices.revoke_device(db, "t01")
+    devices.revoke_device(db, "t01", actor=SYSTEM)
     with pytest.raises(BadRequest, match="revoked"):
         terminal_commands.build_command(db, "t01", "reboot", "", NOW)
 

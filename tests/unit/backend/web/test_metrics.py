@@ -6,6 +6,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from backend.models import Message
 from backend.services import devices
+from backend.unit_of_work import SYSTEM
 from tests import factories
 from tests.conftest import NOW
 
@@ -22,7 +23,7 @@ def test_terminals_and_outbox_as_the_database_has_them(client, db, app):
         factories.device(db, device_id=device_id, branch_id=branch.id)
     devices.record_state(db, "t01", b'{"online": true, "queued": 4}', NOW)
     devices.record_state(db, "t02", b'{"online": true, "queued": 2}', NOW - timedelta(days=1))
-    devices.revoke_device(db, "t03")
+    devices.revoke_device(db, "t03", actor=SYSTEM)
     member = factories.member(db)
     for status in ("queued", "queued", "failed"):
         db.add(Message(member_id=member.id, channel="sms", recipient="09121234567",

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from backend.models import AuditLog, Card, CardBatch, Member
 from backend.services import cards
+from backend.unit_of_work import SYSTEM
 from card_spec import make_card_number
 from tests import factories
 
@@ -60,7 +61,7 @@ def test_bad_batches_are_refused_next_to_their_field(client, auth, db):
 
 def test_the_zip_holds_the_printing_files(app, client, auth, db):
     admin(client, auth, db)
-    batch = cards.create_batch(db, prefix="990005", count=3, label="b1")
+    batch = cards.create_batch(db, actor=SYSTEM, prefix="990005", count=3, label="b1")
     db.commit()
     response = client.get(f"/card-batches/{batch.id}/files.zip")
     assert response.status_code == 200 and response.mimetype == "application/zip"
@@ -86,7 +87,7 @@ def test_the_zip_holds_the_printing_files(app, client, auth, db):
 
 def test_a_large_batch_points_to_the_command_line(client, auth, db):
     admin(client, auth, db)
-    batch = cards.create_batch(db, prefix="990005", count=cards.MAX_FILES_BATCH + 1)
+    batch = cards.create_batch(db, actor=SYSTEM, prefix="990005", count=cards.MAX_FILES_BATCH + 1)
     db.commit()
     response = client.get(f"/card-batches/{batch.id}/files.zip", follow_redirects=True)
     assert f"vafa cards files --batch {batch.id}" in response.get_data(as_text=True)
@@ -94,7 +95,7 @@ def test_a_large_batch_points_to_the_command_line(client, auth, db):
 
 def test_a_stock_card_typed_at_the_counter_starts_a_new_member(client, auth, db):
     admin(client, auth, db)
-    batch = cards.create_batch(db, prefix="990005", count=1)
+    batch = cards.create_batch(db, actor=SYSTEM, prefix="990005", count=1)
     db.commit()
     number = batch.numbers[0]
     response = client.get("/members", query_string={"q": number})

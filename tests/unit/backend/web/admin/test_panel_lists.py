@@ -127,7 +127,7 @@ def test_terminals_page_shows_what_the_state_topic_said(client, db, app):
     # Online by its last retained state, but silent for longer than the staleness bound.
     devices.record_state(db, "t03", b'{"online": true, "fw": "1.3.0"}',
                          NOW - timedelta(minutes=11))
-    devices.revoke_device(db, "t04")
+    devices.revoke_device(db, "t04", actor=SYSTEM)
     page = client.get("/terminals").get_data(as_text=True)
 
     def row(device_id: str) -> str:

@@ -199,7 +199,7 @@ def world(db):
     call, other_call = (db.scalars(select(CallTask.id).where(CallTask.purchase_id == sale.id))
                         .one() for sale in (purchase, other_sale))
     from backend.services import cards, instruments
-    batch = cards.create_batch(db, prefix="990009", count=1)
+    batch = cards.create_batch(db, actor=SYSTEM, prefix="990009", count=1)
     cheque, other_cheque = (instruments.record_cheque(
         db, actor=SYSTEM, member_id=own.id, bank="melli", number=number,
         due_date=datetime.now(UTC).date(),
