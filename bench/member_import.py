@@ -1,3 +1,4 @@
+
 """Member import (M3) of a generated workbook into a fresh SQLite database, timed per
 step (backend.services.member_import.benchmark): generate the file, read it, validate
 it, commit it. Full: 10,000 rows; quick: 1,000.
@@ -21,7 +22,7 @@ def measure(quick=False, rows=None, database_url=None):
     from sqlalchemy import func, select
 
     from backend.extensions import db
-    from backend.models import Club, Member, Tier
+    from backend.models import Club, Member, Tier, the_club
     from backend.services import member_import
 
     rows = rows or (QUICK_ROWS if quick else FULL_ROWS)
@@ -29,7 +30,7 @@ def measure(quick=False, rows=None, database_url=None):
         raise ValueError("rows must be between 1 and 20000 (the import's bound)")
     with fresh_app(database_url) as (app, kind, work), app.app_context():
         session = db.session
-        if session.get(Club, 1) is None:
+        if the_club(session) is None:
             session.add(Club(id=1, name="Bench club", welcome_credit_rials=50_000))
             session.add(Tier(code="bench", name="bench", rank=1, point_step_rials=10_000))
             session.commit()

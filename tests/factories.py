@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from backend import ledger
-from backend.models import Branch, Card, Club, Device, Member, StaffUser, Tier
+from backend.models import Branch, Card, Club, Device, Member, StaffUser, Tier, the_club
 from backend.services import devices
 from backend.unit_of_work import SYSTEM
 from card_spec import make_card_number
@@ -15,7 +15,7 @@ _serials = itertools.count(1000)
 
 
 def club(session: Session, **fields) -> Club:
-    existing = session.get(Club, 1)
+    existing = the_club(session)
     if existing is not None:
         return existing
     row = Club(id=1, **{"name": "Test Club", "point_value_rials": 100, **fields})

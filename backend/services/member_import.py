@@ -806,7 +806,7 @@ def _member_row(row: Row, now: datetime) -> dict:
             **check_profile(profile)}
 
 
-def commit(session: Session, checked: Checked, *, token: str, filename: str,
+def import_rows(session: Session, checked: Checked, *, token: str, filename: str,
            actor: Actor, uploaded_at: datetime,
            give_welcome_credit: bool, now: datetime) -> MemberImport:
     """Import the good rows of `checked` in one transaction, with their cards, their
@@ -1001,7 +1001,7 @@ def benchmark(session: Session, directory: Path, *, rows: int = 10_000,
     read = timer.perf_counter()
     checked = validate(session, sheet)
     validated = timer.perf_counter()
-    record = commit(session, checked, token=new_token(), filename=path.name,
+    record = import_rows(session, checked, token=new_token(), filename=path.name,
                     actor=SYSTEM, uploaded_at=now, give_welcome_credit=True,
                     now=now)
     committed = timer.perf_counter()

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from backend.extensions import db
-from backend.models import Club, Member, Offer, Reward
+from backend.models import Member, Offer, Reward, the_club
 from backend.services import member_auth, members
 from backend.unit_of_work import SYSTEM
 from tests.browser.conftest import screenshot, sign_in
@@ -110,7 +110,7 @@ def test_the_admin_sets_weekday_points_and_a_happy_hour(page, live_server):
     page.click("button[type=submit]")
     page.wait_for_selector(".flash.success")
     with live_server.app.app_context():
-        club = db.session.get(Club, 1)
+        club = the_club(db.session)
         assert club.weekday_points_percent == [200, 100, 100, 100, 100, 100, 100]
         offer = db.session.scalars(select(Offer).where(Offer.name == "ساعت شاد پنجشنبه")).one()
         assert (offer.weekdays, offer.from_minute, offer.until_minute) == ([5], 1020, 1140)
@@ -122,7 +122,7 @@ def test_the_admin_sets_weekday_points_and_a_happy_hour(page, live_server):
 def test_a_member_completes_the_profile_and_gets_the_reward_once(browser, live_server):
     """P2: birth date typed Jalali in Persian digits, gender and city; 500 points once."""
     with live_server.app.app_context():
-        club = db.session.get(Club, 1)
+        club = the_club(db.session)
         club.profile_reward_kind, club.profile_reward_value = "points", 500
         db.session.commit()
     member_id = _member(live_server, "09127770003", 777203, 0, "nasrin-pass-3")
@@ -146,6 +146,6 @@ def test_a_member_completes_the_profile_and_gets_the_reward_once(browser, live_s
         member = db.session.get(Member, member_id)
         assert member.points_balance == 500 and member.city == "شیراز"
         assert member.birth_date.isoformat() == "1991-11-21"
-        club = db.session.get(Club, 1)
+        club = the_club(db.session)
         club.profile_reward_kind, club.profile_reward_value = "none", 0
         db.session.commit()

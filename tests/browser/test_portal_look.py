@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from backend.engine.calendar import local_day_end_utc
 from backend.extensions import db
-from backend.models import Club, Offer, Tier
+from backend.models import Offer, Tier, the_club
 from backend.services import member_auth, members, wallet
 from backend.unit_of_work import SYSTEM
 from tests.browser.conftest import screenshot
@@ -33,7 +33,7 @@ def test_history_names_the_friend_masked_and_offers_show_their_conditions(browse
             db.session, actor=SYSTEM, first_name="کامران", last_name="رستمی",
             mobile=f"0914{serial:07d}", card_number=card_number(serial + 50), now=now)
         sender.tier_id = silver.id
-        club = db.session.get(Club, 1)
+        club = the_club(db.session)
         club.max_transfer_rials = max(club.max_transfer_rials, 100_000)
         club.max_transfer_per_day_rials = max(club.max_transfer_per_day_rials, 100_000)
         db.session.commit()

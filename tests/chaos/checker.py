@@ -29,13 +29,13 @@ from sqlalchemy import func, select
 from backend.extensions import db
 from backend.models import (
     Card,
-    Club,
     CreditLot,
     LedgerEntry,
     LedgerTransaction,
     Member,
     Purchase,
     TerminalRequest,
+    the_club,
 )
 
 
@@ -134,7 +134,7 @@ def _check(run, session) -> Verdict:
 
     rows = {phase.name: Row(phase.name, notes="; ".join(phase.notes)) for phase in run.phases}
     errors.extend(getattr(run, "fault_errors", []))
-    window_s = session.get(Club, 1).offline_window_days * 86400
+    window_s = the_club(session).offline_window_days * 86400
     checked_at = time.time()
     card_ids = dict(session.execute(select(Card.number, Card.id)).all())
     recorded: set[tuple[str, str]] = set()
@@ -261,7 +261,7 @@ def _check_conservation(run, session, transactions, purchases, errors: list[str]
             select(LedgerEntry.transaction_id, LedgerEntry.account, LedgerEntry.amount)
             .where(LedgerEntry.transaction_id > run.before["last_transaction"])):
         sums[(transaction_id, account)] += amount
-    bonus = session.get(Club, 1).referral_first_purchase_bonus_rials
+    bonus = the_club(session).referral_first_purchase_bonus_rials
     by_key = {transaction.idempotency_key: transaction for transaction in transactions}
     expected_credit = expected_points = 0
     for transaction in transactions:

@@ -1,3 +1,4 @@
+
 """The fault-injection run (issue 10): real Mosquitto (persistence on), two real worker
 processes on an MQTT 5 shared subscription, a real database (SQLite, or PostgreSQL behind a
 TCP proxy that can be cut), simulated terminals running the real firmware app, and eleven
@@ -738,7 +739,7 @@ class ChaosRun:
     def set_up(self) -> None:
         import flask_migrate
 
-        from backend.models import Club
+        from backend.models import the_club
         from backend.services import demo, devices
         from backend.unit_of_work import SYSTEM
 
@@ -750,7 +751,7 @@ class ChaosRun:
             flask_migrate.upgrade(directory=str(PROJECT_ROOT / "backend/migrations"),
                                   revision="heads")
             result = demo.seed_demo(db.session, datetime.now(UTC))
-            club = db.session.get(Club, 1)
+            club = the_club(db.session)
             club.offline_window_days = CLUB_OFFLINE_WINDOW_DAYS
             tills = [f"t{n:02d}" for n in range(3, self.durations.terminals + 1)]
             extra = [devices.register_device(db.session, actor=SYSTEM, device_id=device_id,

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import Float, Integer, Numeric, and_, cast, func, literal, select, union_all
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
 from backend.models import Member, Purchase
@@ -139,3 +140,11 @@ def as_int(value) -> int:
 def ratio(numerator, denominator) -> float | None:
     """numerator / denominator, or None when there is nothing to divide by."""
     return None if not denominator else numerator / denominator
+
+
+def start_read_only(session: Session) -> None:
+    """End the session's transaction (which on SQLite holds the write lock from its first
+    statement; it has written nothing) and go on in a read-only one: reports may take a
+    second, purchases must not wait for them (backend/database.py)."""
+    session.rollback()
+    session.connection(execution_options={"read_only": True})

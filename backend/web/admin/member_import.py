@@ -215,7 +215,7 @@ def commit(user, token: str):
         flash(gettext("No row can be imported."), "error")
         return redirect(url_for(".preview", token=token))
     try:
-        record = service.commit(
+        record = service.import_rows(
             db.session, checked, token=token, filename=meta.get("filename", ""),
             actor=staff_actor(user), uploaded_at=datetime.fromisoformat(meta["uploaded_at"]),
             give_welcome_credit=form.give_welcome_credit.data, now=clock())

@@ -23,6 +23,7 @@ from backend.models import Branch, SegmentRule, SegmentRuleRun, Tier
 from backend.models.reports import SEGMENTS
 from backend.services.permissions import branch_scope
 from backend.services.reports import REPORTS, build, excel, periods, segments
+from backend.services.reports import sql as report_sql
 from backend.services.reports.sql import Filters
 from backend.services.reports.tables import Column, Table
 from backend.validators import parse_jalali_or_gregorian_date
@@ -197,11 +198,8 @@ def _choices():
 
 
 def read_only() -> None:
-    """End the request's transaction (which on SQLite holds the write lock from its first
-    statement) and go on in a read-only one: reports may take a second, purchases must
-    not wait for them (backend/database.py)."""
-    db.session.rollback()
-    db.session.connection(execution_options={"read_only": True})
+    """Reports read in a read-only transaction (services/reports/sql.start_read_only)."""
+    report_sql.start_read_only(db.session)
 
 
 def _report_or_404(name: str):

@@ -11,7 +11,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from backend.errors import BadRequest
-from backend.models import AuditLog, Branch, Club, StaffUser
+from backend.models import AuditLog, Branch, StaffUser, the_club
 from backend.services import demo, first_run, staff
 from tests import factories
 
@@ -52,7 +52,7 @@ def invoke_init(runner, password: str, *extra: str):
 def test_init_creates_the_club_its_branch_and_admin(runner, db, client, auth):
     result = invoke_init(runner, STRONG)
     assert result.exit_code == 0, result.output
-    club = db.get(Club, 1)
+    club = the_club(db)
     assert (club.name, club.name_fa, club.currency_display, club.is_demo) == (
         "Shirin Bakery", "شیرینی شیرین", "toman", False)
     assert [(b.code, b.name) for b in db.scalars(select(Branch))] == [("tajrish", "تجریش")]
@@ -74,10 +74,10 @@ def test_init_creates_the_club_its_branch_and_admin(runner, db, client, auth):
 def test_init_refuses_a_weak_password_and_writes_nothing(runner, db):
     result = invoke_init(runner, "tehran1234")
     assert result.exit_code != 0 and "first ones guessed" in result.output
-    assert db.get(Club, 1) is None and db.scalar(select(func.count()).select_from(StaffUser)) == 0
+    assert the_club(db) is None and db.scalar(select(func.count()).select_from(StaffUser)) == 0
     result = invoke_init(runner, "a-good-password-but-bad-code", "--branch-code", "Bad Code!")
     assert result.exit_code != 0 and "branch_code" in result.output
-    assert db.get(Club, 1) is None and db.scalar(select(func.count()).select_from(Branch)) == 0
+    assert the_club(db) is None and db.scalar(select(func.count()).select_from(Branch)) == 0
 
 
 def test_init_asks_interactively_and_again_after_a_weak_password(runner, db):
@@ -126,10 +126,10 @@ def test_setup_page_creates_the_club_once_then_is_gone(client, db, app):
     code = code_file.read_text().strip()
 
     wrong = client.post("/setup", data=setup_form("0000-0000-0000"))
-    assert wrong.status_code == 403 and db.get(Club, 1) is None
+    assert wrong.status_code == 403 and the_club(db) is None
     weak = client.post("/setup", data=setup_form(code, password="owner12345",
                                                  password_confirm="owner12345"))
-    assert weak.status_code == 400 and db.get(Club, 1) is None
+    assert weak.status_code == 400 and the_club(db) is None
     assert 'data-error-for="password"' in weak.get_data(as_text=True)
     assert "نباید نام کاربری" in weak.get_data(as_text=True)
 
@@ -137,7 +137,7 @@ def test_setup_page_creates_the_club_once_then_is_gone(client, db, app):
                                        "logo": (io.BytesIO(png_bytes()), "logo.png")},
                        content_type="multipart/form-data")
     assert done.status_code == 302 and done.headers["Location"].endswith("/dashboard")
-    club = db.get(Club, 1)
+    club = the_club(db)
     assert club.currency_display == "rial" and club.logo_filename.startswith("logo-")
     assert not code_file.exists()
     # Signed in as the new admin; the page is gone for everyone.
@@ -154,7 +154,7 @@ def test_setup_page_is_404_once_an_admin_exists(client, db):
 
 def test_the_demo_is_marked_on_every_panel_page(client, db):
     demo.seed_demo(db, datetime.now(UTC), history=False)
-    assert db.get(Club, 1).is_demo
+    assert the_club(db).is_demo
     assert client.get("/setup").status_code == 404
     assert client.post("/login", data={"username": "admin",
                                        "password": demo.DEMO_LOGINS["admin"]}).status_code == 302

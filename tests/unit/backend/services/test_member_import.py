@@ -361,7 +361,7 @@ def mixed_file(db, tmp_path):
 def test_commit_imports_the_good_rows_only_with_cards_in_one_transaction(db, club, tmp_path):
     checked, printed = mixed_file(db, tmp_path)
     assert [row.number for row in checked.good] == [2, 4, 6]
-    record = mi.commit(db, checked, token="t" * 32, filename="members.xlsx",
+    record = mi.import_rows(db, checked, token="t" * 32, filename="members.xlsx",
                        actor=Actor(None, "10.1.2.3"),
                        uploaded_at=NOW, give_welcome_credit=False, now=NOW)
     assert (record.status, record.rows_total, record.rows_imported, record.rows_rejected) == (
@@ -393,7 +393,7 @@ def test_commit_imports_the_good_rows_only_with_cards_in_one_transaction(db, clu
 
 def test_welcome_credit_goes_through_the_ledger_when_chosen(db, club, tmp_path):
     checked, _ = mixed_file(db, tmp_path)
-    mi.commit(db, checked, token="w" * 32, filename="members.xlsx", actor=Actor(None, ""),
+    mi.import_rows(db, checked, token="w" * 32, filename="members.xlsx", actor=Actor(None, ""),
               uploaded_at=NOW, give_welcome_credit=True, now=NOW)
     imported = db.scalars(select(Member)).all()
     assert len(imported) == 3
@@ -413,11 +413,11 @@ def test_welcome_credit_goes_through_the_ledger_when_chosen(db, club, tmp_path):
 
 def test_a_commit_posted_twice_imports_once(db, club, tmp_path):
     checked, _ = mixed_file(db, tmp_path)
-    first = mi.commit(db, checked, token="x" * 32, filename="a.xlsx",
+    first = mi.import_rows(db, checked, token="x" * 32, filename="a.xlsx",
                       actor=Actor(None, ""),
                       uploaded_at=NOW, give_welcome_credit=True, now=NOW)
     again = mi.check_file(db, tmp_path / "members.xlsx")
-    second = mi.commit(db, again, token="x" * 32, filename="a.xlsx",
+    second = mi.import_rows(db, again, token="x" * 32, filename="a.xlsx",
                        actor=Actor(None, ""),
                        uploaded_at=NOW, give_welcome_credit=True, now=NOW)
     assert second.id == first.id
@@ -431,7 +431,7 @@ def test_a_member_created_after_the_check_makes_the_commit_write_nothing(db, clu
     factories.member(db, mobile="09120000003", tier_id=club.bronze.id)  # meanwhile, at a counter
     db.commit()
     with pytest.raises(BadRequest) as error:
-        mi.commit(db, checked, token="r" * 32, filename="a.xlsx", actor=Actor(None, ""),
+        mi.import_rows(db, checked, token="r" * 32, filename="a.xlsx", actor=Actor(None, ""),
                   uploaded_at=NOW, give_welcome_credit=True, now=NOW)
     assert error.value.field == "file"
     assert db.scalar(select(func.count(Member.id))) == 1

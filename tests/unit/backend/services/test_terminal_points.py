@@ -11,13 +11,13 @@ from sqlalchemy import select
 
 from backend import ledger
 from backend.models import (
-    Club,
     Device,
     LedgerEntry,
     LedgerTransaction,
     Message,
     Product,
     Purchase,
+    the_club,
 )
 from backend.protocol import Item, Request
 from backend.services import terminal, terminal_policy
@@ -128,7 +128,7 @@ def test_more_points_than_the_member_has_are_refused(db, till):
 
 
 def test_below_the_clubs_minimum_no_points_are_used_and_the_sale_goes_through(db, till):
-    db.get(Club, 1).points_min_convert = 2_000
+    the_club(db).points_min_convert = 2_000
     member = factories.member(db, points=1_000)
     db.commit()
     body = json.loads(terminal.answer(db, till, request(factories.card_of(member)), NOW))
@@ -139,7 +139,7 @@ def test_below_the_clubs_minimum_no_points_are_used_and_the_sale_goes_through(db
 
 
 def test_the_clubs_point_value_prices_the_points(db, till):
-    db.get(Club, 1).point_value_rials = 250
+    the_club(db).point_value_rials = 250
     member = factories.member(db, points=1_000)
     db.commit()
     body = json.loads(terminal.answer(db, till, request(factories.card_of(member)), NOW))
@@ -193,7 +193,7 @@ def test_a_refund_gives_the_points_credit_back_as_credit(db, till):
 
 
 def test_exact_points_under_the_clubs_minimum_are_a_bad_request(db, till):
-    db.get(Club, 1).points_min_convert = 500
+    the_club(db).points_min_convert = 500
     member = factories.member(db, points=1_000)
     db.commit()
     body = json.loads(terminal.answer(db, till, request(factories.card_of(member),

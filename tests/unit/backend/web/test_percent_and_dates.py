@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from backend.models import Club, NewsPost, Offer, OfferRedemption, Tier
+from backend.models import NewsPost, Offer, OfferRedemption, Tier, the_club
 from backend.services import counter
 from backend.unit_of_work import SYSTEM
 from tests import factories
@@ -40,7 +40,7 @@ def test_a_percentage_above_100_is_refused_by_its_field(client, db, app):
 
 def test_offer_values_are_typed_as_their_kind_reads(client, db, app):
     sign_in_admin(client, db, app)
-    db.get(Club, 1).currency_display = "toman"
+    the_club(db).currency_display = "toman"
     db.flush()
     for name, kind, typed in (("Ten off", "percent_discount", "۱۰"),
                               ("Fixed", "fixed_discount", "۵٬۰۰۰"),

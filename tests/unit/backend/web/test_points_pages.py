@@ -8,7 +8,14 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-from backend.models import AuditLog, Club, LedgerTransaction, Offer, Reward, RewardRedemption
+from backend.models import (
+    AuditLog,
+    LedgerTransaction,
+    Offer,
+    Reward,
+    RewardRedemption,
+    the_club,
+)
 from backend.services import member_auth
 from tests import factories
 from tests.conftest import NOW
@@ -128,7 +135,7 @@ def test_settings_set_points_weekdays_and_the_profile_reward(client, db, app):
             "profile_reward_credit": "۵۰٬۰۰۰", "weekday_0": "۲۰۰", "weekday_6": "۱۵۰"}
     response = client.post("/settings", data=data)
     assert response.status_code == 302, response.get_data(as_text=True)
-    club = db.get(Club, 1)
+    club = the_club(db)
     db.refresh(club)
     assert club.weekday_points_percent == [200, 100, 100, 100, 100, 100, 150]
     assert (club.points_min_convert, club.points_expiry_days) == (100, 90)

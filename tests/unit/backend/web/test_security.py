@@ -9,7 +9,7 @@ from PIL import Image
 from sqlalchemy import select, text
 from sqlalchemy.exc import DatabaseError
 
-from backend.models import AuditLog, Club, LoginAttempt
+from backend.models import AuditLog, LoginAttempt, the_club
 from backend.services import throttle
 from tests import factories
 from tests.conftest import NOW
@@ -148,11 +148,11 @@ def test_logo_upload_is_reencoded_and_bad_files_are_refused(client, db, app):
                       content_type="multipart/form-data")
     assert bad.status_code == 400
     assert "این پرونده تصویری قابل خواندن نیست." in bad.get_data(as_text=True)
-    assert db.get(Club, 1).logo_filename == ""
+    assert the_club(db).logo_filename == ""
     good = client.post("/settings", data={**base, "logo": (io.BytesIO(_png()), "logo.png")},
                        content_type="multipart/form-data")
     assert good.status_code == 302
-    name = db.get(Club, 1).logo_filename
+    name = the_club(db).logo_filename
     assert name.startswith("logo-") and name.endswith(".png") and ".." not in name
     served = client.get("/club-logo")
     assert served.status_code == 200 and served.data.startswith(b"\x89PNG")

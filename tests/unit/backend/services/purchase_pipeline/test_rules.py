@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
 from backend.extensions import db as flask_db
-from backend.models import Club, RulesVersion, Tier
+from backend.models import RulesVersion, Tier, the_club
 from backend.protocol import Request
 from backend.services import terminal
 from backend.services.purchase_pipeline import rules
@@ -87,7 +87,7 @@ def test_a_staff_edit_in_another_process_applies_to_the_very_next_sale(two_proce
     panel.commit()
     second = json.loads(terminal.answer(worker, "t01", sale(card, 2), NOW))
     assert second["tx"]["discount"] == 20_000
-    panel.get(Club, 1).offline_window_days = 1
+    the_club(panel).offline_window_days = 1
     panel.get(Tier, tier.id).name = "renamed"
     panel.commit()
     third = json.loads(terminal.answer(worker, "t01", sale(card, 3), NOW))

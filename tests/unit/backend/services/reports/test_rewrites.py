@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import Integer, case, exists, func, literal, select, union_all, update
 
-from backend.models import Branch, Club, Member, Offer, OfferRedemption, Purchase, Tier
+from backend.models import Branch, Member, Offer, OfferRedemption, Purchase, Tier, the_club
 from backend.services.reports import effectiveness, periods, seed, trends
 from backend.services.reports.sql import (
     Filters,
@@ -44,7 +44,7 @@ def old_cohort_activity(session, months, filters):
 def old_offer_effects(session, filters):
     """effectiveness.offer_effects before issue 19 (two statements)."""
     period = filters.period
-    club = session.get(Club, 1)
+    club = the_club(session)
     point_value = club.point_value_rials if club is not None else 0
     in_period = [OfferRedemption.created_at >= period.start,
                  OfferRedemption.created_at < period.end]
