@@ -160,10 +160,18 @@ def restore(url: str, source: Path) -> None:
         raise BadRequest("database", "pg_restore failed: "
                          + sql.stderr.decode(errors="replace").strip()[-500:])
     schema = (pg.schema or "public").replace("'", "''")
+    # Functions (the triggers' bodies) and free sequences a newer migration made hold the
+    # schema too: the archive's DROP SCHEMA fails on them unless they go first.
     drop_tables = (
         "DO $$DECLARE t record; BEGIN FOR t IN SELECT tablename FROM pg_tables "
         f"WHERE schemaname = '{schema}' LOOP EXECUTE format('DROP TABLE IF EXISTS %I.%I "
-        f"CASCADE', '{schema}', t.tablename); END LOOP; END$$;\n").encode()
+        f"CASCADE', '{schema}', t.tablename); END LOOP; "
+        "FOR t IN SELECT p.oid::regprocedure AS signature FROM pg_proc p JOIN pg_namespace n "
+        f"ON n.oid = p.pronamespace WHERE n.nspname = '{schema}' LOOP "
+        "EXECUTE 'DROP FUNCTION IF EXISTS ' || t.signature || ' CASCADE'; END LOOP; "
+        "FOR t IN SELECT sequencename FROM pg_sequences "
+        f"WHERE schemaname = '{schema}' LOOP EXECUTE format('DROP SEQUENCE IF EXISTS %I.%I "
+        f"CASCADE', '{schema}', t.sequencename); END LOOP; END$$;\n").encode()
     done = subprocess.run(
         [_tool("psql"), "-X", "-q", "--single-transaction", "-v", "ON_ERROR_STOP=1",
          f"--dbname={pg.uri}"], input=drop_tables + sql.stdout, env=env,
