@@ -79,13 +79,14 @@ def test_ratios_to_the_echo_baseline():
 
 def test_targets_met_missed_and_not_measured():
     targets = {t["name"]: t for t in results()["targets"]}
-    assert targets["p99 tap-to-reply at 200/s, SQLite, 1 worker"]["met"] is True
+    # 21.5 ms at 200/s against the goal of 10 ms
+    assert targets["p99 tap-to-reply at 200/s, SQLite, 1 worker"]["met"] is False
     assert targets["sustained with p99 < 100 ms, SQLite"]["measured"] == 1875
     assert targets["sustained with p99 < 100 ms, SQLite"]["met"] is True
     pg = targets["sustained with p99 < 100 ms, PostgreSQL (best of 1/2/4 workers)"]
     assert pg["met"] is None and pg["measured"] is None
     share = targets["worker throughput / echo baseline (SQLite, 1 worker)"]
-    assert (share["measured"], share["met"]) == (0.469, False)
+    assert (share["measured"], share["met"]) == (0.469, True)  # goal 0.15
     floor = targets["worker CPU per purchase ÷ bare-driver floor, SQLite"]
     assert (floor["measured"], floor["met"]) == (11.0, False)
     assert targets["worker CPU per purchase ÷ bare-driver floor, PostgreSQL"]["met"] is None
