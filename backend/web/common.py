@@ -5,7 +5,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from flask import current_app, flash, g, request
+from flask import current_app, flash, g
 from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -14,6 +14,7 @@ from backend.errors import BadRequest, CreditCapReached, DomainError
 from backend.extensions import db
 from backend.i18n import format_amount, format_number
 from backend.unit_of_work import Actor
+from backend.web.auth import client_ip
 
 PAGE_SIZE = 25
 MAX_PAGE = 100_000
@@ -131,15 +132,15 @@ def staff_actor(user=None) -> Actor:
     actor a panel view passes to the service it calls."""
     who = user if user is not None else current_user
     staff_user_id = getattr(who, "id", None) if getattr(who, "is_authenticated", True) else None
-    return Actor(staff_user_id, (request.remote_addr or "")[:45], "panel")
+    return Actor(staff_user_id, client_ip(), "panel")
 
 
 def api_actor(principal) -> Actor:
     """The API caller as an actor: its staff user (none for a member's token), via "api"."""
     staff = getattr(principal, "staff", None)
-    return Actor(staff.id if staff is not None else None, (request.remote_addr or "")[:45], "api")
+    return Actor(staff.id if staff is not None else None, client_ip(), "api")
 
 
 def member_actor(via: str = "portal") -> Actor:
     """A member acting for themselves through the portal or the member app."""
-    return Actor(None, (request.remote_addr or "")[:45], via)
+    return Actor(None, client_ip(), via)
