@@ -437,8 +437,11 @@ class Till(threading.Thread):
             ready, action = self.actions[0]
             if not ready():
                 return
-            self.actions.pop(0)
         action()
+        # Popped only once it has run: wait_actions() returns when the action is done,
+        # not when it has merely started (a power cut still rebooting the app).
+        with self.actions_lock:
+            self.actions.pop(0)
 
     def do(self, action, ready=lambda: True) -> None:
         """Have this terminal's thread run `action()` between two sales once `ready()`."""
