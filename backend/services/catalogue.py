@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from backend.errors import BadRequest
 from backend.models import Branch, Club, MemberField, Offer, Product, Reward, Tier, the_club
+from backend.services.rows import existing_row, save_row
 from backend.unit_of_work import Actor, unit_of_work
 
 _CODE = re.compile(r"[a-z0-9_-]{1,32}")
@@ -82,17 +83,7 @@ def _save(session: Session, kind: str, row_id: int | None, values: dict):
     _check(kind, values)
     if kind in _UNIQUE:
         _unique(session, kind, row_id, values[_UNIQUE[kind]])
-    if row_id is None:
-        row = model(**values)
-        session.add(row)
-    else:
-        row = session.get(model, row_id)
-        if row is None:
-            raise BadRequest("id", "No such row.")
-        for key, value in values.items():
-            setattr(row, key, value)
-    session.flush()
-    return row
+    return save_row(session, model, row_id, values)
 
 
 SETTINGS_FIELDS = ("name", "name_fa", "currency_display", "point_value_rials",
@@ -139,7 +130,7 @@ def _save_settings(session: Session, values: dict) -> Club:
 def deactivate(session: Session, kind: str, row_id: int, now: datetime) -> None:
     """Rows that history refers to are switched off, never deleted."""
     with unit_of_work(session):
-        row = session.get(MODELS[kind], row_id)
-        if row is None or not hasattr(row, "is_active"):
+        row = existing_row(session, MODELS[kind], row_id)
+        if not hasattr(row, "is_active"):
             raise BadRequest("id", "No such row.")
         row.is_active = False

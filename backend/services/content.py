@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from backend.errors import BadRequest
 from backend.models import FaqEntry, Member, NewsPost, Tier
+from backend.services.rows import save_row
 from backend.unit_of_work import Actor, unit_of_work
 
 NEWS_FIELDS = ("kind", "title", "body", "image_filename", "event_at", "publish_from",
@@ -54,17 +55,7 @@ def _save_post(session: Session, post_id: int | None, values: dict, now: datetim
     if values.get("kind") == "event" and values.get("event_at") is None:
         raise BadRequest("event_at", "An event needs its date.")
     values["tier_codes"] = _tier_codes(session, values.get("tier_codes", ""))
-    if post_id is None:
-        row = NewsPost(created_at=now, **values)
-        session.add(row)
-    else:
-        row = session.get(NewsPost, post_id)
-        if row is None:
-            raise BadRequest("id", "No such row.")
-        for key, value in values.items():
-            setattr(row, key, value)
-    session.flush()
-    return row
+    return save_row(session, NewsPost, post_id, values, created_at=now)
 
 
 def visible_posts_statement(member: Member | None, now: datetime):
@@ -121,17 +112,7 @@ def _save_faq(session: Session, entry_id: int | None, values: dict) -> FaqEntry:
     clean = {"question": question, "answer": answer,
              "position": int(values.get("position") or 0),
              "is_active": bool(values.get("is_active", True))}
-    if entry_id is None:
-        row = FaqEntry(**clean)
-        session.add(row)
-    else:
-        row = session.get(FaqEntry, entry_id)
-        if row is None:
-            raise BadRequest("id", "No such row.")
-        for key, value in clean.items():
-            setattr(row, key, value)
-    session.flush()
-    return row
+    return save_row(session, FaqEntry, entry_id, clean)
 
 
 def faq_statement():

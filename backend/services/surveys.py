@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from backend.errors import BadRequest
 from backend.models import Member, Survey, SurveyAnswer, SurveyQuestion, SurveyResponse
+from backend.services.rows import existing_row
 from backend.unit_of_work import SYSTEM, Actor, unit_of_work
 from card_spec import normalize_digits
 
@@ -111,9 +112,7 @@ def _save_survey(session: Session, survey_id: int | None, title: str, descriptio
         session.add(survey)
         session.flush()
     else:
-        survey = session.get(Survey, survey_id)
-        if survey is None:
-            raise BadRequest("id", "No such row.")
+        survey = existing_row(session, Survey, survey_id)
     survey.title, survey.description = title[:160], (description or "").strip()[:2000]
     survey.is_active = bool(is_active)
     if _specs_of(survey) != list(questions):

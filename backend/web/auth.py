@@ -17,6 +17,7 @@ from backend.extensions import db, login_manager
 from backend.i18n import DEFAULT_LANGUAGE, LANGUAGES, format_number
 from backend.models import StaffUser, the_club
 from backend.services.permissions import allowed
+from backend.services.throttle import TooManyAttempts
 
 login_manager.login_view = "admin.login"
 login_manager.login_message = None  # the login page says why on its own
@@ -51,6 +52,25 @@ def too_many_attempts(refusal) -> str:
     """The sign-in pages' words for a throttled try (backend.services.throttle)."""
     return gettext("Too many failed sign-ins from here. Try again in %(seconds)s seconds.",
                    seconds=format_number(refusal.retry_after_s, g.get("language", "fa")))
+
+
+def attempt_sign_in(form, authenticate, wrong_message: str):
+    """The panel's and the portal's sign-in form, one rule: `(who, error, status)`.
+
+    `who` is what `authenticate()` returned for a valid submitted form (the caller starts
+    the session); otherwise `error` is the page's message and `status` its HTTP code: 429
+    when the throttle refuses, 401 for a wrong or malformed sign-in, 200 for a GET."""
+    if form.validate_on_submit():
+        try:
+            who = authenticate()
+        except TooManyAttempts as refusal:
+            return None, too_many_attempts(refusal), 429
+        if who is None:
+            return None, wrong_message, 401
+        return who, None, 200
+    if request.method == "POST":
+        return None, wrong_message, 401
+    return None, None, 200
 
 
 def prepare_request() -> None:

@@ -10,7 +10,7 @@ from backend.i18n import LANGUAGES
 from backend.services import staff
 from backend.web.admin import apply_error, bp, clock
 from backend.web.admin.forms import LoginForm, OwnPasswordForm
-from backend.web.auth import login_required, too_many_attempts
+from backend.web.auth import attempt_sign_in, login_required
 from backend.web.common import staff_actor
 
 
@@ -24,24 +24,15 @@ def _safe_target(target: str) -> str:
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     form = LoginForm()
-    error = None
-    status = 200
-    if form.validate_on_submit():
-        try:
-            user = staff.sign_in(db.session, form.username.data, form.password.data,
-                                 actor=staff_actor(), now=clock())
-        except staff.TooManyAttempts as refusal:
-            error, status = too_many_attempts(refusal), 429
-        else:
-            if user is None:
-                error, status = gettext("Wrong username or password."), 401
-            else:
-                # A fresh session on sign-in: nothing from before it survives (fixation).
-                session.clear()
-                login_user(user)
-                return redirect(_safe_target(request.args.get("next", "")))
-    elif request.method == "POST":
-        error, status = gettext("Wrong username or password."), 401
+    user, error, status = attempt_sign_in(
+        form, lambda: staff.sign_in(db.session, form.username.data, form.password.data,
+                                    actor=staff_actor(), now=clock()),
+        gettext("Wrong username or password."))
+    if user is not None:
+        # A fresh session on sign-in: nothing from before it survives (fixation).
+        session.clear()
+        login_user(user)
+        return redirect(_safe_target(request.args.get("next", "")))
     return render_template("login.html", form=form, error=error), status
 
 

@@ -25,9 +25,9 @@ from sqlalchemy import select
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.models import Member, MemberRequest, Offer, Purchase, Tier, the_club
-from backend.services import member_auth, member_requests, members, staff, statements, wallet
+from backend.services import member_auth, member_requests, members, statements, wallet
 from backend.services import profile as profile_service
-from backend.web.auth import client_ip, too_many_attempts
+from backend.web.auth import attempt_sign_in, client_ip
 from backend.web.common import (
     apply_error,
     clock,
@@ -46,26 +46,18 @@ HISTORY_PAGE_SIZE = 20
 @bp.route("/sign-in", methods=["GET", "POST"])
 def sign_in():
     form = SignInForm()
-    error, status = None, 200
-    if form.validate_on_submit():
-        try:
-            member = member_auth.authenticate(db.session, form.mobile.data, form.password.data,
-                                              ip=client_ip(), now=clock())
-        except staff.TooManyAttempts as refusal:
-            error, status = too_many_attempts(refusal), 429
-        else:
-            if member is None:
-                error, status = gettext("Wrong mobile number or password."), 401
-            else:
-                language = session.get("lang")
-                session.clear()
-                if language:
-                    session["lang"] = language
-                session["member_id"] = member.id
-                session["member_fp"] = member_auth.fingerprint(member)
-                return redirect(url_for("portal.home"))
-    elif request.method == "POST":
-        error, status = gettext("Wrong mobile number or password."), 401
+    member, error, status = attempt_sign_in(
+        form, lambda: member_auth.authenticate(db.session, form.mobile.data, form.password.data,
+                                               ip=client_ip(), now=clock()),
+        gettext("Wrong mobile number or password."))
+    if member is not None:
+        language = session.get("lang")
+        session.clear()
+        if language:
+            session["lang"] = language
+        session["member_id"] = member.id
+        session["member_fp"] = member_auth.fingerprint(member)
+        return redirect(url_for("portal.home"))
     return render_template("portal/sign_in.html", form=form, error=error), status
 
 
