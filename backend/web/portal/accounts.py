@@ -19,22 +19,12 @@ from backend.errors import DomainError
 from backend.extensions import db
 from backend.i18n import format_number
 from backend.models import Member
-from backend.services import member_accounts, member_auth, verification
+from backend.services import member_accounts, verification
 from backend.web.auth import client_ip
 from backend.web.common import apply_error, clock, member_actor, translate_error
-from backend.web.portal.blueprint import bp
+from backend.web.portal.blueprint import bp, start_member_session
 from backend.web.portal.forms import CodeForm, CodePasswordForm, JoinForm, MobileForm
 from backend.web.portal.home import referrer_from_code
-
-
-def start_member_session(member: Member) -> None:
-    """A fresh session for `member`, keeping only the chosen language."""
-    language = session.get("lang")
-    session.clear()
-    if language:
-        session["lang"] = language
-    session["member_id"] = member.id
-    session["member_fp"] = member_auth.fingerprint(member)
 
 
 def _secret() -> str:

@@ -24,6 +24,16 @@ def current_member() -> Member | None:
     return member
 
 
+def start_member_session(member: Member) -> None:
+    """A fresh session for `member` (sign-in, joining), keeping only the chosen language."""
+    language = session.get("lang")
+    session.clear()
+    if language:
+        session["lang"] = language
+    session["member_id"] = member.id
+    session["member_fp"] = member_auth.fingerprint(member)
+
+
 def member_required(view):
     @wraps(view)
     def wrapped(*args, **kwargs):

@@ -37,7 +37,12 @@ from backend.web.common import (
     paginate,
 )
 from backend.web.fields import WEEKDAY_NAMES
-from backend.web.portal.blueprint import bp, current_member, member_required
+from backend.web.portal.blueprint import (
+    bp,
+    current_member,
+    member_required,
+    start_member_session,
+)
 from backend.web.portal.forms import ProfileForm, RequestForm, SignInForm, TransferForm
 
 HISTORY_PAGE_SIZE = 20
@@ -51,12 +56,7 @@ def sign_in():
                                                ip=client_ip(), now=clock()),
         gettext("Wrong mobile number or password."))
     if member is not None:
-        language = session.get("lang")
-        session.clear()
-        if language:
-            session["lang"] = language
-        session["member_id"] = member.id
-        session["member_fp"] = member_auth.fingerprint(member)
+        start_member_session(member)
         return redirect(url_for("portal.home"))
     return render_template("portal/sign_in.html", form=form, error=error), status
 
