@@ -3,11 +3,12 @@ what it sends, what it reads back, and its bounds."""
 
 import json
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from vafa import http
+
+from tests.support.http_server import serving
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -30,14 +31,8 @@ class Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server():
-    Handler.seen = []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(5)
+    with serving(Handler) as httpd:
+        yield f"http://127.0.0.1:{httpd.server_port}"
 
 
 def test_posts_json_and_reads_the_answer(server):

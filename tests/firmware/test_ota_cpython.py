@@ -10,9 +10,7 @@ import shutil
 import ssl
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from vafa import ota
@@ -22,35 +20,7 @@ from provisioning import ota_build
 from simulator import netio
 from tests.firmware.conftest import ROOT
 from tests.integration.test_broker_tls import write_pki
-
-
-class Handler(BaseHTTPRequestHandler):
-    files: dict = {}
-    seen: list = []
-
-    def do_GET(self):  # noqa: N802 (the standard library's name)
-        self.seen.append((self.request_version, self.path))
-        body = self.files.get(self.path)
-        if body is None:
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-def serve(tls=None):
-    Handler.seen = []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    if tls is not None:
-        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    return httpd, thread
+from tests.support.http_server import FileServer, publish_build, serving
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +32,8 @@ def build(tmp_path_factory):
 
 
 def publish(raw, files, base="/fw/x/"):
-    Handler.files = {base + "manifest.json": raw}
-    Handler.files.update({base + "files/" + p: b for p, b in files.items()})
+    FileServer.files = {}
+    publish_build(raw, files, base)
     return {"ver": "9.9.1", "kind": "py", "sha256": hashlib.sha256(raw).hexdigest(),
             "size": sum(len(b) for b in files.values())}
 
@@ -80,15 +50,10 @@ def download(root, cmd, tls=None, timeout_s=30):
 
 def test_a_real_build_downloads_verifies_and_becomes_the_trial(tmp_path, build):
     raw, files = build
-    httpd, thread = serve()
-    try:
+    with serving() as httpd:
         cmd = publish(raw, files)
         cmd["url"] = f"http://127.0.0.1:{httpd.server_port}/fw/x/"
         d, steps = download(tmp_path, cmd)
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
     assert d.report == {"ver": "9.9.1", "st": "installed", "err": "", "pct": 100}
     for path, content in files.items():
         assert (tmp_path / "fw" / "9.9.1" / path).read_bytes() == content
@@ -97,8 +62,8 @@ def test_a_real_build_downloads_verifies_and_becomes_the_trial(tmp_path, build):
     assert not (tmp_path / "fw" / "9.9.1.tmp").exists()
     assert json.loads((tmp_path / "fw" / "boot.json").read_text()) == {
         "active": "9.9.1", "prev": "", "trial": True, "boots": 0, "trial_s": 60}
-    assert {version for version, _ in Handler.seen} == {"HTTP/1.0"}
-    assert len(Handler.seen) == 1 + len(files)
+    assert {version for version, _ in FileServer.seen} == {"HTTP/1.0"}
+    assert len(FileServer.seen) == 1 + len(files)
     assert steps > len(files)  # in many small steps, never one blocking call
 
 
@@ -107,7 +72,6 @@ def test_https_is_verified_against_the_devices_ca_pem(tmp_path, build):
     cafile, certfile, keyfile = write_pki(tmp_path / "pki")
     server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_tls.load_cert_chain(certfile, keyfile)
-    httpd, thread = serve(server_tls)
     device = tmp_path / "device"
     other = tmp_path / "other"
     device.mkdir()
@@ -115,7 +79,7 @@ def test_https_is_verified_against_the_devices_ca_pem(tmp_path, build):
     other_ca, _c, _k = write_pki(tmp_path / "pki2")
     other.mkdir()
     (other / "ca.pem").write_bytes(other_ca.read_bytes())
-    try:
+    with serving(tls=server_tls) as httpd:
         cmd = publish(raw, files)
         cmd["url"] = f"https://localhost:{httpd.server_port}/fw/x/"
         d, _steps = download(device, cmd, tls=netio.tls_context(device, False))
@@ -125,10 +89,6 @@ def test_https_is_verified_against_the_devices_ca_pem(tmp_path, build):
         assert "CERTIFICATE_VERIFY_FAILED" in d.report["err"] or "certificate" in \
             d.report["err"].lower()
         assert not (other / "fw" / "9.9.1").exists()
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
 
 
 def test_a_terminal_that_is_not_updating_never_imports_the_downloader(tmp_path):

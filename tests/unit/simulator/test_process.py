@@ -8,23 +8,19 @@ is played by a paho client that signs with the device key, as the worker does.""
 import hashlib
 import importlib
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import paho.mqtt.client as paho
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from provisioning import ota_build
 from simulator.process import TerminalProcess, install_build
+from tests.firmware import test_mqtt_mosquitto as mosquitto_tests
 from tests.firmware.test_mqtt_mosquitto import (  # noqa: F401 (the fixture)
-    BACKEND,
-    BACKEND_PW,
     DEVICE,
     DEVICE_PW,
     mosquitto,
 )
+from tests.support.http_server import FileServer, publish_build, serving
 from tests.support.waiting import wait_for
 
 protocol = importlib.import_module("vafa.protocol")  # on sys.path once simulator is in
@@ -33,50 +29,20 @@ REQ, RES = f"vafa/v1/dev/{DEVICE}/req", f"vafa/v1/dev/{DEVICE}/res"
 STATE, CMD = f"vafa/v1/dev/{DEVICE}/state", f"vafa/v1/dev/{DEVICE}/cmd"
 
 
-class Files(BaseHTTPRequestHandler):
-    files: dict = {}
-
-    def do_GET(self):  # noqa: N802
-        body = self.files.get(self.path)
-        if body is None:
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def http():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Files)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(5)
+    FileServer.files = {}
+    with serving() as httpd:
+        yield f"http://127.0.0.1:{httpd.server_port}"
 
 
-class Backend:
+class Backend(mosquitto_tests.Backend):
     """Answers op "ota" requests with a signed OK, keeps the last state."""
 
     def __init__(self, port):
-        self.cond = threading.Condition()
         self.states: list[dict] = []
         self.ota_requests: list[dict] = []
-        self.c = paho.Client(CallbackAPIVersion.VERSION2, client_id="test-backend")
-        self.c.username_pw_set(BACKEND, BACKEND_PW)
-        self.c.on_message = self._on_message
-        subscribed = threading.Event()
-        self.c.on_subscribe = lambda *a: subscribed.set()
-        self.c.connect("127.0.0.1", port)
-        self.c.loop_start()
-        self.c.subscribe([(REQ, 1), (STATE, 1)])
-        assert subscribed.wait(5)
+        super().__init__(port)
 
     def _on_message(self, client, userdata, message):
         payload = bytes(message.payload)
@@ -100,17 +66,12 @@ class Backend:
 
     def cmd(self, body):
         frame = protocol.encode_frame(json.dumps(body, separators=(",", ":")).encode(), KEY)
-        self.c.publish(CMD, frame, qos=1).wait_for_publish(5)
-
-    def close(self):
-        self.c.disconnect()
-        self.c.loop_stop()
+        self.publish(CMD, frame)
 
 
 def offer(base, ver, raw, files, sha_dir):
     prefix = f"/fw/{sha_dir}/"
-    Files.files[prefix + "manifest.json"] = raw
-    Files.files.update({prefix + "files/" + p: b for p, b in files.items()})
+    publish_build(raw, files, prefix)
     return {"v": 1, "id": f"cmd-{ver}", "ts": int(time.time()), "op": "ota", "ver": ver,
             "kind": "py", "url": base + prefix, "sha256": hashlib.sha256(raw).hexdigest(),
             "size": sum(len(b) for b in files.values())}
