@@ -217,6 +217,10 @@ def make_dirs(path, base):
             os.mkdir(cur)
 
 
+# read_json and write_json are main.py's, repeated on purpose: main.py is never updated
+# and imports nothing of vafa (it picks which vafa to import), and this module cannot
+# import main (it is the running script). Each side of boot.json is tested:
+# tests/firmware/mpy/test_loader.py (main.py) and test_ota.py (this module).
 def read_json(path, limit=512):
     try:
         with open(path) as f:
