@@ -22,8 +22,11 @@ TEST_PACKAGES := mosquitto=mosquitto node=nodejs npm=npm xvfb-run=xvfb xauth=xau
 # (bench/firmware.py runs it from node_modules), libfribidi0 for the app (card_spec).
 BENCH_PACKAGES := mosquitto=mosquitto node=nodejs npm=npm -=libfribidi0
 # Both cores (pytest-xdist): most tests wait on brokers, browsers and databases. A file's
-# tests stay on one worker (its module fixtures are built once); PYTEST_ARGS= runs serially.
-PYTEST_ARGS ?= -n 2 --dist loadfile
+# tests stay on one worker (its module fixtures are built once); files go out in the order
+# they are collected (browser, chaos, e2e, integration first: the slow ones), not xdist's
+# most-tests-first, which left the slowest files for last on one worker, the other idle.
+# PYTEST_ARGS= runs serially.
+PYTEST_ARGS ?= -n 2 --dist loadfile --no-loadscope-reorder
 
 .PHONY: run test lint typecheck system-run system-test system-bench clean help translations chaos bench
 

@@ -85,14 +85,28 @@ def build_app(tmp_path_factory, databases, kind: str, **overrides):
     return app
 
 
+@pytest.fixture(scope="session")
+def built_apps(tmp_path_factory, databases):
+    """One migrated app per database kind for the whole session. pytest finalises a
+    parametrised session fixture each time the parameter changes, and with `--dist
+    loadfile` it changes at every file (a file's SQLite tests, then its PostgreSQL ones):
+    without this cache every file migrated two databases again (minutes of `make test`)."""
+    apps: dict = {}
+    yield apps
+    for app in apps.values():
+        with app.app_context():
+            flask_db.engine.dispose()
+
+
 @pytest.fixture(scope="session", params=DATABASE_KINDS)
-def app(request, tmp_path_factory, databases):
+def app(request, tmp_path_factory, databases, built_apps):
     """An app with a migrated, empty database, shared by the tests of a session."""
-    app = build_app(tmp_path_factory, databases, request.param)
-    app.database_kind = request.param
-    yield app
-    with app.app_context():
-        flask_db.engine.dispose()
+    app = built_apps.get(request.param)
+    if app is None:
+        app = build_app(tmp_path_factory, databases, request.param)
+        app.database_kind = request.param
+        built_apps[request.param] = app
+    return app
 
 
 @pytest.fixture

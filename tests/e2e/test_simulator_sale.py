@@ -16,17 +16,15 @@ from backend.models import (
     Product,
     Purchase,
     PurchaseItem,
-    the_club,
 )
 from tests.e2e.test_simulator_offline import SARA_CARD, steps
 from tests.e2e.test_simulator_round_trip import simulate
 
 
 def setup_shop(stack, points=1_000):
-    """Two products; Sara (silver: 5% off, 5% back, 1 point per 10,000) gets points; the
-    demo's Saturday double points switched off so the numbers hold any day."""
+    """Two products; Sara (silver: 5% off, 5% back, 1 point per 10,000) gets points (the
+    stack switches the demo's Saturday double points off, so the numbers hold any day)."""
     with stack.app.app_context():
-        the_club(db.session).weekday_points_percent = [100] * 7
         db.session.add_all([
             Product(sku="A12", name="Tea", price_rials=50_000, points_per_unit=20, stock=10),
             Product(sku="6260100000019", name="Cup", price_rials=150_000, stock=3),

@@ -14,6 +14,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from backend import protocol
 from backend.extensions import db
+from backend.models import the_club
 from backend.mqtt.worker import Worker
 from backend.services import demo, devices
 from tests.support.broker import MosquittoProcess
@@ -43,6 +44,10 @@ def start_stack(app: Flask, broker: MosquittoProcess) -> Stack:
     with app.app_context():
         # The bare demo club: Sara's balances start at the welcome credit alone.
         result = demo.seed_demo(db.session, datetime.now(UTC), history=False)
+        # The demo doubles points on Saturdays; a live stack prices at the real time, so
+        # without this every answer would depend on the day the suite runs in Tehran.
+        the_club(db.session).weekday_points_percent = [100] * 7
+        db.session.commit()
         devices.write_terminal_configs(db.session, result.terminals, app.config)
         devices.write_broker_config(
             db.session, broker.config_dir, port=broker.port, backend_port=broker.backend_port,
