@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.errors import BadRequest
-from backend.models import Branch, Club, MemberField, Offer, Product, Reward, Tier, the_club
+from backend.models import Branch, Club, Member, MemberField, Offer, Product, Reward, Tier, the_club
 from backend.services.rows import existing_row, save_row
 from backend.unit_of_work import Actor, unit_of_work
 
@@ -134,3 +134,14 @@ def deactivate(session: Session, kind: str, row_id: int, now: datetime) -> None:
         if not hasattr(row, "is_active"):
             raise BadRequest("id", "No such row.")
         row.is_active = False
+
+
+def offers_for(session: Session, member: Member, now: datetime) -> list[Offer]:
+    """The offers member `member` is shown (the portal's page, the API's /me/offers):
+    active, within their dates at `now`, and for the member's tier or every tier; by
+    priority, as pricing tries them."""
+    return [offer for offer in session.scalars(
+        select(Offer).where(Offer.is_active).order_by(Offer.priority, Offer.id))
+        if (offer.starts_at is None or offer.starts_at <= now)
+        and (offer.ends_at is None or offer.ends_at > now)
+        and (not offer.tier_codes or member.tier.code in offer.tier_codes.split(","))]

@@ -61,32 +61,43 @@ def register_member(
     return member
 
 
-def _register_member(session: Session, *, first_name: str, last_name: str, mobile: str,
-                     card_number: str, now: datetime, national_code: str | None,
-                     birth_date: date | None, wedding_date: date | None,
-                     referrer_card_or_mobile: str | None, branch_id: int | None,
-                     profile: dict | None, custom_fields: dict | None, notify: bool,
-                     password_hash: str | None) -> Member:
+def _checked_identity(session: Session, first_name: str, last_name: str, mobile: str,
+                      national_code: str | None, member_id: int | None = None):
+    """A new member's (or member `member_id`'s edited) names, mobile and national code,
+    checked: both names given, a valid mobile and national code that no other member
+    has. Returns the mobile and national code in their stored forms."""
     if not first_name.strip() or not last_name.strip():
         raise BadRequest("name", "first and last name are required")
     try:
         mobile = normalize_mobile(mobile)
     except ValueError as error:
         raise BadRequest("mobile", str(error)) from None
-    try:
-        number = parse_card_number(card_number)
-    except CardNumberError as error:
-        raise BadRequest("card", str(error)) from None
+    others = [Member.id != member_id] if member_id is not None else []
+    if session.scalars(select(Member.id).where(Member.mobile == mobile, *others)).first():
+        raise BadRequest("mobile", "a member with this mobile number exists")
     if national_code:
         try:
             national_code = parse_national_code(national_code)
         except ValueError as error:
             raise BadRequest("national_code", str(error)) from None
-    if session.scalars(select(Member).where(Member.mobile == mobile)).first() is not None:
-        raise BadRequest("mobile", "a member with this mobile number exists")
-    if national_code and session.scalars(
-            select(Member.id).where(Member.national_code == national_code)).first():
-        raise BadRequest("national_code", "a member with this national code exists")
+        if session.scalars(select(Member.id).where(Member.national_code == national_code,
+                                                   *others)).first():
+            raise BadRequest("national_code", "a member with this national code exists")
+    return mobile, national_code
+
+
+def _register_member(session: Session, *, first_name: str, last_name: str, mobile: str,
+                     card_number: str, now: datetime, national_code: str | None,
+                     birth_date: date | None, wedding_date: date | None,
+                     referrer_card_or_mobile: str | None, branch_id: int | None,
+                     profile: dict | None, custom_fields: dict | None, notify: bool,
+                     password_hash: str | None) -> Member:
+    mobile, national_code = _checked_identity(session, first_name, last_name, mobile,
+                                              national_code)
+    try:
+        number = parse_card_number(card_number)
+    except CardNumberError as error:
+        raise BadRequest("card", str(error)) from None
     card = cards.card_to_assign(session, number, field="card")
     referrer = find_referrer(session, referrer_card_or_mobile) if referrer_card_or_mobile else None
     extra = check_profile(profile or {})
@@ -241,25 +252,8 @@ def _update_member(session: Session, member_id: int, *, first_name: str, last_na
     member = session.get(Member, member_id)
     if member is None or member.is_gift_account:
         raise BadRequest("member", "No such member.")
-    if not first_name.strip() or not last_name.strip():
-        raise BadRequest("name", "first and last name are required")
-    try:
-        mobile = normalize_mobile(mobile)
-    except ValueError as error:
-        raise BadRequest("mobile", str(error)) from None
-    clash = session.scalars(select(Member.id).where(Member.mobile == mobile,
-                                                    Member.id != member_id)).first()
-    if clash is not None:
-        raise BadRequest("mobile", "a member with this mobile number exists")
-    if national_code:
-        try:
-            national_code = parse_national_code(national_code)
-        except ValueError as error:
-            raise BadRequest("national_code", str(error)) from None
-        clash = session.scalars(select(Member.id).where(Member.national_code == national_code,
-                                                        Member.id != member_id)).first()
-        if clash is not None:
-            raise BadRequest("national_code", "a member with this national code exists")
+    mobile, national_code = _checked_identity(session, first_name, last_name, mobile,
+                                              national_code, member_id=member_id)
     member.first_name, member.last_name = first_name.strip(), last_name.strip()
     member.mobile, member.national_code = mobile, national_code or None
     member.birth_date, member.wedding_date = birth_date, wedding_date

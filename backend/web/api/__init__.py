@@ -209,6 +209,13 @@ def paginate(statement, args: dict, *, scalars: bool = True) -> Page:
     return Page(rows, number, size, total)
 
 
+def page_of_list(rows: list, args: dict) -> Page:
+    """A page of rows a service already chose in Python (a short list: offers, rewards)."""
+    number, size = args.get("page", 1), args.get("per_page", DEFAULT_PAGE_SIZE)
+    start = (number - 1) * size
+    return Page(rows[start:start + size], number, size, len(rows))
+
+
 def operation(method: str, rule: str, *, summary: str, tag: str, auth: str = "staff",
               permission: str | None = None, role: str | None = None,
               query: type[Schema] | None = None, body: type[Schema] | None = None,

@@ -7,9 +7,9 @@ from sqlalchemy import select
 
 from backend.errors import NotFound
 from backend.extensions import db
-from backend.models import MemberRequest, Offer, Purchase
-from backend.services import member_requests, rewards, wallet
-from backend.web.api import Page, clock, operation, paginate
+from backend.models import MemberRequest, Purchase
+from backend.services import catalogue, member_requests, rewards, wallet
+from backend.web.api import clock, operation, page_of_list, paginate
 from backend.web.api.members import (
     balance_of,
     find_receiver,
@@ -78,15 +78,7 @@ def my_purchase(principal, purchase_id: int):
 def my_offers(principal, args):
     """Active offers in their date window for every tier or for the member's tier (as the
     portal shows them)."""
-    now, member = clock(), principal.member
-    rows = [offer for offer in db.session.scalars(
-        select(Offer).where(Offer.is_active).order_by(Offer.priority, Offer.id))
-        if (offer.starts_at is None or offer.starts_at <= now)
-        and (offer.ends_at is None or offer.ends_at > now)
-        and (not offer.tier_codes or member.tier.code in offer.tier_codes.split(","))]
-    start = (args["page"] - 1) * args["per_page"]
-    return Page(rows[start:start + args["per_page"]], args["page"], args["per_page"],
-                len(rows))
+    return page_of_list(catalogue.offers_for(db.session, principal.member, clock()), args)
 
 
 @operation("POST", "/me/transfers", summary="Transfer my credit to another member",
@@ -147,10 +139,7 @@ def my_conversion(principal, data, key):
            errors=(400, 401, 403))
 def my_rewards(principal, args):
     """Active rewards in stock, cheapest first (gift cards are taken at the counter)."""
-    rows = rewards.available(db.session)
-    start = (args["page"] - 1) * args["per_page"]
-    return Page(rows[start:start + args["per_page"]], args["page"], args["per_page"],
-                len(rows))
+    return page_of_list(rewards.available(db.session), args)
 
 
 @operation("POST", "/me/reward-redemptions", summary="Take a reward for my points",

@@ -24,8 +24,8 @@ from sqlalchemy import select
 
 from backend.errors import DomainError
 from backend.extensions import db
-from backend.models import Member, MemberRequest, Offer, Purchase, Tier, the_club
-from backend.services import member_auth, member_requests, members, statements, wallet
+from backend.models import Member, MemberRequest, Purchase, Tier, the_club
+from backend.services import catalogue, member_auth, member_requests, members, statements, wallet
 from backend.services import profile as profile_service
 from backend.web.auth import attempt_sign_in, client_ip
 from backend.web.common import (
@@ -107,12 +107,7 @@ def purchase(member, purchase_id: int):
 @bp.get("/offers")
 @member_required
 def offers(member):
-    now = clock()
-    rows = [offer for offer in db.session.scalars(
-        select(Offer).where(Offer.is_active).order_by(Offer.priority, Offer.id))
-        if (offer.starts_at is None or offer.starts_at <= now)
-        and (offer.ends_at is None or offer.ends_at > now)
-        and (not offer.tier_codes or member.tier.code in offer.tier_codes.split(","))]
+    rows = catalogue.offers_for(db.session, member, clock())
     language = g.get("language", "fa")
     tier_names = {tier.code: tier.name_fa if language == "fa" and tier.name_fa else tier.name
                   for tier in db.session.scalars(select(Tier))}
