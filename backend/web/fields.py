@@ -21,7 +21,7 @@ from wtforms import (
     SelectMultipleField,
     StringField,
 )
-from wtforms.validators import DataRequired, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget, TextInput
 
 from backend.engine.calendar import local_day_end_utc, local_day_start_utc
@@ -269,6 +269,12 @@ def split_list(text: str | None) -> list[str]:
 
 def required():
     return DataRequired(message=_l("This field is required."))
+
+
+def typed():
+    """Required, keeping the field's own parse error (a date or amount that was typed
+    but cannot be read says so, not "required")."""
+    return InputRequired(message=_l("This field is required."))
 
 
 # The choices of `validators.GENDERS`, labelled.

@@ -6,10 +6,7 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
-from wtforms import SelectChoice, SelectField, StringField
-from wtforms.validators import Length
 
 from backend.errors import DomainError
 from backend.extensions import db
@@ -18,6 +15,7 @@ from backend.models import Branch
 from backend.mqtt.publisher import BrokerPublisher
 from backend.services import firmware_builds
 from backend.web.admin import apply_error, bp, clock, translate_error
+from backend.web.admin.forms import RolloutForm, UploadForm
 from backend.web.auth import permission_required
 from backend.web.common import staff_actor
 from card_spec import normalize_digits
@@ -60,21 +58,6 @@ SERVICE_MESSAGES = (
     N_("Nothing was offered to this terminal."),
     N_("There is no terminal with this id."),
 )
-
-
-class UploadForm(FlaskForm):
-    build = FileField(_l("Build file (.tar)"), [FileRequired(message=_l("Choose a file."))],
-                      render_kw={"accept": ".tar,application/x-tar"})
-    note = StringField(_l("Note (optional)"), [Length(max=200)])
-
-
-class RolloutForm(FlaskForm):
-    target = SelectField(_l("Offer it to"), choices=[
-        SelectChoice("branch", _l("every terminal of a branch")),
-        SelectChoice("terminal", _l("one terminal"))])
-    branch_id = SelectField(_l("Branch"), coerce=int, validate_choice=False)
-    device_id = StringField(_l("Terminal id"), [Length(max=32)],
-                            render_kw={"dir": "ltr", "autocomplete": "off"})
 
 
 def _publish():

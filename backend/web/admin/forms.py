@@ -1,6 +1,8 @@
-"""The panel's forms: members and the counter, tiers, offers and the catalogue, settings,
-staff, the service desk, the import, terminals and card batches, and engagement (news, the
-FAQ, surveys, happy calls, API tokens; issue 6). The fields live in `backend.web.fields`."""
+"""The panel's forms, every one of them: members and the counter, tiers, offers and the
+catalogue, settings, staff, the service desk, the import, terminals (their money policy
+and remote settings) and card batches, engagement (news, the FAQ, surveys, happy calls,
+API tokens; issue 6), messages and campaigns, cheques and instalment plans, the first-run
+setup and firmware builds. The fields live in `backend.web.fields`."""
 
 import dataclasses
 
@@ -15,9 +17,18 @@ from wtforms import (
     RadioField,
     SelectChoice,
     SelectField,
+    StringField,
     TextAreaField,
 )
-from wtforms.validators import Email, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    EqualTo,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 from wtforms.widgets import TextInput
 
 from backend.i18n import (
@@ -50,6 +61,7 @@ from backend.web.fields import (
     display_unit,
     positive_amount,
     required,
+    typed,
 )
 from card_spec import normalize_digits
 
@@ -513,8 +525,6 @@ class CardBatchForm(FlaskForm):
     label = StrippedStringField(_l("Label"), [Optional(), Length(max=120)])
 
 
-# Text inputs, never type=number (which refuses Persian digits in some browsers).
-_NUMERIC = {"dir": "ltr", "inputmode": "numeric", "autocomplete": "off"}
 # A PIN typed once and never shown again; any digits (۱۲۳۴, ١٢٣٤, 1234), checked by
 # backend.services.terminal_policy.hash_pin.
 _PIN = {"dir": "ltr", "inputmode": "numeric", "autocomplete": "new-password", "maxlength": 16}
@@ -532,7 +542,7 @@ class TerminalSettingsForm(FlaskForm):
                                            [Optional()])
     refund_window_hours = DigitsIntegerField(
         _l("Refund window in hours (empty: the branch's)"),
-        [Optional(), NumberRange(1, 2160)], widget=TextInput(), render_kw=_NUMERIC)
+        [Optional(), NumberRange(1, 2160)])
     refund_pin = PasswordField(_l("This terminal's own refund PIN, 4 to 8 digits "
                                   "(empty: unchanged)"), [Optional(), Length(max=16)],
                                render_kw=_PIN)
@@ -543,8 +553,7 @@ class BranchRefundForm(FlaskForm):
     """The refund PIN and window of a branch: the default of its terminals."""
 
     refund_window_hours = DigitsIntegerField(_l("Refund window in hours"),
-                                             [required(), NumberRange(1, 2160)],
-                                             widget=TextInput(), render_kw=_NUMERIC)
+                                             [required(), NumberRange(1, 2160)])
     refund_pin = PasswordField(_l("Refund PIN, 4 to 8 digits (empty: unchanged)"),
                                [Optional(), Length(max=16)], render_kw=_PIN)
     clear_refund_pin = BooleanField(_l("Remove the PIN (refunds are refused until one is "
@@ -595,3 +604,170 @@ class ApiTokenForm(FlaskForm):
                                [required(), Length(max=80)])
     valid_days = DigitsIntegerField(_l("Valid for (days; empty: until revoked)"),
                                     [Optional(), NumberRange(1, 3650)])
+
+
+# ---- messages ------------------------------------------------------------------------
+
+LANGUAGE_CHOICES = [SelectChoice("fa", "فارسی"), SelectChoice("en", "English")]
+
+
+
+
+class MessageSettingsForm(FlaskForm):
+    sms_provider = SelectField(_l("SMS provider"), choices=[
+        SelectChoice("console", _l("Console (writes to a file; sends nothing)")),
+        SelectChoice("kavenegar", "Kavenegar")])
+    kavenegar_api_key = PasswordField(_l("Kavenegar API key (empty: unchanged)"),
+                                      [Optional(), Length(max=128)])
+    sms_sender = StrippedStringField(_l("Sender line number"), [Optional(), Length(max=20)],
+                                     render_kw={"dir": "ltr"})
+    email_provider = SelectField(_l("Email provider"), choices=[
+        SelectChoice("console", _l("Console (writes to a file; sends nothing)")),
+        SelectChoice("smtp", "SMTP")])
+    smtp_host = StrippedStringField(_l("SMTP server"), [Optional(), Length(max=255)],
+                                    render_kw={"dir": "ltr"})
+    smtp_port = DigitsIntegerField(_l("SMTP port"), [required(), NumberRange(1, 65535)])
+    smtp_security = SelectField(_l("SMTP security"), choices=[
+        SelectChoice("starttls", "STARTTLS"), SelectChoice("ssl", "SSL/TLS"),
+        SelectChoice("none", _l("None"))])
+    smtp_username = StrippedStringField(_l("SMTP user name"), [Optional(), Length(max=255)],
+                                        render_kw={"dir": "ltr"})
+    smtp_password = PasswordField(_l("SMTP password (empty: unchanged)"),
+                                  [Optional(), Length(max=255)])
+    email_from = StrippedStringField(_l("Sender email address"), [
+        Optional(), Email(message=_l("Enter an email address.")), Length(max=254)],
+        render_kw={"dir": "ltr"})
+    sms_quota = DigitsIntegerField(_l("SMS quota (parts)"), [required(), NumberRange(0, 10**9)])
+    sms_promotional_reserve = DigitsIntegerField(
+        _l("SMS parts kept for transactional messages"), [required(), NumberRange(0, 10**9)])
+    sms_part_price = AmountField(_l("Price of one SMS part"), [Optional()])
+    default_language = SelectField(_l("Language of messages"), choices=LANGUAGE_CHOICES)
+    expiry_reminder_days = DigitsIntegerField(_l("Remind of expiring credit (days before)"),
+                                              [required(), NumberRange(1, 60)])
+    instrument_reminder_days = DigitsIntegerField(
+        _l("Remind of cheques and instalments due (days before)"),
+        [required(), NumberRange(1, 60)])
+    holdout_percent = DigitsIntegerField(_l("Hold-out of new campaigns (percent)"),
+                                         [required(), NumberRange(0, 50)])
+
+
+class CampaignForm(FlaskForm):
+    request_key = HiddenField()
+    name = StrippedStringField(_l("Name"), [required(), Length(max=120)])
+    channel = SelectField(_l("Send by"), choices=[SelectChoice("sms", _l("SMS")),
+                                                  SelectChoice("email", _l("Email"))])
+    language = SelectField(_l("Language of the text"), choices=LANGUAGE_CHOICES)
+    body = TextAreaField(_l("Text"), [required(), Length(max=1000)], render_kw={"rows": 4})
+    tier_ids = MultiCheckboxField(_l("Tiers (none: all)"), coerce=int)
+    branch_id = SelectField(_l("Home branch"), coerce=int, default=0)
+    visited_within_days = DigitsIntegerField(_l("Visited in the last … days"),
+                                             [Optional(), NumberRange(1, 3650)])
+    absent_for_days = DigitsIntegerField(_l("Not visited for … days"),
+                                         [Optional(), NumberRange(1, 3650)])
+    min_spend = AmountField(_l("Spent at least"), [Optional()])
+    max_spend = AmountField(_l("Spent at most"), [Optional()])
+    min_purchases = DigitsIntegerField(_l("At least … purchases"),
+                                       [Optional(), NumberRange(1, 10**6)])
+    birthday_month = SelectField(_l("Birthday month"), coerce=int, default=0)
+    lrfm_segments = MultiCheckboxField(_l("LRFM segments (none: any)"))
+    audience_rule_id = SelectField(_l("Audience of a segment rule"), coerce=int, default=0)
+    holdout_percent = DigitsIntegerField(_l("Hold-out (percent, not sent, for comparison)"),
+                                         [Optional(), NumberRange(0, 50)])
+    offer_id = SelectField(_l("Linked offer"), coerce=int, default=0)
+
+
+# ---- instruments ---------------------------------------------------------------------
+
+class ChequeForm(FlaskForm):
+    bank = SelectField(_l("Bank"), [required()])
+    number = StrippedStringField(_l("Cheque number"), [required(), Length(max=40)],
+                                 render_kw={"dir": "ltr", "inputmode": "numeric",
+                                            "autocomplete": "off"})
+    due_date = JalaliDateField(_l("Due date"), [typed()])
+    amount = AmountField(_l("Amount"), [typed()])
+    branch_id = SelectField(_l("Branch"), coerce=int)
+    purchase_id = DigitsIntegerField(_l("Purchase number (optional)"),
+                                     [Optional(), NumberRange(1, 2**31 - 1)])
+    note = TextAreaField(_l("Note"), [Optional(), Length(max=500)], render_kw={"rows": 2})
+
+
+class PlanForm(FlaskForm):
+    request_key = HiddenField()
+    total = AmountField(_l("Total amount"), [typed()])
+    count = DigitsIntegerField(_l("Number of instalments"), [typed(), NumberRange(1, 120)])
+    schedule = SelectField(_l("Schedule"), choices=[
+        SelectChoice("monthly", _l("Monthly, on the same day of each Jalali month")),
+        SelectChoice("days", _l("Every few days"))])
+    interval_days = DigitsIntegerField(_l("Days between instalments"),
+                                       [Optional(), NumberRange(1, 366)])
+    first_due = JalaliDateField(_l("First due date"), [typed()])
+    branch_id = SelectField(_l("Branch"), coerce=int)
+    purchase_id = DigitsIntegerField(_l("Purchase number (optional)"),
+                                     [Optional(), NumberRange(1, 2**31 - 1)])
+    note = TextAreaField(_l("Note"), [Optional(), Length(max=500)], render_kw={"rows": 2})
+
+
+class StatusForm(FlaskForm):
+    status = HiddenField()
+    note = StrippedStringField(_l("Note (optional)"), [Optional(), Length(max=500)])
+
+
+# ---- setup ---------------------------------------------------------------------------
+
+class SetupForm(FlaskForm):
+    setup_code = StrippedStringField(_l("Setup code"), validators=[DataRequired()])
+    name_fa = StrippedStringField(_l("Club name (Persian)"), validators=[Length(max=120)])
+    name = StrippedStringField(_l("Club name (English)"),
+                               validators=[DataRequired(), Length(max=120)])
+    currency_display = SelectField(_l("Show amounts in"), choices=[
+        SelectChoice("toman", _l("Toman")), SelectChoice("rial", _l("Rial"))], default="toman")
+    logo = FileField(_l("Logo (optional)"))
+    branch_name = StrippedStringField(_l("First branch"),
+                                      validators=[DataRequired(), Length(max=120)])
+    branch_code = StrippedStringField(_l("Branch code"), default="main",
+                                      validators=[DataRequired(), Length(max=32)])
+    admin_full_name = StrippedStringField(_l("Your name"),
+                                          validators=[DataRequired(), Length(max=120)])
+    admin_username = StrippedStringField(_l("Username"),
+                                         validators=[DataRequired(), Length(max=64)])
+    password = PasswordField(_l("Password"), validators=[DataRequired()])
+    password_confirm = PasswordField(_l("Password again"), validators=[
+        DataRequired(), EqualTo("password", message=_l("The two passwords differ."))])
+
+
+# ---- firmware ------------------------------------------------------------------------
+
+class UploadForm(FlaskForm):
+    build = FileField(_l("Build file (.tar)"), [FileRequired(message=_l("Choose a file."))],
+                      render_kw={"accept": ".tar,application/x-tar"})
+    note = StringField(_l("Note (optional)"), [Length(max=200)])
+
+
+class RolloutForm(FlaskForm):
+    target = SelectField(_l("Offer it to"), choices=[
+        SelectChoice("branch", _l("every terminal of a branch")),
+        SelectChoice("terminal", _l("one terminal"))])
+    branch_id = SelectField(_l("Branch"), coerce=int, validate_choice=False)
+    device_id = StringField(_l("Terminal id"), [Length(max=32)],
+                            render_kw={"dir": "ltr", "autocomplete": "off"})
+
+
+# ---- terminals -----------------------------------------------------------------------
+
+TERMINAL_OPERATIONS = [("purchase", _l("Purchase")), ("lookup", _l("Balance lookup")),
+                       ("refund", _l("Refund")), ("credit", _l("Spend credit"))]
+
+
+class RemoteConfigForm(FlaskForm):
+    """Issue 16: the settings a shop changes, delivered to the terminal by a signed cmd."""
+
+    lang = SelectField(_l("Language"), choices=LANGUAGE_CHOICES)
+    contrast = DigitsIntegerField(_l("Display contrast (0 to 255)"), [NumberRange(0, 255)],
+                                  default=255)
+    footer = TextAreaField(_l("Receipt footer"), [Length(max=96)], render_kw={"rows": 2})
+    idle_s = DigitsIntegerField(_l("Idle timeout in seconds (10 to 3600)"),
+                                [NumberRange(10, 3600)], default=60)
+    ops = MultiCheckboxField(_l("What the terminal may do"),
+                             choices=[SelectChoice(value, label)
+                                      for value, label in TERMINAL_OPERATIONS],
+                             default=[value for value, _label in TERMINAL_OPERATIONS])

@@ -6,10 +6,8 @@ status changes need `purchases` (every operator has it), as the counter does."""
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from sqlalchemy import func, or_, select
-from wtforms import HiddenField, SelectChoice, SelectField, TextAreaField
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms import SelectChoice
 
 from backend.engine.calendar import local
 from backend.errors import DomainError
@@ -26,15 +24,9 @@ from backend.web.admin import (
     paginate,
     translate_error,
 )
+from backend.web.admin.forms import ChequeForm, PlanForm, StatusForm
 from backend.web.auth import permission_required
 from backend.web.common import staff_actor
-from backend.web.fields import (
-    AmountField,
-    DigitsIntegerField,
-    JalaliDateField,
-    StrippedStringField,
-    required,
-)
 from card_spec import normalize_digits
 
 STATUS_NAMES = {"pending": _l("Pending"), "cleared": _l("Cleared"), "paid": _l("Paid"),
@@ -56,46 +48,6 @@ def bank_choices():
 def branch_choices():
     return [SelectChoice(row.id, row.name) for row in
             db.session.scalars(select(Branch).order_by(Branch.id))]
-
-
-def typed():
-    """Required, keeping the field's own parse error (a date or amount that was typed
-    but cannot be read says so, not "required")."""
-    return InputRequired(message=_l("This field is required."))
-
-
-class ChequeForm(FlaskForm):
-    bank = SelectField(_l("Bank"), [required()])
-    number = StrippedStringField(_l("Cheque number"), [required(), Length(max=40)],
-                                 render_kw={"dir": "ltr", "inputmode": "numeric",
-                                            "autocomplete": "off"})
-    due_date = JalaliDateField(_l("Due date"), [typed()])
-    amount = AmountField(_l("Amount"), [typed()])
-    branch_id = SelectField(_l("Branch"), coerce=int)
-    purchase_id = DigitsIntegerField(_l("Purchase number (optional)"),
-                                     [Optional(), NumberRange(1, 2**31 - 1)])
-    note = TextAreaField(_l("Note"), [Optional(), Length(max=500)], render_kw={"rows": 2})
-
-
-class PlanForm(FlaskForm):
-    request_key = HiddenField()
-    total = AmountField(_l("Total amount"), [typed()])
-    count = DigitsIntegerField(_l("Number of instalments"), [typed(), NumberRange(1, 120)])
-    schedule = SelectField(_l("Schedule"), choices=[
-        SelectChoice("monthly", _l("Monthly, on the same day of each Jalali month")),
-        SelectChoice("days", _l("Every few days"))])
-    interval_days = DigitsIntegerField(_l("Days between instalments"),
-                                       [Optional(), NumberRange(1, 366)])
-    first_due = JalaliDateField(_l("First due date"), [typed()])
-    branch_id = SelectField(_l("Branch"), coerce=int)
-    purchase_id = DigitsIntegerField(_l("Purchase number (optional)"),
-                                     [Optional(), NumberRange(1, 2**31 - 1)])
-    note = TextAreaField(_l("Note"), [Optional(), Length(max=500)], render_kw={"rows": 2})
-
-
-class StatusForm(FlaskForm):
-    status = HiddenField()
-    note = StrippedStringField(_l("Note (optional)"), [Optional(), Length(max=500)])
 
 
 def _member(member_id: int) -> Member:

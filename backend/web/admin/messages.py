@@ -16,10 +16,8 @@ from flask import (
 )
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from sqlalchemy import func, select
-from wtforms import HiddenField, PasswordField, SelectChoice, SelectField, TextAreaField
-from wtforms.validators import Email, Length, NumberRange, Optional
+from wtforms import SelectChoice
 
 from backend.errors import DomainError
 from backend.extensions import db
@@ -39,15 +37,11 @@ from backend.web.admin import (
     paginate,
     translate_error,
 )
+from backend.web.admin.forms import CampaignForm, MessageSettingsForm
 from backend.web.admin.reports import format_cell, read_only
 from backend.web.auth import permission_required
 from backend.web.common import staff_actor
 from backend.web.fields import (
-    AmountField,
-    DigitsIntegerField,
-    MultiCheckboxField,
-    StrippedStringField,
-    required,
     shown_number,
 )
 
@@ -72,77 +66,6 @@ KIND_NAMES = {
 STATUS_NAMES = {"queued": _l("Queued"), "sending": _l("Sending"), "sent": _l("Sent"),
                 "delivered": _l("Delivered"), "failed": _l("Failed"),
                 "cancelled": _l("Cancelled")}
-LANGUAGE_CHOICES = [SelectChoice("fa", "فارسی"), SelectChoice("en", "English")]
-# Text inputs, not type=number: browsers refuse Persian digits in number inputs.
-DIGITS = {"type": "text", "inputmode": "numeric", "dir": "ltr"}
-
-
-class MessageSettingsForm(FlaskForm):
-    sms_provider = SelectField(_l("SMS provider"), choices=[
-        SelectChoice("console", _l("Console (writes to a file; sends nothing)")),
-        SelectChoice("kavenegar", "Kavenegar")])
-    kavenegar_api_key = PasswordField(_l("Kavenegar API key (empty: unchanged)"),
-                                      [Optional(), Length(max=128)])
-    sms_sender = StrippedStringField(_l("Sender line number"), [Optional(), Length(max=20)],
-                                     render_kw={"dir": "ltr"})
-    email_provider = SelectField(_l("Email provider"), choices=[
-        SelectChoice("console", _l("Console (writes to a file; sends nothing)")),
-        SelectChoice("smtp", "SMTP")])
-    smtp_host = StrippedStringField(_l("SMTP server"), [Optional(), Length(max=255)],
-                                    render_kw={"dir": "ltr"})
-    smtp_port = DigitsIntegerField(_l("SMTP port"), [required(), NumberRange(1, 65535)],
-                                   render_kw=DIGITS)
-    smtp_security = SelectField(_l("SMTP security"), choices=[
-        SelectChoice("starttls", "STARTTLS"), SelectChoice("ssl", "SSL/TLS"),
-        SelectChoice("none", _l("None"))])
-    smtp_username = StrippedStringField(_l("SMTP user name"), [Optional(), Length(max=255)],
-                                        render_kw={"dir": "ltr"})
-    smtp_password = PasswordField(_l("SMTP password (empty: unchanged)"),
-                                  [Optional(), Length(max=255)])
-    email_from = StrippedStringField(_l("Sender email address"), [
-        Optional(), Email(message=_l("Enter an email address.")), Length(max=254)],
-        render_kw={"dir": "ltr"})
-    sms_quota = DigitsIntegerField(_l("SMS quota (parts)"), [required(), NumberRange(0, 10**9)],
-                                   render_kw=DIGITS)
-    sms_promotional_reserve = DigitsIntegerField(
-        _l("SMS parts kept for transactional messages"), [required(), NumberRange(0, 10**9)],
-        render_kw=DIGITS)
-    sms_part_price = AmountField(_l("Price of one SMS part"), [Optional()])
-    default_language = SelectField(_l("Language of messages"), choices=LANGUAGE_CHOICES)
-    expiry_reminder_days = DigitsIntegerField(_l("Remind of expiring credit (days before)"),
-                                              [required(), NumberRange(1, 60)],
-                                              render_kw=DIGITS)
-    instrument_reminder_days = DigitsIntegerField(
-        _l("Remind of cheques and instalments due (days before)"),
-        [required(), NumberRange(1, 60)], render_kw=DIGITS)
-    holdout_percent = DigitsIntegerField(_l("Hold-out of new campaigns (percent)"),
-                                         [required(), NumberRange(0, 50)], render_kw=DIGITS)
-
-
-class CampaignForm(FlaskForm):
-    request_key = HiddenField()
-    name = StrippedStringField(_l("Name"), [required(), Length(max=120)])
-    channel = SelectField(_l("Send by"), choices=[SelectChoice("sms", _l("SMS")),
-                                                  SelectChoice("email", _l("Email"))])
-    language = SelectField(_l("Language of the text"), choices=LANGUAGE_CHOICES)
-    body = TextAreaField(_l("Text"), [required(), Length(max=1000)], render_kw={"rows": 4})
-    tier_ids = MultiCheckboxField(_l("Tiers (none: all)"), coerce=int)
-    branch_id = SelectField(_l("Home branch"), coerce=int, default=0)
-    visited_within_days = DigitsIntegerField(_l("Visited in the last … days"),
-                                             [Optional(), NumberRange(1, 3650)],
-                                             render_kw=DIGITS)
-    absent_for_days = DigitsIntegerField(_l("Not visited for … days"),
-                                         [Optional(), NumberRange(1, 3650)], render_kw=DIGITS)
-    min_spend = AmountField(_l("Spent at least"), [Optional()])
-    max_spend = AmountField(_l("Spent at most"), [Optional()])
-    min_purchases = DigitsIntegerField(_l("At least … purchases"),
-                                       [Optional(), NumberRange(1, 10**6)], render_kw=DIGITS)
-    birthday_month = SelectField(_l("Birthday month"), coerce=int, default=0)
-    lrfm_segments = MultiCheckboxField(_l("LRFM segments (none: any)"))
-    audience_rule_id = SelectField(_l("Audience of a segment rule"), coerce=int, default=0)
-    holdout_percent = DigitsIntegerField(_l("Hold-out (percent, not sent, for comparison)"),
-                                         [Optional(), NumberRange(0, 50)], render_kw=DIGITS)
-    offer_id = SelectField(_l("Linked offer"), coerce=int, default=0)
 
 
 def _campaign_form() -> CampaignForm:

@@ -19,16 +19,12 @@ from flask import (
 )
 from flask_babel import lazy_gettext as _l
 from flask_login import login_user
-from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
-from wtforms import PasswordField, SelectChoice, SelectField
-from wtforms.validators import DataRequired, EqualTo, Length
 
 from backend.errors import BadRequest
 from backend.extensions import db
 from backend.services import branding, first_run
+from backend.web.admin.forms import SetupForm
 from backend.web.common import staff_actor
-from backend.web.fields import StrippedStringField
 
 bp = Blueprint("setup", __name__)
 log = logging.getLogger(__name__)
@@ -36,27 +32,6 @@ FIELD_FOR_ERROR = {"name": "name", "name_fa": "name_fa", "branch_name": "branch_
                    "branch_code": "branch_code", "username": "admin_username",
                    "full_name": "admin_full_name", "password": "password",
                    "currency_display": "currency_display", "logo": "logo"}
-
-
-class SetupForm(FlaskForm):
-    setup_code = StrippedStringField(_l("Setup code"), validators=[DataRequired()])
-    name_fa = StrippedStringField(_l("Club name (Persian)"), validators=[Length(max=120)])
-    name = StrippedStringField(_l("Club name (English)"),
-                               validators=[DataRequired(), Length(max=120)])
-    currency_display = SelectField(_l("Show amounts in"), choices=[
-        SelectChoice("toman", _l("Toman")), SelectChoice("rial", _l("Rial"))], default="toman")
-    logo = FileField(_l("Logo (optional)"))
-    branch_name = StrippedStringField(_l("First branch"),
-                                      validators=[DataRequired(), Length(max=120)])
-    branch_code = StrippedStringField(_l("Branch code"), default="main",
-                                      validators=[DataRequired(), Length(max=32)])
-    admin_full_name = StrippedStringField(_l("Your name"),
-                                          validators=[DataRequired(), Length(max=120)])
-    admin_username = StrippedStringField(_l("Username"),
-                                         validators=[DataRequired(), Length(max=64)])
-    password = PasswordField(_l("Password"), validators=[DataRequired()])
-    password_confirm = PasswordField(_l("Password again"), validators=[
-        DataRequired(), EqualTo("password", message=_l("The two passwords differ."))])
 
 
 def setup_needed() -> bool:

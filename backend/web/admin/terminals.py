@@ -7,9 +7,6 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectChoice, SelectField, SelectMultipleField, TextAreaField
-from wtforms.validators import Length, NumberRange
-from wtforms.widgets import CheckboxInput, ListWidget, TextInput
 
 from backend.errors import DomainError
 from backend.extensions import db
@@ -26,10 +23,14 @@ from backend.services.dashboard import ONLINE_STALE_AFTER
 from backend.services.permissions import branch_scope
 from backend.web.admin import apply_error, bp, clock, page_number, paginate, translate_error
 from backend.web.admin.firmware import ROLLOUT_LABELS
-from backend.web.admin.forms import BranchRefundForm, TerminalSettingsForm
+from backend.web.admin.forms import (
+    TERMINAL_OPERATIONS,
+    BranchRefundForm,
+    RemoteConfigForm,
+    TerminalSettingsForm,
+)
 from backend.web.auth import permission_required
 from backend.web.common import staff_actor
-from backend.web.fields import DigitsIntegerField
 
 LIST_SIZE = 10
 _SETTINGS = ("topup_allowed", "topup_max_rials", "topup_max_per_day_rials", "refund_allowed",
@@ -93,31 +94,6 @@ PRINTER_ERRORS = {
     "receipt dropped: queue full": _l("A receipt was dropped: the print queue was full."),
 }
 PRINTER_WRITE_FAILED = "write failed: "
-TERMINAL_OPERATIONS = [("purchase", _l("Purchase")), ("lookup", _l("Balance lookup")),
-                       ("refund", _l("Refund")), ("credit", _l("Spend credit"))]
-_NUMERIC = {"dir": "ltr", "inputmode": "numeric", "autocomplete": "off"}
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
-
-
-class RemoteConfigForm(FlaskForm):
-    """Issue 16: the settings a shop changes, delivered to the terminal by a signed cmd."""
-
-    lang = SelectField(_l("Language"), choices=[SelectChoice("fa", "فارسی"),
-                                                SelectChoice("en", "English")])
-    contrast = DigitsIntegerField(_l("Display contrast (0 to 255)"), [NumberRange(0, 255)],
-                                  default=255, widget=TextInput(), render_kw=_NUMERIC)
-    footer = TextAreaField(_l("Receipt footer"), [Length(max=96)], render_kw={"rows": 2})
-    idle_s = DigitsIntegerField(_l("Idle timeout in seconds (10 to 3600)"),
-                                [NumberRange(10, 3600)], default=60, widget=TextInput(),
-                                render_kw=_NUMERIC)
-    ops = MultiCheckboxField(_l("What the terminal may do"),
-                             choices=[SelectChoice(value, label)
-                                      for value, label in TERMINAL_OPERATIONS],
-                             default=[value for value, _label in TERMINAL_OPERATIONS])
 
 
 def _health(device_id: str):
