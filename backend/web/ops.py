@@ -18,7 +18,7 @@ from backend.extensions import db
 from backend.metrics import database_registry
 from backend.services.backups import backup_metrics
 from backend.services.dashboard import ONLINE_STALE_AFTER
-from backend.web.admin import clock
+from backend.web.common import clock
 
 bp = Blueprint("ops", __name__)
 

@@ -6,24 +6,9 @@ The blueprint is `admin.blueprint.bp`; the views register themselves on it, and 
 panels with their own URL space (member import, reports, messages) are blueprints nested
 in it (`admin.member_import.*`, `admin.reports.*`, `admin.messages.*`)."""
 
-from backend.web.admin.blueprint import bp
-from backend.web.auth import login_required, permission_required
-from backend.web.common import (
-    CODE_MESSAGES,
-    MAX_PAGE,
-    PAGE_SIZE,
-    Page,
-    apply_error,
-    clock,
-    new_request_key,
-    page_number,
-    paginate,
-    translate_error,
-)
-
-# isort: split
-# The views register themselves on `bp`, after the names above that they import.
-from backend.web.admin import (  # noqa: E402
+# The views register themselves on `bp` when imported; each imports `bp` from
+# admin/blueprint.py and its helpers from web/common.py, never from this package.
+from backend.web.admin import (
     card_batches,
     catalogue,
     dashboard,
@@ -39,13 +24,12 @@ from backend.web.admin import (  # noqa: E402
     staff,
     terminals,
 )
+from backend.web.admin.blueprint import bp
 
 # The nested panels: their endpoints are `admin.<name>.*`, their URLs unchanged.
 for child in (member_import.bp, reports.bp, messages.bp):
     bp.register_blueprint(child)
 
-__all__ = ["bp", "login_required", "permission_required", "catalogue", "dashboard", "members",
-           "engagement", "instruments", "service_desk", "session_views", "settings", "staff",
-           "card_batches", "terminals", "member_import", "reports", "messages", "CODE_MESSAGES",
-           "MAX_PAGE", "PAGE_SIZE", "Page", "apply_error", "clock", "new_request_key",
-           "page_number", "paginate", "translate_error"]
+__all__ = ["bp", "catalogue", "dashboard", "members", "engagement", "instruments",
+           "service_desk", "session_views", "settings", "staff", "card_batches", "terminals",
+           "member_import", "reports", "messages"]

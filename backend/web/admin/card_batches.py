@@ -9,10 +9,10 @@ from backend.errors import DomainError
 from backend.extensions import db
 from backend.models import CardBatch
 from backend.services import cards
-from backend.web.admin import apply_error, bp, clock, page_number, paginate
+from backend.web.admin.blueprint import bp
 from backend.web.admin.forms import CardBatchForm
 from backend.web.auth import permission_required
-from backend.web.common import staff_actor
+from backend.web.common import apply_error, clock, page_number, paginate, staff_actor
 from backend.web.fields import shown_number
 from card_spec import make_card_number
 

@@ -32,7 +32,8 @@ from backend.services import card_lifecycle, catalogue, terminal_commands
 from backend.services.dashboard import ONLINE_STALE_AFTER
 from backend.services.permissions import allowed, branch_scope
 from backend.validators import parse_jalali_or_gregorian_date
-from backend.web.admin import apply_error, audit_labels, bp, clock, page_number, paginate
+from backend.web.admin import audit_labels
+from backend.web.admin.blueprint import bp
 from backend.web.admin.forms import (
     BranchForm,
     GiftCardForm,
@@ -44,7 +45,7 @@ from backend.web.admin.forms import (
     TierForm,
 )
 from backend.web.auth import login_required, permission_required
-from backend.web.common import staff_actor
+from backend.web.common import apply_error, clock, page_number, paginate, staff_actor
 from backend.web.fields import split_list
 from card_spec import normalize_digits
 

@@ -10,8 +10,9 @@ from backend.i18n import localise_digits
 from backend.services import dashboard as dashboard_service
 from backend.services.permissions import branch_scope
 from backend.services.reports.periods import jalali
-from backend.web.admin import bp, clock
+from backend.web.admin.blueprint import bp
 from backend.web.auth import login_required
+from backend.web.common import clock
 from backend.web.fields import WEEKDAY_NAMES
 
 

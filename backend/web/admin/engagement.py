@@ -11,11 +11,11 @@ from backend.extensions import db
 from backend.models import ApiToken, Branch, FaqEntry, NewsPost, Purchase, Survey
 from backend.services import api_tokens, branding, content, happy_calls, surveys
 from backend.services.permissions import branch_scope
-from backend.web.admin import apply_error, bp, clock, page_number, paginate
+from backend.web.admin.blueprint import bp
 from backend.web.admin.catalogue import _local_day, _local_end_of_day_utc, _local_midnight_utc
 from backend.web.admin.forms import ApiTokenForm, CallForm, FaqForm, NewsForm, SurveyForm
 from backend.web.auth import login_required, permission_required
-from backend.web.common import staff_actor
+from backend.web.common import apply_error, clock, page_number, paginate, staff_actor
 
 # ---- news and events ---------------------------------------------------------------------
 

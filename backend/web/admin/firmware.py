@@ -14,10 +14,10 @@ from backend.i18n import N_, format_number
 from backend.models import Branch
 from backend.mqtt.publisher import BrokerPublisher
 from backend.services import firmware_builds
-from backend.web.admin import apply_error, bp, clock, translate_error
+from backend.web.admin.blueprint import bp
 from backend.web.admin.forms import RolloutForm, UploadForm
 from backend.web.auth import permission_required
-from backend.web.common import staff_actor
+from backend.web.common import apply_error, clock, staff_actor, translate_error
 from card_spec import normalize_digits
 
 # Why an upload was refused (firmware_builds.BuildRefused.reason).

@@ -15,18 +15,18 @@ from backend.extensions import db
 from backend.models import Branch, InstalmentPlan, Member, PaymentInstrument, StaffUser
 from backend.services import instruments
 from backend.services.permissions import branch_scope
-from backend.web.admin import (
+from backend.web.admin.blueprint import bp
+from backend.web.admin.forms import ChequeForm, PlanForm, StatusForm
+from backend.web.auth import permission_required
+from backend.web.common import (
     apply_error,
-    bp,
     clock,
     new_request_key,
     page_number,
     paginate,
+    staff_actor,
     translate_error,
 )
-from backend.web.admin.forms import ChequeForm, PlanForm, StatusForm
-from backend.web.auth import permission_required
-from backend.web.common import staff_actor
 from card_spec import normalize_digits
 
 STATUS_NAMES = {"pending": _l("Pending"), "cleared": _l("Cleared"), "paid": _l("Paid"),

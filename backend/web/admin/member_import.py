@@ -32,10 +32,17 @@ from backend.i18n import format_number
 from backend.models import MemberImport
 from backend.services import member_import as service
 from backend.services.permissions import branch_scope
-from backend.web.admin import PAGE_SIZE, Page, clock, page_number, paginate, translate_error
 from backend.web.admin.forms import ImportCommitForm, ImportDiscardForm, ImportUploadForm
 from backend.web.auth import permission_required
-from backend.web.common import staff_actor
+from backend.web.common import (
+    PAGE_SIZE,
+    Page,
+    clock,
+    page_number,
+    paginate,
+    staff_actor,
+    translate_error,
+)
 from card_spec import normalize_digits
 
 bp = Blueprint("member_import", __name__, url_prefix="/import")

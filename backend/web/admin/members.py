@@ -30,16 +30,8 @@ from backend.services import (
 )
 from backend.services.members import PROFILE_FIELDS
 from backend.services.permissions import allowed, branch_scope, can_see_member
-from backend.web.admin import (
-    apply_error,
-    bp,
-    clock,
-    new_request_key,
-    page_number,
-    paginate,
-    translate_error,
-)
 from backend.web.admin import instruments as instrument_views
+from backend.web.admin.blueprint import bp
 from backend.web.admin.forms import (
     AmountReasonForm,
     CounterPurchaseForm,
@@ -52,7 +44,15 @@ from backend.web.admin.forms import (
     shown_amount,
 )
 from backend.web.auth import permission_required
-from backend.web.common import staff_actor
+from backend.web.common import (
+    apply_error,
+    clock,
+    new_request_key,
+    page_number,
+    paginate,
+    staff_actor,
+    translate_error,
+)
 from backend.web.fields import ConvertPointsForm, RedeemRewardForm, shown_number
 
 MAX_QUERY_LENGTH = 64

@@ -29,18 +29,18 @@ from backend.notifications import campaigns, sms, templates
 from backend.notifications.dispatcher import settings as message_settings
 from backend.services.reports import campaign_effects
 from backend.services.reports.segments import SEGMENT_TITLES
-from backend.web.admin import (
+from backend.web.admin.forms import CampaignForm, MessageSettingsForm
+from backend.web.admin.reports import format_cell, read_only
+from backend.web.auth import permission_required
+from backend.web.common import (
     apply_error,
     clock,
     new_request_key,
     page_number,
     paginate,
+    staff_actor,
     translate_error,
 )
-from backend.web.admin.forms import CampaignForm, MessageSettingsForm
-from backend.web.admin.reports import format_cell, read_only
-from backend.web.auth import permission_required
-from backend.web.common import staff_actor
 from backend.web.fields import (
     shown_number,
 )

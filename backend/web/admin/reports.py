@@ -27,9 +27,8 @@ from backend.services.reports import sql as report_sql
 from backend.services.reports.sql import Filters
 from backend.services.reports.tables import Column, Table
 from backend.validators import parse_jalali_or_gregorian_date
-from backend.web.admin import apply_error, clock, page_number
 from backend.web.auth import permission_required
-from backend.web.common import staff_actor
+from backend.web.common import apply_error, clock, page_number, staff_actor
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 

@@ -10,18 +10,18 @@ from backend.extensions import db
 from backend.models import CreditGrant, Member, MemberRequest, Tier
 from backend.services import counter, member_requests, wallet
 from backend.services.permissions import branch_scope
-from backend.web.admin import (
+from backend.web.admin.blueprint import bp
+from backend.web.admin.forms import AnswerForm, TierGrantForm
+from backend.web.auth import permission_required
+from backend.web.common import (
     apply_error,
-    bp,
     clock,
     new_request_key,
     page_number,
     paginate,
+    staff_actor,
     translate_error,
 )
-from backend.web.admin.forms import AnswerForm, TierGrantForm
-from backend.web.auth import permission_required
-from backend.web.common import staff_actor
 from backend.web.fields import shown_number
 from card_spec import normalize_digits
 

@@ -8,10 +8,10 @@ from backend.errors import BadRequest
 from backend.extensions import db
 from backend.i18n import LANGUAGES
 from backend.services import staff
-from backend.web.admin import apply_error, bp, clock
+from backend.web.admin.blueprint import bp
 from backend.web.admin.forms import LoginForm, OwnPasswordForm
 from backend.web.auth import attempt_sign_in, login_required
-from backend.web.common import staff_actor
+from backend.web.common import apply_error, clock, staff_actor
 
 
 def _safe_target(target: str) -> str:

@@ -16,10 +16,10 @@ from backend.errors import DomainError
 from backend.extensions import db
 from backend.models import Club, the_club
 from backend.services import branding, catalogue
-from backend.web.admin import apply_error, bp, translate_error
+from backend.web.admin.blueprint import bp
 from backend.web.admin.forms import SettingsForm
 from backend.web.auth import permission_required
-from backend.web.common import staff_actor
+from backend.web.common import apply_error, staff_actor, translate_error
 
 _PLAIN = ("name", "name_fa", "currency_display", "offline_window_days", "tier_window_days",
           "instant_cashback", "credit_cross_branch", "contact_address")

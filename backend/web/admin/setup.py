@@ -74,7 +74,7 @@ def setup_page():
             except first_run.SetupClosed:
                 abort(404)
             except BadRequest as error:
-                from backend.web.admin import apply_error
+                from backend.web.common import apply_error
 
                 apply_error(form, error, FIELD_FOR_ERROR)
                 status = 400

@@ -10,10 +10,10 @@ from backend.extensions import db
 from backend.models import Branch, StaffUser
 from backend.services import staff
 from backend.services.permissions import PERMISSIONS
-from backend.web.admin import apply_error, bp, page_number, paginate
+from backend.web.admin.blueprint import bp
 from backend.web.admin.forms import StaffForm
 from backend.web.auth import permission_required
-from backend.web.common import staff_actor
+from backend.web.common import apply_error, page_number, paginate, staff_actor
 
 MAX_QUERY_LENGTH = 64
 PERMISSION_LABELS = {

@@ -21,7 +21,7 @@ from backend.services import (
 )
 from backend.services.dashboard import ONLINE_STALE_AFTER
 from backend.services.permissions import branch_scope
-from backend.web.admin import apply_error, bp, clock, page_number, paginate, translate_error
+from backend.web.admin.blueprint import bp
 from backend.web.admin.firmware import ROLLOUT_LABELS
 from backend.web.admin.forms import (
     TERMINAL_OPERATIONS,
@@ -30,7 +30,14 @@ from backend.web.admin.forms import (
     TerminalSettingsForm,
 )
 from backend.web.auth import permission_required
-from backend.web.common import staff_actor
+from backend.web.common import (
+    apply_error,
+    clock,
+    page_number,
+    paginate,
+    staff_actor,
+    translate_error,
+)
 
 LIST_SIZE = 10
 _SETTINGS = ("topup_allowed", "topup_max_rials", "topup_max_per_day_rials", "refund_allowed",
