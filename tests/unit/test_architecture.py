@@ -216,3 +216,40 @@ def test_the_map_names_every_folder():
         and len(path.relative_to(ROOT).parts) <= 3)
     missing = [folder for folder in folders if f"`{folder}/`" not in section.group(1)]
     assert missing == []
+
+
+def _web_audiences():
+    return [ROOT / "backend" / "web" / audience for audience in ("admin", "portal", "api")]
+
+
+def test_an_audiences_views_import_its_blueprint_module_not_its_package():
+    """`from backend.web.admin import bp` would make every view depend on the package's
+    import order (a hidden cycle: the package imports the view that imports it); the
+    package only imports its views, which take `bp` from blueprint.py and the API's
+    machinery from api/operations.py."""
+    found = []
+    for path in sorted((ROOT / "backend").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ImportFrom) or node.module is None:
+                continue
+            package = ROOT / Path(*node.module.split("."))
+            if package not in _web_audiences():
+                continue
+            not_modules = [alias.name for alias in node.names
+                           if not (package / f"{alias.name}.py").exists()]
+            if not_modules and path != package / "__init__.py":
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} {not_modules}")
+    assert found == []
+
+
+def test_the_panels_and_the_portals_forms_live_in_their_forms_module():
+    found = []
+    for audience in _web_audiences()[:2]:
+        for path in sorted(audience.glob("*.py")):
+            if path.name == "forms.py":
+                continue
+            for node in ast.parse(path.read_text(encoding="utf-8")).body:
+                if isinstance(node, ast.ClassDef) and any(
+                        getattr(base, "id", "") == "FlaskForm" for base in node.bases):
+                    found.append(f"{path.relative_to(ROOT)}: {node.name}")
+    assert found == []

@@ -7,7 +7,7 @@ from backend.errors import NotFound
 from backend.extensions import db
 from backend.models import NewsPost
 from backend.services import content, surveys
-from backend.web.api import clock, operation, paginate
+from backend.web.api.operations import clock, operation, paginate
 from backend.web.api.schemas import (
     FaqOut,
     NewsAdminOut,

@@ -11,8 +11,8 @@ from backend.extensions import db
 from backend.models import PaymentInstrument
 from backend.services import instruments
 from backend.services.permissions import branch_scope
-from backend.web.api import Page, clock, operation, paginate
 from backend.web.api.members import _scoped_key, visible_member
+from backend.web.api.operations import Page, clock, operation, paginate
 from backend.web.api.schemas import Integer, JalaliOrIsoDate, PageQuery, Text, rials
 from backend.web.common import api_actor
 

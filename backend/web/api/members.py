@@ -20,7 +20,7 @@ from backend.services import (
 )
 from backend.services.members import PROFILE_FIELDS
 from backend.services.permissions import branch_scope, can_see_member
-from backend.web.api import Page, clock, operation, paginate
+from backend.web.api.operations import Page, clock, operation, paginate
 from backend.web.api.schemas import (
     AmountIn,
     BalanceOut,

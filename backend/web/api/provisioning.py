@@ -11,7 +11,7 @@ from backend.errors import NotFound
 from backend.extensions import db
 from backend.models import Device
 from backend.services import devices, enrolment
-from backend.web.api import clock, operation
+from backend.web.api.operations import clock, operation
 from backend.web.api.schemas import Integer, Text
 from backend.web.common import api_actor
 

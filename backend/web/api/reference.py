@@ -6,7 +6,7 @@ from sqlalchemy import select
 from backend.errors import NotFound
 from backend.extensions import db
 from backend.models import Branch, Offer, Product, Reward, Tier
-from backend.web.api import operation, paginate
+from backend.web.api.operations import operation, paginate
 from backend.web.api.schemas import (
     ActiveQuery,
     BranchOut,

@@ -9,13 +9,13 @@ from backend.errors import NotFound
 from backend.extensions import db
 from backend.models import MemberRequest, Purchase
 from backend.services import catalogue, member_requests, rewards, wallet
-from backend.web.api import clock, operation, page_of_list, paginate
 from backend.web.api.members import (
     balance_of,
     find_receiver,
     purchases_statement,
     transactions_page,
 )
+from backend.web.api.operations import clock, operation, page_of_list, paginate
 from backend.web.api.schemas import (
     BalanceOut,
     LedgerTransactionOut,

@@ -1,6 +1,6 @@
 """The OpenAPI 3 document at /api/v1/openapi.json, built by apispec from the operations
-the views declare (backend.web.api.operation) and their marshmallow schemas: what is
-documented is what is validated and dumped."""
+the views declare (backend.web.api.operations.operation) and their marshmallow schemas:
+what is documented is what is validated and dumped."""
 
 import re
 
@@ -8,13 +8,8 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import current_app, jsonify
 
-from backend.web.api import (
-    IDEMPOTENCY_HEADER,
-    MAX_ID,
-    OPERATIONS,
-    Operation,
-    bp,
-)
+from backend.web.api.blueprint import bp
+from backend.web.api.operations import IDEMPOTENCY_HEADER, MAX_ID, OPERATIONS, Operation
 from backend.web.api.schemas import ErrorSchema
 
 # Every code an error answer may carry, and what it means (docs/api.md says more).

@@ -1,23 +1,14 @@
 """Signing in to the API: staff by username and password, members by mobile and
 password; either kind of token can sign itself out."""
 
-from datetime import timedelta
 
-from flask import current_app
 
 from backend.errors import Unauthorized
 from backend.extensions import db
 from backend.services import api_tokens, member_auth, staff
-from backend.web.api import clock, operation
+from backend.web.api.operations import clock, operation, staff_token_ttl
 from backend.web.api.schemas import MemberLoginIn, StaffLoginIn, TokenOut
 from backend.web.auth import client_ip
-
-DEFAULT_STAFF_TOKEN_TTL_S = 3600
-
-
-def staff_token_ttl() -> timedelta:
-    return timedelta(seconds=int(current_app.config.get("API_TOKEN_TTL_S",
-                                                        DEFAULT_STAFF_TOKEN_TTL_S)))
 
 
 def _answer(issued: api_tokens.IssuedToken, **extra) -> dict:

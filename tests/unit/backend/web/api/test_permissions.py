@@ -127,7 +127,7 @@ def test_api_permission_table(client, db, api_world, method, path, role, expecte
 
 
 def test_every_api_operation_is_in_the_table():
-    from backend.web.api import OPERATIONS
+    from backend.web.api.operations import OPERATIONS
 
     covered = {(method, path.split("{")[0].rstrip("/")) for method, path, _ in TABLE}
     for operation in OPERATIONS:

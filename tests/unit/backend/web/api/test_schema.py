@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.checks import (
 
 from backend.services import api_tokens, instruments
 from backend.unit_of_work import SYSTEM
-from backend.web.api import OPERATIONS
+from backend.web.api.operations import OPERATIONS
 from tests.unit.backend.web.conftest import member_headers, staff_headers
 
 STATS: dict = {}  # (method, path) → statuses answered
