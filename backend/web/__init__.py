@@ -12,6 +12,7 @@ from backend import i18n
 from backend.services.permissions import allowed
 from backend.web import api
 from backend.web.admin import navigation
+from backend.web.api.operations import http_error
 
 # Content-Security-Policy: everything from our own origin; inline styles are allowed for
 # the small per-page style attributes, scripts are never inline.
@@ -73,7 +74,7 @@ def init_app(app: Flask) -> None:
     def error_page(status: int, title: str):
         def handler(error):
             if request.path.startswith("/api/"):
-                return api.http_error(error)
+                return http_error(error)
             return render_template("error.html", status=status, message=gettext(title)), status
         return handler
 
@@ -85,4 +86,4 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def other_http_errors(error):
         # The API answers JSON for every status (e.g. 405); pages keep werkzeug's own.
-        return api.http_error(error) if request.path.startswith("/api/") else error
+        return http_error(error) if request.path.startswith("/api/") else error

@@ -82,7 +82,8 @@ def refund_with_confirmation(page, live_server, shop, purchase):
     page.wait_for_selector("#refund-confirm")
     assert "این خرید مرجوع شود؟" in page.inner_text("#refund-confirm")
     assert stock(live_server, shop.coffee) == 3  # asked, not refunded yet
-    page.click("#confirm-refund")
+    with page.expect_navigation():  # not the previous page's message
+        page.click("#confirm-refund")
     page.wait_for_selector(".flash.success")
     assert page.inner_text("#credit-balance") == "۳۰٬۰۰۰ ریال"
     assert stock(live_server, shop.coffee) == 5

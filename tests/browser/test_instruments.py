@@ -55,8 +55,12 @@ def close_picker(page) -> None:
     raise AssertionError("the Jalali calendar does not close")
 
 
-def flash(page) -> None:
-    """The page after a form was sent: its success message (or, failing, what it said)."""
+def send(page, button: str) -> None:
+    """Click a form's `button` and wait for the page it leads to, then for its success
+    message (or, failing, say what it said). Waiting for the navigation first matters:
+    the page before it may still show the previous form's success message."""
+    with page.expect_navigation():
+        page.click(button)
     try:
         page.wait_for_selector(".flash.success")
     except Exception:
@@ -90,18 +94,15 @@ def _record_cheque_and_plan(page, live, member_id: int, number: str,
     close_picker(page)
     _type(page, "#amount", "۲۵٬۰۰۰٬۰۰۰")
     _type(page, "#note", "خرید مبلمان")
-    page.click("#instrument-form button[type=submit]")
-    flash(page)
+    send(page, "#instrument-form button[type=submit]")
     assert page.inner_text("#instrument-amount") == "۲۵٬۰۰۰٬۰۰۰ ریال"
     assert page.inner_text("#instrument-due") == "۱۴۰۵/۰۹/۱۵"
     assert "بانک ملت" in page.inner_text("#instrument-title")
     fits()
     _type(page, "#note", "کسری موجودی")
-    page.click("#status-form button[value=bounced]")
-    flash(page)
+    send(page, "#status-form button[value=bounced]")
     assert page.inner_text("#instrument-status").startswith("برگشت خورد")
-    page.click("#status-form button[value=cleared]")
-    flash(page)
+    send(page, "#status-form button[value=cleared]")
     assert page.inner_text("#instrument-status") == "وصول شد"
     assert page.locator("#status-form").count() == 0
     history = page.locator("#instrument-history tbody tr")
@@ -115,8 +116,7 @@ def _record_cheque_and_plan(page, live, member_id: int, number: str,
     _type(page, "#count", "۳")
     _type(page, "#first_due", "۱۴۰۵/۰۶/۳۱")
     close_picker(page)
-    page.click("#instrument-form button[type=submit]")
-    flash(page)
+    send(page, "#instrument-form button[type=submit]")
     rows = page.locator("#instrument-rows tbody tr")
     assert rows.count() == 3
     assert "۳٬۳۳۳٬۳۳۴ ریال" in rows.nth(2).inner_text()

@@ -60,11 +60,13 @@ def test_a_member_converts_points_and_takes_a_reward_on_a_phone(browser, live_se
     page.wait_for_selector("#spendable-points")
     assert page.inner_text("#spendable-points") == "۱٬۰۰۰"
     page.locator("#points").press_sequentially("۴۰۰")
-    page.click("#convert-form button[type=submit]")
+    with page.expect_navigation():  # not the previous page's message
+        page.click("#convert-form button[type=submit]")
     page.wait_for_selector(".flash.success")
     assert page.inner_text("#credit-balance") == "۹۰٬۰۰۰ ریال"
     assert page.inner_text("#spendable-points") == "۶۰۰"
-    page.locator(".reward", has_text="قهوهٔ رایگان").locator("button").click()
+    with page.expect_navigation():  # not the previous page's message
+        page.locator(".reward", has_text="قهوهٔ رایگان").locator("button").click()
     page.wait_for_selector(".flash.success")
     assert page.inner_text("#credit-balance") == "۱۲۰٬۰۰۰ ریال"
     assert page.inner_text("#spendable-points") == "۳۰۰"
@@ -81,7 +83,8 @@ def test_the_cashier_converts_points_at_the_counter(page, live_server):
     sign_in(page, live_server, "operator", "operator1234")
     page.goto(f"{live_server.url}/members/{member_id}")
     page.locator("#convert-points").press_sequentially("۲۵۰")
-    page.click("#convert-form button[type=submit]")
+    with page.expect_navigation():  # not the previous page's message
+        page.click("#convert-form button[type=submit]")
     page.wait_for_selector(".flash.success")
     assert page.inner_text(".flash.success") == "امتیاز به اعتبار تبدیل شد."
     with live_server.app.app_context():
@@ -97,7 +100,8 @@ def test_the_admin_sets_weekday_points_and_a_happy_hour(page, live_server):
     saturday = page.locator("#weekday_0")
     saturday.fill("")
     saturday.press_sequentially("۲۰۰")
-    page.click("button[type=submit]")
+    with page.expect_navigation():  # not the previous page's message
+        page.click("button[type=submit]")
     page.wait_for_selector(".flash.success")
     page.click("text=پیشنهادها و کمپین‌ها")
     page.click("a.button.primary >> text=افزودن")
@@ -107,7 +111,8 @@ def test_the_admin_sets_weekday_points_and_a_happy_hour(page, live_server):
     page.check("input[name=weekdays][value='5']")
     page.locator("#from_time").press_sequentially("۱۷:۰۰")
     page.locator("#until_time").press_sequentially("۱۹:۰۰")
-    page.click("button[type=submit]")
+    with page.expect_navigation():  # not the previous page's message
+        page.click("button[type=submit]")
     page.wait_for_selector(".flash.success")
     with live_server.app.app_context():
         club = the_club(db.session)
@@ -135,7 +140,8 @@ def test_a_member_completes_the_profile_and_gets_the_reward_once(browser, live_s
     page.keyboard.press("Escape")  # close the Jalali picker
     page.select_option("#gender", "f")
     page.locator("#city").press_sequentially("شیراز")
-    page.click("form.card button[type=submit]")
+    with page.expect_navigation():  # not the previous page's message
+        page.click("form.card button[type=submit]")
     page.wait_for_selector(".flash.success")
     assert "هدیهٔ شما" in page.inner_text("main")
     assert page.locator("#profile-reward").count() == 0

@@ -6,7 +6,9 @@ refused user gets 403 before anything is read; an anonymous visitor is sent to s
 """
 
 import pytest
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
+from backend.extensions import db as flask_db
 from backend.services.permissions import PERMISSIONS
 from backend.services.reports import REPORTS
 from backend.unit_of_work import SYSTEM
@@ -166,8 +168,47 @@ CASES = [(method, path, role, expected.get(role, LOGIN))
          for method, path, expected in TABLE for role in ROLES]
 
 
+@pytest.fixture(scope="module")
+def world_connection(app):
+    """The table's world (branches, staff, members, a purchase, cheques…), made once per
+    database for the module's 1,000 cases inside a transaction that is rolled back at the
+    end; each case runs in a savepoint of it (`db` below), so no case sees another's."""
+    with app.app_context():
+        connection = flask_db.engine.connect()
+        transaction = connection.begin()
+        session = Session(bind=connection, join_transaction_mode="create_savepoint")
+        try:
+            yield connection, make_world(session)
+        finally:
+            session.close()
+            transaction.rollback()
+            connection.close()
+
+
 @pytest.fixture
-def world(db):
+def db(app, world_connection):
+    """The shared `db` fixture, but inside the module's world: a savepoint per case."""
+    connection, _world = world_connection
+    with app.app_context():
+        case = connection.begin_nested()
+        scoped = scoped_session(sessionmaker(bind=connection,
+                                             join_transaction_mode="create_savepoint"))
+        original_session = flask_db.session
+        flask_db.session = scoped
+        try:
+            yield scoped()
+        finally:
+            flask_db.session = original_session
+            scoped.remove()
+            case.rollback()
+
+
+@pytest.fixture
+def world(db, world_connection):
+    return world_connection[1]
+
+
+def make_world(db):
     factories.club(db)
     own_branch, other_branch = factories.branch(db), factories.branch(db)
     factories.tier(db)
