@@ -21,12 +21,13 @@ TEST_PACKAGES := mosquitto=mosquitto node=nodejs npm=npm xvfb-run=xvfb xauth=xau
 # make bench: the broker, Node.js and npm for the firmware's MicroPython WebAssembly port
 # (bench/firmware.py runs it from node_modules), libfribidi0 for the app (card_spec).
 BENCH_PACKAGES := mosquitto=mosquitto node=nodejs npm=npm -=libfribidi0
-# Both cores (pytest-xdist): most tests wait on brokers, browsers and databases. A file's
-# tests stay on one worker (its module fixtures are built once); files go out in the order
-# they are collected (browser, chaos, e2e, integration first: the slow ones), not xdist's
-# most-tests-first, which left the slowest files for last on one worker, the other idle.
-# PYTEST_ARGS= runs serially.
-PYTEST_ARGS ?= -n 2 --dist loadfile --no-loadscope-reorder
+# Three pytest-xdist workers on the two cores: most tests wait on brokers, browsers,
+# subprocesses and databases (two workers kept the cores ~65% busy; a third brings the
+# suite from ~12½ to ~10 minutes). A file's tests stay on one worker (its module fixtures
+# are built once); files go out in the order they are collected (browser, chaos, e2e,
+# integration first: the slow ones), not xdist's most-tests-first, which left the slowest
+# files for last on one worker while the others idled. PYTEST_ARGS= runs serially.
+PYTEST_ARGS ?= -n 3 --dist loadfile --no-loadscope-reorder
 
 .PHONY: run test lint typecheck system-run system-test system-bench clean help translations chaos bench
 
