@@ -8,6 +8,7 @@ the Alembic migrations, so the migrations are tested on both databases too.
 import os
 import shutil
 import uuid
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -168,23 +169,30 @@ def app(request, tmp_path_factory, databases, built_apps):
     return app
 
 
+@contextmanager
+def app_session_on(connection):
+    """A session on `connection` that the app's own code (views, CLI) uses too, for the
+    block; its commits become savepoints of the connection's transaction."""
+    scoped = scoped_session(sessionmaker(bind=connection, join_transaction_mode="create_savepoint"))
+    original_session = flask_db.session
+    flask_db.session = scoped
+    try:
+        yield scoped()
+    finally:
+        flask_db.session = original_session
+        scoped.remove()
+
+
 @pytest.fixture
 def db(app):
     """A session in a transaction rolled back after the test; commits become savepoints."""
     with app.app_context():
         connection = flask_db.engine.connect()
         transaction = connection.begin()
-        # Route the app's own session (views, CLI) through the same connection.
-        scoped = scoped_session(
-            sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
-        )
-        original_session = flask_db.session
-        flask_db.session = scoped
         try:
-            yield scoped()
+            with app_session_on(connection) as session:
+                yield session
         finally:
-            flask_db.session = original_session
-            scoped.remove()
             transaction.rollback()
             connection.close()
 

@@ -6,13 +6,14 @@ refused user gets 403 before anything is read; an anonymous visitor is sent to s
 """
 
 import pytest
-from sqlalchemy.orm import Session, scoped_session, sessionmaker
+from sqlalchemy.orm import Session
 
 from backend.extensions import db as flask_db
 from backend.services.permissions import PERMISSIONS
 from backend.services.reports import REPORTS
 from backend.unit_of_work import SYSTEM
 from tests import factories
+from tests.conftest import app_session_on
 
 REPORT_NAMES = sorted(REPORTS)
 
@@ -191,15 +192,10 @@ def db(app, world_connection):
     connection, _world = world_connection
     with app.app_context():
         case = connection.begin_nested()
-        scoped = scoped_session(sessionmaker(bind=connection,
-                                             join_transaction_mode="create_savepoint"))
-        original_session = flask_db.session
-        flask_db.session = scoped
         try:
-            yield scoped()
+            with app_session_on(connection) as session:
+                yield session
         finally:
-            flask_db.session = original_session
-            scoped.remove()
             case.rollback()
 
 
