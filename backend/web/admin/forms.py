@@ -611,8 +611,6 @@ class ApiTokenForm(FlaskForm):
 LANGUAGE_CHOICES = [SelectChoice("fa", "فارسی"), SelectChoice("en", "English")]
 
 
-
-
 class MessageSettingsForm(FlaskForm):
     sms_provider = SelectField(_l("SMS provider"), choices=[
         SelectChoice("console", _l("Console (writes to a file; sends nothing)")),

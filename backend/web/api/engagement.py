@@ -7,7 +7,7 @@ from backend.errors import NotFound
 from backend.extensions import db
 from backend.models import NewsPost
 from backend.services import content, surveys
-from backend.web.api.operations import clock, operation, paginate
+from backend.web.api.operations import operation, paginate
 from backend.web.api.schemas import (
     FaqOut,
     NewsAdminOut,
@@ -17,6 +17,7 @@ from backend.web.api.schemas import (
     SurveyOut,
     SurveyResponseOut,
 )
+from backend.web.common import clock
 
 
 @operation("GET", "/me/news", summary="News and events for me", tag="News", auth="member",

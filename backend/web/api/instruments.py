@@ -12,9 +12,9 @@ from backend.models import PaymentInstrument
 from backend.services import instruments
 from backend.services.permissions import branch_scope
 from backend.web.api.members import _scoped_key, visible_member
-from backend.web.api.operations import Page, clock, operation, paginate
+from backend.web.api.operations import Page, operation, paginate
 from backend.web.api.schemas import Integer, JalaliOrIsoDate, PageQuery, Text, rials
-from backend.web.common import api_actor
+from backend.web.common import api_actor, clock
 
 ID = validate.Range(min=1, max=2**31 - 1)
 

@@ -20,7 +20,7 @@ from backend.services import (
 )
 from backend.services.members import PROFILE_FIELDS
 from backend.services.permissions import branch_scope, can_see_member
-from backend.web.api.operations import Page, clock, operation, paginate
+from backend.web.api.operations import Page, operation, paginate
 from backend.web.api.schemas import (
     AmountIn,
     BalanceOut,
@@ -44,7 +44,7 @@ from backend.web.api.schemas import (
     TransferIn,
     TransferOut,
 )
-from backend.web.common import api_actor
+from backend.web.common import api_actor, clock
 
 
 def visible_member(member_id: int) -> Member:

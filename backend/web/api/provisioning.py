@@ -11,9 +11,9 @@ from backend.errors import NotFound
 from backend.extensions import db
 from backend.models import Device
 from backend.services import devices, enrolment
-from backend.web.api.operations import clock, operation
+from backend.web.api.operations import operation
 from backend.web.api.schemas import Integer, Text
-from backend.web.common import api_actor
+from backend.web.common import api_actor, clock
 
 
 class DeviceIn(Schema):

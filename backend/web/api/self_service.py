@@ -15,7 +15,7 @@ from backend.web.api.members import (
     purchases_statement,
     transactions_page,
 )
-from backend.web.api.operations import clock, operation, page_of_list, paginate
+from backend.web.api.operations import operation, page_of_list, paginate
 from backend.web.api.schemas import (
     BalanceOut,
     LedgerTransactionOut,
@@ -33,7 +33,7 @@ from backend.web.api.schemas import (
     TransferIn,
     TransferOut,
 )
-from backend.web.common import api_actor
+from backend.web.common import api_actor, clock
 
 
 @operation("GET", "/me", summary="The signed-in member", tag="Me", auth="member",

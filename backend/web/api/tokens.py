@@ -6,9 +6,10 @@ password; either kind of token can sign itself out."""
 from backend.errors import Unauthorized
 from backend.extensions import db
 from backend.services import api_tokens, member_auth, staff
-from backend.web.api.operations import clock, operation, staff_token_ttl
+from backend.web.api.operations import operation, staff_token_ttl
 from backend.web.api.schemas import MemberLoginIn, StaffLoginIn, TokenOut
 from backend.web.auth import client_ip
+from backend.web.common import clock
 
 
 def _answer(issued: api_tokens.IssuedToken, **extra) -> dict:
