@@ -319,6 +319,14 @@ class Sale:
         return self.outcome == "error" and self.code not in ("UNAVAILABLE", None)
 
 
+# A board runs one terminal in one MicroPython interpreter; here the terminals are threads
+# of one CPython process and share its modules. The firmware imports modules on demand and
+# unloads them after (vafa.unload, for the heap), which on a shared sys.modules lets one
+# terminal drop a module between another's import and its use ("cannot import name
+# 'settings' from 'vafa'"). So one terminal at a time runs firmware code, as on the board.
+ONE_INTERPRETER = threading.Lock()
+
+
 class Till(threading.Thread):
     """A simulated terminal (the real firmware app) with a cashier who keeps selling."""
 
@@ -413,24 +421,30 @@ class Till(threading.Thread):
         try:
             next_sale = time.monotonic()
             while not self.stopping:
-                if self.current is None and self.actions:
-                    self._run_action()
-                app = self.sim.app
-                if self.current is None and self.selling and app.state == 0 \
-                        and time.monotonic() >= next_sale:
-                    self._start_sale()
-                self.sim.step()
-                if self.current is not None:
-                    if self._finish_sale():
-                        # Slower while offline, so a long outage fits the journal (256).
-                        pause_s = (0.05, 0.4) if self.link.up else (0.6, 1.2)
-                        next_sale = time.monotonic() + self.rng.uniform(*pause_s)
-                    elif time.monotonic() - self.current_started > SALE_TIMEOUT_S:
-                        raise RuntimeError(f"{self.device_id}: sale stuck in state "
-                                           f"{app.state}")
+                with ONE_INTERPRETER:
+                    next_sale = self._turn(next_sale)
                 time.sleep(LOOP_S)
         except BaseException as error:  # reported by the run, never swallowed
             self.crash = error
+
+    def _turn(self, next_sale: float) -> float:
+        """One pass of the terminal's loop (an action, a new sale, one firmware step, the
+        sale's end); returns when the next sale may start."""
+        if self.current is None and self.actions:
+            self._run_action()
+        app = self.sim.app
+        if self.current is None and self.selling and app.state == 0 \
+                and time.monotonic() >= next_sale:
+            self._start_sale()
+        self.sim.step()
+        if self.current is not None:
+            if self._finish_sale():
+                # Slower while offline, so a long outage fits the journal (256).
+                pause_s = (0.05, 0.4) if self.link.up else (0.6, 1.2)
+                next_sale = time.monotonic() + self.rng.uniform(*pause_s)
+            elif time.monotonic() - self.current_started > SALE_TIMEOUT_S:
+                raise RuntimeError(f"{self.device_id}: sale stuck in state {app.state}")
+        return next_sale
 
     def _run_action(self) -> None:
         with self.actions_lock:
