@@ -1,26 +1,20 @@
 """CLI argument validation and the paths that need no broker."""
 
 import json
-import socket
 
 import pytest
 
 from simulator import cli
+from tests.support.broker import free_port
 
 KEY_HEX = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def instance(tmp_path):
     d = tmp_path / "instance" / "devices" / "t01"
     d.mkdir(parents=True)
-    port = _free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     (d / "config.json").write_text(json.dumps({
         "device_id": "t01", "key_hex": KEY_HEX, "lang": "en", "club_name": "Vafa Demo Club",
         "mqtt": {"host": "127.0.0.1", "port": port, "user": "t01", "password": "pw",
