@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.orm import scoped_session, sessionmaker
 
@@ -21,6 +22,14 @@ from backend.config import Config
 from backend.encryption import KEY_FILE_NAME
 from backend.extensions import db as flask_db
 from tests.support.broker import MosquittoProcess, free_port
+
+# Property tests: no time limit per example (speed goals live in `make bench`, and a
+# deadline fails an example that a loaded machine merely ran slowly); on CI the examples
+# are derived from each test, so a run is repeatable; elsewhere they are new every run.
+settings.register_profile("vafa", deadline=None)
+settings.register_profile("vafa-ci", deadline=None, derandomize=True, database=None,
+                          print_blob=True)
+settings.load_profile("vafa-ci" if os.environ.get("CI") else "vafa")
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "backend" / "migrations"

@@ -36,7 +36,7 @@ CODES = {"CARD_INVALID", "CARD_UNKNOWN", "CARD_BLOCKED", "INSUFFICIENT_CREDIT", 
          "BAD_REQUEST", "REPLAY", "STALE", "REF_UNKNOWN", "UNAVAILABLE", "ID_REUSED"}
 UNIQUE = itertools.count(1)
 TOPIC = "vafa/v1/dev/fz-01/req"
-SETTINGS = settings(max_examples=150, deadline=2000,
+SETTINGS = settings(max_examples=150,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
                                            HealthCheck.too_slow])
 
