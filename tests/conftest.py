@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 from sqlalchemy import create_engine, make_url, text
-from sqlalchemy.orm import scoped_session, sessionmaker
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from backend import create_app
 from backend.config import Config
@@ -192,18 +192,54 @@ def app_session_on(connection):
         scoped.remove()
 
 
-@pytest.fixture
-def db(app):
-    """A session in a transaction rolled back after the test; commits become savepoints."""
+@contextmanager
+def rolled_back_connection(app):
+    """A connection in a transaction that is rolled back at the end, in the app's context."""
     with app.app_context():
         connection = flask_db.engine.connect()
         transaction = connection.begin()
         try:
-            with app_session_on(connection) as session:
-                yield session
+            yield connection
         finally:
             transaction.rollback()
             connection.close()
+
+
+@pytest.fixture
+def db(app):
+    """A session in a transaction rolled back after the test; commits become savepoints."""
+    with rolled_back_connection(app) as connection, app_session_on(connection) as session:
+        yield session
+
+
+def module_world_fixtures(make_world):
+    """`world_connection` and `db` fixtures for a module of many cases over one world
+    (the permission tables): `make_world(session)` runs once per database, in a
+    transaction rolled back after the module; `db` is the shared fixture's session in a
+    savepoint of it, rolled back after each case, so no case sees another's writes.
+    A module takes them with `world_connection, db = module_world_fixtures(make)`."""
+
+    @pytest.fixture(scope="module")
+    def world_connection(app):
+        with rolled_back_connection(app) as connection:
+            session = Session(bind=connection, join_transaction_mode="create_savepoint")
+            try:
+                yield connection, make_world(session)
+            finally:
+                session.close()
+
+    @pytest.fixture
+    def db(app, world_connection):
+        connection = world_connection[0]
+        with app.app_context():
+            case = connection.begin_nested()
+            try:
+                with app_session_on(connection) as session:
+                    yield session
+            finally:
+                case.rollback()
+
+    return world_connection, db
 
 
 @pytest.fixture

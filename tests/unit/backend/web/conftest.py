@@ -31,6 +31,10 @@ class ApiWorld:
 
 @pytest.fixture
 def api_world(db):
+    return make_api_world(db)
+
+
+def make_api_world(db) -> ApiWorld:
     factories.club(db, max_transfer_rials=1_000_000, max_transfer_per_day_rials=5_000_000)
     own_branch, other_branch = factories.branch(db), factories.branch(db)
     tier = factories.tier(db, code="silver")

@@ -6,14 +6,12 @@ refused user gets 403 before anything is read; an anonymous visitor is sent to s
 """
 
 import pytest
-from sqlalchemy.orm import Session
 
-from backend.extensions import db as flask_db
 from backend.services.permissions import PERMISSIONS
 from backend.services.reports import REPORTS
 from backend.unit_of_work import SYSTEM
 from tests import factories
-from tests.conftest import app_session_on
+from tests.conftest import module_world_fixtures
 
 REPORT_NAMES = sorted(REPORTS)
 
@@ -169,34 +167,9 @@ CASES = [(method, path, role, expected.get(role, LOGIN))
          for method, path, expected in TABLE for role in ROLES]
 
 
-@pytest.fixture(scope="module")
-def world_connection(app):
-    """The table's world (branches, staff, members, a purchase, cheques…), made once per
-    database for the module's 1,000 cases inside a transaction that is rolled back at the
-    end; each case runs in a savepoint of it (`db` below), so no case sees another's."""
-    with app.app_context():
-        connection = flask_db.engine.connect()
-        transaction = connection.begin()
-        session = Session(bind=connection, join_transaction_mode="create_savepoint")
-        try:
-            yield connection, make_world(session)
-        finally:
-            session.close()
-            transaction.rollback()
-            connection.close()
-
-
-@pytest.fixture
-def db(app, world_connection):
-    """The shared `db` fixture, but inside the module's world: a savepoint per case."""
-    connection, _world = world_connection
-    with app.app_context():
-        case = connection.begin_nested()
-        try:
-            with app_session_on(connection) as session:
-                yield session
-        finally:
-            case.rollback()
+# The table's world (branches, staff, members, a purchase, cheques…) is made once per
+# database for the module's 1,000 cases; each case runs in a savepoint of it.
+world_connection, db = module_world_fixtures(lambda session: make_world(session))
 
 
 @pytest.fixture

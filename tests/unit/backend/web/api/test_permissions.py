@@ -15,7 +15,8 @@ import pytest
 from backend.models import StaffUser
 from backend.services import api_tokens
 from backend.unit_of_work import Actor
-from tests.unit.backend.web.conftest import member_headers, staff_headers
+from tests.conftest import module_world_fixtures
+from tests.unit.backend.web.conftest import make_api_world, member_headers, staff_headers
 
 ROLES = ("anonymous", "member", "operator", "integration", "operator_granted", "admin")
 OK, INVALID, UNAUTHORIZED, FORBIDDEN, NOT_FOUND = 200, 400, 401, 403, 404
@@ -114,6 +115,16 @@ def headers_for(role: str, client, db, world) -> dict:
         return {"Authorization": f"Bearer {issued.token}"}
     return staff_headers(client, {"operator": "operator", "operator_granted": "granted",
                                   "admin": "admin"}[role])
+
+
+# The API world is made once per database for the table's cases; each case runs in a
+# savepoint of it.
+world_connection, db = module_world_fixtures(make_api_world)
+
+
+@pytest.fixture
+def api_world(db, world_connection):
+    return world_connection[1]
 
 
 @pytest.mark.parametrize(("method", "path", "role", "expected"), CASES,
